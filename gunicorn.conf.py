@@ -1,0 +1,14 @@
+"""gunicorn settings for a 2-core machine (override with environment variables).
+
+Each worker process opens the index once (numpy arrays per segment) and
+refreshes at most once a second when the indexer commits."""
+
+import os
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+keepalive = 5
+preload_app = False
+accesslog = "-"

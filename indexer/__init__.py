@@ -1,0 +1,1 @@
+"""Ingest news articles (JSON Lines, CSV) into the search index."""

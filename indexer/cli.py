@@ -1,0 +1,75 @@
+"""Command line: ``python -m indexer build|delete|stats`` (a stable contract)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import pipeline
+from .sources import UnsupportedFile
+
+
+def _env_userdict():
+    return os.environ.get("SEARCH_USERDICT") or None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m indexer", description="Build and maintain the news search index.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="add or update articles from JSONL/CSV files")
+    b.add_argument("--index", required=True, help="index directory (created if missing)")
+    b.add_argument("--userdict", default=_env_userdict(), help="jieba user dictionary (word [freq] [tag] per line)")
+    b.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
+    b.add_argument("--batch-size", type=int, default=pipeline.DEFAULT_BATCH, help="articles per commit")
+    b.add_argument("--no-progress", action="store_true")
+    b.add_argument("files", nargs="+")
+    d = sub.add_parser("delete", help="delete articles by id")
+    d.add_argument("--index", required=True)
+    d.add_argument("ids", nargs="+")
+    s = sub.add_parser("stats", help="document count and index size")
+    s.add_argument("--index", required=True)
+    s.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    if args.cmd == "build":
+        try:
+            summary = pipeline.build(args.index, args.files, userdict=args.userdict, workers=args.workers,
+                                     batch_size=args.batch_size,
+                                     progress=None if not args.no_progress else False)
+        except (UnsupportedFile, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted: every committed batch is in the index; run the same command again to finish",
+                  file=sys.stderr)
+            return 130
+        print(summary.line(), file=sys.stderr)
+        print(f"{summary.characters / max(summary.seconds, 1e-9):,.0f} characters/s", file=sys.stderr)
+        return 0
+    if args.cmd == "delete":
+        n, missing = pipeline.delete(args.index, args.ids)
+        for m in missing:
+            print(f"not found: {m}", file=sys.stderr)
+        print(f"deleted {n}", file=sys.stderr)
+        return 0 if not missing else 1
+    if args.cmd == "stats":
+        from search.engine import SearchEngine
+
+        if not os.path.isdir(args.index):
+            print(f"error: no index at {args.index}", file=sys.stderr)
+            return 2
+        engine = SearchEngine.open(args.index)
+        stats = engine.stats()
+        stats["size_bytes"] = sum(
+            os.path.getsize(os.path.join(args.index, f)) for f in os.listdir(args.index)
+            if os.path.isfile(os.path.join(args.index, f))
+        )
+        if args.json:
+            print(json.dumps(stats))
+        else:
+            for k, v in stats.items():
+                print(f"{k}: {v}")
+        return 0
+    return 2

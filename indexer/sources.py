@@ -1,0 +1,77 @@
+"""Read raw records from files, with their location for error messages.
+
+Supported: ``.jsonl`` / ``.jsonl.gz`` (one JSON object per line, the shared
+corpus format) and ``.csv`` / ``.csv.gz`` (a header row with the same column
+names; ``tags`` separated by ``|`` or ``,``).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass
+class RawRecord:
+    location: str  # "file:line"
+    data: dict | None
+    error: str | None = None
+
+
+class UnsupportedFile(ValueError):
+    pass
+
+
+def _open_text(path: str):
+    if path.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def read_jsonl(path: str) -> Iterator[RawRecord]:
+    with _open_text(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            loc = f"{path}:{lineno}"
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield RawRecord(loc, None, f"invalid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            if not isinstance(data, dict):
+                yield RawRecord(loc, None, "expected a JSON object")
+                continue
+            yield RawRecord(loc, data)
+
+
+def read_csv(path: str) -> Iterator[RawRecord]:
+    with _open_text(path) as f:
+        reader = csv.DictReader(f)
+        try:
+            for row in reader:
+                loc = f"{path}:{reader.line_num}"
+                if None in row:
+                    yield RawRecord(loc, None, "more fields than the header has")
+                    continue
+                data = {k.strip(): (v if v != "" else None) for k, v in row.items() if k}
+                tags = data.get("tags")
+                if isinstance(tags, str):
+                    sep = "|" if "|" in tags else ","
+                    data["tags"] = [t.strip() for t in tags.split(sep) if t.strip()]
+                yield RawRecord(loc, data)
+        except csv.Error as exc:
+            yield RawRecord(f"{path}:{reader.line_num}", None, f"invalid CSV: {exc}")
+
+
+def read_file(path: str) -> Iterator[RawRecord]:
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
+        return read_jsonl(path)
+    if lower.endswith((".csv", ".csv.gz")):
+        return read_csv(path)
+    raise UnsupportedFile(f"{path}: unsupported file type (use .jsonl, .jsonl.gz, .csv or .csv.gz)")

@@ -1,0 +1,23 @@
+"""What the engine needs from an index backend."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..plan import BackendResult, Plan
+
+
+class IndexBackend(Protocol):
+    def refresh(self) -> bool:
+        """Pick up commits made by the writer; True if anything changed."""
+
+    def execute(self, plan: Plan) -> BackendResult: ...
+
+    def get(self, doc_id: str) -> tuple[object, dict] | None:
+        """(backend key, stored fields) of a live document, or None."""
+
+    def doc_frequency(self, word: str) -> int: ...
+
+    def stats(self) -> dict: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,109 @@
+"""IndexBackend over a Whoosh index directory (read side).
+
+Opens the index once and re-checks the table of contents at most every
+``refresh_interval`` seconds; a new generation (written by the single writer)
+is picked up without restarting, reusing cached arrays of unchanged segments.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from whoosh import index as whoosh_index
+
+from ...plan import BackendResult, Plan
+from . import store
+from .executor import Executor
+from .reader import IndexView, SegmentData
+
+
+class WhooshBackend:
+    def __init__(self, path: str, refresh_interval: float = 1.0):
+        self.path = path
+        self.refresh_interval = refresh_interval
+        self._lock = threading.Lock()
+        self._segdata: dict[str, SegmentData] = {}
+        self._readers = []
+        self._view: IndexView | None = None
+        self._checked = 0.0
+        self.ix = store.open_index(path)
+        self._load()
+
+    def _load(self) -> None:
+        toc = self.ix._read_toc()
+        segs = toc.segments
+        keep: dict[str, SegmentData] = {}
+        for seg in segs:
+            sid = seg.segment_id()
+            data = self._segdata.get(sid)
+            if data is None:
+                reader = whoosh_index.FileIndex._reader(self.ix.storage, toc.schema, [seg], toc.generation)
+                data = SegmentData(reader, seg)
+            keep[sid] = data
+        self._segdata = keep
+        deleted = [frozenset(seg.deleted_docs()) for seg in segs]
+        self._view = IndexView([keep[s.segment_id()] for s in segs], deleted, toc.generation)
+        self._checked = time.monotonic()
+
+    def refresh(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if not force and now - self._checked < self.refresh_interval:
+            return False
+        with self._lock:
+            self._checked = now
+            try:
+                latest = whoosh_index.TOC._latest_generation(self.ix.storage, store.INDEXNAME)
+            except Exception:
+                return False
+            if latest == self._view.generation:
+                return False
+            self._load()
+            return True
+
+    @property
+    def view(self) -> IndexView:
+        self.refresh()
+        return self._view
+
+    def execute(self, plan: Plan) -> BackendResult:
+        return Executor(self.view).run(plan)
+
+    def get(self, doc_id: str):
+        view = self.view
+        g = view.id_to_doc(doc_id)
+        if g is None:
+            return None
+        return g, view.stored(g)
+
+    def doc_frequency(self, word: str) -> int:
+        view = self.view
+        ids, _ = view.postings("body_w", word)
+        tids, _ = view.postings("title_w", word)
+        import numpy as np
+
+        both = np.union1d(ids, tids)
+        return int(view.live[both].sum()) if len(both) else 0
+
+    def stats(self) -> dict:
+        view = self.view
+        mtime = max(
+            (os.path.getmtime(os.path.join(self.path, f)) for f in os.listdir(self.path)
+             if f.endswith(".toc")),
+            default=None,
+        )
+        return {
+            "documents": view.n_live,
+            "segments": len(view.segments),
+            "generation": view.generation,
+            "last_modified": mtime,
+        }
+
+    def close(self) -> None:
+        for data in self._segdata.values():
+            try:
+                data.reader.close()
+            except Exception:
+                pass
+        self._segdata = {}

@@ -1,0 +1,329 @@
+"""Execute a ``search.plan.Plan`` against an ``IndexView`` with numpy.
+
+Each clause evaluates to (global doc ids, scores), sorted by doc id.  Must
+clauses are combined with a coordination count: documents matching every
+clause rank first; when fewer than ``plan.relax_below`` do, documents
+matching at least half of the clauses follow.  Totals and facet counts are
+computed over exactly the documents returned, with vectorised counting, so
+they are exact for the most frequent terms too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import numpy as np
+
+from ... import ranking
+from ...plan import AllClause, AnyClause, BackendHit, BackendResult, PhraseClause, Plan, ValueClause, WordClause
+from ...normalize import fold_case, normalize_query
+from .reader import IndexView
+
+_EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
+
+
+def _intersect_all(arrays: list[np.ndarray]) -> np.ndarray:
+    arrays = sorted(arrays, key=len)
+    out = arrays[0]
+    for a in arrays[1:]:
+        if not len(out):
+            break
+        out = out[np.isin(out, a, assume_unique=True)]
+    return out
+
+
+class Executor:
+    def __init__(self, view: IndexView):
+        self.view = view
+
+    # ---- term level -------------------------------------------------------
+    def _gram_docs(self, field: str, grams: list[tuple[str, int]]):
+        """Docs containing all grams (no position check) and their min tf."""
+        v = self.view
+        if len(grams) == 1 and len(grams[0][0]) == 1:
+            # A single character: any gram starting with it (the index has a
+            # gram starting at every character position).
+            parts = [v.postings(field, t) for t in v.prefix_terms(field, grams[0][0])]
+            parts = [p for p in parts if len(p[0])]
+            if not parts:
+                return _EMPTY
+            ids = np.concatenate([p[0] for p in parts])
+            tfs = np.concatenate([p[1] for p in parts]).astype(np.float64)
+            uniq, inv = np.unique(ids, return_inverse=True)
+            return uniq, np.bincount(inv, weights=tfs)
+        lists = [v.postings(field, g) for g, _ in dict.fromkeys(grams)]
+        if any(not len(ids) for ids, _ in lists):
+            return _EMPTY
+        docs = _intersect_all([ids for ids, _ in lists])
+        tf = None
+        for ids, tfs in lists:
+            t = tfs[np.searchsorted(ids, docs)].astype(np.float64)
+            tf = t if tf is None else np.minimum(tf, t)
+        return docs, tf
+
+    def _verify_positions(self, field: str, grams: list[tuple[str, int]], docs: np.ndarray):
+        """Keep docs where every gram occurs at its offset from a common start;
+        returns (docs, number of occurrences)."""
+        if len(grams) <= 1 or not len(docs):
+            return docs, np.ones(len(docs))
+        per_gram = [self.view.positions(field, g, docs) for g, _ in grams]
+        keep, counts = [], []
+        for i in range(len(docs)):
+            starts = per_gram[0][i].astype(np.int64) - grams[0][1]
+            for k in range(1, len(grams)):
+                if not len(starts):
+                    break
+                starts = np.intersect1d(starts, per_gram[k][i].astype(np.int64) - grams[k][1],
+                                        assume_unique=True)
+            if len(starts):
+                keep.append(i)
+                counts.append(len(starts))
+        return docs[keep], np.asarray(counts, dtype=np.float64)
+
+    def _substring_docs(self, field: str, grams: list[tuple[str, int]], text: str):
+        """Docs whose ``field`` contains ``text`` (grams at their offsets,
+        punctuation and spacing ignored); (docs, occurrences)."""
+        if len(grams) == 1:
+            return self._gram_docs(field, grams)
+        multi = [(g, o) for g, o in grams if len(g) > 1]
+        if len(multi) == len(grams):
+            docs, _ = self._gram_docs(field, grams)
+            return self._verify_positions(field, grams, docs)
+        # A one-character run inside the phrase ("细味：「这") may continue
+        # into a longer run in the document, so it is not a term there: find
+        # candidates with the other grams, then check the stored text.
+        if multi:
+            docs, _ = self._gram_docs(field, multi)
+            docs, _ = self._verify_positions(field, multi, docs)
+        else:
+            docs, _ = self._gram_docs(field, [grams[0]])
+        return self._verify_text(field.split("_")[0], text, docs)
+
+    def _substring_docs_excluding(self, field, grams, text, exclude: np.ndarray):
+        multi = [(g, o) for g, o in grams if len(g) > 1]
+        if len(multi) == len(grams):
+            docs, _ = self._gram_docs(field, grams)
+            docs = docs[~np.isin(docs, exclude, assume_unique=True)]
+            return self._verify_positions(field, grams, docs)
+        docs, tf = self._substring_docs(field, grams, text)
+        keep = ~np.isin(docs, exclude, assume_unique=True)
+        return docs[keep], tf[keep]
+
+    def _verify_text(self, stored_field: str, text: str, docs: np.ndarray):
+        needle = _squeeze(fold_case(normalize_query(text)))
+        keep, counts = [], []
+        for i, g in enumerate(docs.tolist()):
+            hay = _squeeze(fold_case(normalize_query(self.view.stored(g).get(stored_field) or "")))
+            c = hay.count(needle)
+            if c:
+                keep.append(i)
+                counts.append(c)
+        return docs[keep], np.asarray(counts, dtype=np.float64)
+
+    def _score(self, df_docs: np.ndarray, tf_by_field: dict[str, tuple[np.ndarray, np.ndarray]]):
+        v = self.view
+        docs = df_docs
+        tf_aligned, len_aligned = {}, {}
+        for f, (ids, tf) in tf_by_field.items():
+            arr = np.zeros(len(docs))
+            if len(ids):
+                pos = np.searchsorted(docs, ids)
+                arr[pos] = tf
+            tf_aligned[f] = arr
+            len_aligned[f] = v.lengths[f][docs]
+        live_df = int(v.live[docs].sum())
+        return ranking.bm25f(ranking.idf(live_df, max(v.n_live, 1)), tf_aligned, len_aligned, v.avglen)
+
+    def word(self, c: WordClause):
+        per_field = {}
+        all_docs = []
+        for f in c.fields:
+            w_ids, w_tf = self.view.postings(f + "_w", c.word)
+            if not c.grams:
+                sub_docs, sub_tf = _EMPTY
+            elif len(c.grams) == 1:
+                g_docs, g_tf = self._gram_docs(f + "_g", c.grams)
+                extra = ~np.isin(g_docs, w_ids, assume_unique=True)
+                sub_docs, sub_tf = g_docs[extra], g_tf[extra]
+            else:
+                # Only documents without the word itself need the (costlier)
+                # substring check.
+                sub_docs, sub_tf = self._substring_docs_excluding(f + "_g", c.grams, c.word, w_ids)
+            docs = np.concatenate([w_ids, sub_docs])
+            tfs = np.concatenate([w_tf.astype(np.float64), sub_tf * ranking.SUBSTRING_DISCOUNT])
+            order = np.argsort(docs, kind="stable")
+            per_field[f] = (docs[order], tfs[order])
+            all_docs.append(docs)
+        if not all_docs:
+            return _EMPTY
+        docs = np.unique(np.concatenate(all_docs))
+        if not len(docs):
+            return _EMPTY
+        return docs, self._score(docs, per_field)
+
+    def phrase(self, c: PhraseClause):
+        if not c.grams:
+            return _EMPTY
+        per_field = {}
+        all_docs = []
+        for f in c.fields:
+            docs, tf = self._substring_docs(f + "_g", c.grams, c.text)
+            per_field[f] = (docs, tf)
+            all_docs.append(docs)
+        docs = np.unique(np.concatenate(all_docs))
+        if not len(docs):
+            return _EMPTY
+        return docs, self._score(docs, per_field) * (1.0 + 0.1 * len(c.grams))
+
+    def value(self, c: ValueClause):
+        v = self.view
+        want = fold_case(normalize_query(c.value.strip()))
+        vocab = v.facet_vocab.get(c.field, [])
+        matching = [i for i, val in enumerate(vocab) if want and want in fold_case(normalize_query(val))]
+        if not matching:
+            return _EMPTY
+        if c.field == "tag":
+            docs = np.unique(v.tag_docs[np.isin(v.tag_ords, matching)])
+        else:
+            docs = np.flatnonzero(np.isin(v.facet_ords[c.field], matching))
+        return docs, np.zeros(len(docs))
+
+    def clause(self, c):
+        if isinstance(c, WordClause):
+            return self.word(c)
+        if isinstance(c, PhraseClause):
+            return self.phrase(c)
+        if isinstance(c, ValueClause):
+            return self.value(c)
+        if isinstance(c, AnyClause):
+            parts = [self.clause(o) for o in c.options]
+            return _union(parts)
+        if isinstance(c, AllClause):
+            parts = [self.clause(o) for o in c.children]
+            if not parts or any(not len(p[0]) for p in parts):
+                return _EMPTY
+            docs = _intersect_all([p[0] for p in parts])
+            score = sum(p[1][np.searchsorted(p[0], docs)] for p in parts)
+            return docs, score
+        raise TypeError(f"unknown clause {c!r}")
+
+    # ---- whole query --------------------------------------------------------
+    def filter_mask(self, plan: Plan) -> np.ndarray:
+        v = self.view
+        mask = v.live.copy()
+        for fname, values in plan.filters.items():
+            if not values:
+                continue
+            if fname == "tag":
+                ords = [i for i, t in enumerate(v.facet_vocab["tag"]) if t in set(values)]
+                m = np.zeros(v.n_all, bool)
+                m[v.tag_docs[np.isin(v.tag_ords, ords)]] = True
+            else:
+                ords = [i for i, t in enumerate(v.facet_vocab[fname]) if t in set(values)]
+                m = np.isin(v.facet_ords[fname], ords)
+            mask &= m
+        if plan.date_from is not None:
+            mask &= v.published >= int(plan.date_from.timestamp())
+        if plan.date_to is not None:
+            mask &= (v.published < int(plan.date_to.timestamp())) & (v.published != ranking.NO_DATE)
+        if plan.exclude_docs:
+            mask[np.asarray(plan.exclude_docs, dtype=np.int64)] = False
+        return mask
+
+    def run(self, plan: Plan) -> BackendResult:
+        v = self.view
+        mask = self.filter_mask(plan)
+        relaxed = False
+        if plan.must:
+            parts = [self.clause(c) for c in plan.must]
+            n = len(parts)
+            all_ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+            all_scores = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
+            docs, inv = np.unique(all_ids, return_inverse=True)
+            matched = np.bincount(inv, minlength=len(docs))
+            scores = np.bincount(inv, weights=all_scores, minlength=len(docs))
+            # Whether to admit partial matches is decided before the filters,
+            # so that a filter never changes which documents count as matches
+            # (facet counts then equal the filtered totals exactly).
+            full = matched == n
+            if n >= 2 and int((full & v.live[docs]).sum()) < plan.relax_below:
+                need = max(1, math.ceil(n / 2))
+                sel = matched >= need
+                relaxed = bool((sel & ~full & v.live[docs]).any())
+            else:
+                sel = full
+            sel &= mask[docs]
+            docs, matched, scores = docs[sel], matched[sel], scores[sel]
+        else:
+            docs = np.flatnonzero(mask)
+            matched = np.zeros(len(docs), np.int64)
+            scores = np.zeros(len(docs))
+        if plan.must_not and len(docs):
+            for c in plan.must_not:
+                bad, _ = self.clause(c)
+                if len(bad):
+                    keep = ~np.isin(docs, bad, assume_unique=True)
+                    docs, matched, scores = docs[keep], matched[keep], scores[keep]
+        total = len(docs)
+        facets = self.facets(docs, plan.facets, plan.facet_size)
+        order = self._order(plan, docs, matched, scores)
+        page = order[plan.offset : plan.offset + plan.limit]
+        hits = [BackendHit(int(docs[i]), float(scores[i]), v.stored(int(docs[i]))) for i in page.tolist()]
+        return BackendResult(total, hits, facets, relaxed)
+
+    def _order(self, plan: Plan, docs, matched, scores) -> np.ndarray:
+        v = self.view
+        if not len(docs):
+            return np.empty(0, np.int64)
+        pub = v.published[docs]
+        if plan.sort == "newest":
+            # Undated articles last; ties by relevance.
+            return np.lexsort((-scores, pub == ranking.NO_DATE, -pub))[: plan.offset + plan.limit]
+        if plan.sort == "oldest":
+            return np.lexsort((-scores, pub, pub == ranking.NO_DATE))[: plan.offset + plan.limit]
+        now = plan.now if plan.now is not None else time.time()
+        final = scores * ranking.recency_factor(pub, now)
+        scores[:] = final
+        k = plan.offset + plan.limit
+        if len(docs) > 4 * k + 64:
+            # Partial selection first: only the best k by (matched, score).
+            key = matched * 1e9 + final
+            top = np.argpartition(-key, k)[:k] if k < len(docs) else np.arange(len(docs))
+            return top[np.lexsort((docs[top], -final[top], -matched[top]))]
+        return np.lexsort((docs, -final, -matched))[:k]
+
+    def facets(self, docs: np.ndarray, names, size: int) -> dict[str, list[tuple[str, int]]]:
+        v = self.view
+        out = {}
+        for name in names:
+            if name == "tag":
+                m = np.zeros(v.n_all, bool)
+                m[docs] = True
+                counts = np.bincount(v.tag_ords[m[v.tag_docs]], minlength=len(v.facet_vocab["tag"]))
+            else:
+                ords = v.facet_ords[name][docs]
+                counts = np.bincount(ords[ords >= 0], minlength=len(v.facet_vocab[name]))
+            nz = np.flatnonzero(counts)
+            top = nz[np.lexsort((nz, -counts[nz]))][:size]
+            vocab = v.facet_vocab[name]
+            out[name] = [(vocab[i], int(counts[i])) for i in top.tolist()]
+        return out
+
+
+_NON_RUN = re.compile(r"[\W_]+")
+
+
+def _squeeze(text: str) -> str:
+    return _NON_RUN.sub("", text)
+
+
+def _union(parts):
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return _EMPTY
+    ids = np.concatenate([p[0] for p in parts])
+    sc = np.concatenate([p[1] for p in parts])
+    docs, inv = np.unique(ids, return_inverse=True)
+    return docs, np.bincount(inv, weights=sc, minlength=len(docs))

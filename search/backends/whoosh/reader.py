@@ -1,0 +1,244 @@
+"""Read a Whoosh index as numpy arrays, segment by segment.
+
+Whoosh's matchers walk postings one document at a time in Python; counting
+every match of a common word that way (for exact totals and facets) took
+hundreds of milliseconds.  Here a term's posting list is decoded block by
+block into arrays (document numbers, term frequencies, payloads), and
+per-document columns (date, lengths, facet values) are loaded once per
+segment.  Segments never change once written (only their deletion sets do),
+so everything is cached by segment id and survives a refresh.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import threading
+import zlib
+from collections import OrderedDict
+
+import numpy as np
+from whoosh.reading import TermNotFound
+
+from .schema import NO_DATE
+
+FACET_COLUMNS = ("category", "source", "author")
+_POSTING_CACHE = 4096
+
+
+class SegmentData:
+    """Arrays and postings of one segment (shared by all searchers)."""
+
+    def __init__(self, reader, segment):
+        self.reader = reader
+        self.segment = segment
+        self.segid = segment.segment_id()
+        self.n = segment.doc_count_all()
+        self._terms = reader._terms
+        self._postfile = self._terms._postfile
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.published = self._numeric_column("published", NO_DATE)
+        self.title_len = self._numeric_column("title_len", 0).astype(np.float32)
+        self.body_len = self._numeric_column("body_len", 0).astype(np.float32)
+        self.facet_values: dict[str, list[str | None]] = {
+            f: self._text_column(f) for f in FACET_COLUMNS
+        }
+        self.tag_pairs = self._tag_pairs()
+
+    # ---- columns -------------------------------------------------------
+    def _numeric_column(self, name, default):
+        if not self.reader.has_column(name):
+            return np.full(self.n, default, dtype=np.int64)
+        col = self.reader.column_reader(name)
+        return np.fromiter((col[i] for i in range(self.n)), dtype=np.int64, count=self.n)
+
+    def _text_column(self, name):
+        if not self.reader.has_column(name):
+            return [None] * self.n
+        col = self.reader.column_reader(name)
+        out = []
+        for i in range(self.n):
+            v = col[i]
+            if isinstance(v, bytes):
+                v = v.decode("utf-8")
+            out.append(v or None)
+        return out
+
+    def _tag_pairs(self):
+        docs, tags = [], []
+        if "tags" in self.reader.indexed_field_names():
+            for tbytes in self.reader.lexicon("tags"):
+                ids, _ = self.postings("tags", tbytes.decode("utf-8"))
+                docs.append(ids)
+                tags.extend([tbytes.decode("utf-8")] * len(ids))
+        if docs:
+            return np.concatenate(docs), tags
+        return np.empty(0, np.int64), []
+
+    # ---- postings --------------------------------------------------------
+    def _read(self, field: str, term: str):
+        try:
+            ti = self._terms.term_info(field, term.encode("utf-8"))
+        except (TermNotFound, KeyError):
+            return None
+        if ti.is_inlined():
+            ids, weights, values = ti.inlined_postings()
+            return (np.asarray(ids, np.int64), np.asarray(weights, np.float32), list(values))
+        offset, length = ti.extent()
+        if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves it unpacked
+            length = length[0]
+        buf = self._postfile.get(offset, length)
+        id_parts, w_parts, values = [], [], []
+        bio = io.BytesIO(buf)
+        p = 4  # after the W3 block-list magic
+        end = len(buf)
+        while p < end:
+            blen = int.from_bytes(buf[p : p + 4], "big", signed=True)
+            p += 4
+            last = blen < 0
+            blen = abs(blen)
+            bio.seek(p)
+            count, _maxid, _maxw, comp, _mnl, _mxl = pickle.load(bio)
+            data = buf[bio.tell() : p + blen]
+            if comp:
+                data = zlib.decompress(data)
+            deltas, weights, vals = pickle.loads(data)
+            id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+            if weights is None:
+                w_parts.append(np.ones(count, np.float32))
+            elif isinstance(weights, float):
+                w_parts.append(np.full(count, weights, np.float32))
+            else:
+                w_parts.append(np.asarray(weights, np.float32))
+            if isinstance(vals, tuple):
+                values.extend(vals)
+            p += blen
+            if last:
+                break
+        return np.concatenate(id_parts), np.concatenate(w_parts), values
+
+    def _cached(self, field, term):
+        key = (field, term)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        hit = self._read(field, term) or (np.empty(0, np.int64), np.empty(0, np.float32), [])
+        with self._lock:
+            self._cache[key] = hit
+            if len(self._cache) > _POSTING_CACHE:
+                self._cache.popitem(last=False)
+        return hit
+
+    def postings(self, field, term):
+        ids, tfs, _ = self._cached(field, term)
+        return ids, tfs
+
+    def positions(self, field, term, docs: np.ndarray) -> list[np.ndarray]:
+        """Character positions of ``term`` in each of ``docs`` (which must
+        all contain it)."""
+        ids, _, values = self._cached(field, term)
+        idx = np.searchsorted(ids, docs)
+        return [np.frombuffer(values[i], dtype="<u4") for i in idx.tolist()]
+
+    def prefix_terms(self, field, prefix):
+        return [t.decode("utf-8") for t in self.reader.expand_prefix(field, prefix)]
+
+    def stored(self, docnum):
+        return self.reader.stored_fields(docnum)
+
+    def has_term(self, field, term) -> bool:
+        return (field, term.encode("utf-8")) in self._terms
+
+
+class IndexView:
+    """A consistent snapshot over a list of segments, with global doc numbers."""
+
+    def __init__(self, segments: list[SegmentData], deleted: list[frozenset], generation: int):
+        self.segments = segments
+        self.generation = generation
+        sizes = [s.n for s in segments]
+        self.bases = np.r_[0, np.cumsum(sizes)].astype(np.int64) if sizes else np.zeros(1, np.int64)
+        self.n_all = int(self.bases[-1])
+        live = np.ones(self.n_all, dtype=bool)
+        for base, dels in zip(self.bases.tolist(), deleted):
+            if dels:
+                live[base + np.fromiter(dels, np.int64, len(dels))] = False
+        self.live = live
+        self.n_live = int(live.sum())
+        cat = lambda arrs, dt: np.concatenate(arrs) if arrs else np.empty(0, dt)  # noqa: E731
+        self.published = cat([s.published for s in segments], np.int64)
+        self.lengths = {
+            "title": cat([s.title_len for s in segments], np.float32),
+            "body": cat([s.body_len for s in segments], np.float32),
+        }
+        self.avglen = {
+            f: float(arr[live].mean()) if self.n_live else 1.0 for f, arr in self.lengths.items()
+        }
+        self.facet_vocab: dict[str, list[str]] = {}
+        self.facet_ords: dict[str, np.ndarray] = {}
+        for f in FACET_COLUMNS:
+            vocab: dict[str, int] = {}
+            ords = np.full(self.n_all, -1, dtype=np.int64)
+            for base, seg in zip(self.bases.tolist(), segments):
+                vals = seg.facet_values[f]
+                ords[base : base + seg.n] = [
+                    -1 if v is None else vocab.setdefault(v, len(vocab)) for v in vals
+                ]
+            self.facet_vocab[f] = list(vocab)
+            self.facet_ords[f] = ords
+        tag_vocab: dict[str, int] = {}
+        tdocs, tords = [], []
+        for base, seg in zip(self.bases.tolist(), segments):
+            docs, tags = seg.tag_pairs
+            tdocs.append(docs + base)
+            tords.append(np.fromiter((tag_vocab.setdefault(t, len(tag_vocab)) for t in tags),
+                                     np.int64, len(tags)))
+        self.facet_vocab["tag"] = list(tag_vocab)
+        self.tag_docs = cat(tdocs, np.int64)
+        self.tag_ords = cat(tords, np.int64)
+
+    def locate(self, gdoc: int) -> tuple[SegmentData, int]:
+        i = int(np.searchsorted(self.bases, gdoc, side="right")) - 1
+        return self.segments[i], gdoc - int(self.bases[i])
+
+    def stored(self, gdoc: int) -> dict:
+        seg, local = self.locate(gdoc)
+        return seg.stored(local)
+
+    def postings(self, field, term):
+        """Global (ids, tfs) over live and deleted docs of all segments."""
+        ids_parts, tf_parts = [], []
+        for base, seg in zip(self.bases.tolist(), self.segments):
+            ids, tfs = seg.postings(field, term)
+            if len(ids):
+                ids_parts.append(ids + base)
+                tf_parts.append(tfs)
+        if not ids_parts:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        if len(ids_parts) == 1:
+            return ids_parts[0], tf_parts[0]
+        return np.concatenate(ids_parts), np.concatenate(tf_parts)
+
+    def positions(self, field, term, gdocs: np.ndarray) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        seg_idx = np.searchsorted(self.bases, gdocs, side="right") - 1
+        for si in np.unique(seg_idx).tolist():
+            sel = gdocs[seg_idx == si]
+            out.extend(self.segments[si].positions(field, term, sel - self.bases[si]))
+        return out
+
+    def prefix_terms(self, field, prefix) -> list[str]:
+        terms: set[str] = set()
+        for seg in self.segments:
+            terms.update(seg.prefix_terms(field, prefix))
+        return sorted(terms)
+
+    def id_to_doc(self, doc_id: str) -> int | None:
+        ids, _ = self.postings("id", doc_id)
+        for g in ids.tolist():
+            if self.live[g]:
+                return g
+        return None

@@ -1,0 +1,184 @@
+"""The Whoosh schema, with our analysis pipeline attached to its text fields.
+
+Field names and their jobs:
+
+* ``title_w`` / ``body_w``: jieba words (search mode), term frequencies only;
+  they carry most of the ranking signal.
+* ``title_g`` / ``body_g``: character bigrams with character positions; they
+  answer quoted phrases, sub-word and single-character queries exactly.
+* ``category``, ``source``, ``author``, ``tags``: facet and filter values.
+* ``published``: seconds since the epoch (sortable column); ``-1`` = no date.
+* ``title_len`` / ``body_len``: word counts for BM25 length normalisation.
+* everything else is stored for display.
+
+The analyzers below adapt ``search.analysis`` to Whoosh's tokenizer contract
+(``positions``/``chars``/``mode``...), so a document indexed through stock
+``writer.add_document`` gets exactly the terms our bulk writer writes; a test
+checks this.
+"""
+
+from __future__ import annotations
+
+from whoosh import fields
+from whoosh.analysis import Composable, Token as WhooshToken
+from array import array
+from collections import defaultdict
+
+from whoosh.formats import Frequency, Positions
+
+from ...analysis import Analyzer
+from ...normalize import fold_case, normalize
+from ...segmenter import get_segmenter
+
+SCHEMA_VERSION = 1
+NO_DATE = -1
+
+
+class CharPositions(Positions):
+    """Positions stored as raw little-endian uint32 character positions.
+
+    Whoosh's own Positions format pickles a list of deltas per posting, which
+    costs a Python call per posting to write; this layout is written for a
+    whole batch with one numpy ``tobytes`` and read back with ``array``."""
+
+    def word_values(self, value, analyzer, **kwargs):
+        poses = defaultdict(list)
+        kwargs["positions"] = True
+        for t in analyzer(value, **kwargs):
+            poses[t.text].append(t.pos)
+        for w, poslist in poses.items():
+            yield (w, len(poslist), len(poslist) * self.field_boost, self.encode(poslist))
+
+    def encode(self, poslist) -> bytes:
+        a = array("I", poslist)
+        if a.itemsize != 4:  # pragma: no cover - exotic platforms
+            raise RuntimeError("CharPositions needs a 4-byte unsigned int")
+        return a.tobytes() if _LITTLE else _swapped(a)
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        a = array("I")
+        a.frombytes(valuestring)
+        if not _LITTLE:  # pragma: no cover
+            a.byteswap()
+        return a.tolist()
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return len(valuestring) // 4
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.decode_frequency(valuestring) * self.field_boost
+
+    def combine(self, vs):
+        s = set()
+        for v in vs:
+            s.update(self.decode_positions(v))
+        return self.encode(sorted(s))
+
+
+_LITTLE = array("I", [1]).tobytes()[0] == 1
+
+
+def _swapped(a: array) -> bytes:  # pragma: no cover
+    b = array("I", a)
+    b.byteswap()
+    return b.tobytes()
+
+
+class _PipelineTokenizer(Composable):
+    def __init__(self, kind: str, userdict_path: str | None = None):
+        self.kind = kind
+        self.userdict_path = userdict_path
+
+    def __eq__(self, other):
+        return (
+            type(self) is type(other)
+            and self.kind == other.kind
+            and self.userdict_path == other.userdict_path
+        )
+
+    def __getstate__(self):
+        return {"kind": self.kind, "userdict_path": self.userdict_path}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True,
+                 mode="", **kwargs):
+        analyzer = Analyzer(get_segmenter(self.userdict_path))
+        tok = WhooshToken(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            tok.original = tok.text = value
+            tok.boost = 1.0
+            if positions:
+                tok.pos = start_pos
+            if chars:
+                tok.startchar, tok.endchar = start_char, start_char + len(value)
+            yield tok
+            return
+        norm = normalize(value)
+        if self.kind == "words":
+            items = ((t.text, t.pos, t.start, t.end) for t in analyzer.word_tokens(norm))
+        else:
+            items = (
+                (term, pos, *norm.span(pos, pos + len(term)))
+                for term, pos in analyzer.gram_terms(fold_case(norm.text))
+            )
+        for text, pos, start, end in items:
+            tok.text = text
+            tok.boost = 1.0
+            if keeporiginal:
+                tok.original = text
+            tok.stopped = False
+            if positions:
+                tok.pos = start_pos + pos
+            if chars:
+                tok.startchar = start_char + start
+                tok.endchar = start_char + end
+            yield tok
+
+
+def word_analyzer(userdict_path=None):
+    return _PipelineTokenizer("words", userdict_path)
+
+
+def gram_analyzer(userdict_path=None):
+    return _PipelineTokenizer("grams", userdict_path)
+
+
+def build_schema(userdict_path: str | None = None) -> fields.Schema:
+    def words():
+        return fields.TEXT(analyzer=word_analyzer(userdict_path), phrase=False)
+
+    def grams():
+        field = fields.TEXT(analyzer=gram_analyzer(userdict_path), phrase=True)
+        field.format = CharPositions()
+        return field
+
+    schema = fields.Schema(
+        id=fields.ID(unique=True, stored=True),
+        title_w=words(),
+        body_w=words(),
+        title_g=grams(),
+        body_g=grams(),
+        category=fields.ID(stored=True, sortable=True),
+        source=fields.ID(stored=True, sortable=True),
+        author=fields.ID(stored=True, sortable=True),
+        tags=fields.KEYWORD(stored=True, commas=True, lowercase=False),
+        published=fields.NUMERIC(numtype=int, bits=64, signed=True, stored=False,
+                                 sortable=True, default=NO_DATE),
+        title_len=fields.NUMERIC(numtype=int, bits=32, signed=False, sortable=True),
+        body_len=fields.NUMERIC(numtype=int, bits=32, signed=False, sortable=True),
+        title=fields.STORED(),
+        body=fields.STORED(),
+        url=fields.STORED(),
+        lang=fields.STORED(),
+        published_text=fields.STORED(),
+        keyterms=fields.STORED(),
+        content_hash=fields.STORED(),
+        record_hash=fields.STORED(),
+        extra=fields.STORED(),
+    )
+    assert isinstance(schema["title_w"].format, Frequency)
+    assert isinstance(schema["body_g"].format, CharPositions)
+    return schema

@@ -1,0 +1,156 @@
+"""Opening, creating and committing to a Whoosh index directory.
+
+Exactly one writer at a time holds Whoosh's WRITELOCK (a ``WriteSession``).
+Segments are written by worker processes (``segwriter.write_segment``) and
+become visible only when the session commits a new table of contents (TOC);
+Whoosh writes the TOC to a temporary file and renames it, so readers see
+either the old or the new generation, and an interrupted run leaves every
+previous commit readable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC, clean_files
+
+from .schema import build_schema
+
+INDEXNAME = "MAIN"
+
+
+class IndexMissing(Exception):
+    pass
+
+
+def exists(path: str) -> bool:
+    return os.path.isdir(path) and whoosh_index.exists_in(path, indexname=INDEXNAME)
+
+
+def create(path: str, userdict_path: str | None = None):
+    os.makedirs(path, exist_ok=True)
+    return whoosh_index.create_in(path, build_schema(userdict_path), indexname=INDEXNAME)
+
+
+def open_index(path: str):
+    if not exists(path):
+        raise IndexMissing(f"no index at {path!r}")
+    return whoosh_index.open_dir(path, indexname=INDEXNAME)
+
+
+def open_or_create(path: str, userdict_path: str | None = None):
+    return open_index(path) if exists(path) else create(path, userdict_path)
+
+
+class WriteSession:
+    """The single writer: holds the lock, tracks segments, commits TOCs."""
+
+    def __init__(self, path: str, userdict_path: str | None = None, timeout: float = 30.0):
+        self.path = path
+        self.ix = open_or_create(path, userdict_path)
+        self.storage: FileStorage = self.ix.storage
+        self.lock = self.ix.lock("WRITELOCK")
+        deadline = time.monotonic() + timeout
+        while not self.lock.acquire(blocking=False):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another writer holds the lock on {path!r}")
+            time.sleep(0.2)
+        toc = self.ix._read_toc()
+        self.schema = toc.schema
+        self.generation = toc.generation
+        self.segments = list(toc.segments)
+        self._dirty = False
+        self.closed = False
+
+    # ---- reading what is already there ---------------------------------
+    def reader(self):
+        return whoosh_index.FileIndex._reader(
+            self.storage, self.schema, self.segments, self.generation
+        )
+
+    def locate(self, ids) -> dict[str, tuple[int, int, str | None]]:
+        """id -> (segment number, docnum within segment, content hash) for live docs."""
+        found: dict[str, tuple[int, int, str | None]] = {}
+        wanted = [i.encode("utf-8") for i in ids]
+        for segno, seg in enumerate(self.segments):
+            r = whoosh_index.FileIndex._reader(self.storage, self.schema, [seg], self.generation)
+            try:
+                for tbytes in wanted:
+                    if ("id", tbytes) not in r:
+                        continue
+                    m = r.postings("id", tbytes)
+                    for docnum in m.all_ids():
+                        if not seg.is_deleted(docnum):
+                            stored = r.stored_fields(docnum)
+                            found[tbytes.decode("utf-8")] = (segno, docnum, stored.get("content_hash"))
+            finally:
+                r.close()
+        return found
+
+    def id_map(self) -> dict[str, tuple[int, int, str | None]]:
+        """id -> (segment number, docnum, record hash) of every live document."""
+        out: dict[str, tuple[int, int, str | None]] = {}
+        for segno, seg in enumerate(self.segments):
+            r = whoosh_index.FileIndex._reader(self.storage, self.schema, [seg], self.generation)
+            try:
+                if "id" not in r.indexed_field_names():
+                    continue
+                for tbytes in r.lexicon("id"):
+                    for docnum in r.postings("id", tbytes).all_ids():
+                        if not seg.is_deleted(docnum):
+                            out[tbytes.decode("utf-8")] = (segno, docnum, None)
+                stored = {}
+                for doc_id, (sn, docnum, _) in out.items():
+                    if sn == segno:
+                        stored[doc_id] = r.stored_fields(docnum).get("record_hash")
+                for doc_id, h in stored.items():
+                    sn, docnum, _ = out[doc_id]
+                    out[doc_id] = (sn, docnum, h)
+            finally:
+                r.close()
+        return out
+
+    def doc_count(self) -> int:
+        return sum(s.doc_count() for s in self.segments)
+
+    # ---- changing ---------------------------------------------------------
+    def delete(self, segno: int, docnum: int) -> None:
+        self.segments[segno].delete_document(docnum)
+        self._dirty = True
+
+    def add_segment(self, segment) -> int:
+        self.segments.append(segment)
+        self._dirty = True
+        return len(self.segments) - 1
+
+    def drop_empty_segments(self) -> None:
+        kept = [s for s in self.segments if s.doc_count() > 0]
+        if len(kept) != len(self.segments):
+            self.segments = kept
+            self._dirty = True
+
+    def commit(self, clean: bool = False) -> None:
+        """Publish the current segment list as a new generation.
+
+        ``clean`` also deletes files no longer referenced; only safe when no
+        worker is writing a segment that is not committed yet."""
+        if self._dirty:
+            self.generation += 1
+            TOC(self.schema, self.segments, self.generation).write(self.storage, INDEXNAME)
+            self._dirty = False
+        if clean:
+            clean_files(self.storage, INDEXNAME, self.generation, self.segments)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.lock.release()
+            self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

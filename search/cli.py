@@ -1,0 +1,92 @@
+"""Command line: ``python -m search query|related|run`` (a stable contract)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .engine import SearchEngine, parse_date
+from .models import SearchRequest
+
+
+def _engine(args) -> SearchEngine:
+    if not os.path.isdir(args.index):
+        raise SystemExit(f"error: no index at {args.index}")
+    return SearchEngine.open(args.index, userdict_path=os.environ.get("SEARCH_USERDICT") or None)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m search", description="Query the news search index.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("query", help="search")
+    q.add_argument("--index", required=True)
+    q.add_argument("--size", type=int, default=10)
+    q.add_argument("--page", type=int, default=1)
+    q.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
+    q.add_argument("--json", action="store_true")
+    for f in ("category", "source", "author", "tag"):
+        q.add_argument(f"--{f}", action="append", default=[])
+    q.add_argument("--from", dest="date_from")
+    q.add_argument("--to", dest="date_to")
+    q.add_argument("query", nargs="+")
+    r = sub.add_parser("related", help="articles related to one article")
+    r.add_argument("--index", required=True)
+    r.add_argument("--size", type=int, default=5)
+    r.add_argument("--json", action="store_true")
+    r.add_argument("id")
+    run = sub.add_parser("run", help="TREC run for a query file (relevance evaluation)")
+    run.add_argument("--index", required=True)
+    run.add_argument("--queries", required=True, help='JSONL lines {"qid", "query"}')
+    run.add_argument("--size", type=int, default=10)
+    run.add_argument("--field", choices=["title", "all"], default="all")
+    run.add_argument("--tag", default="newssearch")
+    args = ap.parse_args(argv)
+    engine = _engine(args)
+
+    if args.cmd == "query":
+        try:
+            req = SearchRequest(
+                q=" ".join(args.query), size=args.size, page=args.page, sort=args.sort,
+                category=args.category, source=args.source, author=args.author, tag=args.tag,
+                date_from=parse_date(args.date_from) if args.date_from else None,
+                date_to=parse_date(args.date_to) if args.date_to else None,
+                facets=("category", "source", "author", "tag"),
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        res = engine.search(req)
+        if args.json:
+            d = res.to_dict()
+            out = {"total": d["total"], "hits": d["hits"], "facets": d["facets"]}
+            print(json.dumps(out, ensure_ascii=False))
+        else:
+            print(f"{res.total} results ({res.took_ms:.1f} ms), understood as: {' '.join(res.understood)}")
+            for h in res.hits:
+                print(f"{h.score:7.3f}  {h.published or '':25}  {h.id:20}  {h.title}")
+        return 0
+    if args.cmd == "related":
+        hits = engine.related(args.id, size=args.size)
+        if hits is None:
+            print(f"error: no article {args.id!r}", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps({"id": args.id, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        else:
+            for h in hits:
+                print(f"{h.published or '':25}  {h.id:20}  {h.title}")
+        return 0
+    if args.cmd == "run":
+        with open(args.queries, encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                res = engine.search(SearchRequest(q=item["query"], size=args.size, facets=(),
+                                                  highlight=False, fields=args.field))
+                for rank, h in enumerate(res.hits, 1):
+                    print(f"{item['qid']} Q0 {h.id} {rank} {h.score:.4f} {args.tag}")
+        return 0
+    return 2

@@ -1,0 +1,102 @@
+"""Turn an Article into what every backend stores: analysed terms, lengths,
+key terms for related articles, and the values shown on result pages.
+
+This runs once per article at index time (in the indexer's worker
+processes), so nothing at query time has to re-segment stored text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from .analysis import Analyzer
+from .models import Article
+from .normalize import fold_case, normalize
+
+KEYTERMS_PER_DOC = 48
+_DIGITS = re.compile(r"^[0-9.]+$")
+# Very frequent function words that say nothing about what an article is about.
+_STOP = frozenset(
+    "我们 他们 你们 一个 这个 那个 这些 那些 没有 就是 还是 可以 已经 因为 所以 但是 而且 如果 "
+    "这样 什么 自己 以及 进行 表示 其中 目前 同时 通过 对于 认为 今天 昨天 今年 去年 记者 消息 "
+    "新闻 报道 有关 方面 问题 工作 一些 不是 不会 这种 这次 他说 她说 指出 包括 以上 之后 之前".split()
+)
+
+
+@dataclass
+class PreparedDoc:
+    id: str
+    title_words: list[str]
+    body_words: list[str]
+    title_norm: str  # normalised, lower-cased: the source of the character grams
+    body_norm: str
+    stored: dict
+    facets: dict  # category/source/author: str|None, tags: list[str]
+    published_ts: int | None
+    keyterms: list[tuple[str, float]]
+    content_hash: str
+
+
+def content_hash(norm_title: str, norm_body: str) -> str:
+    """Same text (after normalisation, ignoring spacing) -> same hash."""
+    squeezed = re.sub(r"\s+", "", norm_title + "\u241e" + norm_body)
+    return hashlib.blake2b(squeezed.encode("utf-8"), digest_size=10).hexdigest()
+
+
+def key_terms(title_words: list[str], body_words: list[str], limit: int = KEYTERMS_PER_DOC):
+    """The article's most frequent content words, title words counted double.
+
+    Weighting by rarity happens at query time with the live index's document
+    frequencies, so the stored list stays valid as the collection grows."""
+    counts: Counter = Counter(body_words)
+    for w, c in Counter(title_words).items():
+        counts[w] += 2 * c
+    candidates = [
+        (c, len(w), w) for w, c in counts.items()
+        if len(w) >= 2 and w not in _STOP and not _DIGITS.match(w)
+    ]
+    best = heapq.nlargest(limit, candidates)
+    return [(w, float(c)) for c, _, w in best]
+
+
+def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None) -> PreparedDoc:
+    nt = normalize(article.title)
+    nb = normalize(article.body or "")
+    title_words = analyzer.word_terms(nt)
+    body_words = analyzer.word_terms(nb)
+    published_ts = int(article.published.timestamp()) if article.published else None
+    stored = {
+        "id": article.id,
+        "title": article.title,
+        "body": article.body,
+        "url": article.url,
+        "lang": article.lang,
+        "published_text": article.published_text,
+        "category": article.category,
+        "source": article.source,
+        "author": article.author,
+        "tags": list(article.tags),
+        "extra": article.extra or None,
+        "record_hash": record_hash,
+    }
+    return PreparedDoc(
+        id=article.id,
+        title_words=title_words,
+        body_words=body_words,
+        title_norm=fold_case(nt.text),
+        body_norm=fold_case(nb.text),
+        stored=stored,
+        facets={
+            "category": article.category,
+            "source": article.source,
+            "author": article.author,
+            "tags": list(dict.fromkeys(article.tags)),
+        },
+        published_ts=published_ts,
+        keyterms=key_terms(title_words, body_words),
+        content_hash=content_hash(nt.text, nb.text),
+    )

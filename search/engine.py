@@ -1,0 +1,213 @@
+"""The search engine: query text in, ranked and highlighted results out.
+
+    request -> query.parse (tree) -> compile (analysis) -> backend.execute
+            -> highlight -> SearchResult
+
+The web app, the CLI and the benchmarks all go through ``SearchEngine``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from . import query as q
+from .analysis import Analyzer
+from .backends.base import IndexBackend
+from .highlight import highlight_title, snippet
+from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
+from .normalize import fold_case, normalize_query
+from .plan import AllClause, AnyClause, Plan, PhraseClause, ValueClause, WordClause
+from .related import related_plan
+from .segmenter import get_segmenter
+
+TEXT_FIELDS = {None: ("title", "body"), "title": ("title",)}
+
+
+class SearchEngine:
+    def __init__(self, backend: IndexBackend, userdict_path: str | None = None):
+        self.backend = backend
+        self.analyzer = Analyzer(get_segmenter(userdict_path))
+
+    @classmethod
+    def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0):
+        from .backends.whoosh import WhooshBackend
+
+        return cls(WhooshBackend(index_dir, refresh_interval=refresh_interval), userdict_path)
+
+    # ---- query compilation -----------------------------------------------
+    def _compile_node(self, node, default_fields):
+        if isinstance(node, q.Words):
+            fields = TEXT_FIELDS.get(node.field, default_fields)
+            words = self.analyzer.query_words(node.text)
+            clauses = []
+            for w in words:
+                # A lone character next to other words ("不存在的词") is matched
+                # as a word only; on its own it is also found inside words.
+                grams = self.analyzer.phrase_grams(w) if (len(w) > 1 or len(words) == 1) else []
+                clauses.append(WordClause(w, grams, fields))
+            return clauses
+        if isinstance(node, q.Phrase):
+            fields = TEXT_FIELDS.get(node.field, default_fields)
+            grams = self.analyzer.phrase_grams(node.text)
+            return [PhraseClause(node.text, grams, fields)] if grams else []
+        if isinstance(node, q.FieldValue):
+            return [ValueClause(node.field, node.value)]
+        if isinstance(node, q.AnyOf):
+            options = []
+            for opt in node.options:
+                cl = self._compile_node(opt, default_fields)
+                if len(cl) == 1:
+                    options.append(cl[0])
+                elif cl:
+                    options.append(AllClause(cl))
+            return [AnyClause(options)] if options else []
+        return []
+
+    def compile(self, parsed: q.Query, fields: str = "all") -> tuple[list, list]:
+        default_fields = ("title",) if fields == "title" else ("title", "body")
+        must, must_not = [], []
+        for node in parsed.must:
+            must.extend(self._compile_node(node, default_fields))
+        for node in parsed.must_not:
+            cl = self._compile_node(node, default_fields)
+            must_not.extend(cl if len(cl) <= 1 else [AllClause(cl)])
+        return must, must_not
+
+    @staticmethod
+    def _needles(clauses) -> list[str]:
+        out = []
+        for c in clauses:
+            if isinstance(c, WordClause):
+                out.append(c.word)
+            elif isinstance(c, PhraseClause):
+                out.append(fold_case(normalize_query(c.text)).strip())
+            elif isinstance(c, AnyClause):
+                out.extend(SearchEngine._needles(c.options))
+            elif isinstance(c, AllClause):
+                out.extend(SearchEngine._needles(c.children))
+        return out
+
+    @staticmethod
+    def understood(clauses) -> list[str]:
+        """A readable account of how the query was segmented."""
+        out = []
+        for c in clauses:
+            if isinstance(c, WordClause):
+                out.append(c.word if c.fields != ("title",) else f"title:{c.word}")
+            elif isinstance(c, PhraseClause):
+                out.append(f'"{c.text}"')
+            elif isinstance(c, ValueClause):
+                out.append(f"{c.field}:{c.value}")
+            elif isinstance(c, AnyClause):
+                out.append(" OR ".join(SearchEngine.understood(c.options)))
+            elif isinstance(c, AllClause):
+                out.append(" ".join(SearchEngine.understood(c.children)))
+        return out
+
+    # ---- search -------------------------------------------------------------
+    def search(self, req: SearchRequest) -> SearchResult:
+        t0 = time.perf_counter()
+        parsed = q.parse(req.q)
+        must, must_not = self.compile(parsed, req.fields)
+        plan = Plan(
+            must=must,
+            must_not=must_not,
+            filters={f: getattr(req, f) for f in FACET_FIELDS if getattr(req, f)},
+            date_from=req.date_from,
+            date_to=req.date_to,
+            sort=req.sort,
+            offset=(req.page - 1) * req.size,
+            limit=req.size,
+            facets=tuple(req.facets),
+            facet_size=req.facet_size,
+            now=time.time(),
+        )
+        if parsed.must and not must:
+            # The query had text, but nothing searchable in it (e.g. only punctuation).
+            result_total, hits, facets, relaxed = 0, [], {f: [] for f in req.facets}, False
+        else:
+            res = self.backend.execute(plan)
+            needles = self._needles(must)
+            hits = [self._hit(h.stored, h.score, needles, req.highlight) for h in res.hits]
+            result_total, facets, relaxed = res.total, res.facets, res.relaxed
+        return SearchResult(
+            request=req,
+            total=result_total,
+            hits=hits,
+            facets={k: [FacetValue(v, c) for v, c in vals] for k, vals in facets.items()},
+            took_ms=(time.perf_counter() - t0) * 1000,
+            understood=self.understood(must) + [f"-{u}" for u in self.understood(must_not)],
+            relaxed=relaxed,
+        )
+
+    @staticmethod
+    def _hit(stored: dict, score: float, needles: list[str], highlight: bool = True) -> Hit:
+        title = stored.get("title", "")
+        body = stored.get("body", "") or ""
+        return Hit(
+            id=stored["id"],
+            title=title,
+            title_highlight=highlight_title(title, needles) if highlight else "",
+            snippet=snippet(body, needles) if highlight else "",
+            published=stored.get("published_text"),
+            category=stored.get("category"),
+            source=stored.get("source"),
+            author=stored.get("author"),
+            url=stored.get("url"),
+            score=score,
+            tags=stored.get("tags") or [],
+            lang=stored.get("lang"),
+        )
+
+    def get(self, doc_id: str) -> dict | None:
+        found = self.backend.get(doc_id)
+        return None if found is None else found[1]
+
+    def related(self, doc_id: str, size: int = 5) -> list[Hit] | None:
+        """Articles most related to ``doc_id`` (None if it does not exist)."""
+        found = self.backend.get(doc_id)
+        if found is None:
+            return None
+        key, stored = found
+        plan = related_plan(stored, key, self.backend, size)
+        if plan is None:
+            return []
+        res = self.backend.execute(plan)
+        own_hash = stored.get("content_hash")
+        own_title = fold_case(normalize_query(stored.get("title", "")))
+        hits = []
+        for h in res.hits:
+            if h.stored.get("content_hash") == own_hash:
+                continue  # a duplicate of the article itself
+            if own_title and fold_case(normalize_query(h.stored.get("title", ""))) == own_title \
+                    and _overlap(stored, h.stored) >= 0.8:
+                continue  # same headline and nearly the same key terms: a republication
+            hits.append(self._hit(h.stored, h.score, [], highlight=False))
+            if len(hits) >= size:
+                break
+        return hits
+
+    def stats(self) -> dict:
+        return self.backend.stats()
+
+
+def _overlap(a: dict, b: dict) -> float:
+    ta = {t for t, _ in a.get("keyterms") or []}
+    tb = {t for t, _ in b.get("keyterms") or []}
+    if not ta or not tb:
+        return 0.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def parse_date(value: str) -> datetime:
+    """ISO date or date-time; raises ValueError with a readable message."""
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    if dt.tzinfo is None:
+        from .timeutil import NEWSROOM_TZ
+
+        dt = dt.replace(tzinfo=NEWSROOM_TZ)
+    return dt

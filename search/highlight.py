@@ -1,0 +1,108 @@
+"""Highlighted titles and snippets, drawn on the article's original text.
+
+No segmentation runs here: the query's terms were analysed once, and the
+stored text is only normalised (character fold + Traditional->Simplified,
+which keeps a map back to the original characters) and searched with
+``str.find``.  Everything outside ``<mark>`` is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from .normalize import fold_case, normalize
+
+SNIPPET_MIN = 120
+SNIPPET_MAX = 160
+_SENTENCE = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]?")
+
+
+def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
+    """Original-text spans of every occurrence of any needle (normalised,
+    lower-cased), merged where they overlap."""
+    needles = [n for n in dict.fromkeys(needles) if n]
+    if not needles or not text:
+        return []
+    norm = normalize(text)
+    low = fold_case(norm.text)
+    spans = []
+    for needle in needles:
+        start = low.find(needle)
+        while start >= 0:
+            spans.append(norm.span(start, start + len(needle)))
+            start = low.find(needle, start + len(needle))
+    spans.sort()
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None) -> str:
+    """Escape text[start:end] and wrap the spans in <mark>."""
+    end = len(text) if end is None else end
+    out = []
+    pos = start
+    for s, e in spans:
+        s, e = max(s, start), min(e, end)
+        if e <= s:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
+        pos = e
+    out.append(html.escape(text[pos:end]))
+    return "".join(out)
+
+
+def highlight_title(title: str, needles: list[str]) -> str:
+    return mark(title, find_spans(title, needles))
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _SENTENCE.finditer(text):
+        if m.end() > m.start():
+            out.append((m.start(), m.end()))
+    return out
+
+
+def snippet(body: str, needles: list[str]) -> str:
+    """About 120-160 characters around the best-matching sentences, cut at
+    Chinese sentence punctuation where possible."""
+    if not body:
+        return ""
+    spans = find_spans(body, needles)
+    sentences = _sentences(body)
+    if not sentences:
+        return ""
+    best, best_key = (0, 0), None
+    for i, (s0, _) in enumerate(sentences):
+        # Grow a window of whole sentences up to SNIPPET_MAX characters.
+        j = i
+        e = sentences[i][1]
+        while j + 1 < len(sentences) and sentences[j + 1][1] - s0 <= SNIPPET_MAX:
+            j += 1
+            e = sentences[j][1]
+        inside = [(s, t) for s, t in spans if s >= s0 and t <= e]
+        distinct = len({fold_case(body[s:t]) for s, t in inside})
+        key = (distinct, len(inside), -i)
+        if best_key is None or key > best_key:
+            best_key, best = key, (s0, e)
+        if not spans and e - s0 >= SNIPPET_MIN:
+            break
+    start, end = best
+    # Skip leading whitespace; cut over-long single sentences around the first mark.
+    while start < end and body[start].isspace():
+        start += 1
+    if end - start > SNIPPET_MAX:
+        first = next((s for s, _ in spans if start <= s < end), start)
+        start = max(start, min(first - 30, end - SNIPPET_MAX))
+        end = min(end, start + SNIPPET_MAX)
+    text = mark(body, spans, start, end).replace("\n", " ")
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(body.rstrip()) else ""
+    return prefix + text.strip() + suffix

@@ -1,0 +1,116 @@
+"""Plain data passed between the indexer, the engine, backends and the web app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Article:
+    """One news article as the engine sees it (already validated and cleaned)."""
+
+    id: str
+    title: str
+    body: str = ""
+    published: datetime | None = None  # timezone-aware
+    published_text: str | None = None  # as given: "2021-05-03" or full ISO time
+    category: str | None = None
+    source: str | None = None
+    author: str | None = None
+    url: str | None = None
+    tags: list[str] = field(default_factory=list)
+    lang: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_time(self) -> bool:
+        return bool(self.published_text and "T" in self.published_text)
+
+
+FACET_FIELDS = ("category", "source", "author", "tag")
+SORTS = ("relevance", "newest", "oldest")
+
+
+@dataclass
+class SearchRequest:
+    """Everything a search needs; built in one place from CLI or HTTP params."""
+
+    q: str = ""
+    page: int = 1
+    size: int = 10
+    sort: str = "relevance"
+    category: list[str] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    author: list[str] = field(default_factory=list)
+    tag: list[str] = field(default_factory=list)
+    date_from: datetime | None = None  # inclusive
+    date_to: datetime | None = None  # exclusive
+    facets: tuple[str, ...] = ("category", "source")
+    facet_size: int = 20
+    highlight: bool = True
+    fields: str = "all"  # "all" or "title": where plain words are looked up
+
+
+@dataclass
+class FacetValue:
+    value: str
+    count: int
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str
+    title_highlight: str
+    snippet: str
+    published: str | None
+    category: str | None
+    source: str | None
+    author: str | None
+    url: str | None
+    score: float
+    tags: list[str] = field(default_factory=list)
+    lang: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "title_highlight": self.title_highlight,
+            "snippet": self.snippet,
+            "published": self.published,
+            "category": self.category,
+            "source": self.source,
+            "author": self.author,
+            "url": self.url,
+            "score": round(self.score, 4),
+            "tags": self.tags,
+        }
+
+
+@dataclass
+class SearchResult:
+    request: SearchRequest
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]]
+    took_ms: float
+    understood: list[str] = field(default_factory=list)  # how the query was segmented
+    relaxed: bool = False  # True when documents matching only most words are included
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.request.q,
+            "total": self.total,
+            "page": self.request.page,
+            "size": self.request.size,
+            "took_ms": round(self.took_ms, 2),
+            "hits": [h.to_dict() for h in self.hits],
+            "facets": {
+                k: [{"value": f.value, "count": f.count} for f in v] for k, v in self.facets.items()
+            },
+            "understood": self.understood,
+            "relaxed": self.relaxed,
+        }

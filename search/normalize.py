@@ -1,0 +1,244 @@
+"""Text normalisation shared by indexing and querying.
+
+Two folds are applied, in this order:
+
+1. a character fold: compatibility forms (full-width letters and digits, CJK
+   compatibility ideographs, circled numbers ...) become their plain form.
+   Only one-character-to-one-character mappings of Unicode NFKC are used, so
+   the fold never changes the length of the text;
+2. Traditional -> Simplified Chinese with OpenCC (``t2s`` plus a conservative
+   list of regional phrases such as 網際網路 -> 互联网, see
+   ``search/data/regional_phrases.txt``).  A phrase conversion may change the
+   length of the text, so ``normalize`` also returns an offset map back to the
+   original text: highlights are always drawn on the original characters.
+
+Lower-casing is applied separately (``fold_case``) because jieba's dictionary
+knows some mixed-case words (``A股``, ``X光``) and must see the original case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import functools
+import json
+import os
+import tempfile
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+import opencc
+
+_DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+REGIONAL_PHRASES_PATH = os.path.join(_DATA_DIR, "regional_phrases.txt")
+
+
+@functools.lru_cache(maxsize=1)
+def _char_fold_table() -> dict[int, str]:
+    """NFKC mappings that turn one BMP character into exactly one character."""
+    table: dict[int, str] = {}
+    for cp in range(0x20, 0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        folded = unicodedata.normalize("NFKC", ch)
+        if folded != ch and len(folded) == 1:
+            table[cp] = folded
+    # Ideographic space and no-break spaces become a plain space.
+    for cp in (0x3000, 0x00A0, 0x2007, 0x202F):
+        table[cp] = " "
+    return table
+
+
+def fold_chars(text: str) -> str:
+    """Length-preserving compatibility fold (full-width -> half-width ...)."""
+    return text.translate(_char_fold_table())
+
+
+def fold_case(text: str) -> str:
+    """Lower-case without changing the length (a few characters such as 'İ'
+    lower-case to two code points; those are left alone)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _opencc_config_path() -> str:
+    """Write (once per process) an OpenCC config: t2s + our regional phrases."""
+    share = os.path.join(os.path.dirname(opencc.__file__), "clib", "share", "opencc")
+
+    def ocd2(name: str, **extra) -> dict:
+        return {"type": "ocd2", "file": os.path.join(share, name), **extra}
+
+    regional = {"type": "text", "file": REGIONAL_PHRASES_PATH}
+    config = {
+        "name": "Traditional to Simplified with safe regional phrases",
+        "normalization": [{"dict": ocd2("CJK_Compatibility_Ideographs.ocd2")}],
+        "segmentation": {
+            "type": "mmseg",
+            "dict": {"type": "group", "dicts": [regional, ocd2("TSPhrases.ocd2")]},
+        },
+        "conversion_chain": [
+            {
+                "dict": {
+                    "type": "group",
+                    "match_policy": "short_circuit",
+                    "dicts": [
+                        regional,
+                        ocd2("TSPhrases.ocd2"),
+                        ocd2("TSCharactersExt.ocd2", may_output_tofu=True),
+                        ocd2("TSCharacters.ocd2"),
+                    ],
+                }
+            }
+        ],
+    }
+    fd, path = tempfile.mkstemp(prefix="newssearch-opencc-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(config, f, ensure_ascii=False)
+    return path
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """OpenCC's C++ core prints a schema warning for group segmentation
+    dictionaries (which it nevertheless supports); keep it off the terminal."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # pragma: no cover - no stderr at all
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_local = threading.local()
+
+
+def _converter() -> opencc.OpenCC:
+    conv = getattr(_local, "converter", None)
+    if conv is None:
+        path = _opencc_config_path()
+        try:
+            with _quiet_stderr():
+                conv = opencc.OpenCC(path)
+        finally:
+            os.unlink(path)
+        _local.converter = conv
+    return conv
+
+
+def to_simplified(text: str) -> str:
+    return _converter().convert(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _char_to_simplified(ch: str) -> str:
+    converted = to_simplified(ch)
+    return converted if len(converted) == 1 else ch
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Normalised text plus the way back to the original.
+
+    ``starts[i]`` / ``ends[i]`` give the original offsets of normalised
+    character ``i``; ``None`` means the two texts align one to one.
+    """
+
+    text: str
+    original: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original span covering normalised characters ``start:end``."""
+        if self.starts is None:
+            return start, end
+        if end <= start:
+            pos = self.starts[start] if start < len(self.starts) else len(self.original)
+            return pos, pos
+        return self.starts[start], self.ends[end - 1]
+
+
+def _align(original: str, converted: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Map each converted character back to original offsets.
+
+    Used only when a phrase conversion changed the length (rare).  Equal runs
+    map one to one; a replaced run maps every character to the whole run
+    (so 互联网 marks the whole of 網際網路).
+    """
+    starts = [0] * len(converted)
+    ends = [0] * len(converted)
+    # Compare a character-by-character conversion (same length as the
+    # original) with the phrase conversion, so that equal characters line up.
+    per_char = "".join(_char_to_simplified(c) for c in original)
+    matcher = difflib.SequenceMatcher(None, per_char, converted, autojunk=False)
+    ops = matcher.get_opcodes()
+    # A lone equal character between two changes is a coincidence (网 in
+    # 网际网路 vs 互联网), not an anchor: fold it into the change around it.
+    blocks: list[list] = []
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
+        lone = (
+            op == "equal"
+            and i2 - i1 < 2
+            and 0 < k < len(ops) - 1
+            and ops[k - 1][0] != "equal"
+            and ops[k + 1][0] != "equal"
+        )
+        kind = "equal" if op == "equal" and not lone else "change"
+        if blocks and kind == "change" and blocks[-1][0] == "change":
+            blocks[-1][2] = i2
+            blocks[-1][4] = j2
+        else:
+            blocks.append([kind, i1, i2, j1, j2])
+    for kind, i1, i2, j1, j2 in blocks:
+        if kind == "equal":
+            for k in range(j2 - j1):
+                starts[j1 + k] = i1 + k
+                ends[j1 + k] = i1 + k + 1
+        else:
+            for j in range(j1, j2):
+                starts[j] = i1
+                ends[j] = i2
+    return tuple(starts), tuple(ends)
+
+
+def normalize(text: str) -> Normalized:
+    """Fold compatibility characters and convert to Simplified Chinese,
+    keeping a map back to ``text``."""
+    folded = fold_chars(text)
+    converted = to_simplified(folded)
+    if len(converted) == len(text):
+        return Normalized(converted, text)
+    # A length-changing phrase conversion happened somewhere: align line by
+    # line so that the expensive diff only runs on the lines concerned.
+    starts: list[int] = []
+    ends: list[int] = []
+    pieces: list[str] = []
+    offset = 0
+    for line in folded.splitlines(keepends=True):
+        conv = to_simplified(line)
+        if len(conv) == len(line):
+            starts.extend(range(offset, offset + len(line)))
+            ends.extend(range(offset + 1, offset + len(line) + 1))
+        else:
+            s, e = _align(line, conv)
+            starts.extend(offset + x for x in s)
+            ends.extend(offset + x for x in e)
+        pieces.append(conv)
+        offset += len(line)
+    return Normalized("".join(pieces), text, tuple(starts), tuple(ends))
+
+
+def normalize_query(text: str) -> str:
+    """Normalise query text the same way as documents (minus the offset map)."""
+    return to_simplified(fold_chars(text))

@@ -1,0 +1,75 @@
+"""An analysed query, ready for a backend to execute.
+
+The engine turns the parsed ``search.query`` tree into these clauses by
+running the analysis pipeline over each leaf, so every backend receives the
+same terms and never needs jieba itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class WordClause:
+    """One query word: matches documents having it as a word, or (discounted)
+    as a substring of a longer word. ``grams``: (gram, offset) pairs."""
+
+    word: str
+    grams: list[tuple[str, int]]
+    fields: tuple[str, ...] = ("title", "body")
+
+
+@dataclass
+class PhraseClause:
+    text: str
+    grams: list[tuple[str, int]]
+    fields: tuple[str, ...] = ("title", "body")
+
+
+@dataclass
+class ValueClause:
+    field: str  # category | source | author | tag
+    value: str
+
+
+@dataclass
+class AllClause:
+    children: list
+
+
+@dataclass
+class AnyClause:
+    options: list
+
+
+@dataclass
+class Plan:
+    must: list = field(default_factory=list)
+    must_not: list = field(default_factory=list)
+    filters: dict[str, list[str]] = field(default_factory=dict)  # exact facet values
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    sort: str = "relevance"
+    offset: int = 0
+    limit: int = 10
+    facets: tuple[str, ...] = ()
+    facet_size: int = 20
+    relax_below: int = 10  # include partial matches when fewer full matches
+    exclude_docs: tuple = ()  # backend doc keys to leave out (related articles)
+    now: float | None = None
+
+
+@dataclass
+class BackendHit:
+    key: object  # backend's handle for fetching the stored document
+    score: float
+    stored: dict
+
+
+@dataclass
+class BackendResult:
+    total: int
+    hits: list[BackendHit]
+    facets: dict[str, list[tuple[str, int]]]
+    relaxed: bool = False

@@ -1,0 +1,84 @@
+"""Chinese word segmentation: jieba's dictionary and algorithm, via rjieba.
+
+rjieba is the Python binding of jieba-rs, a port of jieba that gives the same
+tokens (agreement measured in ``tools/compare_jieba.py``) and cuts about 30x
+faster.  It has no ``load_userdict``, so the newsroom's user dictionary (the
+plain-text jieba format ``word [freq] [tag]``) is read here.
+
+Words in the user dictionary are normalised like the text they will meet
+(Traditional -> Simplified), so 孫立成 and 孙立成 both become one word.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import rjieba
+
+from .normalize import normalize_query
+
+log = logging.getLogger(__name__)
+
+
+class UserDictError(ValueError):
+    pass
+
+
+def read_userdict(path: str) -> list[tuple[str, int | None, str | None]]:
+    """Parse a jieba user dictionary: one ``word [freq] [tag]`` per line."""
+    entries = []
+    with open(path, encoding="utf-8-sig") as f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            word, freq, tag = parts[0], None, None
+            rest = parts[1:]
+            if rest and rest[0].isdigit():
+                freq = int(rest.pop(0))
+            if rest:
+                tag = rest.pop(0)
+            if rest:
+                raise UserDictError(f"{path}:{lineno}: expected 'word [freq] [tag]', got {line!r}")
+            entries.append((word, freq, tag))
+    return entries
+
+
+class Segmenter:
+    """A jieba tokenizer with an optional user dictionary, safe to share
+    between threads (rjieba releases no state between calls)."""
+
+    def __init__(self, userdict_path: str | None = None):
+        self._jieba = rjieba.Jieba()
+        self.userdict_path = userdict_path
+        self.user_words: list[str] = []
+        if userdict_path:
+            for word, freq, tag in read_userdict(userdict_path):
+                for form in {word, normalize_query(word)}:
+                    self._jieba.add_word(form, freq, tag)
+                self.user_words.append(word)
+
+    def cut(self, text: str) -> list[tuple[str, int, int]]:
+        """Default (accurate) mode: (word, start, end) covering all of text."""
+        return self._jieba.tokenize(text, "default", True)
+
+    def cut_for_search(self, text: str) -> list[tuple[str, int, int]]:
+        """Search mode: the default words plus their dictionary sub-words."""
+        return self._jieba.tokenize(text, "search", True)
+
+
+_lock = threading.Lock()
+_segmenters: dict[str | None, Segmenter] = {}
+
+
+def get_segmenter(userdict_path: str | None = None) -> Segmenter:
+    """One segmenter per user dictionary path per process (loading takes ~0.2 s)."""
+    key = os.path.abspath(userdict_path) if userdict_path else None
+    with _lock:
+        seg = _segmenters.get(key)
+        if seg is None:
+            seg = _segmenters[key] = Segmenter(key)
+        return seg

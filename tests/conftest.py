@@ -1,0 +1,75 @@
+"""Shared fixtures: real corpus files from ../shared/corpus and indexes built
+from them through the real indexer (once per test session)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = os.environ.get("NEWS_CORPUS", os.path.join(os.path.dirname(ROOT), "shared", "corpus"))
+SAMPLE = os.path.join(CORPUS, "news-sample-2k.jsonl.gz")
+
+sys.path.insert(0, ROOT)
+
+
+def load_jsonl(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def sample_records():
+    if not os.path.exists(SAMPLE):
+        pytest.fail(f"corpus sample missing: {SAMPLE} (set NEWS_CORPUS)")
+    return load_jsonl(SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory, sample_records):
+    """The 2,000-article sample, indexed in several batches (several segments)."""
+    from indexer import pipeline
+
+    path = str(tmp_path_factory.mktemp("sample") / "index")
+    summary = pipeline.build(path, [SAMPLE], workers=2, batch_size=700, progress=False)
+    assert summary.added == len(sample_records) == 2000
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine(sample_index):
+    from search.engine import SearchEngine
+
+    return SearchEngine.open(sample_index, refresh_interval=0)
+
+
+@pytest.fixture(scope="session")
+def by_id(sample_records):
+    return {r["id"]: r for r in sample_records}
+
+
+def write_jsonl(path, records):
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def tiny_index(tmp_path):
+    """Build an index from records written by the test itself."""
+    from indexer import pipeline
+    from search.engine import SearchEngine
+
+    def build(records, **kw):
+        src = write_jsonl(tmp_path / "in.jsonl", records)
+        path = str(tmp_path / "ix")
+        summary = pipeline.build(path, [src], workers=1, progress=False, report=kw.pop("report", None), **kw)
+        return SearchEngine.open(path, refresh_interval=0), summary, path
+
+    return build

@@ -1,0 +1,211 @@
+"""Search behaviour on the real 2,000-article sample, through the real
+indexer and engine.  Expected sets are computed by brute force over the
+records' text, so the assertions hold whatever jieba does."""
+
+import random
+import re
+
+import pytest
+
+from search.models import SearchRequest
+from search.normalize import fold_case, normalize_query
+
+ALL_FACETS = ("category", "source", "author", "tag")
+
+
+def norm(text):
+    return fold_case(normalize_query(text or ""))
+
+
+def containing(records, needle, fields=("title", "body")):
+    n = norm(needle)
+    return {r["id"] for r in records if any(n in norm(r[f]) for f in fields)}
+
+
+def all_ids(engine, q, **kw):
+    res = engine.search(SearchRequest(q=q, size=5000, facets=(), highlight=False, **kw))
+    assert res.total == len(res.hits)
+    return {h.id for h in res.hits}
+
+
+# ---- 1. phrases ---------------------------------------------------------------
+def test_random_body_substrings_found_as_quoted_phrases(engine, sample_records):
+    rng = random.Random(2024)
+    tried = 0
+    while tried < 500:
+        rec = rng.choice(sample_records)
+        body = rec["body"]
+        if len(body) < 10:
+            continue
+        n = rng.randint(2, 8)
+        start = rng.randrange(0, len(body) - n)
+        piece = body[start:start + n]
+        if not re.search(r"[^\W_]", piece) or "\n" in piece or '"' in piece:
+            continue
+        tried += 1
+        hits = all_ids(engine, f'"{piece}"')
+        assert rec["id"] in hits, f"phrase {piece!r} did not find {rec['id']}"
+
+
+@pytest.mark.parametrize("phrase", ["中华人民共和国", "香港特别行政区", "香港特別行政區", "新冠肺炎"])
+def test_known_phrases_find_exactly_the_articles_containing_them(engine, sample_records, phrase):
+    expected = containing(sample_records, phrase)
+    assert expected, phrase
+    assert all_ids(engine, f'"{phrase}"') == expected
+
+
+def test_phrase_inside_a_longer_jieba_word(engine, sample_records):
+    # jieba keeps 香港特别行政区政府 as one word; the phrase must still match inside it.
+    inside = {r["id"] for r in sample_records if "香港特别行政区政府" in norm(r["body"])}
+    assert inside
+    assert inside <= all_ids(engine, '"香港特别行政区"')
+
+
+# ---- 2. sub-words, characters, Latin and numbers -------------------------------------
+@pytest.mark.parametrize("query", ["农业", "人民共和国", "发展银行", "5G", "COVID-19", "2022", "疫", "芯片"])
+def test_subword_recall_equals_substring_search(engine, sample_records, query):
+    expected = containing(sample_records, query)
+    assert expected, query
+    found = all_ids(engine, query)
+    if len(engine.analyzer.query_words(query)) == 1:
+        assert found == expected
+    else:  # several words (发展 银行): all of them, anywhere
+        assert expected <= found
+
+
+def test_fullwidth_and_case_variants_match(engine):
+    assert all_ids(engine, "ＣＯＶＩＤ－１９") == all_ids(engine, "covid-19") == all_ids(engine, "Covid-19")
+    assert all_ids(engine, "５Ｇ") == all_ids(engine, "5g")
+
+
+# ---- 3. Traditional and Simplified ---------------------------------------------------
+@pytest.mark.parametrize("simp,trad", [("选举", "選舉"), ("立法会", "立法會"), ("国家安全", "國家安全")])
+def test_traditional_and_simplified_find_each_other(engine, sample_records, simp, trad, by_id):
+    a, b = all_ids(engine, simp), all_ids(engine, trad)
+    assert a == b
+    assert any(by_id[i]["lang"] == "zh-Hant" for i in a)
+    assert any(trad in by_id[i]["body"] or trad in by_id[i]["title"] for i in a)
+
+
+def test_highlight_marks_original_traditional_characters(engine):
+    res = engine.search(SearchRequest(q="立法会", size=5))
+    hit = next(h for h in res.hits if h.lang == "zh-Hant")
+    assert "<mark>立法會</mark>" in hit.snippet or "<mark>立法會</mark>" in hit.title_highlight
+
+
+# ---- 4. ranking ----------------------------------------------------------------------------
+def test_title_matches_rank_first(engine):
+    res = engine.search(SearchRequest(q="疫苗", size=5))
+    assert res.total > 5
+    assert all("疫苗" in norm(h.title) for h in res.hits[:3])
+
+
+def test_all_words_first_then_most_words(engine):
+    res = engine.search(SearchRequest(q="香港 选举 不存在词语xyzzy", size=20, facets=()))
+    assert res.total > 0 and res.relaxed  # no article has all three: partial matches shown
+    full = engine.search(SearchRequest(q="香港 选举", size=50, facets=()))
+    assert full.total > 0 and not full.relaxed
+    assert {h.id for h in full.hits[:5]} & {h.id for h in res.hits}
+
+
+def test_full_matches_rank_above_partial_matches(engine, sample_records):
+    res = engine.search(SearchRequest(q="香港 选举 区议会 民主派 xyzzy", size=300, facets=(), highlight=False))
+    assert res.relaxed and res.total > 10
+    words = ["香港", "选举", "区议会", "民主派"]
+    by = {r["id"]: r for r in sample_records}
+    counts = [sum(any(w in norm(by[h.id][f]) for f in ("title", "body")) for w in words) for h in res.hits]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_hong_kong_archive_not_sunk_by_recency(engine, by_id):
+    res = engine.search(SearchRequest(q="立法會 選舉", size=10, facets=()))
+    assert sum(by_id[h.id]["lang"] == "zh-Hant" for h in res.hits) >= 5
+
+
+def test_recency_factor_is_bounded():
+    import numpy as np
+
+    from search import ranking
+
+    now = 1.8e9
+    pub = np.array([now, now - 86400 * 365, now - 86400 * 365 * 6, ranking.NO_DATE, now + 86400])
+    f = ranking.recency_factor(pub, now)
+    assert f.max() <= 1.1 + 1e-9 and f.min() >= 1.0
+    assert f[0] > f[1] > f[2] and f[3] == 1.0
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+def test_sort_by_date(engine, sort):
+    res = engine.search(SearchRequest(q="香港", size=50, sort=sort, facets=(), highlight=False))
+    dates = [h.published[:10] for h in res.hits if h.published]
+    assert dates == sorted(dates, reverse=(sort == "newest"))
+
+
+# ---- 5. filters and facets ---------------------------------------------------------------
+@pytest.mark.parametrize("q", ["香港", "中国 经济", "", "疫情"])
+def test_facet_counts_equal_filtered_totals(engine, q):
+    res = engine.search(SearchRequest(q=q, size=1, facets=ALL_FACETS, facet_size=5))
+    assert res.total > 0
+    for name in ALL_FACETS:
+        assert res.facets[name], name
+        for fv in res.facets[name]:
+            filtered = engine.search(SearchRequest(q=q, size=1, facets=(), highlight=False, **{name: [fv.value]}))
+            assert filtered.total == fv.count, (name, fv.value)
+
+
+def test_facet_counts_match_the_records(engine, sample_records):
+    res = engine.search(SearchRequest(q="", size=1, facets=("category", "tag"), facet_size=1000))
+    from collections import Counter
+
+    cats = Counter(r["category"] for r in sample_records if r["category"])
+    assert {f.value: f.count for f in res.facets["category"]} == dict(cats)
+    tags = Counter(t for r in sample_records for t in set(r["tags"]))
+    top = {f.value: f.count for f in res.facets["tag"]}
+    for tag, count in tags.most_common(30):
+        assert top[tag] == count
+
+
+def test_date_range_filter(engine, sample_records):
+    from search.engine import parse_date
+
+    res = engine.search(SearchRequest(q="", size=5000, facets=(), highlight=False,
+                                      date_from=parse_date("2019-01-01"), date_to=parse_date("2020-01-01")))
+    expected = {r["id"] for r in sample_records if r["published"] and "2019-01-01" <= r["published"][:10] < "2020-01-01"}
+    assert {h.id for h in res.hits} == expected
+
+
+def test_author_and_source_filters(engine, sample_records):
+    res = engine.search(SearchRequest(q="", size=5000, facets=(), highlight=False, author=["眾新聞記者"]))
+    assert {h.id for h in res.hits} == {r["id"] for r in sample_records if r.get("author") == "眾新聞記者"}
+
+
+# ---- 6. highlighting ------------------------------------------------------------------------
+def test_snippets_are_short_marked_and_cut_at_sentences(engine):
+    res = engine.search(SearchRequest(q="疫情", size=20))
+    for h in res.hits:
+        text = re.sub(r"</?mark>", "", h.snippet)
+        assert len(text) <= 170, len(text)
+        if "<mark>" not in h.title_highlight:
+            assert "<mark>" in h.snippet
+
+
+# ---- 8. query syntax --------------------------------------------------------------------------
+def test_exclusion(engine, sample_records):
+    a = all_ids(engine, "香港")
+    b = all_ids(engine, "香港 -选举")
+    assert b == a - containing(sample_records, "选举")
+
+
+def test_or(engine):
+    assert all_ids(engine, "渔业 OR 林业") == all_ids(engine, "渔业") | all_ids(engine, "林业")
+
+
+def test_title_restriction(engine, sample_records):
+    assert all_ids(engine, "title:疫苗") == containing(sample_records, "疫苗", fields=("title",))
+    assert all_ids(engine, 'title:"立法會"') == containing(sample_records, "立法會", fields=("title",))
+
+
+@pytest.mark.parametrize("q", ['"', "-", "OR", "title:", "((", "a:b:c", "\x00", "😀", "<script>", "-\"\"", "香港 OR"])
+def test_odd_input_is_plain_text(engine, q):
+    res = engine.search(SearchRequest(q=q))
+    assert res.total >= 0
