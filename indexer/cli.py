@@ -24,6 +24,8 @@ def main(argv=None) -> int:
     b.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
     b.add_argument("--batch-size", type=int, default=pipeline.DEFAULT_BATCH, help="articles per commit")
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--rebuild", action="store_true",
+                   help="build a fresh index in a new directory and switch to it atomically")
     b.add_argument("files", nargs="+")
     d = sub.add_parser("delete", help="delete articles by id")
     d.add_argument("--index", required=True)
@@ -35,7 +37,8 @@ def main(argv=None) -> int:
 
     if args.cmd == "build":
         try:
-            summary = pipeline.build(args.index, args.files, userdict=args.userdict, workers=args.workers,
+            run = pipeline.rebuild if args.rebuild else pipeline.build
+            summary = run(args.index, args.files, userdict=args.userdict, workers=args.workers,
                                      batch_size=args.batch_size,
                                      progress=None if not args.no_progress else False)
         except (UnsupportedFile, FileNotFoundError) as exc:

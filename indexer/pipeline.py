@@ -187,6 +187,40 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
     return summary
 
 
+def rebuild(index_dir: str, paths: list[str], **kwargs) -> Summary:
+    """Build a complete new index next to ``index_dir`` and switch to it atomically.
+
+    ``index_dir`` becomes a symlink to ``<index_dir>.builds/<timestamp>``; the
+    switch is a rename of a new symlink over the old one, so a running
+    service keeps answering from the old build until it sees the new one.
+    (If ``index_dir`` is still a plain directory from an earlier ``build``,
+    it is first moved into the builds folder: a moment without an index.)
+    The previous build is kept; older ones are removed.
+    """
+    index_dir = os.path.abspath(index_dir.rstrip("/"))
+    builds = index_dir + ".builds"
+    os.makedirs(builds, exist_ok=True)
+    import tempfile
+
+    target = tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=builds)
+    stamp = os.path.basename(target)
+    summary = build(target, paths, **kwargs)
+    if os.path.isdir(index_dir) and not os.path.islink(index_dir):
+        os.replace(index_dir, os.path.join(builds, "previous-" + stamp))
+    tmp_link = index_dir + f".switch-{os.getpid()}"
+    os.symlink(os.path.relpath(target, os.path.dirname(index_dir)), tmp_link)
+    previous = os.path.realpath(index_dir) if os.path.islink(index_dir) else None
+    os.replace(tmp_link, index_dir)
+    keep = {target, previous}
+    import shutil
+
+    for name in os.listdir(builds):
+        full = os.path.join(builds, name)
+        if full not in keep and not name.startswith("previous-"):
+            shutil.rmtree(full, ignore_errors=True)
+    return summary
+
+
 def delete(index_dir: str, doc_ids: list[str]) -> tuple[int, list[str]]:
     """Delete documents by id; returns (deleted count, ids not found)."""
     with store.WriteSession(index_dir) as session:

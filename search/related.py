@@ -28,9 +28,9 @@ def related_plan(stored: dict, key, backend, size: int) -> Plan | None:
         df = backend.doc_frequency(term)
         if df <= 1:
             continue  # only in this article: cannot relate it to anything
-        if df > n * 0.2:
+        if n >= 100 and df > n * 0.2:
             continue  # too common to say what the article is about
-        weighted.append((tf * math.log(n / df), term))
+        weighted.append((tf * math.log(1 + n / df), term))
     weighted.sort(reverse=True)
     terms = [t for _, t in weighted[:RELATED_TERMS]]
     if not terms:

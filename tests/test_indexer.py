@@ -174,3 +174,27 @@ def test_stock_whoosh_reads_our_segments(sample_index, sample_records):
         phrase = {hit["id"] for hit in s.search(Phrase("body_g", ["香港", "港特", "特别", "别行", "行政", "政区"]), limit=None)}
         assert phrase == {r["id"] for r in sample_records if "香港特别行政区" in r["body"]} | \
             {r["id"] for r in sample_records if "香港特別行政區" in r["body"]}
+
+
+def test_full_rebuild_switches_atomically_while_serving(tmp_path):
+    """A reader keeps answering from the old build during a rebuild and
+    picks up the new directory afterwards."""
+    from indexer import pipeline
+    from search.engine import SearchEngine
+
+    ix = str(tmp_path / "live")
+    first = write_jsonl(tmp_path / "a.jsonl", [good(i) for i in range(5)])
+    pipeline.rebuild(ix, [first], workers=1, progress=False)
+    assert os.path.islink(ix)
+    engine = SearchEngine.open(ix, refresh_interval=0)
+    old_dir = engine.stats()["directory"]
+    assert engine.stats()["documents"] == 5
+    second = write_jsonl(tmp_path / "b.jsonl", [good(i, title=f"重建后的标题{i}") for i in range(3)])
+    pipeline.rebuild(ix, [second], workers=1, progress=False)
+    stats = engine.stats()
+    assert stats["directory"] != old_dir and stats["documents"] == 3
+    assert engine.search(SearchRequest(q="重建")).total == 3
+    # The old build stays on disk for readers that still have it open.
+    assert os.path.isdir(old_dir)
+    pipeline.rebuild(ix, [first], workers=1, progress=False)
+    assert not os.path.isdir(old_dir)  # only the previous build is kept

@@ -28,7 +28,10 @@ class WhooshBackend:
         self._readers = []
         self._view: IndexView | None = None
         self._checked = 0.0
-        self.ix = store.open_index(path)
+        # A full rebuild swaps a symlink to a new directory: remember which
+        # directory we opened and reopen everything when it changes.
+        self.realpath = os.path.realpath(path)
+        self.ix = store.open_index(self.realpath)
         self._load()
 
     def _load(self) -> None:
@@ -53,6 +56,16 @@ class WhooshBackend:
             return False
         with self._lock:
             self._checked = now
+            real = os.path.realpath(self.path)
+            if real != self.realpath:
+                self.ix = store.open_index(real)
+                self.realpath = real
+                old = self._segdata
+                self._segdata = {}
+                self._load()
+                for data in old.values():
+                    data.reader.close()
+                return True
             try:
                 latest = whoosh_index.TOC._latest_generation(self.ix.storage, store.INDEXNAME)
             except Exception:
@@ -89,7 +102,7 @@ class WhooshBackend:
     def stats(self) -> dict:
         view = self.view
         mtime = max(
-            (os.path.getmtime(os.path.join(self.path, f)) for f in os.listdir(self.path)
+            (os.path.getmtime(os.path.join(self.realpath, f)) for f in os.listdir(self.realpath)
              if f.endswith(".toc")),
             default=None,
         )
@@ -98,6 +111,7 @@ class WhooshBackend:
             "segments": len(view.segments),
             "generation": view.generation,
             "last_modified": mtime,
+            "directory": self.realpath,
         }
 
     def close(self) -> None:
