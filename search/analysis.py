@@ -11,6 +11,8 @@ are produced from one normalised text:
   sub-words share the position of the word they come from; sentence and
   paragraph ends leave a gap so that later "same sentence" operators cannot
   match across them.
+* **chars**: every letter, digit and ideograph on its own (single-character
+  queries, and the one-character pieces of phrases);
 * **grams**: overlapping character bigrams of every run of letters, digits
   and ideographs, at their character position, plus the last character of
   each run as a unigram.  They make any quoted phrase findable, even one that
@@ -226,6 +228,18 @@ def gram_codes(lowered_norm_text: str) -> tuple[np.ndarray, np.ndarray]:
     positions = np.flatnonzero(keep).astype(np.int32)
     codes = (cp[keep] << GRAM_SHIFT) | second[keep]
     return codes, positions
+
+
+def char_codes(lowered_norm_text: str) -> np.ndarray:
+    """Code points of the letters, digits and ideographs (``char_terms`` in numpy)."""
+    if not lowered_norm_text:
+        return np.empty(0, np.int64)
+    cp = np.frombuffer(lowered_norm_text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    return cp[_run_char_table()[cp]]
+
+
+def char_terms(lowered_norm_text: str) -> list[str]:
+    return [c for c in lowered_norm_text if c.isalnum()]
 
 
 def gram_term(code: int) -> str:

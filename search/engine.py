@@ -22,6 +22,13 @@ from .related import related_plan
 from .segmenter import get_segmenter
 
 TEXT_FIELDS = {None: ("title", "body"), "title": ("title",)}
+# Words that carry no topic: in a query with other words they only add to
+# the score and are never required ("香港的选举" needs 香港 and 选举).
+FUNCTION_WORDS = frozenset(
+    "的 了 是 在 和 与 及 或 吗 么 呢 啊 吧 把 被 对 为 从 向 于 等 着 过 也 都 就 还 又 很 "
+    "最 更 个 之 其 将 以 而 且 但 并 即 呀 哪 啥 有 没 不 能 会 要 可 该 这 那 此 "
+    "什么 怎么 怎样 如何 哪些 哪里 为什么 多少 是否 是不是 可以 能否 一个 一下".split()
+)
 
 
 class SearchEngine:
@@ -41,11 +48,11 @@ class SearchEngine:
             fields = TEXT_FIELDS.get(node.field, default_fields)
             words = self.analyzer.query_words(node.text)
             clauses = []
+            content = [w for w in words if w not in FUNCTION_WORDS]
             for w in words:
-                # A lone character next to other words ("不存在的词") is matched
-                # as a word only; on its own it is also found inside words.
-                grams = self.analyzer.phrase_grams(w) if (len(w) > 1 or len(words) == 1) else []
-                clauses.append(WordClause(w, grams, fields))
+                grams = self.analyzer.phrase_grams(w)
+                optional = bool(content) and w in FUNCTION_WORDS
+                clauses.append(WordClause(w, grams, fields, optional))
             return clauses
         if isinstance(node, q.Phrase):
             fields = TEXT_FIELDS.get(node.field, default_fields)
@@ -73,6 +80,15 @@ class SearchEngine:
             cl = self._compile_node(node, default_fields)
             must_not.extend(cl if len(cl) <= 1 else [AllClause(cl)])
         return must, must_not
+
+    def _proximity_grams(self, parsed: q.Query) -> tuple[str, ...]:
+        grams: dict[str, None] = {}
+        for node in parsed.must:
+            if isinstance(node, q.Words) and node.field is None:
+                for g, _ in self.analyzer.phrase_grams(node.text):
+                    if len(g) == 2:
+                        grams[g] = None
+        return tuple(grams)
 
     @staticmethod
     def _needles(clauses) -> list[str]:
@@ -112,6 +128,7 @@ class SearchEngine:
         must, must_not = self.compile(parsed, req.fields)
         plan = Plan(
             must=must,
+            proximity_grams=self._proximity_grams(parsed),
             must_not=must_not,
             filters={f: getattr(req, f) for f in FACET_FIELDS if getattr(req, f)},
             date_from=req.date_from,

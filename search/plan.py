@@ -18,6 +18,7 @@ class WordClause:
     word: str
     grams: list[tuple[str, int]]
     fields: tuple[str, ...] = ("title", "body")
+    optional: bool = False  # function words (的, 是 ...): add to the score, never required
 
 
 @dataclass
@@ -56,6 +57,10 @@ class Plan:
     facets: tuple[str, ...] = ()
     facet_size: int = 20
     relax_below: int = 10  # include partial matches when fewer full matches
+    # Character bigrams of the query's plain text: a proximity bonus for
+    # documents that have the words next to each other, and the last-resort
+    # fallback (documents with most of these bigrams) when words find too little.
+    proximity_grams: tuple[str, ...] = ()
     exclude_docs: tuple = ()  # backend doc keys to leave out (related articles)
     now: float | None = None
 

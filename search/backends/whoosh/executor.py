@@ -22,6 +22,12 @@ from ...normalize import fold_case, normalize_query
 from .reader import IndexView
 
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
+PROXIMITY_WEIGHT = 0.3
+FALLBACK_WEIGHT = 0.5
+COVERAGE_POWER = 1.0
+PARTIAL_GRAM_WEIGHT = 0.3  # partial matches lean more on the bigram evidence
+RELAX_MIN_COVERAGE = 0.0  # partial matches must cover half of the query's idf
+FALLBACK_MIN_GRAMS = 0.4  # last resort: share of the query's bigrams a document must have
 
 
 def _intersect_all(arrays: list[np.ndarray]) -> np.ndarray:
@@ -43,16 +49,9 @@ class Executor:
         """Docs containing all grams (no position check) and their min tf."""
         v = self.view
         if len(grams) == 1 and len(grams[0][0]) == 1:
-            # A single character: any gram starting with it (the index has a
-            # gram starting at every character position).
-            parts = [v.postings(field, t) for t in v.prefix_terms(field, grams[0][0])]
-            parts = [p for p in parts if len(p[0])]
-            if not parts:
-                return _EMPTY
-            ids = np.concatenate([p[0] for p in parts])
-            tfs = np.concatenate([p[1] for p in parts]).astype(np.float64)
-            uniq, inv = np.unique(ids, return_inverse=True)
-            return uniq, np.bincount(inv, weights=tfs)
+            # A single character: the character field (body_g -> body_c).
+            ids, tfs = v.postings(field[:-2] + "_c", grams[0][0])
+            return ids, tfs.astype(np.float64)
         lists = [v.postings(field, g) for g, _ in dict.fromkeys(grams)]
         if any(not len(ids) for ids, _ in lists):
             return _EMPTY
@@ -237,29 +236,12 @@ class Executor:
         mask = self.filter_mask(plan)
         relaxed = False
         if plan.must:
-            parts = [self.clause(c) for c in plan.must]
-            n = len(parts)
-            all_ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
-            all_scores = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
-            docs, inv = np.unique(all_ids, return_inverse=True)
-            matched = np.bincount(inv, minlength=len(docs))
-            scores = np.bincount(inv, weights=all_scores, minlength=len(docs))
-            # Whether to admit partial matches is decided before the filters,
-            # so that a filter never changes which documents count as matches
-            # (facet counts then equal the filtered totals exactly).
-            full = matched == n
-            if n >= 2 and int((full & v.live[docs]).sum()) < plan.relax_below:
-                need = max(1, math.ceil(n / 2))
-                sel = matched >= need
-                relaxed = bool((sel & ~full & v.live[docs]).any())
-            else:
-                sel = full
-            sel &= mask[docs]
-            docs, matched, scores = docs[sel], matched[sel], scores[sel]
+            docs, tier, scores, relaxed = self._match(plan, mask)
         else:
             docs = np.flatnonzero(mask)
-            matched = np.zeros(len(docs), np.int64)
+            tier = np.zeros(len(docs), np.int64)
             scores = np.zeros(len(docs))
+        matched = tier
         if plan.must_not and len(docs):
             for c in plan.must_not:
                 bad, _ = self.clause(c)
@@ -272,6 +254,94 @@ class Executor:
         page = order[plan.offset : plan.offset + plan.limit]
         hits = [BackendHit(int(docs[i]), float(scores[i]), v.stored(int(docs[i]))) for i in page.tolist()]
         return BackendResult(total, hits, facets, relaxed)
+
+    def _gram_scores(self, grams, fields=("title", "body")):
+        """BM25F of each query bigram, summed: (docs, score, grams matched)."""
+        v = self.view
+        parts = []
+        for g in grams:
+            per_field = {f: v.postings(f + "_g", g) for f in fields}
+            ids = [p[0] for p in per_field.values() if len(p[0])]
+            if not ids:
+                continue
+            docs = np.unique(np.concatenate(ids))
+            parts.append((docs, self._score(docs, {f: (p[0], p[1].astype(np.float64))
+                                                   for f, p in per_field.items()})))
+        if not parts:
+            return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
+        ids = np.concatenate([p[0] for p in parts])
+        sc = np.concatenate([p[1] for p in parts])
+        docs, inv = np.unique(ids, return_inverse=True)
+        return docs, np.bincount(inv, weights=sc, minlength=len(docs)), np.bincount(inv, minlength=len(docs))
+
+    def _match(self, plan: Plan, mask: np.ndarray):
+        """Combine the must clauses into (docs, tier, score, relaxed).
+
+        Tier 2: every required clause matches.  When fewer than
+        ``relax_below`` live documents are in tier 2, tier 1 admits documents
+        matching some of the required clauses, scored by the share of the
+        query's rarity (idf) they cover; and if that is still too few,
+        tier 0 admits documents having at least half of the query's
+        character bigrams (a typo or an unsegmentable Latin run).  The
+        decision is taken before filters, so that a filter never changes
+        which documents count as matches (facet counts then equal the
+        filtered totals exactly)."""
+        v = self.view
+        n_live = max(v.n_live, 1)
+        parts = [self.clause(c) for c in plan.must]
+        optional = [bool(getattr(c, "optional", False)) for c in plan.must]
+        if all(optional):
+            optional = [False] * len(parts)
+        required = np.array([not o for o in optional])
+        weights = np.array([
+            ranking.idf(int(v.live[p[0]].sum()), n_live) if len(p[0]) else ranking.idf(0, n_live)
+            for p in parts
+        ])
+        n_req = int(required.sum())
+        total_weight = float(weights[required].sum()) or 1.0
+        lens = [len(p[0]) for p in parts]
+        clause_of = np.repeat(np.arange(len(parts)), lens)
+        all_ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+        all_scores = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
+        docs, inv = np.unique(all_ids, return_inverse=True)
+        scores = np.bincount(inv, weights=all_scores, minlength=len(docs))
+        req_hit = required[clause_of]
+        req_matched = np.bincount(inv, weights=req_hit.astype(np.float64), minlength=len(docs))
+        covered = np.bincount(inv, weights=np.where(req_hit, weights[clause_of], 0.0), minlength=len(docs))
+        full = req_matched >= n_req
+        live = v.live[docs]
+        relaxed = False
+        if n_req >= 2 and int((full & live).sum()) < plan.relax_below:
+            # "Most of the query": at least half of its rarity (idf) covered.
+            sel = full | (covered >= RELAX_MIN_COVERAGE * total_weight)
+            relaxed = bool((sel & ~full & live).any())
+        else:
+            sel = full
+        docs, scores, full, covered = docs[sel], scores[sel], full[sel], covered[sel]
+        tier = np.where(full, 2, 1)
+        scores = np.where(full, scores, scores * (covered / total_weight) ** COVERAGE_POWER)
+        grams = plan.proximity_grams
+        if grams and len(grams) >= 1:
+            g_docs, g_scores, g_count = self._gram_scores(grams)
+            if len(docs) and len(g_docs):
+                pos = np.searchsorted(g_docs, docs)
+                pos = np.minimum(pos, len(g_docs) - 1)
+                found = g_docs[pos] == docs
+                bonus = np.where(found, g_scores[pos], 0.0)
+                scores = scores + np.where(tier == 2, PROXIMITY_WEIGHT, PARTIAL_GRAM_WEIGHT) * bonus
+            if (int(v.live[docs].sum()) < plan.relax_below and len(grams) >= 2 and len(g_docs)
+                    and plan.relax_below > 0):
+                need = max(1, math.ceil(len(grams) * FALLBACK_MIN_GRAMS))
+                extra = (g_count >= need) & ~np.isin(g_docs, docs, assume_unique=True)
+                if extra.any():
+                    relaxed = True
+                    docs = np.concatenate([docs, g_docs[extra]])
+                    tier = np.concatenate([tier, np.zeros(int(extra.sum()), np.int64)])
+                    scores = np.concatenate([scores, FALLBACK_WEIGHT * g_scores[extra]])
+                    order = np.argsort(docs, kind="stable")
+                    docs, tier, scores = docs[order], tier[order], scores[order]
+        keep = mask[docs]
+        return docs[keep], tier[keep], scores[keep], relaxed
 
     def _order(self, plan: Plan, docs, matched, scores) -> np.ndarray:
         v = self.view

@@ -5,7 +5,9 @@ Field names and their jobs:
 * ``title_w`` / ``body_w``: jieba words (search mode), term frequencies only;
   they carry most of the ranking signal.
 * ``title_g`` / ``body_g``: character bigrams with character positions; they
-  answer quoted phrases, sub-word and single-character queries exactly.
+  answer quoted phrases and sub-word queries exactly.
+* ``title_c`` / ``body_c``: single characters with frequencies (one-character
+  queries without expanding every bigram that starts with the character).
 * ``category``, ``source``, ``author``, ``tags``: facet and filter values.
 * ``published``: seconds since the epoch (sortable column); ``-1`` = no date.
 * ``title_len`` / ``body_len``: word counts for BM25 length normalisation.
@@ -119,6 +121,11 @@ class _PipelineTokenizer(Composable):
         norm = normalize(value)
         if self.kind == "words":
             items = ((t.text, t.pos, t.start, t.end) for t in analyzer.word_tokens(norm))
+        elif self.kind == "chars":
+            lowered = fold_case(norm.text)
+            items = (
+                (c, i, *norm.span(i, i + 1)) for i, c in enumerate(lowered) if c.isalnum()
+            )
         else:
             items = (
                 (term, pos, *norm.span(pos, pos + len(term)))
@@ -142,6 +149,10 @@ def word_analyzer(userdict_path=None):
     return _PipelineTokenizer("words", userdict_path)
 
 
+def char_analyzer(userdict_path=None):
+    return _PipelineTokenizer("chars", userdict_path)
+
+
 def gram_analyzer(userdict_path=None):
     return _PipelineTokenizer("grams", userdict_path)
 
@@ -161,6 +172,8 @@ def build_schema(userdict_path: str | None = None) -> fields.Schema:
         body_w=words(),
         title_g=grams(),
         body_g=grams(),
+        title_c=fields.TEXT(analyzer=char_analyzer(userdict_path), phrase=False),
+        body_c=fields.TEXT(analyzer=char_analyzer(userdict_path), phrase=False),
         category=fields.ID(stored=True, sortable=True),
         source=fields.ID(stored=True, sortable=True),
         author=fields.ID(stored=True, sortable=True),

@@ -28,7 +28,7 @@ from whoosh.filedb.filetables import _pointer as _HASH_POINTER
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import _length_byte_cache
 
-from ...analysis import gram_codes, gram_term
+from ...analysis import char_codes, gram_codes, gram_term
 from ...documents import PreparedDoc
 from .schema import NO_DATE
 
@@ -42,6 +42,7 @@ PICKLE_PROTOCOL = 4
 
 WORD_FIELDS = (("title_w", "title_words"), ("body_w", "body_words"))
 GRAM_FIELDS = (("title_g", "title_norm"), ("body_g", "body_norm"))
+CHAR_FIELDS = (("title_c", "title_norm"), ("body_c", "body_norm"))
 FACET_FIELDS = ("category", "source", "author")
 _LB = np.asarray(_length_byte_cache, dtype=np.int64)
 
@@ -56,7 +57,8 @@ class _Inverted:
     """Postings of one field, sorted by term then document.
 
     terms: list[str]; term_start: int array (len terms + 1) into the postings;
-    docs, tfs: int arrays; values: list[bytes] or None (one per posting).
+    docs, tfs: int arrays; values: None, a list of bytes (one per posting),
+    or for fixed-size payloads one bytes buffer (posting i at [i*size:(i+1)*size]).
     """
 
     __slots__ = ("terms", "term_start", "docs", "tfs", "values")
@@ -87,9 +89,28 @@ def _invert_strings(per_doc_terms: list[list[str]], with_tf: bool) -> _Inverted:
     term_start = np.r_[starts, len(pcodes)]
     values = None
     if with_tf:
-        values = np.asarray(tfs, dtype=">u4").tobytes()
-        values = [values[i : i + 4] for i in range(0, len(values), 4)]
+        values = np.asarray(tfs, dtype=">u4").tobytes()  # Frequency format: pack_uint(tf)
     return _Inverted(terms, term_start, pdocs, tfs, values)
+
+
+def _invert_chars(texts: list[str]) -> _Inverted:
+    """Every letter, digit and ideograph as a term, with its frequency."""
+    code_parts, doc_parts = [], []
+    for i, text in enumerate(texts):
+        codes = char_codes(text)
+        if len(codes):
+            code_parts.append(codes)
+            doc_parts.append(np.full(len(codes), i, dtype=np.int64))
+    if not code_parts:
+        return _Inverted([], np.zeros(1, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), None)
+    ndocs = max(len(texts), 1)
+    key = np.concatenate(code_parts) * ndocs + np.concatenate(doc_parts)
+    ukey, tfs = np.unique(key, return_counts=True)
+    pcodes, pdocs = ukey // ndocs, ukey % ndocs
+    tstarts = np.flatnonzero(np.r_[True, pcodes[1:] != pcodes[:-1]])
+    terms = [chr(c) for c in pcodes[tstarts].tolist()]
+    return _Inverted(terms, np.r_[tstarts, len(pcodes)], pdocs, tfs,
+                     np.asarray(tfs, dtype=">u4").tobytes())
 
 
 def _invert_grams(texts: list[str]) -> _Inverted:
@@ -240,6 +261,8 @@ def _write_field(fw, fieldname, fieldobj, inv: _Inverted, doc_lengths, weighted:
             # W3TermInfo.set_inlined does (no block in the postings file).
             if values is None or fixedsize == 0:
                 v = ()
+            elif fixedsize:
+                v = (values[ps * fixedsize : (ps + 1) * fixedsize],)
             else:
                 v = (values[ps],)
             doc = docs_l[ps]
@@ -269,7 +292,7 @@ def _write_field(fw, fieldname, fieldobj, inv: _Inverted, doc_lengths, weighted:
             if values is None or fixedsize == 0:
                 v = None
             elif fixedsize:
-                v = b"".join(values[a:b])
+                v = values[a * fixedsize : b * fixedsize]
             else:
                 v = tuple(values[a:b])
             data = dumps((tuple(deltas_l[a:b]), w, v), PICKLE_PROTOCOL)
@@ -309,12 +332,15 @@ def write_segment(storage, indexname: str, schema, docs: list[PreparedDoc]):
 
     grams = {f: _invert_grams([getattr(d, attr) for d in docs]) for f, attr in GRAM_FIELDS}
     words = {f: _invert_strings([getattr(d, attr) for d in docs], True) for f, attr in WORD_FIELDS}
+    chars = {f: _invert_chars([getattr(d, attr) for d in docs]) for f, attr in CHAR_FIELDS}
     lengths = {
         "title_w": np.fromiter((len(d.title_words) for d in docs), np.int64, ndocs),
         "body_w": np.fromiter((len(d.body_words) for d in docs), np.int64, ndocs),
         "title_g": np.bincount(grams["title_g"].docs, weights=grams["title_g"].tfs, minlength=ndocs).astype(np.int64),
         "body_g": np.bincount(grams["body_g"].docs, weights=grams["body_g"].tfs, minlength=ndocs).astype(np.int64),
     }
+    for name, inv in chars.items():
+        lengths[name] = np.bincount(inv.docs, weights=inv.tfs, minlength=ndocs).astype(np.int64)
 
     # ---- per-document data: stored fields, field lengths, columns ----------
     pdw = codec.per_document_writer(storage, segment)
@@ -353,6 +379,8 @@ def write_segment(storage, indexname: str, schema, docs: list[PreparedDoc]):
     for name, inv in words.items():
         _write_field(fw, name, fobj[name], inv, lengths[name], True)
     for name, inv in grams.items():
+        _write_field(fw, name, fobj[name], inv, lengths[name], True)
+    for name, inv in chars.items():
         _write_field(fw, name, fobj[name], inv, lengths[name], True)
     fw.close()
     segment.set_doc_count(ndocs)

@@ -1,0 +1,1 @@
+"""Relevance evaluation (QBQTC and, later, related articles and known items)."""

@@ -1,0 +1,138 @@
+"""QBQTC relevance evaluation: our engine vs a character-bigram BM25, same run.
+
+    python -m eval.qbqtc [--limit N] [--corpus DIR]
+
+Indexes the 22,984 QBQTC titles with our indexer, runs every query that has
+a relevant title (judgement >= 1), and scores nDCG@10, MRR@10 and Recall@10
+with ir-measures.  The baseline is a plain character-bigram BM25 (k1 1.2,
+b 0.75, bm25s) over the same titles, computed in the same run.  Figures are
+printed and written to eval/results/qbqtc.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import unicodedata
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEFAULT_CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
+MEASURES = ("nDCG@10", "RR@10", "R@10")
+
+
+def load(corpus: str):
+    base = os.path.join(corpus, "eval-qbqtc")
+    with gzip.open(os.path.join(base, "docs.jsonl.gz"), "rt", encoding="utf-8") as f:
+        docs = [json.loads(line) for line in f]
+    with open(os.path.join(base, "queries.jsonl"), encoding="utf-8") as f:
+        queries = {q["qid"]: q["query"] for q in map(json.loads, f)}
+    qrels: dict[str, dict[str, int]] = {}
+    with open(os.path.join(base, "qrels.tsv"), encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    return docs, queries, qrels
+
+
+def bigrams(text: str) -> list[str]:
+    t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower())
+    return [t[i:i + 2] for i in range(len(t) - 1)] or ([t] if t else [])
+
+
+def bigram_bm25_run(docs, queries: dict[str, str]) -> dict[str, dict[str, float]]:
+    import bm25s
+
+    retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    corpus_tokens = [bigrams(d["title"]) for d in docs]
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(t, len(vocab)) for t in toks] for toks in corpus_tokens]
+    retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    run: dict[str, dict[str, float]] = {}
+    for qid, q in queries.items():
+        qtoks = [t for t in bigrams(q) if t in vocab]
+        if not qtoks:
+            run[qid] = {}
+            continue
+        scores = retriever.get_scores(qtoks)
+        top = scores.argsort()[::-1][:10]
+        run[qid] = {docs[i]["id"]: float(scores[i]) for i in top if scores[i] > 0}
+    return run
+
+
+def engine_run(docs, queries: dict[str, str], workdir: str) -> tuple[dict, float]:
+    sys.path.insert(0, ROOT)
+    from indexer import pipeline
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    src = os.path.join(workdir, "titles.jsonl")
+    with open(src, "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps({"id": d["id"], "title": d["title"], "source": d.get("source")},
+                               ensure_ascii=False) + "\n")
+    index_dir = os.path.join(workdir, "index")
+    pipeline.build(index_dir, [src], workers=2, batch_size=12000, progress=False)
+    engine = SearchEngine.open(index_dir)
+    run: dict[str, dict[str, float]] = {}
+    t0 = time.perf_counter()
+    for qid, q in queries.items():
+        res = engine.search(SearchRequest(q=q, size=10, facets=(), highlight=False))
+        run[qid] = {h.id: h.score for h in res.hits}
+    return run, (time.perf_counter() - t0) / max(len(queries), 1) * 1000
+
+
+def score(run, qrels, qids):
+    import ir_measures
+    from ir_measures import R, RR, nDCG
+
+    qrel_list = [ir_measures.Qrel(q, d, s) for q in qids for d, s in qrels[q].items()]
+    # Ties broken by rank order: give strictly decreasing scores.
+    scored = [ir_measures.ScoredDoc(q, d, 100.0 - i) for q in qids
+              for i, d in enumerate(run.get(q, {}))]
+    agg = ir_measures.calc_aggregate([nDCG @ 10, RR @ 10, R @ 10], qrel_list, scored)
+    return {"nDCG@10": agg[nDCG @ 10], "RR@10": agg[RR @ 10], "R@10": agg[R @ 10]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default=os.environ.get("NEWS_CORPUS", DEFAULT_CORPUS))
+    ap.add_argument("--limit", type=int, default=0, help="only the first N evaluated queries")
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "qbqtc.json"))
+    args = ap.parse_args(argv)
+    docs, queries, qrels = load(args.corpus)
+    qids = sorted(q for q, rels in qrels.items() if max(rels.values()) >= 1 and q in queries)
+    if args.limit:
+        qids = qids[: args.limit]
+    subset = {q: queries[q] for q in qids}
+    print(f"{len(docs)} titles, {len(qids)} queries with a relevant title", file=sys.stderr)
+    results = {}
+    t = time.perf_counter()
+    results["bigram-bm25"] = score(bigram_bm25_run(docs, subset), qrels, qids)
+    results["bigram-bm25"]["seconds"] = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        run, ms = engine_run(docs, subset, tmp)
+        results["ours"] = score(run, qrels, qids)
+        results["ours"]["seconds"] = time.perf_counter() - t
+        results["ours"]["ms_per_query"] = ms
+    diff = results["ours"]["nDCG@10"] - results["bigram-bm25"]["nDCG@10"]
+    print(f"{'system':14} {'nDCG@10':>8} {'MRR@10':>8} {'R@10':>8}")
+    for name, r in results.items():
+        print(f"{name:14} {r['nDCG@10']:8.4f} {r['RR@10']:8.4f} {r['R@10']:8.4f}")
+    print(f"ours - bigram nDCG@10: {diff:+.4f} (target >= +0.02)")
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump({"queries": len(qids), "results": results, "ndcg_gain": diff,
+                   "date": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
