@@ -182,6 +182,19 @@ class Analyzer:
                 words.append(lowered[start:end].strip("-._/+'"))
         return [w for w in words if w]
 
+    def word_parts(self, word: str) -> tuple[str, ...]:
+        """Pieces of a long query word, for partial credit: its dictionary
+        sub-words (医科大学 -> 医科, 大学 ...) or, for a word jieba's HMM glued
+        together (河永威城), its dictionary pieces."""
+        if len(word) < 3 or not any("\u4e00" <= ch <= "\u9fff" for ch in word):
+            return ()
+        if self._has_word(word):
+            parts = [w for w, _, _ in self.segmenter.cut_for_search(word) if w != word]
+        else:
+            parts = [w for w in self.segmenter.cut_dictionary_only(word) if is_indexable(w)]
+        parts = list(dict.fromkeys(parts))
+        return tuple(parts) if len(parts) >= 2 else ()
+
     @staticmethod
     def phrase_grams(text: str) -> list[tuple[str, int]]:
         """Grams of a quoted phrase with their offsets inside the phrase.

@@ -52,7 +52,7 @@ class SearchEngine:
             for w in words:
                 grams = self.analyzer.phrase_grams(w)
                 optional = bool(content) and w in FUNCTION_WORDS
-                clauses.append(WordClause(w, grams, fields, optional))
+                clauses.append(WordClause(w, grams, fields, optional, self.analyzer.word_parts(w)))
             return clauses
         if isinstance(node, q.Phrase):
             fields = TEXT_FIELDS.get(node.field, default_fields)

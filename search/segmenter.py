@@ -65,6 +65,10 @@ class Segmenter:
         """Default (accurate) mode: (word, start, end) covering all of text."""
         return self._jieba.tokenize(text, "default", True)
 
+    def cut_dictionary_only(self, text: str) -> list[str]:
+        """Accurate mode without the HMM for unknown words: dictionary pieces."""
+        return self._jieba.cut(text, False)
+
     def cut_for_search(self, text: str) -> list[tuple[str, int, int]]:
         """Search mode: the default words plus their dictionary sub-words."""
         return self._jieba.tokenize(text, "search", True)

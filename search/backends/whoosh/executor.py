@@ -25,6 +25,8 @@ _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
 PROXIMITY_WEIGHT = 0.3
 FALLBACK_WEIGHT = 0.5
 COVERAGE_POWER = 1.0
+PART_CREDIT = 0.5
+PARTIAL_MAX = 0.9  # a document with a long word's parts but not the word
 PARTIAL_GRAM_WEIGHT = 0.3  # partial matches lean more on the bigram evidence
 RELAX_MIN_COVERAGE = 0.0  # partial matches must cover half of the query's idf
 FALLBACK_MIN_GRAMS = 0.4  # last resort: share of the query's bigrams a document must have
@@ -161,6 +163,35 @@ class Executor:
         if not len(docs):
             return _EMPTY
         return docs, self._score(docs, per_field)
+
+    def partial(self, c: WordClause, full_docs: np.ndarray):
+        """Documents without the word but with some of its parts:
+        (docs, scores, strength = share of parts present)."""
+        if not c.parts and len(c.grams) >= 3 and c.word.isascii():
+            # A long Latin run (terraexplorer6): credit by shared bigrams.
+            grams = [g for g, _ in c.grams if len(g) == 2]
+            docs, score, count = self._gram_scores(grams, c.fields)
+            strength = np.minimum(count / max(len(grams), 1), PARTIAL_MAX)
+            keep = (strength >= 0.5) & ~np.isin(docs, full_docs, assume_unique=True)
+            return docs[keep], PART_CREDIT * score[keep] / max(len(grams), 1), strength[keep]
+        if not c.parts:
+            return _EMPTY + (np.empty(0),)
+        results = []
+        for part in c.parts:
+            grams = [(part, 0)] if len(part) == 1 else []
+            results.append(self.word(WordClause(part, grams, c.fields)))
+        results = [r for r in results if len(r[0])]
+        if not results:
+            return _EMPTY + (np.empty(0),)
+        ids = np.concatenate([r[0] for r in results])
+        sc = np.concatenate([r[1] for r in results])
+        docs, inv = np.unique(ids, return_inverse=True)
+        count = np.bincount(inv, minlength=len(docs))
+        score = np.bincount(inv, weights=sc, minlength=len(docs))
+        keep = ~np.isin(docs, full_docs, assume_unique=True)
+        # Even all the parts are not the word (人民 + 共和国 apart is not 人民共和国).
+        strength = np.minimum(count[keep] / len(c.parts), PARTIAL_MAX)
+        return docs[keep], PART_CREDIT * score[keep] / len(c.parts), strength
 
     def phrase(self, c: PhraseClause):
         if not c.grams:
@@ -299,21 +330,32 @@ class Executor:
         ])
         n_req = int(required.sum())
         total_weight = float(weights[required].sum()) or 1.0
+        # Partial matches of long words (some of their parts): strength < 1.
+        strengths = [np.ones(len(p[0])) for p in parts]
+        for i, c in enumerate(plan.must):
+            if isinstance(c, WordClause) and (c.parts or (len(c.grams) >= 3 and c.word.isascii())):
+                pd, ps, pst = self.partial(c, parts[i][0])
+                if len(pd):
+                    parts[i] = (np.concatenate([parts[i][0], pd]), np.concatenate([parts[i][1], ps]))
+                    strengths[i] = np.concatenate([strengths[i], pst])
         lens = [len(p[0]) for p in parts]
         clause_of = np.repeat(np.arange(len(parts)), lens)
         all_ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
         all_scores = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
+        strength = np.concatenate(strengths) if parts else np.empty(0)
         docs, inv = np.unique(all_ids, return_inverse=True)
         scores = np.bincount(inv, weights=all_scores, minlength=len(docs))
         req_hit = required[clause_of]
-        req_matched = np.bincount(inv, weights=req_hit.astype(np.float64), minlength=len(docs))
-        covered = np.bincount(inv, weights=np.where(req_hit, weights[clause_of], 0.0), minlength=len(docs))
+        req_matched = np.bincount(inv, weights=(req_hit & (strength >= 1.0)).astype(np.float64),
+                                  minlength=len(docs))
+        covered = np.bincount(inv, weights=np.where(req_hit, weights[clause_of] * strength, 0.0),
+                              minlength=len(docs))
         full = req_matched >= n_req
         live = v.live[docs]
         relaxed = False
         if n_req >= 2 and int((full & live).sum()) < plan.relax_below:
             # "Most of the query": at least half of its rarity (idf) covered.
-            sel = full | (covered >= RELAX_MIN_COVERAGE * total_weight)
+            sel = full | ((covered > 0) & (covered >= RELAX_MIN_COVERAGE * total_weight))
             relaxed = bool((sel & ~full & live).any())
         else:
             sel = full

@@ -26,6 +26,20 @@ class IndexMissing(Exception):
     pass
 
 
+class IncompatibleIndex(Exception):
+    """The index was written by an older version of the schema."""
+
+
+def check_schema(schema) -> None:
+    expected = build_schema()
+    missing = [name for name in expected.names() if name not in schema.names()]
+    if missing:
+        raise IncompatibleIndex(
+            f"index lacks fields {missing}: it was built by an older version; "
+            "rebuild it with `python -m indexer build --rebuild`"
+        )
+
+
 def exists(path: str) -> bool:
     return os.path.isdir(path) and whoosh_index.exists_in(path, indexname=INDEXNAME)
 
@@ -38,7 +52,9 @@ def create(path: str, userdict_path: str | None = None):
 def open_index(path: str):
     if not exists(path):
         raise IndexMissing(f"no index at {path!r}")
-    return whoosh_index.open_dir(path, indexname=INDEXNAME)
+    ix = whoosh_index.open_dir(path, indexname=INDEXNAME)
+    check_schema(ix.schema)
+    return ix
 
 
 def open_or_create(path: str, userdict_path: str | None = None):
