@@ -28,7 +28,7 @@ from search.segmenter import get_segmenter
 from .records import RecordError, record_hash, to_article
 from .sources import read_file
 
-DEFAULT_BATCH = 8000
+DEFAULT_BATCH = 16000
 
 
 @dataclass
@@ -57,6 +57,13 @@ def _init_worker(index_dir: str, userdict: str | None) -> None:
     ix = store.open_index(index_dir)
     _worker_state["storage"] = ix.storage
     _worker_state["schema"] = ix.schema
+
+
+def _warm_up(userdict: str | None) -> None:
+    from search.analysis import _run_char_table
+
+    _run_char_table()
+    get_segmenter(userdict)
 
 
 def _index_batch(batch: list[tuple[Article, str]]):
@@ -119,25 +126,31 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
         pending: deque = deque()
 
         def finish(item):
-            result, batch_ids, chars = item
-            segment = result.get() if pool is not None else result
-            for doc_id in batch_ids:
-                old = ids.get(doc_id)
-                if old is not None:
-                    session.delete(old[0], old[1])
-                    summary.updated += 1
-                else:
-                    summary.added += 1
-            segno = session.add_segment(segment)
-            for docnum, doc_id in enumerate(batch_ids):
-                ids[doc_id] = (segno, docnum, None)
+            results, part_ids, chars = item
+            for result, batch_ids in zip(results, part_ids):
+                segment = result.get() if pool is not None else result
+                for doc_id in batch_ids:
+                    old = ids.get(doc_id)
+                    if old is not None:
+                        session.delete(old[0], old[1])
+                        summary.updated += 1
+                    else:
+                        summary.added += 1
+                segno = session.add_segment(segment)
+                for docnum, doc_id in enumerate(batch_ids):
+                    ids[doc_id] = (segno, docnum, None)
+                if bar is not None:
+                    bar.update(len(batch_ids))
             session.commit()
             summary.characters += chars
-            if bar is not None:
-                bar.update(len(batch_ids))
 
         if workers > 1:
-            ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            if sys.platform.startswith("linux"):
+                # Load the dictionary and lookup tables once, before forking.
+                _warm_up(userdict)
+                ctx = multiprocessing.get_context("fork")
+            else:
+                ctx = multiprocessing.get_context("spawn")
             pool = ctx.Pool(workers, initializer=_init_worker, initargs=(index_dir, userdict))
         else:
             _init_worker(index_dir, userdict)
@@ -155,13 +168,18 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
             if not todo:
                 return
             chars = sum(len(a.title) + len(a.body) for a, _ in todo)
-            batch_ids = [a.id for a, _ in todo]
+            # One segment per worker, from interleaved articles, so that both
+            # halves carry the same mix of long and short articles.
+            n_parts = min(workers, len(todo))
+            parts = [todo[i::n_parts] for i in range(n_parts)]
+            part_ids = [[a.id for a, _ in part] for part in parts]
             if pool is not None:
-                pending.append((pool.apply_async(_index_batch, (todo,)), batch_ids, chars))
-                while len(pending) > workers:
+                results = [pool.apply_async(_index_batch, (part,)) for part in parts]
+                pending.append((results, part_ids, chars))
+                while len(pending) > 1:
                     finish(pending.popleft())
             else:
-                finish((_index_batch(todo), batch_ids, chars))
+                finish(([_index_batch(part) for part in parts], part_ids, chars))
 
         batch: dict[str, tuple[Article, str]] = {}
         for article in iter_articles(paths, summary, report):

@@ -220,8 +220,12 @@ GRAM_SHIFT = 21  # code points fit in 21 bits
 
 @functools.lru_cache(maxsize=1)
 def _run_char_table() -> np.ndarray:
-    """run_char[cp] is True for letters, digits and ideographs ([^\\W_])."""
-    return np.fromiter((chr(c).isalnum() for c in range(0x110000)), dtype=bool, count=0x110000)
+    """run_char[cp] is True for letters, digits and ideographs ([^\\W_]),
+    computed by the regex engine over every code point at once."""
+    everything = "".join(map(chr, range(0x110000)))
+    marked = _RUN.sub(lambda m: "\x01" * len(m.group()), everything)
+    codes = np.frombuffer(marked.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return (codes == 1) & (np.arange(0x110000) != 1)  # U+0001 itself is no letter
 
 
 def gram_codes(lowered_norm_text: str) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,6 @@ from .models import Article
 from .normalize import fold_case, normalize
 
 KEYTERMS_PER_DOC = 48
-_DIGITS = re.compile(r"^[0-9.]+$")
 # Very frequent function words that say nothing about what an article is about.
 _STOP = frozenset(
     "我们 他们 你们 一个 这个 那个 这些 那些 没有 就是 还是 可以 已经 因为 所以 但是 而且 如果 "
@@ -57,7 +56,7 @@ def key_terms(title_words: list[str], body_words: list[str], limit: int = KEYTER
         counts[w] += 2 * c
     candidates = [
         (c, len(w), w) for w, c in counts.items()
-        if len(w) >= 2 and w not in _STOP and not _DIGITS.match(w)
+        if len(w) >= 2 and w not in _STOP and not w.replace(".", "").isdigit()
     ]
     best = heapq.nlargest(limit, candidates)
     return [(w, float(c)) for c, _, w in best]

@@ -20,6 +20,7 @@ from .normalize import fold_case, normalize_query
 from .plan import AllClause, AnyClause, Plan, PhraseClause, ValueClause, WordClause
 from .related import related_plan
 from .segmenter import get_segmenter
+from .timeutil import NEWSROOM_TZ
 
 TEXT_FIELDS = {None: ("title", "body"), "title": ("title",)}
 # Words that carry no topic: in a query with other words they only add to
@@ -224,7 +225,5 @@ def parse_date(value: str) -> datetime:
     except ValueError:
         raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
     if dt.tzinfo is None:
-        from .timeutil import NEWSROOM_TZ
-
         dt = dt.replace(tzinfo=NEWSROOM_TZ)
     return dt

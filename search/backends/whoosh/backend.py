@@ -11,6 +11,8 @@ import os
 import threading
 import time
 
+import numpy as np
+
 from whoosh import index as whoosh_index
 
 from ...plan import BackendResult, Plan
@@ -94,8 +96,6 @@ class WhooshBackend:
         view = self.view
         ids, _ = view.postings("body_w", word)
         tids, _ = view.postings("title_w", word)
-        import numpy as np
-
         both = np.union1d(ids, tids)
         return int(view.live[both].sum()) if len(both) else 0
 

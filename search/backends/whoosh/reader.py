@@ -20,7 +20,7 @@ from collections import OrderedDict
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from .schema import NO_DATE
+from .schema import NO_DATE, decode_char_positions
 
 FACET_COLUMNS = ("category", "source", "author")
 _POSTING_CACHE = 4096
@@ -141,10 +141,7 @@ class SegmentData:
         all contain it)."""
         ids, _, values = self._cached(field, term)
         idx = np.searchsorted(ids, docs)
-        return [np.frombuffer(values[i], dtype="<u4") for i in idx.tolist()]
-
-    def prefix_terms(self, field, prefix):
-        return [t.decode("utf-8") for t in self.reader.expand_prefix(field, prefix)]
+        return [decode_char_positions(values[i]) for i in idx.tolist()]
 
     def stored(self, docnum):
         return self.reader.stored_fields(docnum)
@@ -229,12 +226,6 @@ class IndexView:
             sel = gdocs[seg_idx == si]
             out.extend(self.segments[si].positions(field, term, sel - self.bases[si]))
         return out
-
-    def prefix_terms(self, field, prefix) -> list[str]:
-        terms: set[str] = set()
-        for seg in self.segments:
-            terms.update(seg.prefix_terms(field, prefix))
-        return sorted(terms)
 
     def id_to_doc(self, doc_id: str) -> int | None:
         ids, _ = self.postings("id", doc_id)

@@ -37,11 +37,14 @@ NO_DATE = -1
 
 
 class CharPositions(Positions):
-    """Positions stored as raw little-endian uint32 character positions.
+    """Character positions as one width byte (2 or 4) and then the absolute
+    positions as little-endian unsigned integers of that width.
 
-    Whoosh's own Positions format pickles a list of deltas per posting, which
-    costs a Python call per posting to write; this layout is written for a
-    whole batch with one numpy ``tobytes`` and read back with ``array``."""
+    Whoosh's own Positions format pickles a list of deltas per posting, a
+    Python call per posting to write; this layout is written for a whole
+    batch with numpy and read back with ``array``.  Articles shorter than
+    65,536 characters (all of ours) take two bytes per position, so posting
+    blocks need no compression."""
 
     def word_values(self, value, analyzer, **kwargs):
         poses = defaultdict(list)
@@ -52,20 +55,17 @@ class CharPositions(Positions):
             yield (w, len(poslist), len(poslist) * self.field_boost, self.encode(poslist))
 
     def encode(self, poslist) -> bytes:
-        a = array("I", poslist)
-        if a.itemsize != 4:  # pragma: no cover - exotic platforms
-            raise RuntimeError("CharPositions needs a 4-byte unsigned int")
-        return a.tobytes() if _LITTLE else _swapped(a)
+        width = 2 if not poslist or max(poslist) < 65536 else 4
+        a = array("H" if width == 2 else "I", poslist)
+        if not _LITTLE:  # pragma: no cover - big-endian platforms
+            a.byteswap()
+        return bytes([width]) + a.tobytes()
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
-        a = array("I")
-        a.frombytes(valuestring)
-        if not _LITTLE:  # pragma: no cover
-            a.byteswap()
-        return a.tolist()
+        return decode_char_positions(valuestring).tolist()
 
     def decode_frequency(self, valuestring: bytes) -> int:
-        return len(valuestring) // 4
+        return (len(valuestring) - 1) // valuestring[0]
 
     def decode_weight(self, valuestring: bytes) -> float:
         return self.decode_frequency(valuestring) * self.field_boost
@@ -77,13 +77,15 @@ class CharPositions(Positions):
         return self.encode(sorted(s))
 
 
+def decode_char_positions(valuestring: bytes):
+    """CharPositions payload -> numpy array of positions."""
+    import numpy as np
+
+    width = valuestring[0]
+    return np.frombuffer(valuestring, dtype="<u2" if width == 2 else "<u4", offset=1)
+
+
 _LITTLE = array("I", [1]).tobytes()[0] == 1
-
-
-def _swapped(a: array) -> bytes:  # pragma: no cover
-    b = array("I", a)
-    b.byteswap()
-    return b.tobytes()
 
 
 class _PipelineTokenizer(Composable):

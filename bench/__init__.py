@@ -1,0 +1,1 @@
+"""Benchmarks: figures measured against baselines in the same run."""

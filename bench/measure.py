@@ -1,0 +1,39 @@
+"""Run a command in a child process and measure wall time and peak memory."""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def run_measured(cmd: list[str], env=None) -> dict:
+    """Wall time and the peak RSS of the largest process of ``cmd``'s tree."""
+    wrapper = [
+        sys.executable, "-c",
+        "import resource, subprocess, sys, json, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "wall = time.perf_counter() - t\n"
+        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(json.dumps({'rc': p.returncode, 'wall': wall, 'peak_rss_mb': rss / 1024,"
+        " 'stdout': p.stdout, 'stderr': p.stderr[-4000:]}))",
+        *cmd,
+    ]
+    out = subprocess.run(wrapper, capture_output=True, text=True, env=env, check=True)
+    result = json.loads(out.stdout)
+    if result["rc"] != 0:
+        raise RuntimeError(f"{cmd[:4]} failed: {result['stderr']}")
+    return result
+
+
+def dir_size(path: str) -> int:
+    total = 0
+    for base, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(base, f))
+    return total
+
+
+__all__ = ["run_measured", "dir_size", "resource"]
