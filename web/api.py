@@ -1,0 +1,117 @@
+"""The JSON API under /api, plus /healthz.  Thin: parameters come from
+``params``, results from the engine, the shape from ``render``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .engine import IndexUnavailable
+from .openapi import spec
+from .params import ParamError, search_request
+from .render import article_json
+
+bp = Blueprint("api", __name__)
+
+CACHE_SEARCH = "public, max-age=30"
+CACHE_ARTICLE = "public, max-age=300"
+
+
+def _engine():
+    return current_app.extensions["search_engine"].get()
+
+
+def error(status: int, message: str):
+    resp = jsonify({"error": message, "status": status})
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.errorhandler(ParamError)
+def _bad_param(exc):
+    return error(400, str(exc))
+
+
+@bp.errorhandler(IndexUnavailable)
+def _unavailable(exc):
+    resp = error(503, f"the search index is not available: {exc}")
+    resp.headers["Retry-After"] = "5"
+    return resp
+
+
+@bp.get("/api/search")
+def api_search():
+    req = search_request(request.args, current_app.config)
+    result = _engine().search(req)
+    resp = jsonify(result.to_dict())
+    resp.headers["Cache-Control"] = CACHE_SEARCH
+    return resp
+
+
+@bp.get("/api/articles/<path:doc_id>/related")
+def api_related(doc_id):
+    size = request.args.get("size", "5")
+    if not size.isdigit() or not 1 <= int(size) <= 50:
+        raise ParamError(f"'size' must be an integer between 1 and 50, got {size!r}")
+    hits = _engine().related(doc_id, size=int(size))
+    if hits is None:
+        return error(404, f"no article with id {doc_id!r}")
+    resp = jsonify({"id": doc_id, "hits": [h.to_dict() for h in hits]})
+    resp.headers["Cache-Control"] = CACHE_ARTICLE
+    return resp
+
+
+@bp.get("/api/articles/<path:doc_id>")
+def api_article(doc_id):
+    stored = _engine().get(doc_id)
+    if stored is None:
+        return error(404, f"no article with id {doc_id!r}")
+    resp = jsonify(article_json(stored))
+    resp.headers["Cache-Control"] = CACHE_ARTICLE
+    return resp
+
+
+@bp.get("/api/openapi.json")
+def openapi():
+    resp = jsonify(spec(current_app.config))
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
+
+
+@bp.get("/healthz")
+def healthz():
+    holder = current_app.extensions["search_engine"]
+    try:
+        stats = holder.get().stats()
+    except IndexUnavailable as exc:
+        resp = jsonify({"ok": False, "index_open": False, "reason": str(exc)})
+        resp.status_code = 503
+    else:
+        resp = jsonify({"ok": True, "index_open": True, "documents": stats["documents"],
+                        "segments": stats["segments"], "generation": stats["generation"],
+                        "last_modified": stats["last_modified"]})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.app_errorhandler(404)
+def _not_found(exc):
+    if request.path.startswith("/api/"):
+        return error(404, f"no such endpoint: {request.path}")
+    from .pages import render_error
+
+    return render_error(404, "页面不存在")
+
+
+@bp.app_errorhandler(405)
+def _method(exc):
+    return error(405, f"method {request.method} not allowed here")
+
+
+@bp.app_errorhandler(500)
+def _internal(exc):
+    if request.path.startswith("/api/"):
+        return error(500, "internal error")
+    from .pages import render_error
+
+    return render_error(500, "服务器内部错误")

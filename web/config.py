@@ -1,0 +1,27 @@
+"""Configuration from environment variables (documented in README.md)."""
+
+from __future__ import annotations
+
+import os
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_env(environ=os.environ) -> dict:
+    return {
+        "SEARCH_INDEX": environ.get("SEARCH_INDEX", "data/index"),
+        "SEARCH_USERDICT": environ.get("SEARCH_USERDICT") or None,
+        "SEARCH_MAX_PAGE_SIZE": int(environ.get("SEARCH_MAX_PAGE_SIZE", "100")),
+        "SEARCH_MAX_QUERY_LENGTH": int(environ.get("SEARCH_MAX_QUERY_LENGTH", "200")),
+        "SEARCH_MAX_RESULT_WINDOW": int(environ.get("SEARCH_MAX_RESULT_WINDOW", "10000")),
+        "SEARCH_REFRESH_INTERVAL": float(environ.get("SEARCH_REFRESH_INTERVAL", "1.0")),
+        # Comma-separated origins allowed to call the GET API from browsers; "*" for any.
+        "SEARCH_CORS_ORIGINS": [o.strip() for o in environ.get("SEARCH_CORS_ORIGINS", "").split(",") if o.strip()],
+        # Access log: client IPs are not logged unless enabled.
+        "SEARCH_LOG_CLIENT_IP": _bool(environ.get("SEARCH_LOG_CLIENT_IP")),
+        "SEARCH_SITE_NAME": environ.get("SEARCH_SITE_NAME", "新闻搜索"),
+    }

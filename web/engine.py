@@ -1,0 +1,45 @@
+"""One SearchEngine per worker process, opened on first use.
+
+A missing or unreadable index is not fatal: the service starts, /healthz
+reports why it is unhealthy, and the next request tries again (so it
+recovers as soon as the index is built)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from search.engine import SearchEngine
+
+
+class IndexUnavailable(Exception):
+    pass
+
+
+class EngineHolder:
+    RETRY_SECONDS = 2.0
+
+    def __init__(self, config):
+        self.config = config
+        self._engine: SearchEngine | None = None
+        self._error: str | None = None
+        self._failed_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> SearchEngine:
+        if self._engine is not None:
+            return self._engine
+        with self._lock:
+            if self._engine is None:
+                if self._error and time.monotonic() - self._failed_at < self.RETRY_SECONDS:
+                    raise IndexUnavailable(self._error)
+                try:
+                    self._engine = SearchEngine.open(
+                        self.config["SEARCH_INDEX"], self.config["SEARCH_USERDICT"],
+                        refresh_interval=self.config["SEARCH_REFRESH_INTERVAL"])
+                    self._error = None
+                except Exception as exc:  # noqa: BLE001 - reported on /healthz
+                    self._error = f"{type(exc).__name__}: {exc}"
+                    self._failed_at = time.monotonic()
+                    raise IndexUnavailable(self._error) from exc
+        return self._engine

@@ -1,0 +1,135 @@
+"""OpenAPI 3 description of the JSON API (a test validates real responses against it)."""
+
+from __future__ import annotations
+
+_STR_OR_NULL = {"type": "string", "nullable": True}
+
+HIT = {
+    "type": "object",
+    "required": ["id", "title", "title_highlight", "snippet", "published", "category", "source",
+                 "author", "url", "score"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "title_highlight": {"type": "string", "description": "HTML: escaped text with <mark> around matches"},
+        "snippet": {"type": "string", "description": "HTML: escaped text with <mark> around matches"},
+        "published": _STR_OR_NULL,
+        "category": _STR_OR_NULL,
+        "source": _STR_OR_NULL,
+        "author": _STR_OR_NULL,
+        "url": _STR_OR_NULL,
+        "score": {"type": "number"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+FACET_LIST = {
+    "type": "array",
+    "items": {"type": "object", "required": ["value", "count"],
+              "properties": {"value": {"type": "string"}, "count": {"type": "integer", "minimum": 0}}},
+}
+ERROR = {"type": "object", "required": ["error", "status"],
+         "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}
+ARTICLE = {
+    "type": "object",
+    "required": ["id", "title", "body", "published", "category", "source", "author", "url", "tags"],
+    "properties": {
+        "id": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"},
+        "published": _STR_OR_NULL, "category": _STR_OR_NULL, "source": _STR_OR_NULL,
+        "author": _STR_OR_NULL, "url": _STR_OR_NULL, "lang": _STR_OR_NULL,
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _json(schema):
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _err(desc):
+    return {"description": desc, **_json({"$ref": "#/components/schemas/Error"})}
+
+
+def _q(name, schema, desc, required=False):
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": desc}
+
+
+def spec(config: dict) -> dict:
+    max_size = config["SEARCH_MAX_PAGE_SIZE"]
+    list_param = {"type": "array", "items": {"type": "string"}}
+    search_params = [
+        _q("q", {"type": "string", "maxLength": config["SEARCH_MAX_QUERY_LENGTH"]},
+           'Query: words, "phrases", -exclusions, OR, title:/author:/source:/category:/tag:'),
+        _q("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
+        _q("size", {"type": "integer", "minimum": 1, "maximum": max_size, "default": 10}, "Hits per page"),
+        _q("sort", {"type": "string", "enum": ["relevance", "newest", "oldest"], "default": "relevance"},
+           "Order"),
+        {**_q("category", list_param, "Only these categories (repeatable)"), "explode": True},
+        {**_q("source", list_param, "Only these sources (repeatable)"), "explode": True},
+        {**_q("author", list_param, "Only these authors (repeatable)"), "explode": True},
+        {**_q("tag", list_param, "Only articles with these tags (repeatable)"), "explode": True},
+        _q("from", {"type": "string", "format": "date"}, "Published on or after (YYYY-MM-DD)"),
+        _q("to", {"type": "string", "format": "date"}, "Published on or before (YYYY-MM-DD)"),
+        _q("range", {"type": "string", "enum": ["day", "week", "month", "year"]}, "Published within the last ..."),
+    ]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "News search API", "version": "1.0.0",
+                 "description": "Search Chinese news articles (Simplified and Traditional)."},
+        "paths": {
+            "/api/search": {"get": {
+                "summary": "Search articles", "operationId": "search", "parameters": search_params,
+                "responses": {
+                    "200": {"description": "Results", **_json({"$ref": "#/components/schemas/SearchResult"})},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
+            "/api/articles/{id}": {"get": {
+                "summary": "One article", "operationId": "article",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The article", **_json({"$ref": "#/components/schemas/Article"})},
+                    "404": _err("Unknown id"), "503": _err("Index unavailable")}}},
+            "/api/articles/{id}/related": {"get": {
+                "summary": "Related articles", "operationId": "related",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    _q("size", {"type": "integer", "minimum": 1, "maximum": 50, "default": 5}, "How many")],
+                "responses": {
+                    "200": {"description": "Related articles", **_json({
+                        "type": "object", "required": ["id", "hits"],
+                        "properties": {"id": {"type": "string"},
+                                       "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}})},
+                    "400": _err("Invalid parameter"), "404": _err("Unknown id"), "503": _err("Index unavailable")}}},
+            "/healthz": {"get": {
+                "summary": "Health", "operationId": "health",
+                "responses": {
+                    "200": {"description": "Index open", **_json({"$ref": "#/components/schemas/Health"})},
+                    "503": {"description": "Index unavailable", **_json({"$ref": "#/components/schemas/Health"})}}}},
+            "/api/openapi.json": {"get": {
+                "summary": "This description", "operationId": "openapi",
+                "responses": {"200": {"description": "OpenAPI document", **_json({"type": "object"})}}}},
+        },
+        "components": {"schemas": {
+            "Hit": HIT,
+            "Article": ARTICLE,
+            "Error": ERROR,
+            "SearchResult": {
+                "type": "object",
+                "required": ["query", "total", "page", "size", "took_ms", "hits", "facets"],
+                "properties": {
+                    "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
+                    "page": {"type": "integer"}, "size": {"type": "integer"}, "took_ms": {"type": "number"},
+                    "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                    "facets": {"type": "object", "additionalProperties": FACET_LIST},
+                    "understood": {"type": "array", "items": {"type": "string"}},
+                    "relaxed": {"type": "boolean"},
+                },
+            },
+            "Health": {
+                "type": "object", "required": ["ok", "index_open"],
+                "properties": {"ok": {"type": "boolean"}, "index_open": {"type": "boolean"},
+                               "documents": {"type": "integer"}, "segments": {"type": "integer"},
+                               "generation": {"type": "integer"},
+                               "last_modified": {"type": "number", "nullable": True},
+                               "reason": {"type": "string"}},
+            },
+        }},
+    }

@@ -1,0 +1,125 @@
+"""HTML pages for readers: home, search results, article.
+
+Every value reaches the templates escaped by Jinja, except the engine's
+highlight fragments, which the engine built by escaping the article text
+and adding only <mark> tags (``Markup`` marks them as such)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, render_template, request
+from markupsafe import Markup
+
+from search.models import SearchRequest
+
+from .engine import IndexUnavailable
+from .params import FILTERS, RANGES, ParamError, search_request
+from .render import article_json, paragraphs
+
+bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
+
+RANGE_LABELS = {"": "全部时间", "day": "一天内", "week": "一周内", "month": "一月内", "year": "一年内"}
+SORT_LABELS = {"relevance": "按相关度", "newest": "按时间（最新）", "oldest": "按时间（最早）"}
+FACET_LABELS = {"category": "栏目", "source": "来源", "author": "作者", "tag": "标签"}
+CACHE_PAGE = "public, max-age=30"
+
+
+def _engine():
+    return current_app.extensions["search_engine"].get()
+
+
+def url_with(**changes) -> str:
+    """The current search URL with some parameters changed (None removes)."""
+    args = {k: request.args.getlist(k) for k in request.args}
+    for k, v in changes.items():
+        if v is None or v == "" or v == []:
+            args.pop(k, None)
+        else:
+            args[k] = v if isinstance(v, list) else [v]
+    if "page" not in changes:
+        args.pop("page", None)
+    pairs = [(k, x) for k, vs in args.items() for x in vs]
+    return "/search" + ("?" + urlencode(pairs) if pairs else "")
+
+
+@bp.app_context_processor
+def _globals():
+    return {"url_with": url_with, "site_name": current_app.config["SEARCH_SITE_NAME"],
+            "RANGE_LABELS": RANGE_LABELS, "SORT_LABELS": SORT_LABELS, "FACET_LABELS": FACET_LABELS}
+
+
+def render_error(status: int, message: str):
+    return render_template("error.html", status=status, message=message, q=request.args.get("q", "")), status
+
+
+@bp.errorhandler(ParamError)
+def _bad_param(exc):
+    return render_error(400, f"请求参数有误：{exc}")
+
+
+@bp.errorhandler(IndexUnavailable)
+def _unavailable(exc):
+    return render_error(503, "搜索服务暂时不可用，请稍后再试。")
+
+
+def _page(html: str):
+    resp = current_app.make_response(html)
+    resp.headers["Cache-Control"] = CACHE_PAGE
+    resp.headers["Link"] = "</api/openapi.json>; rel=\"service-desc\""
+    return resp
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return bp.send_static_file("favicon.svg")
+
+
+@bp.get("/")
+def home():
+    latest = _engine().search(SearchRequest(q="", size=10, sort="newest", facets=(), highlight=False))
+    return _page(render_template("home.html", latest=latest.hits, q=""))
+
+
+@bp.get("/search")
+def search_page():
+    req = search_request(request.args, current_app.config, facets=("category", "source"))
+    result = _engine().search(req)
+    hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet)}
+            for h in result.hits]
+    active = {name: getattr(req, name) for name in FILTERS if getattr(req, name)}
+    broader = []
+    if result.total == 0:
+        if active or request.args.get("range") or request.args.get("from") or request.args.get("to"):
+            broader.append(("去掉筛选条件再搜", url_with(**{k: None for k in (*FILTERS, "range", "from", "to")})))
+        if any(c in req.q for c in '"“”「」'):
+            plain = req.q
+            for c in '"“”「」':
+                plain = plain.replace(c, " ")
+            broader.append(("不加引号搜索", url_with(q=" ".join(plain.split()))))
+    pages = max(1, -(-result.total // req.size))
+    shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
+    api_link = "/api/search" + ("?" + request.query_string.decode() if request.query_string else "")
+    html = render_template(
+        "search.html", q=req.q, req=req, result=result, hits=hits, active=active, broader=broader,
+        pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
+        date_from=request.args.get("from", ""), date_to=request.args.get("to", ""), api_link=api_link,
+    )
+    resp = _page(html)
+    resp.headers["Link"] = f'<{api_link}>; rel="alternate"; type="application/json"'
+    return resp
+
+
+@bp.get("/articles/<path:doc_id>")
+def article_page(doc_id):
+    engine = _engine()
+    stored = engine.get(doc_id)
+    if stored is None:
+        return render_error(404, "找不到这篇文章。")
+    related = engine.related(doc_id, size=5) or []
+    art = article_json(stored)
+    return _page(render_template("article.html", article=art, paragraphs=paragraphs(art["body"]),
+                                 related=related, q=""))
+
+
+__all__ = ["bp", "render_error", "RANGES"]

@@ -1,0 +1,77 @@
+"""Request parameters -> SearchRequest: the one place both the HTML pages and
+the JSON API turn user input into an engine request, with clear errors."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from search.models import SORTS, SearchRequest
+from search.timeutil import NEWSROOM_TZ
+
+RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31),
+          "year": timedelta(days=366)}
+FILTERS = ("category", "source", "author", "tag")
+
+
+class ParamError(ValueError):
+    """Bad user input: answered with 400 and this message."""
+
+
+def _int(args, name: str, default: int, lo: int, hi: int) -> int:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ParamError(f"'{name}' must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ParamError(f"'{name}' must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _date(args, name: str, end: bool = False) -> datetime | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = datetime.strptime(raw, "%Y-%m-%d").date()
+            moment = datetime.combine(day, time(0, 0), NEWSROOM_TZ)
+            return moment + timedelta(days=1) if end else moment  # 'to' includes that day
+        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return dt if dt.tzinfo else dt.replace(tzinfo=NEWSROOM_TZ)
+    except ValueError:
+        raise ParamError(f"'{name}' must be a date like 2021-05-03, got {raw!r}") from None
+
+
+def search_request(args, config: dict, now: datetime | None = None, facets=("category", "source")) -> SearchRequest:
+    q = (args.get("q") or "").strip()
+    max_len = config["SEARCH_MAX_QUERY_LENGTH"]
+    if len(q) > max_len:
+        raise ParamError(f"query too long: {len(q)} characters (at most {max_len})")
+    size = _int(args, "size", 10, 1, config["SEARCH_MAX_PAGE_SIZE"])
+    page = _int(args, "page", 1, 1, 100000)
+    if page * size > config["SEARCH_MAX_RESULT_WINDOW"]:
+        raise ParamError(f"page {page} is beyond the first {config['SEARCH_MAX_RESULT_WINDOW']} results")
+    sort = args.get("sort") or "relevance"
+    if sort not in SORTS:
+        raise ParamError(f"'sort' must be one of {', '.join(SORTS)}, got {sort!r}")
+    date_from = _date(args, "from")
+    date_to = _date(args, "to", end=True)
+    rng = args.get("range") or ""
+    if rng:
+        if rng not in RANGES:
+            raise ParamError(f"'range' must be one of {', '.join(RANGES)}, got {rng!r}")
+        date_from = (now or datetime.now(NEWSROOM_TZ)) - RANGES[rng]
+        date_to = None
+    if date_from and date_to and date_from >= date_to:
+        raise ParamError("'from' must be before 'to'")
+    filters = {}
+    for name in FILTERS:
+        values = [v.strip() for v in args.getlist(name) if v.strip()]
+        if any(len(v) > 200 for v in values):
+            raise ParamError(f"'{name}' value too long")
+        filters[name] = values
+    return SearchRequest(q=q, page=page, size=size, sort=sort, date_from=date_from, date_to=date_to,
+                         facets=tuple(facets), **filters)
