@@ -11,4 +11,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 keepalive = 5
 preload_app = False
-accesslog = "-"
+# The app writes its own JSON access log (request time, no client IP unless
+# SEARCH_LOG_CLIENT_IP is set); gunicorn's would log every client IP.
+accesslog = None
+errorlog = "-"
