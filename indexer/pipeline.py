@@ -1,9 +1,10 @@
 """The indexing run: read -> validate -> analyse (worker processes) -> commit.
 
 The parent process reads and validates records, skips unchanged ones, and
-hands batches to worker processes.  Each worker segments its batch with
-jieba and writes a complete segment; the parent then deletes the replaced
-versions and commits a new index generation.  Each batch is a commit, so an
+streams the rest, interleaved, to worker processes, which segment them with
+jieba as they arrive.  At the end of a batch each worker writes a complete
+segment; the parent then deletes the replaced versions and commits a new
+index generation.  Each batch is a commit, so an
 interrupted run (Ctrl-C, kill -9) leaves a readable index with every batch
 committed so far, and re-running it finishes the job (unchanged records are
 skipped).
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import sys
 import time
-from collections import deque
+import traceback
 from dataclasses import dataclass, field
 
 from search.analysis import Analyzer
@@ -72,6 +74,144 @@ def _index_batch(batch: list[tuple[Article, str]]):
     return write_segment(_worker_state["storage"], store.INDEXNAME, _worker_state["schema"], docs)
 
 
+def _worker_main(inbox, outbox, index_dir: str, userdict: str | None) -> None:
+    """A worker process: analyse articles as they arrive, write a segment on
+    "flush".  Analysis thus overlaps the parent's reading of the input."""
+    _init_worker(index_dir, userdict)
+    analyzer = _worker_state["analyzer"]
+    docs, error = [], None
+    while True:
+        msg = inbox.get()
+        if msg[0] == "docs":
+            if error is None:
+                try:
+                    docs.extend(prepare(a, analyzer, h) for a, h in msg[1])
+                except Exception:  # noqa: BLE001 - reported to the parent at flush
+                    error = traceback.format_exc()
+        elif msg[0] == "flush":
+            if error is None and docs:
+                try:
+                    segment = write_segment(_worker_state["storage"], store.INDEXNAME,
+                                            _worker_state["schema"], docs)
+                    outbox.put(("ok", segment))
+                except Exception:  # noqa: BLE001
+                    outbox.put(("error", traceback.format_exc()))
+            elif error is None:
+                outbox.put(("ok", None))
+            else:
+                outbox.put(("error", error))
+            docs, error = [], None
+        else:
+            return
+
+
+class _ProcessWorkers:
+    """Worker processes fed through queues; one segment per worker per batch."""
+
+    CHUNK = 64  # articles per message
+
+    def __init__(self, n: int, index_dir: str, userdict: str | None):
+        if sys.platform.startswith("linux"):
+            _warm_up(userdict)  # load dictionary and tables once, before forking
+            ctx = multiprocessing.get_context("fork")
+        else:
+            ctx = multiprocessing.get_context("spawn")
+        self.n = n
+        self.inboxes = [ctx.Queue() for _ in range(n)]
+        self.outboxes = [ctx.Queue() for _ in range(n)]
+        self.buffers: list[list] = [[] for _ in range(n)]
+        self.procs = [
+            ctx.Process(target=_worker_main, args=(self.inboxes[i], self.outboxes[i], index_dir, userdict),
+                        daemon=True)
+            for i in range(n)
+        ]
+        for p in self.procs:
+            p.start()
+
+    def send(self, part: int, item) -> None:
+        buf = self.buffers[part]
+        buf.append(item)
+        if len(buf) >= self.CHUNK:
+            self.inboxes[part].put(("docs", buf))
+            self.buffers[part] = []
+
+    def flush(self) -> list:
+        for i in range(self.n):
+            if self.buffers[i]:
+                self.inboxes[i].put(("docs", self.buffers[i]))
+                self.buffers[i] = []
+            self.inboxes[i].put(("flush",))
+        segments = []
+        for i in range(self.n):
+            while True:
+                try:
+                    status, value = self.outboxes[i].get(timeout=1.0)
+                    break
+                except queue.Empty:
+                    if not self.procs[i].is_alive():
+                        raise RuntimeError(f"indexing worker {i} died (exit code {self.procs[i].exitcode})")
+            if status != "ok":
+                raise RuntimeError(f"indexing worker {i} failed:\n{value}")
+            segments.append(value)
+        return segments
+
+    def close(self) -> None:
+        for i, p in enumerate(self.procs):
+            if p.is_alive():
+                try:
+                    self.inboxes[i].put(("stop",))
+                except Exception:  # noqa: BLE001
+                    pass
+        for p in self.procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        for q in self.inboxes + self.outboxes:
+            q.close()
+            q.join_thread()
+
+
+class _InlineWorker:
+    """The same interface in this process (``--workers 1``)."""
+
+    n = 1
+
+    def __init__(self, index_dir: str, userdict: str | None):
+        _init_worker(index_dir, userdict)
+        self.items: list = []
+
+    def send(self, part: int, item) -> None:
+        self.items.append(item)
+
+    def flush(self) -> list:
+        items, self.items = self.items, []
+        return [_index_batch(items) if items else None]
+
+    def close(self) -> None:
+        pass
+
+
+class _Batch:
+    """Where each article of the current batch went: (part, docnum) per id,
+    in reading order, so that the last record with an id wins."""
+
+    def __init__(self, n_parts: int):
+        self.n_parts = n_parts
+        self.sizes = [0] * n_parts
+        self.seen: dict[str, list[tuple[int, int]]] = {}
+        self.count = 0
+        self.characters = 0
+
+    def add(self, doc_id: str, chars: int) -> int:
+        part = self.count % self.n_parts  # interleave: every part gets the same mix
+        self.seen.setdefault(doc_id, []).append((part, self.sizes[part]))
+        self.sizes[part] += 1
+        self.count += 1
+        self.characters += chars
+        return part
+
+
 # ---- parent side -------------------------------------------------------------
 def iter_articles(paths: list[str], summary: Summary, report):
     for path in paths:
@@ -116,88 +256,55 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
     t0 = time.monotonic()
     session = store.WriteSession(index_dir, userdict)
     bar = None
-    pool = None
+    runner = None
     try:
         ids = session.id_map()
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=_count_lines(paths), unit="doc", smoothing=0.05, file=sys.stderr)
-        pending: deque = deque()
+        runner = _ProcessWorkers(workers, index_dir, userdict) if workers > 1 else _InlineWorker(index_dir, userdict)
 
-        def finish(item):
-            results, part_ids, chars = item
-            for result, batch_ids in zip(results, part_ids):
-                segment = result.get() if pool is not None else result
-                for doc_id in batch_ids:
-                    old = ids.get(doc_id)
-                    if old is not None:
-                        session.delete(old[0], old[1])
-                        summary.updated += 1
-                    else:
-                        summary.added += 1
-                segno = session.add_segment(segment)
-                for docnum, doc_id in enumerate(batch_ids):
-                    ids[doc_id] = (segno, docnum, None)
-                if bar is not None:
-                    bar.update(len(batch_ids))
-            session.commit()
-            summary.characters += chars
-
-        if workers > 1:
-            if sys.platform.startswith("linux"):
-                # Load the dictionary and lookup tables once, before forking.
-                _warm_up(userdict)
-                ctx = multiprocessing.get_context("fork")
-            else:
-                ctx = multiprocessing.get_context("spawn")
-            pool = ctx.Pool(workers, initializer=_init_worker, initargs=(index_dir, userdict))
-        else:
-            _init_worker(index_dir, userdict)
-
-        def dispatch(batch: dict[str, tuple[Article, str]]):
-            todo = []
-            for doc_id, (article, h) in batch.items():
+        def commit(batch: _Batch) -> None:
+            segments = runner.flush()
+            segno_of = {part: session.add_segment(seg) for part, seg in enumerate(segments) if seg is not None}
+            for doc_id, locations in batch.seen.items():
+                *earlier, (part, docnum) = locations
+                for p, d in earlier:  # the same id again later in this batch
+                    session.delete(segno_of[p], d)
                 old = ids.get(doc_id)
-                if old is not None and old[2] == h:
-                    summary.unchanged += 1
-                    if bar is not None:
-                        bar.update(1)
-                    continue
-                todo.append((article, h))
-            if not todo:
-                return
-            chars = sum(len(a.title) + len(a.body) for a, _ in todo)
-            # One segment per worker, from interleaved articles, so that both
-            # halves carry the same mix of long and short articles.
-            n_parts = min(workers, len(todo))
-            parts = [todo[i::n_parts] for i in range(n_parts)]
-            part_ids = [[a.id for a, _ in part] for part in parts]
-            if pool is not None:
-                results = [pool.apply_async(_index_batch, (part,)) for part in parts]
-                pending.append((results, part_ids, chars))
-                while len(pending) > 1:
-                    finish(pending.popleft())
-            else:
-                finish(([_index_batch(part) for part in parts], part_ids, chars))
+                if old is not None:
+                    session.delete(old[0], old[1])
+                    summary.updated += 1
+                else:
+                    summary.added += 1
+                ids[doc_id] = (segno_of[part], docnum, None)
+            session.commit()
+            summary.characters += batch.characters
+            if bar is not None:
+                bar.update(batch.count)
 
-        batch: dict[str, tuple[Article, str]] = {}
+        batch = _Batch(runner.n)
         for article in iter_articles(paths, summary, report):
-            batch.pop(article.id, None)  # a later record with the same id wins
-            batch[article.id] = (article, record_hash(article))
-            if len(batch) >= batch_size:
-                dispatch(batch)
-                batch = {}
-        if batch:
-            dispatch(batch)
-        while pending:
-            finish(pending.popleft())
+            h = record_hash(article)
+            old = ids.get(article.id)
+            if old is not None and old[2] == h and article.id not in batch.seen:
+                summary.unchanged += 1
+                if bar is not None:
+                    bar.update(1)
+                continue
+            part = batch.add(article.id, len(article.title) + len(article.body))
+            runner.send(part, (article, h))
+            if batch.count >= batch_size:
+                commit(batch)
+                batch = _Batch(runner.n)
+        if batch.count:
+            commit(batch)
         session.drop_empty_segments()
         session.commit(clean=True)
     finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        if runner is not None:
+            runner.close()
         if bar is not None:
             bar.close()
         session.close()

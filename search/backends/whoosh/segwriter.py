@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import zlib
 from itertools import accumulate
-from hashlib import md5
+from zlib import crc32
 from pickle import dumps
 
 import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
-from whoosh.filedb.filetables import OrderedHashWriter
+from whoosh.filedb.filetables import OrderedHashWriter, crc_hash
 from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
 from whoosh.filedb.filetables import _pointer as _HASH_POINTER
 from whoosh.system import pack_int, pack_long, pack_ushort
@@ -42,6 +42,7 @@ COMPRESS_MIN = 1 << 30
 # native opcode for bytes (protocol 2 goes through a slow reduce for them)
 # and, unlike 4, no frame header.
 PICKLE_PROTOCOL = 3
+CRC_HASH = 1  # whoosh.filedb.filetables hash type: crc32
 
 WORD_FIELDS = (("title_w", "title_words"), ("body_w", "body_words"))
 GRAM_FIELDS = (("title_g", "title_norm"), ("body_g", "body_norm"))
@@ -198,6 +199,16 @@ class _TermTableWriter:
         self.tindex = tindex
         if not isinstance(tindex, _FastOrderedHashWriter):
             tindex.__class__ = _FastOrderedHashWriter
+            if not tindex.buckets[0] and not any(tindex.buckets) and tindex.hashtype != CRC_HASH:
+                # Use Whoosh's CRC32 key hash (hash type 1) instead of MD5: the
+                # type is a byte of the file header, which readers honour.
+                dbfile = tindex.dbfile
+                pos = dbfile.tell()
+                dbfile.seek(tindex.startoffset + 4)
+                dbfile.write_byte(CRC_HASH)
+                dbfile.seek(pos)
+                tindex.hashtype = CRC_HASH
+                tindex.hashfn = crc_hash
         self.keys: list[bytes] = []
         self.values: list[bytes] = []
 
@@ -214,7 +225,7 @@ class _TermTableWriter:
         recs = [pack(len(k), len(v)) + k + v for k, v in zip(keys, values)]
         start = tindex.dbfile.tell()
         positions = list(accumulate((len(r) for r in recs[:-1]), initial=start))
-        hashes = [int.from_bytes(md5(k, usedforsecurity=False).digest()[12:], "big") for k in keys]
+        hashes = [crc32(k) & 0xFFFFFFFF for k in keys]
         buckets = tindex.buckets
         for h, pos in zip(hashes, positions):
             buckets[h & 255].append((h, pos))
