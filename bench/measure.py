@@ -5,7 +5,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 
 
 def run_measured(cmd: list[str], env=None) -> dict:

@@ -18,7 +18,7 @@ import queue
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from search.analysis import Analyzer
 from search.backends.whoosh import store
@@ -42,7 +42,6 @@ class Summary:
     skipped: int = 0
     characters: int = 0
     seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .normalize import Normalized, fold_case, normalize, normalize_query
+from .normalize import Normalized, fold_case, normalize_query
 from .segmenter import Segmenter
 
 SENTENCE_GAP = 8
@@ -248,23 +248,13 @@ def gram_codes(lowered_norm_text: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def char_codes(lowered_norm_text: str) -> np.ndarray:
-    """Code points of the letters, digits and ideographs (``char_terms`` in numpy)."""
+    """Code points of the letters, digits and ideographs of a normalised text."""
     if not lowered_norm_text:
         return np.empty(0, np.int64)
     cp = np.frombuffer(lowered_norm_text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     return cp[_run_char_table()[cp]]
 
 
-def char_terms(lowered_norm_text: str) -> list[str]:
-    return [c for c in lowered_norm_text if c.isalnum()]
-
-
 def gram_term(code: int) -> str:
     second = code & ((1 << GRAM_SHIFT) - 1)
     return chr(code >> GRAM_SHIFT) + (chr(second) if second else "")
-
-
-def analyze(text: str, analyzer: Analyzer) -> tuple[Normalized, list[Token], list[tuple[str, int]]]:
-    """Normalise once, then derive both token streams (index side)."""
-    norm = normalize(text)
-    return norm, analyzer.word_tokens(norm), analyzer.gram_terms(fold_case(norm.text))

@@ -127,7 +127,6 @@ class Server:
         raise RuntimeError("gunicorn did not become healthy")
 
     def get(self, path):
-        import json as _json
         import urllib.error
         import urllib.request
 

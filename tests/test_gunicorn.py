@@ -1,6 +1,5 @@
 """The real service: gunicorn workers on loopback, real HTTP."""
 
-import json
 import os
 import subprocess
 import sys
@@ -70,7 +69,6 @@ def test_service_starts_without_index_and_recovers(tmp_path):
     srv = Server.__new__(Server)
     # Start without an index: the health check reports why; pages answer 503.
     import socket
-    import urllib.request
 
     from conftest import free_port
 

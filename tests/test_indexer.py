@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SAMPLE, load_jsonl, write_jsonl
+from conftest import ROOT, SAMPLE, write_jsonl
 from search.models import SearchRequest
 
 

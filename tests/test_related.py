@@ -1,7 +1,5 @@
 """Related articles ("您可能也感兴趣")."""
 
-from search.models import SearchRequest
-from search.normalize import fold_case, normalize_query
 
 
 def test_related_on_real_articles(engine, sample_records, by_id):

@@ -1,6 +1,5 @@
 """The JSON API and pages through the real Flask app on the sample index."""
 
-import json
 import re
 
 import pytest

@@ -146,8 +146,6 @@ class SegmentData:
     def stored(self, docnum):
         return self.reader.stored_fields(docnum)
 
-    def has_term(self, field, term) -> bool:
-        return (field, term.encode("utf-8")) in self._terms
 
 
 class IndexView:

@@ -87,25 +87,6 @@ class WriteSession:
             self.storage, self.schema, self.segments, self.generation
         )
 
-    def locate(self, ids) -> dict[str, tuple[int, int, str | None]]:
-        """id -> (segment number, docnum within segment, content hash) for live docs."""
-        found: dict[str, tuple[int, int, str | None]] = {}
-        wanted = [i.encode("utf-8") for i in ids]
-        for segno, seg in enumerate(self.segments):
-            r = whoosh_index.FileIndex._reader(self.storage, self.schema, [seg], self.generation)
-            try:
-                for tbytes in wanted:
-                    if ("id", tbytes) not in r:
-                        continue
-                    m = r.postings("id", tbytes)
-                    for docnum in m.all_ids():
-                        if not seg.is_deleted(docnum):
-                            stored = r.stored_fields(docnum)
-                            found[tbytes.decode("utf-8")] = (segno, docnum, stored.get("content_hash"))
-            finally:
-                r.close()
-        return found
-
     def id_map(self) -> dict[str, tuple[int, int, str | None]]:
         """id -> (segment number, docnum, record hash) of every live document."""
         out: dict[str, tuple[int, int, str | None]] = {}
