@@ -22,6 +22,8 @@ from ...normalize import fold_case, normalize_query
 from .reader import IndexView
 
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
+_POS_STRIDE = 1 << 32  # (doc, start) -> doc * stride + start
+_POS_PAD = 1 << 16  # starts can be negative by at most the phrase length
 PROXIMITY_WEIGHT = 0.3
 FALLBACK_WEIGHT = 0.5
 COVERAGE_POWER = 1.0
@@ -32,14 +34,37 @@ RELAX_MIN_COVERAGE = 0.0  # partial matches must cover half of the query's idf
 FALLBACK_MIN_GRAMS = 0.4  # last resort: share of the query's bigrams a document must have
 
 
-def _intersect_all(arrays: list[np.ndarray]) -> np.ndarray:
+def _intersect_all(arrays: list[np.ndarray], n: int) -> np.ndarray:
     arrays = sorted(arrays, key=len)
     out = arrays[0]
     for a in arrays[1:]:
         if not len(out):
             break
-        out = out[np.isin(out, a, assume_unique=True)]
+        out = out[_mask(a, n)[out]]
     return out
+
+
+# Document ids are dense (0 .. n_all), so sets and per-document sums are
+# boolean masks and bincounts over the whole index: much faster than
+# sorting-based np.unique / np.isin on the large posting lists of common words.
+def _mask(ids: np.ndarray, n: int) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[ids] = True
+    return m
+
+
+def _union_ids(arrays, n: int) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    for a in arrays:
+        m[a] = True
+    return np.flatnonzero(m)
+
+
+def _sum_by_doc(ids: np.ndarray, n: int, *weights):
+    """(distinct docs, occurrences per doc, [sum of each weight per doc])."""
+    counts = np.bincount(ids, minlength=n)
+    docs = np.flatnonzero(counts)
+    return docs, counts[docs], [np.bincount(ids, weights=w, minlength=n)[docs] for w in weights]
 
 
 class Executor:
@@ -57,7 +82,7 @@ class Executor:
         lists = [v.postings(field, g) for g, _ in dict.fromkeys(grams)]
         if any(not len(ids) for ids, _ in lists):
             return _EMPTY
-        docs = _intersect_all([ids for ids, _ in lists])
+        docs = _intersect_all([ids for ids, _ in lists], self.view.n_all)
         tf = None
         for ids, tfs in lists:
             t = tfs[np.searchsorted(ids, docs)].astype(np.float64)
@@ -66,22 +91,19 @@ class Executor:
 
     def _verify_positions(self, field: str, grams: list[tuple[str, int]], docs: np.ndarray):
         """Keep docs where every gram occurs at its offset from a common start;
-        returns (docs, number of occurrences)."""
+        returns (docs, number of occurrences).  Vectorised: each (doc, start)
+        pair becomes one integer key and the grams' key sets are intersected."""
         if len(grams) <= 1 or not len(docs):
             return docs, np.ones(len(docs))
-        per_gram = [self.view.positions(field, g, docs) for g, _ in grams]
-        keep, counts = [], []
-        for i in range(len(docs)):
-            starts = per_gram[0][i].astype(np.int64) - grams[0][1]
-            for k in range(1, len(grams)):
-                if not len(starts):
-                    break
-                starts = np.intersect1d(starts, per_gram[k][i].astype(np.int64) - grams[k][1],
-                                        assume_unique=True)
-            if len(starts):
-                keep.append(i)
-                counts.append(len(starts))
-        return docs[keep], np.asarray(counts, dtype=np.float64)
+        keys = None
+        for g, offset in sorted(grams, key=lambda go: go[1]):
+            d, p = self.view.positions(field, g, docs)
+            k = d * _POS_STRIDE + (p - offset + _POS_PAD)
+            keys = np.unique(k) if keys is None else np.intersect1d(keys, k)
+            if not len(keys):
+                return docs[:0], np.ones(0)
+        found, counts = np.unique(keys // _POS_STRIDE, return_counts=True)
+        return found, counts.astype(np.float64)
 
     def _substring_docs(self, field: str, grams: list[tuple[str, int]], text: str):
         """Docs whose ``field`` contains ``text`` (grams at their offsets,
@@ -106,10 +128,10 @@ class Executor:
         multi = [(g, o) for g, o in grams if len(g) > 1]
         if len(multi) == len(grams):
             docs, _ = self._gram_docs(field, grams)
-            docs = docs[~np.isin(docs, exclude, assume_unique=True)]
+            docs = docs[~_mask(exclude, self.view.n_all)[docs]]
             return self._verify_positions(field, grams, docs)
         docs, tf = self._substring_docs(field, grams, text)
-        keep = ~np.isin(docs, exclude, assume_unique=True)
+        keep = ~_mask(exclude, self.view.n_all)[docs]
         return docs[keep], tf[keep]
 
     def _verify_text(self, stored_field: str, text: str, docs: np.ndarray):
@@ -146,7 +168,7 @@ class Executor:
                 sub_docs, sub_tf = _EMPTY
             elif len(c.grams) == 1:
                 g_docs, g_tf = self._gram_docs(f + "_g", c.grams)
-                extra = ~np.isin(g_docs, w_ids, assume_unique=True)
+                extra = ~_mask(w_ids, self.view.n_all)[g_docs]
                 sub_docs, sub_tf = g_docs[extra], g_tf[extra]
             else:
                 # Only documents without the word itself need the (costlier)
@@ -159,7 +181,7 @@ class Executor:
             all_docs.append(docs)
         if not all_docs:
             return _EMPTY
-        docs = np.unique(np.concatenate(all_docs))
+        docs = _union_ids(all_docs, self.view.n_all)
         if not len(docs):
             return _EMPTY
         return docs, self._score(docs, per_field)
@@ -172,7 +194,7 @@ class Executor:
             grams = [g for g, _ in c.grams if len(g) == 2]
             docs, score, count = self._gram_scores(grams, c.fields)
             strength = np.minimum(count / max(len(grams), 1), PARTIAL_MAX)
-            keep = (strength >= 0.5) & ~np.isin(docs, full_docs, assume_unique=True)
+            keep = (strength >= 0.5) & ~_mask(full_docs, self.view.n_all)[docs]
             return docs[keep], PART_CREDIT * score[keep] / max(len(grams), 1), strength[keep]
         if not c.parts:
             return _EMPTY + (np.empty(0),)
@@ -185,10 +207,8 @@ class Executor:
             return _EMPTY + (np.empty(0),)
         ids = np.concatenate([r[0] for r in results])
         sc = np.concatenate([r[1] for r in results])
-        docs, inv = np.unique(ids, return_inverse=True)
-        count = np.bincount(inv, minlength=len(docs))
-        score = np.bincount(inv, weights=sc, minlength=len(docs))
-        keep = ~np.isin(docs, full_docs, assume_unique=True)
+        docs, count, (score,) = _sum_by_doc(ids, self.view.n_all, sc)
+        keep = ~_mask(full_docs, self.view.n_all)[docs]
         # Even all the parts are not the word (人民 + 共和国 apart is not 人民共和国).
         strength = np.minimum(count[keep] / len(c.parts), PARTIAL_MAX)
         return docs[keep], PART_CREDIT * score[keep] / len(c.parts), strength
@@ -202,7 +222,7 @@ class Executor:
             docs, tf = self._substring_docs(f + "_g", c.grams, c.text)
             per_field[f] = (docs, tf)
             all_docs.append(docs)
-        docs = np.unique(np.concatenate(all_docs))
+        docs = _union_ids(all_docs, self.view.n_all)
         if not len(docs):
             return _EMPTY
         return docs, self._score(docs, per_field) * (1.0 + 0.1 * len(c.grams))
@@ -215,7 +235,7 @@ class Executor:
         if not matching:
             return _EMPTY
         if c.field == "tag":
-            docs = np.unique(v.tag_docs[np.isin(v.tag_ords, matching)])
+            docs = np.flatnonzero(_mask(v.tag_docs[np.isin(v.tag_ords, matching)], v.n_all))
         else:
             docs = np.flatnonzero(np.isin(v.facet_ords[c.field], matching))
         return docs, np.zeros(len(docs))
@@ -229,12 +249,12 @@ class Executor:
             return self.value(c)
         if isinstance(c, AnyClause):
             parts = [self.clause(o) for o in c.options]
-            return _union(parts)
+            return _union(parts, self.view.n_all)
         if isinstance(c, AllClause):
             parts = [self.clause(o) for o in c.children]
             if not parts or any(not len(p[0]) for p in parts):
                 return _EMPTY
-            docs = _intersect_all([p[0] for p in parts])
+            docs = _intersect_all([p[0] for p in parts], self.view.n_all)
             score = sum(p[1][np.searchsorted(p[0], docs)] for p in parts)
             return docs, score
         raise TypeError(f"unknown clause {c!r}")
@@ -277,7 +297,7 @@ class Executor:
             for c in plan.must_not:
                 bad, _ = self.clause(c)
                 if len(bad):
-                    keep = ~np.isin(docs, bad, assume_unique=True)
+                    keep = ~_mask(bad, v.n_all)[docs]
                     docs, matched, scores = docs[keep], matched[keep], scores[keep]
         total = len(docs)
         facets = self.facets(docs, plan.facets, plan.facet_size)
@@ -295,15 +315,15 @@ class Executor:
             ids = [p[0] for p in per_field.values() if len(p[0])]
             if not ids:
                 continue
-            docs = np.unique(np.concatenate(ids))
+            docs = _union_ids(ids, self.view.n_all)
             parts.append((docs, self._score(docs, {f: (p[0], p[1].astype(np.float64))
                                                    for f, p in per_field.items()})))
         if not parts:
             return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
         ids = np.concatenate([p[0] for p in parts])
         sc = np.concatenate([p[1] for p in parts])
-        docs, inv = np.unique(ids, return_inverse=True)
-        return docs, np.bincount(inv, weights=sc, minlength=len(docs)), np.bincount(inv, minlength=len(docs))
+        docs, count, (score,) = _sum_by_doc(ids, self.view.n_all, sc)
+        return docs, score, count
 
     def _match(self, plan: Plan, mask: np.ndarray):
         """Combine the must clauses into (docs, tier, score, relaxed).
@@ -343,13 +363,11 @@ class Executor:
         all_ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
         all_scores = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
         strength = np.concatenate(strengths) if parts else np.empty(0)
-        docs, inv = np.unique(all_ids, return_inverse=True)
-        scores = np.bincount(inv, weights=all_scores, minlength=len(docs))
         req_hit = required[clause_of]
-        req_matched = np.bincount(inv, weights=(req_hit & (strength >= 1.0)).astype(np.float64),
-                                  minlength=len(docs))
-        covered = np.bincount(inv, weights=np.where(req_hit, weights[clause_of] * strength, 0.0),
-                              minlength=len(docs))
+        docs, _, (scores, req_matched, covered) = _sum_by_doc(
+            all_ids, v.n_all, all_scores,
+            (req_hit & (strength >= 1.0)).astype(np.float64),
+            np.where(req_hit, weights[clause_of] * strength, 0.0))
         full = req_matched >= n_req
         live = v.live[docs]
         relaxed = False
@@ -374,7 +392,7 @@ class Executor:
             if (int(v.live[docs].sum()) < plan.relax_below and len(grams) >= 2 and len(g_docs)
                     and plan.relax_below > 0):
                 need = max(1, math.ceil(len(grams) * FALLBACK_MIN_GRAMS))
-                extra = (g_count >= need) & ~np.isin(g_docs, docs, assume_unique=True)
+                extra = (g_count >= need) & ~_mask(docs, v.n_all)[g_docs]
                 if extra.any():
                     relaxed = True
                     docs = np.concatenate([docs, g_docs[extra]])
@@ -431,11 +449,11 @@ def _squeeze(text: str) -> str:
     return _NON_RUN.sub("", text)
 
 
-def _union(parts):
+def _union(parts, n: int):
     parts = [p for p in parts if len(p[0])]
     if not parts:
         return _EMPTY
     ids = np.concatenate([p[0] for p in parts])
     sc = np.concatenate([p[1] for p in parts])
-    docs, inv = np.unique(ids, return_inverse=True)
-    return docs, np.bincount(inv, weights=sc, minlength=len(docs))
+    docs, _, (score,) = _sum_by_doc(ids, n, sc)
+    return docs, score

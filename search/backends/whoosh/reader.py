@@ -136,12 +136,42 @@ class SegmentData:
         ids, tfs, _ = self._cached(field, term)
         return ids, tfs
 
-    def positions(self, field, term, docs: np.ndarray) -> list[np.ndarray]:
-        """Character positions of ``term`` in each of ``docs`` (which must
-        all contain it)."""
+    def position_table(self, field, term):
+        """All positions of ``term`` as flat arrays: (doc ids, start of each
+        doc's run in ``flat``, run lengths, flat positions); cached."""
+        key = ("#pos", field, term)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            return hit
         ids, _, values = self._cached(field, term)
+        if not values:
+            hit = (ids, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+        else:
+            width = values[0][0]
+            if all(v[0] == width for v in values):
+                flat = np.frombuffer(b"".join([v[1:] for v in values]), dtype="<u2" if width == 2 else "<u4")
+                counts = np.fromiter(((len(v) - 1) // width for v in values), np.int64, len(values))
+            else:  # pragma: no cover - mixed widths only across exotic segments
+                arrays = [decode_char_positions(v) for v in values]
+                flat = np.concatenate(arrays)
+                counts = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
+            starts = np.r_[0, np.cumsum(counts)[:-1]]
+            hit = (ids, starts, counts, flat.astype(np.int64))
+        with self._lock:
+            self._cache[key] = hit
+        return hit
+
+    def positions(self, field, term, docs: np.ndarray):
+        """(doc, position) pairs of ``term`` in ``docs`` (which must all contain it)."""
+        ids, starts, counts, flat = self.position_table(field, term)
         idx = np.searchsorted(ids, docs)
-        return [decode_char_positions(values[i]) for i in idx.tolist()]
+        c = counts[idx]
+        total = int(c.sum())
+        rep_doc = np.repeat(docs, c)
+        # index of each position in flat: start of its run + offset within run
+        offs = np.arange(total) - np.repeat(np.cumsum(c) - c, c)
+        return rep_doc, flat[np.repeat(starts[idx], c) + offs]
 
     def stored(self, docnum):
         return self.reader.stored_fields(docnum)
@@ -217,13 +247,18 @@ class IndexView:
             return ids_parts[0], tf_parts[0]
         return np.concatenate(ids_parts), np.concatenate(tf_parts)
 
-    def positions(self, field, term, gdocs: np.ndarray) -> list[np.ndarray]:
-        out: list[np.ndarray] = []
+    def positions(self, field, term, gdocs: np.ndarray):
+        """(global doc, position) pairs of ``term`` in ``gdocs`` (sorted)."""
         seg_idx = np.searchsorted(self.bases, gdocs, side="right") - 1
+        docs_parts, pos_parts = [], []
         for si in np.unique(seg_idx).tolist():
-            sel = gdocs[seg_idx == si]
-            out.extend(self.segments[si].positions(field, term, sel - self.bases[si]))
-        return out
+            base = int(self.bases[si])
+            d, p = self.segments[si].positions(field, term, gdocs[seg_idx == si] - base)
+            docs_parts.append(d + base)
+            pos_parts.append(p)
+        if not docs_parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(docs_parts), np.concatenate(pos_parts)
 
     def id_to_doc(self, doc_id: str) -> int | None:
         ids, _ = self.postings("id", doc_id)
