@@ -93,11 +93,17 @@ class WhooshBackend:
         return g, view.stored(g)
 
     def doc_frequency(self, word: str) -> int:
+        """Live documents having ``word`` in the title or the body."""
         view = self.view
         ids, _ = view.postings("body_w", word)
         tids, _ = view.postings("title_w", word)
-        both = np.union1d(ids, tids)
-        return int(view.live[both].sum()) if len(both) else 0
+        if not len(ids) and not len(tids):
+            return 0
+        m = np.zeros(view.n_all, dtype=bool)
+        m[ids] = True
+        m[tids] = True
+        m &= view.live
+        return int(m.sum())
 
     def stats(self) -> dict:
         view = self.view

@@ -22,6 +22,7 @@ from ...normalize import fold_case, normalize_query
 from .reader import IndexView
 
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
+MAX_TEXT_CHECKS = 2000  # stored texts read to confirm an odd phrase
 _POS_STRIDE = 1 << 32  # (doc, start) -> doc * stride + start
 _POS_PAD = 1 << 16  # starts can be negative by at most the phrase length
 PROXIMITY_WEIGHT = 0.3
@@ -60,6 +61,20 @@ def _union_ids(arrays, n: int) -> np.ndarray:
     return np.flatnonzero(m)
 
 
+def _align(ids: np.ndarray, values: np.ndarray, docs: np.ndarray, n: int) -> np.ndarray:
+    """values (given for ids) at docs, 0 where a doc is not among ids."""
+    if len(ids) > 4096:
+        dense = np.zeros(n)
+        dense[ids] = values
+        return dense[docs]
+    out = np.zeros(len(docs))
+    if len(ids):
+        pos = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+        hit = ids[pos] == docs
+        out[hit] = values[pos[hit]]
+    return out
+
+
 def _sum_by_doc(ids: np.ndarray, n: int, *weights):
     """(distinct docs, occurrences per doc, [sum of each weight per doc])."""
     counts = np.bincount(ids, minlength=n)
@@ -85,7 +100,7 @@ class Executor:
         docs = _intersect_all([ids for ids, _ in lists], self.view.n_all)
         tf = None
         for ids, tfs in lists:
-            t = tfs[np.searchsorted(ids, docs)].astype(np.float64)
+            t = _align(ids, tfs, docs, v.n_all)
             tf = t if tf is None else np.minimum(tf, t)
         return docs, tf
 
@@ -130,11 +145,20 @@ class Executor:
             docs, _ = self._gram_docs(field, grams)
             docs = docs[~_mask(exclude, self.view.n_all)[docs]]
             return self._verify_positions(field, grams, docs)
+        if not multi:
+            # Only one-character pieces ("1.8"): the word itself already
+            # matched where it is a word; checking every document containing
+            # "1" against its stored text would take seconds.
+            return _EMPTY
         docs, tf = self._substring_docs(field, grams, text)
         keep = ~_mask(exclude, self.view.n_all)[docs]
         return docs[keep], tf[keep]
 
     def _verify_text(self, stored_field: str, text: str, docs: np.ndarray):
+        if len(docs) > MAX_TEXT_CHECKS:
+            # Too many candidates to read: keep them all (over-matching a
+            # rare kind of phrase beats answering in seconds).
+            return docs, np.ones(len(docs))
         needle = _squeeze(fold_case(normalize_query(text)))
         keep, counts = [], []
         for i, g in enumerate(docs.tolist()):
@@ -150,11 +174,7 @@ class Executor:
         docs = df_docs
         tf_aligned, len_aligned = {}, {}
         for f, (ids, tf) in tf_by_field.items():
-            arr = np.zeros(len(docs))
-            if len(ids):
-                pos = np.searchsorted(docs, ids)
-                arr[pos] = tf
-            tf_aligned[f] = arr
+            tf_aligned[f] = _align(ids, tf, docs, v.n_all)
             len_aligned[f] = v.lengths[f][docs]
         live_df = int(v.live[docs].sum())
         return ranking.bm25f(ranking.idf(live_df, max(v.n_live, 1)), tf_aligned, len_aligned, v.avglen)
@@ -351,8 +371,15 @@ class Executor:
         n_req = int(required.sum())
         total_weight = float(weights[required].sum()) or 1.0
         # Partial matches of long words (some of their parts): strength < 1.
+        # Only needed when partial matches will be admitted at all.
         strengths = [np.ones(len(p[0])) for p in parts]
+        req_parts = [p[0] for p, r in zip(parts, required) if r]
+        few_full = n_req >= 2 and (
+            any(not len(a) for a in req_parts)
+            or int(v.live[_intersect_all(req_parts, v.n_all)].sum()) < plan.relax_below)
         for i, c in enumerate(plan.must):
+            if not few_full:
+                break
             if isinstance(c, WordClause) and (c.parts or (len(c.grams) >= 3 and c.word.isascii())):
                 pd, ps, pst = self.partial(c, parts[i][0])
                 if len(pd):
@@ -381,7 +408,9 @@ class Executor:
         tier = np.where(full, 2, 1)
         scores = np.where(full, scores, scores * (covered / total_weight) ** COVERAGE_POWER)
         grams = plan.proximity_grams
-        if grams and len(grams) >= 1:
+        # Bigrams only add information across word boundaries (several
+        # words), or as the fallback when the words found too little.
+        if grams and (len(plan.must) >= 2 or int(v.live[docs].sum()) < plan.relax_below):
             g_docs, g_scores, g_count = self._gram_scores(grams)
             if len(docs) and len(g_docs):
                 pos = np.searchsorted(g_docs, docs)
