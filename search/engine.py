@@ -8,7 +8,10 @@ The web app, the CLI and the benchmarks all go through ``SearchEngine``.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
+from collections import OrderedDict
 from datetime import datetime
 
 from . import query as q
@@ -33,9 +36,10 @@ FUNCTION_WORDS = frozenset(
 
 
 class SearchEngine:
-    def __init__(self, backend: IndexBackend, userdict_path: str | None = None):
+    def __init__(self, backend: IndexBackend, userdict_path: str | None = None, cache_size: int = 2048):
         self.backend = backend
         self.analyzer = Analyzer(get_segmenter(userdict_path))
+        self._cache = ResultCache(cache_size)
 
     @classmethod
     def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0):
@@ -124,7 +128,18 @@ class SearchEngine:
 
     # ---- search -------------------------------------------------------------
     def search(self, req: SearchRequest) -> SearchResult:
+        """Search, answering repeated requests from a cache that is keyed by
+        the index version (a new commit never serves stale results)."""
         t0 = time.perf_counter()
+        key = (self.backend.version(), _request_key(req))
+        hit = self._cache.get(key)
+        if hit is not None:
+            return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
+        result = self._search(req, t0)
+        self._cache.put(key, result)
+        return result
+
+    def _search(self, req: SearchRequest, t0: float) -> SearchResult:
         parsed = q.parse(req.q)
         must, must_not = self.compile(parsed, req.fields)
         plan = Plan(
@@ -208,6 +223,45 @@ class SearchEngine:
 
     def stats(self) -> dict:
         return self.backend.stats()
+
+
+def _request_key(req: SearchRequest) -> tuple:
+    return (req.q, req.page, req.size, req.sort, tuple(req.category), tuple(req.source), tuple(req.author),
+            tuple(req.tag), req.date_from, req.date_to, tuple(req.facets), req.facet_size, req.highlight,
+            req.fields)
+
+
+class ResultCache:
+    """A small thread-safe LRU of search results; entries expire after
+    ``ttl`` seconds so that the recency preference stays current."""
+
+    def __init__(self, size: int, ttl: float = 300.0):
+        self.size, self.ttl = size, ttl
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        if not self.size:
+            return None
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                return None
+            stored_at, value = item
+            if time.monotonic() - stored_at > self.ttl:
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        if not self.size:
+            return
+        with self._lock:
+            self._data[key] = (time.monotonic(), value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
 
 
 def _overlap(a: dict, b: dict) -> float:

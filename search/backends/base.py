@@ -13,6 +13,9 @@ class IndexBackend(Protocol):
 
     def execute(self, plan: Plan) -> BackendResult: ...
 
+    def version(self) -> object:
+        """Changes whenever the searchable content changes (cache key)."""
+
     def get(self, doc_id: str) -> tuple[object, dict] | None:
         """(backend key, stored fields) of a live document, or None."""
 

@@ -82,6 +82,10 @@ class WhooshBackend:
         self.refresh()
         return self._view
 
+    def version(self) -> object:
+        view = self.view
+        return (self.realpath, view.generation)
+
     def execute(self, plan: Plan) -> BackendResult:
         return Executor(self.view).run(plan)
 
