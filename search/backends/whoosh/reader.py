@@ -38,6 +38,10 @@ class SegmentData:
         self._postfile = self._terms._postfile
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
+        if self.n:
+            # Opening the stored-fields column reads its offset table
+            # (~10 ms per segment): do it now, not in the first query.
+            reader.stored_fields(0)
         self.published = self._numeric_column("published", NO_DATE)
         self.title_len = self._numeric_column("title_len", 0).astype(np.float32)
         self.body_len = self._numeric_column("body_len", 0).astype(np.float32)
@@ -89,34 +93,43 @@ class SegmentData:
         if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves it unpacked
             length = length[0]
         buf = self._postfile.get(offset, length)
-        id_parts, w_parts, values = [], [], []
+        # Deltas restart at each block; make each block's first delta relative
+        # to the previous block's last id, then one cumsum gives all ids.
+        deltas_all: list[int] = []
+        weights_all: list[float] = []
+        values: list = []
         bio = io.BytesIO(buf)
         p = 4  # after the W3 block-list magic
         end = len(buf)
+        prev_max = 0
         while p < end:
             blen = int.from_bytes(buf[p : p + 4], "big", signed=True)
             p += 4
             last = blen < 0
             blen = abs(blen)
             bio.seek(p)
-            count, _maxid, _maxw, comp, _mnl, _mxl = pickle.load(bio)
+            count, maxid, _maxw, comp, _mnl, _mxl = pickle.load(bio)
             data = buf[bio.tell() : p + blen]
             if comp:
                 data = zlib.decompress(data)
             deltas, weights, vals = pickle.loads(data)
-            id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+            start = len(deltas_all)
+            deltas_all.extend(deltas)
+            deltas_all[start] -= prev_max
+            prev_max = maxid
             if weights is None:
-                w_parts.append(np.ones(count, np.float32))
-            elif isinstance(weights, float):
-                w_parts.append(np.full(count, weights, np.float32))
+                weights_all.extend([1.0] * count)
+            elif isinstance(weights, (int, float)):
+                weights_all.extend([weights] * count)
             else:
-                w_parts.append(np.asarray(weights, np.float32))
+                weights_all.extend(weights)
             if isinstance(vals, tuple):
                 values.extend(vals)
             p += blen
             if last:
                 break
-        return np.concatenate(id_parts), np.concatenate(w_parts), values
+        ids = np.cumsum(np.array(deltas_all, dtype=np.int64))
+        return ids, np.array(weights_all, dtype=np.float32), values
 
     def _cached(self, field, term):
         key = (field, term)
