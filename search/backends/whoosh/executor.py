@@ -48,6 +48,11 @@ def _intersect_all(arrays: list[np.ndarray], n: int) -> np.ndarray:
 # Document ids are dense (0 .. n_all), so sets and per-document sums are
 # boolean masks and bincounts over the whole index: much faster than
 # sorting-based np.unique / np.isin on the large posting lists of common words.
+def _fuzzy_latin(c: WordClause) -> bool:
+    """A long Latin word (not a number) gets partial credit by shared bigrams."""
+    return len(c.grams) >= 3 and c.word.isascii() and any(ch.isalpha() for ch in c.word)
+
+
 def _mask(ids: np.ndarray, n: int) -> np.ndarray:
     m = np.zeros(n, dtype=bool)
     m[ids] = True
@@ -209,7 +214,7 @@ class Executor:
     def partial(self, c: WordClause, full_docs: np.ndarray):
         """Documents without the word but with some of its parts:
         (docs, scores, strength = share of parts present)."""
-        if not c.parts and len(c.grams) >= 3 and c.word.isascii():
+        if not c.parts and _fuzzy_latin(c):
             # A long Latin run (terraexplorer6): credit by shared bigrams.
             grams = [g for g, _ in c.grams if len(g) == 2]
             docs, score, count = self._gram_scores(grams, c.fields)
@@ -380,7 +385,7 @@ class Executor:
         for i, c in enumerate(plan.must):
             if not few_full:
                 break
-            if isinstance(c, WordClause) and (c.parts or (len(c.grams) >= 3 and c.word.isascii())):
+            if isinstance(c, WordClause) and (c.parts or _fuzzy_latin(c)):
                 pd, ps, pst = self.partial(c, parts[i][0])
                 if len(pd):
                     parts[i] = (np.concatenate([parts[i][0], pd]), np.concatenate([parts[i][1], ps]))
