@@ -217,3 +217,21 @@ def test_title_restriction(engine, sample_records):
 def test_odd_input_is_plain_text(engine, q):
     res = engine.search(SearchRequest(q=q))
     assert res.total >= 0
+
+
+def test_concurrent_searches_agree_with_sequential(sample_index):
+    """gunicorn runs several threads per worker over one engine: concurrent
+    searches (cold caches included) give the same answers as sequential ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from search.engine import SearchEngine
+
+    queries = ["香港 选举", '"香港特别行政区"', "疫苗", "立法會", "中国 经济", "人民共和国", "COVID-19", "港",
+               "习近平 -会见", "title:疫情", "农业 OR 渔业", "一带一路"] * 4
+    fresh = SearchEngine.open(sample_index, refresh_interval=0)
+    fresh._cache.size = 0  # every call really searches
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(pool.map(lambda q: [h.id for h in fresh.search(SearchRequest(q=q, size=20)).hits],
+                                   queries))
+    sequential = [[h.id for h in fresh.search(SearchRequest(q=q, size=20)).hits] for q in queries]
+    assert concurrent == sequential
