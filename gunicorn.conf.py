@@ -15,3 +15,14 @@ preload_app = False
 # SEARCH_LOG_CLIENT_IP is set); gunicorn's would log every client IP.
 accesslog = None
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    """Open the index before the worker takes requests, so that the first
+    requests do not wait for it (a missing index is reported by /healthz)."""
+    holder = getattr(worker.wsgi, "extensions", {}).get("search_engine")
+    if holder is not None:
+        try:
+            holder.get()
+        except Exception:  # noqa: BLE001 - the app reports it on /healthz
+            pass

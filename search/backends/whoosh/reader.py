@@ -12,6 +12,7 @@ so everything is cached by segment id and survives a refresh.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import threading
 import zlib
@@ -23,7 +24,63 @@ from whoosh.reading import TermNotFound
 from .schema import NO_DATE, decode_char_positions
 
 FACET_COLUMNS = ("category", "source", "author")
-_POSTING_CACHE = 4096
+
+
+def _position_table(values: list[bytes]):
+    """CharPositions payloads -> (start of each posting's run, run lengths,
+    flat positions)."""
+    if not values:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
+    width = values[0][0]
+    if all(v[0] == width for v in values):
+        flat = np.frombuffer(b"".join([v[1:] for v in values]), dtype="<u2" if width == 2 else "<u4")
+        counts = np.fromiter(((len(v) - 1) // width for v in values), np.int64, len(values))
+    else:  # pragma: no cover - mixed widths only across exotic segments
+        arrays = [decode_char_positions(v) for v in values]
+        flat = np.concatenate(arrays)
+        counts = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    return starts, counts, flat.astype(np.int32)
+
+
+def _nbytes(entry) -> int:
+    ids, tfs, table = entry
+    return ids.nbytes + tfs.nbytes + (sum(a.nbytes for a in table) if table is not None else 0) + 200
+
+
+class ByteLRU:
+    """A thread-safe LRU bounded by the bytes of its entries (shared by all
+    segments of a process, so memory stays bounded however large the index)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                return None
+            self._data.move_to_end(key)
+            return item[0]
+
+    def put(self, key, value, nbytes: int) -> None:
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            if nbytes > self.max_bytes:
+                return
+            self._data[key] = (value, nbytes)
+            self.bytes += nbytes
+            while self.bytes > self.max_bytes and self._data:
+                _, (_, size) = self._data.popitem(last=False)
+                self.bytes -= size
+
+
+POSTINGS_CACHE = ByteLRU(int(float(os.environ.get("SEARCH_POSTINGS_CACHE_MB", "128")) * 2**20))
 
 
 class SegmentData:
@@ -36,8 +93,6 @@ class SegmentData:
         self.n = segment.doc_count_all()
         self._terms = reader._terms
         self._postfile = self._terms._postfile
-        self._cache: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
         if self.n:
             # Opening the stored-fields column reads its offset table
             # (~10 ms per segment): do it now, not in the first query.
@@ -132,52 +187,32 @@ class SegmentData:
         return ids, np.array(weights_all, dtype=np.float32), values
 
     def _cached(self, field, term):
-        key = (field, term)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
-        hit = self._read(field, term) or (np.empty(0, np.int64), np.empty(0, np.float32), [])
-        with self._lock:
-            self._cache[key] = hit
-            if len(self._cache) > _POSTING_CACHE:
-                self._cache.popitem(last=False)
+        """(ids, tfs, position table or None), from the shared byte-bounded cache.
+
+        Payloads are kept only for the bigram fields, and then as flat
+        arrays (a bytes object per posting costs ~40 bytes of overhead)."""
+        key = (self.segid, field, term)
+        hit = POSTINGS_CACHE.get(key)
+        if hit is not None:
+            return hit
+        read = self._read(field, term)
+        if read is None:
+            hit = (np.empty(0, np.int64), np.empty(0, np.float32), None)
+        else:
+            ids, tfs, values = read
+            table = _position_table(values) if field.endswith("_g") else None
+            hit = (ids, tfs, table)
+        POSTINGS_CACHE.put(key, hit, _nbytes(hit))
         return hit
 
     def postings(self, field, term):
         ids, tfs, _ = self._cached(field, term)
         return ids, tfs
 
-    def position_table(self, field, term):
-        """All positions of ``term`` as flat arrays: (doc ids, start of each
-        doc's run in ``flat``, run lengths, flat positions); cached."""
-        key = ("#pos", field, term)
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        ids, _, values = self._cached(field, term)
-        if not values:
-            hit = (ids, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-        else:
-            width = values[0][0]
-            if all(v[0] == width for v in values):
-                flat = np.frombuffer(b"".join([v[1:] for v in values]), dtype="<u2" if width == 2 else "<u4")
-                counts = np.fromiter(((len(v) - 1) // width for v in values), np.int64, len(values))
-            else:  # pragma: no cover - mixed widths only across exotic segments
-                arrays = [decode_char_positions(v) for v in values]
-                flat = np.concatenate(arrays)
-                counts = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
-            starts = np.r_[0, np.cumsum(counts)[:-1]]
-            hit = (ids, starts, counts, flat.astype(np.int64))
-        with self._lock:
-            self._cache[key] = hit
-        return hit
-
     def positions(self, field, term, docs: np.ndarray):
         """(doc, position) pairs of ``term`` in ``docs`` (which must all contain it)."""
-        ids, starts, counts, flat = self.position_table(field, term)
+        ids, _, table = self._cached(field, term)
+        starts, counts, flat = table
         idx = np.searchsorted(ids, docs)
         c = counts[idx]
         total = int(c.sum())
