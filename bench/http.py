@@ -24,6 +24,8 @@ import time
 import urllib.parse
 import urllib.request
 
+from .measure import write_result
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -131,9 +133,7 @@ def main(argv=None) -> int:
         proc.wait(15)
         log.close()
     print(json.dumps(result, indent=2))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
+    write_result(args.out, result)
     return 0
 
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from .env import ROOT, stock_python
-from .measure import dir_size, run_measured
+from .measure import dir_size, run_measured, write_result
 
 CORPUS = os.environ.get("NEWS_CORPUS", os.path.join(os.path.dirname(ROOT), "shared", "corpus"))
 FILES = ("news-xwlb.jsonl.gz", "news-hkcnews.jsonl.gz")
@@ -90,10 +90,8 @@ def main(argv=None) -> int:
         print(f"{r['system']:45} {r['documents']:7d} {r['seconds']:8.1f} {r['chars_per_s']:10,d} "
               f"{r['docs_per_s']:8.1f} {r['peak_rss_mb']:8d} {r['index_mb']:9.1f}")
     print(f"ours / stock characters per second: {ratio:.1f}x (target >= 8x)")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump({"date": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows, "speedup": ratio,
-                   "cpus": os.cpu_count()}, f, indent=2, ensure_ascii=False)
+    write_result(args.out, {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows, "speedup": ratio,
+                            "cpus": os.cpu_count()})
     return 0
 
 

@@ -21,6 +21,7 @@ import tempfile
 import time
 
 from .env import ROOT, stock_python
+from .measure import write_result
 
 sys.path.insert(0, ROOT)
 
@@ -92,9 +93,7 @@ def main(argv=None) -> int:
     for a, b in examples:
         diff = [(i, x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y][:3]
         print("differs:", diff, file=sys.stderr)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
+    write_result(args.out, result)
     return 0
 
 

@@ -19,6 +19,8 @@ import random
 import sys
 import time
 
+from .measure import write_result
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
@@ -115,9 +117,7 @@ def main(argv=None) -> int:
     print("cold by kind: " + ", ".join(f"{k} p50 {v['p50']:.1f}/p99 {v['p99']:.1f}"
                                        for k, v in result["cold_by_kind"].items()))
     print(f"errors: {result['errors']}")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, ensure_ascii=False)
+    write_result(args.out, result)
     return 0
 
 

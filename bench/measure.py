@@ -35,4 +35,11 @@ def dir_size(path: str) -> int:
     return total
 
 
-__all__ = ["run_measured", "dir_size", "resource"]
+def write_result(path: str, result: dict) -> None:
+    """Write a benchmark's figures as JSON (the results files are committed)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2, ensure_ascii=False)
+
+
+__all__ = ["run_measured", "dir_size", "write_result", "resource"]

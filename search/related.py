@@ -22,7 +22,7 @@ def related_plan(stored: dict, key, backend, size: int) -> Plan | None:
     keyterms = stored.get("keyterms") or []
     if not keyterms:
         return None
-    n = max(backend.stats()["documents"], 1)
+    n = max(backend.doc_count(), 1)
     weighted = []
     for term, tf in keyterms:
         df = backend.doc_frequency(term)

@@ -14,7 +14,7 @@ ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        if os.environ.get("REQUIRE_BROWSER"):
+        if os.environ.get("CI") or os.environ.get("REQUIRE_BROWSER"):
             pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -21,6 +21,9 @@ class IndexBackend(Protocol):
 
     def doc_frequency(self, word: str) -> int: ...
 
+    def doc_count(self) -> int:
+        """Live documents."""
+
     def stats(self) -> dict: ...
 
     def close(self) -> None: ...

@@ -96,6 +96,9 @@ class WhooshBackend:
             return None
         return g, view.stored(g)
 
+    def doc_count(self) -> int:
+        return self.view.n_live
+
     def doc_frequency(self, word: str) -> int:
         """Live documents having ``word`` in the title or the body."""
         view = self.view

@@ -257,8 +257,7 @@ class Executor:
     def value(self, c: ValueClause):
         v = self.view
         want = fold_case(normalize_query(c.value.strip()))
-        vocab = v.facet_vocab.get(c.field, [])
-        matching = [i for i, val in enumerate(vocab) if want and want in fold_case(normalize_query(val))]
+        matching = [i for i, val in enumerate(v.normalized_vocab(c.field)) if want and want in val]
         if not matching:
             return _EMPTY
         if c.field == "tag":
@@ -293,12 +292,13 @@ class Executor:
         for fname, values in plan.filters.items():
             if not values:
                 continue
+            wanted = set(values)
             if fname == "tag":
-                ords = [i for i, t in enumerate(v.facet_vocab["tag"]) if t in set(values)]
+                ords = [i for i, t in enumerate(v.facet_vocab["tag"]) if t in wanted]
                 m = np.zeros(v.n_all, bool)
                 m[v.tag_docs[np.isin(v.tag_ords, ords)]] = True
             else:
-                ords = [i for i, t in enumerate(v.facet_vocab[fname]) if t in set(values)]
+                ords = [i for i, t in enumerate(v.facet_vocab[fname]) if t in wanted]
                 m = np.isin(v.facet_ords[fname], ords)
             mask &= m
         if plan.date_from is not None:

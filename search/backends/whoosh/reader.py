@@ -21,6 +21,7 @@ from collections import OrderedDict
 import numpy as np
 from whoosh.reading import TermNotFound
 
+from ...normalize import fold_case, normalize_query
 from .schema import NO_DATE, decode_char_positions
 
 FACET_COLUMNS = ("category", "source", "author")
@@ -270,8 +271,18 @@ class IndexView:
             tords.append(np.fromiter((tag_vocab.setdefault(t, len(tag_vocab)) for t in tags),
                                      np.int64, len(tags)))
         self.facet_vocab["tag"] = list(tag_vocab)
+        self._normalized: dict[str, list[str]] = {}
         self.tag_docs = cat(tdocs, np.int64)
         self.tag_ords = cat(tords, np.int64)
+
+    def normalized_vocab(self, field: str) -> list[str]:
+        """Facet values folded like queries (for author:/source:... matching),
+        computed once per view rather than in every query."""
+        cached = self._normalized.get(field)
+        if cached is None:
+            cached = [fold_case(normalize_query(val)) for val in self.facet_vocab.get(field, [])]
+            self._normalized[field] = cached
+        return cached
 
     def locate(self, gdoc: int) -> tuple[SegmentData, int]:
         i = int(np.searchsorted(self.bases, gdoc, side="right")) - 1

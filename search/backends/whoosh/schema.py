@@ -21,19 +21,19 @@ checks this.
 
 from __future__ import annotations
 
-from whoosh import fields
-from whoosh.analysis import Composable, Token as WhooshToken
 from array import array
 from collections import defaultdict
 
+from whoosh import fields
+from whoosh.analysis import Composable, Token as WhooshToken
 from whoosh.formats import Frequency, Positions
 
 from ...analysis import Analyzer
 from ...normalize import fold_case, normalize
+from ...ranking import NO_DATE
 from ...segmenter import get_segmenter
 
 SCHEMA_VERSION = 1
-NO_DATE = -1
 
 
 class CharPositions(Positions):

@@ -85,11 +85,6 @@ class WriteSession:
         self.closed = False
 
     # ---- reading what is already there ---------------------------------
-    def reader(self):
-        return whoosh_index.FileIndex._reader(
-            self.storage, self.schema, self.segments, self.generation
-        )
-
     def id_map(self) -> dict[str, tuple[int, int, str | None]]:
         """id -> (segment number, docnum, record hash) of every live document."""
         out: dict[str, tuple[int, int, str | None]] = {}
