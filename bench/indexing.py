@@ -18,19 +18,16 @@ import sys
 import tempfile
 import time
 
-from .env import ROOT, stock_python
+from .env import NEWS_FILES, ROOT, STOCK_SCRIPT, stock_python
 from .measure import dir_size, run_measured, write_result
-
-CORPUS = os.environ.get("NEWS_CORPUS", os.path.join(os.path.dirname(ROOT), "shared", "corpus"))
-FILES = ("news-xwlb.jsonl.gz", "news-hkcnews.jsonl.gz")
 
 
 def write_slice(n: int, path: str) -> tuple[int, int]:
-    per_file = n // len(FILES)
+    per_file = n // len(NEWS_FILES)
     docs = chars = 0
     with open(path, "w", encoding="utf-8") as out:
-        for name in FILES:
-            with gzip.open(os.path.join(CORPUS, name), "rt", encoding="utf-8") as f:
+        for name in NEWS_FILES:
+            with gzip.open(name, "rt", encoding="utf-8") as f:
                 for i, line in enumerate(f):
                     if i >= per_file:
                         break
@@ -55,43 +52,51 @@ def row(name, docs, chars, res, index_dir):
             "peak_rss_mb": round(res["peak_rss_mb"]), "index_mb": round(dir_size(index_dir) / 2**20, 1)}
 
 
+def run(slice_n: int, full: bool, workdir: str) -> dict:
+    """Index into ``workdir`` (``stock``, ``ours`` and, with ``full``,
+    ``full``: the caller may keep using them)."""
+    rows = []
+    src = os.path.join(workdir, "slice.jsonl")
+    docs, chars = write_slice(slice_n, src)
+    stock_dir = os.path.join(workdir, "stock")
+    res = run_measured([stock_python(), STOCK_SCRIPT, "index", stock_dir, src])
+    rows.append(row("stock whoosh 2.7.4 + jieba ChineseAnalyzer", docs, chars, res, stock_dir))
+    ours_dir = os.path.join(workdir, "ours")
+    res = ours([src], ours_dir, batch=docs)  # one commit, split between the workers
+    rows.append(row("ours (2 workers)", docs, chars, res, ours_dir))
+    if full:
+        full_dir = os.path.join(workdir, "full")
+        res = ours(list(NEWS_FILES), full_dir, batch=16000)
+        total_docs = total_chars = 0
+        for f in NEWS_FILES:
+            with gzip.open(f, "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    r = json.loads(line)
+                    total_docs += 1
+                    total_chars += len(r["title"]) + len(r.get("body") or "")
+        rows.append(row("ours, full corpora", total_docs, total_chars, res, full_dir))
+    return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows,
+            "speedup": rows[1]["chars_per_s"] / rows[0]["chars_per_s"], "cpus": os.cpu_count()}
+
+
+def print_table(result: dict) -> None:
+    print(f"{'indexing':45} {'docs':>7} {'seconds':>8} {'chars/s':>10} {'docs/s':>8} {'peak MB':>8} {'index MB':>9}")
+    for r in result["rows"]:
+        print(f"{r['system']:45} {r['documents']:7d} {r['seconds']:8.1f} {r['chars_per_s']:10,d} "
+              f"{r['docs_per_s']:8.1f} {r['peak_rss_mb']:8d} {r['index_mb']:9.1f}")
+    print(f"ours / stock characters per second: {result['speedup']:.1f}x")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--slice", type=int, default=5000)
     ap.add_argument("--full", action="store_true", help="also index the full corpora with ours")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "indexing.json"))
     args = ap.parse_args(argv)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "slice.jsonl")
-        docs, chars = write_slice(args.slice, src)
-        stock_py = stock_python()
-        stock_dir = os.path.join(tmp, "stock")
-        res = run_measured([stock_py, os.path.join(ROOT, "bench", "stock.py"), "index", stock_dir, src])
-        rows.append(row("stock whoosh 2.7.4 + jieba ChineseAnalyzer", docs, chars, res, stock_dir))
-        ours_dir = os.path.join(tmp, "ours")
-        res = ours([src], ours_dir, batch=docs)  # one commit, split between the workers
-        rows.append(row("ours (2 workers)", docs, chars, res, ours_dir))
-        if args.full:
-            full_dir = os.path.join(tmp, "full")
-            files = [os.path.join(CORPUS, f) for f in FILES]
-            res = ours(files, full_dir, batch=16000)
-            total_docs = total_chars = 0
-            for f in files:
-                with gzip.open(f, "rt", encoding="utf-8") as fh:
-                    for line in fh:
-                        r = json.loads(line)
-                        total_docs += 1
-                        total_chars += len(r["title"]) + len(r.get("body") or "")
-            rows.append(row("ours, full corpora", total_docs, total_chars, res, full_dir))
-    ratio = rows[1]["chars_per_s"] / rows[0]["chars_per_s"]
-    print(f"{'system':45} {'docs':>7} {'seconds':>8} {'chars/s':>10} {'docs/s':>8} {'peak MB':>8} {'index MB':>9}")
-    for r in rows:
-        print(f"{r['system']:45} {r['documents']:7d} {r['seconds']:8.1f} {r['chars_per_s']:10,d} "
-              f"{r['docs_per_s']:8.1f} {r['peak_rss_mb']:8d} {r['index_mb']:9.1f}")
-    print(f"ours / stock characters per second: {ratio:.1f}x (target >= 8x)")
-    write_result(args.out, {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows, "speedup": ratio,
-                            "cpus": os.cpu_count()})
+        result = run(args.slice, args.full, tmp)
+    print_table(result)
+    write_result(args.out, result)
     return 0
 
 

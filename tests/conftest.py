@@ -88,76 +88,16 @@ def client(web_app):
     return web_app.test_client()
 
 
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# A real gunicorn on loopback (shared with the HTTP benchmarks).  The tests
+# refresh twice a second so that freshness checks do not wait on the interval.
+from bench.server import Server as _Server  # noqa: E402
+from bench.server import free_port  # noqa: E402,F401
 
 
-class Server:
-    """A real gunicorn process on loopback serving an index."""
-
+class Server(_Server):
     def __init__(self, index_dir, workers=2, extra_env=None, require_healthy=True):
-        """Start gunicorn and wait until it answers /healthz (with 200, or with
-        any status when ``require_healthy`` is False)."""
-        import subprocess
-        import tempfile
-        import time
-        import urllib.error
-        import urllib.request
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, SEARCH_INDEX=index_dir, PYTHONPATH=ROOT, WEB_CONCURRENCY=str(workers),
-                   SEARCH_REFRESH_INTERVAL="0.5", **(extra_env or {}))
-        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [gunicorn, "-c", os.path.join(ROOT, "gunicorn.conf.py"), "--bind", f"127.0.0.1:{self.port}",
-             "web:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except urllib.error.HTTPError:
-                if not require_healthy:
-                    return
-            except Exception:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("gunicorn did not answer /healthz")
-
-    def get(self, path):
-        import urllib.error
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as r:
-                return r.status, dict(r.headers), r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
-
-    def json(self, path):
-        import json as _json
-
-        status, _, body = self.get(path)
-        return status, _json.loads(body)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except Exception:
-            self.proc.kill()
-            self.proc.wait()
-        log = getattr(self, "log", None)
-        if log is not None:
-            log.close()
+        env = {"SEARCH_REFRESH_INTERVAL": "0.5", **(extra_env or {})}
+        super().__init__(index_dir, workers=workers, extra_env=env, require_healthy=require_healthy)
 
 
 @pytest.fixture(scope="session")

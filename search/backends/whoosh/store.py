@@ -17,10 +17,10 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, clean_files
 
-from . import zerocopy
+from . import segment_io
 from .schema import build_schema
 
-zerocopy.install()
+segment_io.install()
 
 INDEXNAME = "MAIN"
 

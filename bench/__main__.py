@@ -1,0 +1,117 @@
+"""Every benchmark and evaluation in one run, with the targets of issue 4.
+
+    python -m bench --quick     # ~3 minutes: small slices, a sanity check of every part
+    python -m bench             # full: the 108k corpora (~35 minutes; +20 the first
+                                # time, to build and cache the stock setup's index)
+
+Full mode indexes the corpora with ours (timed) and measures latency, HTTP
+and freshness on that index; latency is compared with the stock setup's
+index of the same articles.  Each part prints its table; the figures go to
+bench/results/summary-{quick,full}.json (and each part's own file in full
+mode).  Machines here are shared and noisy: read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+from . import freshness, http_load, indexing, latency
+from .env import CORPUS, ROOT, stock_full_index
+from .measure import write_result
+
+sys.path.insert(0, ROOT)
+RESULTS = os.path.join(ROOT, "bench", "results")
+EVAL_RESULTS = os.path.join(ROOT, "eval", "results")
+
+
+def targets(r: dict) -> list[tuple[str, str, bool]]:
+    """(target, measured, reached)."""
+    lat = r["latency"]["ours"]["cold"]
+    out = [
+        ("search p50 <= 15 ms in-process (cold)", f"{lat['p50']} ms", lat["p50"] <= 15),
+        ("search p99 <= 80 ms in-process (cold)", f"{lat['p99']} ms", lat["p99"] <= 80),
+    ]
+    if "stock_over_ours" in r["latency"]:
+        ratio = r["latency"]["stock_over_ours"]["p95"]
+        out.append(("stock / ours >= 5x at p95", f"{ratio}x", ratio >= 5))
+    cold = r["http"]["cold"]
+    rss = max(w["rss"] for mode in ("cold", "warm") for w in r["http"][mode]["worker_memory_mb"])
+    out += [
+        ("HTTP >= 150 req/s at concurrency 8 (cold)", f"{cold['requests_per_s']} req/s", cold["requests_per_s"] >= 150),
+        ("HTTP zero errors", f"{cold['errors'] + r['http']['warm']['errors']}",
+         cold["errors"] + r["http"]["warm"]["errors"] == 0),
+        ("HTTP p99 <= 200 ms (cold)", f"{cold['p99_ms']} ms", cold["p99_ms"] <= 200),
+        ("worker RSS <= 400 MB", f"{rss} MB", rss <= 400),
+        ("freshness <= 2 s", f"{r['freshness']['stable_max_s']} s",
+         r["freshness"]["stable_max_s"] is not None and r["freshness"]["stable_max_s"] <= 2),
+    ]
+    if "qbqtc" in r:
+        gain = r["qbqtc"]["ndcg_gain"]
+        out.append(("QBQTC nDCG@10 >= bigram BM25 + 0.02", f"{gain:+.4f}", gain >= 0.02))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--index", help="full mode: measure on this existing index instead of building one "
+                                    "(freshness adds and deletes probe articles in it)")
+    ap.add_argument("--skip-eval", action="store_true")
+    args = ap.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    report: dict = {"mode": mode, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count()}
+    out = (lambda name: os.path.join(tempfile.gettempdir(), f"bench-{name}.json")) if args.quick else \
+        (lambda name: os.path.join(RESULTS, f"{name}.json"))
+    with tempfile.TemporaryDirectory() as work:
+        if args.quick:
+            report["indexing"] = indexing.run(1000, full=False, workdir=work)
+            index_dir, stock_index = os.path.join(work, "ours"), os.path.join(work, "stock")
+        else:
+            report["indexing"] = indexing.run(5000, full=not args.index, workdir=work)
+            index_dir = args.index or os.path.join(work, "full")
+            stock_index = stock_full_index()
+        indexing.print_table(report["indexing"])
+        write_result(out("indexing"), report["indexing"])
+
+        report["latency"] = latency.run(index_dir, stock_index, repeat=1 if args.quick else 3,
+                                        every=8 if args.quick else 4, timeout=10.0)
+        latency.print_table(report["latency"])
+        write_result(out("latency"), report["latency"])
+
+        report["http"] = http_load.run(index_dir, seconds=10 if args.quick else 30, connections=8)
+        http_load.print_table(report["http"])
+        write_result(out("http"), report["http"])
+
+        report["freshness"] = freshness.run(index_dir, trials=3 if args.quick else 5)
+        print(f"freshness: visible to every request within {report['freshness']['stable_max_s']} s "
+              f"(first seen after {report['freshness']['first_median_s']} s, median)")
+        write_result(out("freshness"), report["freshness"])
+
+    if not args.skip_eval:
+        from eval import news, qbqtc
+
+        report["qbqtc"] = qbqtc.run(CORPUS, limit=300 if args.quick else 0)
+        qbqtc.print_table(report["qbqtc"])
+        if not args.quick:
+            write_result(os.path.join(EVAL_RESULTS, "qbqtc.json"), report["qbqtc"])
+            report["news"] = news.run(500)
+            news.print_table(report["news"])
+            write_result(os.path.join(EVAL_RESULTS, "news.json"), report["news"])
+
+    report["targets"] = [{"target": t, "measured": m, "reached": ok} for t, m, ok in targets(report)]
+    print(f"\n{'target':45} {'measured':>14}  reached")
+    for t in report["targets"]:
+        print(f"{t['target']:45} {t['measured']:>14}  {'yes' if t['reached'] else 'NO'}")
+    if args.quick:
+        print("(quick mode: small indexes; the targets are defined on the full corpora)")
+    report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    write_result(os.path.join(RESULTS, f"summary-{mode}.json"), report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Evaluation on the news corpora: related articles and known-item search,
+ours against the stock setup (whoosh 2.7.4 + jieba) in the same run.
+
+    python -m eval.news [--sample 500]
+
+Both indexes are built from the records with their editor tags removed, so
+neither system can read the tags that the related-articles check measures.
+
+* Related articles: a fixed random sample of articles having at least one
+  *specific* tag (used by 2-100 articles of the corpora).  For each, the top
+  5 related articles; the figure is the share of those 5 slots filled by an
+  article sharing a specific tag with the source (a missing result counts as
+  a miss).  Baselines: the stock setup's ``more_like_this`` on the body, and
+  5 random articles of the same category (of the same source when the
+  article has no category).
+* Known item: articles whose headline occurs once in the corpora; the query
+  is 2 or 3 (seeded choice) of the headline's least frequent words, in
+  headline order; Success@1 and MRR@10 (ir-measures) for finding that
+  article.
+
+Writes eval/results/news.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from bench.env import NEWS_FILES, run_stock, stock_full_index  # noqa: E402
+from bench.measure import write_result  # noqa: E402
+
+SEED = 20261126
+CJK_OR_WORD = re.compile(r"[\u3400-\u9fff]|[A-Za-z0-9]")
+
+
+def load_records():
+    records = []
+    for path in NEWS_FILES:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            records.extend(json.loads(line) for line in f if line.strip())
+    return records
+
+
+def write_without_tags(records, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(dict(r, tags=[]), ensure_ascii=False) + "\n")
+
+
+def build_ours(src: str, index_dir: str) -> None:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "indexer", "build", "--no-progress", "--index", index_dir, src],
+                   cwd=ROOT, check=True, env=dict(os.environ, PYTHONPATH=ROOT))
+
+
+# ---- related articles ----------------------------------------------------
+def related_sample(records, n: int, rng: random.Random):
+    df = Counter(t for r in records for t in set(r.get("tags") or []))
+    specific = {r["id"]: {t for t in (r.get("tags") or []) if 2 <= df[t] <= 100} for r in records}
+    candidates = sorted(i for i, tags in specific.items() if tags)
+    return rng.sample(candidates, n), specific
+
+
+def tag_share(results: dict[str, list[str]], specific: dict[str, set], k: int = 5) -> float:
+    hits = sum(1 for src, rel in results.items() for d in rel[:k] if specific[src] & specific.get(d, set()))
+    return hits / (k * len(results))
+
+
+def random_same_category(records, sample, rng: random.Random) -> dict[str, list[str]]:
+    by_cat, by_source = defaultdict(list), defaultdict(list)
+    for r in records:
+        if r.get("category"):
+            by_cat[r["category"]].append(r["id"])
+        by_source[r.get("source")].append(r["id"])
+    rec = {r["id"]: r for r in records}
+    out = {}
+    for doc_id in sample:
+        r = rec[doc_id]
+        pool = by_cat[r["category"]] if r.get("category") else by_source[r.get("source")]
+        picks = rng.sample(pool, min(6, len(pool)))
+        out[doc_id] = [p for p in picks if p != doc_id][:5]
+    return out
+
+
+# ---- known item ------------------------------------------------------------
+def known_items(records, engine, n: int, rng: random.Random) -> dict[str, tuple[str, str]]:
+    """qid -> (query, target id)."""
+    from search.engine import FUNCTION_WORDS
+    from search.segmenter import get_segmenter
+
+    titles = Counter(r["title"].strip() for r in records)
+    unique = [r for r in records if titles[r["title"].strip()] == 1]
+    seg = get_segmenter(None)
+    queries = {}
+    for r in rng.sample(unique, len(unique)):
+        words = []
+        for w, _, _ in seg.cut(r["title"]):
+            if len(w) >= 2 and CJK_OR_WORD.search(w) and w not in FUNCTION_WORDS and w not in words:
+                words.append(w)
+        if len(words) < 2:
+            continue
+        k = min(len(words), rng.choice((2, 3)))
+        rarest = set(sorted(words, key=lambda w: (engine.backend.doc_frequency(w), w))[:k])
+        queries[f"k{len(queries)}"] = (" ".join(w for w in words if w in rarest), r["id"])
+        if len(queries) == n:
+            break
+    return queries
+
+
+def known_item_scores(run: dict[str, list[str]], items) -> dict:
+    import ir_measures
+    from ir_measures import RR, Success
+
+    qrels = [ir_measures.Qrel(q, target, 1) for q, (_, target) in items.items()]
+    scored = [ir_measures.ScoredDoc(q, d, 100.0 - i) for q, ids in run.items() for i, d in enumerate(ids)]
+    agg = ir_measures.calc_aggregate([Success @ 1, RR @ 10], qrels, scored)
+    return {"Success@1": agg[Success @ 1], "MRR@10": agg[RR @ 10]}
+
+
+def run(sample_size: int) -> dict:
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    records = load_records()
+    rng = random.Random(SEED)
+    sample, specific = related_sample(records, sample_size, rng)
+    stock_index = stock_full_index()
+    result = {"articles": len(records), "sample": sample_size}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "notags.jsonl")
+        write_without_tags(records, src)
+        index_dir = os.path.join(tmp, "index")
+        t = time.perf_counter()
+        build_ours(src, index_dir)
+        result["ours_build_seconds"] = round(time.perf_counter() - t, 1)
+        engine = SearchEngine.open(index_dir, refresh_interval=3600)
+
+        ours = {d: [h.id for h in engine.related(d, size=5) or []] for d in sample}
+        ids_file = os.path.join(tmp, "ids.json")
+        with open(ids_file, "w", encoding="utf-8") as f:
+            json.dump(sample, f)
+        stock = run_stock("related", stock_index, ids_file)["related"]
+        rand = random_same_category(records, sample, random.Random(SEED + 1))
+        result["related_top5_tag_share"] = {
+            "ours": tag_share(ours, specific), "stock more_like_this": tag_share(stock, specific),
+            "random same category": tag_share(rand, specific),
+        }
+
+        items = known_items(records, engine, sample_size, random.Random(SEED + 2))
+        ours_run = {q: [h.id for h in engine.search(SearchRequest(q=text, size=10, facets=(), highlight=False)).hits]
+                    for q, (text, _) in items.items()}
+        qfile = os.path.join(tmp, "queries.json")
+        with open(qfile, "w", encoding="utf-8") as f:
+            json.dump({q: text for q, (text, _) in items.items()}, f, ensure_ascii=False)
+        stock_run = {q: list(hits) for q, hits in run_stock("ranking", stock_index, qfile)["run"].items()}
+        result["known_item"] = {"queries": len(items), "ours": known_item_scores(ours_run, items),
+                                "stock": known_item_scores(stock_run, items),
+                                "examples": [text for text, _ in list(items.values())[:10]]}
+        engine.backend.close()
+    result["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    return result
+
+
+def print_table(result: dict) -> None:
+    print(f"related articles, share of top-5 slots sharing a specific editor tag ({result['sample']} articles):")
+    for name, v in result["related_top5_tag_share"].items():
+        print(f"  {name:22} {v:.3f}")
+    ki = result["known_item"]
+    print(f"known item ({ki['queries']} unique headlines, 2-3 rarest words):")
+    for name in ("ours", "stock"):
+        print(f"  {name:22} Success@1 {ki[name]['Success@1']:.3f}  MRR@10 {ki[name]['MRR@10']:.3f}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sample", type=int, default=500)
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "news.json"))
+    args = ap.parse_args(argv)
+    result = run(args.sample)
+    print_table(result)
+    write_result(args.out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
