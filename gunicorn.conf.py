@@ -6,10 +6,18 @@ refreshes at most once a second when the indexer commits."""
 import os
 
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Searching is CPU-bound Python: threads of one worker share its interpreter
+# lock, so more than two only stretch every request in that worker
+# (bench/http_load: 2 threads gave higher throughput and a lower p99 than 4).
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-keepalive = 5
+# No keep-alive: a gthread worker accepts every connection it is offered, so
+# with keep-alive the first worker to wake took all of a client's
+# connections and served them alone while the other idled.  Closing after
+# each response lets the kernel hand new connections to whichever worker is
+# free.  (Behind a reverse proxy, keep-alive lives between client and proxy.)
+keepalive = 0
 preload_app = False
 # The app writes its own JSON access log (request time, no client IP unless
 # SEARCH_LOG_CLIENT_IP is set); gunicorn's would log every client IP.

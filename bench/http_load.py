@@ -7,7 +7,7 @@ recommendation for 2 cores) and runs wrk twice with the query mix of
 bench/querymix.jsonl as /api/search requests:
 
 * cold (the headline figure): a fresh service, every distinct query once,
-  sent by ``--connections`` keep-alive clients (Python threads: wrk cannot
+  sent by ``--connections`` concurrent clients (Python threads: wrk cannot
   stop after a fixed list of requests);
 * warm: wrk cycling the whole mix for ``--seconds`` (repeated queries hit
   the result caches, as real traffic does).
@@ -174,7 +174,7 @@ def run(index_dir: str, seconds: int, connections: int) -> dict:
         warm = run_wrk(srv.url, "warm", connections, seconds)
         warm["worker_memory_mb"] = memory_mb(srv.worker_pids())
     return {"cold": cold, "warm": warm, "workers": os.environ.get("WEB_CONCURRENCY", "2"),
-            "threads": os.environ.get("GUNICORN_THREADS", "4"), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "threads": os.environ.get("GUNICORN_THREADS", "2"), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def print_table(result: dict) -> None:

@@ -40,6 +40,8 @@ class SearchEngine:
         self.backend = backend
         self.analyzer = Analyzer(get_segmenter(userdict_path))
         self._cache = ResultCache(cache_size)
+        # Build the character tables and load jieba now, not in the first query.
+        self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
     @classmethod
     def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0):
@@ -55,9 +57,12 @@ class SearchEngine:
             clauses = []
             content = [w for w in words if w not in FUNCTION_WORDS]
             for w in words:
+                if content and w in FUNCTION_WORDS:
+                    # Next to content words a function word only nudges scores
+                    # (its idf is near zero) yet has the longest posting list.
+                    continue
                 grams = self.analyzer.phrase_grams(w)
-                optional = bool(content) and w in FUNCTION_WORDS
-                clauses.append(WordClause(w, grams, fields, optional, self.analyzer.word_parts(w)))
+                clauses.append(WordClause(w, grams, fields, parts=self.analyzer.word_parts(w)))
             return clauses
         if isinstance(node, q.Phrase):
             fields = TEXT_FIELDS.get(node.field, default_fields)

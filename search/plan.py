@@ -18,7 +18,6 @@ class WordClause:
     word: str
     grams: list[tuple[str, int]]
     fields: tuple[str, ...] = ("title", "body")
-    optional: bool = False  # function words (的, 是 ...): add to the score, never required
     # Pieces of a long word (齐齐哈尔市 -> 齐齐, 哈尔): a document with some of
     # them but not the word itself gets partial credit among partial matches.
     parts: tuple[str, ...] = ()

@@ -108,6 +108,14 @@ def test_all_words_first_then_most_words(engine):
     assert {h.id for h in full.hits[:5]} & {h.id for h in res.hits}
 
 
+def test_function_words_do_not_change_the_matches(engine):
+    """"香港的经济" finds what "香港 经济" finds: 的 is neither required nor
+    read (and so never highlighted)."""
+    assert all_ids(engine, "香港的经济") == all_ids(engine, "香港 经济") != set()
+    with_de = engine.search(SearchRequest(q="香港的经济", size=20, facets=()))
+    assert all("<mark>的</mark>" not in (h.snippet or "") + h.title for h in with_de.hits)
+
+
 def test_full_matches_rank_above_partial_matches(tiny_index):
     texts = {
         "f1": "台风登陆 沿海地区 启动应急响应",

@@ -191,7 +191,10 @@ class Executor:
         all_docs = []
         for f in c.fields:
             w_ids, w_tf = self.view.postings(f + "_w", c.word)
-            if not c.grams:
+            if not c.grams or c.word.isascii():
+                # Latin and digit runs are split into their parts at indexing
+                # time, so the word field already has every occurrence; the
+                # bigram check for "2002" read every "20"/"00"/"02" position.
                 sub_docs, sub_tf = _EMPTY
             elif len(c.grams) == 1:
                 g_docs, g_tf = self._gram_docs(f + "_g", c.grams)
@@ -367,10 +370,7 @@ class Executor:
         v = self.view
         n_live = max(v.n_live, 1)
         parts = [self.clause(c) for c in plan.must]
-        optional = [bool(getattr(c, "optional", False)) for c in plan.must]
-        if all(optional):
-            optional = [False] * len(parts)
-        required = np.array([not o for o in optional])
+        required = np.ones(len(parts), dtype=bool)
         weights = np.array([
             ranking.idf(int(v.live[p[0]].sum()), n_live) if len(p[0]) else ranking.idf(0, n_live)
             for p in parts

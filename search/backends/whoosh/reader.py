@@ -27,33 +27,55 @@ from .schema import NO_DATE, decode_char_positions
 FACET_COLUMNS = ("category", "source", "author")
 
 
-def _position_table(values: list[bytes]):
-    """CharPositions payloads -> (start of each posting's run, run lengths,
-    flat positions), with numpy over the joined bytes (a Python loop over
-    millions of payloads took a quarter of all query time)."""
-    if not values:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
-    lens = np.fromiter(map(len, values), np.int64, len(values))
-    raw = np.frombuffer(b"".join(values), np.uint8)
-    byte_starts = np.cumsum(lens) - lens
-    widths = raw[byte_starts]
-    width = int(widths[0])
-    if (widths == width).all():
-        keep = np.ones(len(raw), dtype=bool)
-        keep[byte_starts] = False
-        flat = raw[keep].view("<u2" if width == 2 else "<u4")
-        counts = (lens - 1) // width
-    else:  # pragma: no cover - mixed widths only across exotic segments
-        arrays = [decode_char_positions(v) for v in values]
-        flat = np.concatenate(arrays)
-        counts = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
-    starts = np.cumsum(counts) - counts
-    return starts, counts, flat.astype(np.int32)
+class PositionTable:
+    """CharPositions payloads of one posting list, decoded on first use
+    (single-bigram words never need positions) with numpy over the joined
+    bytes (a Python loop over millions of payloads took a quarter of all
+    query time)."""
+
+    __slots__ = ("_lens", "_raw", "_table")
+
+    def __init__(self, values: list[bytes]):
+        self._lens = np.fromiter(map(len, values), np.int64, len(values))
+        self._raw = np.frombuffer(b"".join(values), np.uint8)
+        self._table = None
+
+    @property
+    def nbytes(self) -> int:
+        """Counted as decoded (flat int32 positions plus the raw bytes), so
+        the cache's bound holds after decoding."""
+        return self._lens.nbytes * 3 + self._raw.nbytes * 3
+
+    def table(self):
+        """(start of each posting's run, run lengths, flat positions)."""
+        if self._table is None:
+            self._table = self._decode()
+        return self._table
+
+    def _decode(self):
+        lens, raw = self._lens, self._raw
+        if not len(lens):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
+        byte_starts = np.cumsum(lens) - lens
+        widths = raw[byte_starts]
+        width = int(widths[0])
+        if (widths == width).all():
+            keep = np.ones(len(raw), dtype=bool)
+            keep[byte_starts] = False
+            flat = raw[keep].view("<u2" if width == 2 else "<u4")
+            counts = (lens - 1) // width
+        else:  # pragma: no cover - mixed widths only across exotic segments
+            ends = np.cumsum(lens)
+            arrays = [decode_char_positions(raw[a:b].tobytes()) for a, b in zip(byte_starts.tolist(), ends.tolist())]
+            flat = np.concatenate(arrays)
+            counts = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
+        starts = np.cumsum(counts) - counts
+        return starts, counts, flat.astype(np.int32)
 
 
 def _nbytes(entry) -> int:
     ids, tfs, table = entry
-    return ids.nbytes + tfs.nbytes + (sum(a.nbytes for a in table) if table is not None else 0) + 200
+    return ids.nbytes + tfs.nbytes + (table.nbytes if table is not None else 0) + 200
 
 
 class ByteLRU:
@@ -215,7 +237,7 @@ class SegmentData:
             hit = (np.empty(0, np.int64), np.empty(0, np.float32), None)
         else:
             ids, tfs, values = read
-            table = _position_table(values) if field.endswith("_g") else None
+            table = PositionTable(values) if field.endswith("_g") else None
             hit = (ids, tfs, table)
         POSTINGS_CACHE.put(key, hit, _nbytes(hit))
         return hit
@@ -227,7 +249,7 @@ class SegmentData:
     def positions(self, field, term, docs: np.ndarray):
         """(doc, position) pairs of ``term`` in ``docs`` (which must all contain it)."""
         ids, _, table = self._cached(field, term)
-        starts, counts, flat = table
+        starts, counts, flat = table.table()
         idx = np.searchsorted(ids, docs)
         c = counts[idx]
         total = int(c.sum())
