@@ -38,6 +38,9 @@ def targets(r: dict) -> list[tuple[str, str, bool]]:
     if "stock_over_ours" in r["latency"]:
         ratio = r["latency"]["stock_over_ours"]["p95"]
         out.append(("stock / ours >= 5x at p95", f"{ratio}x", ratio >= 5))
+    fc = r["latency"]["ours"]["facet_check"]
+    out.append(("facet counts equal filtered totals", f"{fc['mismatches']}/{fc['values_checked']} off",
+                fc["mismatches"] == 0 and fc["values_checked"] > 0))
     cold = r["http"]["cold"]
     rss = max(w["rss"] for mode in ("cold", "warm") for w in r["http"][mode]["worker_memory_mb"])
     out += [

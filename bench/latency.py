@@ -15,6 +15,9 @@ page runs queries (top 10, highlighting, category and source facets).
   ratio.  A stock query over ``--timeout`` seconds is an error, and is
   counted at the time limit in the percentiles.
 * Related articles: 200 random articles, cold then warm.
+* Facet exactness: for the most frequent words and every 10th other query,
+  each of the top 3 category and source facet values is checked against
+  the total of the same search filtered by that value.
 
 Writes bench/results/latency.json.
 """
@@ -67,6 +70,23 @@ def percentiles(ms: list[float]) -> dict:
             "p99": round(float(np.percentile(a, 99)), 2), "mean": round(float(a.mean()), 2)}
 
 
+def check_facets(engine, items: list[dict]) -> dict:
+    """Facet counts must equal the filtered totals, exactly."""
+    checked, wrong = 0, []
+    for item in items:
+        res = engine.search(request_for(item))
+        for name in ("category", "source"):
+            for fv in res.facets.get(name, [])[:3]:
+                req = request_for(item)
+                setattr(req, name, [fv.value])
+                total = engine.search(req).total
+                checked += 1
+                if total != fv.count:
+                    wrong.append({"q": item["q"], "facet": name, "value": fv.value, "count": fv.count,
+                                  "filtered_total": total})
+    return {"queries": len(items), "values_checked": checked, "mismatches": len(wrong), "examples": wrong[:5]}
+
+
 def ours(index_dir: str, repeat: int, every: int) -> dict:
     from search.engine import SearchEngine
 
@@ -110,7 +130,9 @@ def ours(index_dir: str, repeat: int, every: int) -> dict:
             t0 = time.perf_counter()
             engine.related(doc_id, size=5)
             out.append((time.perf_counter() - t0) * 1000)
+    facet_items = [i for n, i in enumerate(distinct) if i["kind"] == "frequent" or n % 10 == 0]
     return {
+        "facet_check": check_facets(engine, facet_items),
         "documents": view.n_live, "segments": len(view.segments), "open_seconds": round(open_s, 2),
         "errors": errors, "cold": percentiles(cold), "warm_result_cache": percentiles(warm),
         "warm_no_result_cache": percentiles(warm_uncached),
@@ -158,6 +180,9 @@ def print_table(result: dict) -> None:
         print(f"{name:28} {r['p50']:8.1f} {r['p95']:8.1f} {r['p99']:8.1f}")
     print("cold by kind: " + ", ".join(f"{k} p50 {v['p50']:.1f}/p99 {v['p99']:.1f}"
                                        for k, v in o["cold_by_kind"].items()))
+    fc = o["facet_check"]
+    print(f"facet counts vs filtered totals: {fc['values_checked']} values over {fc['queries']} queries, "
+          f"{fc['mismatches']} mismatches")
     print(f"errors: ours {o['errors']}" + (f", stock {result['stock']['errors']} "
                                            f"({result['stock']['timeouts']} timeouts)" if "stock" in result else ""))
     if "stock_over_ours" in result:

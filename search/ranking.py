@@ -5,6 +5,7 @@ BM25F (Robertson & Zaragoza) combines a term's frequencies in each field
 
     tf~(d) = sum_f  w_f * tf_f(d) / (1 - b_f + b_f * len_f(d) / avglen_f)
     score  = sum_terms  idf(t) * tf~ / (k1 + tf~)
+             + TITLE_BONUS * idf(t) * tt / (k1 + tt)     (tt: the title's part of tf~)
 
 Recency: relevance scores are multiplied by ``1 + RECENCY_WEIGHT * 2 **
 (-age / RECENCY_HALF_LIFE_DAYS)``, i.e. at most +10 % for an article
@@ -23,6 +24,12 @@ import numpy as np
 K1 = 1.2
 FIELD_WEIGHTS = {"title": 2.5, "body": 1.0}
 FIELD_B = {"title": 0.5, "body": 0.75}
+# A title match also scores on its own (saturated separately from the body):
+# in BM25F a long body full of the words saturates and a title match adds
+# little, yet a reader looking for a known article types words of its
+# headline.  Known-item Success@1 went from 0.77 to 0.85 on 300 headlines
+# (a sample separate from eval/news.py's); QBQTC unchanged.
+TITLE_BONUS = 0.5
 SUBSTRING_DISCOUNT = 0.6  # a word found only inside a longer word counts less
 RECENCY_WEIGHT = 0.10
 RECENCY_HALF_LIFE_DAYS = 365.0
@@ -36,12 +43,18 @@ def idf(df: int, n_docs: int) -> float:
 def bm25f(term_idf: float, tf_by_field: dict[str, np.ndarray], len_by_field: dict[str, np.ndarray],
           avglen: dict[str, float]) -> np.ndarray:
     total = None
+    title = None
     for f, tf in tf_by_field.items():
         b = FIELD_B[f]
         norm = 1.0 - b + b * (len_by_field[f] / max(avglen[f], 1e-9))
         part = FIELD_WEIGHTS[f] * tf / norm
+        if f == "title":
+            title = part
         total = part if total is None else total + part
-    return term_idf * total / (K1 + total)
+    score = term_idf * total / (K1 + total)
+    if title is not None and TITLE_BONUS:
+        score = score + TITLE_BONUS * term_idf * title / (K1 + title)
+    return score
 
 
 def recency_factor(published: np.ndarray, now: float) -> np.ndarray:
