@@ -40,6 +40,8 @@ def run(index_dir: str) -> dict:
     from search.engine import SearchEngine
 
     engine = SearchEngine.open(index_dir, refresh_interval=3600)
+    if hasattr(engine, "pinyin"):
+        engine.pinyin.get(wait=300)  # a warmed-up service has its pinyin lexicon
     rows = []
     for item in load_queries():
         rows.append({**item, "found": item["target"] in top10(engine, item["query"]),

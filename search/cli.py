@@ -7,14 +7,15 @@ import json
 import os
 import sys
 
-from .engine import SearchEngine, parse_date
+from .engine import DEFAULT_SYNONYMS, SearchEngine, parse_date
 from .models import SearchRequest
 
 
 def _engine(args) -> SearchEngine:
     if not os.path.isdir(args.index):
         raise SystemExit(f"error: no index at {args.index}")
-    return SearchEngine.open(args.index, userdict_path=os.environ.get("SEARCH_USERDICT") or None)
+    return SearchEngine.open(args.index, userdict_path=os.environ.get("SEARCH_USERDICT") or None,
+                             synonyms_path=os.environ.get("SEARCH_SYNONYMS") or DEFAULT_SYNONYMS)
 
 
 def main(argv=None) -> int:

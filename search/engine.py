@@ -9,11 +9,13 @@ The web app, the CLI and the benchmarks all go through ``SearchEngine``.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
 
+from . import pinyin
 from . import query as q
 from .analysis import Analyzer
 from .backends.base import IndexBackend
@@ -23,6 +25,8 @@ from .normalize import fold_case, normalize_query
 from .plan import AllClause, AnyClause, Plan, PhraseClause, ValueClause, WordClause
 from .related import related_plan
 from .segmenter import get_segmenter
+from .pinyin import LexiconCache
+from .synonyms import Synonyms, expand
 from .timeutil import NEWSROOM_TZ
 
 TEXT_FIELDS = {None: ("title", "body"), "title": ("title",)}
@@ -35,19 +39,28 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+DEFAULT_SYNONYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "synonyms.txt")
+
+
 class SearchEngine:
-    def __init__(self, backend: IndexBackend, userdict_path: str | None = None, cache_size: int = 2048):
+    def __init__(self, backend: IndexBackend, userdict_path: str | None = None, cache_size: int = 2048,
+                 synonyms_path: str | None = DEFAULT_SYNONYMS):
         self.backend = backend
         self.analyzer = Analyzer(get_segmenter(userdict_path))
+        self.synonyms = Synonyms(synonyms_path)
+        self.pinyin = LexiconCache(backend)
+        self.pinyin.start()  # in the background: seconds on the full corpora
         self._cache = ResultCache(cache_size)
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
     @classmethod
-    def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0):
+    def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0,
+             synonyms_path: str | None = DEFAULT_SYNONYMS):
         from .backends.whoosh import WhooshBackend
 
-        return cls(WhooshBackend(index_dir, refresh_interval=refresh_interval), userdict_path)
+        return cls(WhooshBackend(index_dir, refresh_interval=refresh_interval), userdict_path,
+                   synonyms_path=synonyms_path)
 
     # ---- query compilation -----------------------------------------------
     def _compile_node(self, node, default_fields):
@@ -136,7 +149,7 @@ class SearchEngine:
         """Search, answering repeated requests from a cache that is keyed by
         the index version (a new commit never serves stale results)."""
         t0 = time.perf_counter()
-        key = (self.backend.version(), _request_key(req))
+        key = (self.backend.version(), self.synonyms.version, self.pinyin.builds, _request_key(req))
         hit = self._cache.get(key)
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
@@ -146,7 +159,9 @@ class SearchEngine:
 
     def _search(self, req: SearchRequest, t0: float) -> SearchResult:
         parsed = q.parse(req.q)
-        must, must_not = self.compile(parsed, req.fields)
+        converted, pinyin_words = pinyin.expand(parsed, self.pinyin.get(), self.backend.doc_frequency)
+        expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segmenter.cut)
+        must, must_not = self.compile(expanded, req.fields)
         plan = Plan(
             must=must,
             proximity_grams=self._proximity_grams(parsed),
@@ -177,6 +192,8 @@ class SearchEngine:
             took_ms=(time.perf_counter() - t0) * 1000,
             understood=self.understood(must) + [f"-{u}" for u in self.understood(must_not)],
             relaxed=relaxed,
+            synonyms=[list(g) for g in synonyms],
+            pinyin=pinyin_words,
         )
 
     @staticmethod

@@ -99,6 +99,8 @@ class SearchResult:
     took_ms: float
     understood: list[str] = field(default_factory=list)  # how the query was segmented
     relaxed: bool = False  # True when documents matching only most words are included
+    synonyms: list[list[str]] = field(default_factory=list)  # synonym groups applied to the query
+    pinyin: list[list[str]] = field(default_factory=list)  # [typed pinyin, Chinese words searched too]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,4 +115,6 @@ class SearchResult:
             },
             "understood": self.understood,
             "relaxed": self.relaxed,
+            "synonyms": self.synonyms,
+            "pinyin": self.pinyin,
         }

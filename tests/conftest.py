@@ -49,6 +49,14 @@ def engine(sample_index):
 
 
 @pytest.fixture(scope="session")
+def plain_engine(sample_index):
+    """The engine without query-time synonyms (exact-semantics checks)."""
+    from search.engine import SearchEngine
+
+    return SearchEngine.open(sample_index, refresh_interval=0, synonyms_path=None)
+
+
+@pytest.fixture(scope="session")
 def by_id(sample_records):
     return {r["id"]: r for r in sample_records}
 
@@ -91,7 +99,6 @@ def client(web_app):
 # A real gunicorn on loopback (shared with the HTTP benchmarks).  The tests
 # refresh twice a second so that freshness checks do not wait on the interval.
 from bench.server import Server as _Server  # noqa: E402
-from bench.server import free_port  # noqa: E402,F401
 
 
 class Server(_Server):

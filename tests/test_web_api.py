@@ -38,6 +38,27 @@ def test_search_json(client, openapi):
     assert resp.headers["Cache-Control"].startswith("public")
 
 
+def test_synonyms_in_api_and_page(client, openapi):
+    data = validated(client, openapi, "/api/search?q=%E8%A1%8C%E6%94%BF%E9%95%BF%E5%AE%98").get_json()
+    assert ["特首", "行政长官"] in data["synonyms"]
+    page = client.get("/search?q=%E8%A1%8C%E6%94%BF%E9%95%BF%E5%AE%98").get_data(as_text=True)
+    assert "同时搜索了同义词" in page and "特首 = 行政长官" in page
+
+
+def test_pinyin_in_api_and_page(client, openapi):
+    import time
+
+    deadline = time.time() + 60
+    while True:  # the pinyin lexicon is built in the background when the index opens
+        data = validated(client, openapi, "/api/search?q=xianggang&size=3").get_json()
+        if data["pinyin"] or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert data["pinyin"] == [["xianggang", "香港"]] and data["total"] > 0
+    page = client.get("/search?q=xianggang").get_data(as_text=True)
+    assert "按拼音同时搜索了" in page and "xianggang → 香港" in page
+
+
 def test_search_filters_sort_and_dates(client, openapi):
     url = "/api/search?q=%E9%A6%99%E6%B8%AF&sort=newest&source=" \
           "%E7%9C%BE%E6%96%B0%E8%81%9E%20Citizen%20News%20(hkcnews.com)&from=2020-01-01&to=2020-12-31&size=50"

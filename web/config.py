@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from search.engine import DEFAULT_SYNONYMS
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None:
@@ -15,6 +17,8 @@ def from_env(environ=os.environ) -> dict:
     return {
         "SEARCH_INDEX": environ.get("SEARCH_INDEX", "data/index"),
         "SEARCH_USERDICT": environ.get("SEARCH_USERDICT") or None,
+        # Query-time synonym groups (re-read when the file changes).
+        "SEARCH_SYNONYMS": environ.get("SEARCH_SYNONYMS") or DEFAULT_SYNONYMS,
         "SEARCH_MAX_PAGE_SIZE": int(environ.get("SEARCH_MAX_PAGE_SIZE", "100")),
         "SEARCH_MAX_QUERY_LENGTH": int(environ.get("SEARCH_MAX_QUERY_LENGTH", "200")),
         "SEARCH_MAX_RESULT_WINDOW": int(environ.get("SEARCH_MAX_RESULT_WINDOW", "10000")),

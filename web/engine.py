@@ -36,7 +36,8 @@ class EngineHolder:
                 try:
                     self._engine = SearchEngine.open(
                         self.config["SEARCH_INDEX"], self.config["SEARCH_USERDICT"],
-                        refresh_interval=self.config["SEARCH_REFRESH_INTERVAL"])
+                        refresh_interval=self.config["SEARCH_REFRESH_INTERVAL"],
+                        synonyms_path=self.config["SEARCH_SYNONYMS"])
                     self._error = None
                 except Exception as exc:  # noqa: BLE001 - reported on /healthz
                     self._error = f"{type(exc).__name__}: {exc}"

@@ -121,6 +121,10 @@ def spec(config: dict) -> dict:
                     "facets": {"type": "object", "additionalProperties": FACET_LIST},
                     "understood": {"type": "array", "items": {"type": "string"}},
                     "relaxed": {"type": "boolean"},
+                    "synonyms": {"type": "array", "description": "synonym groups applied to the query",
+                                 "items": {"type": "array", "items": {"type": "string"}}},
+                    "pinyin": {"type": "array", "description": "[typed pinyin, the Chinese words also searched]",
+                               "items": {"type": "array", "items": {"type": "string"}}},
                 },
             },
             "Health": {

@@ -21,6 +21,10 @@ class IndexBackend(Protocol):
 
     def doc_frequency(self, word: str) -> int: ...
 
+    def vocabulary(self, field: str) -> dict[str, int]:
+        """Every indexed word of ``field`` ("title" or "body") with its
+        document frequency (for pinyin lookup, suggestions, corrections)."""
+
     def doc_count(self) -> int:
         """Live documents."""
 

@@ -112,6 +112,16 @@ class WhooshBackend:
         m &= view.live
         return int(m.sum())
 
+    def vocabulary(self, field: str) -> dict[str, int]:
+        """Summed over segments (a document deleted since counts until its
+        segment goes: close enough for ranking suggestions)."""
+        out: dict[str, int] = {}
+        for seg in self.view.segments:
+            for term, info in seg.reader.iter_field(field + "_w"):
+                word = term.decode("utf-8") if isinstance(term, bytes) else term
+                out[word] = out.get(word, 0) + info.doc_frequency()
+        return out
+
     def stats(self) -> dict:
         view = self.view
         mtime = max(

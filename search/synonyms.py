@@ -1,0 +1,202 @@
+"""Query-time synonyms from an editable file (no re-indexing).
+
+The file has one group of equivalent terms per line, separated by commas;
+``#`` starts a comment::
+
+    特首, 行政长官
+    新冠, 新型冠状病毒, COVID-19
+    Carrie Lam, 林郑月娥
+
+Terms are matched in the query's plain words (not in quoted phrases or
+field values) after the same normalisation as all query text (Traditional
+to Simplified, case folding), longest first; a matched term becomes "any
+of the group" in the query tree, so highlighting and the query explanation
+see every alternative.  The file is re-read when it changes (checked at
+most every few seconds), so editors' changes apply without a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+import time
+
+from . import query as q
+from .normalize import fold_case, normalize_query
+
+CHECK_INTERVAL = 3.0
+
+
+def _key(term: str) -> str:
+    return fold_case(normalize_query(term)).strip()
+
+
+def parse_groups(lines) -> tuple[list[list[str]], list[str]]:
+    """(groups, errors): a malformed line is reported with its number and
+    skipped; the other groups still apply."""
+    groups, errors = [], []
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        terms = [t.strip() for t in line.replace("，", ",").split(",") if t.strip()]
+        if len(terms) < 2:
+            errors.append(f"line {lineno}: a group needs at least two terms: {raw.strip()!r}")
+            continue
+        groups.append(terms)
+    return groups, errors
+
+
+class Synonyms:
+    """Synonym groups, reloaded when the file changes."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self._lock = threading.Lock()
+        self._mtime: float | None = None
+        self._checked = 0.0
+        self._by_key: dict[str, tuple[str, ...]] = {}
+        self._max_len = 0
+        self.errors: list[str] = []
+        self._reload()
+
+    def _reload(self) -> None:
+        if not self.path or not os.path.exists(self.path):
+            self._by_key, self._max_len, self._mtime = {}, 0, None
+            return
+        mtime = os.path.getmtime(self.path)
+        if mtime == self._mtime:
+            return
+        with open(self.path, encoding="utf-8") as f:
+            groups, self.errors = parse_groups(f)
+        for error in self.errors:
+            print(f"{self.path}: {error} (skipped)", file=sys.stderr)
+        by_key: dict[str, tuple[str, ...]] = {}
+        for group in groups:
+            for term in group:
+                by_key[_key(term)] = tuple(group)
+        self._by_key = by_key
+        self._max_len = max((len(k) for k in by_key), default=0)
+        self._mtime = mtime
+
+    def _fresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < CHECK_INTERVAL:
+            return
+        with self._lock:
+            self._checked = now
+            try:
+                self._reload()
+            except (OSError, UnicodeDecodeError) as exc:
+                # Keep the last good groups (e.g. while an editor saves).
+                self.errors = [f"cannot read: {exc}"]
+
+    @property
+    def version(self) -> float | None:
+        """Changes when the file does (part of the result cache's key)."""
+        self._fresh()
+        return self._mtime
+
+    def __len__(self) -> int:
+        self._fresh()
+        return len(self._by_key)
+
+    def group(self, term: str) -> tuple[str, ...] | None:
+        self._fresh()
+        return self._by_key.get(_key(term))
+
+    def split(self, text: str, cut=None) -> list[tuple[str, tuple[str, ...] | None]]:
+        """``text`` as pieces: (plain text, None) or (matched term, its group).
+
+        Longest match first, scanning left to right over the normalised text.
+        A term must start and end at word boundaries: for Latin text, not
+        inside a longer run (``lam`` not in ``islam``); for Chinese, where
+        ``cut`` (jieba: text -> [(word, start, end)]) puts a boundary, so
+        单车 does not fire inside 单车道."""
+        self._fresh()
+        if not self._by_key:
+            return [(text, None)]
+        norm = fold_case(normalize_query(text))
+        cuts = None
+        if cut is not None:
+            cuts = {0, len(norm)}
+            for _, a, b in cut(norm):
+                cuts.update((a, b))
+        pieces: list[tuple[str, tuple[str, ...] | None]] = []
+        i = start = 0
+        n = len(norm)
+        while i < n:
+            match = None
+            for j in range(min(n, i + self._max_len), i, -1):
+                group = self._by_key.get(norm[i:j])
+                if group and _boundary(norm, i, j) and (cuts is None or (i in cuts and j in cuts)):
+                    match = (j, group)
+                    break
+            if match:
+                if start < i:
+                    pieces.append((norm[start:i], None))
+                pieces.append((norm[i:match[0]], match[1]))
+                i = start = match[0]
+            else:
+                i += 1
+        if start < n:
+            pieces.append((norm[start:], None))
+        return pieces
+
+
+def _boundary(text: str, i: int, j: int) -> bool:
+    def latin(ch: str) -> bool:
+        return ch.isascii() and ch.isalnum()
+
+    if latin(text[i]) and i > 0 and latin(text[i - 1]):
+        return False
+    if latin(text[j - 1]) and j < len(text) and latin(text[j]):
+        return False
+    return True
+
+
+def expand(parsed: q.Query, synonyms: Synonyms, cut=None) -> tuple[q.Query, list[tuple[str, ...]]]:
+    """The query with each synonym term in its plain words replaced by
+    "any of its group"; also the groups applied (for the explanation).
+    Neighbouring plain words are matched together, so a group may hold
+    several words (``Carrie Lam``)."""
+    applied: list[tuple[str, ...]] = []
+
+    def joined(nodes):
+        """Runs of neighbouring Words of the same field as one Words."""
+        out = []
+        for node in nodes:
+            if out and isinstance(node, q.Words) and isinstance(out[-1], q.Words) and out[-1].field == node.field:
+                out[-1] = q.Words(out[-1].text + " " + node.text, node.field)
+            else:
+                out.append(node)
+        return out
+
+    def rewrite(node):
+        if isinstance(node, q.AnyOf):
+            # An option stays one node: a synonym inside "a b OR c" applies
+            # only where the option is that single term.
+            options = []
+            for opt in node.options:
+                new = rewrite(opt)
+                options.append(new[0] if len(new) == 1 else opt)
+            return [q.AnyOf(tuple(options))]
+        if not isinstance(node, q.Words):
+            return [node]
+        out = []
+        for text, group in synonyms.split(node.text, cut):
+            if group is None:
+                if text.strip():
+                    out.append(q.Words(text, node.field))
+                continue
+            applied.append(group)
+            out.append(q.AnyOf(tuple(q.Words(term, node.field) for term in group)))
+        return out
+
+    if not len(synonyms):
+        return parsed, []
+    must = [n for node in joined(parsed.must) for n in rewrite(node)]
+    must_not = [n for node in parsed.must_not for n in rewrite(node)]
+    return dataclasses.replace(parsed, must=must, must_not=must_not), applied
