@@ -27,10 +27,12 @@ errorlog = "-"
 
 def post_worker_init(worker):
     """Open the index before the worker takes requests, so that the first
-    requests do not wait for it (a missing index is reported by /healthz)."""
+    requests do not wait for it (a missing index is reported by /healthz),
+    and wait for its pinyin lexicon (~5 s on the full corpora), so that the
+    first pinyin queries are understood too."""
     holder = getattr(worker.wsgi, "extensions", {}).get("search_engine")
     if holder is not None:
         try:
-            holder.get()
+            holder.get().pinyin.get(wait=20)
         except Exception:  # noqa: BLE001 - the app reports it on /healthz
             pass
