@@ -19,13 +19,20 @@ import sys
 import tempfile
 import time
 
-from . import freshness, http_load, indexing, latency
+from . import freshness, http_load, indexing, latency, suggest_latency
 from .env import CORPUS, ROOT, stock_full_index
 from .measure import write_result
 
 sys.path.insert(0, ROOT)
 RESULTS = os.path.join(ROOT, "bench", "results")
 EVAL_RESULTS = os.path.join(ROOT, "eval", "results")
+
+
+def _commit() -> str | None:
+    import subprocess
+
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() or None
 
 
 def targets(r: dict) -> list[tuple[str, str, bool]]:
@@ -52,6 +59,12 @@ def targets(r: dict) -> list[tuple[str, str, bool]]:
         ("freshness <= 2 s", f"{r['freshness']['stable_max_s']} s",
          r["freshness"]["stable_max_s"] is not None and r["freshness"]["stable_max_s"] <= 2),
     ]
+    sug = r["suggest"]["latency_ms"]["p95"]
+    out.append(("suggest p95 < 20 ms in-process", f"{sug} ms", sug < 20))
+    if "reader_helpers" in r:
+        for name, target in (("pinyin", 0.8), ("misspelled", 0.6)):
+            share = r["reader_helpers"]["summary"][name]["top10"]
+            out.append((f"{name} reader queries in top 10 >= {target:.0%}", f"{share:.1%}", share >= target))
     if "qbqtc" in r:
         gain = r["qbqtc"]["ndcg_gain"]
         out.append(("QBQTC nDCG@10 >= bigram BM25 + 0.02", f"{gain:+.4f}", gain >= 0.02))
@@ -66,7 +79,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-eval", action="store_true")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
-    report: dict = {"mode": mode, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count()}
+    report: dict = {"mode": mode, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+                    "commit": _commit()}
     out = (lambda name: os.path.join(tempfile.gettempdir(), f"bench-{name}.json")) if args.quick else \
         (lambda name: os.path.join(RESULTS, f"{name}.json"))
     with tempfile.TemporaryDirectory() as work:
@@ -88,6 +102,20 @@ def main(argv=None) -> int:
         report["http"] = http_load.run(index_dir, seconds=10 if args.quick else 30, connections=8)
         http_load.print_table(report["http"])
         write_result(out("http"), report["http"])
+
+        report["suggest"] = suggest_latency.run(index_dir)
+        r = report["suggest"]["latency_ms"]
+        print(f"suggest: p50 {r['p50']} ms, p95 {r['p95']} ms over {report['suggest']['prefixes']} prefixes")
+        write_result(out("suggest"), report["suggest"])
+
+        if not args.quick:
+            from eval import reader_helpers
+
+            report["reader_helpers"] = reader_helpers.run(index_dir)
+            for name in ("pinyin", "misspelled"):
+                r = report["reader_helpers"]["summary"][name]
+                print(f"reader queries, {name}: {r['top10']:.1%} land the article in the top 10")
+            write_result(os.path.join(EVAL_RESULTS, "reader_helpers-after.json"), report["reader_helpers"])
 
         report["freshness"] = freshness.run(index_dir, trials=3 if args.quick else 5)
         print(f"freshness: visible to every request within {report['freshness']['stable_max_s']} s "

@@ -30,8 +30,9 @@ class Server:
         any status when ``require_healthy`` is False)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self._tmp = tempfile.TemporaryDirectory()  # the query log of this run
         env = dict(os.environ, SEARCH_INDEX=index_dir, PYTHONPATH=ROOT, WEB_CONCURRENCY=str(workers),
-                   **(extra_env or {}))
+                   SEARCH_QUERY_LOG=os.path.join(self._tmp.name, "querylog.sqlite"), **(extra_env or {}))
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
@@ -78,6 +79,7 @@ class Server:
         if log is not None:
             log.close()
             self.log = None
+        self._tmp.cleanup()
 
     def __enter__(self):
         return self

@@ -148,11 +148,19 @@ def run(sample_size: int) -> dict:
         result["ours_build_seconds"] = round(time.perf_counter() - t, 1)
         engine = SearchEngine.open(index_dir, refresh_interval=3600)
 
-        ours = {d: [h.id for h in engine.related(d, size=5) or []] for d in sample}
+        ours, ours_ms = {}, []
+        for d in sample:
+            t0 = time.perf_counter()
+            ours[d] = [h.id for h in engine.related(d, size=5) or []]
+            ours_ms.append((time.perf_counter() - t0) * 1000)
         ids_file = os.path.join(tmp, "ids.json")
         with open(ids_file, "w", encoding="utf-8") as f:
             json.dump(sample, f)
-        stock = run_stock("related", stock_index, ids_file)["related"]
+        stock_out = run_stock("related", stock_index, ids_file)
+        stock = stock_out["related"]
+        from bench.latency import percentiles
+
+        result["related_latency_ms"] = {"ours": percentiles(ours_ms), "stock more_like_this": percentiles(stock_out["ms"])}
         rand = random_same_category(records, sample, random.Random(SEED + 1))
         result["related_top5_tag_share"] = {
             "ours": tag_share(ours, specific), "stock more_like_this": tag_share(stock, specific),
@@ -178,6 +186,8 @@ def print_table(result: dict) -> None:
     print(f"related articles, share of top-5 slots sharing a specific editor tag ({result['sample']} articles):")
     for name, v in result["related_top5_tag_share"].items():
         print(f"  {name:22} {v:.3f}")
+    for name, r in result.get("related_latency_ms", {}).items():
+        print(f"  related latency {name}: p50 {r['p50']} ms, p95 {r['p95']} ms, p99 {r['p99']} ms")
     ki = result["known_item"]
     print(f"known item ({ki['queries']} unique headlines, 2-3 rarest words):")
     for name in ("ours", "stock"):

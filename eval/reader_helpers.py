@@ -4,8 +4,10 @@ article in the top 10, on an index of the full corpora.
 
     python -m eval.reader_helpers --index DIR [--label before]
 
-Also runs each query's clean form (the Chinese words it was made from) as
-the ceiling.  Prints success rates by kind and variant and writes
+"Top 10" is what the reader sees (pinyin understood, or results shown for
+a correction); "after click" also follows a did-you-mean link the page
+offers.  Also runs each query's clean form (the Chinese words it was made
+from) as the ceiling.  Prints success rates by kind and variant and writes
 eval/results/reader_helpers-LABEL.json.
 """
 
@@ -30,10 +32,13 @@ def load_queries(path: str = QUERIES) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def top10(engine, text: str) -> list[str]:
+def top10(engine, text: str) -> tuple[list[str], str | None]:
+    """The top 10 a reader sees for ``text``, and the engine's did-you-mean
+    suggestion (a link the reader may click), if any."""
     from search.models import SearchRequest
 
-    return [h.id for h in engine.search(SearchRequest(q=text, size=10, facets=(), highlight=False)).hits]
+    res = engine.search(SearchRequest(q=text, size=10, facets=(), highlight=False))
+    return [h.id for h in res.hits], getattr(res, "suggestion", None)
 
 
 def run(index_dir: str) -> dict:
@@ -44,13 +49,17 @@ def run(index_dir: str) -> dict:
         engine.pinyin.get(wait=300)  # a warmed-up service has its pinyin lexicon
     rows = []
     for item in load_queries():
-        rows.append({**item, "found": item["target"] in top10(engine, item["query"]),
-                     "clean_found": item["target"] in top10(engine, item["clean"])})
+        shown, suggestion = top10(engine, item["query"])
+        after_click = top10(engine, suggestion)[0] if suggestion else shown
+        rows.append({**item, "found": item["target"] in shown,
+                     "found_after_click": item["target"] in after_click,
+                     "clean_found": item["target"] in top10(engine, item["clean"])[0]})
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         groups[r["kind"]].append(r)
         groups[f"{r['kind']}/{r['variant']}"].append(r)
     summary = {name: {"queries": len(rs), "top10": round(sum(r["found"] for r in rs) / len(rs), 3),
+                      "top10_after_click": round(sum(r["found_after_click"] for r in rs) / len(rs), 3),
                       "clean_top10": round(sum(r["clean_found"] for r in rs) / len(rs), 3)}
                for name, rs in sorted(groups.items())}
     return {"summary": summary, "misses": [r for r in rows if not r["found"]][:40],
@@ -63,9 +72,10 @@ def main(argv=None) -> int:
     ap.add_argument("--label", default="current")
     args = ap.parse_args(argv)
     result = run(args.index)
-    print(f"{'queries':22} {'n':>4} {'top-10':>7} {'clean form':>10}")
+    print(f"{'queries':22} {'n':>4} {'top-10':>7} {'after did-you-mean click':>24} {'clean form':>10}")
     for name, s in result["summary"].items():
-        print(f"{name:22} {s['queries']:4d} {s['top10']:7.1%} {s['clean_top10']:10.1%}")
+        print(f"{name:22} {s['queries']:4d} {s['top10']:7.1%} {s['top10_after_click']:24.1%} "
+              f"{s['clean_top10']:10.1%}")
     from bench.measure import write_result
 
     write_result(os.path.join(HERE, "results", f"reader_helpers-{args.label}.json"), result)

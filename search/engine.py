@@ -19,13 +19,18 @@ from . import pinyin
 from . import query as q
 from .analysis import Analyzer
 from .backends.base import IndexBackend
+from .background import BackgroundValue
+from .correct import corrected_query
 from .highlight import highlight_title, snippet
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
+from .moderation import Blocklist
 from .normalize import fold_case, normalize_query
+from .pinyin import LexiconCache
 from .plan import AllClause, AnyClause, Plan, PhraseClause, ValueClause, WordClause
+from .querylog import QueryLog
 from .related import related_plan
 from .segmenter import get_segmenter
-from .pinyin import LexiconCache
+from .suggest import Suggester
 from .synonyms import Synonyms, expand
 from .timeutil import NEWSROOM_TZ
 
@@ -39,28 +44,37 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+RECENT_HEADLINES = 2000  # words of the newest headlines rank higher in suggestions
+POPULAR_DAYS = 30  # queries of the last 30 days feed suggestions
+FEW_RESULTS = 5  # fewer full matches than this: look for a correction
+SUGGEST_GAIN = 10  # offer a correction that finds this many times more
 DEFAULT_SYNONYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "synonyms.txt")
+DEFAULT_BLOCKLIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "blocklist.txt")
 
 
 class SearchEngine:
     def __init__(self, backend: IndexBackend, userdict_path: str | None = None, cache_size: int = 2048,
-                 synonyms_path: str | None = DEFAULT_SYNONYMS):
+                 synonyms_path: str | None = DEFAULT_SYNONYMS, blocklist_path: str | None = DEFAULT_BLOCKLIST,
+                 query_log: QueryLog | None = None):
         self.backend = backend
         self.analyzer = Analyzer(get_segmenter(userdict_path))
         self.synonyms = Synonyms(synonyms_path)
+        self.blocklist = Blocklist(blocklist_path)
+        self.query_log = query_log
         self.pinyin = LexiconCache(backend)
         self.pinyin.start()  # in the background: seconds on the full corpora
+        self.suggester = BackgroundValue(self._build_suggester, max_age=600.0, name="suggester")
+        self.suggester.start()
         self._cache = ResultCache(cache_size)
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
     @classmethod
-    def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0,
-             synonyms_path: str | None = DEFAULT_SYNONYMS):
+    def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0, **options):
+        """``options``: synonyms_path, blocklist_path, query_log, cache_size."""
         from .backends.whoosh import WhooshBackend
 
-        return cls(WhooshBackend(index_dir, refresh_interval=refresh_interval), userdict_path,
-                   synonyms_path=synonyms_path)
+        return cls(WhooshBackend(index_dir, refresh_interval=refresh_interval), userdict_path, **options)
 
     # ---- query compilation -----------------------------------------------
     def _compile_node(self, node, default_fields):
@@ -154,7 +168,27 @@ class SearchEngine:
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
         result = self._search(req, t0)
+        if req.correct and (result.relaxed or result.total < FEW_RESULTS):
+            result = self._with_correction(req, result, t0)
         self._cache.put(key, result)
+        return result
+
+    def _with_correction(self, req: SearchRequest, result: SearchResult, t0: float) -> SearchResult:
+        """Did you mean.  The query as typed matches no article with all its
+        words: show the corrected query's results instead (with a note and a
+        link back).  It matches only a few: offer the correction when that
+        finds many more."""
+        fixed = corrected_query(req.q, self.pinyin.get(), self.backend.doc_frequency)
+        if not fixed:
+            return result
+        alt = self._search(dataclasses.replace(req, q=fixed, correct=False), t0)
+        if not alt.total or alt.relaxed:
+            return result
+        if result.relaxed or result.total == 0:
+            return dataclasses.replace(alt, request=req, corrected_from=req.q, corrected_to=fixed,
+                                       took_ms=(time.perf_counter() - t0) * 1000)
+        if alt.total >= SUGGEST_GAIN * result.total:
+            return dataclasses.replace(result, suggestion=fixed)
         return result
 
     def _search(self, req: SearchRequest, t0: float) -> SearchResult:
@@ -215,6 +249,35 @@ class SearchEngine:
             lang=stored.get("lang"),
         )
 
+    # ---- search-box helpers ---------------------------------------------------
+    def _build_suggester(self) -> Suggester:
+        lexicon = self.pinyin.get(wait=120)
+        newest = self._search(SearchRequest(q="", size=RECENT_HEADLINES, sort="newest", facets=(),
+                                            highlight=False, correct=False), time.perf_counter())
+        recent = {fold_case(normalize_query(w)) for h in newest.hits
+                  for w, _, _ in self.analyzer.segmenter.cut(h.title)}
+        popular = self.query_log.popular(time.time() - POPULAR_DAYS * 86400) if self.query_log else {}
+        return Suggester(self.backend.vocabulary("title"), recent, popular,
+                         lexicon.pinyin_of if lexicon is not None else None)
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        """Completions of ``prefix`` (empty until the suggester's first build
+        is done, a few seconds after opening)."""
+        suggester = self.suggester.get()
+        return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks) if suggester else []
+
+    def top_queries(self, since: float, until: float, limit: int = 20, zero_only: bool = False,
+                    moderated: bool = True) -> list[dict]:
+        """Most frequent logged queries in [since, until) (hot searches when
+        ``moderated``: blocked ones left out; staff see them, flagged)."""
+        if self.query_log is None:
+            return []
+        rows = self.query_log.top(since, until, limit, zero_only,
+                                  blocked=self.blocklist.blocks if moderated else None)
+        for row in rows:
+            row["blocked"] = self.blocklist.blocks(row["q"])
+        return rows
+
     def get(self, doc_id: str) -> dict | None:
         found = self.backend.get(doc_id)
         return None if found is None else found[1]
@@ -250,7 +313,7 @@ class SearchEngine:
 def _request_key(req: SearchRequest) -> tuple:
     return (req.q, req.page, req.size, req.sort, tuple(req.category), tuple(req.source), tuple(req.author),
             tuple(req.tag), req.date_from, req.date_to, tuple(req.facets), req.facet_size, req.highlight,
-            req.fields)
+            req.fields, req.correct)
 
 
 class ResultCache:

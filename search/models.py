@@ -51,6 +51,7 @@ class SearchRequest:
     facet_size: int = 20
     highlight: bool = True
     fields: str = "all"  # "all" or "title": where plain words are looked up
+    correct: bool = True  # may a query with no full match be corrected (did you mean)?
 
 
 @dataclass
@@ -101,6 +102,9 @@ class SearchResult:
     relaxed: bool = False  # True when documents matching only most words are included
     synonyms: list[list[str]] = field(default_factory=list)  # synonym groups applied to the query
     pinyin: list[list[str]] = field(default_factory=list)  # [typed pinyin, Chinese words searched too]
+    corrected_from: str | None = None  # results are for corrected_to, not for this query as typed
+    corrected_to: str | None = None
+    suggestion: str | None = None  # did you mean (not applied)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,4 +121,7 @@ class SearchResult:
             "relaxed": self.relaxed,
             "synonyms": self.synonyms,
             "pinyin": self.pinyin,
+            "corrected_from": self.corrected_from,
+            "corrected_to": self.corrected_to,
+            "suggestion": self.suggestion,
         }

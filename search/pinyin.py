@@ -13,9 +13,9 @@ to pinyin, so 景点 cannot match 经典.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections import defaultdict
+
+from .background import BackgroundValue
 
 CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,8}$")
 LATIN_RUN = re.compile(r"^[a-z]{2,40}$")
@@ -35,11 +35,13 @@ class PinyinLexicon:
 
     def __init__(self, words: dict[str, int]):
         by_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self.pinyin_of: dict[str, str] = {}  # word -> its pinyin (reused by the suggester)
         for word, df in words.items():
             if CJK_WORD.match(word):
                 key = word_pinyin(word)
                 if key:
                     by_key[key].append((df, word))
+                    self.pinyin_of[word] = key
         self.by_key = {k: sorted(v, reverse=True) for k, v in by_key.items()}
         self.max_key = max((len(k) for k in self.by_key), default=0)
 
@@ -107,53 +109,22 @@ def _edits1(word: str) -> set[str]:
     return set(deletes + swaps + replaces + inserts) - {word}
 
 
-class LexiconCache:
-    """Builds the lexicon from the index in a background thread (~5 s on the
-    full corpora) and rebuilds it when the index has changed
-    and ``max_age`` has passed; until the first build is done, ``get``
-    returns None and queries go unconverted."""
+class LexiconCache(BackgroundValue):
+    """The lexicon of the index's headline words, built in the background
+    (~5 s on the full corpora) and rebuilt every ten minutes if the index
+    changed; until the first build is done, queries go unconverted."""
 
     def __init__(self, backend, max_age: float = 600.0):
-        self.backend = backend
-        self.max_age = max_age
-        self._lexicon: PinyinLexicon | None = None
-        self._version = None
-        self._built_at = 0.0
-        self._building = False
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self.builds = 0  # part of the result cache's key: a new lexicon can change results
+        state = {"version": None}
 
-    def _build(self) -> None:
-        try:
-            version = self.backend.version()
+        def build():
+            state["version"] = backend.version()
             # Headline words: the names and topics readers look for.  (Adding
             # the body's 470k words took 12 s more per process.)
-            lexicon = PinyinLexicon(self.backend.vocabulary("title"))
-            with self._lock:
-                self._lexicon, self._version, self._built_at = lexicon, version, time.monotonic()
-                self.builds += 1
-        finally:
-            with self._lock:
-                self._building = False
-            self._ready.set()
+            return PinyinLexicon(backend.vocabulary("title"))
 
-    def start(self) -> None:
-        with self._lock:
-            if self._building:
-                return
-            self._building = True
-        threading.Thread(target=self._build, name="pinyin-lexicon", daemon=True).start()
-
-    def get(self, wait: float = 0.0) -> PinyinLexicon | None:
-        if self._lexicon is None and not self._building:
-            self.start()
-        elif (self._lexicon is not None and time.monotonic() - self._built_at > self.max_age
-              and self.backend.version() != self._version):
-            self.start()
-        if wait and self._lexicon is None:
-            self._ready.wait(wait)
-        return self._lexicon
+        super().__init__(build, max_age, changed=lambda: backend.version() != state["version"],
+                         name="pinyin-lexicon")
 
 
 LATIN_TOKEN = re.compile(r"[A-Za-z]+")

@@ -84,11 +84,34 @@ def tiny_index(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def web_app(sample_index):
+def web_app(sample_index, tmp_path_factory):
     from web import create_app
 
     return create_app({"SEARCH_INDEX": sample_index, "SEARCH_REFRESH_INTERVAL": 0.0,
-                       "SEARCH_CORS_ORIGINS": ["https://partner.example"]})
+                       "SEARCH_CORS_ORIGINS": ["https://partner.example"],
+                       "SEARCH_QUERY_LOG": str(tmp_path_factory.mktemp("querylog") / "queries.sqlite")})
+
+
+@pytest.fixture(scope="session")
+def openapi(web_app):
+    from openapi_core import OpenAPI
+
+    spec = web_app.test_client().get("/api/openapi.json").get_json()
+    return OpenAPI.from_dict(spec)
+
+
+def validated(client, openapi, url, status=200):
+    """GET url and validate request and response against our OpenAPI document."""
+    resp = client.get(url)
+    assert resp.status_code == status, (url, resp.status_code, resp.data[:300])
+    from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    req = Request(EnvironBuilder(path=url.split("?")[0], query_string=url.partition("?")[2],
+                                 base_url="http://localhost").get_environ())
+    openapi.validate_response(WerkzeugOpenAPIRequest(req), WerkzeugOpenAPIResponse(resp))
+    return resp
 
 
 @pytest.fixture

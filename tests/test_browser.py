@@ -58,6 +58,37 @@ def test_search_filter_and_article_in_a_real_browser(browser, server):
     assert not errors, errors
 
 
+def test_suggestion_dropdown_with_the_keyboard(browser, server):
+    """Type, wait for the debounced suggestions, pick the second with the
+    arrow keys and Enter: the search runs for it."""
+    errors = []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url + "/")
+    page.locator("#q").press_sequentially("中", delay=50)
+    page.wait_for_selector("#suggestions li[role=option]", timeout=30000)
+    options = page.locator("#suggestions li[role=option]").all_inner_texts()
+    assert len(options) >= 2 and all(o.startswith("中") for o in options)
+    assert page.get_attribute("#q", "aria-expanded") == "true"
+    page.screenshot(path=os.path.join(ARTIFACTS, "suggestions.png"))
+    page.press("#q", "ArrowDown")
+    page.press("#q", "ArrowDown")
+    assert page.get_attribute("#suggestion-1", "aria-selected") == "true"
+    assert page.get_attribute("#q", "aria-activedescendant") == "suggestion-1"
+    with page.expect_navigation():
+        page.press("#q", "Enter")
+    assert urllib.parse.unquote(page.url.split("q=")[1].split("&")[0].replace("+", " ")) == options[1]
+    page.wait_for_selector("ol.hits li.hit")
+    # Escape closes the list.
+    page.locator("#q").fill("")
+    page.locator("#q").press_sequentially("xianggang", delay=30)
+    page.wait_for_selector("#suggestions li[role=option]", timeout=30000)
+    assert "香港" in page.locator("#suggestions").inner_text()
+    page.press("#q", "Escape")
+    assert page.locator("#suggestions").is_hidden()
+    assert not errors, errors
+
+
 def test_mobile_layout(browser, server):
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     page.goto(server.url + "/search?q=" + urllib.parse.quote("疫苗"))

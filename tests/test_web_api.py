@@ -3,27 +3,7 @@
 import re
 
 import pytest
-from openapi_core import OpenAPI
-from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-
-
-@pytest.fixture(scope="module")
-def openapi(web_app):
-    spec = web_app.test_client().get("/api/openapi.json").get_json()
-    return OpenAPI.from_dict(spec)
-
-
-def validated(client, openapi, url, status=200):
-    """GET url and validate request and response against our OpenAPI document."""
-    resp = client.get(url)
-    assert resp.status_code == status, (url, resp.status_code, resp.data[:300])
-    from werkzeug.test import EnvironBuilder
-    from werkzeug.wrappers import Request
-
-    req = Request(EnvironBuilder(path=url.split("?")[0], query_string=url.partition("?")[2],
-                                 base_url="http://localhost").get_environ())
-    openapi.validate_response(WerkzeugOpenAPIRequest(req), WerkzeugOpenAPIResponse(resp))
-    return resp
+from conftest import validated
 
 
 def test_search_json(client, openapi):
@@ -59,6 +39,25 @@ def test_pinyin_in_api_and_page(client, openapi):
     assert "按拼音同时搜索了" in page and "xianggang → 香港" in page
 
 
+def test_did_you_mean_in_api_and_page(client, openapi):
+    import time
+    from urllib.parse import quote
+
+    url = "/api/search?q=" + quote("香岗 选举")
+    deadline = time.time() + 60
+    while True:  # the pinyin lexicon is built in the background when the index opens
+        data = validated(client, openapi, url).get_json()
+        if data["corrected_from"] or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert data["corrected_from"] == "香岗 选举" and data["corrected_to"] == "香港 选举" and data["total"] > 0
+    exact = validated(client, openapi, url + "&correct=0").get_json()
+    assert exact["corrected_from"] is None
+    page = client.get("/search?q=" + quote("香岗 选举")).get_data(as_text=True)
+    assert "已显示「<strong>香港 选举</strong>」的搜索结果" in page
+    assert re.search(r'class="original" href="/search\?q=[^"]*correct=0', page)
+
+
 def test_search_filters_sort_and_dates(client, openapi):
     url = "/api/search?q=%E9%A6%99%E6%B8%AF&sort=newest&source=" \
           "%E7%9C%BE%E6%96%B0%E8%81%9E%20Citizen%20News%20(hkcnews.com)&from=2020-01-01&to=2020-12-31&size=50"
@@ -88,6 +87,7 @@ def test_pagination(client):
     ("q=" + "长" * 201, "too long"),
     ("range=decade", "'range'"),
     ("page=2000&size=100", "beyond"),
+    ("correct=yes", "'correct'"),
 ])
 def test_bad_parameters_are_400_json(client, openapi, query, fragment):
     resp = validated(client, openapi, "/api/search?" + query, status=400)
@@ -169,9 +169,11 @@ def test_html_escapes_article_text_and_queries(tiny_index, tmp_path):
          "body": '正文 <img src=x onerror=alert(1)> & 更多。\n<script>alert(2)</script>', "tags": ["<b>标签</b>"],
          "author": "<i>作者</i>", "source": "来源&", "category": '"栏目"'},
     ])
-    client = create_app({"SEARCH_INDEX": path}).test_client()
+    client = create_app({"SEARCH_INDEX": path, "SEARCH_QUERY_LOG": path + ".queries.sqlite"}).test_client()
+    # Queries are logged first, so the hot searches and staff reports below show them too.
     for url in ["/search?q=%E6%A0%87%E9%A2%98", "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
-                "/search?q=%22%3E%3Cimg%20src%3Dx%3E", "/articles/x1", "/search?q=&category=%22%E6%A0%8F%E7%9B%AE%22"]:
+                "/search?q=%22%3E%3Cimg%20src%3Dx%3E", "/articles/x1", "/search?q=&category=%22%E6%A0%8F%E7%9B%AE%22",
+                "/search?q=%3Cb%3E%E6%A0%87%E9%A2%98%3C/b%3E", "/", "/staff/queries", "/staff/queries?zero=1"]:
         html = client.get(url).get_data(as_text=True)
         body = html.replace('<script src="/static/app.js" defer></script>', "")
         assert "<script>" not in body and "<img" not in body and "<b>" not in body and "<i>" not in body, url

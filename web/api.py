@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .engine import IndexUnavailable
 from .openapi import spec
-from .params import ParamError, search_request
+from .params import ParamError, query_period, search_request
 from .render import article_json
 
 bp = Blueprint("api", __name__)
@@ -43,8 +43,33 @@ def _unavailable(exc):
 def api_search():
     req = search_request(request.args, current_app.config)
     result = _engine().search(req)
+    if req.page == 1:
+        current_app.extensions["search_engine"].record(req.q, result.total)
     resp = jsonify(result.to_dict())
     resp.headers["Cache-Control"] = CACHE_SEARCH
+    return resp
+
+
+@bp.get("/api/suggest")
+def api_suggest():
+    q = (request.args.get("q") or "").strip()
+    if len(q) > 50:
+        raise ParamError(f"'q' too long for suggestions: {len(q)} characters (at most 50)")
+    size = request.args.get("size", "8")
+    if not size.isdigit() or not 1 <= int(size) <= 20:
+        raise ParamError(f"'size' must be an integer between 1 and 20, got {size!r}")
+    resp = jsonify({"query": q, "suggestions": _engine().suggest(q, int(size))})
+    resp.headers["Cache-Control"] = "public, max-age=60"
+    return resp
+
+
+@bp.get("/api/queries")
+def api_queries():
+    """Top queries (or top zero-result queries) over a period, for staff."""
+    since, until, limit, zero = query_period(request.args)
+    rows = _engine().top_queries(since, until, limit, zero_only=zero, moderated=False)
+    resp = jsonify({"from": since, "to": until, "zero_results_only": zero, "queries": rows})
+    resp.headers["Cache-Control"] = "no-store"
     return resp
 
 

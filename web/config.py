@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from search.engine import DEFAULT_SYNONYMS
+from search.engine import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -19,6 +19,10 @@ def from_env(environ=os.environ) -> dict:
         "SEARCH_USERDICT": environ.get("SEARCH_USERDICT") or None,
         # Query-time synonym groups (re-read when the file changes).
         "SEARCH_SYNONYMS": environ.get("SEARCH_SYNONYMS") or DEFAULT_SYNONYMS,
+        # Terms kept out of suggestions and hot searches (re-read when the file changes).
+        "SEARCH_BLOCKLIST": environ.get("SEARCH_BLOCKLIST") or DEFAULT_BLOCKLIST,
+        # Where readers' queries are logged (text, time, result count; no IPs); "off" disables.
+        "SEARCH_QUERY_LOG": environ.get("SEARCH_QUERY_LOG", "data/querylog.sqlite"),
         "SEARCH_MAX_PAGE_SIZE": int(environ.get("SEARCH_MAX_PAGE_SIZE", "100")),
         "SEARCH_MAX_QUERY_LENGTH": int(environ.get("SEARCH_MAX_QUERY_LENGTH", "200")),
         "SEARCH_MAX_RESULT_WINDOW": int(environ.get("SEARCH_MAX_RESULT_WINDOW", "10000")),

@@ -10,6 +10,7 @@ import threading
 import time
 
 from search.engine import SearchEngine
+from search.querylog import QueryLog
 
 
 class IndexUnavailable(Exception):
@@ -25,6 +26,13 @@ class EngineHolder:
         self._error: str | None = None
         self._failed_at = 0.0
         self._lock = threading.Lock()
+        path = config.get("SEARCH_QUERY_LOG") or "off"
+        self.query_log = None if path == "off" else QueryLog(path)
+
+    def record(self, q: str, total: int) -> None:
+        """Log a reader's query (text, time, result count only)."""
+        if self.query_log is not None:
+            self.query_log.record(q, total)
 
     def get(self) -> SearchEngine:
         if self._engine is not None:
@@ -37,7 +45,8 @@ class EngineHolder:
                     self._engine = SearchEngine.open(
                         self.config["SEARCH_INDEX"], self.config["SEARCH_USERDICT"],
                         refresh_interval=self.config["SEARCH_REFRESH_INTERVAL"],
-                        synonyms_path=self.config["SEARCH_SYNONYMS"])
+                        synonyms_path=self.config["SEARCH_SYNONYMS"],
+                        blocklist_path=self.config["SEARCH_BLOCKLIST"], query_log=self.query_log)
                     self._error = None
                 except Exception as exc:  # noqa: BLE001 - reported on /healthz
                     self._error = f"{type(exc).__name__}: {exc}"

@@ -70,6 +70,9 @@ def spec(config: dict) -> dict:
         _q("from", {"type": "string", "format": "date"}, "Published on or after (YYYY-MM-DD)"),
         _q("to", {"type": "string", "format": "date"}, "Published on or before (YYYY-MM-DD)"),
         _q("range", {"type": "string", "enum": ["day", "week", "month", "year"]}, "Published within the last ..."),
+        _q("correct", {"type": "string", "enum": ["0", "1"], "default": "1"},
+           "1: a query matching no article with all its words may be answered for its correction "
+           "(see corrected_from); 0: search exactly as typed"),
     ]
     return {
         "openapi": "3.0.3",
@@ -98,6 +101,36 @@ def spec(config: dict) -> dict:
                         "properties": {"id": {"type": "string"},
                                        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}})},
                     "400": _err("Invalid parameter"), "404": _err("Unknown id"), "503": _err("Index unavailable")}}},
+            "/api/suggest": {"get": {
+                "summary": "Suggestions as the reader types", "operationId": "suggest",
+                "parameters": [
+                    _q("q", {"type": "string", "maxLength": 50}, "What has been typed (Chinese or pinyin)"),
+                    _q("size", {"type": "integer", "minimum": 1, "maximum": 20, "default": 8}, "How many")],
+                "responses": {
+                    "200": {"description": "Completions, best first", **_json({
+                        "type": "object", "required": ["query", "suggestions"],
+                        "properties": {"query": {"type": "string"},
+                                       "suggestions": {"type": "array", "items": {"type": "string"}}}})},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
+            "/api/queries": {"get": {
+                "summary": "Most frequent reader queries over a period (for staff)", "operationId": "queries",
+                "parameters": [
+                    _q("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 7}, "The last N days"),
+                    _q("from", {"type": "string", "format": "date"}, "Or from this day"),
+                    _q("to", {"type": "string", "format": "date"}, "... to this day"),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "How many"),
+                    _q("zero", {"type": "string", "enum": ["0", "1"], "default": "0"}, "1: only queries that found nothing")],
+                "responses": {
+                    "200": {"description": "Queries with how often they ran", **_json({
+                        "type": "object", "required": ["from", "to", "zero_results_only", "queries"],
+                        "properties": {
+                            "from": {"type": "number"}, "to": {"type": "number"},
+                            "zero_results_only": {"type": "boolean"},
+                            "queries": {"type": "array", "items": {
+                                "type": "object", "required": ["q", "count", "results", "blocked"],
+                                "properties": {"q": {"type": "string"}, "count": {"type": "integer"},
+                                               "results": {"type": "integer"}, "blocked": {"type": "boolean"}}}}}})},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
             "/healthz": {"get": {
                 "summary": "Health", "operationId": "health",
                 "responses": {
@@ -125,6 +158,10 @@ def spec(config: dict) -> dict:
                                  "items": {"type": "array", "items": {"type": "string"}}},
                     "pinyin": {"type": "array", "description": "[typed pinyin, the Chinese words also searched]",
                                "items": {"type": "array", "items": {"type": "string"}}},
+                    "corrected_from": {"type": "string", "nullable": True,
+                                       "description": "set when the results are for corrected_to instead"},
+                    "corrected_to": {"type": "string", "nullable": True},
+                    "suggestion": {"type": "string", "nullable": True, "description": "did you mean (not applied)"},
                 },
             },
             "Health": {

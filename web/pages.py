@@ -6,6 +6,7 @@ and adding only <mark> tags (``Markup`` marks them as such)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, render_template, request
@@ -14,7 +15,7 @@ from markupsafe import Markup
 from search.models import SearchRequest
 
 from .engine import IndexUnavailable
-from .params import FILTERS, RANGES, ParamError, search_request
+from .params import FILTERS, RANGES, ParamError, query_period, search_request
 from .render import article_json, paragraphs
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
@@ -23,6 +24,7 @@ RANGE_LABELS = {"": "全部时间", "day": "一天内", "week": "一周内", "mo
 SORT_LABELS = {"relevance": "按相关度", "newest": "按时间（最新）", "oldest": "按时间（最早）"}
 FACET_LABELS = {"category": "栏目", "source": "来源", "author": "作者", "tag": "标签"}
 CACHE_PAGE = "public, max-age=30"
+HOT_DAYS = 7  # 热门搜索 on the home page: the last week
 
 
 def _engine():
@@ -77,14 +79,19 @@ def favicon():
 
 @bp.get("/")
 def home():
-    latest = _engine().search(SearchRequest(q="", size=10, sort="newest", facets=(), highlight=False))
-    return _page(render_template("home.html", latest=latest.hits, q=""))
+    engine = _engine()
+    latest = engine.search(SearchRequest(q="", size=10, sort="newest", facets=(), highlight=False))
+    now = time.time()
+    hot = [row for row in engine.top_queries(now - HOT_DAYS * 86400, now + 1, limit=20) if row["results"]][:10]
+    return _page(render_template("home.html", latest=latest.hits, hot=hot, q=""))
 
 
 @bp.get("/search")
 def search_page():
     req = search_request(request.args, current_app.config, facets=("category", "source"))
     result = _engine().search(req)
+    if req.page == 1:
+        current_app.extensions["search_engine"].record(req.q, result.total)
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet)}
             for h in result.hits]
     active = {name: getattr(req, name) for name in FILTERS if getattr(req, name)}
@@ -108,6 +115,18 @@ def search_page():
     resp = _page(html)
     resp.headers["Link"] = f'<{api_link}>; rel="alternate"; type="application/json"'
     return resp
+
+
+@bp.get("/staff/queries")
+def staff_queries():
+    """What readers searched for, and what they did not find."""
+    since, until, limit, _ = query_period(request.args)
+    engine = _engine()
+    top = engine.top_queries(since, until, limit, moderated=False)
+    zero = engine.top_queries(since, until, limit, zero_only=True, moderated=False)
+    return _page(render_template("staff_queries.html", top=top, zero=zero, q="",
+                                 days=request.args.get("days", "7"),
+                                 date_from=request.args.get("from", ""), date_to=request.args.get("to", "")))
 
 
 @bp.get("/articles/<path:doc_id>")

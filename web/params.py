@@ -73,5 +73,27 @@ def search_request(args, config: dict, now: datetime | None = None, facets=("cat
         if any(len(v) > 200 for v in values):
             raise ParamError(f"'{name}' value too long")
         filters[name] = values
+    correct = args.get("correct", "1")
+    if correct not in ("0", "1"):
+        raise ParamError(f"'correct' must be 0 or 1, got {correct!r}")
     return SearchRequest(q=q, page=page, size=size, sort=sort, date_from=date_from, date_to=date_to,
-                         facets=tuple(facets), **filters)
+                         facets=tuple(facets), correct=correct == "1", **filters)
+
+
+def query_period(args, now: float | None = None) -> tuple[float, float, int, bool]:
+    """(since, until) as epoch seconds, limit, zero-results-only for the
+    query reports: ``days`` (default 7) back from now, or ``from``/``to``."""
+    import time as _time
+
+    now = _time.time() if now is None else now
+    date_from, date_to = _date(args, "from"), _date(args, "to", end=True)
+    days = _int(args, "days", 7, 1, 3650)
+    since = date_from.timestamp() if date_from else now - days * 86400
+    until = date_to.timestamp() if date_to else now + 1
+    if since >= until:
+        raise ParamError("'from' must be before 'to'")
+    limit = _int(args, "limit", 50, 1, 500)
+    zero = args.get("zero", "0")
+    if zero not in ("0", "1"):
+        raise ParamError(f"'zero' must be 0 or 1, got {zero!r}")
+    return since, until, limit, zero == "1"
