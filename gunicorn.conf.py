@@ -28,11 +28,13 @@ errorlog = "-"
 def post_worker_init(worker):
     """Open the index before the worker takes requests, so that the first
     requests do not wait for it (a missing index is reported by /healthz),
-    and wait for its pinyin lexicon (~5 s on the full corpora), so that the
-    first pinyin queries are understood too."""
+    and wait for its pinyin lexicon and suggester (~10 s on the full
+    corpora), so that pinyin and suggestions work from the first request."""
     holder = getattr(worker.wsgi, "extensions", {}).get("search_engine")
     if holder is not None:
         try:
-            holder.get().pinyin.get(wait=20)
+            engine = holder.get()
+            engine.pinyin.get(wait=20)
+            engine.suggester.get(wait=20)
         except Exception:  # noqa: BLE001 - the app reports it on /healthz
             pass

@@ -77,6 +77,19 @@ class Suggester:
         p = _key(prefix)
         if not p:
             return []
+        out = self._complete(p, limit, blocked)
+        head, _, last = prefix.strip().rpartition(" ")
+        if len(out) < limit and head.strip() and last:
+            # Several words typed: complete the last one ("香港 选" -> "香港 选举").
+            for text in self._complete(_key(last), limit, blocked):
+                full = f"{head.strip()} {text}"
+                if full not in out and not (blocked and blocked(full)):
+                    out.append(full)
+                if len(out) == limit:
+                    break
+        return out
+
+    def _complete(self, p: str, limit: int, blocked) -> list[str]:
         found: dict[str, float] = {}
         i = bisect.bisect_left(self._keys, p)
         for key in self._keys[i:i + SCAN_LIMIT]:

@@ -43,6 +43,11 @@ def test_popular_queries_are_suggested_and_blocked_ones_never(logged_engine):
     assert not any("色情" in s for s in got)
 
 
+def test_the_last_of_several_words_is_completed(logged_engine):
+    got = logged_engine.suggest("香港 中")
+    assert got and all(s.startswith("香港 中") for s in got) and "香港 中国" in got
+
+
 def test_pinyin_and_initials_suggest_the_word(logged_engine):
     assert "香港" in logged_engine.suggest("xiangg")
     assert "香港" in logged_engine.suggest("xianggang")
