@@ -258,7 +258,8 @@ class SearchEngine:
                   for w, _, _ in self.analyzer.segmenter.cut(h.title)}
         popular = self.query_log.popular(time.time() - POPULAR_DAYS * 86400) if self.query_log else {}
         return Suggester(self.backend.vocabulary("title"), recent, popular,
-                         lexicon.pinyin_of if lexicon is not None else None)
+                         lexicon.pinyin_of if lexicon is not None else None,
+                         min_df=2 if self.backend.doc_count() >= 10000 else 1)
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
         """Completions of ``prefix`` (empty until the suggester's first build

@@ -23,7 +23,7 @@ from .pinyin import word_pinyin
 CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,8}$")
 LATIN_WORD = re.compile(r"^[a-z][a-z0-9\-]{1,30}$")
 SCAN_LIMIT = 4000  # candidates looked at per prefix (the most frequent prefixes have more)
-MIN_DF = 2
+MIN_DF = 2  # on a large index, a word from one headline is mostly noise
 
 
 def _key(text: str) -> str:
@@ -32,8 +32,10 @@ def _key(text: str) -> str:
 
 class Suggester:
     def __init__(self, vocabulary: dict[str, int], recent_words: set[str] | frozenset = frozenset(),
-                 popular_queries: dict[str, int] | None = None, pinyin_of: dict[str, str] | None = None):
-        """``pinyin_of``: pinyin already computed for words (the lexicon's)."""
+                 popular_queries: dict[str, int] | None = None, pinyin_of: dict[str, str] | None = None,
+                 min_df: int = MIN_DF):
+        """``pinyin_of``: pinyin already computed for words (the lexicon's);
+        ``min_df``: headline words used by fewer articles are not offered."""
         pinyin_of = pinyin_of or {}
         best: dict[str, tuple[float, str]] = {}  # key -> (score, text shown)
 
@@ -50,7 +52,7 @@ class Suggester:
 
         for word, df in vocabulary.items():
             low = word.lower()
-            if df >= MIN_DF and (CJK_WORD.match(word) or LATIN_WORD.match(low)):
+            if df >= min_df and (CJK_WORD.match(word) or LATIN_WORD.match(low)):
                 add(word, math.log1p(df) + (1.0 if _key(word) in recent_words else 0.0))
         for q, n in (popular_queries or {}).items():
             add(q, 3.0 * math.log1p(n) + 2.0)
