@@ -18,15 +18,11 @@ most every few seconds), so editors' changes apply without a restart.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
-import threading
-import time
 
 from . import query as q
 from .normalize import fold_case, normalize_query
-
-CHECK_INTERVAL = 3.0
+from .watched import WatchedFile
 
 
 def _key(term: str) -> str:
@@ -54,57 +50,41 @@ class Synonyms:
 
     def __init__(self, path: str | None):
         self.path = path
-        self._lock = threading.Lock()
-        self._mtime: float | None = None
-        self._checked = 0.0
-        self._by_key: dict[str, tuple[str, ...]] = {}
-        self._max_len = 0
-        self.errors: list[str] = []
-        self._reload()
+        self._file = WatchedFile(path, self._parse, ({}, 0, []))
 
-    def _reload(self) -> None:
-        if not self.path or not os.path.exists(self.path):
-            self._by_key, self._max_len, self._mtime = {}, 0, None
-            return
-        mtime = os.path.getmtime(self.path)
-        if mtime == self._mtime:
-            return
-        with open(self.path, encoding="utf-8") as f:
-            groups, self.errors = parse_groups(f)
-        for error in self.errors:
-            print(f"{self.path}: {error} (skipped)", file=sys.stderr)
+    @staticmethod
+    def _parse(lines):
+        groups, errors = parse_groups(lines)
+        for error in errors:
+            print(f"synonyms: {error} (skipped)", file=sys.stderr)
         by_key: dict[str, tuple[str, ...]] = {}
         for group in groups:
             for term in group:
                 by_key[_key(term)] = tuple(group)
-        self._by_key = by_key
-        self._max_len = max((len(k) for k in by_key), default=0)
-        self._mtime = mtime
+        return by_key, max((len(k) for k in by_key), default=0), errors
 
-    def _fresh(self) -> None:
-        now = time.monotonic()
-        if now - self._checked < CHECK_INTERVAL:
-            return
-        with self._lock:
-            self._checked = now
-            try:
-                self._reload()
-            except (OSError, UnicodeDecodeError) as exc:
-                # Keep the last good groups (e.g. while an editor saves).
-                self.errors = [f"cannot read: {exc}"]
+    @property
+    def _by_key(self) -> dict[str, tuple[str, ...]]:
+        return self._file.fresh()[0]
+
+    @property
+    def _max_len(self) -> int:
+        return self._file.fresh()[1]
+
+    @property
+    def errors(self) -> list[str]:
+        return self._file.fresh()[2]
 
     @property
     def version(self) -> float | None:
         """Changes when the file does (part of the result cache's key)."""
-        self._fresh()
-        return self._mtime
+        self._file.fresh()
+        return self._file.mtime
 
     def __len__(self) -> int:
-        self._fresh()
         return len(self._by_key)
 
     def group(self, term: str) -> tuple[str, ...] | None:
-        self._fresh()
         return self._by_key.get(_key(term))
 
     def split(self, text: str, cut=None) -> list[tuple[str, tuple[str, ...] | None]]:
@@ -115,8 +95,8 @@ class Synonyms:
         inside a longer run (``lam`` not in ``islam``); for Chinese, where
         ``cut`` (jieba: text -> [(word, start, end)]) puts a boundary, so
         单车 does not fire inside 单车道."""
-        self._fresh()
-        if not self._by_key:
+        by_key, max_len, _ = self._file.fresh()
+        if not by_key:
             return [(text, None)]
         norm = fold_case(normalize_query(text))
         cuts = None
@@ -129,8 +109,8 @@ class Synonyms:
         n = len(norm)
         while i < n:
             match = None
-            for j in range(min(n, i + self._max_len), i, -1):
-                group = self._by_key.get(norm[i:j])
+            for j in range(min(n, i + max_len), i, -1):
+                group = by_key.get(norm[i:j])
                 if group and _boundary(norm, i, j) and (cuts is None or (i in cuts and j in cuts)):
                     match = (j, group)
                     break

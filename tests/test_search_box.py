@@ -66,9 +66,9 @@ def test_hot_and_zero_result_queries(logged_engine):
 
 
 def test_edited_blocklist_applies_without_restart(sample_index, tmp_path, monkeypatch):
-    from search import moderation
+    from search import watched
 
-    monkeypatch.setattr(moderation, "CHECK_INTERVAL", 0.0)
+    monkeypatch.setattr(watched, "CHECK_INTERVAL", 0.0)
     path = tmp_path / "blocklist.txt"
     path.write_text("# empty\n", encoding="utf-8")
     engine = SearchEngine.open(sample_index, refresh_interval=0, blocklist_path=str(path))

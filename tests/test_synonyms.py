@@ -3,6 +3,7 @@ only use the other term, the file is editable without re-indexing, and
 matching respects word boundaries."""
 
 from search import synonyms as syn
+from search import watched
 from search.engine import SearchEngine
 from search.models import SearchRequest
 from search.normalize import fold_case, normalize_query
@@ -41,7 +42,7 @@ def test_synonym_term_is_highlighted(engine, sample_records):
 
 
 def test_edited_file_applies_without_reindexing(sample_index, sample_records, tmp_path, monkeypatch):
-    monkeypatch.setattr(syn, "CHECK_INTERVAL", 0.0)
+    monkeypatch.setattr(watched, "CHECK_INTERVAL", 0.0)
     path = tmp_path / "synonyms.txt"
     path.write_text("# nothing yet\n", encoding="utf-8")
     engine = SearchEngine.open(sample_index, refresh_interval=0, synonyms_path=str(path))
@@ -69,11 +70,10 @@ def test_multi_word_latin_synonym(tmp_path, tiny_index):
     assert "<mark>林鄭月娥</mark>" in res.hits[0].title_highlight  # marked in the article's own script
 
 
-def test_latin_term_needs_word_boundaries():
-    s = syn.Synonyms(None)
-    s._by_key = {"lam": ("lam", "林")}
-    s._max_len = 3
-    s._checked = float("inf")
+def test_latin_term_needs_word_boundaries(tmp_path):
+    path = tmp_path / "s.txt"
+    path.write_text("lam, 林\n", encoding="utf-8")
+    s = syn.Synonyms(str(path))
     assert s.split("islam") == [("islam", None)]
     assert [g for _, g in s.split("lam kin")][0] == ("lam", "林")
 
