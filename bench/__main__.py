@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         write_result(out("indexing"), report["indexing"])
 
         report["latency"] = latency.run(index_dir, stock_index, repeat=1 if args.quick else 3,
-                                        every=8 if args.quick else 4, timeout=10.0)
+                                        every=8, timeout=10.0)
         latency.print_table(report["latency"])
         write_result(out("latency"), report["latency"])
 
