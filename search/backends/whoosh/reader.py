@@ -110,7 +110,7 @@ class ByteLRU:
                 self.bytes -= size
 
 
-POSTINGS_CACHE = ByteLRU(int(float(os.environ.get("SEARCH_POSTINGS_CACHE_MB", "128")) * 2**20))
+POSTINGS_CACHE = ByteLRU(int(float(os.environ.get("SEARCH_POSTINGS_CACHE_MB", "96")) * 2**20))
 
 
 class SegmentData:
