@@ -132,7 +132,7 @@ def latency(index_dir, queries_path, timeout):
 
 
 def related(index_dir, ids_path):
-    """``more_like_this`` on the body (whoosh's default: top 15 terms)."""
+    """``more_like`` on the body (whoosh's defaults: its 5 best key terms, Bo1 model)."""
     from whoosh import index as windex
 
     ix = windex.open_dir(index_dir)
