@@ -191,7 +191,10 @@ class SearchEngine:
             return dataclasses.replace(result, suggestion=fixed)
         return result
 
-    def _search(self, req: SearchRequest, t0: float) -> SearchResult:
+    def _plan(self, req: SearchRequest):
+        """The request as a backend plan (query parsed, pinyin read,
+        synonyms applied, compiled): one path for searches and timelines.
+        Returns (plan, searchable, pinyin conversions, synonym groups)."""
         parsed = q.parse(req.q)
         converted, pinyin_words = pinyin.expand(parsed, self.pinyin.get(), self.backend.doc_frequency)
         expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segmenter.cut)
@@ -210,7 +213,24 @@ class SearchEngine:
             facet_size=req.facet_size,
             now=time.time(),
         )
-        if parsed.must and not must:
+        # The query had text, but nothing searchable in it (e.g. only punctuation)?
+        return plan, not (parsed.must and not must), pinyin_words, synonyms
+
+    def timeline(self, req: SearchRequest, interval: str = "auto") -> dict:
+        """Matches of ``req`` per day, month or year ("auto": chosen from the
+        span of the matches), for the coverage chart."""
+        plan, searchable, _, _ = self._plan(req)
+        plan = dataclasses.replace(plan, limit=0, offset=0, facets=(), histogram=interval)
+        if not searchable:
+            return {"interval": "month" if interval == "auto" else interval, "total": 0, "undated": 0, "buckets": []}
+        res = self.backend.execute(plan)
+        return {"interval": res.histogram_interval, "total": res.total, "undated": res.undated,
+                "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
+
+    def _search(self, req: SearchRequest, t0: float) -> SearchResult:
+        plan, searchable, pinyin_words, synonyms = self._plan(req)
+        must, must_not = plan.must, plan.must_not
+        if not searchable:
             # The query had text, but nothing searchable in it (e.g. only punctuation).
             result_total, hits, facets, relaxed = 0, [], {f: [] for f in req.facets}, False
         else:

@@ -58,6 +58,7 @@ class Plan:
     limit: int = 10
     facets: tuple[str, ...] = ()
     facet_size: int = 20
+    histogram: str | None = None  # "day" | "month" | "year" | "auto": count matches over time
     relax_below: int = 10  # include partial matches when fewer full matches
     # Character bigrams of the query's plain text: a proximity bonus for
     # documents that have the words next to each other, and the last-resort
@@ -80,3 +81,6 @@ class BackendResult:
     hits: list[BackendHit]
     facets: dict[str, list[tuple[str, int]]]
     relaxed: bool = False
+    histogram: list[tuple[str, int]] | None = None  # (bucket, matches) when the plan asked
+    histogram_interval: str | None = None
+    undated: int = 0  # matches without a date (not in the histogram)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from search.timeline import INTERVALS
+
 from .engine import IndexUnavailable
 from .openapi import spec
 from .params import ParamError, query_period, search_request
@@ -13,6 +15,7 @@ from .render import article_json
 bp = Blueprint("api", __name__)
 
 CACHE_SEARCH = "public, max-age=30"
+MAX_BUCKETS = 2000  # bars in one timeline
 CACHE_ARTICLE = "public, max-age=300"
 
 
@@ -46,6 +49,22 @@ def api_search():
     if req.page == 1:
         current_app.extensions["search_engine"].record(req.q, result.total)
     resp = jsonify(result.to_dict())
+    resp.headers["Cache-Control"] = CACHE_SEARCH
+    return resp
+
+
+@bp.get("/api/timeline")
+def api_timeline():
+    """Matching articles per day, month or year: how coverage developed."""
+    req = search_request(request.args, current_app.config, facets=())
+    interval = request.args.get("interval") or "auto"
+    if interval not in ("auto", *INTERVALS):
+        raise ParamError(f"'interval' must be one of auto, {', '.join(INTERVALS)}, got {interval!r}")
+    data = _engine().timeline(req, interval)
+    if len(data["buckets"]) > MAX_BUCKETS:
+        raise ParamError(f"{len(data['buckets'])} {data['interval']}s is too many bars: "
+                         "choose a longer interval or a shorter date range (from, to)")
+    resp = jsonify({"query": req.q, **data})
     resp.headers["Cache-Control"] = CACHE_SEARCH
     return resp
 

@@ -101,6 +101,22 @@ def spec(config: dict) -> dict:
                         "properties": {"id": {"type": "string"},
                                        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}})},
                     "400": _err("Invalid parameter"), "404": _err("Unknown id"), "503": _err("Index unavailable")}}},
+            "/api/timeline": {"get": {
+                "summary": "Matching articles per day, month or year", "operationId": "timeline",
+                "parameters": [p for p in search_params if p["name"] not in ("page", "size", "sort")] + [
+                    _q("interval", {"type": "string", "enum": ["auto", "day", "month", "year"], "default": "auto"},
+                       "Bar width; auto: days up to two months of coverage, months up to five years, else years")],
+                "responses": {
+                    "200": {"description": "Counts in time order (empty periods included)", **_json({
+                        "type": "object", "required": ["query", "interval", "total", "undated", "buckets"],
+                        "properties": {
+                            "query": {"type": "string"},
+                            "interval": {"type": "string", "enum": ["day", "month", "year"]},
+                            "total": {"type": "integer"}, "undated": {"type": "integer"},
+                            "buckets": {"type": "array", "items": {
+                                "type": "object", "required": ["start", "count"],
+                                "properties": {"start": {"type": "string"}, "count": {"type": "integer"}}}}}})},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
             "/api/suggest": {"get": {
                 "summary": "Suggestions as the reader types", "operationId": "suggest",
                 "parameters": [

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ... import ranking
+from ... import ranking, timeline
 from ...plan import AllClause, AnyClause, BackendHit, BackendResult, PhraseClause, Plan, ValueClause, WordClause
 from ...normalize import fold_case, normalize_query
 from .reader import IndexView
@@ -334,7 +334,15 @@ class Executor:
         order = self._order(plan, docs, matched, scores)
         page = order[plan.offset : plan.offset + plan.limit]
         hits = [BackendHit(int(docs[i]), float(scores[i]), v.stored(int(docs[i]))) for i in page.tolist()]
-        return BackendResult(total, hits, facets, relaxed)
+        result = BackendResult(total, hits, facets, relaxed)
+        if plan.histogram:
+            pub = v.published[docs]
+            dated = pub[pub != ranking.NO_DATE]
+            interval = timeline.choose_interval(dated) if plan.histogram == "auto" else plan.histogram
+            result.histogram = timeline.histogram(dated, interval)
+            result.histogram_interval = interval
+            result.undated = int(len(pub) - len(dated))
+        return result
 
     def _gram_scores(self, grams, fields=("title", "body")):
         """BM25F of each query bigram, summed: (docs, score, grams matched)."""
