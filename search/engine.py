@@ -230,14 +230,20 @@ class SearchEngine:
     def _search(self, req: SearchRequest, t0: float) -> SearchResult:
         plan, searchable, pinyin_words, synonyms = self._plan(req)
         must, must_not = plan.must, plan.must_not
+        timeline = None
         if not searchable:
             # The query had text, but nothing searchable in it (e.g. only punctuation).
             result_total, hits, facets, relaxed = 0, [], {f: [] for f in req.facets}, False
         else:
+            if req.timeline:
+                plan = dataclasses.replace(plan, histogram="auto")
             res = self.backend.execute(plan)
             needles = self._needles(must)
             hits = [self._hit(h.stored, h.score, needles, req.highlight) for h in res.hits]
             result_total, facets, relaxed = res.total, res.facets, res.relaxed
+            if req.timeline:
+                timeline = {"interval": res.histogram_interval, "undated": res.undated,
+                            "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
         return SearchResult(
             request=req,
             total=result_total,
@@ -248,6 +254,7 @@ class SearchEngine:
             relaxed=relaxed,
             synonyms=[list(g) for g in synonyms],
             pinyin=pinyin_words,
+            timeline=timeline,
         )
 
     @staticmethod
@@ -334,7 +341,7 @@ class SearchEngine:
 def _request_key(req: SearchRequest) -> tuple:
     return (req.q, req.page, req.size, req.sort, tuple(req.category), tuple(req.source), tuple(req.author),
             tuple(req.tag), req.date_from, req.date_to, tuple(req.facets), req.facet_size, req.highlight,
-            req.fields, req.correct)
+            req.fields, req.correct, req.timeline)
 
 
 class ResultCache:

@@ -52,6 +52,7 @@ class SearchRequest:
     highlight: bool = True
     fields: str = "all"  # "all" or "title": where plain words are looked up
     correct: bool = True  # may a query with no full match be corrected (did you mean)?
+    timeline: bool = False  # also count the matches per day/month/year (the results page's chart)
 
 
 @dataclass
@@ -105,6 +106,7 @@ class SearchResult:
     corrected_from: str | None = None  # results are for corrected_to, not for this query as typed
     corrected_to: str | None = None
     suggestion: str | None = None  # did you mean (not applied)
+    timeline: dict | None = None  # {"interval", "undated", "buckets": [{"start", "count"}]} when asked
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -89,6 +89,25 @@ def test_suggestion_dropdown_with_the_keyboard(browser, server):
     assert not errors, errors
 
 
+def test_coverage_timeline_narrows_the_dates(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url + "/search?q=" + urllib.parse.quote("香港"))
+    page.wait_for_selector("svg#timeline a rect.bar")
+    total = int(page.locator("#total").inner_text())
+    bars = page.locator("svg#timeline a")
+    assert bars.count() > 3
+    page.screenshot(path=os.path.join(ARTIFACTS, "timeline.png"))
+    # The tallest bar: its label says how many articles; clicking shows just those.
+    labels = [bars.nth(i).get_attribute("aria-label") for i in range(bars.count())]
+    counts = [int(label.split("：")[1].split(" ")[0]) for label in labels]
+    best = counts.index(max(counts))
+    with page.expect_navigation():
+        bars.nth(best).click()
+    assert "from=" in page.url and "to=" in page.url
+    narrowed = int(page.locator("#total").inner_text())
+    assert narrowed == counts[best] < total
+
+
 def test_mobile_layout(browser, server):
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     page.goto(server.url + "/search?q=" + urllib.parse.quote("疫苗"))

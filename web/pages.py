@@ -6,6 +6,7 @@ and adding only <mark> tags (``Markup`` marks them as such)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from search.models import SearchRequest
 
 from .engine import IndexUnavailable
 from .params import FILTERS, RANGES, ParamError, query_period, search_request
-from .render import article_json, paragraphs
+from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
 
@@ -89,6 +90,7 @@ def home():
 @bp.get("/search")
 def search_page():
     req = search_request(request.args, current_app.config, facets=("category", "source"))
+    req = dataclasses.replace(req, timeline=bool(req.q))  # the coverage chart
     result = _engine().search(req)
     if req.page == 1:
         current_app.extensions["search_engine"].record(req.q, result.total)
@@ -107,8 +109,10 @@ def search_page():
     pages = max(1, -(-result.total // req.size))
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
     api_link = "/api/search" + ("?" + request.query_string.decode() if request.query_string else "")
+    bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
-        "search.html", q=req.q, req=req, result=result, hits=hits, active=active, broader=broader,
+        "search.html", q=req.q, req=req, result=result, hits=hits, active=active, broader=broader, bars=bars,
+        chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
         date_from=request.args.get("from", ""), date_to=request.args.get("to", ""), api_link=api_link,
     )

@@ -20,3 +20,39 @@ def article_json(stored: dict) -> dict:
 
 def paragraphs(body: str) -> list[str]:
     return [p for p in (body or "").split("\n") if p.strip()]
+
+
+CHART_WIDTH, CHART_HEIGHT = 640, 120
+
+
+def bucket_range(start: str) -> tuple[str, str]:
+    """A timeline bar's label as the (from, to) dates it covers, inclusive."""
+    import calendar
+
+    parts = [int(p) for p in start.split("-")]
+    if len(parts) == 1:
+        return f"{parts[0]:04d}-01-01", f"{parts[0]:04d}-12-31"
+    if len(parts) == 2:
+        last = calendar.monthrange(parts[0], parts[1])[1]
+        return f"{parts[0]:04d}-{parts[1]:02d}-01", f"{parts[0]:04d}-{parts[1]:02d}-{last:02d}"
+    return start, start
+
+
+def timeline_bars(timeline: dict | None, link) -> list[dict]:
+    """Bars for the coverage chart (SVG drawn by the template): geometry,
+    a readable label and a link narrowing the search to the bar's dates.
+    ``link(from, to)``: the URL."""
+    if not timeline or not timeline["buckets"]:
+        return []
+    buckets = timeline["buckets"]
+    peak = max(b["count"] for b in buckets) or 1
+    width = CHART_WIDTH / len(buckets)
+    unit = {"year": "年", "month": "月", "day": "日"}[timeline["interval"]]
+    bars = []
+    for i, b in enumerate(buckets):
+        height = round((CHART_HEIGHT - 4) * b["count"] / peak, 1)
+        date_from, date_to = bucket_range(b["start"])
+        bars.append({"x": round(i * width, 2), "w": round(max(width - 1, 0.5), 2), "h": height,
+                     "y": round(CHART_HEIGHT - height, 1), "label": f"{b['start']}（{unit}）：{b['count']} 篇",
+                     "count": b["count"], "href": link(date_from, date_to)})
+    return bars
