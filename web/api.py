@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Blueprint, current_app, jsonify, request
 
 from search.timeline import INTERVALS
 
+from . import export
 from .engine import IndexUnavailable
 from .openapi import spec
 from .params import ParamError, query_period, search_request
@@ -66,6 +69,26 @@ def api_timeline():
                          "choose a longer interval or a shorter date range (from, to)")
     resp = jsonify({"query": req.q, **data})
     resp.headers["Cache-Control"] = CACHE_SEARCH
+    return resp
+
+
+@bp.get("/api/export")
+def api_export():
+    """The result set (all pages, up to ``limit`` rows) as CSV or JSON Lines."""
+    req = search_request(request.args, current_app.config, facets=())
+    fmt = request.args.get("format") or "csv"
+    if fmt not in ("csv", "jsonl"):
+        raise ParamError(f"'format' must be csv or jsonl, got {fmt!r}")
+    limit = request.args.get("limit", "1000")
+    if not limit.isdigit() or not 1 <= int(limit) <= export.MAX_ROWS:
+        raise ParamError(f"'limit' must be an integer between 1 and {export.MAX_ROWS}, got {limit!r}")
+    result = _engine().search(dataclasses.replace(req, page=1, size=int(limit)))
+    body = export.to_csv(result.hits) if fmt == "csv" else export.to_jsonl(result.hits)
+    resp = current_app.response_class(
+        body, mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
+    resp.headers["Content-Disposition"] = f'attachment; filename="search-export.{fmt}"'
+    resp.headers["X-Total-Count"] = str(result.total)
+    resp.headers["Cache-Control"] = "no-store"
     return resp
 
 

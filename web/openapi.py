@@ -117,6 +117,17 @@ def spec(config: dict) -> dict:
                                 "type": "object", "required": ["start", "count"],
                                 "properties": {"start": {"type": "string"}, "count": {"type": "integer"}}}}}})},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
+            "/api/export": {"get": {
+                "summary": "The result set as CSV (UTF-8 with BOM) or JSON Lines", "operationId": "export",
+                "parameters": [p for p in search_params if p["name"] not in ("page", "size")] + [
+                    _q("format", {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}, "File format"),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}, "Rows at most")],
+                "responses": {
+                    "200": {"description": "Columns id, title, published, source, author, url, snippet; "
+                                           "X-Total-Count gives all matches",
+                            "content": {"text/csv": {"schema": {"type": "string"}},
+                                        "application/x-ndjson": {"schema": {"type": "string"}}}},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
             "/api/suggest": {"get": {
                 "summary": "Suggestions as the reader types", "operationId": "suggest",
                 "parameters": [

@@ -109,9 +109,12 @@ def search_page():
     pages = max(1, -(-result.total // req.size))
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
     api_link = "/api/search" + ("?" + request.query_string.decode() if request.query_string else "")
+    export_args = [(k, v) for k, vs in request.args.lists() for v in vs if k not in ("page", "size", "format", "limit")]
+    export_link = "/api/export?" + urlencode(export_args)
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, active=active, broader=broader, bars=bars,
+        export_link=export_link,
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
         date_from=request.args.get("from", ""), date_to=request.args.get("to", ""), api_link=api_link,

@@ -1,0 +1,37 @@
+"""Export of a result set for newsroom staff: CSV (UTF-8 with a BOM, so
+that Excel reads the Chinese correctly) or JSON Lines, with id, title,
+date, source, author, url and a plain-text snippet."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+
+COLUMNS = ("id", "title", "published", "source", "author", "url", "snippet")
+MAX_ROWS = 10000
+_MARK = re.compile(r"</?mark>")
+
+
+def plain_snippet(snippet_html: str) -> str:
+    """The highlighted snippet as text (marks removed, entities decoded)."""
+    return html.unescape(_MARK.sub("", snippet_html or ""))
+
+
+def rows(hits) -> list[dict]:
+    return [{"id": h.id, "title": h.title, "published": h.published or "", "source": h.source or "",
+             "author": h.author or "", "url": h.url or "", "snippet": plain_snippet(h.snippet)} for h in hits]
+
+
+def to_csv(hits) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows(hits))
+    return "\ufeff".encode("utf-8") + out.getvalue().encode("utf-8")
+
+
+def to_jsonl(hits) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows(hits)).encode("utf-8")
