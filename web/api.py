@@ -12,7 +12,7 @@ from search.timeline import INTERVALS
 from . import export
 from .engine import IndexUnavailable
 from .openapi import spec
-from .params import ParamError, query_period, search_request
+from .params import ParamError, choice_param, int_param, query_period, search_request
 from .render import article_json
 
 bp = Blueprint("api", __name__)
@@ -60,9 +60,7 @@ def api_search():
 def api_timeline():
     """Matching articles per day, month or year: how coverage developed."""
     req = search_request(request.args, current_app.config, facets=())
-    interval = request.args.get("interval") or "auto"
-    if interval not in ("auto", *INTERVALS):
-        raise ParamError(f"'interval' must be one of auto, {', '.join(INTERVALS)}, got {interval!r}")
+    interval = choice_param(request.args, "interval", "auto", ("auto", *INTERVALS))
     data = _engine().timeline(req, interval)
     if len(data["buckets"]) > MAX_BUCKETS:
         raise ParamError(f"{len(data['buckets'])} {data['interval']}s is too many bars: "
@@ -76,13 +74,9 @@ def api_timeline():
 def api_export():
     """The result set (all pages, up to ``limit`` rows) as CSV or JSON Lines."""
     req = search_request(request.args, current_app.config, facets=())
-    fmt = request.args.get("format") or "csv"
-    if fmt not in ("csv", "jsonl"):
-        raise ParamError(f"'format' must be csv or jsonl, got {fmt!r}")
-    limit = request.args.get("limit", "1000")
-    if not limit.isdigit() or not 1 <= int(limit) <= export.MAX_ROWS:
-        raise ParamError(f"'limit' must be an integer between 1 and {export.MAX_ROWS}, got {limit!r}")
-    result = _engine().search(dataclasses.replace(req, page=1, size=int(limit)))
+    fmt = choice_param(request.args, "format", "csv", ("csv", "jsonl"))
+    limit = int_param(request.args, "limit", 1000, 1, export.MAX_ROWS)
+    result = _engine().search(dataclasses.replace(req, page=1, size=limit))
     body = export.to_csv(result.hits) if fmt == "csv" else export.to_jsonl(result.hits)
     resp = current_app.response_class(
         body, mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
@@ -97,10 +91,8 @@ def api_suggest():
     q = (request.args.get("q") or "").strip()
     if len(q) > 50:
         raise ParamError(f"'q' too long for suggestions: {len(q)} characters (at most 50)")
-    size = request.args.get("size", "8")
-    if not size.isdigit() or not 1 <= int(size) <= 20:
-        raise ParamError(f"'size' must be an integer between 1 and 20, got {size!r}")
-    resp = jsonify({"query": q, "suggestions": _engine().suggest(q, int(size))})
+    size = int_param(request.args, "size", 8, 1, 20)
+    resp = jsonify({"query": q, "suggestions": _engine().suggest(q, size)})
     resp.headers["Cache-Control"] = "public, max-age=60"
     return resp
 
@@ -117,10 +109,8 @@ def api_queries():
 
 @bp.get("/api/articles/<path:doc_id>/related")
 def api_related(doc_id):
-    size = request.args.get("size", "5")
-    if not size.isdigit() or not 1 <= int(size) <= 50:
-        raise ParamError(f"'size' must be an integer between 1 and 50, got {size!r}")
-    hits = _engine().related(doc_id, size=int(size))
+    size = int_param(request.args, "size", 5, 1, 50)
+    hits = _engine().related(doc_id, size=size)
     if hits is None:
         return error(404, f"no article with id {doc_id!r}")
     resp = jsonify({"id": doc_id, "hits": [h.to_dict() for h in hits]})

@@ -17,7 +17,7 @@ class ParamError(ValueError):
     """Bad user input: answered with 400 and this message."""
 
 
-def _int(args, name: str, default: int, lo: int, hi: int) -> int:
+def int_param(args, name: str, default: int, lo: int, hi: int) -> int:
     raw = args.get(name)
     if raw is None or raw == "":
         return default
@@ -27,6 +27,14 @@ def _int(args, name: str, default: int, lo: int, hi: int) -> int:
         raise ParamError(f"'{name}' must be an integer, got {raw!r}") from None
     if not lo <= value <= hi:
         raise ParamError(f"'{name}' must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def choice_param(args, name: str, default: str, options) -> str:
+    """One of ``options`` (an empty value means ``default``)."""
+    value = args.get(name) or default
+    if value not in options:
+        raise ParamError(f"'{name}' must be one of {', '.join(options)}, got {value!r}")
     return value
 
 
@@ -50,19 +58,16 @@ def search_request(args, config: dict, now: datetime | None = None, facets=("cat
     max_len = config["SEARCH_MAX_QUERY_LENGTH"]
     if len(q) > max_len:
         raise ParamError(f"query too long: {len(q)} characters (at most {max_len})")
-    size = _int(args, "size", 10, 1, config["SEARCH_MAX_PAGE_SIZE"])
-    page = _int(args, "page", 1, 1, 100000)
+    size = int_param(args, "size", 10, 1, config["SEARCH_MAX_PAGE_SIZE"])
+    page = int_param(args, "page", 1, 1, 100000)
     if page * size > config["SEARCH_MAX_RESULT_WINDOW"]:
         raise ParamError(f"page {page} is beyond the first {config['SEARCH_MAX_RESULT_WINDOW']} results")
-    sort = args.get("sort") or "relevance"
-    if sort not in SORTS:
-        raise ParamError(f"'sort' must be one of {', '.join(SORTS)}, got {sort!r}")
+    sort = choice_param(args, "sort", "relevance", SORTS)
     date_from = _date(args, "from")
     date_to = _date(args, "to", end=True)
     rng = args.get("range") or ""
     if rng:
-        if rng not in RANGES:
-            raise ParamError(f"'range' must be one of {', '.join(RANGES)}, got {rng!r}")
+        choice_param(args, "range", "", tuple(RANGES))
         date_from = (now or datetime.now(NEWSROOM_TZ)) - RANGES[rng]
         date_to = None
     if date_from and date_to and date_from >= date_to:
@@ -73,9 +78,7 @@ def search_request(args, config: dict, now: datetime | None = None, facets=("cat
         if any(len(v) > 200 for v in values):
             raise ParamError(f"'{name}' value too long")
         filters[name] = values
-    correct = args.get("correct", "1")
-    if correct not in ("0", "1"):
-        raise ParamError(f"'correct' must be 0 or 1, got {correct!r}")
+    correct = choice_param(args, "correct", "1", ("0", "1"))
     return SearchRequest(q=q, page=page, size=size, sort=sort, date_from=date_from, date_to=date_to,
                          facets=tuple(facets), correct=correct == "1", **filters)
 
@@ -87,13 +90,11 @@ def query_period(args, now: float | None = None) -> tuple[float, float, int, boo
 
     now = _time.time() if now is None else now
     date_from, date_to = _date(args, "from"), _date(args, "to", end=True)
-    days = _int(args, "days", 7, 1, 3650)
+    days = int_param(args, "days", 7, 1, 3650)
     since = date_from.timestamp() if date_from else now - days * 86400
     until = date_to.timestamp() if date_to else now + 1
     if since >= until:
         raise ParamError("'from' must be before 'to'")
-    limit = _int(args, "limit", 50, 1, 500)
-    zero = args.get("zero", "0")
-    if zero not in ("0", "1"):
-        raise ParamError(f"'zero' must be 0 or 1, got {zero!r}")
+    limit = int_param(args, "limit", 50, 1, 500)
+    zero = choice_param(args, "zero", "0", ("0", "1"))
     return since, until, limit, zero == "1"
