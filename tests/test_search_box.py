@@ -89,7 +89,9 @@ def test_queries_are_logged_without_ips_and_reported(client, openapi):
     rows = {r["q"]: r for r in data["queries"]}
     assert rows["香港"]["count"] >= 3 and rows["香港"]["results"] > 0 and "疫苗" in rows
     zero = validated(client, openapi, "/api/queries?days=1&zero=1").get_json()["queries"]
-    assert [r["q"] for r in zero] == ["鱻龘qwzx"]
+    # (The session's query log is shared with other tests: only this test's rows are known.)
+    assert "鱻龘qwzx" in [r["q"] for r in zero] and all(r["results"] == 0 for r in zero)
+    assert not {"香港", "疫苗"} & {r["q"] for r in zero}
     log_file = client.application.config["SEARCH_QUERY_LOG"]
     with open(log_file, "rb") as f:
         assert b"203.0.113.9" not in f.read()
