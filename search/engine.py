@@ -44,6 +44,7 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+CACHE_MAX_SIZE = 100  # results of bigger pages are not kept in the result cache
 RECENT_HEADLINES = 2000  # words of the newest headlines rank higher in suggestions
 POPULAR_DAYS = 30  # queries of the last 30 days feed suggestions
 FEW_RESULTS = 5  # fewer full matches than this: look for a correction
@@ -170,7 +171,8 @@ class SearchEngine:
         result = self._search(req, t0)
         if req.correct and (result.relaxed or result.total < FEW_RESULTS):
             result = self._with_correction(req, result, t0)
-        self._cache.put(key, result)
+        if req.size <= CACHE_MAX_SIZE:  # not exports of thousands of rows
+            self._cache.put(key, result)
         return result
 
     def _with_correction(self, req: SearchRequest, result: SearchResult, t0: float) -> SearchResult:

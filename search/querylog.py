@@ -55,12 +55,14 @@ class QueryLog:
         """Most frequent queries in [since, until): {"q", "count", "results"}
         (results: the latest result count), optionally only those that found
         nothing, without blocked ones."""
-        sql = ("SELECT q, COUNT(*) AS n, (SELECT total FROM queries q2 WHERE q2.q = queries.q "
-               "ORDER BY ts DESC LIMIT 1) FROM queries WHERE ts >= ? AND ts < ?"
+        # One pass: with MAX(ts), SQLite takes the bare column ``total`` from
+        # the latest row of each group (a correlated subquery per query text
+        # rescanned the log for every group, on every home page view).
+        sql = ("SELECT q, COUNT(*) AS n, total, MAX(ts) FROM queries WHERE ts >= ? AND ts < ?"
                + (" AND total = 0" if zero_only else "")
                + " GROUP BY q ORDER BY n DESC, q LIMIT ?")
         rows = self._conn().execute(sql, (since, until, limit * 4 + 20)).fetchall()
-        out = [{"q": q, "count": n, "results": total} for q, n, total in rows
+        out = [{"q": q, "count": n, "results": total} for q, n, total, _ in rows
                if not (blocked and blocked(q))]
         return out[:limit]
 

@@ -99,11 +99,18 @@ class Synonyms:
         if not by_key:
             return [(text, None)]
         norm = fold_case(normalize_query(text))
-        cuts = None
-        if cut is not None:
-            cuts = {0, len(norm)}
-            for _, a, b in cut(norm):
-                cuts.update((a, b))
+        cuts: set[int] | None = None
+
+        def at_cuts(i: int, j: int) -> bool:
+            nonlocal cuts
+            if cut is None:
+                return True
+            if cuts is None:  # segment only once a term is found (most queries have none)
+                cuts = {0, len(norm)}
+                for _, a, b in cut(norm):
+                    cuts.update((a, b))
+            return i in cuts and j in cuts
+
         pieces: list[tuple[str, tuple[str, ...] | None]] = []
         i = start = 0
         n = len(norm)
@@ -111,7 +118,7 @@ class Synonyms:
             match = None
             for j in range(min(n, i + max_len), i, -1):
                 group = by_key.get(norm[i:j])
-                if group and _boundary(norm, i, j) and (cuts is None or (i in cuts and j in cuts)):
+                if group and _boundary(norm, i, j) and at_cuts(i, j):
                     match = (j, group)
                     break
             if match:
