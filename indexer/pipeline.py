@@ -21,7 +21,7 @@ import traceback
 from dataclasses import dataclass
 
 from search.analysis import Analyzer
-from search.backends.whoosh import store
+from search.backends.whoosh import groups, store
 from search.backends.whoosh.segwriter import write_segment
 from search.documents import prepare
 from search.models import Article
@@ -300,7 +300,8 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
         if batch.count:
             commit(batch)
         session.drop_empty_segments()
-        session.commit(clean=True)
+        changed = summary.added or summary.updated or summary.deleted
+        session.commit(clean=True, regroup=bool(changed) or not groups.exists(index_dir))
     finally:
         if runner is not None:
             runner.close()
@@ -359,5 +360,5 @@ def delete(index_dir: str, doc_ids: list[str]) -> tuple[int, list[str]]:
             session.delete(loc[0], loc[1])
             n += 1
         session.drop_empty_segments()
-        session.commit(clean=True)
+        session.commit(clean=True, regroup=n > 0)
     return n, missing

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from . import dedupe
 from .analysis import Analyzer
 from .models import Article
 from .normalize import fold_case, normalize
@@ -38,6 +39,7 @@ class PreparedDoc:
     published_ts: int | None
     keyterms: list[tuple[str, float]]
     content_hash: str
+    minhash: object = None  # numpy uint32[dedupe.NUM_PERM]: near-duplicate signature
 
 
 def content_hash(norm_title: str, norm_body: str) -> str:
@@ -65,6 +67,7 @@ def key_terms(title_words: list[str], body_words: list[str], limit: int = KEYTER
 def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None) -> PreparedDoc:
     nt = normalize(article.title)
     nb = normalize(article.body or "")
+    title_norm, body_norm = fold_case(nt.text), fold_case(nb.text)
     title_words = analyzer.word_terms(nt)
     body_words = analyzer.word_terms(nb)
     published_ts = int(article.published.timestamp()) if article.published else None
@@ -86,8 +89,8 @@ def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None
         id=article.id,
         title_words=title_words,
         body_words=body_words,
-        title_norm=fold_case(nt.text),
-        body_norm=fold_case(nb.text),
+        title_norm=title_norm,
+        body_norm=body_norm,
         stored=stored,
         facets={
             "category": article.category,
@@ -98,4 +101,5 @@ def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None
         published_ts=published_ts,
         keyterms=key_terms(title_words, body_words),
         content_hash=content_hash(nt.text, nb.text),
+        minhash=dedupe.signature(title_norm + "\n" + body_norm),
     )

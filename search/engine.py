@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from . import pinyin
 from . import query as q
@@ -49,6 +49,8 @@ RECENT_HEADLINES = 2000  # words of the newest headlines rank higher in suggesti
 POPULAR_DAYS = 30  # queries of the last 30 days feed suggestions
 FEW_RESULTS = 5  # fewer full matches than this: look for a correction
 SUGGEST_GAIN = 10  # offer a correction that finds this many times more
+STORY_WINDOW_DAYS = 90  # follow-ups of a story: related articles within this many days
+STORY_MIN_SHARE = 0.5  # ... scoring at least this share of the best one
 DEFAULT_SYNONYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "synonyms.txt")
 DEFAULT_BLOCKLIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "blocklist.txt")
 
@@ -214,6 +216,7 @@ class SearchEngine:
             facets=tuple(req.facets),
             facet_size=req.facet_size,
             now=time.time(),
+            group=req.group,
         )
         # The query had text, but nothing searchable in it (e.g. only punctuation)?
         return plan, not (parsed.must and not must), pinyin_words, synonyms
@@ -222,7 +225,7 @@ class SearchEngine:
         """Matches of ``req`` per day, month or year ("auto": chosen from the
         span of the matches), for the coverage chart."""
         plan, searchable, _, _ = self._plan(req)
-        plan = dataclasses.replace(plan, limit=0, offset=0, facets=(), histogram=interval)
+        plan = dataclasses.replace(plan, limit=0, offset=0, facets=(), histogram=interval, group=False)
         if not searchable:
             return {"interval": "month" if interval == "auto" else interval, "total": 0, "undated": 0, "buckets": []}
         res = self.backend.execute(plan)
@@ -233,6 +236,7 @@ class SearchEngine:
         plan, searchable, pinyin_words, synonyms = self._plan(req)
         must, must_not = plan.must, plan.must_not
         timeline = None
+        total_articles = 0 if req.group else None
         if not searchable:
             # The query had text, but nothing searchable in it (e.g. only punctuation).
             result_total, hits, facets, relaxed = 0, [], {f: [] for f in req.facets}, False
@@ -242,7 +246,11 @@ class SearchEngine:
             res = self.backend.execute(plan)
             needles = self._needles(must)
             hits = [self._hit(h.stored, h.score, needles, req.highlight) for h in res.hits]
+            for hit, h in zip(hits, res.hits):
+                hit.similar_count = h.similar_count
+                hit.similar = [_brief(stored) for _, stored in h.similar]
             result_total, facets, relaxed = res.total, res.facets, res.relaxed
+            total_articles = res.total_articles
             if req.timeline:
                 timeline = {"interval": res.histogram_interval, "undated": res.undated,
                             "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
@@ -257,6 +265,7 @@ class SearchEngine:
             synonyms=[list(g) for g in synonyms],
             pinyin=pinyin_words,
             timeline=timeline,
+            total_articles=total_articles,
         )
 
     @staticmethod
@@ -312,13 +321,23 @@ class SearchEngine:
         found = self.backend.get(doc_id)
         return None if found is None else found[1]
 
+    def near_duplicates(self, doc_id: str) -> list[dict] | None:
+        """The article's near-duplicates (republished or lightly edited
+        copies), earliest first; None if the article does not exist."""
+        found = self.backend.get(doc_id)
+        if found is None:
+            return None
+        return [_brief(stored) for _, stored in self.backend.near_duplicates(found[0])]
+
     def related(self, doc_id: str, size: int = 5) -> list[Hit] | None:
-        """Articles most related to ``doc_id`` (None if it does not exist)."""
+        """Articles most related to ``doc_id`` (None if it does not exist);
+        its near-duplicates are not "related", they are the same story."""
         found = self.backend.get(doc_id)
         if found is None:
             return None
         key, stored = found
-        plan = related_plan(stored, key, self.backend, size)
+        copies = tuple(k for k, _ in self.backend.near_duplicates(key))
+        plan = related_plan(stored, key, self.backend, size, exclude=copies)
         if plan is None:
             return []
         res = self.backend.execute(plan)
@@ -336,14 +355,59 @@ class SearchEngine:
                 break
         return hits
 
+    def coverage(self, doc_id: str, size: int = 10) -> dict | None:
+        """How a story developed: the articles most related to ``doc_id``
+        within ``STORY_WINDOW_DAYS`` of it, split into earlier and later
+        coverage in date order (the first of "earlier" is the first report
+        found), plus its near-duplicates.  None if the article does not exist."""
+        found = self.backend.get(doc_id)
+        if found is None:
+            return None
+        key, stored = found
+        copies = self.backend.near_duplicates(key)
+        own = _published(stored)
+        plan = related_plan(stored, key, self.backend, size, exclude=tuple(k for k, _ in copies))
+        hits = []
+        if plan is not None and own is not None:
+            window = timedelta(days=STORY_WINDOW_DAYS)
+            plan = dataclasses.replace(plan, date_from=own - window, date_to=own + window, limit=size)
+            res = self.backend.execute(plan)
+            best = res.hits[0].score if res.hits else 0.0
+            # The same story, not merely the same subject: close to the best match.
+            hits = [h.stored for h in res.hits if h.score >= STORY_MIN_SHARE * best]
+        dated = sorted((h for h in hits if _published(h) is not None), key=_published)
+        return {
+            "id": doc_id,
+            "earlier": [_brief(h) for h in dated if _published(h) < own],
+            "later": [_brief(h) for h in dated if _published(h) >= own],
+            "near_duplicates": [_brief(s) for _, s in copies],
+        }
+
     def stats(self) -> dict:
         return self.backend.stats()
 
 
 def _request_key(req: SearchRequest) -> tuple:
-    return (req.q, req.page, req.size, req.sort, tuple(req.category), tuple(req.source), tuple(req.author),
-            tuple(req.tag), req.date_from, req.date_to, tuple(req.facets), req.facet_size, req.highlight,
-            req.fields, req.correct, req.timeline)
+    """Every field of the request (lists as tuples), so a new parameter can
+    never be forgotten here."""
+    return tuple(tuple(v) if isinstance(v, list) else v
+                 for v in (getattr(req, f.name) for f in dataclasses.fields(req)))
+
+
+def _published(stored: dict) -> datetime | None:
+    text = stored.get("published_text")
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError:
+        return None
+
+
+def _brief(stored: dict) -> dict:
+    """What a result list shows of a near-duplicate."""
+    return {"id": stored["id"], "title": stored.get("title", ""), "published": stored.get("published_text"),
+            "source": stored.get("source"), "url": stored.get("url")}
 
 
 class ResultCache:

@@ -53,6 +53,7 @@ class SearchRequest:
     fields: str = "all"  # "all" or "title": where plain words are looked up
     correct: bool = True  # may a query with no full match be corrected (did you mean)?
     timeline: bool = False  # also count the matches per day/month/year (the results page's chart)
+    group: bool = False  # near-duplicates as one result ("N 篇相似报道"); total then counts groups
 
 
 @dataclass
@@ -75,9 +76,11 @@ class Hit:
     score: float
     tags: list[str] = field(default_factory=list)
     lang: str | None = None
+    similar: list[dict] = field(default_factory=list)  # near-duplicates (grouped search), date order
+    similar_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "title": self.title,
             "title_highlight": self.title_highlight,
@@ -90,6 +93,10 @@ class Hit:
             "score": round(self.score, 4),
             "tags": self.tags,
         }
+        if self.similar_count:
+            out["similar_count"] = self.similar_count
+            out["similar"] = self.similar
+        return out
 
 
 @dataclass
@@ -107,11 +114,21 @@ class SearchResult:
     corrected_to: str | None = None
     suggestion: str | None = None  # did you mean (not applied)
     timeline: dict | None = None  # {"interval", "undated", "buckets": [{"start", "count"}]} when asked
+    total_articles: int | None = None  # grouped: matching articles (total counts groups)
+
+    @property
+    def grouped(self) -> bool:
+        return self.total_articles is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.request.q,
             "total": self.total,
+            # What total and facet counts count: near-duplicate groups
+            # (group=1) or articles.  Facets always count articles.
+            "total_counts": "groups" if self.grouped else "articles",
+            "total_articles": self.total_articles if self.grouped else self.total,
+            "facet_counts": "articles",
             "page": self.request.page,
             "size": self.request.size,
             "took_ms": round(self.took_ms, 2),

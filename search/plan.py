@@ -66,6 +66,10 @@ class Plan:
     proximity_grams: tuple[str, ...] = ()
     exclude_docs: tuple = ()  # backend doc keys to leave out (related articles)
     now: float | None = None
+    # Near-duplicates as one result: the group's earliest matching article,
+    # ranked by the group's best score; total counts groups, facets articles.
+    group: bool = False
+    similar_limit: int = 20  # near-duplicates listed per hit
 
 
 @dataclass
@@ -73,6 +77,10 @@ class BackendHit:
     key: object  # backend's handle for fetching the stored document
     score: float
     stored: dict
+    # Grouped results: the other matching near-duplicates, (key, stored) in
+    # date order (at most plan.similar_limit), and how many there are.
+    similar: list = field(default_factory=list)
+    similar_count: int = 0
 
 
 @dataclass
@@ -84,3 +92,4 @@ class BackendResult:
     histogram: list[tuple[str, int]] | None = None  # (bucket, matches) when the plan asked
     histogram_interval: str | None = None
     undated: int = 0  # matches without a date (not in the histogram)
+    total_articles: int | None = None  # when grouped: matching articles (total counts groups)

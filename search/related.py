@@ -18,7 +18,7 @@ from .plan import AnyClause, Plan, WordClause
 RELATED_TERMS = 12
 
 
-def related_plan(stored: dict, key, backend, size: int) -> Plan | None:
+def related_plan(stored: dict, key, backend, size: int, exclude: tuple = ()) -> Plan | None:
     keyterms = stored.get("keyterms") or []
     if not keyterms:
         return None
@@ -37,7 +37,7 @@ def related_plan(stored: dict, key, backend, size: int) -> Plan | None:
         return None
     return Plan(
         must=[AnyClause([WordClause(t, [], ("title", "body")) for t in terms])],
-        exclude_docs=(key,),
+        exclude_docs=(key, *exclude),
         limit=size + 10,
         relax_below=0,
     )

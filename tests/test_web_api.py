@@ -12,7 +12,9 @@ def test_search_json(client, openapi):
     assert data["query"] == "香港" and data["total"] > 5 and len(data["hits"]) == 5
     assert data["page"] == 1 and data["size"] == 5 and data["took_ms"] >= 0
     assert {"category", "source"} <= set(data["facets"])
-    assert sum(f["count"] for f in data["facets"]["source"]) == data["total"]
+    # Near-duplicates are grouped by default: total counts groups, facets articles.
+    assert data["total_counts"] == "groups" and data["facet_counts"] == "articles"
+    assert sum(f["count"] for f in data["facets"]["source"]) == data["total_articles"] >= data["total"]
     hit = data["hits"][0]
     assert "<mark>" in hit["title_highlight"] + hit["snippet"]
     assert resp.headers["Cache-Control"].startswith("public")

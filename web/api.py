@@ -76,7 +76,8 @@ def api_export():
     req = search_request(request.args, current_app.config, facets=())
     fmt = choice_param(request.args, "format", "csv", ("csv", "jsonl"))
     limit = int_param(request.args, "limit", 1000, 1, export.MAX_ROWS)
-    result = _engine().search(dataclasses.replace(req, page=1, size=limit))
+    # Every matching article, near-duplicates included: an export is a record.
+    result = _engine().search(dataclasses.replace(req, page=1, size=limit, group=False))
     body = export.to_csv(result.hits) if fmt == "csv" else export.to_jsonl(result.hits)
     resp = current_app.response_class(
         body, mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
@@ -114,6 +115,19 @@ def api_related(doc_id):
     if hits is None:
         return error(404, f"no article with id {doc_id!r}")
     resp = jsonify({"id": doc_id, "hits": [h.to_dict() for h in hits]})
+    resp.headers["Cache-Control"] = CACHE_ARTICLE
+    return resp
+
+
+@bp.get("/api/articles/<path:doc_id>/coverage")
+def api_coverage(doc_id):
+    """How the story developed: earlier and later related coverage in date
+    order, and the article's near-duplicates."""
+    size = int_param(request.args, "size", 10, 1, 50)
+    data = _engine().coverage(doc_id, size=size)
+    if data is None:
+        return error(404, f"no article with id {doc_id!r}")
+    resp = jsonify(data)
     resp.headers["Cache-Control"] = CACHE_ARTICLE
     return resp
 

@@ -20,7 +20,16 @@ HIT = {
         "url": _STR_OR_NULL,
         "score": {"type": "number"},
         "tags": {"type": "array", "items": {"type": "string"}},
+        "similar_count": {"type": "integer", "minimum": 1,
+                          "description": "Grouped search: other matching near-duplicates of this article"},
+        "similar": {"type": "array", "items": {"$ref": "#/components/schemas/Brief"},
+                    "description": "Grouped search: those near-duplicates (at most 20), earliest first"},
     },
+}
+BRIEF = {
+    "type": "object", "required": ["id", "title", "published", "source", "url"],
+    "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "published": _STR_OR_NULL,
+                   "source": _STR_OR_NULL, "url": _STR_OR_NULL},
 }
 FACET_LIST = {
     "type": "array",
@@ -73,6 +82,9 @@ def spec(config: dict) -> dict:
         _q("correct", {"type": "string", "enum": ["0", "1"], "default": "1"},
            "1: a query matching no article with all its words may be answered for its correction "
            "(see corrected_from); 0: search exactly as typed"),
+        _q("group", {"type": "string", "enum": ["0", "1"], "default": "1"},
+           "1: near-duplicates (republished or lightly edited copies) as one hit, the earliest shown, "
+           "with similar_count; total then counts groups (total_counts says which). 0: every article"),
     ]
     return {
         "openapi": "3.0.3",
@@ -100,6 +112,23 @@ def spec(config: dict) -> dict:
                         "type": "object", "required": ["id", "hits"],
                         "properties": {"id": {"type": "string"},
                                        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}})},
+                    "400": _err("Invalid parameter"), "404": _err("Unknown id"), "503": _err("Index unavailable")}}},
+            "/api/articles/{id}/coverage": {"get": {
+                "summary": "How the story developed: earlier and later related coverage, near-duplicates",
+                "operationId": "coverage",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    _q("size", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+                       "Related articles considered")],
+                "responses": {
+                    "200": {"description": "Coverage in date order", **_json({
+                        "type": "object", "required": ["id", "earlier", "later", "near_duplicates"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "earlier": {"type": "array", "items": {"$ref": "#/components/schemas/Brief"}},
+                            "later": {"type": "array", "items": {"$ref": "#/components/schemas/Brief"}},
+                            "near_duplicates": {"type": "array",
+                                                "items": {"$ref": "#/components/schemas/Brief"}}}})},
                     "400": _err("Invalid parameter"), "404": _err("Unknown id"), "503": _err("Index unavailable")}}},
             "/api/timeline": {"get": {
                 "summary": "Matching articles per day, month or year", "operationId": "timeline",
@@ -169,6 +198,7 @@ def spec(config: dict) -> dict:
         },
         "components": {"schemas": {
             "Hit": HIT,
+            "Brief": BRIEF,
             "Article": ARTICLE,
             "Error": ERROR,
             "SearchResult": {
@@ -189,6 +219,12 @@ def spec(config: dict) -> dict:
                                        "description": "set when the results are for corrected_to instead"},
                     "corrected_to": {"type": "string", "nullable": True},
                     "suggestion": {"type": "string", "nullable": True, "description": "did you mean (not applied)"},
+                    "total_counts": {"type": "string", "enum": ["groups", "articles"],
+                                     "description": "what total counts: near-duplicate groups (group=1) or articles"},
+                    "total_articles": {"type": "integer", "minimum": 0,
+                                       "description": "matching articles, near-duplicates included"},
+                    "facet_counts": {"type": "string", "enum": ["articles"],
+                                     "description": "facet counts always count articles"},
                 },
             },
             "Health": {

@@ -143,9 +143,10 @@ def article_page(doc_id):
     if stored is None:
         return render_error(404, "找不到这篇文章。")
     related = engine.related(doc_id, size=5) or []
+    coverage = engine.coverage(doc_id) or {"earlier": [], "later": [], "near_duplicates": []}
     art = article_json(stored)
     return _page(render_template("article.html", article=art, paragraphs=paragraphs(art["body"]),
-                                 related=related, q=""))
+                                 related=related, coverage=coverage, q=""))
 
 
 __all__ = ["bp", "render_error", "RANGES"]

@@ -79,8 +79,11 @@ def search_request(args, config: dict, now: datetime | None = None, facets=("cat
             raise ParamError(f"'{name}' value too long")
         filters[name] = values
     correct = choice_param(args, "correct", "1", ("0", "1"))
+    # Near-duplicates (wire copy, republished versions) as one result: on
+    # unless asked otherwise, for readers and API clients alike.
+    group = choice_param(args, "group", "1", ("0", "1"))
     return SearchRequest(q=q, page=page, size=size, sort=sort, date_from=date_from, date_to=date_to,
-                         facets=tuple(facets), correct=correct == "1", **filters)
+                         facets=tuple(facets), correct=correct == "1", group=group == "1", **filters)
 
 
 def query_period(args, now: float | None = None) -> tuple[float, float, int, bool]:

@@ -19,6 +19,10 @@ class IndexBackend(Protocol):
     def get(self, doc_id: str) -> tuple[object, dict] | None:
         """(backend key, stored fields) of a live document, or None."""
 
+    def near_duplicates(self, key) -> list[tuple[object, dict]]:
+        """(key, stored fields) of the document's near-duplicate group
+        (representative and members, itself left out), in date order."""
+
     def doc_frequency(self, word: str) -> int: ...
 
     def vocabulary(self, field: str) -> dict[str, int]:

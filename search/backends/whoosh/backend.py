@@ -16,7 +16,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 
 from ...plan import BackendResult, Plan
-from . import store
+from . import groups, store
 from .executor import Executor
 from .reader import IndexView, SegmentData
 
@@ -49,7 +49,9 @@ class WhooshBackend:
             keep[sid] = data
         self._segdata = keep
         deleted = [frozenset(seg.deleted_docs()) for seg in segs]
-        self._view = IndexView([keep[s.segment_id()] for s in segs], deleted, toc.generation)
+        view = IndexView([keep[s.segment_id()] for s in segs], deleted, toc.generation)
+        view.set_groups(groups.load(self.realpath, toc.generation))
+        self._view = view
         self._checked = time.monotonic()
 
     def refresh(self, force: bool = False) -> bool:
@@ -95,6 +97,15 @@ class WhooshBackend:
         if g is None:
             return None
         return g, view.stored(g)
+
+    def near_duplicates(self, key) -> list[tuple[object, dict]]:
+        view = self.view
+        if not view.grouped or key >= view.n_all:
+            return []
+        members = np.flatnonzero(view.group_rep == view.group_rep[key])
+        members = members[(members != key) & view.live[members]]
+        members = members[np.argsort(view.published[members], kind="stable")]
+        return [(int(g), view.stored(int(g))) for g in members.tolist()]
 
     def doc_count(self) -> int:
         return self.view.n_live

@@ -331,10 +331,16 @@ class Executor:
                     docs, matched, scores = docs[keep], matched[keep], scores[keep]
         total = len(docs)
         facets = self.facets(docs, plan.facets, plan.facet_size)
-        order = self._order(plan, docs, matched, scores)
+        shown, shown_matched, shown_scores = docs, matched, scores
+        if plan.group:
+            shown, shown_matched, shown_scores = self._collapse(docs, matched, scores)
+        order = self._order(plan, shown, shown_matched, shown_scores)
         page = order[plan.offset : plan.offset + plan.limit]
-        hits = [BackendHit(int(docs[i]), float(scores[i]), v.stored(int(docs[i]))) for i in page.tolist()]
-        result = BackendResult(total, hits, facets, relaxed)
+        hits = [BackendHit(int(shown[i]), float(shown_scores[i]), v.stored(int(shown[i]))) for i in page.tolist()]
+        result = BackendResult(len(shown), hits, facets, relaxed)
+        if plan.group:
+            result.total_articles = total
+            self._attach_similar(hits, docs, plan.similar_limit)
         if plan.histogram:
             pub = v.published[docs]
             dated = pub[pub != ranking.NO_DATE]
@@ -343,6 +349,36 @@ class Executor:
             result.histogram_interval = interval
             result.undated = int(len(pub) - len(dated))
         return result
+
+    def _collapse(self, docs, matched, scores):
+        """One entry per near-duplicate group among ``docs``: its earliest
+        matching article, with the best tier and score of any member."""
+        v = self.view
+        keys = v.group_rep[docs]
+        if not v.grouped or len(np.unique(keys)) == len(keys):
+            return docs, matched, scores
+        pub = v.published[docs]
+        order = np.lexsort((docs, pub, pub == ranking.NO_DATE, keys))
+        k_sorted = keys[order]
+        starts = np.flatnonzero(np.r_[True, k_sorted[1:] != k_sorted[:-1]])
+        first = order[starts]  # earliest member of each group
+        best_score = np.maximum.reduceat(scores[order], starts)
+        best_tier = np.maximum.reduceat(matched[order], starts)
+        back = np.argsort(docs[first], kind="stable")  # keep docs sorted
+        return docs[first][back], best_tier[back], best_score[back]
+
+    def _attach_similar(self, hits, docs, limit: int) -> None:
+        v = self.view
+        if not v.grouped or not hits:
+            return
+        keys = v.group_rep[docs]
+        for h in hits:
+            same = docs[(keys == v.group_rep[h.key]) & (docs != h.key)]
+            if not len(same):
+                continue
+            same = same[np.argsort(v.published[same], kind="stable")]
+            h.similar_count = len(same)
+            h.similar = [(int(d), v.stored(int(d))) for d in same[:limit].tolist()]
 
     def _gram_scores(self, grams, fields=("title", "body")):
         """BM25F of each query bigram, summed: (docs, score, grams matched)."""

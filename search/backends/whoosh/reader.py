@@ -309,6 +309,28 @@ class IndexView:
         self._normalized: dict[str, list[str]] = {}
         self.tag_docs = cat(tdocs, np.int64)
         self.tag_ords = cat(tords, np.int64)
+        # Near-duplicate groups: each document's representative (itself
+        # when it has none); see groups.py.
+        self.group_rep = np.arange(self.n_all, dtype=np.int64)
+        self.grouped = False
+
+    def set_groups(self, data: dict | None) -> None:
+        """Map a groups file's (segment id, docnum) pairs to global doc
+        numbers; pairs whose segment is gone or whose documents were deleted
+        since are ignored."""
+        if data is None:
+            return
+        self.grouped = True
+        if not len(data["member"]):
+            return
+        base_of = {s.segment.segment_id(): int(b) for s, b in zip(self.segments, self.bases[:-1].tolist())}
+        seg_base = np.array([base_of.get(str(sid), -1) for sid in data["segments"]], np.int64)
+        member, rep = data["member"].astype(np.int64), data["rep"].astype(np.int64)
+        ok = (seg_base[member[:, 0]] >= 0) & (seg_base[rep[:, 0]] >= 0)
+        m = seg_base[member[ok, 0]] + member[ok, 1]
+        r = seg_base[rep[ok, 0]] + rep[ok, 1]
+        alive = self.live[m] & self.live[r]
+        self.group_rep[m[alive]] = r[alive]
 
     def normalized_vocab(self, field: str) -> list[str]:
         """Facet values folded like queries (for author:/source:... matching),

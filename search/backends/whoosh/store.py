@@ -17,7 +17,7 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, clean_files
 
-from . import segment_io
+from . import groups, segment_io
 from .schema import build_schema
 
 segment_io.install()
@@ -127,17 +127,25 @@ class WriteSession:
             self.segments = kept
             self._dirty = True
 
-    def commit(self, clean: bool = False) -> None:
+    def commit(self, clean: bool = False, regroup: bool = False) -> None:
         """Publish the current segment list as a new generation.
 
         ``clean`` also deletes files no longer referenced; only safe when no
-        worker is writing a segment that is not committed yet."""
+        worker is writing a segment that is not committed yet.  ``regroup``
+        recomputes the near-duplicate groups (seconds on 10^5 articles, so
+        once at the end of a build, not at every batch) and publishes them
+        with a new generation, so that every reader reloads."""
+        if regroup:
+            self._dirty = True
         if self._dirty:
             self.generation += 1
+            if regroup:
+                groups.write(self.path, self.generation, groups.compute(self.storage, self.segments))
             TOC(self.schema, self.segments, self.generation).write(self.storage, INDEXNAME)
             self._dirty = False
         if clean:
             clean_files(self.storage, INDEXNAME, self.generation, self.segments)
+            groups.remove_other_generations(self.path, keep=self.generation)
 
     def close(self) -> None:
         if not self.closed:

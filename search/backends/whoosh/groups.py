@@ -1,0 +1,136 @@
+"""Near-duplicate signatures and groups on disk, next to the Whoosh segments.
+
+* ``<segment id>.mh``: written with each segment (segments never change):
+  every document's publication time (int64) and MinHash signature
+  (``dedupe.NUM_PERM`` x uint32).  Whoosh's file cleaning removes it
+  together with its segment, since the name starts with the segment id.
+* ``dupgroups_<generation>.npz``: the groups of one committed generation,
+  as (segment, docnum) of each member and of its representative.  The
+  writer computes it when a build or a deletion finishes, and writes it
+  before the table of contents naming that generation, so a reader that
+  sees the generation also sees its groups.  Between intermediate commits
+  of a long build a reader uses the newest older groups file; members or
+  representatives deleted since are ignored.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import numpy as np
+
+from ... import dedupe
+from ...ranking import NO_DATE
+
+_GROUPS = re.compile(r"^dupgroups_(\d+)\.npz$")
+
+
+def signature_file(segment) -> str:
+    return segment.segment_id() + ".mh"
+
+
+def write_signatures(storage, segment, timestamps: np.ndarray, signatures: np.ndarray) -> None:
+    f = storage.create_file(signature_file(segment))
+    try:
+        f.write(np.asarray(timestamps, "<i8").tobytes())
+        f.write(np.asarray(signatures, "<u4").tobytes())
+    finally:
+        f.close()
+
+
+def read_signatures(storage, segment) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps, signatures) of a segment; an older segment without the
+    file gets "no signature" rows (never grouped)."""
+    n = segment.doc_count_all()
+    name = signature_file(segment)
+    if not storage.file_exists(name):
+        return (np.full(n, NO_DATE, np.int64),
+                np.full((n, dedupe.NUM_PERM), dedupe.NO_SIGNATURE, np.uint32))
+    f = storage.open_file(name)
+    try:
+        raw = f.read()
+    finally:
+        f.close()
+    ts = np.frombuffer(raw, "<i8", count=n)
+    sigs = np.frombuffer(raw, "<u4", offset=8 * n).reshape(n, dedupe.NUM_PERM)
+    return ts.astype(np.int64), sigs
+
+
+def compute(storage, segments) -> dict:
+    """Group the live documents of ``segments``; the arrays of a groups file."""
+    parts_ts, parts_sig, seg_of, doc_of = [], [], [], []
+    for si, seg in enumerate(segments):
+        ts, sigs = read_signatures(storage, seg)
+        live = np.ones(len(ts), bool)
+        deleted = list(seg.deleted_docs())
+        if deleted:
+            live[np.asarray(deleted, np.int64)] = False
+        docs = np.flatnonzero(live)
+        parts_ts.append(ts[docs])
+        parts_sig.append(sigs[docs])
+        seg_of.append(np.full(len(docs), si, np.int32))
+        doc_of.append(docs.astype(np.int32))
+    if not parts_ts:
+        rep = np.empty(0, np.int64)
+        seg_all = doc_all = np.empty(0, np.int32)
+    else:
+        seg_all, doc_all = np.concatenate(seg_of), np.concatenate(doc_of)
+        rep = dedupe.group(np.concatenate(parts_ts), np.concatenate(parts_sig))
+    members = np.flatnonzero(rep != np.arange(len(rep)))
+    return {
+        "segments": np.array([s.segment_id() for s in segments], dtype=str),
+        "member": np.stack([seg_all[members], doc_all[members]], axis=1).astype(np.int32),
+        "rep": np.stack([seg_all[rep[members]], doc_all[rep[members]]], axis=1).astype(np.int32),
+    }
+
+
+def write(path: str, generation: int, arrays: dict) -> None:
+    """Write atomically (temporary file, then rename)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    final = os.path.join(path, f"dupgroups_{generation}.npz")
+    tmp = final + f".tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(buf.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+
+
+def remove_other_generations(path: str, keep: int) -> None:
+    for name in os.listdir(path):
+        m = _GROUPS.match(name)
+        if m and int(m.group(1)) != keep:
+            try:
+                os.remove(os.path.join(path, name))
+            except OSError:
+                pass
+
+
+def exists(path: str) -> bool:
+    try:
+        return any(_GROUPS.match(name) for name in os.listdir(path))
+    except OSError:
+        return False
+
+
+def load(path: str, generation: int) -> dict | None:
+    """The groups file of ``generation``, or of the newest one before it."""
+    best = None
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return None
+    for name in names:
+        m = _GROUPS.match(name)
+        if m and int(m.group(1)) <= generation and (best is None or int(m.group(1)) > best[0]):
+            best = (int(m.group(1)), name)
+    if best is None:
+        return None
+    try:
+        with np.load(os.path.join(path, best[1]), allow_pickle=False) as data:
+            return {k: data[k] for k in ("segments", "member", "rep")}
+    except (OSError, ValueError, KeyError):
+        return None  # removed or half-written by a concurrent writer: no groups this time

@@ -1,0 +1,126 @@
+"""Near-duplicate articles: wire copy, republished and lightly edited stories.
+
+When an article is indexed it gets a MinHash signature (datasketch) of the
+character 5-grams of its normalised text.  After a build, ``group`` finds
+candidate pairs with datasketch's LSH and forms groups:
+
+* the earliest article of a group is its representative, and every other
+  member must resemble the representative itself (estimated Jaccard
+  similarity >= ``THRESHOLD``): groups never chain A~B~C with A !~ C;
+* members are published within ``WINDOW_SECONDS`` of the representative,
+  and beyond ``SAME_DAY_SECONDS`` they must be even closer
+  (``THRESHOLD_LATER``): daily items sharing a template and a headline
+  (国家卫生健康委通报最新疫情, 文献纪录片《…》今晚继续播出) stay separate
+  stories, while a story re-filed the next day still groups.
+
+Normalisation first (Traditional -> Simplified, full-width -> half-width,
+spacing and punctuation dropped) makes a republished copy with different
+punctuation or script count as the same text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+NUM_PERM = 64
+SHINGLE = 5  # characters per shingle
+THRESHOLD = 0.7  # estimated Jaccard similarity to the representative
+THRESHOLD_LATER = 0.85  # ... for a member more than SAME_DAY_SECONDS later
+SAME_DAY_SECONDS = 12 * 3600
+WINDOW_SECONDS = 2 * 86400
+MIN_SHINGLES = 30  # shorter texts say too little to call them duplicates
+SEED = 1
+SCHEME = "affine32"  # datasketch's 32-bit permutation scheme (its default)
+NO_SIGNATURE = np.uint32(0xFFFFFFFF)  # every slot at max: "never grouped"
+
+_NON_RUN = re.compile(r"[\W_]+")
+_PRIME = np.uint64(1_000_003)
+
+
+def shingle_hashes(text: str) -> np.ndarray:
+    """Distinct 32-bit hashes of the text's overlapping character 5-grams
+    (letters, digits and ideographs only), computed with numpy."""
+    squeezed = _NON_RUN.sub("", text)
+    n = len(squeezed) - SHINGLE + 1
+    if n <= 0:
+        return np.empty(0, np.uint32)
+    codes = np.frombuffer(squeezed.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    h = np.zeros(n, np.uint64)
+    for k in range(SHINGLE):  # polynomial hash, wrapping in 64 bits
+        h = h * _PRIME + codes[k : k + n]
+    return np.unique((h ^ (h >> np.uint64(32))).astype(np.uint32))
+
+
+def _identity(value):
+    return value
+
+
+_permutations = None
+
+
+def signature(text: str) -> np.ndarray:
+    """MinHash signature (``NUM_PERM`` uint32) of ``text``; all slots at
+    ``NO_SIGNATURE`` when the text is too short to judge."""
+    from datasketch import MinHash
+
+    global _permutations
+    hashes = shingle_hashes(text)
+    if len(hashes) < MIN_SHINGLES:
+        return np.full(NUM_PERM, NO_SIGNATURE, np.uint32)
+    if _permutations is None:  # derived from SEED: the same in every process
+        _permutations = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+    mh = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_identity, permutations=_permutations, scheme=SCHEME)
+    mh.update_batch(hashes.tolist())
+    return mh.hashvalues.astype(np.uint32)
+
+
+def has_signature(signatures: np.ndarray) -> np.ndarray:
+    return ~(signatures == NO_SIGNATURE).all(axis=1)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard similarity: the share of equal MinHash slots."""
+    return (a == b).mean(axis=-1)
+
+
+def group(timestamps: np.ndarray, signatures: np.ndarray) -> np.ndarray:
+    """Representative of every document (its own index when it is alone or
+    is itself a representative).
+
+    ``timestamps``: seconds, or ``NO_DATE``-like negatives for undated
+    articles (never grouped); ``signatures``: (n, NUM_PERM) uint32.
+    """
+    from datasketch import LeanMinHash, MinHashLSH
+
+    n = len(timestamps)
+    rep = np.arange(n, dtype=np.int64)
+    usable = has_signature(signatures) & (timestamps >= 0) if n else np.zeros(0, bool)
+    candidates = np.flatnonzero(usable)
+    if len(candidates) < 2:
+        return rep
+    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
+    sketches = {}
+    with lsh.insertion_session() as session:
+        for i in candidates.tolist():
+            m = LeanMinHash(seed=SEED, hashvalues=signatures[i].astype(np.uint64), scheme=SCHEME)
+            sketches[i] = m
+            session.insert(i, m, check_duplication=False)
+    assigned = np.zeros(n, bool)
+    # Earliest first, so a representative is always the group's first article.
+    for i in candidates[np.argsort(timestamps[candidates], kind="stable")].tolist():
+        if assigned[i]:
+            continue
+        assigned[i] = True
+        found = [j for j in lsh.query(sketches[i]) if not assigned[j]]
+        if not found:
+            continue
+        found = np.asarray(found, np.int64)
+        gap = np.abs(timestamps[found] - timestamps[i])
+        needed = np.where(gap <= SAME_DAY_SECONDS, THRESHOLD, THRESHOLD_LATER)
+        similar = similarity(signatures[found], signatures[i]) >= needed
+        members = found[(gap <= WINDOW_SECONDS) & similar]
+        rep[members] = i
+        assigned[members] = True
+    return rep
