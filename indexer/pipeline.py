@@ -27,6 +27,7 @@ from search.documents import prepare
 from search.models import Article
 from search.segmenter import get_segmenter
 
+from . import bylines
 from .records import RecordError, record_hash, to_article
 from .sources import read_file
 
@@ -225,7 +226,8 @@ def iter_articles(paths: list[str], summary: Summary, report):
                 summary.skipped += 1
                 report(f"{raw.location}: skipped: {exc}")
                 continue
-            yield article
+            # Byline and source from the text, where the record has none.
+            yield bylines.enrich(article)
 
 
 def _count_lines(paths):

@@ -40,6 +40,11 @@ class PreparedDoc:
     keyterms: list[tuple[str, float]]
     content_hash: str
     minhash: object = None  # numpy uint32[dedupe.NUM_PERM]: near-duplicate signature
+    # Character positions in body_norm (where the body's grams are) of every
+    # sentence end, and the end of the first paragraph: "same sentence" and
+    # "in the lead" are answered from these without reading the text.
+    sentence_ends: object = None  # numpy int32, ascending, last = len(body_norm)
+    lead_end: int = 0
 
 
 def content_hash(norm_title: str, norm_body: str) -> str:
@@ -102,4 +107,22 @@ def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None
         keyterms=key_terms(title_words, body_words),
         content_hash=content_hash(nt.text, nb.text),
         minhash=dedupe.signature(title_norm + "\n" + body_norm),
+        sentence_ends=sentence_ends(body_norm),
+        lead_end=_lead_end(body_norm),
     )
+
+
+SENTENCE_END = re.compile(r"[。！？!?；;…\n]")
+
+
+def sentence_ends(text: str):
+    import numpy as np
+
+    ends = [m.start() for m in SENTENCE_END.finditer(text)]
+    ends.append(len(text))
+    return np.asarray(ends, np.int32)
+
+
+def _lead_end(text: str) -> int:
+    cut = text.find("\n")
+    return len(text) if cut < 0 else cut

@@ -26,7 +26,8 @@ from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
 from .normalize import fold_case, normalize_query
 from .pinyin import LexiconCache
-from .plan import AllClause, AnyClause, Plan, PhraseClause, ValueClause, WordClause
+from .plan import (AllClause, AnyClause, LeadClause, MentionsClause, Plan, PhraseClause, SameSentenceClause,
+                   ValueClause, WordClause)
 from .querylog import QueryLog
 from .related import related_plan
 from .segmenter import get_segmenter
@@ -34,7 +35,7 @@ from .suggest import Suggester
 from .synonyms import Synonyms, expand
 from .timeutil import NEWSROOM_TZ
 
-TEXT_FIELDS = {None: ("title", "body"), "title": ("title",)}
+TEXT_FIELDS = {None: ("title", "body"), "title": ("title",), "lead_body": ("body",)}
 # Words that carry no topic: in a query with other words they only add to
 # the score and are never required ("香港的选举" needs 香港 and 选举).
 FUNCTION_WORDS = frozenset(
@@ -80,7 +81,22 @@ class SearchEngine:
         return cls(WhooshBackend(index_dir, refresh_interval=refresh_interval), userdict_path, **options)
 
     # ---- query compilation -----------------------------------------------
+    def _substring(self, node) -> PhraseClause | None:
+        """A term of an operator (at least N mentions, same sentence) as the
+        exact text to find, in title and body."""
+        grams = self.analyzer.phrase_grams(node.text)
+        return PhraseClause(node.text, grams, ("title", "body")) if grams else None
+
     def _compile_node(self, node, default_fields):
+        if isinstance(node, (q.Words, q.Phrase)) and node.field == "lead":
+            inner = self._compile_node(dataclasses.replace(node, field="lead_body"), ("body",))
+            return [LeadClause(c, self._needles([c])) for c in inner]
+        if isinstance(node, q.AtLeast):
+            term = self._substring(node.term)
+            return [MentionsClause(term, node.count)] if term else []
+        if isinstance(node, q.SameSentence):
+            left, right = self._substring(node.left), self._substring(node.right)
+            return [SameSentenceClause(left, right)] if left and right else []
         if isinstance(node, q.Words):
             fields = TEXT_FIELDS.get(node.field, default_fields)
             words = self.analyzer.query_words(node.text)
@@ -142,6 +158,12 @@ class SearchEngine:
                 out.extend(SearchEngine._needles(c.options))
             elif isinstance(c, AllClause):
                 out.extend(SearchEngine._needles(c.children))
+            elif isinstance(c, LeadClause):
+                out.extend(SearchEngine._needles([c.inner]))
+            elif isinstance(c, MentionsClause):
+                out.extend(SearchEngine._needles([c.term]))
+            elif isinstance(c, SameSentenceClause):
+                out.extend(SearchEngine._needles([c.left, c.right]))
         return out
 
     @staticmethod
@@ -159,6 +181,12 @@ class SearchEngine:
                 out.append(" OR ".join(SearchEngine.understood(c.options)))
             elif isinstance(c, AllClause):
                 out.append(" ".join(SearchEngine.understood(c.children)))
+            elif isinstance(c, LeadClause):
+                out.append("lead:" + " ".join(SearchEngine.understood([c.inner])))
+            elif isinstance(c, MentionsClause):
+                out.append(f'atleast{c.min_count}:"{c.term.text}"')
+            elif isinstance(c, SameSentenceClause):
+                out.append(f'"{c.left.text}" SAME "{c.right.text}"')
         return out
 
     # ---- search -------------------------------------------------------------

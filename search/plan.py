@@ -31,6 +31,31 @@ class PhraseClause:
 
 
 @dataclass
+class LeadClause:
+    """``inner`` (matched in the body) with every needle in the first paragraph."""
+
+    inner: object
+    needles: list[str]
+
+
+@dataclass
+class MentionsClause:
+    """``term`` (a PhraseClause over title and body) occurs at least
+    ``min_count`` times in the article."""
+
+    term: PhraseClause
+    min_count: int
+
+
+@dataclass
+class SameSentenceClause:
+    """Both phrases within one sentence (the title is a sentence of its own)."""
+
+    left: PhraseClause
+    right: PhraseClause
+
+
+@dataclass
 class ValueClause:
     field: str  # category | source | author | tag
     value: str

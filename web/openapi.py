@@ -67,7 +67,8 @@ def spec(config: dict) -> dict:
     list_param = {"type": "array", "items": {"type": "string"}}
     search_params = [
         _q("q", {"type": "string", "maxLength": config["SEARCH_MAX_QUERY_LENGTH"]},
-           'Query: words, "phrases", -exclusions, OR, title:/author:/source:/category:/tag:'),
+           'Query: words, "phrases", -exclusions, OR, title:/lead:/author:/source:/category:/tag:, '
+           'atleastN:term, a SAME b (same sentence)'),
         _q("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
         _q("size", {"type": "integer", "minimum": 1, "maximum": max_size, "default": 10}, "Hits per page"),
         _q("sort", {"type": "string", "enum": ["relevance", "newest", "oldest"], "default": "relevance"},
@@ -82,6 +83,19 @@ def spec(config: dict) -> dict:
         _q("correct", {"type": "string", "enum": ["0", "1"], "default": "1"},
            "1: a query matching no article with all its words may be answered for its correction "
            "(see corrected_from); 0: search exactly as typed"),
+        _q("all", {"type": "string", "maxLength": 200}, "Advanced: all of these words (added to q as query text)"),
+        _q("exact", {"type": "string", "maxLength": 200}, "Advanced: this exact phrase"),
+        _q("any", {"type": "string", "maxLength": 200}, "Advanced: any of these words"),
+        _q("none", {"type": "string", "maxLength": 200}, "Advanced: none of these words"),
+        _q("scope", {"type": "string", "enum": ["all", "title", "lead"], "default": "all"},
+           "Advanced: where all/exact/any must occur: anywhere, title, or lead (first paragraph)"),
+        _q("mentions", {"type": "string", "maxLength": 200}, "Advanced: a term that must occur at least min_mentions times"),
+        _q("min_mentions", {"type": "integer", "minimum": 1, "maximum": 100}, "Advanced: for mentions (default 2)"),
+        _q("same_a", {"type": "string", "maxLength": 200}, "Advanced: with same_b, two terms in the same sentence"),
+        _q("same_b", {"type": "string", "maxLength": 200}, "Advanced: the second term for same_a"),
+        _q("byline", {"type": "string", "maxLength": 200}, "Advanced: author contains"),
+        _q("source_has", {"type": "string", "maxLength": 200}, "Advanced: source contains"),
+        _q("category_has", {"type": "string", "maxLength": 200}, "Advanced: category contains"),
         _q("group", {"type": "string", "enum": ["0", "1"], "default": "1"},
            "1: near-duplicates (republished or lightly edited copies) as one hit, the earliest shown, "
            "with similar_count; total then counts groups (total_counts says which). 0: every article"),

@@ -10,13 +10,13 @@ import dataclasses
 import time
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request
 from markupsafe import Markup
 
 from search.models import SearchRequest
 
 from .engine import IndexUnavailable
-from .params import FILTERS, RANGES, ParamError, query_period, search_request
+from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, query_period, search_request
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
@@ -122,6 +122,20 @@ def search_page():
     resp = _page(html)
     resp.headers["Link"] = f'<{api_link}>; rel="alternate"; type="application/json"'
     return resp
+
+
+@bp.get("/advanced")
+def advanced_page():
+    """Advanced search for newsroom staff.  Submitting writes the fields as
+    an ordinary query and redirects to its results, so the query can be
+    read, edited and shared as a URL."""
+    composed = advanced_query(request.args)
+    if composed:
+        keep = [(k, v) for k in ("from", "to", "sort", "group") for v in request.args.getlist(k) if v]
+        if keep:
+            search_request(request.args, current_app.config)  # same validation as the results page
+        return redirect("/search?" + urlencode([("q", composed), *keep]), code=303)
+    return _page(render_template("advanced.html", q="", scopes=SCOPES, args=request.args))
 
 
 @bp.get("/staff/queries")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from search.models import SORTS, SearchRequest
+from search.query import MAX_MENTIONS, compose
 from search.timeutil import NEWSROOM_TZ
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31),
@@ -53,8 +54,35 @@ def _date(args, name: str, end: bool = False) -> datetime | None:
         raise ParamError(f"'{name}' must be a date like 2021-05-03, got {raw!r}") from None
 
 
+# Advanced search fields (form and API alike); they are written into the
+# query text, so the result page shows a query staff can read and edit.
+ADVANCED = ("all", "exact", "any", "none", "scope", "mentions", "min_mentions", "same_a", "same_b",
+            "byline", "source_has", "category_has")
+SCOPES = ("all", "title", "lead")
+
+
+def advanced_query(args) -> str:
+    """The advanced fields of ``args`` as query text ("" when none is given)."""
+    if not any((args.get(name) or "").strip() for name in ADVANCED if name not in ("scope", "min_mentions")):
+        return ""
+    for name in ADVANCED:
+        if len(args.get(name) or "") > 200:
+            raise ParamError(f"'{name}' too long (at most 200 characters)")
+    scope = choice_param(args, "scope", "all", SCOPES)
+    mentions = (args.get("mentions") or "").strip()
+    min_mentions = int_param(args, "min_mentions", 2 if mentions else 0, 1 if mentions else 0, MAX_MENTIONS)
+    same_a, same_b = (args.get("same_a") or "").strip(), (args.get("same_b") or "").strip()
+    if bool(same_a) != bool(same_b):
+        raise ParamError("'same_a' and 'same_b' go together: two terms to find in one sentence")
+    return compose(all_words=args.get("all") or "", exact=args.get("exact") or "",
+                   any_words=args.get("any") or "", none_words=args.get("none") or "", scope=scope,
+                   mentions=mentions, min_mentions=min_mentions, same_left=same_a, same_right=same_b,
+                   author=args.get("byline") or "", source=args.get("source_has") or "",
+                   category=args.get("category_has") or "")
+
+
 def search_request(args, config: dict, now: datetime | None = None, facets=("category", "source")) -> SearchRequest:
-    q = (args.get("q") or "").strip()
+    q = " ".join(part for part in ((args.get("q") or "").strip(), advanced_query(args)) if part)
     max_len = config["SEARCH_MAX_QUERY_LENGTH"]
     if len(q) > max_len:
         raise ParamError(f"query too long: {len(q)} characters (at most {max_len})")

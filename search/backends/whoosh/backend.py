@@ -45,7 +45,7 @@ class WhooshBackend:
             data = self._segdata.get(sid)
             if data is None:
                 reader = whoosh_index.FileIndex._reader(self.ix.storage, toc.schema, [seg], toc.generation)
-                data = SegmentData(reader, seg)
+                data = SegmentData(reader, seg, self.ix.storage)
             keep[sid] = data
         self._segdata = keep
         deleted = [frozenset(seg.deleted_docs()) for seg in segs]

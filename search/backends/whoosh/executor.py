@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 from ... import ranking, timeline
-from ...plan import AllClause, AnyClause, BackendHit, BackendResult, PhraseClause, Plan, ValueClause, WordClause
+from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, PhraseClause, Plan,
+                     SameSentenceClause, ValueClause, WordClause)
 from ...normalize import fold_case, normalize_query
 from .reader import IndexView
 
@@ -111,21 +112,37 @@ class Executor:
             tf = t if tf is None else np.minimum(tf, t)
         return docs, tf
 
-    def _verify_positions(self, field: str, grams: list[tuple[str, int]], docs: np.ndarray):
-        """Keep docs where every gram occurs at its offset from a common start;
-        returns (docs, number of occurrences).  Vectorised: each (doc, start)
-        pair becomes one integer key and the grams' key sets are intersected."""
-        if len(grams) <= 1 or not len(docs):
-            return docs, np.ones(len(docs))
+    def _occurrence_keys(self, field: str, grams: list[tuple[str, int]], docs: np.ndarray) -> np.ndarray:
+        """Every occurrence of the gram sequence in ``docs`` (which must
+        contain all the grams) as ``doc * _POS_STRIDE + start + _POS_PAD``.
+        Vectorised: each (doc, start) pair becomes one integer key and the
+        grams' key sets are intersected."""
         keys = None
         for g, offset in sorted(grams, key=lambda go: go[1]):
             d, p = self.view.positions(field, g, docs)
             k = d * _POS_STRIDE + (p - offset + _POS_PAD)
             keys = np.unique(k) if keys is None else np.intersect1d(keys, k)
             if not len(keys):
-                return docs[:0], np.ones(0)
+                break
+        return keys
+
+    def _verify_positions(self, field: str, grams: list[tuple[str, int]], docs: np.ndarray):
+        """Keep docs where every gram occurs at its offset from a common start;
+        returns (docs, number of occurrences)."""
+        if len(grams) <= 1 or not len(docs):
+            return docs, np.ones(len(docs))
+        keys = self._occurrence_keys(field, grams, docs)
         found, counts = np.unique(keys // _POS_STRIDE, return_counts=True)
         return found, counts.astype(np.float64)
+
+    def _phrase_keys(self, field: str, grams, docs: np.ndarray) -> np.ndarray | None:
+        """Occurrence keys of a phrase in ``docs`` (None when a piece is a
+        single character, which has no positions: check the text then)."""
+        if not grams or any(len(g) < 2 for g, _ in grams):
+            return None
+        present, _ = self._gram_docs(field, grams)
+        docs = docs[_mask(present, self.view.n_all)[docs]]
+        return self._occurrence_keys(field, grams, docs) if len(docs) else np.empty(0, np.int64)
 
     def _substring_docs(self, field: str, grams: list[tuple[str, int]], text: str):
         """Docs whose ``field`` contains ``text`` (grams at their offsets,
@@ -257,6 +274,78 @@ class Executor:
             return _EMPTY
         return docs, self._score(docs, per_field) * (1.0 + 0.1 * len(c.grams))
 
+    def mentions(self, c: MentionsClause):
+        """Documents where the term occurs at least ``min_count`` times
+        (title and body together), counted from its character positions."""
+        t = c.term
+        if not t.grams:
+            return _EMPTY
+        per_field = {f: self._substring_docs(f + "_g", t.grams, t.text) for f in t.fields}
+        docs = _union_ids([d for d, _ in per_field.values()], self.view.n_all)
+        if not len(docs):
+            return _EMPTY
+        count = sum(_align(d, tf, docs, self.view.n_all) for d, tf in per_field.values())
+        keep = count >= c.min_count
+        docs = docs[keep]
+        if not len(docs):
+            return _EMPTY
+        return docs, self._score(docs, per_field)
+
+    def lead(self, c: LeadClause):
+        """The inner clause's matches whose term starts in the first
+        paragraph, judged from its body positions and the recorded lead end."""
+        docs, scores = self.clause(c.inner)
+        if not len(docs):
+            return docs, scores
+        keys = self._phrase_keys("body_g", c.inner.grams, docs)
+        lead_end = self.view.lead_end(docs)
+        if keys is None or (lead_end < 0).any():
+            needles = [_squeeze(fold_case(normalize_query(n))) for n in c.needles]
+            keep = self._text_filter(docs, lambda st: _in_lead(st, needles))
+            return docs[keep], scores[keep]
+        kd = keys // _POS_STRIDE
+        starts = keys % _POS_STRIDE - _POS_PAD
+        ends = lead_end[np.searchsorted(docs, kd)]
+        keep = _mask(kd[starts < ends], self.view.n_all)[docs]
+        return docs[keep], scores[keep]
+
+    def same_sentence(self, c: SameSentenceClause):
+        """Both terms in one sentence: the title, or a body sentence found
+        from the terms' positions and the recorded sentence ends."""
+        left, right = self.phrase(c.left), self.phrase(c.right)
+        if not len(left[0]) or not len(right[0]):
+            return _EMPTY
+        docs = _intersect_all([left[0], right[0]], self.view.n_all)
+        if not len(docs):
+            return _EMPTY
+        lk = self._phrase_keys("body_g", c.left.grams, docs)
+        rk = self._phrase_keys("body_g", c.right.grams, docs)
+        bounds = self.view.sentence_ends(docs)
+        if lk is None or rk is None or bounds is None:
+            a = _squeeze(fold_case(normalize_query(c.left.text)))
+            b = _squeeze(fold_case(normalize_query(c.right.text)))
+            keep = self._text_filter(docs, lambda st: _same_sentence(st, a, b))
+        else:
+            bd, be = bounds
+            bkeys = bd * _POS_STRIDE + be + _POS_PAD  # sorted: docs ascending, ends ascending
+            sentences = np.intersect1d(np.searchsorted(bkeys, lk), np.searchsorted(bkeys, rk))
+            in_body = bd[sentences]
+            in_title = []
+            for side in (c.left, c.right):  # both in the title: the title is one sentence
+                t_docs, _ = self._substring_docs("title_g", side.grams, side.text)
+                in_title.append(t_docs)
+            both_title = _intersect_all(in_title, self.view.n_all) if all(len(t) for t in in_title) else in_body[:0]
+            keep = _mask(np.concatenate([in_body, both_title]), self.view.n_all)[docs]
+        docs = docs[keep]
+        score = left[1][np.searchsorted(left[0], docs)] + right[1][np.searchsorted(right[0], docs)]
+        return docs, score
+
+    def _text_filter(self, docs: np.ndarray, predicate) -> np.ndarray:
+        """Boolean mask: ``predicate(stored fields)`` for each live candidate."""
+        live = self.view.live
+        return np.fromiter((bool(live[g]) and predicate(self.view.stored(g)) for g in docs.tolist()),
+                           bool, len(docs))
+
     def value(self, c: ValueClause):
         v = self.view
         want = fold_case(normalize_query(c.value.strip()))
@@ -279,6 +368,12 @@ class Executor:
         if isinstance(c, AnyClause):
             parts = [self.clause(o) for o in c.options]
             return _union(parts, self.view.n_all)
+        if isinstance(c, LeadClause):
+            return self.lead(c)
+        if isinstance(c, MentionsClause):
+            return self.mentions(c)
+        if isinstance(c, SameSentenceClause):
+            return self.same_sentence(c)
         if isinstance(c, AllClause):
             parts = [self.clause(o) for o in c.children]
             if not parts or any(not len(p[0]) for p in parts):
@@ -523,6 +618,18 @@ class Executor:
 
 
 _NON_RUN = re.compile(r"[\W_]+")
+_SENTENCE = re.compile(r"[。！？!?；;\n]+")
+
+
+def _in_lead(stored: dict, needles: list[str]) -> bool:
+    """Every needle in the first paragraph (normalised like queries)."""
+    lead = _squeeze(fold_case(normalize_query((stored.get("body") or "").split("\n", 1)[0])))
+    return all(n in lead for n in needles)
+
+
+def _same_sentence(stored: dict, a: str, b: str) -> bool:
+    text = fold_case(normalize_query((stored.get("title") or "") + "\n" + (stored.get("body") or "")))
+    return any(a in s and b in s for s in (_squeeze(p) for p in _SENTENCE.split(text)))
 
 
 def _squeeze(text: str) -> str:

@@ -1,9 +1,7 @@
-"""Near-duplicate signatures and groups on disk, next to the Whoosh segments.
+"""Near-duplicate groups on disk, next to the Whoosh segments.
 
-* ``<segment id>.mh``: written with each segment (segments never change):
-  every document's publication time (int64) and MinHash signature
-  (``dedupe.NUM_PERM`` x uint32).  Whoosh's file cleaning removes it
-  together with its segment, since the name starts with the segment id.
+* the signatures: every document's publication time and MinHash
+  signature, in the segment's docinfo file (``docinfo.py``);
 * ``dupgroups_<generation>.npz``: the groups of one committed generation,
   as (segment, docnum) of each member and of its representative.  The
   writer computes it when a build or a deletion finishes, and writes it
@@ -22,47 +20,17 @@ import re
 import numpy as np
 
 from ... import dedupe
-from ...ranking import NO_DATE
+from . import docinfo
 
 _GROUPS = re.compile(r"^dupgroups_(\d+)\.npz$")
-
-
-def signature_file(segment) -> str:
-    return segment.segment_id() + ".mh"
-
-
-def write_signatures(storage, segment, timestamps: np.ndarray, signatures: np.ndarray) -> None:
-    f = storage.create_file(signature_file(segment))
-    try:
-        f.write(np.asarray(timestamps, "<i8").tobytes())
-        f.write(np.asarray(signatures, "<u4").tobytes())
-    finally:
-        f.close()
-
-
-def read_signatures(storage, segment) -> tuple[np.ndarray, np.ndarray]:
-    """(timestamps, signatures) of a segment; an older segment without the
-    file gets "no signature" rows (never grouped)."""
-    n = segment.doc_count_all()
-    name = signature_file(segment)
-    if not storage.file_exists(name):
-        return (np.full(n, NO_DATE, np.int64),
-                np.full((n, dedupe.NUM_PERM), dedupe.NO_SIGNATURE, np.uint32))
-    f = storage.open_file(name)
-    try:
-        raw = f.read()
-    finally:
-        f.close()
-    ts = np.frombuffer(raw, "<i8", count=n)
-    sigs = np.frombuffer(raw, "<u4", offset=8 * n).reshape(n, dedupe.NUM_PERM)
-    return ts.astype(np.int64), sigs
 
 
 def compute(storage, segments) -> dict:
     """Group the live documents of ``segments``; the arrays of a groups file."""
     parts_ts, parts_sig, seg_of, doc_of = [], [], [], []
     for si, seg in enumerate(segments):
-        ts, sigs = read_signatures(storage, seg)
+        info = docinfo.read(storage, seg)
+        ts, sigs = info["published"], info["minhash"]
         live = np.ones(len(ts), bool)
         deleted = list(seg.deleted_docs())
         if deleted:

@@ -22,6 +22,7 @@ import numpy as np
 from whoosh.reading import TermNotFound
 
 from ...normalize import fold_case, normalize_query
+from . import docinfo
 from .schema import NO_DATE, decode_char_positions
 
 FACET_COLUMNS = ("category", "source", "author")
@@ -116,9 +117,11 @@ POSTINGS_CACHE = ByteLRU(int(float(os.environ.get("SEARCH_POSTINGS_CACHE_MB", "9
 class SegmentData:
     """Arrays and postings of one segment (shared by all searchers)."""
 
-    def __init__(self, reader, segment):
+    def __init__(self, reader, segment, storage=None):
         self.reader = reader
         self.segment = segment
+        self.storage = storage
+        self._docinfo = None
         self.segid = segment.segment_id()
         self.n = segment.doc_count_all()
         self._terms = reader._terms
@@ -261,6 +264,13 @@ class SegmentData:
     def stored(self, docnum):
         return self.reader.stored_fields(docnum)
 
+    def docinfo(self) -> dict | None:
+        """Lead ends and sentence ends (docinfo.py), loaded on first use:
+        only "lead:" and "SAME" queries need them."""
+        if self._docinfo is None and self.storage is not None:
+            self._docinfo = docinfo.read(self.storage, self.segment)
+        return self._docinfo
+
 
 
 class IndexView:
@@ -375,6 +385,36 @@ class IndexView:
         if not docs_parts:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(docs_parts), np.concatenate(pos_parts)
+
+    def lead_end(self, gdocs: np.ndarray) -> np.ndarray:
+        """Where each document's first paragraph ends (-1: not recorded)."""
+        out = np.full(len(gdocs), -1, np.int64)
+        seg_idx = np.searchsorted(self.bases, gdocs, side="right") - 1
+        for si in np.unique(seg_idx).tolist():
+            info = self.segments[si].docinfo()
+            if info is not None:
+                sel = seg_idx == si
+                out[sel] = info["lead_end"][gdocs[sel] - self.bases[si]]
+        return out
+
+    def sentence_ends(self, gdocs: np.ndarray):
+        """(doc, end position) of every sentence of ``gdocs`` (sorted), or
+        None when a segment did not record them."""
+        seg_idx = np.searchsorted(self.bases, gdocs, side="right") - 1
+        docs_parts, end_parts = [], []
+        for si in np.unique(seg_idx).tolist():
+            info = self.segments[si].docinfo()
+            if info is None or info.get("sentence_offsets") is None:
+                return None
+            local = gdocs[seg_idx == si] - self.bases[si]
+            offsets, ends = info["sentence_offsets"], info["sentence_ends"]
+            counts = offsets[local + 1] - offsets[local]
+            idx = np.repeat(offsets[local], counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
+            docs_parts.append(np.repeat(local + self.bases[si], counts))
+            end_parts.append(ends[idx].astype(np.int64))
+        if not docs_parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(docs_parts), np.concatenate(end_parts)
 
     def id_to_doc(self, doc_id: str) -> int | None:
         ids, _ = self.postings("id", doc_id)

@@ -29,13 +29,10 @@ from whoosh.filedb.filetables import _pointer as _HASH_POINTER
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import _length_byte_cache
 
-from ... import dedupe
 from ...analysis import char_codes, gram_codes, gram_term
 from ...documents import PreparedDoc
-from . import groups
+from . import docinfo
 from .schema import NO_DATE
-
-_NO_SIGNATURE = np.full(dedupe.NUM_PERM, dedupe.NO_SIGNATURE, np.uint32)
 
 BLOCK = 128
 COMPRESSION = 1
@@ -428,10 +425,5 @@ def write_segment(storage, indexname: str, schema, docs: list[PreparedDoc]):
         segment.create_compound_file(storage)
         segment.compound = True
     # After assembling: the compound file takes every file of the segment.
-    groups.write_signatures(
-        storage, segment,
-        np.fromiter((NO_DATE if d.published_ts is None else d.published_ts for d in docs), np.int64, ndocs),
-        np.stack([d.minhash if d.minhash is not None else _NO_SIGNATURE for d in docs])
-        if docs else np.empty((0, dedupe.NUM_PERM), np.uint32),
-    )
+    docinfo.write(storage, segment, docs)
     return segment

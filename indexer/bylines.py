@@ -1,0 +1,393 @@
+"""Bylines and datelines found in the text of Chinese news articles.
+
+Many records carry no ``author`` (all of CCTV 新闻联播) although the text
+names the people the outlet credited: a reporter's stand-up line
+(``本台记者 李某：…``), an agency dateline (``新华社北京5月3日电（记者 李某）``),
+an editor line (``（视频编辑：甲 文字编辑：乙）``) or a credit block
+(``【撰文：某某／攝影：某某】``).  ``extract`` reads those; ``enrich`` fills an
+article's empty ``author`` / ``source`` from them and never replaces a value
+the record carries.
+
+Precision matters more than recall here (a wrong author becomes a facet
+value that users click), so:
+
+* only structural places are read: the first and last paragraphs of the body
+  (where bylines sit), plus paragraph *starts* anywhere for the CCTV stand-up
+  line ``本台记者 某某：`` (the reporter speaks mid-report);
+* a candidate must look like a Chinese name: 2-4 Han characters starting with
+  a known surname (4 only for a compound surname or a Hong Kong double
+  surname such as 陳方安生), with no function word or verb in it (the many
+  ``记者从……获悉`` / ``接受记者采访`` sentences name nobody), or a
+  transliteration with ``·`` (``迈克尔·某某``);
+* Latin-script names (``Lewis Wong``) and pen names without a surname are
+  skipped, and per-photo captions (``某某攝``) are not article credits.
+
+Editors count as credits: ``（视频编辑：… 文字编辑：…）`` is the only byline
+CCTV gave its 2012-2015 items, so it is what an "author" facet should show.
+Every name keeps its role (reporter, editor, writer ...) in ``Credits.found``
+for callers who want reporters only.
+
+Only the standard library's ``re`` is used; Traditional names are checked
+against the surname list through the project's OpenCC fold
+(``search.normalize.to_simplified``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from dataclasses import dataclass
+
+from search.models import Article
+from search.normalize import to_simplified
+
+#: Joins several names in ``Article.author``: the hkcnews records already
+#: write co-authors that way (``記者林勵、鄭靖而``).
+AUTHOR_SEPARATOR = "、"
+
+HEAD_PARAGRAPHS = 3  # bylines and datelines sit in the first paragraphs ...
+TAIL_PARAGRAPHS = 3  # ... and credit / editor lines in the last ones
+MAX_CREDIT_LINE = 120  # an unbracketed credit line is short; longer is prose
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One credited name, with how it was found (for evaluation and callers)."""
+
+    name: str
+    role: str  # reporter, correspondent, editor, writer, photographer, translator, contributor
+    kind: str  # which pattern: standup, dateline, credit_line, editor_line, reporter_report
+
+
+@dataclass(frozen=True)
+class Credits:
+    """What the text says about who made the article and where it came from."""
+
+    authors: tuple[str, ...] = ()  # distinct names in text order
+    source: str | None = None  # agency / outlet named by a dateline or lead
+    dateline: str | None = None  # e.g. "新华社北京5月3日电"
+    found: tuple[Credit, ...] = ()  # the names again, each with role and pattern
+
+
+# ---------------------------------------------------------------------------
+# Name check
+# ---------------------------------------------------------------------------
+
+# Common surnames (Simplified; Traditional names are folded before the check).
+# Surnames that are everyday function words or verbs (但 由 都 来 和 时 ...) are
+# left out on purpose: they begin many false "names" like 来到 or 时间.  于 and
+# 向 stay (too common as surnames); the colon / line-end rules of the patterns
+# keep "记者于今天……" and "记者向某某提问" out.
+SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖萧田董"
+    "袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟"
+    "熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文"
+    "牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒"
+    "阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈"
+    "饶解牟艾尤阳穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗"
+    "瞿桂佟臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻苑迟邝官"
+    "封谈匡鞠惠荆乐冀郁胥班储栗燕楚鄢劳谌奚皮粟冼蔺楼闻厉伊仝区郜阚权帅屠朴盖"
+    "廉禹祖漆巴丰卿狄晋芮扈晁阙浦戈伏鹿薄邸雍辜裘亓邰赫杭况宿逯隆茹诸慕危银亢"
+    "嵇湛宾戎勾茅揭尉冶檀昝幸奉衡尧见骞凤洪鄂鄞阴练井"
+)
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 令狐 司徒 夏侯 轩辕 端木 独孤 南宫"
+    " 西门 长孙 宇文 呼延 申屠 太史 澹台 公羊 万俟 闻人 钟离 濮阳 淳于 单于".split()
+)
+
+# Words that never occur inside a credited name but fill the 记者 sentences:
+# 记者从国家医保局获悉 / 记者了解到 / 接受记者采访 / 记者在现场看到 ...
+# (checked on the Simplified form, so 從 / 獲悉 / 採訪 are caught too).
+STOP_WORDS = (
+    "获悉", "了解", "看到", "采访", "专访", "提问", "表示", "发现", "走进", "跟随",
+    "报道", "发回", "来到", "前往", "介绍", "告诉", "今天", "昨天", "近日", "日前",
+    "当天", "现场", "出镜", "连线", "调查", "体验", "观察", "探访", "注意", "记者",
+    "编辑", "通讯", "摄影", "撰文", "翻译", "新闻", "读者", "作者", "网友", "市民",
+    "中心", "集团", "公司", "大学", "学生", "团队", "协会", "政府", "委员", "研究",
+    "社工", "注册",
+)
+# Single characters that are function words, pronouns, institution or place
+# suffixes: rejected anywhere after the surname (从 在 了 ... 社 台 网 部 局 市 镇
+# ...).  The place suffixes cost a few real names (黃鎮忠), a price paid for
+# precision.
+STOP_CHARS = frozenset("从在了到对把被的是与及也都就又还已这那们您我你他她说称问吗呢吧啊将为向于和等"
+                       "社台网报部局厅署委办组团队协盟省市县州镇村馆店记")  # 林記 鹿米館: shops
+
+_HAN = "\u3400-\u9fff\uf900-\ufaff"
+_DOTS = re.compile("[・•‧･∙⋅]")  # other middle dots used in transliterations
+_HAN_NAME = re.compile(f"[{_HAN}]{{2,4}}")
+_FOREIGN_NAME = re.compile(f"[{_HAN}]{{1,8}}(?:·[{_HAN}]{{1,8}}){{1,3}}")
+_LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z.'’\-]*")
+
+# Job titles that may precede a name in a credit: "實習記者陳某" -> "陳某".
+_TITLE_PREFIX = re.compile(
+    r"^.*?(?:见习记者|見習記者|实习记者|實習記者|特约记者|特約記者|记者|記者|主笔|主筆|编辑|編輯|"
+    r"主任|工程师|工程師|研究员|研究員|特派员|特派員|律师|律師|医生|醫生|教授)"
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def _simplified(text: str) -> str:
+    converted = to_simplified(text)
+    return converted if len(converted) == len(text) else text
+
+
+# "劉先生", "黎太": a surname and an honorific is how some readers sign, but
+# it is no name (and would merge every Mr Lau into one facet value).
+_HONORIFICS = ("先生", "小姐", "女士", "太太", "师傅", "師傅", "老师", "老師", "妈妈", "媽媽", "爸爸", "婆婆",
+               "伯伯", "博士", "医生", "醫生", "教授", "律师", "律師", "太", "生", "姐", "哥", "伯", "婆", "嫂", "仔")
+
+
+def clean_name(token: str) -> str | None:
+    """The name in ``token`` if it is one, else None (see module docstring)."""
+    token = _DOTS.sub("·", token.strip())
+    if "·" in token:
+        if not _FOREIGN_NAME.fullmatch(token) or len(token) > 16:
+            return None
+        simple = _simplified(token.replace("·", ""))
+        if any(w in simple for w in STOP_WORDS) or any(c in STOP_CHARS for c in simple):
+            return None  # 註冊社工小·社工 is a pen name, not a transliteration
+        return token
+    if not _HAN_NAME.fullmatch(token):
+        return None
+    simple = _simplified(token)
+    if any(w in simple for w in STOP_WORDS) or any(c in STOP_CHARS for c in simple[1:]):
+        return None
+    for h in _HONORIFICS:
+        rest = simple[: -len(h)]
+        if simple.endswith(h) and (rest in SURNAMES or rest in COMPOUND_SURNAMES):
+            return None
+    if len(simple) >= 3 and simple[:2] in COMPOUND_SURNAMES:
+        return token
+    if simple[0] not in SURNAMES:
+        return None
+    if len(simple) == 4 and simple[1] not in SURNAMES:  # only 陳方安生-style double surnames
+        return None
+    return token
+
+
+def _strip_title(token: str) -> str:
+    """``實習記者陳某`` -> ``陳某`` when what follows the title is a name."""
+    m = _TITLE_PREFIX.match(token)
+    if m and clean_name(token[m.end():]):
+        return token[m.end():]
+    return token
+
+
+# Separators between names in one credit: 、，, / spaces & and.
+_NAME_SPLIT = re.compile(r"[、，,;；／/|｜&＆\s]+")
+
+
+def _names(text: str, *, strict: bool) -> list[str] | None:
+    """Split a list of names.  Latin tokens are skipped (not judged); any other
+    token that is no name makes the whole list invalid (None) when ``strict``,
+    and is dropped otherwise."""
+    names = []
+    for token in _NAME_SPLIT.split(text.strip(" \t\u3000：:。.")):
+        if not token or _LATIN_TOKEN.fullmatch(token):
+            continue
+        name = clean_name(_strip_title(token))
+        if name:
+            names.append(name)
+        elif strict:
+            return None
+    return names
+
+
+# ---------------------------------------------------------------------------
+# Patterns
+# ---------------------------------------------------------------------------
+
+# CCTV lead: "央视网消息（新闻联播）：" (an outlet label, not a byline).
+_LEAD = re.compile(r"^\s*(?P<outlet>央视网|央視網|新华网|新華網|人民网|人民網|中新网|中新網|央广网|央廣網)?"
+                   r"消息\s*(?:[（(]新闻联播[)）])?\s*[：:]\s*")
+
+# Agency dateline at the start of the body:
+#   新华社北京5月3日电（记者 李某）    新華社香港11月25日電    本报讯（记者 李某）
+_AGENCY = (r"新华社|新華社|中新社|中新网|中新網|中通社|路透社|法新社|美联社|美聯社|共同社|塔斯社|"
+           r"韩联社|韓聯社|德新社|埃菲社|安莎社|人民网|人民網|央视网|央視網")
+_NUM = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
+_DATELINE = re.compile(
+    r"^(?:"
+    rf"(?P<dateline>(?P<agency>{_AGENCY})[{_HAN}]{{0,10}}?(?:{_NUM}月)?{_NUM}日[电電讯訊])"  # wire: always dated
+    rf"|(?P<ourdateline>(?:本报|本報)(?:[{_HAN}]{{0,10}}?(?:{_NUM}月)?{_NUM}日)?[讯訊])"  # 本报讯: no agency
+    r")\s*(?:[（(](?P<credit>[^（()）\n]{1,60})[)）])?"
+)
+
+# Role labels of credit lines and dateline parentheses.
+_ROLES = {
+    "reporter": r"(?:本报|本報|本台|央视|央視|总台|總台|特约|特約|实习|實習|见习|見習)?[记記]者|采访|採訪|訪問",
+    "correspondent": r"通[讯訊]员|通訊員|实习生|實習生",
+    "editor": r"(?:视频|視頻|文字|责任|責任)?[编編][辑輯]",
+    "writer": r"撰文|撰稿|譔稿|文字|文",
+    "photographer": r"[摄攝]影|[摄攝]像|[摄攝]錄|(?:插|繪|绘)?[图圖]",  # photos, pictures, illustrations
+    "translator": r"(?:中文)?[翻][译譯]",
+    "contributor": r"协力|協力",
+}
+_ROLE_ALT = "|".join(f"(?P<{k}>{v})" for k, v in _ROLES.items())
+_ROLE_LABEL = re.compile(  # one label, or combined ones like 文／圖 or 撰文、攝影;
+    # never right after a Han character: in 陳大文／攝影： the label is 攝影, not 文／攝影
+    rf"(?<![{_HAN}])(?:{_ROLE_ALT})(?:[／/、及&＆](?:{'|'.join(_ROLES.values())}))*"
+    r"(?P<sep>\s*[：:]\s*|[ \t\u3000]+)"
+)
+
+# Inside a dateline's parentheses the label may touch the name: （记者周某）.
+_TIGHT_LABEL = re.compile(rf"(?:(?P<reporter>{_ROLES['reporter']})|(?P<correspondent>{_ROLES['correspondent']}))"
+                          r"(?P<sep>\s*[：:]?\s*)")
+
+# CCTV stand-up / caption line at a paragraph start, anywhere in the body:
+#   本台记者 李某：我现在……    央视记者孙某：“……”    本台记者　张某
+# Only the broadcaster's own reporters (本台 央视 总台 X台, or bare 记者), and
+# the name must be followed by a colon or end the paragraph.  Foreign
+# reporters asking questions (俄罗斯塔斯社记者 某某：) are not credits.
+_STANDUP = re.compile(
+    rf"^(?P<prefix>(?:本台|我台|央视|央視|总台|總台|总台央视|[{_HAN}]{{2,3}}台|本报|本報)?"
+    rf"(?:驻[{_HAN}]{{1,6}}|駐[{_HAN}]{{1,6}})?(?:特约|特約|见习|見習|实习|實習)?)(?P<ji>[记記])者"
+    r"[ \t\u3000]*(?P<names>[^：:，,。；;！？!?“”\"「」（）()\n]{2,30}?)[ \t\u3000]*"
+    r"(?P<tail>(?:[（(][^（()）\n]{0,40}[)）])?[ \t\u3000]*[：:]|$)"  # "本台记者 某某(地点：…)："
+)
+# In the Hong Kong corpus a bare "記者某某：" is a subheading quoting someone
+# (記者陳某：唔捨得……), not a stand-up; there only a paragraph holding
+# nothing but "記者 某某" is a byline.
+
+
+def _standup_names(paragraph: str) -> list[str]:
+    m = _STANDUP.match(paragraph)
+    if not m:
+        return []
+    if not m.group("prefix") and m.group("ji") == "記" and m.group("tail"):
+        return []
+    return _names(m.group("names"), strict=True) or []
+
+
+# "记者 李某 报道" / "（本报记者李某、王某报道）" as a unit of its own: a whole
+# paragraph or a bracketed group.  A broadcaster's "央视记者巴格达报道" is a
+# sign-off naming a place, so 本台 / 央视 / 总台 are not accepted here, and the
+# shape is not read inside prose.
+_REPORTS = re.compile(
+    r"(?:^|[（(【\[])[ \t\u3000]*(?:本报|本報|特约|特約)?[记記]者[ \t\u3000]*"
+    rf"(?P<names>[{_HAN}·・]{{2,16}}(?:[、 \t\u3000][{_HAN}·・]{{2,16}})*?)[ \t\u3000]*[报報][道導]"
+    r"[ \t\u3000]*(?:[）)】\]]|[。.]?$)"
+)
+
+# Bracketed groups that may hold a credit: 【…】 […] （…） (…)
+_BRACKETED = re.compile(r"[【\[（(](?P<inner>[^【】\[\]（）()\n]{2,120})[】\]）)]")
+
+
+def _parse_roles(text: str, *, bracketed: bool, tight: bool = False) -> list[tuple[str, str]] | None:
+    """``视频编辑：甲 文字编辑：乙`` -> [(甲, editor), (乙, editor)].
+
+    The text must start with a role label; the names are what lies between
+    labels.  ``tight``: only reporter labels, which may touch the name
+    (dateline parentheses).  Returns None if the text is not a credit."""
+    text = text.strip()
+    labels = list((_TIGHT_LABEL if tight else _ROLE_LABEL).finditer(text))
+    if not labels or labels[0].start() != 0:
+        return None
+    out: list[tuple[str, str]] = []
+    for i, m in enumerate(labels):
+        role = next(k for k in _ROLES if k in m.groupdict() and m.group(k))
+        if role == "writer" and m.group("writer") == "文" and not bracketed and not m.group("sep").strip():
+            return None  # a bare "文 …" line is prose
+        end = labels[i + 1].start() if i + 1 < len(labels) else len(text)
+        chunk = text[m.end():end]
+        names = _names(chunk, strict=not bracketed)
+        if names is None:
+            return None
+        out.extend((n, role) for n in names)
+    return out
+
+
+def _credit_blocks(paragraph: str):
+    """Candidate credit texts of one head/tail paragraph: bracketed groups,
+    and the paragraph itself when it is a short unbracketed credit line."""
+    for m in _BRACKETED.finditer(paragraph):
+        yield m.group("inner"), True
+    if len(paragraph) <= MAX_CREDIT_LINE and paragraph[:1] not in "【[（(":
+        yield paragraph, False
+
+
+# "作者：" is only trusted inside 【】 / [] (unbracketed, "作者：某某 某某出版社"
+# names the author of a book under review), so it is not among _ROLES.
+_AUTHOR_IN_BRACKETS = re.compile(r"[【\[]\s*作者\s*[：:]\s*(?P<names>[^】\]\n]{2,40})[】\]]")
+
+
+def extract(title: str, body: str) -> Credits:
+    """Credits stated in an article's text.
+
+    ``title`` is accepted for symmetry with the record; headlines in our
+    corpora carry column labels (记者调查：…) but never a byline, so it is not
+    searched for names."""
+    del title  # see docstring
+    paragraphs = [p.strip() for p in (body or "").split("\n") if p.strip()]
+    if not paragraphs:
+        return Credits()
+    found: list[Credit] = []
+    source = dateline = None
+
+    first = paragraphs[0]
+    lead = _LEAD.match(first)
+    if lead:
+        if lead.group("outlet"):
+            source = lead.group("outlet")
+        first = first[lead.end():]
+    paragraphs[0] = first
+
+    # 1. agency dateline opening the body
+    m = _DATELINE.match(first)
+    if m:
+        dateline = m.group("dateline") or m.group("ourdateline")
+        if m.group("agency") not in (None, "本报", "本報"):
+            source = m.group("agency")
+        if m.group("credit"):
+            for name, role in _parse_roles(m.group("credit"), bracketed=True, tight=True) or ():
+                found.append(Credit(name, role, "dateline"))
+
+    # 2. stand-up / caption lines at any paragraph start
+    for p in paragraphs:
+        for name in _standup_names(p):
+            found.append(Credit(name, "reporter", "standup"))
+
+    n = len(paragraphs)
+    edge = sorted(set(range(min(HEAD_PARAGRAPHS, n))) | set(range(max(0, n - TAIL_PARAGRAPHS), n)))
+    for i in edge:
+        p = paragraphs[i]
+        # 3. "记者 某某 报道"
+        for r in _REPORTS.finditer(p):
+            for name in _names(r.group("names"), strict=True) or ():
+                found.append(Credit(name, "reporter", "reporter_report"))
+        # 4. credit lines and editor lines
+        for block, bracketed in _credit_blocks(p):
+            parsed = _parse_roles(block, bracketed=bracketed)
+            if parsed:
+                kind = "editor_line" if all(r == "editor" for _, r in parsed) else "credit_line"
+                found.extend(Credit(name, role, kind) for name, role in parsed)
+        for a in _AUTHOR_IN_BRACKETS.finditer(p):
+            for name in _names(a.group("names"), strict=False) or ():
+                found.append(Credit(name, "writer", "credit_line"))
+
+    seen: dict[str, None] = {}
+    unique: list[Credit] = []
+    for c in found:
+        if c.name not in seen:
+            seen[c.name] = None
+            unique.append(c)
+    return Credits(authors=tuple(seen), source=source, dateline=dateline, found=tuple(unique))
+
+
+def enrich(article: Article, credits: Credits | None = None) -> Article:
+    """A copy of ``article`` with ``author`` / ``source`` filled from the text
+    where the record has none.  A value the record carries is never replaced
+    (the outlet's own metadata beats our reading of the text)."""
+    if credits is None:
+        credits = extract(article.title, article.body)
+    changes = {}
+    if not (article.author or "").strip() and credits.authors:
+        changes["author"] = AUTHOR_SEPARATOR.join(credits.authors)
+    if not (article.source or "").strip() and credits.source:
+        changes["source"] = credits.source
+    return dataclasses.replace(article, **changes)
+
+
+__all__ = ["AUTHOR_SEPARATOR", "Credit", "Credits", "clean_name", "enrich", "extract"]

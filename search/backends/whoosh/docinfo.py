@@ -1,0 +1,74 @@
+"""Per-document data Whoosh has no good place for, in one file per segment.
+
+``<segment id>.docinfo.npz`` is written with its segment (segments never
+change) and holds numpy arrays:
+
+* ``published`` (int64) and ``minhash`` (n x ``dedupe.NUM_PERM`` uint32):
+  what near-duplicate grouping needs (see ``groups.py``);
+* ``lead_end`` (int32): where the first paragraph ends, and
+  ``sentence_offsets`` / ``sentence_ends``: every sentence end, as character
+  positions of the body's bigram postings.  With them "in the lead" and
+  "in the same sentence" are decided from postings, without reading text.
+
+Whoosh's file cleaning removes the file together with its segment, since
+the name starts with the segment id.  A segment without the file (written
+by stock Whoosh) reads as "no signature, no boundaries".
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from ... import dedupe
+from ...ranking import NO_DATE
+
+SUFFIX = ".docinfo.npz"
+
+
+def filename(segment) -> str:
+    return segment.segment_id() + SUFFIX
+
+
+def write(storage, segment, docs) -> None:
+    """``docs``: the segment's PreparedDocs, in docnum order."""
+    n = len(docs)
+    no_sig = np.full(dedupe.NUM_PERM, dedupe.NO_SIGNATURE, np.uint32)
+    ends = [d.sentence_ends if d.sentence_ends is not None else np.zeros(1, np.int32) for d in docs]
+    arrays = {
+        "published": np.fromiter((NO_DATE if d.published_ts is None else d.published_ts for d in docs),
+                                 np.int64, n),
+        "minhash": np.stack([d.minhash if d.minhash is not None else no_sig for d in docs])
+        if n else np.empty((0, dedupe.NUM_PERM), np.uint32),
+        "lead_end": np.fromiter((d.lead_end for d in docs), np.int32, n),
+        "sentence_offsets": np.r_[0, np.cumsum([len(e) for e in ends])].astype(np.int64),
+        "sentence_ends": np.concatenate(ends).astype(np.int32) if n else np.empty(0, np.int32),
+    }
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    f = storage.create_file(filename(segment))
+    try:
+        f.write(buf.getvalue())
+    finally:
+        f.close()
+
+
+def read(storage, segment) -> dict:
+    n = segment.doc_count_all()
+    name = filename(segment)
+    if not storage.file_exists(name):
+        return {
+            "published": np.full(n, NO_DATE, np.int64),
+            "minhash": np.full((n, dedupe.NUM_PERM), dedupe.NO_SIGNATURE, np.uint32),
+            "lead_end": np.full(n, -1, np.int32),
+            "sentence_offsets": None,
+            "sentence_ends": None,
+        }
+    f = storage.open_file(name)
+    try:
+        raw = f.read()
+    finally:
+        f.close()
+    with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
