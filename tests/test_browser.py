@@ -91,7 +91,8 @@ def test_suggestion_dropdown_with_the_keyboard(browser, server):
 
 def test_coverage_timeline_narrows_the_dates(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(server.url + "/search?q=" + urllib.parse.quote("香港"))
+    # Bars count articles: list every article (group=0) so the totals compare.
+    page.goto(server.url + "/search?group=0&q=" + urllib.parse.quote("香港"))
     page.wait_for_selector("svg#timeline a rect.bar")
     total = int(page.locator("#total").inner_text())
     bars = page.locator("svg#timeline a")
@@ -137,3 +138,52 @@ def test_no_script_runs_from_article_text(browser, tmp_path):
         assert "标题" in page.locator("article h1").inner_text()
     finally:
         srv.stop()
+
+
+def test_near_duplicates_grouped_and_expandable(browser, server):
+    """The sample holds real republished versions (特首民投 on 12 March 2017):
+    one result with "N 篇相似报道" that opens to list the copies."""
+    import json
+    import urllib.request
+
+    q = "特首民投"
+    with urllib.request.urlopen(server.url + "/api/search?q=" + urllib.parse.quote(q)) as resp:
+        api = json.load(resp)
+    grouped = [h for h in api["hits"] if h.get("similar_count")]
+    assert grouped, "a real near-duplicate group in the sample"
+    copy_id = grouped[0]["similar"][0]["id"]
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url + "/search?q=" + urllib.parse.quote(q))
+    details = page.locator("li.hit details.similar").first
+    assert "篇相似报道" in details.locator("summary").inner_text()
+    link = details.locator(f'a[href="/articles/{copy_id}"]')
+    assert not link.is_visible()  # collapsed until asked
+    details.locator("summary").click()
+    assert link.is_visible()
+    page.screenshot(path=os.path.join(ARTIFACTS, "near-duplicates.png"), full_page=True)
+    # Every article, one by one: the copy becomes a result of its own.
+    page.locator(".grouping a").click()
+    page.wait_for_url("**group=0**")
+    assert page.locator(f'ol.hits h3 a[href="/articles/{copy_id}"]').count() == 1
+    # The copy's page lists its near-duplicates and the story around it.
+    page.goto(server.url + f"/articles/{copy_id}")
+    assert page.locator(".near-duplicates li a").count() >= 1
+    assert page.locator(".coverage li.this").count() == 1
+
+
+def test_advanced_search_form(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url + "/")
+    page.click("a.advanced-link")
+    page.fill("#adv-all", "香港")
+    page.select_option("#adv-scope", "lead")
+    page.fill("#adv-none", "体育")
+    page.select_option("#adv-sort", "newest")
+    page.screenshot(path=os.path.join(ARTIFACTS, "advanced-search.png"), full_page=True)
+    page.click("#adv-submit")
+    page.wait_for_selector("ol.hits li.hit")
+    assert page.input_value("#q") == "lead:香港 -体育"  # a query staff can read and edit
+    assert "sort=newest" in page.url
+    dates = page.locator("ol.hits time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
+    assert dates == sorted(dates, reverse=True)
