@@ -11,7 +11,10 @@ candidate pairs with datasketch's LSH and forms groups:
   and beyond ``SAME_DAY_SECONDS`` they must be even closer
   (``THRESHOLD_LATER``): daily items sharing a template and a headline
   (国家卫生健康委通报最新疫情, 文献纪录片《…》今晚继续播出) stay separate
-  stories, while a story re-filed the next day still groups.
+  stories, while a story re-filed the next day still groups;
+* two parts of a series are different articles even when their text is
+  nearly the same: headlines marking different installments ((上)/(下),
+  第一次/第二次会议, 之一/之二) never group.
 
 Normalisation first (Traditional -> Simplified, full-width -> half-width,
 spacing and punctuation dropped) makes a republished copy with different
@@ -53,6 +56,24 @@ def shingle_hashes(text: str) -> np.ndarray:
     return np.unique((h ^ (h >> np.uint64(32))).astype(np.uint32))
 
 
+# Installment markers in a headline: (上) (下) (一), 第二次 第3期 …, 之一.
+_INSTALLMENT = re.compile(
+    r"[（(]\s*[上中下一二三四五六七八九十0-9]{1,3}\s*[)）]"
+    r"|第\s*[一二三四五六七八九十百零〇0-9]{1,4}\s*[次期集部篇回届章节]"
+    r"|之\s*[一二三四五六七八九十]{1,3}")
+
+
+def installment_key(title: str) -> int:
+    """A number naming the installments a headline marks (0: none), so that
+    part 1 and part 2 of a series are never grouped."""
+    marks = sorted({re.sub(r"\s+", "", m.group()) for m in _INSTALLMENT.finditer(title)})
+    if not marks:
+        return 0
+    import zlib
+
+    return zlib.crc32("|".join(marks).encode("utf-8")) | 1
+
+
 def _identity(value):
     return value
 
@@ -85,12 +106,13 @@ def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b).mean(axis=-1)
 
 
-def group(timestamps: np.ndarray, signatures: np.ndarray) -> np.ndarray:
+def group(timestamps: np.ndarray, signatures: np.ndarray, installments: np.ndarray | None = None) -> np.ndarray:
     """Representative of every document (its own index when it is alone or
     is itself a representative).
 
     ``timestamps``: seconds, or ``NO_DATE``-like negatives for undated
-    articles (never grouped); ``signatures``: (n, NUM_PERM) uint32.
+    articles (never grouped); ``signatures``: (n, NUM_PERM) uint32;
+    ``installments``: ``installment_key`` of each headline (optional).
     """
     from datasketch import LeanMinHash, MinHashLSH
 
@@ -120,7 +142,10 @@ def group(timestamps: np.ndarray, signatures: np.ndarray) -> np.ndarray:
         gap = np.abs(timestamps[found] - timestamps[i])
         needed = np.where(gap <= SAME_DAY_SECONDS, THRESHOLD, THRESHOLD_LATER)
         similar = similarity(signatures[found], signatures[i]) >= needed
-        members = found[(gap <= WINDOW_SECONDS) & similar]
+        ok = (gap <= WINDOW_SECONDS) & similar
+        if installments is not None and installments[i]:
+            ok &= (installments[found] == 0) | (installments[found] == installments[i])
+        members = found[ok]
         rep[members] = i
         assigned[members] = True
     return rep

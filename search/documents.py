@@ -45,6 +45,7 @@ class PreparedDoc:
     # "in the lead" are answered from these without reading the text.
     sentence_ends: object = None  # numpy int32, ascending, last = len(body_norm)
     lead_end: int = 0
+    installment: int = 0  # dedupe.installment_key of the headline
 
 
 def content_hash(norm_title: str, norm_body: str) -> str:
@@ -109,6 +110,7 @@ def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None
         minhash=dedupe.signature(title_norm + "\n" + body_norm),
         sentence_ends=sentence_ends(body_norm),
         lead_end=_lead_end(body_norm),
+        installment=dedupe.installment_key(nt.text),
     )
 
 

@@ -142,3 +142,17 @@ def test_deleting_a_representative_regroups(tiny_index, sample_records):
     res = eng.search(SearchRequest(q=q, group=True))
     assert [h.id for h in res.hits] == ["copy-1"] and res.hits[0].similar_count == 0
     assert eng.near_duplicates("copy-1") == []
+
+
+def test_installments_of_a_series_stay_apart(sample_records):
+    """Part 1 and part 2 (（上）/（下）, 第一次/第二次会议) are different articles
+    even when most of their text is the same; an unmarked reprint still groups."""
+    a = long_articles(sample_records, 1)[0]
+    s = sig(a["title"], a["body"])
+    titles = [a["title"] + "（上）", a["title"] + "（下）", a["title"], a["title"] + "（上）"]
+    keys = np.array([dedupe.installment_key(normalize(t).text) for t in titles], np.int64)
+    assert keys[0] and keys[0] != keys[1] and keys[2] == 0 and keys[3] == keys[0]
+    t0 = 1_600_000_000
+    rep = dedupe.group(np.array([t0, t0 + 60, t0 + 120, t0 + 180], np.int64), np.stack([s] * 4), keys)
+    assert rep.tolist() == [0, 1, 0, 0]
+    assert dedupe.installment_key("主席团举行第一次会议") != dedupe.installment_key("主席团举行第二次会议")

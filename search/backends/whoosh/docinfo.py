@@ -3,8 +3,8 @@
 ``<segment id>.docinfo.npz`` is written with its segment (segments never
 change) and holds numpy arrays:
 
-* ``published`` (int64) and ``minhash`` (n x ``dedupe.NUM_PERM`` uint32):
-  what near-duplicate grouping needs (see ``groups.py``);
+* ``published`` (int64), ``minhash`` (n x ``dedupe.NUM_PERM`` uint32) and
+  ``installment`` (int64): what near-duplicate grouping needs (``groups.py``);
 * ``lead_end`` (int32): where the first paragraph ends, and
   ``sentence_offsets`` / ``sentence_ends``: every sentence end, as character
   positions of the body's bigram postings.  With them "in the lead" and
@@ -42,6 +42,7 @@ def write(storage, segment, docs) -> None:
         "minhash": np.stack([d.minhash if d.minhash is not None else no_sig for d in docs])
         if n else np.empty((0, dedupe.NUM_PERM), np.uint32),
         "lead_end": np.fromiter((d.lead_end for d in docs), np.int32, n),
+        "installment": np.fromiter((d.installment for d in docs), np.int64, n),
         "sentence_offsets": np.r_[0, np.cumsum([len(e) for e in ends])].astype(np.int64),
         "sentence_ends": np.concatenate(ends).astype(np.int32) if n else np.empty(0, np.int32),
     }
@@ -62,6 +63,7 @@ def read(storage, segment) -> dict:
             "published": np.full(n, NO_DATE, np.int64),
             "minhash": np.full((n, dedupe.NUM_PERM), dedupe.NO_SIGNATURE, np.uint32),
             "lead_end": np.full(n, -1, np.int32),
+            "installment": np.zeros(n, np.int64),
             "sentence_offsets": None,
             "sentence_ends": None,
         }

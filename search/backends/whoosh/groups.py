@@ -27,7 +27,7 @@ _GROUPS = re.compile(r"^dupgroups_(\d+)\.npz$")
 
 def compute(storage, segments) -> dict:
     """Group the live documents of ``segments``; the arrays of a groups file."""
-    parts_ts, parts_sig, seg_of, doc_of = [], [], [], []
+    parts_ts, parts_sig, parts_inst, seg_of, doc_of = [], [], [], [], []
     for si, seg in enumerate(segments):
         info = docinfo.read(storage, seg)
         ts, sigs = info["published"], info["minhash"]
@@ -38,6 +38,7 @@ def compute(storage, segments) -> dict:
         docs = np.flatnonzero(live)
         parts_ts.append(ts[docs])
         parts_sig.append(sigs[docs])
+        parts_inst.append(info.get("installment", np.zeros(len(ts), np.int64))[docs])
         seg_of.append(np.full(len(docs), si, np.int32))
         doc_of.append(docs.astype(np.int32))
     if not parts_ts:
@@ -45,7 +46,7 @@ def compute(storage, segments) -> dict:
         seg_all = doc_all = np.empty(0, np.int32)
     else:
         seg_all, doc_all = np.concatenate(seg_of), np.concatenate(doc_of)
-        rep = dedupe.group(np.concatenate(parts_ts), np.concatenate(parts_sig))
+        rep = dedupe.group(np.concatenate(parts_ts), np.concatenate(parts_sig), np.concatenate(parts_inst))
     members = np.flatnonzero(rep != np.arange(len(rep)))
     return {
         "segments": np.array([s.segment_id() for s in segments], dtype=str),
