@@ -38,3 +38,35 @@ def post_worker_init(worker):
             engine.suggester.get(wait=20)
         except Exception:  # noqa: BLE001 - the app reports it on /healthz
             pass
+
+
+# ---- the single index writer ----------------------------------------------
+# The master starts one writer process (python -m indexer writer) next to
+# the workers: the write API and the indexer CLI append to the article
+# store, and this process alone commits to the index.
+_writer = None
+
+
+def when_ready(server):
+    global _writer
+    import subprocess
+    import sys
+
+    store = os.environ.get("SEARCH_ARTICLE_STORE", "data/articles.sqlite")
+    if store == "off":
+        return
+    cmd = [sys.executable, "-m", "indexer", "writer", "--index", os.environ.get("SEARCH_INDEX", "data/index"),
+           "--store", store]
+    if os.environ.get("SEARCH_USERDICT"):
+        cmd += ["--userdict", os.environ["SEARCH_USERDICT"]]
+    _writer = subprocess.Popen(cmd)
+    server.log.info("index writer started (pid %s)", _writer.pid)
+
+
+def on_exit(server):
+    if _writer is not None and _writer.poll() is None:
+        _writer.terminate()
+        try:
+            _writer.wait(timeout=30)
+        except Exception:  # noqa: BLE001
+            _writer.kill()

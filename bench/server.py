@@ -31,8 +31,11 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._tmp = tempfile.TemporaryDirectory()  # the query log of this run
+        # Read-only unless the caller gives an article store (then the
+        # master also runs the index writer).
         env = dict(os.environ, SEARCH_INDEX=index_dir, PYTHONPATH=ROOT, WEB_CONCURRENCY=str(workers),
-                   SEARCH_QUERY_LOG=os.path.join(self._tmp.name, "querylog.sqlite"), **(extra_env or {}))
+                   SEARCH_QUERY_LOG=os.path.join(self._tmp.name, "querylog.sqlite"), SEARCH_ARTICLE_STORE="off")
+        env.update(extra_env or {})
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(

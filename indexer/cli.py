@@ -26,15 +26,36 @@ def main(argv=None) -> int:
     b.add_argument("--no-progress", action="store_true")
     b.add_argument("--rebuild", action="store_true",
                    help="build a fresh index in a new directory and switch to it atomically")
+    b.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None,
+                   help="article store: when the service's writer is running, the records go through it")
     b.add_argument("files", nargs="+")
     d = sub.add_parser("delete", help="delete articles by id")
     d.add_argument("--index", required=True)
     d.add_argument("ids", nargs="+")
+    w = sub.add_parser("writer", help="the single index writer: apply the article store's changes (the service runs it)")
+    w.add_argument("--index", required=True)
+    w.add_argument("--store", required=True, help="article store (SQLite file)")
+    w.add_argument("--userdict", default=_env_userdict())
     s = sub.add_parser("stats", help="document count and index size")
     s.add_argument("--index", required=True)
     s.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
+    if args.cmd == "writer":
+        from .writer import serve
+
+        return serve(args.index, args.store, args.userdict)
+    if args.cmd == "build" and args.store and args.store != "off" and not args.rebuild:
+        from .writer import running_writer
+
+        if running_writer(args.index):
+            try:
+                summary = pipeline.hand_to_writer(args.store, args.files)
+            except (UnsupportedFile, FileNotFoundError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(summary.line() + " (through the running service's writer)", file=sys.stderr)
+            return 0
     if args.cmd == "build":
         try:
             run = pipeline.rebuild if args.rebuild else pipeline.build

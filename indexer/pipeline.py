@@ -364,3 +364,51 @@ def delete(index_dir: str, doc_ids: list[str]) -> tuple[int, list[str]]:
         session.drop_empty_segments()
         session.commit(clean=True, regroup=n > 0)
     return n, missing
+
+
+def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout: float = 3600.0,
+                   report=None) -> Summary:
+    """While the service runs, its writer owns the index: validate the files
+    here, append the records to the article store, and wait until the
+    writer has committed them (same skipping and reporting as ``build``)."""
+    from .article_store import ArticleStore
+
+    report = report or (lambda msg: print(msg, file=sys.stderr))
+    for p in paths:
+        read_file(p)
+        if not os.path.exists(p):
+            raise FileNotFoundError(p)
+    store = ArticleStore(store_path)
+    summary = Summary()
+    t0 = time.monotonic()
+    pending: list[dict] = []
+    seq = 0
+
+    def flush():
+        nonlocal seq, pending
+        if pending:
+            seq = store.put(pending)
+            pending = []
+
+    for path in paths:
+        for raw in read_file(path):
+            if raw.error:
+                summary.skipped += 1
+                report(f"{raw.location}: skipped: {raw.error}")
+                continue
+            try:
+                article = to_article(raw.data)
+            except RecordError as exc:
+                summary.skipped += 1
+                report(f"{raw.location}: skipped: {exc}")
+                continue
+            summary.added += 1
+            summary.characters += len(article.title) + len(article.body)
+            pending.append(raw.data if raw.data.get("id") == article.id else {**raw.data, "id": article.id})
+            if len(pending) >= batch:
+                flush()
+    flush()
+    if seq and not store.wait_applied(seq, timeout):
+        raise TimeoutError(f"the writer has not applied change {seq} after {timeout:.0f} s")
+    summary.seconds = time.monotonic() - t0
+    return summary

@@ -83,12 +83,23 @@ def tiny_index(tmp_path):
     return build
 
 
+STAFF_TOKEN = "test-staff-token"  # the tests' bearer token (its SHA-256 is configured)
+STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+
+
+def digest(token):
+    from web.auth import digest as sha
+
+    return sha(token)
+
+
 @pytest.fixture(scope="session")
 def web_app(sample_index, tmp_path_factory):
     from web import create_app
 
     return create_app({"SEARCH_INDEX": sample_index, "SEARCH_REFRESH_INTERVAL": 0.0,
                        "SEARCH_CORS_ORIGINS": ["https://partner.example"],
+                       "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_ARTICLE_STORE": "off",
                        "SEARCH_QUERY_LOG": str(tmp_path_factory.mktemp("querylog") / "queries.sqlite")})
 
 
@@ -100,9 +111,9 @@ def openapi(web_app):
     return OpenAPI.from_dict(spec)
 
 
-def validated(client, openapi, url, status=200):
+def validated(client, openapi, url, status=200, headers=None):
     """GET url and validate request and response against our OpenAPI document."""
-    resp = client.get(url)
+    resp = client.get(url, headers=headers)
     assert resp.status_code == status, (url, resp.status_code, resp.data[:300])
     from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
     from werkzeug.test import EnvironBuilder

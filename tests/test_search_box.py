@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import validated
+from conftest import STAFF, validated
 from search.engine import SearchEngine
 from search.normalize import fold_case, normalize_query
 from search.querylog import QueryLog
@@ -85,10 +85,10 @@ def test_queries_are_logged_without_ips_and_reported(client, openapi):
     for q in ["香港", "香港", "香港", "鱻龘qwzx"]:
         assert client.get("/search?q=" + quote(q), environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
     client.get("/api/search?q=" + quote("疫苗"))
-    data = validated(client, openapi, "/api/queries?days=1").get_json()
+    data = validated(client, openapi, "/api/queries?days=1", headers=STAFF).get_json()
     rows = {r["q"]: r for r in data["queries"]}
     assert rows["香港"]["count"] >= 3 and rows["香港"]["results"] > 0 and "疫苗" in rows
-    zero = validated(client, openapi, "/api/queries?days=1&zero=1").get_json()["queries"]
+    zero = validated(client, openapi, "/api/queries?days=1&zero=1", headers=STAFF).get_json()["queries"]
     # (The session's query log is shared with other tests: only this test's rows are known.)
     assert "鱻龘qwzx" in [r["q"] for r in zero] and all(r["results"] == 0 for r in zero)
     assert not {"香港", "疫苗"} & {r["q"] for r in zero}
@@ -98,7 +98,9 @@ def test_queries_are_logged_without_ips_and_reported(client, openapi):
     home = client.get("/").get_data(as_text=True)
     assert "热门搜索" in home and "/search?q=%E9%A6%99%E6%B8%AF" in home
     assert "qwzx" not in home  # zero-result queries are not recommended
-    staff = client.get("/staff/queries?days=1").get_data(as_text=True)
+    assert client.get("/staff/queries?days=1").status_code == 401  # the public never sees it
+    assert client.get("/api/queries?days=1").status_code == 401
+    staff = client.get("/staff/queries?days=1", headers=STAFF).get_data(as_text=True)
     assert "鱻龘qwzx" in staff and "零结果查询" in staff
 
 

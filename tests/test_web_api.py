@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import validated
+from conftest import STAFF, STAFF_TOKEN, digest, validated
 
 
 def test_search_json(client, openapi):
@@ -128,7 +128,7 @@ def test_cors_only_for_configured_origins(client):
 
 def test_openapi_lists_every_endpoint(web_app):
     spec = web_app.test_client().get("/api/openapi.json").get_json()
-    api_rules = {re.sub(r"<(?:path:)?(\w+)>", r"{\1}", r.rule) for r in web_app.url_map.iter_rules()
+    api_rules = {re.sub(r"<(?:path:|int:)?(\w+)>", r"{\1}", r.rule) for r in web_app.url_map.iter_rules()
                  if r.rule.startswith("/api/") or r.rule == "/healthz"}
     api_rules = {r.replace("{doc_id}", "{id}") for r in api_rules}
     assert api_rules == set(spec["paths"])
@@ -171,12 +171,13 @@ def test_html_escapes_article_text_and_queries(tiny_index, tmp_path):
          "body": '正文 <img src=x onerror=alert(1)> & 更多。\n<script>alert(2)</script>', "tags": ["<b>标签</b>"],
          "author": "<i>作者</i>", "source": "来源&", "category": '"栏目"'},
     ])
-    client = create_app({"SEARCH_INDEX": path, "SEARCH_QUERY_LOG": path + ".queries.sqlite"}).test_client()
+    client = create_app({"SEARCH_INDEX": path, "SEARCH_QUERY_LOG": path + ".queries.sqlite",
+                         "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),)}).test_client()
     # Queries are logged first, so the hot searches and staff reports below show them too.
     for url in ["/search?q=%E6%A0%87%E9%A2%98", "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
                 "/search?q=%22%3E%3Cimg%20src%3Dx%3E", "/articles/x1", "/search?q=&category=%22%E6%A0%8F%E7%9B%AE%22",
                 "/search?q=%3Cb%3E%E6%A0%87%E9%A2%98%3C/b%3E", "/", "/staff/queries", "/staff/queries?zero=1"]:
-        html = client.get(url).get_data(as_text=True)
+        html = client.get(url, headers=STAFF).get_data(as_text=True)
         body = html.replace('<script src="/static/app.js" defer></script>', "")
         assert "<script>" not in body and "<img" not in body and "<b>" not in body and "<i>" not in body, url
     html = client.get("/articles/x1").get_data(as_text=True)

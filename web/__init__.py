@@ -12,6 +12,7 @@ import time
 
 from flask import Flask, g, request
 
+from . import auth
 from . import config as config_module
 from .engine import EngineHolder
 
@@ -20,6 +21,8 @@ log = logging.getLogger("web.access")
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    # Staff session cookie: never sent cross-site, never readable by scripts.
+    app.config.update(SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_HTTPONLY=True)
     app.config.update(config_module.from_env())
     if test_config:
         app.config.update(test_config)
@@ -29,11 +32,39 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from .api import bp as api_bp
     from .pages import bp as pages_bp
+    from .writes import bp as writes_bp
 
+    app.secret_key = auth.session_secret(app.config["SEARCH_WRITE_TOKENS"])
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(writes_bp)
+    app.register_error_handler(auth.AuthError, _auth_error)
     _install_hooks(app)
     return app
+
+
+def _auth_error(exc: "auth.AuthError"):
+    """JSON for the API; for pages, the staff login form."""
+    if request.path.startswith("/api/"):
+        from .api import error
+
+        resp = error(exc.status, exc.message)
+    else:
+        from flask import render_template
+
+        resp = app_response(render_template("staff_login.html", q="", message=exc.message,
+                                            next=request.full_path.rstrip("?")), exc.status)
+    if exc.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="news-search"'
+    return resp
+
+
+def app_response(html: str, status: int):
+    from flask import make_response
+
+    resp = make_response(html, status)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _install_hooks(app: Flask) -> None:

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from search.timeline import INTERVALS
 
-from . import export
+from . import auth, export
 from .engine import IndexUnavailable
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
@@ -71,6 +71,7 @@ def api_timeline():
 
 
 @bp.get("/api/export")
+@auth.required(allow_session=True)
 def api_export():
     """The result set (all pages, up to ``limit`` rows) as CSV or JSON Lines."""
     req = search_request(request.args, current_app.config, facets=())
@@ -99,6 +100,7 @@ def api_suggest():
 
 
 @bp.get("/api/queries")
+@auth.required(allow_session=True)
 def api_queries():
     """Top queries (or top zero-result queries) over a period, for staff."""
     since, until, limit, zero = query_period(request.args)

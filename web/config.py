@@ -6,6 +6,8 @@ import os
 
 from search.engine import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS
 
+from .auth import parse_digests
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None:
@@ -32,4 +34,12 @@ def from_env(environ=os.environ) -> dict:
         # Access log: client IPs are not logged unless enabled.
         "SEARCH_LOG_CLIENT_IP": _bool(environ.get("SEARCH_LOG_CLIENT_IP")),
         "SEARCH_SITE_NAME": environ.get("SEARCH_SITE_NAME", "新闻搜索"),
+        # The durable article store the write API appends to ("off": no write API).
+        "SEARCH_ARTICLE_STORE": environ.get("SEARCH_ARTICLE_STORE", "data/articles.sqlite"),
+        # SHA-256 digests of the bearer tokens allowed to write and use staff tools.
+        "SEARCH_WRITE_TOKENS": parse_digests(environ.get("SEARCH_WRITE_TOKENS")),
+        # How long a write waits for the index commit before answering 202.
+        "SEARCH_WRITE_WAIT": float(environ.get("SEARCH_WRITE_WAIT", "5")),
+        # Request bodies larger than this are refused with 413 (bulk uploads included).
+        "MAX_CONTENT_LENGTH": int(environ.get("SEARCH_MAX_BODY_BYTES", str(32 * 2**20))),
     }

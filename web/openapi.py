@@ -50,12 +50,36 @@ ARTICLE = {
 }
 
 
+ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+BEARER = [{"bearer": []}]
+STAFF_AUTH = [{"bearer": []}, {"staffSession": []}]
+WRITE_RESULT = {
+    "type": "object", "required": ["seq", "status"],
+    "properties": {"id": {"type": "string"}, "seq": {"type": "integer"},
+                   "status": {"type": "string", "enum": ["indexed", "queued"]},
+                   "status_url": {"type": "string"}, "deleted": {"type": "boolean"},
+                   "accepted": {"type": "integer"},
+                   "rejected": {"type": "array", "items": {"type": "object"}}},
+}
+ARTICLE_IN = {
+    "type": "object", "required": ["title"],
+    "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"},
+                   "published": {"type": "string", "description": "ISO 8601"},
+                   "category": {"type": "string"}, "source": {"type": "string"}, "author": {"type": "string"},
+                   "url": {"type": "string"}, "lang": {"type": "string"},
+                   "tags": {"type": "array", "items": {"type": "string"}}},
+}
+
+
 def _json(schema):
     return {"content": {"application/json": {"schema": schema}}}
 
 
 def _err(desc):
     return {"description": desc, **_json({"$ref": "#/components/schemas/Error"})}
+
+
+AUTH_ERRORS = {"401": _err("No token"), "403": _err("Wrong token, or writes disabled")}
 
 
 def _q(name, schema, desc, required=False):
@@ -110,12 +134,51 @@ def spec(config: dict) -> dict:
                 "responses": {
                     "200": {"description": "Results", **_json({"$ref": "#/components/schemas/SearchResult"})},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
-            "/api/articles/{id}": {"get": {
-                "summary": "One article", "operationId": "article",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "/api/articles/{id}": {
+                "get": {
+                    "summary": "One article", "operationId": "article",
+                    "parameters": [ID_PARAM],
+                    "responses": {
+                        "200": {"description": "The article", **_json({"$ref": "#/components/schemas/Article"})},
+                        "404": _err("Unknown id"), "503": _err("Index unavailable")}},
+                "put": {
+                    "summary": "Create or replace an article (bearer token)", "operationId": "putArticle",
+                    "security": BEARER, "parameters": [ID_PARAM],
+                    "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/ArticleIn"})},
+                    "responses": {
+                        "200": {"description": "Replaced and indexed", **_json(WRITE_RESULT)},
+                        "201": {"description": "Created and indexed", **_json(WRITE_RESULT)},
+                        "202": {"description": "Stored durably; not indexed yet: poll status_url",
+                                **_json(WRITE_RESULT)},
+                        "400": _err("Invalid article: every bad field is listed in errors"),
+                        **AUTH_ERRORS}},
+                "delete": {
+                    "summary": "Withdraw an article (bearer token)", "operationId": "deleteArticle",
+                    "security": BEARER, "parameters": [ID_PARAM],
+                    "responses": {
+                        "200": {"description": "Deleted from the store and the index", **_json(WRITE_RESULT)},
+                        "202": {"description": "Deleted from the store; the index follows", **_json(WRITE_RESULT)},
+                        "404": _err("Unknown id"), **AUTH_ERRORS}}},
+            "/api/articles:bulk": {"post": {
+                "summary": "Create or replace many articles: JSON Lines body (bearer token)", "operationId": "bulk",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
                 "responses": {
-                    "200": {"description": "The article", **_json({"$ref": "#/components/schemas/Article"})},
-                    "404": _err("Unknown id"), "503": _err("Index unavailable")}}},
+                    "200": {"description": "Valid lines stored and indexed; bad lines listed in rejected",
+                            **_json(WRITE_RESULT)},
+                    "202": {"description": "Valid lines stored; not indexed yet", **_json(WRITE_RESULT)},
+                    "400": _err("No valid line"), "413": _err("Body too large"), **AUTH_ERRORS}}},
+            "/api/changes/{seq}": {"get": {
+                "summary": "Has a write reached the index? (bearer token)", "operationId": "change",
+                "security": BEARER,
+                "parameters": [{"name": "seq", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "Status", **_json({
+                        "type": "object", "required": ["seq", "status", "backlog"],
+                        "properties": {"seq": {"type": "integer"},
+                                       "status": {"type": "string", "enum": ["indexed", "queued"]},
+                                       "backlog": {"type": "integer"}}})},
+                    "404": _err("Unknown change"), **AUTH_ERRORS}}},
             "/api/articles/{id}/related": {"get": {
                 "summary": "Related articles", "operationId": "related",
                 "parameters": [
@@ -161,7 +224,8 @@ def spec(config: dict) -> dict:
                                 "properties": {"start": {"type": "string"}, "count": {"type": "integer"}}}}}})},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
             "/api/export": {"get": {
-                "summary": "The result set as CSV (UTF-8 with BOM) or JSON Lines", "operationId": "export",
+                "summary": "The result set as CSV (UTF-8 with BOM) or JSON Lines (staff: token or session)",
+                "operationId": "export", "security": STAFF_AUTH,
                 "parameters": [p for p in search_params if p["name"] not in ("page", "size")] + [
                     _q("format", {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}, "File format"),
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}, "Rows at most")],
@@ -183,7 +247,8 @@ def spec(config: dict) -> dict:
                                        "suggestions": {"type": "array", "items": {"type": "string"}}}})},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
             "/api/queries": {"get": {
-                "summary": "Most frequent reader queries over a period (for staff)", "operationId": "queries",
+                "summary": "Most frequent reader queries over a period (staff: token or session)",
+                "operationId": "queries", "security": STAFF_AUTH,
                 "parameters": [
                     _q("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 7}, "The last N days"),
                     _q("from", {"type": "string", "format": "date"}, "Or from this day"),
@@ -210,9 +275,16 @@ def spec(config: dict) -> dict:
                 "summary": "This description", "operationId": "openapi",
                 "responses": {"200": {"description": "OpenAPI document", **_json({"type": "object"})}}}},
         },
-        "components": {"schemas": {
+        "components": {
+          "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "a token whose SHA-256 is in SEARCH_WRITE_TOKENS"},
+            "staffSession": {"type": "apiKey", "in": "cookie", "name": "session",
+                             "description": "set by POST /staff/login"}},
+          "schemas": {
             "Hit": HIT,
             "Brief": BRIEF,
+            "ArticleIn": ARTICLE_IN,
             "Article": ARTICLE,
             "Error": ERROR,
             "SearchResult": {

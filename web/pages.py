@@ -10,11 +10,12 @@ import dataclasses
 import time
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, redirect, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, session
 from markupsafe import Markup
 
 from search.models import SearchRequest
 
+from . import auth
 from .engine import IndexUnavailable
 from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, query_period, search_request
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
@@ -114,7 +115,7 @@ def search_page():
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, active=active, broader=broader, bars=bars,
-        export_link=export_link,
+        export_link=export_link, staff=bool(session.get("staff")),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
         date_from=request.args.get("from", ""), date_to=request.args.get("to", ""), api_link=api_link,
@@ -138,7 +139,41 @@ def advanced_page():
     return _page(render_template("advanced.html", q="", scopes=SCOPES, args=request.args))
 
 
+@bp.get("/staff/login")
+def staff_login_form():
+    return _page(render_template("staff_login.html", q="", message="", next=_safe_next(request.args.get("next"))))
+
+
+@bp.post("/staff/login")
+def staff_login():
+    """Newsroom staff sign in with their token once; a signed, HttpOnly,
+    SameSite=Strict cookie then opens staff pages and exports."""
+    token = request.form.get("token", "")
+    target = _safe_next(request.form.get("next"))
+    if not current_app.config["SEARCH_WRITE_TOKENS"] or not auth.check_token(token):
+        html = render_template("staff_login.html", q="", message="令牌无效。", next=target)
+        resp = _page(html)
+        resp.status_code = 403
+        return resp
+    session.clear()
+    session["staff"] = True
+    return redirect(target, code=303)
+
+
+@bp.post("/staff/logout")
+def staff_logout():
+    session.clear()
+    return redirect("/", code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site (no open redirect)."""
+    value = value or "/staff/queries"
+    return value if value.startswith("/") and not value.startswith("//") and "\\" not in value else "/staff/queries"
+
+
 @bp.get("/staff/queries")
+@auth.required(allow_session=True)
 def staff_queries():
     """What readers searched for, and what they did not find."""
     since, until, limit, _ = query_period(request.args)

@@ -26,13 +26,17 @@ _GROUPS = re.compile(r"^dupgroups_(\d+)\.npz$")
 
 
 def compute(storage, segments) -> dict:
-    """Group the live documents of ``segments``; the arrays of a groups file."""
+    """Group the live documents of ``segments`` (Segments, or (segment,
+    deleted docnums) pairs from ``WriteSession.snapshot``); the arrays of a
+    groups file."""
     parts_ts, parts_sig, parts_inst, seg_of, doc_of = [], [], [], [], []
-    for si, seg in enumerate(segments):
+    pairs = [s if isinstance(s, tuple) else (s, frozenset(s.deleted_docs())) for s in segments]
+    segments = [seg for seg, _ in pairs]
+    for si, (seg, deleted) in enumerate(pairs):
         info = docinfo.read(storage, seg)
         ts, sigs = info["published"], info["minhash"]
         live = np.ones(len(ts), bool)
-        deleted = list(seg.deleted_docs())
+        deleted = list(deleted)
         if deleted:
             live[np.asarray(deleted, np.int64)] = False
         docs = np.flatnonzero(live)

@@ -127,25 +127,34 @@ class WriteSession:
             self.segments = kept
             self._dirty = True
 
-    def commit(self, clean: bool = False, regroup: bool = False) -> None:
+    def commit(self, clean: bool = False, regroup: bool = False, groups_arrays: dict | None = None) -> None:
         """Publish the current segment list as a new generation.
 
         ``clean`` also deletes files no longer referenced; only safe when no
         worker is writing a segment that is not committed yet.  ``regroup``
         recomputes the near-duplicate groups (seconds on 10^5 articles, so
         once at the end of a build, not at every batch) and publishes them
-        with a new generation, so that every reader reloads."""
-        if regroup:
+        with a new generation, so that every reader reloads;
+        ``groups_arrays`` publishes groups computed in the background
+        (``groups.compute`` on a snapshot) instead."""
+        if regroup or groups_arrays is not None:
             self._dirty = True
         if self._dirty:
             self.generation += 1
             if regroup:
-                groups.write(self.path, self.generation, groups.compute(self.storage, self.segments))
+                groups_arrays = groups.compute(self.storage, self.segments)
+            if groups_arrays is not None:
+                groups.write(self.path, self.generation, groups_arrays)
             TOC(self.schema, self.segments, self.generation).write(self.storage, INDEXNAME)
             self._dirty = False
         if clean:
             clean_files(self.storage, INDEXNAME, self.generation, self.segments)
             groups.remove_other_generations(self.path, keep=self.generation)
+
+    def snapshot(self) -> list:
+        """(segment, its deleted docnums) of the current list: what a
+        background job may read while this session keeps changing it."""
+        return [(seg, frozenset(seg.deleted_docs())) for seg in self.segments]
 
     def close(self) -> None:
         if not self.closed:

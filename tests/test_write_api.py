@@ -1,0 +1,166 @@
+"""The write API end to end: real article store, the real single writer
+(in a thread here; gunicorn runs it as a process), a real index, searched
+through the app right after each write."""
+
+import json
+import threading
+import time
+from urllib.parse import quote
+
+import pytest
+
+from conftest import STAFF, STAFF_TOKEN, digest, validated, write_jsonl
+
+
+@pytest.fixture
+def live(tmp_path, sample_records):
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from indexer.writer import IndexWriter
+    from web import create_app
+
+    index = str(tmp_path / "index")
+    pipeline.build(index, [write_jsonl(tmp_path / "seed.jsonl", sample_records[:100])], workers=1, progress=False)
+    store_path = str(tmp_path / "articles.sqlite")
+    config = {"SEARCH_INDEX": index, "SEARCH_ARTICLE_STORE": store_path, "SEARCH_QUERY_LOG": "off",
+              "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_REFRESH_INTERVAL": 0.0,
+              "SEARCH_WRITE_WAIT": 10.0, "MAX_CONTENT_LENGTH": 2 * 2**20}
+    app = create_app(config)
+    writer = IndexWriter(index, ArticleStore(store_path), regroup_interval=0.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=writer.run, kwargs={"stop": stop, "poll": 0.02}, daemon=True)
+    thread.start()
+    yield {"client": app.test_client(), "index": index, "store": store_path, "config": config, "writer": writer}
+    stop.set()
+    thread.join(30)
+
+
+def ids_for(client, phrase):
+    data = client.get(f"/api/search?q={quote(chr(34) + phrase + chr(34))}&size=100&group=0&correct=0").get_json()
+    return [h["id"] for h in data["hits"]]
+
+
+def article(sample_records, i, new_id):
+    r = dict(sample_records[i])
+    r["id"] = new_id
+    return r
+
+
+def test_writes_need_a_valid_token(live, sample_records):
+    c = live["client"]
+    body = article(sample_records, 500, "w-1")
+    resp = c.put("/api/articles/w-1", json=body)
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert c.put("/api/articles/w-1", json=body, headers={"Authorization": "Bearer nope"}).status_code == 403
+    assert c.delete("/api/articles/" + sample_records[0]["id"]).status_code == 401
+    assert c.post("/api/articles:bulk", data="{}").status_code == 401
+    from web import create_app
+
+    disabled = create_app({**live["config"], "SEARCH_WRITE_TOKENS": ()}).test_client()
+    resp = disabled.put("/api/articles/w-1", json=body, headers=STAFF)
+    assert resp.status_code == 403 and "disabled" in resp.get_json()["error"]
+
+
+def test_put_replace_delete_show_up_in_search(live, sample_records):
+    c = live["client"]
+    body = article(sample_records, 500, "w-2")
+    body["title"] = "编辑部测试稿件甲乙丙 " + body["title"]
+    t0 = time.monotonic()
+    resp = c.put("/api/articles/w-2", json=body, headers=STAFF)
+    assert resp.status_code == 201 and resp.get_json()["status"] == "indexed"
+    assert "w-2" in ids_for(c, "编辑部测试稿件甲乙丙")  # searchable as soon as acknowledged
+    assert time.monotonic() - t0 < 2.0
+    body["title"] = "更正后的标题丁戊己"
+    assert c.put("/api/articles/w-2", json=body, headers=STAFF).status_code == 200
+    assert ids_for(c, "更正后的标题丁戊己") == ["w-2"] and "w-2" not in ids_for(c, "编辑部测试稿件甲乙丙")
+    assert c.get("/api/articles/w-2").get_json()["title"] == "更正后的标题丁戊己"
+    # Withdrawn: gone from search, the article API and every related list.
+    victim = sample_records[3]["id"]
+    assert c.delete("/api/articles/" + victim, headers=STAFF).status_code == 200
+    assert c.get("/api/articles/" + victim).status_code == 404
+    assert victim not in ids_for(c, sample_records[3]["title"][:8])
+    for r in sample_records[:20]:
+        related = c.get(f"/api/articles/{quote(r['id'])}/related?size=20").get_json().get("hits", [])
+        assert victim not in [h["id"] for h in related]
+    assert c.delete("/api/articles/no-such-id", headers=STAFF).status_code == 404
+
+
+def test_validation_lists_every_bad_field(live):
+    resp = live["client"].put("/api/articles/w-3", headers=STAFF,
+                              json={"body": "正文", "published": "昨天", "tags": "不是列表", "source": 5})
+    assert resp.status_code == 400
+    errors = resp.get_json()["errors"]
+    assert len(errors) == 4 and any("title" in e for e in errors) and any("published" in e for e in errors)
+    assert any("tags" in e for e in errors) and any("source" in e for e in errors)
+    resp = live["client"].put("/api/articles/w-3", headers=STAFF, json={"id": "other", "title": "标题"})
+    assert resp.status_code == 400 and "differs" in resp.get_json()["errors"][0]
+    resp = live["client"].put("/api/articles/w-3", headers=STAFF, data="not json", content_type="application/json")
+    assert resp.status_code == 400
+
+
+def test_bulk_keeps_the_good_lines_and_reports_the_bad(live, sample_records):
+    good = [article(sample_records, 600 + i, f"b-{i}") for i in range(3)]
+    lines = [json.dumps(good[0], ensure_ascii=False), "{broken", json.dumps(good[1], ensure_ascii=False),
+             json.dumps({"id": "b-x", "title": ""}), json.dumps(good[2], ensure_ascii=False)]
+    resp = live["client"].post("/api/articles:bulk", data="\n".join(lines), headers=STAFF,
+                               content_type="application/x-ndjson")
+    data = resp.get_json()
+    assert resp.status_code == 200 and data["accepted"] == 3 and data["status"] == "indexed"
+    assert [r["line"] for r in data["rejected"]] == [2, 4] and data["rejected"][1]["id"] == "b-x"
+    for g in good:
+        assert live["client"].get("/api/articles/" + g["id"]).status_code == 200
+    big = "\n".join([json.dumps(good[0], ensure_ascii=False)] * 3000)
+    assert live["client"].post("/api/articles:bulk", data=big, headers=STAFF).status_code == 413
+
+
+def test_queued_answer_and_status_url(live, sample_records, openapi):
+    from web import create_app
+
+    impatient = create_app({**live["config"], "SEARCH_WRITE_WAIT": 0.0}).test_client()
+    resp = impatient.put("/api/articles/w-4", json=article(sample_records, 700, "w-4"), headers=STAFF)
+    if resp.status_code == 202:  # the writer may already have been faster
+        assert resp.headers["Location"] == resp.get_json()["status_url"]
+    seq = resp.get_json()["seq"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        status = impatient.get(f"/api/changes/{seq}", headers=STAFF).get_json()
+        if status["status"] == "indexed":
+            break
+        time.sleep(0.05)
+    assert status["status"] == "indexed" and status["backlog"] == 0
+    assert impatient.get(f"/api/changes/{seq + 100}", headers=STAFF).status_code == 404
+
+
+def test_store_is_the_source_of_truth(live, sample_records, tmp_path):
+    """The index can be rebuilt from the store alone and holds exactly its articles."""
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from search.engine import SearchEngine
+
+    c = live["client"]
+    c.post("/api/articles:bulk", headers=STAFF,
+           data="\n".join(json.dumps(article(sample_records, 800 + i, f"s-{i}"), ensure_ascii=False) for i in range(5)))
+    c.delete("/api/articles/s-2", headers=STAFF)
+    store = ArticleStore(live["store"])
+    records = list(store.records())
+    assert sorted(r["id"] for r in records) == ["s-0", "s-1", "s-3", "s-4"]
+    rebuilt = str(tmp_path / "rebuilt")
+    pipeline.build(rebuilt, [write_jsonl(tmp_path / "dump.jsonl", records)], workers=1, progress=False)
+    assert SearchEngine.open(rebuilt, synonyms_path=None, blocklist_path=None).stats()["documents"] == 4
+
+
+def test_cli_hands_its_work_to_the_running_writer(live, sample_records, tmp_path):
+    from indexer.cli import main
+
+    src = write_jsonl(tmp_path / "more.jsonl", [article(sample_records, 900 + i, f"cli-{i}") for i in range(4)]
+                      + ["{not json"])
+    assert main(["build", "--index", live["index"], "--store", live["store"], "--no-progress", src]) == 0
+    for i in range(4):  # committed by the writer, not by a second Whoosh writer
+        assert live["client"].get(f"/api/articles/cli-{i}").status_code == 200
+
+
+def test_write_endpoints_are_documented(live, openapi):
+    spec = live["client"].get("/api/openapi.json").get_json()
+    assert {"put", "delete", "get"} <= set(spec["paths"]["/api/articles/{id}"])
+    assert spec["paths"]["/api/articles:bulk"]["post"]["security"] == [{"bearer": []}]
+    validated(live["client"], openapi, "/api/articles/" + "no-such", status=404)
