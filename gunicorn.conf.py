@@ -25,6 +25,20 @@ accesslog = None
 errorlog = "-"
 
 
+# Prometheus metrics from every worker (prometheus_client multiprocess mode):
+# each worker writes its counters to files here; /metrics adds them up.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="news-search-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def post_worker_init(worker):
     """Open the index before the worker takes requests, so that the first
     requests do not wait for it (a missing index is reported by /healthz),

@@ -34,7 +34,10 @@ class Server:
         # Read-only unless the caller gives an article store (then the
         # master also runs the index writer).
         env = dict(os.environ, SEARCH_INDEX=index_dir, PYTHONPATH=ROOT, WEB_CONCURRENCY=str(workers),
-                   SEARCH_QUERY_LOG=os.path.join(self._tmp.name, "querylog.sqlite"), SEARCH_ARTICLE_STORE="off")
+                   SEARCH_QUERY_LOG=os.path.join(self._tmp.name, "querylog.sqlite"), SEARCH_ARTICLE_STORE="off",
+                   # Load tests come from one address: no per-client rate limit
+                   # unless the caller sets one.
+                   SEARCH_RATE_LIMIT="off")
         env.update(extra_env or {})
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         self.log = tempfile.TemporaryFile()

@@ -59,8 +59,9 @@ DEFAULT_BLOCKLIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "da
 class SearchEngine:
     def __init__(self, backend: IndexBackend, userdict_path: str | None = None, cache_size: int = 2048,
                  synonyms_path: str | None = DEFAULT_SYNONYMS, blocklist_path: str | None = DEFAULT_BLOCKLIST,
-                 query_log: QueryLog | None = None):
+                 query_log: QueryLog | None = None, query_timeout: float | None = None):
         self.backend = backend
+        self.query_timeout = query_timeout  # seconds; None: no limit
         self.analyzer = Analyzer(get_segmenter(userdict_path))
         self.synonyms = Synonyms(synonyms_path)
         self.blocklist = Blocklist(blocklist_path)
@@ -75,7 +76,7 @@ class SearchEngine:
 
     @classmethod
     def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0, **options):
-        """``options``: synonyms_path, blocklist_path, query_log, cache_size."""
+        """``options``: synonyms_path, blocklist_path, query_log, cache_size, query_timeout."""
         from .backends.whoosh import WhooshBackend
 
         return cls(WhooshBackend(index_dir, refresh_interval=refresh_interval), userdict_path, **options)
@@ -223,7 +224,7 @@ class SearchEngine:
             return dataclasses.replace(result, suggestion=fixed)
         return result
 
-    def _plan(self, req: SearchRequest):
+    def _plan(self, req: SearchRequest, timed: bool = True):
         """The request as a backend plan (query parsed, pinyin read,
         synonyms applied, compiled): one path for searches and timelines.
         Returns (plan, searchable, pinyin conversions, synonym groups)."""
@@ -245,6 +246,7 @@ class SearchEngine:
             facet_size=req.facet_size,
             now=time.time(),
             group=req.group,
+            deadline=time.monotonic() + self.query_timeout if self.query_timeout and timed else None,
         )
         # The query had text, but nothing searchable in it (e.g. only punctuation)?
         return plan, not (parsed.must and not must), pinyin_words, synonyms
@@ -260,8 +262,10 @@ class SearchEngine:
         return {"interval": res.histogram_interval, "total": res.total, "undated": res.undated,
                 "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
 
-    def _search(self, req: SearchRequest, t0: float) -> SearchResult:
-        plan, searchable, pinyin_words, synonyms = self._plan(req)
+    def _search(self, req: SearchRequest, t0: float, timed: bool = True) -> SearchResult:
+        """``timed``: readers' searches stop at the query timeout; the
+        engine's own background work (suggestions) does not."""
+        plan, searchable, pinyin_words, synonyms = self._plan(req, timed)
         must, must_not = plan.must, plan.must_not
         timeline = None
         total_articles = 0 if req.group else None
@@ -319,7 +323,7 @@ class SearchEngine:
     def _build_suggester(self) -> Suggester:
         lexicon = self.pinyin.get(wait=120)
         newest = self._search(SearchRequest(q="", size=RECENT_HEADLINES, sort="newest", facets=(),
-                                            highlight=False, correct=False), time.perf_counter())
+                                            highlight=False, correct=False), time.perf_counter(), timed=False)
         recent = {fold_case(normalize_query(w)) for h in newest.hits
                   for w, _, _ in self.analyzer.segmenter.cut(h.title)}
         popular = self.query_log.popular(time.time() - POPULAR_DAYS * 86400) if self.query_log else {}

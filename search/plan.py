@@ -95,6 +95,12 @@ class Plan:
     # ranked by the group's best score; total counts groups, facets articles.
     group: bool = False
     similar_limit: int = 20  # near-duplicates listed per hit
+    deadline: float | None = None  # time.monotonic() past which the backend gives up (QueryTimeout)
+
+
+class QueryTimeout(Exception):
+    """The query ran past its deadline (an expensive query, stopped so that
+    it cannot hold a worker)."""
 
 
 @dataclass

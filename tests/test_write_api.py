@@ -24,7 +24,7 @@ def live(tmp_path, sample_records):
     store_path = str(tmp_path / "articles.sqlite")
     config = {"SEARCH_INDEX": index, "SEARCH_ARTICLE_STORE": store_path, "SEARCH_QUERY_LOG": "off",
               "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_REFRESH_INTERVAL": 0.0,
-              "SEARCH_WRITE_WAIT": 10.0, "MAX_CONTENT_LENGTH": 2 * 2**20}
+              "SEARCH_WRITE_WAIT": 10.0, "MAX_CONTENT_LENGTH": 2 * 2**20, "SEARCH_RATE_LIMIT": "off"}
     app = create_app(config)
     writer = IndexWriter(index, ArticleStore(store_path), regroup_interval=0.0)
     stop = threading.Event()

@@ -12,7 +12,9 @@ import time
 
 from flask import Flask, g, request
 
-from . import auth
+from search.plan import QueryTimeout
+
+from . import auth, limits, metrics
 from . import config as config_module
 from .engine import EngineHolder
 
@@ -31,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["search_engine"] = EngineHolder(app.config)
 
     from .api import bp as api_bp
+    from .metrics import bp as metrics_bp
     from .pages import bp as pages_bp
     from .writes import bp as writes_bp
 
@@ -38,7 +41,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(writes_bp)
+    app.register_blueprint(metrics_bp)
     app.register_error_handler(auth.AuthError, _auth_error)
+    app.register_error_handler(limits.RateLimited, _rate_limited)
+    app.register_error_handler(413, _too_large)
+    app.register_error_handler(QueryTimeout, _query_timeout)
     _install_hooks(app)
     return app
 
@@ -57,6 +64,43 @@ def _auth_error(exc: "auth.AuthError"):
     if exc.status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="news-search"'
     return resp
+
+
+def _rate_limited(exc: "limits.RateLimited"):
+    if request.path.startswith("/api/"):
+        from .api import error
+
+        resp = error(429, str(exc))
+    else:
+        from flask import make_response
+
+        from .pages import render_error
+
+        resp = make_response(render_error(429, "请求太频繁，请稍后再试。"))
+    resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
+
+
+def _query_timeout(exc):
+    from flask import current_app
+
+    message = (f"the query took longer than {current_app.config['SEARCH_QUERY_TIMEOUT']:g} s and was stopped: "
+               "add words or a date range to narrow it")
+    if request.path.startswith("/api/"):
+        from .api import error
+
+        return error(503, message)
+    from .pages import render_error
+
+    return render_error(503, "查询耗时过长，已停止：请增加关键词或缩小时间范围。")
+
+
+def _too_large(exc):
+    from flask import current_app
+
+    from .api import error
+
+    return error(413, f"request body too large (at most {current_app.config['MAX_CONTENT_LENGTH']} bytes)")
 
 
 def app_response(html: str, status: int):
@@ -78,6 +122,7 @@ def _install_hooks(app: Flask) -> None:
     @app.before_request
     def _start_timer():
         g.t0 = time.perf_counter()
+        limits.check()
 
     @app.after_request
     def _headers_and_log(resp):
@@ -95,6 +140,7 @@ def _install_hooks(app: Flask) -> None:
             )
             resp.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        metrics.observe(resp)
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "method": request.method,

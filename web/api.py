@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -151,6 +152,20 @@ def openapi():
     return resp
 
 
+def _writer_status() -> dict:
+    """The index writer's state when the write API is on (else nothing)."""
+    path = current_app.config.get("SEARCH_ARTICLE_STORE")
+    if not path or path == "off" or not os.path.exists(path):
+        return {}
+    from indexer.article_store import ArticleStore
+    from indexer.writer import running_writer
+
+    store = current_app.extensions.get("article_store") or ArticleStore(path)
+    current_app.extensions["article_store"] = store
+    return {"writer_running": running_writer(current_app.config["SEARCH_INDEX"]) is not None,
+            "indexing_backlog": store.backlog()}
+
+
 @bp.get("/healthz")
 def healthz():
     holder = current_app.extensions["search_engine"]
@@ -162,7 +177,7 @@ def healthz():
     else:
         resp = jsonify({"ok": True, "index_open": True, "documents": stats["documents"],
                         "segments": stats["segments"], "generation": stats["generation"],
-                        "last_modified": stats["last_modified"]})
+                        "last_modified": stats["last_modified"], **_writer_status()})
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -40,6 +40,10 @@ def from_env(environ=os.environ) -> dict:
         "SEARCH_WRITE_TOKENS": parse_digests(environ.get("SEARCH_WRITE_TOKENS")),
         # How long a write waits for the index commit before answering 202.
         "SEARCH_WRITE_WAIT": float(environ.get("SEARCH_WRITE_WAIT", "5")),
+        # Public read endpoints: requests per client IP (per worker process); "off" disables.
+        "SEARCH_RATE_LIMIT": environ.get("SEARCH_RATE_LIMIT", "20/second;600/minute"),
+        # A search still running after this many seconds is stopped with 503.
+        "SEARCH_QUERY_TIMEOUT": float(environ.get("SEARCH_QUERY_TIMEOUT", "5")),
         # Request bodies larger than this are refused with 413 (bulk uploads included).
         "MAX_CONTENT_LENGTH": int(environ.get("SEARCH_MAX_BODY_BYTES", str(32 * 2**20))),
     }

@@ -46,7 +46,8 @@ class EngineHolder:
                         self.config["SEARCH_INDEX"], self.config["SEARCH_USERDICT"],
                         refresh_interval=self.config["SEARCH_REFRESH_INTERVAL"],
                         synonyms_path=self.config["SEARCH_SYNONYMS"],
-                        blocklist_path=self.config["SEARCH_BLOCKLIST"], query_log=self.query_log)
+                        blocklist_path=self.config["SEARCH_BLOCKLIST"], query_log=self.query_log,
+                        query_timeout=self.config.get("SEARCH_QUERY_TIMEOUT") or None)
                     self._error = None
                 except Exception as exc:  # noqa: BLE001 - reported on /healthz
                     self._error = f"{type(exc).__name__}: {exc}"

@@ -50,7 +50,9 @@ ARTICLE = {
 }
 
 
-ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+# Article ids: up to 200 characters without whitespace (indexer/records.py).
+ID_PARAM = {"name": "id", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": "^[^\\s]{1,200}$"}}
 BEARER = [{"bearer": []}]
 STAFF_AUTH = [{"bearer": []}, {"staffSession": []}]
 WRITE_RESULT = {
@@ -182,7 +184,7 @@ def spec(config: dict) -> dict:
             "/api/articles/{id}/related": {"get": {
                 "summary": "Related articles", "operationId": "related",
                 "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ID_PARAM,
                     _q("size", {"type": "integer", "minimum": 1, "maximum": 50, "default": 5}, "How many")],
                 "responses": {
                     "200": {"description": "Related articles", **_json({
@@ -194,7 +196,7 @@ def spec(config: dict) -> dict:
                 "summary": "How the story developed: earlier and later related coverage, near-duplicates",
                 "operationId": "coverage",
                 "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ID_PARAM,
                     _q("size", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
                        "Related articles considered")],
                 "responses": {
@@ -319,6 +321,8 @@ def spec(config: dict) -> dict:
                                "documents": {"type": "integer"}, "segments": {"type": "integer"},
                                "generation": {"type": "integer"},
                                "last_modified": {"type": "number", "nullable": True},
+                               "writer_running": {"type": "boolean"},
+                               "indexing_backlog": {"type": "integer", "minimum": 0},
                                "reason": {"type": "string"}},
             },
         }},

@@ -89,7 +89,7 @@ class WhooshBackend:
         return (self.realpath, view.generation)
 
     def execute(self, plan: Plan) -> BackendResult:
-        return Executor(self.view).run(plan)
+        return Executor(self.view, plan.deadline).run(plan)
 
     def get(self, doc_id: str):
         view = self.view

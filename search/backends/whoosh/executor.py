@@ -18,7 +18,7 @@ import numpy as np
 
 from ... import ranking, timeline
 from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, PhraseClause, Plan,
-                     SameSentenceClause, ValueClause, WordClause)
+                     QueryTimeout, SameSentenceClause, ValueClause, WordClause)
 from ...normalize import fold_case, normalize_query
 from .reader import IndexView
 
@@ -91,8 +91,13 @@ def _sum_by_doc(ids: np.ndarray, n: int, *weights):
 
 
 class Executor:
-    def __init__(self, view: IndexView):
+    def __init__(self, view: IndexView, deadline: float | None = None):
         self.view = view
+        self.deadline = deadline
+
+    def _check_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise QueryTimeout("the query took too long")
 
     # ---- term level -------------------------------------------------------
     def _gram_docs(self, field: str, grams: list[tuple[str, int]]):
@@ -186,6 +191,8 @@ class Executor:
         needle = _squeeze(fold_case(normalize_query(text)))
         keep, counts = [], []
         for i, g in enumerate(docs.tolist()):
+            if not i % 256:
+                self._check_time()
             hay = _squeeze(fold_case(normalize_query(self.view.stored(g).get(stored_field) or "")))
             c = hay.count(needle)
             if c:
@@ -343,8 +350,13 @@ class Executor:
     def _text_filter(self, docs: np.ndarray, predicate) -> np.ndarray:
         """Boolean mask: ``predicate(stored fields)`` for each live candidate."""
         live = self.view.live
-        return np.fromiter((bool(live[g]) and predicate(self.view.stored(g)) for g in docs.tolist()),
-                           bool, len(docs))
+
+        def each(i, g):
+            if not i % 256:
+                self._check_time()
+            return bool(live[g]) and predicate(self.view.stored(g))
+
+        return np.fromiter((each(i, g) for i, g in enumerate(docs.tolist())), bool, len(docs))
 
     def value(self, c: ValueClause):
         v = self.view
@@ -359,6 +371,7 @@ class Executor:
         return docs, np.zeros(len(docs))
 
     def clause(self, c):
+        self._check_time()
         if isinstance(c, WordClause):
             return self.word(c)
         if isinstance(c, PhraseClause):
@@ -409,6 +422,7 @@ class Executor:
 
     def run(self, plan: Plan) -> BackendResult:
         v = self.view
+        self.deadline = plan.deadline
         mask = self.filter_mask(plan)
         relaxed = False
         if plan.must:
@@ -431,6 +445,7 @@ class Executor:
             shown, shown_matched, shown_scores = self._collapse(docs, matched, scores)
         order = self._order(plan, shown, shown_matched, shown_scores)
         page = order[plan.offset : plan.offset + plan.limit]
+        self._check_time()
         hits = [BackendHit(int(shown[i]), float(shown_scores[i]), v.stored(int(shown[i]))) for i in page.tolist()]
         result = BackendResult(len(shown), hits, facets, relaxed)
         if plan.group:
