@@ -6,6 +6,8 @@ import sys
 import time
 import urllib.parse
 
+import pytest
+
 from conftest import ROOT, Server, write_jsonl
 
 
@@ -77,5 +79,40 @@ def test_service_starts_without_index_and_recovers(tmp_path):
         time.sleep(2.5)  # the failed open is retried after a short pause
         status, data = srv.json("/healthz")
         assert status == 200 and data["documents"] == 1
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("damage", ["truncated segment", "garbage table of contents"])
+def test_corrupt_index_is_reported_and_recovers(tmp_path, sample_records, damage):
+    """A damaged index: the service still starts, /healthz says what is
+    wrong (503), and it recovers once the index is rebuilt (atomic swap)."""
+    from indexer import pipeline
+
+    src = write_jsonl(tmp_path / "a.jsonl", sample_records[:50])
+    ix = str(tmp_path / "index")
+    pipeline.build(ix, [src], workers=1, progress=False)
+    if damage == "truncated segment":
+        seg = next(f for f in os.listdir(ix) if f.endswith(".seg"))
+        with open(os.path.join(ix, seg), "r+b") as f:
+            f.truncate(100)
+    else:
+        toc = max(f for f in os.listdir(ix) if f.endswith(".toc"))
+        with open(os.path.join(ix, toc), "wb") as f:
+            f.write(b"\x00garbage" * 10)
+    srv = Server(ix, workers=1, require_healthy=False)
+    try:
+        status, data = srv.json("/healthz")
+        assert status == 503 and not data["ok"] and data["reason"], data
+        assert srv.get("/api/search?q=a")[0] == 503
+        pipeline.rebuild(ix, [src], workers=1, progress=False)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            status, data = srv.json("/healthz")
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200 and data["documents"] == 50
+        assert srv.json("/api/search?q=%E9%A6%99%E6%B8%AF")[0] == 200
     finally:
         srv.stop()
