@@ -114,13 +114,20 @@ class ArticleStore:
 
     # ---- the writer's progress -------------------------------------------------
     def applied(self) -> int:
-        row = self._conn().execute("SELECT value FROM state WHERE key = 'applied'").fetchone()
-        return row[0] if row else 0
+        return self.state("applied")
 
     def set_applied(self, seq: int) -> None:
+        self.set_state("applied", seq)
+
+    def state(self, key: str) -> int:
+        row = self._conn().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else 0
+
+    def set_state(self, key: str, value: int) -> None:
+        """The writer's progress and status ("applied", "merging"), for /healthz."""
         with self._conn() as c:
-            c.execute("INSERT INTO state (key, value) VALUES ('applied', ?) "
-                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (seq,))
+            c.execute("INSERT INTO state (key, value) VALUES (?, ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, int(value)))
 
     def backlog(self) -> int:
         """Changes not yet in the index (the indexing queue's length)."""

@@ -16,6 +16,13 @@ which is harmless (a put replaces, a delete of a missing id does nothing).
 Near-duplicate groups are recomputed in a background thread at most every
 ``regroup_interval`` seconds after changes, and published with a later
 commit, so writes never wait for them.
+
+Every step adds a small segment, so small segments are merged in the
+background too: once there are ``merge_at`` segments under
+``merge_max_docs`` documents, a thread re-analyses their live documents
+(from the stored fields) into one segment while commits go on; the main
+loop then swaps it in, dropping from it every document that was replaced
+or withdrawn during the merge.
 """
 
 from __future__ import annotations
@@ -25,12 +32,15 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 
 from search.analysis import Analyzer
 from search.backends.whoosh import groups, store as index_store
 from search.backends.whoosh.segwriter import write_segment
 from search.documents import prepare
+from search.models import Article
 from search.segmenter import get_segmenter
+from search.timeutil import parse_published
 
 from . import bylines
 from .article_store import ArticleStore
@@ -61,27 +71,33 @@ def running_writer(index_dir: str) -> int | None:
 
 class IndexWriter:
     def __init__(self, index_dir: str, articles: ArticleStore, userdict: str | None = None,
-                 batch: int = 1000, regroup_interval: float = 30.0):
+                 batch: int = 1000, regroup_interval: float = 30.0, merge_at: int = 10,
+                 merge_max_docs: int = 5000):
         self.index_dir = index_dir
         self.articles = articles
         self.batch = batch
         self.regroup_interval = regroup_interval
+        self.merge_at = merge_at
+        self.merge_max_docs = merge_max_docs
+        self._merge_job: threading.Thread | None = None
+        self._merge_result = None
+        self.merges = 0
         self.session = index_store.WriteSession(index_dir, userdict)
         self.analyzer = Analyzer(get_segmenter(userdict))
         self.locations = self._read_locations()
+        articles.set_state("merging", 0)  # a merge of an earlier run died with it
         self._groups_job: threading.Thread | None = None
         self._groups_result: dict | None = None
         self._last_regroup = 0.0
         self._changed_since_regroup = False
+        self._clean_pending = False
         self.commits = 0
 
     # ---- where every live document is --------------------------------------
     def _read_locations(self) -> dict[str, tuple[str, int]]:
         """id -> (segment id, docnum).  Keyed by segment id, not position, so
         that segments can come and go (merges)."""
-        by_pos = self.session.id_map()
-        segids = [s.segment_id() for s in self.session.segments]
-        return {doc_id: (segids[segno], docnum) for doc_id, (segno, docnum, _) in by_pos.items()}
+        return self.session.id_locations()
 
     def _delete(self, doc_id: str) -> None:
         loc = self.locations.pop(doc_id, None)
@@ -98,6 +114,10 @@ class IndexWriter:
         applied = self.articles.applied()
         changes = self.articles.pending(applied, self.batch)
         if not changes:
+            if self._merge_job is not None and not self._merge_job.is_alive():
+                self._apply_merge()
+                self.session.commit(clean=True)
+                self._clean_pending = False
             self._maybe_regroup()
             return 0
         final = {}
@@ -120,13 +140,81 @@ class IndexWriter:
             self.session.add_segment(segment)
             for i, d in enumerate(docs):
                 self.locations[d.id] = (segment.segment_id(), i)
+        self._apply_merge()
         ready, self._groups_result = self._groups_result, None
-        self.session.commit(groups_arrays=ready)
+        # Old segments' files go only when no merge is reading them.
+        clean = self._clean_pending and self._merge_job is None
+        self.session.commit(groups_arrays=ready, clean=clean)
+        self._clean_pending = self._clean_pending and not clean
         self.articles.set_applied(changes[-1].seq)
         self.commits += 1
         self._changed_since_regroup = True
         self._maybe_regroup()
+        self._maybe_merge()
         return len(changes)
+
+    # ---- merging small segments ---------------------------------------------
+    def merging(self) -> bool:
+        return self._merge_job is not None and self._merge_job.is_alive()
+
+    def _maybe_merge(self) -> None:
+        if self._merge_job is not None or self._merge_result is not None:
+            return
+        small = [s for s in self.session.segments if s.doc_count_all() < self.merge_max_docs]
+        if len(small) < self.merge_at:
+            return
+        sources = [(seg, frozenset(seg.deleted_docs())) for seg in small]
+        readers = [self.session.reader_for(seg) for seg, _ in sources]
+        storage, schema = self.session.storage, self.session.schema
+
+        def job():
+            try:
+                docs, origins = [], []
+                for (seg, deleted), reader in zip(sources, readers):
+                    for docnum in range(seg.doc_count_all()):
+                        if docnum in deleted:
+                            continue
+                        stored = reader.stored_fields(docnum)
+                        docs.append(prepare(_article(stored), self.analyzer, stored.get("record_hash")))
+                        origins.append((stored["id"], seg.segment_id(), docnum))
+                segment = write_segment(storage, index_store.INDEXNAME, schema, docs) if docs else None
+                self._merge_result = ({seg.segment_id() for seg, _ in sources}, segment, origins)
+            except Exception:  # noqa: BLE001 - a failed merge leaves the segments as they were
+                log.exception("merge failed")
+            finally:
+                for r in readers:
+                    r.close()
+
+        log.info("merging %d small segments (%d documents)", len(sources),
+                 sum(seg.doc_count() for seg, _ in sources))
+        self._merge_job = threading.Thread(target=job, name="merge", daemon=True)
+        self.articles.set_state("merging", 1)
+        self._merge_job.start()
+
+    def _apply_merge(self) -> None:
+        """Swap a finished merge in (before this step's commit)."""
+        if self._merge_job is None or self._merge_job.is_alive():
+            return
+        self._merge_job, result, self._merge_result = None, self._merge_result, None
+        self.articles.set_state("merging", 0)
+        if result is None:
+            return
+        old_ids, segment, origins = result
+        if segment is not None:
+            new_id = segment.segment_id()
+            for i, (doc_id, old_segid, old_docnum) in enumerate(origins):
+                if self.locations.get(doc_id) == (old_segid, old_docnum):
+                    self.locations[doc_id] = (new_id, i)
+                else:  # replaced or withdrawn while the merge ran
+                    segment.delete_document(i)
+        if segment is None:
+            self.session.segments = [s for s in self.session.segments if s.segment_id() not in old_ids]
+            self.session._dirty = True
+        else:
+            self.session.replace_segments(old_ids, segment)
+        self.merges += 1
+        self._changed_since_regroup = True
+        self._clean_pending = True
 
     def _maybe_regroup(self) -> None:
         if self._groups_job is not None and not self._groups_job.is_alive():
@@ -186,3 +274,18 @@ def serve(index_dir: str, store_path: str, userdict: str | None = None) -> int:
     log.info("writing %s from %s (applied up to change %d)", index_dir, store_path, writer.articles.applied())
     writer.run(stop=stop)
     return 0
+
+
+def _article(stored: dict) -> Article:
+    """An indexed document's stored fields back as an Article (merges)."""
+    text = stored.get("published_text")
+    published: datetime | None = None
+    if text:
+        try:
+            published = parse_published(text)
+        except ValueError:
+            published = None
+    return Article(id=stored["id"], title=stored.get("title", ""), body=stored.get("body") or "",
+                   published=published, published_text=text, category=stored.get("category"),
+                   source=stored.get("source"), author=stored.get("author"), url=stored.get("url"),
+                   tags=list(stored.get("tags") or []), lang=stored.get("lang"), extra=stored.get("extra") or {})

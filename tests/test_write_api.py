@@ -164,3 +164,40 @@ def test_write_endpoints_are_documented(live, openapi):
     assert {"put", "delete", "get"} <= set(spec["paths"]["/api/articles/{id}"])
     assert spec["paths"]["/api/articles:bulk"]["post"]["security"] == [{"bearer": []}]
     validated(live["client"], openapi, "/api/articles/" + "no-such", status=404)
+
+
+def test_merges_keep_changes_made_while_they_run(tmp_path, sample_records):
+    """Small segments are merged in the background; an article corrected or
+    withdrawn while the merge runs keeps its newest state."""
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from indexer.writer import IndexWriter
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    index = str(tmp_path / "index")
+    pipeline.build(index, [write_jsonl(tmp_path / "seed.jsonl", sample_records[:50])], workers=1, progress=False)
+    store = ArticleStore(str(tmp_path / "articles.sqlite"))
+    writer = IndexWriter(index, store, regroup_interval=3600, merge_at=4, merge_max_docs=100)
+    try:
+        for i in range(4):  # four one-article segments (plus the seed's): a merge starts
+            store.put([dict(sample_records[100 + i], id=f"m-{i}")])
+            writer.step()
+        assert writer._merge_job is not None
+        writer._merge_job.join()  # the merge is done but not swapped in yet
+        store.put([dict(sample_records[100], id="m-0", title="合并期间更正的标题")])
+        store.delete(["m-1", sample_records[0]["id"]])
+        writer.step()  # applies the changes and swaps the merge in
+        writer.drain()
+        assert writer.merges == 1
+        segs = writer.session.segments
+        assert len(segs) < 6 and sum(s.doc_count() for s in segs) == 50 + 4 - 2
+    finally:
+        writer.close()
+    engine = SearchEngine.open(index, refresh_interval=0, synonyms_path=None, blocklist_path=None)
+    assert engine.stats()["documents"] == 52
+    assert engine.get("m-0")["title"] == "合并期间更正的标题"
+    assert engine.get("m-1") is None and engine.get(sample_records[0]["id"]) is None
+    assert engine.get("m-2") is not None and engine.get(sample_records[1]["id"]) is not None
+    hits = engine.search(SearchRequest(q='"合并期间更正的标题"', group=False)).hits
+    assert [h.id for h in hits] == ["m-0"]

@@ -163,7 +163,7 @@ def _writer_status() -> dict:
     store = current_app.extensions.get("article_store") or ArticleStore(path)
     current_app.extensions["article_store"] = store
     return {"writer_running": running_writer(current_app.config["SEARCH_INDEX"]) is not None,
-            "indexing_backlog": store.backlog()}
+            "indexing_backlog": store.backlog(), "merging": bool(store.state("merging"))}
 
 
 @bp.get("/healthz")

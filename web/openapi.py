@@ -323,6 +323,7 @@ def spec(config: dict) -> dict:
                                "last_modified": {"type": "number", "nullable": True},
                                "writer_running": {"type": "boolean"},
                                "indexing_backlog": {"type": "integer", "minimum": 0},
+                               "merging": {"type": "boolean"},
                                "reason": {"type": "string"}},
             },
         }},

@@ -108,6 +108,35 @@ class WriteSession:
                 r.close()
         return out
 
+    def id_locations(self) -> dict[str, tuple[str, int]]:
+        """id -> (segment id, docnum) of every live document, from the id
+        postings only (no stored fields: fast on a large index)."""
+        out: dict[str, tuple[str, int]] = {}
+        for seg in self.segments:
+            r = whoosh_index.FileIndex._reader(self.storage, self.schema, [seg], self.generation)
+            try:
+                if "id" not in r.indexed_field_names():
+                    continue
+                sid = seg.segment_id()
+                for tbytes in r.lexicon("id"):
+                    for docnum in r.postings("id", tbytes).all_ids():
+                        if not seg.is_deleted(docnum):
+                            out[tbytes.decode("utf-8")] = (sid, docnum)
+            finally:
+                r.close()
+        return out
+
+    def reader_for(self, segment):
+        """A reader over one segment (stored fields of a merge's sources)."""
+        return whoosh_index.FileIndex._reader(self.storage, self.schema, [segment], self.generation)
+
+    def replace_segments(self, old_ids: set[str], new_segment) -> None:
+        """Swap merged segments for their merge result (published by the
+        next commit; their files go at the next clean commit)."""
+        self.segments = [s for s in self.segments if s.segment_id() not in old_ids]
+        self.segments.append(new_segment)
+        self._dirty = True
+
     def doc_count(self) -> int:
         return sum(s.doc_count() for s in self.segments)
 
