@@ -28,7 +28,9 @@ or withdrawn during the merge.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import traceback
 import signal
 import threading
 import time
@@ -90,7 +92,6 @@ class IndexWriter:
         self._groups_result: dict | None = None
         self._last_regroup = 0.0
         self._changed_since_regroup = False
-        self._clean_pending = False
         self.commits = 0
 
     # ---- where every live document is --------------------------------------
@@ -117,7 +118,6 @@ class IndexWriter:
             if self._merge_job is not None and not self._merge_job.is_alive():
                 self._apply_merge()
                 self.session.commit(clean=True)
-                self._clean_pending = False
             self._maybe_regroup()
             return 0
         final = {}
@@ -142,10 +142,9 @@ class IndexWriter:
                 self.locations[d.id] = (segment.segment_id(), i)
         self._apply_merge()
         ready, self._groups_result = self._groups_result, None
-        # Old segments' files go only when no merge is reading them.
-        clean = self._clean_pending and self._merge_job is None
-        self.session.commit(groups_arrays=ready, clean=clean)
-        self._clean_pending = self._clean_pending and not clean
+        # Old tables of contents and merged-away segments are removed at
+        # once, except while a merge is writing its (not yet listed) segment.
+        self.session.commit(groups_arrays=ready, clean=self._merge_job is None)
         self.articles.set_applied(changes[-1].seq)
         self.commits += 1
         self._changed_since_regroup = True
@@ -164,26 +163,28 @@ class IndexWriter:
         if len(small) < self.merge_at:
             return
         sources = [(seg, frozenset(seg.deleted_docs())) for seg in small]
-        readers = [self.session.reader_for(seg) for seg, _ in sources]
-        storage, schema = self.session.storage, self.session.schema
+        storage, schema, generation = self.session.storage, self.session.schema, self.session.generation
+        analyzer = self.analyzer
 
         def job():
+            # The re-analysis runs in a child process at low priority, so it
+            # neither holds this process's interpreter lock nor slows the
+            # commits of new articles; this thread only waits for it.
+            ctx = multiprocessing.get_context("fork")
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_merge_main, args=(send, storage, schema, generation, sources, analyzer),
+                               name="merge", daemon=True)
+            proc.start()
+            send.close()
             try:
-                docs, origins = [], []
-                for (seg, deleted), reader in zip(sources, readers):
-                    for docnum in range(seg.doc_count_all()):
-                        if docnum in deleted:
-                            continue
-                        stored = reader.stored_fields(docnum)
-                        docs.append(prepare(_article(stored), self.analyzer, stored.get("record_hash")))
-                        origins.append((stored["id"], seg.segment_id(), docnum))
-                segment = write_segment(storage, index_store.INDEXNAME, schema, docs) if docs else None
-                self._merge_result = ({seg.segment_id() for seg, _ in sources}, segment, origins)
-            except Exception:  # noqa: BLE001 - a failed merge leaves the segments as they were
-                log.exception("merge failed")
-            finally:
-                for r in readers:
-                    r.close()
+                status, value = receive.recv()
+            except EOFError:
+                status, value = "error", f"merge process died (exit code {proc.exitcode})"
+            proc.join()
+            if status == "ok":
+                self._merge_result = ({seg.segment_id() for seg, _ in sources}, *value)
+            else:
+                log.error("merge failed: %s", value)
 
         log.info("merging %d small segments (%d documents)", len(sources),
                  sum(seg.doc_count() for seg, _ in sources))
@@ -214,7 +215,6 @@ class IndexWriter:
             self.session.replace_segments(old_ids, segment)
         self.merges += 1
         self._changed_since_regroup = True
-        self._clean_pending = True
 
     def _maybe_regroup(self) -> None:
         if self._groups_job is not None and not self._groups_job.is_alive():
@@ -274,6 +274,33 @@ def serve(index_dir: str, store_path: str, userdict: str | None = None) -> int:
     log.info("writing %s from %s (applied up to change %d)", index_dir, store_path, writer.articles.applied())
     writer.run(stop=stop)
     return 0
+
+
+def _merge_main(conn, storage, schema, generation, sources, analyzer) -> None:
+    """The merge, in a child process: re-analyse the live documents of
+    ``sources`` from their stored fields into one new segment."""
+    from whoosh import index as whoosh_index
+
+    try:
+        os.nice(10)
+        docs, origins = [], []
+        for seg, deleted in sources:
+            reader = whoosh_index.FileIndex._reader(storage, schema, [seg], generation)
+            try:
+                for docnum in range(seg.doc_count_all()):
+                    if docnum in deleted:
+                        continue
+                    stored = reader.stored_fields(docnum)
+                    docs.append(prepare(_article(stored), analyzer, stored.get("record_hash")))
+                    origins.append((stored["id"], seg.segment_id(), docnum))
+            finally:
+                reader.close()
+        segment = write_segment(storage, index_store.INDEXNAME, schema, docs) if docs else None
+        conn.send(("ok", (segment, origins)))
+    except Exception:  # noqa: BLE001 - reported by the parent
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
 
 
 def _article(stored: dict) -> Article:

@@ -126,10 +126,6 @@ class WriteSession:
                 r.close()
         return out
 
-    def reader_for(self, segment):
-        """A reader over one segment (stored fields of a merge's sources)."""
-        return whoosh_index.FileIndex._reader(self.storage, self.schema, [segment], self.generation)
-
     def replace_segments(self, old_ids: set[str], new_segment) -> None:
         """Swap merged segments for their merge result (published by the
         next commit; their files go at the next clean commit)."""
