@@ -235,6 +235,11 @@ def _count_lines(paths):
 
     n = 0
     for p in paths:
+        if os.path.isdir(p) or p.lower().endswith((".html", ".htm")):
+            from .html_pages import html_files
+
+            n += len(html_files(p))  # one article per page
+            continue
         opener = gzip.open if p.endswith(".gz") else open
         with opener(p, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -1,8 +1,9 @@
 """Read raw records from files, with their location for error messages.
 
 Supported: ``.jsonl`` / ``.jsonl.gz`` (one JSON object per line, the shared
-corpus format) and ``.csv`` / ``.csv.gz`` (a header row with the same column
-names; ``tags`` separated by ``|`` or ``,``).
+corpus format), ``.csv`` / ``.csv.gz`` (a header row with the same column
+names; ``tags`` separated by ``|`` or ``,``), and saved article pages:
+``.html`` / ``.htm`` files or directories of them (``html_pages.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -70,8 +72,13 @@ def read_csv(path: str) -> Iterator[RawRecord]:
 
 def read_file(path: str) -> Iterator[RawRecord]:
     lower = path.lower()
+    if lower.endswith((".html", ".htm")) or os.path.isdir(path):
+        from .html_pages import read_html
+
+        return read_html(path)
     if lower.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
         return read_jsonl(path)
     if lower.endswith((".csv", ".csv.gz")):
         return read_csv(path)
-    raise UnsupportedFile(f"{path}: unsupported file type (use .jsonl, .jsonl.gz, .csv or .csv.gz)")
+    raise UnsupportedFile(f"{path}: unsupported file type (use .jsonl, .jsonl.gz, .csv, .csv.gz, .html "
+                          "or a directory of .html pages)")
