@@ -335,7 +335,10 @@ class SearchEngine:
         """Completions of ``prefix`` (empty until the suggester's first build
         is done, a few seconds after opening)."""
         suggester = self.suggester.get()
-        return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks) if suggester else []
+        if not suggester:
+            return []
+        return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks,
+                                 live=lambda word: self.backend.doc_frequency(word) > 0)
 
     def top_queries(self, since: float, until: float, limit: int = 20, zero_only: bool = False,
                     moderated: bool = True) -> list[dict]:

@@ -54,8 +54,12 @@ class Suggester:
             low = word.lower()
             if df >= min_df and (CJK_WORD.match(word) or LATIN_WORD.match(low)):
                 add(word, math.log1p(df) + (1.0 if _key(word) in recent_words else 0.0))
+        vocabulary_keys = set(best)
         for q, n in (popular_queries or {}).items():
             add(q, 3.0 * math.log1p(n) + 2.0)
+        # Headline words (not readers' queries): checked against the live
+        # index when offered, so a withdrawn article's words go at once.
+        self._headline_only = vocabulary_keys - {_key(q) for q in (popular_queries or {})}
         self._score = {k: s for k, (s, _) in best.items()}
         self._shown = {k: t for k, (_, t) in best.items()}
         self._keys = sorted(best)
@@ -75,15 +79,16 @@ class Suggester:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def suggest(self, prefix: str, limit: int = 8, blocked=None) -> list[str]:
+    def suggest(self, prefix: str, limit: int = 8, blocked=None, live=None) -> list[str]:
+        """``live(key)``: is a headline word still in some live article?"""
         p = _key(prefix)
         if not p:
             return []
-        out = self._complete(p, limit, blocked)
+        out = self._complete(p, limit, blocked, live)
         head, _, last = prefix.strip().rpartition(" ")
         if len(out) < limit and head.strip() and last:
             # Several words typed: complete the last one ("香港 选" -> "香港 选举").
-            for text in self._complete(_key(last), limit, blocked):
+            for text in self._complete(_key(last), limit, blocked, live):
                 full = f"{head.strip()} {text}"
                 if full not in out and not (blocked and blocked(full)):
                     out.append(full)
@@ -91,7 +96,7 @@ class Suggester:
                     break
         return out
 
-    def _complete(self, p: str, limit: int, blocked) -> list[str]:
+    def _complete(self, p: str, limit: int, blocked, live=None) -> list[str]:
         found: dict[str, float] = {}
         i = bisect.bisect_left(self._keys, p)
         for key in self._keys[i:i + SCAN_LIMIT]:
@@ -113,6 +118,8 @@ class Suggester:
         for key in ranked:
             text = self._shown[key]
             if blocked and blocked(text):
+                continue
+            if live is not None and key in self._headline_only and not live(key):
                 continue
             out.append(text)
             if len(out) == limit:

@@ -201,3 +201,25 @@ def test_merges_keep_changes_made_while_they_run(tmp_path, sample_records):
     assert engine.get("m-2") is not None and engine.get(sample_records[1]["id"]) is not None
     hits = engine.search(SearchRequest(q='"合并期间更正的标题"', group=False)).hits
     assert [h.id for h in hits] == ["m-0"]
+
+
+def test_withdrawn_article_leaves_the_suggestions(live, sample_records):
+    """A headline word only a withdrawn article had is no longer suggested."""
+    from search.segmenter import get_segmenter
+
+    c = live["client"]
+    engine = c.application.extensions["search_engine"].get()
+    engine.suggester.get(wait=60)
+    view_words = engine.backend.vocabulary("title")
+    target = None
+    for r in sample_records[:100]:
+        for word, _, _ in get_segmenter().cut(r["title"]):
+            if len(word) >= 2 and view_words.get(word) == 1 and engine.suggest(word[:-1], 20).count(word):
+                target = (r["id"], word)
+                break
+        if target:
+            break
+    assert target, "a headline word of one article that is suggested"
+    doc_id, word = target
+    assert c.delete("/api/articles/" + quote(doc_id), headers=STAFF).status_code == 200
+    assert word not in c.get(f"/api/suggest?q={quote(word[:-1])}&size=20").get_json()["suggestions"]
