@@ -31,11 +31,17 @@ def main(argv=None) -> int:
     b.add_argument("files", nargs="+")
     d = sub.add_parser("delete", help="delete articles by id")
     d.add_argument("--index", required=True)
+    d.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None,
+                   help="article store: when the service's writer is running, the deletions go through it")
     d.add_argument("ids", nargs="+")
     w = sub.add_parser("writer", help="the single index writer: apply the article store's changes (the service runs it)")
     w.add_argument("--index", required=True)
     w.add_argument("--store", required=True, help="article store (SQLite file)")
     w.add_argument("--userdict", default=_env_userdict())
+    r = sub.add_parser("rebuild", help="rebuild the index from the article store and switch to it atomically")
+    r.add_argument("--index", required=True)
+    r.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None)
+    r.add_argument("--userdict", default=_env_userdict())
     s = sub.add_parser("stats", help="document count and index size")
     s.add_argument("--index", required=True)
     s.add_argument("--json", action="store_true")
@@ -45,6 +51,17 @@ def main(argv=None) -> int:
         from .writer import serve
 
         return serve(args.index, args.store, args.userdict)
+    if args.cmd == "rebuild":
+        return _rebuild_from_store(args)
+    if args.cmd == "delete" and args.store and args.store != "off":
+        from .article_store import ArticleStore
+        from .writer import running_writer
+
+        if running_writer(args.index):
+            store = ArticleStore(args.store)
+            store.wait_applied(store.delete(args.ids), 600)
+            print(f"deleted {len(args.ids)} (through the running service's writer)", file=sys.stderr)
+            return 0
     if args.cmd == "build" and args.store and args.store != "off" and not args.rebuild:
         from .writer import running_writer
 
@@ -56,6 +73,15 @@ def main(argv=None) -> int:
                 return 2
             print(summary.line() + " (through the running service's writer)", file=sys.stderr)
             return 0
+    if args.cmd in ("build", "delete"):
+        from .writer import running_writer
+
+        pid = running_writer(args.index)
+        if pid is not None:
+            print(f"error: the running service's index writer (pid {pid}) owns {args.index}; "
+                  "pass --store <article store> (or set SEARCH_ARTICLE_STORE) so that it applies the changes, "
+                  "or use the write API", file=sys.stderr)
+            return 2
     if args.cmd == "build":
         try:
             run = pipeline.rebuild if args.rebuild else pipeline.build
@@ -71,6 +97,9 @@ def main(argv=None) -> int:
             return 130
         print(summary.line(), file=sys.stderr)
         print(f"{summary.characters / max(summary.seconds, 1e-9):,.0f} characters/s", file=sys.stderr)
+        if args.store and args.store != "off":
+            # The article store stays the source of truth for later rebuilds.
+            pipeline.hand_to_writer(args.store, args.files, wait=False, report=lambda msg: None)
         return 0
     if args.cmd == "delete":
         n, missing = pipeline.delete(args.index, args.ids)
@@ -97,3 +126,29 @@ def main(argv=None) -> int:
                 print(f"{k}: {v}")
         return 0
     return 2
+
+
+def _rebuild_from_store(args) -> int:
+    """Ask the running writer to rebuild (it owns the index), or do it here."""
+    import time
+
+    from .article_store import ArticleStore
+    from .writer import IndexWriter, running_writer
+
+    if not args.store or args.store == "off" or not os.path.exists(args.store):
+        print("error: --store <article store> is required (or SEARCH_ARTICLE_STORE)", file=sys.stderr)
+        return 2
+    store = ArticleStore(args.store)
+    if running_writer(args.index):
+        store.set_state("rebuild_requested", 1)
+        while store.state("rebuild_requested"):
+            time.sleep(0.5)
+    else:
+        writer = IndexWriter(args.index, store, args.userdict)
+        try:
+            writer.rebuild_from_store()
+            writer.drain()
+        finally:
+            writer.close()
+    print(f"rebuilt {args.index} from {store.count()} articles in {args.store}", file=sys.stderr)
+    return 0

@@ -372,10 +372,14 @@ def delete(index_dir: str, doc_ids: list[str]) -> tuple[int, list[str]]:
 
 
 def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout: float = 3600.0,
-                   report=None) -> Summary:
+                   report=None, wait: bool = True) -> Summary:
     """While the service runs, its writer owns the index: validate the files
     here, append the records to the article store, and wait until the
-    writer has committed them (same skipping and reporting as ``build``)."""
+    writer has committed them (same skipping and reporting as ``build``).
+
+    ``wait=False``: the records were just indexed directly (no writer
+    running); they are only recorded in the store, the source of truth,
+    and marked as applied when nothing else was pending."""
     from .article_store import ArticleStore
 
     report = report or (lambda msg: print(msg, file=sys.stderr))
@@ -384,6 +388,7 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
         if not os.path.exists(p):
             raise FileNotFoundError(p)
     store = ArticleStore(store_path)
+    nothing_pending = store.backlog() == 0
     summary = Summary()
     t0 = time.monotonic()
     pending: list[dict] = []
@@ -413,6 +418,11 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
             if len(pending) >= batch:
                 flush()
     flush()
+    if not wait:
+        if seq and nothing_pending:
+            store.set_applied(seq)
+        summary.seconds = time.monotonic() - t0
+        return summary
     if seq and not store.wait_applied(seq, timeout):
         raise TimeoutError(f"the writer has not applied change {seq} after {timeout:.0f} s")
     summary.seconds = time.monotonic() - t0

@@ -27,6 +27,7 @@ or withdrawn during the merge.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -84,8 +85,10 @@ class IndexWriter:
         self._merge_job: threading.Thread | None = None
         self._merge_result = None
         self.merges = 0
+        self.userdict = userdict
         self.session = index_store.WriteSession(index_dir, userdict)
         self.analyzer = Analyzer(get_segmenter(userdict))
+        self.rebuilds = 0
         self.locations = self._read_locations()
         articles.set_state("merging", 0)  # a merge of an earlier run died with it
         self._groups_job: threading.Thread | None = None
@@ -112,6 +115,8 @@ class IndexWriter:
     # ---- one step ------------------------------------------------------------
     def step(self) -> int:
         """Apply pending changes; returns how many were applied."""
+        if self.articles.state("rebuild_requested"):
+            self.rebuild_from_store()
         applied = self.articles.applied()
         changes = self.articles.pending(applied, self.batch)
         if not changes:
@@ -235,6 +240,41 @@ class IndexWriter:
             self._groups_job = threading.Thread(target=job, name="regroup", daemon=True)
             self._groups_job.start()
 
+    def rebuild_from_store(self) -> None:
+        """Rebuild the whole index from the article store into a new
+        directory and switch to it atomically (``pipeline.rebuild``); the
+        service keeps answering from the old index meanwhile.  Writes
+        arriving during the rebuild wait in the change log and are applied
+        right after it (re-applying one already in the dump is harmless)."""
+        import tempfile
+
+        from . import pipeline
+
+        if self._merge_job is not None:
+            self._merge_job.join()
+        self._merge_job = self._merge_result = None
+        self.articles.set_state("merging", 0)
+        snapshot = self.articles.last_seq()
+        parent = os.path.dirname(os.path.abspath(self.index_dir.rstrip("/")))
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", dir=parent, delete=False, encoding="utf-8") as f:
+            dump = f.name
+            for record in self.articles.records():
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        log.info("rebuilding %s from the article store (changes up to %d)", self.index_dir, snapshot)
+        self.session.close()
+        try:
+            pipeline.rebuild(self.index_dir, [dump], userdict=self.userdict, progress=False,
+                             report=lambda msg: log.warning("%s", msg))
+        finally:
+            os.remove(dump)
+            self.session = index_store.WriteSession(self.index_dir, self.userdict)
+            self.locations = self._read_locations()
+            self._write_pid()
+        self.articles.set_applied(snapshot)
+        self.articles.set_state("rebuild_requested", 0)
+        self.rebuilds += 1
+        log.info("rebuild done: %d documents", self.session.doc_count())
+
     def drain(self, timeout: float = 600.0) -> None:
         """Apply every pending change (used by tests and the CLI)."""
         deadline = time.monotonic() + timeout
@@ -248,19 +288,21 @@ class IndexWriter:
     # ---- the service loop ---------------------------------------------------------
     def run(self, poll: float = 0.05, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
-        pid_path = os.path.join(self.index_dir, PID_FILE)
-        with open(pid_path, "w") as f:
-            f.write(str(os.getpid()))
+        self._write_pid()
         try:
             while not stop.is_set():
                 if not self.step():
                     stop.wait(poll)
         finally:
             try:
-                os.remove(pid_path)
+                os.remove(os.path.join(self.index_dir, PID_FILE))
             except OSError:
                 pass
             self.close()
+
+    def _write_pid(self) -> None:
+        with open(os.path.join(self.index_dir, PID_FILE), "w") as f:
+            f.write(str(os.getpid()))
 
 
 def serve(index_dir: str, store_path: str, userdict: str | None = None) -> int:

@@ -223,3 +223,27 @@ def test_withdrawn_article_leaves_the_suggestions(live, sample_records):
     doc_id, word = target
     assert c.delete("/api/articles/" + quote(doc_id), headers=STAFF).status_code == 200
     assert word not in c.get(f"/api/suggest?q={quote(word[:-1])}&size=20").get_json()["suggestions"]
+
+
+def test_rebuild_from_the_store_while_serving(live, sample_records):
+    """The index is derived: rebuilt from the store into a new directory and
+    swapped in while the app serves; writes go on afterwards."""
+    import os
+
+    from indexer.cli import main
+
+    c = live["client"]
+    lines = "\n".join(json.dumps(article(sample_records, 1000 + i, f"r-{i}"), ensure_ascii=False) for i in range(20))
+    assert c.post("/api/articles:bulk", data=lines, headers=STAFF).status_code == 200
+    assert c.delete("/api/articles/r-3", headers=STAFF).status_code == 200
+    seed = sample_records[10]["id"]  # indexed from a file, never given to the store
+    assert c.get(f"/api/articles/{quote(seed)}").status_code == 200
+    assert main(["rebuild", "--index", live["index"], "--store", live["store"]]) == 0
+    assert os.path.islink(live["index"])  # a new build directory, switched atomically
+    assert live["writer"].rebuilds == 1
+    health = c.get("/healthz").get_json()
+    assert health["documents"] == 19 and health["writer_running"]
+    assert c.get("/api/articles/r-0").status_code == 200 and c.get("/api/articles/r-3").status_code == 404
+    assert c.get(f"/api/articles/{quote(seed)}").status_code == 404  # the store is the source of truth
+    resp = c.put("/api/articles/r-99", json=article(sample_records, 1100, "r-99"), headers=STAFF)
+    assert resp.status_code == 201 and c.get("/healthz").get_json()["documents"] == 20
