@@ -71,6 +71,7 @@ class SearchEngine:
         self.suggester = BackgroundValue(self._build_suggester, max_age=600.0, name="suggester")
         self.suggester.start()
         self._cache = ResultCache(cache_size)
+        self._live_words: tuple = (None, {})  # (index version, word -> still in a live article)
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
@@ -337,8 +338,22 @@ class SearchEngine:
         suggester = self.suggester.get()
         if not suggester:
             return []
-        return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks,
-                                 live=lambda word: self.backend.doc_frequency(word) > 0)
+        if not self.backend.has_deletions():
+            return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks)
+        # Withdrawn articles' words still count in the vocabulary until their
+        # segment is merged away: check what is offered (cached per index
+        # version; without deletions nothing needs checking).
+        version = self.backend.version()
+        if self._live_words[0] != version:
+            self._live_words = (version, {})
+        known = self._live_words[1]
+
+        def live(word: str) -> bool:
+            if word not in known:
+                known[word] = self.backend.in_live_title(word)
+            return known[word]
+
+        return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks, live=live)
 
     def top_queries(self, since: float, until: float, limit: int = 20, zero_only: bool = False,
                     moderated: bool = True) -> list[dict]:

@@ -32,6 +32,12 @@ class IndexBackend(Protocol):
     def doc_count(self) -> int:
         """Live documents."""
 
+    def has_deletions(self) -> bool:
+        """Are deleted documents still counted in term statistics?"""
+
+    def in_live_title(self, word: str) -> bool:
+        """Is ``word`` in the title of some live document?"""
+
     def stats(self) -> dict: ...
 
     def close(self) -> None: ...

@@ -107,6 +107,15 @@ class WhooshBackend:
         members = members[np.argsort(view.published[members], kind="stable")]
         return [(int(g), view.stored(int(g))) for g in members.tolist()]
 
+    def in_live_title(self, word: str) -> bool:
+        view = self.view
+        ids, _ = view.postings("title_w", word)
+        return bool(len(ids)) and bool(view.live[ids].any())
+
+    def has_deletions(self) -> bool:
+        view = self.view
+        return view.n_live != view.n_all
+
     def doc_count(self) -> int:
         return self.view.n_live
 
