@@ -119,23 +119,43 @@ def test_mobile_layout(browser, server):
 
 
 def test_no_script_runs_from_article_text(browser, tmp_path):
-    from conftest import Server, write_jsonl
+    """Payloads in every field of an article (and of its near-duplicate and a
+    related article), and in queries: every page renders them as text."""
+    from conftest import STAFF_TOKEN, Server, digest, write_jsonl
     from indexer import pipeline
 
+    payload = {
+        "title": '<script>window.pwned=1</script><img src=x onerror="window.pwned=2"> 标题 智慧公交',
+        "body": ('<svg onload="window.pwned=3"></svg> 正文 "引号" & 符号，智慧公交站投入使用，市民可以实时查看车辆到站信息。\n'
+                 '<iframe src="javascript:window.pwned=6"></iframe> 第二段：站台配备太阳能顶棚和无线充电座椅，夜间照明自动调节亮度。'),
+        "author": "<b onclick=x>记者</b>", "source": "<i onmouseover=window.pwned=7>来源</i>",
+        "category": '"><script>window.pwned=8</script>', "tags": ["<img src=x onerror=window.pwned=9>"],
+        "url": "javascript:window.pwned=5", "published": "2024-03-18T09:30:00+08:00"}
     ix = str(tmp_path / "ix")
     src = write_jsonl(tmp_path / "x.jsonl", [
-        {"id": "xss", "title": '<script>window.pwned=1</script><img src=x onerror="window.pwned=2"> 标题',
-         "body": '<svg onload="window.pwned=3"></svg> 正文 "引号" & 符号', "author": "<b onclick=x>记者</b>"}])
+        {"id": "xss", **payload},
+        {"id": "xss-copy", **payload, "published": "2024-03-18T11:00:00+08:00"},  # a near-duplicate
+        {"id": "xss-later", **payload, "title": payload["title"] + "（续）",
+         "body": payload["body"] + "\n后续报道：更多站台将在年内建成。", "published": "2024-03-25T09:00:00+08:00"}])
     pipeline.build(ix, [src], workers=1, progress=False)
-    srv = Server(ix, workers=1)
+    srv = Server(ix, workers=1, extra_env={"SEARCH_WRITE_TOKENS": digest(STAFF_TOKEN)})
     try:
         page = browser.new_page()
-        for path in ["/search?q=" + urllib.parse.quote("标题"), "/articles/xss",
-                     "/search?q=" + urllib.parse.quote('<script>window.pwned=4</script>')]:
+        page.goto(srv.url + "/staff/login")
+        page.fill("#token", STAFF_TOKEN)
+        page.click("#login-submit")  # staff: the export links and the query report render too
+        for path in ["/search?q=" + urllib.parse.quote("标题"), "/search?q=" + urllib.parse.quote("智慧公交"),
+                     "/articles/xss", "/articles/xss-copy", "/articles/xss-later",
+                     "/search?q=" + urllib.parse.quote('<script>window.pwned=4</script>'),
+                     "/advanced?all=" + urllib.parse.quote('<img src=x onerror=window.pwned=10>'),
+                     "/search?tag=" + urllib.parse.quote(payload["tags"][0]), "/staff/queries", "/"]:
             page.goto(srv.url + path)
+            for details in page.locator("details").all():
+                details.locator("summary").click()  # open every near-duplicate list
             assert page.evaluate("window.pwned") is None, path
-        assert "<script>window.pwned=1</script>" in page.goto(srv.url + "/articles/xss").text() or True
-        assert "标题" in page.locator("article h1").inner_text()
+        page.goto(srv.url + "/articles/xss")
+        assert "<script>window.pwned=1</script>" in page.locator("article h1").inner_text()
+        assert page.locator("a[href^='javascript']").count() == 0
     finally:
         srv.stop()
 
