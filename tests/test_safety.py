@@ -133,3 +133,4 @@ def test_schemathesis_finds_no_server_error(web_app):
         run()
     assert not failures, failures[:5]
     assert cases >= 200
+    print(f"\nschemathesis: {cases} generated requests, 0 server errors")
