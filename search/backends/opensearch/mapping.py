@@ -1,0 +1,64 @@
+"""Index settings, mappings and documents for OpenSearch.
+
+Each analysed field is a plain token sequence under a whitespace analyzer
+(no analyzer plugin: jieba, normalisation and Traditional/Simplified
+folding stay in Python).  A whitespace field cannot stack tokens at one
+position, so each granularity has its own field, as in the Whoosh schema:
+``*_w`` jieba words, ``*_g`` character bigrams in text order, ``*_c``
+single characters.
+"""
+
+from __future__ import annotations
+
+from ...documents import PreparedDoc
+from ...analysis import Analyzer
+
+TOKENS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "norms": True}
+
+
+def index_body(shards: int = 1, replicas: int = 1) -> dict:
+    return {
+        "settings": {
+            "number_of_shards": shards,
+            "number_of_replicas": replicas,
+            "analysis": {"analyzer": {"tokens": {"type": "custom", "tokenizer": "whitespace"}}},
+        },
+        "mappings": {
+            "dynamic": "strict",
+            "properties": {
+                "id": {"type": "keyword"},
+                **{f"{f}_{k}": TOKENS for f in ("title", "body") for k in ("w", "g", "c")},
+                "category": {"type": "keyword"},
+                "source": {"type": "keyword"},
+                "author": {"type": "keyword"},
+                "tags": {"type": "keyword"},
+                "published": {"type": "long"},  # seconds since the epoch, as in the Whoosh index
+                "title_len": {"type": "integer"},
+                "body_len": {"type": "integer"},
+                "stored": {"type": "object", "enabled": False},  # shown on result pages, never searched
+            },
+        },
+    }
+
+
+def to_source(doc: PreparedDoc) -> dict:
+    """The OpenSearch document of an analysed article."""
+    grams = {f: " ".join(g for g, _ in Analyzer.gram_terms(text)) for f, text in
+             (("title_g", doc.title_norm), ("body_g", doc.body_norm))}
+    chars = {f: " ".join(c for c in text if c.isalnum()) for f, text in
+             (("title_c", doc.title_norm), ("body_c", doc.body_norm))}
+    return {
+        "id": doc.id,
+        "title_w": " ".join(doc.title_words),
+        "body_w": " ".join(doc.body_words),
+        **grams,
+        **chars,
+        "category": doc.facets.get("category"),
+        "source": doc.facets.get("source"),
+        "author": doc.facets.get("author"),
+        "tags": doc.facets.get("tags") or [],
+        "published": doc.published_ts,
+        "title_len": len(doc.title_words),
+        "body_len": len(doc.body_words),
+        "stored": {**doc.stored, "keyterms": doc.keyterms, "content_hash": doc.content_hash},
+    }
