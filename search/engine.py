@@ -76,11 +76,14 @@ class SearchEngine:
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
     @classmethod
-    def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0, **options):
-        """``options``: synonyms_path, blocklist_path, query_log, cache_size, query_timeout."""
-        from .backends.whoosh import WhooshBackend
+    def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0,
+             backend: str = "whoosh", opensearch_url: str | None = None, **options):
+        """``index_dir``: the Whoosh index directory, or the OpenSearch index
+        or alias with ``backend="opensearch"``.  ``options``: synonyms_path,
+        blocklist_path, query_log, cache_size, query_timeout."""
+        from .backends import open_backend
 
-        return cls(WhooshBackend(index_dir, refresh_interval=refresh_interval), userdict_path, **options)
+        return cls(open_backend(backend, index_dir, refresh_interval, opensearch_url), userdict_path, **options)
 
     # ---- query compilation -----------------------------------------------
     def _substring(self, node) -> PhraseClause | None:

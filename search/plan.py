@@ -98,6 +98,10 @@ class Plan:
     deadline: float | None = None  # time.monotonic() past which the backend gives up (QueryTimeout)
 
 
+class UnsupportedQuery(ValueError):
+    """A query feature this backend does not support (answered with 400)."""
+
+
 class QueryTimeout(Exception):
     """The query ran past its deadline (an expensive query, stopped so that
     it cannot hold a worker)."""

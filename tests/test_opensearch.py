@@ -29,6 +29,63 @@ def test_two_node_cluster_is_green(client):
     assert client.info()["version"]["number"].startswith("2.19")
 
 
+@pytest.fixture(scope="module")
+def sample_in_opensearch(client, sample_records):
+    """The 2,000-article sample, analysed by our pipeline, in a 2-shard,
+    1-replica index on the cluster (deleted after the module)."""
+    from indexer.records import to_article
+    from search.analysis import Analyzer
+    from search.backends.opensearch.indexing import bulk_index
+    from search.backends.opensearch.mapping import index_body
+    from search.documents import prepare
+    from search.segmenter import get_segmenter
+
+    analyzer = Analyzer(get_segmenter())
+    index = "news-contract-" + uuid.uuid4().hex[:8]
+    client.indices.create(index=index, body=index_body(shards=2, replicas=1))
+    bulk_index(client, index, (prepare(to_article(r), analyzer) for r in sample_records))
+    client.indices.refresh(index=index)
+    yield index
+    for engine in _engines.values():  # their background builds read the index: let them finish first
+        engine.pinyin.get(wait=60)
+        engine.suggester.get(wait=60)
+    client.indices.delete(index=index)
+
+
+CONTRACT_QUERIES = ["香港", "立法會", '"香港特别行政区"', "习近平 会见", "疫苗", "title:疫情", "香港 -选举",
+                    "美国 OR 日本", "covid", "中国 经济", "國務院", "警方 拘捕"]
+
+
+@pytest.mark.parametrize("q", CONTRACT_QUERIES)
+def test_same_articles_match_on_both_backends(plain_engine, sample_in_opensearch, q):
+    """The contract, first part: the same articles match (order may differ:
+    OpenSearch scores with its own BM25), with the same facet counts."""
+    from search.models import SearchRequest
+
+    os_engine = _os_engine(sample_in_opensearch)
+    req = SearchRequest(q=q, size=2000, facets=("category", "source"), correct=False, highlight=False)
+    ours, theirs = plain_engine.search(req), os_engine.search(req)
+    assert not ours.relaxed and ours.total >= 10, "a query with full matches only"
+    assert theirs.total == ours.total
+    assert {h.id for h in theirs.hits} == {h.id for h in ours.hits}
+    for name in ("category", "source"):
+        assert {(f.value, f.count) for f in theirs.facets[name]} == {(f.value, f.count) for f in ours.facets[name]}
+    newest = SearchRequest(q=q, size=20, sort="newest", facets=(), correct=False, highlight=False)
+    assert [h.published for h in os_engine.search(newest).hits] == [h.published for h in plain_engine.search(newest).hits]
+
+
+_engines = {}
+
+
+def _os_engine(index):
+    from search.backends.opensearch.backend import OpenSearchBackend
+    from search.engine import SearchEngine
+
+    if index not in _engines:
+        _engines[index] = SearchEngine(OpenSearchBackend(URL, index), synonyms_path=None, blocklist_path=None)
+    return _engines[index]
+
+
 def test_documents_carry_the_same_tokens_as_whoosh(client, engine, sample_records):
     """The 2,000-article sample, analysed once in Python, indexed in both
     backends: every word and bigram tried matches the same articles."""
@@ -60,3 +117,28 @@ def test_documents_carry_the_same_tokens_as_whoosh(client, engine, sample_record
             assert got == expected, (field, term, len(got), len(expected))
     finally:
         client.indices.delete(index=index)
+
+
+def test_the_app_on_opensearch(sample_in_opensearch, openapi, sample_records):
+    """The same web app and API, switched to OpenSearch by configuration."""
+    from urllib.parse import quote
+
+    from conftest import validated
+    from web import create_app
+
+    app = create_app({"SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": URL, "SEARCH_INDEX": sample_in_opensearch,
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_ARTICLE_STORE": "off", "SEARCH_RATE_LIMIT": "off"})
+    c = app.test_client()
+    _engines["app"] = app.extensions["search_engine"].get()
+    data = validated(c, openapi, "/api/search?q=" + quote("立法會 選舉") + "&size=5").get_json()
+    assert data["total"] > 5 and len(data["hits"]) == 5
+    assert all("<mark>" in h["title_highlight"] + h["snippet"] for h in data["hits"])  # highlighting by the app
+    doc = sample_records[7]
+    assert validated(c, openapi, "/api/articles/" + quote(doc["id"])).get_json()["title"] == doc["title"]
+    timeline = validated(c, openapi, "/api/timeline?q=" + quote("香港") + "&interval=year").get_json()
+    assert sum(b["count"] for b in timeline["buckets"]) + timeline["undated"] == timeline["total"] > 0
+    page = c.get("/search?q=" + quote("香港")).get_data(as_text=True)
+    assert "<mark>香港</mark>" in page and 'id="timeline"' in page
+    resp = c.get("/api/search?q=" + quote("lead:香港"))
+    assert resp.status_code == 400 and "not supported" in resp.get_json()["error"]
+    assert c.get("/healthz").get_json()["documents"] == 2000

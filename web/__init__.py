@@ -12,7 +12,7 @@ import time
 
 from flask import Flask, g, request
 
-from search.plan import QueryTimeout
+from search.plan import QueryTimeout, UnsupportedQuery
 
 from . import auth, limits, metrics
 from . import config as config_module
@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_error_handler(limits.RateLimited, _rate_limited)
     app.register_error_handler(413, _too_large)
     app.register_error_handler(QueryTimeout, _query_timeout)
+    app.register_error_handler(UnsupportedQuery, _unsupported)
     _install_hooks(app)
     return app
 
@@ -93,6 +94,18 @@ def _query_timeout(exc):
     from .pages import render_error
 
     return render_error(503, "查询耗时过长，已停止：请增加关键词或缩小时间范围。")
+
+
+def _unsupported(exc):
+    if request.path.startswith("/api/"):
+        from .api import error
+
+        return error(400, str(exc))
+    from flask import make_response
+
+    from .pages import render_error
+
+    return make_response(render_error(400, f"不支持的查询：{exc}"))
 
 
 def _too_large(exc):

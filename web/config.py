@@ -18,6 +18,10 @@ def _bool(value: str | None, default: bool = False) -> bool:
 def from_env(environ=os.environ) -> dict:
     return {
         "SEARCH_INDEX": environ.get("SEARCH_INDEX", "data/index"),
+        # Where the index lives: "whoosh" (SEARCH_INDEX is a directory) or "opensearch"
+        # (SEARCH_INDEX is the index or alias name on the cluster at OPENSEARCH_URL).
+        "SEARCH_BACKEND": environ.get("SEARCH_BACKEND", "whoosh"),
+        "OPENSEARCH_URL": environ.get("OPENSEARCH_URL") or None,
         "SEARCH_USERDICT": environ.get("SEARCH_USERDICT") or None,
         # Query-time synonym groups (re-read when the file changes).
         "SEARCH_SYNONYMS": environ.get("SEARCH_SYNONYMS") or DEFAULT_SYNONYMS,

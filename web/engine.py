@@ -45,6 +45,8 @@ class EngineHolder:
                     self._engine = SearchEngine.open(
                         self.config["SEARCH_INDEX"], self.config["SEARCH_USERDICT"],
                         refresh_interval=self.config["SEARCH_REFRESH_INTERVAL"],
+                        backend=self.config.get("SEARCH_BACKEND", "whoosh"),
+                        opensearch_url=self.config.get("OPENSEARCH_URL"),
                         synonyms_path=self.config["SEARCH_SYNONYMS"],
                         blocklist_path=self.config["SEARCH_BLOCKLIST"], query_log=self.query_log,
                         query_timeout=self.config.get("SEARCH_QUERY_TIMEOUT") or None)

@@ -32,7 +32,7 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
                 "source": {"type": "keyword"},
                 "author": {"type": "keyword"},
                 "tags": {"type": "keyword"},
-                "published": {"type": "long"},  # seconds since the epoch, as in the Whoosh index
+                "published": {"type": "date", "format": "epoch_second"},  # as in the Whoosh index
                 "title_len": {"type": "integer"},
                 "body_len": {"type": "integer"},
                 "stored": {"type": "object", "enabled": False},  # shown on result pages, never searched

@@ -1,0 +1,180 @@
+"""IndexBackend over an OpenSearch index or alias (first version, issue 8).
+
+Plans are translated into OpenSearch queries over the pre-segmented token
+fields (``mapping.py``): a word matches as a word (``*_w``) or, like in the
+Whoosh backend, as a substring through its character bigrams in order
+(``*_g``); phrases are bigram sequences; filters, dates, sorting, facets
+(terms aggregations) and the timeline (date histogram) map directly.
+
+Not yet here (they raise ``UnsupportedQuery``, a 400): ``lead:``, ``atleastN:``, ``SAME``,
+partial matches when few articles have every word, near-duplicate groups,
+and the vocabulary behind pinyin input and suggestions.  Scores are
+OpenSearch's BM25, not the Whoosh backend's BM25F: the same articles
+match, in a different order.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, PhraseClause,
+                     Plan, SameSentenceClause, UnsupportedQuery, ValueClause, WordClause)
+
+TITLE_BOOST = 2.0
+VALUE_FIELDS = {"category": "category", "source": "source", "author": "author", "tag": "tags"}
+
+
+def _gram_phrase(grams: list[tuple[str, int]]) -> tuple[str, int]:
+    """The bigram tokens of a phrase in order, and the slop that lets a
+    punctuation break (where the index has a run's last character as an
+    extra token) pass."""
+    tokens = [g for g, _ in grams]
+    breaks = sum(1 for (a, oa), (b, ob) in zip(grams, grams[1:]) if ob - oa != 1)
+    return " ".join(tokens), breaks
+
+
+class OpenSearchBackend:
+    def __init__(self, url: str, index: str, client=None, version_interval: float = 1.0):
+        from opensearchpy import OpenSearch
+
+        self.client = client or OpenSearch(url, timeout=30)
+        self.index = index
+        self.version_interval = version_interval
+        self._version = None
+        self._version_at = 0.0
+
+    # ---- clauses -------------------------------------------------------------
+    def _text(self, field: str, grams, word: str | None = None) -> list[dict]:
+        """Queries matching ``word`` in ``field`` as a word or a substring."""
+        boost = TITLE_BOOST if field == "title" else 1.0
+        out = []
+        if word is not None:
+            out.append({"term": {f"{field}_w": {"value": word, "boost": boost}}})
+        if grams and len(grams) == 1 and len(grams[0][0]) == 1:
+            out.append({"term": {f"{field}_c": {"value": grams[0][0], "boost": boost}}})
+        elif grams and not (word is not None and word.isascii()):
+            phrase, slop = _gram_phrase(grams)
+            out.append({"match_phrase": {f"{field}_g": {"query": phrase, "slop": slop, "boost": boost * 0.5}}})
+        return out
+
+    def clause(self, c) -> dict:
+        if isinstance(c, WordClause):
+            should = [q for f in c.fields for q in self._text(f, c.grams, c.word)]
+            return {"bool": {"should": should, "minimum_should_match": 1}}
+        if isinstance(c, PhraseClause):
+            should = [q for f in c.fields for q in self._text(f, c.grams)]
+            return {"bool": {"should": should, "minimum_should_match": 1}}
+        if isinstance(c, ValueClause):
+            return {"wildcard": {VALUE_FIELDS[c.field]: {"value": f"*{c.value.strip()}*", "case_insensitive": True}}}
+        if isinstance(c, AnyClause):
+            return {"bool": {"should": [self.clause(o) for o in c.options], "minimum_should_match": 1}}
+        if isinstance(c, AllClause):
+            return {"bool": {"must": [self.clause(o) for o in c.children]}}
+        if isinstance(c, (LeadClause, MentionsClause, SameSentenceClause)):
+            raise UnsupportedQuery("lead:, atleastN: and SAME are not supported by the OpenSearch backend yet")
+        raise TypeError(f"unknown clause {c!r}")
+
+    def query(self, plan: Plan) -> dict:
+        filters = []
+        for name, values in plan.filters.items():
+            if values:
+                filters.append({"terms": {VALUE_FIELDS[name]: list(values)}})
+        if plan.date_from is not None or plan.date_to is not None:
+            rng = {}
+            if plan.date_from is not None:
+                rng["gte"] = int(plan.date_from.timestamp())
+            if plan.date_to is not None:
+                rng["lt"] = int(plan.date_to.timestamp())
+            filters.append({"range": {"published": rng}})
+        if plan.exclude_docs:
+            filters.append({"bool": {"must_not": [{"ids": {"values": list(plan.exclude_docs)}}]}})
+        must = [self.clause(c) for c in plan.must]
+        return {"bool": {"must": must or [{"match_all": {}}], "filter": filters,
+                         "must_not": [self.clause(c) for c in plan.must_not]}}
+
+    # ---- IndexBackend ---------------------------------------------------------
+    def execute(self, plan: Plan) -> BackendResult:
+        if plan.group:
+            plan = _without_grouping(plan)
+        body = {"query": self.query(plan), "from": plan.offset, "size": plan.limit, "track_total_hits": True}
+        if plan.sort == "newest":
+            body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
+        elif plan.sort == "oldest":
+            body["sort"] = [{"published": {"order": "asc", "missing": "_last"}}, "_score"]
+        aggs = {name: {"terms": {"field": VALUE_FIELDS[name], "size": plan.facet_size, "shard_size": 10000}}
+                for name in plan.facets}
+        if plan.histogram:
+            interval = "month" if plan.histogram == "auto" else plan.histogram
+            aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": interval,
+                                                   "time_zone": "+08:00", "min_doc_count": 0}}
+            aggs["undated"] = {"missing": {"field": "published"}}
+        if aggs:
+            body["aggs"] = aggs
+        res = self.client.search(index=self.index, body=body)
+        hits = [BackendHit(h["_id"], float(h.get("_score") or 0.0), h["_source"]["stored"])
+                for h in res["hits"]["hits"]]
+        facets = {name: [(b["key"], b["doc_count"]) for b in res["aggregations"][name]["buckets"]]
+                  for name in plan.facets}
+        result = BackendResult(res["hits"]["total"]["value"], hits, facets)
+        if plan.histogram:
+            fmt = {"day": 10, "month": 7, "year": 4}[interval]
+            result.histogram = [(b["key_as_string"][:fmt], b["doc_count"])
+                                for b in res["aggregations"]["timeline"]["buckets"]]
+            result.histogram_interval = interval
+            result.undated = res["aggregations"]["undated"]["doc_count"]
+        return result
+
+    def get(self, doc_id: str):
+        from opensearchpy import NotFoundError
+
+        try:
+            doc = self.client.get(index=self.index, id=doc_id, _source_includes=["stored"])
+        except NotFoundError:
+            return None
+        return doc["_id"], doc["_source"]["stored"]
+
+    def doc_frequency(self, word: str) -> int:
+        q = {"bool": {"should": [{"term": {"title_w": word}}, {"term": {"body_w": word}}]}}
+        return self.client.count(index=self.index, body={"query": q})["count"]
+
+    def in_live_title(self, word: str) -> bool:
+        return self.client.count(index=self.index, body={"query": {"term": {"title_w": word}}})["count"] > 0
+
+    def has_deletions(self) -> bool:
+        return False  # OpenSearch's statistics follow deletions: nothing to check
+
+    def near_duplicates(self, key) -> list:
+        return []  # not yet: groups are computed by the Whoosh indexing path only
+
+    def vocabulary(self, field: str) -> dict[str, int]:
+        return {}  # not yet: pinyin input and suggestions need it
+
+    def doc_count(self) -> int:
+        return self.client.count(index=self.index)["count"]
+
+    def refresh(self, force: bool = False) -> bool:
+        return False  # OpenSearch refreshes itself; version() tracks changes
+
+    def version(self) -> object:
+        """Changes when documents are added or deleted (checked at most once
+        per ``version_interval``): the engine's result cache key."""
+        now = time.monotonic()
+        if self._version is None or now - self._version_at >= self.version_interval:
+            stats = self.client.indices.stats(index=self.index, metric="indexing,docs")["_all"]["primaries"]
+            self._version = (self.index, stats["docs"]["count"], stats["indexing"]["index_total"],
+                             stats["indexing"]["delete_total"])
+            self._version_at = now
+        return self._version
+
+    def stats(self) -> dict:
+        return {"documents": self.doc_count(), "segments": None, "generation": None,
+                "last_modified": None, "directory": self.index}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _without_grouping(plan: Plan) -> Plan:
+    import dataclasses
+
+    return dataclasses.replace(plan, group=False)
