@@ -42,6 +42,13 @@ def main(argv=None) -> int:
     r.add_argument("--index", required=True)
     r.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None)
     r.add_argument("--userdict", default=_env_userdict())
+    m = sub.add_parser("migrate", help="copy a Whoosh index into OpenSearch (a new index behind an alias, swapped atomically)")
+    m.add_argument("--index", required=True, help="the Whoosh index directory")
+    m.add_argument("--opensearch-url", default=os.environ.get("OPENSEARCH_URL"), required=False)
+    m.add_argument("--alias", required=True, help="the alias the service searches (SEARCH_INDEX)")
+    m.add_argument("--shards", type=int, default=1)
+    m.add_argument("--replicas", type=int, default=1)
+    m.add_argument("--userdict", default=_env_userdict())
     s = sub.add_parser("stats", help="document count and index size")
     s.add_argument("--index", required=True)
     s.add_argument("--json", action="store_true")
@@ -53,6 +60,8 @@ def main(argv=None) -> int:
         return serve(args.index, args.store, args.userdict)
     if args.cmd == "rebuild":
         return _rebuild_from_store(args)
+    if args.cmd == "migrate":
+        return _migrate(args)
     if args.cmd == "delete" and args.store and args.store != "off":
         from .article_store import ArticleStore
         from .writer import running_writer
@@ -151,4 +160,42 @@ def _rebuild_from_store(args) -> int:
         finally:
             writer.close()
     print(f"rebuilt {args.index} from {store.count()} articles in {args.store}", file=sys.stderr)
+    return 0
+
+
+def _migrate(args) -> int:
+    """Every live article of the Whoosh index, re-analysed, into OpenSearch."""
+    import time
+
+    from opensearchpy import OpenSearch
+
+    from search.analysis import Analyzer
+    from search.backends.opensearch.indexing import rebuild_alias
+    from search.backends.whoosh import store
+    from search.documents import prepare
+    from search.segmenter import get_segmenter
+
+    from .writer import _article
+
+    if not args.opensearch_url:
+        print("error: --opensearch-url (or OPENSEARCH_URL) is required", file=sys.stderr)
+        return 2
+    analyzer = Analyzer(get_segmenter(args.userdict))
+    ix = store.open_index(args.index)
+    t0 = time.monotonic()
+    count = 0
+
+    def docs():
+        nonlocal count
+        with ix.searcher() as searcher:
+            reader = searcher.reader()
+            for docnum in reader.all_doc_ids():
+                stored = reader.stored_fields(docnum)
+                count += 1
+                yield prepare(_article(stored), analyzer, stored.get("record_hash"))
+
+    name = rebuild_alias(OpenSearch(args.opensearch_url, timeout=120), args.alias, docs(), args.shards, args.replicas)
+    seconds = time.monotonic() - t0
+    print(f"migrated {count} articles into {name} (alias {args.alias}) in {seconds:.1f} s "
+          f"({count / max(seconds, 1e-9):,.0f} docs/s)", file=sys.stderr)
     return 0

@@ -142,3 +142,45 @@ def test_the_app_on_opensearch(sample_in_opensearch, openapi, sample_records):
     resp = c.get("/api/search?q=" + quote("lead:香港"))
     assert resp.status_code == 400 and "not supported" in resp.get_json()["error"]
     assert c.get("/healthz").get_json()["documents"] == 2000
+
+
+def test_migrate_and_rebuild_through_the_alias_under_load(client, sample_index):
+    """python -m indexer migrate copies the Whoosh index into a new OpenSearch
+    index behind an alias; doing it again while searches run swaps the alias
+    atomically: no search fails, and the old index is gone."""
+    import threading
+
+    from indexer.cli import main
+
+    alias = "news-alias-" + uuid.uuid4().hex[:8]
+    try:
+        assert main(["migrate", "--index", sample_index, "--opensearch-url", URL, "--alias", alias,
+                     "--shards", "2", "--replicas", "1"]) == 0
+        first = list(client.indices.get_alias(name=alias))
+        assert client.count(index=alias)["count"] == 2000
+        stop, results = threading.Event(), []
+
+        def searcher():
+            while not stop.is_set():
+                try:
+                    res = client.search(index=alias, body={"query": {"term": {"body_w": "香港"}}, "size": 0,
+                                                           "track_total_hits": True})
+                    results.append(res["hits"]["total"]["value"])
+                except Exception as exc:  # noqa: BLE001 - a failed search is what we count
+                    results.append(repr(exc))
+
+        threads = [threading.Thread(target=searcher) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            assert main(["migrate", "--index", sample_index, "--opensearch-url", URL, "--alias", alias]) == 0
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        second = list(client.indices.get_alias(name=alias))
+        assert second != first and not client.indices.exists(index=first[0])
+        assert len(results) > 20 and len(set(results)) == 1 and isinstance(results[0], int), set(results)
+    finally:
+        for name in client.indices.get_alias(name=alias) if client.indices.exists_alias(name=alias) else []:
+            client.indices.delete(index=name)
