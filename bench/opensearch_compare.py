@@ -1,0 +1,76 @@
+"""The same queries on Whoosh (in-process) and on the OpenSearch backend
+(2-node cluster), through the same engine: latency side by side, and how
+often both return the same number of matches.
+
+    python -m bench.opensearch_compare --index DIR --alias NAME [--opensearch-url URL]
+
+Each distinct query of bench/querymix.jsonl runs once per backend, in
+alternation (first the Whoosh engine, then the OpenSearch one), after one
+warm-up query each.  Both engines run without their result cache; the
+OpenSearch figure includes the HTTP round trip to the cluster.  Queries the
+OpenSearch backend does not support yet (400) are counted and left out.
+Writes bench/results/opensearch_compare.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from .latency import distinct_queries, load_mix, percentiles, request_for
+from .measure import write_result
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--index", required=True, help="the Whoosh index")
+    ap.add_argument("--alias", required=True, help="the same articles in OpenSearch (indexer migrate)")
+    ap.add_argument("--opensearch-url", default=os.environ.get("OPENSEARCH_URL"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "opensearch_compare.json"))
+    args = ap.parse_args(argv)
+    from search.engine import SearchEngine
+    from search.plan import UnsupportedQuery
+
+    whoosh = SearchEngine.open(args.index, cache_size=0, synonyms_path=None, blocklist_path=None)
+    opensearch = SearchEngine.open(args.alias, backend="opensearch", opensearch_url=args.opensearch_url,
+                                   cache_size=0, synonyms_path=None, blocklist_path=None)
+    queries = distinct_queries(load_mix())
+    for engine in (whoosh, opensearch):
+        engine.search(request_for({"q": "预热"}))
+    times = {"whoosh": [], "opensearch": []}
+    same_total = unsupported = 0
+    for item in queries:
+        req = request_for(item)
+        t0 = time.perf_counter()
+        a = whoosh.search(req)
+        t1 = time.perf_counter()
+        try:
+            b = opensearch.search(req)
+        except UnsupportedQuery:
+            unsupported += 1
+            continue
+        t2 = time.perf_counter()
+        times["whoosh"].append((t1 - t0) * 1000)
+        times["opensearch"].append((t2 - t1) * 1000)
+        same_total += a.total == b.total and not a.relaxed
+    result = {
+        "queries": len(queries), "compared": len(times["whoosh"]), "unsupported_on_opensearch": unsupported,
+        "same_total_and_not_relaxed": same_total,
+        "whoosh_ms": percentiles(times["whoosh"]), "opensearch_ms": percentiles(times["opensearch"]),
+        "documents": {"whoosh": whoosh.backend.doc_count(), "opensearch": opensearch.backend.doc_count()},
+    }
+    result["opensearch_over_whoosh_p50"] = round(result["opensearch_ms"]["p50"] / result["whoosh_ms"]["p50"], 2)
+    result["opensearch_over_whoosh_p95"] = round(result["opensearch_ms"]["p95"] / result["whoosh_ms"]["p95"], 2)
+    for name in ("whoosh", "opensearch"):
+        p = result[f"{name}_ms"]
+        print(f"{name:10s} p50 {p['p50']:7.1f} ms  p95 {p['p95']:7.1f} ms  p99 {p['p99']:7.1f} ms  (n={p['n']})")
+    print(f"same total on both (and no partial matches on Whoosh): {same_total} of {len(times['whoosh'])}; "
+          f"unsupported on OpenSearch: {unsupported}")
+    write_result(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
