@@ -213,7 +213,9 @@ class _Batch:
 
 
 # ---- parent side -------------------------------------------------------------
-def iter_articles(paths: list[str], summary: Summary, report):
+def valid_records(paths: list[str], summary: Summary, report):
+    """(raw record, Article) of every valid record; bad ones are reported
+    with their location, counted as skipped, and left out."""
     for path in paths:
         for raw in read_file(path):
             if raw.error:
@@ -226,8 +228,13 @@ def iter_articles(paths: list[str], summary: Summary, report):
                 summary.skipped += 1
                 report(f"{raw.location}: skipped: {exc}")
                 continue
-            # Byline and source from the text, where the record has none.
-            yield bylines.enrich(article)
+            yield raw, article
+
+
+def iter_articles(paths: list[str], summary: Summary, report):
+    for _, article in valid_records(paths, summary, report):
+        # Byline and source from the text, where the record has none.
+        yield bylines.enrich(article)
 
 
 def _count_lines(paths):
@@ -400,23 +407,12 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
             seq = store.put(pending)
             pending = []
 
-    for path in paths:
-        for raw in read_file(path):
-            if raw.error:
-                summary.skipped += 1
-                report(f"{raw.location}: skipped: {raw.error}")
-                continue
-            try:
-                article = to_article(raw.data)
-            except RecordError as exc:
-                summary.skipped += 1
-                report(f"{raw.location}: skipped: {exc}")
-                continue
-            summary.added += 1
-            summary.characters += len(article.title) + len(article.body)
-            pending.append(raw.data if raw.data.get("id") == article.id else {**raw.data, "id": article.id})
-            if len(pending) >= batch:
-                flush()
+    for raw, article in valid_records(paths, summary, report):
+        summary.added += 1
+        summary.characters += len(article.title) + len(article.body)
+        pending.append(raw.data if raw.data.get("id") == article.id else {**raw.data, "id": article.id})
+        if len(pending) >= batch:
+            flush()
     flush()
     if not wait:
         if seq and nothing_pending:
