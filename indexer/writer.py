@@ -158,9 +158,6 @@ class IndexWriter:
         return len(changes)
 
     # ---- merging small segments ---------------------------------------------
-    def merging(self) -> bool:
-        return self._merge_job is not None and self._merge_job.is_alive()
-
     def _maybe_merge(self) -> None:
         if self._merge_job is not None or self._merge_result is not None:
             return
