@@ -283,11 +283,16 @@ class IndexWriter:
         self.session.close()
 
     # ---- the service loop ---------------------------------------------------------
-    def run(self, poll: float = 0.05, stop: threading.Event | None = None) -> None:
+    def run(self, poll: float = 0.05, stop: threading.Event | None = None, parent: int | None = None) -> None:
+        """Apply changes until ``stop`` is set, or until the process that
+        started this one (``parent``: gunicorn's master) is gone."""
         stop = stop or threading.Event()
         self._write_pid()
         try:
             while not stop.is_set():
+                if parent is not None and os.getppid() != parent:
+                    log.info("the service that started this writer is gone: stopping")
+                    break
                 if not self.step():
                     stop.wait(poll)
         finally:
@@ -311,7 +316,7 @@ def serve(index_dir: str, store_path: str, userdict: str | None = None) -> int:
         index_store.create(index_dir, userdict)
     writer = IndexWriter(index_dir, ArticleStore(store_path), userdict)
     log.info("writing %s from %s (applied up to change %d)", index_dir, store_path, writer.articles.applied())
-    writer.run(stop=stop)
+    writer.run(stop=stop, parent=os.getppid())
     return 0
 
 
