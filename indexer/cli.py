@@ -172,10 +172,8 @@ def _migrate(args) -> int:
     from search.analysis import Analyzer
     from search.backends.opensearch.indexing import rebuild_alias
     from search.backends.whoosh import store
-    from search.documents import prepare
+    from search.documents import article_from_stored, prepare
     from search.segmenter import get_segmenter
-
-    from .writer import _article
 
     if not args.opensearch_url:
         print("error: --opensearch-url (or OPENSEARCH_URL) is required", file=sys.stderr)
@@ -192,7 +190,7 @@ def _migrate(args) -> int:
             for docnum in reader.all_doc_ids():
                 stored = reader.stored_fields(docnum)
                 count += 1
-                yield prepare(_article(stored), analyzer, stored.get("record_hash"))
+                yield prepare(article_from_stored(stored), analyzer, stored.get("record_hash"))
 
     name = rebuild_alias(OpenSearch(args.opensearch_url, timeout=120), args.alias, docs(), args.shards, args.replicas)
     seconds = time.monotonic() - t0

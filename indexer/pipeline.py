@@ -213,6 +213,14 @@ class _Batch:
 
 
 # ---- parent side -------------------------------------------------------------
+def check_paths(paths: list[str]) -> None:
+    """Raise UnsupportedFile or FileNotFoundError before any work starts."""
+    for p in paths:
+        read_file(p)
+        if not os.path.exists(p):
+            raise FileNotFoundError(p)
+
+
 def valid_records(paths: list[str], summary: Summary, report):
     """(raw record, Article) of every valid record; bad ones are reported
     with their location, counted as skipped, and left out."""
@@ -258,10 +266,7 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
           batch_size: int = DEFAULT_BATCH, progress: bool | None = None, report=None) -> Summary:
     """Add or update the records of ``paths`` in the index at ``index_dir``."""
     report = report or (lambda msg: print(msg, file=sys.stderr))
-    for p in paths:
-        read_file(p)  # raises UnsupportedFile early, before taking the lock
-        if not os.path.exists(p):
-            raise FileNotFoundError(p)
+    check_paths(paths)  # before taking the lock
     workers = workers or min(2, os.cpu_count() or 1)
     if progress is None:
         progress = sys.stderr.isatty()
@@ -390,10 +395,7 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
     from .article_store import ArticleStore
 
     report = report or (lambda msg: print(msg, file=sys.stderr))
-    for p in paths:
-        read_file(p)
-        if not os.path.exists(p):
-            raise FileNotFoundError(p)
+    check_paths(paths)
     store = ArticleStore(store_path)
     nothing_pending = store.backlog() == 0
     summary = Summary()

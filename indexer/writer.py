@@ -35,15 +35,12 @@ import traceback
 import signal
 import threading
 import time
-from datetime import datetime
 
 from search.analysis import Analyzer
 from search.backends.whoosh import groups, store as index_store
 from search.backends.whoosh.segwriter import write_segment
-from search.documents import prepare
-from search.models import Article
+from search.documents import article_from_stored, prepare
 from search.segmenter import get_segmenter
-from search.timeutil import parse_published
 
 from . import bylines
 from .article_store import ArticleStore
@@ -335,7 +332,7 @@ def _merge_main(conn, storage, schema, generation, sources, analyzer) -> None:
                     if docnum in deleted:
                         continue
                     stored = reader.stored_fields(docnum)
-                    docs.append(prepare(_article(stored), analyzer, stored.get("record_hash")))
+                    docs.append(prepare(article_from_stored(stored), analyzer, stored.get("record_hash")))
                     origins.append((stored["id"], seg.segment_id(), docnum))
             finally:
                 reader.close()
@@ -346,17 +343,3 @@ def _merge_main(conn, storage, schema, generation, sources, analyzer) -> None:
     finally:
         conn.close()
 
-
-def _article(stored: dict) -> Article:
-    """An indexed document's stored fields back as an Article (merges)."""
-    text = stored.get("published_text")
-    published: datetime | None = None
-    if text:
-        try:
-            published = parse_published(text)
-        except ValueError:
-            published = None
-    return Article(id=stored["id"], title=stored.get("title", ""), body=stored.get("body") or "",
-                   published=published, published_text=text, category=stored.get("category"),
-                   source=stored.get("source"), author=stored.get("author"), url=stored.get("url"),
-                   tags=list(stored.get("tags") or []), lang=stored.get("lang"), extra=stored.get("extra") or {})

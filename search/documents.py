@@ -70,6 +70,22 @@ def key_terms(title_words: list[str], body_words: list[str], limit: int = KEYTER
     return [(w, float(c)) for c, _, w in best]
 
 
+def article_from_stored(stored: dict) -> Article:
+    """An indexed document's stored fields (``prepare``'s ``stored``) back
+    as an Article: merges and migrations re-analyse from the index itself."""
+    from .timeutil import parse_published
+
+    text = stored.get("published_text")
+    try:
+        published = parse_published(text) if text else None
+    except ValueError:
+        published = None
+    return Article(id=stored["id"], title=stored.get("title", ""), body=stored.get("body") or "",
+                   published=published, published_text=text, category=stored.get("category"),
+                   source=stored.get("source"), author=stored.get("author"), url=stored.get("url"),
+                   tags=list(stored.get("tags") or []), lang=stored.get("lang"), extra=stored.get("extra") or {})
+
+
 def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None) -> PreparedDoc:
     nt = normalize(article.title)
     nb = normalize(article.body or "")

@@ -382,18 +382,28 @@ class SearchEngine:
             return None
         return [_brief(stored) for _, stored in self.backend.near_duplicates(found[0])]
 
-    def related(self, doc_id: str, size: int = 5) -> list[Hit] | None:
-        """Articles most related to ``doc_id`` (None if it does not exist);
-        its near-duplicates are not "related", they are the same story."""
+    def _story(self, doc_id: str):
+        """What related lists and story coverage both start from: the
+        article, its near-duplicates and the key-term plan (its terms'
+        document frequencies are looked up once).  None if no such article."""
         found = self.backend.get(doc_id)
         if found is None:
             return None
         key, stored = found
-        copies = tuple(k for k, _ in self.backend.near_duplicates(key))
-        plan = related_plan(stored, key, self.backend, size, exclude=copies)
+        copies = self.backend.near_duplicates(key)
+        plan = related_plan(stored, key, self.backend, exclude=tuple(k for k, _ in copies))
+        return stored, copies, plan
+
+    def related(self, doc_id: str, size: int = 5, _story=None) -> list[Hit] | None:
+        """Articles most related to ``doc_id`` (None if it does not exist);
+        its near-duplicates are not "related", they are the same story."""
+        story = _story or self._story(doc_id)
+        if story is None:
+            return None
+        stored, _, plan = story
         if plan is None:
             return []
-        res = self.backend.execute(plan)
+        res = self.backend.execute(dataclasses.replace(plan, limit=size + 10))
         own_hash = stored.get("content_hash")
         own_title = fold_case(normalize_query(stored.get("title", "")))
         hits = []
@@ -408,33 +418,40 @@ class SearchEngine:
                 break
         return hits
 
-    def coverage(self, doc_id: str, size: int = 10) -> dict | None:
+    def coverage(self, doc_id: str, size: int = 10, _story=None) -> dict | None:
         """How a story developed: the articles most related to ``doc_id``
         within ``STORY_WINDOW_DAYS`` of it, split into earlier and later
         coverage in date order (the first of "earlier" is the first report
         found), plus its near-duplicates.  None if the article does not exist."""
-        found = self.backend.get(doc_id)
-        if found is None:
+        story = _story or self._story(doc_id)
+        if story is None:
             return None
-        key, stored = found
-        copies = self.backend.near_duplicates(key)
+        stored, copies, plan = story
         own = _published(stored)
-        plan = related_plan(stored, key, self.backend, size, exclude=tuple(k for k, _ in copies))
-        hits = []
+        dated = []
         if plan is not None and own is not None:
             window = timedelta(days=STORY_WINDOW_DAYS)
-            plan = dataclasses.replace(plan, date_from=own - window, date_to=own + window, limit=size)
-            res = self.backend.execute(plan)
+            res = self.backend.execute(dataclasses.replace(plan, date_from=own - window, date_to=own + window,
+                                                           limit=size))
             best = res.hits[0].score if res.hits else 0.0
             # The same story, not merely the same subject: close to the best match.
-            hits = [h.stored for h in res.hits if h.score >= STORY_MIN_SHARE * best]
-        dated = sorted((h for h in hits if _published(h) is not None), key=_published)
+            dated = sorted(((t, h.stored) for h in res.hits if h.score >= STORY_MIN_SHARE * best
+                            for t in [_published(h.stored)] if t is not None), key=lambda pair: pair[0])
         return {
             "id": doc_id,
-            "earlier": [_brief(h) for h in dated if _published(h) < own],
-            "later": [_brief(h) for h in dated if _published(h) >= own],
+            "earlier": [_brief(h) for t, h in dated if t < own],
+            "later": [_brief(h) for t, h in dated if t >= own],
             "near_duplicates": [_brief(s) for _, s in copies],
         }
+
+    def article_context(self, doc_id: str, related_size: int = 5, coverage_size: int = 10) -> dict | None:
+        """An article with its related list and story coverage (the article
+        page), sharing one lookup of the article and its key terms."""
+        story = self._story(doc_id)
+        if story is None:
+            return None
+        return {"article": story[0], "related": self.related(doc_id, related_size, _story=story),
+                "coverage": self.coverage(doc_id, coverage_size, _story=story)}
 
     def stats(self) -> dict:
         return self.backend.stats()

@@ -18,7 +18,9 @@ from .plan import AnyClause, Plan, WordClause
 RELATED_TERMS = 12
 
 
-def related_plan(stored: dict, key, backend, size: int, exclude: tuple = ()) -> Plan | None:
+def related_plan(stored: dict, key, backend, exclude: tuple = ()) -> Plan | None:
+    """The OR query of the article's weightiest key terms (the caller sets
+    how many hits it needs, and any date window)."""
     keyterms = stored.get("keyterms") or []
     if not keyterms:
         return None
@@ -38,6 +40,5 @@ def related_plan(stored: dict, key, backend, size: int, exclude: tuple = ()) -> 
     return Plan(
         must=[AnyClause([WordClause(t, [], ("title", "body")) for t in terms])],
         exclude_docs=(key, *exclude),
-        limit=size + 10,
         relax_below=0,
     )

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 from flask import Blueprint, current_app, jsonify, request
 
 from search.timeline import INTERVALS
 
 from . import auth, export
-from .engine import IndexUnavailable
+from .engine import IndexUnavailable, article_store
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
 from .render import article_json
@@ -154,14 +153,11 @@ def openapi():
 
 def _writer_status() -> dict:
     """The index writer's state when the write API is on (else nothing)."""
-    path = current_app.config.get("SEARCH_ARTICLE_STORE")
-    if not path or path == "off" or not os.path.exists(path):
+    store = article_store(current_app, existing_only=True)
+    if store is None:
         return {}
-    from indexer.article_store import ArticleStore
     from indexer.writer import running_writer
 
-    store = current_app.extensions.get("article_store") or ArticleStore(path)
-    current_app.extensions["article_store"] = store
     return {"writer_running": running_writer(current_app.config["SEARCH_INDEX"]) is not None,
             "indexing_backlog": store.backlog(), "merging": bool(store.state("merging"))}
 

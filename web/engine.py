@@ -6,6 +6,7 @@ recovers as soon as the index is built)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -15,6 +16,21 @@ from search.querylog import QueryLog
 
 class IndexUnavailable(Exception):
     pass
+
+
+def article_store(app, existing_only: bool = False):
+    """The app's article store (one per process), or None when the write
+    API is off; ``existing_only``: None too while no write has created it
+    (read-only reports must not create one)."""
+    store = app.extensions.get("article_store")
+    if store is None:
+        path = app.config.get("SEARCH_ARTICLE_STORE")
+        if not path or path == "off" or (existing_only and not os.path.exists(path)):
+            return None
+        from indexer.article_store import ArticleStore
+
+        store = app.extensions["article_store"] = ArticleStore(path)
+    return store
 
 
 class EngineHolder:

@@ -10,6 +10,7 @@ exact, but this deployment has none.  Over the limit: 429 with Retry-After.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -19,6 +20,12 @@ from limits import parse_many, storage, strategies
 PUBLIC = ("/api/search", "/api/suggest", "/api/timeline", "/api/articles", "/search")
 _storage = storage.MemoryStorage()
 _window = strategies.MovingWindowRateLimiter(_storage)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(spec: str):
+    """The configured limits, parsed once (not on every request)."""
+    return tuple(parse_many(spec))
 
 
 class RateLimited(Exception):
@@ -32,10 +39,8 @@ def check() -> None:
     spec = current_app.config["SEARCH_RATE_LIMIT"]
     if spec == "off" or request.method != "GET" or not request.path.startswith(PUBLIC):
         return
-    if request.path.startswith("/api/articles") and request.method != "GET":
-        return
     client = request.remote_addr or "unknown"
-    for item in parse_many(spec):
+    for item in _parsed(spec):
         if not _window.hit(item, "public", client):
             reset = _window.get_window_stats(item, "public", client).reset_time
             raise RateLimited(max(1, math.ceil(reset - time.time())), str(item))

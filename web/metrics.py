@@ -11,6 +11,8 @@ import time
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from .engine import article_store
+
 bp = Blueprint("metrics", __name__)
 
 REQUESTS = Counter("news_search_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
@@ -50,12 +52,8 @@ def metrics():
         docs, commit = stats["documents"], stats["last_modified"]
     except Exception:  # noqa: BLE001 - no index: reported on /healthz; the gauges are left out
         pass
-    path = current_app.config.get("SEARCH_ARTICLE_STORE")
-    if path and path != "off" and os.path.exists(path):
-        from indexer.article_store import ArticleStore
-
-        store = current_app.extensions.get("article_store") or ArticleStore(path)
-        current_app.extensions["article_store"] = store
+    store = article_store(current_app, existing_only=True)
+    if store is not None:
         backlog = store.backlog()
     text += _gauge("news_search_index_documents", "Live documents in the index", docs)
     text += _gauge("news_search_index_last_commit_timestamp_seconds", "Time of the index's last commit", commit)

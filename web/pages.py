@@ -187,13 +187,11 @@ def staff_queries():
 
 @bp.get("/articles/<path:doc_id>")
 def article_page(doc_id):
-    engine = _engine()
-    stored = engine.get(doc_id)
-    if stored is None:
+    context = _engine().article_context(doc_id)
+    if context is None:
         return render_error(404, "找不到这篇文章。")
-    related = engine.related(doc_id, size=5) or []
-    coverage = engine.coverage(doc_id) or {"earlier": [], "later": [], "near_duplicates": []}
-    art = article_json(stored)
+    related, coverage = context["related"], context["coverage"]
+    art = article_json(context["article"])
     return _page(render_template("article.html", article=art, paragraphs=paragraphs(art["body"]),
                                  related=related, coverage=coverage, q=""))
 

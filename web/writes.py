@@ -24,17 +24,15 @@ from indexer.records import RecordError, to_article
 
 from . import auth
 from .api import _engine, error
+from .engine import article_store
 
 bp = Blueprint("writes", __name__)
 
 
 def _store() -> ArticleStore:
-    store = current_app.extensions.get("article_store")
+    store = article_store(current_app)
     if store is None:
-        path = current_app.config["SEARCH_ARTICLE_STORE"]
-        if not path or path == "off":
-            raise auth.AuthError(403, "the write API is disabled (SEARCH_ARTICLE_STORE=off)")
-        store = current_app.extensions["article_store"] = ArticleStore(path)
+        raise auth.AuthError(403, "the write API is disabled (SEARCH_ARTICLE_STORE=off)")
     return store
 
 

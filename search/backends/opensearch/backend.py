@@ -94,8 +94,6 @@ class OpenSearchBackend:
 
     # ---- IndexBackend ---------------------------------------------------------
     def execute(self, plan: Plan) -> BackendResult:
-        if plan.group:
-            plan = _without_grouping(plan)
         body = {"query": self.query(plan), "from": plan.offset, "size": plan.limit, "track_total_hits": True}
         if plan.sort == "newest":
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
@@ -173,8 +171,3 @@ class OpenSearchBackend:
     def close(self) -> None:
         self.client.close()
 
-
-def _without_grouping(plan: Plan) -> Plan:
-    import dataclasses
-
-    return dataclasses.replace(plan, group=False)

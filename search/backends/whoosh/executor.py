@@ -442,7 +442,8 @@ class Executor:
         facets = self.facets(docs, plan.facets, plan.facet_size)
         shown, shown_matched, shown_scores = docs, matched, scores
         if plan.group:
-            shown, shown_matched, shown_scores = self._collapse(docs, matched, scores)
+            keys = v.group_rep[docs]
+            shown, shown_matched, shown_scores = self._collapse(docs, keys, matched, scores)
         order = self._order(plan, shown, shown_matched, shown_scores)
         page = order[plan.offset : plan.offset + plan.limit]
         self._check_time()
@@ -450,7 +451,7 @@ class Executor:
         result = BackendResult(len(shown), hits, facets, relaxed)
         if plan.group:
             result.total_articles = total
-            self._attach_similar(hits, docs, plan.similar_limit)
+            self._attach_similar(hits, docs, keys, plan.similar_limit)
         if plan.histogram:
             pub = v.published[docs]
             dated = pub[pub != ranking.NO_DATE]
@@ -460,13 +461,13 @@ class Executor:
             result.undated = int(len(pub) - len(dated))
         return result
 
-    def _collapse(self, docs, matched, scores):
-        """One entry per near-duplicate group among ``docs``: its earliest
-        matching article, with the best tier and score of any member."""
+    def _collapse(self, docs, keys, matched, scores):
+        """One entry per near-duplicate group among ``docs`` (``keys``: each
+        one's representative): its earliest matching article, with the best
+        tier and score of any member."""
         v = self.view
-        keys = v.group_rep[docs]
-        if not v.grouped or len(np.unique(keys)) == len(keys):
-            return docs, matched, scores
+        if not v.grouped or not (keys != docs).any():
+            return docs, matched, scores  # no member of any group matched
         pub = v.published[docs]
         order = np.lexsort((docs, pub, pub == ranking.NO_DATE, keys))
         k_sorted = keys[order]
@@ -477,11 +478,10 @@ class Executor:
         back = np.argsort(docs[first], kind="stable")  # keep docs sorted
         return docs[first][back], best_tier[back], best_score[back]
 
-    def _attach_similar(self, hits, docs, limit: int) -> None:
+    def _attach_similar(self, hits, docs, keys, limit: int) -> None:
         v = self.view
         if not v.grouped or not hits:
             return
-        keys = v.group_rep[docs]
         for h in hits:
             same = docs[(keys == v.group_rep[h.key]) & (docs != h.key)]
             if not len(same):

@@ -25,12 +25,10 @@ from . import docinfo
 _GROUPS = re.compile(r"^dupgroups_(\d+)\.npz$")
 
 
-def compute(storage, segments) -> dict:
-    """Group the live documents of ``segments`` (Segments, or (segment,
-    deleted docnums) pairs from ``WriteSession.snapshot``); the arrays of a
-    groups file."""
+def compute(storage, pairs) -> dict:
+    """Group the live documents of (segment, deleted docnums) ``pairs``
+    (``WriteSession.snapshot``); the arrays of a groups file."""
     parts_ts, parts_sig, parts_inst, seg_of, doc_of = [], [], [], [], []
-    pairs = [s if isinstance(s, tuple) else (s, frozenset(s.deleted_docs())) for s in segments]
     segments = [seg for seg, _ in pairs]
     for si, (seg, deleted) in enumerate(pairs):
         info = docinfo.read(storage, seg)

@@ -87,23 +87,19 @@ class WriteSession:
     # ---- reading what is already there ---------------------------------
     def id_map(self) -> dict[str, tuple[int, int, str | None]]:
         """id -> (segment number, docnum, record hash) of every live document."""
+        locations = self.id_locations()
+        by_segment: dict[str, list[tuple[str, int]]] = {}
+        for doc_id, (sid, docnum) in locations.items():
+            by_segment.setdefault(sid, []).append((doc_id, docnum))
         out: dict[str, tuple[int, int, str | None]] = {}
         for segno, seg in enumerate(self.segments):
+            docs = by_segment.get(seg.segment_id())
+            if not docs:
+                continue
             r = whoosh_index.FileIndex._reader(self.storage, self.schema, [seg], self.generation)
             try:
-                if "id" not in r.indexed_field_names():
-                    continue
-                for tbytes in r.lexicon("id"):
-                    for docnum in r.postings("id", tbytes).all_ids():
-                        if not seg.is_deleted(docnum):
-                            out[tbytes.decode("utf-8")] = (segno, docnum, None)
-                stored = {}
-                for doc_id, (sn, docnum, _) in out.items():
-                    if sn == segno:
-                        stored[doc_id] = r.stored_fields(docnum).get("record_hash")
-                for doc_id, h in stored.items():
-                    sn, docnum, _ = out[doc_id]
-                    out[doc_id] = (sn, docnum, h)
+                for doc_id, docnum in docs:
+                    out[doc_id] = (segno, docnum, r.stored_fields(docnum).get("record_hash"))
             finally:
                 r.close()
         return out
@@ -167,7 +163,7 @@ class WriteSession:
         if self._dirty:
             self.generation += 1
             if regroup:
-                groups_arrays = groups.compute(self.storage, self.segments)
+                groups_arrays = groups.compute(self.storage, self.snapshot())
             if groups_arrays is not None:
                 groups.write(self.path, self.generation, groups_arrays)
             TOC(self.schema, self.segments, self.generation).write(self.storage, INDEXNAME)
