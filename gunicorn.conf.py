@@ -70,7 +70,7 @@ def when_ready(server):
     if store == "off":
         return
     cmd = [sys.executable, "-m", "indexer", "writer", "--index", os.environ.get("SEARCH_INDEX", "data/index"),
-           "--store", store]
+           "--store", store, "--backend", os.environ.get("SEARCH_BACKEND") or "whoosh"]
     if os.environ.get("SEARCH_USERDICT"):
         cmd += ["--userdict", os.environ["SEARCH_USERDICT"]]
     _writer = subprocess.Popen(cmd)

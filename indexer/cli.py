@@ -15,11 +15,23 @@ def _env_userdict():
     return os.environ.get("SEARCH_USERDICT") or None
 
 
+def _target_options(p, index_help: str) -> None:
+    """--index and where it lives: the configured backend, as the service's."""
+    p.add_argument("--index", required=True, help=index_help)
+    p.add_argument("--backend", choices=("whoosh", "opensearch"), default=os.environ.get("SEARCH_BACKEND") or "whoosh",
+                   help="where the index lives (default: SEARCH_BACKEND, else whoosh)")
+    p.add_argument("--opensearch-url", default=os.environ.get("OPENSEARCH_URL"),
+                   help="the cluster, for --backend opensearch (default: OPENSEARCH_URL)")
+
+
+INDEX_HELP = "index directory (whoosh), or the alias the service searches (opensearch)"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m indexer", description="Build and maintain the news search index.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="add or update articles from JSONL/CSV files")
-    b.add_argument("--index", required=True, help="index directory (created if missing)")
+    _target_options(b, INDEX_HELP + "; created if missing")
     b.add_argument("--userdict", default=_env_userdict(), help="jieba user dictionary (word [freq] [tag] per line)")
     b.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
     b.add_argument("--batch-size", type=int, default=pipeline.DEFAULT_BATCH, help="articles per commit")
@@ -28,18 +40,20 @@ def main(argv=None) -> int:
                    help="build a fresh index in a new directory and switch to it atomically")
     b.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None,
                    help="article store: when the service's writer is running, the records go through it")
+    b.add_argument("--shards", type=int, default=1, help="opensearch: primary shards of a new index")
+    b.add_argument("--replicas", type=int, default=1, help="opensearch: replicas of a new index")
     b.add_argument("files", nargs="+")
     d = sub.add_parser("delete", help="delete articles by id")
-    d.add_argument("--index", required=True)
+    _target_options(d, INDEX_HELP)
     d.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None,
                    help="article store: when the service's writer is running, the deletions go through it")
     d.add_argument("ids", nargs="+")
     w = sub.add_parser("writer", help="the single index writer: apply the article store's changes (the service runs it)")
-    w.add_argument("--index", required=True)
+    _target_options(w, INDEX_HELP)
     w.add_argument("--store", required=True, help="article store (SQLite file)")
     w.add_argument("--userdict", default=_env_userdict())
     r = sub.add_parser("rebuild", help="rebuild the index from the article store and switch to it atomically")
-    r.add_argument("--index", required=True)
+    _target_options(r, INDEX_HELP)
     r.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None)
     r.add_argument("--userdict", default=_env_userdict())
     m = sub.add_parser("migrate", help="copy a Whoosh index into OpenSearch (a new index behind an alias, swapped atomically)")
@@ -57,11 +71,13 @@ def main(argv=None) -> int:
     if args.cmd == "writer":
         from .writer import serve
 
-        return serve(args.index, args.store, args.userdict)
+        return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url)
     if args.cmd == "rebuild":
         return _rebuild_from_store(args)
     if args.cmd == "migrate":
         return _migrate(args)
+    if args.cmd in ("build", "delete") and args.backend == "opensearch":
+        return _to_opensearch(args)
     if args.cmd == "delete" and args.store and args.store != "off":
         from .article_store import ArticleStore
         from .writer import running_writer
@@ -142,18 +158,24 @@ def _rebuild_from_store(args) -> int:
     import time
 
     from .article_store import ArticleStore
-    from .writer import IndexWriter, running_writer
+    from .writer import ChangeLoop, IndexWriter, running_writer
 
     if not args.store or args.store == "off" or not os.path.exists(args.store):
         print("error: --store <article store> is required (or SEARCH_ARTICLE_STORE)", file=sys.stderr)
         return 2
     store = ArticleStore(args.store)
-    if running_writer(args.index):
+    if running_writer(args.index, args.backend, args.store):
         store.set_state("rebuild_requested", 1)
         while store.state("rebuild_requested"):
             time.sleep(0.5)
     else:
-        writer = IndexWriter(args.index, store, args.userdict)
+        writer: ChangeLoop
+        if args.backend == "opensearch":
+            from .opensearch_target import OpenSearchWriter
+
+            writer = OpenSearchWriter(args.opensearch_url, args.index, store, args.userdict)
+        else:
+            writer = IndexWriter(args.index, store, args.userdict)
         try:
             writer.rebuild_from_store()
             writer.drain()
@@ -163,37 +185,63 @@ def _rebuild_from_store(args) -> int:
     return 0
 
 
+def _to_opensearch(args) -> int:
+    """build / delete against an OpenSearch alias (no writer lock to respect:
+    the records also go to the article store, the source of truth)."""
+    from opensearchpy.exceptions import ConnectionError as Unreachable
+
+    from . import opensearch_target
+
+    try:
+        if args.cmd == "delete":
+            n, missing = opensearch_target.delete(args.opensearch_url, args.index, args.ids)
+            for m in missing:
+                print(f"not found: {m}", file=sys.stderr)
+            print(f"deleted {n}", file=sys.stderr)
+            if args.store and args.store != "off":
+                from .article_store import ArticleStore
+
+                store = ArticleStore(args.store)
+                nothing_pending = store.backlog() == 0
+                seq = store.delete(args.ids)
+                if nothing_pending:
+                    store.set_applied(seq)
+            return 0 if not missing else 1
+        summary = opensearch_target.build(args.opensearch_url, args.index, args.files, userdict=args.userdict,
+                                          workers=args.workers, rebuild=args.rebuild, shards=args.shards,
+                                          replicas=args.replicas)
+    except (UnsupportedFile, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Unreachable as exc:
+        print(f"error: cannot reach OpenSearch at {args.opensearch_url}: {exc}", file=sys.stderr)
+        return 2
+    print(summary.line(), file=sys.stderr)
+    print(f"{summary.characters / max(summary.seconds, 1e-9):,.0f} characters/s", file=sys.stderr)
+    if args.store and args.store != "off":
+        pipeline.hand_to_writer(args.store, args.files, wait=False, report=lambda msg: None)
+    return 0
+
+
 def _migrate(args) -> int:
     """Every live article of the Whoosh index, re-analysed, into OpenSearch."""
     import time
 
-    from opensearchpy import OpenSearch
-
-    from search.analysis import Analyzer
     from search.backends.opensearch.indexing import rebuild_alias
     from search.backends.whoosh import store
-    from search.documents import article_from_stored, prepare
-    from search.segmenter import get_segmenter
+
+    from .opensearch_target import connect, migrate_docs
 
     if not args.opensearch_url:
         print("error: --opensearch-url (or OPENSEARCH_URL) is required", file=sys.stderr)
         return 2
-    analyzer = Analyzer(get_segmenter(args.userdict))
     ix = store.open_index(args.index)
     t0 = time.monotonic()
-    count = 0
-
-    def docs():
-        nonlocal count
-        with ix.searcher() as searcher:
-            reader = searcher.reader()
-            for docnum in reader.all_doc_ids():
-                stored = reader.stored_fields(docnum)
-                count += 1
-                yield prepare(article_from_stored(stored), analyzer, stored.get("record_hash"))
-
-    name = rebuild_alias(OpenSearch(args.opensearch_url, timeout=120), args.alias, docs(), args.shards, args.replicas)
+    counted: list = []
+    name = rebuild_alias(connect(args.opensearch_url), args.alias, migrate_docs(ix, args.userdict, counter=counted),
+                         args.shards, args.replicas)
     seconds = time.monotonic() - t0
+    count = len(counted)
     print(f"migrated {count} articles into {name} (alias {args.alias}) in {seconds:.1f} s "
           f"({count / max(seconds, 1e-9):,.0f} docs/s)", file=sys.stderr)
     return 0

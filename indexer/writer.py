@@ -51,10 +51,18 @@ log = logging.getLogger("indexer.writer")
 PID_FILE = "writer.pid"  # in the index directory: "a writer is running"
 
 
-def running_writer(index_dir: str) -> int | None:
-    """The pid of the writer serving ``index_dir``, if one is alive."""
+def pid_file(index: str, backend: str = "whoosh", store: str | None = None) -> str:
+    """Where the writer of ``index`` records its pid: in the Whoosh index
+    directory, or beside the article store for an OpenSearch index."""
+    if backend == "opensearch":
+        return os.path.join(os.path.dirname(os.path.abspath(store or ".")), f"writer-{index}.pid")
+    return os.path.join(index, PID_FILE)
+
+
+def running_writer(index: str, backend: str = "whoosh", store: str | None = None) -> int | None:
+    """The pid of the writer serving ``index``, if one is alive."""
     try:
-        with open(os.path.join(index_dir, PID_FILE)) as f:
+        with open(pid_file(index, backend, store)) as f:
             pid = int(f.read().strip() or 0)
     except (OSError, ValueError):
         return None
@@ -69,11 +77,57 @@ def running_writer(index_dir: str) -> int | None:
     return pid
 
 
-class IndexWriter:
+class ChangeLoop:
+    """What every writer shares: apply the article store's changes, step
+    after step, for as long as the service runs.  Subclasses write to one
+    backend (``step``) and say where their pid file is (``pid_path``)."""
+
+    pid_path: str
+
+    def step(self) -> int:
+        """Apply pending changes; returns how many were applied."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def drain(self, timeout: float = 600.0) -> None:
+        """Apply every pending change (used by tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        while self.step():
+            if time.monotonic() > deadline:
+                raise TimeoutError("changes still pending")
+
+    def run(self, poll: float = 0.05, stop: threading.Event | None = None, parent: int | None = None) -> None:
+        """Apply changes until ``stop`` is set, or until the process that
+        started this one (``parent``: gunicorn's master) is gone."""
+        stop = stop or threading.Event()
+        self._write_pid()
+        try:
+            while not stop.is_set():
+                if parent is not None and os.getppid() != parent:
+                    log.info("the service that started this writer is gone: stopping")
+                    break
+                if not self.step():
+                    stop.wait(poll)
+        finally:
+            try:
+                os.remove(self.pid_path)
+            except OSError:
+                pass
+            self.close()
+
+    def _write_pid(self) -> None:
+        with open(self.pid_path, "w") as f:
+            f.write(str(os.getpid()))
+
+
+class IndexWriter(ChangeLoop):
     def __init__(self, index_dir: str, articles: ArticleStore, userdict: str | None = None,
                  batch: int = 1000, regroup_interval: float = 30.0, merge_at: int = 10,
                  merge_max_docs: int = 5000):
         self.index_dir = index_dir
+        self.pid_path = pid_file(index_dir)
         self.articles = articles
         self.batch = batch
         self.regroup_interval = regroup_interval
@@ -269,50 +323,28 @@ class IndexWriter:
         self.rebuilds += 1
         log.info("rebuild done: %d documents", self.session.doc_count())
 
-    def drain(self, timeout: float = 600.0) -> None:
-        """Apply every pending change (used by tests and the CLI)."""
-        deadline = time.monotonic() + timeout
-        while self.step():
-            if time.monotonic() > deadline:
-                raise TimeoutError("changes still pending")
-
     def close(self) -> None:
         self.session.close()
 
-    # ---- the service loop ---------------------------------------------------------
-    def run(self, poll: float = 0.05, stop: threading.Event | None = None, parent: int | None = None) -> None:
-        """Apply changes until ``stop`` is set, or until the process that
-        started this one (``parent``: gunicorn's master) is gone."""
-        stop = stop or threading.Event()
-        self._write_pid()
-        try:
-            while not stop.is_set():
-                if parent is not None and os.getppid() != parent:
-                    log.info("the service that started this writer is gone: stopping")
-                    break
-                if not self.step():
-                    stop.wait(poll)
-        finally:
-            try:
-                os.remove(os.path.join(self.index_dir, PID_FILE))
-            except OSError:
-                pass
-            self.close()
 
-    def _write_pid(self) -> None:
-        with open(os.path.join(self.index_dir, PID_FILE), "w") as f:
-            f.write(str(os.getpid()))
-
-
-def serve(index_dir: str, store_path: str, userdict: str | None = None) -> int:
+def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
+          opensearch_url: str | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s writer %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    if not index_store.exists(index_dir):
-        index_store.create(index_dir, userdict)
-    writer = IndexWriter(index_dir, ArticleStore(store_path), userdict)
-    log.info("writing %s from %s (applied up to change %d)", index_dir, store_path, writer.articles.applied())
+    writer: ChangeLoop
+    if backend == "opensearch":
+        from .opensearch_target import OpenSearchWriter
+
+        writer = OpenSearchWriter(opensearch_url, index, ArticleStore(store_path), userdict,
+                                  pid_path=pid_file(index, backend, store_path))
+    else:
+        if not index_store.exists(index):
+            index_store.create(index, userdict)
+        writer = IndexWriter(index, ArticleStore(store_path), userdict)
+    log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
+             writer.articles.applied())
     writer.run(stop=stop, parent=os.getppid())
     return 0
 

@@ -1,7 +1,8 @@
-"""The OpenSearch side (issue 8, in progress), against a real 2-node cluster
-(``scripts/opensearch start``; scripts/test starts it when Java and Maven
-are there).  So far: the cluster itself, and indexing our analysed
-documents so that OpenSearch holds exactly the tokens Whoosh holds."""
+"""OpenSearch against Whoosh, and the cluster's own behaviour, on a real
+2-node cluster (``scripts/opensearch start``; scripts/test starts it when
+Java and Maven are there).  The behaviour both backends share is in
+test_backend_contract.py; here: the same tokens and the same matches as
+Whoosh, migration, and what a cluster adds (replicas, alias swaps)."""
 
 import os
 import uuid
@@ -117,31 +118,6 @@ def test_documents_carry_the_same_tokens_as_whoosh(client, engine, sample_record
             assert got == expected, (field, term, len(got), len(expected))
     finally:
         client.indices.delete(index=index)
-
-
-def test_the_app_on_opensearch(sample_in_opensearch, openapi, sample_records):
-    """The same web app and API, switched to OpenSearch by configuration."""
-    from urllib.parse import quote
-
-    from conftest import validated
-    from web import create_app
-
-    app = create_app({"SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": URL, "SEARCH_INDEX": sample_in_opensearch,
-                      "SEARCH_QUERY_LOG": "off", "SEARCH_ARTICLE_STORE": "off", "SEARCH_RATE_LIMIT": "off"})
-    c = app.test_client()
-    _engines["app"] = app.extensions["search_engine"].get()
-    data = validated(c, openapi, "/api/search?q=" + quote("立法會 選舉") + "&size=5").get_json()
-    assert data["total"] > 5 and len(data["hits"]) == 5
-    assert all("<mark>" in h["title_highlight"] + h["snippet"] for h in data["hits"])  # highlighting by the app
-    doc = sample_records[7]
-    assert validated(c, openapi, "/api/articles/" + quote(doc["id"])).get_json()["title"] == doc["title"]
-    timeline = validated(c, openapi, "/api/timeline?q=" + quote("香港") + "&interval=year").get_json()
-    assert sum(b["count"] for b in timeline["buckets"]) + timeline["undated"] == timeline["total"] > 0
-    page = c.get("/search?q=" + quote("香港")).get_data(as_text=True)
-    assert "<mark>香港</mark>" in page and 'id="timeline"' in page
-    resp = c.get("/api/search?q=" + quote("lead:香港"))
-    assert resp.status_code == 400 and "not supported" in resp.get_json()["error"]
-    assert c.get("/healthz").get_json()["documents"] == 2000
 
 
 def test_migrate_and_rebuild_through_the_alias_under_load(client, sample_index):

@@ -158,7 +158,9 @@ def _writer_status() -> dict:
         return {}
     from indexer.writer import running_writer
 
-    return {"writer_running": running_writer(current_app.config["SEARCH_INDEX"]) is not None,
+    cfg = current_app.config
+    running = running_writer(cfg["SEARCH_INDEX"], cfg["SEARCH_BACKEND"], cfg["SEARCH_ARTICLE_STORE"])
+    return {"writer_running": running is not None,
             "indexing_backlog": store.backlog(), "merging": bool(store.state("merging"))}
 
 

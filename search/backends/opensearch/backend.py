@@ -6,9 +6,12 @@ Whoosh backend, as a substring through its character bigrams in order
 (``*_g``); phrases are bigram sequences; filters, dates, sorting, facets
 (terms aggregations) and the timeline (date histogram) map directly.
 
-Not yet here (they raise ``UnsupportedQuery``, a 400): ``lead:``, ``atleastN:``, ``SAME``,
-partial matches when few articles have every word, near-duplicate groups,
-and the vocabulary behind pinyin input and suggestions.  Scores are
+When few articles match every word, articles matching some of the words
+follow them, as in the Whoosh backend (without its partial credit for the
+parts of a long word, and without its last-resort bigram fallback).
+
+Not here: ``lead:``, ``atleastN:`` and ``SAME`` (they raise
+``UnsupportedQuery``, a 400), and near-duplicate groups.  Scores are
 OpenSearch's BM25, not the Whoosh backend's BM25F: the same articles
 match, in a different order.
 """
@@ -21,6 +24,7 @@ from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause
                      Plan, SameSentenceClause, UnsupportedQuery, ValueClause, WordClause)
 
 TITLE_BOOST = 2.0
+FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
 VALUE_FIELDS = {"category": "category", "source": "source", "author": "author", "tag": "tags"}
 
 
@@ -74,7 +78,11 @@ class OpenSearchBackend:
             raise UnsupportedQuery("lead:, atleastN: and SAME are not supported by the OpenSearch backend yet")
         raise TypeError(f"unknown clause {c!r}")
 
-    def query(self, plan: Plan) -> dict:
+    def query(self, plan: Plan, relaxed: bool = False, filtered: bool = True) -> dict:
+        """The plan as an OpenSearch query.  ``relaxed``: documents matching
+        any of the required clauses, every full match ranked first (the
+        Whoosh backend's partial-match tier); ``filtered=False`` leaves the
+        filters out (deciding on relaxing never depends on them)."""
         filters = []
         for name, values in plan.filters.items():
             if values:
@@ -89,12 +97,36 @@ class OpenSearchBackend:
         if plan.exclude_docs:
             filters.append({"bool": {"must_not": [{"ids": {"values": list(plan.exclude_docs)}}]}})
         must = [self.clause(c) for c in plan.must]
-        return {"bool": {"must": must or [{"match_all": {}}], "filter": filters,
-                         "must_not": [self.clause(c) for c in plan.must_not]}}
+        if not filtered:
+            filters = []
+        must_not = [self.clause(c) for c in plan.must_not]
+        if relaxed:
+            full_first = {"constant_score": {"filter": {"bool": {"must": must}}, "boost": FULL_MATCH_BONUS}}
+            return {"bool": {"should": must + [full_first], "minimum_should_match": 1, "filter": filters,
+                             "must_not": must_not}}
+        return {"bool": {"must": must or [{"match_all": {}}], "filter": filters, "must_not": must_not}}
+
+    def _should_relax(self, plan: Plan, total: int) -> bool:
+        """As in the Whoosh backend: several required clauses, and fewer
+        than ``relax_below`` documents match them all, filters aside."""
+        if len(plan.must) < 2 or plan.relax_below <= 0:
+            return False
+        if plan.filters or plan.date_from is not None or plan.date_to is not None or plan.exclude_docs:
+            total = self.client.count(index=self.index, body={"query": self.query(plan, filtered=False)})["count"]
+        return total < plan.relax_below
 
     # ---- IndexBackend ---------------------------------------------------------
     def execute(self, plan: Plan) -> BackendResult:
-        body = {"query": self.query(plan), "from": plan.offset, "size": plan.limit, "track_total_hits": True}
+        result = self._execute(plan, relaxed=False)
+        if self._should_relax(plan, result.total):
+            partial = self._execute(plan, relaxed=True)
+            partial.relaxed = partial.total > result.total
+            return partial
+        return result
+
+    def _execute(self, plan: Plan, relaxed: bool) -> BackendResult:
+        body = {"query": self.query(plan, relaxed), "from": plan.offset, "size": plan.limit,
+                "track_total_hits": True}
         if plan.sort == "newest":
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
         elif plan.sort == "oldest":
@@ -109,8 +141,12 @@ class OpenSearchBackend:
         if aggs:
             body["aggs"] = aggs
         res = self.client.search(index=self.index, body=body)
-        hits = [BackendHit(h["_id"], float(h.get("_score") or 0.0), h["_source"]["stored"])
-                for h in res["hits"]["hits"]]
+        hits = []
+        for h in res["hits"]["hits"]:
+            score = float(h.get("_score") or 0.0)
+            if relaxed and score >= FULL_MATCH_BONUS:
+                score -= FULL_MATCH_BONUS  # the bonus only ranks; report the match's own score
+            hits.append(BackendHit(h["_id"], score, h["_source"]["stored"]))
         facets = {name: [(b["key"], b["doc_count"]) for b in res["aggregations"][name]["buckets"]]
                   for name in plan.facets}
         result = BackendResult(res["hits"]["total"]["value"], hits, facets)
@@ -145,7 +181,24 @@ class OpenSearchBackend:
         return []  # not yet: groups are computed by the Whoosh indexing path only
 
     def vocabulary(self, field: str) -> dict[str, int]:
-        return {}  # not yet: pinyin input and suggestions need it
+        """Every word of the live titles with its document frequency, read
+        page by page from a composite aggregation over ``title_terms``
+        (for pinyin input and suggestions)."""
+        if field != "title":
+            raise ValueError("only the title vocabulary is kept")
+        out: dict[str, int] = {}
+        after = None
+        while True:
+            composite = {"size": 10000, "sources": [{"word": {"terms": {"field": "title_terms"}}}]}
+            if after:
+                composite["after"] = after
+            res = self.client.search(index=self.index, body={"size": 0, "aggs": {"words": {"composite": composite}}})
+            agg = res["aggregations"]["words"]
+            for b in agg["buckets"]:
+                out[b["key"]["word"]] = b["doc_count"]
+            after = agg.get("after_key")
+            if not agg["buckets"] or not after:
+                return out
 
     def doc_count(self) -> int:
         return self.client.count(index=self.index)["count"]

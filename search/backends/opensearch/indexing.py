@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from ...documents import PreparedDoc
@@ -9,16 +10,48 @@ from .mapping import to_source
 
 
 def bulk_index(client, index: str, docs: Iterable[PreparedDoc], chunk_size: int = 500) -> int:
-    """Index ``docs`` (replacing same ids); retries rejected chunks with
-    backoff and raises if any document still fails.  Returns the count."""
+    """Index ``docs`` (replacing same ids); returns the count."""
+    return sum(len(ids) for ids in apply(client, index, docs, chunk_size=chunk_size).values())
+
+
+def apply(client, index: str, puts: Iterable[PreparedDoc], deletes: Iterable[str] = (),
+          chunk_size: int = 500, refresh: bool = False) -> dict[str, list[str]]:
+    """Index ``puts`` (replacing same ids) and delete ``deletes`` in bulk,
+    retrying rejected chunks with backoff (raises if a document still
+    fails); a delete of an id that is not there is no error.  Returns
+    the ids by outcome ("created", "updated", "deleted", "not_found")."""
     from opensearchpy import helpers
 
-    actions = ({"_op_type": "index", "_index": index, "_id": d.id, "_source": to_source(d)} for d in docs)
-    n = 0
-    for ok, item in helpers.streaming_bulk(client, actions, chunk_size=chunk_size, max_retries=5,
-                                           initial_backoff=1, raise_on_error=True):
-        n += ok
-    return n
+    actions = [{"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in deletes]
+    puts_actions = ({"_op_type": "index", "_index": index, "_id": d.id, "_source": to_source(d)} for d in puts)
+    outcomes: dict[str, list[str]] = {}
+    for ok, item in helpers.streaming_bulk(client, itertools.chain(actions, puts_actions), chunk_size=chunk_size,
+                                           max_retries=5, initial_backoff=1, raise_on_error=True,
+                                           ignore_status=(404,)):
+        (outcome,) = item.values()
+        outcomes.setdefault(outcome.get("result", "error"), []).append(outcome["_id"])
+    if refresh:
+        client.indices.refresh(index=index)
+    return outcomes
+
+
+def ensure_alias(client, alias: str, shards: int = 1, replicas: int = 1) -> None:
+    """Create an empty index behind ``alias`` unless the alias exists (the
+    first build, or the writer's first start, on a new cluster)."""
+    from .mapping import index_body
+
+    if client.indices.exists_alias(name=alias):
+        return
+    if client.indices.exists(index=alias):
+        raise ValueError(f"{alias!r} is an index, not an alias: give the alias another name")
+    name = _new_name(alias)
+    client.indices.create(index=name, body={**index_body(shards, replicas), "aliases": {alias: {}}})
+
+
+def _new_name(alias: str) -> str:
+    import time
+
+    return f"{alias}-{time.strftime('%Y%m%d%H%M%S')}-{time.monotonic_ns() % 10**6:06d}"
 
 
 def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc], shards: int = 1, replicas: int = 1) -> str:
@@ -26,11 +59,9 @@ def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc], shards: int =
     at it in one atomic alias update: searches through the alias never see
     a half-built index.  The indexes the alias pointed to before are deleted
     afterwards.  Returns the new index's name."""
-    import time
-
     from .mapping import index_body
 
-    name = f"{alias}-{time.strftime('%Y%m%d%H%M%S')}-{time.monotonic_ns() % 10**6:06d}"
+    name = _new_name(alias)
     client.indices.create(index=name, body=index_body(shards, replicas))
     bulk_index(client, name, docs)
     client.indices.refresh(index=name)

@@ -32,6 +32,9 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
                 "source": {"type": "keyword"},
                 "author": {"type": "keyword"},
                 "tags": {"type": "keyword"},
+                # The distinct title words, aggregated into the vocabulary
+                # behind pinyin input and suggestions (never searched).
+                "title_terms": {"type": "keyword", "index": False, "doc_values": True},
                 "published": {"type": "date", "format": "epoch_second"},  # as in the Whoosh index
                 "title_len": {"type": "integer"},
                 "body_len": {"type": "integer"},
@@ -57,6 +60,7 @@ def to_source(doc: PreparedDoc) -> dict:
         "source": doc.facets.get("source"),
         "author": doc.facets.get("author"),
         "tags": doc.facets.get("tags") or [],
+        "title_terms": sorted(set(doc.title_words)),
         "published": doc.published_ts,
         "title_len": len(doc.title_words),
         "body_len": len(doc.body_words),

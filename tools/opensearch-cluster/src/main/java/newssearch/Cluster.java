@@ -3,23 +3,24 @@ package newssearch;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 
 import org.opensearch.analysis.common.CommonAnalysisPlugin;
-import java.util.Collection;
-import java.util.Collections;
-
 import org.opensearch.common.settings.Settings;
-import org.opensearch.env.Environment;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.plugins.Plugin;
 import org.opensearch.transport.Netty4Plugin;
 
 /**
- * Starts N real OpenSearch nodes (default 2) in this JVM, HTTP and transport
- * on loopback, forming one cluster; prints "READY <http ports>" and runs until
- * killed.  Usage: Cluster <data dir> <first http port> [nodes]
+ * Starts real OpenSearch nodes, HTTP and transport on loopback, forming one
+ * cluster of N nodes (default 2); prints "READY <http ports>" and runs until
+ * killed.  Usage: Cluster <data dir> <first http port> [nodes] [node number]
+ * With a node number, this JVM runs only that node (scripts/opensearch runs
+ * one JVM per node, so that a test can stop one node and start it again);
+ * without, all N nodes run in this JVM.
  */
 public final class Cluster {
     /** A node with the given plugins loaded from the classpath (no plugins directory). */
@@ -34,6 +35,7 @@ public final class Cluster {
         Path dir = Path.of(args[0]).toAbsolutePath();
         int httpBase = Integer.parseInt(args[1]);
         int count = args.length > 2 ? Integer.parseInt(args[2]) : 2;
+        int only = args.length > 3 ? Integer.parseInt(args[3]) : -1;
         int transportBase = httpBase + 100;
         List<String> seeds = new ArrayList<>();
         List<String> names = new ArrayList<>();
@@ -44,6 +46,7 @@ public final class Cluster {
         List<Class<? extends Plugin>> plugins = List.of(Netty4Plugin.class, CommonAnalysisPlugin.class);
         List<Node> nodes = new ArrayList<>();
         for (int i = 0; i < count; i++) {
+            if (only >= 0 && i != only) continue;
             Path home = dir.resolve("node-" + i);
             Files.createDirectories(home);
             Settings settings = Settings.builder()
@@ -65,7 +68,10 @@ public final class Cluster {
             nodes.add(node);
         }
         StringBuilder ports = new StringBuilder();
-        for (int i = 0; i < count; i++) ports.append(i == 0 ? "" : ",").append(httpBase + i);
+        for (int i = 0; i < count; i++) {
+            if (only >= 0 && i != only) continue;
+            ports.append(ports.length() == 0 ? "" : ",").append(httpBase + i);
+        }
         System.out.println("READY " + ports);
         System.out.flush();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

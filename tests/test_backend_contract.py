@@ -1,0 +1,253 @@
+"""The backend contract: one suite, run against both index backends (Whoosh,
+and OpenSearch on the real 2-node cluster of ``scripts/opensearch``).  Each
+test states what the sample's records say the answer is, and checks it on
+the engine, the indexer CLI and the API, whichever backend holds the index.
+
+The OpenSearch index is written by ``python -m indexer build --backend
+opensearch`` (2 shards, 1 replica), as an operator would."""
+
+import os
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+import pytest
+
+from conftest import SAMPLE, validated, write_jsonl
+from search.models import SearchRequest
+from search.normalize import fold_case, normalize_query
+
+URL = os.environ.get("OPENSEARCH_URL")
+CST = timezone(timedelta(hours=8))
+
+
+def need_cluster():
+    if not URL:
+        if os.environ.get("REQUIRE_OPENSEARCH"):
+            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
+        pytest.skip("no OpenSearch cluster (scripts/opensearch start, then OPENSEARCH_URL=...)")
+
+
+def drop_alias(alias):
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(URL, timeout=60)
+    if client.indices.exists_alias(name=alias):
+        for name in client.indices.get_alias(name=alias):
+            client.indices.delete(index=name)
+
+
+@pytest.fixture(scope="module", params=["whoosh", "opensearch"])
+def backend(request):
+    if request.param == "opensearch":
+        need_cluster()
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def location(backend, sample_index):
+    """Where the 2,000 sample articles are indexed on this backend."""
+    if backend == "whoosh":
+        yield sample_index
+        return
+    from indexer.cli import main
+
+    alias = "news-contract-" + uuid.uuid4().hex[:8]
+    assert main(["build", "--backend", "opensearch", "--opensearch-url", URL, "--index", alias,
+                 "--shards", "2", "--replicas", "1", "--no-progress", SAMPLE]) == 0
+    yield alias
+    drop_alias(alias)
+
+
+@pytest.fixture(scope="module")
+def contract_engine(backend, location):
+    from search.engine import SearchEngine
+
+    eng = SearchEngine.open(location, backend=backend, opensearch_url=URL, refresh_interval=0, synonyms_path=None)
+    yield eng
+    eng.pinyin.get(wait=60)  # background builds read the index: let them finish before it goes
+    eng.suggester.get(wait=60)
+
+
+def norm(text):
+    return fold_case(normalize_query(text or ""))
+
+
+def containing(records, text):
+    """Ids of the records whose title or body contains ``text``, normalised
+    as the engine normalises (Traditional folded to Simplified, case and
+    width folded)."""
+    needle = norm(text)
+    return {r["id"] for r in records if needle in norm(r.get("title")) or needle in norm(r.get("body"))}
+
+
+def search(engine, q, **kw):
+    kw = {"size": 2000, "correct": False, "facets": (), "highlight": False, **kw}
+    return engine.search(SearchRequest(q=q, **kw))
+
+
+def ids(result):
+    return {h.id for h in result.hits}
+
+
+# ---- matching ---------------------------------------------------------------
+@pytest.mark.parametrize("phrase", ["香港特别行政区", "新冠疫苗", "国务院总理"])
+def test_a_phrase_matches_exactly_the_articles_containing_it(contract_engine, sample_records, phrase):
+    expected = containing(sample_records, phrase)
+    assert len(expected) >= 5
+    res = search(contract_engine, f'"{phrase}"')
+    assert res.total == len(expected)
+    assert ids(res) == expected
+
+
+@pytest.mark.parametrize("fragment", ["港特", "苗接", "区政"])
+def test_a_sub_word_matches_inside_longer_words(contract_engine, sample_records, fragment):
+    """Fragments that jieba never produces as words still find the articles."""
+    expected = containing(sample_records, fragment)
+    assert len(expected) >= 3
+    assert ids(search(contract_engine, fragment)) == expected
+
+
+@pytest.mark.parametrize("traditional, simplified", [("立法會", "立法会"), ("國務院", "国务院"), ("選舉", "选举")])
+def test_traditional_and_simplified_find_the_same_articles(contract_engine, sample_records, traditional, simplified):
+    a, b = search(contract_engine, traditional), search(contract_engine, simplified)
+    assert ids(a) == ids(b) == containing(sample_records, simplified)
+    originals = {r["id"]: r for r in sample_records}
+    assert any(traditional in originals[i]["body"] for i in ids(a))  # Hong Kong text, written in Traditional
+    assert any(simplified in originals[i]["body"] for i in ids(a))
+
+
+def test_exclusion_and_or(contract_engine, sample_records):
+    hk, vote = containing(sample_records, "香港"), containing(sample_records, "选举")
+    assert ids(search(contract_engine, "香港 -选举")) == hk - vote
+    assert ids(search(contract_engine, "美国 OR 日本")) == containing(sample_records, "美国") | containing(sample_records, "日本")
+
+
+def test_partial_matches_follow_full_matches_when_few_have_every_word(contract_engine, sample_records):
+    """Two words that rarely meet: the full matches first, then articles with
+    one of them, flagged as relaxed."""
+    both = containing(sample_records, "疫苗") & containing(sample_records, "立法会")
+    res = search(contract_engine, "疫苗 立法会", size=50)
+    assert len(both) < 10 and res.relaxed
+    # At least every article with one of the words (Whoosh also admits the
+    # parts of a long word: 立法 for 立法会).
+    assert res.total >= len(containing(sample_records, "疫苗") | containing(sample_records, "立法会"))
+    assert {h.id for h in res.hits[:len(both)]} == both
+
+
+# ---- filters, facets, dates, sort -----------------------------------------------
+def test_facet_counts_are_the_records_counts_and_filters_agree(contract_engine, sample_records):
+    matched = containing(sample_records, "香港")
+    truth = Counter(r.get("source") for r in sample_records if r["id"] in matched)
+    res = search(contract_engine, "香港", facets=("source", "category"), size=1)
+    assert {(f.value, f.count) for f in res.facets["source"]} == {(s, n) for s, n in truth.items() if s}
+    top = res.facets["source"][0]
+    filtered = search(contract_engine, "香港", source=[top.value])
+    assert filtered.total == top.count and {h.source for h in filtered.hits} == {top.value}
+
+
+def when(hit):
+    """A hit's publication time, as the index orders it (a date alone is
+    noon of that day in Beijing/Hong Kong)."""
+    from search.timeutil import parse_published
+
+    return parse_published(hit.published)
+
+
+def test_date_range_and_newest_first(contract_engine, sample_records):
+    lo, hi = datetime(2020, 1, 1, tzinfo=CST), datetime(2021, 1, 1, tzinfo=CST)
+    res = search(contract_engine, "香港", date_from=lo, date_to=hi, sort="newest")
+    assert res.total > 10
+    times = [when(h) for h in res.hits]
+    assert all(lo <= t < hi for t in times)
+    assert times == sorted(times, reverse=True)
+    oldest = [when(h) for h in search(contract_engine, "香港", sort="oldest", size=50).hits]
+    assert oldest == sorted(oldest)
+
+
+# ---- what the app builds on top ------------------------------------------------
+def test_highlights_mark_the_query_words(contract_engine):
+    res = search(contract_engine, "疫苗", size=10, highlight=True)
+    assert len(res.hits) == 10
+    for h in res.hits:
+        assert "<mark>疫苗</mark>" in h.title_highlight + h.snippet
+
+
+def test_related_articles_share_key_terms_and_leave_the_article_out(contract_engine, sample_records):
+    seen = 0
+    for record in sample_records[::200]:
+        own = contract_engine.get(record["id"])
+        related = contract_engine.related(record["id"], size=5)
+        if not related:
+            continue
+        seen += 1
+        assert record["id"] not in {h.id for h in related}
+        terms = {t for t, _ in own["keyterms"]}
+        for h in related:
+            other = contract_engine.get(h.id)
+            assert terms & {t for t, _ in other["keyterms"]}, (record["id"], h.id)
+    assert seen >= 8
+    assert contract_engine.related("no-such-article") is None
+
+
+def test_pinyin_and_suggestions(contract_engine):
+    """The vocabulary behind pinyin input and suggestions comes from the index."""
+    res = search(contract_engine, "xianggang", size=5)
+    assert res.total > 0 and any("香港" in h.title + h.snippet for h in search(contract_engine, "xianggang",
+                                                                             size=5, highlight=True).hits)
+    contract_engine.suggester.get(wait=60)
+    assert any(s.startswith("香港") for s in contract_engine.suggest("香港"))
+
+
+# ---- updates and deletes, through the indexer CLI --------------------------------
+def test_updates_and_deletes_through_the_indexer(backend, sample_records, tmp_path):
+    from indexer.cli import main
+    from search.engine import SearchEngine
+
+    records = sample_records[:30]
+    target = str(tmp_path / "index") if backend == "whoosh" else "news-writes-" + uuid.uuid4().hex[:8]
+    opts = ["--backend", backend, "--opensearch-url", URL or "", "--index", target]
+    try:
+        assert main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "a.jsonl", records)]) == 0
+        eng = SearchEngine.open(target, backend=backend, opensearch_url=URL, refresh_interval=0, synonyms_path=None)
+        assert eng.stats()["documents"] == 30
+        victim, edited = records[3], dict(records[4], title="更正：澳门特区政府发布新规定")
+        assert main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "b.jsonl", [edited])]) == 0
+        assert ids(search(eng, '"澳门特区政府发布新规定"')) == {edited["id"]}
+        assert eng.get(edited["id"])["title"] == edited["title"]
+        assert main(["delete", *opts, victim["id"]]) == 0
+        assert eng.get(victim["id"]) is None
+        assert victim["id"] not in ids(search(eng, '"' + victim["title"][:10] + '"'))
+        assert eng.stats()["documents"] == 29
+        assert main(["delete", *opts, victim["id"]]) == 1  # not there any more: reported
+    finally:
+        if backend == "opensearch":
+            drop_alias(target)
+
+
+# ---- the API and pages -------------------------------------------------------------
+def test_the_api_on_this_backend(backend, location, openapi, sample_records):
+    from web import create_app
+
+    app = create_app({"SEARCH_BACKEND": backend, "OPENSEARCH_URL": URL, "SEARCH_INDEX": location,
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_ARTICLE_STORE": "off", "SEARCH_RATE_LIMIT": "off"})
+    c = app.test_client()
+    try:
+        data = validated(c, openapi, "/api/search?q=" + quote("立法會 選舉") + "&size=5&group=0").get_json()
+        assert data["total"] > 5 and len(data["hits"]) == 5
+        assert all("<mark>" in h["title_highlight"] + h["snippet"] for h in data["hits"])
+        doc = sample_records[7]
+        assert validated(c, openapi, "/api/articles/" + quote(doc["id"])).get_json()["title"] == doc["title"]
+        validated(c, openapi, "/api/articles/" + quote(doc["id"]) + "/related")
+        timeline = validated(c, openapi, "/api/timeline?q=" + quote("香港") + "&interval=year").get_json()
+        assert sum(b["count"] for b in timeline["buckets"]) + timeline["undated"] == timeline["total"] > 0
+        validated(c, openapi, "/api/articles/nope", status=404)
+        assert c.get("/api/search?q=" + quote("香港") + "&sort=sideways").status_code == 400
+        page = c.get("/search?q=" + quote("香港") + "&group=0").get_data(as_text=True)
+        assert "<mark>香港</mark>" in page and 'id="timeline"' in page
+        assert c.get("/healthz").get_json()["documents"] == 2000
+    finally:
+        eng = app.extensions["search_engine"].get()
+        eng.pinyin.get(wait=60)
+        eng.suggester.get(wait=60)
