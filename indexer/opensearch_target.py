@@ -159,7 +159,10 @@ class OpenSearchWriter(ChangeLoop):
                 except RecordError as exc:
                     log.error("stored article %s skipped: %s", record.get("id"), exc)
 
-        rebuild_alias(self.client, self.alias, prepared(articles(), self.userdict), self.shards, self.replicas)
+        # Analysed in this process: forked workers would inherit the
+        # service process's signal handlers and open connections.
+        rebuild_alias(self.client, self.alias, prepared(articles(), self.userdict, workers=1), self.shards,
+                      self.replicas)
         self.articles.set_applied(snapshot)
         self.articles.set_state("rebuild_requested", 0)
         self.rebuilds += 1

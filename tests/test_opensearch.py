@@ -5,6 +5,7 @@ test_backend_contract.py; here: the same tokens and the same matches as
 Whoosh, migration, and what a cluster adds (replicas, alias swaps)."""
 
 import os
+import time
 import uuid
 
 import numpy as np
@@ -160,3 +161,178 @@ def test_migrate_and_rebuild_through_the_alias_under_load(client, sample_index):
     finally:
         for name in client.indices.get_alias(name=alias) if client.indices.exists_alias(name=alias) else []:
             client.indices.delete(index=name)
+
+
+def test_an_operator_opensearch_lacks_is_a_400(sample_in_opensearch):
+    from urllib.parse import quote
+
+    from web import create_app
+
+    app = create_app({"SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": URL, "SEARCH_INDEX": sample_in_opensearch,
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_ARTICLE_STORE": "off", "SEARCH_RATE_LIMIT": "off"})
+    _engines["app-400"] = app.extensions["search_engine"].get()
+    for q in ("lead:香港", "atleast3:选举", "香港 SAME 选举"):
+        resp = app.test_client().get("/api/search?q=" + quote(q))
+        assert resp.status_code == 400 and "not supported" in resp.get_json()["error"], q
+
+
+def test_related_articles_agree_with_whoosh(plain_engine, sample_in_opensearch, sample_records):
+    """Both backends pick the same key terms; ranked by different BM25s, the
+    related lists still mostly agree."""
+    os_engine = _os_engine(sample_in_opensearch)
+    shared = total = 0
+    for record in sample_records[::100]:
+        ours = {h.id for h in plain_engine.related(record["id"], size=5)}
+        theirs = {h.id for h in os_engine.related(record["id"], size=5)}
+        shared += len(ours & theirs)
+        total += len(ours)
+    print(f"\nrelated lists: {shared} of {total} articles in common")
+    assert total >= 80 and shared >= 0.5 * total
+
+
+# ---- the cluster's own behaviour --------------------------------------------
+def _cluster_script(*args):
+    """scripts/opensearch on the cluster the tests run against."""
+    import subprocess
+    from urllib.parse import urlparse
+
+    from conftest import ROOT
+
+    env = dict(os.environ, OPENSEARCH_HTTP_PORT=str(urlparse(URL).port))
+    subprocess.run([os.path.join(ROOT, "scripts", "opensearch"), *args], cwd=ROOT, env=env, check=True,
+                   timeout=300)
+
+
+def test_with_one_node_stopped_the_same_articles_match(client, sample_in_opensearch):
+    """Replicas 1 on 2 nodes: with node 1 stopped, every shard still has a
+    copy on node 0, so every query finds the same articles (scores may
+    differ per shard copy).  The node is then started again and the cluster
+    goes back to green."""
+    from conftest import ROOT
+    from search.backends.opensearch.backend import OpenSearchBackend
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    if not os.path.exists(os.path.join(ROOT, ".opensearch", "node-1.pid")):
+        pytest.skip("the cluster was not started by scripts/opensearch: its nodes cannot be stopped here")
+    engine = SearchEngine(OpenSearchBackend(URL, sample_in_opensearch), cache_size=0, synonyms_path=None,
+                          blocklist_path=None)
+    _engines["one-node"] = engine
+    queries = ["香港", "习近平 会见", '"香港特别行政区"', "立法會", "疫苗 -美国", "title:疫情"]
+
+    def answers():
+        out = {}
+        for q in queries:
+            res = engine.search(SearchRequest(q=q, size=2000, facets=("source",), correct=False, highlight=False))
+            out[q] = (res.total, {h.id for h in res.hits}, {(f.value, f.count) for f in res.facets["source"]})
+        return out
+
+    before = answers()
+    # Take node 1 out of the voting configuration first (how an operator
+    # removes a cluster-manager-eligible node), so node 0 keeps a quorum.
+    client.cluster.post_voting_config_exclusions(params={"node_names": "node-1"})
+    try:
+        _cluster_script("stop-node", "1")
+        health = _health(client, lambda h: h["number_of_nodes"] == 1)
+        assert health["status"] in ("yellow", "green")  # node 0 holds a copy of every shard
+        during = answers()
+        assert during == before
+    finally:
+        _cluster_script("start-node", "1")
+        client.cluster.delete_voting_config_exclusions(params={"wait_for_removal": "false"})
+    _health(client, lambda h: h["status"] == "green" and h["number_of_nodes"] == 2)
+
+
+def _health(client, ok, seconds=120):
+    """The cluster's health once ``ok(health)`` (fails after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        health = client.cluster.health()
+        if ok(health):
+            return health
+        assert time.monotonic() < deadline, health
+        time.sleep(0.5)
+
+
+def test_a_full_rebuild_under_load_fails_no_request(tmp_path, sample_records):
+    """The real service on OpenSearch: gunicorn, its writer applying the
+    write API's changes, readers searching over HTTP while the writer
+    rebuilds the whole index from the article store and swaps the alias."""
+    import json
+    import subprocess
+    import sys
+    import threading
+    import urllib.parse
+
+    from conftest import ROOT, STAFF, STAFF_TOKEN, Server, digest, write_jsonl
+    from indexer.article_store import ArticleStore
+    from test_live_indexing import call
+
+    alias = "news-live-" + uuid.uuid4().hex[:8]
+    store = str(tmp_path / "articles.sqlite")
+    base, fresh = sample_records[:400], sample_records[400:420]
+    env = {"SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": URL, "SEARCH_ARTICLE_STORE": store,
+           "SEARCH_WRITE_TOKENS": digest(STAFF_TOKEN), "SEARCH_WRITE_WAIT": "10"}
+    cli = [sys.executable, "-m", "indexer"]
+    target = ["--backend", "opensearch", "--opensearch-url", URL, "--index", alias, "--store", store]
+    subprocess.run([*cli, "build", *target, "--no-progress", "--replicas", "1",
+                    write_jsonl(tmp_path / "base.jsonl", base)], cwd=ROOT, check=True, timeout=300)
+    assert ArticleStore(store).count() == 400
+    srv = Server(alias, workers=2, extra_env=env)
+    from opensearchpy import OpenSearch
+
+    os_client = OpenSearch(URL, timeout=60)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not srv.json("/healthz")[1].get("writer_running"):
+            time.sleep(0.2)
+        assert srv.json("/healthz")[1]["writer_running"]
+        auth = {**STAFF, "Content-Type": "application/json"}
+        for i, r in enumerate(fresh):  # the write API, through the writer, into OpenSearch
+            status, body = call(f"{srv.url}/api/articles/live-{i}", "PUT",
+                                json.dumps(dict(r, id=f"live-{i}"), ensure_ascii=False), auth)
+            assert status in (200, 201) and json.loads(body)["status"] == "indexed", body
+        assert call(f"{srv.url}/api/articles/{urllib.parse.quote(base[0]['id'])}", "DELETE", headers=STAFF)[0] == 200
+        phrase = urllib.parse.quote('"' + fresh[3]["title"][:12] + '"')
+        assert '"live-3"' in call(f"{srv.url}/api/search?q={phrase}&size=50&group=0")[1].decode()
+        first = set(os_client.indices.get_alias(name=alias))
+
+        stop, errors, done = threading.Event(), [], []
+        words = ["香港", "习近平", "疫情", "经济", "选举", "\"国务院\"", "中国 美国", "xianggang"]
+
+        def reader(seed):
+            import random
+
+            rng = random.Random(seed)
+            while not stop.is_set():
+                q = urllib.parse.quote(rng.choice(words))
+                try:
+                    status, body = call(f"{srv.url}/api/search?q={q}&size=5")
+                    total = json.loads(body)["total"] if status == 200 else None
+                except Exception as exc:  # noqa: BLE001 - a failed request is what we count
+                    status, total = repr(exc), None
+                done.append(status)
+                if status != 200 or not total:
+                    errors.append((status, q))
+
+        readers = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
+        for t in readers:
+            t.start()
+        try:
+            subprocess.run([*cli, "rebuild", *target], cwd=ROOT, check=True, timeout=600)
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            for t in readers:
+                t.join()
+        second = set(os_client.indices.get_alias(name=alias))
+        assert second != first and not any(os_client.indices.exists(index=name) for name in first)
+        assert not errors, errors[:10]
+        assert len(done) > 50
+        assert os_client.count(index=alias)["count"] == 400 + 20 - 1  # the writes survived the rebuild
+        assert srv.json("/healthz")[1]["documents"] == 419
+        print(f"\n{len(done)} searches during the rebuild, 0 failed")
+    finally:
+        srv.stop()
+        for name in os_client.indices.get_alias(name=alias) if os_client.indices.exists_alias(name=alias) else []:
+            os_client.indices.delete(index=name)
