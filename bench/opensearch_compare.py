@@ -1,6 +1,7 @@
 """The same queries on Whoosh (in-process) and on the OpenSearch backend
 (2-node cluster), through the same engine: latency side by side, and how
-often both return the same number of matches.
+often both return the same number of matches, and how much of the first
+page of results they share (their BM25 variants rank differently).
 
     python -m bench.opensearch_compare --index DIR --alias NAME [--opensearch-url URL]
 
@@ -32,6 +33,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=os.path.join(HERE, "results", "opensearch_compare.json"))
     args = ap.parse_args(argv)
     from search.engine import SearchEngine
+    from search.models import SearchRequest
     from search.plan import UnsupportedQuery
 
     whoosh = SearchEngine.open(args.index, cache_size=0, synonyms_path=None, blocklist_path=None)
@@ -41,7 +43,8 @@ def main(argv=None) -> None:
     for engine in (whoosh, opensearch):
         engine.search(request_for({"q": "预热"}))
     times = {"whoosh": [], "opensearch": []}
-    same_total = unsupported = 0
+    same_total = same_full = both_full = unsupported = 0
+    overlaps = []
     for item in queries:
         req = request_for(item)
         t0 = time.perf_counter()
@@ -55,10 +58,27 @@ def main(argv=None) -> None:
         t2 = time.perf_counter()
         times["whoosh"].append((t1 - t0) * 1000)
         times["opensearch"].append((t2 - t1) * 1000)
-        same_total += a.total == b.total and not a.relaxed
+        same_total += a.total == b.total
+        if not a.relaxed and not b.relaxed:
+            both_full += 1
+            same_full += a.total == b.total
+        if a.hits:  # how far the two rankings agree: shared articles in the first page
+            overlaps.append(len({h.id for h in a.hits} & {h.id for h in b.hits}) / len(a.hits))
+    # Related articles (the article page): 50 articles spread over the index.
+    related_ms = {"whoosh": [], "opensearch": []}
+    sample = [h.id for h in whoosh.search(SearchRequest(q="中国", size=50, facets=(), highlight=False)).hits]
+    for doc_id in sample:
+        for name, engine in (("whoosh", whoosh), ("opensearch", opensearch)):
+            t0 = time.perf_counter()
+            engine.related(doc_id, size=5)
+            related_ms[name].append((time.perf_counter() - t0) * 1000)
     result = {
+        "related_whoosh_ms": percentiles(related_ms["whoosh"]),
+        "related_opensearch_ms": percentiles(related_ms["opensearch"]),
         "queries": len(queries), "compared": len(times["whoosh"]), "unsupported_on_opensearch": unsupported,
-        "same_total_and_not_relaxed": same_total,
+        "same_total": same_total,
+        "full_matches_only_on_both": both_full, "same_total_among_them": same_full,
+        "first_page_overlap_mean": round(sum(overlaps) / max(len(overlaps), 1), 3),
         "whoosh_ms": percentiles(times["whoosh"]), "opensearch_ms": percentiles(times["opensearch"]),
         "documents": {"whoosh": whoosh.backend.doc_count(), "opensearch": opensearch.backend.doc_count()},
     }
@@ -67,7 +87,11 @@ def main(argv=None) -> None:
     for name in ("whoosh", "opensearch"):
         p = result[f"{name}_ms"]
         print(f"{name:10s} p50 {p['p50']:7.1f} ms  p95 {p['p95']:7.1f} ms  p99 {p['p99']:7.1f} ms  (n={p['n']})")
-    print(f"same total on both (and no partial matches on Whoosh): {same_total} of {len(times['whoosh'])}; "
+    for name in ("whoosh", "opensearch"):
+        p = result[f"related_{name}_ms"]
+        print(f"related ({name}) p50 {p['p50']:7.1f} ms  p95 {p['p95']:7.1f} ms  (n={p['n']})")
+    print(f"same total on both: {same_total} of {len(times['whoosh'])} ({same_full} of the {both_full} "
+          f"without partial matches); first page shared: {result['first_page_overlap_mean']:.0%}; "
           f"unsupported on OpenSearch: {unsupported}")
     write_result(args.out, result)
 

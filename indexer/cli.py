@@ -214,13 +214,24 @@ def _to_opensearch(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Unreachable as exc:
-        print(f"error: cannot reach OpenSearch at {args.opensearch_url}: {exc}", file=sys.stderr)
+        print(f"error: cannot reach OpenSearch at {_without_password(args.opensearch_url)}: {exc}", file=sys.stderr)
         return 2
     print(summary.line(), file=sys.stderr)
     print(f"{summary.characters / max(summary.seconds, 1e-9):,.0f} characters/s", file=sys.stderr)
     if args.store and args.store != "off":
         pipeline.hand_to_writer(args.store, args.files, wait=False, report=lambda msg: None)
     return 0
+
+
+def _without_password(url: str | None) -> str:
+    """The URL as it may be printed (credentials can be part of it)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    if parts.password is None:
+        return url or ""
+    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}"
+                          + (f":{parts.port}" if parts.port else "")).geturl()
 
 
 def _migrate(args) -> int:

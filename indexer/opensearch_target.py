@@ -94,7 +94,7 @@ def delete(url: str, alias: str, doc_ids: list[str]) -> tuple[int, list[str]]:
     """Delete documents by id; returns (deleted count, ids not found)."""
     client = connect(url)
     if not client.indices.exists(index=alias):
-        raise ValueError(f"no index or alias {alias!r} at {url}")
+        raise ValueError(f"no index or alias {alias!r} on the cluster")
     outcomes = apply(client, alias, (), doc_ids, refresh=True)
     return len(outcomes.get("deleted", [])), outcomes.get("not_found", [])
 

@@ -81,3 +81,16 @@ def test_parser_never_raises(text):
 def test_engine_accepts_any_query(engine, text):
     res = engine.search(SearchRequest(q=text, size=3))
     assert res.total >= 0
+
+
+def test_an_unreachable_opensearch_is_a_clear_error_without_the_password(capsys, tmp_path):
+    from conftest import write_jsonl
+    from indexer.cli import main
+
+    from bench.server import free_port
+
+    url = f"http://newsroom:s3cret@127.0.0.1:{free_port()}"
+    path = write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "title": "标题", "body": "正文"}])
+    assert main(["build", "--backend", "opensearch", "--opensearch-url", url, "--index", "news", path]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach OpenSearch at http://newsroom:***@127.0.0.1" in err and "s3cret" not in err
