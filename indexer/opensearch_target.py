@@ -28,6 +28,7 @@ from .records import RecordError, record_hash, to_article
 from .writer import ChangeLoop
 
 log = logging.getLogger("indexer.opensearch")
+PREPARE_BATCH = 2000  # articles analysed per round of the worker pool
 
 
 def connect(url: str | None):
@@ -59,7 +60,28 @@ def prepared(articles, userdict: str | None = None, workers: int | None = None):
         yield from map(_prepare, articles)
         return
     with multiprocessing.get_context("fork").Pool(workers, _init_worker, (userdict,)) as pool:
-        yield from pool.imap(_prepare, articles, chunksize=32)
+        # A batch at a time, the next one analysed while the bulk requests
+        # take this one: Pool.imap would read every article ahead and hold
+        # every result the bulk requests have not taken yet (3 GB here).
+        pending = None
+        for batch in _batches(articles, PREPARE_BATCH):
+            ahead = pool.map_async(_prepare, batch, chunksize=32)
+            if pending is not None:
+                yield from pending.get()
+            pending = ahead
+        if pending is not None:
+            yield from pending.get()
+
+
+def _batches(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # ---- the CLI's build and delete -----------------------------------------------

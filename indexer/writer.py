@@ -1,5 +1,6 @@
 """The single index writer: drains the article store's change log into the
-Whoosh index, for as long as the service runs.
+Whoosh index, for as long as the service runs (``ChangeLoop`` is the part
+shared with the OpenSearch writer, ``opensearch_target.OpenSearchWriter``).
 
     python -m indexer writer --index data/index --store data/articles.sqlite
 

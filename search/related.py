@@ -26,8 +26,7 @@ def related_plan(stored: dict, key, backend, exclude: tuple = ()) -> Plan | None
         return None
     n = max(backend.doc_count(), 1)
     weighted = []
-    for term, tf in keyterms:
-        df = backend.doc_frequency(term)
+    for (term, tf), df in zip(keyterms, backend.doc_frequencies([t for t, _ in keyterms])):
         if df <= 1:
             continue  # only in this article: cannot relate it to anything
         if n >= 100 and df > n * 0.2:

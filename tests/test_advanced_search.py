@@ -38,25 +38,6 @@ def test_compose_writes_a_query_that_parses_back():
     assert q.parse("SAME 香港").must == [q.Words("香港")]
 
 
-@pytest.mark.parametrize("word", ["香港", "习近平", "疫苗"])
-def test_lead_matches_the_first_paragraph_exactly(engine, sample_records, word):
-    expected = {r["id"] for r in sample_records if squeeze(word) in squeeze(r["body"].split("\n", 1)[0])}
-    anywhere = {r["id"] for r in sample_records if squeeze(word) in squeeze(r["title"] + r["body"])}
-    assert expected and expected < anywhere  # the test tells lead from anywhere
-    assert ids(engine, f"lead:{word}") == expected
-
-
-@pytest.mark.parametrize("word,n", [("疫苗", 3), ("香港", 5), ("习近平", 2)])
-def test_at_least_n_mentions(engine, sample_records, word, n):
-    def count(r):
-        return squeeze(r["title"]).count(squeeze(word)) + squeeze(r["body"]).count(squeeze(word))
-
-    expected = {r["id"] for r in sample_records if count(r) >= n}
-    fewer = {r["id"] for r in sample_records if 0 < count(r) < n}
-    assert expected and fewer
-    assert ids(engine, f"atleast{n}:{word}") == expected
-
-
 @pytest.mark.parametrize("a,b", [("香港", "选举"), ("林郑月娥", "特首"), ("香港", "警方"), ("美国", "中国")])
 def test_same_sentence(engine, sample_records, a, b):
     def same(r):

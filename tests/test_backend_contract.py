@@ -7,6 +7,7 @@ The OpenSearch index is written by ``python -m indexer build --backend
 opensearch`` (2 shards, 1 replica), as an operator would."""
 
 import os
+import re
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -134,6 +135,30 @@ def test_partial_matches_follow_full_matches_when_few_have_every_word(contract_e
     # parts of a long word: 立法 for 立法会).
     assert res.total >= len(containing(sample_records, "疫苗") | containing(sample_records, "立法会"))
     assert {h.id for h in res.hits[:len(both)]} == both
+
+
+# ---- newsroom operators --------------------------------------------------------
+def squeeze(text):
+    return re.sub(r"[\W_]+", "", norm(text))
+
+
+@pytest.mark.parametrize("word", ["香港", "习近平", "疫苗"])
+def test_lead_matches_the_first_paragraph_exactly(contract_engine, sample_records, word):
+    expected = {r["id"] for r in sample_records if squeeze(word) in squeeze(r["body"].split("\n", 1)[0])}
+    anywhere = {r["id"] for r in sample_records if squeeze(word) in squeeze(r["title"] + r["body"])}
+    assert expected and expected < anywhere  # the test tells lead from anywhere
+    assert ids(search(contract_engine, f"lead:{word}")) == expected
+
+
+@pytest.mark.parametrize("word,n", [("疫苗", 3), ("香港", 5), ("习近平", 2)])
+def test_at_least_n_mentions(contract_engine, sample_records, word, n):
+    def count(r):
+        return squeeze(r["title"]).count(squeeze(word)) + squeeze(r["body"]).count(squeeze(word))
+
+    expected = {r["id"] for r in sample_records if count(r) >= n}
+    fewer = {r["id"] for r in sample_records if 0 < count(r) < n}
+    assert expected and fewer
+    assert ids(search(contract_engine, f"atleast{n}:{word}")) == expected
 
 
 # ---- filters, facets, dates, sort -----------------------------------------------

@@ -25,6 +25,9 @@ class IndexBackend(Protocol):
 
     def doc_frequency(self, word: str) -> int: ...
 
+    def doc_frequencies(self, words: list[str]) -> list[int]:
+        """``doc_frequency`` of each word (one round trip where that matters)."""
+
     def vocabulary(self, field: str) -> dict[str, int]:
         """Every indexed word of ``field`` ("title" or "body") with its
         document frequency (for pinyin lookup, suggestions, corrections)."""

@@ -10,8 +10,11 @@ When few articles match every word, articles matching some of the words
 follow them, as in the Whoosh backend (without its partial credit for the
 parts of a long word, and without its last-resort bigram fallback).
 
-Not here: ``lead:``, ``atleastN:`` and ``SAME`` (they raise
-``UnsupportedQuery``, a 400), and near-duplicate groups.  Scores are
+``lead:`` looks the text up in the first paragraph's own grams
+(``lead_g``); ``atleastN:`` counts occurrences with span queries.
+
+Not here: ``SAME`` (it raises ``UnsupportedQuery``, a 400), and
+near-duplicate groups.  Scores are
 OpenSearch's BM25, not the Whoosh backend's BM25F: the same articles
 match, in a different order.
 """
@@ -25,6 +28,7 @@ from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause
 
 TITLE_BOOST = 2.0
 FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
+MAX_MENTIONS = 20  # atleastN: one span query per split of N between title and body
 VALUE_FIELDS = {"category": "category", "source": "source", "author": "author", "tag": "tags"}
 
 
@@ -74,9 +78,59 @@ class OpenSearchBackend:
             return {"bool": {"should": [self.clause(o) for o in c.options], "minimum_should_match": 1}}
         if isinstance(c, AllClause):
             return {"bool": {"must": [self.clause(o) for o in c.children]}}
-        if isinstance(c, (LeadClause, MentionsClause, SameSentenceClause)):
-            raise UnsupportedQuery("lead:, atleastN: and SAME are not supported by the OpenSearch backend yet")
+        if isinstance(c, LeadClause):
+            return {"bool": {"must": [self.clause(c.inner)], "filter": [self._in_lead(c.inner)]}}
+        if isinstance(c, MentionsClause):
+            return self._mentions(c)
+        if isinstance(c, SameSentenceClause):
+            raise UnsupportedQuery("SAME is not supported by the OpenSearch backend")
         raise TypeError(f"unknown clause {c!r}")
+
+    def _in_lead(self, c) -> dict:
+        """The clause's text occurs in the first paragraph (``lead_g``)."""
+        if isinstance(c, (WordClause, PhraseClause)):
+            return {"bool": {"should": self._text("lead", c.grams), "minimum_should_match": 1}}
+        if isinstance(c, AnyClause):
+            return {"bool": {"should": [self._in_lead(o) for o in c.options], "minimum_should_match": 1}}
+        if isinstance(c, AllClause):
+            return {"bool": {"must": [self._in_lead(o) for o in c.children]}}
+        raise UnsupportedQuery("this lead: query is not supported by the OpenSearch backend")
+
+    @staticmethod
+    def _occurrence(field: str, grams) -> dict:
+        """One occurrence of a text in ``field`` as a span: its bigrams in order."""
+        if len(grams) == 1 and len(grams[0][0]) == 1:
+            return {"span_term": {f"{field}_c": grams[0][0]}}
+        if len(grams) == 1:
+            return {"span_term": {f"{field}_g": grams[0][0]}}
+        _, slop = _gram_phrase(grams)
+        return {"span_near": {"clauses": [{"span_term": {f"{field}_g": g}} for g, _ in grams],
+                              "slop": slop, "in_order": True}}
+
+    def _mentions(self, c: MentionsClause) -> dict:
+        """At least ``min_count`` occurrences, title and body together: for
+        each split k + (n - k), k distinct occurrences in the title (an
+        ordered span of k copies, which cannot overlap) and n - k in the body."""
+        t = c.term
+        n = c.min_count
+        if not t.grams:
+            return {"match_none": {}}
+        if n > MAX_MENTIONS:
+            raise UnsupportedQuery(f"atleastN: is limited to N <= {MAX_MENTIONS} on the OpenSearch backend")
+
+        def at_least(field: str, k: int) -> dict | None:
+            if k == 0:
+                return None
+            one = self._occurrence(field, t.grams)
+            if k == 1:
+                return one
+            return {"span_near": {"clauses": [one] * k, "slop": 1_000_000, "in_order": True}}
+
+        options = []
+        for k in range(n + 1):
+            parts = [q for q in (at_least("title", k), at_least("body", n - k)) if q is not None]
+            options.append({"bool": {"must": parts}})
+        return {"bool": {"should": options, "minimum_should_match": 1}}
 
     def query(self, plan: Plan, relaxed: bool = False, filtered: bool = True) -> dict:
         """The plan as an OpenSearch query.  ``relaxed``: documents matching
@@ -167,9 +221,25 @@ class OpenSearchBackend:
             return None
         return doc["_id"], doc["_source"]["stored"]
 
+    @staticmethod
+    def _has_word(word: str) -> dict:
+        return {"bool": {"should": [{"term": {"title_w": word}}, {"term": {"body_w": word}}]}}
+
     def doc_frequency(self, word: str) -> int:
-        q = {"bool": {"should": [{"term": {"title_w": word}}, {"term": {"body_w": word}}]}}
-        return self.client.count(index=self.index, body={"query": q})["count"]
+        return self.client.count(index=self.index, body={"query": self._has_word(word)})["count"]
+
+    def doc_frequencies(self, words: list[str]) -> list[int]:
+        """All in one multi-search (the related list asks for ~20 words)."""
+        if not words:
+            return []
+        lines = []
+        for w in words:
+            lines += [{}, {"query": self._has_word(w), "size": 0, "track_total_hits": True}]
+        res = self.client.msearch(index=self.index, body=lines)
+        failed = [r["error"] for r in res["responses"] if "error" in r]
+        if failed:
+            raise RuntimeError(f"document frequencies failed: {failed[0]}")
+        return [r["hits"]["total"]["value"] for r in res["responses"]]
 
     def in_live_title(self, word: str) -> bool:
         return self.client.count(index=self.index, body={"query": {"term": {"title_w": word}}})["count"] > 0

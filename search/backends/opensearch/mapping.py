@@ -28,6 +28,9 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
             "properties": {
                 "id": {"type": "keyword"},
                 **{f"{f}_{k}": TOKENS for f in ("title", "body") for k in ("w", "g", "c")},
+                # The first paragraph's grams again, for lead: (a term in the lead).
+                "lead_g": TOKENS,
+                "lead_c": TOKENS,
                 "category": {"type": "keyword"},
                 "source": {"type": "keyword"},
                 "author": {"type": "keyword"},
@@ -46,10 +49,9 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
 
 def to_source(doc: PreparedDoc) -> dict:
     """The OpenSearch document of an analysed article."""
-    grams = {f: " ".join(g for g, _ in Analyzer.gram_terms(text)) for f, text in
-             (("title_g", doc.title_norm), ("body_g", doc.body_norm))}
-    chars = {f: " ".join(c for c in text if c.isalnum()) for f, text in
-             (("title_c", doc.title_norm), ("body_c", doc.body_norm))}
+    texts = {"title": doc.title_norm, "body": doc.body_norm, "lead": doc.body_norm[:doc.lead_end]}
+    grams = {f"{f}_g": " ".join(g for g, _ in Analyzer.gram_terms(text)) for f, text in texts.items()}
+    chars = {f"{f}_c": " ".join(c for c in text if c.isalnum()) for f, text in texts.items()}
     return {
         "id": doc.id,
         "title_w": " ".join(doc.title_words),

@@ -119,6 +119,9 @@ class WhooshBackend:
     def doc_count(self) -> int:
         return self.view.n_live
 
+    def doc_frequencies(self, words: list[str]) -> list[int]:
+        return [self.doc_frequency(w) for w in words]
+
     def doc_frequency(self, word: str) -> int:
         """Live documents having ``word`` in the title or the body."""
         view = self.view
