@@ -120,12 +120,7 @@ def main(argv=None) -> int:
             print("interrupted: every committed batch is in the index; run the same command again to finish",
                   file=sys.stderr)
             return 130
-        print(summary.line(), file=sys.stderr)
-        print(f"{summary.characters / max(summary.seconds, 1e-9):,.0f} characters/s", file=sys.stderr)
-        if args.store and args.store != "off":
-            # The article store stays the source of truth for later rebuilds.
-            pipeline.hand_to_writer(args.store, args.files, wait=False, report=lambda msg: None)
-        return 0
+        return _built(args, summary)
     if args.cmd == "delete":
         n, missing = pipeline.delete(args.index, args.ids)
         for m in missing:
@@ -216,6 +211,12 @@ def _to_opensearch(args) -> int:
     except Unreachable as exc:
         print(f"error: cannot reach OpenSearch at {_without_password(args.opensearch_url)}: {exc}", file=sys.stderr)
         return 2
+    return _built(args, summary)
+
+
+def _built(args, summary) -> int:
+    """Report a finished build; the article store also gets its records (it
+    stays the source of truth for later rebuilds)."""
     print(summary.line(), file=sys.stderr)
     print(f"{summary.characters / max(summary.seconds, 1e-9):,.0f} characters/s", file=sys.stderr)
     if args.store and args.store != "off":

@@ -148,20 +148,8 @@ class OpenSearchWriter(ChangeLoop):
         changes = self.articles.pending(self.articles.applied(), self.batch)
         if not changes:
             return 0
-        final = {}
-        for ch in changes:  # the last change of an id wins
-            final[ch.id] = ch
-        docs, deletes = [], []
-        for ch in final.values():
-            if ch.op != "put" or ch.record is None:
-                deletes.append(ch.id)
-                continue
-            try:
-                article = bylines.enrich(to_article(ch.record))
-            except RecordError as exc:  # validated on the way in; never lose the rest
-                log.error("change %s (%s) skipped: %s", ch.seq, ch.id, exc)
-                continue
-            docs.append(prepare(article, self.analyzer, record_hash(article)))
+        final, docs = self._latest(changes)
+        deletes = [doc_id for doc_id, ch in final.items() if ch.op != "put" or ch.record is None]
         apply(self.client, self.alias, docs, deletes, refresh=True)
         self.articles.set_applied(changes[-1].seq)
         self.commits += 1

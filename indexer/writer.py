@@ -92,6 +92,23 @@ class ChangeLoop:
     def close(self) -> None:
         pass
 
+    def _latest(self, changes) -> tuple[dict, list]:
+        """The last change of each id, and the analysed new version of each
+        id whose last change is a put (a bad record is logged and skipped:
+        it was validated on the way in, and the rest must not be lost)."""
+        final = {ch.id: ch for ch in changes}  # the last change of an id wins
+        docs = []
+        for ch in final.values():
+            if ch.op != "put" or ch.record is None:
+                continue
+            try:
+                article = bylines.enrich(to_article(ch.record))
+            except RecordError as exc:
+                log.error("change %s (%s) skipped: %s", ch.seq, ch.id, exc)
+                continue
+            docs.append(prepare(article, self.analyzer, record_hash(article)))
+        return final, docs
+
     def drain(self, timeout: float = 600.0) -> None:
         """Apply every pending change (used by tests and the CLI)."""
         deadline = time.monotonic() + timeout
@@ -177,19 +194,7 @@ class IndexWriter(ChangeLoop):
                 self.session.commit(clean=True)
             self._maybe_regroup()
             return 0
-        final = {}
-        for ch in changes:  # the last change of an id wins
-            final[ch.id] = ch
-        docs = []
-        for ch in final.values():
-            if ch.op != "put" or ch.record is None:
-                continue
-            try:
-                article = bylines.enrich(to_article(ch.record))
-            except RecordError as exc:  # validated on the way in; never lose the rest
-                log.error("change %s (%s) skipped: %s", ch.seq, ch.id, exc)
-                continue
-            docs.append(prepare(article, self.analyzer, record_hash(article)))
+        final, docs = self._latest(changes)
         for doc_id in final:
             self._delete(doc_id)
         if docs:
