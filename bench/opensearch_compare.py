@@ -16,6 +16,7 @@ Writes bench/results/opensearch_compare.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -64,6 +65,21 @@ def main(argv=None) -> None:
             same_full += a.total == b.total
         if a.hits:  # how far the two rankings agree: shared articles in the first page
             overlaps.append(len({h.id for h in a.hits} & {h.id for h in b.hits}) / len(a.hits))
+    # The same mix grouped, as the web app asks by default (near-duplicates as one hit).
+    grouped_ms = {"whoosh": [], "opensearch": []}
+    same_groups = 0
+    for item in queries:
+        req = dataclasses.replace(request_for(item), group=True)
+        t0 = time.perf_counter()
+        a = whoosh.search(req)
+        t1 = time.perf_counter()
+        try:
+            b = opensearch.search(req)
+        except UnsupportedQuery:
+            continue
+        grouped_ms["whoosh"].append((t1 - t0) * 1000)
+        grouped_ms["opensearch"].append((time.perf_counter() - t1) * 1000)
+        same_groups += a.total == b.total
     # Related articles (the article page): 50 articles spread over the index.
     related_ms = {"whoosh": [], "opensearch": []}
     sample = [h.id for h in whoosh.search(SearchRequest(q="中国", size=50, facets=(), highlight=False)).hits]
@@ -73,6 +89,9 @@ def main(argv=None) -> None:
             engine.related(doc_id, size=5)
             related_ms[name].append((time.perf_counter() - t0) * 1000)
     result = {
+        "grouped_whoosh_ms": percentiles(grouped_ms["whoosh"]),
+        "grouped_opensearch_ms": percentiles(grouped_ms["opensearch"]),
+        "grouped_same_total": same_groups,
         "related_whoosh_ms": percentiles(related_ms["whoosh"]),
         "related_opensearch_ms": percentiles(related_ms["opensearch"]),
         "queries": len(queries), "compared": len(times["whoosh"]), "unsupported_on_opensearch": unsupported,
@@ -87,6 +106,10 @@ def main(argv=None) -> None:
     for name in ("whoosh", "opensearch"):
         p = result[f"{name}_ms"]
         print(f"{name:10s} p50 {p['p50']:7.1f} ms  p95 {p['p95']:7.1f} ms  p99 {p['p99']:7.1f} ms  (n={p['n']})")
+    for name in ("whoosh", "opensearch"):
+        p = result[f"grouped_{name}_ms"]
+        print(f"grouped ({name}) p50 {p['p50']:7.1f} ms  p95 {p['p95']:7.1f} ms  p99 {p['p99']:7.1f} ms")
+    print(f"grouped: same number of groups on both: {same_groups} of {len(grouped_ms['whoosh'])}")
     for name in ("whoosh", "opensearch"):
         p = result[f"related_{name}_ms"]
         print(f"related ({name}) p50 {p['p50']:7.1f} ms  p95 {p['p95']:7.1f} ms  (n={p['n']})")

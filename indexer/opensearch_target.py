@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import sys
+import threading
 import time
 
 from search.analysis import Analyzer
+from search.backends.opensearch.groups import regroup
 from search.backends.opensearch.indexing import apply, ensure_alias, rebuild_alias
 from search.documents import article_from_stored, prepare
 from search.segmenter import get_segmenter
@@ -108,6 +110,7 @@ def build(url: str, alias: str, paths: list[str], userdict: str | None = None, w
         ensure_alias(client, alias, shards, replicas)
         outcomes = apply(client, alias, docs, refresh=True)
         summary.added, summary.updated = len(outcomes.get("created", [])), len(outcomes.get("updated", []))
+        regroup(client, alias)
     summary.seconds = time.monotonic() - t0
     return summary
 
@@ -118,7 +121,10 @@ def delete(url: str, alias: str, doc_ids: list[str]) -> tuple[int, list[str]]:
     if not client.indices.exists(index=alias):
         raise ValueError(f"no index or alias {alias!r} on the cluster")
     outcomes = apply(client, alias, (), doc_ids, refresh=True)
-    return len(outcomes.get("deleted", [])), outcomes.get("not_found", [])
+    deleted = outcomes.get("deleted", [])
+    if deleted:
+        regroup(client, alias)  # a withdrawn representative hands its group on
+    return len(deleted), outcomes.get("not_found", [])
 
 
 # ---- the service's writer -------------------------------------------------------
@@ -126,10 +132,13 @@ class OpenSearchWriter(ChangeLoop):
     """Drains the article store's change log into the alias: each step is
     one bulk request and one refresh, after which the changes are marked
     applied (a crash re-applies them, which is harmless: a put replaces, a
-    delete of a missing id does nothing)."""
+    delete of a missing id does nothing).  Near-duplicate groups are
+    recomputed in a background thread, at most every ``regroup_interval``
+    seconds after changes."""
 
     def __init__(self, url: str, alias: str, articles: ArticleStore, userdict: str | None = None,
-                 batch: int = 1000, pid_path: str | None = None, shards: int = 1, replicas: int = 1):
+                 batch: int = 1000, pid_path: str | None = None, shards: int = 1, replicas: int = 1,
+                 regroup_interval: float = 30.0):
         self.client = connect(url)
         self.alias = alias
         self.articles = articles
@@ -140,6 +149,11 @@ class OpenSearchWriter(ChangeLoop):
         self.analyzer = Analyzer(get_segmenter(userdict))
         self.commits = 0
         self.rebuilds = 0
+        self.regroup_interval = regroup_interval
+        self.regroups = 0
+        self._changed_since_regroup = False
+        self._last_regroup = 0.0
+        self._regroup_job: threading.Thread | None = None
         ensure_alias(self.client, alias, shards, replicas)
 
     def step(self) -> int:
@@ -147,13 +161,34 @@ class OpenSearchWriter(ChangeLoop):
             self.rebuild_from_store()
         changes = self.articles.pending(self.articles.applied(), self.batch)
         if not changes:
+            self._maybe_regroup()
             return 0
         final, docs = self._latest(changes)
         deletes = [doc_id for doc_id, ch in final.items() if ch.op != "put" or ch.record is None]
         apply(self.client, self.alias, docs, deletes, refresh=True)
         self.articles.set_applied(changes[-1].seq)
         self.commits += 1
+        self._changed_since_regroup = True
+        self._maybe_regroup()
         return len(changes)
+
+    def _maybe_regroup(self) -> None:
+        if not self._changed_since_regroup or (self._regroup_job is not None and self._regroup_job.is_alive()):
+            return
+        if time.monotonic() - self._last_regroup < self.regroup_interval:
+            return
+        self._changed_since_regroup = False
+        self._last_regroup = time.monotonic()
+
+        def job():
+            try:
+                regroup(self.client, self.alias)
+                self.regroups += 1
+            except Exception:  # noqa: BLE001 - groups are best effort; search works without
+                log.exception("regrouping failed")
+
+        self._regroup_job = threading.Thread(target=job, name="regroup", daemon=True)
+        self._regroup_job.start()
 
     def rebuild_from_store(self) -> None:
         """Re-analyse every article of the store into a new index and swap
@@ -178,6 +213,8 @@ class OpenSearchWriter(ChangeLoop):
         self.rebuilds += 1
 
     def close(self) -> None:
+        if self._regroup_job is not None:
+            self._regroup_job.join()
         self.client.close()
 
 

@@ -238,6 +238,61 @@ def test_pinyin_and_suggestions(contract_engine):
     assert any(s.startswith("香港") for s in contract_engine.suggest("香港"))
 
 
+# ---- near-duplicate groups -------------------------------------------------------
+@pytest.fixture(scope="module")
+def expected_groups(sample_records):
+    """The sample's near-duplicate groups, computed straight from the
+    records (signatures and grouping of search.dedupe): id -> its group."""
+    import numpy as np
+
+    from indexer import bylines
+    from indexer.records import to_article
+    from search import dedupe
+    from search.analysis import Analyzer
+    from search.documents import prepare
+    from search.segmenter import get_segmenter
+
+    analyzer = Analyzer(get_segmenter())
+    docs = [prepare(bylines.enrich(to_article(r)), analyzer) for r in sample_records]
+    rep = dedupe.group(np.array([d.published_ts if d.published_ts is not None else -1 for d in docs], np.int64),
+                       np.stack([d.minhash for d in docs]), np.array([d.installment for d in docs], np.int64))
+    groups: dict[int, set] = {}
+    for i, r in enumerate(rep.tolist()):
+        groups.setdefault(r, set()).add(docs[i].id)
+    return {doc_id: members for members in groups.values() if len(members) > 1 for doc_id in members}
+
+
+def test_near_duplicate_groups_are_the_records_groups(contract_engine, expected_groups):
+    assert len(expected_groups) >= 20
+    for doc_id, members in sorted(expected_groups.items()):
+        copies = contract_engine.near_duplicates(doc_id)
+        assert {c["id"] for c in copies} == members - {doc_id}, doc_id
+
+
+def test_grouped_search_counts_groups_and_lists_the_copies(contract_engine, expected_groups, by_id):
+    from search.timeutil import parse_published
+
+    # A group whose copies share their headline's start: one phrase finds them all.
+    doc_id = next(i for i in sorted(expected_groups)
+                  if len({by_id[m]["title"][:10] for m in expected_groups[i]}) == 1)
+    q = '"' + by_id[doc_id]["title"][:10] + '"'
+    flat = search(contract_engine, q, group=False)
+    grouped = search(contract_engine, q, group=True)
+    assert expected_groups[doc_id] <= ids(flat)
+    group_of = {i: min(expected_groups.get(i, {i})) for i in ids(flat)}
+    assert grouped.total == len(set(group_of.values())) < flat.total
+    assert grouped.total_articles == flat.total
+    shown = [h for h in grouped.hits if h.id in expected_groups[doc_id] or
+             {s["id"] for s in h.similar} & expected_groups[doc_id]]
+    assert len(shown) == 1  # the group is one hit ...
+    hit = shown[0]
+    assert {hit.id} | {s["id"] for s in hit.similar} == expected_groups[doc_id]  # ... listing its copies
+    assert hit.similar_count == len(expected_groups[doc_id]) - 1
+    # ... and showing its earliest copy.
+    assert parse_published(hit.published) == min(parse_published(by_id[i]["published"])
+                                                  for i in expected_groups[doc_id])
+
+
 # ---- updates and deletes, through the indexer CLI --------------------------------
 def test_updates_and_deletes_through_the_indexer(backend, sample_records, tmp_path):
     from indexer.cli import main
@@ -274,6 +329,8 @@ def test_the_api_on_this_backend(backend, location, openapi, sample_records):
     try:
         data = validated(c, openapi, "/api/search?q=" + quote("立法會 選舉") + "&size=5&group=0").get_json()
         assert data["total"] > 5 and len(data["hits"]) == 5
+        grouped = validated(c, openapi, "/api/search?q=" + quote("立法會 選舉") + "&size=5").get_json()
+        assert grouped["total_articles"] == data["total"] >= grouped["total"]  # grouping is the default
         assert all("<mark>" in h["title_highlight"] + h["snippet"] for h in data["hits"])
         doc = sample_records[7]
         assert validated(c, openapi, "/api/articles/" + quote(doc["id"])).get_json()["title"] == doc["title"]

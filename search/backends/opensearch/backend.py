@@ -15,7 +15,8 @@ parts of a long word, and without its last-resort bigram fallback).
 is a span of both terms closer than the position gap between the body's
 sentences (``mapping.SENTENCE_GAP``).
 
-Not here: near-duplicate groups.  Scores are
+Near-duplicate groups are the Whoosh backend's grouping, stored as each
+article's representative (``dup_rep``, see groups.py) and collapsed on.  Scores are
 OpenSearch's BM25, not the Whoosh backend's BM25F: the same articles
 match, in a different order.
 """
@@ -31,6 +32,9 @@ from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause
 TITLE_BOOST = 2.0
 FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
 MAX_MENTIONS = 20  # atleastN: one span query per split of N between title and body
+# Grouped totals count distinct representatives: exact up to this many
+# groups, a close estimate (OpenSearch's HyperLogLog++) beyond.
+GROUP_COUNT_PRECISION = 40000
 VALUE_FIELDS = {"category": "category", "source": "source", "author": "author", "tag": "tags"}
 
 
@@ -52,6 +56,7 @@ class OpenSearchBackend:
         self.version_interval = version_interval
         self._version = None
         self._version_at = 0.0
+        self._has_groups: bool | None = None
 
     # ---- clauses -------------------------------------------------------------
     def _text(self, field: str, grams, word: str | None = None) -> list[dict]:
@@ -185,7 +190,8 @@ class OpenSearchBackend:
     # ---- IndexBackend ---------------------------------------------------------
     def execute(self, plan: Plan) -> BackendResult:
         result = self._execute(plan, relaxed=False)
-        if self._should_relax(plan, result.total):
+        articles = result.total if result.total_articles is None else result.total_articles
+        if self._should_relax(plan, articles):
             partial = self._execute(plan, relaxed=True)
             partial.relaxed = partial.total > result.total
             return partial
@@ -205,6 +211,14 @@ class OpenSearchBackend:
             aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": interval,
                                                    "time_zone": "+08:00", "min_doc_count": 0}}
             aggs["undated"] = {"missing": {"field": "published"}}
+        grouped = plan.group and self.has_groups()
+        if grouped:
+            # One hit per group (ranked by its best match), showing the
+            # group's earliest matching article; the others listed with it.
+            body["collapse"] = {"field": "dup_rep", "inner_hits": {
+                "name": "copies", "size": plan.similar_limit + 1, "_source": ["stored"],
+                "sort": [{"published": {"order": "asc", "missing": "_last"}}]}}
+            aggs["groups"] = {"cardinality": {"field": "dup_rep", "precision_threshold": GROUP_COUNT_PRECISION}}
         if aggs:
             body["aggs"] = aggs
         res = self.client.search(index=self.index, body=body)
@@ -213,10 +227,21 @@ class OpenSearchBackend:
             score = float(h.get("_score") or 0.0)
             if relaxed and score >= FULL_MATCH_BONUS:
                 score -= FULL_MATCH_BONUS  # the bonus only ranks; report the match's own score
-            hits.append(BackendHit(h["_id"], score, h["_source"]["stored"]))
+            if grouped:
+                copies = h["inner_hits"]["copies"]["hits"]
+                first, *others = copies["hits"]
+                hits.append(BackendHit(first["_id"], score, first["_source"]["stored"],
+                                       [(o["_id"], o["_source"]["stored"]) for o in others[:plan.similar_limit]],
+                                       copies["total"]["value"] - 1))
+            else:
+                hits.append(BackendHit(h["_id"], score, h["_source"]["stored"]))
         facets = {name: [(b["key"], b["doc_count"]) for b in res["aggregations"][name]["buckets"]]
                   for name in plan.facets}
-        result = BackendResult(res["hits"]["total"]["value"], hits, facets)
+        total = res["hits"]["total"]["value"]
+        if grouped:
+            result = BackendResult(res["aggregations"]["groups"]["value"], hits, facets, total_articles=total)
+        else:
+            result = BackendResult(total, hits, facets)
         if plan.histogram:
             fmt = {"day": 10, "month": 7, "year": 4}[interval]
             result.histogram = [(b["key_as_string"][:fmt], b["doc_count"])
@@ -260,8 +285,28 @@ class OpenSearchBackend:
     def has_deletions(self) -> bool:
         return False  # OpenSearch's statistics follow deletions: nothing to check
 
+    def has_groups(self) -> bool:
+        """Does the index carry near-duplicate groups (``dup_rep``)?  Indexes
+        written before groups came to this backend do not."""
+        if self._has_groups is None:
+            mappings = self.client.indices.get_mapping(index=self.index)
+            self._has_groups = all("dup_rep" in m["mappings"].get("properties", {}) for m in mappings.values())
+        return self._has_groups
+
     def near_duplicates(self, key) -> list:
-        return []  # not yet: groups are computed by the Whoosh indexing path only
+        if not self.has_groups():
+            return []
+        from opensearchpy import NotFoundError
+
+        try:
+            rep = self.client.get(index=self.index, id=key, _source_includes=["dup_rep"])["_source"].get("dup_rep")
+        except NotFoundError:
+            return []
+        query = {"bool": {"filter": [{"term": {"dup_rep": rep}}], "must_not": [{"ids": {"values": [key]}}]}}
+        res = self.client.search(index=self.index, body={
+            "query": query, "size": 100, "_source": ["stored"],
+            "sort": [{"published": {"order": "asc", "missing": "_last"}}, {"id": "asc"}]})
+        return [(h["_id"], h["_source"]["stored"]) for h in res["hits"]["hits"]]
 
     def vocabulary(self, field: str) -> dict[str, int]:
         """Every word of the live titles with its document frequency, read

@@ -54,7 +54,8 @@ def _new_name(alias: str) -> str:
     return f"{alias}-{time.strftime('%Y%m%d%H%M%S')}-{time.monotonic_ns() % 10**6:06d}"
 
 
-def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc], shards: int = 1, replicas: int = 1) -> str:
+def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc], shards: int = 1, replicas: int = 1,
+                  regroup: bool = True) -> str:
     """Build a complete new index ``<alias>-<timestamp>`` and point ``alias``
     at it in one atomic alias update: searches through the alias never see
     a half-built index.  The indexes the alias pointed to before are deleted
@@ -65,6 +66,10 @@ def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc], shards: int =
     client.indices.create(index=name, body=index_body(shards, replicas))
     bulk_index(client, name, docs)
     client.indices.refresh(index=name)
+    if regroup:  # near-duplicate groups before anyone searches the new index
+        from .groups import regroup as group_documents
+
+        group_documents(client, name)
     client.cluster.health(index=name, wait_for_status="green" if replicas else "yellow")
     old = list(client.indices.get_alias(name=alias).keys()) if client.indices.exists_alias(name=alias) else []
     if client.indices.exists(index=alias) and not old:

@@ -14,6 +14,7 @@ import bisect
 
 from ...documents import PreparedDoc, sentence_ends
 from ...analysis import Analyzer
+from .groups import encode_signature
 
 # Body fields hold one value per sentence; the positions of consecutive
 # sentences are SENTENCE_GAP apart, so a span query of slop < SENTENCE_GAP
@@ -47,6 +48,11 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
                 # behind pinyin input and suggestions (never searched).
                 "title_terms": {"type": "keyword", "index": False, "doc_values": True},
                 "published": {"type": "date", "format": "epoch_second"},  # as in the Whoosh index
+                # Near-duplicate groups (groups.py): the representative's id,
+                # and what grouping reads (MinHash signature, headline installment).
+                "dup_rep": {"type": "keyword"},
+                "signature": {"type": "binary"},
+                "installment": {"type": "long", "index": False},
                 "title_len": {"type": "integer"},
                 "body_len": {"type": "integer"},
                 "stored": {"type": "object", "enabled": False},  # shown on result pages, never searched
@@ -84,6 +90,9 @@ def to_source(doc: PreparedDoc) -> dict:
         "tags": doc.facets.get("tags") or [],
         "title_terms": sorted(set(doc.title_words)),
         "published": doc.published_ts,
+        "dup_rep": doc.id,  # alone until the next regroup
+        "signature": encode_signature(doc.minhash),
+        "installment": int(doc.installment or 0),
         "title_len": len(doc.title_words),
         "body_len": len(doc.body_words),
         "stored": {**doc.stored, "keyterms": doc.keyterms, "content_hash": doc.content_hash},
