@@ -49,6 +49,7 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N articles (0: all)")
     ap.add_argument("--opensearch-url", default=os.environ.get("OPENSEARCH_URL"))
     ap.add_argument("--keep-alias", help="build into this alias and keep it (for bench.opensearch_compare)")
+    ap.add_argument("--keep-whoosh", help="build the Whoosh index in this directory and keep it")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "opensearch_indexing.json"))
     args = ap.parse_args(argv)
     from indexer import opensearch_target
@@ -58,7 +59,7 @@ def main(argv=None) -> None:
     client = opensearch_target.connect(args.opensearch_url)
     try:
         files = [_slice(args.files, args.limit, os.path.join(tmp, "slice.jsonl"))] if args.limit else args.files
-        ix = os.path.join(tmp, "index")
+        ix = args.keep_whoosh or os.path.join(tmp, "index")
         cli = [sys.executable, "-m", "indexer", "build", "--no-progress"]
         runs = {"whoosh": run_measured([*cli, "--index", ix, *files]),
                 "opensearch": run_measured([*cli, "--backend", "opensearch", "--opensearch-url", args.opensearch_url,

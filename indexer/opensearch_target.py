@@ -19,7 +19,8 @@ import time
 
 from search.analysis import Analyzer
 from search.backends.opensearch.groups import regroup
-from search.backends.opensearch.indexing import apply, ensure_alias, rebuild_alias
+from search.backends.opensearch.indexing import SourceDoc, apply, ensure_alias, rebuild_alias
+from search.backends.opensearch.mapping import to_source
 from search.documents import article_from_stored, prepare
 from search.segmenter import get_segmenter
 
@@ -50,12 +51,13 @@ def _init_worker(userdict: str | None) -> None:
     _analyzer = Analyzer(get_segmenter(userdict))
 
 
-def _prepare(article):
-    return prepare(article, _analyzer, record_hash(article))
+def _prepare(article) -> SourceDoc:
+    doc = prepare(article, _analyzer, record_hash(article))
+    return SourceDoc(doc.id, to_source(doc))
 
 
 def prepared(articles, userdict: str | None = None, workers: int | None = None):
-    """The analysed documents of ``articles``, in order."""
+    """The analysed documents of ``articles`` as OpenSearch sources, in order."""
     workers = workers if workers is not None else min(2, multiprocessing.cpu_count())
     if workers <= 1:
         _init_worker(userdict)

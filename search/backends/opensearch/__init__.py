@@ -1,4 +1,4 @@
-"""The OpenSearch backend (work in progress, issue 8): the only package that
+"""The OpenSearch backend: the only package that
 imports opensearch-py.  Documents arrive analysed by our own pipeline
 (``search.documents.prepare``) and are stored as whitespace-separated token
 fields, so OpenSearch sees exactly the tokens the Whoosh backend indexes."""

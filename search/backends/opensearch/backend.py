@@ -1,4 +1,4 @@
-"""IndexBackend over an OpenSearch index or alias (first version, issue 8).
+"""IndexBackend over an OpenSearch index or alias.
 
 Plans are translated into OpenSearch queries over the pre-segmented token
 fields (``mapping.py``): a word matches as a word (``*_w``) or, like in the
@@ -16,9 +16,10 @@ is a span of both terms closer than the position gap between the body's
 sentences (``mapping.SENTENCE_GAP``).
 
 Near-duplicate groups are the Whoosh backend's grouping, stored as each
-article's representative (``dup_rep``, see groups.py) and collapsed on.  Scores are
-OpenSearch's BM25, not the Whoosh backend's BM25F: the same articles
-match, in a different order.
+article's representative (``dup_rep``, see groups.py) and collapsed on.
+
+Scores are OpenSearch's BM25, not the Whoosh backend's BM25F: the same
+articles match, in a different order.
 """
 
 from __future__ import annotations

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from collections.abc import Iterable
 
 from ...documents import PreparedDoc
 from .mapping import to_source
 
 
-def bulk_index(client, index: str, docs: Iterable[PreparedDoc], chunk_size: int = 500) -> int:
+@dataclass
+class SourceDoc:
+    """A document already turned into its OpenSearch source (by an indexing
+    worker process, so that the process sending bulk requests does not)."""
+
+    id: str
+    source: dict
+
+
+def bulk_index(client, index: str, docs: Iterable[PreparedDoc | SourceDoc], chunk_size: int = 500) -> int:
     """Index ``docs`` (replacing same ids); returns the count."""
     return sum(len(ids) for ids in apply(client, index, docs, chunk_size=chunk_size).values())
 
 
-def apply(client, index: str, puts: Iterable[PreparedDoc], deletes: Iterable[str] = (),
+def apply(client, index: str, puts: Iterable[PreparedDoc | SourceDoc], deletes: Iterable[str] = (),
           chunk_size: int = 500, refresh: bool = False) -> dict[str, list[str]]:
     """Index ``puts`` (replacing same ids) and delete ``deletes`` in bulk,
     retrying rejected chunks with backoff (raises if a document still
@@ -23,7 +33,8 @@ def apply(client, index: str, puts: Iterable[PreparedDoc], deletes: Iterable[str
     from opensearchpy import helpers
 
     actions = [{"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in deletes]
-    puts_actions = ({"_op_type": "index", "_index": index, "_id": d.id, "_source": to_source(d)} for d in puts)
+    puts_actions = ({"_op_type": "index", "_index": index, "_id": d.id,
+                     "_source": d.source if isinstance(d, SourceDoc) else to_source(d)} for d in puts)
     outcomes: dict[str, list[str]] = {}
     for ok, item in helpers.streaming_bulk(client, itertools.chain(actions, puts_actions), chunk_size=chunk_size,
                                            max_retries=5, initial_backoff=1, raise_on_error=True,
@@ -54,7 +65,7 @@ def _new_name(alias: str) -> str:
     return f"{alias}-{time.strftime('%Y%m%d%H%M%S')}-{time.monotonic_ns() % 10**6:06d}"
 
 
-def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc], shards: int = 1, replicas: int = 1,
+def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc | SourceDoc], shards: int = 1, replicas: int = 1,
                   regroup: bool = True) -> str:
     """Build a complete new index ``<alias>-<timestamp>`` and point ``alias``
     at it in one atomic alias update: searches through the alias never see

@@ -10,7 +10,7 @@ single characters.
 
 from __future__ import annotations
 
-import bisect
+import numpy as np
 
 from ...documents import PreparedDoc, sentence_ends
 from ...analysis import Analyzer
@@ -64,10 +64,13 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
 def _by_sentence(terms, ends) -> list[str]:
     """(term, character position) pairs as one string per sentence
     (``ends``: the sentence ends' positions, ascending)."""
-    out: list[list[str]] = [[] for _ in range(len(ends) + 1)]
-    for term, pos in terms:
-        out[bisect.bisect_left(ends, pos)].append(term)
-    return [" ".join(s) for s in out if s]
+    terms = list(terms)
+    if not terms:
+        return []
+    words, positions = zip(*terms)
+    sentence = np.searchsorted(np.asarray(ends), np.asarray(positions))
+    cuts = (np.flatnonzero(np.diff(sentence)) + 1).tolist()
+    return [" ".join(words[a:b]) for a, b in zip([0, *cuts], [*cuts, len(words)])]
 
 
 def to_source(doc: PreparedDoc) -> dict:
