@@ -43,22 +43,30 @@ def main(argv=None) -> None:
     queries = distinct_queries(load_mix())
     for engine in (whoosh, opensearch):
         engine.search(request_for({"q": "预热"}))
-    times = {"whoosh": [], "opensearch": []}
-    same_total = same_full = both_full = unsupported = 0
-    overlaps = []
-    for item in queries:
-        req = request_for(item)
+
+    def on_both(req, times):
+        """(Whoosh result, OpenSearch result), timed into ``times``; None
+        when the OpenSearch backend refuses the query."""
         t0 = time.perf_counter()
         a = whoosh.search(req)
         t1 = time.perf_counter()
         try:
             b = opensearch.search(req)
         except UnsupportedQuery:
+            return None
+        times["whoosh"].append((t1 - t0) * 1000)
+        times["opensearch"].append((time.perf_counter() - t1) * 1000)
+        return a, b
+
+    times = {"whoosh": [], "opensearch": []}
+    same_total = same_full = both_full = unsupported = 0
+    overlaps = []
+    for item in queries:
+        pair = on_both(request_for(item), times)
+        if pair is None:
             unsupported += 1
             continue
-        t2 = time.perf_counter()
-        times["whoosh"].append((t1 - t0) * 1000)
-        times["opensearch"].append((t2 - t1) * 1000)
+        a, b = pair
         same_total += a.total == b.total
         if not a.relaxed and not b.relaxed:
             both_full += 1
@@ -69,16 +77,10 @@ def main(argv=None) -> None:
     grouped_ms = {"whoosh": [], "opensearch": []}
     same_groups = close_groups = 0
     for item in queries:
-        req = dataclasses.replace(request_for(item), group=True)
-        t0 = time.perf_counter()
-        a = whoosh.search(req)
-        t1 = time.perf_counter()
-        try:
-            b = opensearch.search(req)
-        except UnsupportedQuery:
+        pair = on_both(dataclasses.replace(request_for(item), group=True), grouped_ms)
+        if pair is None:
             continue
-        grouped_ms["whoosh"].append((t1 - t0) * 1000)
-        grouped_ms["opensearch"].append((time.perf_counter() - t1) * 1000)
+        a, b = pair
         same_groups += a.total == b.total
         # Ties in publication time may pick another representative, which
         # can move a member between groups: totals then differ by a few.
