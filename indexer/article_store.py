@@ -57,26 +57,42 @@ class ArticleStore:
         return conn
 
     # ---- writing (any process) ------------------------------------------
-    def put(self, records: list[dict]) -> int:
+    def put(self, records: list[dict], already_indexed: bool = False) -> int:
         """Store ``records`` (validated, each with an ``id``) and queue them
-        for indexing, in one transaction; returns the last change's seq."""
-        now = time.time()
-        with self._conn() as c:
-            seq = 0
-            for r in records:
-                c.execute("INSERT INTO articles (id, record, updated) VALUES (?, ?, ?) "
-                          "ON CONFLICT(id) DO UPDATE SET record = excluded.record, updated = excluded.updated",
-                          (r["id"], json.dumps(r, ensure_ascii=False), now))
-                seq = c.execute("INSERT INTO changes (id, op, at) VALUES (?, 'put', ?)", (r["id"], now)).lastrowid
-        return seq
+        for indexing, in one transaction; returns the last change's seq.
+        ``already_indexed``: see ``_record``."""
+        def change(c, r, now):
+            c.execute("INSERT INTO articles (id, record, updated) VALUES (?, ?, ?) "
+                      "ON CONFLICT(id) DO UPDATE SET record = excluded.record, updated = excluded.updated",
+                      (r["id"], json.dumps(r, ensure_ascii=False), now))
+            return c.execute("INSERT INTO changes (id, op, at) VALUES (?, 'put', ?)", (r["id"], now)).lastrowid
 
-    def delete(self, ids: list[str]) -> int:
+        return self._record(records, change, already_indexed)
+
+    def delete(self, ids: list[str], already_indexed: bool = False) -> int:
+        def change(c, doc_id, now):
+            c.execute("DELETE FROM articles WHERE id = ?", (doc_id,))
+            return c.execute("INSERT INTO changes (id, op, at) VALUES (?, 'delete', ?)", (doc_id, now)).lastrowid
+
+        return self._record(ids, change, already_indexed)
+
+    def _record(self, items, change, already_indexed: bool) -> int:
+        """Apply ``change`` to every item in one transaction; returns the
+        last change's seq.  ``already_indexed``: the index was just written
+        directly (no writer running), so the changes are only recorded here,
+        the source of truth, and marked as applied when nothing else was
+        pending."""
         now = time.time()
         with self._conn() as c:
+            caught_up = already_indexed and (
+                (c.execute("SELECT MAX(seq) FROM changes").fetchone()[0] or 0)
+                <= (c.execute("SELECT value FROM state WHERE key = 'applied'").fetchone() or (0,))[0])
             seq = 0
-            for doc_id in ids:
-                c.execute("DELETE FROM articles WHERE id = ?", (doc_id,))
-                seq = c.execute("INSERT INTO changes (id, op, at) VALUES (?, 'delete', ?)", (doc_id, now)).lastrowid
+            for item in items:
+                seq = change(c, item, now)
+            if caught_up and seq:
+                c.execute("INSERT INTO state (key, value) VALUES ('applied', ?) "
+                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (seq,))
         return seq
 
     # ---- reading -------------------------------------------------------------

@@ -196,11 +196,7 @@ def _to_opensearch(args) -> int:
             if args.store and args.store != "off":
                 from .article_store import ArticleStore
 
-                store = ArticleStore(args.store)
-                nothing_pending = store.backlog() == 0
-                seq = store.delete(args.ids)
-                if nothing_pending:
-                    store.set_applied(seq)
+                ArticleStore(args.store).delete(args.ids, already_indexed=True)
             return 0 if not missing else 1
         summary = opensearch_target.build(args.opensearch_url, args.index, args.files, userdict=args.userdict,
                                           workers=args.workers, rebuild=args.rebuild, shards=args.shards,

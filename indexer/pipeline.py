@@ -390,14 +390,12 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
     writer has committed them (same skipping and reporting as ``build``).
 
     ``wait=False``: the records were just indexed directly (no writer
-    running); they are only recorded in the store, the source of truth,
-    and marked as applied when nothing else was pending."""
+    running): ``ArticleStore.put(already_indexed=True)``."""
     from .article_store import ArticleStore
 
     report = report or (lambda msg: print(msg, file=sys.stderr))
     check_paths(paths)
     store = ArticleStore(store_path)
-    nothing_pending = store.backlog() == 0
     summary = Summary()
     t0 = time.monotonic()
     pending: list[dict] = []
@@ -406,7 +404,7 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
     def flush():
         nonlocal seq, pending
         if pending:
-            seq = store.put(pending)
+            seq = store.put(pending, already_indexed=not wait)
             pending = []
 
     for raw, article in valid_records(paths, summary, report):
@@ -417,8 +415,6 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
             flush()
     flush()
     if not wait:
-        if seq and nothing_pending:
-            store.set_applied(seq)
         summary.seconds = time.monotonic() - t0
         return summary
     if seq and not store.wait_applied(seq, timeout):

@@ -297,13 +297,9 @@ class OpenSearchBackend:
     def near_duplicates(self, key) -> list:
         if not self.has_groups():
             return []
-        from opensearchpy import NotFoundError
-
-        try:
-            rep = self.client.get(index=self.index, id=key, _source_includes=["dup_rep"])["_source"].get("dup_rep")
-        except NotFoundError:
-            return []
-        query = {"bool": {"filter": [{"term": {"dup_rep": rep}}], "must_not": [{"ids": {"values": [key]}}]}}
+        # One request: the terms lookup reads the article's own dup_rep.
+        same_group = {"terms": {"dup_rep": {"index": self.index, "id": key, "path": "dup_rep"}}}
+        query = {"bool": {"filter": [same_group], "must_not": [{"ids": {"values": [key]}}]}}
         res = self.client.search(index=self.index, body={
             "query": query, "size": 100, "_source": ["stored"],
             "sort": [{"published": {"order": "asc", "missing": "_last"}}, {"id": "asc"}]})
