@@ -141,9 +141,73 @@ class Server(_Server):
         env = {"SEARCH_REFRESH_INTERVAL": "0.5", **(extra_env or {})}
         super().__init__(index_dir, workers=workers, extra_env=env, require_healthy=require_healthy)
 
+    def wait_for_writer(self, seconds: float = 30) -> bool:
+        """Has the index writer started by gunicorn's master come up?"""
+        import time
+
+        deadline = time.time() + seconds
+        while time.time() < deadline and not self.json("/healthz")[1].get("writer_running"):
+            time.sleep(0.2)
+        return bool(self.json("/healthz")[1].get("writer_running"))
+
 
 @pytest.fixture(scope="session")
 def server(sample_index):
     s = Server(sample_index)
     yield s
     s.stop()
+
+
+def call(url, method="GET", body=None, headers=None, timeout=30):
+    """One real HTTP request: (status, body bytes), errors included."""
+    import urllib.error
+    import urllib.request
+
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class SearchLoad:
+    """Readers searching a real server over HTTP (``with`` block) while a
+    test changes the index: ``requests`` counts them, ``errors`` keeps each
+    one that did not answer 200 (or, with ``need_matches``, found nothing)."""
+
+    def __init__(self, url, words, readers=4, need_matches=False):
+        import threading
+
+        self.url, self.words, self.need_matches = url, words, need_matches
+        self.requests, self.errors = 0, []
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._threads = [threading.Thread(target=self._read, args=(i,)) for i in range(readers)]
+
+    def _read(self, seed):
+        import random
+        import urllib.parse
+
+        rng = random.Random(seed)
+        while not self._stop.is_set():
+            q = urllib.parse.quote(rng.choice(self.words))
+            try:
+                status, body = call(f"{self.url}/api/search?q={q}&size=5")
+                found = json.loads(body)["total"] if status == 200 and self.need_matches else True
+            except Exception as exc:  # noqa: BLE001 - a failed request is what we count
+                status, found = repr(exc), True
+            with self._lock:
+                self.requests += 1
+                if status != 200 or not found:
+                    self.errors.append((status, q) if self.need_matches else status)
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for t in self._threads:
+            t.join()

@@ -2,24 +2,12 @@
 workers and the writer process started by its master, real HTTP."""
 
 import json
-import random
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from conftest import STAFF, STAFF_TOKEN, Server, digest, write_jsonl
-
-
-def call(url, method="GET", body=None, headers=None, timeout=30):
-    data = body.encode("utf-8") if isinstance(body, str) else body
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+from conftest import STAFF, STAFF_TOKEN, SearchLoad, Server, call, digest, write_jsonl
 
 
 def test_searches_never_fail_while_articles_change(tmp_path, sample_records):
@@ -32,76 +20,52 @@ def test_searches_never_fail_while_articles_change(tmp_path, sample_records):
         "SEARCH_ARTICLE_STORE": str(tmp_path / "articles.sqlite"),
         "SEARCH_WRITE_TOKENS": digest(STAFF_TOKEN), "SEARCH_WRITE_WAIT": "10"})
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline and not srv.json("/healthz")[1].get("writer_running"):
-            time.sleep(0.2)
-        assert srv.json("/healthz")[1]["writer_running"]
+        assert srv.wait_for_writer()
 
-        stop = threading.Event()
-        stats = {"requests": 0, "errors": [], "lock": threading.Lock()}
         words = ["香港", "习近平", "疫情", "经济", "选举", "法院", "学生", "\"国务院\"", "中国 美国", "xianggang"]
-
-        def reader(seed):
-            rng = random.Random(seed)
-            while not stop.is_set():
-                q = urllib.parse.quote(rng.choice(words))
-                try:
-                    status, _ = call(f"{srv.url}/api/search?q={q}&size=5")
-                except Exception as exc:  # noqa: BLE001 - a failed request is what we count
-                    status = repr(exc)
-                with stats["lock"]:
-                    stats["requests"] += 1
-                    if status != 200:
-                        stats["errors"].append(status)
-
-        readers = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
-        for t in readers:
-            t.start()
-        auth = {**STAFF, "Content-Type": "application/json"}
-        lags = []
-        for i, r in enumerate(fresh):
-            doc = dict(r, id=f"live-{i}")
-            t0 = time.monotonic()
-            status, body = call(f"{srv.url}/api/articles/live-{i}", "PUT", json.dumps(doc, ensure_ascii=False), auth)
-            assert status in (200, 201, 202), body
-            if i % 15 == 0:  # searchable soon after (the 2 s target is measured by bench.live_freshness)
-                phrase = urllib.parse.quote('"' + doc["title"][:12] + '"')
-                seen = False
-                while not seen and time.monotonic() - t0 < 10:
-                    _, found = call(f"{srv.url}/api/search?q={phrase}&size=50&group=0&correct=0")
-                    seen = f'"live-{i}"' in found.decode("utf-8")
-                    if not seen:
-                        time.sleep(0.05)
-                assert seen, f"live-{i} not searchable after 10 s"
-                lags.append(time.monotonic() - t0)
-        for i in range(0, 50):  # corrections
-            doc = dict(fresh[i], id=f"live-{i}", title="更正：" + fresh[i]["title"])
-            assert call(f"{srv.url}/api/articles/live-{i}", "PUT", json.dumps(doc, ensure_ascii=False), auth)[0] in (200, 202)
-        lines = "\n".join(json.dumps(dict(r, id=f"bulk-{i}"), ensure_ascii=False) for i, r in enumerate(bulk))
-        status, body = call(f"{srv.url}/api/articles:bulk", "POST", lines, {**STAFF, "Content-Type": "application/x-ndjson"})
-        assert status in (200, 202) and json.loads(body)["accepted"] == 100
-        for r in base[:30]:  # withdrawals of indexed articles
-            assert call(f"{srv.url}/api/articles/{urllib.parse.quote(r['id'])}", "DELETE", headers=STAFF)[0] in (200, 202)
-        for i in range(130, 150):  # ... and of new ones
-            assert call(f"{srv.url}/api/articles/live-{i}", "DELETE", headers=STAFF)[0] in (200, 202)
-        expected = len(base) + len(fresh) + len(bulk) - 30 - 20
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            health = srv.json("/healthz")[1]
-            if health.get("indexing_backlog") == 0 and health.get("documents") == expected:
-                break
-            time.sleep(0.2)
-        time.sleep(1.5)  # both workers have refreshed
-        stop.set()
-        for t in readers:
-            t.join()
+        with SearchLoad(srv.url, words) as load:
+            auth = {**STAFF, "Content-Type": "application/json"}
+            lags = []
+            for i, r in enumerate(fresh):
+                doc = dict(r, id=f"live-{i}")
+                t0 = time.monotonic()
+                status, body = call(f"{srv.url}/api/articles/live-{i}", "PUT", json.dumps(doc, ensure_ascii=False), auth)
+                assert status in (200, 201, 202), body
+                if i % 15 == 0:  # searchable soon after (the 2 s target is measured by bench.live_freshness)
+                    phrase = urllib.parse.quote('"' + doc["title"][:12] + '"')
+                    seen = False
+                    while not seen and time.monotonic() - t0 < 10:
+                        _, found = call(f"{srv.url}/api/search?q={phrase}&size=50&group=0&correct=0")
+                        seen = f'"live-{i}"' in found.decode("utf-8")
+                        if not seen:
+                            time.sleep(0.05)
+                    assert seen, f"live-{i} not searchable after 10 s"
+                    lags.append(time.monotonic() - t0)
+            for i in range(0, 50):  # corrections
+                doc = dict(fresh[i], id=f"live-{i}", title="更正：" + fresh[i]["title"])
+                assert call(f"{srv.url}/api/articles/live-{i}", "PUT", json.dumps(doc, ensure_ascii=False), auth)[0] in (200, 202)
+            lines = "\n".join(json.dumps(dict(r, id=f"bulk-{i}"), ensure_ascii=False) for i, r in enumerate(bulk))
+            status, body = call(f"{srv.url}/api/articles:bulk", "POST", lines, {**STAFF, "Content-Type": "application/x-ndjson"})
+            assert status in (200, 202) and json.loads(body)["accepted"] == 100
+            for r in base[:30]:  # withdrawals of indexed articles
+                assert call(f"{srv.url}/api/articles/{urllib.parse.quote(r['id'])}", "DELETE", headers=STAFF)[0] in (200, 202)
+            for i in range(130, 150):  # ... and of new ones
+                assert call(f"{srv.url}/api/articles/live-{i}", "DELETE", headers=STAFF)[0] in (200, 202)
+            expected = len(base) + len(fresh) + len(bulk) - 30 - 20
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                health = srv.json("/healthz")[1]
+                if health.get("indexing_backlog") == 0 and health.get("documents") == expected:
+                    break
+                time.sleep(0.2)
+            time.sleep(1.5)  # both workers have refreshed
         counts = {srv.json("/healthz")[1]["documents"] for _ in range(6)}
         assert counts == {expected}, counts
-        assert not stats["errors"], stats["errors"][:10]
-        assert stats["requests"] > 200
+        assert not load.errors, load.errors[:10]
+        assert load.requests > 200
         status, metrics = call(f"{srv.url}/metrics")
         assert f"news_search_index_documents {expected}" in metrics.decode()
-        print(f"\nserved {stats['requests']} searches during {len(fresh) + 50 + 100 + 50} writes, "
+        print(f"\nserved {load.requests} searches during {len(fresh) + 50 + 100 + 50} writes, "
               f"0 errors; put->searchable max {max(lags):.2f} s")
     finally:
         srv.stop()

@@ -260,12 +260,10 @@ def test_a_full_rebuild_under_load_fails_no_request(tmp_path, sample_records):
     import json
     import subprocess
     import sys
-    import threading
     import urllib.parse
 
-    from conftest import ROOT, STAFF, STAFF_TOKEN, Server, digest, write_jsonl
+    from conftest import ROOT, STAFF, STAFF_TOKEN, SearchLoad, Server, call, digest, write_jsonl
     from indexer.article_store import ArticleStore
-    from test_live_indexing import call
 
     alias = "news-live-" + uuid.uuid4().hex[:8]
     store = str(tmp_path / "articles.sqlite")
@@ -282,10 +280,7 @@ def test_a_full_rebuild_under_load_fails_no_request(tmp_path, sample_records):
 
     os_client = OpenSearch(URL, timeout=60)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline and not srv.json("/healthz")[1].get("writer_running"):
-            time.sleep(0.2)
-        assert srv.json("/healthz")[1]["writer_running"]
+        assert srv.wait_for_writer()
         auth = {**STAFF, "Content-Type": "application/json"}
         for i, r in enumerate(fresh):  # the write API, through the writer, into OpenSearch
             status, body = call(f"{srv.url}/api/articles/live-{i}", "PUT",
@@ -296,41 +291,17 @@ def test_a_full_rebuild_under_load_fails_no_request(tmp_path, sample_records):
         assert '"live-3"' in call(f"{srv.url}/api/search?q={phrase}&size=50&group=0")[1].decode()
         first = set(os_client.indices.get_alias(name=alias))
 
-        stop, errors, done = threading.Event(), [], []
         words = ["香港", "习近平", "疫情", "经济", "选举", "\"国务院\"", "中国 美国", "xianggang"]
-
-        def reader(seed):
-            import random
-
-            rng = random.Random(seed)
-            while not stop.is_set():
-                q = urllib.parse.quote(rng.choice(words))
-                try:
-                    status, body = call(f"{srv.url}/api/search?q={q}&size=5")
-                    total = json.loads(body)["total"] if status == 200 else None
-                except Exception as exc:  # noqa: BLE001 - a failed request is what we count
-                    status, total = repr(exc), None
-                done.append(status)
-                if status != 200 or not total:
-                    errors.append((status, q))
-
-        readers = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
-        for t in readers:
-            t.start()
-        try:
+        with SearchLoad(srv.url, words, need_matches=True) as load:
             subprocess.run([*cli, "rebuild", *target], cwd=ROOT, check=True, timeout=600)
             time.sleep(1.0)
-        finally:
-            stop.set()
-            for t in readers:
-                t.join()
         second = set(os_client.indices.get_alias(name=alias))
         assert second != first and not any(os_client.indices.exists(index=name) for name in first)
-        assert not errors, errors[:10]
-        assert len(done) > 50
+        assert not load.errors, load.errors[:10]
+        assert load.requests > 50
         assert os_client.count(index=alias)["count"] == 400 + 20 - 1  # the writes survived the rebuild
         assert srv.json("/healthz")[1]["documents"] == 419
-        print(f"\n{len(done)} searches during the rebuild, 0 failed")
+        print(f"\n{load.requests} searches during the rebuild, 0 failed")
     finally:
         srv.stop()
         for name in os_client.indices.get_alias(name=alias) if os_client.indices.exists_alias(name=alias) else []:
