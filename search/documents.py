@@ -13,10 +13,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import dedupe
 from .analysis import Analyzer
+from .chars import paragraph_end_positions, sentence_end_positions
 from .models import Article
-from .normalize import fold_case, normalize
+from .normalize import normalize
 
 KEYTERMS_PER_DOC = 48
 # Very frequent function words that say nothing about what an article is about.
@@ -32,7 +35,7 @@ class PreparedDoc:
     id: str
     title_words: list[str]
     body_words: list[str]
-    title_norm: str  # normalised, lower-cased: the source of the character grams
+    title_norm: str  # normalised (lower-cased): the source of the character grams
     body_norm: str
     stored: dict
     facets: dict  # category/source/author: str|None, tags: list[str]
@@ -46,6 +49,17 @@ class PreparedDoc:
     sentence_ends: object = None  # numpy int32, ascending, last = len(body_norm)
     lead_end: int = 0
     installment: int = 0  # dedupe.installment_key of the headline
+    paragraph_ends: object = None  # numpy int32: every line break of body_norm, last = len(body_norm)
+    # Word boundaries (``analysis.Words``) as numpy int32 character offsets
+    # into title_norm / body_norm: where each word starts, where any token
+    # starts.  Proximity (w/N) counts words from them; whole-word matches
+    # check them.
+    title_starts: object = None
+    title_bounds: object = None
+    body_starts: object = None
+    body_bounds: object = None
+    title_accurate: list = None  # accurate-mode words (no sub-words), in order
+    body_accurate: list = None
 
 
 def content_hash(norm_title: str, norm_body: str) -> str:
@@ -89,9 +103,10 @@ def article_from_stored(stored: dict) -> Article:
 def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None) -> PreparedDoc:
     nt = normalize(article.title)
     nb = normalize(article.body or "")
-    title_norm, body_norm = fold_case(nt.text), fold_case(nb.text)
-    title_words = analyzer.word_terms(nt)
-    body_words = analyzer.word_terms(nb)
+    title_norm, body_norm = nt.text, nb.text
+    tw = analyzer.words(nt)
+    bw = analyzer.words(nb)
+    title_words, body_words = tw.terms, bw.terms
     published_ts = int(article.published.timestamp()) if article.published else None
     stored = {
         "id": article.id,
@@ -127,18 +142,20 @@ def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None
         sentence_ends=sentence_ends(body_norm),
         lead_end=_lead_end(body_norm),
         installment=dedupe.installment_key(nt.text),
+        paragraph_ends=np.asarray(paragraph_end_positions(body_norm), np.int32),
+        title_starts=np.asarray(tw.starts, np.int32),
+        title_bounds=np.asarray(tw.boundaries, np.int32),
+        body_starts=np.asarray(bw.starts, np.int32),
+        body_bounds=np.asarray(bw.boundaries, np.int32),
+        title_accurate=tw.words,
+        body_accurate=bw.words,
     )
 
 
-SENTENCE_END = re.compile(r"[。！？!?；;…\n]")
-
-
-def sentence_ends(text: str):
-    import numpy as np
-
-    ends = [m.start() for m in SENTENCE_END.finditer(text)]
-    ends.append(len(text))
-    return np.asarray(ends, np.int32)
+def sentence_ends(text: str) -> np.ndarray:
+    """Offsets of every sentence end of ``text`` (``search.chars``), then
+    ``len(text)``, as int32."""
+    return np.asarray(sentence_end_positions(text), np.int32)
 
 
 def _lead_end(text: str) -> int:

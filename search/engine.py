@@ -26,8 +26,8 @@ from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
 from .normalize import fold_case, normalize_query
 from .pinyin import LexiconCache
-from .plan import (AllClause, AnyClause, LeadClause, MentionsClause, Plan, PhraseClause, SameSentenceClause,
-                   ValueClause, WordClause)
+from .plan import (AllClause, AnyClause, LeadClause, MentionsClause, NearClause, Plan, PhraseClause, ValueClause,
+                   WordClause)
 from .querylog import QueryLog
 from .related import related_plan
 from .segmenter import get_segmenter
@@ -64,6 +64,7 @@ class SearchEngine:
         self.query_timeout = query_timeout  # seconds; None: no limit
         self.analyzer = Analyzer(get_segmenter(userdict_path))
         self.synonyms = Synonyms(synonyms_path)
+        self.regional = None  # regional vocabulary alternatives (search.regional), when available
         self.blocklist = Blocklist(blocklist_path)
         self.query_log = query_log
         self.pinyin = LexiconCache(backend)
@@ -87,34 +88,45 @@ class SearchEngine:
 
     # ---- query compilation -----------------------------------------------
     def _substring(self, node) -> PhraseClause | None:
-        """A term of an operator (at least N mentions, same sentence) as the
+        """A term of an operator (at least N mentions, proximity) as the
         exact text to find, in title and body."""
         grams = self.analyzer.phrase_grams(node.text)
         return PhraseClause(node.text, grams, ("title", "body")) if grams else None
 
+    def _terms(self, node) -> list[PhraseClause]:
+        """One side of a proximity operator: its alternative texts."""
+        if isinstance(node, q.AnyOf):
+            return [t for o in node.options for t in self._terms(o)]
+        term = self._substring(node)
+        return [term] if term else []
+
+    def _word_clause(self, w: str, fields) -> object:
+        clause = WordClause(w, self.analyzer.phrase_grams(w), fields, parts=self.analyzer.word_parts(w))
+        alternatives = self.regional.alternatives(w) if self.regional is not None else ()
+        if not alternatives:
+            return clause
+        # Regional vocabulary (软件 / 软体, 特朗普 / 川普): the other forms as
+        # whole words only, so 软件 never finds 软体动物.
+        return AnyClause([clause] + [WordClause(a, self.analyzer.phrase_grams(a), fields, whole=True)
+                                     for a in alternatives])
+
     def _compile_node(self, node, default_fields):
         if isinstance(node, (q.Words, q.Phrase)) and node.field == "lead":
             inner = self._compile_node(dataclasses.replace(node, field="lead_body"), ("body",))
-            return [LeadClause(c, self._needles([c])) for c in inner]
+            return [LeadClause(c, c.needles()) for c in inner]
         if isinstance(node, q.AtLeast):
             term = self._substring(node.term)
             return [MentionsClause(term, node.count)] if term else []
-        if isinstance(node, q.SameSentence):
-            left, right = self._substring(node.left), self._substring(node.right)
-            return [SameSentenceClause(left, right)] if left and right else []
+        if isinstance(node, q.Near):
+            left, right = self._terms(node.left), self._terms(node.right)
+            return [NearClause(left, right, node.unit, node.distance, node.ordered)] if left and right else []
         if isinstance(node, q.Words):
             fields = TEXT_FIELDS.get(node.field, default_fields)
             words = self.analyzer.query_words(node.text)
-            clauses = []
             content = [w for w in words if w not in FUNCTION_WORDS]
-            for w in words:
-                if content and w in FUNCTION_WORDS:
-                    # Next to content words a function word only nudges scores
-                    # (its idf is near zero) yet has the longest posting list.
-                    continue
-                grams = self.analyzer.phrase_grams(w)
-                clauses.append(WordClause(w, grams, fields, parts=self.analyzer.word_parts(w)))
-            return clauses
+            # Next to content words a function word only nudges scores (its
+            # idf is near zero) yet has the longest posting list.
+            return [self._word_clause(w, fields) for w in words if not (content and w in FUNCTION_WORDS)]
         if isinstance(node, q.Phrase):
             fields = TEXT_FIELDS.get(node.field, default_fields)
             grams = self.analyzer.phrase_grams(node.text)
@@ -130,7 +142,21 @@ class SearchEngine:
                 elif cl:
                     options.append(AllClause(cl))
             return [AnyClause(options)] if options else []
+        if isinstance(node, q.AllOf):
+            children = [c for n in node.must for c in self._compile_node(n, default_fields)]
+            exclude = [self._one(n, default_fields) for n in node.must_not]
+            exclude = [c for c in exclude if c is not None]
+            if not children:
+                return []  # a group of exclusions only: nothing to match
+            return [AllClause(children, exclude)] if exclude or len(children) > 1 else children
         return []
+
+    def _one(self, node, default_fields):
+        """``node`` as one clause (several words become an AllClause)."""
+        cl = self._compile_node(node, default_fields)
+        if not cl:
+            return None
+        return cl[0] if len(cl) == 1 else AllClause(cl)
 
     def compile(self, parsed: q.Query, fields: str = "all") -> tuple[list, list]:
         default_fields = ("title",) if fields == "title" else ("title", "body")
@@ -138,8 +164,9 @@ class SearchEngine:
         for node in parsed.must:
             must.extend(self._compile_node(node, default_fields))
         for node in parsed.must_not:
-            cl = self._compile_node(node, default_fields)
-            must_not.extend(cl if len(cl) <= 1 else [AllClause(cl)])
+            clause = self._one(node, default_fields)
+            if clause is not None:
+                must_not.append(clause)
         return must, must_not
 
     def _proximity_grams(self, parsed: q.Query) -> tuple[str, ...]:
@@ -153,46 +180,21 @@ class SearchEngine:
 
     @staticmethod
     def _needles(clauses) -> list[str]:
-        out = []
-        for c in clauses:
-            if isinstance(c, WordClause):
-                out.append(c.word)
-            elif isinstance(c, PhraseClause):
-                out.append(fold_case(normalize_query(c.text)).strip())
-            elif isinstance(c, AnyClause):
-                out.extend(SearchEngine._needles(c.options))
-            elif isinstance(c, AllClause):
-                out.extend(SearchEngine._needles(c.children))
-            elif isinstance(c, LeadClause):
-                out.extend(SearchEngine._needles([c.inner]))
-            elif isinstance(c, MentionsClause):
-                out.extend(SearchEngine._needles([c.term]))
-            elif isinstance(c, SameSentenceClause):
-                out.extend(SearchEngine._needles([c.left, c.right]))
-        return out
+        return [n for c in clauses for n in c.needles()]
 
     @staticmethod
     def understood(clauses) -> list[str]:
         """A readable account of how the query was segmented."""
-        out = []
-        for c in clauses:
-            if isinstance(c, WordClause):
-                out.append(c.word if c.fields != ("title",) else f"title:{c.word}")
-            elif isinstance(c, PhraseClause):
-                out.append(f'"{c.text}"')
-            elif isinstance(c, ValueClause):
-                out.append(f"{c.field}:{c.value}")
-            elif isinstance(c, AnyClause):
-                out.append(" OR ".join(SearchEngine.understood(c.options)))
-            elif isinstance(c, AllClause):
-                out.append(" ".join(SearchEngine.understood(c.children)))
-            elif isinstance(c, LeadClause):
-                out.append("lead:" + " ".join(SearchEngine.understood([c.inner])))
-            elif isinstance(c, MentionsClause):
-                out.append(f'atleast{c.min_count}:"{c.term.text}"')
-            elif isinstance(c, SameSentenceClause):
-                out.append(f'"{c.left.text}" SAME "{c.right.text}"')
-        return out
+        return [c.label() for c in clauses]
+
+    @staticmethod
+    def understood_tree(must, must_not) -> dict:
+        """How the query was understood, as a tree of the clauses searched
+        (``op``: and, or, word, phrase, field, lead, atleast, near)."""
+        tree = {"op": "and", "clauses": [c.describe() for c in must]}
+        if must_not:
+            tree["not"] = [c.describe() for c in must_not]
+        return tree
 
     # ---- search -------------------------------------------------------------
     def search(self, req: SearchRequest) -> SearchResult:
@@ -231,10 +233,10 @@ class SearchEngine:
     def _plan(self, req: SearchRequest, timed: bool = True):
         """The request as a backend plan (query parsed, pinyin read,
         synonyms applied, compiled): one path for searches and timelines.
-        Returns (plan, searchable, pinyin conversions, synonym groups)."""
+        Returns (plan, searchable, pinyin conversions, synonym groups, parsed query)."""
         parsed = q.parse(req.q)
         converted, pinyin_words = pinyin.expand(parsed, self.pinyin.get(), self.backend.doc_frequency)
-        expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segmenter.cut)
+        expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segments)
         must, must_not = self.compile(expanded, req.fields)
         plan = Plan(
             must=must,
@@ -252,13 +254,15 @@ class SearchEngine:
             group=req.group,
             deadline=time.monotonic() + self.query_timeout if self.query_timeout and timed else None,
         )
+        if parsed.exact:
+            plan.relax_below = 0  # staff asked for exactly these articles
         # The query had text, but nothing searchable in it (e.g. only punctuation)?
-        return plan, not (parsed.must and not must), pinyin_words, synonyms
+        return plan, not (parsed.must and not must), pinyin_words, synonyms, parsed
 
     def timeline(self, req: SearchRequest, interval: str = "auto") -> dict:
         """Matches of ``req`` per day, month or year ("auto": chosen from the
         span of the matches), for the coverage chart."""
-        plan, searchable, _, _ = self._plan(req)
+        plan, searchable, _, _, _ = self._plan(req)
         plan = dataclasses.replace(plan, limit=0, offset=0, facets=(), histogram=interval, group=False)
         if not searchable:
             return {"interval": "month" if interval == "auto" else interval, "total": 0, "undated": 0, "buckets": []}
@@ -269,10 +273,11 @@ class SearchEngine:
     def _search(self, req: SearchRequest, t0: float, timed: bool = True) -> SearchResult:
         """``timed``: readers' searches stop at the query timeout; the
         engine's own background work (suggestions) does not."""
-        plan, searchable, pinyin_words, synonyms = self._plan(req, timed)
+        plan, searchable, pinyin_words, synonyms, parsed = self._plan(req, timed)
         must, must_not = plan.must, plan.must_not
         timeline = None
         total_articles = 0 if req.group else None
+        total_full = 0
         if not searchable:
             # The query had text, but nothing searchable in it (e.g. only punctuation).
             result_total, hits, facets, relaxed = 0, [], {f: [] for f in req.facets}, False
@@ -285,7 +290,9 @@ class SearchEngine:
             for hit, h in zip(hits, res.hits):
                 hit.similar_count = h.similar_count
                 hit.similar = [_brief(stored) for _, stored in h.similar]
+                hit.match = {"full": not h.missing, "missing": [must[i].label() for i in h.missing]}
             result_total, facets, relaxed = res.total, res.facets, res.relaxed
+            total_full = res.total if res.total_full is None else res.total_full
             total_articles = res.total_articles
             if req.timeline:
                 timeline = {"interval": res.histogram_interval, "undated": res.undated,
@@ -297,6 +304,10 @@ class SearchEngine:
             facets={k: [FacetValue(v, c) for v, c in vals] for k, vals in facets.items()},
             took_ms=(time.perf_counter() - t0) * 1000,
             understood=self.understood(must) + [f"-{u}" for u in self.understood(must_not)],
+            understood_tree=self.understood_tree(must, must_not),
+            notices=[n.to_dict() for n in parsed.notices],
+            exact=parsed.exact,
+            total_full=total_full,
             relaxed=relaxed,
             synonyms=[list(g) for g in synonyms],
             pinyin=pinyin_words,
@@ -328,8 +339,7 @@ class SearchEngine:
         lexicon = self.pinyin.get(wait=120)
         newest = self._search(SearchRequest(q="", size=RECENT_HEADLINES, sort="newest", facets=(),
                                             highlight=False, correct=False), time.perf_counter(), timed=False)
-        recent = {fold_case(normalize_query(w)) for h in newest.hits
-                  for w, _, _ in self.analyzer.segmenter.cut(h.title)}
+        recent = {w for h in newest.hits for w, _, _ in self.analyzer.segments(normalize_query(h.title))}
         popular = self.query_log.popular(time.time() - POPULAR_DAYS * 86400) if self.query_log else {}
         return Suggester(self.backend.vocabulary("title"), recent, popular,
                          lexicon.pinyin_of if lexicon is not None else None,

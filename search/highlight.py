@@ -9,9 +9,9 @@ which keeps a map back to the original characters) and searched with
 from __future__ import annotations
 
 import html
-import re
 from bisect import bisect_left
 
+from .chars import sentence_spans
 from .normalize import fold_case, normalize
 
 SNIPPET_MIN = 120
@@ -19,7 +19,6 @@ SNIPPET_MAX = 160
 # Where to look for the snippet first: normalising a whole long article for
 # every hit cost more than all the rest of an export of 10,000 rows.
 SNIPPET_SCAN = 3000
-_SENTENCE = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]?")
 
 
 def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
@@ -66,14 +65,6 @@ def highlight_title(title: str, needles: list[str]) -> str:
     return mark(title, find_spans(title, needles))
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
-    out = []
-    for m in _SENTENCE.finditer(text):
-        if m.end() > m.start():
-            out.append((m.start(), m.end()))
-    return out
-
-
 def snippet(body: str, needles: list[str]) -> str:
     """About 120-160 characters around the best-matching sentences, cut at
     Chinese sentence punctuation where possible."""
@@ -87,7 +78,7 @@ def snippet(body: str, needles: list[str]) -> str:
             tail = snippet(head, needles)
             return tail[:-1] + "…" if tail.endswith("…") else tail + "…"
     spans = find_spans(body, needles)
-    sentences = _sentences(body)
+    sentences = sentence_spans(body)
     if not sentences:
         return ""
     best, best_key = (0, 0), None

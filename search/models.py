@@ -78,6 +78,8 @@ class Hit:
     lang: str | None = None
     similar: list[dict] = field(default_factory=list)  # near-duplicates (grouped search), date order
     similar_count: int = 0
+    # {"full": every clause matched?, "missing": the query words a partial match lacks}
+    match: dict = field(default_factory=lambda: {"full": True, "missing": []})
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -92,6 +94,7 @@ class Hit:
             "url": self.url,
             "score": round(self.score, 4),
             "tags": self.tags,
+            "match": self.match,
         }
         if self.similar_count:
             out["similar_count"] = self.similar_count
@@ -115,6 +118,10 @@ class SearchResult:
     suggestion: str | None = None  # did you mean (not applied)
     timeline: dict | None = None  # {"interval", "undated", "buckets": [{"start", "count"}]} when asked
     total_articles: int | None = None  # grouped: matching articles (total counts groups)
+    understood_tree: dict | None = None  # the clauses searched, as a tree (see SearchEngine.understood_tree)
+    notices: list[dict] = field(default_factory=list)  # how parts of the query were read (query.Notice)
+    exact: bool = False  # operators, fields, phrases or exclusions: never relaxed
+    total_full: int = 0  # of total: full matches (the rest are partial matches)
 
     @property
     def grouped(self) -> bool:
@@ -128,6 +135,8 @@ class SearchResult:
             # (group=1) or articles.  Facets always count articles.
             "total_counts": "groups" if self.grouped else "articles",
             "total_articles": self.total_articles if self.grouped else self.total,
+            "total_full": self.total_full,
+            "total_partial": self.total - self.total_full,
             "facet_counts": "articles",
             "page": self.request.page,
             "size": self.request.size,
@@ -137,6 +146,9 @@ class SearchResult:
                 k: [{"value": f.value, "count": f.count} for f in v] for k, v in self.facets.items()
             },
             "understood": self.understood,
+            "understood_tree": self.understood_tree,
+            "notices": self.notices,
+            "exact": self.exact,
             "relaxed": self.relaxed,
             "synonyms": self.synonyms,
             "pinyin": self.pinyin,

@@ -1,19 +1,26 @@
-"""Text normalisation shared by indexing and querying.
+"""Text normalisation: the one path index-time and query-time text takes
+before segmentation.
 
-Two folds are applied, in this order:
+Applied in this order, to articles and queries alike:
 
-1. a character fold: compatibility forms (full-width letters and digits, CJK
+1. invisible format characters are removed (``search.chars``: category Cf,
+   bidi marks, embeddings and isolates, variation selectors ...), so
+   ``春\u00ad节`` is 春节 and ``疫\u200b苗`` is 疫苗;
+2. a character fold: compatibility forms (full-width letters and digits, CJK
    compatibility ideographs, circled numbers ...) become their plain form.
-   Only one-character-to-one-character mappings of Unicode NFKC are used, so
-   the fold never changes the length of the text;
-2. Traditional -> Simplified Chinese with OpenCC (``t2s`` plus a conservative
-   list of regional phrases such as 網際網路 -> 互联网, see
-   ``search/data/regional_phrases.txt``).  A phrase conversion may change the
-   length of the text, so ``normalize`` also returns an offset map back to the
-   original text: highlights are always drawn on the original characters.
+   Only one-character-to-one-character mappings of Unicode NFKC are used;
+3. Traditional -> Simplified Chinese with OpenCC (``t2s``: character and
+   phrase conversion of the script only).  Regional *vocabulary* (網際網路 vs
+   互联网, 軟體 vs 软件, 川普 vs 特朗普) is never rewritten here: it is a
+   query-side alternative (``search.regional``), because rewriting indexed
+   text changed mainland words too;
+4. lower-casing.  The segmenter's dictionary holds the lower-cased forms of
+   its mixed-case words (``A股``, ``卡拉OK``, user words such as ``爱看4K``),
+   so case never changes how text is cut.
 
-Lower-casing is applied separately (``fold_case``) because jieba's dictionary
-knows some mixed-case words (``A股``, ``X光``) and must see the original case.
+Steps 1 and 3 may change the length of the text, so ``normalize`` also
+returns an offset map back to the original text: highlights are always drawn
+on the original characters.
 """
 
 from __future__ import annotations
@@ -30,9 +37,7 @@ from dataclasses import dataclass
 
 import opencc
 
-_DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
-REGIONAL_PHRASES_PATH = os.path.join(_DATA_DIR, "regional_phrases.txt")
-
+from .chars import has_ignorable, ignorable_codepoints, ignorable_pattern
 
 @functools.lru_cache(maxsize=1)
 def _char_fold_table() -> dict[int, str]:
@@ -66,19 +71,19 @@ def fold_case(text: str) -> str:
 
 
 def _opencc_config_path() -> str:
-    """Write (once per process) an OpenCC config: t2s + our regional phrases."""
+    """Write (once per process) an OpenCC config: t2s, with the
+    compatibility-ideograph normalisation and the extended character table."""
     share = os.path.join(os.path.dirname(opencc.__file__), "clib", "share", "opencc")
 
     def ocd2(name: str, **extra) -> dict:
         return {"type": "ocd2", "file": os.path.join(share, name), **extra}
 
-    regional = {"type": "text", "file": REGIONAL_PHRASES_PATH}
     config = {
-        "name": "Traditional to Simplified with safe regional phrases",
+        "name": "Traditional to Simplified (script only)",
         "normalization": [{"dict": ocd2("CJK_Compatibility_Ideographs.ocd2")}],
         "segmentation": {
             "type": "mmseg",
-            "dict": {"type": "group", "dicts": [regional, ocd2("TSPhrases.ocd2")]},
+            "dict": {"type": "group", "dicts": [ocd2("TSPhrases.ocd2")]},
         },
         "conversion_chain": [
             {
@@ -86,7 +91,6 @@ def _opencc_config_path() -> str:
                     "type": "group",
                     "match_policy": "short_circuit",
                     "dicts": [
-                        regional,
                         ocd2("TSPhrases.ocd2"),
                         ocd2("TSCharactersExt.ocd2", may_output_tofu=True),
                         ocd2("TSCharacters.ocd2"),
@@ -212,13 +216,12 @@ def _align(original: str, converted: str) -> tuple[tuple[int, ...], tuple[int, .
     return tuple(starts), tuple(ends)
 
 
-def normalize(text: str) -> Normalized:
-    """Fold compatibility characters and convert to Simplified Chinese,
-    keeping a map back to ``text``."""
+def _fold_and_convert(text: str) -> Normalized:
+    """Steps 2-4 on text without ignorable characters."""
     folded = fold_chars(text)
     converted = to_simplified(folded)
     if len(converted) == len(text):
-        return Normalized(converted, text)
+        return Normalized(fold_case(converted), text)
     # A length-changing phrase conversion happened somewhere: align line by
     # line so that the expensive diff only runs on the lines concerned.
     starts: list[int] = []
@@ -236,9 +239,30 @@ def normalize(text: str) -> Normalized:
             ends.extend(offset + x for x in e)
         pieces.append(conv)
         offset += len(line)
-    return Normalized("".join(pieces), text, tuple(starts), tuple(ends))
+    return Normalized(fold_case("".join(pieces)), text, tuple(starts), tuple(ends))
+
+
+def normalize(text: str) -> Normalized:
+    """``text`` normalised (see the module docstring), with the map back to
+    ``text``: ``Normalized.span`` gives original offsets."""
+    if not has_ignorable(text):
+        return _fold_and_convert(text)
+    ignorable = ignorable_codepoints()
+    kept = [i for i, ch in enumerate(text) if ord(ch) not in ignorable]
+    stripped = "".join(text[i] for i in kept)
+    inner = _fold_and_convert(stripped)
+    n = len(inner.text)
+    if inner.starts is None:
+        starts = kept[:n]
+        ends = [k + 1 for k in kept[:n]]
+    else:
+        starts = [kept[s] if s < len(kept) else len(text) for s in inner.starts]
+        ends = [kept[e - 1] + 1 if e > 0 else 0 for e in inner.ends]
+    return Normalized(inner.text, text, tuple(starts), tuple(ends))
 
 
 def normalize_query(text: str) -> str:
-    """Normalise query text the same way as documents (minus the offset map)."""
-    return to_simplified(fold_chars(text))
+    """Normalise query text exactly as documents are (without the offset map)."""
+    if has_ignorable(text):
+        text = ignorable_pattern().sub("", text)
+    return fold_case(to_simplified(fold_chars(text)))

@@ -5,8 +5,12 @@ tokens (agreement measured by ``python -m bench.jieba_agreement``) and cuts abou
 faster.  It has no ``load_userdict``, so the newsroom's user dictionary (the
 plain-text jieba format ``word [freq] [tag]``) is read here.
 
-Words in the user dictionary are normalised like the text they will meet
-(Traditional -> Simplified), so 孫立成 and 孙立成 both become one word.
+Text reaches the segmenter already normalised (``search.normalize``:
+Simplified, lower-cased), so every dictionary word is added in that form
+too: the user dictionary's words (孫立成 -> 孙立成, 爱看4K -> 爱看4k) and
+jieba's own mixed-case words (``A股`` -> ``a股``, from
+``search/data/cased_words.txt``).  Case and script never change how a text
+is cut, at index time or at query time.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import rjieba
 from .normalize import normalize_query
 
 log = logging.getLogger(__name__)
+CASED_WORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "cased_words.txt")
 
 
 class UserDictError(ValueError):
@@ -55,14 +60,19 @@ class Segmenter:
         self._jieba = rjieba.Jieba()
         self.userdict_path = userdict_path
         self.user_words: list[str] = []
+        for word, freq, tag in read_userdict(CASED_WORDS_PATH):
+            self._jieba.add_word(normalize_query(word), freq, tag)
         if userdict_path:
             for word, freq, tag in read_userdict(userdict_path):
-                for form in {word, normalize_query(word)}:
-                    self._jieba.add_word(form, freq, tag)
+                self._jieba.add_word(normalize_query(word), freq, tag)
                 self.user_words.append(word)
 
+    def has_word(self, word: str) -> bool:
+        return self._jieba.has_word(word)
+
     def cut(self, text: str) -> list[tuple[str, int, int]]:
-        """Default (accurate) mode: (word, start, end) covering all of text."""
+        """Default (accurate) mode on normalised text: (word, start, end)
+        covering all of text."""
         return self._jieba.tokenize(text, "default", True)
 
     def cut_dictionary_only(self, text: str) -> list[str]:

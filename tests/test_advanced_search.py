@@ -25,12 +25,20 @@ def test_compose_writes_a_query_that_parses_back():
     text = q.compose(all_words="香港 选举", exact="立法会 选举", any_words="民主派 建制派", none_words="体育",
                      scope="lead", mentions="选举", min_mentions=3, same_left="林郑月娥", same_right="特首",
                      author="張三", source="眾新聞 Citizen News")
-    assert text == ('lead:香港 lead:选举 lead:"立法会 选举" lead:民主派 OR lead:建制派 -体育 atleast3:选举 '
-                    '林郑月娥 SAME 特首 author:張三 source:"眾新聞 Citizen News"')
+    assert text == ('lead:香港 lead:选举 lead:"立法会 选举" (lead:民主派 OR lead:建制派) -体育 atleast3:选举 '
+                    '林郑月娥 w/s 特首 author:張三 source:"眾新聞 Citizen News"')
     parsed = q.parse(text)
     assert q.Words("香港", "lead") in parsed.must and q.Words("体育") in parsed.must_not
+    assert q.AnyOf((q.Words("民主派", "lead"), q.Words("建制派", "lead"))) in parsed.must
     assert q.AtLeast(3, q.Words("选举")) in parsed.must
-    assert q.SameSentence(q.Words("林郑月娥"), q.Words("特首")) in parsed.must
+    assert q.Near(q.Words("林郑月娥"), q.Words("特首"), "sentence") in parsed.must
+    assert parsed.exact and not parsed.notices
+    near = q.compose(near_left="香港", near_right="选举", near_distance=5, same_left="a", same_right="b",
+                     same_unit="paragraph")
+    assert near == "a w/p b 香港 w/5 选举"
+    assert q.compose(near_left="香港", near_right="选举", near_distance=5, near_ordered=True) == "香港 pre/5 选举"
+    # Words that look like operators are quoted, so they stay words.
+    assert q.compose(all_words="OR 香港") == '"OR" 香港'
     assert q.FieldValue("source", "眾新聞 Citizen News") in parsed.must
     # Not operators: kept as text.
     assert q.parse("abc12:x").must == [q.Words("abc12:x")]

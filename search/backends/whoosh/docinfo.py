@@ -6,9 +6,18 @@ change) and holds numpy arrays:
 * ``published`` (int64), ``minhash`` (n x ``dedupe.NUM_PERM`` uint32) and
   ``installment`` (int64): what near-duplicate grouping needs (``groups.py``);
 * ``lead_end`` (int32): where the first paragraph ends, and
-  ``sentence_offsets`` / ``sentence_ends``: every sentence end, as character
-  positions of the body's bigram postings.  With them "in the lead" and
-  "in the same sentence" are decided from postings, without reading text.
+  ``sentence_offsets`` / ``sentence_ends`` and ``paragraph_offsets`` /
+  ``paragraph_ends``: every sentence and paragraph end, as character
+  positions of the body's bigram postings.  With them "in the lead", "in
+  the same sentence" (``w/s``) and "in the same paragraph" (``w/p``) are
+  decided from postings, without reading text;
+* word boundaries of the title and the body (``analysis.Words``) as packed
+  bitmaps over character positions, one bit per character plus one:
+  ``<field>_word_bits`` (a word starts here) and ``<field>_bound_bits`` (any
+  token starts here, or the text ends), each document's bytes from
+  ``<field>_bit_offsets``.  About 2 bits per character (~25 MB for the full
+  corpora); proximity (``w/N``: how many words apart) and whole-word
+  matches are decided from them.
 
 Whoosh's file cleaning removes the file together with its segment, since
 the name starts with the segment id.  A segment without the file (written
@@ -31,11 +40,37 @@ def filename(segment) -> str:
     return segment.segment_id() + SUFFIX
 
 
+def _bits(positions, length: int) -> bytes:
+    """Packed bitmap of ``length + 1`` bits with ``positions`` set."""
+    bits = np.zeros(length + 1, bool)
+    bits[np.asarray(positions, np.int64)] = True
+    return np.packbits(bits).tobytes()
+
+
+def _bitmaps(docs, field: str) -> dict:
+    words, bounds = [], []
+    for d in docs:
+        starts = getattr(d, f"{field}_starts")
+        tokens = getattr(d, f"{field}_bounds")
+        length = len(d.title_norm if field == "title" else d.body_norm)
+        if starts is None:
+            starts, tokens = [], []
+        words.append(_bits(starts, length))
+        bounds.append(_bits(list(tokens) + [length], length))
+    offsets = np.r_[0, np.cumsum([len(b) for b in words])].astype(np.int64)
+    return {
+        f"{field}_bit_offsets": offsets,
+        f"{field}_word_bits": np.frombuffer(b"".join(words), np.uint8),
+        f"{field}_bound_bits": np.frombuffer(b"".join(bounds), np.uint8),
+    }
+
+
 def write(storage, segment, docs) -> None:
     """``docs``: the segment's PreparedDocs, in docnum order."""
     n = len(docs)
     no_sig = np.full(dedupe.NUM_PERM, dedupe.NO_SIGNATURE, np.uint32)
     ends = [d.sentence_ends if d.sentence_ends is not None else np.zeros(1, np.int32) for d in docs]
+    paras = [d.paragraph_ends if d.paragraph_ends is not None else np.zeros(1, np.int32) for d in docs]
     arrays = {
         "published": np.fromiter((NO_DATE if d.published_ts is None else d.published_ts for d in docs),
                                  np.int64, n),
@@ -45,6 +80,10 @@ def write(storage, segment, docs) -> None:
         "installment": np.fromiter((d.installment for d in docs), np.int64, n),
         "sentence_offsets": np.r_[0, np.cumsum([len(e) for e in ends])].astype(np.int64),
         "sentence_ends": np.concatenate(ends).astype(np.int32) if n else np.empty(0, np.int32),
+        "paragraph_offsets": np.r_[0, np.cumsum([len(e) for e in paras])].astype(np.int64),
+        "paragraph_ends": np.concatenate(paras).astype(np.int32) if n else np.empty(0, np.int32),
+        **_bitmaps(docs, "title"),
+        **_bitmaps(docs, "body"),
     }
     buf = io.BytesIO()
     np.savez(buf, **arrays)

@@ -17,9 +17,10 @@ import time
 import numpy as np
 
 from ... import ranking, timeline
-from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, PhraseClause, Plan,
-                     QueryTimeout, SameSentenceClause, ValueClause, WordClause)
-from ...normalize import fold_case, normalize_query
+from ...chars import runs, squeeze
+from ...normalize import normalize, normalize_query
+from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, NearClause,
+                     PhraseClause, Plan, QueryTimeout, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft)
 from .reader import IndexView
 
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
@@ -36,6 +37,7 @@ COVERAGE_POWER = 1.0  # partial matches: score x (idf share covered) ** power
 RELAX_MIN_COVERAGE = 0.0  # minimum idf share of a partial match (0: any word)
 PART_CREDIT = 0.5  # a document with a long word's parts but not the word itself
 PARTIAL_MAX = 0.9  # ... never counts as matching the word
+_CJK_GRAM = re.compile(r"^[\u3400-\u9fff]{2}$")  # fallback bigrams: Chinese only (never "20" of "g20")
 
 
 def _intersect_all(arrays: list[np.ndarray], n: int) -> np.ndarray:
@@ -188,12 +190,12 @@ class Executor:
             # Too many candidates to read: keep them all (over-matching a
             # rare kind of phrase beats answering in seconds).
             return docs, np.ones(len(docs))
-        needle = _squeeze(fold_case(normalize_query(text)))
+        needle = squeeze(normalize_query(text))
         keep, counts = [], []
         for i, g in enumerate(docs.tolist()):
             if not i % 256:
                 self._check_time()
-            hay = _squeeze(fold_case(normalize_query(self.view.stored(g).get(stored_field) or "")))
+            hay = squeeze(normalize_query(self.view.stored(g).get(stored_field) or ""))
             c = hay.count(needle)
             if c:
                 keep.append(i)
@@ -211,14 +213,18 @@ class Executor:
         return ranking.bm25f(ranking.idf(live_df, max(v.n_live, 1)), tf_aligned, len_aligned, v.avglen)
 
     def word(self, c: WordClause):
+        if c.whole:
+            return self.whole_word(c)
         per_field = {}
         all_docs = []
         for f in c.fields:
             w_ids, w_tf = self.view.postings(f + "_w", c.word)
-            if not c.grams or c.word.isascii():
-                # Latin and digit runs are split into their parts at indexing
-                # time, so the word field already has every occurrence; the
-                # bigram check for "2002" read every "20"/"00"/"02" position.
+            if not c.grams or (c.word.isascii() and c.word.isalnum()):
+                # Latin and digit runs are indexed under their parts too
+                # (analysis.latin_parts), so the word field already has every
+                # occurrence; the bigram check for "2002" read every
+                # "20"/"00"/"02" position.  A term with symbols (www.cctv.com
+                # inside www.cctv.com/news) is checked through its grams.
                 sub_docs, sub_tf = _EMPTY
             elif len(c.grams) == 1:
                 g_docs, g_tf = self._gram_docs(f + "_g", c.grams)
@@ -307,7 +313,7 @@ class Executor:
         keys = self._phrase_keys("body_g", c.inner.grams, docs)
         lead_end = self.view.lead_end(docs)
         if keys is None or (lead_end < 0).any():
-            needles = [_squeeze(fold_case(normalize_query(n))) for n in c.needles]
+            needles = [squeeze(normalize_query(n)) for n in c.needles_]
             keep = self._text_filter(docs, lambda st: _in_lead(st, needles))
             return docs[keep], scores[keep]
         kd = keys // _POS_STRIDE
@@ -316,36 +322,139 @@ class Executor:
         keep = _mask(kd[starts < ends], self.view.n_all)[docs]
         return docs[keep], scores[keep]
 
-    def same_sentence(self, c: SameSentenceClause):
-        """Both terms in one sentence: the title, or a body sentence found
-        from the terms' positions and the recorded sentence ends."""
-        left, right = self.phrase(c.left), self.phrase(c.right)
+    # ---- occurrences, proximity, whole words -------------------------------------------
+    def _occurrences(self, field: str, term: PhraseClause, docs: np.ndarray):
+        """Every occurrence of ``term`` in ``field`` ("title" or "body") of
+        ``docs`` (sorted) as (doc, start, end) arrays, in character
+        positions of the normalised text (those of the gram postings and the
+        recorded boundaries), sorted by doc."""
+        grams = term.grams
+        if grams and all(len(g) == 2 for g, _ in grams):
+            present, _ = self._gram_docs(field + "_g", grams)
+            docs = docs[_mask(present, self.view.n_all)[docs]]
+            if not len(docs):
+                return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+            keys = np.unique(self._occurrence_keys(field + "_g", grams, docs))
+            last_gram, last_offset = max(grams, key=lambda go: go[1])
+            starts = keys % _POS_STRIDE - _POS_PAD
+            return keys // _POS_STRIDE, starts, starts + last_offset + len(last_gram)
+        return self._text_occurrences(field, term.text, docs)
+
+    def _text_occurrences(self, field: str, text: str, docs: np.ndarray):
+        """``_occurrences`` read from the stored text (a term with a
+        one-character run has no positions): at most MAX_TEXT_CHECKS docs."""
+        if len(docs) > MAX_TEXT_CHECKS:
+            raise UnsupportedQuery(f"a one-character term in a proximity operator matches too many articles "
+                                   f"({len(docs)}); quote a longer phrase")
+        needle = squeeze(normalize_query(text))
+        out_d, out_s, out_e = [], [], []
+        for i, g in enumerate(docs.tolist()):
+            if not i % 256:
+                self._check_time()
+            norm = normalize(self.view.stored(g).get(field) or "").text
+            index = [j for s, e in runs(norm) for j in range(s, e)]
+            hay = "".join(norm[i] for i in index)
+            at = hay.find(needle)
+            while at >= 0 and needle:
+                out_d.append(g)
+                out_s.append(index[at])
+                out_e.append(index[at + len(needle) - 1] + 1)
+                at = hay.find(needle, at + 1)
+        return (np.asarray(out_d, np.int64), np.asarray(out_s, np.int64), np.asarray(out_e, np.int64))
+
+    def near(self, c: NearClause):
+        """A left and a right term close together in the title or in the
+        body: within ``c.distance`` words (word ordinals from the recorded
+        boundaries), or in one sentence / paragraph (recorded ends)."""
+        left = _union([self.phrase(t) for t in c.left], self.view.n_all)
+        right = _union([self.phrase(t) for t in c.right], self.view.n_all)
         if not len(left[0]) or not len(right[0]):
             return _EMPTY
         docs = _intersect_all([left[0], right[0]], self.view.n_all)
         if not len(docs):
             return _EMPTY
-        lk = self._phrase_keys("body_g", c.left.grams, docs)
-        rk = self._phrase_keys("body_g", c.right.grams, docs)
-        bounds = self.view.sentence_ends(docs)
-        if lk is None or rk is None or bounds is None:
-            a = _squeeze(fold_case(normalize_query(c.left.text)))
-            b = _squeeze(fold_case(normalize_query(c.right.text)))
-            keep = self._text_filter(docs, lambda st: _same_sentence(st, a, b))
-        else:
-            bd, be = bounds
-            bkeys = bd * _POS_STRIDE + be + _POS_PAD  # sorted: docs ascending, ends ascending
-            sentences = np.intersect1d(np.searchsorted(bkeys, lk), np.searchsorted(bkeys, rk))
-            in_body = bd[sentences]
-            in_title = []
-            for side in (c.left, c.right):  # both in the title: the title is one sentence
-                t_docs, _ = self._substring_docs("title_g", side.grams, side.text)
-                in_title.append(t_docs)
-            both_title = _intersect_all(in_title, self.view.n_all) if all(len(t) for t in in_title) else in_body[:0]
-            keep = _mask(np.concatenate([in_body, both_title]), self.view.n_all)[docs]
+        found = []
+        for field in ("title", "body"):
+            lo = [self._occurrences(field, t, docs) for t in c.left]
+            ro = [self._occurrences(field, t, docs) for t in c.right]
+            ld, ls, le = (np.concatenate(x) for x in zip(*lo))
+            rd, rs, re_ = (np.concatenate(x) for x in zip(*ro))
+            if not len(ld) or not len(rd):
+                continue
+            lorder, rorder = np.argsort(ld, kind="stable"), np.argsort(rd, kind="stable")
+            ld, ls, le = ld[lorder], ls[lorder], le[lorder]
+            rd, rs, re_ = rd[rorder], rs[rorder], re_[rorder]
+            if c.unit == "word":
+                found.append(self._within_words(field, c, (ld, ls, le), (rd, rs, re_)))
+            elif field == "title":
+                # The title is one sentence and one paragraph of its own.
+                found.append(np.intersect1d(ld, rd))
+            else:
+                found.append(self._same_unit(c.unit, docs, (ld, ls), (rd, rs)))
+        keep = _mask(np.concatenate(found) if found else np.empty(0, np.int64), self.view.n_all)[docs]
         docs = docs[keep]
-        score = left[1][np.searchsorted(left[0], docs)] + right[1][np.searchsorted(right[0], docs)]
+        score = _align(left[0], left[1], docs, self.view.n_all) + _align(right[0], right[1], docs, self.view.n_all)
         return docs, score
+
+    def _within_words(self, field: str, c: NearClause, left, right) -> np.ndarray:
+        """Docs with a left and a right occurrence at most ``c.distance``
+        words apart (``c.ordered``: right after left).  Occurrences are word
+        ranges [first word, last word]; overlapping ranges are 0 apart."""
+        ords = self.view.word_ordinals
+        (ld, ls, le), (rd, rs, re_) = left, right
+        a0, a1 = ords(field, ld, ls), ords(field, ld, le - 1)
+        b0, b1 = ords(field, rd, rs), ords(field, rd, re_ - 1)
+        if a0 is None or b0 is None:
+            raise UnsupportedQuery("this index has no word boundaries: run python -m indexer rebuild")
+        big = np.int64(1) << 32
+        n = c.distance
+        starts = np.sort(rd * big + b0)
+        if c.ordered:
+            hi = np.searchsorted(starts, ld * big + a1 + n, side="right")
+            lo = np.searchsorted(starts, ld * big + a1, side="right")
+            hit = hi > lo
+        else:
+            ends = np.sort(rd * big + b1)
+            first_start = np.searchsorted(starts, ld * big, side="left")
+            first_end = np.searchsorted(ends, ld * big, side="left")
+            begun = np.searchsorted(starts, ld * big + a1 + n, side="right") - first_start
+            over = np.searchsorted(ends, ld * big + a0 - n, side="left") - first_end
+            hit = begun > over
+        return np.unique(ld[hit])
+
+    def _same_unit(self, unit: str, docs: np.ndarray, left, right) -> np.ndarray:
+        """Body docs with a left and a right occurrence starting in one
+        sentence (``unit`` "sentence") or paragraph."""
+        bounds = self.view.sentence_ends(docs) if unit == "sentence" else self.view.paragraph_ends(docs)
+        if bounds is None:
+            raise UnsupportedQuery("this index has no sentence ends: run python -m indexer rebuild")
+        bd, be = bounds
+        bkeys = bd * _POS_STRIDE + be + _POS_PAD  # sorted: docs ascending, ends ascending
+        (ld, ls), (rd, rs) = left, right
+        lk = np.searchsorted(bkeys, ld * _POS_STRIDE + ls + _POS_PAD)
+        rk = np.searchsorted(bkeys, rd * _POS_STRIDE + rs + _POS_PAD)
+        shared = np.intersect1d(lk, rk)
+        shared = shared[shared < len(bd)]
+        return np.unique(bd[shared])
+
+    def whole_word(self, c: WordClause):
+        """Documents where ``c.word`` occurs as a whole word (its start a
+        word start, its end a token boundary), counted per field."""
+        term = PhraseClause(c.word, c.grams, c.fields)
+        per_field, all_docs = {}, []
+        for f in c.fields:
+            present, _ = self._substring_docs(f + "_g", c.grams, c.word)
+            d, s, e = self._occurrences(f, term, present)
+            whole = self.view.whole_words(f, d, s, e)
+            if whole is None:
+                raise UnsupportedQuery("this index has no word boundaries: run python -m indexer rebuild")
+            docs, counts = np.unique(d[whole], return_counts=True)
+            per_field[f] = (docs, counts.astype(np.float64))
+            all_docs.append(docs)
+        docs = _union_ids(all_docs, self.view.n_all)
+        if not len(docs):
+            return _EMPTY
+        return docs, self._score(docs, per_field)
 
     def _text_filter(self, docs: np.ndarray, predicate) -> np.ndarray:
         """Boolean mask: ``predicate(stored fields)`` for each live candidate."""
@@ -360,7 +469,7 @@ class Executor:
 
     def value(self, c: ValueClause):
         v = self.view
-        want = fold_case(normalize_query(c.value.strip()))
+        want = normalize_query(c.value.strip())
         matching = [i for i, val in enumerate(v.normalized_vocab(c.field)) if want and want in val]
         if not matching:
             return _EMPTY
@@ -385,14 +494,19 @@ class Executor:
             return self.lead(c)
         if isinstance(c, MentionsClause):
             return self.mentions(c)
-        if isinstance(c, SameSentenceClause):
-            return self.same_sentence(c)
+        if isinstance(c, NearClause):
+            return self.near(c)
         if isinstance(c, AllClause):
             parts = [self.clause(o) for o in c.children]
             if not parts or any(not len(p[0]) for p in parts):
                 return _EMPTY
             docs = _intersect_all([p[0] for p in parts], self.view.n_all)
             score = sum(p[1][np.searchsorted(p[0], docs)] for p in parts)
+            for ex in c.exclude:
+                bad, _ = self.clause(ex)
+                if len(bad) and len(docs):
+                    keep = ~_mask(bad, self.view.n_all)[docs]
+                    docs, score = docs[keep], score[keep]
             return docs, score
         raise TypeError(f"unknown clause {c!r}")
 
@@ -425,11 +539,12 @@ class Executor:
         self.deadline = plan.deadline
         mask = self.filter_mask(plan)
         relaxed = False
+        full_parts = None
         if plan.must:
-            docs, tier, scores, relaxed = self._match(plan, mask)
+            docs, tier, scores, relaxed, full_parts = self._match(plan, mask)
         else:
             docs = np.flatnonzero(mask)
-            tier = np.zeros(len(docs), np.int64)
+            tier = np.full(len(docs), 2, np.int64)
             scores = np.zeros(len(docs))
         matched = tier
         if plan.must_not and len(docs):
@@ -448,7 +563,11 @@ class Executor:
         page = order[plan.offset : plan.offset + plan.limit]
         self._check_time()
         hits = [BackendHit(int(shown[i]), float(shown_scores[i]), v.stored(int(shown[i]))) for i in page.tolist()]
-        result = BackendResult(len(shown), hits, facets, relaxed)
+        if full_parts is not None and relaxed:
+            for h, i in zip(hits, page.tolist()):
+                if shown_matched[i] != 2:
+                    h.missing = [k for k, ids in enumerate(full_parts) if not _contains(ids, h.key)]
+        result = BackendResult(len(shown), hits, facets, relaxed, total_full=int((shown_matched == 2).sum()))
         if plan.group:
             result.total_articles = total
             self._attach_similar(hits, docs, keys, plan.similar_limit)
@@ -510,68 +629,77 @@ class Executor:
         return docs, score, count
 
     def _match(self, plan: Plan, mask: np.ndarray):
-        """Combine the must clauses into (docs, tier, score, relaxed).
+        """Combine the must clauses into (docs, tier, score, relaxed, full
+        matches per clause).
 
-        Tier 2: every required clause matches.  When fewer than
-        ``relax_below`` live documents are in tier 2, tier 1 admits documents
-        matching some of the required clauses, scored by the share of the
-        query's rarity (idf) they cover; and if that is still too few,
-        tier 0 admits documents having 40 % of the query's
-        character bigrams (a typo or an unsegmentable Latin run).  The
-        decision is taken before filters, so that a filter never changes
-        which documents count as matches (facet counts then equal the
-        filtered totals exactly)."""
+        Tier 2: every clause matches.  Only a query of plain words is ever
+        relaxed (``plan.relax_below`` > 0, and only its soft clauses:
+        ``plan.is_soft``): when fewer than ``relax_below`` live documents
+        are in tier 2, tier 1 admits documents that match every hard clause
+        and at least one soft clause of two or more characters
+        (``plan.anchors``), scored by the share of the query's rarity (idf)
+        they cover; and if that is still too few, tier 0 admits documents
+        having at least two and 40 % of the query's Chinese character
+        bigrams (a typo, an unsegmentable run).  The decision is taken
+        before filters, so that a filter never changes which documents
+        count as matches (facet counts then equal the filtered totals
+        exactly)."""
         v = self.view
         n_live = max(v.n_live, 1)
         parts = [self.clause(c) for c in plan.must]
-        required = np.ones(len(parts), dtype=bool)
+        full_parts = [p[0] for p in parts]
+        n = len(parts)
+        relaxable = plan.relax_below > 0
+        soft = np.array([relaxable and is_soft(c) for c in plan.must], dtype=bool)
+        anchor = soft & np.array([anchors(c) for c in plan.must], dtype=bool)
         weights = np.array([
             ranking.idf(int(v.live[p[0]].sum()), n_live) if len(p[0]) else ranking.idf(0, n_live)
             for p in parts
         ])
-        n_req = int(required.sum())
-        total_weight = float(weights[required].sum()) or 1.0
+        soft_weight = float(weights[soft].sum()) or 1.0
         # Partial matches of long words (some of their parts): strength < 1.
         # Only needed when partial matches will be admitted at all.
         strengths = [np.ones(len(p[0])) for p in parts]
-        req_parts = [p[0] for p, r in zip(parts, required) if r]
-        few_full = n_req >= 2 and (
-            any(not len(a) for a in req_parts)
-            or int(v.live[_intersect_all(req_parts, v.n_all)].sum()) < plan.relax_below)
+        few_full = relaxable and soft.any() and n >= 2 and (
+            any(not len(a) for a in full_parts)
+            or int(v.live[_intersect_all(full_parts, v.n_all)].sum()) < plan.relax_below)
         for i, c in enumerate(plan.must):
             if not few_full:
                 break
-            if isinstance(c, WordClause) and (c.parts or _fuzzy_latin(c)):
+            if soft[i] and isinstance(c, WordClause) and (c.parts or _fuzzy_latin(c)):
                 pd, ps, pst = self.partial(c, parts[i][0])
                 if len(pd):
                     parts[i] = (np.concatenate([parts[i][0], pd]), np.concatenate([parts[i][1], ps]))
                     strengths[i] = np.concatenate([strengths[i], pst])
         lens = [len(p[0]) for p in parts]
-        clause_of = np.repeat(np.arange(len(parts)), lens)
+        clause_of = np.repeat(np.arange(n), lens)
         all_ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
         all_scores = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
         strength = np.concatenate(strengths) if parts else np.empty(0)
-        req_hit = required[clause_of]
-        docs, _, (scores, req_matched, covered) = _sum_by_doc(
+        whole = strength >= 1.0
+        docs, _, (scores, n_matched, n_hard, n_anchor, covered) = _sum_by_doc(
             all_ids, v.n_all, all_scores,
-            (req_hit & (strength >= 1.0)).astype(np.float64),
-            np.where(req_hit, weights[clause_of] * strength, 0.0))
-        full = req_matched >= n_req
+            whole.astype(np.float64),
+            (whole & ~soft[clause_of]).astype(np.float64),
+            (anchor[clause_of] & (strength > 0)).astype(np.float64),
+            np.where(soft[clause_of], weights[clause_of] * strength, 0.0))
+        full = n_matched >= n
         live = v.live[docs]
         relaxed = False
-        if n_req >= 2 and int((full & live).sum()) < plan.relax_below:
-            # "Most of the query": at least half of its rarity (idf) covered.
-            sel = full | ((covered > 0) & (covered >= RELAX_MIN_COVERAGE * total_weight))
+        if few_full and int((full & live).sum()) < plan.relax_below:
+            sel = full | ((n_hard >= int((~soft).sum())) & (n_anchor > 0)
+                          & (covered >= RELAX_MIN_COVERAGE * soft_weight))
             relaxed = bool((sel & ~full & live).any())
         else:
             sel = full
         docs, scores, full, covered = docs[sel], scores[sel], full[sel], covered[sel]
         tier = np.where(full, 2, 1)
-        scores = np.where(full, scores, scores * (covered / total_weight) ** COVERAGE_POWER)
+        scores = np.where(full, scores, scores * (covered / soft_weight) ** COVERAGE_POWER)
         grams = plan.proximity_grams
         # Bigrams only add information across word boundaries (several
         # words), or as the fallback when the words found too little.
-        if grams and (len(plan.must) >= 2 or int(v.live[docs].sum()) < plan.relax_below):
+        fallback = relaxable and not (~soft).any() and int(v.live[docs].sum()) < plan.relax_below
+        if grams and (n >= 2 or fallback):
             g_docs, g_scores, g_count = self._gram_scores(grams)
             if len(docs) and len(g_docs):
                 pos = np.searchsorted(g_docs, docs)
@@ -579,19 +707,20 @@ class Executor:
                 found = g_docs[pos] == docs
                 bonus = np.where(found, g_scores[pos], 0.0)
                 scores = scores + np.where(tier == 2, PROXIMITY_WEIGHT, PARTIAL_GRAM_WEIGHT) * bonus
-            if (int(v.live[docs].sum()) < plan.relax_below and len(grams) >= 2 and len(g_docs)
-                    and plan.relax_below > 0):
-                need = max(1, math.ceil(len(grams) * FALLBACK_MIN_GRAMS))
-                extra = (g_count >= need) & ~_mask(docs, v.n_all)[g_docs]
+            cjk = [g for g in grams if _CJK_GRAM.match(g)]
+            if fallback and len(cjk) >= 2:
+                c_docs, c_scores, c_count = self._gram_scores(cjk)
+                need = max(2, math.ceil(len(cjk) * FALLBACK_MIN_GRAMS))
+                extra = (c_count >= need) & ~_mask(docs, v.n_all)[c_docs]
                 if extra.any():
                     relaxed = True
-                    docs = np.concatenate([docs, g_docs[extra]])
+                    docs = np.concatenate([docs, c_docs[extra]])
                     tier = np.concatenate([tier, np.zeros(int(extra.sum()), np.int64)])
-                    scores = np.concatenate([scores, FALLBACK_WEIGHT * g_scores[extra]])
+                    scores = np.concatenate([scores, FALLBACK_WEIGHT * c_scores[extra]])
                     order = np.argsort(docs, kind="stable")
                     docs, tier, scores = docs[order], tier[order], scores[order]
         keep = mask[docs]
-        return docs[keep], tier[keep], scores[keep], relaxed
+        return docs[keep], tier[keep], scores[keep], relaxed, full_parts
 
     def _order(self, plan: Plan, docs, matched, scores) -> np.ndarray:
         v = self.view
@@ -632,23 +761,15 @@ class Executor:
         return out
 
 
-_NON_RUN = re.compile(r"[\W_]+")
-_SENTENCE = re.compile(r"[。！？!?；;\n]+")
-
-
 def _in_lead(stored: dict, needles: list[str]) -> bool:
     """Every needle in the first paragraph (normalised like queries)."""
-    lead = _squeeze(fold_case(normalize_query((stored.get("body") or "").split("\n", 1)[0])))
+    lead = squeeze(normalize_query((stored.get("body") or "").split("\n", 1)[0]))
     return all(n in lead for n in needles)
 
 
-def _same_sentence(stored: dict, a: str, b: str) -> bool:
-    text = fold_case(normalize_query((stored.get("title") or "") + "\n" + (stored.get("body") or "")))
-    return any(a in s and b in s for s in (_squeeze(p) for p in _SENTENCE.split(text)))
-
-
-def _squeeze(text: str) -> str:
-    return _NON_RUN.sub("", text)
+def _contains(sorted_ids: np.ndarray, doc: int) -> bool:
+    i = int(np.searchsorted(sorted_ids, doc))
+    return i < len(sorted_ids) and int(sorted_ids[i]) == doc
 
 
 def _union(parts, n: int):

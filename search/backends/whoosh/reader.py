@@ -400,14 +400,22 @@ class IndexView:
     def sentence_ends(self, gdocs: np.ndarray):
         """(doc, end position) of every sentence of ``gdocs`` (sorted), or
         None when a segment did not record them."""
+        return self._ends("sentence", gdocs)
+
+    def paragraph_ends(self, gdocs: np.ndarray):
+        """(doc, end position) of every paragraph of ``gdocs`` (sorted), or
+        None when a segment did not record them."""
+        return self._ends("paragraph", gdocs)
+
+    def _ends(self, kind: str, gdocs: np.ndarray):
         seg_idx = np.searchsorted(self.bases, gdocs, side="right") - 1
         docs_parts, end_parts = [], []
         for si in np.unique(seg_idx).tolist():
             info = self.segments[si].docinfo()
-            if info is None or info.get("sentence_offsets") is None:
+            if info is None or info.get(f"{kind}_offsets") is None:
                 return None
             local = gdocs[seg_idx == si] - self.bases[si]
-            offsets, ends = info["sentence_offsets"], info["sentence_ends"]
+            offsets, ends = info[f"{kind}_offsets"], info[f"{kind}_ends"]
             counts = offsets[local + 1] - offsets[local]
             idx = np.repeat(offsets[local], counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
             docs_parts.append(np.repeat(local + self.bases[si], counts))
@@ -415,6 +423,52 @@ class IndexView:
         if not docs_parts:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(docs_parts), np.concatenate(end_parts)
+
+    def _bits(self, field: str, kind: str, gdoc: int) -> np.ndarray | None:
+        """One document's word-start (``kind="word"``) or token-boundary
+        (``"bound"``) bitmap as booleans over character positions, or None
+        when its segment did not record boundaries."""
+        seg, local = self.locate(gdoc)
+        info = seg.docinfo()
+        if info is None or f"{field}_bit_offsets" not in info:
+            return None
+        off = info[f"{field}_bit_offsets"]
+        return np.unpackbits(info[f"{field}_{kind}_bits"][off[local]:off[local + 1]]).view(bool)
+
+    def word_ordinals(self, field: str, docs: np.ndarray, positions: np.ndarray) -> np.ndarray | None:
+        """For each (doc, character position) pair (``docs`` sorted), the
+        ordinal of the word containing that character in ``field``
+        ("title" or "body"): 0 for the first word.  None when a segment did
+        not record word boundaries (an index written before them)."""
+        out = np.empty(len(docs), np.int64)
+        if not len(docs):
+            return out
+        cuts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1], True])
+        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            bits = self._bits(field, "word", int(docs[a]))
+            if bits is None:
+                return None
+            ordinal = np.cumsum(bits) - 1
+            out[a:b] = ordinal[np.minimum(positions[a:b], len(ordinal) - 1)]
+        return out
+
+    def whole_words(self, field: str, docs: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+        """For each occurrence [start, end) in a doc (``docs`` sorted): is it
+        a whole word, starting where a word starts and ending where a token
+        starts (or the text ends)?  None without recorded boundaries."""
+        out = np.zeros(len(docs), bool)
+        if not len(docs):
+            return out
+        cuts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1], True])
+        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            words = self._bits(field, "word", int(docs[a]))
+            bounds = self._bits(field, "bound", int(docs[a]))
+            if words is None or bounds is None:
+                return None
+            s, e = starts[a:b], ends[a:b]
+            ok = (s < len(words)) & (e < len(bounds))
+            out[a:b][ok] = words[s[ok]] & bounds[e[ok]]
+        return out
 
     def id_to_doc(self, doc_id: str) -> int | None:
         ids, _ = self.postings("id", doc_id)

@@ -28,8 +28,8 @@ from whoosh import fields
 from whoosh.analysis import Composable, Token as WhooshToken
 from whoosh.formats import Frequency, Positions
 
-from ...analysis import Analyzer
-from ...normalize import fold_case, normalize
+from ...analysis import ANALYSIS_VERSION, Analyzer
+from ...normalize import normalize
 from ...ranking import NO_DATE
 from ...segmenter import get_segmenter
 
@@ -89,9 +89,15 @@ _LITTLE = array("I", [1]).tobytes()[0] == 1
 
 
 class _PipelineTokenizer(Composable):
+    """Our analysis as a Whoosh analyzer.  Pickled into the index's table of
+    contents with the schema, so it records the analysis version the index
+    was written with (``analysis.ANALYSIS_VERSION``; indexes from before
+    versions were recorded read as version 1)."""
+
     def __init__(self, kind: str, userdict_path: str | None = None):
         self.kind = kind
         self.userdict_path = userdict_path
+        self.analysis_version = ANALYSIS_VERSION
 
     def __eq__(self, other):
         return (
@@ -101,10 +107,11 @@ class _PipelineTokenizer(Composable):
         )
 
     def __getstate__(self):
-        return {"kind": self.kind, "userdict_path": self.userdict_path}
+        return {"kind": self.kind, "userdict_path": self.userdict_path,
+                "analysis_version": self.analysis_version}
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        self.__dict__.update({"analysis_version": 1, **state})
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, tokenize=True,
@@ -124,14 +131,13 @@ class _PipelineTokenizer(Composable):
         if self.kind == "words":
             items = ((t.text, t.pos, t.start, t.end) for t in analyzer.word_tokens(norm))
         elif self.kind == "chars":
-            lowered = fold_case(norm.text)
             items = (
-                (c, i, *norm.span(i, i + 1)) for i, c in enumerate(lowered) if c.isalnum()
+                (c, i, *norm.span(i, i + 1)) for i, c in enumerate(norm.text) if c.isalnum()
             )
         else:
             items = (
                 (term, pos, *norm.span(pos, pos + len(term)))
-                for term, pos in analyzer.gram_terms(fold_case(norm.text))
+                for term, pos in analyzer.gram_terms(norm.text)
             )
         for text, pos, start, end in items:
             tok.text = text
@@ -145,6 +151,11 @@ class _PipelineTokenizer(Composable):
                 tok.startchar = start_char + start
                 tok.endchar = start_char + end
             yield tok
+
+
+def analysis_version(schema) -> int:
+    """The analysis version an index's schema was written with."""
+    return getattr(schema["title_w"].analyzer, "analysis_version", 1)
 
 
 def word_analyzer(userdict_path=None):

@@ -17,8 +17,9 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, clean_files
 
+from ...analysis import ANALYSIS_VERSION
 from . import groups, segment_io
-from .schema import build_schema
+from .schema import analysis_version, build_schema
 
 segment_io.install()
 
@@ -30,16 +31,27 @@ class IndexMissing(Exception):
 
 
 class IncompatibleIndex(Exception):
-    """The index was written by an older version of the schema."""
+    """The index was written by an older version of the schema or of the
+    analysis (its terms would not match the queries of this version)."""
 
 
-def check_schema(schema) -> None:
+def check_schema(schema, path: str = "DIR") -> None:
+    """Raise IncompatibleIndex unless the index was written with this
+    version's fields and analysis (``analysis.ANALYSIS_VERSION``): mixing
+    versions would silently miss articles."""
     expected = build_schema()
     missing = [name for name in expected.names() if name not in schema.names()]
     if missing:
         raise IncompatibleIndex(
             f"index lacks fields {missing}: it was built by an older version; "
-            "rebuild it with `python -m indexer build --rebuild`"
+            f"rebuild it with `python -m indexer rebuild --index {path}`"
+        )
+    version = analysis_version(schema)
+    if version != ANALYSIS_VERSION:
+        raise IncompatibleIndex(
+            f"the index at {path} was analysed by version {version} of the text analysis and this "
+            f"software analyses text as version {ANALYSIS_VERSION}; searching or adding to it would miss "
+            f"articles. Rebuild it: `python -m indexer rebuild --index {path}`"
         )
 
 
@@ -56,7 +68,7 @@ def open_index(path: str):
     if not exists(path):
         raise IndexMissing(f"no index at {path!r}")
     ix = whoosh_index.open_dir(path, indexname=INDEXNAME)
-    check_schema(ix.schema)
+    check_schema(ix.schema, path)
     return ix
 
 
