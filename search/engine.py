@@ -91,7 +91,8 @@ class SearchEngine:
         """A term of an operator (at least N mentions, proximity) as the
         exact text to find, in title and body."""
         grams = self.analyzer.phrase_grams(node.text)
-        return PhraseClause(node.text, grams, ("title", "body")) if grams else None
+        words = tuple(self.analyzer.query_words(node.text))
+        return PhraseClause(node.text, grams, ("title", "body"), words) if grams else None
 
     def _terms(self, node) -> list[PhraseClause]:
         """One side of a proximity operator: its alternative texts."""

@@ -44,9 +44,13 @@ class WordClause:
 
 @dataclass
 class PhraseClause:
+    """Exact text (its grams at their offsets).  ``words``: the text's
+    accurate-mode words (backends that match proximity on words use them)."""
+
     text: str
     grams: list[tuple[str, int]]
     fields: tuple[str, ...] = ("title", "body")
+    words: tuple[str, ...] = ()
 
     def label(self) -> str:
         return f'{_fields_label(self.fields)}"{self.text}"'
@@ -254,13 +258,13 @@ class BackendHit:
     key: object  # backend's handle for fetching the stored document
     score: float
     stored: dict
-    # Indexes into plan.must of the clauses this hit lacks (a partial
-    # match); empty for a full match.
-    missing: list = field(default_factory=list)
     # Grouped results: the other matching near-duplicates, (key, stored) in
     # date order (at most plan.similar_limit), and how many there are.
     similar: list = field(default_factory=list)
     similar_count: int = 0
+    # Indexes into plan.must of the clauses this hit lacks (a partial
+    # match); empty for a full match.
+    missing: list = field(default_factory=list)
 
 
 @dataclass

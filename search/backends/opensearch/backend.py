@@ -11,9 +11,18 @@ follow them, as in the Whoosh backend (without its partial credit for the
 parts of a long word, and without its last-resort bigram fallback).
 
 ``lead:`` looks the text up in the first paragraph's own grams
-(``lead_g``); ``atleastN:`` counts occurrences with span queries; ``SAME``
+(``lead_g``); ``atleastN:`` counts occurrences with span queries; ``w/s``
 is a span of both terms closer than the position gap between the body's
-sentences (``mapping.SENTENCE_GAP``).
+sentences (``mapping.SENTENCE_GAP``); ``w/N``, ``pre/N`` and ``w/p`` are
+spans over the accurate-mode words (``*_a``, ``body_pa``), one position per
+word as the Whoosh backend counts them, a term found inside a word through
+a wildcard (``span_multi``) and a term of several words as those words in
+order; whole-word alternatives (regional vocabulary) are terms of ``*_a``.
+
+Only a query of plain words is relaxed to partial matches, as in the
+Whoosh backend: its hard clauses always hold, a partial match needs a word
+of two or more characters, and each hit says which words it lacks (named
+queries).
 
 Near-duplicate groups are the Whoosh backend's grouping, stored as each
 article's representative (``dup_rep``, see groups.py) and collapsed on.
@@ -26,9 +35,10 @@ from __future__ import annotations
 
 import time
 
-from .mapping import SENTENCE_GAP
-from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, PhraseClause,
-                     Plan, SameSentenceClause, UnsupportedQuery, ValueClause, WordClause)
+from ...analysis import ANALYSIS_VERSION
+from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, NearClause,
+                     PhraseClause, Plan, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft)
+from .mapping import PARAGRAPH_GAP, SENTENCE_GAP
 
 TITLE_BOOST = 2.0
 FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
@@ -37,6 +47,14 @@ MAX_MENTIONS = 20  # atleastN: one span query per split of N between title and b
 # groups, a close estimate (OpenSearch's HyperLogLog++) beyond.
 GROUP_COUNT_PRECISION = 40000
 VALUE_FIELDS = {"category": "category", "source": "source", "author": "author", "tag": "tags"}
+
+
+class IncompatibleIndex(Exception):
+    """The index behind the alias was written by another analysis version."""
+
+
+def _wildcard_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 
 
 def _gram_phrase(grams: list[tuple[str, int]]) -> tuple[str, int]:
@@ -58,6 +76,7 @@ class OpenSearchBackend:
         self._version = None
         self._version_at = 0.0
         self._has_groups: bool | None = None
+        self._checked_version = None
 
     # ---- clauses -------------------------------------------------------------
     def _text(self, field: str, grams, word: str | None = None) -> list[dict]:
@@ -74,6 +93,8 @@ class OpenSearchBackend:
         return out
 
     def clause(self, c) -> dict:
+        if isinstance(c, WordClause) and c.whole:
+            return {"bool": {"should": [{"term": {f"{f}_a": c.word}} for f in c.fields], "minimum_should_match": 1}}
         if isinstance(c, WordClause):
             should = [q for f in c.fields for q in self._text(f, c.grams, c.word)]
             return {"bool": {"should": should, "minimum_should_match": 1}}
@@ -85,25 +106,67 @@ class OpenSearchBackend:
         if isinstance(c, AnyClause):
             return {"bool": {"should": [self.clause(o) for o in c.options], "minimum_should_match": 1}}
         if isinstance(c, AllClause):
-            return {"bool": {"must": [self.clause(o) for o in c.children]}}
+            out = {"bool": {"must": [self.clause(o) for o in c.children]}}
+            if c.exclude:
+                out["bool"]["must_not"] = [self.clause(o) for o in c.exclude]
+            return out
         if isinstance(c, LeadClause):
             return {"bool": {"must": [self.clause(c.inner)], "filter": [self._in_lead(c.inner)]}}
         if isinstance(c, MentionsClause):
             return self._mentions(c)
-        if isinstance(c, SameSentenceClause):
-            return self._same_sentence(c)
+        if isinstance(c, NearClause):
+            return self._near(c)
         raise TypeError(f"unknown clause {c!r}")
 
-    def _same_sentence(self, c: SameSentenceClause) -> dict:
-        """Both in the title (a sentence of its own), or both within one body
-        sentence: a span of the two, closer than the gap between sentences."""
-        if not c.left.grams or not c.right.grams:
+    def _near(self, c: NearClause) -> dict:
+        """Both sides in the title, or in the body: within ``distance``
+        words (spans over ``*_a``, slop = distance - 1: the words between),
+        in one body sentence (gram spans closer than the sentence gap) or in
+        one paragraph (word spans within one value of ``body_pa``)."""
+        if not c.left or not c.right:
             return {"match_none": {}}
-        both_in_title = {"bool": {"must": [self._occurrence("title", side.grams) for side in (c.left, c.right)]}}
-        in_one_sentence = {"span_near": {"clauses": [self._occurrence("body", c.left.grams),
-                                                     self._occurrence("body", c.right.grams)],
-                                         "slop": SENTENCE_GAP // 2, "in_order": False}}
-        return {"bool": {"should": [both_in_title, in_one_sentence], "minimum_should_match": 1}}
+
+        def either(spans: list[dict]) -> dict:
+            return spans[0] if len(spans) == 1 else {"span_or": {"clauses": spans}}
+
+        if c.unit == "sentence":
+            title = {"bool": {"must": [either([self._occurrence("title", t.grams) for t in side])
+                                       for side in (c.left, c.right)]}}
+            body = {"span_near": {"clauses": [either([self._occurrence("body", t.grams) for t in side])
+                                              for side in (c.left, c.right)],
+                                  "slop": SENTENCE_GAP // 2, "in_order": False}}
+            return {"bool": {"should": [title, body], "minimum_should_match": 1}}
+        if c.unit == "paragraph":
+            title = {"bool": {"must": [either([self._word_span("title_a", t) for t in side])
+                                       for side in (c.left, c.right)]}}
+            body = {"span_near": {"clauses": [either([self._word_span("body_pa", t) for t in side])
+                                              for side in (c.left, c.right)],
+                                  "slop": PARAGRAPH_GAP // 2, "in_order": False}}
+            return {"bool": {"should": [title, body], "minimum_should_match": 1}}
+        should = [{"span_near": {"clauses": [either([self._word_span(f"{f}_a", t) for t in side])
+                                             for side in (c.left, c.right)],
+                                 "slop": max(c.distance - 1, 0), "in_order": c.ordered}}
+                  for f in ("title", "body")]
+        return {"bool": {"should": should, "minimum_should_match": 1}}
+
+    @staticmethod
+    def _word_span(field: str, term: PhraseClause) -> dict:
+        """Where ``term`` occurs among the words of ``field``: a one-word
+        term inside any word (a wildcard: sub-words and pieces of words
+        count, as they do on the Whoosh backend), a term of several words
+        as those words in order, the first ending and the last starting a
+        word of the text."""
+        words = list(term.words) or [term.text]
+
+        def multi(pattern: str) -> dict:
+            return {"span_multi": {"match": {"wildcard": {field: {"value": pattern}}}}}
+
+        if len(words) == 1:
+            return multi(f"*{_wildcard_escape(words[0])}*")
+        clauses = [multi(f"*{_wildcard_escape(words[0])}")]
+        clauses += [{"span_term": {field: w}} for w in words[1:-1]]
+        clauses.append(multi(f"{_wildcard_escape(words[-1])}*"))
+        return {"span_near": {"clauses": clauses, "slop": 0, "in_order": True}}
 
     def _in_lead(self, c) -> dict:
         """The clause's text occurs in the first paragraph (``lead_g``)."""
@@ -153,9 +216,12 @@ class OpenSearchBackend:
 
     def query(self, plan: Plan, relaxed: bool = False, filtered: bool = True) -> dict:
         """The plan as an OpenSearch query.  ``relaxed``: documents matching
-        any of the required clauses, every full match ranked first (the
-        Whoosh backend's partial-match tier); ``filtered=False`` leaves the
-        filters out (deciding on relaxing never depends on them)."""
+        every hard clause and at least one soft clause of two or more
+        characters (``plan.is_soft``, ``plan.anchors``), every full match
+        ranked first (the Whoosh backend's partial-match tier), each soft
+        clause named ``m<i>`` so that hits tell what they lack;
+        ``filtered=False`` leaves the filters out (deciding on relaxing never
+        depends on them)."""
         filters = []
         for name, values in plan.filters.items():
             if values:
@@ -175,14 +241,19 @@ class OpenSearchBackend:
         must_not = [self.clause(c) for c in plan.must_not]
         if relaxed:
             full_first = {"constant_score": {"filter": {"bool": {"must": must}}, "boost": FULL_MATCH_BONUS}}
-            return {"bool": {"should": must + [full_first], "minimum_should_match": 1, "filter": filters,
+            soft = [i for i, c in enumerate(plan.must) if is_soft(c)]
+            hard = [must[i] for i, c in enumerate(plan.must) if not is_soft(c)]
+            anchored = [must[i] for i in soft if anchors(plan.must[i])] or [{"match_none": {}}]
+            named = [{"bool": {"must": [must[i]], "_name": f"m{i}"}} for i in soft]
+            return {"bool": {"must": hard, "should": named + [full_first],
+                             "filter": filters + [{"bool": {"should": anchored, "minimum_should_match": 1}}],
                              "must_not": must_not}}
         return {"bool": {"must": must or [{"match_all": {}}], "filter": filters, "must_not": must_not}}
 
     def _should_relax(self, plan: Plan, total: int) -> bool:
         """As in the Whoosh backend: several required clauses, and fewer
         than ``relax_below`` documents match them all, filters aside."""
-        if len(plan.must) < 2 or plan.relax_below <= 0:
+        if len(plan.must) < 2 or plan.relax_below <= 0 or not any(is_soft(c) for c in plan.must):
             return False
         if plan.filters or plan.date_from is not None or plan.date_to is not None or plan.exclude_docs:
             total = self.client.count(index=self.index, body={"query": self.query(plan, filtered=False)})["count"]
@@ -190,11 +261,14 @@ class OpenSearchBackend:
 
     # ---- IndexBackend ---------------------------------------------------------
     def execute(self, plan: Plan) -> BackendResult:
+        self.check_version()
         result = self._execute(plan, relaxed=False)
+        result.total_full = result.total
         articles = result.total if result.total_articles is None else result.total_articles
         if self._should_relax(plan, articles):
             partial = self._execute(plan, relaxed=True)
             partial.relaxed = partial.total > result.total
+            partial.total_full = result.total
             return partial
         return result
 
@@ -226,16 +300,20 @@ class OpenSearchBackend:
         hits = []
         for h in res["hits"]["hits"]:
             score = float(h.get("_score") or 0.0)
+            missing = []
             if relaxed and score >= FULL_MATCH_BONUS:
                 score -= FULL_MATCH_BONUS  # the bonus only ranks; report the match's own score
+            elif relaxed:
+                matched = set(h.get("matched_queries") or [])
+                missing = [i for i, c in enumerate(plan.must) if is_soft(c) and f"m{i}" not in matched]
             if grouped:
                 copies = h["inner_hits"]["copies"]["hits"]
                 first, *others = copies["hits"]
                 hits.append(BackendHit(first["_id"], score, first["_source"]["stored"],
                                        [(o["_id"], o["_source"]["stored"]) for o in others[:plan.similar_limit]],
-                                       copies["total"]["value"] - 1))
+                                       copies["total"]["value"] - 1, missing))
             else:
-                hits.append(BackendHit(h["_id"], score, h["_source"]["stored"]))
+                hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing))
         facets = {name: [(b["key"], b["doc_count"]) for b in res["aggregations"][name]["buckets"]]
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
@@ -285,6 +363,23 @@ class OpenSearchBackend:
 
     def has_deletions(self) -> bool:
         return False  # OpenSearch's statistics follow deletions: nothing to check
+
+    def check_version(self) -> None:
+        """Raise IncompatibleIndex unless every index behind the alias was
+        written with this version's analysis (checked once per index)."""
+        version = self.version()
+        if self._checked_version == version[0]:
+            return
+        mappings = self.client.indices.get_mapping(index=self.index)
+        for name, m in mappings.items():
+            found = (m["mappings"].get("_meta") or {}).get("analysis_version", 1)
+            if found != ANALYSIS_VERSION:
+                raise IncompatibleIndex(
+                    f"the OpenSearch index {name} (alias {self.index}) was analysed by version {found} of the text "
+                    f"analysis and this software analyses text as version {ANALYSIS_VERSION}; searching or adding "
+                    f"to it would miss articles. Rebuild it: `python -m indexer rebuild --backend opensearch "
+                    f"--index {self.index}`")
+        self._checked_version = version[0]
 
     def has_groups(self) -> bool:
         """Does the index carry near-duplicate groups (``dup_rep``)?  Indexes
@@ -336,9 +431,10 @@ class OpenSearchBackend:
         per ``version_interval``): the engine's result cache key."""
         now = time.monotonic()
         if self._version is None or now - self._version_at >= self.version_interval:
-            stats = self.client.indices.stats(index=self.index, metric="indexing,docs")["_all"]["primaries"]
-            self._version = (self.index, stats["docs"]["count"], stats["indexing"]["index_total"],
-                             stats["indexing"]["delete_total"])
+            res = self.client.indices.stats(index=self.index, metric="indexing,docs")
+            stats = res["_all"]["primaries"]
+            self._version = (tuple(sorted(res.get("indices", {}))) or self.index, stats["docs"]["count"],
+                             stats["indexing"]["index_total"], stats["indexing"]["delete_total"])
             self._version_at = now
         return self._version
 

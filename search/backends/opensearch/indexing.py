@@ -48,10 +48,17 @@ def apply(client, index: str, puts: Iterable[PreparedDoc | SourceDoc], deletes: 
 
 def ensure_alias(client, alias: str, shards: int = 1, replicas: int = 1) -> None:
     """Create an empty index behind ``alias`` unless the alias exists (the
-    first build, or the writer's first start, on a new cluster)."""
+    first build, or the writer's first start, on a new cluster).  Raises
+    ValueError when the existing index was written by another analysis
+    version (adding to it would mix terms of two versions)."""
+    from .backend import IncompatibleIndex, OpenSearchBackend
     from .mapping import index_body
 
     if client.indices.exists_alias(name=alias):
+        try:
+            OpenSearchBackend("", alias, client=client).check_version()
+        except IncompatibleIndex as exc:
+            raise ValueError(str(exc)) from None
         return
     if client.indices.exists(index=alias):
         raise ValueError(f"{alias!r} is an index, not an alias: give the alias another name")

@@ -12,17 +12,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...analysis import ANALYSIS_VERSION, Analyzer
 from ...documents import PreparedDoc, sentence_ends
-from ...analysis import Analyzer
 from .groups import encode_signature
 
 # Body fields hold one value per sentence; the positions of consecutive
 # sentences are SENTENCE_GAP apart, so a span query of slop < SENTENCE_GAP
-# stays within a sentence (SAME), while phrases never cross a sentence end
+# stays within a sentence (w/s), while phrases never cross a sentence end
 # (their bigrams cannot anyway: sentence ends are punctuation).
 SENTENCE_GAP = 10000
+# ``body_pa`` holds one value per paragraph, PARAGRAPH_GAP positions apart
+# (w/p: a span of slop < PARAGRAPH_GAP stays in a paragraph; no paragraph
+# of our corpora has 100,000 words).
+PARAGRAPH_GAP = 100000
 TOKENS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "norms": True,
           "position_increment_gap": SENTENCE_GAP}
+# Accurate-mode words one per position (no sub-words), as the Whoosh
+# backend counts words from its recorded boundaries: proximity (w/N,
+# pre/N) and whole-word matches.  Never scored.
+WORDS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "norms": False,
+         "index_options": "positions", "position_increment_gap": 0}
 
 
 def index_body(shards: int = 1, replicas: int = 1) -> dict:
@@ -34,9 +43,15 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
         },
         "mappings": {
             "dynamic": "strict",
+            # The text analysis the documents were written with: the service
+            # and the indexer refuse an index of another version.
+            "_meta": {"analysis_version": ANALYSIS_VERSION},
             "properties": {
                 "id": {"type": "keyword"},
                 **{f"{f}_{k}": TOKENS for f in ("title", "body") for k in ("w", "g", "c")},
+                "title_a": WORDS,
+                "body_a": WORDS,
+                "body_pa": {**WORDS, "position_increment_gap": PARAGRAPH_GAP},
                 # The first paragraph's grams again, for lead: (a term in the lead).
                 "lead_g": TOKENS,
                 "lead_c": TOKENS,
@@ -73,6 +88,15 @@ def _by_sentence(terms, ends) -> list[str]:
     return [" ".join(words[a:b]) for a, b in zip([0, *cuts], [*cuts, len(words)])]
 
 
+def _by_paragraph(doc: PreparedDoc) -> list[str]:
+    """The accurate-mode words of the body, one string per paragraph."""
+    words = doc.body_accurate or []
+    if not words:
+        return []
+    ends = doc.paragraph_ends if doc.paragraph_ends is not None else np.asarray([len(doc.body_norm)])
+    return _by_sentence(zip(words, np.asarray(doc.body_starts).tolist()), ends)
+
+
 def to_source(doc: PreparedDoc) -> dict:
     """The OpenSearch document of an analysed article."""
     texts = {"title": doc.title_norm, "lead": doc.body_norm[:doc.lead_end]}
@@ -85,6 +109,9 @@ def to_source(doc: PreparedDoc) -> dict:
         "id": doc.id,
         "title_w": " ".join(doc.title_words),
         "body_w": " ".join(doc.body_words),
+        "title_a": " ".join(doc.title_accurate or []),
+        "body_a": " ".join(doc.body_accurate or []),
+        "body_pa": _by_paragraph(doc),
         **grams,
         **chars,
         "category": doc.facets.get("category"),

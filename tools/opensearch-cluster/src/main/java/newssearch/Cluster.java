@@ -62,6 +62,10 @@ public final class Cluster {
                 .putList("discovery.seed_hosts", seeds)
                 .putList("cluster.initial_cluster_manager_nodes", names)
                 .put("cluster.routing.allocation.disk.threshold_enabled", false)
+                // Proximity operators look terms up inside words with span_multi
+                // wildcards (*香港*); a frequent piece expands to thousands of
+                // words (the default limit is 1024).  See README "OpenSearch".
+                .put("indices.query.bool.max_clause_count", 65536)
                 .build();
             Node node = new LauncherNode(settings, plugins);
             node.start();
