@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
-# C0/C1 control characters except tab and newline, plus zero-width and BOM chars.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+# C0/C1 control characters except tab and newline.  Invisible format
+# characters (zero-width spaces, bidi marks, soft hyphens ...) are kept in
+# the stored text: the analysis ignores every one of them, at index and at
+# query time alike (search/chars.py), and highlights keep exact offsets.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _BLANK_LINES = re.compile(r"\n{2,}")
 

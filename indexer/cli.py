@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+from search.backends.whoosh.store import IncompatibleIndex
+
 from . import pipeline
 from .sources import UnsupportedFile
 
@@ -52,9 +54,13 @@ def main(argv=None) -> int:
     _target_options(w, INDEX_HELP)
     w.add_argument("--store", required=True, help="article store (SQLite file)")
     w.add_argument("--userdict", default=_env_userdict())
-    r = sub.add_parser("rebuild", help="rebuild the index from the article store and switch to it atomically")
+    r = sub.add_parser("rebuild", help="re-analyse every article into a new index and switch to it atomically "
+                                       "(from the article store, or from the index itself)")
     _target_options(r, INDEX_HELP)
-    r.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None)
+    r.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None,
+                   help="rebuild from this article store (refused if the index holds articles it lacks)")
+    r.add_argument("--from-index", action="store_true",
+                   help="re-analyse the index's own articles (the default without an article store)")
     r.add_argument("--userdict", default=_env_userdict())
     m = sub.add_parser("migrate", help="copy a Whoosh index into OpenSearch (a new index behind an alias, swapped atomically)")
     m.add_argument("--index", required=True, help="the Whoosh index directory")
@@ -113,7 +119,7 @@ def main(argv=None) -> int:
             summary = run(args.index, args.files, userdict=args.userdict, workers=args.workers,
                                      batch_size=args.batch_size,
                                      progress=None if not args.no_progress else False)
-        except (UnsupportedFile, FileNotFoundError) as exc:
+        except (UnsupportedFile, FileNotFoundError, IncompatibleIndex) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
@@ -122,7 +128,11 @@ def main(argv=None) -> int:
             return 130
         return _built(args, summary)
     if args.cmd == "delete":
-        n, missing = pipeline.delete(args.index, args.ids)
+        try:
+            n, missing = pipeline.delete(args.index, args.ids)
+        except IncompatibleIndex as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         for m in missing:
             print(f"not found: {m}", file=sys.stderr)
         print(f"deleted {n}", file=sys.stderr)
@@ -149,17 +159,41 @@ def main(argv=None) -> int:
 
 
 def _rebuild_from_store(args) -> int:
-    """Ask the running writer to rebuild (it owns the index), or do it here."""
+    """Rebuild from the index itself, or from the article store: ask the
+    running writer (it owns the index), or do it here.  Never drops an
+    article the index holds (see indexer/rebuild.py)."""
     import time
 
+    from . import rebuild
     from .article_store import ArticleStore
     from .writer import ChangeLoop, IndexWriter, running_writer
 
-    if not args.store or args.store == "off" or not os.path.exists(args.store):
-        print("error: --store <article store> is required (or SEARCH_ARTICLE_STORE)", file=sys.stderr)
+    if args.from_index or not args.store or args.store == "off":
+        if args.backend != "opensearch" and not os.path.exists(args.index):
+            print(f"error: no index at {args.index}", file=sys.stderr)
+            return 2
+        if running_writer(args.index, args.backend, args.store if args.store != "off" else None):
+            print("error: the running service's writer owns this index; rebuild through it with --store",
+                  file=sys.stderr)
+            return 2
+        n = rebuild.rebuild_from_index(args.backend, args.index, args.userdict, args.opensearch_url)
+        print(f"rebuilt {args.index} from its own {n} articles", file=sys.stderr)
+        return 0
+    if not os.path.exists(args.store):
+        print(f"error: no article store at {args.store}", file=sys.stderr)
         return 2
     store = ArticleStore(args.store)
-    if running_writer(args.index, args.backend, args.store):
+    lacking = rebuild.store_lacks(args.backend, args.index, store, args.opensearch_url)
+    if lacking:
+        print(f"error: the index holds {lacking} articles that the article store {args.store} lacks; "
+              "a rebuild from the store would drop them. Re-analyse the index's own articles instead: "
+              f"python -m indexer rebuild --index {args.index} --from-index; or add them to the store first: "
+              f"python -m indexer build --index {args.index} --store {args.store} FILES", file=sys.stderr)
+        return 2
+    if not rebuild.is_current(args.backend, args.index, args.opensearch_url):
+        # An index of another analysis version: its writer cannot open it.
+        rebuild.rebuild_from_store_directly(args.backend, args.index, store, args.userdict, args.opensearch_url)
+    elif running_writer(args.index, args.backend, args.store):
         store.set_state("rebuild_requested", 1)
         while store.state("rebuild_requested"):
             time.sleep(0.5)

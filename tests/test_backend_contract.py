@@ -174,6 +174,127 @@ def test_same_sentence(contract_engine, sample_records, a, b):
     assert ids(search(contract_engine, f"{a} SAME {b}")) == expected
 
 
+# ---- the newsroom's query language: boolean operators and proximity -------------
+@pytest.fixture(scope="module")
+def word_ranges():
+    """Brute force over a record's text: each occurrence of a term as the
+    (first, last) ordinal of the words it falls in, words as the analysis
+    cuts them (punctuation is no word)."""
+    from bisect import bisect_right
+
+    from search.analysis import Analyzer, is_indexable
+    from search.segmenter import get_segmenter
+
+    analyzer = Analyzer(get_segmenter())
+
+    def ranges(text, term):
+        text, term = normalize_query(text or ""), normalize_query(term)
+        starts = [s for w, s, _ in analyzer.segments(text) if is_indexable(w)]
+        out, at = [], text.find(term)
+        while at >= 0:
+            out.append((bisect_right(starts, at) - 1, bisect_right(starts, at + len(term) - 1) - 1))
+            at = text.find(term, at + 1)
+        return out
+
+    return ranges
+
+
+def within(word_ranges, r, a, b, n, ordered):
+    for field in ("title", "body"):
+        for a0, a1 in word_ranges(r[field], a):
+            for b0, b1 in word_ranges(r[field], b):
+                if (a1 < b0 <= a1 + n) if ordered else max(b0 - a1, a0 - b1) <= n:
+                    return True
+    return False
+
+
+def test_boolean_operators(contract_engine, sample_records):
+    hk, macau, vote, council = (containing(sample_records, w) for w in ("香港", "澳门", "选举", "区议会"))
+    assert ids(search(contract_engine, "香港 NOT 选举")) == hk - vote
+    assert ids(search(contract_engine, "香港 AND NOT 选举")) == hk - vote
+    assert ids(search(contract_engine, "香港 AND 选举")) == hk & vote
+    assert ids(search(contract_engine, "(香港 OR 澳门) AND 选举 NOT 区议会")) == ((hk | macau) & vote) - council
+    assert ids(search(contract_engine, "香港 OR 澳门 NOT 选举")) == hk | (macau - vote)  # NOT binds tighter
+    assert ids(search(contract_engine, "-(香港 OR 澳门) 选举")) == vote - hk - macau
+    res = search(contract_engine, "香港 NOT 选举")
+    assert res.exact and not res.notices and res.understood == ["香港", "-选举"]
+
+
+def test_lower_case_operators_are_words_with_a_notice(contract_engine):
+    res = search(contract_engine, "香港 and 选举")
+    assert "and" in res.understood and [n["code"] for n in res.notices] == ["lowercase_operator"]
+
+
+@pytest.mark.parametrize("a,b,n,ordered", [("香港", "选举", 5, False), ("香港", "选举", 5, True),
+                                           ("美国", "中国", 3, False), ("疫苗", "接种", 2, False),
+                                           ("习近平", "会见", 1, True)])
+def test_proximity_matches_the_records(contract_engine, sample_records, word_ranges, a, b, n, ordered):
+    expected = {r["id"] for r in sample_records if within(word_ranges, r, a, b, n, ordered)}
+    both = containing(sample_records, a) & containing(sample_records, b)
+    assert expected and expected < both  # some articles have both, but further apart
+    res = search(contract_engine, f"{a} {'pre' if ordered else 'w'}/{n} {b}")
+    assert ids(res) == expected and res.exact and not res.relaxed
+    assert res.understood_tree["clauses"][0]["op"] == "near"
+
+
+@pytest.mark.parametrize("a,b", [("香港", "选举"), ("美国", "中国")])
+def test_same_paragraph(contract_engine, sample_records, a, b):
+    def same(r):
+        return (norm(a) in norm(r["title"]) and norm(b) in norm(r["title"])) or any(
+            norm(a) in p and norm(b) in p for p in norm(r["body"]).split("\n"))
+
+    expected = {r["id"] for r in sample_records if same(r)}
+    assert expected < containing(sample_records, a) & containing(sample_records, b)
+    assert ids(search(contract_engine, f"{a} w/p {b}")) == expected
+
+
+# ---- restrictions are never relaxed -----------------------------------------------
+def test_a_field_restriction_holds_for_every_hit(contract_engine, sample_records):
+    """``疫情 author:不存在的人`` returned 205 articles by other authors."""
+    res = search(contract_engine, "疫情 author:不存在的人")
+    assert res.total == 0 and not res.relaxed
+    author = next(r["author"] for r in sample_records if r.get("author") and "疫情" in r["body"])
+    res = search(contract_engine, f"疫情 香港 选举 author:{author}")
+    assert not res.relaxed and all(author in h.author for h in res.hits)
+
+
+@pytest.mark.parametrize("q", ['"疫苗" 立法会', "疫苗 立法会 -体育", "疫苗 AND 立法会", "title:疫苗 立法会",
+                               "疫苗 w/50 立法会", "疫苗 立法会 atleast1:疫苗", "疫苗 立法会 category:眾聞"])
+def test_exact_queries_are_never_relaxed(contract_engine, sample_records, q):
+    both = containing(sample_records, "疫苗") & containing(sample_records, "立法会")
+    res = search(contract_engine, q)
+    assert res.exact and not res.relaxed and res.total == res.total_full
+    assert ids(res) <= both and all(h.match == {"full": True, "missing": []} for h in res.hits)
+
+
+def test_partial_matches_say_what_they_lack(contract_engine, sample_records, by_id):
+    vaccine, legco = containing(sample_records, "疫苗"), containing(sample_records, "立法会")
+    res = search(contract_engine, "疫苗 立法会", size=300, group=False)
+    assert res.relaxed and res.total_full == len(vaccine & legco) and res.total > res.total_full
+    assert res.to_dict()["total_partial"] == res.total - res.total_full
+    for h in res.hits:
+        text = norm(by_id[h.id]["title"]) + "\n" + norm(by_id[h.id]["body"])
+        lacks = [w for w in ("疫苗", "立法会") if w not in text]
+        assert h.match == {"full": not lacks, "missing": lacks}, h.id
+
+
+def test_filters_hold_for_partial_matches_too(contract_engine, sample_records, by_id):
+    res = search(contract_engine, "疫苗 立法会", size=300, category=["眾聞"])
+    assert res.relaxed and res.hits and all(by_id[h.id]["category"] == "眾聞" for h in res.hits)
+
+
+@pytest.mark.parametrize("q, needle", [("G20", "g20"), ("欧巴马", "巴马"), ("巴马 欧", "巴马")])
+def test_no_partial_match_through_a_piece_of_a_longer_word(contract_engine, sample_records, q, needle):
+    """``G20`` found 977 articles through "20"; ``欧巴马`` matched through 欧 of
+    欧洲: a partial match needs a word of two or more characters."""
+    res = search(contract_engine, q)
+    for h in res.hits:
+        text = norm(h.title) + norm(next(r for r in sample_records if r["id"] == h.id)["body"])
+        assert needle in text, (q, h.id)
+    if q == "G20":
+        assert ids(res) == containing(sample_records, "G20")
+
+
 # ---- filters, facets, dates, sort -----------------------------------------------
 def test_facet_counts_are_the_records_counts_and_filters_agree(contract_engine, sample_records):
     matched = containing(sample_records, "香港")

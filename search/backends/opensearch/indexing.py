@@ -97,3 +97,12 @@ def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc | SourceDoc], s
     for o in old:
         client.indices.delete(index=o)
     return name
+
+
+def stored_documents(client, alias: str):
+    """The stored fields of every document behind ``alias`` (scrolled),
+    whatever analysis version wrote them (a rebuild re-analyses them)."""
+    from opensearchpy import helpers
+
+    for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}}, _source=["stored"], size=1000):
+        yield hit["_source"]["stored"]

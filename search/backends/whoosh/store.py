@@ -72,6 +72,18 @@ def open_index(path: str):
     return ix
 
 
+def stored_documents(path: str):
+    """The stored fields of every live document of the index at ``path``,
+    whatever analysis version wrote it (a rebuild re-analyses them)."""
+    if not exists(path):
+        raise IndexMissing(f"no index at {path!r}")
+    ix = whoosh_index.open_dir(path, indexname=INDEXNAME)
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        for docnum in reader.all_doc_ids():
+            yield reader.stored_fields(docnum)
+
+
 def open_or_create(path: str, userdict_path: str | None = None):
     return open_index(path) if exists(path) else create(path, userdict_path)
 

@@ -1,0 +1,276 @@
+"""One analysis for index and query, on both backends, with small articles
+written for the purpose: case and mixed Latin/Chinese dictionary words,
+invisible format characters, the symbols of Latin terms, one definition of
+sentence ends, proximity counted in words, and the index's analysis version.
+
+Each class of fault has the example that showed it plus others of the same
+class; the expected ids are stated from the articles' text."""
+
+import json
+import os
+import uuid
+
+import pytest
+
+from conftest import write_jsonl
+from search.chars import ignorable_codepoints, sentence_end_positions, sentence_spans
+from search.models import SearchRequest
+from search.normalize import normalize, normalize_query
+
+URL = os.environ.get("OPENSEARCH_URL")
+
+ARTICLES = [
+    # Case and mixed Latin/Chinese dictionary words (the issue's examples first).
+    {"id": "a1", "title": "初创公司完成A轮融资", "body": "这家公司完成A轮融资后，母公司股价上涨。"},
+    {"id": "a2", "title": "A股收盘", "body": "今天A股三大指数集体收涨。"},
+    {"id": "v1", "title": "爱看4K客户端上线", "body": "新版爱看4K客户端今天上线。"},
+    {"id": "v2", "title": "周末生活", "body": "她平时爱看电影，家里换了4K电视。"},
+    {"id": "b1", "title": "医院新增B超设备", "body": "市民可预约B超检查。"},
+    {"id": "b2", "title": "B栋超市开业", "body": "位于B栋的超市今天开业。"},
+    {"id": "k1", "title": "卡拉OK厅停业整顿", "body": "多家卡拉OK厅停业。"},
+    {"id": "k2", "title": "猫咪卡拉", "body": "卡拉是一只猫，OK手势很可爱。"},
+    {"id": "t1", "title": "夏装上市", "body": "白色T恤衫销量最好。"},
+    {"id": "t2", "title": "T台走秀", "body": "模特走上T台。"},
+    # Invisible format characters inside words.
+    {"id": "s1", "title": "节日市场", "body": "今年春\u00ad节期间，市场供\u200e应充足。"},
+    {"id": "s2", "title": "社区卫生", "body": "市民踊跃参与疫\u2066苗\u2069接\ufeff种。"},
+    {"id": "s3", "title": "交通", "body": "春运期间\u202b地铁\u202c加开班次，乘客\u2060增多。"},
+    {"id": "s4", "title": "无关", "body": "疫情期间春运照常。"},
+    # Symbols that make a term.
+    {"id": "c1", "title": "C#语言更新", "body": "微软发布C#新版本。"},
+    {"id": "c2", "title": "C语言教材再版", "body": "经典C语言教材再版。"},
+    {"id": "c3", "title": "C++标准发布", "body": "新的C++标准今天发布。"},
+    {"id": "c4", "title": "AT&T宣布并购", "body": "美国电信公司AT&T宣布并购。"},
+    {"id": "c5", "title": "AT公司", "body": "AT公司和T公司合作。"},
+    {"id": "c6", "title": "流媒体", "body": "Disney+在香港上线。"},
+    {"id": "c7", "title": "迪士尼", "body": "Disney乐园游客增加。"},
+    # Words counted for proximity; sentence and paragraph ends.
+    {"id": "n1", "title": "消息", "body": "香港今天举行选举"},
+    {"id": "n2", "title": "天气", "body": "香港下雨。明天举行选举"},
+    {"id": "n3", "title": "段落", "body": "香港下雨\n明天选举"},
+    {"id": "n4", "title": "香港选举", "body": "无关的正文"},
+    {"id": "e1", "title": "对话", "body": "张三说……李四回应"},
+    {"id": "e2", "title": "对话二", "body": "张三说李四回应"},
+    {"id": "e3", "title": "对话三", "body": "张三说；李四回应"},
+]
+
+
+def need_cluster():
+    if not URL:
+        if os.environ.get("REQUIRE_OPENSEARCH"):
+            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
+        pytest.skip("no OpenSearch cluster (scripts/opensearch start, then OPENSEARCH_URL=...)")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("understanding")
+    userdict = d / "user.txt"
+    userdict.write_text("爱看4K 100 nz\n", encoding="utf-8")
+    return write_jsonl(d / "articles.jsonl", ARTICLES), str(userdict), d
+
+
+@pytest.fixture(scope="module", params=["whoosh", "opensearch"])
+def crafted(request, files):
+    """An engine over ARTICLES on each backend, built by the indexer CLI."""
+    from indexer.cli import main
+    from search.engine import SearchEngine
+
+    src, userdict, d = files
+    if request.param == "whoosh":
+        location = str(d / "ix")
+        assert main(["build", "--index", location, "--userdict", userdict, "--workers", "1", "--no-progress",
+                     src]) == 0
+    else:
+        need_cluster()
+        location = "news-understanding-" + uuid.uuid4().hex[:8]
+        assert main(["build", "--backend", "opensearch", "--opensearch-url", URL, "--index", location,
+                     "--userdict", userdict, "--no-progress", src]) == 0
+    engine = SearchEngine.open(location, userdict, refresh_interval=0, backend=request.param, opensearch_url=URL,
+                               synonyms_path=None)
+    yield engine
+    engine.pinyin.get(wait=60)
+    engine.suggester.get(wait=60)
+    if request.param == "opensearch":
+        from test_backend_contract import drop_alias
+
+        drop_alias(location)
+
+
+def found(engine, q, **kw):
+    res = engine.search(SearchRequest(q=q, size=100, facets=(), correct=False, **kw))
+    return res
+
+
+def ids(engine, q, **kw):
+    return {h.id for h in found(engine, q, **kw).hits}
+
+
+# ---- 1. case and mixed Latin/Chinese words -----------------------------------------
+@pytest.mark.parametrize("query, expected", [
+    ("A股", {"a2"}), ("a股", {"a2"}), ("Ａ股", {"a2"}),  # not a + 股 (a1 has A轮 and 股价)
+    ("B超", {"b1"}), ("b超", {"b1"}),  # not B栋 + 超市
+    ("卡拉OK", {"k1"}), ("卡拉ok", {"k1"}),  # not 卡拉 + OK apart
+    ("爱看4K", {"v1"}), ("爱看4k", {"v1"}),  # the user dictionary's word; not 爱看 + 4K apart
+    ("T恤衫", {"t1"}), ("t台", {"t2"}),
+])
+def test_mixed_dictionary_words_are_one_term_whatever_the_case(crafted, query, expected):
+    res = found(crafted, query)
+    assert {h.id for h in res.hits} == expected
+    assert len(res.understood) == 1 and not res.relaxed  # one term, not a letter and a character
+
+
+def test_highlight_marks_the_mixed_word_in_its_original_case(crafted):
+    hit = found(crafted, "a股").hits[0]
+    assert "<mark>A股</mark>" in hit.title_highlight and "<mark>A股</mark>" in hit.snippet
+
+
+def test_index_and_query_cut_the_same_way():
+    """The same normalise-then-segment path: a query word is exactly the
+    word the article was indexed under, whatever the case or width typed."""
+    from search.analysis import Analyzer
+    from search.segmenter import get_segmenter
+
+    analyzer = Analyzer(get_segmenter())
+    for text in ["A股", "a股", "Ａ股", "B超", "卡拉OK", "C#", "AT&T", "T恤衫"]:
+        (word,) = analyzer.query_words(text)
+        indexed = analyzer.words(normalize("今天" + text + "上涨")).terms
+        assert word in indexed, (text, word, indexed)
+    assert "a股" not in analyzer.words(normalize("完成A轮融资后股价上涨")).terms
+
+
+# ---- 1. invisible format characters ---------------------------------------------------
+@pytest.mark.parametrize("query, expected", [
+    ("春节", {"s1"}), ("供应", {"s1"}),  # soft hyphen, left-to-right mark in the article
+    ("疫苗接种", {"s2"}), ('"疫苗接种"', {"s2"}),  # isolates and a BOM in the article
+    ('"疫苗\u200b接种"', {"s2"}), ("疫\u200b苗", {"s2"}),  # ... and in the query
+    ("地铁", {"s3"}), ("乘客增多", {"s3"}), ("春\u2060运", {"s3", "s4"}),
+])
+def test_invisible_characters_never_hide_an_article(crafted, query, expected):
+    assert ids(crafted, query) == expected
+
+
+def test_a_query_with_an_invisible_character_is_understood_without_it(crafted):
+    assert found(crafted, "疫\u200b苗").understood == ["疫苗"]
+    assert found(crafted, "疫\u00ad苗").understood == ["疫苗"]
+
+
+def test_highlights_keep_exact_offsets_in_the_original_text(crafted):
+    hit = found(crafted, "春节").hits[0]
+    assert "<mark>春\u00ad节</mark>" in hit.snippet
+    hit = found(crafted, '"疫苗接种"').hits[0]
+    assert "<mark>疫\u2066苗\u2069接\ufeff种</mark>" in hit.snippet
+
+
+def test_every_format_character_is_ignored_with_offsets_kept():
+    """All of Unicode category Cf (soft hyphen, bidi marks, embeddings,
+    isolates, joiners, BOM, tags ...) and the other default-ignorables."""
+    cps = ignorable_codepoints()
+    for cp in (0x00AD, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x202A, 0x202E, 0x2060, 0x2066, 0x2069,
+               0xFEFF, 0x061C, 0x180E, 0xFE0F, 0xE0001, 0x034F):
+        assert cp in cps, hex(cp)
+    for cp in sorted(cps):
+        text = "春" + chr(cp) + "节"
+        norm = normalize(text)
+        assert norm.text == "春节" and normalize_query(text) == "春节", hex(cp)
+        assert norm.span(0, 2) == (0, 3) and norm.span(1, 2) == (2, 3), hex(cp)
+    assert not any(ch in cps for ch in map(ord, "春节 a,。\n"))
+
+
+# ---- 1. symbols that make a term ------------------------------------------------------
+@pytest.mark.parametrize("query, expected", [
+    ('"C#"', {"c1"}), ('"C++"', {"c3"}), ('"AT&T"', {"c4"}), ('"Disney+"', {"c6"}),
+    ('"C"', {"c1", "c2", "c3"}), ('"Disney"', {"c6", "c7"}),
+])
+def test_a_quoted_phrase_matches_its_symbols(crafted, query, expected):
+    assert ids(crafted, query) == expected
+
+
+@pytest.mark.parametrize("query, best, others", [
+    ("C#", "c1", {"c2"}), ("C++", "c3", {"c2"}), ("AT&T", "c4", {"c5"}), ("Disney+", "c6", {"c7"}),
+])
+def test_an_unquoted_term_with_its_symbol_prefers_the_articles_that_have_it(crafted, query, best, others):
+    hits = [h.id for h in found(crafted, query).hits]
+    assert hits and hits[0] == best
+    for other in others & set(hits):
+        assert hits.index(other) > hits.index(best)
+
+
+# ---- 1. one definition of sentence ends ---------------------------------------------------
+def test_sentence_ends_are_one_definition():
+    text = "张三说……李四回应！好吗？好；行。完\n新段"
+    ends = sentence_end_positions(text)
+    assert [text[i] for i in ends[:-1]] == ["…", "…", "！", "？", "；", "。", "\n"]
+    assert "".join(text[s:e] for s, e in sentence_spans(text)) == text
+    short = "a…b"
+    assert [short[s:e] for s, e in sentence_spans(short)] == ["a…", "b"]
+
+
+@pytest.mark.parametrize("query", ["张三 w/s 李四", '"三" w/s "四"', "张三 SAME 李四", '"张三说" w/s "李四回应"'])
+def test_same_sentence_from_postings_and_from_text_agree(crafted, query):
+    """Two-character terms are answered from postings, one-character terms
+    (Whoosh) by reading the text: both cut sentences at …, ；and 。"""
+    assert ids(crafted, query) == {"e2"}
+
+
+# ---- 3. proximity counted in words --------------------------------------------------------
+@pytest.mark.parametrize("query, expected", [
+    # 香港 | 今天 | 举行 | 选举: three words apart.
+    ("香港 w/3 选举", {"n1", "n3", "n4"}), ("香港 w/2 选举", {"n4"}), ("选举 w/3 香港", {"n1", "n3", "n4"}),
+    ("香港 pre/3 选举", {"n1", "n3", "n4"}), ("选举 pre/3 香港", set()),
+    # 香港 | 下雨 | 。 | 明天 | 举行 | 选举: punctuation is no word (four apart).
+    ("香港 w/4 选举", {"n1", "n2", "n3", "n4"}), ("香港 near/4 选举", {"n1", "n2", "n3", "n4"}),
+    ("香港 w/s 选举", {"n1", "n4"}), ("香港 w/p 选举", {"n1", "n2", "n4"}),
+    ("(香港 OR 澳门) w/1 选举", {"n4"}), ('"香港" w/1 (选举 OR 投票)', {"n4"}),
+])
+def test_proximity_counts_index_words(crafted, query, expected):
+    res = found(crafted, query)
+    assert {h.id for h in res.hits} == expected
+    assert res.exact and not res.relaxed
+
+
+# ---- 1. the analysis version -------------------------------------------------------------
+def test_an_index_of_another_analysis_version_is_refused_and_rebuilt(tmp_path, monkeypatch, capsys):
+    """The service and the indexer refuse to mix versions and say to run
+    ``python -m indexer rebuild``, which re-analyses every article."""
+    from indexer.cli import main
+    from search.backends.whoosh import schema, store
+    from search.engine import SearchEngine
+
+    src = write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    index = str(tmp_path / "old")
+    monkeypatch.setattr(schema, "ANALYSIS_VERSION", 1)  # written as the previous release wrote it
+    monkeypatch.setattr(store, "ANALYSIS_VERSION", 1)
+    assert main(["build", "--index", index, "--workers", "1", "--no-progress", src]) == 0
+    monkeypatch.undo()
+    with pytest.raises(store.IncompatibleIndex, match="python -m indexer rebuild --index"):
+        SearchEngine.open(index, refresh_interval=0)
+    more = write_jsonl(tmp_path / "b.jsonl", [{"id": "z1", "title": "新文章", "body": "内容"}])
+    capsys.readouterr()
+    assert main(["build", "--index", index, "--workers", "1", "--no-progress", more]) == 2
+    assert "python -m indexer rebuild" in capsys.readouterr().err
+    assert main(["rebuild", "--index", index]) == 0
+    engine = SearchEngine.open(index, refresh_interval=0)
+    assert engine.backend.doc_count() == len(ARTICLES)
+    assert ids(engine, "a股") == {"a2"} and ids(engine, '"C#"') == {"c1"}
+
+
+def test_the_service_reports_an_index_of_another_version(tmp_path, monkeypatch):
+    from conftest import digest
+    from indexer.cli import main
+    from search.backends.whoosh import schema, store
+    from web import create_app
+
+    src = write_jsonl(tmp_path / "a.jsonl", ARTICLES[:3])
+    index = str(tmp_path / "old")
+    monkeypatch.setattr(schema, "ANALYSIS_VERSION", 1)
+    monkeypatch.setattr(store, "ANALYSIS_VERSION", 1)
+    assert main(["build", "--index", index, "--workers", "1", "--no-progress", src]) == 0
+    monkeypatch.undo()
+    app = create_app({"SEARCH_INDEX": index, "SEARCH_ARTICLE_STORE": "off", "SEARCH_RATE_LIMIT": "off",
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_WRITE_TOKENS": (digest("x"),)})
+    client = app.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert "python -m indexer rebuild" in json.dumps(health.get_json())
+    assert client.get("/api/search?q=a").status_code == 503
