@@ -15,9 +15,11 @@ and nowhere else:
   the original offsets (``search.normalize``).
 * **run characters**: what character grams and phrases are made of:
   letters, digits and ideographs of any script, plus the symbols that belong
-  to a Latin term: ``& . - _ / ' @ +`` between two letters or digits
+  to a Latin term: ``& . - _ / ' @`` between two letters or digits
   (``AT&T``, ``node.js``, ``covid-19``, ``tcp/ip``) and trailing ``#`` and
   ``+`` (``C#``, ``C++``, ``Disney+``).  So a quoted ``"C#"`` is not ``C``.
+  (A ``+`` between words is a space in typed queries, ``two+birds``, so it
+  joins nothing.)
 * **Latin terms**: the same Latin runs with their symbols, as words
   (``LATIN_TERM``): the segmenter never cuts inside one.
 * **sentence ends** (``。 ！ ？ ! ? ； ; …`` and their compatibility forms,
@@ -91,11 +93,11 @@ def strip_ignorable(text: str) -> str:
 # ---- Latin terms and run characters -----------------------------------------
 # Connectors join two letters/digits; '#' and '+' may end a term.  Applied
 # to lower-cased text (the analysis folds case before segmenting).
-_CONNECTORS = "&.\\-_/'@+"
+_CONNECTORS = "&.\\-_/'@"
 _LATIN_ALNUM = "0-9a-z\u00df-\u00f6\u00f8-\u024f"  # digits, lower-case Latin letters (accents too)
 LATIN_TERM = re.compile(rf"[{_LATIN_ALNUM}]+(?:[{_CONNECTORS}][{_LATIN_ALNUM}]+)*[#+]*")
 # Cheap pre-check: does the text have a symbol that may belong to a term?
-_HAS_TERM_SYMBOL = re.compile(rf"[{_LATIN_ALNUM}][{_CONNECTORS}#]")
+_HAS_TERM_SYMBOL = re.compile(rf"[{_LATIN_ALNUM}][{_CONNECTORS}#+]")
 # Letters, digits and ideographs of any script (\w without "_").
 _WORD_CHAR = re.compile(r"[^\W_]")
 _RUN_BASE = re.compile(r"[^\W_]+")
@@ -111,7 +113,7 @@ def term_symbol_spans(lowered: str) -> list[tuple[int, int]]:
         term = m.group()
         if not term.isalnum():
             base = m.start()
-            out.extend((base + s.start(), base + s.end()) for s in re.finditer(rf"[{_CONNECTORS}#]+", term))
+            out.extend((base + s.start(), base + s.end()) for s in re.finditer(rf"[{_CONNECTORS}#+]+", term))
     return out
 
 

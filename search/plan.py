@@ -203,9 +203,11 @@ def is_soft(clause) -> bool:
 
 
 def anchors(clause) -> bool:
-    """Can matching this soft clause alone admit a partial match?  Not a
-    single character: a partial match through one character of a longer
-    word (欧 of 欧洲 for 欧巴马) is no match."""
+    """Can matching this soft clause anywhere admit a partial match?  A word
+    of two or more characters can.  A single character (``lone_character``)
+    only where the document has it as a word of its own: a partial match
+    through one character of a longer word (欧 of 欧洲 for 欧巴马) is no
+    match."""
     if isinstance(clause, WordClause):
         return len(clause.word) >= 2
     if isinstance(clause, AnyClause):
@@ -213,6 +215,13 @@ def anchors(clause) -> bool:
     if isinstance(clause, AllClause):
         return any(anchors(c) for c in clause.children)
     return True
+
+
+def lone_character(clause) -> str | None:
+    """The character of a one-character query word (see ``anchors``)."""
+    if isinstance(clause, WordClause) and len(clause.word) == 1:
+        return clause.word
+    return None
 
 
 @dataclass

@@ -84,12 +84,30 @@ def test_query_parser_accepts_any_unicode(text):
 
     parsed = q.parse(text)  # never raises
     for node in parsed.must + parsed.must_not:
-        assert isinstance(node, (q.Words, q.Phrase, q.FieldValue, q.AnyOf, q.AtLeast, q.SameSentence))
+        assert isinstance(node, (q.Words, q.Phrase, q.FieldValue, q.AnyOf, q.AllOf, q.AtLeast, q.Near))
+    assert all(isinstance(n, q.Notice) and n.code and n.message for n in parsed.notices)
+
+
+_OPERATORS = ["AND", "OR", "NOT", "(", ")", "（", "）", "w/5", "pre/3", "w/s", "w/p", "near/2", "w/x", "w/0",
+              "SAME", "and", "title:", "lead:", "atleast3:", "author:", '"', "-", "\u200b", "\u00ad", "\u202e"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_OPERATORS + ["香港", "选举", "疫苗", "C#", "a股", " "]), max_size=12))
+def test_query_parser_reads_any_operator_sequence(tokens):
+    """Operators in any order, dangling, unbalanced: a query tree and
+    notices, never an exception; a malformed operator is never searched."""
+    from search import query as q
+
+    parsed = q.parse(" ".join(tokens))
+    words = [n.text for n in parsed.must + parsed.must_not if isinstance(n, q.Words)]
+    assert not any(w in ("AND", "OR", "NOT", "SAME", "w/x", "w/0") for w in words), (tokens, words)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet=st.sampled_from(list('香港选舉 "-OR|:SAME title lead atleast3 author 的。，!？\\u3000') + ["\x00", "🙂"]),
-               max_size=40))
+@given(st.lists(st.sampled_from(list('香港选舉 "-OR|:SAME title lead atleast3 author 的。，!？\u3000()/w5pN')
+                                + ["\x00", "🙂", "\u200b", "\u00ad", " AND ", " NOT ", " w/3 ", " pre/2 ", " w/s "]),
+                max_size=30).map("".join))
 def test_engine_answers_any_query(engine, text):
     from search.models import SearchRequest
 

@@ -20,7 +20,8 @@ def live(tmp_path, sample_records):
     from web import create_app
 
     index = str(tmp_path / "index")
-    pipeline.build(index, [write_jsonl(tmp_path / "seed.jsonl", sample_records[:100])], workers=1, progress=False)
+    seed = write_jsonl(tmp_path / "seed.jsonl", sample_records[:100])
+    pipeline.build(index, [seed], workers=1, progress=False)
     store_path = str(tmp_path / "articles.sqlite")
     config = {"SEARCH_INDEX": index, "SEARCH_ARTICLE_STORE": store_path, "SEARCH_QUERY_LOG": "off",
               "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_REFRESH_INTERVAL": 0.0,
@@ -30,7 +31,8 @@ def live(tmp_path, sample_records):
     stop = threading.Event()
     thread = threading.Thread(target=writer.run, kwargs={"stop": stop, "poll": 0.02}, daemon=True)
     thread.start()
-    yield {"client": app.test_client(), "index": index, "store": store_path, "config": config, "writer": writer}
+    yield {"client": app.test_client(), "index": index, "store": store_path, "config": config, "writer": writer,
+           "seed": seed}
     stop.set()
     thread.join(30)
 
@@ -223,7 +225,7 @@ def test_withdrawn_article_leaves_the_suggestions(live, sample_records):
     assert word not in c.get(f"/api/suggest?q={quote(word[:-1])}&size=20").get_json()["suggestions"]
 
 
-def test_rebuild_from_the_store_while_serving(live, sample_records):
+def test_rebuild_from_the_store_while_serving(live, sample_records, capsys):
     """The index is derived: rebuilt from the store into a new directory and
     swapped in while the app serves; writes go on afterwards."""
     import os
@@ -236,12 +238,20 @@ def test_rebuild_from_the_store_while_serving(live, sample_records):
     assert c.delete("/api/articles/r-3", headers=STAFF).status_code == 200
     seed = sample_records[10]["id"]  # indexed from a file, never given to the store
     assert c.get(f"/api/articles/{quote(seed)}").status_code == 200
+    # The store lacks the 100 articles indexed from the file: a rebuild from
+    # it would drop them, so it is refused and nothing changes.
+    capsys.readouterr()
+    assert main(["rebuild", "--index", live["index"], "--store", live["store"]]) == 2
+    assert "holds 100 articles that the article store" in capsys.readouterr().err
+    assert c.get("/healthz").get_json()["documents"] == 119 and live["writer"].rebuilds == 0
+    # Imported into the store (through the running writer), they are kept.
+    assert main(["build", "--index", live["index"], "--store", live["store"], "--no-progress", live["seed"]]) == 0
     assert main(["rebuild", "--index", live["index"], "--store", live["store"]]) == 0
     assert os.path.islink(live["index"])  # a new build directory, switched atomically
     assert live["writer"].rebuilds == 1
     health = c.get("/healthz").get_json()
-    assert health["documents"] == 19 and health["writer_running"]
+    assert health["documents"] == 119 and health["writer_running"]
     assert c.get("/api/articles/r-0").status_code == 200 and c.get("/api/articles/r-3").status_code == 404
-    assert c.get(f"/api/articles/{quote(seed)}").status_code == 404  # the store is the source of truth
+    assert c.get(f"/api/articles/{quote(seed)}").status_code == 200
     resp = c.put("/api/articles/r-99", json=article(sample_records, 1100, "r-99"), headers=STAFF)
-    assert resp.status_code == 201 and c.get("/healthz").get_json()["documents"] == 20
+    assert resp.status_code == 201 and c.get("/healthz").get_json()["documents"] == 120

@@ -37,7 +37,7 @@ import time
 
 from ...analysis import ANALYSIS_VERSION
 from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, NearClause,
-                     PhraseClause, Plan, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft)
+                     PhraseClause, Plan, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft, lone_character)
 from .mapping import PARAGRAPH_GAP, SENTENCE_GAP
 
 TITLE_BOOST = 2.0
@@ -243,7 +243,11 @@ class OpenSearchBackend:
             full_first = {"constant_score": {"filter": {"bool": {"must": must}}, "boost": FULL_MATCH_BONUS}}
             soft = [i for i, c in enumerate(plan.must) if is_soft(c)]
             hard = [must[i] for i, c in enumerate(plan.must) if not is_soft(c)]
-            anchored = [must[i] for i in soft if anchors(plan.must[i])] or [{"match_none": {}}]
+            anchored = [must[i] if anchors(plan.must[i]) else
+                        {"bool": {"should": [{"term": {f"{f}_w": lone_character(plan.must[i])}}
+                                             for f in plan.must[i].fields], "minimum_should_match": 1}}
+                        for i in soft if anchors(plan.must[i]) or lone_character(plan.must[i])]
+            anchored = anchored or [{"match_none": {}}]
             named = [{"bool": {"must": [must[i]], "_name": f"m{i}"}} for i in soft]
             return {"bool": {"must": hard, "should": named + [full_first],
                              "filter": filters + [{"bool": {"should": anchored, "minimum_should_match": 1}}],

@@ -11,7 +11,6 @@ with vectorised counting, so they are exact for the most frequent terms too.
 from __future__ import annotations
 
 import math
-import re
 import time
 
 import numpy as np
@@ -20,7 +19,8 @@ from ... import ranking, timeline
 from ...chars import runs, squeeze
 from ...normalize import normalize, normalize_query
 from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, NearClause,
-                     PhraseClause, Plan, QueryTimeout, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft)
+                     PhraseClause, Plan, QueryTimeout, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft,
+                     lone_character)
 from .reader import IndexView
 
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
@@ -37,7 +37,6 @@ COVERAGE_POWER = 1.0  # partial matches: score x (idf share covered) ** power
 RELAX_MIN_COVERAGE = 0.0  # minimum idf share of a partial match (0: any word)
 PART_CREDIT = 0.5  # a document with a long word's parts but not the word itself
 PARTIAL_MAX = 0.9  # ... never counts as matching the word
-_CJK_GRAM = re.compile(r"^[\u3400-\u9fff]{2}$")  # fallback bigrams: Chinese only (never "20" of "g20")
 
 
 def _intersect_all(arrays: list[np.ndarray], n: int) -> np.ndarray:
@@ -636,11 +635,12 @@ class Executor:
         relaxed (``plan.relax_below`` > 0, and only its soft clauses:
         ``plan.is_soft``): when fewer than ``relax_below`` live documents
         are in tier 2, tier 1 admits documents that match every hard clause
-        and at least one soft clause of two or more characters
+        and at least one soft clause of two or more characters, or a
+        one-character word where the document has it as a word
         (``plan.anchors``), scored by the share of the query's rarity (idf)
         they cover; and if that is still too few, tier 0 admits documents
-        having at least two and 40 % of the query's Chinese character
-        bigrams (a typo, an unsegmentable run).  The decision is taken
+        having at least two and 40 % of the query's character bigrams (a
+        typo, an unsegmentable run).  The decision is taken
         before filters, so that a filter never changes which documents
         count as matches (facet counts then equal the filtered totals
         exactly)."""
@@ -677,11 +677,18 @@ class Executor:
         all_scores = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
         strength = np.concatenate(strengths) if parts else np.empty(0)
         whole = strength >= 1.0
+        anchored = [np.full(len(p[0]), bool(anchor[i])) for i, p in enumerate(parts)]
+        for i, c in enumerate(plan.must):
+            ch = lone_character(c) if few_full and soft[i] else None
+            if ch is not None:  # a one-character word: where the article has it as a word
+                as_word = _union_ids([v.postings(f + "_w", ch)[0] for f in c.fields], v.n_all)
+                anchored[i] = _mask(as_word, v.n_all)[parts[i][0]]
+        anchored = np.concatenate(anchored) if parts else np.empty(0, bool)
         docs, _, (scores, n_matched, n_hard, n_anchor, covered) = _sum_by_doc(
             all_ids, v.n_all, all_scores,
             whole.astype(np.float64),
             (whole & ~soft[clause_of]).astype(np.float64),
-            (anchor[clause_of] & (strength > 0)).astype(np.float64),
+            (anchored & (strength > 0)).astype(np.float64),
             np.where(soft[clause_of], weights[clause_of] * strength, 0.0))
         full = n_matched >= n
         live = v.live[docs]
@@ -707,16 +714,15 @@ class Executor:
                 found = g_docs[pos] == docs
                 bonus = np.where(found, g_scores[pos], 0.0)
                 scores = scores + np.where(tier == 2, PROXIMITY_WEIGHT, PARTIAL_GRAM_WEIGHT) * bonus
-            cjk = [g for g in grams if _CJK_GRAM.match(g)]
-            if fallback and len(cjk) >= 2:
-                c_docs, c_scores, c_count = self._gram_scores(cjk)
-                need = max(2, math.ceil(len(cjk) * FALLBACK_MIN_GRAMS))
-                extra = (c_count >= need) & ~_mask(docs, v.n_all)[c_docs]
+            if fallback and len(grams) >= 2 and len(g_docs):
+                # At least two bigrams, never one: "20" alone is no match for G20.
+                need = max(2, math.ceil(len(grams) * FALLBACK_MIN_GRAMS))
+                extra = (g_count >= need) & ~_mask(docs, v.n_all)[g_docs]
                 if extra.any():
                     relaxed = True
-                    docs = np.concatenate([docs, c_docs[extra]])
+                    docs = np.concatenate([docs, g_docs[extra]])
                     tier = np.concatenate([tier, np.zeros(int(extra.sum()), np.int64)])
-                    scores = np.concatenate([scores, FALLBACK_WEIGHT * c_scores[extra]])
+                    scores = np.concatenate([scores, FALLBACK_WEIGHT * g_scores[extra]])
                     order = np.argsort(docs, kind="stable")
                     docs, tier, scores = docs[order], tier[order], scores[order]
         keep = mask[docs]
