@@ -93,8 +93,10 @@ def spec(config: dict) -> dict:
     list_param = {"type": "array", "items": {"type": "string"}}
     search_params = [
         _q("q", {"type": "string", "maxLength": config["SEARCH_MAX_QUERY_LENGTH"]},
-           'Query: words, "phrases", -exclusions, OR, title:/lead:/author:/source:/category:/tag:, '
-           'atleastN:term, a SAME b (same sentence)'),
+           'Query: words, "phrases", -exclusions, AND / OR / NOT (upper case) and parentheses, '
+           'a w/N b (at most N words apart; also near/N), a pre/N b (a first), a w/s b (same sentence; also SAME), '
+           'a w/p b (same paragraph), title:/lead:/author:/source:/category:/tag:, atleastN:term. '
+           'Parts that cannot be read as typed are listed in the response\'s notices'),
         _q("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
         _q("size", {"type": "integer", "minimum": 1, "maximum": max_size, "default": 10}, "Hits per page"),
         _q("sort", {"type": "string", "enum": ["relevance", "newest", "oldest"], "default": "relevance"},
@@ -117,8 +119,18 @@ def spec(config: dict) -> dict:
            "Advanced: where all/exact/any must occur: anywhere, title, or lead (first paragraph)"),
         _q("mentions", {"type": "string", "maxLength": 200}, "Advanced: a term that must occur at least min_mentions times"),
         _q("min_mentions", {"type": "integer", "minimum": 1, "maximum": 100}, "Advanced: for mentions (default 2)"),
-        _q("same_a", {"type": "string", "maxLength": 200}, "Advanced: with same_b, two terms in the same sentence"),
+        _q("same_a", {"type": "string", "maxLength": 200},
+           "Advanced: with same_b, two terms in one sentence (or paragraph: same_unit); written as `a w/s b`"),
         _q("same_b", {"type": "string", "maxLength": 200}, "Advanced: the second term for same_a"),
+        _q("same_unit", {"type": "string", "enum": ["sentence", "paragraph"], "default": "sentence"},
+           "Advanced: same_a and same_b in one sentence (`w/s`) or in one paragraph (`w/p`)"),
+        _q("near_a", {"type": "string", "maxLength": 200},
+           "Advanced: with near_b and near_n, two terms at most near_n words apart; written as `a w/N b`"),
+        _q("near_b", {"type": "string", "maxLength": 200}, "Advanced: the second term for near_a"),
+        _q("near_n", {"type": "integer", "minimum": 1, "maximum": 100},
+           "Advanced: at most this many words between near_a and near_b (required with them)"),
+        _q("near_order", {"type": "string", "enum": ["0", "1"], "default": "0"},
+           "Advanced: 1: near_a must come first (written as `a pre/N b`); 0: either order"),
         _q("byline", {"type": "string", "maxLength": 200}, "Advanced: author contains"),
         _q("source_has", {"type": "string", "maxLength": 200}, "Advanced: source contains"),
         _q("category_has", {"type": "string", "maxLength": 200}, "Advanced: category contains"),
