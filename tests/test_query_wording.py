@@ -78,6 +78,8 @@ def test_notice_text_is_escaped(client):
     ("(香港 OR 澳门) AND 选举 NOT 区议会", "含「香港」或「澳门」；含「选举」；不含「区议会」"),
     ('title:(香港 OR 澳门) "立法会选举"', "标题含「香港」或「澳门」；含短语「立法会选举」"),
     ("香港 AND 选举", "同时含「香港」和「选举」"),
+    ("-(体育 OR 娱乐) 香港", "含「香港」；不含「体育」，也不含「娱乐」"),
+    ("香港 -(选举 w/5 立法会)", "含「香港」；排除「选举」与「立法会」相距不超过 5 个词的报道"),
 ])
 def test_the_page_says_how_the_query_was_understood(client, query, reading):
     assert paragraphs(page(client, query), "understood") == [f"系统对查询的理解：{reading}"]

@@ -62,21 +62,21 @@ def _quoted(node: dict) -> str:
     return text + "（整词）" if node.get("whole_word") else text
 
 
-def _simple(node: dict, lead: bool = False) -> tuple[str, str] | None:
-    """A clause that reads as prefix + quoted terms ("标题含", "「香港」"),
-    so that neighbours with the same prefix can share it; else None."""
+def _simple(node: dict, lead: bool = False) -> tuple[str, list[str]] | None:
+    """A clause that reads as a prefix and alternative quoted terms
+    ("标题含", ["「香港」", "「澳门」"]); else None."""
     op = node.get("op")
     if op in ("word", "phrase"):
         prefix = "导语含" if lead else _TEXT_PREFIX.get(tuple(node.get("fields", ())), "含")
-        return (prefix + ("短语" if op == "phrase" else ""), _quoted(node))
+        return (prefix + ("短语" if op == "phrase" else ""), [_quoted(node)])
     if op == "field":
-        return (_VALUE_PREFIX.get(node.get("field"), f"{node.get('field')}含"), f"「{node.get('value', '')}」")
+        return (_VALUE_PREFIX.get(node.get("field"), f"{node.get('field')}含"), [f"「{node.get('value', '')}」"])
     if op == "lead":
         return _simple(node.get("clause", {}), lead=True)
     if op == "or":
         parts = [_simple(o, lead) for o in node.get("clauses", [])]
         if parts and all(p is not None and p[0] == parts[0][0] for p in parts):
-            return (parts[0][0], "或".join(p[1] for p in parts))
+            return (parts[0][0], [t for p in parts for t in p[1]])
     return None
 
 
@@ -100,14 +100,14 @@ def _conditions(clauses: list[dict]) -> list[str]:
     run_prefix, run = None, []
     for clause in clauses:
         simple = _simple(clause)
-        if simple is not None and "or" in (clause.get("op"), clause.get("clause", {}).get("op")):
+        if simple is not None and len(simple[1]) > 1:
             simple = None  # 含「香港」或「澳门」 stands alone: never 同时含「香港」或「澳门」和「选举」
         if simple is not None and simple[0] == run_prefix:
-            run.append(simple[1])
+            run.extend(simple[1])
             continue
         if run:
             out.append(_listed(run_prefix, run))
-        run_prefix, run = (simple[0], [simple[1]]) if simple is not None else (None, [])
+        run_prefix, run = (simple[0], simple[1]) if simple is not None else (None, [])
         if simple is None:
             out.append(_condition(clause))
     if run:
@@ -118,7 +118,7 @@ def _conditions(clauses: list[dict]) -> list[str]:
 def _condition(node: dict) -> str:
     simple = _simple(node)
     if simple is not None:
-        return simple[0] + simple[1]
+        return simple[0] + "或".join(simple[1])
     op = node.get("op")
     if op == "near":
         left, right = _side(node.get("left", [])), _side(node.get("right", []))
@@ -143,11 +143,12 @@ def _condition(node: dict) -> str:
 
 
 def _excluded(node: dict) -> str:
+    """An excluded clause: 不含「体育」; -(体育 OR 娱乐): 不含「体育」，也不含「娱乐」."""
     simple = _simple(node)
     if simple is not None:
         prefix, terms = simple
-        return prefix.replace("含", "不含", 1) + terms
-    return f"排除{_condition(node)}"
+        return prefix.replace("含", "不含", 1) + "，也不含".join(terms)
+    return f"排除{_condition(node)}的报道"
 
 
 def understood_text(tree: dict | None) -> str:
