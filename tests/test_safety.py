@@ -84,7 +84,8 @@ def test_query_parser_accepts_any_unicode(text):
 
     parsed = q.parse(text)  # never raises
     for node in parsed.must + parsed.must_not:
-        assert isinstance(node, (q.Words, q.Phrase, q.FieldValue, q.AnyOf, q.AtLeast, q.SameSentence))
+        assert isinstance(node, (q.Words, q.Phrase, q.FieldValue, q.AnyOf, q.AllOf, q.AtLeast, q.Near))
+    assert all(isinstance(n, q.Notice) and n.code and n.message for n in parsed.notices)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
