@@ -1,9 +1,11 @@
 """Advanced search: the form writes an ordinary query; lead, at least N
-mentions and same sentence return exactly the articles the records say."""
+mentions, same sentence or paragraph and words within N return exactly
+the articles of the same query typed (and of the records)."""
 
 import re
 from urllib.parse import parse_qs, quote, urlparse
 
+import pytest
 
 from conftest import validated
 from search import query as q
@@ -69,3 +71,83 @@ def test_advanced_api_parameters(client, openapi, engine, sample_records):
     for bad in ("same_a=香港", "scope=body&all=香港", "mentions=香港&min_mentions=0", "all=" + "字" * 201):
         resp = client.get("/api/search?" + bad)
         assert resp.status_code == 400 and resp.get_json()["error"]
+
+
+def test_advanced_form_writes_proximity_and_same_paragraph(client):
+    page = client.get("/advanced").get_data(as_text=True)
+    assert all(f'name="{name}"' in page for name in ("near_a", "near_b", "near_n", "near_order", "same_unit"))
+    for fields, written in [
+        ("near_a=香港&near_b=选举&near_n=5", "香港 w/5 选举"),
+        ("near_a=香港&near_b=选举&near_n=5&near_order=1", "香港 pre/5 选举"),
+        ("near_a=香港&near_b=立法会选举&near_n=12&near_order=0", '香港 w/12 "立法会选举"'),
+        ("same_a=林郑月娥&same_b=特首&same_unit=paragraph", "林郑月娥 w/p 特首"),
+        ("same_a=林郑月娥&same_b=特首&same_unit=sentence", "林郑月娥 w/s 特首"),
+        # What the form sends untouched (near_n=5, same_unit, min_mentions) asks for nothing.
+        ("all=疫苗&near_a=&near_b=&near_n=5&same_unit=sentence&min_mentions=3", "疫苗"),
+    ]:
+        resp = client.get("/advanced?" + fields)
+        assert resp.status_code == 303, fields
+        assert parse_qs(urlparse(resp.headers["Location"]).query)["q"] == [written], fields
+    html = client.get("/search?q=" + quote("香港 w/5 选举")).get_data(as_text=True)
+    assert 'value="香港 w/5 选举"' in html  # in the search box, editable
+
+
+def test_proximity_api_fields_give_the_typed_querys_results(client, openapi):
+    def search(params):
+        return validated(client, openapi, "/api/search?group=0&size=100&correct=0&" + params).get_json()
+
+    for fields, typed in [("near_a=香港&near_b=选举&near_n=5", "香港 w/5 选举"),
+                          ("near_a=香港&near_b=选举&near_n=5&near_order=1", "香港 pre/5 选举"),
+                          ("same_a=香港&same_b=选举&same_unit=paragraph", "香港 w/p 选举"),
+                          ("same_a=香港&same_b=选举", "香港 w/s 选举")]:
+        composed, as_typed = search(fields), search("q=" + quote(typed))
+        assert composed["query"] == typed
+        assert composed["total"] == as_typed["total"] > 0
+        assert [h["id"] for h in composed["hits"]] == [h["id"] for h in as_typed["hits"]]
+        assert composed["understood_tree"] == as_typed["understood_tree"]
+    # Proximity narrows: fewer than both words anywhere, w/5 within w/p, pre/5 within w/5.
+    both = search("q=" + quote("香港 选举"))["total_full"]
+    near, ordered = search("q=" + quote("香港 w/5 选举")), search("q=" + quote("香港 pre/5 选举"))
+    assert {h["id"] for h in ordered["hits"]} <= {h["id"] for h in near["hits"]}
+    assert ordered["total"] < near["total"] < search("q=" + quote("香港 w/p 选举"))["total"] < both
+    # With q: both parts are searched.
+    assert search("q=疫苗&near_a=香港&near_b=选举&near_n=5")["query"] == "疫苗 香港 w/5 选举"
+
+
+@pytest.mark.parametrize("params,fragment", [
+    ("near_a=香港", "'near_a' and 'near_b' go together"),
+    ("near_b=选举&near_n=5", "'near_a' and 'near_b' go together"),
+    ("near_a=香港&near_b=选举", "'near_n' is needed"),
+    ("near_a=香港&near_b=选举&near_n=0", "'near_n' must be between 1 and 100, got 0"),
+    ("near_a=香港&near_b=选举&near_n=101", "'near_n' must be between 1 and 100, got 101"),
+    ("near_a=香港&near_b=选举&near_n=five", "'near_n' must be an integer"),
+    ("near_a=香港&near_b=选举&near_n=5&near_order=yes", "'near_order' must be one of 0, 1"),
+    ("q=香港&near_n=500", "'near_n' must be between 1 and 100"),  # checked even when unused
+    ("same_a=香港&same_b=选举&same_unit=chapter", "'same_unit' must be one of sentence, paragraph"),
+    ("same_b=选举&same_unit=paragraph", "'same_a' and 'same_b' go together"),
+    ("near_a=香港&near_b=" + "字" * 201 + "&near_n=5", "'near_b' too long"),
+])
+def test_bad_proximity_fields_are_400(client, openapi, params, fragment):
+    body = validated(client, openapi, "/api/search?" + params, status=400).get_json()
+    assert fragment in body["error"], body
+    page = client.get("/advanced?" + params)
+    assert page.status_code == 400 and fragment.replace("'", "&#39;") in page.get_data(as_text=True)
+
+
+# ---- search.query behaviour found wrong from the web side (reported, not fixed here) ----------
+@pytest.mark.xfail(strict=True, reason="search.query.compose (_term) writes a short form term starting with '-' "
+                                       "or '(' unquoted, so it is read as an exclusion or a group and the "
+                                       "proximity becomes AND (with a notice); _word quotes them")
+@pytest.mark.parametrize("term", ["-香港", "(香港", "－香港"])
+def test_compose_keeps_each_form_term_one_term(term):
+    text = q.compose(near_left=term, near_right="选举", near_distance=5)
+    parsed = q.parse(text)
+    assert not parsed.notices and len(parsed.must) == 1 and isinstance(parsed.must[0], q.Near), text
+
+
+@pytest.mark.xfail(strict=True, reason="search.query: a dangling proximity operator leaves the query inexact "
+                                       "(relaxed to partial matches) while a dangling AND/OR/NOT or a malformed "
+                                       "w/x makes it exact")
+def test_a_dangling_proximity_operator_makes_the_query_exact():
+    assert q.parse("疫苗 立法会 AND").exact and q.parse("疫苗 w/x 立法会").exact
+    assert q.parse("疫苗 立法会 w/5").exact

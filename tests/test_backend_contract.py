@@ -453,6 +453,13 @@ def test_the_api_on_this_backend(backend, location, openapi, sample_records):
         grouped = validated(c, openapi, "/api/search?q=" + quote("立法會 選舉") + "&size=5").get_json()
         assert grouped["total_articles"] == data["total"] >= grouped["total"]  # grouping is the default
         assert all("<mark>" in h["title_highlight"] + h["snippet"] for h in data["hits"])
+        # The query language's response fields validate on this backend too.
+        near = validated(c, openapi, "/api/search?q=" + quote("香港 w/x 选举 w/5 (立法会 OR 區議會)") + "&group=0").get_json()
+        assert near["exact"] and [n["code"] for n in near["notices"]] == ["malformed_operator"]
+        assert near["understood_tree"]["clauses"][-1]["op"] == "near" and near["total"] == near["total_full"] > 0
+        partial = validated(c, openapi, "/api/search?q=" + quote("疫苗 立法会") + "&group=0&correct=0&size=20").get_json()
+        assert partial["relaxed"] and partial["total_partial"] > 0
+        assert any(h["match"]["missing"] for h in partial["hits"])
         doc = sample_records[7]
         assert validated(c, openapi, "/api/articles/" + quote(doc["id"])).get_json()["title"] == doc["title"]
         validated(c, openapi, "/api/articles/" + quote(doc["id"]) + "/related")

@@ -207,3 +207,53 @@ def test_advanced_search_form(browser, server):
     assert "sort=newest" in page.url
     dates = page.locator("ol.hits time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
     assert dates == sorted(dates, reverse=True)
+
+
+def test_how_the_query_was_read_in_a_real_browser(browser, server):
+    """A notice (w/x is no operator), a proximity query and partial matches,
+    as readers see them: screenshots in test-artifacts/."""
+    import json
+    import urllib.request
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    errors = []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    page.goto(server.url + "/")
+    page.fill("#q", "香港 w/x 选举")
+    page.press("#q", "Enter")
+    page.wait_for_selector("ol.hits li.hit")
+    notice = page.locator("p.query-notice")
+    assert notice.count() == 1 and notice.is_visible()
+    assert notice.inner_text().startswith("「w/x」不是有效的运算符，未按运算符处理。")
+    assert page.locator("p.understood").inner_text() == "系统对查询的理解：同时含「香港」和「选举」"
+    page.screenshot(path=os.path.join(ARTIFACTS, "query-notice.png"), full_page=False)
+
+    page.goto(server.url + "/search?q=" + urllib.parse.quote("香港 w/5 选举"))
+    page.wait_for_selector("ol.hits li.hit")
+    assert page.locator("p.query-notice").count() == 0
+    assert page.locator("p.understood").inner_text() == "系统对查询的理解：「香港」与「选举」相距不超过 5 个词"
+    assert page.input_value("#q") == "香港 w/5 选举"
+    assert page.locator("ol.hits li.hit .missing").count() == 0  # exact: only full matches
+    page.screenshot(path=os.path.join(ARTIFACTS, "proximity.png"), full_page=False)
+
+    q = urllib.parse.quote("疫苗 立法会")
+    with urllib.request.urlopen(server.url + "/api/search?q=" + q) as resp:
+        api = json.load(resp)
+    page.goto(server.url + "/search?q=" + q)
+    page.wait_for_selector("ol.hits li.hit")
+    partial = page.locator("p.notice.partial")
+    assert partial.is_visible()
+    assert partial.inner_text().startswith(f"只有 {api['total_full']} 条结果同时包含全部关键词")
+    missing = page.locator("ol.hits li.hit .missing")
+    lacking = [h for h in api["hits"] if not h["match"]["full"]]
+    assert missing.count() == len(lacking) > 0
+    assert missing.first.is_visible() and missing.first.inner_text().startswith("未提及「")
+    # Partial hits follow the full ones: the first hit with a "missing" line is hit number total_full + 1.
+    first_partial = page.locator("ol.hits li.hit").nth(api["total_full"])
+    assert first_partial.locator(".missing").count() == 1
+    first_partial.scroll_into_view_if_needed()
+    page.screenshot(path=os.path.join(ARTIFACTS, "partial-matches.png"), full_page=True)
+    assert not errors, errors

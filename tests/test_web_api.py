@@ -183,3 +183,104 @@ def test_html_escapes_article_text_and_queries(tiny_index, tmp_path):
     html = client.get("/articles/x1").get_data(as_text=True)
     assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in html or "&lt;script&gt;" in html
     assert "&amp;" in html
+
+
+# ---- the query language in the API: understood_tree, notices, exact, match ----------------
+def _ops(node):
+    """Every op in an understood_tree."""
+    yield node["op"]
+    for key in ("clauses", "not", "left", "right"):
+        for child in node.get(key, []):
+            yield from _ops(child)
+    if "clause" in node:
+        yield from _ops(node["clause"])
+
+
+def test_understood_tree_of_every_op_validates(client, openapi):
+    from urllib.parse import quote
+
+    seen = set()
+    for query in ['title:香港 lead:选举 atleast3:疫苗 author:张 (民主派 OR 建制派) -体育', "香港 w/5 选举",
+                  '"立法会选举" pre/10 (香港 OR 澳门)', "林郑月娥 w/s 特首", "香港 w/p 选举", "疫苗 立法会"]:
+        data = validated(client, openapi, "/api/search?size=20&q=" + quote(query)).get_json()
+        assert data["understood_tree"]["op"] == "and" and data["notices"] == []
+        assert data["total"] == data["total_full"] + data["total_partial"]
+        seen.update(_ops(data["understood_tree"]))
+    assert seen == {"and", "or", "word", "phrase", "field", "lead", "atleast", "near"}
+    near = validated(client, openapi, "/api/search?q=" + quote('"立法会选举" pre/10 (香港 OR 澳门)')).get_json()
+    assert near["exact"] and near["understood_tree"]["clauses"] == [{
+        "op": "near", "operator": "pre/10", "unit": "word", "distance": 10, "ordered": True,
+        "left": [{"op": "phrase", "text": "立法会选举", "fields": ["title", "body"]}],
+        "right": [{"op": "phrase", "text": "香港", "fields": ["title", "body"]},
+                  {"op": "phrase", "text": "澳门", "fields": ["title", "body"]}]}]
+
+
+def test_partial_matches_say_what_they_lack(client, openapi):
+    from urllib.parse import quote
+
+    data = validated(client, openapi, "/api/search?size=20&correct=0&q=" + quote("疫苗 立法会")).get_json()
+    assert not data["exact"] and data["relaxed"]
+    assert 0 < data["total_full"] < 10 and data["total_partial"] > 0
+    full = [h for h in data["hits"] if h["match"]["full"]]
+    partial = [h for h in data["hits"] if not h["match"]["full"]]
+    assert data["hits"][:len(full)] == full  # full matches come first
+    assert len(full) == data["total_full"] and partial
+    assert all(h["match"]["missing"] == [] for h in full)
+    assert all(h["match"]["missing"] and set(h["match"]["missing"]) <= {"疫苗", "立法会"} for h in partial)
+    exact = validated(client, openapi, "/api/search?size=20&q=" + quote('疫苗 "立法会"')).get_json()
+    assert exact["exact"] and not exact["relaxed"] and exact["total_partial"] == 0
+    assert exact["total"] == exact["total_full"] == data["total_full"]
+    assert all(h["match"] == {"full": True, "missing": []} for h in exact["hits"])
+
+
+@pytest.mark.parametrize("query,code,text", [
+    ("香港 w/x 选举", "malformed_operator", "w/x"),
+    ("atleast:疫苗", "malformed_operator", "atleast:疫苗"),
+    ('"香港 选举', "unclosed_quote", '"香港 选举'),
+    ("香港 w/500 选举", "distance_out_of_range", "w/500"),
+    ("atleast500:疫苗", "count_out_of_range", "atleast500:疫苗"),
+    ("香港 AND", "dangling_operator", "AND"),
+    ("NOT 体育 香港", "leading_not", "NOT"),
+    ("香港 w/5 author:张", "proximity_operand", "w/5"),
+    ("(香港 选举", "unbalanced_parenthesis", "("),
+    ("author:(张 OR 李)", "field_group", "author:("),
+    ("香港 or 澳门", "lowercase_operator", "or"),
+])
+def test_notices_validate(client, openapi, query, code, text):
+    from urllib.parse import quote
+
+    data = validated(client, openapi, "/api/search?q=" + quote(query)).get_json()
+    assert [(n["code"], n["text"]) for n in data["notices"]] == [(code, text)]
+    assert data["notices"][0]["message"]
+
+
+def test_the_document_rejects_a_wrong_tree(client, openapi):
+    """The tree's schema is checked for real: a near clause without its
+    left side, an unknown op or a notice code nobody documented fail."""
+    import json
+    from urllib.parse import quote
+
+    from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+    from openapi_core.validation.response.exceptions import InvalidData
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request, Response
+
+    url = "/api/search?q=" + quote("香港 w/5 选举")
+    good = client.get(url).get_json()
+    req = WerkzeugOpenAPIRequest(Request(EnvironBuilder(path="/api/search", query_string=url.partition("?")[2],
+                                                        base_url="http://localhost").get_environ()))
+
+    def check(data):
+        openapi.validate_response(req, WerkzeugOpenAPIResponse(
+            Response(json.dumps(data), mimetype="application/json")))
+
+    check(good)
+    no_left = json.loads(json.dumps(good))
+    del no_left["understood_tree"]["clauses"][0]["left"]
+    unknown_op = json.loads(json.dumps(good))
+    unknown_op["understood_tree"]["clauses"][0]["op"] = "nearby"
+    bad_notice = {**good, "notices": [{"code": "typo", "text": "x", "message": "m"}]}
+    no_match = {**good, "hits": [{k: v for k, v in h.items() if k != "match"} for h in good["hits"]]}
+    for wrong in (no_left, unknown_op, bad_notice, no_match):
+        with pytest.raises(InvalidData):
+            check(wrong)

@@ -7,7 +7,7 @@ _STR_OR_NULL = {"type": "string", "nullable": True}
 HIT = {
     "type": "object",
     "required": ["id", "title", "title_highlight", "snippet", "published", "category", "source",
-                 "author", "url", "score"],
+                 "author", "url", "score", "match"],
     "properties": {
         "id": {"type": "string"},
         "title": {"type": "string"},
@@ -24,7 +24,87 @@ HIT = {
                           "description": "Grouped search: other matching near-duplicates of this article"},
         "similar": {"type": "array", "items": {"$ref": "#/components/schemas/Brief"},
                     "description": "Grouped search: those near-duplicates (at most 20), earliest first"},
+        "match": {"$ref": "#/components/schemas/Match"},
     },
+}
+MATCH = {
+    "type": "object", "required": ["full", "missing"], "additionalProperties": False,
+    "description": "How this hit matches the query",
+    "properties": {
+        "full": {"type": "boolean", "description": "true: it matches every clause; false: a partial match "
+                                                   "(only for queries of plain words: see relaxed)"},
+        "missing": {"type": "array", "items": {"type": "string"},
+                    "description": "the query words a partial match lacks (as in understood: a word, or "
+                                   "'a OR b' for a word and its synonyms); empty for a full match"}},
+}
+
+
+# How the query was understood: a tree of the clauses searched (search/plan.py describe()).
+def _clause(op: str, desc: str, required=(), **props) -> dict:
+    return {"type": "object", "description": desc, "additionalProperties": False,
+            "required": ["op", *required],
+            "properties": {"op": {"type": "string", "enum": [op]}, **props}}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_CLAUSES = {"type": "array", "items": _ref("Clause")}
+_FIELDS = {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["title", "body"]},
+           "description": "where the text is looked up (body only: inside a lead clause)"}
+_TERMS = {"type": "array", "minItems": 1, "items": _ref("ClausePhrase"), "description": "alternatives (a OR b)"}
+CLAUSE_SCHEMAS = {
+    "Clause": {"description": "One clause of the query as searched; op tells which",
+               "oneOf": [_ref(n) for n in ("ClauseAnd", "ClauseOr", "ClauseWord", "ClausePhrase", "ClauseField",
+                                           "ClauseLead", "ClauseAtLeast", "ClauseNear")]},
+    "ClauseAnd": _clause("and", "Every clause of clauses, and none of not", ["clauses"],
+                         clauses=_CLAUSES, **{"not": {**_CLAUSES, "description": "excluded clauses"}}),
+    "ClauseOr": _clause("or", "Any of clauses", ["clauses"], clauses=_CLAUSES),
+    "ClauseWord": _clause("word", "A word: as a word, or (ranked lower) inside a longer word", ["text", "fields"],
+                          text={"type": "string"}, fields=_FIELDS,
+                          whole_word={"type": "boolean",
+                                      "description": "only as a whole word (a regional alternative: 软体 for 软件)"}),
+    "ClausePhrase": _clause("phrase", "Exact text", ["text", "fields"], text={"type": "string"}, fields=_FIELDS),
+    "ClauseField": _clause("field", "The article's author, source, category or a tag contains value",
+                           ["field", "value"], field={"type": "string", "enum": ["author", "source", "category", "tag"]},
+                           value={"type": "string"}),
+    "ClauseLead": _clause("lead", "clause matched in the first paragraph (lead:)", ["clause"], clause=_ref("Clause")),
+    "ClauseAtLeast": _clause("atleast", "clause occurs at least count times in title and body (atleastN:)",
+                             ["count", "clause"], count={"type": "integer", "minimum": 1, "maximum": 100},
+                             clause=_ref("ClausePhrase")),
+    "ClauseNear": _clause(
+        "near", "A term of left and a term of right close together in the title or in the body (words counted as "
+                "the index counts them: jieba's words, punctuation is not a word)",
+        ["operator", "unit", "left", "right"],
+        operator={"type": "string", "pattern": "^(w/[0-9]+|pre/[0-9]+|w/s|w/p)$",
+                  "description": "as written in the query language"},
+        unit={"type": "string", "enum": ["word", "sentence", "paragraph"],
+              "description": "word: at most distance words apart; sentence/paragraph: in one sentence/paragraph"},
+        left=_TERMS, right=_TERMS,
+        distance={"type": "integer", "minimum": 1, "maximum": 100, "description": "unit word: at most this many words apart"},
+        ordered={"type": "boolean", "description": "unit word: a term of left comes first (pre/N)"}),
+}
+NOTICE_CODES = {
+    "malformed_operator": "looks like an operator but is not one (w/x, atleast:word): not read as an operator",
+    "unclosed_quote": "a quote without its closing quote: the phrase runs to the end",
+    "distance_out_of_range": "w/N or pre/N with N outside 1..100: the nearest allowed distance is used",
+    "count_out_of_range": "atleastN: with N outside 1..100: the nearest allowed count is used",
+    "dangling_operator": "AND, OR, NOT or a proximity operator without a term on one side: ignored",
+    "leading_not": "NOT at the start: what follows is excluded (as with -)",
+    "proximity_operand": "a proximity operator beside something other than a word, a phrase or (a OR b): read as AND",
+    "unbalanced_parenthesis": "a '(' without ')' (closed at the end) or a ')' without '(' (ignored)",
+    "field_group": "author:, source:, category: or tag: before a group: the group is searched without the field",
+    "lowercase_operator": "and / or / not in lower case between Chinese terms: searched as a word",
+}
+NOTICE = {
+    "type": "object", "required": ["code", "text", "message"], "additionalProperties": False,
+    "description": "How a part of the query that could not be read as typed was read",
+    "properties": {
+        "code": {"type": "string", "enum": list(NOTICE_CODES),
+                 "description": "stable identifier: " + "; ".join(f"{k}: {v}" for k, v in NOTICE_CODES.items())},
+        "text": {"type": "string", "description": "the part of the query concerned, as typed"},
+        "message": {"type": "string", "description": "an English sentence (pages word it their own way per code)"}},
 }
 BRIEF = {
     "type": "object", "required": ["id", "title", "published", "source", "url"],
@@ -93,8 +173,10 @@ def spec(config: dict) -> dict:
     list_param = {"type": "array", "items": {"type": "string"}}
     search_params = [
         _q("q", {"type": "string", "maxLength": config["SEARCH_MAX_QUERY_LENGTH"]},
-           'Query: words, "phrases", -exclusions, OR, title:/lead:/author:/source:/category:/tag:, '
-           'atleastN:term, a SAME b (same sentence)'),
+           'Query: words, "phrases", -exclusions, AND / OR / NOT (upper case) and parentheses, '
+           'a w/N b (at most N words apart; also near/N), a pre/N b (a first), a w/s b (same sentence; also SAME), '
+           'a w/p b (same paragraph), title:/lead:/author:/source:/category:/tag:, atleastN:term. '
+           'Parts that cannot be read as typed are listed in the response\'s notices'),
         _q("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
         _q("size", {"type": "integer", "minimum": 1, "maximum": max_size, "default": 10}, "Hits per page"),
         _q("sort", {"type": "string", "enum": ["relevance", "newest", "oldest"], "default": "relevance"},
@@ -117,8 +199,18 @@ def spec(config: dict) -> dict:
            "Advanced: where all/exact/any must occur: anywhere, title, or lead (first paragraph)"),
         _q("mentions", {"type": "string", "maxLength": 200}, "Advanced: a term that must occur at least min_mentions times"),
         _q("min_mentions", {"type": "integer", "minimum": 1, "maximum": 100}, "Advanced: for mentions (default 2)"),
-        _q("same_a", {"type": "string", "maxLength": 200}, "Advanced: with same_b, two terms in the same sentence"),
+        _q("same_a", {"type": "string", "maxLength": 200},
+           "Advanced: with same_b, two terms in one sentence (or paragraph: same_unit); written as `a w/s b`"),
         _q("same_b", {"type": "string", "maxLength": 200}, "Advanced: the second term for same_a"),
+        _q("same_unit", {"type": "string", "enum": ["sentence", "paragraph"], "default": "sentence"},
+           "Advanced: same_a and same_b in one sentence (`w/s`) or in one paragraph (`w/p`)"),
+        _q("near_a", {"type": "string", "maxLength": 200},
+           "Advanced: with near_b and near_n, two terms at most near_n words apart; written as `a w/N b`"),
+        _q("near_b", {"type": "string", "maxLength": 200}, "Advanced: the second term for near_a"),
+        _q("near_n", {"type": "integer", "minimum": 1, "maximum": 100},
+           "Advanced: at most this many words between near_a and near_b (required with them)"),
+        _q("near_order", {"type": "string", "enum": ["0", "1"], "default": "0"},
+           "Advanced: 1: near_a must come first (written as `a pre/N b`); 0: either order"),
         _q("byline", {"type": "string", "maxLength": 200}, "Advanced: author contains"),
         _q("source_has", {"type": "string", "maxLength": 200}, "Advanced: source contains"),
         _q("category_has", {"type": "string", "maxLength": 200}, "Advanced: category contains"),
@@ -285,20 +377,42 @@ def spec(config: dict) -> dict:
                              "description": "set by POST /staff/login"}},
           "schemas": {
             "Hit": HIT,
+            "Match": MATCH,
+            "Notice": NOTICE,
+            **CLAUSE_SCHEMAS,
             "Brief": BRIEF,
             "ArticleIn": ARTICLE_IN,
             "Article": ARTICLE,
             "Error": ERROR,
             "SearchResult": {
                 "type": "object",
-                "required": ["query", "total", "page", "size", "took_ms", "hits", "facets"],
+                "required": ["query", "total", "page", "size", "took_ms", "hits", "facets", "understood_tree",
+                             "notices", "exact", "total_full", "total_partial"],
                 "properties": {
                     "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
                     "page": {"type": "integer"}, "size": {"type": "integer"}, "took_ms": {"type": "number"},
                     "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
                     "facets": {"type": "object", "additionalProperties": FACET_LIST},
-                    "understood": {"type": "array", "items": {"type": "string"}},
-                    "relaxed": {"type": "boolean"},
+                    "understood": {"type": "array", "items": {"type": "string"},
+                                   "description": "the clauses searched, one label each (-label: excluded)"},
+                    "understood_tree": {
+                        "allOf": [_ref("ClauseAnd")],
+                        "description": "how the query was understood: the clauses searched, as a tree (op: and, or, "
+                                       "word, phrase, field, lead, atleast, near); the root is an and"},
+                    "notices": {"type": "array", "items": _ref("Notice"),
+                                "description": "parts of the query that could not be read as typed, and how they "
+                                               "were read (empty when everything was read as typed)"},
+                    "exact": {"type": "boolean",
+                              "description": "the query used an operator, a field, a phrase or an exclusion: "
+                                             "only full matches, never relaxed to partial matches"},
+                    "total_full": {"type": "integer", "minimum": 0,
+                                   "description": "of total (same unit: total_counts), the full matches"},
+                    "total_partial": {"type": "integer", "minimum": 0,
+                                      "description": "of total, the partial matches (lacking some words: see each "
+                                                     "hit's match); total = total_full + total_partial"},
+                    "relaxed": {"type": "boolean",
+                                "description": "partial matches are included (few full matches for a query of plain "
+                                               "words); they follow the full matches"},
                     "synonyms": {"type": "array", "description": "synonym groups applied to the query",
                                  "items": {"type": "array", "items": {"type": "string"}}},
                     "pinyin": {"type": "array", "description": "[typed pinyin, the Chinese words also searched]",

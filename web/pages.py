@@ -18,6 +18,7 @@ from search.models import SearchRequest
 from . import auth
 from .engine import IndexUnavailable
 from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, query_period, search_request
+from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
@@ -95,8 +96,15 @@ def search_page():
     result = _engine().search(req)
     if req.page == 1:
         current_app.extensions["search_engine"].record(req.q, result.total)
-    hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet)}
+    hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
+             "missing_text": "" if h.match["full"] else missing_text(h.match["missing"])}
             for h in result.hits]
+    # How the query was read: said whenever an operator was used, a part could
+    # not be read as typed, or nothing was found.
+    reading = {"notices": [{"code": n["code"], "text": notice_text(n)} for n in result.notices],
+               "understood": understood_text(result.understood_tree)
+               if req.q and (result.exact or result.notices or not result.total) else "",
+               "relaxed": relaxed_text(result.total_full, result.grouped) if result.relaxed else ""}
     active = {name: getattr(req, name) for name in FILTERS if getattr(req, name)}
     broader = []
     if result.total == 0:
@@ -114,7 +122,8 @@ def search_page():
     export_link = "/api/export?" + urlencode(export_args)
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
-        "search.html", q=req.q, req=req, result=result, hits=hits, active=active, broader=broader, bars=bars,
+        "search.html", q=req.q, req=req, result=result, hits=hits, reading=reading, active=active, broader=broader,
+        bars=bars,
         export_link=export_link, staff=bool(session.get("staff")),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from search.models import SORTS, SearchRequest
-from search.query import MAX_MENTIONS, compose
+from search.query import MAX_DISTANCE, MAX_MENTIONS, compose
 from search.timeutil import NEWSROOM_TZ
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31),
@@ -56,29 +56,50 @@ def _date(args, name: str, end: bool = False) -> datetime | None:
 
 # Advanced search fields (form and API alike); they are written into the
 # query text, so the result page shows a query staff can read and edit.
-ADVANCED = ("all", "exact", "any", "none", "scope", "mentions", "min_mentions", "same_a", "same_b",
-            "byline", "source_has", "category_has")
+ADVANCED = ("all", "exact", "any", "none", "scope", "mentions", "min_mentions", "same_a", "same_b", "same_unit",
+            "near_a", "near_b", "near_n", "near_order", "byline", "source_has", "category_has")
+# Settings of other fields: on their own they ask for nothing (the form
+# always sends them), so they neither start an advanced search nor need one.
+SETTINGS = ("scope", "min_mentions", "same_unit", "near_n", "near_order")
 SCOPES = ("all", "title", "lead")
+SAME_UNITS = ("sentence", "paragraph")
+
+
+def _pair(args, a: str, b: str, what: str) -> tuple[str, str]:
+    """Two fields that go together: both filled in, or neither."""
+    left, right = (args.get(a) or "").strip(), (args.get(b) or "").strip()
+    if bool(left) != bool(right):
+        raise ParamError(f"'{a}' and '{b}' go together: {what}")
+    return left, right
 
 
 def advanced_query(args) -> str:
-    """The advanced fields of ``args`` as query text ("" when none is given)."""
-    if not any((args.get(name) or "").strip() for name in ADVANCED if name not in ("scope", "min_mentions")):
-        return ""
+    """The advanced fields of ``args`` as query text ("" when none is given).
+
+    Raises ParamError for a value out of range or a field without its
+    partner (same_a/same_b, near_a/near_b, near_n with them)."""
     for name in ADVANCED:
         if len(args.get(name) or "") > 200:
             raise ParamError(f"'{name}' too long (at most 200 characters)")
+    # Settings are checked even when unused: a wrong value is never ignored.
     scope = choice_param(args, "scope", "all", SCOPES)
+    same_unit = choice_param(args, "same_unit", "sentence", SAME_UNITS)
+    near_order = choice_param(args, "near_order", "0", ("0", "1"))
+    near_n = int_param(args, "near_n", 0, 1, MAX_DISTANCE)
     mentions = (args.get("mentions") or "").strip()
     min_mentions = int_param(args, "min_mentions", 2 if mentions else 0, 1 if mentions else 0, MAX_MENTIONS)
-    same_a, same_b = (args.get("same_a") or "").strip(), (args.get("same_b") or "").strip()
-    if bool(same_a) != bool(same_b):
-        raise ParamError("'same_a' and 'same_b' go together: two terms to find in one sentence")
+    if not any((args.get(name) or "").strip() for name in ADVANCED if name not in SETTINGS):
+        return ""
+    same_a, same_b = _pair(args, "same_a", "same_b", "two terms to find in one sentence (or paragraph: same_unit)")
+    near_a, near_b = _pair(args, "near_a", "near_b", "two terms to find within near_n words of each other")
+    if near_a and not near_n:
+        raise ParamError(f"'near_n' is needed with near_a and near_b: at most how many words apart (1 to {MAX_DISTANCE})")
     return compose(all_words=args.get("all") or "", exact=args.get("exact") or "",
                    any_words=args.get("any") or "", none_words=args.get("none") or "", scope=scope,
                    mentions=mentions, min_mentions=min_mentions, same_left=same_a, same_right=same_b,
-                   author=args.get("byline") or "", source=args.get("source_has") or "",
-                   category=args.get("category_has") or "")
+                   same_unit=same_unit, near_left=near_a, near_right=near_b, near_distance=near_n,
+                   near_ordered=near_order == "1", author=args.get("byline") or "",
+                   source=args.get("source_has") or "", category=args.get("category_has") or "")
 
 
 def search_request(args, config: dict, now: datetime | None = None, facets=("category", "source")) -> SearchRequest:

@@ -1,0 +1,119 @@
+"""The results page tells how the query was read, in Chinese: a wording per
+notice code, the understood tree as one line, the partial-match note with
+the number of full matches, and what each partial hit lacks."""
+
+import os
+import re
+from html import unescape
+from urllib.parse import quote
+
+import pytest
+
+from conftest import ROOT
+from web.query_wording import NOTICE_WORDING, missing_text, notice_text, relaxed_text, understood_text
+
+
+def page(client, query, extra=""):
+    resp = client.get("/search?q=" + quote(query) + extra)
+    assert resp.status_code == 200
+    return resp.get_data(as_text=True)
+
+
+def paragraphs(html, cls):
+    """The text of each <p class="... cls ..."> (tags stripped, entities read)."""
+    return [unescape(re.sub(r"<[^>]+>", "", m))
+            for m in re.findall(rf'<p class="[^"]*\b{cls}\b[^"]*"[^>]*>(.*?)</p>', html, re.S)]
+
+
+def test_every_notice_code_of_the_parser_has_a_wording():
+    with open(os.path.join(ROOT, "search", "query.py"), encoding="utf-8") as f:
+        source = f.read()
+    codes = set(re.findall(r'(?:Notice|self\.notice)\(\s*"(\w+)"', source))
+    assert len(codes) >= 10 and codes == set(NOTICE_WORDING)
+    assert len(set(NOTICE_WORDING.values())) == len(NOTICE_WORDING)  # one each, none shared
+    assert all("{text}" in w for w in NOTICE_WORDING.values())
+    assert notice_text({"code": "lowercase_operator", "text": "or", "message": "x"}) == \
+        "小写的「or」按普通词检索；如要作为运算符，请写成大写 OR。"
+    # A code added to the parser later: its English message rather than nothing.
+    assert notice_text({"code": "new_code", "text": "x", "message": "read as y"}) == "read as y"
+
+
+@pytest.mark.parametrize("query,code,shown", [
+    ("香港 w/x 选举", "malformed_operator", "「w/x」不是有效的运算符"),
+    ("香港 w/500 选举", "distance_out_of_range", "「w/500」的词距只能是 1 到 100 个词"),
+    ("atleast500:疫苗", "count_out_of_range", "「atleast500:疫苗」的次数只能是 1 到 100 次"),
+    ("香港 AND", "dangling_operator", "「AND」一侧缺少检索词，已忽略。"),
+    ("NOT 体育 香港", "leading_not", "查询以「NOT」开头"),
+    ("香港 w/5 author:张", "proximity_operand", "已改为两侧同时包含（AND）"),
+    ("(香港 选举", "unbalanced_parenthesis", "括号「(」没有配对"),
+    ("author:(张 OR 李)", "field_group", "「author:(」后面不能跟括号分组"),
+    ("香港 or 澳门", "lowercase_operator", "请写成大写 OR"),
+])
+def test_the_page_says_how_each_notice_was_read(client, query, code, shown):
+    html = page(client, query)
+    notes = paragraphs(html, "query-notice")
+    assert len(notes) == 1 and shown in notes[0], notes
+    assert f'data-code="{code}"' in html
+    assert "ignored" not in html and "read as" not in html  # the English message stays in the API
+
+
+def test_notice_text_is_escaped(client):
+    html = page(client, '"<img src=x>香港')
+    assert "<img src=x>" not in html
+    assert "「&#34;&lt;img src=x&gt;香港」的引号没有配对" in html
+    assert paragraphs(html, "query-notice") == ["「\"<img src=x>香港」的引号没有配对，已把引号后直到末尾的内容当作一个短语。"]
+    assert paragraphs(html, "understood") == ["系统对查询的理解：含短语「<img src=x>香港」"]
+
+
+@pytest.mark.parametrize("query,reading", [
+    ("香港 w/5 选举", "「香港」与「选举」相距不超过 5 个词"),
+    ("香港 near/5 选举", "「香港」与「选举」相距不超过 5 个词"),
+    ("香港 pre/5 选举", "「香港」在前、「选举」在后，相距不超过 5 个词"),
+    ("林郑月娥 w/s 特首", "「林郑月娥」与「特首」在同一句中"),
+    ("林郑月娥 SAME 特首", "「林郑月娥」与「特首」在同一句中"),
+    ("香港 w/p 选举", "「香港」与「选举」在同一段中"),
+    ('"立法会选举" w/10 (香港 OR 澳门)', "「立法会选举」与（「香港」或「澳门」）相距不超过 10 个词"),
+    ("title:香港 lead:选举 atleast3:疫苗 author:张 -体育",
+     "标题含「香港」；导语含「选举」；「疫苗」至少出现 3 次；作者含「张」；不含「体育」"),
+    ("(香港 OR 澳门) AND 选举 NOT 区议会", "含「香港」或「澳门」；含「选举」；不含「区议会」"),
+    ('title:(香港 OR 澳门) "立法会选举"', "标题含「香港」或「澳门」；含短语「立法会选举」"),
+    ("香港 AND 选举", "同时含「香港」和「选举」"),
+    ("-(体育 OR 娱乐) 香港", "含「香港」；不含「体育」，也不含「娱乐」"),
+    ("香港 -(选举 w/5 立法会)", "含「香港」；排除「选举」与「立法会」相距不超过 5 个词的报道"),
+])
+def test_the_page_says_how_the_query_was_understood(client, query, reading):
+    assert paragraphs(page(client, query), "understood") == [f"系统对查询的理解：{reading}"]
+
+
+def test_plain_words_found_are_not_explained(client):
+    html = page(client, "香港 选举")
+    assert not paragraphs(html, "understood") and not paragraphs(html, "query-notice")
+    assert not paragraphs(html, "partial") and 'class="missing"' not in html
+
+
+def test_partial_matches_say_how_many_have_every_word_and_what_the_rest_lack(client):
+    api = client.get("/api/search?correct=0&group=0&q=" + quote("疫苗 立法会")).get_json()
+    assert api["relaxed"] and 0 < api["total_full"] < 10
+    html = page(client, "疫苗 立法会", "&correct=0&group=0")
+    assert "较少" not in html  # the old, garbled note
+    assert paragraphs(html, "partial") == [
+        f"只有 {api['total_full']} 篇报道同时包含全部关键词，排在最前；其后的报道只包含部分关键词，各篇下方注明了未提及的词。"]
+    hits = re.findall(r'<li class="hit">(.*?)</li>', html, re.S)
+    assert len(hits) == len(api["hits"]) == 10
+    for item, hit in zip(hits, api["hits"]):
+        expected = [] if hit["match"]["full"] else ["未提及" + "、".join(f"「{w}」" for w in hit["match"]["missing"])]
+        assert paragraphs(item, "missing") == expected
+    assert sum(1 for h in api["hits"] if not h["match"]["full"]) == 10 - api["total_full"]
+    grouped = page(client, "疫苗 立法会", "&correct=0")
+    assert re.search(r"只有 \d+ 条结果同时包含全部关键词", "".join(paragraphs(grouped, "partial")))
+
+
+def test_wording_helpers():
+    assert relaxed_text(0, False) == "没有同时包含全部关键词的报道；以下报道只包含部分关键词，各篇下方注明了未提及的词。"
+    assert relaxed_text(3, True).startswith("只有 3 条结果同时包含全部关键词")
+    assert missing_text(["疫苗", "立法会"]) == "未提及「疫苗」、「立法会」"
+    assert understood_text(None) == "" and understood_text({"op": "and", "clauses": []}) == ""
+    whole = {"op": "and", "clauses": [{"op": "or", "clauses": [
+        {"op": "word", "text": "软件", "fields": ["title", "body"]},
+        {"op": "word", "text": "软体", "fields": ["title", "body"], "whole_word": True}]}]}
+    assert understood_text(whole) == "含「软件」或「软体」（整词）"
