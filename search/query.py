@@ -339,6 +339,7 @@ class _Parser:
                 if tok.prox[0] == "word-same":  # lower-case "same": a word
                     must.append(Words(tok.raw))
                     continue
+                self.exact = True
                 self.notice("dangling_operator", tok.raw, f"'{tok.raw}' needs a term on each side: ignored")
                 continue
             node, neg = self.parse_proximity()
@@ -365,11 +366,11 @@ class _Parser:
         operands, ops = [(first, first_neg)], []
         while self.peek() is not None and self.peek().kind == "prox" and self.peek().prox[0] != "word-same":
             tok = self.next()
+            self.exact = True  # an operator was meant, even a dangling one
             right, right_neg = self.parse_unary()
             if right is None:
                 self.notice("dangling_operator", tok.raw, f"'{tok.raw}' has nothing after it: ignored")
                 break
-            self.exact = True
             operands.append((right, right_neg))
             ops.append(tok)
         if not ops:
@@ -521,17 +522,19 @@ def _quoted(text: str) -> str:
 
 
 def _term(text: str) -> str:
-    """One side of an operator: a single word as is, anything longer quoted."""
+    """One side of an operator: a single short word as is; anything longer,
+    and anything the parser would read as an operator, an exclusion or a
+    group, quoted."""
     text = " ".join(text.replace('"', " ").split())
-    if text in ("AND", "OR", "NOT", "SAME") or _PROXIMITY.match(text):
-        return _quoted(text)
-    return text if text and " " not in text and len(text) <= 4 else _quoted(text)
+    plain = _word(text) == text and ":" not in text and "：" not in text
+    return text if plain and text and " " not in text and len(text) <= 4 else _quoted(text)
 
 
 def _word(text: str) -> str:
     """A typed word as a query word (an operator-like word quoted)."""
     text = text.replace('"', "")
-    if text in ("AND", "OR", "NOT", "SAME", "|") or _PROXIMITY.match(text) or text[:1] in "-－(（)）":
+    if (text in ("AND", "OR", "NOT", "SAME", "|") or _PROXIMITY.match(text) or text[:1] in "-－"
+            or any(ch in text for ch in "()（）")):
         return _quoted(text)
     return text
 
