@@ -244,6 +244,11 @@ class Plan:
     # documents that have the words next to each other, and the last-resort
     # fallback (documents with most of these bigrams) when words find too little.
     proximity_grams: tuple[str, ...] = ()
+    # May documents having most of those bigrams follow (the last resort)?
+    # Only when a query word is unknown to the dictionary (a typo, a Latin
+    # run written without spaces): a query of known words (卡拉OK, 习近 凭)
+    # was understood, and its bigrams apart are no match.
+    bigram_fallback: bool = True
     exclude_docs: tuple = ()  # backend doc keys to leave out (related articles)
     now: float | None = None
     # Near-duplicates as one result: the group's earliest matching article,

@@ -638,9 +638,10 @@ class Executor:
         and at least one soft clause of two or more characters, or a
         one-character word where the document has it as a word
         (``plan.anchors``), scored by the share of the query's rarity (idf)
-        they cover; and if that is still too few, tier 0 admits documents
-        having at least two and 40 % of the query's character bigrams (a
-        typo, an unsegmentable run).  The decision is taken
+        they cover; and if that is still too few and a query word is unknown
+        to the dictionary (``plan.bigram_fallback``), tier 0 admits
+        documents having at least two and 40 % of the query's character
+        bigrams (a typo, a Latin run written without spaces).  The decision is taken
         before filters, so that a filter never changes which documents
         count as matches (facet counts then equal the filtered totals
         exactly)."""
@@ -705,7 +706,8 @@ class Executor:
         grams = plan.proximity_grams
         # Bigrams only add information across word boundaries (several
         # words), or as the fallback when the words found too little.
-        fallback = relaxable and not (~soft).any() and int(v.live[docs].sum()) < plan.relax_below
+        fallback = (relaxable and plan.bigram_fallback and not (~soft).any()
+                    and int(v.live[docs].sum()) < plan.relax_below)
         if grams and (n >= 2 or fallback):
             g_docs, g_scores, g_count = self._gram_scores(grams)
             if len(docs) and len(g_docs):
