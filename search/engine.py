@@ -33,7 +33,7 @@ from .related import related_plan
 from .segmenter import get_segmenter
 from .suggest import Suggester
 from .synonyms import Synonyms, expand
-from .timeutil import NEWSROOM_TZ
+from .timeutil import parse_published
 
 TEXT_FIELDS = {None: ("title", "body"), "title": ("title",), "lead_body": ("body",)}
 # Words that carry no topic: in a query with other words they only add to
@@ -465,11 +465,13 @@ def _request_key(req: SearchRequest) -> tuple:
 
 
 def _published(stored: dict) -> datetime | None:
+    """The article's publication time as the index orders it (a date alone
+    is noon that day: ``timeutil.parse_published``), or None."""
     text = stored.get("published_text")
     if not text:
         return None
     try:
-        return parse_date(text)
+        return parse_published(text)
     except ValueError:
         return None
 
@@ -519,14 +521,3 @@ def _overlap(a: dict, b: dict) -> float:
     if not ta or not tb:
         return 0.0
     return len(ta & tb) / len(ta | tb)
-
-
-def parse_date(value: str) -> datetime:
-    """ISO date or date-time; raises ValueError with a readable message."""
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=NEWSROOM_TZ)
-    return dt
