@@ -204,6 +204,62 @@ def test_date_range_and_newest_first(contract_engine, sample_records):
     assert oldest == sorted(oldest)
 
 
+def test_day_buckets_and_day_filters_are_newsroom_days(contract_engine, sample_records):
+    """Each day of two months: the timeline's day bucket, the whole-day
+    filter (from=to=that day) and the records (their publication instant's
+    day in Beijing time, a date alone being that day) count the same."""
+    from search.timeutil import parse_published, parse_range
+
+    truth = Counter(day for r in sample_records if r.get("published")
+                    for day in [parse_published(r["published"]).astimezone(CST).strftime("%Y-%m-%d")]
+                    if "2020-06-01" <= day <= "2020-07-31")
+    date_from, date_to = parse_range("2020-06-01", "2020-07-31")
+    timeline = contract_engine.timeline(SearchRequest(q="", facets=(), date_from=date_from, date_to=date_to), "day")
+    assert {b["start"]: b["count"] for b in timeline["buckets"] if b["count"]} == dict(truth)
+    assert sum(truth.values()) > 20 and timeline["total"] == sum(truth.values())
+    for day in sorted(truth):
+        lo, hi = parse_range(day, day)
+        assert search(contract_engine, "", date_from=lo, date_to=hi).total == truth[day], day
+    years = Counter(parse_published(r["published"]).astimezone(CST).strftime("%Y")
+                    for r in sample_records if r.get("published"))
+    timeline = contract_engine.timeline(SearchRequest(q="", facets=()), "year")
+    assert {b["start"]: b["count"] for b in timeline["buckets"] if b["count"]} == dict(years)
+
+
+BOUNDARY_DAYS = {  # published -> the Beijing day it belongs to (worked out by hand)
+    "2024-03-01T23:30:00Z": "2024-03-02", "2024-03-01T16:00:00Z": "2024-03-02",
+    "2024-03-01T15:59:59Z": "2024-03-01", "2024-03-01": "2024-03-01", "2024-03-01T22:00:00+05:30": "2024-03-02",
+}
+
+
+def test_articles_near_midnight_fall_on_their_beijing_day(backend, tmp_path):
+    """Filters and the timeline's day buckets (Whoosh: numpy over epoch
+    seconds; OpenSearch: date_histogram in +08:00) agree with the day shown."""
+    from indexer.cli import main
+    from search.engine import SearchEngine
+    from search.timeutil import local_date, parse_range
+
+    records = [{"id": f"d{i}", "title": f"潮汐发电站 {i}", "body": "潮汐发电站投入运行。", "published": p}
+               for i, p in enumerate(BOUNDARY_DAYS)]
+    day_of = {f"d{i}": day for i, day in enumerate(BOUNDARY_DAYS.values())}
+    target = str(tmp_path / "index") if backend == "whoosh" else "news-dates-" + uuid.uuid4().hex[:8]
+    opts = ["--backend", backend, "--opensearch-url", URL or "", "--index", target]
+    try:
+        assert main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "d.jsonl", records)]) == 0
+        eng = SearchEngine.open(target, backend=backend, opensearch_url=URL, refresh_interval=0, synonyms_path=None)
+        timeline = eng.timeline(SearchRequest(q="潮汐发电站", facets=()), "day")
+        assert {b["start"]: b["count"] for b in timeline["buckets"]} == {"2024-03-01": 2, "2024-03-02": 3}
+        for day in ("2024-02-29", "2024-03-01", "2024-03-02", "2024-03-03"):
+            lo, hi = parse_range(day, day)
+            res = search(eng, "潮汐发电站", date_from=lo, date_to=hi)
+            assert ids(res) == {k for k, d in day_of.items() if d == day}, day
+            assert all(local_date(h.published) == day for h in res.hits)
+        eng.wait_ready(60)
+    finally:
+        if backend == "opensearch":
+            drop_alias(target)
+
+
 # ---- what the app builds on top ------------------------------------------------
 def test_highlights_mark_the_query_words(contract_engine):
     res = search(contract_engine, "疫苗", size=10, highlight=True)
