@@ -11,12 +11,22 @@ from .engine import DEFAULT_SYNONYMS, SearchEngine
 from .models import SearchRequest
 from .timeutil import DateError, local_time, parse_range
 
+READY_TIMEOUT = 120.0  # seconds the CLI waits for the pinyin lexicon (~10 s on the full corpora)
+
 
 def _engine(args) -> SearchEngine:
     if not os.path.isdir(args.index):
         raise SystemExit(f"error: no index at {args.index}")
     return SearchEngine.open(args.index, userdict_path=os.environ.get("SEARCH_USERDICT") or None,
                              synonyms_path=os.environ.get("SEARCH_SYNONYMS") or DEFAULT_SYNONYMS)
+
+
+def _wait_ready(engine: SearchEngine) -> None:
+    """Pinyin input and did you mean as the web service applies them: wait
+    for the lexicon the service builds in the background (bounded)."""
+    if not engine.wait_ready(READY_TIMEOUT, suggestions=False):
+        print(f"warning: the pinyin lexicon was not ready after {READY_TIMEOUT:.0f} s: "
+              "searching without pinyin input and corrections", file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -59,6 +69,7 @@ def main(argv=None) -> int:
             category=args.category, source=args.source, author=args.author, tag=args.tag,
             date_from=date_from, date_to=date_to, facets=("category", "source", "author", "tag"),
         )
+        _wait_ready(engine)
         res = engine.search(req)
         if args.json:
             d = res.to_dict()
@@ -81,6 +92,7 @@ def main(argv=None) -> int:
                 print(f"{local_time(h.published):16}  {h.id:20}  {h.title}")
         return 0
     if args.cmd == "run":
+        _wait_ready(engine)
         with open(args.queries, encoding="utf-8") as f:
             for line in f:
                 if not line.strip():

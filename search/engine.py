@@ -75,6 +75,17 @@ class SearchEngine:
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
+    def wait_ready(self, timeout: float = 120.0, suggestions: bool = True) -> bool:
+        """Wait until the background builders have their first value: the
+        pinyin lexicon (pinyin input and did you mean) and, with
+        ``suggestions``, the suggester; at most ``timeout`` seconds in all.
+        A one-shot caller (the CLI) then reads queries exactly as the
+        warmed-up service does.  True when all are ready; on False, queries
+        run without what is missing."""
+        deadline = time.monotonic() + timeout
+        builders = (self.pinyin, self.suggester) if suggestions else (self.pinyin,)
+        return all([builder.wait(deadline - time.monotonic()) for builder in builders])
+
     @classmethod
     def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0,
              backend: str = "whoosh", opensearch_url: str | None = None, **options):
