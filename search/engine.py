@@ -66,7 +66,7 @@ class SearchEngine:
         self.synonyms = Synonyms(synonyms_path)
         self.blocklist = Blocklist(blocklist_path)
         self.query_log = query_log
-        self.pinyin = LexiconCache(backend)
+        self.pinyin = LexiconCache(backend, is_word=self.analyzer.segmenter.has_word)
         self.pinyin.start()  # in the background: seconds on the full corpora
         self.suggester = BackgroundValue(self._build_suggester, max_age=600.0, name="suggester")
         self.suggester.start()

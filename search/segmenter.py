@@ -65,6 +65,10 @@ class Segmenter:
         """Default (accurate) mode: (word, start, end) covering all of text."""
         return self._jieba.tokenize(text, "default", True)
 
+    def has_word(self, word: str) -> bool:
+        """Is ``word`` in the dictionary (jieba's, or the user dictionary)?"""
+        return self._jieba.has_word(word)
+
     def cut_dictionary_only(self, text: str) -> list[str]:
         """Accurate mode without the HMM for unknown words: dictionary pieces."""
         return self._jieba.cut(text, False)
