@@ -20,7 +20,7 @@ from . import query as q
 from .analysis import Analyzer
 from .backends.base import IndexBackend
 from .background import BackgroundValue
-from .correct import corrected_query
+from .correct import corrected_query, looks_mistyped
 from .highlight import highlight_title, snippet
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
@@ -49,7 +49,6 @@ CACHE_MAX_SIZE = 100  # results of bigger pages are not kept in the result cache
 RECENT_HEADLINES = 2000  # words of the newest headlines rank higher in suggestions
 POPULAR_DAYS = 30  # queries of the last 30 days feed suggestions
 FEW_RESULTS = 5  # fewer full matches than this: look for a correction
-SUGGEST_GAIN = 10  # offer a correction that finds this many times more
 STORY_WINDOW_DAYS = 90  # follow-ups of a story: related articles within this many days
 STORY_MIN_SHARE = 0.5  # ... scoring at least this share of the best one
 DEFAULT_SYNONYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "synonyms.txt")
@@ -215,18 +214,33 @@ class SearchEngine:
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
         result = self._search(req, t0)
-        if req.correct and (result.relaxed or result.total < FEW_RESULTS):
+        if req.correct:
             result = self._with_correction(req, result, t0)
         if req.size <= CACHE_MAX_SIZE:  # not exports of thousands of rows
             self._cache.put(key, result)
         return result
 
     def _with_correction(self, req: SearchRequest, result: SearchResult, t0: float) -> SearchResult:
-        """Did you mean.  The query as typed matches no article with all its
-        words: show the corrected query's results instead (with a note and a
-        link back).  It matches only a few: offer the correction when that
-        finds many more."""
-        fixed = corrected_query(req.q, self.pinyin.get(), self.backend.doc_frequency)
+        """Did you mean (``correct.py`` decides what is a slip and what it
+        should read).  The query as typed matches no article with all its
+        words: show the corrected query's results instead (with a note and
+        a link back).  It matches only a few (< ``FEW_RESULTS``), or more
+        but a Chinese run of it occurs in no article as written although
+        its pieces match separately (习近凭: 习近 + 凭): offer the
+        correction when it finds more articles."""
+        lexicon = self.pinyin.get()
+        segmenter = self.analyzer.segmenter
+        few = result.relaxed or result.total < FEW_RESULTS
+        if lexicon is None or not (few or looks_mistyped(req.q, segmenter.cut, segmenter.has_word)):
+            return result
+
+        def written(text: str) -> int:
+            """Articles with ``text`` as written (no partial matches)."""
+            clause = PhraseClause(text, self.analyzer.phrase_grams(text), ("title", "body"))
+            return self.backend.execute(Plan(must=[clause], limit=0, relax_below=0)).total
+
+        fixed = corrected_query(req.q, lexicon, self.backend.doc_count(), segmenter.cut,
+                                written=None if few else written)
         if not fixed:
             return result
         alt = self._search(dataclasses.replace(req, q=fixed, correct=False), t0)
@@ -235,7 +249,7 @@ class SearchEngine:
         if result.relaxed or result.total == 0:
             return dataclasses.replace(alt, request=req, corrected_from=req.q, corrected_to=fixed,
                                        took_ms=(time.perf_counter() - t0) * 1000)
-        if alt.total >= SUGGEST_GAIN * result.total:
+        if alt.total > result.total:
             return dataclasses.replace(result, suggestion=fixed)
         return result
 

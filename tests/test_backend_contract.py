@@ -287,11 +287,37 @@ def test_related_articles_share_key_terms_and_leave_the_article_out(contract_eng
 
 def test_pinyin_and_suggestions(contract_engine):
     """The vocabulary behind pinyin input and suggestions comes from the index."""
+    assert contract_engine.wait_ready(60)  # built in the background: do not race it
     res = search(contract_engine, "xianggang", size=5)
     assert res.total > 0 and any("香港" in h.title + h.snippet for h in search(contract_engine, "xianggang",
                                                                              size=5, highlight=True).hits)
     contract_engine.suggester.get(wait=60)
     assert any(s.startswith("香港") for s in contract_engine.suggest("香港"))
+
+
+@pytest.mark.parametrize("typed,understood", [
+    ("jingdian", ["jingdian OR 经典 OR 景点"]),  # by articles (32, 11), not headlines (敬献 is jingxian)
+    ("zhengfu", ["zhengfu OR 政府"]),  # 郑负 (3 articles to 730) neither leads nor joins
+])
+def test_pinyin_readings_count_articles(contract_engine, typed, understood):
+    assert contract_engine.wait_ready(60)
+    freq = contract_engine.pinyin.frequencies
+    before = freq.lookups
+    res = search(contract_engine, typed)
+    assert res.understood == understood
+    assert freq.lookups - before <= 1  # the readings' article counts: one multi-search at most
+    search(contract_engine, typed, page=2)
+    assert freq.lookups - before <= 1  # then cached for this index version
+
+
+@pytest.mark.parametrize("typed,corrected,suggested", [
+    ("侧试", "测试", None), ("选据", "选举", None), ("新冠逸苗", "新冠疫苗", None),
+    ("习近凭", None, "习近平"), ("景点", None, None),
+])
+def test_did_you_mean_on_this_backend(contract_engine, typed, corrected, suggested):
+    assert contract_engine.wait_ready(60)
+    res = search(contract_engine, typed, correct=True)
+    assert (res.corrected_to, res.suggestion) == (corrected, suggested)
 
 
 # ---- near-duplicate groups -------------------------------------------------------
