@@ -49,15 +49,15 @@ def distinct_queries(mix: list[dict]) -> list[dict]:
 
 
 def request_for(item):
-    from search.engine import parse_date
     from search.models import SearchRequest
+    from search.timeutil import parse_range
 
+    date_from, date_to = parse_range(item.get("from"), item.get("to"))  # as the API reads them
     return SearchRequest(
         q=item["q"], size=10, sort=item.get("sort", "relevance"),
         category=[item["category"]] if "category" in item else [],
         source=[item["source"]] if "source" in item else [],
-        date_from=parse_date(item["from"]) if "from" in item else None,
-        date_to=parse_date(item["to"]) if "to" in item else None,
+        date_from=date_from, date_to=date_to,
         facets=("category", "source"),
     )
 

@@ -54,3 +54,8 @@ class BackgroundValue:
         if wait and self._value is None:
             self._ready.wait(wait)
         return self._value
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the first value is built (starting the build if none
+        is under way), at most ``timeout`` seconds; True if there is one."""
+        return self.get(wait=max(timeout, 1e-3)) is not None

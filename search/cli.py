@@ -7,8 +7,11 @@ import json
 import os
 import sys
 
-from .engine import DEFAULT_SYNONYMS, SearchEngine, parse_date
+from .engine import DEFAULT_SYNONYMS, SearchEngine
 from .models import SearchRequest
+from .timeutil import DateError, local_time, parse_range
+
+READY_TIMEOUT = 120.0  # seconds the CLI waits for the pinyin lexicon (~10 s on the full corpora)
 
 
 def _engine(args) -> SearchEngine:
@@ -16,6 +19,14 @@ def _engine(args) -> SearchEngine:
         raise SystemExit(f"error: no index at {args.index}")
     return SearchEngine.open(args.index, userdict_path=os.environ.get("SEARCH_USERDICT") or None,
                              synonyms_path=os.environ.get("SEARCH_SYNONYMS") or DEFAULT_SYNONYMS)
+
+
+def _wait_ready(engine: SearchEngine) -> None:
+    """Pinyin input and did you mean as the web service applies them: wait
+    for the lexicon the service builds in the background (bounded)."""
+    if not engine.wait_ready(READY_TIMEOUT, suggestions=False):
+        print(f"warning: the pinyin lexicon was not ready after {READY_TIMEOUT:.0f} s: "
+              "searching without pinyin input and corrections", file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -29,8 +40,8 @@ def main(argv=None) -> int:
     q.add_argument("--json", action="store_true")
     for f in ("category", "source", "author", "tag"):
         q.add_argument(f"--{f}", action="append", default=[])
-    q.add_argument("--from", dest="date_from")
-    q.add_argument("--to", dest="date_to")
+    q.add_argument("--from", dest="date_from", help="YYYY-MM-DD (from that day, Beijing time) or a date-time")
+    q.add_argument("--to", dest="date_to", help="YYYY-MM-DD (to the end of that day, Beijing time) or a date-time")
     q.add_argument("query", nargs="+")
     r = sub.add_parser("related", help="articles related to one article")
     r.add_argument("--index", required=True)
@@ -44,20 +55,21 @@ def main(argv=None) -> int:
     run.add_argument("--field", choices=["title", "all"], default="all")
     run.add_argument("--tag", default="newssearch")
     args = ap.parse_args(argv)
+    if args.cmd == "query":
+        try:  # the dates first: a typo should not wait for the index to open
+            date_from, date_to = parse_range(args.date_from, args.date_to, names=("--from", "--to"))
+        except DateError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     engine = _engine(args)
 
     if args.cmd == "query":
-        try:
-            req = SearchRequest(
-                q=" ".join(args.query), size=args.size, page=args.page, sort=args.sort,
-                category=args.category, source=args.source, author=args.author, tag=args.tag,
-                date_from=parse_date(args.date_from) if args.date_from else None,
-                date_to=parse_date(args.date_to) if args.date_to else None,
-                facets=("category", "source", "author", "tag"),
-            )
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        req = SearchRequest(
+            q=" ".join(args.query), size=args.size, page=args.page, sort=args.sort,
+            category=args.category, source=args.source, author=args.author, tag=args.tag,
+            date_from=date_from, date_to=date_to, facets=("category", "source", "author", "tag"),
+        )
+        _wait_ready(engine)
         res = engine.search(req)
         if args.json:
             d = res.to_dict()
@@ -66,7 +78,7 @@ def main(argv=None) -> int:
         else:
             print(f"{res.total} results ({res.took_ms:.1f} ms), understood as: {' '.join(res.understood)}")
             for h in res.hits:
-                print(f"{h.score:7.3f}  {h.published or '':25}  {h.id:20}  {h.title}")
+                print(f"{h.score:7.3f}  {local_time(h.published):16}  {h.id:20}  {h.title}")
         return 0
     if args.cmd == "related":
         hits = engine.related(args.id, size=args.size)
@@ -77,9 +89,10 @@ def main(argv=None) -> int:
             print(json.dumps({"id": args.id, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
         else:
             for h in hits:
-                print(f"{h.published or '':25}  {h.id:20}  {h.title}")
+                print(f"{local_time(h.published):16}  {h.id:20}  {h.title}")
         return 0
     if args.cmd == "run":
+        _wait_ready(engine)
         with open(args.queries, encoding="utf-8") as f:
             for line in f:
                 if not line.strip():

@@ -20,7 +20,7 @@ from . import query as q
 from .analysis import Analyzer
 from .backends.base import IndexBackend
 from .background import BackgroundValue
-from .correct import corrected_query
+from .correct import corrected_query, looks_mistyped
 from .highlight import highlight_title, snippet
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
@@ -33,7 +33,7 @@ from .related import related_plan
 from .segmenter import get_segmenter
 from .suggest import Suggester
 from .synonyms import Synonyms, expand
-from .timeutil import NEWSROOM_TZ
+from .timeutil import parse_published
 
 TEXT_FIELDS = {None: ("title", "body"), "title": ("title",), "lead_body": ("body",)}
 # Words that carry no topic: in a query with other words they only add to
@@ -49,7 +49,6 @@ CACHE_MAX_SIZE = 100  # results of bigger pages are not kept in the result cache
 RECENT_HEADLINES = 2000  # words of the newest headlines rank higher in suggestions
 POPULAR_DAYS = 30  # queries of the last 30 days feed suggestions
 FEW_RESULTS = 5  # fewer full matches than this: look for a correction
-SUGGEST_GAIN = 10  # offer a correction that finds this many times more
 STORY_WINDOW_DAYS = 90  # follow-ups of a story: related articles within this many days
 STORY_MIN_SHARE = 0.5  # ... scoring at least this share of the best one
 DEFAULT_SYNONYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "synonyms.txt")
@@ -67,7 +66,7 @@ class SearchEngine:
         self.regional = None  # regional vocabulary alternatives (search.regional), when available
         self.blocklist = Blocklist(blocklist_path)
         self.query_log = query_log
-        self.pinyin = LexiconCache(backend)
+        self.pinyin = LexiconCache(backend, is_word=self.analyzer.segmenter.has_word)
         self.pinyin.start()  # in the background: seconds on the full corpora
         self.suggester = BackgroundValue(self._build_suggester, max_age=600.0, name="suggester")
         self.suggester.start()
@@ -75,6 +74,17 @@ class SearchEngine:
         self._live_words: tuple = (None, {})  # (index version, word -> still in a live article)
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
+
+    def wait_ready(self, timeout: float = 120.0, suggestions: bool = True) -> bool:
+        """Wait until the background builders have their first value: the
+        pinyin lexicon (pinyin input and did you mean) and, with
+        ``suggestions``, the suggester; at most ``timeout`` seconds in all.
+        A one-shot caller (the CLI) then reads queries exactly as the
+        warmed-up service does.  True when all are ready; on False, queries
+        run without what is missing."""
+        deadline = time.monotonic() + timeout
+        builders = (self.pinyin, self.suggester) if suggestions else (self.pinyin,)
+        return all([builder.wait(deadline - time.monotonic()) for builder in builders])
 
     @classmethod
     def open(cls, index_dir: str, userdict_path: str | None = None, refresh_interval: float = 1.0,
@@ -213,18 +223,33 @@ class SearchEngine:
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
         result = self._search(req, t0)
-        if req.correct and (result.relaxed or result.total < FEW_RESULTS):
+        if req.correct:
             result = self._with_correction(req, result, t0)
         if req.size <= CACHE_MAX_SIZE:  # not exports of thousands of rows
             self._cache.put(key, result)
         return result
 
     def _with_correction(self, req: SearchRequest, result: SearchResult, t0: float) -> SearchResult:
-        """Did you mean.  The query as typed matches no article with all its
-        words: show the corrected query's results instead (with a note and a
-        link back).  It matches only a few: offer the correction when that
-        finds many more."""
-        fixed = corrected_query(req.q, self.pinyin.get(), self.backend.doc_frequency)
+        """Did you mean (``correct.py`` decides what is a slip and what it
+        should read).  The query as typed matches no article with all its
+        words: show the corrected query's results instead (with a note and
+        a link back).  It matches only a few (< ``FEW_RESULTS``), or more
+        but a Chinese run of it occurs in no article as written although
+        its pieces match separately (习近凭: 习近 + 凭): offer the
+        correction when it finds more articles."""
+        lexicon = self.pinyin.get()
+        segmenter = self.analyzer.segmenter
+        few = result.relaxed or result.total < FEW_RESULTS
+        if lexicon is None or not (few or looks_mistyped(req.q, segmenter.cut, segmenter.has_word)):
+            return result
+
+        def written(text: str) -> int:
+            """Articles with ``text`` as written (no partial matches)."""
+            clause = PhraseClause(text, self.analyzer.phrase_grams(text), ("title", "body"))
+            return self.backend.execute(Plan(must=[clause], limit=0, relax_below=0)).total
+
+        fixed = corrected_query(req.q, lexicon, self.backend.doc_count(), segmenter.cut,
+                                written=None if few else written)
         if not fixed:
             return result
         alt = self._search(dataclasses.replace(req, q=fixed, correct=False), t0)
@@ -233,7 +258,7 @@ class SearchEngine:
         if result.relaxed or result.total == 0:
             return dataclasses.replace(alt, request=req, corrected_from=req.q, corrected_to=fixed,
                                        took_ms=(time.perf_counter() - t0) * 1000)
-        if alt.total >= SUGGEST_GAIN * result.total:
+        if alt.total > result.total:
             return dataclasses.replace(result, suggestion=fixed)
         return result
 
@@ -483,11 +508,13 @@ def _request_key(req: SearchRequest) -> tuple:
 
 
 def _published(stored: dict) -> datetime | None:
+    """The article's publication time as the index orders it (a date alone
+    is noon that day: ``timeutil.parse_published``), or None."""
     text = stored.get("published_text")
     if not text:
         return None
     try:
-        return parse_date(text)
+        return parse_published(text)
     except ValueError:
         return None
 
@@ -537,14 +564,3 @@ def _overlap(a: dict, b: dict) -> float:
     if not ta or not tb:
         return 0.0
     return len(ta & tb) / len(ta | tb)
-
-
-def parse_date(value: str) -> datetime:
-    """ISO date or date-time; raises ValueError with a readable message."""
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=NEWSROOM_TZ)
-    return dt

@@ -1,10 +1,20 @@
 """Pinyin input: find the Chinese words a reader meant by typing pinyin.
 
 Readers type ``xianggang`` for 香港 or ``huawei shouji`` for 华为手机 when
-their input method is off.  The lexicon maps the toneless pinyin of every
-Chinese word the index knows (pypinyin, which reads heteronyms in context:
-银行 yinhang, 重庆 chongqing) to those words, ranked by how many articles
-use them; a run of pinyin is split into syllable groups that are words.
+their input method is off.  A run of pinyin is split into syllable groups
+that are words, and each group is read as the words of our articles with
+that toneless pinyin (pypinyin, which reads heteronyms in context:
+银行 yinhang, 重庆 chongqing):
+
+* **candidates** of a pinyin key: the index's headline words with that
+  pinyin and, for a two-syllable key (one word typed), the words of the
+  segmenter's dictionary with it: a small index has few headlines
+  (经典 is in none of the 2,000-article sample's, yet in 32 of its articles);
+* **readings**: the candidates that our articles use, ranked by how many
+  articles use them (title or body: ``frequency.ArticleFrequencies``,
+  cached per index version), keeping a homophone only if it is at least
+  ``HOMOPHONE_SHARE`` as common as the best reading.  A rare homophone
+  never replaces or joins a common word (``zhengfu`` is 政府, not also 郑负).
 
 Only Latin input is ever converted: Chinese query words are never reduced
 to pinyin, so 景点 cannot match 经典.
@@ -13,15 +23,34 @@ to pinyin, so 景点 cannot match 经典.
 from __future__ import annotations
 
 import re
+import threading
+import unicodedata
 from collections import defaultdict
+from functools import lru_cache
 
 from .background import BackgroundValue
+from .frequency import ArticleFrequencies
 
 CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,8}$")
 LATIN_RUN = re.compile(r"^[a-z]{2,40}$")
 MAX_PIECES = 4
-ALTERNATIVES = 3  # homophones offered for a one-word pinyin run
+ALTERNATIVES = 3  # readings offered for a one-word pinyin run
 PREFER_LATIN_RATIO = 10  # keep a Latin run unconverted if it is at least 1/10 as common
+# A homophone is offered next to the best reading only if our articles use
+# it at least this share as often.  Measured with ``python -m
+# eval.homophone_share`` (eval/results/homophone_share-{sample,full}.json):
+# typed alone, the pinyin of the most common headline words that have other
+# readings (a reader meaning the common word) keeps the common reading in
+# 93.4 % (sample) / 92.2 % (full corpora) of the top 10 at 0.1, against
+# 89.5 / 87.1 % at 0.05, 78.4 / 45.0 % with every homophone and 89.3 /
+# 53.1 % before (headline counts, three readings): a rarer homophone has
+# the higher idf and takes the top.  Readers who meant a rarer reading
+# (eval.reader_helpers' pinyin queries, full corpora) find their article
+# in the top 10 in 95 % of queries at 0.1, 97 % at 0.05 and below, 93 % at
+# 0.2 and 88 % with no homophones.  0.1 keeps most of that recall and the
+# common reading on top; 郑负 beside 政府 (1 : 2,800 on the full corpora,
+# 2 : 730 on the sample) is far below it, 景点 beside 经典 (11 : 32) well above.
+HOMOPHONE_SHARE = 0.1
 
 
 def word_pinyin(word: str) -> str:
@@ -30,10 +59,48 @@ def word_pinyin(word: str) -> str:
     return "".join(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
 
 
-class PinyinLexicon:
-    """toneless pinyin -> [(document frequency, word)], best first."""
+@lru_cache(maxsize=1)
+def _syllable_chars() -> dict[str, str]:
+    """toneless syllable -> the common characters (GB 2312 level 1: the
+    3,755 characters of everyday text) that can be read so."""
+    from pypinyin.constants import PINYIN_DICT
 
-    def __init__(self, words: dict[str, int]):
+    out: dict[str, set] = defaultdict(set)
+    for cp, readings in PINYIN_DICT.items():
+        ch = chr(cp)
+        try:
+            code = ch.encode("gb2312")
+        except UnicodeEncodeError:
+            continue
+        if len(code) == 2 and 0xB0 <= code[0] <= 0xD7:
+            for reading in readings.split(","):
+                out[unicodedata.normalize("NFD", reading).encode("ascii", "ignore").decode()].add(ch)
+    return {k: "".join(sorted(v)) for k, v in out.items()}
+
+
+def two_syllable_words(key: str, is_word) -> list[str]:
+    """Dictionary words (``is_word``) of two common characters whose
+    pinyin, read in context, is ``key`` (``jingdian``: 经典, 景点, 静电 ...)."""
+    chars = _syllable_chars()
+    out = []
+    for i in range(1, len(key)):
+        left, right = chars.get(key[:i]), chars.get(key[i:])
+        if left and right:
+            out.extend(a + b for a in left for b in right if is_word(a + b))
+    return [w for w in dict.fromkeys(out) if word_pinyin(w) == key]
+
+
+class PinyinLexicon:
+    """toneless pinyin -> the words our articles use with that pinyin.
+
+    ``words``: headline words with their headline document frequency (the
+    index's title vocabulary; it decides how an unknown run is split and
+    which slip was meant, without asking the index).  ``article_df(words)``
+    -> {word: articles using it}: ranks readings (default: ``words``'
+    counts).  ``is_word(text)``: is it a word of the segmenter's
+    dictionary (None: headline words only)."""
+
+    def __init__(self, words: dict[str, int], article_df=None, is_word=None):
         by_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.pinyin_of: dict[str, str] = {}  # word -> its pinyin (reused by the suggester)
         for word, df in words.items():
@@ -44,59 +111,123 @@ class PinyinLexicon:
                     self.pinyin_of[word] = key
         self.by_key = {k: sorted(v, reverse=True) for k, v in by_key.items()}
         self.max_key = max((len(k) for k in self.by_key), default=0)
+        self.article_df = article_df or (lambda ws: {w: words.get(w, 0) for w in ws})
+        self.is_word = is_word
+        self._dictionary: dict[str, list[str]] = {}  # key -> dictionary words (cached: the same for every index)
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.by_key)
 
     def lookup(self, key: str) -> list[tuple[int, str]]:
+        """Headline words with pinyin ``key``: [(headline df, word)], best first."""
         return self.by_key.get(key, [])
+
+    # ---- readings ------------------------------------------------------------------
+    def candidates(self, key: str) -> list[str]:
+        """Headline words with pinyin ``key`` (most common first), then
+        dictionary words of two syllables with it."""
+        out = [w for _, w in self.by_key.get(key, [])]
+        if self.is_word is not None and len(key) <= 12:
+            with self._lock:
+                extra = self._dictionary.get(key)
+            if extra is None:
+                extra = two_syllable_words(key, self.is_word)
+                with self._lock:
+                    if len(self._dictionary) > 50_000:
+                        self._dictionary.clear()
+                    self._dictionary[key] = extra
+            out += [w for w in extra if w not in out]
+        return out
+
+    def readings_of(self, keys) -> dict[str, list[tuple[int, str]]]:
+        """key -> [(articles using it, word)] best first, for every key
+        asked, in one frequency lookup: the candidates our articles use,
+        each at least ``HOMOPHONE_SHARE`` as common as the best."""
+        cands = {k: self.candidates(k) for k in dict.fromkeys(keys)}
+        df = self.article_df([w for ws in cands.values() for w in ws])
+        out = {}
+        for key, ws in cands.items():
+            ranked = sorted(((df.get(w, 0), w) for w in ws if df.get(w, 0) > 0), key=lambda p: (-p[0], p[1]))
+            out[key] = [p for p in ranked if p[0] >= HOMOPHONE_SHARE * ranked[0][0]] if ranked else []
+        return out
+
+    def readings(self, key: str) -> list[tuple[int, str]]:
+        return self.readings_of([key])[key]
+
+    # ---- conversion ------------------------------------------------------------------
+    def _spans(self, latin: str, keys) -> list[tuple[int, int, str]]:
+        n = len(latin)
+        spans = [(i, j, latin[i:j]) for i in range(n) for j in range(i + 2, min(n, i + self.max_key) + 1)
+                 if latin[i:j] in keys]
+        if (0, n, latin) not in spans and self.is_word is not None and n <= 12:
+            spans.append((0, n, latin))  # one word typed: its dictionary readings too
+        return spans
+
+    @staticmethod
+    def _best_split(n: int, spans, df_of) -> tuple[list[str], list[str], int] | None:
+        """Fewest pieces first, then the most common words (sum of sqrt of
+        ``df_of(key)``, None: no word): (keys, words, smallest df)."""
+        best: list[tuple | None] = [None] * (n + 1)
+        best[0] = (0, 0.0, [], [], 1 << 62)
+        starting: dict[int, list] = defaultdict(list)
+        for i, j, key in spans:
+            starting[i].append((j, key))
+        for i in range(n):
+            if best[i] is None or best[i][0] >= MAX_PIECES:
+                continue
+            for j, key in starting[i]:
+                found = df_of(key)
+                if found is None:
+                    continue
+                df, word = found
+                prev = best[i]
+                cand = (prev[0] + 1, prev[1] - df ** 0.5, prev[2] + [key], prev[3] + [word], min(prev[4], df))
+                if best[j] is None or cand[:2] < best[j][:2]:
+                    best[j] = cand
+        return (best[n][2], best[n][3], best[n][4]) if best[n] is not None else None
 
     def convert(self, latin: str) -> tuple[list[str], int] | None:
         """The words a pinyin run most likely means (``xianggangxuanju`` ->
-        [香港, 选举]) and the smallest document frequency among them, or
-        None.  Fewest pieces first, then the most common words; at most
+        [香港, 选举]) and the fewest articles using one of them, or None.
+        Fewest pieces first, then the words our articles use most; at most
         ``MAX_PIECES`` pieces."""
         latin = latin.lower()
         if not LATIN_RUN.match(latin):
             return None
-        n = len(latin)
-        # best[i] = (pieces, -sum of sqrt(df), words, min df) for latin[:i]
-        best: list[tuple | None] = [None] * (n + 1)
-        best[0] = (0, 0.0, [], 1 << 62)
-        for i in range(n):
-            if best[i] is None or best[i][0] >= MAX_PIECES:
-                continue
-            for j in range(i + 2, min(n, i + self.max_key) + 1):
-                found = self.by_key.get(latin[i:j])
-                if not found:
-                    continue
-                df, word = found[0]
-                prev = best[i]
-                cand = (prev[0] + 1, prev[1] - df ** 0.5, prev[2] + [word], min(prev[3], df))
-                if best[j] is None or cand[:2] < best[j][:2]:
-                    best[j] = cand
-        return (best[n][2], best[n][3]) if best[n] is not None else None
+        spans = self._spans(latin, self.by_key)
+        readings = self.readings_of(key for _, _, key in spans)
+        found = self._best_split(len(latin), spans, lambda k: readings[k][0] if readings[k] else None)
+        return (found[1], found[2]) if found else None
 
     def homophones(self, word: str, limit: int = ALTERNATIVES) -> list[str]:
-        """``word`` first, then the other most common words sharing its pinyin
-        (``jiqi``: 机器, 集气 ...): which one the reader meant shows in the
+        """``word`` first, then the other readings of its pinyin that our
+        articles use about as much (``jiqi``: 机器, 及其; never a word at
+        most a tenth as common): which one the reader meant shows in the
         other words of the query."""
-        others = [w for _, w in self.by_key.get(word_pinyin(word), []) if w != word]
+        others = [w for _, w in self.readings(word_pinyin(word)) if w != word]
         return [word] + others[: limit - 1]
 
     def correct(self, latin: str) -> tuple[list[str], int] | None:
         """A conversion of ``latin`` after one typing slip (a letter dropped,
         added, replaced, or two neighbours swapped): ``xianggagn`` -> 香港.
-        The variant whose words are most common wins."""
+        The variant is chosen on headline words (no index lookups for its
+        hundreds of variants), then read as ``convert`` reads it."""
         latin = latin.lower()
         if len(latin) < 4 or not LATIN_RUN.match(latin):
             return None
         best = None
         for variant in _edits1(latin):
-            conv = self.convert(variant)
-            if conv and (best is None or (len(conv[0]), -conv[1]) < (len(best[0]), -best[1])):
-                best = conv
-        return best
+            found = self._best_split(len(variant), self._spans_prior(variant),
+                                     lambda k: self.by_key[k][0])
+            if found and (best is None or (len(found[0]), -found[2]) < (len(best[1][0]), -best[1][2])):
+                best = (variant, found)
+        return self.convert(best[0]) if best else None
+
+    def _spans_prior(self, latin: str) -> list[tuple[int, int, str]]:
+        n = len(latin)
+        return [(i, j, latin[i:j]) for i in range(n) for j in range(i + 2, min(n, i + self.max_key) + 1)
+                if latin[i:j] in self.by_key]
 
 
 def _edits1(word: str) -> set[str]:
@@ -112,16 +243,21 @@ def _edits1(word: str) -> set[str]:
 class LexiconCache(BackgroundValue):
     """The lexicon of the index's headline words, built in the background
     (~5 s on the full corpora) and rebuilt every ten minutes if the index
-    changed; until the first build is done, queries go unconverted."""
+    changed; until the first build is done, queries go unconverted
+    (``SearchEngine.wait_ready`` waits for it).  Its readings count
+    articles through one ``ArticleFrequencies`` (``self.frequencies``),
+    shared with did-you-mean.  ``is_word``: the segmenter's dictionary."""
 
-    def __init__(self, backend, max_age: float = 600.0):
+    def __init__(self, backend, max_age: float = 600.0, is_word=None):
         state = {"version": None}
+        self.frequencies = ArticleFrequencies(backend)
 
         def build():
             state["version"] = backend.version()
             # Headline words: the names and topics readers look for.  (Adding
-            # the body's 470k words took 12 s more per process.)
-            return PinyinLexicon(backend.vocabulary("title"))
+            # the body's 470k words took 12 s more per process; body words
+            # come in through the dictionary and article counts instead.)
+            return PinyinLexicon(backend.vocabulary("title"), self.frequencies, is_word)
 
         super().__init__(build, max_age, changed=lambda: backend.version() != state["version"],
                          name="pinyin-lexicon")

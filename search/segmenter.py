@@ -67,13 +67,14 @@ class Segmenter:
                 self._jieba.add_word(normalize_query(word), freq, tag)
                 self.user_words.append(word)
 
-    def has_word(self, word: str) -> bool:
-        return self._jieba.has_word(word)
-
     def cut(self, text: str) -> list[tuple[str, int, int]]:
         """Default (accurate) mode on normalised text: (word, start, end)
         covering all of text."""
         return self._jieba.tokenize(text, "default", True)
+
+    def has_word(self, word: str) -> bool:
+        """Is ``word`` in the dictionary (jieba's, or the user dictionary)?"""
+        return self._jieba.has_word(word)
 
     def cut_dictionary_only(self, text: str) -> list[str]:
         """Accurate mode without the HMM for unknown words: dictionary pieces."""

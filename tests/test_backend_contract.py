@@ -325,6 +325,62 @@ def test_date_range_and_newest_first(contract_engine, sample_records):
     assert oldest == sorted(oldest)
 
 
+def test_day_buckets_and_day_filters_are_newsroom_days(contract_engine, sample_records):
+    """Each day of two months: the timeline's day bucket, the whole-day
+    filter (from=to=that day) and the records (their publication instant's
+    day in Beijing time, a date alone being that day) count the same."""
+    from search.timeutil import parse_published, parse_range
+
+    truth = Counter(day for r in sample_records if r.get("published")
+                    for day in [parse_published(r["published"]).astimezone(CST).strftime("%Y-%m-%d")]
+                    if "2020-06-01" <= day <= "2020-07-31")
+    date_from, date_to = parse_range("2020-06-01", "2020-07-31")
+    timeline = contract_engine.timeline(SearchRequest(q="", facets=(), date_from=date_from, date_to=date_to), "day")
+    assert {b["start"]: b["count"] for b in timeline["buckets"] if b["count"]} == dict(truth)
+    assert sum(truth.values()) > 20 and timeline["total"] == sum(truth.values())
+    for day in sorted(truth):
+        lo, hi = parse_range(day, day)
+        assert search(contract_engine, "", date_from=lo, date_to=hi).total == truth[day], day
+    years = Counter(parse_published(r["published"]).astimezone(CST).strftime("%Y")
+                    for r in sample_records if r.get("published"))
+    timeline = contract_engine.timeline(SearchRequest(q="", facets=()), "year")
+    assert {b["start"]: b["count"] for b in timeline["buckets"] if b["count"]} == dict(years)
+
+
+BOUNDARY_DAYS = {  # published -> the Beijing day it belongs to (worked out by hand)
+    "2024-03-01T23:30:00Z": "2024-03-02", "2024-03-01T16:00:00Z": "2024-03-02",
+    "2024-03-01T15:59:59Z": "2024-03-01", "2024-03-01": "2024-03-01", "2024-03-01T22:00:00+05:30": "2024-03-02",
+}
+
+
+def test_articles_near_midnight_fall_on_their_beijing_day(backend, tmp_path):
+    """Filters and the timeline's day buckets (Whoosh: numpy over epoch
+    seconds; OpenSearch: date_histogram in +08:00) agree with the day shown."""
+    from indexer.cli import main
+    from search.engine import SearchEngine
+    from search.timeutil import local_date, parse_range
+
+    records = [{"id": f"d{i}", "title": f"潮汐发电站 {i}", "body": "潮汐发电站投入运行。", "published": p}
+               for i, p in enumerate(BOUNDARY_DAYS)]
+    day_of = {f"d{i}": day for i, day in enumerate(BOUNDARY_DAYS.values())}
+    target = str(tmp_path / "index") if backend == "whoosh" else "news-dates-" + uuid.uuid4().hex[:8]
+    opts = ["--backend", backend, "--opensearch-url", URL or "", "--index", target]
+    try:
+        assert main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "d.jsonl", records)]) == 0
+        eng = SearchEngine.open(target, backend=backend, opensearch_url=URL, refresh_interval=0, synonyms_path=None)
+        timeline = eng.timeline(SearchRequest(q="潮汐发电站", facets=()), "day")
+        assert {b["start"]: b["count"] for b in timeline["buckets"]} == {"2024-03-01": 2, "2024-03-02": 3}
+        for day in ("2024-02-29", "2024-03-01", "2024-03-02", "2024-03-03"):
+            lo, hi = parse_range(day, day)
+            res = search(eng, "潮汐发电站", date_from=lo, date_to=hi)
+            assert ids(res) == {k for k, d in day_of.items() if d == day}, day
+            assert all(local_date(h.published) == day for h in res.hits)
+        eng.wait_ready(60)
+    finally:
+        if backend == "opensearch":
+            drop_alias(target)
+
+
 # ---- what the app builds on top ------------------------------------------------
 def test_highlights_mark_the_query_words(contract_engine):
     res = search(contract_engine, "疫苗", size=10, highlight=True)
@@ -352,11 +408,37 @@ def test_related_articles_share_key_terms_and_leave_the_article_out(contract_eng
 
 def test_pinyin_and_suggestions(contract_engine):
     """The vocabulary behind pinyin input and suggestions comes from the index."""
+    assert contract_engine.wait_ready(60)  # built in the background: do not race it
     res = search(contract_engine, "xianggang", size=5)
     assert res.total > 0 and any("香港" in h.title + h.snippet for h in search(contract_engine, "xianggang",
                                                                              size=5, highlight=True).hits)
     contract_engine.suggester.get(wait=60)
     assert any(s.startswith("香港") for s in contract_engine.suggest("香港"))
+
+
+@pytest.mark.parametrize("typed,understood", [
+    ("jingdian", ["jingdian OR 经典 OR 景点"]),  # by articles (32, 11), not headlines (敬献 is jingxian)
+    ("zhengfu", ["zhengfu OR 政府"]),  # 郑负 (3 articles to 730) neither leads nor joins
+])
+def test_pinyin_readings_count_articles(contract_engine, typed, understood):
+    assert contract_engine.wait_ready(60)
+    freq = contract_engine.pinyin.frequencies
+    before = freq.lookups
+    res = search(contract_engine, typed)
+    assert res.understood == understood
+    assert freq.lookups - before <= 1  # the readings' article counts: one multi-search at most
+    search(contract_engine, typed, page=2)
+    assert freq.lookups - before <= 1  # then cached for this index version
+
+
+@pytest.mark.parametrize("typed,corrected,suggested", [
+    ("侧试", "测试", None), ("选据", "选举", None), ("新冠逸苗", "新冠疫苗", None),
+    ("习近凭", None, "习近平"), ("景点", None, None),
+])
+def test_did_you_mean_on_this_backend(contract_engine, typed, corrected, suggested):
+    assert contract_engine.wait_ready(60)
+    res = search(contract_engine, typed, correct=True)
+    assert (res.corrected_to, res.suggestion) == (corrected, suggested)
 
 
 # ---- near-duplicate groups -------------------------------------------------------

@@ -184,11 +184,12 @@ def test_facet_counts_match_the_records(engine, sample_records):
 
 
 def test_date_range_filter(engine, sample_records):
-    from search.engine import parse_date
+    from search.timeutil import local_date, parse_range
 
+    date_from, date_to = parse_range("2019-01-01", "2019-12-31")  # whole days: all of 2019
     res = engine.search(SearchRequest(q="", size=5000, facets=(), highlight=False,
-                                      date_from=parse_date("2019-01-01"), date_to=parse_date("2020-01-01")))
-    expected = {r["id"] for r in sample_records if r["published"] and "2019-01-01" <= r["published"][:10] < "2020-01-01"}
+                                      date_from=date_from, date_to=date_to))
+    expected = {r["id"] for r in sample_records if "2019-01-01" <= local_date(r["published"]) <= "2019-12-31"}
     assert {h.id for h in res.hits} == expected
 
 

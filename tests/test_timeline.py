@@ -36,13 +36,14 @@ def test_yearly_and_monthly_counts_match_the_records(plain_engine, sample_record
 
 
 def test_auto_interval_follows_the_span(plain_engine):
-    from search.engine import parse_date
+    from search.timeutil import parse_range
 
     wide = plain_engine.timeline(SearchRequest(q="香港", facets=()))
     assert wide["interval"] == "year"
-    narrow = plain_engine.timeline(SearchRequest(q="香港", facets=(), date_from=parse_date("2020-06-01"),
-                                                 date_to=parse_date("2020-06-30")))
+    date_from, date_to = parse_range("2020-06-01", "2020-06-30")
+    narrow = plain_engine.timeline(SearchRequest(q="香港", facets=(), date_from=date_from, date_to=date_to))
     assert narrow["interval"] == "day" and len(narrow["buckets"]) <= 30
+    assert all("2020-06-01" <= b["start"] <= "2020-06-30" for b in narrow["buckets"])
 
 
 def test_timeline_api(client, openapi):

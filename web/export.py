@@ -1,6 +1,11 @@
 """Export of a result set for newsroom staff: CSV (UTF-8 with a BOM, so
 that Excel reads the Chinese correctly) or JSON Lines, with id, title,
-date, source, author, url and a plain-text snippet."""
+publication time, source, author, url and a plain-text snippet.
+
+``published`` is in newsroom time (``2024-03-01T23:30:00Z`` is exported
+as ``2024-03-02T07:30:00+08:00``; a date alone stays that date), so its
+first ten characters are the day the pages show and the date filters and
+timeline count the article under (``search.timeutil.local_iso``)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import html
 import io
 import json
 import re
+
+from search.timeutil import local_iso
 
 COLUMNS = ("id", "title", "published", "source", "author", "url", "snippet")
 MAX_ROWS = 10000
@@ -21,7 +28,7 @@ def plain_snippet(snippet_html: str) -> str:
 
 
 def rows(hits) -> list[dict]:
-    return [{"id": h.id, "title": h.title, "published": h.published or "", "source": h.source or "",
+    return [{"id": h.id, "title": h.title, "published": local_iso(h.published), "source": h.source or "",
              "author": h.author or "", "url": h.url or "", "snippet": plain_snippet(h.snippet)} for h in hits]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from search.timeutil import BOUND_PATTERN
+
 _STR_OR_NULL = {"type": "string", "nullable": True}
 
 HIT = {
@@ -164,6 +166,11 @@ def _err(desc):
 AUTH_ERRORS = {"401": _err("No token"), "403": _err("Wrong token, or writes disabled")}
 
 
+# A date range bound, read by search.timeutil.parse_bound: a whole day in
+# Beijing time, or an ISO 8601 date-time.
+DATE_BOUND = {"type": "string", "pattern": BOUND_PATTERN}
+
+
 def _q(name, schema, desc, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": desc}
 
@@ -185,9 +192,12 @@ def spec(config: dict) -> dict:
         {**_q("source", list_param, "Only these sources (repeatable)"), "explode": True},
         {**_q("author", list_param, "Only these authors (repeatable)"), "explode": True},
         {**_q("tag", list_param, "Only articles with these tags (repeatable)"), "explode": True},
-        _q("from", {"type": "string", "format": "date"}, "Published on or after (YYYY-MM-DD)"),
-        _q("to", {"type": "string", "format": "date"}, "Published on or before (YYYY-MM-DD)"),
-        _q("range", {"type": "string", "enum": ["day", "week", "month", "year"]}, "Published within the last ..."),
+        _q("from", DATE_BOUND, "Published from this day on (YYYY-MM-DD: from 00:00 Beijing time), "
+           "or from this instant (ISO date-time; no zone: Beijing time)"),
+        _q("to", DATE_BOUND, "Published up to and including this day (YYYY-MM-DD: until 24:00 Beijing time), "
+           "or before this instant (ISO date-time; no zone: Beijing time)"),
+        _q("range", {"type": "string", "enum": ["day", "week", "month", "year"]},
+           "Published within the last ... (not together with from/to)"),
         _q("correct", {"type": "string", "enum": ["0", "1"], "default": "1"},
            "1: a query matching no article with all its words may be answered for its correction "
            "(see corrected_from); 0: search exactly as typed"),
@@ -345,8 +355,8 @@ def spec(config: dict) -> dict:
                 "operationId": "queries", "security": STAFF_AUTH,
                 "parameters": [
                     _q("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 7}, "The last N days"),
-                    _q("from", {"type": "string", "format": "date"}, "Or from this day"),
-                    _q("to", {"type": "string", "format": "date"}, "... to this day"),
+                    _q("from", DATE_BOUND, "Or from this day (Beijing time) or instant"),
+                    _q("to", DATE_BOUND, "... to the end of this day (Beijing time), or this instant"),
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "How many"),
                     _q("zero", {"type": "string", "enum": ["0", "1"], "default": "0"}, "1: only queries that found nothing")],
                 "responses": {

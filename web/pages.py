@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from markupsafe import Markup
 
 from search.models import SearchRequest
+from search.timeutil import local_date, local_iso, local_time
 
 from . import auth
 from .engine import IndexUnavailable
@@ -22,6 +23,12 @@ from .query_wording import missing_text, notice_text, relaxed_text, understood_t
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
+# Publication times on every page, in newsroom time (the day shown is the
+# day the date filters and the timeline count the article under):
+# {{ h.published | local_date }}, | local_time, | local_iso (<time datetime>).
+bp.add_app_template_filter(local_date, "local_date")
+bp.add_app_template_filter(local_time, "local_time")
+bp.add_app_template_filter(local_iso, "local_iso")
 
 RANGE_LABELS = {"": "全部时间", "day": "一天内", "week": "一周内", "month": "一月内", "year": "一年内"}
 SORT_LABELS = {"relevance": "按相关度", "newest": "按时间（最新）", "oldest": "按时间（最早）"}

@@ -3,11 +3,11 @@ the JSON API turn user input into an engine request, with clear errors."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from search.models import SORTS, SearchRequest
 from search.query import MAX_DISTANCE, MAX_MENTIONS, compose
-from search.timeutil import NEWSROOM_TZ
+from search.timeutil import NEWSROOM_TZ, DateError, parse_range
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31),
           "year": timedelta(days=366)}
@@ -39,19 +39,14 @@ def choice_param(args, name: str, default: str, options) -> str:
     return value
 
 
-def _date(args, name: str, end: bool = False) -> datetime | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return None
+def date_range(args) -> tuple[datetime | None, datetime | None]:
+    """``from`` / ``to`` as (start inclusive, end exclusive): whole days in
+    newsroom time, inclusive, or date-times as given (``search.timeutil``,
+    the one reading shared with the CLI); a bad or empty range is a 400."""
     try:
-        if len(raw) == 10:
-            day = datetime.strptime(raw, "%Y-%m-%d").date()
-            moment = datetime.combine(day, time(0, 0), NEWSROOM_TZ)
-            return moment + timedelta(days=1) if end else moment  # 'to' includes that day
-        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        return dt if dt.tzinfo else dt.replace(tzinfo=NEWSROOM_TZ)
-    except ValueError:
-        raise ParamError(f"'{name}' must be a date like 2021-05-03, got {raw!r}") from None
+        return parse_range(args.get("from"), args.get("to"))
+    except DateError as exc:
+        raise ParamError(str(exc)) from None
 
 
 # Advanced search fields (form and API alike); they are written into the
@@ -112,15 +107,13 @@ def search_request(args, config: dict, now: datetime | None = None, facets=("cat
     if page * size > config["SEARCH_MAX_RESULT_WINDOW"]:
         raise ParamError(f"page {page} is beyond the first {config['SEARCH_MAX_RESULT_WINDOW']} results")
     sort = choice_param(args, "sort", "relevance", SORTS)
-    date_from = _date(args, "from")
-    date_to = _date(args, "to", end=True)
+    date_from, date_to = date_range(args)
     rng = args.get("range") or ""
     if rng:
         choice_param(args, "range", "", tuple(RANGES))
+        if date_from or date_to:
+            raise ParamError("'range' goes without 'from' and 'to' (a period back from now, or those dates)")
         date_from = (now or datetime.now(NEWSROOM_TZ)) - RANGES[rng]
-        date_to = None
-    if date_from and date_to and date_from >= date_to:
-        raise ParamError("'from' must be before 'to'")
     filters = {}
     for name in FILTERS:
         values = [v.strip() for v in args.getlist(name) if v.strip()]
@@ -141,12 +134,12 @@ def query_period(args, now: float | None = None) -> tuple[float, float, int, boo
     import time as _time
 
     now = _time.time() if now is None else now
-    date_from, date_to = _date(args, "from"), _date(args, "to", end=True)
+    date_from, date_to = date_range(args)
     days = int_param(args, "days", 7, 1, 3650)
     since = date_from.timestamp() if date_from else now - days * 86400
     until = date_to.timestamp() if date_to else now + 1
     if since >= until:
-        raise ParamError("'from' must be before 'to'")
+        raise ParamError("'from' must be before 'to' (or before now, without 'to')")
     limit = int_param(args, "limit", 50, 1, 500)
     zero = choice_param(args, "zero", "0", ("0", "1"))
     return since, until, limit, zero == "1"

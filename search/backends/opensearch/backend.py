@@ -287,8 +287,12 @@ class OpenSearchBackend:
                 for name in plan.facets}
         if plan.histogram:
             interval = "month" if plan.histogram == "auto" else plan.histogram
+            # Labels as the Whoosh backend writes them: the bucket's first day
+            # in newsroom time (without "format", key_as_string is the field's
+            # own epoch_second format, and [:10] of it was no date at all).
             aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": interval,
-                                                   "time_zone": "+08:00", "min_doc_count": 0}}
+                                                   "time_zone": "+08:00", "min_doc_count": 0,
+                                                   "format": "yyyy-MM-dd"}}
             aggs["undated"] = {"missing": {"field": "published"}}
         grouped = plan.group and self.has_groups()
         if grouped:
