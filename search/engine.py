@@ -189,12 +189,6 @@ class SearchEngine:
                         grams[g] = None
         return tuple(grams)
 
-    def _has_unknown_word(self, parsed: q.Query) -> bool:
-        """Is a plain word of the query unknown to the segmenter's dictionary?"""
-        return any(not self.analyzer.segmenter.has_word(w)
-                   for node in parsed.must if isinstance(node, q.Words)
-                   for w in self.analyzer.query_words(node.text))
-
     @staticmethod
     def _needles(clauses) -> list[str]:
         return [n for c in clauses for n in c.needles()]
@@ -273,7 +267,6 @@ class SearchEngine:
         plan = Plan(
             must=must,
             proximity_grams=self._proximity_grams(parsed),
-            bigram_fallback=self._has_unknown_word(parsed),
             must_not=must_not,
             filters={f: getattr(req, f) for f in FACET_FIELDS if getattr(req, f)},
             date_from=req.date_from,

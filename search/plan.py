@@ -204,10 +204,10 @@ def is_soft(clause) -> bool:
 
 def anchors(clause) -> bool:
     """Can matching this soft clause anywhere admit a partial match?  A word
-    of two or more characters can.  A single character (``lone_character``)
-    only where the document has it as a word of its own: a partial match
-    through one character of a longer word (欧 of 欧洲 for 欧巴马) is no
-    match."""
+    of two or more characters can.  Single characters (``lone_character``)
+    only two together, each where the document has it as a word of its
+    own: a partial match through one character of a longer word (欧 of 欧洲
+    for 欧巴马) is no match."""
     if isinstance(clause, WordClause):
         return len(clause.word) >= 2
     if isinstance(clause, AnyClause):
@@ -244,11 +244,6 @@ class Plan:
     # documents that have the words next to each other, and the last-resort
     # fallback (documents with most of these bigrams) when words find too little.
     proximity_grams: tuple[str, ...] = ()
-    # May documents having most of those bigrams follow (the last resort)?
-    # Only when a query word is unknown to the dictionary (a typo, a Latin
-    # run written without spaces): a query of known words (卡拉OK, 习近 凭)
-    # was understood, and its bigrams apart are no match.
-    bigram_fallback: bool = True
     exclude_docs: tuple = ()  # backend doc keys to leave out (related articles)
     now: float | None = None
     # Near-duplicates as one result: the group's earliest matching article,

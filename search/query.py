@@ -461,16 +461,14 @@ class _Parser:
 
 
 def _set_field(node, fname: str):
+    """``node`` with every word and phrase restricted to ``fname`` (operators
+    that count in the whole article, atleastN: and proximity, stay as they are)."""
     if isinstance(node, (Words, Phrase)):
         return type(node)(node.text, fname)
     if isinstance(node, AnyOf):
         return AnyOf(tuple(_set_field(o, fname) for o in node.options))
     if isinstance(node, AllOf):
         return AllOf(tuple(_set_field(o, fname) for o in node.must), tuple(_set_field(o, fname) for o in node.must_not))
-    if isinstance(node, AtLeast):
-        return node
-    if isinstance(node, Near):
-        return node
     return node
 
 

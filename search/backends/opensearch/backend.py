@@ -243,10 +243,14 @@ class OpenSearchBackend:
             full_first = {"constant_score": {"filter": {"bool": {"must": must}}, "boost": FULL_MATCH_BONUS}}
             soft = [i for i, c in enumerate(plan.must) if is_soft(c)]
             hard = [must[i] for i, c in enumerate(plan.must) if not is_soft(c)]
-            anchored = [must[i] if anchors(plan.must[i]) else
-                        {"bool": {"should": [{"term": {f"{f}_w": lone_character(plan.must[i])}}
-                                             for f in plan.must[i].fields], "minimum_should_match": 1}}
-                        for i in soft if anchors(plan.must[i]) or lone_character(plan.must[i])]
+            # A partial match needs a word of two or more characters, or two
+            # one-character words the article has as words of their own.
+            anchored = [must[i] for i in soft if anchors(plan.must[i])]
+            lone = [{"bool": {"should": [{"term": {f"{f}_w": lone_character(plan.must[i])}}
+                                         for f in plan.must[i].fields], "minimum_should_match": 1}}
+                    for i in soft if lone_character(plan.must[i])]
+            if len(lone) >= 2:
+                anchored.append({"bool": {"should": lone, "minimum_should_match": 2}})
             anchored = anchored or [{"match_none": {}}]
             named = [{"bool": {"must": [must[i]], "_name": f"m{i}"}} for i in soft]
             return {"bool": {"must": hard, "should": named + [full_first],

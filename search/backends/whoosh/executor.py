@@ -11,6 +11,7 @@ with vectorised counting, so they are exact for the most frequent terms too.
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import numpy as np
@@ -37,6 +38,7 @@ COVERAGE_POWER = 1.0  # partial matches: score x (idf share covered) ** power
 RELAX_MIN_COVERAGE = 0.0  # minimum idf share of a partial match (0: any word)
 PART_CREDIT = 0.5  # a document with a long word's parts but not the word itself
 PARTIAL_MAX = 0.9  # ... never counts as matching the word
+_CJK_GRAM = re.compile(r"^[\u3400-\u9fff]{2}$")
 
 
 def _intersect_all(arrays: list[np.ndarray], n: int) -> np.ndarray:
@@ -635,13 +637,13 @@ class Executor:
         relaxed (``plan.relax_below`` > 0, and only its soft clauses:
         ``plan.is_soft``): when fewer than ``relax_below`` live documents
         are in tier 2, tier 1 admits documents that match every hard clause
-        and at least one soft clause of two or more characters, or a
-        one-character word where the document has it as a word
+        and a soft clause of two or more characters, or two one-character
+        words that the document has as words of their own
         (``plan.anchors``), scored by the share of the query's rarity (idf)
-        they cover; and if that is still too few and a query word is unknown
-        to the dictionary (``plan.bigram_fallback``), tier 0 admits
-        documents having at least two and 40 % of the query's character
-        bigrams (a typo, a Latin run written without spaces).  The decision is taken
+        they cover; and if that is still too few, tier 0 admits documents
+        having 40 % of the query's character bigrams, and a
+        Chinese one among them or two at least (a typo, a Latin run written
+        without spaces; never G20 through "20").  The decision is taken
         before filters, so that a filter never changes which documents
         count as matches (facet counts then equal the filtered totals
         exactly)."""
@@ -678,24 +680,27 @@ class Executor:
         all_scores = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
         strength = np.concatenate(strengths) if parts else np.empty(0)
         whole = strength >= 1.0
-        anchored = [np.full(len(p[0]), bool(anchor[i])) for i, p in enumerate(parts)]
+        # What a partial match needs: a word of two or more characters
+        # (weight 2), or two one-character words the article has as words
+        # of their own (weight 1 each; never 欧 of 欧洲 alone for 欧巴马).
+        anchored = [np.full(len(p[0]), 2.0 if anchor[i] else 0.0) for i, p in enumerate(parts)]
         for i, c in enumerate(plan.must):
             ch = lone_character(c) if few_full and soft[i] else None
-            if ch is not None:  # a one-character word: where the article has it as a word
+            if ch is not None:
                 as_word = _union_ids([v.postings(f + "_w", ch)[0] for f in c.fields], v.n_all)
-                anchored[i] = _mask(as_word, v.n_all)[parts[i][0]]
-        anchored = np.concatenate(anchored) if parts else np.empty(0, bool)
+                anchored[i] = _mask(as_word, v.n_all)[parts[i][0]].astype(np.float64)
+        anchored = np.concatenate(anchored) if parts else np.empty(0)
         docs, _, (scores, n_matched, n_hard, n_anchor, covered) = _sum_by_doc(
             all_ids, v.n_all, all_scores,
             whole.astype(np.float64),
             (whole & ~soft[clause_of]).astype(np.float64),
-            (anchored & (strength > 0)).astype(np.float64),
+            np.where(strength > 0, anchored, 0.0),
             np.where(soft[clause_of], weights[clause_of] * strength, 0.0))
         full = n_matched >= n
         live = v.live[docs]
         relaxed = False
         if few_full and int((full & live).sum()) < plan.relax_below:
-            sel = full | ((n_hard >= int((~soft).sum())) & (n_anchor > 0)
+            sel = full | ((n_hard >= int((~soft).sum())) & (n_anchor >= 2)
                           & (covered >= RELAX_MIN_COVERAGE * soft_weight))
             relaxed = bool((sel & ~full & live).any())
         else:
@@ -706,8 +711,7 @@ class Executor:
         grams = plan.proximity_grams
         # Bigrams only add information across word boundaries (several
         # words), or as the fallback when the words found too little.
-        fallback = (relaxable and plan.bigram_fallback and not (~soft).any()
-                    and int(v.live[docs].sum()) < plan.relax_below)
+        fallback = relaxable and not (~soft).any() and int(v.live[docs].sum()) < plan.relax_below
         if grams and (n >= 2 or fallback):
             g_docs, g_scores, g_count = self._gram_scores(grams)
             if len(docs) and len(g_docs):
@@ -717,9 +721,15 @@ class Executor:
                 bonus = np.where(found, g_scores[pos], 0.0)
                 scores = scores + np.where(tier == 2, PROXIMITY_WEIGHT, PARTIAL_GRAM_WEIGHT) * bonus
             if fallback and len(grams) >= 2 and len(g_docs):
-                # At least two bigrams, never one: "20" alone is no match for G20.
-                need = max(2, math.ceil(len(grams) * FALLBACK_MIN_GRAMS))
-                extra = (g_count >= need) & ~_mask(docs, v.n_all)[g_docs]
+                # 40 % of the bigrams, and a Chinese one or two of them: "20"
+                # alone is no match for G20.
+                need = math.ceil(len(grams) * FALLBACK_MIN_GRAMS)
+                enough = g_count >= need
+                if need < 2:
+                    cjk = [g for g in grams if _CJK_GRAM.match(g)]
+                    c_docs = self._gram_scores(cjk)[0] if cjk else np.empty(0, np.int64)
+                    enough &= (g_count >= 2) | _mask(c_docs, v.n_all)[g_docs]
+                extra = enough & ~_mask(docs, v.n_all)[g_docs]
                 if extra.any():
                     relaxed = True
                     docs = np.concatenate([docs, g_docs[extra]])
