@@ -185,6 +185,131 @@ def test_facet_counts_are_the_records_counts_and_filters_agree(contract_engine, 
     assert filtered.total == top.count and {h.source for h in filtered.hits} == {top.value}
 
 
+# ---- facet values in either script -------------------------------------------------
+@pytest.fixture(scope="module")
+def indexed(sample_records):
+    """The records' facet values as the indexer stores them (bylines read
+    from the text where a record has no author)."""
+    from indexer import bylines
+    from indexer.records import to_article
+
+    out = []
+    for r in sample_records:
+        a = bylines.enrich(to_article(r))
+        out.append({"id": a.id, "category": a.category, "source": a.source, "author": a.author, "tags": a.tags})
+    return out
+
+
+def values_of(record, name):
+    """A record's values of a facet field ("tag": its tags, deduplicated)."""
+    if name == "tag":
+        return list(dict.fromkeys(record.get("tags") or []))
+    return [record[name]] if record.get(name) else []
+
+
+def having_key(records, name, value):
+    """Ids of the records with a value of ``name`` that folds like ``value``
+    (Traditional/Simplified, case and width folded)."""
+    from search.values import value_key
+
+    return {r["id"] for r in records if value_key(value) in {value_key(v) for v in values_of(r, name)}}
+
+
+def expected_facets(records, name):
+    """The facet straight from the records: one bucket per folded value,
+    counting each article once, shown in the form most of its articles use
+    (a tie: the smaller string)."""
+    from search.values import value_key
+
+    forms: dict[str, Counter] = {}
+    for r in records:
+        for key, vals in _group_by_key(values_of(r, name), value_key).items():
+            bucket = forms.setdefault(key, Counter())
+            bucket["\0articles"] += 1
+            for v in vals:
+                bucket[v] += 1
+    out = {}
+    for bucket in forms.values():
+        n = bucket.pop("\0articles")
+        shown = min(bucket.items(), key=lambda fc: (-fc[1], fc[0]))[0]
+        out[shown] = n
+    return out
+
+
+def _group_by_key(values, key):
+    out: dict[str, list[str]] = {}
+    for v in values:
+        out.setdefault(key(v), []).append(v)
+    return out
+
+
+@pytest.mark.parametrize("name, typed, other", [("category", "众闻", "眾聞"), ("author", "记者林励", "記者林勵"),
+                                                ("tag", "林郑月娥", "林鄭月娥"), ("tag", "习近平", "習近平"),
+                                                ("source", "央视网 / ＣＣＴＶ《新闻联播》", "央視網 / cctv《新聞聯播》")])
+def test_filters_fold_script_case_and_width(contract_engine, indexed, name, typed, other):
+    expected = having_key(indexed, name, typed)
+    assert len(expected) >= 10
+    as_written = [{r["id"] for r in indexed if value in values_of(r, name)} for value in (typed, other)]
+    assert any(found != expected for found in as_written)  # comparing values as written would not do
+    for value in (typed, other):
+        assert ids(search(contract_engine, "", **{name: [value]})) == expected, value
+
+
+def test_category_filter_in_simplified_finds_the_traditional_section(contract_engine, sample_records):
+    """The issue's example: the Hong Kong site files news under 眾聞."""
+    filed = {r["id"] for r in sample_records if r.get("category") == "眾聞"}
+    assert len(filed) == 559 and not any(r.get("category") == "众闻" for r in sample_records)
+    assert search(contract_engine, "", category=["众闻"]).total == search(contract_engine, "", category=["眾聞"]).total \
+        == len(filed)
+    # Filters combine: either script of two sections.
+    both = filed | {r["id"] for r in sample_records if r.get("category") == "眾說"}
+    assert ids(search(contract_engine, "", category=["众闻", "眾說"])) == both
+
+
+@pytest.mark.parametrize("name, typed", [("author", "林励"), ("author", "林勵"), ("category", "众"), ("source", "ｃｃｔｖ"),
+                                         ("tag", "国安法"), ("tag", "國安法")])
+def test_value_operators_fold_like_text(contract_engine, indexed, name, typed):
+    """``author:林励`` finds 記者林勵 (and every byline containing the name)."""
+    from search.values import value_key
+
+    expected = {r["id"] for r in indexed if any(value_key(typed) in value_key(v) for v in values_of(r, name))}
+    assert len(expected) >= 10
+    assert ids(search(contract_engine, f"{name}:{typed}")) == expected
+
+
+@pytest.mark.parametrize("q", ["", "香港", "习近平", "疫情"])
+def test_facet_buckets_merge_scripts_and_equal_the_filtered_totals(contract_engine, sample_records, indexed, q):
+    found = containing(sample_records, q)
+    matched = [r for r in indexed if not q or r["id"] in found]
+    res = search(contract_engine, q, facets=("category", "author", "tag"), facet_size=5000, size=1)
+    for name in ("category", "author", "tag"):
+        assert {f.value: f.count for f in res.facets[name]} == expected_facets(matched, name), (q, name)
+    # Exact: each count is the total of the search filtered by the value shown,
+    # or by any other form of it (a merged bucket, e.g. 习近平 + 習近平).
+    from search.values import value_key
+
+    merged = [f for f in res.facets["tag"]
+              if len({v for r in matched for v in values_of(r, "tag") if value_key(v) == value_key(f.value)}) > 1]
+    assert merged or q == "疫情"
+    for f in [*res.facets["category"][:3], *res.facets["tag"][:3], *merged[:5]]:
+        name = "category" if f in res.facets["category"] else "tag"
+        forms = {v for r in matched for v in values_of(r, name) if value_key(v) == value_key(f.value)}
+        for form in forms:
+            assert search(contract_engine, q, **{name: [form]}).total == f.count, (q, name, form)
+
+
+def test_a_merged_bucket_counts_each_article_once(contract_engine, sample_records, indexed):
+    """Articles tagged both 香港電台 and 香港电台 are one article each."""
+    both = [r for r in sample_records if {"香港電台", "香港电台"} <= set(r.get("tags") or [])]
+    assert len(both) >= 5
+    res = search(contract_engine, "", facets=("tag",), facet_size=5000, size=1)
+    bucket = [f for f in res.facets["tag"] if f.value in ("香港電台", "香港电台")]
+    assert [f.count for f in bucket] == [len(having_key(indexed, "tag", "香港电台"))]
+    # Shown in the form most of its articles use (a tie goes to the smaller string).
+    forms = Counter(t for r in sample_records for t in set(r.get("tags") or []) if t in ("香港電台", "香港电台"))
+    assert bucket[0].value == min(forms.items(), key=lambda fc: (-fc[1], fc[0]))[0]
+
+
 def when(hit):
     """A hit's publication time, as the index orders it (a date alone is
     noon of that day in Beijing/Hong Kong)."""

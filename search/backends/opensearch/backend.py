@@ -15,6 +15,13 @@ parts of a long word, and without its last-resort bigram fallback).
 is a span of both terms closer than the position gap between the body's
 sentences (``mapping.SENTENCE_GAP``).
 
+Facet values are filtered, matched (``author:`` ...) and counted by their
+folded keys (``*_key``, ``search.values``), as in the Whoosh backend: one
+bucket per key, shown in the form most of its matching articles use (a
+sub-aggregation over the values as written).  Indexes written before the
+keys existed are read with their values as written (exact match), with a
+warning to rebuild them.
+
 Near-duplicate groups are the Whoosh backend's grouping, stored as each
 article's representative (``dup_rep``, see groups.py) and collapsed on.
 
@@ -24,11 +31,16 @@ articles match, in a different order.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 
-from .mapping import SENTENCE_GAP
+from .mapping import FORM_SEPARATOR, SENTENCE_GAP, VALUE_FIELDS
 from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, PhraseClause,
                      Plan, SameSentenceClause, UnsupportedQuery, ValueClause, WordClause)
+from ...values import shown_form, value_key
+
+log = logging.getLogger(__name__)
 
 TITLE_BOOST = 2.0
 FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
@@ -36,7 +48,11 @@ MAX_MENTIONS = 20  # atleastN: one span query per split of N between title and b
 # Grouped totals count distinct representatives: exact up to this many
 # groups, a close estimate (OpenSearch's HyperLogLog++) beyond.
 GROUP_COUNT_PRECISION = 40000
-VALUE_FIELDS = {"category": "category", "source": "source", "author": "author", "tag": "tags"}
+# Original forms looked at per facet bucket: a category, source or author
+# bucket holds only its own key's forms; a tag bucket's articles carry other
+# tags too, and when none of these is the bucket's own, one more request
+# looks its forms up (``_forms_of``).
+FORMS_PER_BUCKET = 10
 
 
 def _gram_phrase(grams: list[tuple[str, int]]) -> tuple[str, int]:
@@ -58,6 +74,7 @@ class OpenSearchBackend:
         self._version = None
         self._version_at = 0.0
         self._has_groups: bool | None = None
+        self._has_value_keys: bool | None = None
 
     # ---- clauses -------------------------------------------------------------
     def _text(self, field: str, grams, word: str | None = None) -> list[dict]:
@@ -81,7 +98,7 @@ class OpenSearchBackend:
             should = [q for f in c.fields for q in self._text(f, c.grams)]
             return {"bool": {"should": should, "minimum_should_match": 1}}
         if isinstance(c, ValueClause):
-            return {"wildcard": {VALUE_FIELDS[c.field]: {"value": f"*{c.value.strip()}*", "case_insensitive": True}}}
+            return self._value_clause(c)
         if isinstance(c, AnyClause):
             return {"bool": {"should": [self.clause(o) for o in c.options], "minimum_should_match": 1}}
         if isinstance(c, AllClause):
@@ -93,6 +110,17 @@ class OpenSearchBackend:
         if isinstance(c, SameSentenceClause):
             return self._same_sentence(c)
         raise TypeError(f"unknown clause {c!r}")
+
+    def _value_clause(self, c: ValueClause) -> dict:
+        """``author:林``: the value's folded key contains the typed text's."""
+        if not self.has_value_keys():
+            original = VALUE_FIELDS[c.field][0]
+            return {"wildcard": {original: {"value": f"*{_wildcard_escape(c.value.strip())}*",
+                                            "case_insensitive": True}}}
+        want = value_key(c.value)
+        if not want:
+            return {"match_none": {}}
+        return {"wildcard": {VALUE_FIELDS[c.field][1]: {"value": f"*{_wildcard_escape(want)}*"}}}
 
     def _same_sentence(self, c: SameSentenceClause) -> dict:
         """Both in the title (a sentence of its own), or both within one body
@@ -159,7 +187,10 @@ class OpenSearchBackend:
         filters = []
         for name, values in plan.filters.items():
             if values:
-                filters.append({"terms": {VALUE_FIELDS[name]: list(values)}})
+                if self.has_value_keys():
+                    filters.append({"terms": {VALUE_FIELDS[name][1]: sorted({value_key(v) for v in values})}})
+                else:
+                    filters.append({"terms": {VALUE_FIELDS[name][0]: list(values)}})
         if plan.date_from is not None or plan.date_to is not None:
             rng = {}
             if plan.date_from is not None:
@@ -205,8 +236,7 @@ class OpenSearchBackend:
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
         elif plan.sort == "oldest":
             body["sort"] = [{"published": {"order": "asc", "missing": "_last"}}, "_score"]
-        aggs = {name: {"terms": {"field": VALUE_FIELDS[name], "size": plan.facet_size, "shard_size": 10000}}
-                for name in plan.facets}
+        aggs = {name: self._facet_agg(name, plan.facet_size) for name in plan.facets}
         if plan.histogram:
             interval = "month" if plan.histogram == "auto" else plan.histogram
             aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": interval,
@@ -236,7 +266,7 @@ class OpenSearchBackend:
                                        copies["total"]["value"] - 1))
             else:
                 hits.append(BackendHit(h["_id"], score, h["_source"]["stored"]))
-        facets = {name: [(b["key"], b["doc_count"]) for b in res["aggregations"][name]["buckets"]]
+        facets = {name: self._facet_values(name, res["aggregations"][name]["buckets"], body["query"])
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
         if grouped:
@@ -250,6 +280,59 @@ class OpenSearchBackend:
             result.histogram_interval = interval
             result.undated = res["aggregations"]["undated"]["doc_count"]
         return result
+
+    def _facet_agg(self, name: str, size: int) -> dict:
+        """Counts per folded key, with the key's most used forms."""
+        original, key = VALUE_FIELDS[name]
+        if not self.has_value_keys():
+            return {"terms": {"field": original, "size": size, "shard_size": 10000}}
+        return {"terms": {"field": key, "size": size, "shard_size": 10000},
+                "aggs": {"forms": {"terms": {"field": original, "size": FORMS_PER_BUCKET}}}}
+
+    def _facet_values(self, name: str, buckets: list[dict], query: dict) -> list[tuple[str, int]]:
+        """(shown form, articles) per bucket: the form most of the bucket's
+        articles use (``search.values.shown_form``)."""
+        if not self.has_value_keys():
+            return [(b["key"], b["doc_count"]) for b in buckets]
+        shown: dict[str, str] = {}
+        missing = []
+        for b in buckets:
+            forms = [(f["key"], f["doc_count"]) for f in b["forms"]["buckets"] if value_key(f["key"]) == b["key"]]
+            if forms:
+                shown[b["key"]] = shown_form(forms)
+            else:
+                missing.append(b["key"])
+        if missing:
+            shown.update(self._forms_of(name, missing, query))
+        return [(shown[b["key"]], b["doc_count"]) for b in buckets]
+
+    def _forms_of(self, name: str, keys: list[str], query: dict) -> dict[str, str]:
+        """The shown form of each of ``keys`` among the articles ``query``
+        matches, from the ``key<US>original`` pairs (only tags have several
+        values per article, so only they can get here)."""
+        if name != "tag":
+            raise RuntimeError(f"no form of a {name} bucket among its own articles: {keys}")
+        pattern = "(" + "|".join(_regexp_escape(k) for k in keys) + ")" + _regexp_escape(FORM_SEPARATOR) + ".*"
+        res = self.client.search(index=self.index, body={"query": query, "size": 0, "aggs": {"forms": {"terms": {
+            "field": "tags_form", "include": pattern, "size": 100 * len(keys)}}}})
+        forms: dict[str, list[tuple[str, int]]] = {}
+        for b in res["aggregations"]["forms"]["buckets"]:
+            key, _, form = b["key"].partition(FORM_SEPARATOR)
+            forms.setdefault(key, []).append((form, b["doc_count"]))
+        return {k: shown_form(forms[k]) for k in keys}
+
+    def has_value_keys(self) -> bool:
+        """Does every index behind the alias carry the folded facet keys
+        (``*_key``)?  Older indexes are read with their values as written
+        (filters match exactly, 众闻 does not find 眾聞) until rebuilt."""
+        if self._has_value_keys is None:
+            mappings = self.client.indices.get_mapping(index=self.index)
+            self._has_value_keys = all("tags_key" in m["mappings"].get("properties", {})
+                                       for m in mappings.values())
+            if not self._has_value_keys:
+                log.warning("index %s predates folded facet values: filters and facets compare values as "
+                            "written until it is rebuilt (python -m indexer build --rebuild)", self.index)
+        return self._has_value_keys
 
     def get(self, doc_id: str):
         from opensearchpy import NotFoundError
@@ -349,3 +432,13 @@ class OpenSearchBackend:
     def close(self) -> None:
         self.client.close()
 
+
+def _wildcard_escape(text: str) -> str:
+    """``text`` as literal characters of a wildcard pattern."""
+    return re.sub(r"([\\*?])", r"\\\1", text)
+
+
+def _regexp_escape(text: str) -> str:
+    """``text`` as literal characters of a Lucene regular expression (every
+    character but letters and digits escaped)."""
+    return "".join(c if c.isalnum() else "\\" + c for c in text)
