@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from markupsafe import Markup
 
 from search.models import SearchRequest
+from search.values import value_key
 
 from . import auth
 from .engine import IndexUnavailable
@@ -98,6 +99,8 @@ def search_page():
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet)}
             for h in result.hits]
     active = {name: getattr(req, name) for name in FILTERS if getattr(req, name)}
+    # Facet values as the engine compares them: 众闻 selected marks 眾聞.
+    active_keys = {name: {value_key(v) for v in values} for name, values in active.items()}
     broader = []
     if result.total == 0:
         if active or request.args.get("range") or request.args.get("from") or request.args.get("to"):
@@ -115,6 +118,7 @@ def search_page():
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, active=active, broader=broader, bars=bars,
+        active_keys=active_keys, value_key=value_key,
         export_link=export_link, staff=bool(session.get("staff")),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
