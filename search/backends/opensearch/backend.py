@@ -53,6 +53,10 @@ GROUP_COUNT_PRECISION = 40000
 # tags too, and when none of these is the bucket's own, one more request
 # looks its forms up (``_forms_of``).
 FORMS_PER_BUCKET = 10
+# Terms per partition when reading a vocabulary with a minimum frequency:
+# below OpenSearch's default search.max_buckets (65,535).
+TERMS_PER_PARTITION = 50000
+PARTITION_HEADROOM = 1.2  # the number of terms is an estimate (HyperLogLog): split for 20 % more
 
 
 def _gram_phrase(grams: list[tuple[str, int]]) -> tuple[str, int]:
@@ -73,8 +77,8 @@ class OpenSearchBackend:
         self.version_interval = version_interval
         self._version = None
         self._version_at = 0.0
-        self._has_groups: bool | None = None
         self._has_value_keys: bool | None = None
+        self._fields: dict[str, bool] = {}
 
     # ---- clauses -------------------------------------------------------------
     def _text(self, field: str, grams, word: str | None = None) -> list[dict]:
@@ -326,9 +330,7 @@ class OpenSearchBackend:
         (``*_key``)?  Older indexes are read with their values as written
         (filters match exactly, 众闻 does not find 眾聞) until rebuilt."""
         if self._has_value_keys is None:
-            mappings = self.client.indices.get_mapping(index=self.index)
-            self._has_value_keys = all("tags_key" in m["mappings"].get("properties", {})
-                                       for m in mappings.values())
+            self._has_value_keys = self._has_field("tags_key")
             if not self._has_value_keys:
                 log.warning("index %s predates folded facet values: filters and facets compare values as "
                             "written until it is rebuilt (python -m indexer build --rebuild)", self.index)
@@ -372,10 +374,7 @@ class OpenSearchBackend:
     def has_groups(self) -> bool:
         """Does the index carry near-duplicate groups (``dup_rep``)?  Indexes
         written before groups came to this backend do not."""
-        if self._has_groups is None:
-            mappings = self.client.indices.get_mapping(index=self.index)
-            self._has_groups = all("dup_rep" in m["mappings"].get("properties", {}) for m in mappings.values())
-        return self._has_groups
+        return self._has_field("dup_rep")
 
     def near_duplicates(self, key) -> list:
         if not self.has_groups():
@@ -388,16 +387,25 @@ class OpenSearchBackend:
             "sort": [{"published": {"order": "asc", "missing": "_last"}}, {"id": "asc"}]})
         return [(h["_id"], h["_source"]["stored"]) for h in res["hits"]["hits"]]
 
-    def vocabulary(self, field: str) -> dict[str, int]:
-        """Every word of the live titles with its document frequency, read
-        page by page from a composite aggregation over ``title_terms``
-        (for pinyin input and suggestions)."""
-        if field != "title":
-            raise ValueError("only the title vocabulary is kept")
+    VOCABULARY_FIELDS = {"title": "title_terms", "body": "body_terms", "tag": "tags"}
+
+    def vocabulary(self, field: str, min_df: int = 1) -> dict[str, int]:
+        """Every word of the live titles or bodies (``title_terms``,
+        ``body_terms``), or every tag, used by at least ``min_df`` documents,
+        with its document frequency (exact).  Indexes written before
+        ``body_terms`` existed have no body vocabulary (ValueError)."""
+        source = self.VOCABULARY_FIELDS.get(field)
+        if source is None:
+            raise ValueError(f"no vocabulary of {field!r}: title, body or tag")
+        if not self._has_field(source):
+            raise ValueError(f"index {self.index} keeps no {field} vocabulary ({source}): rebuild it "
+                             "(python -m indexer build --rebuild)")
+        if min_df > 1:
+            return self._frequent_terms(source, min_df)
         out: dict[str, int] = {}
         after = None
-        while True:
-            composite = {"size": 10000, "sources": [{"word": {"terms": {"field": "title_terms"}}}]}
+        while True:  # every term: page by page through a composite aggregation
+            composite = {"size": 10000, "sources": [{"word": {"terms": {"field": source}}}]}
             if after:
                 composite["after"] = after
             res = self.client.search(index=self.index, body={"size": 0, "aggs": {"words": {"composite": composite}}})
@@ -407,6 +415,41 @@ class OpenSearchBackend:
             after = agg.get("after_key")
             if not agg["buckets"] or not after:
                 return out
+
+    def _frequent_terms(self, source: str, min_df: int) -> dict[str, int]:
+        """The terms of ``source`` in at least ``min_df`` documents: terms
+        aggregations over partitions of the terms, each small enough for
+        every shard to return all of its terms (then the counts are exact;
+        a shard that had to leave terms out shows in the error bound, and
+        the terms are split finer).  One pass over the documents per
+        partition, where paging a composite aggregation through every term
+        takes one per 10,000 terms (the 25,212 body words in 20 or more of
+        20,000 articles: 4.2 s, against 11.5 s through every term)."""
+        card = self.client.search(index=self.index, body={"size": 0, "aggs": {"n": {"cardinality": {
+            "field": source, "precision_threshold": 40000}}}})["aggregations"]["n"]["value"]
+        parts = max(1, -(-int(card * PARTITION_HEADROOM) // TERMS_PER_PARTITION))
+        while True:
+            out: dict[str, int] = {}
+            for part in range(parts):
+                agg = self.client.search(index=self.index, body={"size": 0, "aggs": {"words": {"terms": {
+                    "field": source, "include": {"partition": part, "num_partitions": parts},
+                    "size": TERMS_PER_PARTITION, "shard_size": TERMS_PER_PARTITION, "min_doc_count": min_df,
+                }}}})["aggregations"]["words"]
+                if agg["doc_count_error_upper_bound"] or len(agg["buckets"]) >= TERMS_PER_PARTITION:
+                    break
+                out.update((b["key"], b["doc_count"]) for b in agg["buckets"])
+            else:
+                return out
+            parts *= 2
+
+    def _has_field(self, name: str) -> bool:
+        """Does every index behind the alias map ``name``?"""
+        known = self._fields.get(name)
+        if known is None:
+            mappings = self.client.indices.get_mapping(index=self.index)
+            known = all(name in m["mappings"].get("properties", {}) for m in mappings.values())
+            self._fields[name] = known
+        return known
 
     def doc_count(self) -> int:
         return self.client.count(index=self.index)["count"]

@@ -57,9 +57,10 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
                 "tags": {"type": "keyword"},
                 **{key: {"type": "keyword"} for _, key in VALUE_FIELDS.values()},
                 "tags_form": {"type": "keyword", "index": False, "doc_values": True},
-                # The distinct title words, aggregated into the vocabulary
-                # behind pinyin input and suggestions (never searched).
+                # The distinct title and body words, aggregated into the
+                # vocabularies behind pinyin input and suggestions (never searched).
                 "title_terms": {"type": "keyword", "index": False, "doc_values": True},
+                "body_terms": {"type": "keyword", "index": False, "doc_values": True},
                 "published": {"type": "date", "format": "epoch_second"},  # as in the Whoosh index
                 # Near-duplicate groups (groups.py): the representative's id,
                 # and what grouping reads (MinHash signature, headline installment).
@@ -108,6 +109,7 @@ def to_source(doc: PreparedDoc) -> dict:
         "tags_key": sorted({value_key(t) for t in tags}),
         "tags_form": [value_key(t) + FORM_SEPARATOR + t for t in tags],
         "title_terms": sorted(set(doc.title_words)),
+        "body_terms": sorted(set(doc.body_words)),
         "published": doc.published_ts,
         "dup_rep": doc.id,  # alone until the next regroup
         "signature": encode_signature(doc.minhash),
