@@ -9,10 +9,11 @@ The web app, the CLI and the benchmarks all go through ``SearchEngine``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from datetime import datetime, timedelta
 
 from . import pinyin
@@ -24,16 +25,18 @@ from .correct import corrected_query
 from .highlight import highlight_title, snippet
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
-from .normalize import fold_case, normalize_query
+from .normalize import fold_case, normalize, normalize_query
 from .pinyin import LexiconCache
 from .plan import (AllClause, AnyClause, LeadClause, MentionsClause, Plan, PhraseClause, SameSentenceClause,
                    ValueClause, WordClause)
 from .querylog import QueryLog
 from .related import related_plan
 from .segmenter import get_segmenter
-from .suggest import Suggester
+from .suggest import BODY, BODY_MIN_DF, TAG, TITLE, Suggester
 from .synonyms import Synonyms, expand
 from .timeutil import NEWSROOM_TZ
+
+log = logging.getLogger(__name__)
 
 TEXT_FIELDS = {None: ("title", "body"), "title": ("title",), "lead_body": ("body",)}
 # Words that carry no topic: in a query with other words they only add to
@@ -325,15 +328,27 @@ class SearchEngine:
 
     # ---- search-box helpers ---------------------------------------------------
     def _build_suggester(self) -> Suggester:
+        """Headline words, body words many articles use, tags, the newest
+        headlines' words as written there, and readers' recent queries
+        (see suggest.py)."""
         lexicon = self.pinyin.get(wait=120)
         newest = self._search(SearchRequest(q="", size=RECENT_HEADLINES, sort="newest", facets=(),
                                             highlight=False, correct=False), time.perf_counter(), timed=False)
-        recent = {fold_case(normalize_query(w)) for h in newest.hits
-                  for w, _, _ in self.analyzer.segmenter.cut(h.title)}
+        recent: Counter = Counter()
+        for h in newest.hits:
+            # Words as the index cuts them, in the headline's own characters.
+            for token in self.analyzer.word_tokens(normalize(h.title)):
+                recent[h.title[token.start:token.end]] += 1
         popular = self.query_log.popular(time.time() - POPULAR_DAYS * 86400) if self.query_log else {}
+        min_df = 2 if self.backend.doc_count() >= 10000 else 1
+        try:
+            body = self.backend.vocabulary("body", min_df=BODY_MIN_DF)
+        except ValueError as exc:  # an OpenSearch index written before it kept body words
+            log.warning("suggestions from headlines and tags only: %s", exc)
+            body = {}
         return Suggester(self.backend.vocabulary("title"), recent, popular,
-                         lexicon.pinyin_of if lexicon is not None else None,
-                         min_df=2 if self.backend.doc_count() >= 10000 else 1)
+                         lexicon.pinyin_of if lexicon is not None else None, min_df=min_df,
+                         body_vocabulary=body, tags=self.backend.vocabulary("tag", min_df=min_df))
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
         """Completions of ``prefix`` (empty until the suggester's first build
@@ -351,10 +366,13 @@ class SearchEngine:
             self._live_words = (version, {})
         known = self._live_words[1]
 
-        def live(word: str) -> bool:
-            if word not in known:
-                known[word] = self.backend.in_live_title(word)
-            return known[word]
+        def live(key: str, sources) -> bool:
+            if key not in known:
+                known[key] = ((sources & TITLE and self.backend.in_live_title(key))
+                              or (sources & BODY and self.backend.doc_frequency(key) > 0)
+                              or (sources & TAG and self.backend.execute(
+                                  Plan(filters={"tag": [key]}, limit=0)).total > 0))
+            return known[key]
 
         return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks, live=live)
 

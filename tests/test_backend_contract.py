@@ -363,6 +363,99 @@ def test_pinyin_and_suggestions(contract_engine):
     assert any(s.startswith("香港") for s in contract_engine.suggest("香港"))
 
 
+# ---- suggestions in the reader's script --------------------------------------------
+@pytest.fixture(scope="module")
+def word_df(sample_records):
+    """Straight from the records, cleaned and analysed as the indexer does:
+    (title words, body words -> articles using them, tag keys)."""
+    from indexer import bylines
+    from indexer.records import to_article
+    from search.analysis import Analyzer
+    from search.documents import prepare
+    from search.segmenter import get_segmenter
+    from search.values import value_key
+
+    analyzer = Analyzer(get_segmenter())
+    title, body = Counter(), Counter()
+    for r in sample_records:
+        doc = prepare(bylines.enrich(to_article(r)), analyzer)
+        title.update(set(doc.title_words))
+        body.update(set(doc.body_words))
+    return title, body, {value_key(t) for r in sample_records for t in r.get("tags") or []}
+
+
+def test_vocabularies_are_the_records_words(contract_engine, word_df, monkeypatch):
+    """What suggestions are built from, on either backend: every body word
+    of 20+ articles with its exact count (OpenSearch: also when its terms
+    must be read in many small partitions), and every tag."""
+    from search.backends.opensearch import backend as os_backend
+
+    title, body, _ = word_df
+    # Partitions too large for the shards at first: the counts show it, and the terms are split finer.
+    monkeypatch.setattr(os_backend, "TERMS_PER_PARTITION", 2000)
+    monkeypatch.setattr(os_backend, "PARTITION_HEADROOM", 0.1)
+    assert contract_engine.backend.vocabulary("body", min_df=20) == {w: n for w, n in body.items() if n >= 20}
+    assert contract_engine.backend.vocabulary("title") == dict(title)
+
+
+@pytest.mark.parametrize("typed, first", [("林鄭", "林鄭月娥"), ("林郑", "林郑月娥"), ("習近", "習近平"), ("习近", "习近平"),
+                                          ("国務", "國務院")])
+def test_suggestions_are_shown_in_the_script_typed(contract_engine, typed, first):
+    """Traditional input gets Traditional completions (林鄭月娥 is how the
+    articles' tags write it), Simplified input Simplified ones; a mix of
+    both is read as Traditional."""
+    from search.script import script_of
+
+    contract_engine.suggester.get(wait=60)
+    got = contract_engine.suggest(typed)
+    assert got[0] == first
+    script = script_of(first)
+    assert all(script_of(s) in (script, None) for s in got), got
+    assert all(norm(s).startswith(norm(typed)) for s in got)
+
+
+def test_a_common_word_typed_whole_is_suggested_in_its_script(contract_engine, sample_records):
+    """武漢 had no suggestion although the sample's articles use it: now the
+    word itself is offered (after its best completion), in the script typed."""
+    from search.script import script_of
+
+    assert sum("武漢" in r["title"] + r["body"] for r in sample_records) == 65  # written in Traditional
+    assert len(containing(sample_records, "武漢")) == 89  # either script
+    contract_engine.suggester.get(wait=60)
+    traditional, simplified = contract_engine.suggest("武漢"), contract_engine.suggest("武汉")
+    assert traditional[:2] == ["武漢肺炎", "武漢"] and simplified[:2] == ["武汉肺炎", "武汉"]
+    assert all(script_of(s) == "traditional" for s in traditional)
+    assert all(script_of(s) == "simplified" for s in simplified)
+    assert [norm(s) for s in traditional] == [norm(s) for s in simplified]
+
+
+def test_several_words_complete_the_last_in_its_script(contract_engine):
+    contract_engine.suggester.get(wait=60)
+    for typed, want in (("香港 選", "香港 選舉"), ("香港 选", "香港 选举")):
+        got = contract_engine.suggest(typed)
+        assert want in got and all(s.startswith(typed) for s in got), got
+
+
+def test_body_words_many_articles_use_are_suggested(contract_engine, word_df):
+    """A word in the bodies of 20 or more articles is offered when typed,
+    also when no headline or tag has it; one in fewer is not."""
+    import re as regex
+
+    from search.suggest import BODY_MIN_DF
+
+    title, body, tags = word_df
+    body_only = sorted(w for w, n in body.items() if regex.fullmatch(r"[\u3400-\u9fff]{2,8}", w)
+                       and w not in title and w not in tags)
+    common = [w for w in body_only if body[w] >= BODY_MIN_DF]
+    rare = [w for w in body_only if BODY_MIN_DF // 2 <= body[w] < BODY_MIN_DF]
+    assert len(common) >= 1000 and len(rare) >= 1000
+    contract_engine.suggester.get(wait=60)
+    for w in common[::100]:
+        assert w in contract_engine.suggest(w, limit=50), w
+    for w in rare[::100]:
+        assert w not in contract_engine.suggest(w, limit=50), w
+
+
 # ---- near-duplicate groups -------------------------------------------------------
 @pytest.fixture(scope="module")
 def expected_groups(sample_records):
