@@ -634,12 +634,13 @@ class Executor:
             if name == "tag":
                 m = np.zeros(v.n_all, bool)
                 m[docs] = True
-                sel = m[v.tag_docs]
-                pair_docs, pair_ords = v.tag_docs[sel], v.tag_ords[sel]
+                pair_ords = v.tag_ords[m[v.tag_docs]]
                 form_counts = np.bincount(pair_ords, minlength=len(v.facet_vocab["tag"]))
+                counts = np.bincount(fk.key_of[pair_ords], minlength=n_keys)
                 # An article with two tags of one key counts once.
-                pairs = np.unique(pair_docs * max(n_keys, 1) + fk.key_of[pair_ords])
-                counts = np.bincount(pairs % max(n_keys, 1), minlength=n_keys)
+                dup_docs, dup_keys, extra = v.tag_key_duplicates()
+                hit = m[dup_docs]
+                counts -= np.bincount(dup_keys[hit], weights=extra[hit], minlength=n_keys).astype(counts.dtype)
             else:
                 ords = v.facet_ords[name][docs]
                 ords = ords[ords >= 0]

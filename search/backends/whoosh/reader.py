@@ -358,6 +358,7 @@ class IndexView:
             tords.append(np.repeat(ords, counts))
         self.facet_vocab["tag"] = list(tag_vocab)
         self._facet_keys: dict[str, FacetKeys] = {}
+        self._tag_duplicates = None
         self.tag_docs = cat(tdocs, np.int64)
         self.tag_ords = cat(tords, np.int64)
         # Near-duplicate groups: each document's representative (itself
@@ -395,6 +396,19 @@ class IndexView:
             cached = FacetKeys(self.facet_vocab.get(field, []), key_by_value)
             self._facet_keys[field] = cached
         return cached
+
+    def tag_key_duplicates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Documents with several tags of one folded key (香港電台 and
+        香港电台): (doc, key number, tags beyond the first), so that a tag
+        facet can count each such document once without sorting every
+        (document, key) pair of a result.  Built once per view."""
+        if self._tag_duplicates is None:
+            fk = self.facet_keys("tag")
+            n_keys = max(len(fk.keys), 1)
+            pairs, counts = np.unique(self.tag_docs * n_keys + fk.key_of[self.tag_ords], return_counts=True)
+            dup = counts > 1
+            self._tag_duplicates = (pairs[dup] // n_keys, pairs[dup] % n_keys, counts[dup] - 1)
+        return self._tag_duplicates
 
     def locate(self, gdoc: int) -> tuple[SegmentData, int]:
         i = int(np.searchsorted(self.bases, gdoc, side="right")) - 1
