@@ -77,8 +77,8 @@ class OpenSearchBackend:
         self.version_interval = version_interval
         self._version = None
         self._version_at = 0.0
-        self._has_value_keys: bool | None = None
-        self._fields: dict[str, bool] = {}
+        self._warned_keys = False
+        self._fields: dict[str, tuple[bool, object]] = {}  # field -> (mapped?, version when checked)
 
     # ---- clauses -------------------------------------------------------------
     def _text(self, field: str, grams, word: str | None = None) -> list[dict]:
@@ -329,12 +329,12 @@ class OpenSearchBackend:
         """Does every index behind the alias carry the folded facet keys
         (``*_key``)?  Older indexes are read with their values as written
         (filters match exactly, 众闻 does not find 眾聞) until rebuilt."""
-        if self._has_value_keys is None:
-            self._has_value_keys = self._has_field("tags_key")
-            if not self._has_value_keys:
-                log.warning("index %s predates folded facet values: filters and facets compare values as "
-                            "written until it is rebuilt (python -m indexer build --rebuild)", self.index)
-        return self._has_value_keys
+        has = self._has_field("tags_key")
+        if not has and not self._warned_keys:
+            self._warned_keys = True
+            log.warning("index %s predates folded facet values: filters and facets compare values as "
+                        "written until it is rebuilt (python -m indexer build --rebuild)", self.index)
+        return has
 
     def get(self, doc_id: str):
         from opensearchpy import NotFoundError
@@ -443,13 +443,16 @@ class OpenSearchBackend:
             parts *= 2
 
     def _has_field(self, name: str) -> bool:
-        """Does every index behind the alias map ``name``?"""
+        """Does every index behind the alias map ``name``?  A field once
+        there stays; a missing one is looked for again when the index
+        changes (a rebuild swaps the alias to an index that has it)."""
         known = self._fields.get(name)
-        if known is None:
-            mappings = self.client.indices.get_mapping(index=self.index)
-            known = all(name in m["mappings"].get("properties", {}) for m in mappings.values())
-            self._fields[name] = known
-        return known
+        if known is not None and (known[0] or known[1] == self.version()):
+            return known[0]
+        mappings = self.client.indices.get_mapping(index=self.index)
+        found = all(name in m["mappings"].get("properties", {}) for m in mappings.values())
+        self._fields[name] = (found, self.version())
+        return found
 
     def doc_count(self) -> int:
         return self.client.count(index=self.index)["count"]
@@ -458,13 +461,15 @@ class OpenSearchBackend:
         return False  # OpenSearch refreshes itself; version() tracks changes
 
     def version(self) -> object:
-        """Changes when documents are added or deleted (checked at most once
-        per ``version_interval``): the engine's result cache key."""
+        """Changes when documents are added or deleted, or a rebuild points
+        the alias at another index (checked at most once per
+        ``version_interval``): the engine's result cache key."""
         now = time.monotonic()
         if self._version is None or now - self._version_at >= self.version_interval:
-            stats = self.client.indices.stats(index=self.index, metric="indexing,docs")["_all"]["primaries"]
-            self._version = (self.index, stats["docs"]["count"], stats["indexing"]["index_total"],
-                             stats["indexing"]["delete_total"])
+            res = self.client.indices.stats(index=self.index, metric="indexing,docs")
+            stats = res["_all"]["primaries"]
+            self._version = (self.index, tuple(sorted(res.get("indices", {}))), stats["docs"]["count"],
+                             stats["indexing"]["index_total"], stats["indexing"]["delete_total"])
             self._version_at = now
         return self._version
 
