@@ -71,6 +71,7 @@ class SearchEngine:
         self.query_log = query_log
         self.pinyin = LexiconCache(backend)
         self.pinyin.start()  # in the background: seconds on the full corpora
+        self._body_words: tuple = (None, {})  # (index version, body vocabulary for suggestions)
         self.suggester = BackgroundValue(self._build_suggester, max_age=600.0, name="suggester")
         self.suggester.start()
         self._cache = ResultCache(cache_size)
@@ -341,14 +342,25 @@ class SearchEngine:
                 recent[h.title[token.start:token.end]] += 1
         popular = self.query_log.popular(time.time() - POPULAR_DAYS * 86400) if self.query_log else {}
         min_df = 2 if self.backend.doc_count() >= 10000 else 1
-        try:
-            body = self.backend.vocabulary("body", min_df=BODY_MIN_DF)
-        except ValueError as exc:  # an OpenSearch index written before it kept body words
-            log.warning("suggestions from headlines and tags only: %s", exc)
-            body = {}
         return Suggester(self.backend.vocabulary("title"), recent, popular,
                          lexicon.pinyin_of if lexicon is not None else None, min_df=min_df,
-                         body_vocabulary=body, tags=self.backend.vocabulary("tag", min_df=min_df))
+                         body_vocabulary=self._body_vocabulary(),
+                         tags=self.backend.vocabulary("tag", min_df=min_df))
+
+    def _body_vocabulary(self) -> dict[str, int]:
+        """Body words of ``BODY_MIN_DF``+ articles, read again only when the
+        index has changed (most of a suggester build's time on the full
+        corpora; the suggester is rebuilt every ten minutes for readers'
+        queries anyway)."""
+        version = self.backend.version()
+        if self._body_words[0] != version:
+            try:
+                words = self.backend.vocabulary("body", min_df=BODY_MIN_DF)
+            except ValueError as exc:  # an OpenSearch index written before it kept body words
+                log.warning("suggestions from headlines and tags only: %s", exc)
+                words = {}
+            self._body_words = (version, words)
+        return self._body_words[1]
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
         """Completions of ``prefix`` (empty until the suggester's first build
