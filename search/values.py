@@ -32,13 +32,6 @@ def value_key(value: str) -> str:
     return fold_case(normalize_query(value)).strip()
 
 
-def contains(value: str, typed: str) -> bool:
-    """Does ``value`` match the operator text ``typed`` (``author:林``)?
-    True when the typed key is non-empty and part of the value's key."""
-    want = value_key(typed)
-    return bool(want) and want in value_key(value)
-
-
 def shown_form(form_counts: dict[str, int] | list[tuple[str, int]]) -> str:
     """The form a merged facet bucket is shown in: of the original forms of
     one key (each with the number of the bucket's articles that use it), the
