@@ -9,13 +9,14 @@ The web app, the CLI and the benchmarks all go through ``SearchEngine``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from datetime import datetime, timedelta
 
-from . import pinyin
+from . import pinyin, regional
 from . import query as q
 from .analysis import Analyzer
 from .backends.base import IndexBackend
@@ -24,16 +25,18 @@ from .correct import corrected_query, looks_mistyped
 from .highlight import highlight_title, snippet
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
-from .normalize import fold_case, normalize_query
+from .normalize import fold_case, normalize, normalize_query
 from .pinyin import LexiconCache
 from .plan import (AllClause, AnyClause, LeadClause, MentionsClause, NearClause, Plan, PhraseClause, ValueClause,
                    WordClause)
 from .querylog import QueryLog
 from .related import related_plan
 from .segmenter import get_segmenter
-from .suggest import Suggester
+from .suggest import BODY, BODY_MIN_DF, TAG, TITLE, Suggester
 from .synonyms import Synonyms, expand
 from .timeutil import parse_published
+
+log = logging.getLogger(__name__)
 
 TEXT_FIELDS = {None: ("title", "body"), "title": ("title",), "lead_body": ("body",)}
 # Words that carry no topic: in a query with other words they only add to
@@ -63,11 +66,11 @@ class SearchEngine:
         self.query_timeout = query_timeout  # seconds; None: no limit
         self.analyzer = Analyzer(get_segmenter(userdict_path))
         self.synonyms = Synonyms(synonyms_path)
-        self.regional = None  # regional vocabulary alternatives (search.regional), when available
         self.blocklist = Blocklist(blocklist_path)
         self.query_log = query_log
         self.pinyin = LexiconCache(backend, is_word=self.analyzer.segmenter.has_word)
         self.pinyin.start()  # in the background: seconds on the full corpora
+        self._body_words: tuple = (None, {})  # (index version, body vocabulary for suggestions)
         self.suggester = BackgroundValue(self._build_suggester, max_age=600.0, name="suggester")
         self.suggester.start()
         self._cache = ResultCache(cache_size)
@@ -113,7 +116,7 @@ class SearchEngine:
 
     def _word_clause(self, w: str, fields) -> object:
         clause = WordClause(w, self.analyzer.phrase_grams(w), fields, parts=self.analyzer.word_parts(w))
-        alternatives = self.regional.alternatives(w) if self.regional is not None else ()
+        alternatives = regional.alternatives(w)
         if not alternatives:
             return clause
         # Regional vocabulary (软件 / 软体, 特朗普 / 川普): the other forms as
@@ -362,14 +365,38 @@ class SearchEngine:
 
     # ---- search-box helpers ---------------------------------------------------
     def _build_suggester(self) -> Suggester:
+        """Headline words, body words many articles use, tags, the newest
+        headlines' words as written there, and readers' recent queries
+        (see suggest.py)."""
         lexicon = self.pinyin.get(wait=120)
         newest = self._search(SearchRequest(q="", size=RECENT_HEADLINES, sort="newest", facets=(),
                                             highlight=False, correct=False), time.perf_counter(), timed=False)
-        recent = {w for h in newest.hits for w, _, _ in self.analyzer.segments(normalize_query(h.title))}
+        recent: Counter = Counter()
+        for h in newest.hits:
+            # Words as the index cuts them, in the headline's own characters.
+            for token in self.analyzer.word_tokens(normalize(h.title)):
+                recent[h.title[token.start:token.end]] += 1
         popular = self.query_log.popular(time.time() - POPULAR_DAYS * 86400) if self.query_log else {}
+        min_df = 2 if self.backend.doc_count() >= 10000 else 1
         return Suggester(self.backend.vocabulary("title"), recent, popular,
-                         lexicon.pinyin_of if lexicon is not None else None,
-                         min_df=2 if self.backend.doc_count() >= 10000 else 1)
+                         lexicon.pinyin_of if lexicon is not None else None, min_df=min_df,
+                         body_vocabulary=self._body_vocabulary(),
+                         tags=self.backend.vocabulary("tag", min_df=min_df))
+
+    def _body_vocabulary(self) -> dict[str, int]:
+        """Body words of ``BODY_MIN_DF``+ articles, read again only when the
+        index has changed (most of a suggester build's time on the full
+        corpora; the suggester is rebuilt every ten minutes for readers'
+        queries anyway)."""
+        version = self.backend.version()
+        if self._body_words[0] != version:
+            try:
+                words = self.backend.vocabulary("body", min_df=BODY_MIN_DF)
+            except ValueError as exc:  # an OpenSearch index written before it kept body words
+                log.warning("suggestions from headlines and tags only: %s", exc)
+                words = {}
+            self._body_words = (version, words)
+        return self._body_words[1]
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
         """Completions of ``prefix`` (empty until the suggester's first build
@@ -387,10 +414,13 @@ class SearchEngine:
             self._live_words = (version, {})
         known = self._live_words[1]
 
-        def live(word: str) -> bool:
-            if word not in known:
-                known[word] = self.backend.in_live_title(word)
-            return known[word]
+        def live(key: str, sources) -> bool:
+            if key not in known:
+                known[key] = ((sources & TITLE and self.backend.in_live_title(key))
+                              or (sources & BODY and self.backend.doc_frequency(key) > 0)
+                              or (sources & TAG and self.backend.execute(
+                                  Plan(filters={"tag": [key]}, limit=0)).total > 0))
+            return known[key]
 
         return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks, live=live)
 

@@ -10,7 +10,8 @@ Simplified, lower-cased), so every dictionary word is added in that form
 too: the user dictionary's words (孫立成 -> 孙立成, 爱看4K -> 爱看4k) and
 jieba's own mixed-case words (``A股`` -> ``a股``, from
 ``search/data/cased_words.txt``).  Case and script never change how a text
-is cut, at index time or at query time.
+is cut, at index time or at query time.  The forms of the regional
+vocabulary (``search.regional``: 欧巴马, 网际网路) are dictionary words too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import threading
 import rjieba
 
 from .normalize import normalize_query
+from .regional import forms as regional_forms
 
 log = logging.getLogger(__name__)
 CASED_WORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "cased_words.txt")
@@ -62,6 +64,11 @@ class Segmenter:
         self.user_words: list[str] = []
         for word, freq, tag in read_userdict(CASED_WORDS_PATH):
             self._jieba.add_word(normalize_query(word), freq, tag)
+        # Every form of the regional vocabulary is one word (欧巴马, 网际网路),
+        # so a query word finds its alternatives (search.regional).
+        for form in regional_forms():
+            if not self._jieba.has_word(form):
+                self._jieba.add_word(form, None, None)
         if userdict_path:
             for word, freq, tag in read_userdict(userdict_path):
                 self._jieba.add_word(normalize_query(word), freq, tag)

@@ -306,6 +306,131 @@ def test_facet_counts_are_the_records_counts_and_filters_agree(contract_engine, 
     assert filtered.total == top.count and {h.source for h in filtered.hits} == {top.value}
 
 
+# ---- facet values in either script -------------------------------------------------
+@pytest.fixture(scope="module")
+def indexed(sample_records):
+    """The records' facet values as the indexer stores them (bylines read
+    from the text where a record has no author)."""
+    from indexer import bylines
+    from indexer.records import to_article
+
+    out = []
+    for r in sample_records:
+        a = bylines.enrich(to_article(r))
+        out.append({"id": a.id, "category": a.category, "source": a.source, "author": a.author, "tags": a.tags})
+    return out
+
+
+def values_of(record, name):
+    """A record's values of a facet field ("tag": its tags, deduplicated)."""
+    if name == "tag":
+        return list(dict.fromkeys(record.get("tags") or []))
+    return [record[name]] if record.get(name) else []
+
+
+def having_key(records, name, value):
+    """Ids of the records with a value of ``name`` that folds like ``value``
+    (Traditional/Simplified, case and width folded)."""
+    from search.values import value_key
+
+    return {r["id"] for r in records if value_key(value) in {value_key(v) for v in values_of(r, name)}}
+
+
+def expected_facets(records, name):
+    """The facet straight from the records: one bucket per folded value,
+    counting each article once, shown in the form most of its articles use
+    (a tie: the smaller string)."""
+    from search.values import value_key
+
+    forms: dict[str, Counter] = {}
+    for r in records:
+        for key, vals in _group_by_key(values_of(r, name), value_key).items():
+            bucket = forms.setdefault(key, Counter())
+            bucket["\0articles"] += 1
+            for v in vals:
+                bucket[v] += 1
+    out = {}
+    for bucket in forms.values():
+        n = bucket.pop("\0articles")
+        shown = min(bucket.items(), key=lambda fc: (-fc[1], fc[0]))[0]
+        out[shown] = n
+    return out
+
+
+def _group_by_key(values, key):
+    out: dict[str, list[str]] = {}
+    for v in values:
+        out.setdefault(key(v), []).append(v)
+    return out
+
+
+@pytest.mark.parametrize("name, typed, other", [("category", "众闻", "眾聞"), ("author", "记者林励", "記者林勵"),
+                                                ("tag", "林郑月娥", "林鄭月娥"), ("tag", "习近平", "習近平"),
+                                                ("source", "央视网 / ＣＣＴＶ《新闻联播》", "央視網 / cctv《新聞聯播》")])
+def test_filters_fold_script_case_and_width(contract_engine, indexed, name, typed, other):
+    expected = having_key(indexed, name, typed)
+    assert len(expected) >= 10
+    as_written = [{r["id"] for r in indexed if value in values_of(r, name)} for value in (typed, other)]
+    assert any(found != expected for found in as_written)  # comparing values as written would not do
+    for value in (typed, other):
+        assert ids(search(contract_engine, "", **{name: [value]})) == expected, value
+
+
+def test_category_filter_in_simplified_finds_the_traditional_section(contract_engine, sample_records):
+    """The issue's example: the Hong Kong site files news under 眾聞."""
+    filed = {r["id"] for r in sample_records if r.get("category") == "眾聞"}
+    assert len(filed) == 559 and not any(r.get("category") == "众闻" for r in sample_records)
+    assert search(contract_engine, "", category=["众闻"]).total == search(contract_engine, "", category=["眾聞"]).total \
+        == len(filed)
+    # Filters combine: either script of two sections.
+    both = filed | {r["id"] for r in sample_records if r.get("category") == "眾說"}
+    assert ids(search(contract_engine, "", category=["众闻", "眾說"])) == both
+
+
+@pytest.mark.parametrize("name, typed", [("author", "林励"), ("author", "林勵"), ("category", "众"), ("source", "ｃｃｔｖ"),
+                                         ("tag", "国安法"), ("tag", "國安法")])
+def test_value_operators_fold_like_text(contract_engine, indexed, name, typed):
+    """``author:林励`` finds 記者林勵 (and every byline containing the name)."""
+    from search.values import value_key
+
+    expected = {r["id"] for r in indexed if any(value_key(typed) in value_key(v) for v in values_of(r, name))}
+    assert len(expected) >= 10
+    assert ids(search(contract_engine, f"{name}:{typed}")) == expected
+
+
+@pytest.mark.parametrize("q", ["", "香港", "习近平", "疫情"])
+def test_facet_buckets_merge_scripts_and_equal_the_filtered_totals(contract_engine, sample_records, indexed, q):
+    found = containing(sample_records, q)
+    matched = [r for r in indexed if not q or r["id"] in found]
+    res = search(contract_engine, q, facets=("category", "author", "tag"), facet_size=5000, size=1)
+    for name in ("category", "author", "tag"):
+        assert {f.value: f.count for f in res.facets[name]} == expected_facets(matched, name), (q, name)
+    # Exact: each count is the total of the search filtered by the value shown,
+    # or by any other form of it (a merged bucket, e.g. 习近平 + 習近平).
+    from search.values import value_key
+
+    merged = [f for f in res.facets["tag"]
+              if len({v for r in matched for v in values_of(r, "tag") if value_key(v) == value_key(f.value)}) > 1]
+    assert merged or q == "疫情"
+    for f in [*res.facets["category"][:3], *res.facets["tag"][:3], *merged[:5]]:
+        name = "category" if f in res.facets["category"] else "tag"
+        forms = {v for r in matched for v in values_of(r, name) if value_key(v) == value_key(f.value)}
+        for form in forms:
+            assert search(contract_engine, q, **{name: [form]}).total == f.count, (q, name, form)
+
+
+def test_a_merged_bucket_counts_each_article_once(contract_engine, sample_records, indexed):
+    """Articles tagged both 香港電台 and 香港电台 are one article each."""
+    both = [r for r in sample_records if {"香港電台", "香港电台"} <= set(r.get("tags") or [])]
+    assert len(both) >= 5
+    res = search(contract_engine, "", facets=("tag",), facet_size=5000, size=1)
+    bucket = [f for f in res.facets["tag"] if f.value in ("香港電台", "香港电台")]
+    assert [f.count for f in bucket] == [len(having_key(indexed, "tag", "香港电台"))]
+    # Shown in the form most of its articles use (a tie goes to the smaller string).
+    forms = Counter(t for r in sample_records for t in set(r.get("tags") or []) if t in ("香港電台", "香港电台"))
+    assert bucket[0].value == min(forms.items(), key=lambda fc: (-fc[1], fc[0]))[0]
+
+
 def when(hit):
     """A hit's publication time, as the index orders it (a date alone is
     noon of that day in Beijing/Hong Kong)."""
@@ -439,6 +564,99 @@ def test_did_you_mean_on_this_backend(contract_engine, typed, corrected, suggest
     assert contract_engine.wait_ready(60)
     res = search(contract_engine, typed, correct=True)
     assert (res.corrected_to, res.suggestion) == (corrected, suggested)
+
+
+# ---- suggestions in the reader's script --------------------------------------------
+@pytest.fixture(scope="module")
+def word_df(sample_records):
+    """Straight from the records, cleaned and analysed as the indexer does:
+    (title words, body words -> articles using them, tag keys)."""
+    from indexer import bylines
+    from indexer.records import to_article
+    from search.analysis import Analyzer
+    from search.documents import prepare
+    from search.segmenter import get_segmenter
+    from search.values import value_key
+
+    analyzer = Analyzer(get_segmenter())
+    title, body = Counter(), Counter()
+    for r in sample_records:
+        doc = prepare(bylines.enrich(to_article(r)), analyzer)
+        title.update(set(doc.title_words))
+        body.update(set(doc.body_words))
+    return title, body, {value_key(t) for r in sample_records for t in r.get("tags") or []}
+
+
+def test_vocabularies_are_the_records_words(contract_engine, word_df, monkeypatch):
+    """What suggestions are built from, on either backend: every body word
+    of 20+ articles with its exact count (OpenSearch: also when its terms
+    must be read in many small partitions), and every tag."""
+    from search.backends.opensearch import backend as os_backend
+
+    title, body, _ = word_df
+    # Partitions too large for the shards at first: the counts show it, and the terms are split finer.
+    monkeypatch.setattr(os_backend, "TERMS_PER_PARTITION", 2000)
+    monkeypatch.setattr(os_backend, "PARTITION_HEADROOM", 0.1)
+    assert contract_engine.backend.vocabulary("body", min_df=20) == {w: n for w, n in body.items() if n >= 20}
+    assert contract_engine.backend.vocabulary("title") == dict(title)
+
+
+@pytest.mark.parametrize("typed, first", [("林鄭", "林鄭月娥"), ("林郑", "林郑月娥"), ("習近", "習近平"), ("习近", "习近平"),
+                                          ("国務", "國務院")])
+def test_suggestions_are_shown_in_the_script_typed(contract_engine, typed, first):
+    """Traditional input gets Traditional completions (林鄭月娥 is how the
+    articles' tags write it), Simplified input Simplified ones; a mix of
+    both is read as Traditional."""
+    from search.script import script_of
+
+    contract_engine.suggester.get(wait=60)
+    got = contract_engine.suggest(typed)
+    assert got[0] == first
+    script = script_of(first)
+    assert all(script_of(s) in (script, None) for s in got), got
+    assert all(norm(s).startswith(norm(typed)) for s in got)
+
+
+def test_a_common_word_typed_whole_is_suggested_in_its_script(contract_engine, sample_records):
+    """武漢 had no suggestion although the sample's articles use it: now the
+    word itself is offered (after its best completion), in the script typed."""
+    from search.script import script_of
+
+    assert sum("武漢" in r["title"] + r["body"] for r in sample_records) == 65  # written in Traditional
+    assert len(containing(sample_records, "武漢")) == 89  # either script
+    contract_engine.suggester.get(wait=60)
+    traditional, simplified = contract_engine.suggest("武漢"), contract_engine.suggest("武汉")
+    assert traditional[:2] == ["武漢肺炎", "武漢"] and simplified[:2] == ["武汉肺炎", "武汉"]
+    assert all(script_of(s) == "traditional" for s in traditional)
+    assert all(script_of(s) == "simplified" for s in simplified)
+    assert [norm(s) for s in traditional] == [norm(s) for s in simplified]
+
+
+def test_several_words_complete_the_last_in_its_script(contract_engine):
+    contract_engine.suggester.get(wait=60)
+    for typed, want in (("香港 選", "香港 選舉"), ("香港 选", "香港 选举")):
+        got = contract_engine.suggest(typed)
+        assert want in got and all(s.startswith(typed) for s in got), got
+
+
+def test_body_words_many_articles_use_are_suggested(contract_engine, word_df):
+    """A word in the bodies of 20 or more articles is offered when typed,
+    also when no headline or tag has it; one in fewer is not."""
+    import re as regex
+
+    from search.suggest import BODY_MIN_DF
+
+    title, body, tags = word_df
+    body_only = sorted(w for w, n in body.items() if regex.fullmatch(r"[\u3400-\u9fff]{2,8}", w)
+                       and w not in title and w not in tags)
+    common = [w for w in body_only if body[w] >= BODY_MIN_DF]
+    rare = [w for w in body_only if BODY_MIN_DF // 2 <= body[w] < BODY_MIN_DF]
+    assert len(common) >= 1000 and len(rare) >= 1000
+    contract_engine.suggester.get(wait=60)
+    for w in common[::100]:
+        assert w in contract_engine.suggest(w, limit=50), w
+    for w in rare[::100]:
+        assert w not in contract_engine.suggest(w, limit=50), w
 
 
 # ---- near-duplicate groups -------------------------------------------------------

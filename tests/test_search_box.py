@@ -54,6 +54,26 @@ def test_pinyin_and_initials_suggest_the_word(logged_engine):
     assert "香港" in logged_engine.suggest("xg")
 
 
+def test_readers_queries_are_shown_in_the_script_typed(logged_engine):
+    """A query logged in Simplified (香港电影节) is offered in Traditional to
+    a reader typing Traditional (OpenCC's conversion, as no article or
+    tag writes it), and as logged to one typing Simplified."""
+    from search.script import script_of
+
+    assert "香港電影節" in logged_engine.suggest("香港電", limit=20)
+    assert "香港电影节" in logged_engine.suggest("香港电", limit=20)
+    assert all(script_of(s) != "simplified" for s in logged_engine.suggest("香港電", limit=20))
+
+
+def test_the_script_of_typed_text():
+    from search.script import script_of, to_traditional
+
+    assert [script_of(t) for t in ("林鄭", "林郑", "香港", "xg", "国務", "香港 選", "")] == \
+        ["traditional", "simplified", None, None, "traditional", "traditional", None]
+    # The Traditional forms the sample's Hong Kong articles use most (裡, 著, 衛: see search/script.py).
+    assert to_traditional("武汉肺炎 里面 卫生") == "武漢肺炎 裡面 衛生"
+
+
 def test_hot_and_zero_result_queries(logged_engine):
     now = time.time()
     hot = logged_engine.top_queries(now - 7 * 86400, now + 1, limit=10)

@@ -146,6 +146,20 @@ def test_search_page(client):
     assert len(resp.data) < 100_000
 
 
+def test_a_filter_in_the_other_script_selects_its_facet_value(client, sample_records):
+    """category=众闻 (Simplified) is the section 眾聞: its results, and its
+    facet entry marked as the one selected."""
+    from urllib.parse import quote
+
+    filed = sum(r.get("category") == "眾聞" for r in sample_records)
+    data = client.get("/api/search?group=0&size=1&category=" + quote("众闻")).get_json()
+    assert data["total"] == filed == 559
+    html = client.get("/search?group=0&category=" + quote("众闻")).get_data(as_text=True)
+    link = re.search(r'<a href="[^"]*" aria-current="true" class="on">([^<]+)</a> <span class="count">(\d+)</span>',
+                     html)
+    assert link and link.groups() == ("眾聞", str(filed))
+
+
 def test_zero_results_page_explains_and_offers_broader_search(client):
     resp = client.get('/search?q=%22%E4%B8%8D%E5%AD%98%E5%9C%A8%E7%9A%84%E7%9F%AD%E8%AF%AD%E6%B5%8B%E8%AF%95%22'
                       '&category=%E7%9C%BE%E8%81%9E')

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from search.models import SearchRequest
 from search.timeutil import local_date, local_iso, local_time
+from search.values import value_key
 
 from . import auth
 from .engine import IndexUnavailable
@@ -113,6 +114,8 @@ def search_page():
                if req.q and (result.exact or result.notices or not result.total) else "",
                "relaxed": relaxed_text(result.total_full, result.grouped) if result.relaxed else ""}
     active = {name: getattr(req, name) for name in FILTERS if getattr(req, name)}
+    # Facet values as the engine compares them: 众闻 selected marks 眾聞.
+    active_keys = {name: {value_key(v) for v in values} for name, values in active.items()}
     broader = []
     if result.total == 0:
         if active or request.args.get("range") or request.args.get("from") or request.args.get("to"):
@@ -130,7 +133,7 @@ def search_page():
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, reading=reading, active=active, broader=broader,
-        bars=bars,
+        bars=bars, active_keys=active_keys, value_key=value_key,
         export_link=export_link, staff=bool(session.get("staff")),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),

@@ -28,9 +28,12 @@ class IndexBackend(Protocol):
     def doc_frequencies(self, words: list[str]) -> list[int]:
         """``doc_frequency`` of each word (one round trip where that matters)."""
 
-    def vocabulary(self, field: str) -> dict[str, int]:
-        """Every indexed word of ``field`` ("title" or "body") with its
-        document frequency (for pinyin lookup, suggestions, corrections)."""
+    def vocabulary(self, field: str, min_df: int = 1) -> dict[str, int]:
+        """Every indexed word of ``field`` ("title" or "body") used by at
+        least ``min_df`` documents, with its document frequency; "tag":
+        every tag as written, with the number of live documents carrying it
+        (for pinyin lookup, suggestions, corrections).  Raises ValueError
+        for another field, or for "body" on an index that does not keep it."""
 
     def doc_count(self) -> int:
         """Live documents."""

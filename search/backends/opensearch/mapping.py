@@ -6,6 +6,12 @@ folding stay in Python).  A whitespace field cannot stack tokens at one
 position, so each granularity has its own field, as in the Whoosh schema:
 ``*_w`` jieba words, ``*_g`` character bigrams in text order, ``*_c``
 single characters.
+
+Facet values are kept as written (``category`` ...) and again as their
+folded keys (``category_key`` ...; ``search.values``), which filters, the
+value operators and facet counts use, so that 众闻 and 眾聞 are one value.
+Tags, which are several per article, also keep ``key<US>original`` pairs
+(``tags_form``) to find the forms of given keys.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import numpy as np
 
 from ...analysis import ANALYSIS_VERSION, Analyzer
 from ...documents import PreparedDoc, sentence_ends
+from ...values import value_key
 from .groups import encode_signature
 
 # Body fields hold one value per sentence; the positions of consecutive
@@ -25,6 +32,10 @@ SENTENCE_GAP = 10000
 # (w/p: a span of slop < PARAGRAPH_GAP stays in a paragraph; no paragraph
 # of our corpora has 100,000 words).
 PARAGRAPH_GAP = 100000
+# Facet field -> (original values, folded keys) in the index.
+VALUE_FIELDS = {"category": ("category", "category_key"), "source": ("source", "source_key"),
+                "author": ("author", "author_key"), "tag": ("tags", "tags_key")}
+FORM_SEPARATOR = "\x1f"  # tags_form: key, separator, original value
 TOKENS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "norms": True,
           "position_increment_gap": SENTENCE_GAP}
 # Accurate-mode words one per position (no sub-words), as the Whoosh
@@ -59,9 +70,12 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
                 "source": {"type": "keyword"},
                 "author": {"type": "keyword"},
                 "tags": {"type": "keyword"},
-                # The distinct title words, aggregated into the vocabulary
-                # behind pinyin input and suggestions (never searched).
+                **{key: {"type": "keyword"} for _, key in VALUE_FIELDS.values()},
+                "tags_form": {"type": "keyword", "index": False, "doc_values": True},
+                # The distinct title and body words, aggregated into the
+                # vocabularies behind pinyin input and suggestions (never searched).
                 "title_terms": {"type": "keyword", "index": False, "doc_values": True},
+                "body_terms": {"type": "keyword", "index": False, "doc_values": True},
                 "published": {"type": "date", "format": "epoch_second"},  # as in the Whoosh index
                 # Near-duplicate groups (groups.py): the representative's id,
                 # and what grouping reads (MinHash signature, headline installment).
@@ -105,6 +119,8 @@ def to_source(doc: PreparedDoc) -> dict:
     ends = doc.sentence_ends if doc.sentence_ends is not None else sentence_ends(doc.body_norm)
     grams["body_g"] = _by_sentence(Analyzer.gram_terms(doc.body_norm), ends)
     chars["body_c"] = _by_sentence(((c, i) for i, c in enumerate(doc.body_norm) if c.isalnum()), ends)
+    tags = doc.facets.get("tags") or []
+    single = {name: doc.facets.get(name) for name in ("category", "source", "author")}
     return {
         "id": doc.id,
         "title_w": " ".join(doc.title_words),
@@ -114,11 +130,13 @@ def to_source(doc: PreparedDoc) -> dict:
         "body_pa": _by_paragraph(doc),
         **grams,
         **chars,
-        "category": doc.facets.get("category"),
-        "source": doc.facets.get("source"),
-        "author": doc.facets.get("author"),
-        "tags": doc.facets.get("tags") or [],
+        **single,
+        **{f"{name}_key": value_key(v) if v else None for name, v in single.items()},
+        "tags": tags,
+        "tags_key": sorted({value_key(t) for t in tags}),
+        "tags_form": [value_key(t) + FORM_SEPARATOR + t for t in tags],
         "title_terms": sorted(set(doc.title_words)),
+        "body_terms": sorted(set(doc.body_words)),
         "published": doc.published_ts,
         "dup_rep": doc.id,  # alone until the next regroup
         "signature": encode_signature(doc.minhash),

@@ -135,14 +135,23 @@ class WhooshBackend:
         m &= view.live
         return int(m.sum())
 
-    def vocabulary(self, field: str) -> dict[str, int]:
-        """Summed over segments (a document deleted since counts until its
-        segment goes: close enough for ranking suggestions)."""
+    def vocabulary(self, field: str, min_df: int = 1) -> dict[str, int]:
+        """Words: summed over segments (a document deleted since counts
+        until its segment goes: close enough for ranking suggestions).
+        Tags: live documents only."""
+        view = self.view
+        if field == "tag":
+            counts = np.bincount(view.tag_ords[view.live[view.tag_docs]], minlength=len(view.facet_vocab["tag"]))
+            return {t: int(n) for t, n in zip(view.facet_vocab["tag"], counts.tolist()) if n and n >= min_df}
+        if field not in ("title", "body"):
+            raise ValueError(f"no vocabulary of {field!r}: title, body or tag")
         out: dict[str, int] = {}
-        for seg in self.view.segments:
+        for seg in view.segments:
             for term, info in seg.reader.iter_field(field + "_w"):
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
                 out[word] = out.get(word, 0) + info.doc_frequency()
+        if min_df > 1:
+            out = {w: n for w, n in out.items() if n >= min_df}
         return out
 
     def stats(self) -> dict:

@@ -22,6 +22,7 @@ from ...normalize import normalize, normalize_query
 from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, NearClause,
                      PhraseClause, Plan, QueryTimeout, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft,
                      lone_character)
+from ...values import shown_form, value_key
 from .reader import IndexView
 
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
@@ -468,16 +469,26 @@ class Executor:
 
         return np.fromiter((each(i, g) for i, g in enumerate(docs.tolist())), bool, len(docs))
 
-    def value(self, c: ValueClause):
+    def _docs_with_keys(self, field: str, key_numbers) -> np.ndarray:
+        """Mask of the documents whose ``field`` value (for tags: any of
+        them) has one of the given folded key numbers."""
         v = self.view
-        want = normalize_query(c.value.strip())
-        matching = [i for i, val in enumerate(v.normalized_vocab(c.field)) if want and want in val]
+        ords = v.facet_keys(field).ords_of(key_numbers)
+        if field == "tag":
+            m = np.zeros(v.n_all, bool)
+            m[v.tag_docs[np.isin(v.tag_ords, ords)]] = True
+            return m
+        return np.isin(v.facet_ords[field], ords)
+
+    def value(self, c: ValueClause):
+        """``author:林`` and the like: documents whose value's folded key
+        contains the typed text's (``search.values.contains``)."""
+        want = value_key(c.value)
+        keys = self.view.facet_keys(c.field)
+        matching = [k for k, key in enumerate(keys.keys) if want and want in key]
         if not matching:
             return _EMPTY
-        if c.field == "tag":
-            docs = np.flatnonzero(_mask(v.tag_docs[np.isin(v.tag_ords, matching)], v.n_all))
-        else:
-            docs = np.flatnonzero(np.isin(v.facet_ords[c.field], matching))
+        docs = np.flatnonzero(self._docs_with_keys(c.field, matching))
         return docs, np.zeros(len(docs))
 
     def clause(self, c):
@@ -518,15 +529,10 @@ class Executor:
         for fname, values in plan.filters.items():
             if not values:
                 continue
-            wanted = set(values)
-            if fname == "tag":
-                ords = [i for i, t in enumerate(v.facet_vocab["tag"]) if t in wanted]
-                m = np.zeros(v.n_all, bool)
-                m[v.tag_docs[np.isin(v.tag_ords, ords)]] = True
-            else:
-                ords = [i for i, t in enumerate(v.facet_vocab[fname]) if t in wanted]
-                m = np.isin(v.facet_ords[fname], ords)
-            mask &= m
+            # Values are compared by their folded keys: 众闻 selects 眾聞.
+            number = v.facet_keys(fname).number
+            wanted = {number[k] for k in map(value_key, values) if k in number}
+            mask &= self._docs_with_keys(fname, sorted(wanted))
         if plan.date_from is not None:
             mask &= v.published >= int(plan.date_from.timestamp())
         if plan.date_to is not None:
@@ -762,20 +768,39 @@ class Executor:
         return np.lexsort((docs, -final, -matched))[:k]
 
     def facets(self, docs: np.ndarray, names, size: int) -> dict[str, list[tuple[str, int]]]:
+        """Per facet field, the ``size`` most frequent values among ``docs``
+        as (shown form, articles): values with the same folded key
+        (``search.values``) are one bucket counting each article once, shown
+        in the form most of its articles use; ties in count go to the
+        smaller key, as OpenSearch orders terms."""
         v = self.view
         out = {}
         for name in names:
+            fk = v.facet_keys(name)
+            n_keys = len(fk.keys)
             if name == "tag":
                 m = np.zeros(v.n_all, bool)
                 m[docs] = True
-                counts = np.bincount(v.tag_ords[m[v.tag_docs]], minlength=len(v.facet_vocab["tag"]))
+                pair_ords = v.tag_ords[m[v.tag_docs]]
+                form_counts = np.bincount(pair_ords, minlength=len(v.facet_vocab["tag"]))
+                counts = np.bincount(fk.key_of[pair_ords], minlength=n_keys)
+                # An article with two tags of one key counts once.
+                dup_docs, dup_keys, extra = v.tag_key_duplicates()
+                hit = m[dup_docs]
+                counts -= np.bincount(dup_keys[hit], weights=extra[hit], minlength=n_keys).astype(counts.dtype)
             else:
                 ords = v.facet_ords[name][docs]
-                counts = np.bincount(ords[ords >= 0], minlength=len(v.facet_vocab[name]))
+                ords = ords[ords >= 0]
+                form_counts = np.bincount(ords, minlength=len(v.facet_vocab[name]))
+                counts = np.bincount(fk.key_of[ords], minlength=n_keys)
             nz = np.flatnonzero(counts)
-            top = nz[np.lexsort((nz, -counts[nz]))][:size]
+            if not len(nz):
+                out[name] = []
+                continue
+            top = nz[np.lexsort((fk.rank[nz], -counts[nz]))][:size]
             vocab = v.facet_vocab[name]
-            out[name] = [(vocab[i], int(counts[i])) for i in top.tolist()]
+            out[name] = [(shown_form([(vocab[o], int(form_counts[o])) for o in fk.forms[k] if form_counts[o]]),
+                          int(counts[k])) for k in top.tolist()]
         return out
 
 

@@ -21,7 +21,7 @@ from collections import OrderedDict
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from ...normalize import fold_case, normalize_query
+from ...values import value_key
 from . import docinfo
 from .schema import NO_DATE, decode_char_positions
 
@@ -139,6 +139,19 @@ class SegmentData:
             f: self._text_column(f) for f in FACET_COLUMNS
         }
         self.tag_pairs = self._tag_pairs()
+        self._value_keys: dict[str, dict[str, str]] = {}
+
+    def value_keys(self, field: str) -> dict[str, str]:
+        """Each distinct value of ``field`` ("category", "source", "author"
+        or "tag") in this segment -> its folded key (``search.values``);
+        computed on first use and kept with the segment, which never
+        changes, so a refresh folds only new segments' values."""
+        keys = self._value_keys.get(field)
+        if keys is None:
+            values = self.tag_pairs[1] if field == "tag" else self.facet_values[field][0]
+            keys = {v: value_key(v) for v in values}
+            self._value_keys[field] = keys
+        return keys
 
     # ---- columns -------------------------------------------------------
     def _numeric_column(self, name, default):
@@ -273,6 +286,34 @@ class SegmentData:
 
 
 
+class FacetKeys:
+    """The folded keys of one facet field over a view: ``keys[k]`` is a
+    key, ``key_of[o]`` the key number of the original value ``o`` (an
+    index into ``IndexView.facet_vocab[field]``), ``forms[k]`` the original
+    value numbers that fold to key ``k``, ``rank[k]`` the key's place in
+    sorted key order (ties in facet counts go to the smaller key)."""
+
+    __slots__ = ("keys", "key_of", "forms", "number", "rank")
+
+    def __init__(self, vocab: list[str], key_by_value: dict[str, str]):
+        number: dict[str, int] = {}
+        key_of = np.fromiter((number.setdefault(key_by_value[v], len(number)) for v in vocab), np.int64, len(vocab))
+        self.keys = list(number)
+        self.number = number
+        self.key_of = key_of
+        forms: list[list[int]] = [[] for _ in self.keys]
+        for o, k in enumerate(key_of.tolist()):
+            forms[k].append(o)
+        self.forms = forms
+        rank = np.empty(len(self.keys), np.int64)
+        rank[sorted(range(len(self.keys)), key=self.keys.__getitem__)] = np.arange(len(self.keys))
+        self.rank = rank
+
+    def ords_of(self, key_numbers) -> np.ndarray:
+        """The original value numbers of the given key numbers."""
+        return np.asarray([o for k in key_numbers for o in self.forms[k]], np.int64)
+
+
 class IndexView:
     """A consistent snapshot over a list of segments, with global doc numbers."""
 
@@ -316,7 +357,8 @@ class IndexView:
             ords = np.fromiter((tag_vocab.setdefault(t, len(tag_vocab)) for t in tags), np.int64, len(tags))
             tords.append(np.repeat(ords, counts))
         self.facet_vocab["tag"] = list(tag_vocab)
-        self._normalized: dict[str, list[str]] = {}
+        self._facet_keys: dict[str, FacetKeys] = {}
+        self._tag_duplicates = None
         self.tag_docs = cat(tdocs, np.int64)
         self.tag_ords = cat(tords, np.int64)
         # Near-duplicate groups: each document's representative (itself
@@ -342,14 +384,31 @@ class IndexView:
         alive = self.live[m] & self.live[r]
         self.group_rep[m[alive]] = r[alive]
 
-    def normalized_vocab(self, field: str) -> list[str]:
-        """Facet values folded like queries (for author:/source:... matching),
-        computed once per view rather than in every query."""
-        cached = self._normalized.get(field)
+    def facet_keys(self, field: str) -> FacetKeys:
+        """The folded keys of ``field``'s values (``search.values``: what
+        filters, the value operators and facets compare), built on first
+        use per view from the segments' cached keys."""
+        cached = self._facet_keys.get(field)
         if cached is None:
-            cached = [fold_case(normalize_query(val)) for val in self.facet_vocab.get(field, [])]
-            self._normalized[field] = cached
+            key_by_value: dict[str, str] = {}
+            for seg in self.segments:
+                key_by_value.update(seg.value_keys(field))
+            cached = FacetKeys(self.facet_vocab.get(field, []), key_by_value)
+            self._facet_keys[field] = cached
         return cached
+
+    def tag_key_duplicates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Documents with several tags of one folded key (香港電台 and
+        香港电台): (doc, key number, tags beyond the first), so that a tag
+        facet can count each such document once without sorting every
+        (document, key) pair of a result.  Built once per view."""
+        if self._tag_duplicates is None:
+            fk = self.facet_keys("tag")
+            n_keys = max(len(fk.keys), 1)
+            pairs, counts = np.unique(self.tag_docs * n_keys + fk.key_of[self.tag_ords], return_counts=True)
+            dup = counts > 1
+            self._tag_duplicates = (pairs[dup] // n_keys, pairs[dup] % n_keys, counts[dup] - 1)
+        return self._tag_duplicates
 
     def locate(self, gdoc: int) -> tuple[SegmentData, int]:
         i = int(np.searchsorted(self.bases, gdoc, side="right")) - 1
