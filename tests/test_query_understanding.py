@@ -52,6 +52,17 @@ ARTICLES = [
     {"id": "e1", "title": "对话", "body": "张三说……李四回应"},
     {"id": "e2", "title": "对话二", "body": "张三说李四回应"},
     {"id": "e3", "title": "对话三", "body": "张三说；李四回应"},
+    # Regional vocabulary: alternatives at query time, never rewritten text.
+    {"id": "r1", "title": "普及率", "body": "本港網際網路普及率上升。", "lang": "zh-Hant"},
+    {"id": "r2", "title": "普及率", "body": "全国互联网普及率上升。", "lang": "zh-Hans"},
+    {"id": "r3", "title": "海洋生物", "body": "研究人员发现新的软体动物。", "lang": "zh-Hans"},
+    {"id": "r4", "title": "新版本", "body": "本地軟體公司發布新版本。", "lang": "zh-Hant"},
+    {"id": "r5", "title": "新版本", "body": "国内软件公司发布新版本。", "lang": "zh-Hans"},
+    {"id": "r6", "title": "講話", "body": "川普昨日發表講話。", "lang": "zh-Hant"},
+    {"id": "r7", "title": "讲话", "body": "特朗普昨日发表讲话。", "lang": "zh-Hans"},
+    {"id": "r8", "title": "訪問", "body": "歐巴馬訪問亞洲。", "lang": "zh-Hant"},
+    {"id": "r9", "title": "访问", "body": "奥巴马访问亚洲。", "lang": "zh-Hans"},
+    {"id": "r10", "title": "会晤", "body": "欧洲领导人与巴马县代表会晤。", "lang": "zh-Hans"},
 ]
 
 
@@ -233,6 +244,32 @@ def test_proximity_counts_index_words(crafted, query, expected):
     res = found(crafted, query)
     assert {h.id for h in res.hits} == expected
     assert res.exact and not res.relaxed
+
+
+# ---- 4. regional vocabulary, both ways, whole words only -------------------------------
+@pytest.mark.parametrize("query, expected, never", [
+    ("網際網路", {"r1", "r2"}, set()), ("网际网路", {"r1", "r2"}, set()), ("互联网", {"r1", "r2"}, set()),
+    ("软件", {"r4", "r5"}, {"r3"}),  # 软体 as a whole word only: never 软体动物
+    ("軟體", {"r3", "r4", "r5"}, set()),  # as typed, 软体 is also inside 软体动物 (soft-bodied)
+    ("软体动物", {"r3"}, {"r4", "r5"}),  # one word of its own: no alternative
+    ("川普", {"r6", "r7"}, set()), ("特朗普", {"r6", "r7"}, set()),
+    ("欧巴马", {"r8", "r9"}, {"r3"}), ("歐巴馬", {"r8", "r9"}, set()), ("奥巴马", {"r8", "r9"}, set()),
+])
+def test_regional_words_are_alternatives_both_ways(crafted, query, expected, never):
+    """Full matches are the articles with the word or one of its regional
+    forms as a word; r10 (欧洲 … 巴马县) is at most a partial match that says
+    it lacks the word."""
+    res = found(crafted, query)
+    assert {h.id for h in res.hits if h.match["full"]} == expected
+    assert not never & {h.id for h in res.hits}
+
+
+def test_regional_alternatives_never_rewrite_indexed_text(crafted):
+    """The Hong Kong article still has its own word: a phrase of it finds
+    it alone, and the highlight marks the original characters."""
+    assert ids(crafted, '"網際網路"') == {"r1"} and ids(crafted, '"互联网"') == {"r2"}
+    hit = next(h for h in found(crafted, "互联网").hits if h.id == "r1")
+    assert "<mark>網際網路</mark>" in hit.snippet
 
 
 # ---- 1. the analysis version -------------------------------------------------------------
