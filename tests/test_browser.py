@@ -27,12 +27,19 @@ def browser():
         b.close()
 
 
-def test_search_filter_and_article_in_a_real_browser(browser, server):
-    os.makedirs(ARTIFACTS, exist_ok=True)
+def watched_page(browser):
+    """A desktop-sized page and the list its script errors and console
+    errors are collected in."""
     errors = []
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return page, errors
+
+
+def test_search_filter_and_article_in_a_real_browser(browser, server):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page, errors = watched_page(browser)
     page.goto(server.url + "/")
     page.fill("#q", "立法會 選舉")
     page.press("#q", "Enter")
@@ -216,10 +223,7 @@ def test_how_the_query_was_read_in_a_real_browser(browser, server):
     import urllib.request
 
     os.makedirs(ARTIFACTS, exist_ok=True)
-    errors = []
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page, errors = watched_page(browser)
 
     page.goto(server.url + "/")
     page.fill("#q", "香港 w/x 选举")
