@@ -285,8 +285,10 @@ class SearchEngine:
         )
         if parsed.exact:
             plan.relax_below = 0  # staff asked for exactly these articles
-        # The query had text, but nothing searchable in it (e.g. only punctuation)?
-        return plan, not (parsed.must and not must), pinyin_words, synonyms, parsed
+        # The query had text, but nothing searchable in it (only punctuation,
+        # or operators with no term: "NOT", "()")?  Nothing found, never everything.
+        nothing = (parsed.must and not must) or (parsed.is_empty and bool(req.q.strip()))
+        return plan, not nothing, pinyin_words, synonyms, parsed
 
     def timeline(self, req: SearchRequest, interval: str = "auto") -> dict:
         """Matches of ``req`` per day, month or year ("auto": chosen from the

@@ -5,10 +5,12 @@ Applied in this order, to articles and queries alike:
 
 1. invisible format characters are removed (``search.chars``: category Cf,
    bidi marks, embeddings and isolates, variation selectors ...), so
-   ``春\u00ad节`` is 春节 and ``疫\u200b苗`` is 疫苗;
+   ``春\u00ad节`` is 春节 and ``疫\u200b苗`` is 疫苗; letters with combining
+   marks are composed (NFC: ``e`` + U+0301 is ``é``);
 2. a character fold: compatibility forms (full-width letters and digits, CJK
-   compatibility ideographs, circled numbers ...) become their plain form.
-   Only one-character-to-one-character mappings of Unicode NFKC are used;
+   compatibility ideographs, circled numbers ...) become their plain form,
+   control characters a space.  Only one-character-to-one-character
+   mappings of Unicode NFKC are used;
 3. Traditional -> Simplified Chinese with OpenCC (``t2s``: character and
    phrase conversion of the script only).  Regional *vocabulary* (網際網路 vs
    互联网, 軟體 vs 软件, 川普 vs 特朗普) is never rewritten here: it is a
@@ -50,8 +52,11 @@ def _char_fold_table() -> dict[int, str]:
         folded = unicodedata.normalize("NFKC", ch)
         if folded != ch and len(folded) == 1:
             table[cp] = folded
-    # Ideographic space and no-break spaces become a plain space.
-    for cp in (0x3000, 0x00A0, 0x2007, 0x202F):
+    # Ideographic space and no-break spaces become a plain space, and so do
+    # control characters other than tab and line breaks (a NUL once ended
+    # the text for OpenCC's C strings).
+    for cp in (0x3000, 0x00A0, 0x2007, 0x202F, *range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20),
+               *range(0x7F, 0xA0)):
         table[cp] = " "
     return table
 
@@ -242,22 +247,51 @@ def _fold_and_convert(text: str) -> Normalized:
     return Normalized(fold_case("".join(pieces)), text, tuple(starts), tuple(ends))
 
 
+def _compose(text: str) -> tuple[str, list[tuple[int, int]]] | None:
+    """Letters with combining marks composed (NFC: e + U+0301 -> é), with
+    each composed character's span in ``text``; None when nothing composes."""
+    if unicodedata.is_normalized("NFC", text):
+        return None
+    clusters: list[list[int]] = []
+    for i, ch in enumerate(text):
+        if clusters and unicodedata.combining(ch):
+            clusters[-1][1] = i + 1
+        else:
+            clusters.append([i, i + 1])
+    out, spans = [], []
+    for a, b in clusters:
+        piece = text[a:b]
+        composed = unicodedata.normalize("NFC", piece) if b - a > 1 else piece
+        out.append(composed)
+        spans.extend([(a, b)] * len(composed) if b - a > 1 else [(a, b)])
+    composed_text = "".join(out)
+    return (composed_text, spans) if composed_text != text else None
+
+
 def normalize(text: str) -> Normalized:
     """``text`` normalised (see the module docstring), with the map back to
     ``text``: ``Normalized.span`` gives original offsets."""
-    if not has_ignorable(text):
+    ignorables = has_ignorable(text)
+    if not ignorables and unicodedata.is_normalized("NFC", text):
         return _fold_and_convert(text)
-    ignorable = ignorable_codepoints()
-    kept = [i for i, ch in enumerate(text) if ord(ch) not in ignorable]
-    stripped = "".join(text[i] for i in kept)
-    inner = _fold_and_convert(stripped)
-    n = len(inner.text)
+    # (start, end) in ``text`` of each character of the text being built.
+    spans = [(i, i + 1) for i in range(len(text))]
+    current = text
+    if ignorables:
+        ignorable = ignorable_codepoints()
+        kept = [i for i, ch in enumerate(text) if ord(ch) not in ignorable]
+        current = "".join(text[i] for i in kept)
+        spans = [spans[i] for i in kept]
+    composed = _compose(current)
+    if composed is not None:
+        current, cspans = composed
+        spans = [(spans[a][0], spans[b - 1][1]) for a, b in cspans]
+    inner = _fold_and_convert(current)
     if inner.starts is None:
-        starts = kept[:n]
-        ends = [k + 1 for k in kept[:n]]
+        starts, ends = [a for a, _ in spans], [b for _, b in spans]
     else:
-        starts = [kept[s] if s < len(kept) else len(text) for s in inner.starts]
-        ends = [kept[e - 1] + 1 if e > 0 else 0 for e in inner.ends]
+        starts = [spans[s][0] if s < len(spans) else len(text) for s in inner.starts]
+        ends = [spans[e - 1][1] if e > 0 else 0 for e in inner.ends]
     return Normalized(inner.text, text, tuple(starts), tuple(ends))
 
 
@@ -265,4 +299,7 @@ def normalize_query(text: str) -> str:
     """Normalise query text exactly as documents are (without the offset map)."""
     if has_ignorable(text):
         text = ignorable_pattern().sub("", text)
+    if not unicodedata.is_normalized("NFC", text):
+        composed = _compose(text)
+        text = composed[0] if composed is not None else text
     return fold_case(to_simplified(fold_chars(text)))

@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass, field
 
 from .chars import strip_ignorable
+from .normalize import fold_chars
 
 TEXT_FIELDS = ("title", "lead")  # field restrictions that search text
 VALUE_FIELDS = ("author", "source", "category", "tag")
@@ -140,16 +141,19 @@ _TOKEN = re.compile(
     (?P<space>\s+)
   | (?P<lp>[(（])
   | (?P<rp>[)）])
+  | (?P<bar>[|｜])
+  | (?P<emptyfield>[A-Za-z]+[0-9]{0,3}[:：])(?=\s|$)
   | (?P<neg>[-－])?
     (?:(?P<field>[A-Za-z]+)(?P<count>[0-9]{1,3})?[:：])?
     (?:
         (?P<q>["“「『＂])(?P<phrase>[^"”」』＂]*)(?P<qend>["”」』＂]|$)
       | (?P<group>[(（])
-      | (?P<word>[^\s"“「『＂()（）]+)
+      | (?P<word>[^\s"“「『＂()（）|｜]+)
     )
     """,
     re.VERBOSE,
 )
+_FIELD_NAMES = TEXT_FIELDS + VALUE_FIELDS + ("atleast",)
 _PROXIMITY = re.compile(r"^(?:(w|near|pre)/([0-9]+|s|p)|(SAME))$", re.IGNORECASE)
 _LOOKS_LIKE_PROXIMITY = re.compile(r"^(?:w|near|pre)/", re.IGNORECASE)
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -180,6 +184,17 @@ def _lex(text: str, notices: list) -> list[_Tok]:
             continue
         if m.group("rp"):
             toks.append(_Tok("rp", raw))
+            continue
+        if m.group("bar"):
+            toks.append(_Tok("or", raw))
+            continue
+        if m.group("emptyfield"):
+            name = re.sub(r"[0-9]*[:：]$", "", raw).lower()
+            if name in _FIELD_NAMES:
+                toks.append(_Tok("bad", raw))
+                notices.append(Notice("empty_field", raw, f"'{raw}' has nothing after it: ignored"))
+            else:
+                toks.append(_Tok("term", raw, word=raw))
             continue
         word = m.group("word")
         plain = not m.group("neg") and not m.group("field")
@@ -403,6 +418,7 @@ class _Parser:
             else:
                 self.notice("unbalanced_parenthesis", tok.raw, "a '(' without its ')': closed at the end")
             if node is None:
+                self.notice("empty_group", tok.raw, "a group with nothing to search inside: ignored")
                 return None, False
             neg = tok.kind == "term" and tok.neg
             if neg:
@@ -433,11 +449,17 @@ class _Parser:
         fname = field_name.lower() if field_name else None
         if phrase is not None:
             self.exact = True
+        if fname and not count and fname not in _FIELD_NAMES and not text.startswith("/"):
+            meant = _near_field(fname)
+            if meant is not None:
+                self.notice("unknown_field", tok.raw, f"'{field_name}:' is not a field: read as {meant}:")
+                field_name = fname = meant
         if fname == "atleast":
             if not count:
                 self.exact = True
-                self.notice("malformed_operator", tok.raw, "'atleast:' needs a number (atleast3:word): searched as text")
-                return Words(f"{field_name}:{text}") if phrase is None else Phrase(f"{field_name}:{text}")
+                self.notice("malformed_operator", tok.raw,
+                            f"'atleast:' needs a number (atleast3:word): searched as {text}")
+                return Words(text) if phrase is None else Phrase(text)
             n = int(count)
             if not 1 <= n <= MAX_MENTIONS:
                 clamped = min(max(n, 1), MAX_MENTIONS)
@@ -487,13 +509,27 @@ def _and_of(*nodes):
     return AllOf(tuple(must), tuple(must_not)) if must or must_not else None
 
 
+def _near_field(name: str) -> str | None:
+    """The field a misspelt field name means (``tittle`` -> title): one
+    edit away, or two for names of five letters or more."""
+    import difflib
+
+    for known in _FIELD_NAMES:
+        ratio = difflib.SequenceMatcher(None, name, known).ratio()
+        if name[0] == known[0] and ratio >= 0.8:
+            return known
+    return None
+
+
 def _lowercase_operator_notices(text: str, notices: list) -> None:
-    """``香港 or 澳门``: a lower-case operator word between Chinese terms is
-    searched as a word; say so (the operator is upper case)."""
+    """``香港 or 澳门``: an operator word not in upper case (or, Or, same)
+    between two terms, one of them Chinese, is searched as a word; say so
+    (operators are written in upper case)."""
     words = text.split()
     for i in range(1, len(words) - 1):
         w = words[i]
-        if w in ("and", "or", "not") and _CJK.search(words[i - 1]) and _CJK.search(words[i + 1]):
+        if (w.lower() in ("and", "or", "not", "same") and w != w.upper()
+                and (_CJK.search(words[i - 1]) or _CJK.search(words[i + 1]))):
             notices.append(Notice("lowercase_operator", w,
                                   f"'{w}' is searched as a word; the operator is written {w.upper()}"))
 
@@ -501,7 +537,9 @@ def _lowercase_operator_notices(text: str, notices: list) -> None:
 def parse(text: str) -> Query:
     """Parse a query string; never raises on any input.  Invisible format
     characters are ignored (``search.chars``), as they are in articles."""
-    text = strip_ignorable((text or "")[:MAX_QUERY_LENGTH])
+    # Full-width forms read as their plain form (ＡＮＤ, ｗ／５, ｔｉｔｌｅ：),
+    # as they are when searched.
+    text = fold_chars(strip_ignorable((text or "")[:MAX_QUERY_LENGTH]))
     notices: list[Notice] = []
     toks = _lex(text, notices)
     parser = _Parser(toks, notices)
@@ -510,6 +548,7 @@ def parse(text: str) -> Query:
     if q.must_not:
         parser.exact = True
     q.exact = parser.exact
+    q.notices = list({(n.code, n.text): n for n in notices}.values())  # each once
     return q
 
 
@@ -537,6 +576,22 @@ def _word(text: str) -> str:
     return text
 
 
+_FORM_ITEM = re.compile(r'["“「『＂]([^"”」』＂]*)["”」』＂]?|(\S+)')
+
+
+def _form_items(text: str) -> list[str]:
+    """A form field's words and "quoted phrases" as query terms: a phrase
+    stays one term (none = ``"体育 新闻"`` excludes that phrase, not every
+    article mentioning 新闻)."""
+    items = []
+    for m in _FORM_ITEM.finditer(text):
+        if m.group(2) is not None:
+            items.append(_word(m.group(2)))
+        elif m.group(1).strip():
+            items.append(_quoted(m.group(1)))
+    return [i for i in items if i]
+
+
 def compose(all_words: str = "", exact: str = "", any_words: str = "", none_words: str = "",
             scope: str = "all", mentions: str = "", min_mentions: int = 0,
             same_left: str = "", same_right: str = "", author: str = "", source: str = "",
@@ -550,17 +605,17 @@ def compose(all_words: str = "", exact: str = "", any_words: str = "", none_word
     ``same_*``: two terms in one sentence or paragraph (``same_unit``)."""
     prefix = {"title": "title:", "lead": "lead:"}.get(scope, "")
     parts = []
-    for word in all_words.split():
-        parts.append(prefix + _word(word))
+    for item in _form_items(all_words):
+        parts.append(prefix + item)
     if exact.strip():
         parts.append(prefix + _quoted(exact))
-    options = [prefix + _word(w) for w in any_words.split()]
+    options = [prefix + item for item in _form_items(any_words)]
     if len(options) == 1:
         parts.append(options[0])
     elif options:
         parts.append("(" + " OR ".join(options) + ")")
-    for word in none_words.split():
-        parts.append("-" + _word(word))
+    for item in _form_items(none_words):
+        parts.append("-" + item)
     if mentions.strip() and min_mentions >= 1:
         parts.append(f"atleast{min(min_mentions, MAX_MENTIONS)}:{_term(mentions)}")
     if same_left.strip() and same_right.strip():

@@ -145,3 +145,18 @@ def test_compose_keeps_each_form_term_one_term(term):
 def test_a_dangling_proximity_operator_makes_the_query_exact():
     assert q.parse("疫苗 立法会 AND").exact and q.parse("疫苗 w/x 立法会").exact
     assert q.parse("疫苗 立法会 w/5").exact
+
+
+def test_quoted_phrases_in_form_fields_stay_phrases(engine, sample_records):
+    """none = "体育 新闻" excluded every article mentioning 新闻; any = 香港
+    "澳门 特区" split the phrase."""
+    text = q.compose(all_words="选举", none_words='"体育 新闻"', any_words='香港 "澳门 特区"')
+    assert text == '选举 (香港 OR "澳门 特区") -"体育 新闻"'
+    parsed = q.parse(text)
+    assert q.Phrase("体育 新闻") in parsed.must_not
+    assert q.AnyOf((q.Words("香港"), q.Phrase("澳门 特区"))) in parsed.must
+    expected = {r["id"] for r in sample_records
+                if "选举" in squeeze(r["title"] + r["body"])
+                and ("香港" in squeeze(r["title"] + r["body"]) or "澳门特区" in squeeze(r["title"] + r["body"]))
+                and "体育新闻" not in squeeze(r["title"] + r["body"])}
+    assert ids(engine, text) == expected

@@ -774,3 +774,30 @@ def test_the_api_on_this_backend(backend, location, openapi, sample_records):
         eng = app.extensions["search_engine"].get()
         eng.pinyin.get(wait=60)
         eng.suggester.get(wait=60)
+
+
+def test_a_partial_match_of_a_latin_word_has_a_piece_of_it(contract_engine, sample_records, by_id):
+    """``香港 qwertyuiop``: English articles sharing letter pairs with the
+    typo (er, rt, io ...) ranked above the articles with 香港; a partial match
+    of a Latin word needs a piece of it (60 %, five letters at least)."""
+    res = search(contract_engine, "香港 qwertyuiop", size=50)
+    assert res.relaxed and res.total_full == 0
+    assert all("香港" in norm(by_id[h.id]["title"] + by_id[h.id]["body"]) for h in res.hits)
+    assert all(h.match["missing"] == ["qwertyuiop"] for h in res.hits)
+
+
+@pytest.mark.parametrize("q", ["林郑月娥 w/p 特首", "中国 w/p 发展", "特首 w/1 选", "林郑月娥 w/10 特首"])
+def test_proximity_terms_cut_apart_by_the_articles_segmentation(contract_engine, sample_records, word_ranges, q):
+    """特首 in 特|首选 and 林郑月娥 in 林|郑月|娥: the article's words split the
+    term, and it is still found, at the positions of the words it falls in."""
+    a, op, b = q.split()
+
+    def paragraph(r):
+        return (norm(a) in norm(r["title"]) and norm(b) in norm(r["title"])) or any(
+            norm(a) in p and norm(b) in p for p in norm(r["body"]).split("\n"))
+
+    if op == "w/p":
+        expected = {r["id"] for r in sample_records if paragraph(r)}
+    else:
+        expected = {r["id"] for r in sample_records if within(word_ranges, r, a, b, int(op[2:]), False)}
+    assert ids(search(contract_engine, q)) == expected

@@ -317,3 +317,36 @@ def test_the_service_reports_an_index_of_another_version(tmp_path, monkeypatch):
     assert health.status_code == 503
     assert "python -m indexer rebuild" in json.dumps(health.get_json())
     assert client.get("/api/search?q=a").status_code == 503
+
+
+# ---- 3. operators as typed: full width, no spaces, misspelt ---------------------------------
+@pytest.mark.parametrize("typed, same_as", [
+    ("香港 ＡＮＤ 选举", "香港 AND 选举"), ("香港 ｗ／３ 选举", "香港 w/3 选举"), ("张三|李四", "张三 OR 李四"),
+    ("张三｜李四", "张三 OR 李四"), ("ｔｉｔｌｅ：选举", "title:选举"), ("tittle:选举", "title:选举"),
+    ("atleast:选举", "选举"), ("香港 w/3 选举 title:", "香港 w/3 选举"), ("（香港 OR 澳门） w/3 选举", "(香港 OR 澳门) w/3 选举"),
+])
+def test_operators_are_read_as_typed_in_any_form(crafted, typed, same_as):
+    a, b = found(crafted, typed), found(crafted, same_as)
+    assert [h.id for h in a.hits] == [h.id for h in b.hits] and a.understood == b.understood
+    assert a.exact == b.exact or not b.notices
+
+
+@pytest.mark.parametrize("typed", ["NOT", "OR", "w/5", "()", '""', "AND AND", "title:", "- -"])
+def test_a_query_of_operators_alone_finds_nothing_and_says_why(crafted, typed):
+    res = found(crafted, typed)
+    assert res.total == 0 and res.hits == []
+    assert res.notices or typed in ('""', "- -")
+
+
+def test_a_notice_is_given_once(crafted):
+    res = found(crafted, "(" * 50 + "香港")
+    assert [n["code"] for n in res.notices] == ["unbalanced_parenthesis"]
+
+
+def test_control_and_combining_characters_are_text_not_terminators():
+    """A NUL in the middle (OpenCC's C strings stopped there) and a
+    decomposed é (e + U+0301) normalise like the rest of the text."""
+    assert normalize_query("香港\x00选举") == "香港 选举"
+    assert normalize_query("cafe\u0301") == normalize_query("café") == "café"
+    norm = normalize("Cafe\u0301 开门")
+    assert norm.text == "café 开门" and norm.span(0, 4) == (0, 5)

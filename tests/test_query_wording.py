@@ -33,7 +33,7 @@ def test_every_notice_code_of_the_parser_has_a_wording():
     assert len(set(NOTICE_WORDING.values())) == len(NOTICE_WORDING)  # one each, none shared
     assert all("{text}" in w for w in NOTICE_WORDING.values())
     assert notice_text({"code": "lowercase_operator", "text": "or", "message": "x"}) == \
-        "小写的「or」按普通词检索；如要作为运算符，请写成大写 OR。"
+        "「or」按普通词检索；如要作为运算符，请全部大写：OR。"
     # A code added to the parser later: its English message rather than nothing.
     assert notice_text({"code": "new_code", "text": "x", "message": "read as y"}) == "read as y"
 
@@ -47,7 +47,11 @@ def test_every_notice_code_of_the_parser_has_a_wording():
     ("香港 w/5 author:张", "proximity_operand", "已改为两侧同时包含（AND）"),
     ("(香港 选举", "unbalanced_parenthesis", "括号「(」没有配对"),
     ("author:(张 OR 李)", "field_group", "「author:(」后面不能跟括号分组"),
-    ("香港 or 澳门", "lowercase_operator", "请写成大写 OR"),
+    ("香港 or 澳门", "lowercase_operator", "请全部大写：OR"),
+    ("香港 Same 选举", "lowercase_operator", "请全部大写：SAME"),
+    ("香港 title:", "empty_field", "「title:」后面没有检索内容"),
+    ("tittle:香港", "unknown_field", "「tittle:香港」中的字段名拼写有误"),
+    ("atleast:疫苗", "malformed_operator", "「atleast:疫苗」不是有效的运算符"),
 ])
 def test_the_page_says_how_each_notice_was_read(client, query, code, shown):
     html = page(client, query)

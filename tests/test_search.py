@@ -258,3 +258,21 @@ def test_concurrent_searches_agree_with_sequential(sample_index):
                                    queries))
     sequential = [[h.id for h in fresh.search(SearchRequest(q=q, size=20)).hits] for q in queries]
     assert concurrent == sequential
+
+
+@pytest.mark.parametrize("q, kw", [("category:眾聞", {}), ("source:央视网", {}), ("", {}), ("", {"category": ["眾聞"]}),
+                                   ("香港", {})])
+def test_paging_walks_every_result_once(engine, q, kw):
+    """Pages of any size concatenate to the same order, each result once,
+    also when every hit scores the same (a field-only query, browsing)."""
+    total = engine.search(SearchRequest(q=q, size=1, facets=(), highlight=False, group=False, **kw)).total
+    assert total > 100
+    n = min(total, 300)
+    whole = [h.id for h in engine.search(SearchRequest(q=q, size=n, facets=(), highlight=False, group=False,
+                                                        **kw)).hits]
+    for size in (10, 20, 7):
+        paged = []
+        for page in range(1, -(-n // size) + 1):
+            paged += [h.id for h in engine.search(SearchRequest(q=q, size=size, page=page, facets=(), highlight=False,
+                                                                group=False, **kw)).hits]
+        assert paged[:n] == whole and len(set(whole)) == n, size

@@ -97,7 +97,10 @@ NOTICE_CODES = {
     "proximity_operand": "a proximity operator beside something other than a word, a phrase or (a OR b): read as AND",
     "unbalanced_parenthesis": "a '(' without ')' (closed at the end) or a ')' without '(' (ignored)",
     "field_group": "author:, source:, category: or tag: before a group: the group is searched without the field",
-    "lowercase_operator": "and / or / not in lower case between Chinese terms: searched as a word",
+    "lowercase_operator": "and / or / not / same not in upper case beside a Chinese term: searched as a word",
+    "empty_field": "a field (title:, author:, atleast3: ...) with nothing after it: ignored",
+    "unknown_field": "a misspelt field name (tittle:, auther:): read as the field it is close to",
+    "empty_group": "parentheses with nothing to search inside: ignored",
 }
 NOTICE = {
     "type": "object", "required": ["code", "text", "message"], "additionalProperties": False,

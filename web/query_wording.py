@@ -22,7 +22,10 @@ NOTICE_WORDING = {
     "proximity_operand": "「{text}」两侧只能是词、带引号的短语或（甲 OR 乙），这里不符合，已改为两侧同时包含（AND）。",
     "unbalanced_parenthesis": "括号「{text}」没有配对：缺少的右括号视为加在查询末尾，多出的右括号不予理会。",
     "field_group": "「{text}」后面不能跟括号分组，括号里的内容已在标题和正文中检索。",
-    "lowercase_operator": "小写的「{text}」按普通词检索；如要作为运算符，请写成大写 {upper}。",
+    "lowercase_operator": "「{text}」按普通词检索；如要作为运算符，请全部大写：{upper}。",
+    "empty_field": "「{text}」后面没有检索内容，已忽略。",
+    "unknown_field": "「{text}」中的字段名拼写有误，已按最接近的字段检索。",
+    "empty_group": "括号「{text}」里没有检索内容，已忽略。",
 }
 
 

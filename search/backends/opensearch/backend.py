@@ -40,6 +40,7 @@ articles match, in a different order.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -67,6 +68,11 @@ FORMS_PER_BUCKET = 10
 # below OpenSearch's default search.max_buckets (65,535).
 TERMS_PER_PARTITION = 50000
 PARTITION_HEADROOM = 1.2  # the number of terms is an estimate (HyperLogLog): split for 20 % more
+
+
+# Proximity terms up to this many characters are also looked for across
+# two or three of the article's words, split anywhere (28 ways at 8).
+SPLIT_MAX = 8
 
 
 class IncompatibleIndex(Exception):
@@ -179,22 +185,36 @@ class OpenSearchBackend:
 
     @staticmethod
     def _word_span(field: str, term: PhraseClause) -> dict:
-        """Where ``term`` occurs among the words of ``field``: a one-word
-        term inside any word (a wildcard: sub-words and pieces of words
-        count, as they do on the Whoosh backend), a term of several words
-        as those words in order, the first ending and the last starting a
-        word of the text."""
-        words = list(term.words) or [term.text]
+        """Where ``term`` occurs among the words of ``field``, at the
+        positions of the words it falls in (as the Whoosh backend counts
+        them): inside one word (a wildcard: sub-words and pieces of words
+        count), or across two or three words, however the article's
+        segmentation cut it (特首 in 特|首选, 林郑月娥 in 林|郑月|娥): the first
+        word ending with the term's beginning, a middle word exactly, the
+        last word starting with the term's end.  Terms longer than
+        SPLIT_MAX characters are split only where the query's own words end."""
+        text = "".join(term.words) or term.text
 
         def multi(pattern: str) -> dict:
             return {"span_multi": {"match": {"wildcard": {field: {"value": pattern}}}}}
 
-        if len(words) == 1:
-            return multi(f"*{_wildcard_escape(words[0])}*")
-        clauses = [multi(f"*{_wildcard_escape(words[0])}")]
-        clauses += [{"span_term": {field: w}} for w in words[1:-1]]
-        clauses.append(multi(f"{_wildcard_escape(words[-1])}*"))
-        return {"span_near": {"clauses": clauses, "slop": 0, "in_order": True}}
+        def split(parts: list[str]) -> dict:
+            clauses = [multi(f"*{_wildcard_escape(parts[0])}")]
+            clauses += [{"span_term": {field: p}} for p in parts[1:-1]]
+            clauses.append(multi(f"{_wildcard_escape(parts[-1])}*"))
+            return {"span_near": {"clauses": clauses, "slop": 0, "in_order": True}}
+
+        options = [multi(f"*{_wildcard_escape(text)}*")]
+        n = len(text)
+        if n <= SPLIT_MAX:
+            cuts = [(i,) for i in range(1, n)] + [(i, j) for i in range(1, n) for j in range(i + 1, n)]
+        else:
+            ends = list(itertools.accumulate(len(w) for w in term.words))[:-1]
+            cuts = [tuple(ends)] if ends else []
+        for cut in cuts:
+            bounds = (0, *cut, n)
+            options.append(split([text[a:b] for a, b in zip(bounds, bounds[1:])]))
+        return options[0] if len(options) == 1 else {"span_or": {"clauses": options}}
 
     def _in_lead(self, c) -> dict:
         """The clause's text occurs in the first paragraph (``lead_g``)."""

@@ -40,6 +40,9 @@ RELAX_MIN_COVERAGE = 0.0  # minimum idf share of a partial match (0: any word)
 PART_CREDIT = 0.5  # a document with a long word's parts but not the word itself
 PARTIAL_MAX = 0.9  # ... never counts as matching the word
 _CJK_GRAM = re.compile(r"^[\u3400-\u9fff]{2}$")
+# A Latin word is partially matched (by shared bigrams) only by a text that
+# has at least this share of it as one piece (and five characters at least).
+LATIN_PIECE = 0.6
 
 
 def _intersect_all(arrays: list[np.ndarray], n: int) -> np.ndarray:
@@ -257,6 +260,7 @@ class Executor:
             docs, score, count = self._gram_scores(grams, c.fields)
             strength = np.minimum(count / max(len(grams), 1), PARTIAL_MAX)
             keep = (strength >= 0.5) & ~_mask(full_docs, self.view.n_all)[docs]
+            keep[keep] = self._has_chunk(c.word, docs[keep])  # never "structure" for trump
             return docs[keep], PART_CREDIT * score[keep] / max(len(grams), 1), strength[keep]
         if not c.parts:
             return _EMPTY + (np.empty(0),)
@@ -438,6 +442,25 @@ class Executor:
         shared = np.intersect1d(lk, rk)
         shared = shared[shared < len(bd)]
         return np.unique(bd[shared])
+
+    def _has_chunk(self, word: str, docs: np.ndarray) -> np.ndarray:
+        """For each of ``docs``: does its title or body contain a piece of
+        the Latin ``word`` of at least LATIN_PIECE of its length (and five
+        characters), as one run of text?  (dribbble for dribble, followme
+        for follow; never truth for trump.)"""
+        n = len(word)
+        size = min(n, max(5, math.ceil(LATIN_PIECE * n)))
+        found = np.zeros(self.view.n_all, bool)
+        for start in range(n - size + 1):
+            piece = word[start:start + size]
+            grams = [(piece[i:i + 2], i) for i in range(size - 1)]
+            for f in ("title", "body"):
+                todo = docs[~found[docs]]
+                if not len(todo):
+                    return found[docs]
+                d, _ = self._substring_docs(f + "_g", grams, piece)
+                found[np.intersect1d(d, todo)] = True
+        return found[docs]
 
     def whole_word(self, c: WordClause):
         """Documents where ``c.word`` occurs as a whole word (its start a
@@ -760,11 +783,16 @@ class Executor:
         final = scores * ranking.recency_factor(pub, now)
         scores[:] = final
         k = plan.offset + plan.limit
+        if k <= 0:
+            return np.empty(0, np.int64)
         if len(docs) > 4 * k + 64:
-            # Partial selection first: only the best k by (matched, score).
+            # Partial selection first: the best k by (matched, score), and
+            # every document tied with the k-th, so that the order (ties by
+            # doc id) is the same whatever page is asked for.
             key = matched * 1e9 + final
-            top = np.argpartition(-key, k)[:k] if k < len(docs) else np.arange(len(docs))
-            return top[np.lexsort((docs[top], -final[top], -matched[top]))]
+            kth = np.partition(key, len(key) - k)[len(key) - k]
+            top = np.flatnonzero(key >= kth)
+            return top[np.lexsort((docs[top], -final[top], -matched[top]))][:k]
         return np.lexsort((docs, -final, -matched))[:k]
 
     def facets(self, docs: np.ndarray, names, size: int) -> dict[str, list[tuple[str, int]]]:
