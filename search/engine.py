@@ -250,14 +250,14 @@ class SearchEngine:
         if not fixed:
             return result
         alt = self._search(dataclasses.replace(req, q=fixed, correct=False), t0)
-        if not alt.total or alt.relaxed:
+        # Judged by full matches: on a small index the corrected query may
+        # have few enough (韩国国会: 5 of 2,000) to be followed by partial ones.
+        if alt.total_full <= result.total_full:
             return result
-        if result.relaxed or result.total == 0:
+        if result.relaxed or not result.total_full:
             return dataclasses.replace(alt, request=req, corrected_from=req.q, corrected_to=fixed,
                                        took_ms=(time.perf_counter() - t0) * 1000)
-        if alt.total > result.total:
-            return dataclasses.replace(result, suggestion=fixed)
-        return result
+        return dataclasses.replace(result, suggestion=fixed)
 
     def _plan(self, req: SearchRequest, timed: bool = True):
         """The request as a backend plan (query parsed, pinyin read,

@@ -121,3 +121,13 @@ def test_correct_queries_are_not_corrected(engine, sample_records, q):
     if q == "景点":
         assert len(articles_with(sample_records, "经典")) > len(articles_with(sample_records, "景点")) > 0
         assert res.total == len(articles_with(sample_records, "景点"))
+
+
+def test_a_correction_with_few_full_matches_still_applies(engine, sample_records):
+    """韩国国惠 (the README's example): 国会 is in the sample, 国惠 nowhere;
+    韩国国会 has only a few full matches, followed by partial ones, and is
+    still the reading shown (judged by full matches, not by "relaxed")."""
+    engine.wait_ready(60)
+    assert not articles_with(sample_records, "国惠") and articles_with(sample_records, "国会")
+    res = engine.search(SearchRequest(q="韩国国惠", size=10, facets=()))
+    assert res.corrected_to == "韩国国会" and res.total_full == len(articles_with(sample_records, "韩国国会")) >= 1
