@@ -37,24 +37,38 @@ from .pinyin import PinyinLexicon, word_pinyin
 
 CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,12}")
 MIN_GAIN = 20  # a new word needs this many times the articles of what was typed
+# Runs longer than this are not read back (reading a run through the lexicon
+# costs article counts of every homophone of its pieces: 20-60 ms cold for
+# runs of 9+ characters on the full corpora, most of the query latency
+# benchmark's p95; slips are looked for in the words a reader types).
+MAX_RUN = 6
 # A slip is one wrong character of a word (at most one in three): a whole
 # word read differently is another word (a name, a brand), not a slip.
 NOISE_RATE = 2e-5  # typed text in at most this share of the articles is a slip, not a word of ours
 PRIOR_RATE = 1e-5  # ... and counts as in at least this share (a large index asks for more support)
 
 
+def mistyped_runs(text: str, cut, is_word) -> list[str]:
+    """The Chinese runs of ``text`` that could hold an input-method slip even
+    though the query finds articles: runs that do not read as dictionary
+    words of two or more characters (a piece is a single character:
+    习近凭 -> 习近 + 凭, 火箭单 -> 火箭 + 单; or no dictionary word).
+    ``cut(text)`` -> [(word, start, end)]: the query segmenter; ``is_word``:
+    its dictionary.  No index lookups."""
+    return [m.group() for m in CJK_RUN.finditer(fold_case(normalize_query(text)))
+            if any(e - s == 1 or not is_word(w) for w, s, e in cut(m.group()))]
+
+
 def looks_mistyped(text: str, cut, is_word) -> bool:
-    """Could ``text`` hold an input-method slip even though it finds
-    articles?  True when a Chinese run of it does not read as dictionary
-    words of two or more characters: a piece is a single character
-    (习近凭 -> 习近 + 凭, 火箭单 -> 火箭 + 单) or no dictionary word.
-    ``cut(text)`` -> [(word, start, end)]: the query segmenter;
-    ``is_word``: its dictionary.  No index lookups: it only decides
+    """Does ``text`` have a run ``mistyped_runs`` finds?  It only decides
     whether ``corrected_query`` (which asks the index) is worth running."""
-    for m in CJK_RUN.finditer(fold_case(normalize_query(text))):
-        if any(e - s == 1 or not is_word(w) for w, s, e in cut(m.group())):
-            return True
-    return False
+    return bool(mistyped_runs(text, cut, is_word))
+
+
+def noise_articles(doc_count: int) -> int:
+    """Articles a typed run may be in and still count as a slip
+    (``NOISE_RATE`` of the index)."""
+    return int(doc_count * NOISE_RATE)
 
 
 def corrected_query(text: str, lexicon: PinyinLexicon | None, doc_count: int, cut,
@@ -69,12 +83,14 @@ def corrected_query(text: str, lexicon: PinyinLexicon | None, doc_count: int, cu
     (asked only for runs with a correction: one search each)."""
     if lexicon is None or not len(lexicon) or doc_count <= 0:
         return None
-    noise = int(doc_count * NOISE_RATE)
+    noise = noise_articles(doc_count)
     prior = doc_count * PRIOR_RATE
     norm = fold_case(normalize_query(text))
     out, last, changed = [], 0, False
     for m in CJK_RUN.finditer(norm):
         run = m.group()
+        if len(run) > MAX_RUN:
+            continue  # a sentence typed as one run: its readings cost more than a slip is likely
         conv = lexicon.convert(word_pinyin(run))
         if conv is None:
             continue

@@ -9,8 +9,10 @@ The web app, the CLI and the benchmarks all go through ``SearchEngine``.
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -21,7 +23,7 @@ from . import query as q
 from .analysis import Analyzer
 from .backends.base import IndexBackend
 from .background import BackgroundValue
-from .correct import corrected_query, looks_mistyped
+from .correct import corrected_query, mistyped_runs, noise_articles
 from .highlight import highlight_title, snippet
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
@@ -37,6 +39,7 @@ from .synonyms import Synonyms, expand
 from .timeutil import parse_published
 
 log = logging.getLogger(__name__)
+_TAGS = re.compile(r"</?mark>")
 
 TEXT_FIELDS = {None: ("title", "body"), "title": ("title",), "lead_body": ("body",)}
 # Words that carry no topic: in a query with other words they only add to
@@ -237,13 +240,26 @@ class SearchEngine:
         lexicon = self.pinyin.get()
         segmenter = self.analyzer.segmenter
         few = result.relaxed or result.total < FEW_RESULTS
-        if lexicon is None or not (few or looks_mistyped(req.q, segmenter.cut, segmenter.has_word)):
+        if lexicon is None:
             return result
 
         def written(text: str) -> int:
             """Articles with ``text`` as written (no partial matches)."""
             clause = PhraseClause(text, self.analyzer.phrase_grams(text), ("title", "body"))
             return self.backend.execute(Plan(must=[clause], limit=0, relax_below=0)).total
+
+        if not few:
+            # Reading a run back through the lexicon costs article counts of
+            # its homophones: first the cheap questions, is a suspect run in
+            # the results shown (their titles and snippets, in hand), and if
+            # not, is it found nowhere as written (one phrase count each)?
+            runs = mistyped_runs(req.q, segmenter.cut, segmenter.has_word)
+            shown = normalize_query("\n".join(h.title + "\n" + html.unescape(_TAGS.sub("", h.snippet))
+                                               for h in result.hits))
+            runs = [run for run in runs if run not in shown]
+            noise = noise_articles(self.backend.doc_count()) if runs else 0
+            if not any(written(run) <= noise for run in runs):
+                return result
 
         fixed = corrected_query(req.q, lexicon, self.backend.doc_count(), segmenter.cut,
                                 written=None if few else written)

@@ -247,23 +247,50 @@ def _fold_and_convert(text: str) -> Normalized:
     return Normalized(fold_case("".join(pieces)), text, tuple(starts), tuple(ends))
 
 
+@functools.lru_cache(maxsize=1)
+def _combining_pattern():
+    """Runs of combining marks (``unicodedata.combining`` > 0)."""
+    import re
+
+    marks = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and unicodedata.combining(chr(cp))]
+    ranges, start, prev = [], marks[0], marks[0]
+    for cp in marks[1:]:
+        if cp != prev + 1:
+            ranges.append((start, prev))
+            start = cp
+        prev = cp
+    ranges.append((start, prev))
+    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]+")
+
+
+@functools.lru_cache(maxsize=1)
+def _unusual_pattern():
+    """Either an ignorable character or a combining mark: one scan of the
+    text decides whether ``normalize`` takes its slower path."""
+    import re
+
+    return re.compile(ignorable_pattern().pattern[:-1] + _combining_pattern().pattern[1:-2] + "]")
+
+
 def _compose(text: str) -> tuple[str, list[tuple[int, int]]] | None:
     """Letters with combining marks composed (NFC: e + U+0301 -> é), with
-    each composed character's span in ``text``; None when nothing composes."""
-    if unicodedata.is_normalized("NFC", text):
+    each resulting character's span in ``text``; None when nothing
+    composes.  Only the letters carrying marks are looked at: the other
+    differences NFC makes are single characters the character fold maps."""
+    marks = list(_combining_pattern().finditer(text))
+    if not marks:
         return None
-    clusters: list[list[int]] = []
-    for i, ch in enumerate(text):
-        if clusters and unicodedata.combining(ch):
-            clusters[-1][1] = i + 1
-        else:
-            clusters.append([i, i + 1])
-    out, spans = [], []
-    for a, b in clusters:
-        piece = text[a:b]
-        composed = unicodedata.normalize("NFC", piece) if b - a > 1 else piece
+    out, spans, last = [], [], 0
+    for m in marks:
+        base = max(m.start() - 1, last)
+        out.append(text[last:base])
+        spans.extend((i, i + 1) for i in range(last, base))
+        composed = unicodedata.normalize("NFC", text[base:m.end()])
         out.append(composed)
-        spans.extend([(a, b)] * len(composed) if b - a > 1 else [(a, b)])
+        spans.extend([(base, m.end())] * len(composed))
+        last = m.end()
+    out.append(text[last:])
+    spans.extend((i, i + 1) for i in range(last, len(text)))
     composed_text = "".join(out)
     return (composed_text, spans) if composed_text != text else None
 
@@ -271,9 +298,9 @@ def _compose(text: str) -> tuple[str, list[tuple[int, int]]] | None:
 def normalize(text: str) -> Normalized:
     """``text`` normalised (see the module docstring), with the map back to
     ``text``: ``Normalized.span`` gives original offsets."""
-    ignorables = has_ignorable(text)
-    if not ignorables and unicodedata.is_normalized("NFC", text):
+    if _unusual_pattern().search(text) is None:  # no invisible character, no combining mark
         return _fold_and_convert(text)
+    ignorables = has_ignorable(text)
     # (start, end) in ``text`` of each character of the text being built.
     spans = [(i, i + 1) for i in range(len(text))]
     current = text
@@ -299,7 +326,7 @@ def normalize_query(text: str) -> str:
     """Normalise query text exactly as documents are (without the offset map)."""
     if has_ignorable(text):
         text = ignorable_pattern().sub("", text)
-    if not unicodedata.is_normalized("NFC", text):
-        composed = _compose(text)
-        text = composed[0] if composed is not None else text
+    composed = _compose(text)
+    if composed is not None:
+        text = composed[0]
     return fold_case(to_simplified(fold_chars(text)))

@@ -124,11 +124,11 @@ class PinyinLexicon:
         return self.by_key.get(key, [])
 
     # ---- readings ------------------------------------------------------------------
-    def candidates(self, key: str) -> list[str]:
+    def candidates(self, key: str, dictionary: bool = True) -> list[str]:
         """Headline words with pinyin ``key`` (most common first), then
-        dictionary words of two syllables with it."""
+        (``dictionary``) dictionary words of two syllables with it."""
         out = [w for _, w in self.by_key.get(key, [])]
-        if self.is_word is not None and len(key) <= 12:
+        if dictionary and self.is_word is not None and len(key) <= 12:
             with self._lock:
                 extra = self._dictionary.get(key)
             if extra is None:
@@ -140,11 +140,13 @@ class PinyinLexicon:
             out += [w for w in extra if w not in out]
         return out
 
-    def readings_of(self, keys) -> dict[str, list[tuple[int, str]]]:
+    def readings_of(self, keys, dictionary=None) -> dict[str, list[tuple[int, str]]]:
         """key -> [(articles using it, word)] best first, for every key
         asked, in one frequency lookup: the candidates our articles use,
-        each at least ``HOMOPHONE_SHARE`` as common as the best."""
-        cands = {k: self.candidates(k) for k in dict.fromkeys(keys)}
+        each at least ``HOMOPHONE_SHARE`` as common as the best.
+        ``dictionary``: the keys whose dictionary words are candidates too
+        (None: all)."""
+        cands = {k: self.candidates(k, dictionary is None or k in dictionary) for k in dict.fromkeys(keys)}
         df = self.article_df([w for ws in cands.values() for w in ws])
         out = {}
         for key, ws in cands.items():
@@ -196,7 +198,10 @@ class PinyinLexicon:
         if not LATIN_RUN.match(latin):
             return None
         spans = self._spans(latin, self.by_key)
-        readings = self.readings_of(key for _, _, key in spans)
+        # Dictionary words only for the whole run read as one word (jingdian:
+        # 经典, in no headline): for every piece of a long run they cost
+        # hundreds of article counts a query, and pieces are headline words.
+        readings = self.readings_of((key for _, _, key in spans), dictionary={latin})
         found = self._best_split(len(latin), spans, lambda k: readings[k][0] if readings[k] else None)
         return (found[1], found[2]) if found else None
 
@@ -257,6 +262,8 @@ class LexiconCache(BackgroundValue):
             # Headline words: the names and topics readers look for.  (Adding
             # the body's 470k words took 12 s more per process; body words
             # come in through the dictionary and article counts instead.)
+            if is_word is not None:
+                _syllable_chars()  # the syllable table (~50 ms), here rather than in a reader's query
             return PinyinLexicon(backend.vocabulary("title"), self.frequencies, is_word)
 
         super().__init__(build, max_age, changed=lambda: backend.version() != state["version"],

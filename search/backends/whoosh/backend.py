@@ -120,7 +120,15 @@ class WhooshBackend:
         return self.view.n_live
 
     def doc_frequencies(self, words: list[str]) -> list[int]:
-        return [self.doc_frequency(w) for w in words]
+        """How many articles use each word (title or body), from the term
+        dictionaries alone: per segment the larger of the title and body
+        counts, deleted articles counted until their segment is merged.
+        Close enough to rank readings and weigh key terms, and ~3x cheaper
+        than reading postings (85 words: 73 -> 20 ms on the full corpora,
+        cold); ``doc_frequency`` counts one word exactly."""
+        segments = self.view.segments
+        return [sum(max(s.term_doc_frequency("title_w", w), s.term_doc_frequency("body_w", w)) for s in segments)
+                for w in words]
 
     def doc_frequency(self, word: str) -> int:
         """Live documents having ``word`` in the title or the body."""

@@ -27,6 +27,8 @@ by stock Whoosh) reads as "no signature, no boundaries".
 from __future__ import annotations
 
 import io
+import os
+import threading
 
 import numpy as np
 
@@ -106,6 +108,9 @@ def read(storage, segment) -> dict:
             "sentence_offsets": None,
             "sentence_ends": None,
         }
+    folder = getattr(storage, "folder", None)
+    if folder is not None:
+        return LazyArrays(os.path.join(folder, name))
     f = storage.open_file(name)
     try:
         raw = f.read()
@@ -113,3 +118,30 @@ def read(storage, segment) -> dict:
         f.close()
     with np.load(io.BytesIO(raw), allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
+
+
+class LazyArrays:
+    """A segment's docinfo arrays, each read from the file when first asked
+    for: a proximity query needs the word bitmaps, not the MinHash
+    signatures that make up most of the file (~5 MB a segment)."""
+
+    def __init__(self, path: str):
+        self._npz = np.load(path, allow_pickle=False)
+        self._names = set(self._npz.files)
+        self._arrays: dict = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, name) -> bool:
+        return name in self._names
+
+    def __getitem__(self, name):
+        with self._lock:
+            if name not in self._arrays:
+                self._arrays[name] = self._npz[name]
+            return self._arrays[name]
+
+    def get(self, name, default=None):
+        return self[name] if name in self._names else default
+
+    def keys(self):
+        return set(self._names)

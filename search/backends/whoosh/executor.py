@@ -40,6 +40,7 @@ RELAX_MIN_COVERAGE = 0.0  # minimum idf share of a partial match (0: any word)
 PART_CREDIT = 0.5  # a document with a long word's parts but not the word itself
 PARTIAL_MAX = 0.9  # ... never counts as matching the word
 _CJK_GRAM = re.compile(r"^[\u3400-\u9fff]{2}$")
+_LATIN_PIECES = re.compile(r"[0-9a-z]+")  # the letter-and-digit pieces of a Latin term
 # A Latin word is partially matched (by shared bigrams) only by a text that
 # has at least this share of it as one piece (and five characters at least).
 LATIN_PIECE = 0.6
@@ -237,8 +238,17 @@ class Executor:
                 sub_docs, sub_tf = g_docs[extra], g_tf[extra]
             else:
                 # Only documents without the word itself need the (costlier)
-                # substring check.
-                sub_docs, sub_tf = self._substring_docs_excluding(f + "_g", c.grams, c.word, w_ids)
+                # substring check; for a Latin term with symbols, only those
+                # having each of its pieces as a word (baidu, com for baidu.com).
+                exclude = w_ids
+                if c.word.isascii():
+                    pieces = _LATIN_PIECES.findall(c.word)
+                    have = _intersect_all([self.view.postings(f + "_w", p)[0] for p in pieces], self.view.n_all) \
+                        if pieces else np.empty(0, np.int64)
+                    outside = ~_mask(have, self.view.n_all)
+                    outside[w_ids] = True
+                    exclude = np.flatnonzero(outside)
+                sub_docs, sub_tf = self._substring_docs_excluding(f + "_g", c.grams, c.word, exclude)
             docs = np.concatenate([w_ids, sub_docs])
             tfs = np.concatenate([w_tf.astype(np.float64), sub_tf * ranking.SUBSTRING_DISCOUNT])
             order = np.argsort(docs, kind="stable")

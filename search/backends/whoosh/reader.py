@@ -189,6 +189,14 @@ class SegmentData:
         return np.empty(0, np.int64), [], np.empty(0, np.int64)
 
     # ---- postings --------------------------------------------------------
+    def term_doc_frequency(self, field: str, term: str) -> int:
+        """Documents of this segment with ``term`` in ``field``, from the term
+        dictionary alone (no postings read; deleted documents count)."""
+        try:
+            return self._terms.term_info(field, term.encode("utf-8")).doc_frequency()
+        except (TermNotFound, KeyError):
+            return 0
+
     def _read(self, field: str, term: str):
         try:
             ti = self._terms.term_info(field, term.encode("utf-8"))
