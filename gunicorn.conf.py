@@ -66,11 +66,17 @@ def when_ready(server):
     import subprocess
     import sys
 
-    store = os.environ.get("SEARCH_ARTICLE_STORE", "data/articles.sqlite")
+    from indexer import paths
+
+    index = os.environ.get("SEARCH_INDEX", "data/index")
+    backend = os.environ.get("SEARCH_BACKEND") or "whoosh"
+    # Each index has its own store and query log (beside it, unless set);
+    # the shared files of earlier versions move to the index they fed.
+    paths.migrate_legacy(index, backend, report=server.log.warning)
+    store = paths.store_path(os.environ, index, backend)
     if store == "off":
         return
-    cmd = [sys.executable, "-m", "indexer", "writer", "--index", os.environ.get("SEARCH_INDEX", "data/index"),
-           "--store", store, "--backend", os.environ.get("SEARCH_BACKEND") or "whoosh"]
+    cmd = [sys.executable, "-m", "indexer", "writer", "--index", index, "--store", store, "--backend", backend]
     if os.environ.get("SEARCH_USERDICT"):
         cmd += ["--userdict", os.environ["SEARCH_USERDICT"]]
     _writer = subprocess.Popen(cmd)

@@ -6,7 +6,15 @@ write acknowledged to a client survives a crash or power loss):
 * ``articles``: the latest accepted record of every live article, as JSON;
 * ``changes``: an append-only log of puts and deletes with an increasing
   ``seq``: the queue the single index writer drains (``writer.py``);
-* ``state``: the last ``seq`` the writer has committed to the index.
+* ``state``: the last ``seq`` the writer has committed to the index;
+* ``meta``: which index the store feeds (``bind``: a store feeds one index);
+* ``audit``: an append-only log of withdrawals and replacements (who, when,
+  which id), written in the same transaction as the change itself; SQLite
+  triggers refuse to update or delete its rows.
+
+Ids are checked against the id rule (``indexer/ids.py``) before they are
+stored.  A store that cannot commit (locked by another process past
+``busy_timeout`` seconds, read-only, full disk) raises ``StoreUnavailable``.
 
 Any process may append (the web workers, the indexer CLI); only the writer
 applies changes to the index, so there is never a second Whoosh writer.
@@ -15,12 +23,44 @@ The whole index can be rebuilt from ``articles`` at any time.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+
+from . import ids
+
+
+class StoreUnavailable(Exception):
+    """The store cannot commit now (locked, read-only, disk full...): retry
+    later.  ``retry_after``: seconds a client should wait."""
+
+    def __init__(self, message: str, retry_after: int = 5):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreBound(ValueError):
+    """The store feeds another index (``ArticleStore.bind``)."""
+
+
+def cli_principal() -> str:
+    """Who acts from the command line: ``cli:<OS user name>``."""
+    try:
+        return "cli:" + getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name (containers): the uid
+        return f"cli:uid{os.getuid()}"
+
+
+def index_key(index: str, backend: str = "whoosh") -> str:
+    """How a store names the index it feeds: the absolute directory of a
+    Whoosh index, the alias of an OpenSearch one."""
+    if backend == "opensearch":
+        return "opensearch:" + index
+    return "whoosh:" + os.path.abspath(index.rstrip("/") or index)
 
 
 @dataclass
@@ -31,50 +71,139 @@ class Change:
     record: dict | None  # the record for "put"
 
 
+SCHEMA = """
+    CREATE TABLE IF NOT EXISTS articles (
+        id TEXT PRIMARY KEY, record TEXT NOT NULL, updated REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('put', 'delete')), at REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, principal TEXT NOT NULL,
+        action TEXT NOT NULL, id TEXT NOT NULL, detail TEXT);
+    CREATE INDEX IF NOT EXISTS audit_id ON audit (id);
+    CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
 class ArticleStore:
-    def __init__(self, path: str):
+    def __init__(self, path: str, busy_timeout: float = 30.0):
+        """Open (or create) the store at ``path``.  ``busy_timeout``: seconds
+        a statement waits for another process's lock before
+        ``StoreUnavailable`` (the web app uses a few seconds, so that a
+        client gets 503 + Retry-After quickly; the CLI and writer wait longer)."""
         self.path = path
+        self.busy_timeout = busy_timeout
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         self._local = threading.local()
-        with self._conn() as c:
+        with self._guard(), self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
-            c.executescript("""
-                CREATE TABLE IF NOT EXISTS articles (
-                    id TEXT PRIMARY KEY, record TEXT NOT NULL, updated REAL NOT NULL);
-                CREATE TABLE IF NOT EXISTS changes (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,
-                    op TEXT NOT NULL CHECK (op IN ('put', 'delete')), at REAL NOT NULL);
-                CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            """)
+            c.executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout)
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             self._local.conn = conn
         return conn
 
+    class _Guard:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, exc, tb):
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreUnavailable(f"the article store cannot commit now ({exc}); nothing was stored, "
+                                       "retry later") from exc
+            return False
+
+    def _guard(self):
+        """Turn SQLite's "locked", "read-only", "disk full" into StoreUnavailable."""
+        return self._Guard()
+
+    # ---- which index the store feeds ---------------------------------------------
+    def bound_to(self) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'index'").fetchone()
+        return row[0] if row else None
+
+    def bind(self, index: str, backend: str = "whoosh") -> None:
+        """Record that this store feeds ``index`` (the first caller binds
+        it); raises ``StoreBound`` when it already feeds another index."""
+        key = index_key(index, backend)
+        with self._guard(), self._conn() as c:
+            row = c.execute("SELECT value FROM meta WHERE key = 'index'").fetchone()
+            if row is None:
+                c.execute("INSERT INTO meta (key, value) VALUES ('index', ?)", (key,))
+            elif row[0] != key:
+                raise StoreBound(f"the article store {self.path} feeds the index {row[0].partition(':')[2]} "
+                                 f"({row[0].partition(':')[0]}), not {index}: give the store of {index} "
+                                 "(--store / SEARCH_ARTICLE_STORE), or a new file for a new index")
+
     # ---- writing (any process) ------------------------------------------
-    def put(self, records: list[dict], already_indexed: bool = False) -> int:
-        """Store ``records`` (validated, each with an ``id``) and queue them
-        for indexing, in one transaction; returns the last change's seq.
-        ``already_indexed``: see ``_record``."""
+    def put(self, records: list[dict], already_indexed: bool = False, principal: str | None = None) -> int:
+        """Store ``records`` (validated, each with an ``id`` that keeps the
+        id rule: else ``ids.InvalidId``) and queue them for indexing, in one
+        transaction; returns the last change's seq.  A record that replaces
+        a different one is written to the audit log as ``replace`` by
+        ``principal`` (default: ``cli_principal()``).  ``already_indexed``:
+        see ``_record``."""
+        for r in records:
+            ids.check(r["id"])
+        who = principal or cli_principal()
+
         def change(c, r, now):
+            text = json.dumps(r, ensure_ascii=False)
+            old = c.execute("SELECT record FROM articles WHERE id = ?", (r["id"],)).fetchone()
+            if old is not None and old[0] != text:
+                self._audit(c, now, who, "replace", r["id"])
             c.execute("INSERT INTO articles (id, record, updated) VALUES (?, ?, ?) "
                       "ON CONFLICT(id) DO UPDATE SET record = excluded.record, updated = excluded.updated",
-                      (r["id"], json.dumps(r, ensure_ascii=False), now))
+                      (r["id"], text, now))
             return c.execute("INSERT INTO changes (id, op, at) VALUES (?, 'put', ?)", (r["id"], now)).lastrowid
 
         return self._record(records, change, already_indexed)
 
-    def delete(self, ids: list[str], already_indexed: bool = False) -> int:
+    def delete(self, doc_ids: list[str], already_indexed: bool = False, principal: str | None = None) -> int:
+        """Withdraw ``doc_ids`` (any id, also one that breaks the id rule, so
+        that such an existing article can be withdrawn); each is written to
+        the audit log as ``withdraw`` by ``principal``."""
+        who = principal or cli_principal()
+
         def change(c, doc_id, now):
             c.execute("DELETE FROM articles WHERE id = ?", (doc_id,))
+            self._audit(c, now, who, "withdraw", doc_id)
             return c.execute("INSERT INTO changes (id, op, at) VALUES (?, 'delete', ?)", (doc_id, now)).lastrowid
 
-        return self._record(ids, change, already_indexed)
+        return self._record(doc_ids, change, already_indexed)
+
+    @staticmethod
+    def _audit(c, now: float, principal: str, action: str, doc_id: str, detail: str | None = None) -> None:
+        c.execute("INSERT INTO audit (at, principal, action, id, detail) VALUES (?, ?, ?, ?, ?)",
+                  (now, principal, action, doc_id, detail))
+
+    def audit(self, principal: str, action: str, doc_id: str, detail: str | None = None) -> None:
+        """Append one entry to the audit log (e.g. ``restore``)."""
+        with self._guard(), self._conn() as c:
+            self._audit(c, time.time(), principal, action, doc_id, detail)
+
+    def audit_entries(self, doc_id: str | None = None, after: int = 0, limit: int = 100) -> list[dict]:
+        """Audit entries, oldest first: ``{"seq", "at" (seconds since the
+        epoch), "principal", "action" ("replace" | "withdraw" | "restore"),
+        "id", "detail"}``; only ``doc_id``'s when given; ``after``: a seq."""
+        sql = "SELECT seq, at, principal, action, id, detail FROM audit WHERE seq > ?"
+        args: list = [after]
+        if doc_id is not None:
+            sql += " AND id = ?"
+            args.append(doc_id)
+        rows = self._conn().execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
+        return [{"seq": r[0], "at": r[1], "principal": r[2], "action": r[3], "id": r[4], "detail": r[5]}
+                for r in rows]
 
     def _record(self, items, change, already_indexed: bool) -> int:
         """Apply ``change`` to every item in one transaction; returns the
@@ -83,7 +212,7 @@ class ArticleStore:
         the source of truth, and marked as applied when nothing else was
         pending."""
         now = time.time()
-        with self._conn() as c:
+        with self._guard(), self._conn() as c:
             caught_up = already_indexed and (
                 (c.execute("SELECT MAX(seq) FROM changes").fetchone()[0] or 0)
                 <= (c.execute("SELECT value FROM state WHERE key = 'applied'").fetchone() or (0,))[0])
@@ -102,6 +231,10 @@ class ArticleStore:
 
     def count(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def ids(self):
+        """Every live article's id, in id order."""
+        return [r[0] for r in self._conn().execute("SELECT id FROM articles ORDER BY id")]
 
     def records(self, batch: int = 1000):
         """Every live record, in id order (for a full rebuild)."""
@@ -141,7 +274,7 @@ class ArticleStore:
 
     def set_state(self, key: str, value: int) -> None:
         """The writer's progress and status ("applied", "merging"), for /healthz."""
-        with self._conn() as c:
+        with self._guard(), self._conn() as c:
             c.execute("INSERT INTO state (key, value) VALUES (?, ?) "
                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, int(value)))
 
@@ -158,3 +291,72 @@ class ArticleStore:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
+
+
+# ---- backup and restore -------------------------------------------------------
+def backup(store_path: str, dest: str) -> int:
+    """A consistent copy of the store at ``dest`` while it is in use
+    (SQLite's online backup API: writers may go on meanwhile); returns the
+    number of articles copied.  ``dest`` must not exist (FileExistsError)."""
+    if os.path.exists(dest):
+        raise FileExistsError(f"{dest} exists: choose a new file for the backup")
+    if not os.path.exists(store_path):
+        raise FileNotFoundError(f"no article store at {store_path}")
+    src = sqlite3.connect(store_path, timeout=30.0)
+    tmp = dest + ".partial"
+    out = sqlite3.connect(tmp)
+    try:
+        src.backup(out)
+        out.execute("PRAGMA journal_mode=DELETE")
+        count = out.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    finally:
+        out.close()
+        src.close()
+    os.replace(tmp, dest)
+    return count
+
+
+def restore(backup_path: str, store_path: str, principal: str | None = None) -> tuple[int, str | None]:
+    """Replace the store's content by a backup (checked first: an article
+    store, ``PRAGMA integrity_check`` ok), through the backup API, so that
+    processes holding the store open see the restored content.  The current
+    content is first saved beside it (returned path) and the restore is
+    written to the audit log.  The writer re-applies the restored change
+    log (``applied`` reset to 0: re-applying is harmless), so every restored
+    article reaches the index; articles the index holds that the backup
+    lacks are kept (a rebuild from the store refuses to drop them).
+    Returns (articles restored, where the previous content was saved)."""
+    if not os.path.exists(backup_path):
+        raise FileNotFoundError(f"no backup at {backup_path}")
+    src = sqlite3.connect(f"file:{os.path.abspath(backup_path)}?mode=ro", uri=True)
+    try:
+        try:
+            ok = src.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{backup_path} is not an article store ({exc})") from None
+        if not ok:
+            raise ValueError(f"{backup_path} is damaged (integrity_check failed)")
+        if not {"articles", "changes", "state"} <= tables:
+            raise ValueError(f"{backup_path} is not an article store")
+        saved = None
+        if os.path.exists(store_path):
+            saved = f"{store_path}.before-restore-{time.strftime('%Y%m%dT%H%M%S')}"
+            backup(store_path, saved)
+        out = sqlite3.connect(store_path, timeout=30.0)
+        try:
+            src.backup(out)
+        finally:
+            out.close()
+    finally:
+        src.close()
+    store = ArticleStore(store_path)
+    store.set_applied(0)
+    if saved is not None:  # the audit log is append-only: entries made after the backup are kept
+        last = store._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
+        newer = ArticleStore(saved).audit_entries(after=last, limit=10**9)
+        with store._guard(), store._conn() as c:
+            for e in newer:
+                store._audit(c, e["at"], e["principal"], e["action"], e["id"], e["detail"])
+    store.audit(principal or cli_principal(), "restore", "*", f"from {os.path.abspath(backup_path)}")
+    return store.count(), saved

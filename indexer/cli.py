@@ -1,4 +1,10 @@
-"""Command line: ``python -m indexer build|delete|stats`` (a stable contract)."""
+"""Command line: ``python -m indexer build|delete|stats|rebuild|writer|migrate|backup|restore|audit``
+(a stable contract).
+
+The article store of ``--index`` (``--store``): ``SEARCH_ARTICLE_STORE``,
+else the index's own default store (``indexer/paths.py``) when it exists
+(the writer creates it).  A store feeds one index: a command that would
+use it for another is refused (``ArticleStore.bind``)."""
 
 from __future__ import annotations
 
@@ -40,25 +46,29 @@ def main(argv=None) -> int:
     b.add_argument("--no-progress", action="store_true")
     b.add_argument("--rebuild", action="store_true",
                    help="build a fresh index in a new directory and switch to it atomically")
-    b.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None,
-                   help="article store: when the service's writer is running, the records go through it")
+    b.add_argument("--store", default=None,
+                   help="article store (default: SEARCH_ARTICLE_STORE, else the index's own store if it exists): "
+                        "when the service's writer is running, the records go through it")
     b.add_argument("--shards", type=int, default=1, help="opensearch: primary shards of a new index")
     b.add_argument("--replicas", type=int, default=1, help="opensearch: replicas of a new index")
     b.add_argument("files", nargs="+")
     d = sub.add_parser("delete", help="delete articles by id")
     _target_options(d, INDEX_HELP)
-    d.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None,
-                   help="article store: when the service's writer is running, the deletions go through it")
+    d.add_argument("--store", default=None,
+                   help="article store (default as for build): when the service's writer is running, "
+                        "the deletions go through it")
     d.add_argument("ids", nargs="+")
     w = sub.add_parser("writer", help="the single index writer: apply the article store's changes (the service runs it)")
     _target_options(w, INDEX_HELP)
-    w.add_argument("--store", required=True, help="article store (SQLite file)")
+    w.add_argument("--store", default=None,
+                   help="article store (SQLite file; default: SEARCH_ARTICLE_STORE, else the index's own store)")
     w.add_argument("--userdict", default=_env_userdict())
     r = sub.add_parser("rebuild", help="re-analyse every article into a new index and switch to it atomically "
                                        "(from the article store, or from the index itself)")
     _target_options(r, INDEX_HELP)
-    r.add_argument("--store", default=os.environ.get("SEARCH_ARTICLE_STORE") or None,
-                   help="rebuild from this article store (refused if the index holds articles it lacks)")
+    r.add_argument("--store", default=None,
+                   help="rebuild from this article store (default as for build; refused if the index holds "
+                        "articles it lacks, or if the store feeds another index)")
     r.add_argument("--from-index", action="store_true",
                    help="re-analyse the index's own articles (the default without an article store)")
     r.add_argument("--userdict", default=_env_userdict())
@@ -69,14 +79,52 @@ def main(argv=None) -> int:
     m.add_argument("--shards", type=int, default=1)
     m.add_argument("--replicas", type=int, default=1)
     m.add_argument("--userdict", default=_env_userdict())
-    s = sub.add_parser("stats", help="document count and index size")
+    s = sub.add_parser("stats", help="document count and index size; ids breaking the id rule")
     s.add_argument("--index", required=True)
+    s.add_argument("--store", default=None, help="also list the store's ids that break the id rule")
     s.add_argument("--json", action="store_true")
+    bk = sub.add_parser("backup", help="a consistent copy of the article store, while the service runs")
+    bk.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"),
+                    help="whose store (default: SEARCH_INDEX, else data/index)")
+    bk.add_argument("--store", default=None, help="the article store (default as for build)")
+    bk.add_argument("dest", help="the backup file to write (must not exist)")
+    rs = sub.add_parser("restore", help="replace the article store by a backup (the current one is kept beside it)")
+    rs.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"))
+    rs.add_argument("--store", default=None, help="the article store (default as for build)")
+    rs.add_argument("source", help="the backup file")
+    au = sub.add_parser("audit", help="the audit log of withdrawals and replacements (who, when, which id)")
+    au.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"))
+    au.add_argument("--store", default=None, help="the article store (default as for build)")
+    au.add_argument("--id", default=None, help="only this article's entries")
+    au.add_argument("--limit", type=int, default=1000)
+    au.add_argument("--json", action="store_true", help="one JSON object per line")
     args = ap.parse_args(argv)
+    args.store = _store_option(args)
+    if args.cmd in ("backup", "restore", "audit"):
+        return _store_command(args)
+    if args.cmd in ("build", "delete", "rebuild", "writer") and args.store and args.store != "off":
+        from .article_store import ArticleStore, StoreBound
+
+        try:
+            ArticleStore(args.store).bind(args.index, getattr(args, "backend", "whoosh"))
+        except StoreBound as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.cmd == "delete":
+        from . import ids
+
+        for doc_id in args.ids:
+            why = ids.problem(doc_id)
+            if why:
+                print(f"warning: {doc_id!r} breaks the id rule ({why}); withdrawn if an article has exactly "
+                      "this id", file=sys.stderr)
 
     if args.cmd == "writer":
         from .writer import serve
 
+        if not args.store or args.store == "off":
+            print("error: the writer needs an article store (--store or SEARCH_ARTICLE_STORE)", file=sys.stderr)
+            return 2
         return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url)
     if args.cmd == "rebuild":
         return _rebuild_from_store(args)
@@ -136,6 +184,12 @@ def main(argv=None) -> int:
         for m in missing:
             print(f"not found: {m}", file=sys.stderr)
         print(f"deleted {n}", file=sys.stderr)
+        if args.store and args.store != "off":
+            # The store is the source of truth: a withdrawal left in it would
+            # come back with the next rebuild from the store.
+            from .article_store import ArticleStore
+
+            ArticleStore(args.store).delete(args.ids, already_indexed=True)
         return 0 if not missing else 1
     if args.cmd == "stats":
         from search.engine import SearchEngine
@@ -149,13 +203,102 @@ def main(argv=None) -> int:
             os.path.getsize(os.path.join(args.index, f)) for f in os.listdir(args.index)
             if os.path.isfile(os.path.join(args.index, f))
         )
+        stats["invalid_ids"] = _invalid_index_ids(args.index)
+        if args.store and args.store != "off" and os.path.exists(args.store):
+            from . import ids
+            from .article_store import ArticleStore
+
+            stats["invalid_store_ids"] = [i for i in ArticleStore(args.store).ids() if not ids.is_valid(i)]
         if args.json:
-            print(json.dumps(stats))
+            print(json.dumps(stats, ensure_ascii=False))
         else:
             for k, v in stats.items():
+                if k in ("invalid_ids", "invalid_store_ids"):
+                    continue
                 print(f"{k}: {v}")
+            for k, where in (("invalid_ids", "the index"), ("invalid_store_ids", "the article store")):
+                if stats.get(k):
+                    from . import ids
+
+                    print(f"{len(stats[k])} id(s) in {where} break the id rule ({ids.RULE}); they are kept, "
+                          "and can be withdrawn with indexer delete or the write API:")
+                    for bad in stats[k]:
+                        print(f"  {bad!r}")
         return 0
     return 2
+
+
+def _store_option(args) -> str | None:
+    """--store, else SEARCH_ARTICLE_STORE, else the index's own store when it
+    exists (for the writer: always; it creates it)."""
+    from . import paths
+
+    if getattr(args, "store", None):
+        return args.store
+    if os.environ.get("SEARCH_ARTICLE_STORE"):
+        return os.environ["SEARCH_ARTICLE_STORE"]
+    index = getattr(args, "index", None) or getattr(args, "alias", None)
+    if not index:
+        return None
+    default = paths.default_store(index, getattr(args, "backend", "whoosh"))
+    return default if args.cmd in ("writer", "backup", "restore", "audit") or os.path.exists(default) else None
+
+
+def _invalid_index_ids(index: str) -> list[str]:
+    """Ids of live articles of the (Whoosh) index that break the id rule
+    (written before the rule): listed, never dropped."""
+    from search.backends.whoosh import store as whoosh_store
+
+    from . import ids
+
+    try:
+        ix = whoosh_store.open_index(index)
+    except Exception:  # noqa: BLE001 - stats still reports the rest
+        return []
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        out = []
+        for term in reader.lexicon("id"):
+            doc_id = term.decode("utf-8") if isinstance(term, bytes) else term
+            if not ids.is_valid(doc_id) and searcher.document_number(id=doc_id) is not None:
+                out.append(doc_id)
+    return out
+
+
+def _store_command(args) -> int:
+    """backup / restore / audit of the article store."""
+    import datetime as dt
+
+    from . import article_store
+
+    if args.store == "off" or not args.store:
+        print("error: no article store (--store or SEARCH_ARTICLE_STORE)", file=sys.stderr)
+        return 2
+    try:
+        if args.cmd == "backup":
+            n = article_store.backup(args.store, args.dest)
+            print(f"backed up {n} articles from {args.store} to {args.dest}", file=sys.stderr)
+            return 0
+        if args.cmd == "restore":
+            n, saved = article_store.restore(args.source, args.store)
+            print(f"restored {n} articles into {args.store} from {args.source}"
+                  + (f" (its previous content is in {saved})" if saved else "")
+                  + "; the writer re-applies them to the index", file=sys.stderr)
+            return 0
+        if not os.path.exists(args.store):
+            print(f"error: no article store at {args.store}", file=sys.stderr)
+            return 2
+        for e in article_store.ArticleStore(args.store).audit_entries(args.id, 0, args.limit):
+            e["at"] = dt.datetime.fromtimestamp(e["at"], dt.timezone.utc).isoformat(timespec="milliseconds")
+            if args.json:
+                print(json.dumps(e, ensure_ascii=False))
+            else:
+                print(f"{e['seq']:>6}  {e['at']}  {e['principal']:24}  {e['action']:8}  {e['id']}"
+                      + (f"  ({e['detail']})" if e["detail"] else ""))
+        return 0
+    except (FileNotFoundError, FileExistsError, ValueError, article_store.StoreUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _rebuild_from_store(args) -> int:

@@ -13,26 +13,91 @@ import json
 from search.models import Article
 from search.timeutil import parse_published
 
+from . import ids
 from .clean import clean_line, clean_text
 
 OPTIONAL_STR = ("category", "source", "author", "url", "lang")
 KNOWN = {"id", "title", "body", "published", "tags", *OPTIONAL_STR}
-MAX_ID_LENGTH = 200
+MAX_ID_LENGTH = ids.MAX_ID_LENGTH
+MAX_DEPTH = 32  # nesting levels of a record's JSON (an article needs 3)
 
 
 class RecordError(ValueError):
     pass
 
 
+def parse_json(text: str | bytes):
+    """One JSON document (a line of JSON Lines, a request body) -> its value.
+    Raises ``RecordError`` naming the problem: not UTF-8, not JSON, nested
+    deeper than ``MAX_DEPTH`` levels, or a lone surrogate (``"\\ud800"``:
+    no text can hold it)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"not UTF-8: byte {exc.start + 1} is invalid") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise RecordError(f"JSON nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:
+        raise RecordError(f"not JSON: {exc}") from None
+    problem = json_problem(data)
+    if problem:
+        raise RecordError(problem)
+    return data
+
+
+def json_problem(data) -> str | None:
+    """What makes a parsed JSON value unstorable (too deep, a lone
+    surrogate in a string or key), or None.  Iterative: no recursion limit."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"JSON nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if _has_surrogate(k):
+                    return f"a lone surrogate (\\u{_surrogate(k):04x}) in the key {_printable(k)}"
+                stack.append((v, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str) and _has_surrogate(value):
+            return f"a lone surrogate (\\u{_surrogate(value):04x}) in a string: not valid Unicode text"
+    return None
+
+
+def _has_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate(s: str) -> int:
+    return next(ord(c) for c in s if 0xD800 <= ord(c) <= 0xDFFF)
+
+
+def _printable(s: str) -> str:
+    return repr(s.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace"))
+
+
 def to_article(data: dict) -> Article:
     problems = []
+    structural = json_problem(data)
+    if structural:
+        raise RecordError(structural)
     rid = data.get("id")
-    if isinstance(rid, int) and not isinstance(rid, bool):
-        rid = str(rid)
-    if not isinstance(rid, str) or not rid.strip():
+    if rid is None or rid == "":
         problems.append("missing or empty 'id'")
-    elif len(rid) > MAX_ID_LENGTH or any(c.isspace() for c in rid.strip()):
-        problems.append("'id' must be at most 200 characters without spaces")
+    else:
+        why = ids.problem(str(rid) if isinstance(rid, int) and not isinstance(rid, bool) else rid)
+        if why:
+            problems.append(f"'id': {why} ({ids.RULE})")
+        else:
+            rid = ids.check(rid)
     title = data.get("title")
     if not isinstance(title, str) or not clean_line(title):
         problems.append("missing or empty 'title'")
@@ -64,7 +129,7 @@ def to_article(data: dict) -> Article:
         raise RecordError("; ".join(problems))
     extra = {k: v for k, v in data.items() if k not in KNOWN}
     return Article(
-        id=rid.strip(),
+        id=rid,
         title=clean_line(title),
         body=clean_text(body),
         published=published_dt,

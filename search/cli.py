@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "run":
         _wait_ready(engine)
-        with open(args.queries, encoding="utf-8") as f:
+        with open(args.queries, encoding="utf-8", newline="\n") as f:  # JSON Lines: lines end at \n only
             for line in f:
                 if not line.strip():
                     continue

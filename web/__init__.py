@@ -30,13 +30,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["search_engine"] = EngineHolder(app.config)
+    from .engine import article_store
+
+    app.extensions["search_engine"] = EngineHolder(app.config, store=lambda: article_store(app, existing_only=True))
 
     from .api import bp as api_bp
     from .metrics import bp as metrics_bp
     from .pages import bp as pages_bp
     from .writes import bp as writes_bp
 
+    # An id may contain "//" (canonical URLs): never redirect a request for
+    # one article to another's URL by merging slashes (a PUT would follow).
+    app.url_map.merge_slashes = False
     app.secret_key = auth.session_secret(app.config["SEARCH_WRITE_TOKENS"])
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)

@@ -61,6 +61,17 @@ def authorize(allow_session: bool = False) -> None:
         raise AuthError(403, "the token is not valid")
 
 
+def principal() -> str:
+    """Who makes this request, for the audit log: ``"token:"`` + the first
+    12 hex characters of the SHA-256 digest of the bearer token when the
+    request carries one, else the staff session's ``principal`` (stored in
+    that same form at login), else ``"staff"``."""
+    token = bearer()
+    if token is not None:
+        return "token:" + digest(token)[:12]
+    return str(session.get("principal", "staff"))
+
+
 def required(allow_session: bool = False):
     def wrap(view):
         @functools.wraps(view)

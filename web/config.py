@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from indexer import paths
 from search.engine import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS
 
 from .auth import parse_digests
@@ -16,8 +17,10 @@ def _bool(value: str | None, default: bool = False) -> bool:
 
 
 def from_env(environ=os.environ) -> dict:
+    index = environ.get("SEARCH_INDEX", "data/index")
+    backend = environ.get("SEARCH_BACKEND", "whoosh")
     return {
-        "SEARCH_INDEX": environ.get("SEARCH_INDEX", "data/index"),
+        "SEARCH_INDEX": index,
         # Where the index lives: "whoosh" (SEARCH_INDEX is a directory) or "opensearch"
         # (SEARCH_INDEX is the index or alias name on the cluster at OPENSEARCH_URL).
         "SEARCH_BACKEND": environ.get("SEARCH_BACKEND", "whoosh"),
@@ -28,7 +31,8 @@ def from_env(environ=os.environ) -> dict:
         # Terms kept out of suggestions and hot searches (re-read when the file changes).
         "SEARCH_BLOCKLIST": environ.get("SEARCH_BLOCKLIST") or DEFAULT_BLOCKLIST,
         # Where readers' queries are logged (text, time, result count; no IPs); "off" disables.
-        "SEARCH_QUERY_LOG": environ.get("SEARCH_QUERY_LOG", "data/querylog.sqlite"),
+        # Default: beside the index (indexer/paths.py), one log per index.
+        "SEARCH_QUERY_LOG": paths.query_log_path(environ, index, backend),
         "SEARCH_MAX_PAGE_SIZE": int(environ.get("SEARCH_MAX_PAGE_SIZE", "100")),
         "SEARCH_MAX_QUERY_LENGTH": int(environ.get("SEARCH_MAX_QUERY_LENGTH", "200")),
         "SEARCH_MAX_RESULT_WINDOW": int(environ.get("SEARCH_MAX_RESULT_WINDOW", "10000")),
@@ -39,7 +43,10 @@ def from_env(environ=os.environ) -> dict:
         "SEARCH_LOG_CLIENT_IP": _bool(environ.get("SEARCH_LOG_CLIENT_IP")),
         "SEARCH_SITE_NAME": environ.get("SEARCH_SITE_NAME", "新闻搜索"),
         # The durable article store the write API appends to ("off": no write API).
-        "SEARCH_ARTICLE_STORE": environ.get("SEARCH_ARTICLE_STORE", "data/articles.sqlite"),
+        # Default: beside the index (indexer/paths.py), one store per index.
+        "SEARCH_ARTICLE_STORE": paths.store_path(environ, index, backend),
+        # Seconds a write waits for the store's lock before answering 503 + Retry-After.
+        "SEARCH_STORE_BUSY_TIMEOUT": float(environ.get("SEARCH_STORE_BUSY_TIMEOUT", "3")),
         # SHA-256 digests of the bearer tokens allowed to write and use staff tools.
         "SEARCH_WRITE_TOKENS": parse_digests(environ.get("SEARCH_WRITE_TOKENS")),
         # How long a write waits for the index commit before answering 202.

@@ -4,23 +4,29 @@
     DELETE /api/articles/<id>      withdraw
     POST   /api/articles:bulk      JSON Lines body, one article per line
     GET    /api/changes/<seq>      has this change reached the index?
+    GET    /api/audit              the audit log of withdrawals and replacements (staff)
 
 Every write needs a bearer token (auth.py).  A write is durable once it is
 acknowledged: it is committed to the article store before the answer.  The
 answer waits up to ``SEARCH_WRITE_WAIT`` seconds for the single index
 writer to commit it (200/201, ``"status": "indexed"``); past that it is 202
 with a status URL to poll.  Validation errors list every bad field; in a
-bulk upload bad lines are reported by line number and the rest is stored.
+bulk upload bad lines are reported by line number and the rest is stored
+(lines end at ``\n`` only; one line that is not UTF-8, not JSON, nested too
+deep or holding a lone surrogate costs only itself).  Ids follow the id
+rule (``indexer/ids.py``): anything else is a 400 naming the rule.  A store
+that cannot commit answers 503 with ``Retry-After``, never 500.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request
 
-from indexer.article_store import ArticleStore
-from indexer.records import RecordError, to_article
+from indexer import ids
+from indexer.article_store import ArticleStore, StoreUnavailable
+from indexer.records import RecordError, parse_json, to_article
 
 from . import auth
 from .api import _engine, error
@@ -34,6 +40,13 @@ def _store() -> ArticleStore:
     if store is None:
         raise auth.AuthError(403, "the write API is disabled (SEARCH_ARTICLE_STORE=off)")
     return store
+
+
+@bp.errorhandler(StoreUnavailable)
+def _store_unavailable(exc: StoreUnavailable):
+    resp = error(503, str(exc))
+    resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 def _validate(data, doc_id: str | None = None) -> tuple[dict | None, list[str]]:
@@ -66,12 +79,25 @@ def _answer(seq: int, payload: dict, created: bool = False):
     return resp
 
 
+@bp.route("/api/articles//<path:rest>", methods=["PUT", "DELETE"])
+@bp.route("/api/articles//", methods=["PUT", "DELETE"], defaults={"rest": ""})
+@auth.required()
+def leading_slash(rest):
+    """An id starting with "/" (the path converter cannot carry it)."""
+    doc_id = "/" + rest
+    return error(400, f"invalid id {doc_id!r}: {ids.problem(doc_id)} ({ids.RULE})")
+
+
 @bp.put("/api/articles/<path:doc_id>")
 @auth.required()
 def put_article(doc_id):
-    data = request.get_json(silent=True)
-    if data is None:
-        return error(400, "the body must be JSON (Content-Type: application/json)")
+    why = ids.problem(doc_id)
+    if why:
+        return error(400, f"invalid id {doc_id!r}: {why} ({ids.RULE})")
+    try:
+        data = parse_json(request.get_data(cache=False))
+    except RecordError as exc:
+        return error(400, f"the body must be one JSON object (an article): {exc}")
     record, problems = _validate(data, doc_id)
     if problems:
         resp = jsonify({"error": "invalid article: " + "; ".join(problems), "status": 400, "errors": problems})
@@ -79,14 +105,20 @@ def put_article(doc_id):
         return resp
     store = _store()
     created = store.get(doc_id) is None
-    seq = store.put([record])
+    seq = store.put([record], principal=auth.principal())
     return _answer(seq, {"id": doc_id}, created=created)
 
 
 @bp.delete("/api/articles/<path:doc_id>")
 @auth.required()
 def delete_article(doc_id):
+    """Withdraw an article.  An id breaking the id rule is a 400, unless an
+    article stored or indexed under exactly that id exists (one written
+    before the rule): it can be withdrawn."""
     store = _store()
+    why = ids.problem(doc_id)
+    if why and store.get(doc_id) is None and not _indexed(doc_id):
+        return error(400, f"invalid id {doc_id!r}: {why} ({ids.RULE})")
     if store.get(doc_id) is None:
         try:
             indexed = _engine().get(doc_id) is not None
@@ -94,22 +126,31 @@ def delete_article(doc_id):
             indexed = False
         if not indexed:
             return error(404, f"no article with id {doc_id!r}")
-    seq = store.delete([doc_id])
+    seq = store.delete([doc_id], principal=auth.principal())
     return _answer(seq, {"id": doc_id, "deleted": True})
+
+
+def _indexed(doc_id: str) -> bool:
+    try:
+        return _engine().get(doc_id) is not None
+    except Exception:  # noqa: BLE001 - no index: only the store counts
+        return False
 
 
 @bp.post("/api/articles:bulk")
 @auth.required()
 def bulk():
-    text = request.get_data(as_text=True)
+    body = request.get_data(cache=False)
     records, rejected = [], []
-    for n, line in enumerate(text.splitlines(), start=1):
+    # JSON Lines: lines end at "\n" only (U+2028, U+2029, U+0085 and a lone
+    # "\r" may be inside a line), so line numbers are the client's.
+    for n, line in enumerate(body.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-        except ValueError as exc:
-            rejected.append({"line": n, "errors": [f"not JSON: {exc}"]})
+            data = parse_json(line)
+        except RecordError as exc:
+            rejected.append({"line": n, "errors": [str(exc)]})
             continue
         record, problems = _validate(data)
         if problems:
@@ -121,7 +162,7 @@ def bulk():
         resp = jsonify({"error": "no valid article in the body", "status": 400, "rejected": rejected})
         resp.status_code = 400
         return resp
-    seq = _store().put(records)
+    seq = _store().put(records, principal=auth.principal())
     return _answer(seq, {"accepted": len(records), "rejected": rejected})
 
 
@@ -133,5 +174,27 @@ def change_status(seq):
         return error(404, f"no change {seq}")
     resp = jsonify({"seq": seq, "status": "indexed" if store.applied() >= seq else "queued",
                     "backlog": store.backlog()})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/api/audit")
+@auth.required(allow_session=True)
+def audit_log():
+    """Staff: the audit log, oldest first.  ``id=`` one article's entries;
+    ``after=`` a seq (to page); ``limit=`` 1 to 1000 (default 100) ->
+    ``{"entries": [{"seq", "at" (ISO 8601, UTC), "principal", "action", "id", "detail"}], "next_after"}``."""
+    store = article_store(current_app, existing_only=True)
+    try:
+        after = int(request.args.get("after", "0"))
+        limit = int(request.args.get("limit", "100"))
+    except ValueError:
+        return error(400, "'after' and 'limit' must be whole numbers")
+    if not 1 <= limit <= 1000 or after < 0:
+        return error(400, "'limit' must be 1 to 1000 and 'after' at least 0")
+    entries = [] if store is None else store.audit_entries(request.args.get("id"), after, limit)
+    for e in entries:
+        e["at"] = dt.datetime.fromtimestamp(e["at"], dt.timezone.utc).isoformat(timespec="milliseconds")
+    resp = jsonify({"entries": entries, "next_after": entries[-1]["seq"] if entries else after})
     resp.headers["Cache-Control"] = "no-store"
     return resp

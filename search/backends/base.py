@@ -8,8 +8,9 @@ from ..plan import BackendResult, Plan
 
 
 class IndexBackend(Protocol):
-    def refresh(self) -> bool:
-        """Pick up commits made by the writer; True if anything changed."""
+    def refresh(self, force: bool = False) -> bool:
+        """Pick up commits made by the writer; True if anything changed.
+        ``force``: check now, not only once per refresh interval."""
 
     def execute(self, plan: Plan) -> BackendResult: ...
 

@@ -581,7 +581,11 @@ class OpenSearchBackend:
         return self.client.count(index=self.index)["count"]
 
     def refresh(self, force: bool = False) -> bool:
-        return False  # OpenSearch refreshes itself; version() tracks changes
+        """OpenSearch refreshes itself; ``force`` (a write was committed):
+        the cached version is read again, so cached results are not reused."""
+        if force:
+            self._version = None
+        return False
 
     def version(self) -> object:
         """Changes when documents are added or deleted, or a rebuild points

@@ -1,0 +1,480 @@
+"""Issue 15, items 1-4, 10 (write API), 11, 13 and 19 (audit log, backup and
+restore): one real gunicorn with its real writer process serves a small
+index with the per-index default store and query log; every example is a
+real HTTP request, a real SQLite file or a real CLI process."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import urllib.parse
+
+import pytest
+
+from conftest import ROOT, STAFF, STAFF_TOKEN, Server, call, digest, write_jsonl
+
+PY = sys.executable
+JSON = {**STAFF, "Content-Type": "application/json"}
+PRINCIPAL = "token:" + digest(STAFF_TOKEN)[:12]
+
+
+def cli(*args, env=None):
+    e = dict(os.environ, PYTHONPATH=ROOT)
+    e.pop("SEARCH_ARTICLE_STORE", None)
+    e.update(env or {})
+    return subprocess.run([PY, "-m", "indexer", *args], capture_output=True, text=True, cwd=ROOT, env=e, timeout=300)
+
+
+def legacy_doc(index, doc_id, title):
+    """An article indexed under an id that breaks today's rule (as versions
+    before the rule wrote them), bypassing the rule."""
+    from search.analysis import Analyzer
+    from search.backends.whoosh import store as S
+    from search.backends.whoosh.segwriter import write_segment
+    from search.documents import prepare
+    from search.models import Article
+    from search.segmenter import get_segmenter
+
+    session = S.WriteSession(index)
+    doc = prepare(Article(id=doc_id, title=title, body=title + "。正文。"), Analyzer(get_segmenter(None)))
+    session.add_segment(write_segment(session.storage, S.INDEXNAME, session.schema, [doc]))
+    session.commit()
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory, sample_records):
+    from indexer import pipeline
+
+    tmp = tmp_path_factory.mktemp("integrity")
+    index = str(tmp / "news")
+    pipeline.build(index, [write_jsonl(tmp / "seed.jsonl", sample_records[:40])], workers=1, progress=False)
+    legacy_doc(index, " ghost2", "幽灵稿件乙号测试")
+    # the per-index default store, holding the legacy id as earlier versions stored it
+    store = index + ".articles.sqlite"
+    from indexer.article_store import ArticleStore
+
+    ArticleStore(store)
+    with sqlite3.connect(store) as c:
+        c.execute("INSERT INTO articles (id, record, updated) VALUES (?, ?, 0)",
+                  (" ghost2", json.dumps({"id": " ghost2", "title": "幽灵稿件乙号测试"})))
+    # SEARCH_ARTICLE_STORE / SEARCH_QUERY_LOG empty: the defaults beside the index.
+    s = Server(index, workers=2, extra_env={
+        "SEARCH_ARTICLE_STORE": "", "SEARCH_QUERY_LOG": "", "SEARCH_WRITE_TOKENS": digest(STAFF_TOKEN),
+        "SEARCH_WRITE_WAIT": "20", "SEARCH_REFRESH_INTERVAL": "30"})
+    assert s.wait_for_writer()
+    yield {"server": s, "index": index, "store": store, "tmp": tmp, "records": sample_records}
+    s.stop()
+
+
+def req(svc, method, path, body=None, headers=JSON):
+    status, data = call(svc["server"].url + path, method, body, headers)
+    try:
+        return status, json.loads(data or b"{}")
+    except ValueError:
+        return status, {"raw": data}
+
+
+def put(svc, doc_id, record, quote=True):
+    path = "/api/articles/" + (urllib.parse.quote(doc_id, safe="") if quote else doc_id)
+    return req(svc, "PUT", path, json.dumps(record, ensure_ascii=False))
+
+
+def rec(svc, i, title=None):
+    r = {k: v for k, v in svc["records"][100 + i].items() if k != "id"}
+    if title:
+        r["title"] = title
+    return r
+
+
+# ---- item 1: one id rule ------------------------------------------------------
+VALID = ["a-1", "abc/def", "https://example.com/news/2024/03/a.html?id=7#top", "新闻-2024-001", "a.b", "..a",
+         "v1.0/x", "x/relatedness", "100"]
+INVALID = [" ghost1", "ghost1 ", "\u3000ghost", "gh ost", "ghost\t", ".", "..", "a/..", "./a", "a/./b",
+           "x/related", "x/coverage", "a\ufffd", "\ud800", "", "x" * 201, "/a", "a\u200bb", "a\x00b"]
+
+
+def test_the_id_rule(sample_records):
+    from indexer import ids
+    from indexer.records import RecordError, to_article
+
+    assert [v for v in VALID if ids.problem(v)] == []
+    assert [v for v in INVALID if ids.problem(v) is None] == []
+    assert all(ids.is_valid(r["id"]) for r in sample_records)  # every id the project already has
+    for bad in INVALID:
+        with pytest.raises(RecordError, match="'id'|surrogate"):
+            to_article({"id": bad, "title": "标题"})
+    assert to_article({"id": 7, "title": "标题"}).id == "7"
+    with pytest.raises(ids.InvalidId, match="without whitespace"):
+        ids.check(" ghost1")
+
+
+@pytest.mark.parametrize("path", ["%20ghost1", "ghost1%20", "%E3%80%80ghost1", "gh%20ost", "%FFghost",
+                                  ".", "..", "a/..", "x/related", "x/coverage", "%2Fa", "a%E2%80%8Bb"])
+def test_write_api_refuses_ids_breaking_the_rule(svc, path):
+    status, data = put(svc, path, rec(svc, 0), quote=False)
+    assert status == 400 and "an id is 1 to 200 characters" in data["error"], (path, status, data)
+
+
+def test_ids_keep_their_form_end_to_end(svc):
+    """Padded ids were stripped by the index and kept raw by the store:
+    now they are refused, and deleting a padded form of a live id is a 400
+    that leaves the article searchable."""
+    doc_id = "https://example.com/news/2024/ghost1.html"
+    status, data = put(svc, doc_id, rec(svc, 1, "幽灵稿件甲号测试"))
+    assert status == 201 and data["status"] == "indexed"
+    status, data = req(svc, "GET", "/api/articles/" + doc_id)
+    assert status == 200 and data["id"] == doc_id
+    status, data = req(svc, "DELETE", "/api/articles/%20" + urllib.parse.quote(doc_id, safe=""))
+    assert status == 400 and "id" in data["error"]
+    status, data = req(svc, "GET", "/api/search?q=" + urllib.parse.quote('"幽灵稿件甲号测试"'))
+    assert [h["id"] for h in data["hits"]] == [doc_id]
+    # bulk lines with such ids are rejected by line, the rest stored
+    good = {**rec(svc, 2), "id": "bulk-good-1"}
+    body = "\n".join(json.dumps(x, ensure_ascii=False) for x in
+                     [good, {**rec(svc, 3), "id": " bulk-pad"}, {**rec(svc, 4), "id": "a/.."}])
+    status, data = req(svc, "POST", "/api/articles:bulk", body)
+    assert status in (200, 202) and data["accepted"] == 1
+    assert [(r["line"], "id" in r["errors"][0]) for r in data["rejected"]] == [(2, True), (3, True)]
+
+
+def test_existing_ids_breaking_the_rule_are_listed_and_withdrawable(svc):
+    """An id written before the rule is never dropped: `indexer stats`
+    lists it (index and store), and withdrawing it removes it from both,
+    so a rebuild from the store does not bring it back."""
+    out = cli("stats", "--index", svc["index"], "--json", "--store", svc["store"])
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(out.stdout)
+    assert stats["invalid_ids"] == [" ghost2"] and stats["invalid_store_ids"] == [" ghost2"]
+    text = cli("stats", "--index", svc["index"], "--store", svc["store"]).stdout
+    assert "break the id rule" in text and "' ghost2'" in text
+    status, data = req(svc, "DELETE", "/api/articles/%20ghost2")
+    assert status == 200 and data["status"] == "indexed"
+    status, data = req(svc, "GET", "/api/search?q=" + urllib.parse.quote('"幽灵稿件乙号测试"'))
+    assert data["total"] == 0
+    from indexer.article_store import ArticleStore
+
+    assert ArticleStore(svc["store"]).get(" ghost2") is None
+    assert json.loads(cli("stats", "--index", svc["index"], "--json", "--store", svc["store"]).stdout)[
+        "invalid_ids"] == []
+    status, data = req(svc, "DELETE", "/api/articles/%20ghost2")  # gone, and not an id: the rule
+    assert status == 400
+
+
+def test_jsonl_files_follow_the_id_rule(tmp_path):
+    from indexer import pipeline
+
+    src = tmp_path / "a.jsonl"
+    src.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in [
+        {"id": " padded", "title": "甲"}, {"id": "ok-1", "title": "乙"}, {"id": "x/related", "title": "丙"}]) + "\n",
+        encoding="utf-8")
+    messages = []
+    summary = pipeline.build(str(tmp_path / "ix"), [str(src)], workers=1, progress=False, report=messages.append)
+    assert (summary.added, summary.skipped) == (1, 2)
+    assert any("a.jsonl:1" in m and "id" in m for m in messages) and any("a.jsonl:3" in m for m in messages)
+
+
+def test_html_importer_ids_follow_the_rule(tmp_path):
+    from indexer.html_pages import page_record
+    from indexer.records import to_article
+
+    with open(os.path.join(ROOT, "tests", "data", "news_page.html"), "rb") as f:
+        page = f.read()
+    record, problem = page_record(page, "news_page.html")
+    assert problem is None and to_article(record).id == record["id"]  # a canonical URL, '/' and all
+
+
+# ---- item 4: "indexed" means readable, in every worker ---------------------------
+def test_read_your_own_write_in_every_worker(svc):
+    """The workers refresh only every 30 s here: an acknowledged write is
+    readable at once anyway, by whichever worker answers."""
+    for n in range(12):
+        doc_id = f"ryw-{n}"
+        status, data = put(svc, doc_id, rec(svc, 10 + n, f"即写即读测试第{n}篇"))
+        assert (status, data["status"]) == (201, "indexed")
+        for _ in range(4):  # connections go to both workers (no keep-alive)
+            status, got = req(svc, "GET", "/api/articles/" + doc_id)
+            assert status == 200 and got["title"] == f"即写即读测试第{n}篇"
+    status, data = req(svc, "DELETE", "/api/articles/ryw-0")
+    assert (status, data["status"]) == (200, "indexed")
+    for _ in range(4):
+        assert req(svc, "GET", "/api/articles/ryw-0")[0] == 404
+
+
+# ---- item 10 (write API) and 11 ----------------------------------------------------
+def test_bodies_that_cannot_be_stored_are_400(svc):
+    deep = "[" * 10000 + "]" * 10000
+    status, data = req(svc, "PUT", "/api/articles/deep-1", '{"title": "深", "x": ' + deep + "}")
+    assert status == 400 and "nested" in data["error"]
+    status, data = req(svc, "PUT", "/api/articles/sur-1", '{"title": "代理\\ud800对"}')
+    assert status == 400 and "surrogate" in data["error"]
+    status, data = req(svc, "PUT", "/api/articles/sur-2", '{"title": "标题", "tags": ["\\udc00"]}')
+    assert status == 400 and "surrogate" in data["error"]
+    status, data = req(svc, "PUT", "/api/articles/bytes-1", b'{"title": "\xff\xfe"}')
+    assert status == 400 and "UTF-8" in data["error"]
+
+
+def test_one_bad_bulk_line_costs_only_itself(svc):
+    """Lines end at \\n only: U+2028, U+2029, U+0085 and a lone \\r stay
+    inside their line, and line numbers are the client's."""
+    lines = [
+        json.dumps({**rec(svc, 30), "id": "nl-1", "title": "分隔\u2028符一"}, ensure_ascii=False),
+        '{"id": "nl-deep", "title": "深", "x": ' + "[" * 10000 + "]" * 10000 + "}",
+        json.dumps({**rec(svc, 31), "id": "nl-2", "title": "分隔\u2029符二\u0085"}, ensure_ascii=False),
+        '{"id": "nl-sur", "title": "\\ud800"}',
+        json.dumps({**rec(svc, 32), "id": "nl-3"}, ensure_ascii=False).replace(', "title"', ',\r"title"', 1),
+        "",
+        '{"id": "nl-bad", "title": ',
+    ]
+    body = "\n".join(lines).encode("utf-8") + b'\n{"id": "nl-bytes", "title": "\xff"}\n'
+    status, data = req(svc, "POST", "/api/articles:bulk", body)
+    assert status in (200, 202), data
+    assert data["accepted"] == 3
+    assert [r["line"] for r in data["rejected"]] == [2, 4, 7, 8]
+    assert "nested" in data["rejected"][0]["errors"][0] and "surrogate" in data["rejected"][1]["errors"][0]
+    assert req(svc, "GET", "/api/articles/nl-1")[1]["title"] == "分隔\u2028符一"
+
+
+def test_jsonl_files_split_lines_at_newline_only(tmp_path):
+    from indexer.sources import read_jsonl
+
+    src = tmp_path / "x.jsonl"
+    src.write_bytes(("\n".join([
+        json.dumps({"id": "f1", "title": "甲\u2028乙\u2029丙\u0085丁"}, ensure_ascii=False),
+        '{"id": "f2",\r"title": "戊"}',
+        '{"id": "f3", "title": "\\ud800"}',
+        '{"id": "f4", "x": ' + "[" * 5000 + "]" * 5000 + "}",
+        json.dumps({"id": "f5", "title": "己"}, ensure_ascii=False)]) + "\n").encode("utf-8"))
+    got = [(r.location.rsplit(":", 1)[1], r.data and r.data["id"], r.error) for r in read_jsonl(str(src))]
+    assert [(loc, i) for loc, i, _ in got] == [("1", "f1"), ("2", "f2"), ("3", "f3"), ("4", None), ("5", "f5")]
+    from indexer.records import RecordError, to_article
+
+    with pytest.raises(RecordError, match="surrogate"):
+        to_article(got[2 - 0][1] and next(r.data for r in read_jsonl(str(src)) if r.data and r.data["id"] == "f3"))
+    assert "nested" in got[3][2]
+
+
+def test_a_locked_store_is_503_with_retry_after(svc):
+    """Another process holds the store's write lock: the write is refused
+    with 503 + Retry-After (SEARCH_STORE_BUSY_TIMEOUT, 3 s), nothing stored;
+    once the lock is gone the same write is accepted."""
+    holder = sqlite3.connect(svc["store"], timeout=1, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        status, headers, body = _raw(svc, "PUT", "/api/articles/locked-1", json.dumps(rec(svc, 40)))
+        assert status == 503 and int(headers["Retry-After"]) > 0
+        assert "cannot commit" in json.loads(body)["error"]
+        status, headers, body = _raw(svc, "POST", "/api/articles:bulk", json.dumps({**rec(svc, 41), "id": "locked-2"}))
+        assert status == 503 and "Retry-After" in headers
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert put(svc, "locked-1", rec(svc, 40))[0] == 201
+
+
+def _raw(svc, method, path, body):
+    import urllib.error
+    import urllib.request
+
+    r = urllib.request.Request(svc["server"].url + path, data=body.encode(), method=method, headers=JSON)
+    try:
+        with urllib.request.urlopen(r, timeout=20) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+# ---- item 13: a comma inside a tag --------------------------------------------------
+def test_a_comma_belongs_to_its_tag(svc):
+    assert put(svc, "tag-1", {**rec(svc, 50), "tags": ["香港,选举"]})[0] == 201
+    assert put(svc, "tag-2", {**rec(svc, 51), "tags": ["香港"]})[0] == 201
+    q = "/api/search?group=0&size=50&tag="
+    assert [h["id"] for h in req(svc, "GET", q + urllib.parse.quote("香港"))[1]["hits"]] == ["tag-2"]
+    assert [h["id"] for h in req(svc, "GET", q + urllib.parse.quote("香港,选举"))[1]["hits"]] == ["tag-1"]
+    assert req(svc, "GET", q + urllib.parse.quote("选举"))[1]["total"] == 0
+
+
+def test_csv_tags_split_on_bar_only(tmp_path):
+    from indexer.sources import read_csv
+
+    src = tmp_path / "t.csv"
+    src.write_text('id,title,tags\nc1,标题,"香港,选举|体育"\nc2,标题,"香港,选举"\n', encoding="utf-8")
+    assert [r.data["tags"] for r in read_csv(str(src))] == [["香港,选举", "体育"], ["香港,选举"]]
+
+
+def test_a_comma_belongs_to_its_tag_on_opensearch(tmp_path):
+    url = os.environ.get("OPENSEARCH_URL")
+    if not url:
+        pytest.skip("no OpenSearch cluster (OPENSEARCH_URL)")
+    from indexer import opensearch_target
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    src = write_jsonl(tmp_path / "t.jsonl", [
+        {"id": "t1", "title": "香港选举新闻", "body": "香港今天举行选举。", "tags": ["香港,选举"]},
+        {"id": "t2", "title": "澳门新闻", "body": "澳门今天天气好。", "tags": ["香港"]}])
+    alias = f"test-i15-tags-{os.getpid()}"
+    opensearch_target.build(url, alias, [src], rebuild=True, replicas=0)
+    try:
+        e = SearchEngine.open(alias, backend="opensearch", opensearch_url=url)
+        for tag, want in (("香港", ["t2"]), ("香港,选举", ["t1"]), ("选举", [])):
+            res = e.search(SearchRequest(q="", tag=[tag], facets=("tag",)))
+            assert [h.id for h in res.hits] == want
+        facet = {f.value: f.count for f in e.search(SearchRequest(q="", facets=("tag",))).facets["tag"]}
+        assert facet == {"香港": 1, "香港,选举": 1}
+        e.wait_ready(60)  # its background builders are done before the index goes
+    finally:
+        from indexer.opensearch_target import connect
+
+        client = connect(url)
+        for name in list(client.indices.get_alias(name=alias)):
+            client.indices.delete(index=name)
+
+
+# ---- item 19: audit log, backup and restore -------------------------------------------
+def test_withdrawals_and_replacements_are_audited(svc):
+    assert put(svc, "audit-1", rec(svc, 60, "审计测试原稿"))[0] == 201
+    assert put(svc, "audit-1", rec(svc, 60, "审计测试原稿"))[0] == 200  # unchanged: no entry
+    assert put(svc, "audit-1", rec(svc, 60, "审计测试更正稿"))[0] == 200
+    assert req(svc, "DELETE", "/api/articles/audit-1")[0] == 200
+    status, data = req(svc, "GET", "/api/audit?id=audit-1")
+    assert status == 200
+    assert [(e["action"], e["principal"], e["id"]) for e in data["entries"]] == [
+        ("replace", PRINCIPAL, "audit-1"), ("withdraw", PRINCIPAL, "audit-1")]
+    assert data["entries"][0]["at"].endswith("+00:00")
+    assert req(svc, "GET", "/api/audit", headers={})[0] == 401
+    assert req(svc, "GET", "/api/audit?limit=0")[0] == 400
+    # from the command line: the OS user, and `indexer audit` reads it
+    out = cli("delete", "--index", svc["index"], "--store", svc["store"], "tag-1")
+    assert out.returncode == 0, out.stderr
+    import getpass
+
+    entries = [json.loads(line) for line in cli("audit", "--store", svc["store"], "--json").stdout.splitlines()]
+    assert ("withdraw", "cli:" + getpass.getuser(), "tag-1") in [(e["action"], e["principal"], e["id"])
+                                                               for e in entries]
+    # append-only
+    with sqlite3.connect(svc["store"]) as c:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            c.execute("DELETE FROM audit")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            c.execute("UPDATE audit SET principal = 'nobody'")
+
+
+def test_principal_of_a_request():
+    from flask import Flask, session
+
+    from web import auth
+
+    app = Flask(__name__)
+    app.secret_key = "x"
+    with app.test_request_context(headers={"Authorization": "Bearer " + STAFF_TOKEN}):
+        assert auth.principal() == PRINCIPAL
+    with app.test_request_context():
+        assert auth.principal() == "staff"
+        session["principal"] = "token:0123456789ab"
+        assert auth.principal() == "token:0123456789ab"
+
+
+def test_backup_while_serving_and_restore(svc):
+    backup = str(svc["tmp"] / "backup.sqlite")
+    assert put(svc, "bk-1", rec(svc, 70, "备份前的稿件"))[0] == 201
+    out = cli("backup", "--store", svc["store"], backup)
+    assert out.returncode == 0 and "backed up" in out.stderr, out.stderr
+    assert cli("backup", "--store", svc["store"], backup).returncode == 2  # never overwrites
+    assert put(svc, "bk-2", rec(svc, 71, "备份后的稿件"))[0] == 201
+    assert req(svc, "DELETE", "/api/articles/bk-1")[0] == 200
+    out = cli("restore", "--store", svc["store"], backup)
+    assert out.returncode == 0 and "restored" in out.stderr, out.stderr
+    from indexer.article_store import ArticleStore
+
+    store = ArticleStore(svc["store"])
+    assert store.get("bk-1") is not None and store.get("bk-2") is None
+    actions = [(e["action"], e["id"]) for e in store.audit_entries(limit=10**6)]
+    assert ("withdraw", "bk-1") in actions and actions[-1] == ("restore", "*")  # the audit log is kept
+    # the writer applies the restored store: bk-1 readable again
+    import time
+
+    deadline = time.monotonic() + 30
+    while req(svc, "GET", "/api/articles/bk-1")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert req(svc, "GET", "/api/articles/bk-1")[0] == 200
+    bad = svc["tmp"] / "not-a-store.sqlite"
+    bad.write_bytes(b"not sqlite at all" * 100)
+    assert cli("restore", "--store", svc["store"], str(bad)).returncode == 2
+
+
+# ---- items 2 and 3: a store feeds one index; per-index defaults --------------------------
+def test_each_index_has_its_own_store_and_query_log(svc):
+    assert os.path.exists(svc["index"] + ".articles.sqlite")
+    req(svc, "GET", "/api/search?q=" + urllib.parse.quote("香港"))
+    assert os.path.exists(svc["index"] + ".querylog.sqlite")
+    from web.config import from_env
+
+    cfg = from_env({"SEARCH_INDEX": "data/news2k"})
+    assert (cfg["SEARCH_ARTICLE_STORE"], cfg["SEARCH_QUERY_LOG"]) == (
+        os.path.join("data", "news2k.articles.sqlite"), os.path.join("data", "news2k.querylog.sqlite"))
+    cfg = from_env({})
+    assert cfg["SEARCH_ARTICLE_STORE"] == os.path.join("data", "index.articles.sqlite")
+    cfg = from_env({"SEARCH_INDEX": "news", "SEARCH_BACKEND": "opensearch", "SEARCH_ARTICLE_STORE": "off"})
+    assert cfg["SEARCH_ARTICLE_STORE"] == "off" and cfg["SEARCH_QUERY_LOG"].endswith("opensearch-news.querylog.sqlite")
+
+
+def test_a_store_feeds_one_index(svc, tmp_path, sample_records):
+    """The service's store is bound to its index: a rebuild, build or writer
+    of another index with it is refused, and nothing happens to either."""
+    from indexer import pipeline
+
+    other = str(tmp_path / "other")
+    pipeline.build(other, [write_jsonl(tmp_path / "o.jsonl", sample_records[200:260])], workers=1, progress=False)
+    for args in (["rebuild", "--index", other, "--store", svc["store"]],
+                 ["build", "--index", other, "--store", svc["store"], str(tmp_path / "o.jsonl")],
+                 ["writer", "--index", other, "--store", svc["store"]]):
+        out = cli(*args)
+        assert out.returncode == 2 and "feeds the index" in out.stderr and svc["index"] in out.stderr, out.stderr
+    from search.engine import SearchEngine
+
+    assert SearchEngine.open(other).stats()["documents"] == 60
+
+
+def test_rebuild_never_drops_what_the_store_lacks(tmp_path, sample_records):
+    """The issue's 2,000 -> 32: an index built without a store, rebuilt with
+    a store holding a few articles."""
+    from indexer import pipeline
+
+    index = str(tmp_path / "ix")
+    pipeline.build(index, [write_jsonl(tmp_path / "a.jsonl", sample_records[:50])], workers=1, progress=False)
+    small = str(tmp_path / "small.sqlite")
+    from indexer.article_store import ArticleStore
+
+    ArticleStore(small).put([dict(r) for r in sample_records[:3]])
+    out = cli("rebuild", "--index", index, "--store", small)
+    assert out.returncode == 2 and "47 articles" in out.stderr and "--from-index" in out.stderr
+    from search.engine import SearchEngine
+
+    assert SearchEngine.open(index).stats()["documents"] == 50
+
+
+def test_legacy_shared_store_moves_to_its_index(tmp_path):
+    from indexer import paths
+    from indexer.article_store import ArticleStore
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        os.makedirs("data")
+        ArticleStore(paths.LEGACY_STORE).put([{"id": "d1", "title": "演示"}])
+        sqlite3.connect(paths.LEGACY_QUERY_LOG).execute("CREATE TABLE q (x)").connection.commit()
+        notes = []
+        assert paths.migrate_legacy("data/news2k", environ={}, report=notes.append) == []
+        assert "left in place" in notes[0] and "SEARCH_ARTICLE_STORE=data/articles.sqlite" in notes[0]
+        moved = paths.migrate_legacy("data/index", environ={}, report=notes.append)
+        assert len(moved) == 2 and not os.path.exists(paths.LEGACY_STORE)
+        assert ArticleStore("data/index.articles.sqlite").get("d1") == {"id": "d1", "title": "演示"}
+        assert os.path.exists("data/index.querylog.sqlite") and os.path.exists("data/articles.sqlite.migrated")
+        # a legacy store bound to another index follows that index
+        ArticleStore("data/articles.sqlite").bind("data/news2k")
+        assert paths.migrate_legacy("data/news2k", environ={}, report=notes.append) == [
+            "data/articles.sqlite -> data/news2k.articles.sqlite"]
+    finally:
+        os.chdir(cwd)
