@@ -84,7 +84,11 @@ def _printable(s: str) -> str:
     return repr(s.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace"))
 
 
-def to_article(data: dict) -> Article:
+def to_article(data: dict, legacy_ids: bool = False) -> Article:
+    """A validated, cleaned ``Article``; raises ``RecordError`` naming every
+    problem.  ``legacy_ids``: the record comes from the project's own store
+    or index (a rebuild, the writer), where an id written before the id rule
+    is kept as it is (any non-empty string), never dropped."""
     problems = []
     structural = json_problem(data)
     if structural:
@@ -94,9 +98,12 @@ def to_article(data: dict) -> Article:
         problems.append("missing or empty 'id'")
     else:
         why = ids.problem(str(rid) if isinstance(rid, int) and not isinstance(rid, bool) else rid)
-        if why:
+        if why and legacy_ids and isinstance(rid, str):
+            why = None
+            rid = str(rid)
+        elif why:
             problems.append(f"'id': {why} ({ids.RULE})")
-        else:
+        elif not isinstance(rid, str):
             rid = ids.check(rid)
     title = data.get("title")
     if not isinstance(title, str) or not clean_line(title):

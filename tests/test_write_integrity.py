@@ -478,3 +478,37 @@ def test_legacy_shared_store_moves_to_its_index(tmp_path):
             "data/articles.sqlite -> data/news2k.articles.sqlite"]
     finally:
         os.chdir(cwd)
+
+
+def test_rebuilds_keep_ids_written_before_the_rule(tmp_path, sample_records):
+    """Never dropped: a rebuild from the index or from the store, and the
+    writer re-applying a restored change log, keep a legacy id."""
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from indexer.writer import IndexWriter
+    from search.engine import SearchEngine
+
+    index = str(tmp_path / "ix")
+    pipeline.build(index, [write_jsonl(tmp_path / "a.jsonl", sample_records[:5])], workers=1, progress=False)
+    legacy_doc(index, "x/related", "旧规则稿件丙号")
+    out = cli("rebuild", "--index", index, "--from-index")
+    assert out.returncode == 0, out.stderr
+    assert SearchEngine.open(index).get("x/related")["title"] == "旧规则稿件丙号"
+    store_path = str(tmp_path / "s.sqlite")
+    ArticleStore(store_path).put([dict(r) for r in sample_records[:5]])
+    with sqlite3.connect(store_path) as c:  # as an earlier version stored it, change log included
+        c.execute("INSERT INTO articles (id, record, updated) VALUES ('x/related', ?, 0)",
+                  (json.dumps({"id": "x/related", "title": "旧规则稿件丙号"}, ensure_ascii=False),))
+        c.execute("INSERT INTO changes (id, op, at) VALUES ('x/related', 'put', 0)")
+    out = cli("rebuild", "--index", index, "--store", store_path)
+    assert out.returncode == 0, out.stderr
+    assert SearchEngine.open(index).get("x/related")["title"] == "旧规则稿件丙号"
+    store = ArticleStore(store_path)
+    store.set_applied(0)  # as after a restore: the writer applies the whole log again
+    writer = IndexWriter(index, store)
+    try:
+        writer.drain()
+    finally:
+        writer.close()
+    engine = SearchEngine.open(index)
+    assert engine.get("x/related")["title"] == "旧规则稿件丙号" and engine.stats()["documents"] == 6
