@@ -512,3 +512,21 @@ def test_rebuilds_keep_ids_written_before_the_rule(tmp_path, sample_records):
         writer.close()
     engine = SearchEngine.open(index)
     assert engine.get("x/related")["title"] == "旧规则稿件丙号" and engine.stats()["documents"] == 6
+
+
+def test_audit_endpoint_matches_its_openapi_description(tmp_path, openapi):
+    from conftest import validated
+    from indexer.article_store import ArticleStore
+    from web import create_app
+
+    store = str(tmp_path / "s.sqlite")
+    ArticleStore(store).put([{"id": "o-1", "title": "甲"}])
+    ArticleStore(store).delete(["o-1"], principal="token:0123456789ab")
+    app = create_app({"SEARCH_INDEX": str(tmp_path / "none"), "SEARCH_ARTICLE_STORE": store, "SEARCH_QUERY_LOG": "off",
+                      "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_RATE_LIMIT": "off"})
+    c = app.test_client()
+    resp = validated(c, openapi, "/api/audit?id=o-1", headers=STAFF)
+    assert [(e["action"], e["principal"]) for e in resp.get_json()["entries"]] == [("withdraw", "token:0123456789ab")]
+    validated(c, openapi, "/api/audit?limit=5000", status=400, headers=STAFF)
+    resp = c.put("/api/articles//lead", json={"title": "甲"}, headers=STAFF)
+    assert resp.status_code == 400 and "starts with '/'" in resp.get_json()["error"]

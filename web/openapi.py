@@ -257,7 +257,10 @@ def spec(config: dict) -> dict:
                         "201": {"description": "Created and indexed", **_json(WRITE_RESULT)},
                         "202": {"description": "Stored durably; not indexed yet: poll status_url",
                                 **_json(WRITE_RESULT)},
-                        "400": _err("Invalid article: every bad field is listed in errors"),
+                        "400": _err("Invalid article (every bad field is listed in errors), an id breaking the "
+                                    "id rule, or a body that is not one JSON object (not UTF-8, nested more than "
+                                    "32 levels, a lone surrogate)"),
+                        "503": _err("The article store cannot commit now: nothing stored; retry after Retry-After"),
                         **AUTH_ERRORS}},
                 "delete": {
                     "summary": "Withdraw an article (bearer token)", "operationId": "deleteArticle",
@@ -265,7 +268,10 @@ def spec(config: dict) -> dict:
                     "responses": {
                         "200": {"description": "Deleted from the store and the index", **_json(WRITE_RESULT)},
                         "202": {"description": "Deleted from the store; the index follows", **_json(WRITE_RESULT)},
-                        "404": _err("Unknown id"), **AUTH_ERRORS}}},
+                        "400": _err("An id breaking the id rule (and no article has exactly this id)"),
+                        "404": _err("Unknown id"),
+                        "503": _err("The article store cannot commit now: nothing stored; retry after Retry-After"),
+                        **AUTH_ERRORS}}},
             "/api/articles:bulk": {"post": {
                 "summary": "Create or replace many articles: JSON Lines body (bearer token)", "operationId": "bulk",
                 "security": BEARER,
@@ -274,7 +280,33 @@ def spec(config: dict) -> dict:
                     "200": {"description": "Valid lines stored and indexed; bad lines listed in rejected",
                             **_json(WRITE_RESULT)},
                     "202": {"description": "Valid lines stored; not indexed yet", **_json(WRITE_RESULT)},
-                    "400": _err("No valid line"), "413": _err("Body too large"), **AUTH_ERRORS}}},
+                    "400": _err("No valid line"), "413": _err("Body too large"),
+                    "503": _err("The article store cannot commit now: nothing stored; retry after Retry-After"),
+                    **AUTH_ERRORS}}},
+            "/api/audit": {"get": {
+                "summary": "The audit log of withdrawals and replacements, oldest first (staff)",
+                "operationId": "audit", "security": BEARER,
+                "parameters": [
+                    _q("id", {"type": "string"}, "Only this article's entries"),
+                    _q("after", {"type": "integer", "minimum": 0, "default": 0}, "Entries after this seq"),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "How many")],
+                "responses": {
+                    "200": {"description": "Entries", **_json({
+                        "type": "object", "required": ["entries", "next_after"],
+                        "properties": {
+                            "next_after": {"type": "integer", "description": "pass as after= for the next page"},
+                            "entries": {"type": "array", "items": {
+                                "type": "object", "required": ["seq", "at", "principal", "action", "id"],
+                                "properties": {
+                                    "seq": {"type": "integer"},
+                                    "at": {"type": "string", "description": "ISO 8601, UTC"},
+                                    "principal": {"type": "string", "description":
+                                                  "token:<12 hex of the token's SHA-256>, a staff session's "
+                                                  "principal, or cli:<OS user>"},
+                                    "action": {"type": "string", "enum": ["replace", "withdraw", "restore"]},
+                                    "id": {"type": "string"},
+                                    "detail": {"type": "string", "nullable": True}}}}}})},
+                    "400": _err("Invalid parameter"), **AUTH_ERRORS}}},
             "/api/changes/{seq}": {"get": {
                 "summary": "Has a write reached the index? (bearer token)", "operationId": "change",
                 "security": BEARER,

@@ -79,13 +79,15 @@ def _answer(seq: int, payload: dict, created: bool = False):
     return resp
 
 
-@bp.route("/api/articles//<path:rest>", methods=["PUT", "DELETE"])
-@bp.route("/api/articles//", methods=["PUT", "DELETE"], defaults={"rest": ""})
-@auth.required()
-def leading_slash(rest):
-    """An id starting with "/" (the path converter cannot carry it)."""
-    doc_id = "/" + rest
-    return error(400, f"invalid id {doc_id!r}: {ids.problem(doc_id)} ({ids.RULE})")
+@bp.before_app_request
+def _leading_slash():
+    """An id starting with "/" cannot travel in the path converter
+    (``/api/articles//x``): answer what the id rule says, not a 404."""
+    path = request.path
+    if request.method in ("PUT", "DELETE") and path.startswith("/api/articles//"):
+        doc_id = path[len("/api/articles/"):]
+        return error(400, f"invalid id {doc_id!r}: {ids.problem(doc_id)} ({ids.RULE})")
+    return None
 
 
 @bp.put("/api/articles/<path:doc_id>")
