@@ -118,13 +118,14 @@ class ArticleStore:
             return self
 
         def __exit__(self, kind, exc, tb):
-            if isinstance(exc, sqlite3.OperationalError):
+            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
                 raise StoreUnavailable(f"the article store cannot commit now ({exc}); nothing was stored, "
                                        "retry later") from exc
             return False
 
     def _guard(self):
-        """Turn SQLite's "locked", "read-only", "disk full" into StoreUnavailable."""
+        """Turn SQLite's "locked", "read-only", "disk full", "malformed" into
+        StoreUnavailable (an IntegrityError is a bug, and stays one)."""
         return self._Guard()
 
     # ---- which index the store feeds ---------------------------------------------

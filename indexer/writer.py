@@ -44,7 +44,7 @@ from search.documents import article_from_stored, prepare
 from search.segmenter import get_segmenter
 
 from . import bylines
-from .article_store import ArticleStore
+from .article_store import ArticleStore, StoreBound
 from .records import RecordError, record_hash, to_article
 
 log = logging.getLogger("indexer.writer")
@@ -342,15 +342,23 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     writer: ChangeLoop
+    articles = ArticleStore(store_path)
+    try:
+        # A store feeds one index: a writer of another index never applies
+        # (or rebuilds from) its changes.
+        articles.bind(index, backend)
+    except StoreBound as exc:
+        log.error("%s", exc)
+        return 2
     if backend == "opensearch":
         from .opensearch_target import OpenSearchWriter
 
-        writer = OpenSearchWriter(opensearch_url, index, ArticleStore(store_path), userdict,
+        writer = OpenSearchWriter(opensearch_url, index, articles, userdict,
                                   pid_path=pid_file(index, backend, store_path))
     else:
         if not index_store.exists(index):
             index_store.create(index, userdict)
-        writer = IndexWriter(index, ArticleStore(store_path), userdict)
+        writer = IndexWriter(index, articles, userdict)
     log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
              writer.articles.applied())
     writer.run(stop=stop, parent=os.getppid())

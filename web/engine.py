@@ -89,10 +89,10 @@ class EngineHolder:
         So a worker that sees ``applied`` move refreshes at once, instead of
         waiting up to ``SEARCH_REFRESH_INTERVAL``.  The cost is one indexed
         SQLite read per request (measured in README.md, "Live ingestion")."""
-        store = self._store()
-        if store is None:
-            return
         try:
+            store = self._store()
+            if store is None:
+                return
             applied = store.applied()
         except Exception:  # noqa: BLE001 - the store unreadable: the periodic refresh still runs
             return
