@@ -530,3 +530,4 @@ def test_audit_endpoint_matches_its_openapi_description(tmp_path, openapi):
     validated(c, openapi, "/api/audit?limit=5000", status=400, headers=STAFF)
     resp = c.put("/api/articles//lead", json={"title": "甲"}, headers=STAFF)
     assert resp.status_code == 400 and "starts with '/'" in resp.get_json()["error"]
+    assert c.put("/api/articles//lead", json={"title": "甲"}).status_code == 401

@@ -85,6 +85,7 @@ def _leading_slash():
     (``/api/articles//x``): answer what the id rule says, not a 404."""
     path = request.path
     if request.method in ("PUT", "DELETE") and path.startswith("/api/articles//"):
+        auth.authorize()
         doc_id = path[len("/api/articles/"):]
         return error(400, f"invalid id {doc_id!r}: {ids.problem(doc_id)} ({ids.RULE})")
     return None
@@ -121,13 +122,8 @@ def delete_article(doc_id):
     why = ids.problem(doc_id)
     if why and store.get(doc_id) is None and not _indexed(doc_id):
         return error(400, f"invalid id {doc_id!r}: {why} ({ids.RULE})")
-    if store.get(doc_id) is None:
-        try:
-            indexed = _engine().get(doc_id) is not None
-        except Exception:  # noqa: BLE001 - no index: only the store counts
-            indexed = False
-        if not indexed:
-            return error(404, f"no article with id {doc_id!r}")
+    if store.get(doc_id) is None and not _indexed(doc_id):
+        return error(404, f"no article with id {doc_id!r}")
     seq = store.delete([doc_id], principal=auth.principal())
     return _answer(seq, {"id": doc_id, "deleted": True})
 
