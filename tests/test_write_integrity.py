@@ -531,3 +531,47 @@ def test_audit_endpoint_matches_its_openapi_description(tmp_path, openapi):
     resp = c.put("/api/articles//lead", json={"title": "甲"}, headers=STAFF)
     assert resp.status_code == 400 and "starts with '/'" in resp.get_json()["error"]
     assert c.put("/api/articles//lead", json={"title": "甲"}).status_code == 401
+
+
+def test_serving_your_own_index_leaves_the_demo_out(tmp_path, sample_records):
+    """`SEARCH_INDEX=data/news2k scripts/serve`: the index is served as it
+    is (no demo articles), with its own store and query log."""
+    import signal
+    import time
+
+    from bench.server import free_port
+    from indexer import pipeline
+
+    index = str(tmp_path / "news2k")
+    pipeline.build(index, [write_jsonl(tmp_path / "n.jsonl", sample_records[:12])], workers=1, progress=False)
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=ROOT, SEARCH_VENV=os.path.dirname(os.path.dirname(PY)), SEARCH_INDEX=index,
+               PORT=str(port), SEARCH_WRITE_TOKENS=digest(STAFF_TOKEN), SEARCH_RATE_LIMIT="off", WEB_CONCURRENCY="1")
+    for k in ("SEARCH_ARTICLE_STORE", "SEARCH_QUERY_LOG"):
+        env.pop(k, None)
+    proc = subprocess.Popen([os.path.join(ROOT, "scripts", "serve")], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if call(url + "/healthz", timeout=2)[0] == 200 and json.loads(call(url + "/healthz")[1]).get(
+                        "writer_running"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        status, body = call(url + "/api/search?q=&size=1&group=0")
+        assert status == 200 and json.loads(body)["total"] == 12  # the 31 demo articles are not added
+        status, body = call(url + "/api/articles/own-1", "PUT", json.dumps({"title": "自己的稿件"}, ensure_ascii=False),
+                            JSON)
+        assert status == 201, body
+        from indexer.article_store import ArticleStore
+
+        assert ArticleStore(index + ".articles.sqlite").get("own-1") is not None
+        call(url + "/api/search?q=" + urllib.parse.quote("自己"))
+        assert os.path.exists(index + ".querylog.sqlite")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
