@@ -575,3 +575,10 @@ def test_serving_your_own_index_leaves_the_demo_out(tmp_path, sample_records):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
+
+
+def test_the_whoosh_schema_keeps_a_tag_whole():
+    from search.backends.whoosh.schema import build_schema
+
+    field = build_schema()["tags"]
+    assert [t.text for t in field.analyzer("香港,选举\n体育 新闻")] == ["香港,选举", "体育 新闻"]

@@ -25,7 +25,7 @@ from array import array
 from collections import defaultdict
 
 from whoosh import fields
-from whoosh.analysis import Composable, Token as WhooshToken
+from whoosh.analysis import Composable, RegexTokenizer, Token as WhooshToken
 from whoosh.formats import Frequency, Positions
 
 from ...analysis import ANALYSIS_VERSION, Analyzer
@@ -190,7 +190,10 @@ def build_schema(userdict_path: str | None = None) -> fields.Schema:
         category=fields.ID(stored=True, sortable=True),
         source=fields.ID(stored=True, sortable=True),
         author=fields.ID(stored=True, sortable=True),
-        tags=fields.KEYWORD(stored=True, commas=True, lowercase=False),
+        # One term per tag, exactly as written: a comma belongs to the tag
+        # (香港,选举 is one tag).  Our bulk writer writes each tag as a term;
+        # Whoosh's stock path takes the tags joined by "\n" (a tag is one line).
+        tags=fields.KEYWORD(stored=True, analyzer=RegexTokenizer(r"[^\n]+")),
         published=fields.NUMERIC(numtype=int, bits=64, signed=True, stored=False,
                                  sortable=True, default=NO_DATE),
         title_len=fields.NUMERIC(numtype=int, bits=32, signed=False, sortable=True),
