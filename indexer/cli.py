@@ -269,18 +269,18 @@ def _store_command(args) -> int:
     """backup / restore / audit of the article store."""
     import datetime as dt
 
-    from . import article_store
+    from . import article_store, backup as store_backup
 
     if args.store == "off" or not args.store:
         print("error: no article store (--store or SEARCH_ARTICLE_STORE)", file=sys.stderr)
         return 2
     try:
         if args.cmd == "backup":
-            n = article_store.backup(args.store, args.dest)
+            n = store_backup.backup(args.store, args.dest)
             print(f"backed up {n} articles from {args.store} to {args.dest}", file=sys.stderr)
             return 0
         if args.cmd == "restore":
-            n, saved = article_store.restore(args.source, args.store)
+            n, saved = store_backup.restore(args.source, args.store)
             print(f"restored {n} articles into {args.store} from {args.source}"
                   + (f" (its previous content is in {saved})" if saved else "")
                   + "; the writer re-applies them to the index", file=sys.stderr)
