@@ -133,9 +133,13 @@ def test_ids_keep_their_form_end_to_end(svc):
     # bulk lines with such ids are rejected by line, the rest stored
     good = {**rec(svc, 2), "id": "bulk-good-1"}
     body = "\n".join(json.dumps(x, ensure_ascii=False) for x in
-                     [good, {**rec(svc, 3), "id": " bulk-pad"}, {**rec(svc, 4), "id": "a/.."}])
+                     [good, {**rec(svc, 3), "id": " bulk-pad"}, {**rec(svc, 4), "id": "a/.."},
+                      {**rec(svc, 5), "id": 20240001}])
     status, data = req(svc, "POST", "/api/articles:bulk", body)
-    assert status in (200, 202) and data["accepted"] == 1
+    assert status in (200, 202) and data["accepted"] == 2
+    from indexer.article_store import ArticleStore
+
+    assert ArticleStore(svc["store"]).get("20240001")["id"] == "20240001"  # a number id, stored as its string
     assert [(r["line"], "id" in r["errors"][0]) for r in data["rejected"]] == [(2, True), (3, True)]
 
 

@@ -60,7 +60,7 @@ def _validate(data, doc_id: str | None = None) -> tuple[dict | None, list[str]]:
             problems.append(f"'id' in the body ({record['id']!r}) differs from the URL ({doc_id!r})")
         record["id"] = doc_id
     try:
-        to_article(record)
+        record["id"] = to_article(record).id  # a JSON number id is stored as its string
     except RecordError as exc:
         problems.extend(str(exc).split("; "))
     return (None if problems else record), problems
