@@ -237,10 +237,13 @@ def _store_option(args) -> str | None:
         return args.store
     if os.environ.get("SEARCH_ARTICLE_STORE"):
         return os.environ["SEARCH_ARTICLE_STORE"]
-    index = getattr(args, "index", None) or getattr(args, "alias", None)
-    if not index:
+    index = getattr(args, "index", None)
+    if not index or args.cmd == "migrate":
         return None
-    default = paths.default_store(index, getattr(args, "backend", "whoosh"))
+    backend = getattr(args, "backend", "whoosh")
+    # the shared store of earlier versions moves to the index it fed (or a note says what to do)
+    paths.migrate_legacy(index, backend, report=lambda msg: print(msg, file=sys.stderr))
+    default = paths.default_store(index, backend)
     return default if args.cmd in ("writer", "backup", "restore", "audit") or os.path.exists(default) else None
 
 
