@@ -75,8 +75,9 @@ def _install_security(app: Flask) -> None:
     sessions_path = config["SEARCH_STAFF_SESSIONS"] or os.path.join(
         os.path.dirname(os.path.abspath(config["SEARCH_SECRET_KEY_FILE"] or secret.default_key_file(config))),
         "staff_sessions.sqlite")
-    app.extensions["staff_sessions"] = staff_sessions.StaffSessions(
+    sessions = app.extensions["staff_sessions"] = staff_sessions.StaffSessions(
         sessions_path, config["SEARCH_STAFF_SESSION_HOURS"] * 3600)
+    sessions.keep_only(config["SEARCH_WRITE_TOKENS"])  # a revoked token's sessions end
     app.session_interface = staff_sessions.SessionInterface()
 
 

@@ -13,7 +13,8 @@ secret key file) with the token's full digest and an expiry
   before the logout opens nothing afterwards;
 * it has not expired;
 * its token's digest is still in ``SEARCH_WRITE_TOKENS``: removing a digest
-  (and restarting) ends every session opened with that token.
+  (and restarting) ends every session opened with that token, for good
+  (the app deletes them when it starts).
 
 Otherwise the cookie is cleared on the request that presents it.  Own code
 (stdlib ``sqlite3``): Flask-Session would add a dependency for a table of
@@ -91,6 +92,26 @@ class StaffSessions:
         finally:
             conn.close()
         return row[0] if row else None
+
+    def keep_only(self, digests) -> int:
+        """End every session whose token digest is not in ``digests`` (at
+        start: a revoked token's sessions end for good, even if its digest
+        is configured again later) -> how many ended.  A missing file is left
+        missing.  Raises SessionStoreError."""
+        if not os.path.exists(self.path):
+            return 0
+        digests = tuple(digests)
+        conn = self._connect()
+        try:
+            with conn:
+                marks = ",".join("?" * len(digests))
+                cur = conn.execute(f"DELETE FROM staff_sessions WHERE digest NOT IN ({marks})" if digests
+                                   else "DELETE FROM staff_sessions", digests)
+                return cur.rowcount
+        except sqlite3.Error as exc:
+            raise SessionStoreError(f"staff session store {self.path}: {exc}") from exc
+        finally:
+            conn.close()
 
     def close(self, sid: str) -> None:
         """End a session (logout).  Raises SessionStoreError on failure."""
