@@ -90,10 +90,11 @@ def test_generated_key_is_shared_by_every_worker(make_app, tmp_path):
     """Eight processes racing on a fresh key file all get the same key; a
     second app (another worker, or a restart) accepts the first one's cookie."""
     path = str(tmp_path / "race" / "secret_key")
-    code = "import sys; from web.secret import load_or_create; print(load_or_create(sys.argv[1]))"
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    procs = [subprocess.Popen([sys.executable, "-c", code, path], env=env, stdout=subprocess.PIPE, text=True)
-             for _ in range(8)]
+    # web/secret.py alone (stdlib only), so that the processes start at once and race.
+    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('s', sys.argv[2]); "
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(m.load_or_create(sys.argv[1]))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, path, os.path.join(ROOT, "web", "secret.py")],
+                              stdout=subprocess.PIPE, text=True) for _ in range(8)]
     keys = {p.communicate(timeout=60)[0].strip() for p in procs}
     assert all(p.returncode == 0 for p in procs)
     with open(path) as f:
@@ -158,6 +159,23 @@ def test_revoking_a_token_ends_its_sessions(make_app):
     # Restoring the digest does not bring the ended session back.
     again = make_app()
     assert not is_staff(again, first_cookie) and is_staff(again, second_cookie)
+
+
+def test_sessions_expire_and_a_broken_session_store_is_a_503(make_app, tmp_path):
+    expired = make_app(SEARCH_STAFF_SESSION_HOURS=1e-9)  # every session is over at once
+    client = expired.test_client()
+    assert login(client).status_code == 303
+    assert not is_staff(expired, session_cookie(client))
+    # The session file cannot be created (its directory is a file): login says so, 503 with Retry-After.
+    (tmp_path / "not-a-dir").write_text("")
+    broken = make_app(SEARCH_STAFF_SESSIONS=str(tmp_path / "not-a-dir" / "s.sqlite"))
+    resp = login(broken.test_client())
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "5" and "编辑登录暂时不可用" in resp.get_data(
+        as_text=True)
+    # A cookie of a working store presented where the store is broken opens nothing (and is no 500).
+    good = make_app().test_client()
+    assert login(good).status_code == 303
+    assert not is_staff(broken, session_cookie(good))
 
 
 def test_state_changing_forms_must_come_from_this_site(make_app):
@@ -387,3 +405,65 @@ def test_login_guessing_over_http_is_slowed_per_client(proxied):
     status, _, _ = post_login(srv, STAFF_TOKEN, headers={"X-Forwarded-For": "203.0.113.100",
                                                          "Origin": f"http://127.0.0.1:{srv.port}"})
     assert status == 303
+
+
+# ---- a real browser: forms posted from another site ------------------------
+
+from test_browser import browser  # noqa: E402,F401 - the module's headless Chromium
+
+
+@pytest.fixture
+def foreign_site(proxied):
+    """A page on another site (localhost, another port) with two forms aimed
+    at the service: logging the visitor out, and logging them in with the
+    attacker's token (login CSRF)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    srv, _ = proxied
+    target = f"http://127.0.0.1:{srv.port}"
+    page = (f'<!doctype html><form id="out" method="post" action="{target}/staff/logout">'
+            f'<button id="logout">x</button></form>'
+            f'<form id="in" method="post" action="{target}/staff/login">'
+            f'<input name="token" value="{STAFF_TOKEN}"><button id="login">y</button></form>').encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=evil.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{evil.server_address[1]}/"
+    evil.shutdown()
+    evil.server_close()
+
+
+def test_forms_from_another_site_are_refused_in_a_browser(browser, proxied, foreign_site):  # noqa: F811
+    srv, _ = proxied
+    staff = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.150"})
+    page = staff.new_page()
+    page.goto(srv.url + "/staff/login")
+    page.fill("#token", STAFF_TOKEN)
+    page.click("#login-submit")
+    assert page.url == srv.url + "/staff/queries" and page.locator("h1").count() >= 1
+    # A foreign page logging staff out: refused, the session stays.
+    page.goto(foreign_site)
+    page.click("#logout")
+    assert "cross-site request refused" in page.content()
+    assert page.goto(srv.url + "/api/queries?days=1").status == 200
+    staff.close()
+    # Login CSRF: a foreign page signing a visitor in with the attacker's token.
+    visitor = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.151"})
+    page = visitor.new_page()
+    page.goto(foreign_site)
+    page.click("#login")
+    assert "cross-site request refused" in page.content()
+    assert visitor.cookies() == [] and page.goto(srv.url + "/api/queries?days=1").status == 401
+    visitor.close()
