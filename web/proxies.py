@@ -6,9 +6,10 @@ may say who the client is: ``X-Forwarded-For`` is read from the right and
 the right-most address that is not a trusted proxy becomes ``REMOTE_ADDR``
 (a client cannot spoof its address by sending its own header: the proxy
 appends the address it saw, and everything left of that is the client's
-word); ``X-Forwarded-Proto`` (``http``/``https``) sets ``wsgi.url_scheme``
-and ``X-Forwarded-Host`` the host.  From any other peer these headers are
-ignored.  So every part of the app simply uses ``request.remote_addr`` and
+word); ``X-Forwarded-Proto`` (``http``/``https``, the right-most value)
+sets ``wsgi.url_scheme``.  From any other peer these headers are ignored.
+``X-Forwarded-Host`` is never read: the proxy passes the ``Host`` header
+(a proxy that forwards client headers unchanged would let a client pick it).  So every part of the app simply uses ``request.remote_addr`` and
 ``request.scheme`` (rate limits, the access log, the query log, the
 ``Secure`` cookie flag, the same-origin check).
 
@@ -57,9 +58,9 @@ def _address(text: str):
 
 
 class TrustedProxies:
-    """WSGI middleware: rewrites ``REMOTE_ADDR``, ``wsgi.url_scheme`` and
-    ``HTTP_HOST`` from the forwarding headers of trusted peers only (the
-    originals are kept in ``news_search.peer``)."""
+    """WSGI middleware: rewrites ``REMOTE_ADDR`` and ``wsgi.url_scheme``
+    from the forwarding headers of trusted peers only (the peer's own
+    address is kept in ``news_search.peer``)."""
 
     def __init__(self, app, networks: tuple[Network, ...]):
         self.app = app
@@ -78,9 +79,6 @@ class TrustedProxies:
             proto = _last(environ.get("HTTP_X_FORWARDED_PROTO", "")).lower()
             if proto in ("http", "https"):
                 environ["wsgi.url_scheme"] = proto
-            host = _last(environ.get("HTTP_X_FORWARDED_HOST", ""))
-            if host:
-                environ["HTTP_HOST"] = host
         return self.app(environ, start_response)
 
     def client(self, forwarded_for: str) -> str | None:
