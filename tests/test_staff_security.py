@@ -172,6 +172,11 @@ def test_sessions_expire_and_a_broken_session_store_is_a_503(make_app, tmp_path)
     resp = login(broken.test_client())
     assert resp.status_code == 503 and resp.headers["Retry-After"] == "5" and "编辑登录暂时不可用" in resp.get_data(
         as_text=True)
+    # A session file that is no database: the app still starts (readers are served), login is a 503.
+    (tmp_path / "garbage.sqlite").write_bytes(b"not a database" * 100)
+    garbage = make_app(SEARCH_STAFF_SESSIONS=str(tmp_path / "garbage.sqlite"))
+    assert garbage.test_client().get("/api/search?q=a").status_code == 200
+    assert login(garbage.test_client()).status_code == 503
     # A cookie of a working store presented where the store is broken opens nothing (and is no 500).
     good = make_app().test_client()
     assert login(good).status_code == 303
@@ -374,6 +379,7 @@ def test_secure_cookie_behind_a_trusted_https_proxy(proxied):
     status, headers, body = post_login(srv, STAFF_TOKEN, source="127.0.0.2", headers={
         "X-Forwarded-Proto": "https", "Origin": f"https://127.0.0.1:{srv.port}"})
     assert status == 403 and "Set-Cookie" not in headers and b"cross-site request refused" in body
+    assert b"SEARCH_TRUSTED_PROXIES" in body  # the page says how to fix a proxy the app does not trust
     status, headers, _ = post_login(srv, STAFF_TOKEN, source="127.0.0.2", headers={
         "X-Forwarded-Proto": "https", "Origin": f"http://127.0.0.1:{srv.port}"})
     assert status == 303 and "Secure" not in headers["Set-Cookie"]

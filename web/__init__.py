@@ -77,7 +77,11 @@ def _install_security(app: Flask) -> None:
         "staff_sessions.sqlite")
     sessions = app.extensions["staff_sessions"] = staff_sessions.StaffSessions(
         sessions_path, config["SEARCH_STAFF_SESSION_HOURS"] * 3600)
-    sessions.keep_only(config["SEARCH_WRITE_TOKENS"])  # a revoked token's sessions end
+    try:
+        sessions.keep_only(config["SEARCH_WRITE_TOKENS"])  # a revoked token's sessions end for good
+    except staff_sessions.SessionStoreError as exc:
+        # Readers are unaffected; staff sessions are still checked against the tokens per request.
+        logging.getLogger(__name__).warning("could not end revoked staff sessions: %s", exc)
     app.session_interface = staff_sessions.SessionInterface()
 
 

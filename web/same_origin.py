@@ -58,5 +58,11 @@ def check() -> None:
     if not claimed:
         raise CrossOrigin("cross-site request refused: a form must be sent from this site "
                           "(no Origin or Referer header)")
-    if _origin(claimed) != _origin(f"{request.scheme}://{request.host}"):
-        raise CrossOrigin(f"cross-site request refused: the {source} {claimed[:100]!r} is not this site")
+    theirs, ours = _origin(claimed), _origin(f"{request.scheme}://{request.host}")
+    if theirs != ours:
+        hint = ""
+        if theirs and ours and theirs[1] == ours[1]:
+            # Same host, other scheme or port: typically TLS ended by a proxy the app does not trust.
+            hint = (f" (this service was reached as {ours[0]}://{request.host}: behind a reverse proxy, "
+                    "list it in SEARCH_TRUSTED_PROXIES and have it send X-Forwarded-Proto and Host)")
+        raise CrossOrigin(f"cross-site request refused: the {source} {claimed[:100]!r} is not this site{hint}")
