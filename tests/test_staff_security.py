@@ -120,6 +120,19 @@ def test_configured_secret_key(make_app, tmp_path):
         make_app(SEARCH_SECRET_KEY_FILE=str(tmp_path / "empty_key"))
 
 
+@pytest.mark.parametrize("config, where", [
+    ({"SEARCH_ARTICLE_STORE": "/srv/news/articles.sqlite", "SEARCH_QUERY_LOG": "/var/q.sqlite"}, "/srv/news"),
+    ({"SEARCH_ARTICLE_STORE": "off", "SEARCH_QUERY_LOG": "/var/q.sqlite"}, "/var"),
+    ({"SEARCH_ARTICLE_STORE": "off", "SEARCH_QUERY_LOG": "off", "SEARCH_INDEX": "/srv/ix/news2k"}, "/srv/ix"),
+    ({"SEARCH_ARTICLE_STORE": "off", "SEARCH_QUERY_LOG": "off", "SEARCH_INDEX": "news",
+      "SEARCH_BACKEND": "opensearch"}, "data"),
+])
+def test_where_the_generated_key_lives(config, where):
+    from web.secret import default_key_file
+
+    assert default_key_file(config) == os.path.join(where, "secret_key")
+
+
 def test_logout_ends_the_session_on_the_server(make_app):
     """A copy of the cookie taken before logout opens nothing afterwards,
     in any worker; the session stores who signed in."""

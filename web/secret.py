@@ -3,7 +3,7 @@
 ``SEARCH_SECRET_KEY`` (at least 32 characters) when configured; otherwise
 a random key generated once and kept in a file (``SEARCH_SECRET_KEY_FILE``,
 default ``secret_key`` beside the article store, else beside the query
-log, else in ``data/``), created atomically with permissions 0600 so that
+log, else beside the Whoosh index directory, else in ``data/``), created atomically with permissions 0600 so that
 every gunicorn worker (and every restart) reads the same key.  It is not
 derived from anything configured elsewhere (token digests are not secrets).
 """
@@ -25,11 +25,15 @@ class SecretKeyError(Exception):
 
 def default_key_file(config: dict) -> str:
     """Where the generated key lives: beside the article store, else beside
-    the query log, else ``data/secret_key``."""
+    the query log, else beside a Whoosh index directory (``data/index``:
+    ``data/secret_key``), else ``data/secret_key``."""
     for name in ("SEARCH_ARTICLE_STORE", "SEARCH_QUERY_LOG"):
         path = config.get(name)
         if path and path != "off":
             return os.path.join(os.path.dirname(os.path.abspath(path)), "secret_key")
+    index = config.get("SEARCH_INDEX")
+    if index and config.get("SEARCH_BACKEND", "whoosh") == "whoosh":
+        return os.path.join(os.path.dirname(os.path.abspath(index)), "secret_key")
     return os.path.join("data", "secret_key")
 
 
