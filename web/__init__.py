@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import time
 
 from flask import Flask, g, request
@@ -69,9 +70,7 @@ def _install_security(app: Flask) -> None:
     app.wsgi_app = proxies.TrustedProxies(app.wsgi_app, networks)
     # Staff can sign in only with tokens configured; only then is a lasting
     # key needed (without, nothing is signed: a throwaway key).
-    import secrets as _secrets
-
-    app.secret_key = secret.configured_key(config) if config["SEARCH_WRITE_TOKENS"] else _secrets.token_hex(32)
+    app.secret_key = secret.configured_key(config) if config["SEARCH_WRITE_TOKENS"] else secrets.token_hex(32)
     sessions_path = config["SEARCH_STAFF_SESSIONS"] or os.path.join(
         os.path.dirname(os.path.abspath(config["SEARCH_SECRET_KEY_FILE"] or secret.default_key_file(config))),
         "staff_sessions.sqlite")
