@@ -67,6 +67,10 @@ def test_cookie_cannot_be_forged_from_a_configured_digest(make_app, tmp_path):
     and one signed with the real key for a session the server never opened,
     open nothing."""
     app = make_app()
+    key_file = tmp_path / "secret_key"
+    # Readers' requests need no key: none is made until staff use a session.
+    assert app.test_client().get("/search?q=a").status_code == 200 and not key_file.exists()
+    assert login(app.test_client()).status_code == 303 and key_file.exists()
     digests = sorted(app.config["SEARCH_WRITE_TOKENS"])
     old_key = hashlib.sha256(("session-key|" + "|".join(digests)).encode()).hexdigest()
     assert app.secret_key != old_key and len(app.secret_key) >= 32
@@ -81,7 +85,6 @@ def test_cookie_cannot_be_forged_from_a_configured_digest(make_app, tmp_path):
         {"staff": True, "sid": "x" * 43, "principal": "token:" + digest(STAFF_TOKEN)[:12]})
     assert not is_staff(app, invented)
     # The generated key lives beside the query log (no article store here), private.
-    key_file = tmp_path / "secret_key"
     assert key_file.read_text().strip() == app.secret_key
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
 
@@ -115,9 +118,14 @@ def test_configured_secret_key(make_app, tmp_path):
     assert app.secret_key == key and not (tmp_path / "secret_key").exists()
     with pytest.raises(SecretKeyError, match="SEARCH_SECRET_KEY is too short"):
         make_app(SEARCH_SECRET_KEY="short")
+    # A key file that cannot be used: readers are served, staff login is a 503 (logged).
     (tmp_path / "empty_key").write_text("\n")
+    app = make_app(SEARCH_SECRET_KEY_FILE=str(tmp_path / "empty_key"))
+    assert app.test_client().get("/api/search?q=a").status_code == 200
+    resp = login(app.test_client())
+    assert resp.status_code == 503 and "编辑登录暂时不可用" in resp.get_data(as_text=True)
     with pytest.raises(SecretKeyError, match="holds no key"):
-        make_app(SEARCH_SECRET_KEY_FILE=str(tmp_path / "empty_key"))
+        app.session_interface.ensure_key(app)
 
 
 @pytest.mark.parametrize("config, where", [

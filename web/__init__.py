@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_error_handler(limits.RateLimited, _rate_limited)
     app.register_error_handler(same_origin.CrossOrigin, _cross_origin)
     app.register_error_handler(staff_sessions.SessionStoreError, _session_store_error)
+    app.register_error_handler(secret.SecretKeyError, _session_store_error)
     app.register_error_handler(413, _too_large)
     app.register_error_handler(QueryTimeout, _query_timeout)
     app.register_error_handler(UnsupportedQuery, _unsupported)
@@ -58,8 +59,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _install_security(app: Flask) -> None:
     """Trusted proxies, rate-limit storage, the cookie key and staff sessions.
 
-    Raises ValueError (or secret.SecretKeyError) naming a setting that
-    cannot be used, so a misconfigured worker stops at start."""
+    Raises ValueError (or secret.SecretKeyError for a SEARCH_SECRET_KEY
+    too short) naming a setting that cannot be used, so a misconfigured
+    worker stops at start."""
     config = app.config
     for name in ("SEARCH_RATE_LIMIT", "SEARCH_LOGIN_RATE_LIMIT"):
         limits.validate_spec(name, config[name])
@@ -69,8 +71,12 @@ def _install_security(app: Flask) -> None:
         networks = proxies.parse_networks(networks)
     app.wsgi_app = proxies.TrustedProxies(app.wsgi_app, networks)
     # Staff can sign in only with tokens configured; only then is a lasting
-    # key needed (without, nothing is signed: a throwaway key).
-    app.secret_key = secret.configured_key(config) if config["SEARCH_WRITE_TOKENS"] else secrets.token_hex(32)
+    # key needed (without, nothing is signed: a throwaway key).  A configured
+    # key is checked now; a key file is read or made on first staff use.
+    if not config["SEARCH_WRITE_TOKENS"]:
+        app.secret_key = secrets.token_hex(32)
+    elif config["SEARCH_SECRET_KEY"]:
+        app.secret_key = secret.configured_key(config)
     sessions_path = config["SEARCH_STAFF_SESSIONS"] or os.path.join(
         os.path.dirname(os.path.abspath(config["SEARCH_SECRET_KEY_FILE"] or secret.default_key_file(config))),
         "staff_sessions.sqlite")
@@ -97,8 +103,12 @@ def _cross_origin(exc: "same_origin.CrossOrigin"):
 
 
 def _session_store_error(exc):
+    """Staff sessions cannot be kept (key or session file): 503, logged."""
+    from flask import current_app
+
     from .pages import render_error
 
+    current_app.logger.error("staff login unavailable: %s", exc)
     resp = app_response(*render_error(503, "编辑登录暂时不可用，请稍后再试。"))
     resp.headers["Retry-After"] = "5"
     return resp

@@ -31,6 +31,8 @@ import time
 from flask import current_app, session
 from flask.sessions import SecureCookieSessionInterface
 
+from . import secret
+
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS staff_sessions (sid TEXT PRIMARY KEY, digest TEXT NOT NULL, "
            "created REAL NOT NULL, expires REAL NOT NULL)")
 
@@ -131,7 +133,8 @@ def _store() -> StaffSessions:
 
 def sign_in(token_digest: str) -> None:
     """Start a staff session for the token with this digest (the cookie is
-    set on the response).  Raises SessionStoreError."""
+    set on the response).  Raises SessionStoreError, secret.SecretKeyError."""
+    current_app.session_interface.ensure_key(current_app)
     sid = _store().open(token_digest)
     session.clear()
     session.update(sid=sid, staff=True, principal="token:" + token_digest[:12])
@@ -164,7 +167,26 @@ def validate() -> None:
 
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie, marked ``Secure`` whenever the request came
-    over HTTPS (directly or through a trusted proxy: ``web/proxies.py``)."""
+    over HTTPS (directly or through a trusted proxy: ``web/proxies.py``).
+
+    The key is read (or generated: ``web/secret.py``) on first need, when a
+    request brings a cookie or staff sign in, never for readers' requests,
+    so a service without staff never writes a key file."""
+
+    def ensure_key(self, app) -> None:
+        """Load the key if not yet done.  Raises secret.SecretKeyError."""
+        if app.secret_key is None:
+            app.secret_key = secret.configured_key(app.config)
+
+    def open_session(self, app, request):
+        if request.cookies.get(self.get_cookie_name(app)) is None:
+            return self.session_class()
+        try:
+            self.ensure_key(app)
+        except secret.SecretKeyError as exc:
+            app.logger.error("staff session ignored: %s", exc)
+            return self.session_class()
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app) -> bool:
         from flask import request
