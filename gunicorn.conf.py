@@ -23,6 +23,11 @@ preload_app = False
 # SEARCH_LOG_CLIENT_IP is set); gunicorn's would log every client IP.
 accesslog = None
 errorlog = "-"
+# Forwarding headers are read by the app alone, and only from the proxies in
+# SEARCH_TRUSTED_PROXIES (web/proxies.py): gunicorn itself believes none
+# (its default would take X-Forwarded-Proto from any local process).
+forwarded_allow_ips = ""
+secure_scheme_headers = {}
 
 
 # Prometheus metrics from every worker (prometheus_client multiprocess mode):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import time
 
 from flask import Flask, g, request
 
 from search.plan import QueryTimeout, UnsupportedQuery
 
-from . import auth, limits, metrics
+from . import auth, limits, metrics, proxies, same_origin, secret, staff_sessions
 from . import config as config_module
 from .engine import EngineHolder
 
@@ -42,18 +44,79 @@ def create_app(test_config: dict | None = None) -> Flask:
     # An id may contain "//" (canonical URLs): never redirect a request for
     # one article to another's URL by merging slashes (a PUT would follow).
     app.url_map.merge_slashes = False
-    app.secret_key = auth.session_secret(app.config["SEARCH_WRITE_TOKENS"])
+    _install_security(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(writes_bp)
     app.register_blueprint(metrics_bp)
     app.register_error_handler(auth.AuthError, _auth_error)
     app.register_error_handler(limits.RateLimited, _rate_limited)
+    app.register_error_handler(same_origin.CrossOrigin, _cross_origin)
+    app.register_error_handler(staff_sessions.SessionStoreError, _session_store_error)
+    app.register_error_handler(secret.SecretKeyError, _session_store_error)
     app.register_error_handler(413, _too_large)
     app.register_error_handler(QueryTimeout, _query_timeout)
     app.register_error_handler(UnsupportedQuery, _unsupported)
     _install_hooks(app)
     return app
+
+
+def _install_security(app: Flask) -> None:
+    """Trusted proxies, rate-limit storage, the cookie key and staff sessions.
+
+    Raises ValueError (or secret.SecretKeyError for a SEARCH_SECRET_KEY
+    too short) naming a setting that cannot be used, so a misconfigured
+    worker stops at start."""
+    config = app.config
+    for name in ("SEARCH_RATE_LIMIT", "SEARCH_LOGIN_RATE_LIMIT"):
+        limits.validate_spec(name, config[name])
+    app.extensions["rate_limiter"] = limits.Limiter(config["SEARCH_RATE_LIMIT_STORAGE"])
+    networks = config["SEARCH_TRUSTED_PROXIES"]
+    if isinstance(networks, str):
+        networks = proxies.parse_networks(networks)
+    app.wsgi_app = proxies.TrustedProxies(app.wsgi_app, networks)
+    # Staff can sign in only with tokens configured; only then is a lasting
+    # key needed (without, nothing is signed: a throwaway key).  A configured
+    # key is checked now; a key file is read or made on first staff use.
+    if not config["SEARCH_WRITE_TOKENS"]:
+        app.secret_key = secrets.token_hex(32)
+    elif config["SEARCH_SECRET_KEY"]:
+        app.secret_key = secret.configured_key(config)
+    sessions_path = config["SEARCH_STAFF_SESSIONS"] or os.path.join(
+        os.path.dirname(os.path.abspath(config["SEARCH_SECRET_KEY_FILE"] or secret.default_key_file(config))),
+        "staff_sessions.sqlite")
+    sessions = app.extensions["staff_sessions"] = staff_sessions.StaffSessions(
+        sessions_path, config["SEARCH_STAFF_SESSION_HOURS"] * 3600)
+    try:
+        sessions.keep_only(config["SEARCH_WRITE_TOKENS"])  # a revoked token's sessions end for good
+    except staff_sessions.SessionStoreError as exc:
+        # Readers are unaffected; staff sessions are still checked against the tokens per request.
+        logging.getLogger(__name__).warning("could not end revoked staff sessions: %s", exc)
+    app.session_interface = staff_sessions.SessionInterface()
+
+
+def _cross_origin(exc: "same_origin.CrossOrigin"):
+    if request.path.startswith("/api/"):
+        from .api import error
+
+        return error(403, str(exc))
+    from flask import make_response
+
+    from .pages import render_error
+
+    return make_response(render_error(403, f"请求被拒绝：表单必须从本站提交。（{exc}）"))
+
+
+def _session_store_error(exc):
+    """Staff sessions cannot be kept (key or session file): 503, logged."""
+    from flask import current_app
+
+    from .pages import render_error
+
+    current_app.logger.error("staff login unavailable: %s", exc)
+    resp = app_response(*render_error(503, "编辑登录暂时不可用，请稍后再试。"))
+    resp.headers["Retry-After"] = "5"
+    return resp
 
 
 def _auth_error(exc: "auth.AuthError"):
@@ -140,7 +203,9 @@ def _install_hooks(app: Flask) -> None:
     @app.before_request
     def _start_timer():
         g.t0 = time.perf_counter()
+        staff_sessions.validate()
         limits.check()
+        same_origin.check()
 
     @app.after_request
     def _headers_and_log(resp):

@@ -4,7 +4,8 @@
 accepted tokens (``python -m web.auth new`` prints a fresh token and its
 digest).  No digest configured: writes and staff tools are disabled.  A
 request without credentials gets 401, a wrong token 403.  Staff pages also
-accept a session cookie set by /staff/login with the same token.
+accept a session cookie set by /staff/login with the same token (a
+server-side session: ``web/staff_sessions.py``).
 """
 
 from __future__ import annotations
@@ -80,12 +81,6 @@ def required(allow_session: bool = False):
             return view(*args, **kwargs)
         return inner
     return wrap
-
-
-def session_secret(digests: tuple[str, ...]) -> str:
-    """A cookie-signing key every worker derives alike from the configured
-    digests (a random per-process key would log staff out between workers)."""
-    return hashlib.sha256(("session-key|" + "|".join(sorted(digests))).encode()).hexdigest()
 
 
 if __name__ == "__main__":

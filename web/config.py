@@ -52,7 +52,23 @@ def from_env(environ=os.environ) -> dict:
         # How long a write waits for the index commit before answering 202.
         "SEARCH_WRITE_WAIT": float(environ.get("SEARCH_WRITE_WAIT", "5")),
         # Public read endpoints: requests per client IP (per worker process); "off" disables.
+        # Every endpoint but static files and monitoring: requests per client ("off" disables).
         "SEARCH_RATE_LIMIT": environ.get("SEARCH_RATE_LIMIT", "20/second;600/minute"),
+        # Failed staff logins per client (then 429 until the window passes); "off" disables.
+        "SEARCH_LOGIN_RATE_LIMIT": environ.get("SEARCH_LOGIN_RATE_LIMIT", "5/minute;30/hour"),
+        # Where rate-limit counters live (a `limits` storage URI): memory:// is per worker;
+        # redis://host:6379 or memcached://host:11211 share them between workers.
+        "SEARCH_RATE_LIMIT_STORAGE": environ.get("SEARCH_RATE_LIMIT_STORAGE", "memory://"),
+        # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For/-Proto/-Host are believed.
+        "SEARCH_TRUSTED_PROXIES": environ.get("SEARCH_TRUSTED_PROXIES", ""),
+        # The key that signs staff cookies (>= 32 characters); unset: generated once into
+        # SEARCH_SECRET_KEY_FILE (default: secret_key beside the article store / query log).
+        "SEARCH_SECRET_KEY": environ.get("SEARCH_SECRET_KEY") or None,
+        "SEARCH_SECRET_KEY_FILE": environ.get("SEARCH_SECRET_KEY_FILE") or None,
+        # Live staff sessions (SQLite, shared by the workers; default beside the key file)
+        # and how long one lasts.
+        "SEARCH_STAFF_SESSIONS": environ.get("SEARCH_STAFF_SESSIONS") or None,
+        "SEARCH_STAFF_SESSION_HOURS": float(environ.get("SEARCH_STAFF_SESSION_HOURS", "12")),
         # A search still running after this many seconds is stopped with 503.
         "SEARCH_QUERY_TIMEOUT": float(environ.get("SEARCH_QUERY_TIMEOUT", "5")),
         # Request bodies larger than this are refused with 413 (bulk uploads included).

@@ -5,16 +5,18 @@ publication time, source, author, url and a plain-text snippet.
 ``published`` is in newsroom time (``2024-03-01T23:30:00Z`` is exported
 as ``2024-03-02T07:30:00+08:00``; a date alone stays that date), so its
 first ten characters are the day the pages show and the date filters and
-timeline count the article under (``search.timeutil.local_iso``)."""
+timeline count the article under (``search.timeutil.local_iso``).  A CSV
+cell that would start a spreadsheet formula (``=``, ``+``, ``-``, ``@``,
+TAB, CR) begins with ``'`` (``search.csvsafe``)."""
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import json
 import re
 
+from search.csvsafe import dict_writer
 from search.timeutil import local_iso
 
 COLUMNS = ("id", "title", "published", "source", "author", "url", "snippet")
@@ -34,7 +36,7 @@ def rows(hits) -> list[dict]:
 
 def to_csv(hits) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer = dict_writer(out, COLUMNS, lineterminator="\r\n")  # cells never start a formula
     writer.writeheader()
     writer.writerows(rows(hits))
     return "\ufeff".encode("utf-8") + out.getvalue().encode("utf-8")

@@ -17,7 +17,7 @@ from search.models import SearchRequest
 from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
-from . import auth
+from . import auth, limits, staff_sessions
 from .engine import IndexUnavailable
 from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, query_period, search_request
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
@@ -166,22 +166,26 @@ def staff_login_form():
 @bp.post("/staff/login")
 def staff_login():
     """Newsroom staff sign in with their token once; a signed, HttpOnly,
-    SameSite=Strict cookie then opens staff pages and exports."""
+    SameSite=Strict cookie (Secure over HTTPS) then opens staff pages and
+    exports until logout, expiry or the token's revocation
+    (``web/staff_sessions.py``).  Failed attempts are limited per client
+    (429 with Retry-After: ``SEARCH_LOGIN_RATE_LIMIT``)."""
+    limits.check_login()
     token = request.form.get("token", "")
     target = _safe_next(request.form.get("next"))
     if not current_app.config["SEARCH_WRITE_TOKENS"] or not auth.check_token(token):
+        limits.failed_login()
         html = render_template("staff_login.html", q="", message="令牌无效。", next=target)
         resp = _page(html)
         resp.status_code = 403
         return resp
-    session.clear()
-    session["staff"] = True
+    staff_sessions.sign_in(auth.digest(token))
     return redirect(target, code=303)
 
 
 @bp.post("/staff/logout")
 def staff_logout():
-    session.clear()
+    staff_sessions.sign_out()
     return redirect("/", code=303)
 
 
