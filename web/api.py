@@ -11,6 +11,7 @@ from search.timeline import INTERVALS
 
 from . import auth, export
 from .engine import IndexUnavailable, article_store
+from .inputs import wants_json
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
 from .render import article_json
@@ -182,7 +183,7 @@ def healthz():
 
 @bp.app_errorhandler(404)
 def _not_found(exc):
-    if request.path.startswith("/api/"):
+    if wants_json():
         return error(404, f"no such endpoint: {request.path}")
     from .pages import render_error
 
@@ -196,7 +197,7 @@ def _method(exc):
 
 @bp.app_errorhandler(500)
 def _internal(exc):
-    if request.path.startswith("/api/"):
+    if wants_json():
         return error(500, "internal error")
     from .pages import render_error
 

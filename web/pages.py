@@ -19,6 +19,7 @@ from search.values import value_key
 
 from . import auth
 from .engine import IndexUnavailable
+from .inputs import query_url, same_site_path
 from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, query_period, search_request
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
@@ -127,7 +128,9 @@ def search_page():
             broader.append(("不加引号搜索", url_with(q=" ".join(plain.split()))))
     pages = max(1, -(-result.total // req.size))
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
-    api_link = "/api/search" + ("?" + request.query_string.decode() if request.query_string else "")
+    # Re-encoded from the parsed parameters: ASCII only, and no value can
+    # end the URL inside the Link header or add parameters to it.
+    api_link = query_url("/api/search", request.args.items(multi=True))
     export_args = [(k, v) for k, vs in request.args.lists() for v in vs if k not in ("page", "size", "format", "limit")]
     export_link = "/api/export?" + urlencode(export_args)
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
@@ -186,9 +189,8 @@ def staff_logout():
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path on this site (no open redirect)."""
-    value = value or "/staff/queries"
-    return value if value.startswith("/") and not value.startswith("//") and "\\" not in value else "/staff/queries"
+    """Only a path on this site (no open redirect): ``inputs.same_site_path``."""
+    return same_site_path(value, "/staff/queries")
 
 
 @bp.get("/staff/queries")
