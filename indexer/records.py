@@ -11,7 +11,7 @@ import hashlib
 import json
 
 from search.models import Article
-from search.timeutil import parse_published
+from search.timeutil import DateError, parse_published
 
 from .clean import clean_line, clean_text
 
@@ -49,6 +49,8 @@ def to_article(data: dict) -> Article:
         else:
             try:
                 published_dt = parse_published(published)
+            except DateError as exc:
+                problems.append(f"implausible date in 'published': {exc}")
             except ValueError:
                 problems.append(f"unparsable date in 'published': {published!r}")
     for name in OPTIONAL_STR:

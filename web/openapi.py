@@ -318,14 +318,18 @@ def spec(config: dict) -> dict:
                 "summary": "Matching articles per day, month or year", "operationId": "timeline",
                 "parameters": [p for p in search_params if p["name"] not in ("page", "size", "sort")] + [
                     _q("interval", {"type": "string", "enum": ["auto", "day", "month", "year"], "default": "auto"},
-                       "Bar width; auto: days up to two months of coverage, months up to five years, else years")],
+                       "Bar width; auto: days up to two months of coverage, months up to five years, else years. "
+                       "A timeline has at most 400 bars: a finer interval than that allows is replaced by a "
+                       "coarser one (the response's interval)")],
                 "responses": {
                     "200": {"description": "Counts in time order (empty periods included)", **_json({
                         "type": "object", "required": ["query", "interval", "total", "undated", "buckets"],
                         "properties": {
                             "query": {"type": "string"},
-                            "interval": {"type": "string", "enum": ["day", "month", "year"]},
-                            "total": {"type": "integer"}, "undated": {"type": "integer"},
+                            "interval": {"type": "string", "enum": ["day", "month", "year"],
+                                         "description": "The interval used (coarser than asked for when needed)"},
+                            "total": {"type": "integer"},
+                            "undated": {"type": "integer", "description": "Matches without a plausible date"},
                             "buckets": {"type": "array", "items": {
                                 "type": "object", "required": ["start", "count"],
                                 "properties": {"start": {"type": "string"}, "count": {"type": "integer"}}}}}})},
