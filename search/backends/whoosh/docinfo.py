@@ -127,6 +127,19 @@ def read(storage, segment) -> dict:
     return arrays
 
 
+def segment_uses_old_marker(storage, segment) -> bool:
+    """``old_marker`` for a segment, reading only the file's list of arrays
+    (the file is closed again: nothing else is loaded)."""
+    name = filename(segment)
+    if storage is None or not storage.file_exists(name):
+        return True
+    folder = getattr(storage, "folder", None)
+    if folder is not None:
+        with np.load(os.path.join(folder, name), allow_pickle=False) as data:
+            return "no_date" not in data.files
+    return old_marker(read(storage, segment))
+
+
 def old_marker(info) -> bool:
     """Does a segment with these docinfo arrays (None: no file) mark a
     missing date with the old -1 (written before ``no_date`` existed)?"""
