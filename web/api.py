@@ -50,7 +50,7 @@ def api_search():
     req = search_request(request.args, current_app.config)
     result = _engine().search(req)
     if req.page == 1:
-        current_app.extensions["search_engine"].record(req.q, result.total)
+        current_app.extensions["search_engine"].record(req.q, result.total, request.remote_addr)
     resp = jsonify(result.to_dict())
     resp.headers["Cache-Control"] = CACHE_SEARCH
     return resp
@@ -105,6 +105,21 @@ def api_queries():
     since, until, limit, zero = query_period(request.args)
     rows = _engine().top_queries(since, until, limit, zero_only=zero, moderated=False)
     resp = jsonify({"from": since, "to": until, "zero_results_only": zero, "queries": rows})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.delete("/api/queries")
+@auth.required()
+def api_remove_query():
+    """Take a reader's query (``q``) out of hot searches and suggestions."""
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        raise ParamError("'q' is required: the query text to remove")
+    holder = current_app.extensions["search_engine"]
+    if holder.query_log is None:
+        return error(409, "the query log is off (SEARCH_QUERY_LOG)")
+    resp = jsonify({"removed": holder.query_log.remove(q)})
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

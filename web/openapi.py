@@ -373,10 +373,20 @@ def spec(config: dict) -> dict:
                             "from": {"type": "number"}, "to": {"type": "number"},
                             "zero_results_only": {"type": "boolean"},
                             "queries": {"type": "array", "items": {
-                                "type": "object", "required": ["q", "count", "results", "blocked"],
+                                "type": "object", "required": ["q", "count", "results", "blocked", "removed"],
                                 "properties": {"q": {"type": "string"}, "count": {"type": "integer"},
-                                               "results": {"type": "integer"}, "blocked": {"type": "boolean"}}}}}})},
-                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
+                                               "results": {"type": "integer"}, "blocked": {"type": "boolean"},
+                                               "removed": {"type": "boolean",
+                                                           "description": "Staff removed it from hot searches and suggestions"}}}}}})},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}},
+                "delete": {
+                "summary": "Remove a reader query from hot searches and suggestions, for good (staff: token)",
+                "operationId": "removeQuery", "security": STAFF_AUTH,
+                "parameters": [_q("q", {"type": "string", "minLength": 1}, "The query text, as listed", required=True)],
+                "responses": {
+                    "200": {"description": "Removed", **_json({
+                        "type": "object", "required": ["removed"], "properties": {"removed": {"type": "string"}}})},
+                    "400": _err("Invalid parameter"), "409": _err("The query log is off")}}},
             "/healthz": {"get": {
                 "summary": "Health", "operationId": "health",
                 "responses": {
