@@ -190,3 +190,28 @@ def test_an_older_log_file_is_migrated_in_place(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
     QueryLog(path)  # opening again changes nothing
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM queries").fetchone()[0] == 24
+
+
+def test_days_are_whole_newsroom_days_read_from_the_aggregate(tmp_path):
+    """days=1 is today since 00:00 Beijing time; days=2 adds yesterday."""
+    from datetime import datetime, timedelta, timezone
+
+    from werkzeug.datastructures import MultiDict
+
+    from web.params import query_period
+
+    beijing = timezone(timedelta(hours=8))
+    now = datetime(2024, 3, 2, 9, 0, tzinfo=beijing).timestamp()
+    log = QueryLog(str(tmp_path / "q.sqlite"))
+    log.record("今天", 2, ts=datetime(2024, 3, 2, 0, 10, tzinfo=beijing).timestamp())
+    log.record("昨天", 2, ts=datetime(2024, 3, 1, 23, 50, tzinfo=beijing).timestamp())
+    log.record("前天", 2, ts=datetime(2024, 2, 29, 23, 59, tzinfo=beijing).timestamp())
+    since, until, _, _ = query_period(MultiDict({"days": "1"}), now=now)
+    assert (since, until) == (datetime(2024, 3, 2, tzinfo=beijing).timestamp(),
+                              datetime(2024, 3, 3, tzinfo=beijing).timestamp())
+    assert [r["q"] for r in log.top(since, until, 10)] == ["今天"]
+    since, until, _, _ = query_period(MultiDict({"days": "2"}), now=now)
+    assert sorted(r["q"] for r in log.top(since, until, 10)) == ["今天", "昨天"]
+    # A range with times of day reads the raw log, to the second.
+    lo = datetime(2024, 3, 1, 23, 55, tzinfo=beijing).timestamp()
+    assert [r["q"] for r in log.top(lo, now, 10)] == ["今天"]

@@ -361,7 +361,8 @@ def spec(config: dict) -> dict:
                 "summary": "Most frequent reader queries over a period (staff: token or session)",
                 "operationId": "queries", "security": STAFF_AUTH,
                 "parameters": [
-                    _q("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 7}, "The last N days"),
+                    _q("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 7},
+                       "The last N whole days in Beijing time, today included (1: today)"),
                     _q("from", DATE_BOUND, "Or from this day (Beijing time) or instant"),
                     _q("to", DATE_BOUND, "... to the end of this day (Beijing time), or this instant"),
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "How many"),
