@@ -5,7 +5,8 @@ For each log size (0, 200k and 2M searches over the last 7 days; query
 texts from the Sogou query log sample, Zipf-distributed, from 20,000
 client addresses) the log file is filled as ``QueryLog.record`` would
 leave it (raw rows, daily aggregate, daily client tags), a real gunicorn
-serves the index with it (one server per size, all at once), and 4
+serves the index with it (one server per size, all at once; measured once
+every worker's suggester is built), and 4
 concurrent clients request ``/`` 400 times per size in interleaved rounds
 (the machine's other load falls on every size alike); ``/healthz`` is
 requested alongside.  Target: the home page's p95
@@ -83,6 +84,18 @@ def _get(url: str) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def _steady(url: str, timeout: float = 300) -> None:
+    """Wait until every worker has built its suggester (a background job
+    at start, as large for 200k as for 2M logged searches: at most 5,000
+    readers' queries feed it) so that the rounds measure the steady state."""
+    deadline, ready = time.time() + timeout, 0
+    while ready < 20 and time.time() < deadline:
+        with urllib.request.urlopen(url + "/api/suggest?q=%E4%B8%AD", timeout=60) as r:
+            ready = ready + 1 if json.loads(r.read())["suggestions"] else 0
+        time.sleep(0.1)
+    time.sleep(2)
+
+
 def _burst(url: str, requests: int, clients: int, times: list, health: list) -> None:
     """``requests`` GETs of ``url`` + "/" from ``clients`` threads, with
     /healthz polled alongside; latencies appended to ``times``/``health``."""
@@ -143,6 +156,8 @@ def main(argv=None) -> int:
                 samples[size] = ([], [])
                 for _ in range(5):
                     _get(servers[size].url + "/")  # the engine opens, the first hot list is computed
+            for size in sizes:
+                _steady(servers[size].url)
             per_round = max(1, args.requests // args.rounds)
             for r in range(args.rounds):
                 order = sizes[r % len(sizes):] + sizes[:r % len(sizes)]
