@@ -202,7 +202,7 @@ class OpenSearchWriter(ChangeLoop):
         def articles():
             for record in self.articles.records():
                 try:
-                    yield bylines.enrich(to_article(record))
+                    yield bylines.enrich(to_article(record, keep_implausible=True))  # acknowledged
                 except RecordError as exc:
                     log.error("stored article %s skipped: %s", record.get("id"), exc)
 

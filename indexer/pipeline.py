@@ -221,9 +221,10 @@ def check_paths(paths: list[str]) -> None:
             raise FileNotFoundError(p)
 
 
-def valid_records(paths: list[str], summary: Summary, report):
+def valid_records(paths: list[str], summary: Summary, report, keep_implausible: bool = False):
     """(raw record, Article) of every valid record; bad ones are reported
-    with their location, counted as skipped, and left out."""
+    with their location, counted as skipped, and left out
+    (``keep_implausible``: see ``records.to_article``)."""
     for path in paths:
         for raw in read_file(path):
             if raw.error:
@@ -231,7 +232,7 @@ def valid_records(paths: list[str], summary: Summary, report):
                 report(f"{raw.location}: skipped: {raw.error}")
                 continue
             try:
-                article = to_article(raw.data)
+                article = to_article(raw.data, keep_implausible)
             except RecordError as exc:
                 summary.skipped += 1
                 report(f"{raw.location}: skipped: {exc}")
@@ -239,8 +240,8 @@ def valid_records(paths: list[str], summary: Summary, report):
             yield raw, article
 
 
-def iter_articles(paths: list[str], summary: Summary, report):
-    for _, article in valid_records(paths, summary, report):
+def iter_articles(paths: list[str], summary: Summary, report, keep_implausible: bool = False):
+    for _, article in valid_records(paths, summary, report, keep_implausible):
         # Byline and source from the text, where the record has none.
         yield bylines.enrich(article)
 
@@ -263,8 +264,11 @@ def _count_lines(paths):
 
 
 def build(index_dir: str, paths: list[str], userdict: str | None = None, workers: int | None = None,
-          batch_size: int = DEFAULT_BATCH, progress: bool | None = None, report=None) -> Summary:
-    """Add or update the records of ``paths`` in the index at ``index_dir``."""
+          batch_size: int = DEFAULT_BATCH, progress: bool | None = None, report=None,
+          keep_implausible: bool = False) -> Summary:
+    """Add or update the records of ``paths`` in the index at ``index_dir``
+    (``keep_implausible``: records already acknowledged, as in a rebuild:
+    an implausible date makes the article undated instead of skipping it)."""
     report = report or (lambda msg: print(msg, file=sys.stderr))
     check_paths(paths)  # before taking the lock
     workers = workers or min(2, os.cpu_count() or 1)
@@ -303,7 +307,7 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
                 bar.update(batch.count)
 
         batch = _Batch(runner.n)
-        for article in iter_articles(paths, summary, report):
+        for article in iter_articles(paths, summary, report, keep_implausible):
             h = record_hash(article)
             old = ids.get(article.id)
             if old is not None and old[2] == h and article.id not in batch.seen:

@@ -86,7 +86,7 @@ def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearc
             n += 1
     try:
         pipeline.rebuild(index, [dump], userdict=userdict, workers=workers, progress=False,
-                         report=lambda msg: print(msg, file=sys.stderr))
+                         report=lambda msg: print(msg, file=sys.stderr), keep_implausible=True)
     finally:
         os.remove(dump)
     return n
@@ -118,7 +118,7 @@ def rebuild_from_store_directly(backend: str, index: str, store, userdict: str |
             from . import pipeline
 
             pipeline.rebuild(index, [dump], userdict=userdict, progress=False,
-                             report=lambda msg: print(msg, file=sys.stderr))
+                             report=lambda msg: print(msg, file=sys.stderr), keep_implausible=True)
     finally:
         os.remove(dump)
     store.set_applied(snapshot)

@@ -24,7 +24,14 @@ class RecordError(ValueError):
     pass
 
 
-def to_article(data: dict) -> Article:
+def to_article(data: dict, keep_implausible: bool = False) -> Article:
+    """The Article of a raw record; raises RecordError naming every problem.
+
+    A ``published`` outside the plausible range (``search.timeutil``) is a
+    problem, except with ``keep_implausible``: then the article is kept
+    undated (its text as written stays in ``published_text``).  That is for
+    records already acknowledged (the article store, an index being
+    rebuilt), which must never be dropped; new input is validated strictly."""
     problems = []
     rid = data.get("id")
     if isinstance(rid, int) and not isinstance(rid, bool):
@@ -50,7 +57,8 @@ def to_article(data: dict) -> Article:
             try:
                 published_dt = parse_published(published)
             except DateError as exc:
-                problems.append(f"implausible date in 'published': {exc}")
+                if not keep_implausible:
+                    problems.append(f"implausible date in 'published': {exc}")
             except ValueError:
                 problems.append(f"unparsable date in 'published': {published!r}")
     for name in OPTIONAL_STR:

@@ -102,7 +102,7 @@ class ChangeLoop:
             if ch.op != "put" or ch.record is None:
                 continue
             try:
-                article = bylines.enrich(to_article(ch.record))
+                article = bylines.enrich(to_article(ch.record, keep_implausible=True))  # acknowledged
             except RecordError as exc:
                 log.error("change %s (%s) skipped: %s", ch.seq, ch.id, exc)
                 continue
@@ -318,7 +318,7 @@ class IndexWriter(ChangeLoop):
         self.session.close()
         try:
             pipeline.rebuild(self.index_dir, [dump], userdict=self.userdict, progress=False,
-                             report=lambda msg: log.warning("%s", msg))
+                             report=lambda msg: log.warning("%s", msg), keep_implausible=True)
         finally:
             os.remove(dump)
             self.session = index_store.WriteSession(self.index_dir, self.userdict)

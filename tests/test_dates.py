@@ -345,3 +345,45 @@ def test_cli_and_api_agree_with_the_records(client, sample_index, sample_records
     api = client.get(url).get_json()
     assert cli["total"] == api["total"] == len(expected)
     assert {h["id"] for h in cli["hits"]} == expected
+
+
+def test_acknowledged_articles_with_implausible_dates_are_kept_undated_by_a_rebuild(tmp_path, capsys):
+    """Articles the store acknowledged before dates were checked (here put
+    into the store directly, as an earlier release's write API did) are
+    never dropped: rebuilds from the store and from the index keep them,
+    undated, with the date as written."""
+    from conftest import write_jsonl
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from indexer.cli import main
+    from search.engine import SearchEngine
+
+    records = [{"id": "far-future", "title": WORD + " 远期", "published": "9999-12-31"},
+               {"id": "dated", "title": WORD + " 正常", "published": "2024-03-01"}]
+    store_path, from_store, from_index = (str(tmp_path / "articles.sqlite"), str(tmp_path / "ix1"),
+                                          str(tmp_path / "ix2"))
+    ArticleStore(store_path).put(records, already_indexed=True)
+    # An index that holds such an article (as an earlier release wrote it).
+    pipeline.build(from_index, [write_jsonl(tmp_path / "r.jsonl", records)], workers=1, progress=False,
+                   keep_implausible=True)
+    for index, args in ((from_store, ["--store", store_path]), (from_index, [])):
+        assert main(["rebuild", "--index", index, *args]) == 0, capsys.readouterr().err
+        eng = SearchEngine.open(index, refresh_interval=0)
+        timeline = eng.timeline(SearchRequest(q=WORD, facets=()), "auto")
+        assert timeline["total"] == 2 and timeline["undated"] == 1, args
+        assert eng.get("far-future")["published_text"] == "9999-12-31"
+
+
+def test_the_write_api_refuses_an_implausible_date_by_name(sample_index, tmp_path):
+    from web import create_app
+
+    app = create_app({"SEARCH_INDEX": sample_index, "SEARCH_ARTICLE_STORE": str(tmp_path / "s.sqlite"),
+                      "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_RATE_LIMIT": "off",
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_WRITE_WAIT": 0})
+    client = app.test_client()
+    for value in ("9999-12-31", "0001-01-01T00:00:00+14:00", "1899-12-31"):
+        resp = client.put("/api/articles/implausible", headers=STAFF,
+                          json={"title": WORD, "published": value})
+        assert resp.status_code == 400, resp.get_data(as_text=True)
+        assert f"implausible date in 'published': '{value}' is outside the plausible range" in \
+            json.dumps(resp.get_json(), ensure_ascii=False)
