@@ -130,7 +130,10 @@ class QueryLog:
     def _migrate(self) -> None:
         c = self._conn()
         c.execute("PRAGMA journal_mode=WAL")
-        c.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see version 2
+        # One process migrates (filling the daily table from a large older
+        # log takes a while); the others wait for it, then see version 2.
+        c.execute("PRAGMA busy_timeout=600000")
+        c.execute("BEGIN IMMEDIATE")
         try:
             if c.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 c.execute("CREATE TABLE IF NOT EXISTS queries (ts REAL NOT NULL, q TEXT NOT NULL, total INTEGER NOT NULL)")
@@ -154,6 +157,8 @@ class QueryLog:
         except BaseException:
             c.execute("ROLLBACK")
             raise
+        finally:
+            c.execute("PRAGMA busy_timeout=10000")
 
     def client_tag(self, client: str, ts: float) -> str:
         """The keyed hash of ``client`` (an address) for the newsroom day of ``ts``."""

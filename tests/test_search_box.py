@@ -23,7 +23,7 @@ def logged_engine(sample_index, tmp_path_factory):
     now = time.time()
     for q, n, total in [("香港电影节", 30, 12), ("香港色情", 50, 3), ("不存在的词xyzzy", 7, 0), ("疫苗", 5, 40)]:
         for i in range(n):  # five readers a day
-            log.record(q, total, ts=now - 60 * i, client=f"198.51.100.{i % 5}")
+            log.record(q, total, ts=now - i, client=f"198.51.100.{i % 5}")
     log.record("很久以前的查询", 5, ts=now - 90 * 86400)
     engine = SearchEngine.open(sample_index, refresh_interval=0, query_log=log)
     engine.suggester.get(wait=120)
