@@ -57,6 +57,7 @@ PRUNE_EVERY = 3600.0
 
 
 def clean_query(q: str) -> str:
+    """``q`` with runs of whitespace made one space, cut to 100 characters."""
     return " ".join((q or "").split())[:MAX_QUERY_CHARS]
 
 
@@ -72,6 +73,7 @@ def listable(q: str) -> bool:
 
 
 def newsroom_day(ts: float) -> str:
+    """``YYYY-MM-DD``: the day (Beijing time) of epoch seconds ``ts``."""
     return time.strftime("%Y-%m-%d", time.gmtime(ts + NEWSROOM_OFFSET))
 
 
