@@ -29,6 +29,7 @@ import numpy as np
 from search import dedupe
 from search.backends.whoosh import WhooshBackend
 from search.normalize import fold_case, normalize
+from search.ranking import NO_DATE
 from search.timeutil import parse_published
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,7 +49,7 @@ def text_of(title: str, body: str) -> str:
 
 
 def stamp(rec) -> int:
-    return int(parse_published(rec["published"]).timestamp()) if rec.get("published") else -1
+    return int(parse_published(rec["published"]).timestamp()) if rec.get("published") else NO_DATE
 
 
 def group_stats(index: str, pairs: int, seed: int) -> dict:

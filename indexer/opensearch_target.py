@@ -91,10 +91,10 @@ def _batches(items, size: int):
 # ---- the CLI's build and delete -----------------------------------------------
 def build(url: str, alias: str, paths: list[str], userdict: str | None = None, workers: int | None = None,
           rebuild: bool = False, shards: int = 1, replicas: int = 1, report=None,
-          legacy_ids: bool = False) -> Summary:
+          acknowledged: bool = False) -> Summary:
     """Index the articles of ``paths`` through ``alias`` (created if
     missing); ``rebuild``: into a new index, swapped in atomically.
-    ``legacy_ids``: see ``records.to_article`` (dumps of the store)."""
+    ``acknowledged``: see ``records.to_article`` (dumps of the store)."""
     report = report or (lambda msg: print(msg, file=sys.stderr))
     check_paths(paths)
     client = connect(url)
@@ -102,7 +102,7 @@ def build(url: str, alias: str, paths: list[str], userdict: str | None = None, w
     t0 = time.monotonic()
 
     def articles():
-        for article in iter_articles(paths, summary, report, legacy_ids):
+        for article in iter_articles(paths, summary, report, acknowledged):
             summary.characters += len(article.title) + len(article.body)
             summary.added += rebuild  # a rebuild adds every article to a new index
             yield article
@@ -204,7 +204,7 @@ class OpenSearchWriter(ChangeLoop):
         def articles():
             for record in self.articles.records():
                 try:
-                    yield bylines.enrich(to_article(record, legacy_ids=True))
+                    yield bylines.enrich(to_article(record, acknowledged=True))
                 except RecordError as exc:
                     log.error("stored article %s skipped: %s", record.get("id"), exc)
 

@@ -221,9 +221,9 @@ def check_paths(paths: list[str]) -> None:
             raise FileNotFoundError(p)
 
 
-def valid_records(paths: list[str], summary: Summary, report, legacy_ids: bool = False):
+def valid_records(paths: list[str], summary: Summary, report, acknowledged: bool = False):
     """(raw record, Article) of every valid record; bad ones are reported
-    with their location, counted as skipped, and left out.  ``legacy_ids``:
+    with their location, counted as skipped, and left out.  ``acknowledged``:
     see ``records.to_article`` (rebuilds from the store or the index)."""
     for path in paths:
         for raw in read_file(path):
@@ -232,7 +232,7 @@ def valid_records(paths: list[str], summary: Summary, report, legacy_ids: bool =
                 report(f"{raw.location}: skipped: {raw.error}")
                 continue
             try:
-                article = to_article(raw.data, legacy_ids=legacy_ids)
+                article = to_article(raw.data, acknowledged=acknowledged)
             except RecordError as exc:
                 summary.skipped += 1
                 report(f"{raw.location}: skipped: {exc}")
@@ -240,8 +240,8 @@ def valid_records(paths: list[str], summary: Summary, report, legacy_ids: bool =
             yield raw, article
 
 
-def iter_articles(paths: list[str], summary: Summary, report, legacy_ids: bool = False):
-    for _, article in valid_records(paths, summary, report, legacy_ids):
+def iter_articles(paths: list[str], summary: Summary, report, acknowledged: bool = False):
+    for _, article in valid_records(paths, summary, report, acknowledged):
         # Byline and source from the text, where the record has none.
         yield bylines.enrich(article)
 
@@ -265,9 +265,9 @@ def _count_lines(paths):
 
 def build(index_dir: str, paths: list[str], userdict: str | None = None, workers: int | None = None,
           batch_size: int = DEFAULT_BATCH, progress: bool | None = None, report=None,
-          legacy_ids: bool = False) -> Summary:
+          acknowledged: bool = False) -> Summary:
     """Add or update the records of ``paths`` in the index at ``index_dir``.
-    ``legacy_ids``: the files are dumps of the store or the index (rebuild):
+    ``acknowledged``: the files are dumps of the store or the index (rebuild):
     ids written before the id rule are kept."""
     report = report or (lambda msg: print(msg, file=sys.stderr))
     check_paths(paths)  # before taking the lock
@@ -307,7 +307,7 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
                 bar.update(batch.count)
 
         batch = _Batch(runner.n)
-        for article in iter_articles(paths, summary, report, legacy_ids):
+        for article in iter_articles(paths, summary, report, acknowledged):
             h = record_hash(article)
             old = ids.get(article.id)
             if old is not None and old[2] == h and article.id not in batch.seen:

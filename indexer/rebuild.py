@@ -86,7 +86,7 @@ def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearc
             n += 1
     try:
         pipeline.rebuild(index, [dump], userdict=userdict, workers=workers, progress=False,
-                         report=lambda msg: print(msg, file=sys.stderr), legacy_ids=True)
+                         report=lambda msg: print(msg, file=sys.stderr), acknowledged=True)
     finally:
         os.remove(dump)
     return n
@@ -113,12 +113,12 @@ def rebuild_from_store_directly(backend: str, index: str, store, userdict: str |
         if backend == "opensearch":
             from .opensearch_target import build
 
-            build(opensearch_url, index, [dump], userdict=userdict, rebuild=True, legacy_ids=True)
+            build(opensearch_url, index, [dump], userdict=userdict, rebuild=True, acknowledged=True)
         else:
             from . import pipeline
 
             pipeline.rebuild(index, [dump], userdict=userdict, progress=False,
-                             report=lambda msg: print(msg, file=sys.stderr), legacy_ids=True)
+                             report=lambda msg: print(msg, file=sys.stderr), acknowledged=True)
     finally:
         os.remove(dump)
     store.set_applied(snapshot)

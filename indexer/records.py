@@ -11,7 +11,7 @@ import hashlib
 import json
 
 from search.models import Article
-from search.timeutil import parse_published
+from search.timeutil import DateError, parse_published
 
 from . import ids
 from .clean import clean_line, clean_text
@@ -84,11 +84,17 @@ def _printable(s: str) -> str:
     return repr(s.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace"))
 
 
-def to_article(data: dict, legacy_ids: bool = False) -> Article:
+def to_article(data: dict, acknowledged: bool = False) -> Article:
     """A validated, cleaned ``Article``; raises ``RecordError`` naming every
-    problem.  ``legacy_ids``: the record comes from the project's own store
-    or index (a rebuild, the writer), where an id written before the id rule
-    is kept as it is (any non-empty string), never dropped."""
+    problem.
+
+    ``acknowledged``: the record was accepted earlier and comes from the
+    project's own store or index (the writer, a rebuild), so it must never
+    be dropped for a rule added since: an id written before the id rule is
+    kept as it is (any non-empty string), and a ``published`` outside the
+    plausible range (``search.timeutil``) leaves the article undated (its
+    text as written stays in ``published_text``).  New input is validated
+    strictly."""
     problems = []
     structural = json_problem(data)
     if structural:
@@ -98,7 +104,7 @@ def to_article(data: dict, legacy_ids: bool = False) -> Article:
         problems.append("missing or empty 'id'")
     else:
         why = ids.problem(str(rid) if isinstance(rid, int) and not isinstance(rid, bool) else rid)
-        if why and legacy_ids and isinstance(rid, str):
+        if why and acknowledged and isinstance(rid, str):
             why = None
             rid = str(rid)
         elif why:
@@ -121,6 +127,9 @@ def to_article(data: dict, legacy_ids: bool = False) -> Article:
         else:
             try:
                 published_dt = parse_published(published)
+            except DateError as exc:
+                if not acknowledged:
+                    problems.append(f"implausible date in 'published': {exc}")
             except ValueError:
                 problems.append(f"unparsable date in 'published': {published!r}")
     for name in OPTIONAL_STR:

@@ -104,7 +104,7 @@ class ChangeLoop:
             try:
                 # the store checked the id rule on the way in; an id stored
                 # before the rule is kept, never dropped
-                article = bylines.enrich(to_article(ch.record, legacy_ids=True))
+                article = bylines.enrich(to_article(ch.record, acknowledged=True))
             except RecordError as exc:
                 log.error("change %s (%s) skipped: %s", ch.seq, ch.id, exc)
                 continue
@@ -320,7 +320,7 @@ class IndexWriter(ChangeLoop):
         self.session.close()
         try:
             pipeline.rebuild(self.index_dir, [dump], userdict=self.userdict, progress=False,
-                             report=lambda msg: log.warning("%s", msg), legacy_ids=True)
+                             report=lambda msg: log.warning("%s", msg), acknowledged=True)
         finally:
             os.remove(dump)
             self.session = index_store.WriteSession(self.index_dir, self.userdict)

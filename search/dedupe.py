@@ -27,6 +27,8 @@ import re
 
 import numpy as np
 
+from .ranking import NO_DATE
+
 NUM_PERM = 64
 SHINGLE = 5  # characters per shingle
 THRESHOLD = 0.7  # estimated Jaccard similarity to the representative
@@ -110,7 +112,7 @@ def group(timestamps: np.ndarray, signatures: np.ndarray, installments: np.ndarr
     """Representative of every document (its own index when it is alone or
     is itself a representative).
 
-    ``timestamps``: seconds, or ``NO_DATE``-like negatives for undated
+    ``timestamps``: seconds, or ``ranking.NO_DATE`` for undated
     articles (never grouped); ``signatures``: (n, NUM_PERM) uint32;
     ``installments``: ``installment_key`` of each headline (optional).
     """
@@ -118,7 +120,7 @@ def group(timestamps: np.ndarray, signatures: np.ndarray, installments: np.ndarr
 
     n = len(timestamps)
     rep = np.arange(n, dtype=np.int64)
-    usable = has_signature(signatures) & (timestamps >= 0) if n else np.zeros(0, bool)
+    usable = has_signature(signatures) & (timestamps != NO_DATE) if n else np.zeros(0, bool)
     candidates = np.flatnonzero(usable)
     if len(candidates) < 2:
         return rep

@@ -422,8 +422,9 @@ class SearchEngine:
         suggester = self.suggester.get()
         if not suggester:
             return []
+        blocked = self._suggestion_blocked(suggester)
         if not self.backend.has_deletions():
-            return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks)
+            return suggester.suggest(prefix, limit, blocked=blocked)
         # Withdrawn articles' words still count in the vocabulary until their
         # segment is merged away: check what is offered (cached per index
         # version; without deletions nothing needs checking).
@@ -440,12 +441,30 @@ class SearchEngine:
                                   Plan(filters={"tag": [key]}, limit=0)).total > 0))
             return known[key]
 
-        return suggester.suggest(prefix, limit, blocked=self.blocklist.blocks, live=live)
+        return suggester.suggest(prefix, limit, blocked=blocked, live=live)
+
+    def _suggestion_blocked(self, suggester):
+        """The blocklist, and readers' queries staff removed from the query
+        log since the suggester was built (a removed text that is also a
+        headline word, tag or body word stays: it is offered for those)."""
+        from .suggest import _key
+
+        gone = self.query_log.removed() if self.query_log else frozenset()
+        if not gone:
+            return self.blocklist.blocks
+        keys = {_key(q) for q in gone}
+        words = suggester._sources
+
+        def blocked(text: str) -> bool:
+            key = _key(text)
+            return self.blocklist.blocks(text) or (key in keys and key not in words)
+        return blocked
 
     def top_queries(self, since: float, until: float, limit: int = 20, zero_only: bool = False,
                     moderated: bool = True) -> list[dict]:
-        """Most frequent logged queries in [since, until) (hot searches when
-        ``moderated``: blocked ones left out; staff see them, flagged)."""
+        """Most frequent logged queries in [since, until), every reader's
+        query counted (staff reports; ``moderated``: blocked ones left out,
+        else flagged): [{"q", "count", "results", "removed", "blocked"}]."""
         if self.query_log is None:
             return []
         rows = self.query_log.top(since, until, limit, zero_only,
@@ -453,6 +472,14 @@ class SearchEngine:
         for row in rows:
             row["blocked"] = self.blocklist.blocks(row["q"])
         return rows
+
+    def hot_queries(self, days: int = 7, limit: int = 10) -> list[dict]:
+        """Hot searches for readers (the home page): the query log's rule
+        (``QueryLog.hot``: enough distinct clients a day, listable, found
+        something, not removed), without blocked ones: [{"q", "count", "results"}]."""
+        if self.query_log is None:
+            return []
+        return self.query_log.hot(days, limit, blocked=self.blocklist.blocks)
 
     def get(self, doc_id: str) -> dict | None:
         found = self.backend.get(doc_id)

@@ -33,7 +33,14 @@ TITLE_BONUS = 0.5
 SUBSTRING_DISCOUNT = 0.6  # a word found only inside a longer word counts less
 RECENCY_WEIGHT = 0.10
 RECENCY_HALF_LIFE_DAYS = 365.0
-NO_DATE = -1
+# "No publication date" in the index's date column: far below every
+# plausible date (search.timeutil: from 1900), so that no real date can
+# equal it (2**53: still exact as a float).  Segments written before it
+# (without the docinfo key ``no_date``) marked a missing date with -1
+# (which 1969-12-31T23:59:59Z also is): readers map that old marker
+# (``OLD_NO_DATE``) to ``NO_DATE`` for those segments only.
+NO_DATE = -(2**53)
+OLD_NO_DATE = -1
 
 
 def idf(df: int, n_docs: int) -> float:

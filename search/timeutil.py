@@ -11,6 +11,13 @@ A date written alone means two different things here, on purpose:
   date-only article dated D always falls inside ``from=D&to=D``.
 
 Date-times are taken as given in both (a naive one is newsroom time).
+
+**Plausible dates.**  Both readings accept only instants from
+``PLAUSIBLE_START`` (1900-01-01 00:00, newsroom time) to the end of the day
+after today (``plausible_end``, newsroom time): a news article is neither
+older nor from further ahead (an embargoed story dated tomorrow is fine),
+and every later computation (epoch seconds, the timeline's buckets, the
+index's "no date" marker far below the range) stays well defined.
 Every place that filters by date (CLI, API, pages, exports, timeline,
 staff query reports) reads its bounds with ``parse_range``; every page
 and export shows publication times with ``local_date`` / ``local_time`` /
@@ -40,22 +47,60 @@ class DateError(ValueError):
     is meant for the person who typed it."""
 
 
-def parse_published(value: str) -> datetime:
+PLAUSIBLE_START = datetime(1900, 1, 1, tzinfo=NEWSROOM_TZ)
+PLAUSIBLE_START_TS = int(PLAUSIBLE_START.timestamp())  # -2209017600
+
+
+def plausible_end(now: datetime | float | None = None) -> datetime:
+    """The end (exclusive) of the plausible range: 00:00 newsroom time of
+    the day after tomorrow, i.e. the whole of tomorrow is still plausible.
+    ``now``: an aware datetime or epoch seconds (default: the clock)."""
+    if now is None:
+        now = datetime.now(NEWSROOM_TZ)
+    elif not isinstance(now, datetime):
+        now = datetime.fromtimestamp(now, NEWSROOM_TZ)
+    today = now.astimezone(NEWSROOM_TZ).date()
+    return datetime.combine(today + timedelta(days=2), time(0, 0), NEWSROOM_TZ)
+
+
+def plausible_range_text(now=None) -> str:
+    last = (plausible_end(now) - timedelta(days=1)).date()
+    return f"{PLAUSIBLE_START.date()} to {last}, Beijing time"
+
+
+def check_plausible(moment: datetime, raw: str, end: bool = False, now=None) -> datetime:
+    """``moment`` unchanged if it lies in the plausible range (an exclusive
+    range end, ``end=True``, may equal ``plausible_end``); else DateError
+    naming ``raw`` and the range."""
+    limit = plausible_end(now)
+    try:
+        inside = PLAUSIBLE_START <= moment and (moment <= limit if end else moment < limit)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        inside = False
+    if not inside:
+        raise DateError(f"{raw!r} is outside the plausible range of dates ({plausible_range_text(now)})")
+    return moment
+
+
+def parse_published(value: str, now=None) -> datetime:
     """An article's publication time, as the index stores it: '2021-05-03'
     is noon that day in newsroom time (not midnight: see the module
     docstring), otherwise an ISO date-time; naive values are newsroom time.
-    Raises ValueError if ``value`` is not ISO 8601."""
+    Raises ``DateError`` (a ValueError) if the instant is outside the
+    plausible range (``check_plausible``; ``now``: epoch seconds or an aware
+    datetime, default the clock), ValueError if ``value`` is not ISO 8601."""
     value = value.strip()
     if len(value) == 10:
         d = datetime.strptime(value, "%Y-%m-%d").date()
-        return datetime.combine(d, time(12, 0), NEWSROOM_TZ)
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=NEWSROOM_TZ)
-    return dt
+        dt = datetime.combine(d, time(12, 0), NEWSROOM_TZ)
+    else:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=NEWSROOM_TZ)
+    return check_plausible(dt, value, now=now)
 
 
-def parse_bound(value: str, end: bool = False) -> datetime:
+def parse_bound(value: str, end: bool = False, now=None) -> datetime:
     """One bound of a date range, as an aware datetime.
 
     ``YYYY-MM-DD`` is a whole day in newsroom time: its start
@@ -63,19 +108,25 @@ def parse_bound(value: str, end: bool = False) -> datetime:
     range's exclusive end.  A date-time (``2024-03-01T08:30``, ``...Z``,
     ``...+05:30``) is that instant, newsroom time when it has no zone.
     Raises ``DateError`` for anything else (``yesterday``, ``2021-02-30``,
-    ``20240301``, a week date, a year beyond 9998)."""
+    ``20240301``, a week date) and for a bound outside the plausible range
+    (``check_plausible``: ``9999-12-31``, ``0001-01-01T00:00:00+14:00``)."""
     raw = value.strip()
     try:
         if DATE_ONLY.match(raw):
-            moment = datetime.combine(date.fromisoformat(raw), time(0, 0), NEWSROOM_TZ)
+            day = date.fromisoformat(raw)
+            moment = datetime.combine(day, time(0, 0), NEWSROOM_TZ)
+            if day < PLAUSIBLE_START.date() or moment >= plausible_end(now):
+                raise DateError(f"{raw!r} is outside the plausible range of dates ({plausible_range_text(now)})")
             return moment + timedelta(days=1) if end else moment
         if DATE_TIME.match(raw):
             dt = datetime.fromisoformat(raw)
             dt = dt if dt.tzinfo is not None else dt.replace(tzinfo=NEWSROOM_TZ)
+            check_plausible(dt, raw, end=end, now=now)
             if dt.microsecond:
                 dt = dt.replace(microsecond=0) + timedelta(seconds=1)
-            dt.timestamp()  # every backend filters on epoch seconds: must exist
             return dt
+    except DateError:
+        raise
     except OverflowError:
         raise DateError(f"out of range: {raw!r}") from None
     except ValueError:
@@ -84,18 +135,20 @@ def parse_bound(value: str, end: bool = False) -> datetime:
 
 
 def parse_range(date_from: str | None, date_to: str | None,
-                names: tuple[str, str] = ("'from'", "'to'")) -> tuple[datetime | None, datetime | None]:
+                names: tuple[str, str] = ("'from'", "'to'"), now=None) -> tuple[datetime | None, datetime | None]:
     """(start inclusive, end exclusive) of a date range typed as text; an
     empty or missing bound is open.  ``names``: how the two inputs are
     called in error messages (``--from`` in the CLI).  Raises ``DateError``
-    naming the bad input, or when the range is empty (start not before end)."""
+    naming the bad input (outside the plausible range included: ``now``
+    decides its end, default the clock), or when the range is empty (start
+    not before end)."""
     bounds = []
     for name, raw, end in ((names[0], date_from, False), (names[1], date_to, True)):
         if raw is None or not raw.strip():
             bounds.append(None)
             continue
         try:
-            bounds.append(parse_bound(raw, end=end))
+            bounds.append(parse_bound(raw, end=end, now=now))
         except DateError as exc:
             raise DateError(f"{name}: {exc}") from None
     start, stop = bounds

@@ -100,7 +100,7 @@ def web_app(sample_index, tmp_path_factory):
     return create_app({"SEARCH_INDEX": sample_index, "SEARCH_REFRESH_INTERVAL": 0.0,
                        "SEARCH_CORS_ORIGINS": ["https://partner.example"],
                        "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_ARTICLE_STORE": "off",
-                       "SEARCH_RATE_LIMIT": "off",
+                       "SEARCH_RATE_LIMIT": "off", "SEARCH_HOT_REFRESH": 0.0,
                        "SEARCH_QUERY_LOG": str(tmp_path_factory.mktemp("querylog") / "queries.sqlite")})
 
 

@@ -516,6 +516,59 @@ def test_articles_near_midnight_fall_on_their_beijing_day(backend, tmp_path):
             drop_alias(target)
 
 
+PLAUSIBILITY = [
+    {"id": "p-undated", "title": "盐田潮汐 无日期"},
+    # One second before the epoch: it was the old "no date" marker itself.
+    {"id": "p-1969", "title": "盐田潮汐 纪元前一秒", "published": "1969-12-31T23:59:59Z"},
+    {"id": "p-1900", "title": "盐田潮汐 最早", "published": "1900-01-01"},
+    {"id": "p-2020", "title": "盐田潮汐 近年", "published": "2020-05-01T10:00:00+08:00"},
+    # Implausible: skipped, each reported by name.
+    {"id": "p-year1", "title": "盐田潮汐 公元一年", "published": "0001-01-01T00:00:00+14:00"},
+    {"id": "p-9999", "title": "盐田潮汐 九九九九", "published": "9999-12-31"},
+    {"id": "p-1899", "title": "盐田潮汐 太早", "published": "1899-12-31T23:59:59+08:00"},
+]
+
+
+def test_plausible_dates_and_no_date_marker(backend, tmp_path, capsys):
+    """Implausible dates are skipped at indexing with a named problem; a
+    real date equal to the old marker (-1) is a date, found by date
+    filters and sorted as one; an undated article stays undated; a day
+    timeline over 120 years is coarsened to years (never more than
+    MAX_BUCKETS bars)."""
+    from indexer.cli import main
+    from search.engine import SearchEngine
+    from search.timeline import MAX_BUCKETS
+    from search.timeutil import parse_range
+
+    target = str(tmp_path / "index") if backend == "whoosh" else "news-plausible-" + uuid.uuid4().hex[:8]
+    opts = ["--backend", backend, "--opensearch-url", URL or "", "--index", target]
+    try:
+        main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "p.jsonl", PLAUSIBILITY)])
+        err = capsys.readouterr().err
+        for line, value in ((5, "0001-01-01T00:00:00+14:00"), (6, "9999-12-31"), (7, "1899-12-31T23:59:59+08:00")):
+            assert f"p.jsonl:{line}: skipped: implausible date in 'published': '{value}' is outside the plausible range" in err
+        eng = SearchEngine.open(target, backend=backend, opensearch_url=URL, refresh_interval=0, synonyms_path=None)
+        assert ids(search(eng, "盐田潮汐", size=20)) == {"p-undated", "p-1969", "p-1900", "p-2020"}
+        lo, hi = parse_range(None, "1970-01-01")  # 1969-12-31T23:59:59Z is 1970-01-01 07:59:59 in Beijing
+        assert ids(search(eng, "盐田潮汐", date_to=hi)) == {"p-1969", "p-1900"}
+        lo, hi = parse_range("1970-01-01", "1970-01-01")
+        assert ids(search(eng, "盐田潮汐", date_from=lo, date_to=hi)) == {"p-1969"}
+        oldest = [h.id for h in search(eng, "盐田潮汐", sort="oldest").hits]
+        assert oldest == ["p-1900", "p-1969", "p-2020", "p-undated"]
+        timeline = eng.timeline(SearchRequest(q="盐田潮汐", facets=()), "day")
+        assert timeline["interval"] == "year" and timeline["undated"] == 1 and timeline["total"] == 4
+        assert len(timeline["buckets"]) == 121 <= MAX_BUCKETS
+        assert {b["start"]: b["count"] for b in timeline["buckets"] if b["count"]} == {"1900": 1, "1970": 1, "2020": 1}
+        # 1970 to 2020 by month would be 605 bars: years too.
+        lo, _ = parse_range("1970-01-01", None)
+        timeline = eng.timeline(SearchRequest(q="盐田潮汐", facets=(), date_from=lo), "month")
+        assert timeline["interval"] == "year" and len(timeline["buckets"]) == 51
+        eng.wait_ready(60)
+    finally:
+        if backend == "opensearch":
+            drop_alias(target)
+
+
 # ---- what the app builds on top ------------------------------------------------
 def test_highlights_mark_the_query_words(contract_engine):
     res = search(contract_engine, "疫苗", size=10, highlight=True)

@@ -66,6 +66,54 @@ def test_a_bad_bound_is_a_clear_error(bad):
     assert "'to'" in str(err.value) and repr(bad.strip()) in str(err.value)
 
 
+def test_the_plausible_range_is_1900_to_the_end_of_tomorrow_in_beijing():
+    # 2024-03-01 20:00 UTC is already 2 March in Beijing: tomorrow there is 3 March.
+    now = datetime(2024, 3, 1, 20, 0, tzinfo=timezone.utc)
+    assert parse_range("1900-01-01", "2024-03-03", now=now) == (
+        datetime(1900, 1, 1, tzinfo=BEIJING), datetime(2024, 3, 4, tzinfo=BEIJING))
+    assert parse_range(None, "2024-03-03T23:59:59", now=now)[1] == datetime(2024, 3, 3, 23, 59, 59, tzinfo=BEIJING)
+    for bad in ("2024-03-04", "2024-03-04T00:00", "1899-12-31", "1899-12-31T23:59:59+08:00",
+                "1900-01-01T00:00:00+08:30", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"):
+        with pytest.raises(DateError, match="outside the plausible range of dates .1900-01-01 to 2024-03-03, Beijing time"):
+            parse_range(bad, None, now=now)
+    assert parse_published("2024-03-03T23:59:59+08:00", now=now) == datetime(2024, 3, 3, 23, 59, 59, tzinfo=BEIJING)
+    assert parse_published("1969-12-31T23:59:59Z", now=now).timestamp() == -1  # a date like any other
+    for bad in ("2024-03-04", "1899-12-31", "0001-01-01T00:00:00+14:00", "9999-12-31"):
+        with pytest.raises(DateError):
+            parse_published(bad, now=now)
+
+
+def test_an_index_written_with_the_old_no_date_marker_reads_as_before(tmp_path, monkeypatch):
+    """Segments written before the marker moved used -1 for "no date" and
+    have no ``no_date`` in their docinfo: their -1 still means undated
+    (only in those segments: a new one keeps 1969-12-31T23:59:59Z a date,
+    see test_backend_contract's plausibility test)."""
+    import numpy as np
+
+    from conftest import write_jsonl
+    from indexer import pipeline
+    from search.backends.whoosh import docinfo, segwriter
+    from search.engine import SearchEngine
+
+    monkeypatch.setattr(segwriter, "NO_DATE", -1)  # what the writer wrote before
+    monkeypatch.setattr(docinfo, "NO_DATE", -1)
+    records = [{"id": "undated", "title": WORD}, {"id": "dated", "title": WORD, "published": "2024-03-01"}]
+    path = str(tmp_path / "ix")
+    pipeline.build(path, [write_jsonl(tmp_path / "r.jsonl", records)], workers=1, progress=False)
+    monkeypatch.undo()
+    for name in [n for n in __import__("os").listdir(path) if n.endswith(docinfo.SUFFIX)]:
+        with np.load(f"{path}/{name}") as data:
+            arrays = {k: data[k] for k in data.files if k != "no_date"}
+        assert -1 in arrays["published"].tolist()
+        np.savez(f"{path}/{name}", **arrays)
+    eng = SearchEngine.open(path, refresh_interval=0)
+    timeline = eng.timeline(SearchRequest(q=WORD, facets=()), "auto")
+    assert timeline["undated"] == 1 and timeline["buckets"] == [{"start": "2024-03-01", "count": 1}]
+    assert [h.id for h in eng.search(SearchRequest(q=WORD, sort="oldest")).hits] == ["dated", "undated"]
+    lo, hi = parse_range(None, "2024-03-01")
+    assert [h.id for h in eng.search(SearchRequest(q=WORD, date_to=hi)).hits] == ["dated"]
+
+
 def test_an_empty_range_is_an_error_naming_the_inputs():
     with pytest.raises(DateError, match="--from must be before --to"):
         parse_range("2024-03-02", "2024-03-01", names=("--from", "--to"))
@@ -200,7 +248,11 @@ def test_date_times_and_ranges_over_the_boundary(boundary_index):
     ("from=2024-03-32", "'from'"),
     ("to=03/01/2024", "'to'"),
     ("from=2024-03-02&to=2024-03-01", "before"),
-    ("from=9999-12-31&to=9999-12-31", "'to'"),
+    ("from=9999-12-31&to=9999-12-31", "'from': '9999-12-31' is outside the plausible range of dates (1900-01-01 to"),
+    ("to=9999-12-31", "'to': '9999-12-31' is outside the plausible range of dates (1900-01-01 to"),
+    ("from=0001-01-01T00:00:00%2B14:00", "'from': '0001-01-01T00:00:00+14:00' is outside the plausible range"),
+    ("from=1899-12-31", "'from': '1899-12-31' is outside the plausible range"),
+    ("to=2999-01-01", "'to': '2999-01-01' is outside the plausible range"),
     ("range=week&from=2024-03-01", "'range'"),
 ])
 def test_bad_dates_are_400_on_every_endpoint(boundary_index, query, fragment):
@@ -212,6 +264,9 @@ def test_bad_dates_are_400_on_every_endpoint(boundary_index, query, fragment):
         for endpoint in ("/api/queries", "/staff/queries"):
             assert client.get(f"{endpoint}?{query}", headers=STAFF).status_code == 400, endpoint
     assert client.get(f"/search?q=x&{query}").status_code == 400
+    if "range" not in query:
+        page = client.get(f"/advanced?all=x&{query}")
+        assert page.status_code == 400 and fragment.replace("'", "&#39;") in page.get_data(as_text=True)
 
 
 def test_bad_dates_are_exit_code_2_in_the_cli(boundary_index, capsys):
@@ -290,3 +345,45 @@ def test_cli_and_api_agree_with_the_records(client, sample_index, sample_records
     api = client.get(url).get_json()
     assert cli["total"] == api["total"] == len(expected)
     assert {h["id"] for h in cli["hits"]} == expected
+
+
+def test_acknowledged_articles_with_implausible_dates_are_kept_undated_by_a_rebuild(tmp_path, capsys):
+    """Articles the store acknowledged before dates were checked (here put
+    into the store directly, as an earlier release's write API did) are
+    never dropped: rebuilds from the store and from the index keep them,
+    undated, with the date as written."""
+    from conftest import write_jsonl
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from indexer.cli import main
+    from search.engine import SearchEngine
+
+    records = [{"id": "far-future", "title": WORD + " 远期", "published": "9999-12-31"},
+               {"id": "dated", "title": WORD + " 正常", "published": "2024-03-01"}]
+    store_path, from_store, from_index = (str(tmp_path / "articles.sqlite"), str(tmp_path / "ix1"),
+                                          str(tmp_path / "ix2"))
+    ArticleStore(store_path).put(records, already_indexed=True)
+    # An index that holds such an article (as an earlier release wrote it).
+    pipeline.build(from_index, [write_jsonl(tmp_path / "r.jsonl", records)], workers=1, progress=False,
+                   acknowledged=True)
+    for index, args in ((from_store, ["--store", store_path]), (from_index, [])):
+        assert main(["rebuild", "--index", index, *args]) == 0, capsys.readouterr().err
+        eng = SearchEngine.open(index, refresh_interval=0)
+        timeline = eng.timeline(SearchRequest(q=WORD, facets=()), "auto")
+        assert timeline["total"] == 2 and timeline["undated"] == 1, args
+        assert eng.get("far-future")["published_text"] == "9999-12-31"
+
+
+def test_the_write_api_refuses_an_implausible_date_by_name(sample_index, tmp_path):
+    from web import create_app
+
+    app = create_app({"SEARCH_INDEX": sample_index, "SEARCH_ARTICLE_STORE": str(tmp_path / "s.sqlite"),
+                      "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_RATE_LIMIT": "off",
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_WRITE_WAIT": 0})
+    client = app.test_client()
+    for value in ("9999-12-31", "0001-01-01T00:00:00+14:00", "1899-12-31"):
+        resp = client.put("/api/articles/implausible", headers=STAFF,
+                          json={"title": WORD, "published": value})
+        assert resp.status_code == 400, resp.get_data(as_text=True)
+        assert f"implausible date in 'published': '{value}' is outside the plausible range" in \
+            json.dumps(resp.get_json(), ensure_ascii=False)

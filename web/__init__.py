@@ -16,7 +16,7 @@ from flask import Flask, g, request
 
 from search.plan import QueryTimeout, UnsupportedQuery
 
-from . import auth, limits, metrics, proxies, same_origin, secret, staff_sessions
+from . import auth, inputs, limits, metrics, proxies, same_origin, secret, staff_sessions
 from . import config as config_module
 from .engine import EngineHolder
 
@@ -121,7 +121,7 @@ def _session_store_error(exc):
 
 def _auth_error(exc: "auth.AuthError"):
     """JSON for the API; for pages, the staff login form."""
-    if request.path.startswith("/api/"):
+    if inputs.wants_json():
         from .api import error
 
         resp = error(exc.status, exc.message)
@@ -129,14 +129,15 @@ def _auth_error(exc: "auth.AuthError"):
         from flask import render_template
 
         resp = app_response(render_template("staff_login.html", q="", message=exc.message,
-                                            next=request.full_path.rstrip("?")), exc.status)
+                                            next=inputs.query_url(request.path, request.args.items(multi=True))),
+                           exc.status)
     if exc.status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="news-search"'
     return resp
 
 
 def _rate_limited(exc: "limits.RateLimited"):
-    if request.path.startswith("/api/"):
+    if inputs.wants_json():
         from .api import error
 
         resp = error(429, str(exc))
@@ -155,7 +156,7 @@ def _query_timeout(exc):
 
     message = (f"the query took longer than {current_app.config['SEARCH_QUERY_TIMEOUT']:g} s and was stopped: "
                "add words or a date range to narrow it")
-    if request.path.startswith("/api/"):
+    if inputs.wants_json():
         from .api import error
 
         return error(503, message)
@@ -165,7 +166,7 @@ def _query_timeout(exc):
 
 
 def _unsupported(exc):
-    if request.path.startswith("/api/"):
+    if inputs.wants_json():
         from .api import error
 
         return error(400, str(exc))
@@ -203,6 +204,9 @@ def _install_hooks(app: Flask) -> None:
     @app.before_request
     def _start_timer():
         g.t0 = time.perf_counter()
+        bad_input = inputs.check_query_string()  # before anything reads request.args
+        if bad_input is not None:
+            return bad_input
         staff_sessions.validate()
         limits.check()
         same_origin.check()

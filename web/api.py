@@ -11,6 +11,7 @@ from search.timeline import INTERVALS
 
 from . import auth, export
 from .engine import IndexUnavailable, article_store
+from .inputs import wants_json
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
 from .render import article_json
@@ -18,7 +19,6 @@ from .render import article_json
 bp = Blueprint("api", __name__)
 
 CACHE_SEARCH = "public, max-age=30"
-MAX_BUCKETS = 2000  # bars in one timeline
 CACHE_ARTICLE = "public, max-age=300"
 
 
@@ -50,7 +50,7 @@ def api_search():
     req = search_request(request.args, current_app.config)
     result = _engine().search(req)
     if req.page == 1:
-        current_app.extensions["search_engine"].record(req.q, result.total)
+        current_app.extensions["search_engine"].record(req.q, result.total, request.remote_addr)
     resp = jsonify(result.to_dict())
     resp.headers["Cache-Control"] = CACHE_SEARCH
     return resp
@@ -61,10 +61,9 @@ def api_timeline():
     """Matching articles per day, month or year: how coverage developed."""
     req = search_request(request.args, current_app.config, facets=())
     interval = choice_param(request.args, "interval", "auto", ("auto", *INTERVALS))
+    # At most search.timeline.MAX_BUCKETS bars: a finer interval than that
+    # allows is coarsened, and "interval" says which one was used.
     data = _engine().timeline(req, interval)
-    if len(data["buckets"]) > MAX_BUCKETS:
-        raise ParamError(f"{len(data['buckets'])} {data['interval']}s is too many bars: "
-                         "choose a longer interval or a shorter date range (from, to)")
     resp = jsonify({"query": req.q, **data})
     resp.headers["Cache-Control"] = CACHE_SEARCH
     return resp
@@ -106,6 +105,21 @@ def api_queries():
     since, until, limit, zero = query_period(request.args)
     rows = _engine().top_queries(since, until, limit, zero_only=zero, moderated=False)
     resp = jsonify({"from": since, "to": until, "zero_results_only": zero, "queries": rows})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.delete("/api/queries")
+@auth.required()
+def api_remove_query():
+    """Take a reader's query (``q``) out of hot searches and suggestions."""
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        raise ParamError("'q' is required: the query text to remove")
+    holder = current_app.extensions["search_engine"]
+    if holder.query_log is None:
+        return error(409, "the query log is off (SEARCH_QUERY_LOG)")
+    resp = jsonify({"removed": holder.query_log.remove(q)})
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -182,7 +196,7 @@ def healthz():
 
 @bp.app_errorhandler(404)
 def _not_found(exc):
-    if request.path.startswith("/api/"):
+    if wants_json():
         return error(404, f"no such endpoint: {request.path}")
     from .pages import render_error
 
@@ -196,7 +210,7 @@ def _method(exc):
 
 @bp.app_errorhandler(500)
 def _internal(exc):
-    if request.path.startswith("/api/"):
+    if wants_json():
         return error(500, "internal error")
     from .pages import render_error
 

@@ -33,6 +33,11 @@ def from_env(environ=os.environ) -> dict:
         # Where readers' queries are logged (text, time, result count; no IPs); "off" disables.
         # Default: beside the index (indexer/paths.py), one log per index.
         "SEARCH_QUERY_LOG": paths.query_log_path(environ, index, backend),
+        # Days the query log keeps; distinct clients a day a query needs for
+        # hot searches and suggestions; seconds a hot-search list is reused.
+        "SEARCH_QUERY_LOG_DAYS": float(environ.get("SEARCH_QUERY_LOG_DAYS", "90")),
+        "SEARCH_HOT_MIN_CLIENTS": int(environ.get("SEARCH_HOT_MIN_CLIENTS", "3")),
+        "SEARCH_HOT_REFRESH": float(environ.get("SEARCH_HOT_REFRESH", "60")),
         "SEARCH_MAX_PAGE_SIZE": int(environ.get("SEARCH_MAX_PAGE_SIZE", "100")),
         "SEARCH_MAX_QUERY_LENGTH": int(environ.get("SEARCH_MAX_QUERY_LENGTH", "200")),
         "SEARCH_MAX_RESULT_WINDOW": int(environ.get("SEARCH_MAX_RESULT_WINDOW", "10000")),

@@ -48,12 +48,15 @@ class EngineHolder:
         self._failed_at = 0.0
         self._lock = threading.Lock()
         path = config.get("SEARCH_QUERY_LOG") or "off"
-        self.query_log = None if path == "off" else QueryLog(path)
+        self.query_log = None if path == "off" else QueryLog(
+            path, retention_days=config.get("SEARCH_QUERY_LOG_DAYS", 90),
+            min_clients=config.get("SEARCH_HOT_MIN_CLIENTS", 3), hot_ttl=config.get("SEARCH_HOT_REFRESH", 60.0))
 
-    def record(self, q: str, total: int) -> None:
-        """Log a reader's query (text, time, result count only)."""
+    def record(self, q: str, total: int, client: str | None = None) -> None:
+        """Log a reader's query: text, time, result count and a keyed hash
+        of ``client`` (the address) and the day, never the address."""
         if self.query_log is not None:
-            self.query_log.record(q, total)
+            self.query_log.record(q, total, client=client)
 
     def get(self) -> SearchEngine:
         """The engine, up to date with every write acknowledged as indexed:

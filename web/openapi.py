@@ -350,14 +350,18 @@ def spec(config: dict) -> dict:
                 "summary": "Matching articles per day, month or year", "operationId": "timeline",
                 "parameters": [p for p in search_params if p["name"] not in ("page", "size", "sort")] + [
                     _q("interval", {"type": "string", "enum": ["auto", "day", "month", "year"], "default": "auto"},
-                       "Bar width; auto: days up to two months of coverage, months up to five years, else years")],
+                       "Bar width; auto: days up to two months of coverage, months up to five years, else years. "
+                       "A timeline has at most 400 bars: a finer interval than that allows is replaced by a "
+                       "coarser one (the response's interval)")],
                 "responses": {
                     "200": {"description": "Counts in time order (empty periods included)", **_json({
                         "type": "object", "required": ["query", "interval", "total", "undated", "buckets"],
                         "properties": {
                             "query": {"type": "string"},
-                            "interval": {"type": "string", "enum": ["day", "month", "year"]},
-                            "total": {"type": "integer"}, "undated": {"type": "integer"},
+                            "interval": {"type": "string", "enum": ["day", "month", "year"],
+                                         "description": "The interval used (coarser than asked for when needed)"},
+                            "total": {"type": "integer"},
+                            "undated": {"type": "integer", "description": "Matches without a plausible date"},
                             "buckets": {"type": "array", "items": {
                                 "type": "object", "required": ["start", "count"],
                                 "properties": {"start": {"type": "string"}, "count": {"type": "integer"}}}}}})},
@@ -389,7 +393,8 @@ def spec(config: dict) -> dict:
                 "summary": "Most frequent reader queries over a period (staff: token or session)",
                 "operationId": "queries", "security": STAFF_AUTH,
                 "parameters": [
-                    _q("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 7}, "The last N days"),
+                    _q("days", {"type": "integer", "minimum": 1, "maximum": 3650, "default": 7},
+                       "The last N whole days in Beijing time, today included (1: today)"),
                     _q("from", DATE_BOUND, "Or from this day (Beijing time) or instant"),
                     _q("to", DATE_BOUND, "... to the end of this day (Beijing time), or this instant"),
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "How many"),
@@ -401,10 +406,20 @@ def spec(config: dict) -> dict:
                             "from": {"type": "number"}, "to": {"type": "number"},
                             "zero_results_only": {"type": "boolean"},
                             "queries": {"type": "array", "items": {
-                                "type": "object", "required": ["q", "count", "results", "blocked"],
+                                "type": "object", "required": ["q", "count", "results", "blocked", "removed"],
                                 "properties": {"q": {"type": "string"}, "count": {"type": "integer"},
-                                               "results": {"type": "integer"}, "blocked": {"type": "boolean"}}}}}})},
-                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
+                                               "results": {"type": "integer"}, "blocked": {"type": "boolean"},
+                                               "removed": {"type": "boolean",
+                                                           "description": "Staff removed it from hot searches and suggestions"}}}}}})},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}},
+                "delete": {
+                "summary": "Remove a reader query from hot searches and suggestions, for good (staff: token)",
+                "operationId": "removeQuery", "security": STAFF_AUTH,
+                "parameters": [_q("q", {"type": "string", "minLength": 1}, "The query text, as listed", required=True)],
+                "responses": {
+                    "200": {"description": "Removed", **_json({
+                        "type": "object", "required": ["removed"], "properties": {"removed": {"type": "string"}}})},
+                    "400": _err("Invalid parameter"), "409": _err("The query log is off")}}},
             "/healthz": {"get": {
                 "summary": "Health", "operationId": "health",
                 "responses": {

@@ -7,7 +7,6 @@ and adding only <mark> tags (``Markup`` marks them as such)."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, render_template, request, session
@@ -19,7 +18,8 @@ from search.values import value_key
 
 from . import auth, limits, staff_sessions
 from .engine import IndexUnavailable
-from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, query_period, search_request
+from .inputs import query_url, same_site_path
+from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, search_request
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
 
@@ -92,8 +92,7 @@ def favicon():
 def home():
     engine = _engine()
     latest = engine.search(SearchRequest(q="", size=10, sort="newest", facets=(), highlight=False))
-    now = time.time()
-    hot = [row for row in engine.top_queries(now - HOT_DAYS * 86400, now + 1, limit=20) if row["results"]][:10]
+    hot = engine.hot_queries(HOT_DAYS, limit=10)  # precomputed: never waits on the query log
     return _page(render_template("home.html", latest=latest.hits, hot=hot, q=""))
 
 
@@ -103,7 +102,7 @@ def search_page():
     req = dataclasses.replace(req, timeline=bool(req.q))  # the coverage chart
     result = _engine().search(req)
     if req.page == 1:
-        current_app.extensions["search_engine"].record(req.q, result.total)
+        current_app.extensions["search_engine"].record(req.q, result.total, request.remote_addr)
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
              "missing_text": "" if h.match["full"] else missing_text(h.match["missing"])}
             for h in result.hits]
@@ -127,7 +126,9 @@ def search_page():
             broader.append(("不加引号搜索", url_with(q=" ".join(plain.split()))))
     pages = max(1, -(-result.total // req.size))
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
-    api_link = "/api/search" + ("?" + request.query_string.decode() if request.query_string else "")
+    # Re-encoded from the parsed parameters: ASCII only, and no value can
+    # end the URL inside the Link header or add parameters to it.
+    api_link = query_url("/api/search", request.args.items(multi=True))
     export_args = [(k, v) for k, vs in request.args.lists() for v in vs if k not in ("page", "size", "format", "limit")]
     export_link = "/api/export?" + urlencode(export_args)
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
@@ -190,9 +191,8 @@ def staff_logout():
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path on this site (no open redirect)."""
-    value = value or "/staff/queries"
-    return value if value.startswith("/") and not value.startswith("//") and "\\" not in value else "/staff/queries"
+    """Only a path on this site (no open redirect): ``inputs.same_site_path``."""
+    return same_site_path(value, "/staff/queries")
 
 
 @bp.get("/staff/queries")
@@ -204,6 +204,7 @@ def staff_queries():
     top = engine.top_queries(since, until, limit, moderated=False)
     zero = engine.top_queries(since, until, limit, zero_only=True, moderated=False)
     return _page(render_template("staff_queries.html", top=top, zero=zero, q="",
+                                 min_clients=current_app.config.get("SEARCH_HOT_MIN_CLIENTS", 3),
                                  days=request.args.get("days", "7"),
                                  date_from=request.args.get("from", ""), date_to=request.args.get("to", "")))
 
@@ -217,6 +218,22 @@ def article_page(doc_id):
     art = article_json(context["article"])
     return _page(render_template("article.html", article=art, paragraphs=paragraphs(art["body"]),
                                  related=related, coverage=coverage, q=""))
+
+
+@bp.post("/staff/queries/remove")
+@auth.required(allow_session=True)
+def staff_remove_query():
+    """Take a reader's query out of hot searches and suggestions (for good;
+    the reports keep counting it, marked 已移除)."""
+    q = (request.form.get("q") or "").strip()
+    if not q:
+        raise ParamError("'q' is required: the query text to remove")
+    holder = current_app.extensions["search_engine"]
+    if holder.query_log is None:
+        raise ParamError("the query log is off (SEARCH_QUERY_LOG)")
+    holder.query_log.remove(q)
+    days = int_param(request.form, "days", 7, 1, 3650)
+    return redirect(f"/staff/queries?days={days}", code=303)
 
 
 __all__ = ["bp", "render_error", "RANGES"]

@@ -130,14 +130,18 @@ def search_request(args, config: dict, now: datetime | None = None, facets=("cat
 
 def query_period(args, now: float | None = None) -> tuple[float, float, int, bool]:
     """(since, until) as epoch seconds, limit, zero-results-only for the
-    query reports: ``days`` (default 7) back from now, or ``from``/``to``."""
+    query reports: ``days`` (default 7) whole newsroom days up to today
+    (``days=1``: today since 00:00 Beijing time), or ``from``/``to``.
+    Whole days are what the query log keeps aggregated (fast at any size)."""
     import time as _time
 
     now = _time.time() if now is None else now
     date_from, date_to = date_range(args)
     days = int_param(args, "days", 7, 1, 3650)
-    since = date_from.timestamp() if date_from else now - days * 86400
-    until = date_to.timestamp() if date_to else now + 1
+    tomorrow = datetime.combine(datetime.fromtimestamp(now, NEWSROOM_TZ).date() + timedelta(days=1),
+                                datetime.min.time(), NEWSROOM_TZ).timestamp()
+    since = date_from.timestamp() if date_from else tomorrow - days * 86400
+    until = date_to.timestamp() if date_to else tomorrow
     if since >= until:
         raise ParamError("'from' must be before 'to' (or before now, without 'to')")
     limit = int_param(args, "limit", 50, 1, 500)

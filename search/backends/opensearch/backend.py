@@ -45,6 +45,7 @@ import logging
 import re
 import time
 
+from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, NearClause,
                      PhraseClause, Plan, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft, lone_character)
@@ -340,14 +341,10 @@ class OpenSearchBackend:
             body["sort"] = [{"published": {"order": "asc", "missing": "_last"}}, "_score"]
         aggs = {name: self._facet_agg(name, plan.facet_size) for name in plan.facets}
         if plan.histogram:
-            interval = "month" if plan.histogram == "auto" else plan.histogram
-            # Labels as the Whoosh backend writes them: the bucket's first day
-            # in newsroom time (without "format", key_as_string is the field's
-            # own epoch_second format, and [:10] of it was no date at all).
-            aggs["timeline"] = {"date_histogram": {"field": "published", "calendar_interval": interval,
-                                                   "time_zone": "+08:00", "min_doc_count": 0,
-                                                   "format": "yyyy-MM-dd"}}
-            aggs["undated"] = {"missing": {"field": "published"}}
+            # The span of the plausible dates first: it decides the interval
+            # (timeline.choose_interval), then _histogram counts per bucket.
+            aggs["span"] = {"filter": _plausible_filter(), "aggs": {
+                "first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}}}}
         grouped = plan.group and self.has_groups()
         if grouped:
             # One hit per group (ranked by its best match), showing the
@@ -384,12 +381,29 @@ class OpenSearchBackend:
         else:
             result = BackendResult(total, hits, facets)
         if plan.histogram:
-            fmt = {"day": 10, "month": 7, "year": 4}[interval]
-            result.histogram = [(b["key_as_string"][:fmt], b["doc_count"])
-                                for b in res["aggregations"]["timeline"]["buckets"]]
+            span = res["aggregations"]["span"]
+            dated = span["doc_count"]
+            # min/max of a date field come in milliseconds.
+            first, last = ((int(span["first"]["value"] // 1000), int(span["last"]["value"] // 1000))
+                           if dated else (None, None))
+            interval = timeline.choose_interval(first, last, plan.histogram)
+            result.histogram = self._histogram(body["query"], interval) if dated else []
             result.histogram_interval = interval
-            result.undated = res["aggregations"]["undated"]["doc_count"]
+            result.undated = total - dated  # no date, or an implausible one an older index holds
         return result
+
+    def _histogram(self, query: dict, interval: str) -> list[tuple[str, int]]:
+        """Matches of ``query`` with a plausible date, per ``interval``.
+        Labels as the Whoosh backend writes them: the bucket's first day in
+        newsroom time (without "format", key_as_string is the field's own
+        epoch_second format, and [:10] of it was no date at all)."""
+        body = {"size": 0, "query": {"bool": {"must": [query], "filter": [_plausible_filter()]}},
+                "aggs": {"timeline": {"date_histogram": {"field": "published", "calendar_interval": interval,
+                                                         "time_zone": "+08:00", "min_doc_count": 0,
+                                                         "format": "yyyy-MM-dd"}}}}
+        res = self.client.search(index=self.index, body=body)
+        fmt = {"day": 10, "month": 7, "year": 4}[interval]
+        return [(b["key_as_string"][:fmt], b["doc_count"]) for b in res["aggregations"]["timeline"]["buckets"]]
 
     def _facet_agg(self, name: str, size: int) -> dict:
         """Counts per folded key, with the key's most used forms."""
@@ -617,3 +631,9 @@ def _regexp_escape(text: str) -> str:
     """``text`` as literal characters of a Lucene regular expression (every
     character but letters and digits escaped)."""
     return "".join(c if c.isalnum() else "\\" + c for c in text)
+
+
+def _plausible_filter() -> dict:
+    """Documents with a plausible publication date (``search.timeutil``)."""
+    return {"range": {"published": {"gte": timeline.PLAUSIBLE_START_TS,
+                                    "lt": int(timeline.plausible_end().timestamp()), "format": "epoch_second"}}}

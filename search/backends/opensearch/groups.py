@@ -12,6 +12,7 @@ import base64
 import numpy as np
 
 from ... import dedupe
+from ...ranking import NO_DATE
 
 
 def encode_signature(minhash) -> str | None:
@@ -37,7 +38,7 @@ def regroup(client, index: str, page: int = 2000) -> dict:
         src = hit["_source"]
         ids.append(hit["_id"])
         where.append(hit["_index"])
-        stamps.append(src.get("published") if src.get("published") is not None else -1)
+        stamps.append(src.get("published") if src.get("published") is not None else NO_DATE)
         signatures.append(decode_signature(src.get("signature")))
         installments.append(src.get("installment") or 0)
         current.append(src.get("dup_rep"))

@@ -3,6 +3,9 @@
 ``<segment id>.docinfo.npz`` is written with its segment (segments never
 change) and holds numpy arrays:
 
+* ``no_date`` (one int64): the "no publication date" marker the segment
+  uses (``ranking.NO_DATE``); a file without it is older and used -1
+  (``OLD_NO_DATE``), which ``read`` maps to ``NO_DATE`` (``old_marker``);
 * ``published`` (int64), ``minhash`` (n x ``dedupe.NUM_PERM`` uint32) and
   ``installment`` (int64): what near-duplicate grouping needs (``groups.py``);
 * ``lead_end`` (int32): where the first paragraph ends, and
@@ -33,7 +36,7 @@ import threading
 import numpy as np
 
 from ... import dedupe
-from ...ranking import NO_DATE
+from ...ranking import NO_DATE, OLD_NO_DATE
 
 SUFFIX = ".docinfo.npz"
 
@@ -74,6 +77,7 @@ def write(storage, segment, docs) -> None:
     ends = [d.sentence_ends if d.sentence_ends is not None else np.zeros(1, np.int32) for d in docs]
     paras = [d.paragraph_ends if d.paragraph_ends is not None else np.zeros(1, np.int32) for d in docs]
     arrays = {
+        "no_date": np.array([NO_DATE], np.int64),
         "published": np.fromiter((NO_DATE if d.published_ts is None else d.published_ts for d in docs),
                                  np.int64, n),
         "minhash": np.stack([d.minhash if d.minhash is not None else no_sig for d in docs])
@@ -117,7 +121,34 @@ def read(storage, segment) -> dict:
     finally:
         f.close()
     with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+        arrays = {k: data[k] for k in data.files}
+    if old_marker(arrays):
+        arrays["published"] = current_marker(arrays["published"])
+    return arrays
+
+
+def segment_uses_old_marker(storage, segment) -> bool:
+    """``old_marker`` for a segment, reading only the file's list of arrays
+    (the file is closed again: nothing else is loaded)."""
+    name = filename(segment)
+    if storage is None or not storage.file_exists(name):
+        return True
+    folder = getattr(storage, "folder", None)
+    if folder is not None:
+        with np.load(os.path.join(folder, name), allow_pickle=False) as data:
+            return "no_date" not in data.files
+    return old_marker(read(storage, segment))
+
+
+def old_marker(info) -> bool:
+    """Does a segment with these docinfo arrays (None: no file) mark a
+    missing date with the old -1 (written before ``no_date`` existed)?"""
+    return info is None or "no_date" not in info
+
+
+def current_marker(published: np.ndarray) -> np.ndarray:
+    """A date column of an old segment with its -1 read as ``NO_DATE``."""
+    return np.where(published == OLD_NO_DATE, NO_DATE, published).astype(np.int64)
 
 
 class LazyArrays:
@@ -137,7 +168,10 @@ class LazyArrays:
     def __getitem__(self, name):
         with self._lock:
             if name not in self._arrays:
-                self._arrays[name] = self._npz[name]
+                value = self._npz[name]
+                if name == "published" and "no_date" not in self._names:
+                    value = current_marker(value)
+                self._arrays[name] = value
             return self._arrays[name]
 
     def get(self, name, default=None):

@@ -613,8 +613,9 @@ class Executor:
             self._attach_similar(hits, docs, keys, plan.similar_limit)
         if plan.histogram:
             pub = v.published[docs]
-            dated = pub[pub != ranking.NO_DATE]
-            interval = timeline.choose_interval(dated) if plan.histogram == "auto" else plan.histogram
+            dated = pub[timeline.plausible(pub)]  # NO_DATE (and an old index's implausible dates) left out
+            interval = timeline.choose_interval(int(dated.min()) if len(dated) else None,
+                                                int(dated.max()) if len(dated) else None, plan.histogram)
             result.histogram = timeline.histogram(dated, interval)
             result.histogram_interval = interval
             result.undated = int(len(pub) - len(dated))

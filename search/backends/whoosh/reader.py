@@ -131,6 +131,8 @@ class SegmentData:
             # (~10 ms per segment): do it now, not in the first query.
             reader.stored_fields(0)
         self.published = self._numeric_column("published", NO_DATE)
+        if docinfo.segment_uses_old_marker(storage, segment):  # written when -1 meant "no date"
+            self.published = docinfo.current_marker(self.published)
         self.title_len = self._numeric_column("title_len", 0).astype(np.float32)
         self.body_len = self._numeric_column("body_len", 0).astype(np.float32)
         # Per facet: the segment's distinct values and each document's index

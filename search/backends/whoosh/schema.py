@@ -9,7 +9,8 @@ Field names and their jobs:
 * ``title_c`` / ``body_c``: single characters with frequencies (one-character
   queries without expanding every bigram that starts with the character).
 * ``category``, ``source``, ``author``, ``tags``: facet and filter values.
-* ``published``: seconds since the epoch (sortable column); ``-1`` = no date.
+* ``published``: seconds since the epoch (sortable column); ``ranking.NO_DATE`` = no date
+  (-1 in segments written before it: see ``docinfo.old_marker``).
 * ``title_len`` / ``body_len``: word counts for BM25 length normalisation.
 * everything else is stored for display.
 

@@ -1,0 +1,217 @@
+"""The query log: retention, migration of an older file, and who may put a
+query on the home page (热门搜索) and into suggestions: at least
+SEARCH_HOT_MIN_CLIENTS distinct readers a day, listable text, not removed
+by staff.  Real SQLite files, the real app and engine on the sample."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from urllib.parse import quote
+
+import pytest
+
+from conftest import STAFF, STAFF_TOKEN, digest
+from search.querylog import QueryLog, listable
+
+AD = "香港 加微信领红包"  # an advertiser's string: the sample has articles with 香港 (and 加)
+
+
+@pytest.mark.parametrize("q, ok", [
+    ('"', False), ("OR", False), ("-地铁", False), ("()", False), ("!!!", False), ("NOT", False),
+    ("-(体育 OR 娱乐)", False), ("香港", True), ("香港 -地铁", True), ("title:疫情", True), ("covid 19", True),
+])
+def test_listable_queries(q, ok):
+    assert listable(q) is ok
+
+
+def make_app(sample_index, log_path, **config):
+    from web import create_app
+
+    return create_app({"SEARCH_INDEX": sample_index, "SEARCH_REFRESH_INTERVAL": 0.0, "SEARCH_ARTICLE_STORE": "off",
+                       "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_RATE_LIMIT": "off",
+                       "SEARCH_QUERY_LOG": str(log_path), "SEARCH_HOT_REFRESH": 0.0, **config})
+
+
+def hot_links(client) -> list[str]:
+    import re
+
+    home = client.get("/").get_data(as_text=True)
+    section = home.split("热门搜索", 1)[1] if "热门搜索" in home else ""
+    return [m for m in re.findall(r'href="/search\?q=([^"&]+)"', section)]
+
+
+def search_as(client, q, address, times=1):
+    for _ in range(times):
+        assert client.get("/search?q=" + quote(q), environ_base={"REMOTE_ADDR": address}).status_code == 200
+
+
+def suggestions_after_restart(sample_index, log_path, prefix):
+    """A new engine on the same log (what a restarted service builds)."""
+    from search.engine import SearchEngine
+
+    engine = SearchEngine.open(sample_index, refresh_interval=0, query_log=QueryLog(str(log_path)))
+    engine.suggester.get(wait=120)
+    try:
+        return engine.suggest(prefix, limit=20)
+    finally:
+        engine.pinyin.get(wait=60)
+
+
+def test_one_reader_cannot_make_a_hot_search_or_a_suggestion(sample_index, tmp_path):
+    log_path = tmp_path / "q.sqlite"
+    client = make_app(sample_index, log_path).test_client()
+    search_as(client, "疫苗", "192.0.2.1")
+    search_as(client, "疫苗", "192.0.2.2")
+    search_as(client, "疫苗", "192.0.2.3")  # three readers: hot
+    search_as(client, AD, "192.0.2.66", times=12)  # twelve searches, one reader: not hot
+    search_as(client, AD, "192.0.2.67")  # a second reader: still not
+    assert hot_links(client) == [quote("疫苗")]
+    assert AD not in suggestions_after_restart(sample_index, log_path, "香港 加")
+    # Staff still see every query, with its real count.
+    rows = {r["q"]: r for r in client.get("/api/queries?days=1", headers=STAFF).get_json()["queries"]}
+    assert rows[AD]["count"] == 13 and rows["疫苗"]["count"] == 3
+    # A third distinct reader the same day: now it is a hot search and a suggestion.
+    search_as(client, AD, "192.0.2.68")
+    assert hot_links(client) == [quote(AD), quote("疫苗")]
+    assert AD in suggestions_after_restart(sample_index, log_path, "香港 加")
+
+
+def test_the_number_of_readers_is_a_setting(sample_index, tmp_path):
+    client = make_app(sample_index, tmp_path / "q.sqlite", SEARCH_HOT_MIN_CLIENTS=2).test_client()
+    search_as(client, "疫苗", "192.0.2.1")
+    assert hot_links(client) == []
+    search_as(client, "疫苗", "192.0.2.2")
+    assert hot_links(client) == [quote("疫苗")]
+
+
+def test_junk_and_operator_only_queries_never_appear(sample_index, tmp_path):
+    log_path = tmp_path / "q.sqlite"
+    client = make_app(sample_index, log_path).test_client()
+    for i in range(5):
+        for q in ['"', "OR", "-地铁", "()", "-(香港 OR 澳门)", "!!!"]:
+            search_as(client, q, f"192.0.2.{i}")
+    assert hot_links(client) == []
+    # Suggestions are built from exactly these (test_one_reader... restarts an engine on them).
+    assert QueryLog(str(log_path)).popular(time.time() - 86400) == {}
+
+
+def test_staff_remove_an_entry(sample_index, tmp_path):
+    log_path = tmp_path / "q.sqlite"
+    app = make_app(sample_index, log_path)
+    client = app.test_client()
+    for i in range(3):
+        search_as(client, AD, f"192.0.2.{i}")
+        search_as(client, "疫苗", f"192.0.2.{i}")
+    assert hot_links(client) == [quote("疫苗"), quote(AD)] or hot_links(client) == [quote(AD), quote("疫苗")]
+    # Readers cannot remove; staff can, with the token (API) or the session (form).
+    assert client.delete("/api/queries?q=" + quote(AD)).status_code == 401
+    assert client.delete("/api/queries", headers=STAFF).get_json()["error"].startswith("'q' is required")
+    resp = client.delete("/api/queries?q=" + quote(AD), headers=STAFF)
+    assert resp.status_code == 200 and resp.get_json() == {"removed": AD}
+    assert hot_links(client) == [quote("疫苗")]
+    assert AD not in QueryLog(str(log_path)).popular(time.time() - 86400)  # what a restart suggests from
+    rows = {r["q"]: r for r in client.get("/api/queries?days=1", headers=STAFF).get_json()["queries"]}
+    assert rows[AD]["removed"] and not rows["疫苗"]["removed"]
+    staff = app.test_client()
+    assert staff.post("/staff/login", data={"token": STAFF_TOKEN}).status_code == 303
+    assert "已移除" in staff.get("/staff/queries?days=1").get_data(as_text=True)
+    resp = staff.post("/staff/queries/remove", data={"q": "疫苗", "days": "1"})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/staff/queries?days=1"
+    assert hot_links(client) == []
+    assert app.test_client().post("/staff/queries/remove", data={"q": "疫苗"}).status_code == 401
+
+
+def test_a_live_engine_drops_a_removed_suggestion_at_once(sample_index, tmp_path):
+    from search.engine import SearchEngine
+
+    log = QueryLog(str(tmp_path / "q.sqlite"))
+    for i in range(3):
+        log.record(AD, 5, client=f"192.0.2.{i}")
+    engine = SearchEngine.open(sample_index, refresh_interval=0, query_log=log)
+    engine.suggester.get(wait=120)
+    assert AD in engine.suggest("香港 加", limit=20)
+    log.remove(AD)
+    assert AD not in engine.suggest("香港 加", limit=20)
+    assert "香港" in engine.suggest("香", limit=20)  # a removed query never hides headline words
+    engine.pinyin.get(wait=60)
+
+
+def test_no_address_is_stored_and_tags_change_every_day(tmp_path):
+    log = QueryLog(str(tmp_path / "q.sqlite"))
+    day = 86400
+    t0 = 1_700_000_000.0
+    log.record("香港", 3, ts=t0, client="203.0.113.77")
+    log.record("香港", 3, ts=t0 + 60, client="203.0.113.77")
+    log.record("香港", 3, ts=t0 + day, client="203.0.113.77")
+    for path in (tmp_path / "q.sqlite", tmp_path / "q.sqlite-wal"):
+        if path.exists():
+            assert b"203.0.113.77" not in path.read_bytes()
+    tags = [r[0] for r in sqlite3.connect(tmp_path / "q.sqlite").execute("SELECT client FROM queries ORDER BY ts")]
+    assert tags[0] == tags[1] != tags[2] and len(tags[0]) == 16
+    # The key is kept beside the log, readable by the owner only.
+    assert oct((tmp_path / "q.sqlite.key").stat().st_mode & 0o777) == "0o600"
+    assert QueryLog(str(tmp_path / "q.sqlite")).client_tag("203.0.113.77", t0) == tags[0]
+
+
+def test_retention_deletes_old_rows_when_the_log_opens(tmp_path):
+    path = str(tmp_path / "q.sqlite")
+    log = QueryLog(path)
+    now = time.time()
+    for age_days in (0, 30, 89, 91, 400):
+        log.record(f"查询{age_days}", 1, ts=now - age_days * 86400 - 60, client="192.0.2.1")
+    assert log.prune(now) == 2
+    assert sorted(r[0] for r in sqlite3.connect(path).execute("SELECT q FROM queries")) == ["查询0", "查询30", "查询89"]
+    assert sorted(r[0] for r in sqlite3.connect(path).execute("SELECT DISTINCT q FROM daily")) == \
+        ["查询0", "查询30", "查询89"]
+    # A shorter retention, as configured: applied when the log opens.
+    QueryLog(path, retention_days=10)
+    assert [r[0] for r in sqlite3.connect(path).execute("SELECT q FROM queries")] == ["查询0"]
+
+
+def test_an_older_log_file_is_migrated_in_place(tmp_path):
+    path = str(tmp_path / "old.sqlite")
+    now = (time.time() + 8 * 3600) // 86400 * 86400 - 8 * 3600 + 12 * 3600  # today 12:00 in Beijing
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE queries (ts REAL NOT NULL, q TEXT NOT NULL, total INTEGER NOT NULL)")
+    c.execute("CREATE INDEX queries_ts ON queries (ts)")
+    c.executemany("INSERT INTO queries VALUES (?, ?, ?)",
+                  [(now - i, "香港", 4) for i in range(20)] + [(now - 5, "鱻龘", 0)])
+    c.commit()
+    c.close()
+    log = QueryLog(path, hot_ttl=0)
+    rows = {r["q"]: (r["count"], r["results"]) for r in log.top(now - 86400, now + 1, 10)}
+    assert rows == {"香港": (20, 4), "鱻龘": (1, 0)}
+    assert [r["q"] for r in log.top(now - 86400, now + 1, 10, zero_only=True)] == ["鱻龘"]
+    assert log.hot(now=now) == []  # the old rows name no client: never hot
+    for i in range(3):
+        log.record("香港", 4, ts=now + i, client=f"192.0.2.{i}")
+    assert log.hot(now=now) == [{"q": "香港", "count": 23, "results": 4}]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    QueryLog(path)  # opening again changes nothing
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM queries").fetchone()[0] == 24
+
+
+def test_days_are_whole_newsroom_days_read_from_the_aggregate(tmp_path):
+    """days=1 is today since 00:00 Beijing time; days=2 adds yesterday."""
+    from datetime import datetime, timedelta, timezone
+
+    from werkzeug.datastructures import MultiDict
+
+    from web.params import query_period
+
+    beijing = timezone(timedelta(hours=8))
+    now = datetime(2024, 3, 2, 9, 0, tzinfo=beijing).timestamp()
+    log = QueryLog(str(tmp_path / "q.sqlite"))
+    log.record("今天", 2, ts=datetime(2024, 3, 2, 0, 10, tzinfo=beijing).timestamp())
+    log.record("昨天", 2, ts=datetime(2024, 3, 1, 23, 50, tzinfo=beijing).timestamp())
+    log.record("前天", 2, ts=datetime(2024, 2, 29, 23, 59, tzinfo=beijing).timestamp())
+    since, until, _, _ = query_period(MultiDict({"days": "1"}), now=now)
+    assert (since, until) == (datetime(2024, 3, 2, tzinfo=beijing).timestamp(),
+                              datetime(2024, 3, 3, tzinfo=beijing).timestamp())
+    assert [r["q"] for r in log.top(since, until, 10)] == ["今天"]
+    since, until, _, _ = query_period(MultiDict({"days": "2"}), now=now)
+    assert sorted(r["q"] for r in log.top(since, until, 10)) == ["今天", "昨天"]
+    # A range with times of day reads the raw log, to the second.
+    lo = datetime(2024, 3, 1, 23, 55, tzinfo=beijing).timestamp()
+    assert [r["q"] for r in log.top(lo, now, 10)] == ["今天"]

@@ -1,0 +1,96 @@
+"""Odd input never reaches a header, a log or a template unread: raw bytes
+in the query string (real gunicorn: the Flask test client encodes them
+itself), raw UTF-8 in a page URL, redirect targets after the staff login."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from conftest import STAFF_TOKEN
+
+
+def raw_get(server, target: bytes) -> tuple[int, dict, bytes]:
+    """One GET with ``target`` sent byte for byte: (status, headers, body);
+    an empty reply is status 0."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    if not data:
+        return 0, {}, b""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+JSON_PATHS = [b"/healthz", b"/api/search", b"/api/timeline", b"/api/suggest", b"/api/openapi.json"]
+PAGE_PATHS = [b"/", b"/search", b"/advanced", b"/staff/login", b"/articles/x"]
+
+
+@pytest.mark.parametrize("query", [b"x=\xff", b"q=\xe9\xa6", b"q=%FF", b"q=%E4%B8", b"q=a&b=\xc0\xaf"])
+def test_query_string_that_is_not_utf8_is_a_400_naming_it(server, query):
+    for path in JSON_PATHS:
+        status, headers, body = raw_get(server, path + b"?" + query)
+        assert status == 400, (path, query, status, body[:200])
+        assert headers["content-type"].startswith("application/json")
+        data = json.loads(body)
+        assert data["status"] == 400 and "not UTF-8" in data["error"], data
+    for path in PAGE_PATHS:
+        status, headers, body = raw_get(server, path + b"?" + query)
+        assert status == 400, (path, query, status, body[:200])
+        assert headers["content-type"].startswith("text/html")
+        assert "not UTF-8" in body.decode("utf-8")
+
+
+def test_raw_utf8_in_a_page_url_is_answered_and_the_link_header_is_ascii(server):
+    status, headers, body = raw_get(server, "/search?q=香港".encode())
+    assert status == 200 and "<mark>香港</mark>" in body.decode()
+    assert headers["link"] == '</api/search?q=%E9%A6%99%E6%B8%AF>; rel="alternate"; type="application/json"'
+    # A value cannot end the URL inside the header or add parameters to it.
+    status, headers, _ = raw_get(server, b'/search?q=a>;rel=preload;as="x"')
+    assert status == 200
+    assert headers["link"] == ('</api/search?q=a%3E%3Brel%3Dpreload%3Bas%3D%22x%22>; '
+                               'rel="alternate"; type="application/json"')
+    status, _, body = raw_get(server, "/api/search?q=香港&size=1".encode())
+    assert status == 200 and json.loads(body)["query"] == "香港"
+
+
+def test_raw_bytes_never_reach_the_access_log_unread(client):
+    """The hook answers before the access log reads request.args (the test
+    client sends the WSGI string gunicorn would)."""
+    resp = client.get("/search", environ_overrides={"QUERY_STRING": "q=\xff"})
+    assert resp.status_code == 400 and "not UTF-8" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/\t/evil.example", "/staff/queries"),
+    ("/\n/x", "/staff/queries"),
+    ("/\r\n/evil.example", "/staff/queries"),
+    ("\\\\evil.example", "/staff/queries"),
+    ("/\\evil.example", "/staff/queries"),
+    (" //evil.example", "/staff/queries"),
+    ("\x00//evil.example", "/staff/queries"),
+    ("https://evil.example/", "/staff/queries"),
+    ("javascript:alert(1)", "/staff/queries"),
+    ("//evil.example", "/staff/queries"),
+    ("/search?q=香港", "/search?q=%E9%A6%99%E6%B8%AF"),
+    ("/search?q=a b", "/search?q=a%20b"),
+    ("/staff/queries?days=30#top", "/staff/queries?days=30"),
+    ("/search?q=%E9%A6%99", "/search?q=%E9%A6%99"),
+    ("", "/staff/queries"),
+])
+def test_login_redirects_only_to_a_path_of_this_site(web_app, target, expected):
+    staff = web_app.test_client()
+    resp = staff.post("/staff/login", data={"token": STAFF_TOKEN, "next": target})
+    assert resp.status_code == 303 and resp.headers["Location"] == expected
+    # The login form carries the same reading of next=.
+    form = web_app.test_client().get("/staff/login", query_string={"next": target}).get_data(as_text=True)
+    assert f'value="{expected}"' in form.replace("&amp;", "&")

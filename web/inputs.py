@@ -1,0 +1,99 @@
+"""What a request carries before any view reads it: the query string must
+be UTF-8, and a redirect target must be a path on this site.
+
+Every later reader of request values (the access log, the error pages, the
+views, the ``Link`` header) then works on text it can trust:
+
+* ``check_query_string`` (a ``before_request`` hook, the first one): a
+  query string whose bytes, raw or percent-decoded, are not UTF-8 is
+  answered 400 naming the problem (JSON under ``/api/``, ``/healthz`` and
+  ``/metrics``, an HTML page elsewhere), and is emptied first so that the
+  error page and the access log never try to decode it again;
+* ``same_site_path``: a ``next=`` target as a browser would read it, kept
+  only when it is a path on this site, returned percent-encoded (ASCII:
+  safe in a ``Location`` header).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote_to_bytes, urlencode, urlsplit, urlunsplit
+
+from flask import request
+
+# Paths that answer JSON (errors included), the rest are HTML pages.
+JSON_PREFIXES = ("/api/",)
+JSON_PATHS = ("/healthz", "/metrics")
+
+# What stays unescaped when a target is re-encoded: RFC 3986 reserved and
+# unreserved characters, and "%" (an escape already in the target).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+def wants_json() -> bool:
+    """Does the request's path answer JSON (API, health, metrics)?"""
+    return request.path.startswith(JSON_PREFIXES) or request.path in JSON_PATHS
+
+
+def query_string_problem(raw: bytes) -> str | None:
+    """Why ``raw`` (a query string as sent) cannot be read, or None.
+    Both the bytes as sent and the percent-decoded bytes must be UTF-8
+    (``%FF`` would otherwise be read as U+FFFD without a word)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the query string is not UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start})"
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return "the query string is not UTF-8 once percent-decoded (encode text as UTF-8 before %-escaping it)"
+    return None
+
+
+def check_query_string():
+    """``before_request``: None, or the 400 answer for an unreadable query string."""
+    problem = query_string_problem(request.query_string)
+    if problem is None:
+        return None
+    # Nothing downstream (error page, access log) may decode it again.
+    request.environ["QUERY_STRING"] = ""
+    request.query_string = b""  # an attribute of werkzeug's request; args is parsed from it
+    request.__dict__.pop("args", None)
+    if wants_json():
+        from .api import error
+
+        return error(400, problem)
+    from .pages import render_error
+
+    return render_error(400, f"请求参数有误：{problem}")
+
+
+def query_url(path: str, pairs) -> str:
+    """``path`` with the (name, value) ``pairs`` as a percent-encoded query
+    string: pure ASCII, so it may go into a header (``Link``, ``Location``)
+    without letting a value add header parameters."""
+    pairs = list(pairs)
+    return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def same_site_path(value: str | None, default: str) -> str:
+    """A redirect target (``next=``) reduced to a path on this site, or ``default``.
+
+    Read as a browser reads a URL (WHATWG URL standard): leading and
+    trailing spaces and control characters dropped, tabs and newlines
+    removed anywhere, backslashes taken as slashes.  Kept only when what
+    remains has no scheme and no host and starts with a single ``/``
+    (``/\\t/evil.example`` becomes ``//evil.example``: refused).  The result
+    is percent-encoded (ASCII), fragment dropped.  Own code on
+    ``urllib.parse``: the standard library has no WHATWG parser, and only
+    these three rules of it decide whether a target leaves the site."""
+    text = (value or "").strip("".join(map(chr, range(0x21))))
+    text = text.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+    if not text.startswith("/") or text.startswith("//"):
+        return default
+    parts = urlsplit(text)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return default
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        return default
+    return urlunsplit(("", "", quote(parts.path, safe=_PATH_SAFE), quote(parts.query, safe=_QUERY_SAFE), ""))
