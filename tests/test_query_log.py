@@ -16,6 +16,8 @@ from search.querylog import QueryLog, listable
 
 AD = "香港 加微信领红包"  # an advertiser's string: the sample has articles with 香港 (and 加)
 
+SAME_SITE = {"Origin": "http://localhost"}  # what a browser sends with a form of this site
+
 
 @pytest.mark.parametrize("q, ok", [
     ('"', False), ("OR", False), ("-地铁", False), ("()", False), ("!!!", False), ("NOT", False),
@@ -114,12 +116,15 @@ def test_staff_remove_an_entry(sample_index, tmp_path):
     rows = {r["q"]: r for r in client.get("/api/queries?days=1", headers=STAFF).get_json()["queries"]}
     assert rows[AD]["removed"] and not rows["疫苗"]["removed"]
     staff = app.test_client()
-    assert staff.post("/staff/login", data={"token": STAFF_TOKEN}).status_code == 303
+    assert staff.post("/staff/login", data={"token": STAFF_TOKEN}, headers=SAME_SITE).status_code == 303
     assert "已移除" in staff.get("/staff/queries?days=1").get_data(as_text=True)
-    resp = staff.post("/staff/queries/remove", data={"q": "疫苗", "days": "1"})
+    resp = staff.post("/staff/queries/remove", data={"q": "疫苗", "days": "1"}, headers=SAME_SITE)
     assert resp.status_code == 303 and resp.headers["Location"] == "/staff/queries?days=1"
     assert hot_links(client) == []
-    assert app.test_client().post("/staff/queries/remove", data={"q": "疫苗"}).status_code == 401
+    assert app.test_client().post("/staff/queries/remove", data={"q": "疫苗"}, headers=SAME_SITE).status_code == 401
+    # The form is state-changing: from another site it is refused even for staff.
+    assert staff.post("/staff/queries/remove", data={"q": "疫苗"},
+                      headers={"Origin": "https://evil.example"}).status_code == 403
 
 
 def test_a_live_engine_drops_a_removed_suggestion_at_once(sample_index, tmp_path):

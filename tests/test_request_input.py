@@ -89,7 +89,8 @@ def test_raw_bytes_never_reach_the_access_log_unread(client):
 ])
 def test_login_redirects_only_to_a_path_of_this_site(web_app, target, expected):
     staff = web_app.test_client()
-    resp = staff.post("/staff/login", data={"token": STAFF_TOKEN, "next": target})
+    resp = staff.post("/staff/login", data={"token": STAFF_TOKEN, "next": target},
+                      headers={"Origin": "http://localhost"})
     assert resp.status_code == 303 and resp.headers["Location"] == expected
     # The login form carries the same reading of next=.
     form = web_app.test_client().get("/staff/login", query_string={"next": target}).get_data(as_text=True)
