@@ -57,14 +57,21 @@ def post_worker_init(worker):
 # ---- the single index writer ----------------------------------------------
 # The master starts one writer process (python -m indexer writer) next to
 # the workers: the write API and the indexer CLI append to the article
-# store, and this process alone commits to the index.
+# store, and this process alone commits to the index.  A supervisor thread
+# of the master restarts it with back-off whenever it ends (indexer/supervisor.py)
+# and keeps its state in a file the workers read for /healthz.
 _writer = None
+if not os.environ.get("SEARCH_WRITER_STATUS"):
+    import tempfile
+
+    os.environ["SEARCH_WRITER_STATUS"] = os.path.join(tempfile.mkdtemp(prefix="news-search-writer-"), "status.json")
 
 
 def when_ready(server):
     global _writer
-    import subprocess
     import sys
+
+    from indexer.supervisor import WriterSupervisor
 
     store = os.environ.get("SEARCH_ARTICLE_STORE", "data/articles.sqlite")
     if store == "off":
@@ -73,14 +80,13 @@ def when_ready(server):
            "--store", store, "--backend", os.environ.get("SEARCH_BACKEND") or "whoosh"]
     if os.environ.get("SEARCH_USERDICT"):
         cmd += ["--userdict", os.environ["SEARCH_USERDICT"]]
-    _writer = subprocess.Popen(cmd)
-    server.log.info("index writer started (pid %s)", _writer.pid)
+    _writer = WriterSupervisor(cmd, os.environ["SEARCH_WRITER_STATUS"],
+                               first_delay=float(os.environ.get("SEARCH_WRITER_RESTART_DELAY", "1")),
+                               max_delay=float(os.environ.get("SEARCH_WRITER_RESTART_MAX", "60")))
+    _writer.start()
+    server.log.info("index writer supervised (status in %s)", os.environ["SEARCH_WRITER_STATUS"])
 
 
 def on_exit(server):
-    if _writer is not None and _writer.poll() is None:
-        _writer.terminate()
-        try:
-            _writer.wait(timeout=30)
-        except Exception:  # noqa: BLE001
-            _writer.kill()
+    if _writer is not None:
+        _writer.stop(timeout=30)

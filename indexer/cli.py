@@ -54,6 +54,9 @@ def main(argv=None) -> int:
     _target_options(w, INDEX_HELP)
     w.add_argument("--store", required=True, help="article store (SQLite file)")
     w.add_argument("--userdict", default=_env_userdict())
+    w.add_argument("--error-file", help="where to write the reason when the writer fails (for its supervisor)")
+    w.add_argument("--merge-at", type=int, default=10, help="merge once there are this many small segments")
+    w.add_argument("--merge-max-docs", type=int, default=5000, help="a segment under this many documents is small")
     r = sub.add_parser("rebuild", help="re-analyse every article into a new index and switch to it atomically "
                                        "(from the article store, or from the index itself)")
     _target_options(r, INDEX_HELP)
@@ -77,7 +80,8 @@ def main(argv=None) -> int:
     if args.cmd == "writer":
         from .writer import serve
 
-        return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url)
+        return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url,
+                     error_file=args.error_file, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs)
     if args.cmd == "rebuild":
         return _rebuild_from_store(args)
     if args.cmd == "migrate":

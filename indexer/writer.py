@@ -224,6 +224,8 @@ class IndexWriter(ChangeLoop):
         sources = [(seg, frozenset(seg.deleted_docs())) for seg in small]
         storage, schema, generation = self.session.storage, self.session.schema, self.session.generation
         analyzer = self.analyzer
+        lock_fd = getattr(self.session.lock, "fd", None)
+        parent = os.getpid()
 
         def job():
             # The re-analysis runs in a child process at low priority, so it
@@ -231,7 +233,11 @@ class IndexWriter(ChangeLoop):
             # commits of new articles; this thread only waits for it.
             ctx = multiprocessing.get_context("fork")
             receive, send = ctx.Pipe(duplex=False)
+            # The child dies with this process and keeps neither the write
+            # lock nor the pipe's read end (lifeline.py): no orphan can hold
+            # the index after its writer is gone.
             proc = ctx.Process(target=_merge_main, args=(send, storage, schema, generation, sources, analyzer),
+                               kwargs={"parent": parent, "inherited": (receive, lock_fd)},
                                name="merge", daemon=True)
             proc.start()
             send.close()
@@ -334,32 +340,60 @@ class IndexWriter(ChangeLoop):
 
 
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
-          opensearch_url: str | None = None) -> int:
+          opensearch_url: str | None = None, error_file: str | None = None, merge_at: int = 10,
+          merge_max_docs: int = 5000) -> int:
+    """Run the writer until SIGTERM/SIGINT or until its parent is gone
+    (exit status 0).  Any failure (the store locked past its timeout, a
+    read-only or corrupt index ...) ends the process with status 1 after
+    writing its reason to ``error_file`` (one line of text): the process
+    that started it (``indexer.supervisor``) restarts it with back-off
+    and ``/healthz`` shows the reason."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s writer %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    writer: ChangeLoop
-    if backend == "opensearch":
-        from .opensearch_target import OpenSearchWriter
+    if error_file:
+        try:
+            os.remove(error_file)
+        except OSError:
+            pass
+    try:
+        writer: ChangeLoop
+        if backend == "opensearch":
+            from .opensearch_target import OpenSearchWriter
 
-        writer = OpenSearchWriter(opensearch_url, index, ArticleStore(store_path), userdict,
-                                  pid_path=pid_file(index, backend, store_path))
-    else:
-        if not index_store.exists(index):
-            index_store.create(index, userdict)
-        writer = IndexWriter(index, ArticleStore(store_path), userdict)
-    log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
-             writer.articles.applied())
-    writer.run(stop=stop, parent=os.getppid())
+            writer = OpenSearchWriter(opensearch_url, index, ArticleStore(store_path), userdict,
+                                      pid_path=pid_file(index, backend, store_path))
+        else:
+            if not index_store.exists(index):
+                index_store.create(index, userdict)
+            writer = IndexWriter(index, ArticleStore(store_path), userdict, merge_at=merge_at,
+                                 merge_max_docs=merge_max_docs)
+        log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
+                 writer.articles.applied())
+        writer.run(stop=stop, parent=os.getppid())
+    except Exception as exc:  # noqa: BLE001 - reported to the supervisor, then exit 1
+        log.exception("the writer failed")
+        if error_file:
+            with open(error_file, "w", encoding="utf-8") as f:
+                f.write(f"{type(exc).__name__}: {exc}".replace("\n", " ")[:1000])
+        return 1
     return 0
 
 
-def _merge_main(conn, storage, schema, generation, sources, analyzer) -> None:
+def _merge_main(conn, storage, schema, generation, sources, analyzer, parent: int | None = None,
+                inherited=()) -> None:
     """The merge, in a child process: re-analyse the live documents of
-    ``sources`` from their stored fields into one new segment."""
+    ``sources`` from their stored fields into one new segment.  ``parent``:
+    the writer's pid (this process dies with it); ``inherited``: descriptors
+    of the writer to close here (the write lock, the pipe's read end)."""
     from whoosh import index as whoosh_index
 
+    from .lifeline import close_inherited, die_with_parent
+
+    if parent is not None:
+        die_with_parent(parent)
+    close_inherited(inherited)
     try:
         os.nice(10)
         docs, origins = [], []

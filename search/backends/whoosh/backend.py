@@ -16,7 +16,8 @@ import numpy as np
 from whoosh import index as whoosh_index
 
 from ...plan import BackendResult, Plan
-from . import groups, store
+from ..base import IndexCorrupt
+from . import groups, integrity, store
 from .executor import Executor
 from .reader import IndexView, SegmentData
 
@@ -33,8 +34,14 @@ class WhooshBackend:
         # A full rebuild swaps a symlink to a new directory: remember which
         # directory we opened and reopen everything when it changes.
         self.realpath = os.path.realpath(path)
-        self.ix = store.open_index(self.realpath)
-        self._load()
+        self._sizes: dict[str, int] = {}  # segment file sizes when opened
+        try:
+            self.ix = store.open_index(self.realpath)
+            self._load()
+        except (store.IncompatibleIndex, store.IndexMissing):
+            raise
+        except Exception as exc:
+            self._diagnose(exc)
 
     def _load(self) -> None:
         toc = self.ix._read_toc()
@@ -44,8 +51,13 @@ class WhooshBackend:
             sid = seg.segment_id()
             data = self._segdata.get(sid)
             if data is None:
+                problem = integrity.segment_problem(self.realpath, seg, indexname=store.INDEXNAME)
+                if problem:
+                    raise integrity.corrupt_error(self.realpath, [problem])
+                size = os.path.getsize(integrity.segment_file(self.realpath, seg, store.INDEXNAME))
                 reader = whoosh_index.FileIndex._reader(self.ix.storage, toc.schema, [seg], toc.generation)
                 data = SegmentData(reader, seg, self.ix.storage)
+                self._sizes[sid] = size
             keep[sid] = data
         self._segdata = keep
         deleted = [frozenset(seg.deleted_docs()) for seg in segs]
@@ -53,6 +65,27 @@ class WhooshBackend:
         view.set_groups(groups.load(self.realpath, toc.generation))
         self._view = view
         self._checked = time.monotonic()
+
+    def _diagnose(self, exc: Exception) -> None:
+        """Re-raise ``exc`` as ``IndexCorrupt`` when the index is damaged."""
+        if isinstance(exc, IndexCorrupt):
+            raise exc
+        found = integrity.problems(self.realpath, store.INDEXNAME)
+        if found:
+            raise integrity.corrupt_error(self.realpath, found) from exc
+        raise exc
+
+    def check(self) -> None:
+        """Raise ``IndexCorrupt`` when a segment of the index being served
+        (or of a newer commit it cannot load) is damaged."""
+        try:
+            view = self.view
+        except Exception as exc:  # noqa: BLE001 - diagnosed, or re-raised as it was
+            self._diagnose(exc)
+        found = [p for p in (integrity.segment_problem(self.realpath, d.segment, self._sizes.get(d.segid),
+                                                       store.INDEXNAME) for d in view.segments) if p]
+        if found:
+            raise integrity.corrupt_error(self.realpath, found)
 
     def refresh(self, force: bool = False) -> bool:
         now = time.monotonic()
