@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     w.add_argument("--store", required=True, help="article store (SQLite file)")
     w.add_argument("--userdict", default=_env_userdict())
     w.add_argument("--error-file", help="where to write the reason when the writer fails (for its supervisor)")
+    w.add_argument("--batch", type=int, default=1000, help="changes applied per step (one segment each)")
     w.add_argument("--merge-at", type=int, default=10, help="merge once there are this many small segments")
     w.add_argument("--merge-max-docs", type=int, default=5000, help="a segment under this many documents is small")
     r = sub.add_parser("rebuild", help="re-analyse every article into a new index and switch to it atomically "
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
         from .writer import serve
 
         return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url,
-                     error_file=args.error_file, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs)
+                     error_file=args.error_file, batch=args.batch, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs)
     if args.cmd == "rebuild":
         return _rebuild_from_store(args)
     if args.cmd == "migrate":

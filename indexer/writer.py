@@ -340,7 +340,7 @@ class IndexWriter(ChangeLoop):
 
 
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
-          opensearch_url: str | None = None, error_file: str | None = None, merge_at: int = 10,
+          opensearch_url: str | None = None, error_file: str | None = None, batch: int = 1000, merge_at: int = 10,
           merge_max_docs: int = 5000) -> int:
     """Run the writer until SIGTERM/SIGINT or until its parent is gone
     (exit status 0).  Any failure (the store locked past its timeout, a
@@ -367,7 +367,7 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
         else:
             if not index_store.exists(index):
                 index_store.create(index, userdict)
-            writer = IndexWriter(index, ArticleStore(store_path), userdict, merge_at=merge_at,
+            writer = IndexWriter(index, ArticleStore(store_path), userdict, batch=batch, merge_at=merge_at,
                                  merge_max_docs=merge_max_docs)
         log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
                  writer.articles.applied())

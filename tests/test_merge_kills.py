@@ -1,0 +1,115 @@
+"""Killing the index writer at random points during background merges
+never leaves the index locked (item 6): the merge child dies with its
+writer and never holds the write lock, so the next writer always starts
+and applies every change of the store.  Real writer processes, real
+``kill -9``, real forked merge children."""
+
+import fcntl
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import write_jsonl
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def children(pid):
+    """Pids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(name))
+    return out
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def lock_is_free(index):
+    """Can a new writer take the index's write lock right now?"""
+    with open(os.path.join(index, "MAIN_WRITELOCK"), "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return True
+
+
+def wait_for(fn, seconds=20.0):
+    deadline = time.time() + seconds
+    while not fn():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_writer_killed_during_merges_20_times(tmp_path, sample_records):
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from search.engine import SearchEngine
+
+    ix = str(tmp_path / "index")
+    pipeline.build(ix, [write_jsonl(tmp_path / "seed.jsonl", sample_records[:5])], workers=1, progress=False)
+    store = ArticleStore(str(tmp_path / "articles.sqlite"))
+    for r in sample_records[:5]:
+        store.put([r], already_indexed=True)
+    feed = iter(sample_records[5:])
+    rng = random.Random(15)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [sys.executable, "-m", "indexer", "writer", "--index", ix, "--store", store.path,
+           "--batch", "6", "--merge-at", "3", "--merge-max-docs", "10"]
+    killed_with_child = 0
+    for round_ in range(20):
+        # Three steps of 6 changes each: 3 small segments, then a merge.
+        for _ in range(18):
+            seq = store.put([next(feed)])
+        writer = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        try:
+            # (the killed writer of the last round left "merging" set: wait
+            # for this one's third commit, after which its merge starts)
+            assert wait_for(lambda: (store.applied() >= seq and store.state("merging"))
+                            or writer.poll() is not None), \
+                f"round {round_}: no merge started"
+            assert writer.poll() is None, f"round {round_}: the writer died (exit {writer.returncode})"
+            time.sleep(rng.uniform(0, 0.15))  # a random point of the merge
+            kids = children(writer.pid)
+            killed_with_child += bool(kids)
+            writer.send_signal(signal.SIGKILL)
+            writer.wait()
+            # At once, whether or not its merge child is still exiting: the
+            # index's write lock is free (the child never held it).
+            assert lock_is_free(ix), f"round {round_}: the write lock is still held (children {kids})"
+            # No orphan outlives its writer.
+            assert wait_for(lambda: not any(alive(k) for k in kids), 5), f"round {round_}: orphans {kids}"
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+                writer.wait()
+    assert killed_with_child >= 5, killed_with_child  # most kills hit a running merge child
+    # The next writer takes the lock and applies everything the store holds.
+    final = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: store.applied() >= store.last_seq() and not store.state("merging"), 60)
+    finally:
+        final.terminate()
+        final.wait(10)
+    engine = SearchEngine.open(ix, refresh_interval=0)
+    ids = {r["id"] for r in store.records()}
+    assert engine.stats()["documents"] == len(ids) and all(engine.get(i) is not None for i in ids)
