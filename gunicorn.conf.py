@@ -11,6 +11,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # (bench/http_load: 2 threads gave higher throughput and a lower p99 than 4).
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# gthread, except that a request reaches a thread only once it has fully
+# arrived (head and a body of up to 1 MiB), within SEARCH_CLIENT_TIMEOUT
+# seconds (408 after): slow or idle clients cannot occupy the threads
+# (web/worker.py), and malformed requests get the API's JSON errors.
+worker_class = "web.worker.BufferedThreadWorker"
+# URLs up to gunicorn's largest line reach the app, which names what is too
+# long (a query over SEARCH_MAX_QUERY_LENGTH ...); longer ones get 414.
+limit_request_line = 8190
 graceful_timeout = 10
 # No keep-alive: a gthread worker accepts every connection it is offered, so
 # with keep-alive the first worker to wake took all of a client's
