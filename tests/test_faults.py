@@ -2,6 +2,8 @@
 writer, ``kill -9``, corrupt segments, and what /healthz says meanwhile."""
 
 import json
+import subprocess
+import sys
 import os
 import signal
 import time
@@ -9,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import STAFF, STAFF_TOKEN, Server, call, digest, write_jsonl
+from conftest import ROOT, STAFF, STAFF_TOKEN, Server, call, digest, write_jsonl
 
 AUTH = {**STAFF, "Content-Type": "application/json"}
 
@@ -43,11 +45,14 @@ def live(tmp_path_factory, sample_records):
     tmp = tmp_path_factory.mktemp("faults")
     ix = str(tmp / "index")
     pipeline.build(ix, [write_jsonl(tmp / "seed.jsonl", sample_records[:40])], workers=1, progress=False)
+    from indexer.article_store import ArticleStore
+
+    ArticleStore(str(tmp / "articles.sqlite")).put(sample_records[:40], already_indexed=True)
     srv = Server(ix, workers=1, require_healthy=False, extra_env={
         "SEARCH_ARTICLE_STORE": str(tmp / "articles.sqlite"), "SEARCH_WRITE_TOKENS": digest(STAFF_TOKEN),
         "SEARCH_WRITE_WAIT": "0.3", "SEARCH_WRITER_RESTART_DELAY": "1.5", "SEARCH_WRITER_RESTART_MAX": "3",
         "SEARCH_WRITER_STATUS": str(tmp / "writer-status.json")})
-    srv.index = ix
+    srv.index, srv.store = ix, str(tmp / "articles.sqlite")
     assert srv.wait_for_writer()
     yield srv
     srv.stop()
@@ -94,3 +99,70 @@ def test_write_while_writer_down_answers_202_and_healthz_gives_backlog_age(live)
             assert "changes wait in the store, the oldest for" in data["reason"], data
     assert poll(lambda: live.get("/api/articles/queued-1")[0] == 200, 30)
     assert poll(lambda: health(live)[0] == 200, 30)
+
+
+def truncate_a_segment(index):
+    """Cut the largest segment file of the index to half its size."""
+    real = os.path.realpath(index)
+    seg = max((f for f in os.listdir(real) if f.endswith(".seg")), key=lambda f: os.path.getsize(os.path.join(real, f)))
+    path = os.path.join(real, seg)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    return seg
+
+
+def indexer_cli(*args):
+    """``python -m indexer ARGS`` in a real process."""
+    return subprocess.run([sys.executable, "-m", "indexer", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
+
+
+def test_rebuild_of_a_damaged_index_without_a_service(tmp_path, sample_records):
+    """From the index itself: refused, naming the damaged segment and its
+    articles (they would be lost).  From the store: done, saying exactly
+    what it does."""
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from search.engine import SearchEngine
+
+    ix, st = str(tmp_path / "index"), str(tmp_path / "articles.sqlite")
+    records = sample_records[100:130]
+    pipeline.build(ix, [write_jsonl(tmp_path / "a.jsonl", records)], workers=1, progress=False, batch_size=10)
+    ArticleStore(st).put(records, already_indexed=True)
+    seg = truncate_a_segment(ix)
+    done = indexer_cli("rebuild", "--index", ix, "--from-index")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"segment file {seg} (10 documents) is truncated" in done.stderr
+    assert "would lose the articles of the damaged segment, so none was made" in done.stderr
+    done = indexer_cli("rebuild", "--index", ix, "--store", st)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert f"warning: {ix} is damaged: segment file {seg} (10 documents)" in done.stderr
+    assert f"the new index holds the 30 articles of {st}" in done.stderr
+    engine = SearchEngine.open(ix, refresh_interval=0)
+    assert engine.stats()["documents"] == 30 and all(engine.get(r["id"]) for r in records)
+
+
+def test_corrupt_segment_under_the_service_503_with_reason_then_rebuild_from_store(live):
+    """(Last of the module: it damages the served index and repairs it.)"""
+    assert live.get("/api/search?q=%E9%A6%99%E6%B8%AF")[0] == 200
+    seg = truncate_a_segment(live.index)
+    status, headers, body = live.get("/api/search?q=%E9%A6%99%E6%B8%AF")
+    data = json.loads(body)
+    assert status == 503 and headers["Retry-After"] and f"segment file {seg}" in data["error"], data
+    assert "is truncated" in data["error"] and "python -m indexer rebuild" in data["error"]
+    status, headers, body = live.get("/search?q=%E9%A6%99%E6%B8%AF")
+    assert status == 503 and "索引已损坏" in body.decode() and seg in body.decode()
+    status, data = health(live)
+    assert status == 503 and data["status"] == "unavailable" and not data["index_open"]
+    assert data["problems"][0]["code"] == "index_unavailable" and seg in data["problems"][0]["message"]
+    # The documented rebuild, run as documented, while the service runs.
+    done = indexer_cli("rebuild", "--index", live.index, "--store", live.store)
+    assert done.returncode == 0, done.stderr
+    assert poll(lambda: health(live)[0] == 200, 30), health(live)
+    status, _, body = live.get("/api/search?q=%E9%A6%99%E6%B8%AF")
+    assert status == 200 and json.loads(body)["total"] > 0
+    from indexer.article_store import ArticleStore
+
+    ids = [r["id"] for r in ArticleStore(live.store).records()]
+    assert health(live)[1]["documents"] == len(ids)
+    assert all(live.get(f"/api/articles/{quote(i, safe='')}")[0] == 200 for i in ids)

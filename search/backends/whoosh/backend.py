@@ -35,6 +35,7 @@ class WhooshBackend:
         # directory we opened and reopen everything when it changes.
         self.realpath = os.path.realpath(path)
         self._sizes: dict[str, int] = {}  # segment file sizes when opened
+        self._damage: str | None = None  # why the served index is damaged
         try:
             self.ix = store.open_index(self.realpath)
             self._load()
@@ -60,6 +61,7 @@ class WhooshBackend:
                 self._sizes[sid] = size
             keep[sid] = data
         self._segdata = keep
+        self._sizes = {sid: size for sid, size in self._sizes.items() if sid in keep}
         deleted = [frozenset(seg.deleted_docs()) for seg in segs]
         view = IndexView([keep[s.segment_id()] for s in segs], deleted, toc.generation)
         view.set_groups(groups.load(self.realpath, toc.generation))
@@ -75,42 +77,61 @@ class WhooshBackend:
             raise integrity.corrupt_error(self.realpath, found) from exc
         raise exc
 
+    def _damaged(self) -> list[str]:
+        """Damage found in the segments being served (a stat each)."""
+        view = self._view
+        if view is None:
+            return []
+        return [p for p in (integrity.segment_problem(self.realpath, d.segment, self._sizes.get(d.segid),
+                                                      store.INDEXNAME) for d in view.segments) if p]
+
     def check(self) -> None:
         """Raise ``IndexCorrupt`` when a segment of the index being served
         (or of a newer commit it cannot load) is damaged."""
         try:
-            view = self.view
+            self.refresh(force=True)
         except Exception as exc:  # noqa: BLE001 - diagnosed, or re-raised as it was
             self._diagnose(exc)
-        found = [p for p in (integrity.segment_problem(self.realpath, d.segment, self._sizes.get(d.segid),
-                                                       store.INDEXNAME) for d in view.segments) if p]
-        if found:
-            raise integrity.corrupt_error(self.realpath, found)
 
     def refresh(self, force: bool = False) -> bool:
+        """Pick up a new commit or a rebuilt directory (at most every
+        ``refresh_interval`` seconds, unless ``force``); returns whether the
+        view changed.  Each check also stats the segment files: a damaged
+        index raises ``IndexCorrupt`` until it is rebuilt, so that every
+        request says so instead of failing at random."""
         now = time.monotonic()
         if not force and now - self._checked < self.refresh_interval:
+            if self._damage:
+                raise IndexCorrupt(self._damage)
             return False
         with self._lock:
             self._checked = now
-            real = os.path.realpath(self.path)
-            if real != self.realpath:
-                self.ix = store.open_index(real)
-                self.realpath = real
-                old = self._segdata
-                self._segdata = {}
-                self._load()
-                for data in old.values():
-                    data.reader.close()
-                return True
-            try:
-                latest = whoosh_index.TOC._latest_generation(self.ix.storage, store.INDEXNAME)
-            except Exception:
-                return False
-            if latest == self._view.generation:
-                return False
+            changed = self._refresh_locked()
+            found = self._damaged()
+            self._damage = str(integrity.corrupt_error(self.realpath, found)) if found else None
+            if self._damage:
+                raise IndexCorrupt(self._damage)
+            return changed
+
+    def _refresh_locked(self) -> bool:
+        real = os.path.realpath(self.path)
+        if real != self.realpath:
+            self.ix = store.open_index(real)
+            self.realpath = real
+            old = self._segdata
+            self._segdata = {}
             self._load()
+            for data in old.values():
+                data.reader.close()
             return True
+        try:
+            latest = whoosh_index.TOC._latest_generation(self.ix.storage, store.INDEXNAME)
+        except Exception:
+            return False
+        if latest == self._view.generation:
+            return False
+        self._load()
+        return True
 
     @property
     def view(self) -> IndexView:
