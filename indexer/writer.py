@@ -374,9 +374,16 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
         writer.run(stop=stop, parent=os.getppid())
     except Exception as exc:  # noqa: BLE001 - reported to the supervisor, then exit 1
         log.exception("the writer failed")
+        reason = f"{type(exc).__name__}: {exc}"
+        if backend != "opensearch":
+            from search.backends.whoosh import integrity
+
+            found = integrity.problems(index) if index_store.exists(index) else []
+            if found:  # name the damage, not the error it caused
+                reason = str(integrity.corrupt_error(index, found))
         if error_file:
             with open(error_file, "w", encoding="utf-8") as f:
-                f.write(f"{type(exc).__name__}: {exc}".replace("\n", " ")[:1000])
+                f.write(reason.replace("\n", " ")[:1000])
         return 1
     return 0
 

@@ -146,7 +146,9 @@ def test_corrupt_segment_under_the_service_503_with_reason_then_rebuild_from_sto
     """(Last of the module: it damages the served index and repairs it.)"""
     assert live.get("/api/search?q=%E9%A6%99%E6%B8%AF")[0] == 200
     seg = truncate_a_segment(live.index)
-    status, headers, body = live.get("/api/search?q=%E9%A6%99%E6%B8%AF")
+    # noticed at the worker's next refresh (SEARCH_REFRESH_INTERVAL)
+    status, headers, body = poll(lambda: (lambda r: r if r[0] != 200 else None)(
+        live.get("/api/search?q=%E9%A6%99%E6%B8%AF")), 10)
     data = json.loads(body)
     assert status == 503 and headers["Retry-After"] and f"segment file {seg}" in data["error"], data
     assert "is truncated" in data["error"] and "python -m indexer rebuild" in data["error"]
@@ -166,3 +168,71 @@ def test_corrupt_segment_under_the_service_503_with_reason_then_rebuild_from_sto
     ids = [r["id"] for r in ArticleStore(live.store).records()]
     assert health(live)[1]["documents"] == len(ids)
     assert all(live.get(f"/api/articles/{quote(i, safe='')}")[0] == 200 for i in ids)
+
+
+
+def test_writer_failing_at_start_on_a_damaged_index_is_reported_then_recovers(live):
+    """(After the test above.)  The writer restarted on a damaged index
+    fails at start: /healthz gives its own error as the reason; writes are
+    still stored (202); the rebuild from the store (no writer running: done
+    by the command itself) lets the next restart succeed, and the write
+    made meanwhile is indexed."""
+    seg = truncate_a_segment(live.index)
+    os.kill(health(live)[1]["writer"]["pid"], signal.SIGKILL)
+
+    def failed_at_start():
+        data = health(live)[1]
+        last = (data.get("writer") or {}).get("last_exit") or {}
+        return data if seg in last.get("reason", "") else None
+
+    data = poll(failed_at_start, 30)
+    assert data and not data["ok"], json.dumps(health(live)[1], ensure_ascii=False)
+    codes = {p["code"]: p["message"] for p in data["problems"]}
+    assert "index_unavailable" in codes and seg in codes["writer_down"], codes
+    status, body = put(live, "during-damage", "损坏期间写入的文章")
+    assert status == 202 and body["status"] == "queued"
+    done = indexer_cli("rebuild", "--index", live.index, "--store", live.store)
+    assert done.returncode == 0 and f"segment file {seg}" in done.stderr, done.stderr
+    assert poll(lambda: live.get("/api/articles/during-damage")[0] == 200, 60)
+    assert poll(lambda: health(live)[0] == 200, 30), health(live)
+
+def test_supervisor_restarts_a_failing_writer_with_doubling_delays(tmp_path):
+    """A writer that fails at start (here a stand-in that writes its error
+    and exits 1, as ``indexer.writer.serve`` does) is restarted after 0.1,
+    0.2, 0.4, 0.4 s (the maximum), and its own error is the reason."""
+    from indexer.supervisor import WriterSupervisor, read_status
+
+    script = "import sys; open(sys.argv[-1], 'w').write('TimeoutError: another writer holds the lock'); sys.exit(1)"
+    sup = WriterSupervisor([sys.executable, "-c", script], str(tmp_path / "status.json"), first_delay=0.1,
+                           max_delay=0.4, stable_after=60)
+    delays = []
+
+    def seen():
+        st = read_status(sup.status_path)
+        if st and st["state"] == "waiting" and st["restarts"] > len(delays):
+            delays.append(round(st["next_start_at"] - st["last_exit"]["at"], 1))
+            assert st["last_exit"] == {"at": st["last_exit"]["at"], "code": 1,
+                                       "reason": "TimeoutError: another writer holds the lock"}
+        return len(delays) >= 4
+
+    sup.start()
+    try:
+        assert poll(seen, 20, every=0.01), delays
+    finally:
+        sup.stop()
+    assert delays[:4] == [0.1, 0.2, 0.4, 0.4]
+    assert read_status(sup.status_path)["state"] == "stopped"
+
+
+def test_healthz_names_an_unreadable_store(tmp_path, sample_index):
+    from web import create_app
+
+    bad = tmp_path / "articles.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    app = create_app({"SEARCH_INDEX": sample_index, "SEARCH_ARTICLE_STORE": str(bad), "SEARCH_QUERY_LOG": "off",
+                      "SEARCH_RATE_LIMIT": "off"})
+    resp = app.test_client().get("/healthz")
+    data = resp.get_json()
+    assert resp.status_code == 503 and data["status"] == "degraded" and data["index_open"]
+    assert [p["code"] for p in data["problems"]] == ["store_unavailable"]
+    assert data["problems"][0]["message"].startswith("the article store cannot be read: file is not a database")

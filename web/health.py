@@ -50,7 +50,11 @@ def _index_part(app) -> tuple[dict, list[dict]]:
 
 
 def _writer_part(app) -> tuple[dict, list[dict]]:
-    store = article_store(app, existing_only=True)
+    try:
+        store = article_store(app, existing_only=True)
+    except sqlite3.Error as exc:
+        return ({"writer_running": False, "writer": None, "indexing_backlog": None, "backlog_oldest_age_s": None,
+                 "merging": None}, [_problem("store_unavailable", f"the article store cannot be read: {exc}")])
     if store is None:
         return {}, []
     from indexer.supervisor import read_status

@@ -54,7 +54,7 @@ class WhooshBackend:
             if data is None:
                 problem = integrity.segment_problem(self.realpath, seg, indexname=store.INDEXNAME)
                 if problem:
-                    raise integrity.corrupt_error(self.realpath, [problem])
+                    raise integrity.corrupt_error(self.path, [problem])
                 size = os.path.getsize(integrity.segment_file(self.realpath, seg, store.INDEXNAME))
                 reader = whoosh_index.FileIndex._reader(self.ix.storage, toc.schema, [seg], toc.generation)
                 data = SegmentData(reader, seg, self.ix.storage)
@@ -74,7 +74,7 @@ class WhooshBackend:
             raise exc
         found = integrity.problems(self.realpath, store.INDEXNAME)
         if found:
-            raise integrity.corrupt_error(self.realpath, found) from exc
+            raise integrity.corrupt_error(self.path, found) from exc
         raise exc
 
     def _damaged(self) -> list[str]:
@@ -108,7 +108,7 @@ class WhooshBackend:
             self._checked = now
             changed = self._refresh_locked()
             found = self._damaged()
-            self._damage = str(integrity.corrupt_error(self.realpath, found)) if found else None
+            self._damage = str(integrity.corrupt_error(self.path, found)) if found else None
             if self._damage:
                 raise IndexCorrupt(self._damage)
             return changed
