@@ -10,12 +10,13 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import Server
+from conftest import STAFF_TOKEN, Server, digest
 
 
 @pytest.fixture(scope="module")
 def srv(sample_index):
-    s = Server(sample_index, workers=2, extra_env={"SEARCH_CLIENT_TIMEOUT": "1.5"})
+    s = Server(sample_index, workers=2, extra_env={"SEARCH_CLIENT_TIMEOUT": "1.5",
+                                                   "SEARCH_WRITE_TOKENS": digest(STAFF_TOKEN)})
     yield s
     s.stop()
 
@@ -72,6 +73,25 @@ def test_a_client_that_stops_sending_gets_408_in_json_or_html(srv):
     status, headers, body = raw(srv, b"POST /staff/login HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\ntok")
     assert status == 408 and headers["content-type"].startswith("text/html")
     assert "the request did not arrive within 1.5 s" in body.decode()
+
+
+def test_a_long_body_that_stops_coming_gets_408(srv):
+    """Over the buffered 1 MiB the app reads the body itself, with the
+    same timeout per read: 408, never a 500."""
+    status, headers, body = raw(srv, b"POST /api/articles:bulk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                                + STAFF_TOKEN.encode() + b"\r\nContent-Length: 3000000\r\n\r\n" + b"{" * 100)
+    assert status == 408 and json.loads(body) == {
+        "error": "the request body did not arrive: nothing came for 1.5 s, or the client went away",
+        "status": 408}, body
+
+
+def test_a_client_waiting_for_100_continue_gets_it(srv):
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"POST /staff/login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        s.sendall(b"token=abc")
+        assert s.recv(100).split(b" ")[1] in (b"403", b"401", b"400", b"429")
 
 
 def test_a_5000_character_url_gets_a_json_error_naming_the_problem(srv):

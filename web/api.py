@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import ClientDisconnected
 
 from search.backends.base import IndexCorrupt
 from search.timeline import INTERVALS
@@ -196,6 +197,22 @@ def _index_damaged(message: str):
 @bp.app_errorhandler(IndexCorrupt)
 def _corrupt(exc):
     return _index_damaged(str(exc))
+
+
+@bp.app_errorhandler(ClientDisconnected)
+def _body_stopped(exc):
+    """A body longer than what gunicorn's worker buffers (web/worker.py) is
+    read by the app with a timeout per read; a client that stops sending
+    (Werkzeug's ClientDisconnected) gets 408 in the API's or the pages'
+    form, not Werkzeug's HTML 400."""
+    from .worker import CLIENT_TIMEOUT
+
+    message = f"the request body did not arrive: nothing came for {CLIENT_TIMEOUT:g} s, or the client went away"
+    if request.path.startswith("/api/"):
+        return error(408, message)
+    from .pages import render_error
+
+    return render_error(408, "请求内容未能及时送达。")
 
 
 @bp.app_errorhandler(500)

@@ -44,6 +44,7 @@ CLIENT_TIMEOUT = float(os.environ.get("SEARCH_CLIENT_TIMEOUT", "10"))
 BUFFER_BODY_BYTES = int(os.environ.get("SEARCH_BUFFER_BODY_BYTES", str(2**20)))
 _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d+)[ \t]*$", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.I | re.M)
+_EXPECT = re.compile(rb"^expect:[ \t]*100-continue", re.I | re.M)
 _REASONS = {400: "Bad Request", 403: "Forbidden", 408: "Request Timeout", 414: "URI Too Long",
             431: "Request Header Fields Too Large", 501: "Not Implemented"}
 
@@ -152,7 +153,9 @@ class BufferedThreadWorker(gthread.ThreadWorker):
             return
         head = bytes(conn.buf[:end])
         conn.target = target
-        if not _CHUNKED.search(head):
+        # A client that waits for "100 Continue" sends its body only after
+        # gunicorn has answered the head: hand the request over now.
+        if not _CHUNKED.search(head) and not _EXPECT.search(head):
             m = _CONTENT_LENGTH.search(head)
             wanted = int(m.group(1)) if m else 0
             if wanted <= BUFFER_BODY_BYTES and len(conn.buf) - end - 4 < wanted:
