@@ -11,6 +11,12 @@ a watcher thread polls the parent instead.
 must not keep: the index's write lock (an ``flock`` is held for as long
 as any copy of its descriptor is open) and the read end of the child's own
 result pipe (so that a send to a dead parent fails instead of blocking).
+
+``bound_children(parent, fds)``: a ``with`` block around a fork (the
+writer's ``Process.start()``) that does both in the child at once after
+the fork (``os.register_at_fork``), before any other code of the child
+runs, so that there is no moment in which the child could outlive its
+parent unsignalled or keep the lock.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import contextmanager
 
 PR_SET_PDEATHSIG = 1
 
@@ -62,3 +69,33 @@ def close_inherited(fds) -> None:
                 fd.close()
         except OSError:
             pass
+
+
+_bind: tuple[int, tuple] | None = None  # (parent pid, fds) for the fork under way
+_bind_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _bind
+    spec, _bind = _bind, None
+    if spec is not None:
+        parent, fds = spec
+        close_inherited(fds)
+        die_with_parent(parent)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextmanager
+def bound_children(parent: int, fds=()):
+    """Children forked inside this block die with ``parent`` and close
+    ``fds`` (ints or objects with ``close()``) first thing after the fork."""
+    global _bind
+    with _bind_lock:
+        _bind = (parent, tuple(fds))
+        try:
+            yield
+        finally:
+            _bind = None

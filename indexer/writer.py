@@ -43,7 +43,7 @@ from search.backends.whoosh.segwriter import write_segment
 from search.documents import article_from_stored, prepare
 from search.segmenter import get_segmenter
 
-from . import bylines
+from . import bylines, lifeline
 from .article_store import ArticleStore
 from .records import RecordError, record_hash, to_article
 
@@ -234,12 +234,12 @@ class IndexWriter(ChangeLoop):
             ctx = multiprocessing.get_context("fork")
             receive, send = ctx.Pipe(duplex=False)
             # The child dies with this process and keeps neither the write
-            # lock nor the pipe's read end (lifeline.py): no orphan can hold
-            # the index after its writer is gone.
+            # lock nor the pipe's read end, from the instant it exists
+            # (lifeline.py): no orphan can hold the index after its writer.
             proc = ctx.Process(target=_merge_main, args=(send, storage, schema, generation, sources, analyzer),
-                               kwargs={"parent": parent, "inherited": (receive, lock_fd)},
                                name="merge", daemon=True)
-            proc.start()
+            with lifeline.bound_children(parent, (receive, lock_fd)):
+                proc.start()
             send.close()
             try:
                 status, value = receive.recv()
@@ -388,19 +388,12 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
     return 0
 
 
-def _merge_main(conn, storage, schema, generation, sources, analyzer, parent: int | None = None,
-                inherited=()) -> None:
-    """The merge, in a child process: re-analyse the live documents of
-    ``sources`` from their stored fields into one new segment.  ``parent``:
-    the writer's pid (this process dies with it); ``inherited``: descriptors
-    of the writer to close here (the write lock, the pipe's read end)."""
+def _merge_main(conn, storage, schema, generation, sources, analyzer) -> None:
+    """The merge, in a child process (bound to the writer by
+    ``lifeline.bound_children``): re-analyse the live documents of
+    ``sources`` from their stored fields into one new segment."""
     from whoosh import index as whoosh_index
 
-    from .lifeline import close_inherited, die_with_parent
-
-    if parent is not None:
-        die_with_parent(parent)
-    close_inherited(inherited)
     try:
         os.nice(10)
         docs, origins = [], []
