@@ -4,6 +4,8 @@ writer and never holds the write lock, so the next writer always starts
 and applies every change of the store.  Real writer processes, real
 ``kill -9``, real forked merge children."""
 
+import ctypes
+import ctypes.util
 import fcntl
 import os
 import random
@@ -40,16 +42,25 @@ def alive(pid):
         return False
 
 
-def doomed(pid):
-    """Is ``pid`` gone, or about to be (SIGKILL pending)?"""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            fields = dict(line.split(":", 1) for line in f if ":" in line)
-    except OSError:
-        return True
-    if fields["State"].split()[0] in ("Z", "X"):
-        return True
-    return any(int(fields[k].strip(), 16) & (1 << (signal.SIGKILL - 1)) for k in ("SigPnd", "ShdPnd"))
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def subreaper(on: bool) -> None:
+    """Make this process adopt its orphaned descendants (Linux), so that the
+    test can collect how an orphaned merge child ended."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+
+
+def reap(pid, seconds=10.0):
+    """Wait for an adopted process: its exit code (negative: the signal)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} still running {seconds} s after its writer died")
 
 
 def lock_is_free(index):
@@ -88,6 +99,7 @@ def test_writer_killed_during_merges_20_times(tmp_path, sample_records):
     cmd = [sys.executable, "-m", "indexer", "writer", "--index", ix, "--store", store.path,
            "--batch", "20", "--merge-at", "3", "--merge-max-docs", "30"]
     killed_with_child = 0
+    subreaper(True)
     for round_ in range(20):
         # Three steps of 20 changes each: 3 small segments, then a merge.
         for _ in range(60):
@@ -100,21 +112,34 @@ def test_writer_killed_during_merges_20_times(tmp_path, sample_records):
                 f"round {round_}: no merge started"
             assert writer.poll() is None, f"round {round_}: the writer died (exit {writer.returncode})"
             time.sleep(rng.uniform(0, 0.2))  # a random point of the merge
+            # Freeze the writer and its running merge child, so that what
+            # follows can only come from the writer's death: then kill it.
+            writer.send_signal(signal.SIGSTOP)
             kids = children(writer.pid)
-            killed_with_child += bool(kids)
+            for k in kids:
+                os.kill(k, signal.SIGSTOP)
+            running = [k for k in kids if alive(k)]  # (a child that had just finished is not counted)
+            killed_with_child += bool(running)
             writer.send_signal(signal.SIGKILL)
             writer.wait()
-            # At once: its merge child is dead or being killed (the kernel
-            # signals it as its parent dies), and the index's write lock is
-            # free (the child closed its copy the instant it was forked).
-            assert all(doomed(k) for k in kids), f"round {round_}: children {kids} outlive their writer"
-            assert lock_is_free(ix), f"round {round_}: the write lock is still held (children {kids})"
+            for k in kids:
+                try:
+                    os.kill(k, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+            # The merge child ends with its writer: killed by the kernel as
+            # its parent died, or (frozen before it could ask for that)
+            # exiting on its own at its first instruction; never finishing
+            # its merge as an orphan (exit 0).  Then nothing holds the lock.
+            codes = {k: reap(k) for k in kids}
+            assert all(codes[k] in (-signal.SIGKILL, 1) for k in running), f"round {round_}: orphans ended {codes}"
+            assert lock_is_free(ix), f"round {round_}: the write lock is still held"
             # No orphan outlives its writer.
-            assert wait_for(lambda: not any(alive(k) for k in kids), 5), f"round {round_}: orphans {kids}"
         finally:
             if writer.poll() is None:
                 writer.kill()
                 writer.wait()
+    subreaper(False)
     print(f"{killed_with_child} of 20 kills hit a running merge child")
     assert killed_with_child >= 5, killed_with_child  # most kills hit a running merge child
     # The next writer takes the lock and applies everything the store holds.
