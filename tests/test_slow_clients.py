@@ -5,7 +5,6 @@ API paths and an HTML page for pages."""
 
 import json
 import socket
-import time
 from urllib.parse import quote
 
 import pytest

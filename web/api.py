@@ -12,7 +12,7 @@ from search.backends.base import IndexCorrupt
 from search.timeline import INTERVALS
 
 from . import auth, export
-from .engine import IndexUnavailable, article_store
+from .engine import IndexUnavailable
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
 from .render import article_json
