@@ -106,7 +106,11 @@ class WhooshBackend:
             return False
         with self._lock:
             self._checked = now
-            changed = self._refresh_locked()
+            try:
+                changed = self._refresh_locked()
+            except IndexCorrupt as exc:  # a new commit with a damaged segment
+                self._damage = str(exc)
+                raise
             found = self._damaged()
             self._damage = str(integrity.corrupt_error(self.path, found)) if found else None
             if self._damage:
