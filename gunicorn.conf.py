@@ -11,6 +11,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # (bench/http_load: 2 threads gave higher throughput and a lower p99 than 4).
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# gthread, except that a request reaches a thread only once it has fully
+# arrived (head and a body of up to 1 MiB), within SEARCH_CLIENT_TIMEOUT
+# seconds (408 after): slow or idle clients cannot occupy the threads
+# (web/worker.py), and malformed requests get the API's JSON errors.
+worker_class = "web.worker.BufferedThreadWorker"
+# URLs up to gunicorn's largest line reach the app, which names what is too
+# long (a query over SEARCH_MAX_QUERY_LENGTH ...); longer ones get 414.
+limit_request_line = 8190
 graceful_timeout = 10
 # No keep-alive: a gthread worker accepts every connection it is offered, so
 # with keep-alive the first worker to wake took all of a client's
@@ -62,16 +70,22 @@ def post_worker_init(worker):
 # ---- the single index writer ----------------------------------------------
 # The master starts one writer process (python -m indexer writer) next to
 # the workers: the write API and the indexer CLI append to the article
-# store, and this process alone commits to the index.
+# store, and this process alone commits to the index.  A supervisor thread
+# of the master restarts it with back-off whenever it ends (indexer/supervisor.py)
+# and keeps its state in a file the workers read for /healthz.
 _writer = None
+if not os.environ.get("SEARCH_WRITER_STATUS"):
+    import tempfile
+
+    os.environ["SEARCH_WRITER_STATUS"] = os.path.join(tempfile.mkdtemp(prefix="news-search-writer-"), "status.json")
 
 
 def when_ready(server):
     global _writer
-    import subprocess
     import sys
 
     from indexer import paths
+    from indexer.supervisor import WriterSupervisor
 
     index = os.environ.get("SEARCH_INDEX", "data/index")
     backend = os.environ.get("SEARCH_BACKEND") or "whoosh"
@@ -84,14 +98,13 @@ def when_ready(server):
     cmd = [sys.executable, "-m", "indexer", "writer", "--index", index, "--store", store, "--backend", backend]
     if os.environ.get("SEARCH_USERDICT"):
         cmd += ["--userdict", os.environ["SEARCH_USERDICT"]]
-    _writer = subprocess.Popen(cmd)
-    server.log.info("index writer started (pid %s)", _writer.pid)
+    _writer = WriterSupervisor(cmd, os.environ["SEARCH_WRITER_STATUS"],
+                               first_delay=float(os.environ.get("SEARCH_WRITER_RESTART_DELAY", "1")),
+                               max_delay=float(os.environ.get("SEARCH_WRITER_RESTART_MAX", "60")))
+    _writer.start()
+    server.log.info("index writer supervised (status in %s)", os.environ["SEARCH_WRITER_STATUS"])
 
 
 def on_exit(server):
-    if _writer is not None and _writer.poll() is None:
-        _writer.terminate()
-        try:
-            _writer.wait(timeout=30)
-        except Exception:  # noqa: BLE001
-            _writer.kill()
+    if _writer is not None:
+        _writer.stop(timeout=30)

@@ -284,6 +284,14 @@ class ArticleStore:
         """Changes not yet in the index (the indexing queue's length)."""
         return max(0, self.last_seq() - self.applied())
 
+    def oldest_pending_at(self) -> float | None:
+        """When (epoch seconds) the oldest change not yet in the index was
+        made, or None when the index is up to date."""
+        row = self._conn().execute(
+            "SELECT MIN(at) FROM changes WHERE seq > (SELECT COALESCE(MAX(value), 0) FROM state "
+            "WHERE key = 'applied')").fetchone()
+        return row[0]
+
     def wait_applied(self, seq: int, timeout: float) -> bool:
         """Block until the writer has committed ``seq`` (True) or ``timeout``."""
         deadline = time.monotonic() + timeout

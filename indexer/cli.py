@@ -63,6 +63,10 @@ def main(argv=None) -> int:
     w.add_argument("--store", default=None,
                    help="article store (SQLite file; default: SEARCH_ARTICLE_STORE, else the index's own store)")
     w.add_argument("--userdict", default=_env_userdict())
+    w.add_argument("--error-file", help="where to write the reason when the writer fails (for its supervisor)")
+    w.add_argument("--batch", type=int, default=1000, help="changes applied per step (one segment each)")
+    w.add_argument("--merge-at", type=int, default=10, help="merge once there are this many small segments")
+    w.add_argument("--merge-max-docs", type=int, default=5000, help="a segment under this many documents is small")
     r = sub.add_parser("rebuild", help="re-analyse every article into a new index and switch to it atomically "
                                        "(from the article store, or from the index itself)")
     _target_options(r, INDEX_HELP)
@@ -125,7 +129,8 @@ def main(argv=None) -> int:
         if not args.store or args.store == "off":
             print("error: the writer needs an article store (--store or SEARCH_ARTICLE_STORE)", file=sys.stderr)
             return 2
-        return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url)
+        return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url,
+                     error_file=args.error_file, batch=args.batch, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs)
     if args.cmd == "rebuild":
         return _rebuild_from_store(args)
     if args.cmd == "migrate":
@@ -322,27 +327,44 @@ def _rebuild_from_store(args) -> int:
             print("error: the running service's writer owns this index; rebuild through it with --store",
                   file=sys.stderr)
             return 2
-        n = rebuild.rebuild_from_index(args.backend, args.index, args.userdict, args.opensearch_url)
+        from search.backends.base import IndexCorrupt
+
+        try:
+            n = rebuild.rebuild_from_index(args.backend, args.index, args.userdict, args.opensearch_url)
+        except IndexCorrupt as exc:
+            # Never a rebuild that silently leaves out a damaged segment's articles.
+            print(f"error: {exc}. A rebuild from the index itself would lose the articles of the damaged "
+                  "segment, so none was made.", file=sys.stderr)
+            return 2
         print(f"rebuilt {args.index} from its own {n} articles", file=sys.stderr)
         return 0
     if not os.path.exists(args.store):
         print(f"error: no article store at {args.store}", file=sys.stderr)
         return 2
     store = ArticleStore(args.store)
-    lacking = rebuild.store_lacks(args.backend, args.index, store, args.opensearch_url)
+    damaged: list[str] = []
+    lacking = rebuild.store_lacks(args.backend, args.index, store, args.opensearch_url, damaged=damaged)
     if lacking:
         print(f"error: the index holds {lacking} articles that the article store {args.store} lacks; "
               "a rebuild from the store would drop them. Re-analyse the index's own articles instead: "
               f"python -m indexer rebuild --index {args.index} --from-index; or add them to the store first: "
               f"python -m indexer build --index {args.index} --store {args.store} FILES", file=sys.stderr)
         return 2
-    if not rebuild.is_current(args.backend, args.index, args.opensearch_url):
-        # An index of another analysis version: its writer cannot open it.
-        rebuild.rebuild_from_store_directly(args.backend, args.index, store, args.userdict, args.opensearch_url)
-    elif running_writer(args.index, args.backend, args.store):
+    if damaged:
+        # The damaged segments' articles cannot be read: say so, and take
+        # every article from the store (the source of truth).
+        print(f"warning: {args.index} is damaged: {'; '.join(damaged)}. Their articles cannot be read or "
+              f"checked against the store; the new index holds the {store.count()} articles of {args.store} "
+              "(the readable segments' articles are all among them).", file=sys.stderr)
+    if running_writer(args.index, args.backend, args.store):
+        # The service's writer owns the index: it rebuilds from the store
+        # (without reading the old index) and swaps.
         store.set_state("rebuild_requested", 1)
         while store.state("rebuild_requested"):
             time.sleep(0.5)
+    elif damaged or not rebuild.is_current(args.backend, args.index, args.opensearch_url):
+        # A damaged index, or one of another analysis version: a writer cannot open it.
+        rebuild.rebuild_from_store_directly(args.backend, args.index, store, args.userdict, args.opensearch_url)
     else:
         writer: ChangeLoop
         if args.backend == "opensearch":

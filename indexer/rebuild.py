@@ -32,12 +32,14 @@ def _record(stored: dict) -> dict:
     return {k: v for k, v in record.items() if v is not None}
 
 
-def index_ids(backend: str, index: str, opensearch_url: str | None = None) -> set[str]:
-    """Ids of every article the index holds (empty when there is no index)."""
-    return {s["id"] for s in _stored(backend, index, opensearch_url, missing_ok=True)}
+def index_ids(backend: str, index: str, opensearch_url: str | None = None, damaged: list | None = None) -> set[str]:
+    """Ids of every article the index holds (empty when there is no index).
+    ``damaged``: see ``store_lacks``."""
+    return {s["id"] for s in _stored(backend, index, opensearch_url, missing_ok=True, damaged=damaged)}
 
 
-def _stored(backend: str, index: str, opensearch_url: str | None, missing_ok: bool = False):
+def _stored(backend: str, index: str, opensearch_url: str | None, missing_ok: bool = False,
+            damaged: list | None = None):
     if backend == "opensearch":
         from search.backends.opensearch.indexing import stored_documents
 
@@ -51,7 +53,7 @@ def _stored(backend: str, index: str, opensearch_url: str | None, missing_ok: bo
 
     if missing_ok and not store.exists(index):
         return iter(())
-    return store.stored_documents(index)
+    return store.stored_documents(index, damaged)
 
 
 def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearch_url: str | None = None,
@@ -92,10 +94,14 @@ def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearc
     return n
 
 
-def store_lacks(backend: str, index: str, store, opensearch_url: str | None = None) -> int:
-    """How many articles of the index the article store does not hold."""
+def store_lacks(backend: str, index: str, store, opensearch_url: str | None = None,
+                damaged: list | None = None) -> int:
+    """How many articles of the index the article store does not hold.
+    ``damaged``: a list to collect the damaged segments of a Whoosh index
+    (their articles cannot be read, so they are not counted); without it a
+    damaged segment raises ``IndexCorrupt``."""
     have = {r["id"] for r in store.records()}
-    return len(index_ids(backend, index, opensearch_url) - have)
+    return len(index_ids(backend, index, opensearch_url, damaged) - have)
 
 
 def rebuild_from_store_directly(backend: str, index: str, store, userdict: str | None,

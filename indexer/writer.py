@@ -43,7 +43,7 @@ from search.backends.whoosh.segwriter import write_segment
 from search.documents import article_from_stored, prepare
 from search.segmenter import get_segmenter
 
-from . import bylines
+from . import bylines, lifeline
 from .article_store import ArticleStore, StoreBound
 from .records import RecordError, record_hash, to_article
 
@@ -226,6 +226,8 @@ class IndexWriter(ChangeLoop):
         sources = [(seg, frozenset(seg.deleted_docs())) for seg in small]
         storage, schema, generation = self.session.storage, self.session.schema, self.session.generation
         analyzer = self.analyzer
+        lock_fd = getattr(self.session.lock, "fd", None)
+        parent = os.getpid()
 
         def job():
             # The re-analysis runs in a child process at low priority, so it
@@ -233,9 +235,13 @@ class IndexWriter(ChangeLoop):
             # commits of new articles; this thread only waits for it.
             ctx = multiprocessing.get_context("fork")
             receive, send = ctx.Pipe(duplex=False)
+            # The child dies with this process and keeps neither the write
+            # lock nor the pipe's read end, from the instant it exists
+            # (lifeline.py): no orphan can hold the index after its writer.
             proc = ctx.Process(target=_merge_main, args=(send, storage, schema, generation, sources, analyzer),
                                name="merge", daemon=True)
-            proc.start()
+            with lifeline.bound_children(parent, (receive, lock_fd)):
+                proc.start()
             send.close()
             try:
                 status, value = receive.recv()
@@ -336,37 +342,67 @@ class IndexWriter(ChangeLoop):
 
 
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
-          opensearch_url: str | None = None) -> int:
+          opensearch_url: str | None = None, error_file: str | None = None, batch: int = 1000, merge_at: int = 10,
+          merge_max_docs: int = 5000) -> int:
+    """Run the writer until SIGTERM/SIGINT or until its parent is gone
+    (exit status 0).  Any failure (the store locked past its timeout, a
+    read-only or corrupt index ...) ends the process with status 1 after
+    writing its reason to ``error_file`` (one line of text): the process
+    that started it (``indexer.supervisor``) restarts it with back-off
+    and ``/healthz`` shows the reason."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s writer %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    writer: ChangeLoop
-    articles = ArticleStore(store_path)
+    if error_file:
+        try:
+            os.remove(error_file)
+        except OSError:
+            pass
     try:
+        writer: ChangeLoop
+        articles = ArticleStore(store_path)
         # A store feeds one index: a writer of another index never applies
         # (or rebuilds from) its changes.
         articles.bind(index, backend)
-    except StoreBound as exc:
-        log.error("%s", exc)
-        return 2
-    if backend == "opensearch":
-        from .opensearch_target import OpenSearchWriter
+        if backend == "opensearch":
+            from .opensearch_target import OpenSearchWriter
 
-        writer = OpenSearchWriter(opensearch_url, index, articles, userdict,
-                                  pid_path=pid_file(index, backend, store_path))
-    else:
-        if not index_store.exists(index):
-            index_store.create(index, userdict)
-        writer = IndexWriter(index, articles, userdict)
-    log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
-             writer.articles.applied())
-    writer.run(stop=stop, parent=os.getppid())
+            writer = OpenSearchWriter(opensearch_url, index, articles, userdict,
+                                      pid_path=pid_file(index, backend, store_path))
+        else:
+            if not index_store.exists(index):
+                index_store.create(index, userdict)
+            writer = IndexWriter(index, articles, userdict, batch=batch, merge_at=merge_at,
+                                 merge_max_docs=merge_max_docs)
+        log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
+                 writer.articles.applied())
+        writer.run(stop=stop, parent=os.getppid())
+    except StoreBound as exc:  # configuration, not damage: said, exit 2
+        log.error("%s", exc)
+        if error_file:
+            with open(error_file, "w", encoding="utf-8") as f:
+                f.write(str(exc).replace("\n", " ")[:1000])
+        return 2
+    except Exception as exc:  # noqa: BLE001 - reported to the supervisor, then exit 1
+        log.exception("the writer failed")
+        reason = f"{type(exc).__name__}: {exc}"
+        if backend != "opensearch":
+            from search.backends.whoosh import integrity
+
+            found = integrity.problems(index) if index_store.exists(index) else []
+            if found:  # name the damage, not the error it caused
+                reason = str(integrity.corrupt_error(index, found))
+        if error_file:
+            with open(error_file, "w", encoding="utf-8") as f:
+                f.write(reason.replace("\n", " ")[:1000])
+        return 1
     return 0
 
 
 def _merge_main(conn, storage, schema, generation, sources, analyzer) -> None:
-    """The merge, in a child process: re-analyse the live documents of
+    """The merge, in a child process (bound to the writer by
+    ``lifeline.bound_children``): re-analyse the live documents of
     ``sources`` from their stored fields into one new segment."""
     from whoosh import index as whoosh_index
 

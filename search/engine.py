@@ -567,6 +567,14 @@ class SearchEngine:
     def stats(self) -> dict:
         return self.backend.stats()
 
+    def check(self) -> None:
+        """Raise ``IndexCorrupt`` (search/backends/base.py) when the index
+        on disk is damaged; cheap enough for every ``/healthz`` (a stat per
+        segment file).  Backends without such checks pass."""
+        check = getattr(self.backend, "check", None)
+        if check is not None:
+            check()
+
 
 def _request_key(req: SearchRequest) -> tuple:
     """Every field of the request (lists as tuples), so a new parameter can

@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import ClientDisconnected
 
+from search.backends.base import IndexCorrupt
 from search.timeline import INTERVALS
 
 from . import auth, export
-from .engine import IndexUnavailable, article_store
+from .engine import IndexUnavailable
 from .inputs import wants_json
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
@@ -165,31 +167,14 @@ def openapi():
     return resp
 
 
-def _writer_status() -> dict:
-    """The index writer's state when the write API is on (else nothing)."""
-    store = article_store(current_app, existing_only=True)
-    if store is None:
-        return {}
-    from indexer.writer import running_writer
-
-    cfg = current_app.config
-    running = running_writer(cfg["SEARCH_INDEX"], cfg["SEARCH_BACKEND"], cfg["SEARCH_ARTICLE_STORE"])
-    return {"writer_running": running is not None,
-            "indexing_backlog": store.backlog(), "merging": bool(store.state("merging"))}
-
-
 @bp.get("/healthz")
 def healthz():
-    holder = current_app.extensions["search_engine"]
-    try:
-        stats = holder.get().stats()
-    except IndexUnavailable as exc:
-        resp = jsonify({"ok": False, "index_open": False, "reason": str(exc)})
-        resp.status_code = 503
-    else:
-        resp = jsonify({"ok": True, "index_open": True, "documents": stats["documents"],
-                        "segments": stats["segments"], "generation": stats["generation"],
-                        "last_modified": stats["last_modified"], **_writer_status()})
+    """Can searches and indexing work?  See ``web/health.py``."""
+    from .health import report
+
+    status, body = report(current_app)
+    resp = jsonify(body)
+    resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -208,8 +193,49 @@ def _method(exc):
     return error(405, f"method {request.method} not allowed here")
 
 
+def _index_damaged(message: str):
+    """503 with the reason: JSON for the API, the error page for pages."""
+    if wants_json():
+        resp = error(503, f"the search index is not available: {message}")
+    else:
+        from flask import make_response
+
+        from .pages import render_error
+
+        resp = make_response(render_error(503, f"搜索索引已损坏，正在等待重建，请稍后再试。（{message}）"))
+    resp.headers["Retry-After"] = "30"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.app_errorhandler(IndexCorrupt)
+def _corrupt(exc):
+    return _index_damaged(str(exc))
+
+
+@bp.app_errorhandler(ClientDisconnected)
+def _body_stopped(exc):
+    """A body longer than what gunicorn's worker buffers (web/worker.py) is
+    read by the app with a timeout per read; a client that stops sending
+    (Werkzeug's ClientDisconnected) gets 408 in the API's or the pages'
+    form, not Werkzeug's HTML 400."""
+    from .worker import CLIENT_TIMEOUT
+
+    message = f"the request body did not arrive: nothing came for {CLIENT_TIMEOUT:g} s, or the client went away"
+    if wants_json():
+        return error(408, message)
+    from .pages import render_error
+
+    return render_error(408, "请求内容未能及时送达。")
+
+
 @bp.app_errorhandler(500)
 def _internal(exc):
+    # An unexpected failure may come from a damaged index (a segment
+    # truncated under a running worker): then say so, with 503.
+    damage = current_app.extensions["search_engine"].damage()
+    if damage:
+        return _index_damaged(damage)
     if wants_json():
         return error(500, "internal error")
     from .pages import render_error

@@ -76,6 +76,10 @@ def from_env(environ=os.environ) -> dict:
         "SEARCH_STAFF_SESSION_HOURS": float(environ.get("SEARCH_STAFF_SESSION_HOURS", "12")),
         # A search still running after this many seconds is stopped with 503.
         "SEARCH_QUERY_TIMEOUT": float(environ.get("SEARCH_QUERY_TIMEOUT", "5")),
+        # The writer supervisor's status file (gunicorn.conf.py sets it), read by /healthz.
+        "SEARCH_WRITER_STATUS": environ.get("SEARCH_WRITER_STATUS") or None,
+        # /healthz is degraded when the oldest change not yet indexed is older than this (seconds).
+        "SEARCH_BACKLOG_MAX_AGE": float(environ.get("SEARCH_BACKLOG_MAX_AGE", "300")),
         # Request bodies larger than this are refused with 413 (bulk uploads included).
         "MAX_CONTENT_LENGTH": int(environ.get("SEARCH_MAX_BODY_BYTES", str(32 * 2**20))),
     }

@@ -102,3 +102,19 @@ class EngineHolder:
         if applied != self._applied_seen:
             engine.backend.refresh(force=True)
             self._applied_seen = applied
+
+    def damage(self) -> str | None:
+        """Why the open index is damaged (``IndexCorrupt``'s message), or
+        None when it is intact or not open."""
+        from search.backends.base import IndexCorrupt
+
+        engine = self._engine
+        if engine is None:
+            return None
+        try:
+            engine.check()
+        except IndexCorrupt as exc:
+            return str(exc)
+        except Exception:  # noqa: BLE001 - not damage we can name
+            return None
+        return None

@@ -423,8 +423,9 @@ def spec(config: dict) -> dict:
             "/healthz": {"get": {
                 "summary": "Health", "operationId": "health",
                 "responses": {
-                    "200": {"description": "Index open", **_json({"$ref": "#/components/schemas/Health"})},
-                    "503": {"description": "Index unavailable", **_json({"$ref": "#/components/schemas/Health"})}}}},
+                    "200": {"description": "Searches and indexing work", **_json({"$ref": "#/components/schemas/Health"})},
+                    "503": {"description": "Something does not work: `problems` says what",
+                            **_json({"$ref": "#/components/schemas/Health"})}}}},
             "/api/openapi.json": {"get": {
                 "summary": "This description", "operationId": "openapi",
                 "responses": {"200": {"description": "OpenAPI document", **_json({"type": "object"})}}}},
@@ -490,14 +491,25 @@ def spec(config: dict) -> dict:
                 },
             },
             "Health": {
-                "type": "object", "required": ["ok", "index_open"],
-                "properties": {"ok": {"type": "boolean"}, "index_open": {"type": "boolean"},
+                "type": "object", "required": ["ok", "status", "problems", "index_open"],
+                "description": "Can searches and indexing work? 200 only without problems (README: What /healthz reports)",
+                "properties": {"ok": {"type": "boolean"},
+                               "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
+                               "problems": {"type": "array", "items": {
+                                   "type": "object", "required": ["code", "message"],
+                                   "properties": {"code": {"type": "string", "enum": [
+                                       "index_unavailable", "writer_down", "writer_starting", "indexing_stalled",
+                                       "store_unavailable"]}, "message": {"type": "string"}}}},
+                               "index_open": {"type": "boolean"},
                                "documents": {"type": "integer"}, "segments": {"type": "integer"},
                                "generation": {"type": "integer"},
                                "last_modified": {"type": "number", "nullable": True},
                                "writer_running": {"type": "boolean"},
-                               "indexing_backlog": {"type": "integer", "minimum": 0},
-                               "merging": {"type": "boolean"},
+                               "writer": {"type": "object", "nullable": True,
+                                          "description": "the writer supervisor's state (gunicorn only)"},
+                               "indexing_backlog": {"type": "integer", "minimum": 0, "nullable": True},
+                               "backlog_oldest_age_s": {"type": "number", "minimum": 0, "nullable": True},
+                               "merging": {"type": "boolean", "nullable": True},
                                "reason": {"type": "string"}},
             },
         }},

@@ -7,6 +7,12 @@ from typing import Protocol
 from ..plan import BackendResult, Plan
 
 
+class IndexCorrupt(Exception):
+    """The index on disk is damaged (a truncated or missing segment file):
+    searches cannot be answered until it is rebuilt.  The message names
+    what is damaged and the command that repairs it."""
+
+
 class IndexBackend(Protocol):
     def refresh(self, force: bool = False) -> bool:
         """Pick up commits made by the writer; True if anything changed.

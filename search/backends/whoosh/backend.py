@@ -16,7 +16,8 @@ import numpy as np
 from whoosh import index as whoosh_index
 
 from ...plan import BackendResult, Plan
-from . import groups, store
+from ..base import IndexCorrupt
+from . import groups, integrity, store
 from .executor import Executor
 from .reader import IndexView, SegmentData
 
@@ -33,8 +34,15 @@ class WhooshBackend:
         # A full rebuild swaps a symlink to a new directory: remember which
         # directory we opened and reopen everything when it changes.
         self.realpath = os.path.realpath(path)
-        self.ix = store.open_index(self.realpath)
-        self._load()
+        self._sizes: dict[str, int] = {}  # segment file sizes when opened
+        self._damage: str | None = None  # why the served index is damaged
+        try:
+            self.ix = store.open_index(self.realpath)
+            self._load()
+        except (store.IncompatibleIndex, store.IndexMissing):
+            raise
+        except Exception as exc:
+            self._diagnose(exc)
 
     def _load(self) -> None:
         toc = self.ix._read_toc()
@@ -44,40 +52,90 @@ class WhooshBackend:
             sid = seg.segment_id()
             data = self._segdata.get(sid)
             if data is None:
+                problem = integrity.segment_problem(self.realpath, seg, indexname=store.INDEXNAME)
+                if problem:
+                    raise integrity.corrupt_error(self.path, [problem])
+                size = os.path.getsize(integrity.segment_file(self.realpath, seg, store.INDEXNAME))
                 reader = whoosh_index.FileIndex._reader(self.ix.storage, toc.schema, [seg], toc.generation)
                 data = SegmentData(reader, seg, self.ix.storage)
+                self._sizes[sid] = size
             keep[sid] = data
         self._segdata = keep
+        self._sizes = {sid: size for sid, size in self._sizes.items() if sid in keep}
         deleted = [frozenset(seg.deleted_docs()) for seg in segs]
         view = IndexView([keep[s.segment_id()] for s in segs], deleted, toc.generation)
         view.set_groups(groups.load(self.realpath, toc.generation))
         self._view = view
         self._checked = time.monotonic()
 
+    def _diagnose(self, exc: Exception) -> None:
+        """Re-raise ``exc`` as ``IndexCorrupt`` when the index is damaged."""
+        if isinstance(exc, IndexCorrupt):
+            raise exc
+        found = integrity.problems(self.realpath, store.INDEXNAME)
+        if found:
+            raise integrity.corrupt_error(self.path, found) from exc
+        raise exc
+
+    def _damaged(self) -> list[str]:
+        """Damage found in the segments being served (a stat each)."""
+        view = self._view
+        if view is None:
+            return []
+        return [p for p in (integrity.segment_problem(self.realpath, d.segment, self._sizes.get(d.segid),
+                                                      store.INDEXNAME) for d in view.segments) if p]
+
+    def check(self) -> None:
+        """Raise ``IndexCorrupt`` when a segment of the index being served
+        (or of a newer commit it cannot load) is damaged."""
+        try:
+            self.refresh(force=True)
+        except Exception as exc:  # noqa: BLE001 - diagnosed, or re-raised as it was
+            self._diagnose(exc)
+
     def refresh(self, force: bool = False) -> bool:
+        """Pick up a new commit or a rebuilt directory (at most every
+        ``refresh_interval`` seconds, unless ``force``); returns whether the
+        view changed.  Each check also stats the segment files: a damaged
+        index raises ``IndexCorrupt`` until it is rebuilt, so that every
+        request says so instead of failing at random."""
         now = time.monotonic()
         if not force and now - self._checked < self.refresh_interval:
+            if self._damage:
+                raise IndexCorrupt(self._damage)
             return False
         with self._lock:
             self._checked = now
-            real = os.path.realpath(self.path)
-            if real != self.realpath:
-                self.ix = store.open_index(real)
-                self.realpath = real
-                old = self._segdata
-                self._segdata = {}
-                self._load()
-                for data in old.values():
-                    data.reader.close()
-                return True
             try:
-                latest = whoosh_index.TOC._latest_generation(self.ix.storage, store.INDEXNAME)
-            except Exception:
-                return False
-            if latest == self._view.generation:
-                return False
+                changed = self._refresh_locked()
+            except IndexCorrupt as exc:  # a new commit with a damaged segment
+                self._damage = str(exc)
+                raise
+            found = self._damaged()
+            self._damage = str(integrity.corrupt_error(self.path, found)) if found else None
+            if self._damage:
+                raise IndexCorrupt(self._damage)
+            return changed
+
+    def _refresh_locked(self) -> bool:
+        real = os.path.realpath(self.path)
+        if real != self.realpath:
+            self.ix = store.open_index(real)
+            self.realpath = real
+            old = self._segdata
+            self._segdata = {}
             self._load()
+            for data in old.values():
+                data.reader.close()
             return True
+        try:
+            latest = whoosh_index.TOC._latest_generation(self.ix.storage, store.INDEXNAME)
+        except Exception:
+            return False
+        if latest == self._view.generation:
+            return False
+        self._load()
+        return True
 
     @property
     def view(self) -> IndexView:

@@ -18,7 +18,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, clean_files
 
 from ...analysis import ANALYSIS_VERSION
-from . import groups, segment_io
+from . import groups, integrity, segment_io
 from .schema import analysis_version, build_schema
 
 segment_io.install()
@@ -72,16 +72,36 @@ def open_index(path: str):
     return ix
 
 
-def stored_documents(path: str):
+def stored_documents(path: str, damaged: list | None = None):
     """The stored fields of every live document of the index at ``path``,
-    whatever analysis version wrote it (a rebuild re-analyses them)."""
+    whatever analysis version wrote it (a rebuild re-analyses them).
+
+    A damaged segment (``integrity``) raises ``IndexCorrupt`` naming it,
+    unless ``damaged`` is a list: then the segment is skipped and a
+    sentence naming it and its document count is appended there."""
     if not exists(path):
         raise IndexMissing(f"no index at {path!r}")
     ix = whoosh_index.open_dir(path, indexname=INDEXNAME)
-    with ix.searcher() as searcher:
-        reader = searcher.reader()
-        for docnum in reader.all_doc_ids():
-            yield reader.stored_fields(docnum)
+    toc = ix._read_toc()
+    for seg in toc.segments:
+        problem = integrity.segment_problem(path, seg, indexname=INDEXNAME)
+        reader = None
+        if problem is None:
+            try:
+                reader = whoosh_index.FileIndex._reader(ix.storage, toc.schema, [seg], toc.generation)
+                docs = [reader.stored_fields(d) for d in range(seg.doc_count_all()) if not seg.is_deleted(d)]
+            except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises
+                problem = (f"segment file {seg.segment_id()}.seg ({seg.doc_count_all()} documents) cannot be "
+                           f"read ({type(exc).__name__}: {exc})")
+            finally:
+                if reader is not None:
+                    reader.close()
+        if problem is not None:
+            if damaged is None:
+                raise integrity.corrupt_error(path, [problem])
+            damaged.append(problem)
+            continue
+        yield from docs
 
 
 def open_or_create(path: str, userdict_path: str | None = None):
