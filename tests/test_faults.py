@@ -244,3 +244,7 @@ def test_healthz_names_an_unreadable_store(tmp_path, sample_index):
     assert resp.status_code == 503 and data["status"] == "degraded" and data["index_open"]
     assert [p["code"] for p in data["problems"]] == ["store_unavailable"]
     assert data["problems"][0]["message"].startswith("the article store cannot be read: file is not a database")
+    # The other readers of the store answer too (no 500): metrics leave the backlog gauge out.
+    metrics = app.test_client().get("/metrics")
+    assert metrics.status_code == 200 and "news_search_index_documents" in metrics.get_data(as_text=True)
+    assert "news_search_indexing_queue_length" not in metrics.get_data(as_text=True)

@@ -28,6 +28,8 @@ import time
 
 from search.backends.base import IndexCorrupt
 
+from indexer.article_store import StoreUnavailable
+
 from .engine import IndexUnavailable, article_store
 
 
@@ -52,7 +54,8 @@ def _index_part(app) -> tuple[dict, list[dict]]:
 def _writer_part(app) -> tuple[dict, list[dict]]:
     try:
         store = article_store(app, existing_only=True)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StoreUnavailable) as exc:
+        exc = exc.__cause__ or exc  # what SQLite said
         return ({"writer_running": False, "writer": None, "indexing_backlog": None, "backlog_oldest_age_s": None,
                  "merging": None}, [_problem("store_unavailable", f"the article store cannot be read: {exc}")])
     if store is None:
@@ -70,7 +73,8 @@ def _writer_part(app) -> tuple[dict, list[dict]]:
         oldest = store.oldest_pending_at()
         part["backlog_oldest_age_s"] = None if oldest is None else round(max(0.0, time.time() - oldest), 1)
         part["merging"] = bool(store.state("merging"))
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StoreUnavailable) as exc:
+        exc = exc.__cause__ or exc
         part.update(indexing_backlog=None, backlog_oldest_age_s=None, merging=None)
         problems.append(_problem("store_unavailable", f"the article store cannot be read: {exc}"))
     backlog = part.get("indexing_backlog")

@@ -52,9 +52,12 @@ def metrics():
         docs, commit = stats["documents"], stats["last_modified"]
     except Exception:  # noqa: BLE001 - no index: reported on /healthz; the gauges are left out
         pass
-    store = article_store(current_app, existing_only=True)
-    if store is not None:
-        backlog = store.backlog()
+    try:
+        store = article_store(current_app, existing_only=True)
+        if store is not None:
+            backlog = store.backlog()
+    except Exception:  # noqa: BLE001 - an unreadable store: reported on /healthz; the gauge is left out
+        pass
     text += _gauge("news_search_index_documents", "Live documents in the index", docs)
     text += _gauge("news_search_index_last_commit_timestamp_seconds", "Time of the index's last commit", commit)
     text += _gauge("news_search_indexing_queue_length", "Accepted writes not yet in the index", backlog)
