@@ -95,3 +95,22 @@ def test_login_redirects_only_to_a_path_of_this_site(web_app, target, expected):
     # The login form carries the same reading of next=.
     form = web_app.test_client().get("/staff/login", query_string={"next": target}).get_data(as_text=True)
     assert f'value="{expected}"' in form.replace("&amp;", "&")
+
+
+def test_a_path_is_read_as_the_bytes_sent(server):
+    """A path sent with raw UTF-8 is that text (gunicorn alone read 港 as
+    æ¸¯); a path whose bytes are not UTF-8, raw or percent-encoded, is a
+    400 naming it, never an id nobody can type."""
+    for target in ("/api/articles/港-raw".encode(), "http://localhost/api/articles/港-raw".encode(),
+                   b"/api/articles/%E6%B8%AF-raw"):
+        status, _, body = raw_get(server, target)
+        assert status == 404 and json.loads(body)["error"] == "no article with id '港-raw'", (target, body)
+    for target in (b"/api/articles/x\xff", b"/api/articles/x%FF", b"/api/articles/%E6%B8", b"/api/x\xe6\xb8/y"):
+        status, headers, body = raw_get(server, target)
+        assert status == 400 and headers["content-type"].startswith("application/json"), (target, body)
+        assert json.loads(body)["error"].startswith("the URL path is not UTF-8"), body
+    status, headers, body = raw_get(server, b"/articles/x\xff?q=1")
+    assert status == 400 and headers["content-type"].startswith("text/html") and "not UTF-8" in body.decode()
+    # A page path with raw UTF-8 is routed as its text too.
+    status, headers, body = raw_get(server, "/articles/不存在的稿件".encode())
+    assert status == 404 and headers["content-type"].startswith("text/html")

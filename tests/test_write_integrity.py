@@ -587,3 +587,36 @@ def test_the_whoosh_schema_keeps_a_tag_whole():
 
     field = build_schema()["tags"]
     assert [t.text for t in field.analyzer("香港,选举\n体育 新闻")] == ["香港,选举", "体育 新闻"]
+
+
+def test_a_raw_utf8_id_in_the_path_is_the_id_sent(svc):
+    """A CMS that does not percent-encode: the id is the UTF-8 text it sent
+    (not its Latin-1 reading), reachable by its encoded form; bytes that are
+    not UTF-8 are a 400, never stored."""
+    import socket
+
+    def raw(method, target, body=b""):
+        port = svc["server"].port
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(method + b" " + target + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                      b"Authorization: " + JSON["Authorization"].encode() + b"\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+                      + b"\r\n\r\n" + body)
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        head, _, payload = data.partition(b"\r\n\r\n")
+        return int(head.split()[1]), json.loads(payload)
+
+    body = json.dumps({"title": "原始字节编号稿件"}, ensure_ascii=False).encode()
+    status, data = raw(b"PUT", "/api/articles/港-raw".encode(), body)
+    assert status == 201 and data["id"] == "港-raw" and data["status"] == "indexed", data
+    assert req(svc, "GET", "/api/articles/" + urllib.parse.quote("港-raw"))[1]["title"] == "原始字节编号稿件"
+    for target in (b"/api/articles/x\xff", b"/api/articles/x%FF"):
+        status, data = raw(b"PUT", target, body)
+        assert status == 400 and data["error"].startswith("the URL path is not UTF-8"), data
+    from indexer.article_store import ArticleStore
+
+    ids = {r["id"] for r in ArticleStore(svc["store"]).records()}
+    assert "港-raw" in ids and not any(i.startswith("x") and not i.isascii() for i in ids)
+    assert req(svc, "DELETE", "/api/articles/" + urllib.parse.quote("港-raw"))[0] == 200

@@ -74,7 +74,7 @@ def _install_security(app: Flask) -> None:
     networks = config["SEARCH_TRUSTED_PROXIES"]
     if isinstance(networks, str):
         networks = proxies.parse_networks(networks)
-    app.wsgi_app = proxies.TrustedProxies(app.wsgi_app, networks)
+    app.wsgi_app = proxies.TrustedProxies(inputs.RawPath(app.wsgi_app), networks)
     # Staff can sign in only with tokens configured; only then is a lasting
     # key needed (without, nothing is signed: a throwaway key).  A configured
     # key is checked now; a key file is read or made on first staff use.
@@ -204,7 +204,7 @@ def _install_hooks(app: Flask) -> None:
     @app.before_request
     def _start_timer():
         g.t0 = time.perf_counter()
-        bad_input = inputs.check_query_string()  # before anything reads request.args
+        bad_input = inputs.check_path() or inputs.check_query_string()  # before anything reads request.args
         if bad_input is not None:
             return bad_input
         staff_sessions.validate()

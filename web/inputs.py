@@ -1,5 +1,5 @@
-"""What a request carries before any view reads it: the query string must
-be UTF-8, and a redirect target must be a path on this site.
+"""What a request carries before any view reads it: the path and the query
+string must be UTF-8, and a redirect target must be a path on this site.
 
 Every later reader of request values (the access log, the error pages, the
 views, the ``Link`` header) then works on text it can trust:
@@ -9,6 +9,13 @@ views, the ``Link`` header) then works on text it can trust:
   answered 400 naming the problem (JSON under ``/api/``, ``/healthz`` and
   ``/metrics``, an HTML page elsewhere), and is emptied first so that the
   error page and the access log never try to decode it again;
+* ``RawPath`` (WSGI middleware): a path sent with raw (not
+  percent-encoded) non-ASCII bytes is read as those bytes.  gunicorn
+  decodes the request line as Latin-1 and then encodes it again as UTF-8
+  before unquoting, so ``/api/articles/港`` sent raw became the id
+  ``æ¸¯``; ``check_path`` then answers 400 when the path's bytes are not
+  UTF-8 (``/api/articles/x\xff`` or ``%FF`` would otherwise become an
+  id nobody can type);
 * ``same_site_path``: a ``next=`` target as a browser would read it, kept
   only when it is a path on this site, returned percent-encoded (ASCII:
   safe in a ``Location`` header).
@@ -33,6 +40,65 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 def wants_json() -> bool:
     """Does the request's path answer JSON (API, health, metrics)?"""
     return request.path.startswith(JSON_PREFIXES) or request.path in JSON_PATHS
+
+
+class RawPath:
+    """WSGI middleware: ``PATH_INFO`` from the bytes the client sent.
+
+    Only when the request target (gunicorn's ``RAW_URI``, the request line
+    as Latin-1 text) holds raw non-ASCII bytes, which gunicorn's own
+    unquoting encodes twice; any other request passes untouched."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        raw = environ.get("RAW_URI")
+        if raw and not raw.isascii():
+            fixed = _raw_path(raw, environ.get("SCRIPT_NAME", ""))
+            if fixed is not None:
+                environ["PATH_INFO"] = fixed
+        return self.app(environ, start_response)
+
+
+def _raw_path(raw: str, script_name: str) -> str | None:
+    """The WSGI ``PATH_INFO`` (bytes as Latin-1 text) of a request target
+    given as Latin-1 text; None for a target that is not a path."""
+    target = raw.encode("latin-1", "replace")
+    if not target.startswith(b"/"):  # absolute form (http://host/path): drop scheme and host
+        _, sep, rest = target.partition(b"://")
+        if not sep:
+            return None
+        target = b"/" + rest.partition(b"/")[2]
+    path = target.split(b"?", 1)[0].split(b"#", 1)[0]
+    text = unquote_to_bytes(path).decode("latin-1")
+    return text[len(script_name):] if script_name and text.startswith(script_name) else text
+
+
+def path_problem(path_info: str) -> str | None:
+    """Why a WSGI ``PATH_INFO`` (bytes as Latin-1 text) is not a UTF-8 path, or None."""
+    try:
+        path_info.encode("latin-1").decode("utf-8")
+    except UnicodeEncodeError:
+        return None  # already text (a test client): nothing to check
+    except UnicodeDecodeError as exc:
+        return (f"the URL path is not UTF-8 (byte 0x{path_info.encode('latin-1')[exc.start]:02x}): "
+                "percent-encode the UTF-8 bytes of the text")
+    return None
+
+
+def check_path():
+    """``before_request``: None, or the 400 answer for a path that is not UTF-8."""
+    problem = path_problem(request.environ.get("PATH_INFO", ""))
+    if problem is None:
+        return None
+    if wants_json():
+        from .api import error
+
+        return error(400, problem)
+    from .pages import render_error
+
+    return render_error(400, f"请求地址有误：{problem}")
 
 
 def query_string_problem(raw: bytes) -> str | None:
