@@ -165,6 +165,12 @@ def test_corrupt_segment_under_the_service_503_with_reason_then_rebuild_from_sto
     status, data = health(live)
     assert status == 503 and data["status"] == "unavailable" and not data["index_open"]
     assert data["problems"][0]["code"] == "index_unavailable" and seg in data["problems"][0]["message"]
+    # A write meanwhile is stored, but not "indexed": it cannot be read until the rebuild.
+    status, body = put(live, "written-while-damaged", "索引损坏期间写入的稿件")
+    assert status == 202 and body["status"] == "queued" and seg in body["problem"], body
+    status, change = call(f"{live.url}/api/changes/{body['seq']}", headers=STAFF)
+    change = json.loads(change)
+    assert change["status"] == "queued" and seg in change.get("problem", ""), change
     # The documented rebuild, run as documented, while the service runs.
     done = indexer_cli("rebuild", "--index", live.index, "--store", live.store)
     assert done.returncode == 0, done.stderr
@@ -175,6 +181,7 @@ def test_corrupt_segment_under_the_service_503_with_reason_then_rebuild_from_sto
 
     ids = [r["id"] for r in ArticleStore(live.store).records()]
     assert health(live)[1]["documents"] == len(ids)
+    assert "written-while-damaged" in ids
     assert all(live.get(f"/api/articles/{quote(i, safe='')}")[0] == 200 for i in ids)
 
 

@@ -145,6 +145,8 @@ WRITE_RESULT = {
     "properties": {"id": {"type": "string"}, "seq": {"type": "integer"},
                    "status": {"type": "string", "enum": ["indexed", "queued"]},
                    "status_url": {"type": "string"}, "deleted": {"type": "boolean"},
+                   "problem": {"type": "string", "description": "why a stored change is not readable yet "
+                                                                "(a damaged index: it comes back with the rebuild)"},
                    "accepted": {"type": "integer"},
                    "rejected": {"type": "array", "items": {"type": "object"}}},
 }
@@ -316,7 +318,7 @@ def spec(config: dict) -> dict:
                         "type": "object", "required": ["seq", "status", "backlog"],
                         "properties": {"seq": {"type": "integer"},
                                        "status": {"type": "string", "enum": ["indexed", "queued"]},
-                                       "backlog": {"type": "integer"}}})},
+                                       "backlog": {"type": "integer"}, "problem": {"type": "string"}}})},
                     "404": _err("Unknown change"), **AUTH_ERRORS}}},
             "/api/articles/{id}/related": {"get": {
                 "summary": "Related articles", "operationId": "related",

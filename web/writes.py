@@ -66,13 +66,27 @@ def _validate(data, doc_id: str | None = None) -> tuple[dict | None, list[str]]:
     return (None if problems else record), problems
 
 
+def _index_damage() -> str | None:
+    """Why the index cannot be read now (a damaged segment), or None: a
+    change the writer applied to a damaged index is stored, not readable."""
+    return current_app.extensions["search_engine"].damage()
+
+
 def _answer(seq: int, payload: dict, created: bool = False):
+    """200/201 "indexed" once the change is in the index and readable there;
+    else 202 "queued" with a status URL (and the ``problem`` when the index
+    is damaged: the change is safe in the store and comes back with the
+    rebuild)."""
     store = _store()
+    damage = None
     if store.wait_applied(seq, current_app.config["SEARCH_WRITE_WAIT"]):
+        damage = _index_damage()
+    if store.applied() >= seq and damage is None:
         resp = jsonify({**payload, "seq": seq, "status": "indexed"})
         resp.status_code = 201 if created else 200
     else:
-        resp = jsonify({**payload, "seq": seq, "status": "queued", "status_url": f"/api/changes/{seq}"})
+        extra = {"problem": f"stored, but the index cannot be read: {damage}"} if damage else {}
+        resp = jsonify({**payload, "seq": seq, "status": "queued", "status_url": f"/api/changes/{seq}", **extra})
         resp.status_code = 202
         resp.headers["Location"] = f"/api/changes/{seq}"
     resp.headers["Cache-Control"] = "no-store"
@@ -170,8 +184,12 @@ def change_status(seq):
     store = _store()
     if seq < 1 or seq > store.last_seq():
         return error(404, f"no change {seq}")
-    resp = jsonify({"seq": seq, "status": "indexed" if store.applied() >= seq else "queued",
-                    "backlog": store.backlog()})
+    damage = _index_damage() if store.applied() >= seq else None
+    body = {"seq": seq, "status": "indexed" if store.applied() >= seq and damage is None else "queued",
+            "backlog": store.backlog()}
+    if damage:
+        body["problem"] = f"stored, but the index cannot be read: {damage}"
+    resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
