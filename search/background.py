@@ -4,8 +4,11 @@ full corpora: no request should wait for that)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+log = logging.getLogger(__name__)
 
 
 class BackgroundValue:
@@ -27,11 +30,15 @@ class BackgroundValue:
         self._ready = threading.Event()
 
     def _build(self) -> None:
+        """One build; a failure (a damaged index, the index gone) is logged
+        and leaves the last value in place: the next ``get`` tries again."""
         try:
             value = self._build_fn()
             with self._lock:
                 self._value, self._built_at = value, time.monotonic()
                 self.builds += 1
+        except Exception as exc:  # noqa: BLE001 - the reason is on /healthz; searches go on without
+            log.warning("%s: build failed: %s: %s", self.name, type(exc).__name__, exc)
         finally:
             with self._lock:
                 self._building = False

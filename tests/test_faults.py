@@ -150,6 +150,42 @@ def test_rebuild_of_a_damaged_index_without_a_service(tmp_path, sample_records):
     assert engine.stats()["documents"] == 30 and all(engine.get(r["id"]) for r in records)
 
 
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_damaged_document_data_file_is_damage(tmp_path, sample_records, damage):
+    """A segment's per-document data (sentence and word boundaries, dates,
+    near-duplicate signatures) deleted or cut: the open index and a service
+    refreshing it raise IndexCorrupt naming the file (503 on the web), not
+    a reader's 400 ("this index has no sentence ends") or silently ungrouped
+    copies; the rebuild from the store repairs it."""
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from search.backends.base import IndexCorrupt
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    ix, st = str(tmp_path / "index"), str(tmp_path / "articles.sqlite")
+    records = sample_records[200:230]
+    pipeline.build(ix, [write_jsonl(tmp_path / "a.jsonl", records)], workers=1, progress=False, batch_size=10)
+    ArticleStore(st).put(records, already_indexed=True)
+    served = SearchEngine.open(ix, refresh_interval=0)
+    assert served.search(SearchRequest(q=records[0]["title"][:4], facets=())).total > 0
+    name = sorted(f for f in os.listdir(ix) if f.endswith(".docinfo.npz"))[0]
+    path = os.path.join(ix, name)
+    if damage == "missing":
+        os.remove(path)
+    else:
+        with open(path, "r+b") as f:
+            f.truncate(os.path.getsize(path) - 30)
+    with pytest.raises(IndexCorrupt, match=f"document data file {name} \\(10 documents\\) is {damage}"):
+        SearchEngine.open(ix, refresh_interval=0).search(SearchRequest(q="香港", facets=()))
+    with pytest.raises(IndexCorrupt, match=name):
+        served.check()
+    done = indexer_cli("rebuild", "--index", ix, "--store", st)
+    assert done.returncode == 0 and name in done.stderr, done.stderr
+    served.check()
+    assert served.stats()["documents"] == 30
+
+
 def test_corrupt_segment_under_the_service_503_with_reason_then_rebuild_from_store(live):
     """(Last of the module: it damages the served index and repairs it.)"""
     assert live.get("/api/search?q=%E9%A6%99%E6%B8%AF")[0] == 200

@@ -1,7 +1,12 @@
 """Is a Whoosh index directory intact?  Segment files are written once and
 never change, so damage shows in their size: each compound ``.seg`` file
 starts with the offset and length of its directory, which ends the file
-(whoosh's ``CompoundStorage`` layout: ``!q`` offset, ``!i`` length).
+(whoosh's ``CompoundStorage`` layout: ``!q`` offset, ``!i`` length).  Each
+segment's per-document data (``<segment id>.docinfo.npz``, written with
+it: ``docinfo.py``) must be there too and end with a zip archive's end
+record (numpy writes no archive comment, so the record is the last 22
+bytes); without it sentence, paragraph and word boundaries, dates for
+grouping and the near-duplicate signatures would silently be missing.
 
 ``problems(path)`` -> a list of sentences, one per damaged segment of the
 latest table of contents (empty: intact); ``IndexCorrupt`` messages are
@@ -15,8 +20,11 @@ import struct
 from whoosh import index as whoosh_index
 
 from ..base import IndexCorrupt
+from . import docinfo
 
 _HEAD = struct.Struct("!qi")
+_ZIP_END = b"PK\x05\x06"  # the end-of-central-directory record's signature
+_ZIP_END_SIZE = 22
 
 
 def segment_file(path: str, segment, indexname: str = "MAIN") -> str:
@@ -47,6 +55,24 @@ def segment_problem(path: str, segment, expected_size: int | None = None, indexn
         return f"segment file {name} ({n} documents) is truncated: {size} bytes of at least {offset + length}"
     if expected_size is not None and size != expected_size:
         return f"segment file {name} ({n} documents) changed size since it was written: {expected_size} -> {size} bytes"
+    return sidecar_problem(path, segment)
+
+
+def sidecar_problem(path: str, segment) -> str | None:
+    """Why the segment's per-document data file is damaged, or None."""
+    name = docinfo.filename(segment)
+    n = segment.doc_count_all()
+    try:
+        with open(os.path.join(path, name), "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - _ZIP_END_SIZE))
+            tail = f.read(_ZIP_END_SIZE)
+    except FileNotFoundError:
+        return f"document data file {name} ({n} documents) is missing"
+    except OSError as exc:
+        return f"document data file {name} ({n} documents) cannot be read: {exc}"
+    if len(tail) < _ZIP_END_SIZE or not tail.startswith(_ZIP_END):
+        return f"document data file {name} ({n} documents) is truncated ({size} bytes)"
     return None
 
 
