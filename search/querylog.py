@@ -48,6 +48,9 @@ import secrets
 import sqlite3
 import threading
 import time
+import unicodedata
+
+from .chars import strip_ignorable
 
 MAX_QUERY_CHARS = 100
 SCHEMA_VERSION = 2  # PRAGMA user_version; 0: the original (ts, q, total) table
@@ -57,8 +60,14 @@ PRUNE_EVERY = 3600.0
 
 
 def clean_query(q: str) -> str:
-    """``q`` with runs of whitespace made one space, cut to 100 characters."""
-    return " ".join((q or "").split())[:MAX_QUERY_CHARS]
+    """``q`` as one text however it was typed: invisible format characters
+    removed (``search.chars``: 香港\u200b电台 is 香港电台, as the engine
+    reads it), combining marks composed (NFC), control characters and runs
+    of whitespace made one space, cut to 100 characters.  Hot searches,
+    suggestions, staff reports and removals all key on this text."""
+    text = unicodedata.normalize("NFC", strip_ignorable(q or ""))
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    return " ".join(text.split())[:MAX_QUERY_CHARS]
 
 
 def listable(q: str) -> bool:

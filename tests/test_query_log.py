@@ -98,6 +98,22 @@ def test_junk_and_operator_only_queries_never_appear(sample_index, tmp_path):
     assert QueryLog(str(log_path)).popular(time.time() - 86400) == {}
 
 
+def test_a_query_is_one_entry_however_it_was_typed(sample_index, tmp_path):
+    """Invisible characters, decomposed marks and odd spacing do not make a
+    second hot search that looks the same, nor survive a removal."""
+    log_path = tmp_path / "q.sqlite"
+    client = make_app(sample_index, log_path).test_client()
+    forms = ["香港电台", "\u200b香港电台", "香港\u2060电台\u200b", "\ufeff香港电台 "]
+    for i, form in enumerate(forms):
+        for j in range(3):
+            search_as(client, form, f"192.0.2.{10 * i + j}")
+    assert hot_links(client) == [quote("香港电台")]
+    rows = QueryLog(str(log_path)).top(0, time.time() + 1)
+    assert [(r["q"], r["count"]) for r in rows] == [("香港电台", 12)]
+    assert client.delete("/api/queries?q=" + quote("香港\u200b电台"), headers=STAFF).get_json() == {"removed": "香港电台"}
+    assert hot_links(client) == []
+
+
 def test_staff_remove_an_entry(sample_index, tmp_path):
     log_path = tmp_path / "q.sqlite"
     app = make_app(sample_index, log_path)
