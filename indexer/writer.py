@@ -191,9 +191,16 @@ class IndexWriter(ChangeLoop):
         applied = self.articles.applied()
         changes = self.articles.pending(applied, self.batch)
         if not changes:
-            if self._merge_job is not None and not self._merge_job.is_alive():
-                self._apply_merge()
-                self.session.commit(clean=True)
+            # Publish a finished merge or regrouping now, not with the next
+            # write (copies written last would otherwise stay ungrouped while
+            # no other article arrives).
+            merged = self._merge_job is not None and not self._merge_job.is_alive()
+            ready = self._groups_result
+            if merged or ready is not None:
+                if merged:
+                    self._apply_merge()
+                self._groups_result = None
+                self.session.commit(groups_arrays=ready, clean=self._merge_job is None)
             self._maybe_regroup()
             return 0
         final, docs = self._latest(changes)

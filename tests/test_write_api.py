@@ -257,3 +257,25 @@ def test_rebuild_from_the_store_while_serving(live, sample_records, capsys):
     assert c.get(f"/api/articles/{quote(seed)}").status_code == 200
     resp = c.put("/api/articles/r-99", json=article(sample_records, 1100, "r-99"), headers=STAFF)
     assert resp.status_code == 201 and c.get("/healthz").get_json()["documents"] == 120
+
+
+def test_copies_written_last_are_grouped_without_another_write(live, sample_records):
+    """The writer publishes a finished regrouping while idle: three copies of
+    one story written in one bulk upload, and nothing after, are one group."""
+    c = live["client"]
+    texts = [r["title"] + "\n" + r.get("body", "") for r in sample_records]
+    # a story whose headline appears in no other article (brute force over the records)
+    n = next(i for i in range(600, 2000) if len(sample_records[i]["title"]) >= 8
+             and sum(sample_records[i]["title"] in t for t in texts) == 1)
+    original = sample_records[n]
+    lines = "\n".join(json.dumps(article(sample_records, n, f"copy-{i}"), ensure_ascii=False) for i in range(3))
+    resp = c.post("/api/articles:bulk", data=lines.encode(), headers=STAFF)
+    assert resp.status_code == 200 and resp.get_json()["accepted"] == 3
+    phrase = original["title"]
+    url = f"/api/search?q={quote(chr(34) + phrase + chr(34))}&size=10&correct=0"
+    assert sorted(ids_for(c, phrase)) == ["copy-0", "copy-1", "copy-2"]
+    deadline = time.monotonic() + 20
+    while c.get(url + "&group=1").get_json()["total"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    grouped = c.get(url + "&group=1").get_json()
+    assert grouped["total"] == 1 and c.get(url + "&group=0").get_json()["total"] == 3, grouped
