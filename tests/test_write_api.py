@@ -279,3 +279,28 @@ def test_copies_written_last_are_grouped_without_another_write(live, sample_reco
         time.sleep(0.1)
     grouped = c.get(url + "&group=1").get_json()
     assert grouped["total"] == 1 and c.get(url + "&group=0").get_json()["total"] == 3, grouped
+
+
+def test_a_byte_order_mark_is_ignored_and_a_compressed_body_named(live, sample_records):
+    """Bodies from Windows tools start with a UTF-8 BOM: read as the JSON
+    after it (PUT and bulk, line numbers unchanged); a gzip body is a 415
+    naming the coding, not "not UTF-8"."""
+    import gzip
+
+    c = live["client"]
+    body = "\ufeff" + json.dumps(article(sample_records, 700, "bom-1"), ensure_ascii=False)
+    resp = c.put("/api/articles/bom-1", data=body.encode("utf-8"),
+                 headers={**STAFF, "Content-Type": "application/json"})
+    assert resp.status_code == 201, resp.get_json()
+    assert c.get("/api/articles/bom-1").get_json()["title"] == sample_records[700]["title"]
+    lines = "\ufeff" + "\n".join(json.dumps(article(sample_records, 701 + i, f"bom-{i + 2}"), ensure_ascii=False)
+                                 for i in range(2)) + "\n{bad"
+    resp = c.post("/api/articles:bulk", data=lines.encode("utf-8"), headers=STAFF)
+    data = resp.get_json()
+    assert resp.status_code == 200 and data["accepted"] == 2 and [r["line"] for r in data["rejected"]] == [3]
+    packed = gzip.compress(json.dumps(article(sample_records, 705, "gz-1")).encode())
+    for path, method in (("/api/articles/gz-1", c.put), ("/api/articles:bulk", c.post)):
+        resp = method(path, data=packed, headers={**STAFF, "Content-Type": "application/json",
+                                                   "Content-Encoding": "gzip"})
+        assert resp.status_code == 415 and "Content-Encoding 'gzip' is not supported" in resp.get_json()["error"]
+    assert c.get("/api/articles/gz-1").status_code == 404

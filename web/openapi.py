@@ -261,7 +261,8 @@ def spec(config: dict) -> dict:
                                 **_json(WRITE_RESULT)},
                         "400": _err("Invalid article (every bad field is listed in errors), an id breaking the "
                                     "id rule, or a body that is not one JSON object (not UTF-8, nested more than "
-                                    "32 levels, a lone surrogate)"),
+                                    "32 levels, a lone surrogate); a leading UTF-8 byte order mark is ignored"),
+                        "415": _err("A Content-Encoding other than identity (send the body uncompressed)"),
                         "503": _err("The article store cannot commit now: nothing stored; retry after Retry-After"),
                         **AUTH_ERRORS}},
                 "delete": {
@@ -283,6 +284,7 @@ def spec(config: dict) -> dict:
                             **_json(WRITE_RESULT)},
                     "202": {"description": "Valid lines stored; not indexed yet", **_json(WRITE_RESULT)},
                     "400": _err("No valid line"), "413": _err("Body too large"),
+                    "415": _err("A Content-Encoding other than identity (send the body uncompressed)"),
                     "503": _err("The article store cannot commit now: nothing stored; retry after Retry-After"),
                     **AUTH_ERRORS}}},
             "/api/audit": {"get": {

@@ -105,6 +105,27 @@ def _leading_slash():
     return None
 
 
+class BodyEncoding(Exception):
+    """The body is sent in a content coding the write API does not read."""
+
+
+def _body() -> bytes:
+    """The request body as sent, without a leading UTF-8 byte order mark
+    (which many Windows tools write; RFC 8259 lets a reader ignore it).
+    Raises BodyEncoding for a ``Content-Encoding`` other than identity:
+    a gzip body would otherwise be reported as "not UTF-8"."""
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding not in ("", "identity"):
+        raise BodyEncoding(f"Content-Encoding {coding!r} is not supported: send the body uncompressed "
+                           "(JSON, UTF-8)")
+    return request.get_data(cache=False).removeprefix(b"\xef\xbb\xbf")
+
+
+@bp.errorhandler(BodyEncoding)
+def _unsupported_encoding(exc):
+    return error(415, str(exc))
+
+
 @bp.put("/api/articles/<path:doc_id>")
 @auth.required()
 def put_article(doc_id):
@@ -112,7 +133,7 @@ def put_article(doc_id):
     if why:
         return error(400, f"invalid id {doc_id!r}: {why} ({ids.RULE})")
     try:
-        data = parse_json(request.get_data(cache=False))
+        data = parse_json(_body())
     except RecordError as exc:
         return error(400, f"the body must be one JSON object (an article): {exc}")
     record, problems = _validate(data, doc_id)
@@ -152,7 +173,7 @@ def _indexed(doc_id: str) -> bool:
 @bp.post("/api/articles:bulk")
 @auth.required()
 def bulk():
-    body = request.get_data(cache=False)
+    body = _body()
     records, rejected = [], []
     # JSON Lines: lines end at "\n" only (U+2028, U+2029, U+0085 and a lone
     # "\r" may be inside a line), so line numbers are the client's.
