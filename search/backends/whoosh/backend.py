@@ -106,16 +106,39 @@ class WhooshBackend:
             return False
         with self._lock:
             self._checked = now
-            try:
-                changed = self._refresh_locked()
-            except IndexCorrupt as exc:  # a new commit with a damaged segment
-                self._damage = str(exc)
-                raise
-            found = self._damaged()
+            changed = False
+            # A file that vanished may only mean the writer committed again
+            # meanwhile and cleaned the segments it merged away: damage is
+            # damage only if the latest commit shows it too.
+            for attempt in range(self.DAMAGE_RETRIES + 1):
+                last = attempt == self.DAMAGE_RETRIES
+                try:
+                    changed = self._refresh_locked() or changed
+                except IndexCorrupt as exc:  # a new commit with a damaged segment
+                    if not last and self._newer_commit():
+                        continue
+                    self._damage = str(exc)
+                    raise
+                found = self._damaged()
+                if found and not last and self._newer_commit():
+                    continue
+                break
             self._damage = str(integrity.corrupt_error(self.path, found)) if found else None
             if self._damage:
                 raise IndexCorrupt(self._damage)
             return changed
+
+    DAMAGE_RETRIES = 3
+
+    def _newer_commit(self) -> bool:
+        """Is there a commit (or a rebuilt directory) newer than the view?"""
+        if os.path.realpath(self.path) != self.realpath:
+            return True
+        try:
+            latest = whoosh_index.TOC._latest_generation(self.ix.storage, store.INDEXNAME)
+        except Exception:  # noqa: BLE001 - no readable table of contents: nothing newer to try
+            return False
+        return self._view is None or latest != self._view.generation
 
     def _refresh_locked(self) -> bool:
         real = os.path.realpath(self.path)
