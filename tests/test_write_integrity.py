@@ -587,3 +587,20 @@ def test_the_whoosh_schema_keeps_a_tag_whole():
 
     field = build_schema()["tags"]
     assert [t.text for t in field.analyzer("香港,选举\n体育 新闻")] == ["香港,选举", "体育 新闻"]
+
+
+# ---- findings A-F of the store review ----------------------------------------------
+def test_f_a_title_of_invisible_characters_is_empty(svc, tmp_path):
+    """"\u200b" is as empty as "   ": refused by the write API and skipped
+    by the CLI; a visible title with an invisible character is kept."""
+    for title in ("\u200b", " \u200b\ufeff\u2060 ", "   "):
+        status, body = put(svc, "inv-title", {"title": title, "body": "正文"})
+        assert status == 400 and "title" in json.dumps(body, ensure_ascii=False), (title, status, body)
+    assert req(svc, "GET", "/api/articles/inv-title")[0] == 404
+    path = write_jsonl(tmp_path / "inv.jsonl", [{"id": "inv-1", "title": "\u200b"},
+                                                 {"id": "inv-2", "title": "可见\u200b标题"}])
+    out = cli("build", "--index", str(tmp_path / "ix"), "--store", "off", "--no-progress", path)
+    assert out.returncode == 0 and "added 1," in out.stderr and "skipped 1 bad" in out.stderr, out.stderr
+    from search.engine import SearchEngine
+
+    assert SearchEngine.open(str(tmp_path / "ix")).stats()["documents"] == 1
