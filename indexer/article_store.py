@@ -147,7 +147,12 @@ class ArticleStore:
 
     def bind(self, index: str, backend: str = "whoosh") -> None:
         """Record that this store feeds ``index`` (the first caller binds
-        it); raises ``StoreBound`` when it already feeds another index."""
+        it), in the store's ``meta`` and, beside the index, in its
+        ``paths.store_marker`` (so that the CLI finds this store from the
+        index alone); raises ``StoreBound`` when it already feeds another
+        index."""
+        from . import paths
+
         key = index_key(index, backend)
         with self._guard(), self._conn() as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'index'").fetchone()
@@ -157,6 +162,7 @@ class ArticleStore:
                 raise StoreBound(f"the article store {self.path} feeds the index {row[0].partition(':')[2]} "
                                  f"({row[0].partition(':')[0]}), not {index}: give the store of {index} "
                                  "(--store / SEARCH_ARTICLE_STORE), or a new file for a new index")
+        paths.record_bound_store(index, backend, self.path)
 
     # ---- writing (any process) ------------------------------------------
     def put(self, records: list[dict], already_indexed: bool = False, principal: str | None = None) -> int:

@@ -106,6 +106,10 @@ def main(argv=None) -> int:
     args.store = _store_option(args)
     if args.cmd in ("backup", "restore", "audit"):
         return _store_command(args)
+    refusal = _bypasses_bound_store(args)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     if args.cmd in ("build", "delete", "rebuild", "writer") and args.store and args.store != "off":
         from .article_store import ArticleStore, StoreBound
 
@@ -234,8 +238,10 @@ def main(argv=None) -> int:
 
 
 def _store_option(args) -> str | None:
-    """--store, else SEARCH_ARTICLE_STORE, else the index's own store when it
-    exists (for the writer: always; it creates it)."""
+    """--store, else SEARCH_ARTICLE_STORE, else the store recorded beside the
+    index as the one feeding it (``paths.bound_store``) when it exists, else
+    the index's own default store when it exists (for the writer, backup,
+    restore, audit: always; the writer creates it)."""
     from . import paths
 
     if getattr(args, "store", None):
@@ -246,10 +252,43 @@ def _store_option(args) -> str | None:
     if not index or args.cmd == "migrate":
         return None
     backend = getattr(args, "backend", "whoosh")
+    bound = paths.bound_store(index, backend)
+    if bound and (os.path.exists(bound) or args.cmd in ("writer", "backup", "restore", "audit")):
+        return bound
     # the shared store of earlier versions moves to the index it fed (or a note says what to do)
     paths.migrate_legacy(index, backend, report=lambda msg: print(msg, file=sys.stderr))
     default = paths.default_store(index, backend)
     return default if args.cmd in ("writer", "backup", "restore", "audit") or os.path.exists(default) else None
+
+
+def _bypasses_bound_store(args) -> str | None:
+    """Why ``build`` / ``delete`` / ``rebuild --store`` must not run: the
+    index is fed by an article store (``paths.bound_store``) that this
+    command would bypass (no store, ``off``, a missing one) or replace by
+    another; a change to the index alone would be undone by the next
+    rebuild from that store.  None when the command goes through it."""
+    from . import paths
+
+    if args.cmd not in ("build", "delete", "rebuild") or (args.cmd == "rebuild" and args.from_index):
+        return None
+    bound = paths.bound_store(args.index, args.backend)
+    if bound is None:
+        return None
+    marker = paths.store_marker(args.index, args.backend)
+    if args.store and args.store != "off":
+        if os.path.abspath(args.store) == bound:
+            return None
+        return (f"the index {args.index} is fed by the article store {bound} (recorded in {marker}), not "
+                f"{args.store}: give --store {bound} (if that store was moved, write its new path into {marker})")
+    if args.cmd == "rebuild":
+        return None  # without a store: rebuilt from the index itself
+    if args.store == "off":
+        return (f"the index {args.index} is fed by the article store {bound} (recorded in {marker}): a {args.cmd} "
+                "without it (--store off / SEARCH_ARTICLE_STORE=off) would change the index alone, and the next "
+                f"rebuild from the store would undo it; nothing was changed. Run it with --store {bound}")
+    return (f"the index {args.index} is fed by the article store {bound} (recorded in {marker}), which does not "
+            f"exist; nothing was changed. Put it back (python -m indexer restore --index {args.index} --store "
+            f"{bound} BACKUP) or, if it was moved, give it with --store and write its path into {marker}")
 
 
 def _invalid_index_ids(index: str) -> list[str]:
