@@ -235,7 +235,7 @@ class ArticleStore:
 
     def audit_entries(self, doc_id: str | None = None, after: int = 0, limit: int = 100) -> list[dict]:
         """Audit entries, oldest first: ``{"seq", "at" (seconds since the
-        epoch), "principal", "action" ("replace" | "withdraw" | "restore"),
+        epoch), "principal", "action" ("replace" | "withdraw" | "restore" | "drop"),
         "id", "detail"}``; only ``doc_id``'s when given; ``after``: a seq."""
         sql = "SELECT seq, at, principal, action, id, detail FROM audit WHERE seq > ?"
         args: list = [after]
@@ -289,6 +289,12 @@ class ArticleStore:
             for doc_id, rec in rows:
                 yield json.loads(rec)
             last = rows[-1][0]
+
+    def withdrawn_ids(self) -> set[str]:
+        """Ids whose latest change is a delete (applied to the index or still
+        pending): the store withdrew them, it does not lack them."""
+        return {r[0] for r in self._conn().execute(
+            "SELECT id, op, MAX(seq) FROM changes GROUP BY id") if r[1] == "delete"}
 
     def last_seq(self) -> int:
         row = self._conn().execute("SELECT MAX(seq) FROM changes").fetchone()

@@ -74,7 +74,12 @@ def main(argv=None) -> int:
                    help="rebuild from this article store (default as for build; refused if the index holds "
                         "articles it lacks, or if the store feeds another index)")
     r.add_argument("--from-index", action="store_true",
-                   help="re-analyse the index's own articles (the default without an article store)")
+                   help="re-analyse the index's own articles (the default without an article store; "
+                        "only while the service's writer is stopped)")
+    r.add_argument("--drop-ids", default=None, metavar="FILE",
+                   help="with --store: accept that the rebuild drops the index's articles that the store lacks, "
+                        "exactly the ids listed in FILE (one per line; the refusal writes that list); "
+                        "refused if the store lacks any other; each dropped id is audited")
     r.add_argument("--userdict", default=_env_userdict())
     m = sub.add_parser("migrate", help="copy a Whoosh index into OpenSearch (a new index behind an alias, swapped atomically)")
     m.add_argument("--index", required=True, help="the Whoosh index directory")
@@ -363,8 +368,11 @@ def _rebuild_from_store(args) -> int:
             print(f"error: no index at {args.index}", file=sys.stderr)
             return 2
         if running_writer(args.index, args.backend, args.store if args.store != "off" else None):
-            print("error: the running service's writer owns this index; rebuild through it with --store",
-                  file=sys.stderr)
+            print("error: the running service's writer owns this index, so it cannot be rebuilt from its own "
+                  "articles now: stop the service first and run this command again; or, while it runs, rebuild "
+                  f"from the article store (python -m indexer rebuild --index {args.index} --store STORE: if the "
+                  "index holds articles the store lacks, it lists them and --drop-ids accepts dropping exactly "
+                  "those)", file=sys.stderr)
             return 2
         from search.backends.base import IndexCorrupt
 
@@ -383,12 +391,33 @@ def _rebuild_from_store(args) -> int:
     store = ArticleStore(args.store)
     damaged: list[str] = []
     lacking = rebuild.store_lacks(args.backend, args.index, store, args.opensearch_url, damaged=damaged)
-    if lacking:
-        print(f"error: the index holds {lacking} articles that the article store {args.store} lacks; "
-              "a rebuild from the store would drop them. Re-analyse the index's own articles instead: "
-              f"python -m indexer rebuild --index {args.index} --from-index; or add them to the store first: "
-              f"python -m indexer build --index {args.index} --store {args.store} FILES", file=sys.stderr)
+    accepted: set[str] = set()
+    if args.drop_ids:
+        try:
+            with open(args.drop_ids, encoding="utf-8") as f:
+                accepted = {line.rstrip("\n") for line in f if line.rstrip("\n")}
+        except OSError as exc:
+            print(f"error: cannot read --drop-ids {args.drop_ids}: {exc}", file=sys.stderr)
+            return 2
+    unaccepted = [i for i in lacking if i not in accepted]
+    if unaccepted:
+        listing = _lacking_list(args.index, args.backend, unaccepted)
+        running = running_writer(args.index, args.backend, args.store)
+        keep = ("stop the service, then re-analyse the index's own articles: "
+                f"python -m indexer rebuild --index {args.index} --from-index" if running else
+                f"re-analyse the index's own articles instead: python -m indexer rebuild --index {args.index} "
+                "--from-index")
+        print(f"error: the index holds {len(unaccepted)} articles that the article store {args.store} lacks"
+              + (f" (beyond the {len(accepted)} ids of {args.drop_ids})" if accepted else "")
+              + f": {_some(unaccepted)}; all are listed in {listing}. A rebuild from the store would drop them, "
+              f"so none was made. To keep them: {keep}; or add them to the store first: python -m indexer build "
+              f"--index {args.index} --store {args.store} FILES. To drop exactly these (e.g. after a restore "
+              f"from a backup that predates them): python -m indexer rebuild --index {args.index} --store "
+              f"{args.store} --drop-ids {listing}", file=sys.stderr)
         return 2
+    if lacking:
+        print(f"dropping {len(lacking)} articles that the article store lacks (accepted by --drop-ids "
+              f"{args.drop_ids}): {' '.join(lacking)}", file=sys.stderr)
     if damaged:
         # The damaged segments' articles cannot be read: say so, and take
         # every article from the store (the source of truth).
@@ -417,8 +446,30 @@ def _rebuild_from_store(args) -> int:
             writer.drain()
         finally:
             writer.close()
-    print(f"rebuilt {args.index} from {store.count()} articles in {args.store}", file=sys.stderr)
+    if lacking:  # audited once they are gone
+        from .article_store import cli_principal
+
+        detail = f"dropped from the index by a rebuild from the store (--drop-ids {os.path.abspath(args.drop_ids)})"
+        for doc_id in lacking:
+            store.audit(cli_principal(), "drop", doc_id, detail)
+    print(f"rebuilt {args.index} from {store.count()} articles in {args.store}"
+          + (f" ({len(lacking)} articles the store lacks dropped)" if lacking else ""), file=sys.stderr)
     return 0
+
+
+def _some(ids: list[str], n: int = 20) -> str:
+    """The first ``n`` ids, and how many more."""
+    return " ".join(ids[:n]) + (f" ... and {len(ids) - n} more" if len(ids) > n else "")
+
+
+def _lacking_list(index: str, backend: str, ids: list[str]) -> str:
+    """Write ``ids`` (one per line) beside the index; returns the file."""
+    from . import paths
+
+    path = paths.lacking_list(index, backend)
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(i + "\n" for i in ids)
+    return path
 
 
 def _to_opensearch(args) -> int:
