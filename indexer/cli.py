@@ -100,6 +100,10 @@ def main(argv=None) -> int:
     rs = sub.add_parser("restore", help="replace the article store by a backup (the current one is kept beside it)")
     rs.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"))
     rs.add_argument("--store", default=None, help="the article store (default as for build)")
+    rs.add_argument("--as-is", action="store_true",
+                    help="restore the backup exactly as it is: also bring back the articles withdrawn after it "
+                         "(by default those withdrawals are re-applied)")
+    rs.add_argument("--dry-run", action="store_true", help="say what the restore would change, change nothing")
     rs.add_argument("source", help="the backup file")
     au = sub.add_parser("audit", help="the audit log of withdrawals and replacements (who, when, which id)")
     au.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"))
@@ -332,10 +336,16 @@ def _store_command(args) -> int:
             print(f"backed up {n} articles from {args.store} to {args.dest}", file=sys.stderr)
             return 0
         if args.cmd == "restore":
-            n, saved = store_backup.restore(args.source, args.store)
-            print(f"restored {n} articles into {args.store} from {args.source}"
+            if args.dry_run:
+                plan = store_backup.plan_restore(args.source, args.store, as_is=args.as_is)
+                print(f"a restore of {args.source} into {args.store} would:", file=sys.stderr)
+                _print_plan(plan)
+                return 0
+            plan, saved = store_backup.restore(args.source, args.store, as_is=args.as_is)
+            print(f"restored {args.source} into {args.store}" + (" as it is" if args.as_is else "")
                   + (f" (its previous content is in {saved})" if saved else "")
-                  + "; the writer re-applies them to the index", file=sys.stderr)
+                  + f"; {plan.articles} articles; the writer applies this to the index:", file=sys.stderr)
+            _print_plan(plan)
             return 0
         if not os.path.exists(args.store):
             print(f"error: no article store at {args.store}", file=sys.stderr)
@@ -351,6 +361,21 @@ def _store_command(args) -> int:
     except (FileNotFoundError, FileExistsError, ValueError, article_store.StoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _print_plan(plan) -> None:
+    """A restore's changes (``backup.RestorePlan``), by count and id."""
+    lines = [("withdraw", plan.lacking, "article(s) the backup lacks"),
+             ("bring back", plan.brought_back, "article(s) the current store does not hold"),
+             ("replace", plan.changed, "article(s) by the backup's record")]
+    if plan.as_is:
+        lines.append(("bring back, as --as-is asks,", plan.withdrawals_kept,
+                      "article(s) withdrawn after the backup (among those brought back)"))
+    else:
+        lines.append(("keep withdrawn", plan.withdrawals_kept,
+                      "article(s) the backup holds that were withdrawn after it (--as-is would bring them back)"))
+    for verb, ids, what in lines:
+        print(f"  {verb} {len(ids)} {what}" + (f": {' '.join(ids)}" if ids else ""), file=sys.stderr)
 
 
 def _rebuild_from_store(args) -> int:
