@@ -426,7 +426,7 @@ def _rebuild_from_store(args) -> int:
             return 2
     unaccepted = [i for i in lacking if i not in accepted]
     if unaccepted:
-        listing = _lacking_list(args.index, args.backend, unaccepted)
+        listing = _lacking_list(args.index, args.backend, lacking)  # all of them, accepted or not
         running = running_writer(args.index, args.backend, args.store)
         keep = ("stop the service, then re-analyse the index's own articles: "
                 f"python -m indexer rebuild --index {args.index} --from-index" if running else
@@ -434,11 +434,11 @@ def _rebuild_from_store(args) -> int:
                 "--from-index")
         print(f"error: the index holds {len(unaccepted)} articles that the article store {args.store} lacks"
               + (f" (beyond the {len(accepted)} ids of {args.drop_ids})" if accepted else "")
-              + f": {_some(unaccepted)}; all are listed in {listing}. A rebuild from the store would drop them, "
+              + f": {_some(unaccepted)}; all {len(lacking)} ids the store lacks are listed in {listing}. A rebuild from the store would drop them, "
               f"so none was made. To keep them: {keep}; or add them to the store first: python -m indexer build "
               f"--index {args.index} --store {args.store} FILES. To drop exactly these (e.g. after a restore "
               f"from a backup that predates them): python -m indexer rebuild --index {args.index} --store "
-              f"{args.store} --drop-ids {listing}", file=sys.stderr)
+              f"{args.store} --drop-ids {listing} (after checking that list)", file=sys.stderr)
         return 2
     if lacking:
         print(f"dropping {len(lacking)} articles that the article store lacks (accepted by --drop-ids "
