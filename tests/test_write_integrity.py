@@ -763,3 +763,25 @@ def test_d_from_index_while_serving_points_to_a_way_that_works(svc):
     """Finding D: the refusals never send the operator in a circle."""
     out = cli("rebuild", "--index", svc["index"], "--from-index")
     assert out.returncode == 2 and "stop the service first" in out.stderr and "--drop-ids" in out.stderr, out.stderr
+
+
+def test_d_rebuild_while_serving_drops_exactly_the_listed_articles(svc):
+    """Finding D, while the service runs: an article the store lacks (as an
+    earlier version's restore left them: removed from the store with no
+    change queued) blocks `rebuild --store` until --drop-ids accepts it; the
+    running writer then rebuilds without it."""
+    from indexer.article_store import ArticleStore
+
+    assert put(svc, "orphan-1", rec(svc, 90, "仓库缺少的稿件"))[0] in (200, 201)
+    with sqlite3.connect(svc["store"]) as c:
+        c.execute("DELETE FROM articles WHERE id = 'orphan-1'")
+        c.execute("DELETE FROM changes WHERE id = 'orphan-1'")
+    out = cli("rebuild", "--index", svc["index"], "--store", svc["store"])
+    listing = svc["index"] + ".store-lacks.txt"
+    assert out.returncode == 2 and "1 articles" in out.stderr and "orphan-1" in out.stderr, out.stderr
+    assert "stop the service, then" in out.stderr and f"--drop-ids {listing}" in out.stderr
+    assert req(svc, "GET", "/api/articles/orphan-1")[0] == 200
+    out = cli("rebuild", "--index", svc["index"], "--store", svc["store"], "--drop-ids", listing)
+    assert out.returncode == 0 and "1 articles the store lacks dropped" in out.stderr, out.stderr
+    assert _wait_status(svc, "orphan-1", 404) == 404
+    assert ArticleStore(svc["store"]).audit_entries("orphan-1")[-1]["action"] == "drop"
