@@ -72,6 +72,16 @@ class Change:
     record: dict | None  # the record for "put"
 
 
+@dataclass
+class PutResult:
+    """What ``ArticleStore.put_counted`` did: ``seq`` to wait for, and how
+    many records were new, replaced a different one, or were identical."""
+    seq: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
 SCHEMA = """
     CREATE TABLE IF NOT EXISTS articles (
         id TEXT PRIMARY KEY, record TEXT NOT NULL, updated REAL NOT NULL);
@@ -84,6 +94,7 @@ SCHEMA = """
         seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, principal TEXT NOT NULL,
         action TEXT NOT NULL, id TEXT NOT NULL, detail TEXT);
     CREATE INDEX IF NOT EXISTS audit_id ON audit (id);
+    CREATE INDEX IF NOT EXISTS changes_id ON changes (id, seq);
     CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -136,7 +147,12 @@ class ArticleStore:
 
     def bind(self, index: str, backend: str = "whoosh") -> None:
         """Record that this store feeds ``index`` (the first caller binds
-        it); raises ``StoreBound`` when it already feeds another index."""
+        it), in the store's ``meta`` and, beside the index, in its
+        ``paths.store_marker`` (so that the CLI finds this store from the
+        index alone); raises ``StoreBound`` when it already feeds another
+        index."""
+        from . import paths
+
         key = index_key(index, backend)
         with self._guard(), self._conn() as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'index'").fetchone()
@@ -146,30 +162,53 @@ class ArticleStore:
                 raise StoreBound(f"the article store {self.path} feeds the index {row[0].partition(':')[2]} "
                                  f"({row[0].partition(':')[0]}), not {index}: give the store of {index} "
                                  "(--store / SEARCH_ARTICLE_STORE), or a new file for a new index")
+        paths.record_bound_store(index, backend, self.path)
 
     # ---- writing (any process) ------------------------------------------
     def put(self, records: list[dict], already_indexed: bool = False, principal: str | None = None) -> int:
+        """Store ``records`` and queue them for indexing (``put_counted``);
+        returns the seq to wait for (``wait_applied``) before every record
+        is in the index: the last new change, or, for a record identical to
+        the stored one, that id's last change."""
+        return self.put_counted(records, already_indexed, principal).seq
+
+    def put_counted(self, records: list[dict], already_indexed: bool = False,
+                    principal: str | None = None) -> "PutResult":
         """Store ``records`` (validated, each with an ``id`` that keeps the
         id rule: else ``ids.InvalidId``) and queue them for indexing, in one
-        transaction; returns the last change's seq.  A record that replaces
-        a different one is written to the audit log as ``replace`` by
-        ``principal`` (default: ``cli_principal()``).  ``already_indexed``:
-        see ``_record``."""
+        transaction.  A record identical to the stored one (same JSON) is
+        skipped: no change, no audit entry (re-running a file changes
+        nothing).  A record that replaces a different one is written to the
+        audit log as ``replace`` by ``principal`` (default:
+        ``cli_principal()``).  ``already_indexed``: see ``_record``.
+        Returns ``PutResult(seq, added, updated, unchanged)``: ``seq`` as
+        for ``put``."""
         for r in records:
             ids.check(r["id"])
         who = principal or cli_principal()
+        result = PutResult()
 
         def change(c, r, now):
             text = json.dumps(r, ensure_ascii=False)
             old = c.execute("SELECT record FROM articles WHERE id = ?", (r["id"],)).fetchone()
-            if old is not None and old[0] != text:
+            if old is not None and old[0] == text:
+                result.unchanged += 1
+                last = c.execute("SELECT MAX(seq) FROM changes WHERE id = ?", (r["id"],)).fetchone()[0]
+                result.seq = max(result.seq, last or 0)
+                return None
+            if old is not None:
+                result.updated += 1
                 self._audit(c, now, who, "replace", r["id"])
+            else:
+                result.added += 1
             c.execute("INSERT INTO articles (id, record, updated) VALUES (?, ?, ?) "
                       "ON CONFLICT(id) DO UPDATE SET record = excluded.record, updated = excluded.updated",
                       (r["id"], text, now))
             return c.execute("INSERT INTO changes (id, op, at) VALUES (?, 'put', ?)", (r["id"], now)).lastrowid
 
-        return self._record(records, change, already_indexed)
+        new = self._record(records, change, already_indexed)
+        result.seq = max(result.seq, new)
+        return result
 
     def delete(self, doc_ids: list[str], already_indexed: bool = False, principal: str | None = None) -> int:
         """Withdraw ``doc_ids`` (any id, also one that breaks the id rule, so
@@ -196,7 +235,7 @@ class ArticleStore:
 
     def audit_entries(self, doc_id: str | None = None, after: int = 0, limit: int = 100) -> list[dict]:
         """Audit entries, oldest first: ``{"seq", "at" (seconds since the
-        epoch), "principal", "action" ("replace" | "withdraw" | "restore"),
+        epoch), "principal", "action" ("replace" | "withdraw" | "restore" | "drop"),
         "id", "detail"}``; only ``doc_id``'s when given; ``after``: a seq."""
         sql = "SELECT seq, at, principal, action, id, detail FROM audit WHERE seq > ?"
         args: list = [after]
@@ -208,8 +247,9 @@ class ArticleStore:
                 for r in rows]
 
     def _record(self, items, change, already_indexed: bool) -> int:
-        """Apply ``change`` to every item in one transaction; returns the
-        last change's seq.  ``already_indexed``: the index was just written
+        """Apply ``change`` to every item in one transaction (``change``
+        returns the new change's seq, or None when it wrote none); returns
+        the last new change's seq (0: none).  ``already_indexed``: the index was just written
         directly (no writer running), so the changes are only recorded here,
         the source of truth, and marked as applied when nothing else was
         pending."""
@@ -220,7 +260,7 @@ class ArticleStore:
                 <= (c.execute("SELECT value FROM state WHERE key = 'applied'").fetchone() or (0,))[0])
             seq = 0
             for item in items:
-                seq = change(c, item, now)
+                seq = change(c, item, now) or seq  # None: nothing to change
             if caught_up and seq:
                 c.execute("INSERT INTO state (key, value) VALUES ('applied', ?) "
                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (seq,))
@@ -249,6 +289,12 @@ class ArticleStore:
             for doc_id, rec in rows:
                 yield json.loads(rec)
             last = rows[-1][0]
+
+    def withdrawn_ids(self) -> set[str]:
+        """Ids whose latest change is a delete (applied to the index or still
+        pending): the store withdrew them, it does not lack them."""
+        return {r[0] for r in self._conn().execute(
+            "SELECT id, op, MAX(seq) FROM changes GROUP BY id") if r[1] == "delete"}
 
     def last_seq(self) -> int:
         row = self._conn().execute("SELECT MAX(seq) FROM changes").fetchone()

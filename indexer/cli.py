@@ -74,7 +74,12 @@ def main(argv=None) -> int:
                    help="rebuild from this article store (default as for build; refused if the index holds "
                         "articles it lacks, or if the store feeds another index)")
     r.add_argument("--from-index", action="store_true",
-                   help="re-analyse the index's own articles (the default without an article store)")
+                   help="re-analyse the index's own articles (the default without an article store; "
+                        "only while the service's writer is stopped)")
+    r.add_argument("--drop-ids", default=None, metavar="FILE",
+                   help="with --store: accept that the rebuild drops the index's articles that the store lacks, "
+                        "exactly the ids listed in FILE (one per line; the refusal writes that list); "
+                        "refused if the store lacks any other; each dropped id is audited")
     r.add_argument("--userdict", default=_env_userdict())
     m = sub.add_parser("migrate", help="copy a Whoosh index into OpenSearch (a new index behind an alias, swapped atomically)")
     m.add_argument("--index", required=True, help="the Whoosh index directory")
@@ -95,6 +100,10 @@ def main(argv=None) -> int:
     rs = sub.add_parser("restore", help="replace the article store by a backup (the current one is kept beside it)")
     rs.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"))
     rs.add_argument("--store", default=None, help="the article store (default as for build)")
+    rs.add_argument("--as-is", action="store_true",
+                    help="restore the backup exactly as it is: also bring back the articles withdrawn after it "
+                         "(by default those withdrawals are re-applied)")
+    rs.add_argument("--dry-run", action="store_true", help="say what the restore would change, change nothing")
     rs.add_argument("source", help="the backup file")
     au = sub.add_parser("audit", help="the audit log of withdrawals and replacements (who, when, which id)")
     au.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"))
@@ -106,6 +115,10 @@ def main(argv=None) -> int:
     args.store = _store_option(args)
     if args.cmd in ("backup", "restore", "audit"):
         return _store_command(args)
+    refusal = _bypasses_bound_store(args)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     if args.cmd in ("build", "delete", "rebuild", "writer") and args.store and args.store != "off":
         from .article_store import ArticleStore, StoreBound
 
@@ -234,8 +247,10 @@ def main(argv=None) -> int:
 
 
 def _store_option(args) -> str | None:
-    """--store, else SEARCH_ARTICLE_STORE, else the index's own store when it
-    exists (for the writer: always; it creates it)."""
+    """--store, else SEARCH_ARTICLE_STORE, else the store recorded beside the
+    index as the one feeding it (``paths.bound_store``) when it exists, else
+    the index's own default store when it exists (for the writer, backup,
+    restore, audit: always; the writer creates it)."""
     from . import paths
 
     if getattr(args, "store", None):
@@ -246,10 +261,43 @@ def _store_option(args) -> str | None:
     if not index or args.cmd == "migrate":
         return None
     backend = getattr(args, "backend", "whoosh")
+    bound = paths.bound_store(index, backend)
+    if bound and (os.path.exists(bound) or args.cmd in ("writer", "backup", "restore", "audit")):
+        return bound
     # the shared store of earlier versions moves to the index it fed (or a note says what to do)
     paths.migrate_legacy(index, backend, report=lambda msg: print(msg, file=sys.stderr))
     default = paths.default_store(index, backend)
     return default if args.cmd in ("writer", "backup", "restore", "audit") or os.path.exists(default) else None
+
+
+def _bypasses_bound_store(args) -> str | None:
+    """Why ``build`` / ``delete`` / ``rebuild --store`` must not run: the
+    index is fed by an article store (``paths.bound_store``) that this
+    command would bypass (no store, ``off``, a missing one) or replace by
+    another; a change to the index alone would be undone by the next
+    rebuild from that store.  None when the command goes through it."""
+    from . import paths
+
+    if args.cmd not in ("build", "delete", "rebuild") or (args.cmd == "rebuild" and args.from_index):
+        return None
+    bound = paths.bound_store(args.index, args.backend)
+    if bound is None:
+        return None
+    marker = paths.store_marker(args.index, args.backend)
+    if args.store and args.store != "off":
+        if os.path.abspath(args.store) == bound:
+            return None
+        return (f"the index {args.index} is fed by the article store {bound} (recorded in {marker}), not "
+                f"{args.store}: give --store {bound} (if that store was moved, write its new path into {marker})")
+    if args.cmd == "rebuild":
+        return None  # without a store: rebuilt from the index itself
+    if args.store == "off":
+        return (f"the index {args.index} is fed by the article store {bound} (recorded in {marker}): a {args.cmd} "
+                "without it (--store off / SEARCH_ARTICLE_STORE=off) would change the index alone, and the next "
+                f"rebuild from the store would undo it; nothing was changed. Run it with --store {bound}")
+    return (f"the index {args.index} is fed by the article store {bound} (recorded in {marker}), which does not "
+            f"exist; nothing was changed. Put it back (python -m indexer restore --index {args.index} --store "
+            f"{bound} BACKUP) or, if it was moved, give it with --store and write its path into {marker}")
 
 
 def _invalid_index_ids(index: str) -> list[str]:
@@ -288,10 +336,16 @@ def _store_command(args) -> int:
             print(f"backed up {n} articles from {args.store} to {args.dest}", file=sys.stderr)
             return 0
         if args.cmd == "restore":
-            n, saved = store_backup.restore(args.source, args.store)
-            print(f"restored {n} articles into {args.store} from {args.source}"
+            if args.dry_run:
+                plan = store_backup.plan_restore(args.source, args.store, as_is=args.as_is)
+                print(f"a restore of {args.source} into {args.store} would:", file=sys.stderr)
+                _print_plan(plan)
+                return 0
+            plan, saved = store_backup.restore(args.source, args.store, as_is=args.as_is)
+            print(f"restored {args.source} into {args.store}" + (" as it is" if args.as_is else "")
                   + (f" (its previous content is in {saved})" if saved else "")
-                  + "; the writer re-applies them to the index", file=sys.stderr)
+                  + f"; {plan.articles} articles; the writer applies this to the index:", file=sys.stderr)
+            _print_plan(plan)
             return 0
         if not os.path.exists(args.store):
             print(f"error: no article store at {args.store}", file=sys.stderr)
@@ -309,6 +363,21 @@ def _store_command(args) -> int:
         return 2
 
 
+def _print_plan(plan) -> None:
+    """A restore's changes (``backup.RestorePlan``), by count and id."""
+    lines = [("withdraw", plan.lacking, "article(s) the backup lacks"),
+             ("bring back", plan.brought_back, "article(s) the current store does not hold"),
+             ("replace", plan.changed, "article(s) by the backup's record")]
+    if plan.as_is:
+        lines.append(("bring back, as --as-is asks,", plan.withdrawals_kept,
+                      "article(s) withdrawn after the backup (among those brought back)"))
+    else:
+        lines.append(("keep withdrawn", plan.withdrawals_kept,
+                      "article(s) the backup holds that were withdrawn after it (--as-is would bring them back)"))
+    for verb, ids, what in lines:
+        print(f"  {verb} {len(ids)} {what}" + (f": {' '.join(ids)}" if ids else ""), file=sys.stderr)
+
+
 def _rebuild_from_store(args) -> int:
     """Rebuild from the index itself, or from the article store: ask the
     running writer (it owns the index), or do it here.  Never drops an
@@ -324,8 +393,11 @@ def _rebuild_from_store(args) -> int:
             print(f"error: no index at {args.index}", file=sys.stderr)
             return 2
         if running_writer(args.index, args.backend, args.store if args.store != "off" else None):
-            print("error: the running service's writer owns this index; rebuild through it with --store",
-                  file=sys.stderr)
+            print("error: the running service's writer owns this index, so it cannot be rebuilt from its own "
+                  "articles now: stop the service first and run this command again; or, while it runs, rebuild "
+                  f"from the article store (python -m indexer rebuild --index {args.index} --store STORE: if the "
+                  "index holds articles the store lacks, it lists them and --drop-ids accepts dropping exactly "
+                  "those)", file=sys.stderr)
             return 2
         from search.backends.base import IndexCorrupt
 
@@ -344,12 +416,33 @@ def _rebuild_from_store(args) -> int:
     store = ArticleStore(args.store)
     damaged: list[str] = []
     lacking = rebuild.store_lacks(args.backend, args.index, store, args.opensearch_url, damaged=damaged)
-    if lacking:
-        print(f"error: the index holds {lacking} articles that the article store {args.store} lacks; "
-              "a rebuild from the store would drop them. Re-analyse the index's own articles instead: "
-              f"python -m indexer rebuild --index {args.index} --from-index; or add them to the store first: "
-              f"python -m indexer build --index {args.index} --store {args.store} FILES", file=sys.stderr)
+    accepted: set[str] = set()
+    if args.drop_ids:
+        try:
+            with open(args.drop_ids, encoding="utf-8") as f:
+                accepted = {line.rstrip("\n") for line in f if line.rstrip("\n")}
+        except OSError as exc:
+            print(f"error: cannot read --drop-ids {args.drop_ids}: {exc}", file=sys.stderr)
+            return 2
+    unaccepted = [i for i in lacking if i not in accepted]
+    if unaccepted:
+        listing = _lacking_list(args.index, args.backend, lacking)  # all of them, accepted or not
+        running = running_writer(args.index, args.backend, args.store)
+        keep = ("stop the service, then re-analyse the index's own articles: "
+                f"python -m indexer rebuild --index {args.index} --from-index" if running else
+                f"re-analyse the index's own articles instead: python -m indexer rebuild --index {args.index} "
+                "--from-index")
+        print(f"error: the index holds {len(unaccepted)} articles that the article store {args.store} lacks"
+              + (f" (beyond the {len(accepted)} ids of {args.drop_ids})" if accepted else "")
+              + f": {_some(unaccepted)}; all {len(lacking)} ids the store lacks are listed in {listing}. A rebuild from the store would drop them, "
+              f"so none was made. To keep them: {keep}; or add them to the store first: python -m indexer build "
+              f"--index {args.index} --store {args.store} FILES. To drop exactly these (e.g. after a restore "
+              f"from a backup that predates them): python -m indexer rebuild --index {args.index} --store "
+              f"{args.store} --drop-ids {listing} (after checking that list)", file=sys.stderr)
         return 2
+    if lacking:
+        print(f"dropping {len(lacking)} articles that the article store lacks (accepted by --drop-ids "
+              f"{args.drop_ids}): {' '.join(lacking)}", file=sys.stderr)
     if damaged:
         # The damaged segments' articles cannot be read: say so, and take
         # every article from the store (the source of truth).
@@ -378,8 +471,30 @@ def _rebuild_from_store(args) -> int:
             writer.drain()
         finally:
             writer.close()
-    print(f"rebuilt {args.index} from {store.count()} articles in {args.store}", file=sys.stderr)
+    if lacking:  # audited once they are gone
+        from .article_store import cli_principal
+
+        detail = f"dropped from the index by a rebuild from the store (--drop-ids {os.path.abspath(args.drop_ids)})"
+        for doc_id in lacking:
+            store.audit(cli_principal(), "drop", doc_id, detail)
+    print(f"rebuilt {args.index} from {store.count()} articles in {args.store}"
+          + (f" ({len(lacking)} articles the store lacks dropped)" if lacking else ""), file=sys.stderr)
     return 0
+
+
+def _some(ids: list[str], n: int = 20) -> str:
+    """The first ``n`` ids, and how many more."""
+    return " ".join(ids[:n]) + (f" ... and {len(ids) - n} more" if len(ids) > n else "")
+
+
+def _lacking_list(index: str, backend: str, ids: list[str]) -> str:
+    """Write ``ids`` (one per line) beside the index; returns the file."""
+    from . import paths
+
+    path = paths.lacking_list(index, backend)
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(i + "\n" for i in ids)
+    return path
 
 
 def _to_opensearch(args) -> int:

@@ -43,6 +43,45 @@ def default_query_log(index: str, backend: str = "whoosh") -> str:
     return _base(index, backend) + ".querylog.sqlite"
 
 
+def store_marker(index: str, backend: str = "whoosh") -> str:
+    """The file beside the index that names the article store feeding it
+    (written by ``ArticleStore.bind``; beside, not inside: a rebuild
+    replaces the index directory), so that the CLI finds that store when
+    ``--store`` is not given, and refuses a change that would bypass it."""
+    return _base(index, backend) + ".store"
+
+
+def bound_store(index: str, backend: str = "whoosh") -> str | None:
+    """The absolute path of the article store that feeds ``index`` (its
+    ``store_marker``), or None when none is recorded."""
+    try:
+        with open(store_marker(index, backend), encoding="utf-8") as f:
+            path = f.read().strip()
+    except FileNotFoundError:
+        return None
+    return path or None
+
+
+def record_bound_store(index: str, backend: str, store: str) -> None:
+    """Write ``store``'s absolute path into ``index``'s ``store_marker``
+    (atomically; unchanged files are not rewritten)."""
+    path = os.path.abspath(store)
+    if bound_store(index, backend) == path:
+        return
+    marker = store_marker(index, backend)
+    os.makedirs(os.path.dirname(os.path.abspath(marker)) or ".", exist_ok=True)
+    tmp = f"{marker}.{os.getpid()}.partial"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(path + "\n")
+    os.replace(tmp, marker)
+
+
+def lacking_list(index: str, backend: str = "whoosh") -> str:
+    """Where ``indexer rebuild --store`` lists the index's articles that the
+    store lacks (for ``--drop-ids``)."""
+    return _base(index, backend) + ".store-lacks.txt"
+
+
 def store_path(environ, index: str, backend: str = "whoosh") -> str:
     """``SEARCH_ARTICLE_STORE`` if set (a path or ``off``), else the index's default."""
     return environ.get("SEARCH_ARTICLE_STORE") or default_store(index, backend)

@@ -391,7 +391,9 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
                    report=None, wait: bool = True) -> Summary:
     """While the service runs, its writer owns the index: validate the files
     here, append the records to the article store, and wait until the
-    writer has committed them (same skipping and reporting as ``build``).
+    writer has committed them (same skipping and reporting as ``build``:
+    added / updated / unchanged as the store counts them, a record identical
+    to the stored one being unchanged and queuing nothing).
 
     ``wait=False``: the records were just indexed directly (no writer
     running): ``ArticleStore.put(already_indexed=True)``."""
@@ -408,11 +410,14 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
     def flush():
         nonlocal seq, pending
         if pending:
-            seq = store.put(pending, already_indexed=not wait)
+            done = store.put_counted(pending, already_indexed=not wait)
+            seq = max(seq, done.seq)
+            summary.added += done.added
+            summary.updated += done.updated
+            summary.unchanged += done.unchanged
             pending = []
 
     for raw, article in valid_records(paths, summary, report):
-        summary.added += 1
         summary.characters += len(article.title) + len(article.body)
         pending.append(raw.data if raw.data.get("id") == article.id else {**raw.data, "id": article.id})
         if len(pending) >= batch:

@@ -95,13 +95,18 @@ def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearc
 
 
 def store_lacks(backend: str, index: str, store, opensearch_url: str | None = None,
-                damaged: list | None = None) -> int:
-    """How many articles of the index the article store does not hold.
-    ``damaged``: a list to collect the damaged segments of a Whoosh index
-    (their articles cannot be read, so they are not counted); without it a
-    damaged segment raises ``IndexCorrupt``."""
-    have = {r["id"] for r in store.records()}
-    return len(index_ids(backend, index, opensearch_url, damaged) - have)
+                damaged: list | None = None) -> list[str]:
+    """The ids (sorted) of the index's articles that the article store does
+    not hold.  An id whose latest change in the store is a delete (still
+    pending for the writer, or applied) is not lacking: the store withdrew
+    it.  The index is read first, then the store, so that a change made
+    meanwhile (the store is written before the index) is never mistaken
+    for a lack.  ``damaged``: a list to collect the damaged segments of a
+    Whoosh index (their articles cannot be read, so they are not counted);
+    without it a damaged segment raises ``IndexCorrupt``."""
+    in_index = index_ids(backend, index, opensearch_url, damaged)
+    lacking = in_index - set(store.ids())
+    return sorted(lacking - store.withdrawn_ids()) if lacking else []
 
 
 def rebuild_from_store_directly(backend: str, index: str, store, userdict: str | None,

@@ -1,7 +1,9 @@
 """Validate a raw record and turn it into an ``Article``.
 
-A record needs a non-empty string ``id`` and ``title``; other fields are
-optional but must have the right type.  Problems raise ``RecordError`` with
+A record needs a non-empty string ``id`` and ``title`` (empty: nothing but
+whitespace, control or invisible format characters, ``search.chars``'s
+ignorable class, which the analysis ignores); other fields are optional but
+must have the right type.  Problems raise ``RecordError`` with
 a message naming every bad field.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from search.chars import strip_ignorable
 from search.models import Article
 from search.timeutil import DateError, parse_published
 
@@ -84,6 +87,13 @@ def _printable(s: str) -> str:
     return repr(s.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace"))
 
 
+def is_blank(text: str) -> bool:
+    """Empty once whitespace, control characters and invisible format
+    characters (``search.chars.strip_ignorable``) are left out: ``"\u200b"``
+    is as empty as ``"   "``."""
+    return not clean_line(strip_ignorable(text))
+
+
 def to_article(data: dict, acknowledged: bool = False) -> Article:
     """A validated, cleaned ``Article``; raises ``RecordError`` naming every
     problem.
@@ -112,7 +122,9 @@ def to_article(data: dict, acknowledged: bool = False) -> Article:
         elif not isinstance(rid, str):
             rid = ids.check(rid)
     title = data.get("title")
-    if not isinstance(title, str) or not clean_line(title):
+    # an acknowledged title of invisible characters only (accepted before
+    # this check) is kept; new input is refused
+    if not isinstance(title, str) or not clean_line(title) or (not acknowledged and is_blank(title)):
         problems.append("missing or empty 'title'")
     body = data.get("body")
     if body is None:
@@ -150,11 +162,11 @@ def to_article(data: dict, acknowledged: bool = False) -> Article:
         body=clean_text(body),
         published=published_dt,
         published_text=published.strip() if isinstance(published, str) else None,
-        category=clean_line(data["category"]) or None if data.get("category") else None,
-        source=clean_line(data["source"]) or None if data.get("source") else None,
-        author=clean_line(data["author"]) or None if data.get("author") else None,
+        category=None if not data.get("category") or is_blank(data["category"]) else clean_line(data["category"]),
+        source=None if not data.get("source") or is_blank(data["source"]) else clean_line(data["source"]),
+        author=None if not data.get("author") or is_blank(data["author"]) else clean_line(data["author"]),
         url=data.get("url") or None,
-        tags=[clean_line(t) for t in tags if clean_line(t)],
+        tags=[clean_line(t) for t in tags if not is_blank(t)],
         lang=data.get("lang") or None,
         extra={k: extra[k] for k in ("summary", "duplicate_ids", "updated") if k in extra},
     )

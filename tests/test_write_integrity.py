@@ -383,29 +383,60 @@ def test_principal_of_a_request():
         assert auth.principal() == "token:0123456789ab"
 
 
+def _wait_status(svc, doc_id, status, seconds=30):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while req(svc, "GET", "/api/articles/" + doc_id)[0] != status and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return req(svc, "GET", "/api/articles/" + doc_id)[0]
+
+
 def test_backup_while_serving_and_restore(svc):
+    """Finding A: a restore never silently undoes a withdrawal; it says what
+    differs from the current store, by count and id, audits each id, and the
+    index follows; --as-is restores the backup as it is."""
     backup = str(svc["tmp"] / "backup.sqlite")
     assert put(svc, "bk-1", rec(svc, 70, "备份前的稿件"))[0] == 201
+    assert put(svc, "bk-3", rec(svc, 72, "备份前的稿件丙"))[0] == 201
     out = cli("backup", "--store", svc["store"], backup)
     assert out.returncode == 0 and "backed up" in out.stderr, out.stderr
     assert cli("backup", "--store", svc["store"], backup).returncode == 2  # never overwrites
     assert put(svc, "bk-2", rec(svc, 71, "备份后的稿件"))[0] == 201
+    assert put(svc, "bk-3", rec(svc, 72, "备份后更正的标题"))[0] == 200
     assert req(svc, "DELETE", "/api/articles/bk-1")[0] == 200
-    out = cli("restore", "--store", svc["store"], backup)
-    assert out.returncode == 0 and "restored" in out.stderr, out.stderr
     from indexer.article_store import ArticleStore
 
     store = ArticleStore(svc["store"])
-    assert store.get("bk-1") is not None and store.get("bk-2") is None
-    actions = [(e["action"], e["id"]) for e in store.audit_entries(limit=10**6)]
-    assert ("withdraw", "bk-1") in actions and actions[-1] == ("restore", "*")  # the audit log is kept
-    # the writer applies the restored store: bk-1 readable again
-    import time
-
-    deadline = time.monotonic() + 30
-    while req(svc, "GET", "/api/articles/bk-1")[0] != 200 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert req(svc, "GET", "/api/articles/bk-1")[0] == 200
+    before = store.last_seq()
+    out = cli("restore", "--store", svc["store"], "--dry-run", backup)
+    assert out.returncode == 0, out.stderr
+    assert "withdraw 1 article(s) the backup lacks: bk-2" in out.stderr, out.stderr
+    assert "replace 1 article(s) by the backup's record: bk-3" in out.stderr
+    assert "keep withdrawn 1 article(s) the backup holds that were withdrawn after it" in out.stderr
+    assert "bk-1" in out.stderr and "bring back 0 " in out.stderr
+    assert store.last_seq() == before and store.get("bk-2") is not None  # a dry run changes nothing
+    out = cli("restore", "--store", svc["store"], backup)
+    assert out.returncode == 0 and "restored" in out.stderr, out.stderr
+    assert "withdraw 1 article(s) the backup lacks: bk-2" in out.stderr
+    assert "keep withdrawn 1 article(s) the backup holds that were withdrawn after it (--as-is would bring " \
+           "them back): bk-1" in out.stderr
+    assert store.get("bk-1") is None and store.get("bk-2") is None
+    assert store.get("bk-3")["title"] == "备份前的稿件丙"
+    last = {e["id"]: (e["action"], e["detail"]) for e in store.audit_entries(limit=10**6)}
+    assert last["bk-1"][0] == "withdraw" and "kept withdrawn" in last["bk-1"][1]
+    assert last["bk-2"] == ("restore", f"not in the backup {backup}: withdrawn")
+    assert last["bk-3"] == ("restore", f"the record of the backup {backup} restored")
+    assert last["*"][0] == "restore"
+    # the index follows the restored store
+    assert _wait_status(svc, "bk-2", 404) == 404 and _wait_status(svc, "bk-1", 404) == 404
+    # --as-is: the backup as it is, bk-1 brought back (and audited)
+    out = cli("restore", "--store", svc["store"], "--as-is", backup)
+    assert out.returncode == 0 and "bring back 1 article(s) the current store does not hold: bk-1" in out.stderr, \
+        out.stderr
+    assert store.get("bk-1") is not None
+    assert store.audit_entries("bk-1", limit=10**6)[-1]["detail"] == f"brought back from the backup {backup}"
+    assert _wait_status(svc, "bk-1", 200) == 200
     bad = svc["tmp"] / "not-a-store.sqlite"
     bad.write_bytes(b"not sqlite at all" * 100)
     assert cli("restore", "--store", svc["store"], str(bad)).returncode == 2
@@ -622,3 +653,170 @@ def test_a_raw_utf8_id_in_the_path_is_the_id_sent(svc):
     ids = {r["id"] for r in ArticleStore(svc["store"]).records()}
     assert "港-raw" in ids and not any(i.startswith("x") and not i.isascii() for i in ids)
     assert req(svc, "DELETE", "/api/articles/" + urllib.parse.quote("港-raw"))[0] == 200
+
+
+# ---- findings A-F of the store review ----------------------------------------------
+def test_f_a_title_of_invisible_characters_is_empty(svc, tmp_path):
+    """"\u200b" is as empty as "   ": refused by the write API and skipped
+    by the CLI; a visible title with an invisible character is kept."""
+    for title in ("\u200b", " \u200b\ufeff\u2060 ", "   "):
+        status, body = put(svc, "inv-title", {"title": title, "body": "正文"})
+        assert status == 400 and "title" in json.dumps(body, ensure_ascii=False), (title, status, body)
+    assert req(svc, "GET", "/api/articles/inv-title")[0] == 404
+    path = write_jsonl(tmp_path / "inv.jsonl", [{"id": "inv-1", "title": "\u200b"},
+                                                 {"id": "inv-2", "title": "可见\u200b标题"}])
+    out = cli("build", "--index", str(tmp_path / "ix"), "--store", "off", "--no-progress", path)
+    assert out.returncode == 0 and "added 1," in out.stderr and "skipped 1 bad" in out.stderr, out.stderr
+    from search.engine import SearchEngine
+
+    assert SearchEngine.open(str(tmp_path / "ix")).stats()["documents"] == 1
+
+
+def test_e_rerunning_a_file_through_the_writer_changes_nothing(svc, tmp_path):
+    """Finding E: the store skips a put identical to the stored record (no
+    change row), for the CLI through the running writer and the write API
+    alike; the CLI counts added/updated/unchanged."""
+    from indexer.article_store import ArticleStore
+
+    store = ArticleStore(svc["store"])
+    records = [dict(svc["records"][300 + i], id=f"rerun-{i}") for i in range(5)]
+    path = write_jsonl(tmp_path / "rerun.jsonl", records)
+    out = cli("build", "--index", svc["index"], "--store", svc["store"], "--no-progress", path)
+    assert out.returncode == 0 and "added 5, updated 0, unchanged 0" in out.stderr, out.stderr
+    assert "through the running service's writer" in out.stderr
+    seq = store.last_seq()
+    out = cli("build", "--index", svc["index"], "--store", svc["store"], "--no-progress", path)
+    assert out.returncode == 0 and "added 0, updated 0, unchanged 5" in out.stderr, out.stderr
+    assert store.last_seq() == seq  # no change row
+    records[2] = dict(records[2], title="重跑时更正的标题")
+    path = write_jsonl(tmp_path / "rerun.jsonl", records)
+    out = cli("build", "--index", svc["index"], "--store", svc["store"], "--no-progress", path)
+    assert out.returncode == 0 and "added 0, updated 1, unchanged 4" in out.stderr, out.stderr
+    assert store.last_seq() == seq + 1
+    assert req(svc, "GET", "/api/articles/rerun-2")[1]["title"] == "重跑时更正的标题"
+    # the write API: an identical PUT adds no change, and its answer is still "indexed" (the id's last change)
+    status, first = put(svc, "rerun-api", rec(svc, 80))
+    assert status == 201 and first["status"] == "indexed", first
+    n = store.last_seq()
+    status, again = put(svc, "rerun-api", rec(svc, 80))
+    assert status == 200 and again["status"] == "indexed" and again["seq"] == first["seq"], again
+    assert store.last_seq() == n
+    assert [e["action"] for e in store.audit_entries("rerun-api")] == []
+
+
+def test_b_a_deletion_never_skips_the_store_feeding_the_index(tmp_path, sample_records):
+    """Finding B: the index records the store that feeds it; delete (and
+    build) without --store go through it, or refuse naming it."""
+    from indexer.article_store import ArticleStore
+    from search.engine import SearchEngine
+
+    index, st = str(tmp_path / "ix"), str(tmp_path / "elsewhere" / "nondefault.sqlite")
+    path = write_jsonl(tmp_path / "a.jsonl", sample_records[:20])
+    out = cli("build", "--index", index, "--store", st, "--no-progress", path)
+    assert out.returncode == 0, out.stderr
+    with open(index + ".store", encoding="utf-8") as f:
+        assert f.read().strip() == os.path.abspath(st)
+    gone = sample_records[3]["id"]
+    out = cli("delete", "--index", index, gone)  # no --store; no default store beside the index
+    assert out.returncode == 0 and "deleted 1" in out.stderr, out.stderr
+    assert not os.path.exists(index + ".articles.sqlite")
+    store = ArticleStore(st)
+    assert store.get(gone) is None and store.audit_entries(gone)[-1]["action"] == "withdraw"
+    out = cli("rebuild", "--index", index, "--store", st)
+    assert out.returncode == 0, out.stderr
+    engine = SearchEngine.open(index)
+    assert engine.stats()["documents"] == 19 and engine.get(gone) is None
+    # still recorded after the rebuild replaced the index directory
+    assert os.path.exists(index + ".store")
+    other = str(tmp_path / "other.sqlite")
+    victim = sample_records[4]["id"]
+    for args, words in ((["delete", "--index", index, "--store", "off", victim], "would change the index alone"),
+                        (["delete", "--index", index, "--store", other, victim], f"not {other}"),
+                        (["build", "--index", index, "--store", "off", path], "would change the index alone")):
+        out = cli(*args)
+        assert out.returncode == 2 and os.path.abspath(st) in out.stderr and words in out.stderr, (args, out.stderr)
+    os.rename(st, st + ".moved")
+    out = cli("delete", "--index", index, victim)
+    assert out.returncode == 2 and "which does not exist" in out.stderr and os.path.abspath(st) in out.stderr, \
+        out.stderr
+    assert SearchEngine.open(index).get(victim) is not None and not os.path.exists(other)
+
+
+def test_c_pending_deletes_are_not_lacking(tmp_path, sample_records):
+    """Finding C: ids deleted in the store but not yet applied to the index
+    are not "lacking": the rebuild from the store goes ahead without them."""
+    from indexer import rebuild
+    from indexer.article_store import ArticleStore
+    from search.engine import SearchEngine
+
+    index, st = str(tmp_path / "ix"), str(tmp_path / "st.sqlite")
+    out = cli("build", "--index", index, "--store", st, "--no-progress",
+              write_jsonl(tmp_path / "a.jsonl", sample_records[:30]))
+    assert out.returncode == 0, out.stderr
+    store = ArticleStore(st)
+    withdrawn = [r["id"] for r in sample_records[:11]]
+    store.delete(withdrawn)  # written to the store, not yet applied by a writer
+    assert store.backlog() == 11 and SearchEngine.open(index).stats()["documents"] == 30
+    assert rebuild.store_lacks("whoosh", index, store) == []
+    out = cli("rebuild", "--index", index, "--store", st)
+    assert out.returncode == 0 and "lacks" not in out.stderr, out.stderr
+    engine = SearchEngine.open(index)
+    assert engine.stats()["documents"] == 19 and all(engine.get(i) is None for i in withdrawn)
+
+
+def test_d_rebuild_can_drop_exactly_the_listed_articles(tmp_path, sample_records):
+    """Finding D: the refusal lists the index's articles the store lacks;
+    --drop-ids accepts dropping exactly those (each audited), and refuses
+    when the store lacks others."""
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from search.engine import SearchEngine
+
+    index, st = str(tmp_path / "ix"), str(tmp_path / "st.sqlite")
+    pipeline.build(index, [write_jsonl(tmp_path / "a.jsonl", sample_records[:20])], workers=1, progress=False)
+    ArticleStore(st).put([dict(r) for r in sample_records[:3]])
+    lacking = sorted(r["id"] for r in sample_records[3:20])
+    out = cli("rebuild", "--index", index, "--store", st)
+    listing = index + ".store-lacks.txt"
+    assert out.returncode == 2 and "17 articles" in out.stderr and listing in out.stderr, out.stderr
+    assert f"--drop-ids {listing}" in out.stderr and "--from-index" in out.stderr
+    with open(listing, encoding="utf-8") as f:
+        assert f.read().split("\n")[:-1] == lacking
+    partial = tmp_path / "partial.txt"
+    partial.write_text("\n".join(lacking[1:]) + "\n", encoding="utf-8")
+    out = cli("rebuild", "--index", index, "--store", st, "--drop-ids", str(partial))
+    assert out.returncode == 2 and "1 articles" in out.stderr and lacking[0] in out.stderr, out.stderr
+    assert SearchEngine.open(index).stats()["documents"] == 20
+    out = cli("rebuild", "--index", index, "--store", st, "--drop-ids", listing)
+    assert out.returncode == 0 and "17 articles the store lacks dropped" in out.stderr, out.stderr
+    assert SearchEngine.open(index).stats()["documents"] == 3
+    drops = [e["id"] for e in ArticleStore(st).audit_entries(limit=1000) if e["action"] == "drop"]
+    assert sorted(drops) == lacking
+
+
+def test_d_from_index_while_serving_points_to_a_way_that_works(svc):
+    """Finding D: the refusals never send the operator in a circle."""
+    out = cli("rebuild", "--index", svc["index"], "--from-index")
+    assert out.returncode == 2 and "stop the service first" in out.stderr and "--drop-ids" in out.stderr, out.stderr
+
+
+def test_d_rebuild_while_serving_drops_exactly_the_listed_articles(svc):
+    """Finding D, while the service runs: an article the store lacks (as an
+    earlier version's restore left them: removed from the store with no
+    change queued) blocks `rebuild --store` until --drop-ids accepts it; the
+    running writer then rebuilds without it."""
+    from indexer.article_store import ArticleStore
+
+    assert put(svc, "orphan-1", rec(svc, 90, "仓库缺少的稿件"))[0] in (200, 201)
+    with sqlite3.connect(svc["store"]) as c:
+        c.execute("DELETE FROM articles WHERE id = 'orphan-1'")
+        c.execute("DELETE FROM changes WHERE id = 'orphan-1'")
+    out = cli("rebuild", "--index", svc["index"], "--store", svc["store"])
+    listing = svc["index"] + ".store-lacks.txt"
+    assert out.returncode == 2 and "1 articles" in out.stderr and "orphan-1" in out.stderr, out.stderr
+    assert "stop the service, then" in out.stderr and f"--drop-ids {listing}" in out.stderr
+    assert req(svc, "GET", "/api/articles/orphan-1")[0] == 200
+    out = cli("rebuild", "--index", svc["index"], "--store", svc["store"], "--drop-ids", listing)
+    assert out.returncode == 0 and "1 articles the store lacks dropped" in out.stderr, out.stderr
+    assert _wait_status(svc, "orphan-1", 404) == 404
+    assert ArticleStore(svc["store"]).audit_entries("orphan-1")[-1]["action"] == "drop"
