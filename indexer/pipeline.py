@@ -27,7 +27,7 @@ from search.documents import prepare
 from search.models import Article
 from search.segmenter import get_segmenter
 
-from . import bylines
+from . import bylines, lifeline
 from .records import RecordError, record_hash, to_article
 from .sources import read_file
 
@@ -125,8 +125,12 @@ class _ProcessWorkers:
                         daemon=True)
             for i in range(n)
         ]
-        for p in self.procs:
-            p.start()
+        # Bound to this process (lifeline.py): a writer or CLI killed during
+        # a build or rebuild leaves no worker behind holding the store and
+        # the new index's lock.
+        with lifeline.bound_children(os.getpid()):
+            for p in self.procs:
+                p.start()
 
     def send(self, part: int, item) -> None:
         buf = self.buffers[part]

@@ -213,3 +213,44 @@ def test_full_rebuild_switches_atomically_while_serving(tmp_path):
     assert os.path.isdir(old_dir)
     pipeline.rebuild(ix, [first], workers=1, progress=False)
     assert not os.path.isdir(old_dir)  # only the previous build is kept
+
+
+def test_build_workers_die_with_their_parent(tmp_path):
+    """kill -9 of the indexing process alone (a CLI build, or the writer
+    rebuilding): its worker processes die with it instead of living on,
+    holding the store and the new index's lock."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [sys.executable, "-m", "indexer", "build", "--no-progress", "--batch-size", "200",
+           "--workers", "2", "--index", str(tmp_path / "ix"), SAMPLE]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+    def children():
+        try:
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
+
+    deadline = time.time() + 60
+    while time.time() < deadline and len(children()) < 2 and proc.poll() is None:
+        time.sleep(0.05)
+    workers = children()
+    assert len(workers) >= 2 and proc.poll() is None, workers
+    os.kill(proc.pid, signal.SIGKILL)  # the parent only, not its process group
+    proc.wait()
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(") ")[1][0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 10
+    while time.time() < deadline and any(alive(p) for p in workers):
+        time.sleep(0.05)
+    left = [p for p in workers if alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"worker processes outlived their parent: {left}"
