@@ -134,15 +134,22 @@ def restore(backup_path: str, store_path: str, principal: str | None = None,
     backup holds that was withdrawn after it (``withdraw`` in the audit log)
     stays withdrawn, unless ``as_is`` (the backup exactly as it is).
 
-    The index follows: the writer re-applies the restored change log
-    (``applied`` reset to 0: re-applying is harmless), and a delete is
-    queued for each article of the previous content that the result lacks.
+    The index follows through the changes that differ, not by replaying
+    the whole log: the numbering of changes continues after the highest
+    seq either store used (a change number is never given twice, so a
+    client's old status URL never describes another change), everything up
+    to there counts as applied, and one change is queued per article that
+    differs (a put for one brought back or replaced, a delete for one the
+    result lacks), plus one for each article the writer had not yet caught
+    up with.  Without a previous store the whole restored log is applied.
     Each id the restore changes is audited (``restore`` with what happened,
     or ``withdraw`` for a withdrawal re-applied), then ``restore *``.
 
     Returns (the ``RestorePlan`` carried out, where the previous content
     was saved or None).  Errors: FileNotFoundError (no backup), ValueError
-    (not an article store, damaged), ``StoreUnavailable``."""
+    (not an article store, damaged; the store itself), ``StoreUnavailable``."""
+    if os.path.exists(store_path) and os.path.exists(backup_path) and os.path.samefile(store_path, backup_path):
+        raise ValueError(f"{backup_path} is the article store itself: restore from a backup of it")
     src = _check_backup(backup_path)
     try:
         saved = None
@@ -164,7 +171,19 @@ def restore(backup_path: str, store_path: str, principal: str | None = None,
     store = ArticleStore(store_path)
     who = principal or cli_principal()
     source = os.path.abspath(backup_path)
-    store.set_applied(0)
+    catch_up: set[str] = set()
+    if saved is None:
+        store.set_applied(0)  # a new store: its whole log goes to the index
+    else:
+        previous = ArticleStore(saved)
+        old_last, old_applied = previous.last_seq(), previous.applied()
+        catch_up = {ch.id for ch in previous.pending(old_applied, limit=10**9)}
+        with store._guard(), store._conn() as c:
+            base = max(old_last, c.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
+            if c.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'changes'", (base,)).rowcount == 0:
+                c.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('changes', ?)", (base,))
+            c.execute("INSERT INTO state (key, value) VALUES ('applied', ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (base,))
     if saved is not None:  # the audit log is append-only: entries made after the backup are kept
         last = store._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
         newer = ArticleStore(saved).audit_entries(after=last, limit=10**9)
@@ -187,6 +206,14 @@ def restore(backup_path: str, store_path: str, principal: str | None = None,
             store._audit(c, now, who, "restore", doc_id, f"brought back from the backup {source}")
         for doc_id in plan.changed:
             store._audit(c, now, who, "restore", doc_id, f"the record of the backup {source} restored")
+        if saved is not None:
+            # what the index must take from the restored content (the
+            # withdrawals above queued their own deletes)
+            withdrawn = set(plan.lacking) | (set() if as_is else set(plan.withdrawals_kept))
+            for doc_id in sorted((set(plan.brought_back) | set(plan.changed) | catch_up) - withdrawn):
+                held = c.execute("SELECT 1 FROM articles WHERE id = ?", (doc_id,)).fetchone() is not None
+                c.execute("INSERT INTO changes (id, op, at) VALUES (?, ?, ?)",
+                          (doc_id, "put" if held else "delete", now))
         store._audit(c, now, who, "restore", "*", f"from {source}" + (" (as it is)" if as_is else ""))
     plan.articles = store.count()
     return plan, saved

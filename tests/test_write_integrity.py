@@ -352,6 +352,10 @@ def test_withdrawals_and_replacements_are_audited(svc):
     assert data["entries"][0]["at"].endswith("+00:00")
     assert req(svc, "GET", "/api/audit", headers={})[0] == 401
     assert req(svc, "GET", "/api/audit?limit=0")[0] == 400
+    for after in (2**63, 10**23, -1):  # beyond SQLite's integers: a 400, not a 500
+        status, data = req(svc, "GET", f"/api/audit?after={after}")
+        assert status == 400 and "'after' 0 to 9223372036854775807" in data["error"], (after, data)
+    assert req(svc, "GET", f"/api/audit?after={2**63 - 1}")[0] == 200
     # from the command line: the OS user, and `indexer audit` reads it
     out = cli("delete", "--index", svc["index"], "--store", svc["store"], "tag-1")
     assert out.returncode == 0, out.stderr
@@ -428,6 +432,16 @@ def test_backup_while_serving_and_restore(svc):
     assert last["bk-2"] == ("restore", f"not in the backup {backup}: withdrawn")
     assert last["bk-3"] == ("restore", f"the record of the backup {backup} restored")
     assert last["*"][0] == "restore"
+    # The index follows through the differences only, numbered after every
+    # change number used before the restore (none is given twice).
+    assert sorted((ch.id, ch.op) for ch in store.pending(before, 100)) == [
+        ("bk-1", "delete"), ("bk-2", "delete"), ("bk-3", "put")]
+    assert store.applied() >= before
+    status, data = put(svc, "bk-4", rec(svc, 73, "恢复后的新稿件"))
+    assert status == 201 and data["seq"] > before + 3, data
+    # the live store is not a backup of itself
+    out = cli("restore", "--store", svc["store"], svc["store"])
+    assert out.returncode == 2 and "is the article store itself" in out.stderr, out.stderr
     # the index follows the restored store
     assert _wait_status(svc, "bk-2", 404) == 404 and _wait_status(svc, "bk-1", 404) == 404
     # --as-is: the backup as it is, bk-1 brought back (and audited)

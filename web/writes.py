@@ -33,6 +33,7 @@ from .api import _engine, error
 from .engine import article_store
 
 bp = Blueprint("writes", __name__)
+MAX_SEQ = 2**63 - 1  # change and audit numbers are SQLite integers
 
 
 def _store() -> ArticleStore:
@@ -227,8 +228,8 @@ def audit_log():
         limit = int(request.args.get("limit", "100"))
     except ValueError:
         return error(400, "'after' and 'limit' must be whole numbers")
-    if not 1 <= limit <= 1000 or after < 0:
-        return error(400, "'limit' must be 1 to 1000 and 'after' at least 0")
+    if not 1 <= limit <= 1000 or not 0 <= after <= MAX_SEQ:
+        return error(400, f"'limit' must be 1 to 1000 and 'after' 0 to {MAX_SEQ}")
     entries = [] if store is None else store.audit_entries(request.args.get("id"), after, limit)
     for e in entries:
         e["at"] = dt.datetime.fromtimestamp(e["at"], dt.timezone.utc).isoformat(timespec="milliseconds")
