@@ -36,13 +36,21 @@ class WhooshBackend:
         self.realpath = os.path.realpath(path)
         self._sizes: dict[str, int] = {}  # segment file sizes when opened
         self._damage: str | None = None  # why the served index is damaged
-        try:
-            self.ix = store.open_index(self.realpath)
-            self._load()
-        except (store.IncompatibleIndex, store.IndexMissing):
-            raise
-        except Exception as exc:
-            self._diagnose(exc)
+        for attempt in range(self.DAMAGE_RETRIES + 1):
+            try:
+                self.ix = store.open_index(self.realpath)
+                self._load()
+                break
+            except (store.IncompatibleIndex, store.IndexMissing):
+                raise
+            except Exception as exc:
+                # The writer committed and cleaned the generation being read
+                # (its table of contents or a merged-away segment vanished
+                # between listing and reading): read the newer one.
+                if isinstance(exc, (FileNotFoundError, IndexCorrupt)) and attempt < self.DAMAGE_RETRIES:
+                    self.realpath = os.path.realpath(path)
+                    continue
+                self._diagnose(exc)
 
     def _load(self) -> None:
         toc = self.ix._read_toc()
@@ -114,6 +122,10 @@ class WhooshBackend:
                 last = attempt == self.DAMAGE_RETRIES
                 try:
                     changed = self._refresh_locked() or changed
+                except FileNotFoundError:  # the commit being read was cleaned by a newer one
+                    if not last:
+                        continue
+                    raise
                 except IndexCorrupt as exc:  # a new commit with a damaged segment
                     if not last and self._newer_commit():
                         continue
