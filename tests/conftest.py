@@ -211,3 +211,41 @@ class SearchLoad:
         self._stop.set()
         for t in self._threads:
             t.join()
+
+
+def query_leaves(node):
+    """Every text leaf (Words, Phrase, FieldValue) of a parsed query node."""
+    from search import query as q
+
+    if isinstance(node, q.AnyOf):
+        for option in node.options:
+            yield from query_leaves(option)
+    elif isinstance(node, q.AllOf):
+        for child in node.must + node.must_not:
+            yield from query_leaves(child)
+    elif isinstance(node, q.AtLeast):
+        yield from query_leaves(node.term)
+    elif isinstance(node, q.Near):
+        yield from query_leaves(node.left)
+        yield from query_leaves(node.right)
+    else:
+        yield node
+
+
+def typed_key(text: str) -> str:
+    """``text`` as the query parser may legitimately rewrite what was typed:
+    invisible characters dropped, width and case folded (NFKC, casefold),
+    without whitespace, control characters and quote marks.  Every leaf a
+    parse produces must be a substring of its input under this key: the
+    parser never invents text."""
+    import unicodedata
+
+    from search.chars import strip_ignorable
+
+    folded = unicodedata.normalize("NFKC", strip_ignorable(text)).casefold()
+    return "".join(c for c in folded
+                   if not c.isspace() and unicodedata.category(c) != "Cc" and c not in '"“”「」')
+
+
+def leaf_text(leaf) -> str:
+    return leaf.value if hasattr(leaf, "value") else leaf.text

@@ -144,7 +144,7 @@ def test_clean_name():
 
 def test_credits_is_frozen():
     c = extract("", "本台记者 林小雨：我在现场。")
-    assert isinstance(c, Credits)
+    assert c.authors == ("林小雨",) and [(f.name, f.role) for f in c.found] == [("林小雨", "reporter")]
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.authors = ()  # type: ignore[misc]
     assert extract("", "") == Credits()

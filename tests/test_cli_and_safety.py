@@ -8,7 +8,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from conftest import ROOT, leaf_text, query_leaves, typed_key
 from search.models import SearchRequest
 from search.query import parse
 
@@ -73,14 +73,19 @@ def test_everything_shown_is_escaped(tiny_index):
 @given(st.text(max_size=80))
 def test_parser_never_raises(text):
     q = parse(text)
-    assert isinstance(q.must, list) and isinstance(q.must_not, list)
+    # every word searched comes from what was typed (folded), none invented
+    leaves = [leaf for node in q.must + q.must_not for leaf in query_leaves(node)]
+    assert [leaf for leaf in leaves if typed_key(leaf_text(leaf)) not in typed_key(text)] == [], text
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list('香港选举"-OR :title()「」*?\\\x00😀ａ１')), max_size=30))
 def test_engine_accepts_any_query(engine, text):
     res = engine.search(SearchRequest(q=text, size=3))
-    assert res.total >= 0
+    # the totals add up and the page holds what they promise
+    assert 0 <= res.total_full <= res.total <= (res.total_articles if res.grouped else res.total), text
+    assert sum(h.match["full"] for h in res.hits) == min(len(res.hits), res.total_full), text  # full matches first
+    assert len(res.hits) == min(3, res.total), (text, len(res.hits), res.total)
 
 
 def test_an_unreachable_opensearch_is_a_clear_error_without_the_password(capsys, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import STAFF, STAFF_TOKEN, digest
+from conftest import STAFF, STAFF_TOKEN, digest, leaf_text, query_leaves, typed_key
 
 
 @pytest.fixture
@@ -83,8 +83,10 @@ def test_query_parser_accepts_any_unicode(text):
     from search import query as q
 
     parsed = q.parse(text)  # never raises
-    for node in parsed.must + parsed.must_not:
-        assert isinstance(node, (q.Words, q.Phrase, q.FieldValue, q.AnyOf, q.AllOf, q.AtLeast, q.Near))
+    leaves = [leaf for node in parsed.must + parsed.must_not for leaf in query_leaves(node)]
+    assert all(isinstance(leaf, (q.Words, q.Phrase, q.FieldValue)) for leaf in leaves), leaves
+    # every leaf comes from the text typed (folded): the parser invents nothing
+    assert [leaf for leaf in leaves if typed_key(leaf_text(leaf)) not in typed_key(text)] == [], text
     assert all(isinstance(n, q.Notice) and n.code and n.message for n in parsed.notices)
 
 
@@ -112,7 +114,9 @@ def test_engine_answers_any_query(engine, text):
     from search.models import SearchRequest
 
     result = engine.search(SearchRequest(q=text, size=3, facets=()))
-    assert result.total >= 0 and len(result.hits) <= 3
+    assert 0 <= result.total_full <= result.total <= (result.total_articles if result.grouped else result.total), text
+    assert sum(h.match["full"] for h in result.hits) == min(len(result.hits), result.total_full), text  # full matches first
+    assert len(result.hits) == min(3, result.total), (text, len(result.hits), result.total)
 
 
 def test_schemathesis_finds_no_server_error(web_app):
