@@ -62,7 +62,7 @@ def ignorable_codepoints() -> frozenset[int]:
     return frozenset(cps)
 
 
-def _class_of(codepoints) -> str:
+def char_class(codepoints) -> str:
     """A regex character class matching exactly ``codepoints``."""
     cps = sorted(codepoints)
     ranges, start, prev = [], cps[0], cps[0]
@@ -77,8 +77,16 @@ def _class_of(codepoints) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def combining_codepoints() -> frozenset:
+    """Combining marks (``unicodedata.combining`` > 0): composed with the
+    letter they follow by ``normalize`` (NFC)."""
+    return frozenset(cp for cp in range(0x110000)
+                     if not 0xD800 <= cp <= 0xDFFF and unicodedata.combining(chr(cp)))
+
+
+@functools.lru_cache(maxsize=1)
 def ignorable_pattern() -> re.Pattern:
-    return re.compile(_class_of(ignorable_codepoints()))
+    return re.compile(char_class(ignorable_codepoints()))
 
 
 def has_ignorable(text: str) -> bool:

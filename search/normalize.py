@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import opencc
 
-from .chars import has_ignorable, ignorable_codepoints, ignorable_pattern
+from .chars import char_class, combining_codepoints, has_ignorable, ignorable_codepoints, ignorable_pattern
 
 @functools.lru_cache(maxsize=1)
 def _char_fold_table() -> dict[int, str]:
@@ -249,18 +249,10 @@ def _fold_and_convert(text: str) -> Normalized:
 
 @functools.lru_cache(maxsize=1)
 def _combining_pattern():
-    """Runs of combining marks (``unicodedata.combining`` > 0)."""
+    """Runs of combining marks."""
     import re
 
-    marks = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and unicodedata.combining(chr(cp))]
-    ranges, start, prev = [], marks[0], marks[0]
-    for cp in marks[1:]:
-        if cp != prev + 1:
-            ranges.append((start, prev))
-            start = cp
-        prev = cp
-    ranges.append((start, prev))
-    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]+")
+    return re.compile(char_class(combining_codepoints()) + "+")
 
 
 @functools.lru_cache(maxsize=1)
@@ -269,7 +261,7 @@ def _unusual_pattern():
     text decides whether ``normalize`` takes its slower path."""
     import re
 
-    return re.compile(ignorable_pattern().pattern[:-1] + _combining_pattern().pattern[1:-2] + "]")
+    return re.compile(char_class(ignorable_codepoints() | combining_codepoints()))
 
 
 def _compose(text: str) -> tuple[str, list[tuple[int, int]]] | None:
