@@ -96,7 +96,7 @@ def _install_security(app: Flask) -> None:
 
 
 def _cross_origin(exc: "same_origin.CrossOrigin"):
-    if request.path.startswith("/api/"):
+    if inputs.wants_json():
         from .api import error
 
         return error(403, str(exc))

@@ -37,9 +37,14 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
 
 
+def is_json_path(path: str) -> bool:
+    """Does ``path`` answer JSON (API, health, metrics), errors included?"""
+    return path.startswith(JSON_PREFIXES) or path in JSON_PATHS
+
+
 def wants_json() -> bool:
-    """Does the request's path answer JSON (API, health, metrics)?"""
-    return request.path.startswith(JSON_PREFIXES) or request.path in JSON_PATHS
+    """Does the request's path answer JSON?  (``is_json_path``)"""
+    return is_json_path(request.path)
 
 
 class RawPath:

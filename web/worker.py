@@ -40,6 +40,8 @@ from functools import partial
 from gunicorn.http import errors as http_errors
 from gunicorn.workers import gthread
 
+from .inputs import is_json_path
+
 CLIENT_TIMEOUT = float(os.environ.get("SEARCH_CLIENT_TIMEOUT", "10"))
 BUFFER_BODY_BYTES = int(os.environ.get("SEARCH_BUFFER_BODY_BYTES", str(2**20)))
 _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d+)[ \t]*$", re.I | re.M)
@@ -59,7 +61,7 @@ def error_response(status: int, message: str, target: str) -> bytes:
     """A complete HTTP response: the API's JSON error for API paths, a
     small HTML page for the rest; the connection is closed after it."""
     path = target.split("?", 1)[0]
-    if path.startswith("/api/") or path in ("/healthz", "/metrics"):
+    if is_json_path(path):
         body = json.dumps({"error": message, "status": status}).encode("utf-8")
         ctype = "application/json"
     else:
