@@ -155,10 +155,10 @@ def delete_article(doc_id):
     article stored or indexed under exactly that id exists (one written
     before the rule): it can be withdrawn."""
     store = _store()
-    why = ids.problem(doc_id)
-    if why and store.get(doc_id) is None and not _indexed(doc_id):
-        return error(400, f"invalid id {doc_id!r}: {why} ({ids.RULE})")
     if store.get(doc_id) is None and not _indexed(doc_id):
+        why = ids.problem(doc_id)
+        if why:
+            return error(400, f"invalid id {doc_id!r}: {why} ({ids.RULE})")
         return error(404, f"no article with id {doc_id!r}")
     seq = store.delete([doc_id], principal=auth.principal())
     return _answer(seq, {"id": doc_id, "deleted": True})
