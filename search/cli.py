@@ -8,6 +8,7 @@ import os
 import sys
 
 from .engine import DEFAULT_SYNONYMS, SearchEngine
+from .fields import FACET_FIELDS
 from .models import SearchRequest
 from .timeutil import DateError, local_time, parse_range
 
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
     q.add_argument("--page", type=int, default=1)
     q.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
     q.add_argument("--json", action="store_true")
-    for f in ("category", "source", "author", "tag"):
+    for f in FACET_FIELDS:
         q.add_argument(f"--{f}", action="append", default=[])
     q.add_argument("--from", dest="date_from", help="YYYY-MM-DD (from that day, Beijing time) or a date-time")
     q.add_argument("--to", dest="date_to", help="YYYY-MM-DD (to the end of that day, Beijing time) or a date-time")
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
         req = SearchRequest(
             q=" ".join(args.query), size=args.size, page=args.page, sort=args.sort,
             category=args.category, source=args.source, author=args.author, tag=args.tag,
-            date_from=date_from, date_to=date_to, facets=("category", "source", "author", "tag"),
+            date_from=date_from, date_to=date_to, facets=FACET_FIELDS,
         )
         _wait_ready(engine)
         res = engine.search(req)

@@ -41,7 +41,7 @@ from .timeutil import parse_published
 log = logging.getLogger(__name__)
 _TAGS = re.compile(r"</?mark>")
 
-TEXT_FIELDS = {None: ("title", "body"), "title": ("title",), "lead_body": ("body",)}
+from .fields import SEARCHED_FIELDS as TEXT_FIELDS
 # Words that carry no topic: in a query with other words they only add to
 # the score and are never required ("香港的选举" needs 香港 and 选举).
 FUNCTION_WORDS = frozenset(

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .fields import DEFAULT_FACETS, FACET_FIELDS  # noqa: F401 - FACET_FIELDS re-exported
+
 
 @dataclass
 class Article:
@@ -29,7 +31,6 @@ class Article:
         return bool(self.published_text and "T" in self.published_text)
 
 
-FACET_FIELDS = ("category", "source", "author", "tag")
 SORTS = ("relevance", "newest", "oldest")
 
 
@@ -47,7 +48,7 @@ class SearchRequest:
     tag: list[str] = field(default_factory=list)
     date_from: datetime | None = None  # inclusive
     date_to: datetime | None = None  # exclusive
-    facets: tuple[str, ...] = ("category", "source")
+    facets: tuple[str, ...] = DEFAULT_FACETS
     facet_size: int = 20
     highlight: bool = True
     fields: str = "all"  # "all" or "title": where plain words are looked up

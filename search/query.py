@@ -39,11 +39,8 @@ from dataclasses import dataclass, field
 from .chars import strip_ignorable
 from .normalize import fold_chars
 
-TEXT_FIELDS = ("title", "lead")  # field restrictions that search text
-VALUE_FIELDS = ("author", "source", "category", "tag")
-MAX_QUERY_LENGTH = 500
-MAX_MENTIONS = 100
-MAX_DISTANCE = 100  # w/N, pre/N: N words at most
+from .fields import MAX_DISTANCE, MAX_MENTIONS, MAX_QUERY_LENGTH  # noqa: F401 - the language's limits
+from .fields import TEXT_RESTRICTIONS as TEXT_FIELDS, VALUE_RESTRICTIONS as VALUE_FIELDS
 
 
 @dataclass(frozen=True)

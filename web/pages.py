@@ -98,7 +98,7 @@ def home():
 
 @bp.get("/search")
 def search_page():
-    req = search_request(request.args, current_app.config, facets=("category", "source"))
+    req = search_request(request.args, current_app.config)
     req = dataclasses.replace(req, timeline=bool(req.q))  # the coverage chart
     result = _engine().search(req)
     if req.page == 1:

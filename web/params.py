@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from search.fields import DEFAULT_FACETS, FACET_FIELDS, MAX_DISTANCE, MAX_MENTIONS
 from search.models import SORTS, SearchRequest
-from search.query import MAX_DISTANCE, MAX_MENTIONS, compose
+from search.query import compose
 from search.timeutil import NEWSROOM_TZ, DateError, parse_range
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31),
           "year": timedelta(days=366)}
-FILTERS = ("category", "source", "author", "tag")
+FILTERS = FACET_FIELDS
 
 
 class ParamError(ValueError):
@@ -97,7 +98,7 @@ def advanced_query(args) -> str:
                    source=args.get("source_has") or "", category=args.get("category_has") or "")
 
 
-def search_request(args, config: dict, now: datetime | None = None, facets=("category", "source")) -> SearchRequest:
+def search_request(args, config: dict, now: datetime | None = None, facets=DEFAULT_FACETS) -> SearchRequest:
     q = " ".join(part for part in ((args.get("q") or "").strip(), advanced_query(args)) if part)
     max_len = config["SEARCH_MAX_QUERY_LENGTH"]
     if len(q) > max_len:

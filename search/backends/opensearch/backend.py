@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 TITLE_BOOST = 2.0
 FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
-MAX_MENTIONS = 20  # atleastN: one span query per split of N between title and body
+MAX_MENTIONS = 20  # capability: atleastN up to 20 (one span query per split of N between title and body; the language allows fields.MAX_MENTIONS)
 # Grouped totals count distinct representatives: exact up to this many
 # groups, a close estimate (OpenSearch's HyperLogLog++) beyond.
 GROUP_COUNT_PRECISION = 40000

@@ -20,6 +20,7 @@ import numpy as np
 
 from ...analysis import ANALYSIS_VERSION, Analyzer
 from ...documents import PreparedDoc, sentence_ends
+from ...fields import SINGLE_VALUED_FACETS
 from ...values import value_key
 from .groups import encode_signature
 
@@ -120,7 +121,7 @@ def to_source(doc: PreparedDoc) -> dict:
     grams["body_g"] = _by_sentence(Analyzer.gram_terms(doc.body_norm), ends)
     chars["body_c"] = _by_sentence(((c, i) for i, c in enumerate(doc.body_norm) if c.isalnum()), ends)
     tags = doc.facets.get("tags") or []
-    single = {name: doc.facets.get(name) for name in ("category", "source", "author")}
+    single = {name: doc.facets.get(name) for name in SINGLE_VALUED_FACETS}
     return {
         "id": doc.id,
         "title_w": " ".join(doc.title_words),

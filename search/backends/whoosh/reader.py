@@ -25,7 +25,7 @@ from ...values import value_key
 from . import docinfo
 from .schema import NO_DATE, decode_char_positions
 
-FACET_COLUMNS = ("category", "source", "author")
+from ...fields import SINGLE_VALUED_FACETS as FACET_COLUMNS
 
 
 class PositionTable:

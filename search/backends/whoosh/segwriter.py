@@ -48,7 +48,7 @@ CRC_HASH = 1  # whoosh.filedb.filetables hash type: crc32
 WORD_FIELDS = (("title_w", "title_words"), ("body_w", "body_words"))
 GRAM_FIELDS = (("title_g", "title_norm"), ("body_g", "body_norm"))
 CHAR_FIELDS = (("title_c", "title_norm"), ("body_c", "body_norm"))
-FACET_FIELDS = ("category", "source", "author")
+from ...fields import SINGLE_VALUED_FACETS as FACET_FIELDS
 _LB = np.asarray(_length_byte_cache, dtype=np.int64)
 
 

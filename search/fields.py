@@ -1,0 +1,32 @@
+"""The fields of an article as search sees them, and the query language's
+limits: one definition each, imported by the parser, the compiler, both
+backends, the indexer and the web layer.
+
+A backend that cannot honour a limit declares its own capability next to
+its code (``OpenSearchBackend.MAX_MENTIONS``), never a second value of the
+language's limit.
+"""
+
+from __future__ import annotations
+
+# Facets and filters: every field a search can be filtered and counted by,
+# in the order pages show them.  ``tag`` is multi-valued.
+FACET_FIELDS = ("category", "source", "author", "tag")
+# The facets a search counts when it names none (the results page's 栏目, 来源).
+DEFAULT_FACETS = ("category", "source")
+# The single-valued facet fields: one column of values per document.
+SINGLE_VALUED_FACETS = ("category", "source", "author")
+
+# Field restrictions of the query language that search text (title:, lead:)
+# and those that match a value (author:, source:, category:, tag:).
+TEXT_RESTRICTIONS = ("title", "lead")
+VALUE_RESTRICTIONS = ("author", "source", "category", "tag")
+# The analysed text fields a text clause searches, by restriction: none (the
+# title and the body), title:, and lead: (the body, then checked to be in the
+# first paragraph).
+SEARCHED_FIELDS = {None: ("title", "body"), "title": ("title",), "lead_body": ("body",)}
+
+# The query language's limits.
+MAX_QUERY_LENGTH = 500  # characters of a query
+MAX_MENTIONS = 100  # atleastN: N at most
+MAX_DISTANCE = 100  # w/N, pre/N: N words at most
