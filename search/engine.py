@@ -10,58 +10,46 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import logging
 import os
 import re
 import threading
 import time
-from collections import Counter, OrderedDict
-from datetime import datetime, timedelta
+from collections import OrderedDict
 
-from . import pinyin, regional
+from . import pinyin
 from . import query as q
+from . import related as stories
 from .analysis import Analyzer
 from .backends.base import IndexBackend
-from .background import BackgroundValue
+from .compiler import QueryCompiler
 from .correct import corrected_query, mistyped_runs, noise_articles
-from .highlight import highlight_title, snippet
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
-from .normalize import fold_case, normalize, normalize_query
+from .normalize import normalize_query
 from .pinyin import LexiconCache
-from .plan import (AllClause, AnyClause, LeadClause, MentionsClause, NearClause, Plan, PhraseClause, ValueClause,
-                   WordClause)
+from .plan import Plan, PhraseClause
 from .querylog import QueryLog
-from .related import related_plan
+from .results import brief, hit
+from .searchbox import SearchBox
 from .segmenter import get_segmenter
-from .suggest import BODY, BODY_MIN_DF, TAG, TITLE, Suggester
 from .synonyms import Synonyms, expand
-from .timeutil import parse_published
 
-log = logging.getLogger(__name__)
 _TAGS = re.compile(r"</?mark>")
 
-from .fields import SEARCHED_FIELDS as TEXT_FIELDS
-# Words that carry no topic: in a query with other words they only add to
-# the score and are never required ("香港的选举" needs 香港 and 选举).
-FUNCTION_WORDS = frozenset(
-    "的 了 是 在 和 与 及 或 吗 么 呢 啊 吧 把 被 对 为 从 向 于 等 着 过 也 都 就 还 又 很 "
-    "最 更 个 之 其 将 以 而 且 但 并 即 呀 哪 啥 有 没 不 能 会 要 可 该 这 那 此 "
-    "什么 怎么 怎样 如何 哪些 哪里 为什么 多少 是否 是不是 可以 能否 一个 一下".split()
-)
-
-
 CACHE_MAX_SIZE = 100  # results of bigger pages are not kept in the result cache
-RECENT_HEADLINES = 2000  # words of the newest headlines rank higher in suggestions
-POPULAR_DAYS = 30  # queries of the last 30 days feed suggestions
 FEW_RESULTS = 5  # fewer full matches than this: look for a correction
-STORY_WINDOW_DAYS = 90  # follow-ups of a story: related articles within this many days
-STORY_MIN_SHARE = 0.5  # ... scoring at least this share of the best one
 DEFAULT_SYNONYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "synonyms.txt")
 DEFAULT_BLOCKLIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "blocklist.txt")
 
 
 class SearchEngine:
+    """Searches one index (an ``IndexBackend``): parse, read pinyin, apply
+    synonyms, compile (``search/compiler.py``), execute, highlight; results
+    cached per index version; did you mean.  The search box's helpers are
+    ``self.search_box`` (``search/searchbox.py``), related articles and
+    story coverage ``search/related.py``; the methods of both stay here as
+    delegations, for the web app, the CLI and the benchmarks."""
+
     def __init__(self, backend: IndexBackend, userdict_path: str | None = None, cache_size: int = 2048,
                  synonyms_path: str | None = DEFAULT_SYNONYMS, blocklist_path: str | None = DEFAULT_BLOCKLIST,
                  query_log: QueryLog | None = None, query_timeout: float | None = None):
@@ -73,11 +61,11 @@ class SearchEngine:
         self.query_log = query_log
         self.pinyin = LexiconCache(backend, is_word=self.analyzer.segmenter.has_word)
         self.pinyin.start()  # in the background: seconds on the full corpora
-        self._body_words: tuple = (None, {})  # (index version, body vocabulary for suggestions)
-        self.suggester = BackgroundValue(self._build_suggester, max_age=600.0, name="suggester")
-        self.suggester.start()
+        self.compiler = QueryCompiler(self.analyzer)
+        self.search_box = SearchBox(backend, self.analyzer, self.pinyin, query_log, self.blocklist,
+                                    self._newest_titles)
+        self.suggester = self.search_box.suggester
         self._cache = ResultCache(cache_size)
-        self._live_words: tuple = (None, {})  # (index version, word -> still in a live article)
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
@@ -103,111 +91,21 @@ class SearchEngine:
         return cls(open_backend(backend, index_dir, refresh_interval, opensearch_url), userdict_path, **options)
 
     # ---- query compilation -----------------------------------------------
-    def _substring(self, node) -> PhraseClause | None:
-        """A term of an operator (at least N mentions, proximity) as the
-        exact text to find, in title and body."""
-        grams = self.analyzer.phrase_grams(node.text)
-        words = tuple(self.analyzer.query_words(node.text))
-        return PhraseClause(node.text, grams, ("title", "body"), words) if grams else None
-
-    def _terms(self, node) -> list[PhraseClause]:
-        """One side of a proximity operator: its alternative texts."""
-        if isinstance(node, q.AnyOf):
-            return [t for o in node.options for t in self._terms(o)]
-        term = self._substring(node)
-        return [term] if term else []
-
-    def _word_clause(self, w: str, fields) -> object:
-        clause = WordClause(w, self.analyzer.phrase_grams(w), fields, parts=self.analyzer.word_parts(w))
-        alternatives = regional.alternatives(w)
-        if not alternatives:
-            return clause
-        # Regional vocabulary (软件 / 软体, 特朗普 / 川普): the other forms as
-        # whole words only, so 软件 never finds 软体动物.
-        return AnyClause([clause] + [WordClause(a, self.analyzer.phrase_grams(a), fields, whole=True)
-                                     for a in alternatives])
-
-    def _compile_node(self, node, default_fields):
-        if isinstance(node, (q.Words, q.Phrase)) and node.field == "lead":
-            inner = self._compile_node(dataclasses.replace(node, field="lead_body"), ("body",))
-            return [LeadClause(c, c.needles()) for c in inner]
-        if isinstance(node, q.AtLeast):
-            term = self._substring(node.term)
-            return [MentionsClause(term, node.count)] if term else []
-        if isinstance(node, q.Near):
-            left, right = self._terms(node.left), self._terms(node.right)
-            return [NearClause(left, right, node.unit, node.distance, node.ordered)] if left and right else []
-        if isinstance(node, q.Words):
-            fields = TEXT_FIELDS.get(node.field, default_fields)
-            words = self.analyzer.query_words(node.text)
-            content = [w for w in words if w not in FUNCTION_WORDS]
-            # Next to content words a function word only nudges scores (its
-            # idf is near zero) yet has the longest posting list.
-            return [self._word_clause(w, fields) for w in words if not (content and w in FUNCTION_WORDS)]
-        if isinstance(node, q.Phrase):
-            fields = TEXT_FIELDS.get(node.field, default_fields)
-            grams = self.analyzer.phrase_grams(node.text)
-            return [PhraseClause(node.text, grams, fields)] if grams else []
-        if isinstance(node, q.FieldValue):
-            return [ValueClause(node.field, node.value)]
-        if isinstance(node, q.AnyOf):
-            options = []
-            for opt in node.options:
-                cl = self._compile_node(opt, default_fields)
-                if len(cl) == 1:
-                    options.append(cl[0])
-                elif cl:
-                    options.append(AllClause(cl))
-            return [AnyClause(options)] if options else []
-        if isinstance(node, q.AllOf):
-            children = [c for n in node.must for c in self._compile_node(n, default_fields)]
-            exclude = [self._one(n, default_fields) for n in node.must_not]
-            exclude = [c for c in exclude if c is not None]
-            if not children:
-                return []  # a group of exclusions only: nothing to match
-            return [AllClause(children, exclude)] if exclude or len(children) > 1 else children
-        return []
-
-    def _one(self, node, default_fields):
-        """``node`` as one clause (several words become an AllClause)."""
-        cl = self._compile_node(node, default_fields)
-        if not cl:
-            return None
-        return cl[0] if len(cl) == 1 else AllClause(cl)
-
     def compile(self, parsed: q.Query, fields: str = "all") -> tuple[list, list]:
-        default_fields = ("title",) if fields == "title" else ("title", "body")
-        must, must_not = [], []
-        for node in parsed.must:
-            must.extend(self._compile_node(node, default_fields))
-        for node in parsed.must_not:
-            clause = self._one(node, default_fields)
-            if clause is not None:
-                must_not.append(clause)
-        return must, must_not
-
-    def _proximity_grams(self, parsed: q.Query) -> tuple[str, ...]:
-        grams: dict[str, None] = {}
-        for node in parsed.must:
-            if isinstance(node, q.Words) and node.field is None:
-                for g, _ in self.analyzer.phrase_grams(node.text):
-                    if len(g) == 2:
-                        grams[g] = None
-        return tuple(grams)
-
-    @staticmethod
-    def _needles(clauses) -> list[str]:
-        return [n for c in clauses for n in c.needles()]
+        """(must, must_not) clauses of a parsed query (``QueryCompiler.compile``)."""
+        return self.compiler.compile(parsed, fields)
 
     @staticmethod
     def understood(clauses) -> list[str]:
-        """A readable account of how the query was segmented."""
+        """A readable account of how the query was segmented: each clause's
+        ``label()``."""
         return [c.label() for c in clauses]
 
     @staticmethod
     def understood_tree(must, must_not) -> dict:
         """How the query was understood, as a tree of the clauses searched
-        (``op``: and, or, word, phrase, field, lead, atleast, near)."""
+        (each clause ``describe()``s itself: ``op`` and, lead, atleast, near,
+        word, phrase, field, or)."""
         tree = {"op": "and", "clauses": [c.describe() for c in must]}
         if must_not:
             tree["not"] = [c.describe() for c in must_not]
@@ -282,10 +180,10 @@ class SearchEngine:
         parsed = q.parse(req.q)
         converted, pinyin_words = pinyin.expand(parsed, self.pinyin.get(), self.backend.doc_frequency)
         expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segments)
-        must, must_not = self.compile(expanded, req.fields)
+        must, must_not = self.compiler.compile(expanded, req.fields)
         plan = Plan(
             must=must,
-            proximity_grams=self._proximity_grams(parsed),
+            proximity_grams=self.compiler.proximity_grams(parsed),
             must_not=must_not,
             filters={f: getattr(req, f) for f in FACET_FIELDS if getattr(req, f)},
             date_from=req.date_from,
@@ -332,12 +230,12 @@ class SearchEngine:
             if req.timeline:
                 plan = dataclasses.replace(plan, histogram="auto")
             res = self.backend.execute(plan)
-            needles = self._needles(must)
-            hits = [self._hit(h.stored, h.score, needles, req.highlight) for h in res.hits]
-            for hit, h in zip(hits, res.hits):
-                hit.similar_count = h.similar_count
-                hit.similar = [_brief(stored) for _, stored in h.similar]
-                hit.match = {"full": not h.missing, "missing": [must[i].label() for i in h.missing]}
+            needles = [n for c in must for n in c.needles()]
+            hits = [hit(h.stored, h.score, needles, req.highlight) for h in res.hits]
+            for found, h in zip(hits, res.hits):
+                found.similar_count = h.similar_count
+                found.similar = [brief(stored) for _, stored in h.similar]
+                found.match = {"full": not h.missing, "missing": [must[i].label() for i in h.missing]}
             result_total, facets, relaxed = res.total, res.facets, res.relaxed
             total_full = res.total if res.total_full is None else res.total_full
             total_articles = res.total_articles
@@ -362,126 +260,30 @@ class SearchEngine:
             total_articles=total_articles,
         )
 
-    @staticmethod
-    def _hit(stored: dict, score: float, needles: list[str], highlight: bool = True) -> Hit:
-        title = stored.get("title", "")
-        body = stored.get("body", "") or ""
-        return Hit(
-            id=stored["id"],
-            title=title,
-            title_highlight=highlight_title(title, needles) if highlight else "",
-            snippet=snippet(body, needles) if highlight else "",
-            published=stored.get("published_text"),
-            category=stored.get("category"),
-            source=stored.get("source"),
-            author=stored.get("author"),
-            url=stored.get("url"),
-            score=score,
-            tags=stored.get("tags") or [],
-            lang=stored.get("lang"),
-        )
-
-    # ---- search-box helpers ---------------------------------------------------
-    def _build_suggester(self) -> Suggester:
-        """Headline words, body words many articles use, tags, the newest
-        headlines' words as written there, and readers' recent queries
-        (see suggest.py)."""
-        lexicon = self.pinyin.get(wait=120)
-        newest = self._search(SearchRequest(q="", size=RECENT_HEADLINES, sort="newest", facets=(),
-                                            highlight=False, correct=False), time.perf_counter(), timed=False)
-        recent: Counter = Counter()
-        for h in newest.hits:
-            # Words as the index cuts them, in the headline's own characters.
-            for token in self.analyzer.word_tokens(normalize(h.title)):
-                recent[h.title[token.start:token.end]] += 1
-        popular = self.query_log.popular(time.time() - POPULAR_DAYS * 86400) if self.query_log else {}
-        min_df = 2 if self.backend.doc_count() >= 10000 else 1
-        return Suggester(self.backend.vocabulary("title"), recent, popular,
-                         lexicon.pinyin_of if lexicon is not None else None, min_df=min_df,
-                         body_vocabulary=self._body_vocabulary(),
-                         tags=self.backend.vocabulary("tag", min_df=min_df))
-
-    def _body_vocabulary(self) -> dict[str, int]:
-        """Body words of ``BODY_MIN_DF``+ articles, read again only when the
-        index has changed (most of a suggester build's time on the full
-        corpora; the suggester is rebuilt every ten minutes for readers'
-        queries anyway)."""
-        version = self.backend.version()
-        if self._body_words[0] != version:
-            try:
-                words = self.backend.vocabulary("body", min_df=BODY_MIN_DF)
-            except ValueError as exc:  # an OpenSearch index written before it kept body words
-                log.warning("suggestions from headlines and tags only: %s", exc)
-                words = {}
-            self._body_words = (version, words)
-        return self._body_words[1]
+    # ---- the search box (search/searchbox.py) ----------------------------------
+    def _newest_titles(self, n: int) -> list[str]:
+        """The titles of the ``n`` newest articles (the suggester's recent
+        headlines; no deadline: background work)."""
+        newest = self._search(SearchRequest(q="", size=n, sort="newest", facets=(), highlight=False,
+                                            correct=False), time.perf_counter(), timed=False)
+        return [h.title for h in newest.hits]
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
-        """Completions of ``prefix`` (empty until the suggester's first build
-        is done, a few seconds after opening)."""
-        suggester = self.suggester.get()
-        if not suggester:
-            return []
-        blocked = self._suggestion_blocked(suggester)
-        if not self.backend.has_deletions():
-            return suggester.suggest(prefix, limit, blocked=blocked)
-        # Withdrawn articles' words still count in the vocabulary until their
-        # segment is merged away: check what is offered (cached per index
-        # version; without deletions nothing needs checking).
-        version = self.backend.version()
-        if self._live_words[0] != version:
-            self._live_words = (version, {})
-        known = self._live_words[1]
-
-        def live(key: str, sources) -> bool:
-            if key not in known:
-                known[key] = ((sources & TITLE and self.backend.in_live_title(key))
-                              or (sources & BODY and self.backend.doc_frequency(key) > 0)
-                              or (sources & TAG and self.backend.execute(
-                                  Plan(filters={"tag": [key]}, limit=0)).total > 0))
-            return known[key]
-
-        return suggester.suggest(prefix, limit, blocked=blocked, live=live)
-
-    def _suggestion_blocked(self, suggester):
-        """The blocklist, and readers' queries staff removed from the query
-        log since the suggester was built (a removed text that is also a
-        headline word, tag or body word stays: it is offered for those)."""
-        from .suggest import _key
-
-        gone = self.query_log.removed() if self.query_log else frozenset()
-        if not gone:
-            return self.blocklist.blocks
-        keys = {_key(q) for q in gone}
-        words = suggester._sources
-
-        def blocked(text: str) -> bool:
-            key = _key(text)
-            return self.blocklist.blocks(text) or (key in keys and key not in words)
-        return blocked
+        """Completions of ``prefix`` (``SearchBox.suggest``)."""
+        return self.search_box.suggest(prefix, limit)
 
     def top_queries(self, since: float, until: float, limit: int = 20, zero_only: bool = False,
                     moderated: bool = True) -> list[dict]:
-        """Most frequent logged queries in [since, until), every reader's
-        query counted (staff reports; ``moderated``: blocked ones left out,
-        else flagged): [{"q", "count", "results", "removed", "blocked"}]."""
-        if self.query_log is None:
-            return []
-        rows = self.query_log.top(since, until, limit, zero_only,
-                                  blocked=self.blocklist.blocks if moderated else None)
-        for row in rows:
-            row["blocked"] = self.blocklist.blocks(row["q"])
-        return rows
+        """Staff's query report (``SearchBox.top_queries``)."""
+        return self.search_box.top_queries(since, until, limit, zero_only, moderated)
 
     def hot_queries(self, days: int = 7, limit: int = 10) -> list[dict]:
-        """Hot searches for readers (the home page): the query log's rule
-        (``QueryLog.hot``: enough distinct clients a day, listable, found
-        something, not removed), without blocked ones: [{"q", "count", "results"}]."""
-        if self.query_log is None:
-            return []
-        return self.query_log.hot(days, limit, blocked=self.blocklist.blocks)
+        """Readers' hot searches (``SearchBox.hot_queries``)."""
+        return self.search_box.hot_queries(days, limit)
 
+    # ---- articles, related articles and story coverage (search/related.py) --------
     def get(self, doc_id: str) -> dict | None:
+        """The stored article ``doc_id`` (a dict of its stored fields), or None."""
         found = self.backend.get(doc_id)
         return None if found is None else found[1]
 
@@ -491,80 +293,23 @@ class SearchEngine:
         found = self.backend.get(doc_id)
         if found is None:
             return None
-        return [_brief(stored) for _, stored in self.backend.near_duplicates(found[0])]
+        return [brief(stored) for _, stored in self.backend.near_duplicates(found[0])]
 
-    def _story(self, doc_id: str):
-        """What related lists and story coverage both start from: the
-        article, its near-duplicates and the key-term plan (its terms'
-        document frequencies are looked up once).  None if no such article."""
-        found = self.backend.get(doc_id)
-        if found is None:
-            return None
-        key, stored = found
-        copies = self.backend.near_duplicates(key)
-        plan = related_plan(stored, key, self.backend, exclude=tuple(k for k, _ in copies))
-        return stored, copies, plan
+    def related(self, doc_id: str, size: int = 5) -> list[Hit] | None:
+        """Articles most related to ``doc_id`` (``related.related``)."""
+        return stories.related(self.backend, doc_id, size)
 
-    def related(self, doc_id: str, size: int = 5, _story=None) -> list[Hit] | None:
-        """Articles most related to ``doc_id`` (None if it does not exist);
-        its near-duplicates are not "related", they are the same story."""
-        story = _story or self._story(doc_id)
-        if story is None:
-            return None
-        stored, _, plan = story
-        if plan is None:
-            return []
-        res = self.backend.execute(dataclasses.replace(plan, limit=size + 10))
-        own_hash = stored.get("content_hash")
-        own_title = fold_case(normalize_query(stored.get("title", "")))
-        hits = []
-        for h in res.hits:
-            if h.stored.get("content_hash") == own_hash:
-                continue  # a duplicate of the article itself
-            if own_title and fold_case(normalize_query(h.stored.get("title", ""))) == own_title \
-                    and _overlap(stored, h.stored) >= 0.8:
-                continue  # same headline and nearly the same key terms: a republication
-            hits.append(self._hit(h.stored, h.score, [], highlight=False))
-            if len(hits) >= size:
-                break
-        return hits
-
-    def coverage(self, doc_id: str, size: int = 10, _story=None) -> dict | None:
-        """How a story developed: the articles most related to ``doc_id``
-        within ``STORY_WINDOW_DAYS`` of it, split into earlier and later
-        coverage in date order (the first of "earlier" is the first report
-        found), plus its near-duplicates.  None if the article does not exist."""
-        story = _story or self._story(doc_id)
-        if story is None:
-            return None
-        stored, copies, plan = story
-        own = _published(stored)
-        dated = []
-        if plan is not None and own is not None:
-            window = timedelta(days=STORY_WINDOW_DAYS)
-            res = self.backend.execute(dataclasses.replace(plan, date_from=own - window, date_to=own + window,
-                                                           limit=size))
-            best = res.hits[0].score if res.hits else 0.0
-            # The same story, not merely the same subject: close to the best match.
-            dated = sorted(((t, h.stored) for h in res.hits if h.score >= STORY_MIN_SHARE * best
-                            for t in [_published(h.stored)] if t is not None), key=lambda pair: pair[0])
-        return {
-            "id": doc_id,
-            "earlier": [_brief(h) for t, h in dated if t < own],
-            "later": [_brief(h) for t, h in dated if t >= own],
-            "near_duplicates": [_brief(s) for _, s in copies],
-        }
+    def coverage(self, doc_id: str, size: int = 10) -> dict | None:
+        """How a story developed (``related.coverage``)."""
+        return stories.coverage(self.backend, doc_id, size)
 
     def article_context(self, doc_id: str, related_size: int = 5, coverage_size: int = 10) -> dict | None:
-        """An article with its related list and story coverage (the article
-        page), sharing one lookup of the article and its key terms."""
-        story = self._story(doc_id)
-        if story is None:
-            return None
-        return {"article": story[0], "related": self.related(doc_id, related_size, _story=story),
-                "coverage": self.coverage(doc_id, coverage_size, _story=story)}
+        """An article with its related list and story coverage
+        (``related.article_context``)."""
+        return stories.article_context(self.backend, doc_id, related_size, coverage_size)
 
     def stats(self) -> dict:
+        """The backend's ``stats()``."""
         return self.backend.stats()
 
     def check(self) -> None:
@@ -583,24 +328,6 @@ def _request_key(req: SearchRequest) -> tuple:
                  for v in (getattr(req, f.name) for f in dataclasses.fields(req)))
 
 
-def _published(stored: dict) -> datetime | None:
-    """The article's publication time as the index orders it (a date alone
-    is noon that day: ``timeutil.parse_published``), or None."""
-    text = stored.get("published_text")
-    if not text:
-        return None
-    try:
-        return parse_published(text)
-    except ValueError:
-        return None
-
-
-def _brief(stored: dict) -> dict:
-    """What a result list shows of a near-duplicate."""
-    return {"id": stored["id"], "title": stored.get("title", ""), "published": stored.get("published_text"),
-            "source": stored.get("source"), "url": stored.get("url")}
-
-
 class ResultCache:
     """A small thread-safe LRU of search results; entries expire after
     ``ttl`` seconds so that the recency preference stays current."""
@@ -611,6 +338,8 @@ class ResultCache:
         self._lock = threading.Lock()
 
     def get(self, key):
+        """The result stored under ``key`` (a hashable tuple), or None when
+        absent or older than ``ttl`` seconds."""
         if not self.size:
             return None
         with self._lock:
@@ -625,6 +354,7 @@ class ResultCache:
             return value
 
     def put(self, key, value) -> None:
+        """Store ``value``, dropping the least recently used beyond ``size``."""
         if not self.size:
             return
         with self._lock:
@@ -633,10 +363,3 @@ class ResultCache:
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
 
-
-def _overlap(a: dict, b: dict) -> float:
-    ta = {t for t, _ in a.get("keyterms") or []}
-    tb = {t for t, _ in b.get("keyterms") or []}
-    if not ta or not tb:
-        return 0.0
-    return len(ta & tb) / len(ta | tb)

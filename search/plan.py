@@ -1,21 +1,78 @@
 """An analysed query, ready for a backend to execute.
 
-The engine turns the parsed ``search.query`` tree into these clauses by
-running the analysis pipeline over each leaf, so every backend receives the
-same terms and never needs jieba itself."""
+``search/compiler.py`` turns the parsed ``search.query`` tree into these
+clauses by running the analysis pipeline over each leaf, so every backend
+receives the same terms and never needs jieba itself.
+
+One home per clause type: each clause class carries what the engine and
+the backends ask of it besides execution: its highlight terms
+(``needles``), its readable label (``label``: the results' ``understood``
+and a partial hit's ``missing``), its part of the understood tree
+(``describe``), and whether a partial match may lack it (``soft``,
+``anchors``, ``lone_character``).  Execution is each backend's table keyed
+by clause class.  Adding an operator: one clause class here (with those
+methods; ``tests/test_compiler.py`` checks every class has them), one
+compile function in ``search/compiler.py``, one entry per backend table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .normalize import normalize_query
+
 
 def _fields_label(fields: tuple[str, ...]) -> str:
     return "title:" if fields == ("title",) else ""
 
 
+class Clause:
+    """What every clause of a plan answers besides its execution (each
+    subclass defines ``label``, ``needles`` and ``describe`` itself; the
+    relaxation defaults here fit every clause but plain words and their
+    groups: an operator, phrase or field always holds)."""
+
+    __slots__ = ()
+
+    def label(self) -> str:
+        """The clause as the query language writes it (``title:香港``,
+        ``"a b"``, ``a w/5 b``): the results' ``understood`` list."""
+        raise NotImplementedError
+
+    def needles(self) -> list[str]:
+        """The texts to highlight in titles and snippets (query text as
+        typed or normalised; empty for value filters)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """The clause as a node of the understood tree: a JSON-ready dict
+        with ``op`` (word, phrase, field, lead, atleast, near, and, or) and
+        the op's fields (see web/openapi.py's schema)."""
+        raise NotImplementedError
+
+    def soft(self) -> bool:
+        """May a partial match lack this clause?  Only plain words (and the
+        alternatives synonyms, pinyin and regional vocabulary add to them)
+        are ever relaxed; phrases, fields, operators and exclusions always
+        hold."""
+        return False
+
+    def anchors(self) -> bool:
+        """Can matching this soft clause anywhere admit a partial match?
+        A word of two or more characters can.  Single characters
+        (``lone_character``) only two together, each where the document has
+        it as a word of its own: a partial match through one character of a
+        longer word (欧 of 欧洲 for 欧巴马) is no match."""
+        return True
+
+    def lone_character(self) -> str | None:
+        """The character of a one-character query word (see ``anchors``),
+        else None."""
+        return None
+
+
 @dataclass
-class WordClause:
+class WordClause(Clause):
     """One query word: matches documents having it as a word, or (discounted)
     as a substring of a longer word. ``grams``: (gram, offset) pairs.
     ``whole``: only where the text has it as a whole word (regional
@@ -41,9 +98,18 @@ class WordClause:
             out["whole_word"] = True
         return out
 
+    def soft(self) -> bool:
+        return self.fields == ("title", "body")
+
+    def anchors(self) -> bool:
+        return len(self.word) >= 2
+
+    def lone_character(self) -> str | None:
+        return self.word if len(self.word) == 1 else None
+
 
 @dataclass
-class PhraseClause:
+class PhraseClause(Clause):
     """Exact text (its grams at their offsets).  ``words``: the text's
     accurate-mode words (backends that match proximity on words use them)."""
 
@@ -56,8 +122,6 @@ class PhraseClause:
         return f'{_fields_label(self.fields)}"{self.text}"'
 
     def needles(self) -> list[str]:
-        from .normalize import normalize_query
-
         return [normalize_query(self.text).strip()]
 
     def describe(self) -> dict:
@@ -65,7 +129,7 @@ class PhraseClause:
 
 
 @dataclass
-class LeadClause:
+class LeadClause(Clause):
     """``inner`` (matched in the body) with every needle in the first paragraph."""
 
     inner: object
@@ -82,7 +146,7 @@ class LeadClause:
 
 
 @dataclass
-class MentionsClause:
+class MentionsClause(Clause):
     """``term`` (a PhraseClause over title and body) occurs at least
     ``min_count`` times in the article."""
 
@@ -100,7 +164,7 @@ class MentionsClause:
 
 
 @dataclass
-class NearClause:
+class NearClause(Clause):
     """A term of ``left`` and a term of ``right`` (each a list of
     alternative PhraseClauses over title and body) close together in the
     title or in the body: ``unit`` "word" (at most ``distance`` words apart,
@@ -140,7 +204,10 @@ class NearClause:
 
 
 @dataclass
-class ValueClause:
+class ValueClause(Clause):
+    """The value of a facet field contains ``value`` (compared like text:
+    ``search/values.py``); no highlight terms."""
+
     field: str  # category | source | author | tag
     value: str
 
@@ -155,7 +222,7 @@ class ValueClause:
 
 
 @dataclass
-class AllClause:
+class AllClause(Clause):
     """Every child, and none of ``exclude``."""
 
     children: list
@@ -174,9 +241,18 @@ class AllClause:
             out["not"] = [c.describe() for c in self.exclude]
         return out
 
+    def soft(self) -> bool:
+        return not self.exclude and all(c.soft() for c in self.children)
+
+    def anchors(self) -> bool:
+        return any(c.anchors() for c in self.children)
+
 
 @dataclass
-class AnyClause:
+class AnyClause(Clause):
+    """At least one of ``options`` (clauses): OR, and the alternatives
+    synonyms, pinyin and regional vocabulary add to a word."""
+
     options: list
 
     def label(self) -> str:
@@ -188,44 +264,37 @@ class AnyClause:
     def describe(self) -> dict:
         return {"op": "or", "clauses": [o.describe() for o in self.options]}
 
+    def soft(self) -> bool:
+        return all(o.soft() for o in self.options)
 
-def is_soft(clause) -> bool:
-    """May a partial match lack this clause?  Only plain words (and the
-    alternatives synonyms, pinyin and regional vocabulary add to them) are
-    ever relaxed; phrases, fields, operators and exclusions always hold."""
-    if isinstance(clause, WordClause):
-        return clause.fields == ("title", "body")
-    if isinstance(clause, AnyClause):
-        return all(is_soft(o) for o in clause.options)
-    if isinstance(clause, AllClause):
-        return not clause.exclude and all(is_soft(c) for c in clause.children)
-    return False
+    def anchors(self) -> bool:
+        return any(o.anchors() for o in self.options)
 
 
-def anchors(clause) -> bool:
-    """Can matching this soft clause anywhere admit a partial match?  A word
-    of two or more characters can.  Single characters (``lone_character``)
-    only two together, each where the document has it as a word of its
-    own: a partial match through one character of a longer word (欧 of 欧洲
-    for 欧巴马) is no match."""
-    if isinstance(clause, WordClause):
-        return len(clause.word) >= 2
-    if isinstance(clause, AnyClause):
-        return any(anchors(o) for o in clause.options)
-    if isinstance(clause, AllClause):
-        return any(anchors(c) for c in clause.children)
-    return True
+def is_soft(clause: Clause) -> bool:
+    """``clause.soft()`` (the backends' relaxation reads it as a function)."""
+    return clause.soft()
 
 
-def lone_character(clause) -> str | None:
-    """The character of a one-character query word (see ``anchors``)."""
-    if isinstance(clause, WordClause) and len(clause.word) == 1:
-        return clause.word
-    return None
+def anchors(clause: Clause) -> bool:
+    """``clause.anchors()`` (see ``Clause.anchors``)."""
+    return clause.anchors()
+
+
+def lone_character(clause: Clause) -> str | None:
+    """``clause.lone_character()`` (see ``Clause.anchors``)."""
+    return clause.lone_character()
 
 
 @dataclass
 class Plan:
+    """What a backend executes (``IndexBackend.execute``): clauses that
+    must all match (``must``, list of Clause) and must not (``must_not``),
+    exact facet filters, a date range (aware datetimes, ``date_to``
+    exclusive), ordering, the page (``offset``, ``limit`` hits), facets and
+    histogram to count, relaxation, grouping and a deadline (monotonic
+    seconds)."""
+
     must: list = field(default_factory=list)
     must_not: list = field(default_factory=list)
     filters: dict[str, list[str]] = field(default_factory=dict)  # exact facet values

@@ -100,6 +100,18 @@ def parse_published(value: str, now=None) -> datetime:
     return check_plausible(dt, value, now=now)
 
 
+def published_time(published_text: str | None) -> datetime | None:
+    """A stored publication string as the index orders it
+    (``parse_published``: a date alone is noon that day), or None when it
+    is empty or cannot be read."""
+    if not published_text:
+        return None
+    try:
+        return parse_published(published_text)
+    except ValueError:
+        return None
+
+
 def parse_bound(value: str, end: bool = False, now=None) -> datetime:
     """One bound of a date range, as an aware datetime.
 
