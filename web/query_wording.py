@@ -10,7 +10,7 @@ from __future__ import annotations
 
 # One wording per notice code; {text} is the part of the query concerned,
 # as typed, {upper} the same in upper case.  A code missing here (a new one
-# in search/query.py) falls back to the engine's English message.
+# in search/query/) falls back to the engine's English message.
 NOTICE_WORDING = {
     "malformed_operator": "「{text}」不是有效的运算符，未按运算符处理。词距要写明词数，如 w/5、pre/5；"
                           "同一句写 w/s，同一段写 w/p；出现次数写作 atleast3:疫苗。",

@@ -1,0 +1,101 @@
+"""The query tree: what ``parse`` makes of a query string (nodes, the
+``Query`` holding them, and the ``Notice``s saying how malformed parts were
+read).  The compiler (``search/compiler.py``) turns it into plan clauses;
+pinyin and synonyms (``search/pinyin.py``, ``search/synonyms.py``) rewrite it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Words:
+    """Plain text: each word must match (as a word or, failing that, as a
+    substring); ``field`` None = title and body."""
+
+    text: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Quoted text, matched exactly (``field`` None = title and body)."""
+
+    text: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """A value field restriction: the field's value contains ``value``."""
+
+    field: str  # author | source | category | tag
+    value: str
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """OR: at least one of ``options`` (nodes)."""
+
+    options: tuple
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """A parenthesised group: every node of ``must``, none of ``must_not``."""
+
+    must: tuple
+    must_not: tuple = ()
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """``term`` (Words or Phrase) occurs at least ``count`` times in the article."""
+
+    count: int
+    term: object
+
+
+@dataclass(frozen=True)
+class Near:
+    """``left`` and ``right`` (each a Words, a Phrase or an AnyOf of them)
+    close together in the title or in the body: ``unit`` "word" (at most
+    ``distance`` words apart; ``ordered``: left first), "sentence" or
+    "paragraph" (in one sentence / paragraph)."""
+
+    left: object
+    right: object
+    unit: str = "word"
+    distance: int = 0
+    ordered: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """How part of a query was read when it could not be read as typed.
+    ``code``: a stable identifier; ``text``: the part concerned; ``message``:
+    an English sentence (the pages show their own wording per code)."""
+
+    code: str
+    text: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "text": self.text, "message": self.message}
+
+
+@dataclass
+class Query:
+    """must: clauses that should all match; must_not: clauses that must not.
+    ``exact``: the query used an operator, a field, a phrase or an exclusion
+    (never relaxed to partial matches); ``notices``: how malformed parts
+    were read."""
+
+    must: list = field(default_factory=list)
+    must_not: list = field(default_factory=list)
+    exact: bool = False
+    notices: list = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.must and not self.must_not
