@@ -98,7 +98,7 @@ def random_same_category(records, sample, rng: random.Random) -> dict[str, list[
 # ---- known item ------------------------------------------------------------
 def known_items(records, engine, n: int, rng: random.Random) -> dict[str, tuple[str, str]]:
     """qid -> (query, target id)."""
-    from search.engine import FUNCTION_WORDS
+    from search.compiler import FUNCTION_WORDS
     from search.segmenter import get_segmenter
 
     titles = Counter(r["title"].strip() for r in records)
