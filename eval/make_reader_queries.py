@@ -83,7 +83,7 @@ def pinyin_slip(py: str, rng: random.Random) -> str:
 
 
 def main() -> int:
-    from search.engine import FUNCTION_WORDS
+    from search.compiler import FUNCTION_WORDS
     from search.normalize import to_simplified
     from search.segmenter import get_segmenter
 
