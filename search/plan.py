@@ -179,6 +179,7 @@ class NearClause(Clause):
 
     @property
     def operator(self) -> str:
+        """The operator as the query language writes it: w/N, pre/N, w/s, w/p."""
         if self.unit == "sentence":
             return "w/s"
         if self.unit == "paragraph":
@@ -333,6 +334,10 @@ class QueryTimeout(Exception):
 
 @dataclass
 class BackendHit:
+    """One hit of ``IndexBackend.execute``: the backend's document key, its
+    score (BM25F with the recency preference; higher is better), the stored
+    fields, and for grouped or partial results what the fields below say."""
+
     key: object  # backend's handle for fetching the stored document
     score: float
     stored: dict
@@ -347,6 +352,11 @@ class BackendHit:
 
 @dataclass
 class BackendResult:
+    """What ``IndexBackend.execute`` returns for a Plan: the total (articles,
+    or groups when grouped), the page of hits, facet counts ({field:
+    [(value, count)]}, most frequent first) and what the plan asked for
+    besides (histogram, relaxation, full-match totals)."""
+
     total: int
     hits: list[BackendHit]
     facets: dict[str, list[tuple[str, int]]]

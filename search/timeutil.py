@@ -64,6 +64,8 @@ def plausible_end(now: datetime | float | None = None) -> datetime:
 
 
 def plausible_range_text(now=None) -> str:
+    """The plausible range in words (``1900-01-01 to <tomorrow>, Beijing
+    time``) for error messages; ``now`` as in ``plausible_end``."""
     last = (plausible_end(now) - timedelta(days=1)).date()
     return f"{PLAUSIBLE_START.date()} to {last}, Beijing time"
 

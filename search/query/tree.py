@@ -81,6 +81,7 @@ class Notice:
     message: str
 
     def to_dict(self) -> dict:
+        """{"code", "text", "message"}: the API's and the pages' form."""
         return {"code": self.code, "text": self.text, "message": self.message}
 
 
@@ -98,4 +99,6 @@ class Query:
 
     @property
     def is_empty(self) -> bool:
+        """True when nothing is required or excluded (an empty or
+        all-punctuation query, or operators with no term)."""
         return not self.must and not self.must_not
