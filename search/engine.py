@@ -1,9 +1,13 @@
 """The search engine: query text in, ranked and highlighted results out.
 
-    request -> query.parse (tree) -> compile (analysis) -> backend.execute
-            -> highlight -> SearchResult
+    request -> query.parse (tree: search/query/) -> pinyin, synonyms (tree -> tree)
+            -> QueryCompiler.compile (plan clauses: search/compiler.py)
+            -> backend.execute -> highlight (search/results.py) -> SearchResult
 
-The web app, the CLI and the benchmarks all go through ``SearchEngine``.
+The engine owns that orchestration, the result cache and did you mean.
+The web app, the CLI and the benchmarks all go through ``SearchEngine``;
+its search-box methods delegate to ``search/searchbox.py`` and its article
+methods (related, coverage, article context) to ``search/related.py``.
 """
 
 from __future__ import annotations
