@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
-import os
 import re
 import threading
 import time
@@ -57,8 +56,7 @@ POPULAR_DAYS = 30  # queries of the last 30 days feed suggestions
 FEW_RESULTS = 5  # fewer full matches than this: look for a correction
 STORY_WINDOW_DAYS = 90  # follow-ups of a story: related articles within this many days
 STORY_MIN_SHARE = 0.5  # ... scoring at least this share of the best one
-DEFAULT_SYNONYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "synonyms.txt")
-DEFAULT_BLOCKLIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "blocklist.txt")
+from .settings import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS  # noqa: E402 - one definition (search/settings.py)
 
 
 class SearchEngine:

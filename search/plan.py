@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from .errors import SearchServiceError
 
 
 def _fields_label(fields: tuple[str, ...]) -> str:
@@ -253,11 +254,11 @@ class Plan:
     deadline: float | None = None  # time.monotonic() past which the backend gives up (QueryTimeout)
 
 
-class UnsupportedQuery(ValueError):
+class UnsupportedQuery(ValueError, SearchServiceError, status=400):
     """A query feature this backend does not support (answered with 400)."""
 
 
-class QueryTimeout(Exception):
+class QueryTimeout(SearchServiceError, status=503):
     """The query ran past its deadline (an expensive query, stopped so that
     it cannot hold a worker)."""
 
