@@ -6,9 +6,9 @@
 Werkzeug's ``ClientDisconnected`` (408).  The answer's form follows the
 path (``inputs.is_json_path``): the API's JSON ``{"error", "status"}`` for
 ``/api/``, ``/healthz`` and ``/metrics``, the HTML error page elsewhere
-(405 and 413 answer JSON everywhere: only the API takes bodies and
-methods other than GET).  Every error answer is ``Cache-Control:
-no-store`` and carries ``Retry-After`` when the error has one.
+(405 and 413 answer the API's JSON on every path, as they always have).
+Every error answer is ``Cache-Control: no-store`` and carries
+``Retry-After`` when the error has one.
 
 The wording a reader sees on a page (Chinese) differs from the API's
 (English, for developers); ``PAGE_WORDING`` and ``JSON_WORDING`` hold the
