@@ -4,13 +4,27 @@ Each worker process opens the index once (numpy arrays per segment) and
 refreshes at most once a second when the indexer commits."""
 
 import os
+import tempfile
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Prometheus metrics from every worker (prometheus_client multiprocess mode):
+# each worker writes its counters to files here; /metrics adds them up.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="news-search-metrics-")
+# The writer supervisor's state, read by every worker's /healthz (see below).
+if not os.environ.get("SEARCH_WRITER_STATUS"):
+    os.environ["SEARCH_WRITER_STATUS"] = os.path.join(tempfile.mkdtemp(prefix="news-search-writer-"), "status.json")
+
+# The settings, read once the two above are in the environment (the workers,
+# forked from this process, keep them: search/settings.py).
+from search.settings import current  # noqa: E402
+
+_settings = current()
+workers = _settings.web_concurrency
 # Searching is CPU-bound Python: threads of one worker share its interpreter
 # lock, so more than two only stretch every request in that worker
 # (bench/http_load: 2 threads gave higher throughput and a lower p99 than 4).
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+threads = _settings.gunicorn_threads
+timeout = _settings.gunicorn_timeout
 # gthread, except that a request reaches a thread only once it has fully
 # arrived (head and a body of up to 1 MiB), within SEARCH_CLIENT_TIMEOUT
 # seconds (408 after): slow or idle clients cannot occupy the threads
@@ -36,14 +50,6 @@ errorlog = "-"
 # (its default would take X-Forwarded-Proto from any local process).
 forwarded_allow_ips = ""
 secure_scheme_headers = {}
-
-
-# Prometheus metrics from every worker (prometheus_client multiprocess mode):
-# each worker writes its counters to files here; /metrics adds them up.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    import tempfile
-
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="news-search-metrics-")
 
 
 def child_exit(server, worker):
@@ -74,10 +80,6 @@ def post_worker_init(worker):
 # of the master restarts it with back-off whenever it ends (indexer/supervisor.py)
 # and keeps its state in a file the workers read for /healthz.
 _writer = None
-if not os.environ.get("SEARCH_WRITER_STATUS"):
-    import tempfile
-
-    os.environ["SEARCH_WRITER_STATUS"] = os.path.join(tempfile.mkdtemp(prefix="news-search-writer-"), "status.json")
 
 
 def when_ready(server):
@@ -87,22 +89,20 @@ def when_ready(server):
     from indexer import paths
     from indexer.supervisor import WriterSupervisor
 
-    index = os.environ.get("SEARCH_INDEX", "data/index")
-    backend = os.environ.get("SEARCH_BACKEND") or "whoosh"
+    index, backend = _settings.index, _settings.backend
     # Each index has its own store and query log (beside it, unless set);
     # the shared files of earlier versions move to the index they fed.
     paths.migrate_legacy(index, backend, report=server.log.warning)
-    store = paths.store_path(os.environ, index, backend)
+    store = paths.store_path(_settings)
     if store == "off":
         return
     cmd = [sys.executable, "-m", "indexer", "writer", "--index", index, "--store", store, "--backend", backend]
-    if os.environ.get("SEARCH_USERDICT"):
-        cmd += ["--userdict", os.environ["SEARCH_USERDICT"]]
-    _writer = WriterSupervisor(cmd, os.environ["SEARCH_WRITER_STATUS"],
-                               first_delay=float(os.environ.get("SEARCH_WRITER_RESTART_DELAY", "1")),
-                               max_delay=float(os.environ.get("SEARCH_WRITER_RESTART_MAX", "60")))
+    if _settings.userdict:
+        cmd += ["--userdict", _settings.userdict]
+    _writer = WriterSupervisor(cmd, _settings.writer_status, first_delay=_settings.writer_restart_delay,
+                               max_delay=_settings.writer_restart_max)
     _writer.start()
-    server.log.info("index writer supervised (status in %s)", os.environ["SEARCH_WRITER_STATUS"])
+    server.log.info("index writer supervised (status in %s)", _settings.writer_status)
 
 
 def on_exit(server):

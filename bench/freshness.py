@@ -25,7 +25,7 @@ import time
 import uuid
 
 from .measure import write_result
-from .server import ROOT, Server
+from web.loopback import ROOT, Server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -31,7 +31,7 @@ import time
 import urllib.parse
 
 from .measure import write_result
-from .server import ROOT, Server
+from web.loopback import ROOT, Server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 THREADS = 2

@@ -31,7 +31,7 @@ import uuid
 
 from .env import CORPUS
 from .measure import write_result
-from .server import Server
+from web.loopback import Server
 
 TOKEN = "bench-" + uuid.uuid4().hex
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -30,7 +30,7 @@ import threading
 import time
 import urllib.request
 
-from bench.server import ROOT, Server
+from web.loopback import ROOT, Server
 from search.querylog import DAY_SQL, QueryLog, listable
 
 QUERIES = os.path.join(os.path.dirname(ROOT), "shared", "corpus", "querylog-sogouq-sample.tsv.gz")

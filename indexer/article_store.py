@@ -33,9 +33,10 @@ import time
 from dataclasses import dataclass
 
 from . import ids
+from search.errors import SearchServiceError
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(SearchServiceError, status=503):
     """The store cannot commit now (locked, read-only, disk full...): retry
     later.  ``retry_after``: seconds a client should wait."""
 
@@ -44,7 +45,7 @@ class StoreUnavailable(Exception):
         self.retry_after = retry_after
 
 
-class StoreBound(ValueError):
+class StoreBound(ValueError, SearchServiceError):
     """The store feeds another index (``ArticleStore.bind``)."""
 
 
@@ -66,6 +67,9 @@ def index_key(index: str, backend: str = "whoosh") -> str:
 
 @dataclass
 class Change:
+    """One entry of the change log: ``seq`` (its number, increasing), the article ``id``, ``op``
+    ("put" or "delete") and, for a put, the article's current ``record`` (a dict; None for a
+    delete, or for a put whose article was deleted since)."""
     seq: int
     id: str
     op: str  # "put" | "delete"
@@ -103,6 +107,10 @@ SCHEMA = """
 
 
 class ArticleStore:
+    """The article store in one SQLite file (see the module docstring): puts and deletes with their
+    change log and audit, reads, the writer's progress.  Raises ``StoreUnavailable`` (with
+    ``retry_after`` seconds) when SQLite cannot commit, ``StoreBound`` when asked to feed a
+    second index, ``ids.InvalidId`` for an id breaking the rule."""
     def __init__(self, path: str, busy_timeout: float = 30.0):
         """Open (or create) the store at ``path``.  ``busy_timeout``: seconds
         a statement waits for another process's lock before
@@ -142,6 +150,8 @@ class ArticleStore:
 
     # ---- which index the store feeds ---------------------------------------------
     def bound_to(self) -> str | None:
+        """The key of the index this store feeds (``index_key``: ``whoosh:<absolute dir>`` or
+        ``opensearch:<alias>``), or None while unbound."""
         row = self._conn().execute("SELECT value FROM meta WHERE key = 'index'").fetchone()
         return row[0] if row else None
 
@@ -268,10 +278,13 @@ class ArticleStore:
 
     # ---- reading -------------------------------------------------------------
     def get(self, doc_id: str) -> dict | None:
+        """The latest accepted record of ``doc_id`` (a dict, as received), or None when the store
+        has no live article with that id."""
         row = self._conn().execute("SELECT record FROM articles WHERE id = ?", (doc_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def count(self) -> int:
+        """How many live articles the store holds."""
         return self._conn().execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
     def ids(self):
@@ -297,6 +310,7 @@ class ArticleStore:
             "SELECT id, op, MAX(seq) FROM changes GROUP BY id") if r[1] == "delete"}
 
     def last_seq(self) -> int:
+        """The number of the latest change (0 for an empty log)."""
         row = self._conn().execute("SELECT MAX(seq) FROM changes").fetchone()
         return row[0] or 0
 
@@ -311,12 +325,17 @@ class ArticleStore:
 
     # ---- the writer's progress -------------------------------------------------
     def applied(self) -> int:
+        """The number of the last change the writer committed to the index (0: none)."""
         return self.state("applied")
 
     def set_applied(self, seq: int) -> None:
+        """Record that the writer committed every change up to ``seq`` to the index.  Raises
+        ``StoreUnavailable`` when SQLite cannot commit."""
         self.set_state("applied", seq)
 
     def state(self, key: str) -> int:
+        """The integer kept under ``key`` in the ``state`` table ("applied", "merging"), 0 when
+        unset."""
         row = self._conn().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else 0
 

@@ -46,9 +46,9 @@ from search.normalize import to_simplified
 #: write co-authors that way (``記者林勵、鄭靖而``).
 AUTHOR_SEPARATOR = "、"
 
-HEAD_PARAGRAPHS = 3  # bylines and datelines sit in the first paragraphs ...
+HEAD_PARAGRAPHS = 3  # bylines and datelines sit in the first paragraphs ... (chosen, not measured)
 TAIL_PARAGRAPHS = 3  # ... and credit / editor lines in the last ones
-MAX_CREDIT_LINE = 120  # an unbracketed credit line is short; longer is prose
+MAX_CREDIT_LINE = 120  # characters: an unbracketed credit line is short; longer is prose (chosen, not measured)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ _PUBLISHED_META = ("article:published_time", "og:published_time", "pubdate", "pu
 
 
 def html_files(path: str) -> list[str]:
+    """The ``.html``/``.htm`` files under the directory ``path`` (recursively, sorted by path), or
+    ``[path]`` itself when it is a file."""
     if os.path.isdir(path):
         return sorted(os.path.join(root, f) for root, _, files in os.walk(path) for f in files
                       if f.lower().endswith(HTML_SUFFIXES))
@@ -47,6 +49,9 @@ def read_html(path: str) -> Iterator[RawRecord]:
 
 
 def page_record(raw: bytes | str, location: str) -> tuple[dict | None, str | None]:
+    """The article of one saved page (``raw``: its bytes or text; ``location``: its path, whose name
+    is the id when the page has no canonical URL) as ``(record, None)``, or ``(None, why)`` when
+    the page has no readable story (not HTML, no title or no text)."""
     import trafilatura
     from lxml import html as lxml_html
 

@@ -23,15 +23,16 @@ names the rule), never silently changed into another id.
 from __future__ import annotations
 
 import unicodedata
+from search.errors import SearchServiceError
 
-MAX_ID_LENGTH = 200
+MAX_ID_LENGTH = 200  # characters (chosen, not measured: a URL path's worth)
 RESERVED_SUFFIXES = ("/related", "/coverage")
 RULE = ("an id is 1 to 200 characters without whitespace, control, invisible or replacement (U+FFFD) "
         "characters, with no '.' or '..' path segment, not starting with '/' and not ending in "
         "'/related' or '/coverage'")
 
 
-class InvalidId(ValueError):
+class InvalidId(ValueError, SearchServiceError, status=400):
     """The id breaks the id rule; ``str()`` says how, and states the rule."""
 
 
@@ -70,4 +71,6 @@ def check(value) -> str:
 
 
 def is_valid(value) -> bool:
+    """Is ``value`` an id under the id rule (``problem`` finds nothing)?  An int is not: use
+    ``check`` to accept JSON numbers."""
     return problem(value) is None

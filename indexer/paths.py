@@ -82,13 +82,18 @@ def lacking_list(index: str, backend: str = "whoosh") -> str:
     return _base(index, backend) + ".store-lacks.txt"
 
 
-def store_path(environ, index: str, backend: str = "whoosh") -> str:
-    """``SEARCH_ARTICLE_STORE`` if set (a path or ``off``), else the index's default."""
-    return environ.get("SEARCH_ARTICLE_STORE") or default_store(index, backend)
+def store_path(settings) -> str:
+    """The article store the service uses: ``SEARCH_ARTICLE_STORE`` when set
+    (a path or ``off``), else ``index``'s default.  ``settings``: a
+    ``search.settings.Settings``."""
+    return settings.article_store or default_store(settings.index, settings.backend)
 
 
-def query_log_path(environ, index: str, backend: str = "whoosh") -> str:
-    return environ.get("SEARCH_QUERY_LOG") or default_query_log(index, backend)
+def query_log_path(settings) -> str:
+    """The query log the service uses: ``SEARCH_QUERY_LOG`` when set (a path
+    or ``off``), else ``index``'s default.  ``settings``: a
+    ``search.settings.Settings``."""
+    return settings.query_log or default_query_log(settings.index, settings.backend)
 
 
 def _legacy_owner(path: str) -> str | None:

@@ -18,6 +18,7 @@ from search.timeutil import DateError, parse_published
 
 from . import ids
 from .clean import clean_line, clean_text
+from search.errors import SearchServiceError
 
 OPTIONAL_STR = ("category", "source", "author", "url", "lang")
 KNOWN = {"id", "title", "body", "published", "tags", *OPTIONAL_STR}
@@ -25,7 +26,7 @@ MAX_ID_LENGTH = ids.MAX_ID_LENGTH
 MAX_DEPTH = 32  # nesting levels of a record's JSON (an article needs 3)
 
 
-class RecordError(ValueError):
+class RecordError(ValueError, SearchServiceError, status=400):
     pass
 
 

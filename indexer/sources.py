@@ -17,16 +17,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .records import MAX_DEPTH
+from search.errors import SearchServiceError
 
 
 @dataclass
 class RawRecord:
+    """One record as read from a file, before validation: ``location`` (``file:line``, or the file
+    for an HTML page), ``data`` (the fields as a dict, None when the record could not be read)
+    and ``error`` (why not, or None)."""
     location: str  # "file:line"
     data: dict | None
     error: str | None = None
 
 
-class UnsupportedFile(ValueError):
+class UnsupportedFile(ValueError, SearchServiceError, status=400):
+    """A file type the indexer does not read (the message lists those it does)."""
     pass
 
 
@@ -40,6 +45,9 @@ def _open_text(path: str, newline: str = ""):
 
 
 def read_jsonl(path: str) -> Iterator[RawRecord]:
+    """The records of a JSON Lines file (gzip when it ends in ``.gz``), one per non-blank line, in
+    file order; a line that is not JSON or not an object comes as a ``RawRecord`` with ``error``
+    set.  Raises OSError when the file cannot be opened."""
     with _open_text(path, newline="\n") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -60,6 +68,9 @@ def read_jsonl(path: str) -> Iterator[RawRecord]:
 
 
 def read_csv(path: str) -> Iterator[RawRecord]:
+    """The records of a CSV file (gzip when it ends in ``.gz``) with a header row: empty cells are
+    None, ``tags`` is split at ``|``; a row with more cells than the header, or unreadable CSV,
+    comes with ``error`` set.  Raises OSError when the file cannot be opened."""
     with _open_text(path) as f:
         reader = csv.DictReader(f)
         try:
@@ -78,6 +89,8 @@ def read_csv(path: str) -> Iterator[RawRecord]:
 
 
 def read_file(path: str) -> Iterator[RawRecord]:
+    """The records of ``path`` by its type: JSON Lines, CSV, an HTML page or a directory of them
+    (see the module docstring).  Raises ``UnsupportedFile`` for any other name."""
     lower = path.lower()
     if lower.endswith((".html", ".htm")) or os.path.isdir(path):
         from .html_pages import read_html

@@ -41,8 +41,8 @@ from .chars import LATIN_TERM, is_sentence_end, runs, term_symbol_spans
 from .normalize import Normalized, normalize_query
 from .segmenter import Segmenter
 
-SENTENCE_GAP = 8
-PARAGRAPH_GAP = 16
+SENTENCE_GAP = 8  # positions added at a sentence end: no phrase runs across it (chosen, not measured)
+PARAGRAPH_GAP = 16  # ... and at a paragraph end (chosen, not measured)
 # Bumped whenever the terms an article is indexed under change: an index
 # records the version it was written with, and the service and the indexer
 # refuse to mix versions (``python -m indexer rebuild`` re-analyses).
@@ -60,6 +60,8 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """One analysed term: ``text`` (the term), ``pos`` (its position in the field, counted in terms
+    from 0) and ``start``/``end`` (character offsets into the original text, end exclusive)."""
     text: str
     pos: int
     start: int  # offsets into the original text
@@ -67,6 +69,8 @@ class Token:
 
 
 def is_indexable(word: str) -> bool:
+    """Is ``word`` (text) worth indexing: does it hold a run of letters or digits?
+    Punctuation-only words are not indexed."""
     return _RUN.search(word) is not None
 
 
@@ -334,5 +338,7 @@ def char_codes(lowered_norm_text: str) -> np.ndarray:
 
 
 def gram_term(code: int) -> str:
+    """The character gram (one or two characters) packed in ``code`` (an int: the first code point
+    shifted left by ``GRAM_SHIFT`` bits, plus the second, 0 for a lone character), as text."""
     second = code & ((1 << GRAM_SHIFT) - 1)
     return chr(code >> GRAM_SHIFT) + (chr(second) if second else "")

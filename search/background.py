@@ -45,6 +45,7 @@ class BackgroundValue:
             self._ready.set()
 
     def start(self) -> None:
+        """Start a build in a daemon thread, unless one is under way; returns at once."""
         with self._lock:
             if self._building:
                 return
@@ -52,6 +53,10 @@ class BackgroundValue:
         threading.Thread(target=self._build, name=self.name, daemon=True).start()
 
     def get(self, wait: float = 0.0):
+        """The current value, or None while the first build runs.  Starts a build when there is none
+        yet, or when the value is older than ``max_age`` seconds and (given a change check) the
+        index changed.
+        ``wait``: seconds to wait for a first value (0: do not wait)."""
         if self._value is None:
             if not self._building:
                 self.start()

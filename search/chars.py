@@ -86,10 +86,13 @@ def combining_codepoints() -> frozenset:
 
 @functools.lru_cache(maxsize=1)
 def ignorable_pattern() -> re.Pattern:
+    """The compiled character class of every ignorable (invisible format) character,
+    ``ignorable_codepoints()``; built once per process."""
     return re.compile(char_class(ignorable_codepoints()))
 
 
 def has_ignorable(text: str) -> bool:
+    """Does ``text`` hold an ignorable (invisible format) character?"""
     return ignorable_pattern().search(text) is not None
 
 

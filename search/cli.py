@@ -7,7 +7,8 @@ import json
 import os
 import sys
 
-from .engine import DEFAULT_SYNONYMS, SearchEngine
+from . import settings
+from .engine import SearchEngine
 from .fields import FACET_FIELDS
 from .models import SearchRequest
 from .timeutil import DateError, local_time, parse_range
@@ -18,8 +19,8 @@ READY_TIMEOUT = 120.0  # seconds the CLI waits for the pinyin lexicon (~10 s on 
 def _engine(args) -> SearchEngine:
     if not os.path.isdir(args.index):
         raise SystemExit(f"error: no index at {args.index}")
-    return SearchEngine.open(args.index, userdict_path=os.environ.get("SEARCH_USERDICT") or None,
-                             synonyms_path=os.environ.get("SEARCH_SYNONYMS") or DEFAULT_SYNONYMS)
+    config = settings.current()
+    return SearchEngine.open(args.index, userdict_path=config.userdict, synonyms_path=config.synonyms)
 
 
 def _wait_ready(engine: SearchEngine) -> None:
@@ -31,6 +32,11 @@ def _wait_ready(engine: SearchEngine) -> None:
 
 
 def main(argv=None) -> int:
+    """Run ``python -m search`` with ``argv`` (default: ``sys.argv[1:]``):
+    ``query``, ``related`` or ``run`` (a TREC run file), printing to stdout.
+    Returns the exit status: 0, 1 for an unknown article (``related``), 2
+    for an unreadable date; a missing index ends with SystemExit (status
+    1, "error: no index at ..."), bad arguments with argparse's (status 2)."""
     ap = argparse.ArgumentParser(prog="python -m search", description="Query the news search index.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     q = sub.add_parser("query", help="search")

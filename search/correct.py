@@ -36,7 +36,7 @@ from .normalize import fold_case, normalize_query
 from .pinyin import PinyinLexicon, word_pinyin
 
 CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,12}")
-MIN_GAIN = 20  # a new word needs this many times the articles of what was typed
+MIN_GAIN = 20  # a new word needs this many times the articles of what was typed (chosen, not measured)
 # Runs longer than this are not read back (reading a run through the lexicon
 # costs article counts of every homophone of its pieces: 20-60 ms cold for
 # runs of 9+ characters on the full corpora, most of the query latency
@@ -44,8 +44,11 @@ MIN_GAIN = 20  # a new word needs this many times the articles of what was typed
 MAX_RUN = 6
 # A slip is one wrong character of a word (at most one in three): a whole
 # word read differently is another word (a name, a brand), not a slip.
-NOISE_RATE = 2e-5  # typed text in at most this share of the articles is a slip, not a word of ours
-PRIOR_RATE = 1e-5  # ... and counts as in at least this share (a large index asks for more support)
+# Typed text in at most NOISE_RATE of the articles is a slip, not a word of
+# ours, and counts as in at least PRIOR_RATE of them (a large index asks for
+# more support).  Both chosen, not measured.
+NOISE_RATE = 2e-5
+PRIOR_RATE = 1e-5
 
 
 def mistyped_runs(text: str, cut, is_word) -> list[str]:

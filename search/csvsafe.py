@@ -33,11 +33,15 @@ class dict_writer:  # noqa: N801 - used like csv.DictWriter
         self._writer = csv.DictWriter(out, fieldnames=self.fieldnames, **kwargs)
 
     def writeheader(self) -> None:
+        """Write the header row (field names passed through ``safe_cell``)."""
         self._writer.writerow({f: safe_cell(f) for f in self.fieldnames})
 
     def writerow(self, row: Mapping) -> None:
+        """Write one row (a mapping of field name -> value); every cell passes through
+        ``safe_cell``."""
         self._writer.writerow({k: safe_cell(v) for k, v in row.items()})
 
     def writerows(self, rows: Iterable[Mapping]) -> None:
+        """Write each row of ``rows`` (an iterable of mappings) with ``writerow``."""
         for row in rows:
             self.writerow(row)

@@ -29,14 +29,14 @@ import numpy as np
 
 from .ranking import NO_DATE
 
-NUM_PERM = 64
-SHINGLE = 5  # characters per shingle
-THRESHOLD = 0.7  # estimated Jaccard similarity to the representative
-THRESHOLD_LATER = 0.85  # ... for a member more than SAME_DAY_SECONDS later
-SAME_DAY_SECONDS = 12 * 3600
-WINDOW_SECONDS = 2 * 86400
-MIN_SHINGLES = 30  # shorter texts say too little to call them duplicates
-SEED = 1
+NUM_PERM = 64  # MinHash slots per signature (chosen, not measured)
+SHINGLE = 5  # characters per shingle (chosen, not measured)
+THRESHOLD = 0.7  # estimated Jaccard similarity to the representative (chosen, not measured)
+THRESHOLD_LATER = 0.85  # ... for a member more than SAME_DAY_SECONDS later (chosen, not measured)
+SAME_DAY_SECONDS = 12 * 3600  # (chosen, not measured)
+WINDOW_SECONDS = 2 * 86400  # members within this of the representative (chosen, not measured)
+MIN_SHINGLES = 30  # shorter texts say too little to call them duplicates (chosen, not measured)
+SEED = 1  # any fixed seed: signatures must be the same in every process
 SCHEME = "affine32"  # datasketch's 32-bit permutation scheme (its default)
 NO_SIGNATURE = np.uint32(0xFFFFFFFF)  # every slot at max: "never grouped"
 
@@ -100,6 +100,8 @@ def signature(text: str) -> np.ndarray:
 
 
 def has_signature(signatures: np.ndarray) -> np.ndarray:
+    """For signatures (numpy uint32 array of shape (n, NUM_PERM)), a bool array of shape (n,): False
+    where every slot is ``NO_SIGNATURE`` (an article too short to be grouped)."""
     return ~(signatures == NO_SIGNATURE).all(axis=1)
 
 

@@ -21,7 +21,7 @@ from .chars import paragraph_end_positions, sentence_end_positions
 from .models import Article
 from .normalize import normalize
 
-KEYTERMS_PER_DOC = 48
+KEYTERMS_PER_DOC = 48  # key terms kept per article for related articles (chosen, not measured)
 # Very frequent function words that say nothing about what an article is about.
 _STOP = frozenset(
     "我们 他们 你们 一个 这个 那个 这些 那些 没有 就是 还是 可以 已经 因为 所以 但是 而且 如果 "
@@ -32,6 +32,9 @@ _STOP = frozenset(
 
 @dataclass
 class PreparedDoc:
+    """An article analysed for indexing (``prepare``): its words per field, normalised text, stored
+    fields, facet values, publication time (epoch seconds), key terms, content hash, MinHash
+    signature and sentence/paragraph boundaries; what a backend's segment writer consumes."""
     id: str
     title_words: list[str]
     body_words: list[str]
@@ -101,6 +104,9 @@ def article_from_stored(stored: dict) -> Article:
 
 
 def prepare(article: Article, analyzer: Analyzer, record_hash: str | None = None) -> PreparedDoc:
+    """Analyse ``article`` with ``analyzer`` into a ``PreparedDoc`` (CPU only: normalisation,
+    segmentation, key terms, MinHash).  ``record_hash``: the hash of the record as received,
+    stored so that re-indexing an unchanged record is detected."""
     nt = normalize(article.title)
     nb = normalize(article.body or "")
     title_norm, body_norm = nt.text, nb.text

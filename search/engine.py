@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import os
 import re
 import threading
 import time
@@ -36,14 +35,13 @@ from .querylog import QueryLog
 from .results import brief, hit
 from .searchbox import SearchBox
 from .segmenter import get_segmenter
+from .settings import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS  # noqa: F401 - one definition, re-exported
 from .synonyms import Synonyms, expand
 
 _TAGS = re.compile(r"</?mark>")
 
 CACHE_MAX_SIZE = 100  # results of bigger pages are not kept in the result cache
 FEW_RESULTS = 5  # fewer full matches than this: look for a correction
-DEFAULT_SYNONYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "synonyms.txt")
-DEFAULT_BLOCKLIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "blocklist.txt")
 
 
 class SearchEngine:

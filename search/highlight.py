@@ -14,11 +14,11 @@ from bisect import bisect_left
 from .chars import sentence_spans
 from .normalize import fold_case, normalize
 
-SNIPPET_MIN = 120
-SNIPPET_MAX = 160
+SNIPPET_MIN = 120  # characters of a snippet, at least ... (chosen, not measured)
+SNIPPET_MAX = 160  # ... and at most
 # Where to look for the snippet first: normalising a whole long article for
 # every hit cost more than all the rest of an export of 10,000 rows.
-SNIPPET_SCAN = 3000
+SNIPPET_SCAN = 3000  # characters (chosen, not measured)
 
 
 def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
@@ -62,6 +62,8 @@ def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | Non
 
 
 def highlight_title(title: str, needles: list[str]) -> str:
+    """``title`` as HTML: escaped, with every occurrence of the ``needles`` (texts to mark, matched
+    as ``find_spans`` does) wrapped in ``<mark>``."""
     return mark(title, find_spans(title, needles))
 
 

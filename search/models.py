@@ -28,6 +28,8 @@ class Article:
 
     @property
     def has_time(self) -> bool:
+        """Was a time of day given with the publication date (``published_text`` holds a ``T``), or
+        only a date?"""
         return bool(self.published_text and "T" in self.published_text)
 
 
@@ -59,12 +61,17 @@ class SearchRequest:
 
 @dataclass
 class FacetValue:
+    """One facet bucket: the ``value`` as shown and the ``count`` of matching articles (or groups,
+    for a grouped search) holding it."""
     value: str
     count: int
 
 
 @dataclass
 class Hit:
+    """One result as the web and the CLI show it: stored fields, the highlighted title and snippet
+    (HTML: the text escaped, only ``<mark>`` added), the ranking ``score`` and how fully it
+    matched (``match``)."""
     id: str
     title: str
     title_highlight: str
@@ -83,6 +90,8 @@ class Hit:
     match: dict = field(default_factory=lambda: {"full": True, "missing": []})
 
     def to_dict(self) -> dict[str, Any]:
+        """The hit as the JSON API answers it (a dict of JSON values; ``score`` rounded to 4
+        decimals; ``similar`` only for a group)."""
         out = {
             "id": self.id,
             "title": self.title,
@@ -105,6 +114,9 @@ class Hit:
 
 @dataclass
 class SearchResult:
+    """What a search answers: the page of hits, totals (all, full matches, articles when grouped),
+    facets, timing in milliseconds, and how the query was read (understood tree, notices,
+    synonyms, pinyin, corrections)."""
     request: SearchRequest
     total: int
     hits: list[Hit]
@@ -126,9 +138,12 @@ class SearchResult:
 
     @property
     def grouped(self) -> bool:
+        """Were near-duplicates grouped (``total`` then counts groups, ``total_articles`` articles)?"""
         return self.total_articles is not None
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as the JSON API answers it (a dict of JSON values, keys in the documented
+        order)."""
         return {
             "query": self.request.q,
             "total": self.total,

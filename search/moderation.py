@@ -14,6 +14,9 @@ from .watched import WatchedFile
 
 
 class Blocklist:
+    """Terms kept out of suggestions and hot searches, one per line in the file at ``path``
+    (SEARCH_BLOCKLIST; ``#`` starts a comment), re-read when it changes
+    (``watched.WatchedFile``)."""
     def __init__(self, path: str | None):
         self.path = path
         self._file = WatchedFile(path, self._parse, ())
@@ -27,6 +30,7 @@ class Blocklist:
         return len(self._file.fresh())
 
     def blocks(self, text: str) -> bool:
+        """Does ``text`` contain a blocked term (both normalised and case-folded, spaces ignored)?"""
         terms = self._file.fresh()
         if not terms:
             return False

@@ -146,6 +146,8 @@ def _converter() -> opencc.OpenCC:
 
 
 def to_simplified(text: str) -> str:
+    """``text`` in Simplified Chinese (OpenCC's Traditional -> Simplified conversion, one converter
+    per thread); same length is not guaranteed: use ``normalize`` for an offset map."""
     return _converter().convert(text)
 
 

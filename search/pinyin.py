@@ -33,9 +33,9 @@ from .frequency import ArticleFrequencies
 
 CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,8}$")
 LATIN_RUN = re.compile(r"^[a-z]{2,40}$")
-MAX_PIECES = 4
-ALTERNATIVES = 3  # readings offered for a one-word pinyin run
-PREFER_LATIN_RATIO = 10  # keep a Latin run unconverted if it is at least 1/10 as common
+MAX_PIECES = 4  # words a pinyin run is cut into at most (chosen, not measured)
+ALTERNATIVES = 3  # readings offered for a one-word pinyin run (chosen, not measured)
+PREFER_LATIN_RATIO = 10  # keep a Latin run unconverted if it is at least 1/10 as common (chosen, not measured)
 # A homophone is offered next to the best reading only if our articles use
 # it at least this share as often.  Measured with ``python -m
 # eval.homophone_share`` (eval/results/homophone_share-{sample,full}.json):
@@ -54,6 +54,8 @@ HOMOPHONE_SHARE = 0.1
 
 
 def word_pinyin(word: str) -> str:
+    """The toneless pinyin of ``word`` (lower-case Latin letters, syllables joined without spaces:
+    香港 -> ``xianggang``); characters with no reading are dropped."""
     from pypinyin import Style, lazy_pinyin
 
     return "".join(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
@@ -155,6 +157,8 @@ class PinyinLexicon:
         return out
 
     def readings(self, key: str) -> list[tuple[int, str]]:
+        """The words our articles use for the pinyin ``key`` (one key of ``readings_of``):
+        [(articles using the word, word)], most used first."""
         return self.readings_of([key])[key]
 
     # ---- conversion ------------------------------------------------------------------

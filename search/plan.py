@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from .errors import SearchServiceError
 
 from .normalize import normalize_query
 
@@ -323,11 +324,11 @@ class Plan:
     deadline: float | None = None  # time.monotonic() past which the backend gives up (QueryTimeout)
 
 
-class UnsupportedQuery(ValueError):
+class UnsupportedQuery(ValueError, SearchServiceError, status=400):
     """A query feature this backend does not support (answered with 400)."""
 
 
-class QueryTimeout(Exception):
+class QueryTimeout(SearchServiceError, status=503):
     """The query ran past its deadline (an expensive query, stopped so that
     it cannot hold a worker)."""
 

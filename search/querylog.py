@@ -52,11 +52,11 @@ import unicodedata
 
 from .chars import strip_ignorable
 
-MAX_QUERY_CHARS = 100
+MAX_QUERY_CHARS = 100  # characters of a query kept in the log (chosen, not measured)
 SCHEMA_VERSION = 2  # PRAGMA user_version; 0: the original (ts, q, total) table
 DAY_SQL = "date(ts, 'unixepoch', '+8 hours')"  # the newsroom day of an epoch-seconds ts
-NEWSROOM_OFFSET = 8 * 3600
-PRUNE_EVERY = 3600.0
+NEWSROOM_OFFSET = 8 * 3600  # seconds: newsroom time is UTC+8
+PRUNE_EVERY = 3600.0  # seconds between deletions of searches older than the retention (chosen, not measured)
 
 
 def clean_query(q: str) -> str:

@@ -24,12 +24,15 @@ import rjieba
 
 from .normalize import normalize_query
 from .regional import forms as regional_forms
+from .errors import SearchServiceError
 
 log = logging.getLogger(__name__)
 CASED_WORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "cased_words.txt")
 
 
-class UserDictError(ValueError):
+class UserDictError(ValueError, SearchServiceError):
+    """A jieba user dictionary (SEARCH_USERDICT) that cannot be read: the message names the file and
+    line.  A configuration error: the web answers it as an internal error (500)."""
     pass
 
 

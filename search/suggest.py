@@ -38,14 +38,14 @@ from .script import script_of, to_traditional
 
 CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,8}$")
 LATIN_WORD = re.compile(r"^[a-z][a-z0-9\-]{1,30}$")
-SCAN_LIMIT = 4000  # candidates looked at per prefix (the most frequent prefixes have more)
-MIN_DF = 2  # on a large index, a word from one headline is mostly noise
+SCAN_LIMIT = 4000  # candidates looked at per prefix (the most frequent prefixes have more; chosen, not measured)
+MIN_DF = 2  # on a large index, a word from one headline is mostly noise (chosen, not measured)
 # Body words: offered when this many articles use them.  On the full
 # corpora (108,478 articles) 20 adds 34,754 words to the 37,090 of the
 # headlines; measured cost in the README.
 BODY_MIN_DF = 20
-BODY_TIER = 1000.0  # subtracted from a body-only word's score: it ranks after every other candidate
-RECENT_BONUS = 1.0  # a word of the newest headlines
+BODY_TIER = 1000.0  # subtracted from a body-only word's score: it ranks after every other candidate (any value above every other score)
+RECENT_BONUS = 1.0  # added to the score of a word of the newest headlines (chosen, not measured)
 # Where a candidate comes from (bits), for the engine's "still in a live
 # article?" check.
 TITLE, BODY, TAG = 1, 2, 4
@@ -60,6 +60,9 @@ def _suggestible(word: str) -> bool:
 
 
 class Suggester:
+    """Completions for the search box, from headline words, tags, body words and popular queries,
+    matched by prefix in Chinese, pinyin or pinyin initials (see ``suggest``).  Built once from
+    the index (seconds on the full corpora: built in the background, ``background.py``)."""
     def __init__(self, vocabulary: dict[str, int], recent_words: Counter | dict[str, int] | set = frozenset(),
                  popular_queries: dict[str, int] | None = None, pinyin_of: dict[str, str] | None = None,
                  min_df: int = MIN_DF, body_vocabulary: dict[str, int] | None = None,

@@ -73,6 +73,8 @@ class Synonyms:
 
     @property
     def errors(self) -> list[str]:
+        """The problems found in the synonym file when it was last read (one message per bad line;
+        empty when it is fine; the lines are skipped and reported on stderr)."""
         return self._file.fresh()[2]
 
     @property
@@ -85,6 +87,8 @@ class Synonyms:
         return len(self._by_key)
 
     def group(self, term: str) -> tuple[str, ...] | None:
+        """The synonym group (its terms, in file order) ``term`` belongs to, compared after
+        normalisation; None when it is in none."""
         return self._by_key.get(_key(term))
 
     def split(self, text: str, cut=None) -> list[tuple[str, tuple[str, ...] | None]]:

@@ -15,7 +15,7 @@ import numpy as np
 from .timeutil import NEWSROOM_TZ, PLAUSIBLE_START_TS, plausible_end
 
 INTERVALS = ("day", "month", "year")
-MAX_BUCKETS = 400  # bars in one timeline, whatever the interval asked for
+MAX_BUCKETS = 400  # bars in one timeline, whatever the interval asked for (chosen, not measured)
 _UNIT = {"day": "D", "month": "M", "year": "Y"}
 _OFFSET = int(NEWSROOM_TZ.utcoffset(None).total_seconds())
 

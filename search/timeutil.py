@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from .errors import SearchServiceError
 
 # Both corpora are Beijing / Hong Kong time; a date without a zone is local.
 NEWSROOM_TZ = timezone(timedelta(hours=8))
@@ -42,7 +43,7 @@ BOUND_PATTERN = rf"^{_DATE}({_TIME})?$"  # either (the API description's pattern
 BOUND_HELP = "use YYYY-MM-DD for a whole day in Beijing time, or a date and time such as 2024-03-01T08:00+08:00"
 
 
-class DateError(ValueError):
+class DateError(ValueError, SearchServiceError, status=400):
     """A search bound that is not a date (or not a usable one); the message
     is meant for the person who typed it."""
 

@@ -133,7 +133,7 @@ def client(web_app):
 
 # A real gunicorn on loopback (shared with the HTTP benchmarks).  The tests
 # refresh twice a second so that freshness checks do not wait on the interval.
-from bench.server import Server as _Server  # noqa: E402
+from web.loopback import Server as _Server  # noqa: E402
 
 
 class Server(_Server):

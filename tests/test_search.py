@@ -236,10 +236,35 @@ def test_title_restriction(engine, sample_records):
     assert all_ids(engine, 'title:"立法會"') == containing(sample_records, "立法會", fields=("title",))
 
 
-@pytest.mark.parametrize("q", ['"', "-", "OR", "title:", "((", "a:b:c", "\x00", "😀", "<script>", "-\"\"", "香港 OR"])
-def test_odd_input_is_plain_text(engine, q):
+# Odd input -> (what it is read as: the same search typed plainly, or None for
+# nothing searchable; the notice the reader is shown, or None).
+ODD_INPUT = {'"': (None, "unclosed_quote"), "-": (None, None), "OR": (None, "dangling_operator"),
+             "title:": (None, "empty_field"), "((": (None, "unbalanced_parenthesis"), "a:b:c": ("a b c", None),
+             "\x00": (None, None), "😀": (None, None), "<script>": ("script", None), '-""': (None, None),
+             "香港 OR": ("香港", "dangling_operator")}
+
+
+@pytest.mark.parametrize("q", list(ODD_INPUT))
+def test_odd_input_is_plain_text(engine, sample_records, q):
+    """Odd input never raises: it is read as the plain words it holds (the
+    same answer as typing them, whose full matches are exactly the articles
+    holding every word, by brute force over the sample), or, when it holds
+    none, it finds nothing and (for a malformed operator) says why."""
+    plain, notice = ODD_INPUT[q]
     res = engine.search(SearchRequest(q=q))
-    assert res.total >= 0
+    codes = [n["code"] for n in res.notices]
+    assert (notice in codes) if notice else not codes, codes
+    if plain is None:
+        assert res.total == 0 and res.hits == [] and res.understood == []
+        return
+    same = engine.search(SearchRequest(q=plain))
+    assert (res.total, res.total_full, [h.id for h in res.hits]) == (same.total, same.total_full,
+                                                                     [h.id for h in same.hits])
+    words = plain.split()
+    holding = [r for r in sample_records
+               if all(w in f"{r.get('title', '')} {r.get('body', '')}".lower() for w in words)]
+    if len(words) == 1:
+        assert res.total_full == len(holding), (q, res.total_full, len(holding))
 
 
 def test_concurrent_searches_agree_with_sequential(sample_index):

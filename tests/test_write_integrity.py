@@ -591,7 +591,7 @@ def test_serving_your_own_index_leaves_the_demo_out(tmp_path, sample_records):
     import signal
     import time
 
-    from bench.server import free_port
+    from web.loopback import free_port
     from indexer import pipeline
 
     index = str(tmp_path / "news2k")

@@ -14,9 +14,7 @@ import time
 
 from flask import Flask, g, request
 
-from search.plan import QueryTimeout, UnsupportedQuery
-
-from . import auth, inputs, limits, metrics, proxies, same_origin, secret, staff_sessions
+from . import errors, inputs, limits, metrics, proxies, same_origin, secret, staff_sessions
 from . import config as config_module
 from .engine import EngineHolder
 
@@ -49,14 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(writes_bp)
     app.register_blueprint(metrics_bp)
-    app.register_error_handler(auth.AuthError, _auth_error)
-    app.register_error_handler(limits.RateLimited, _rate_limited)
-    app.register_error_handler(same_origin.CrossOrigin, _cross_origin)
-    app.register_error_handler(staff_sessions.SessionStoreError, _session_store_error)
-    app.register_error_handler(secret.SecretKeyError, _session_store_error)
-    app.register_error_handler(413, _too_large)
-    app.register_error_handler(QueryTimeout, _query_timeout)
-    app.register_error_handler(UnsupportedQuery, _unsupported)
+    errors.install(app)
     _install_hooks(app)
     return app
 
@@ -93,104 +84,6 @@ def _install_security(app: Flask) -> None:
         # Readers are unaffected; staff sessions are still checked against the tokens per request.
         logging.getLogger(__name__).warning("could not end revoked staff sessions: %s", exc)
     app.session_interface = staff_sessions.SessionInterface()
-
-
-def _cross_origin(exc: "same_origin.CrossOrigin"):
-    if inputs.wants_json():
-        from .api import error
-
-        return error(403, str(exc))
-    from flask import make_response
-
-    from .pages import render_error
-
-    return make_response(render_error(403, f"请求被拒绝：表单必须从本站提交。（{exc}）"))
-
-
-def _session_store_error(exc):
-    """Staff sessions cannot be kept (key or session file): 503, logged."""
-    from flask import current_app
-
-    from .pages import render_error
-
-    current_app.logger.error("staff login unavailable: %s", exc)
-    resp = app_response(*render_error(503, "编辑登录暂时不可用，请稍后再试。"))
-    resp.headers["Retry-After"] = "5"
-    return resp
-
-
-def _auth_error(exc: "auth.AuthError"):
-    """JSON for the API; for pages, the staff login form."""
-    if inputs.wants_json():
-        from .api import error
-
-        resp = error(exc.status, exc.message)
-    else:
-        from flask import render_template
-
-        resp = app_response(render_template("staff_login.html", q="", message=exc.message,
-                                            next=inputs.query_url(request.path, request.args.items(multi=True))),
-                           exc.status)
-    if exc.status == 401:
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="news-search"'
-    return resp
-
-
-def _rate_limited(exc: "limits.RateLimited"):
-    if inputs.wants_json():
-        from .api import error
-
-        resp = error(429, str(exc))
-    else:
-        from flask import make_response
-
-        from .pages import render_error
-
-        resp = make_response(render_error(429, "请求太频繁，请稍后再试。"))
-    resp.headers["Retry-After"] = str(exc.retry_after)
-    return resp
-
-
-def _query_timeout(exc):
-    from flask import current_app
-
-    message = (f"the query took longer than {current_app.config['SEARCH_QUERY_TIMEOUT']:g} s and was stopped: "
-               "add words or a date range to narrow it")
-    if inputs.wants_json():
-        from .api import error
-
-        return error(503, message)
-    from .pages import render_error
-
-    return render_error(503, "查询耗时过长，已停止：请增加关键词或缩小时间范围。")
-
-
-def _unsupported(exc):
-    if inputs.wants_json():
-        from .api import error
-
-        return error(400, str(exc))
-    from flask import make_response
-
-    from .pages import render_error
-
-    return make_response(render_error(400, f"不支持的查询：{exc}"))
-
-
-def _too_large(exc):
-    from flask import current_app
-
-    from .api import error
-
-    return error(413, f"request body too large (at most {current_app.config['MAX_CONTENT_LENGTH']} bytes)")
-
-
-def app_response(html: str, status: int):
-    from flask import make_response
-
-    resp = make_response(html, status)
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 def _install_hooks(app: Flask) -> None:

@@ -6,14 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import ClientDisconnected
 
-from search.backends.base import IndexCorrupt
 from search.timeline import INTERVALS
 
 from . import auth, export
-from .engine import IndexUnavailable
-from .inputs import wants_json
+from .errors import json_error as error
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
 from .render import article_json
@@ -26,25 +23,6 @@ CACHE_ARTICLE = "public, max-age=300"
 
 def _engine():
     return current_app.extensions["search_engine"].get()
-
-
-def error(status: int, message: str):
-    resp = jsonify({"error": message, "status": status})
-    resp.status_code = status
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-@bp.errorhandler(ParamError)
-def _bad_param(exc):
-    return error(400, str(exc))
-
-
-@bp.errorhandler(IndexUnavailable)
-def _unavailable(exc):
-    resp = error(503, f"the search index is not available: {exc}")
-    resp.headers["Retry-After"] = "5"
-    return resp
 
 
 @bp.get("/api/search")
@@ -177,67 +155,3 @@ def healthz():
     resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     return resp
-
-
-@bp.app_errorhandler(404)
-def _not_found(exc):
-    if wants_json():
-        return error(404, f"no such endpoint: {request.path}")
-    from .pages import render_error
-
-    return render_error(404, "页面不存在")
-
-
-@bp.app_errorhandler(405)
-def _method(exc):
-    return error(405, f"method {request.method} not allowed here")
-
-
-def _index_damaged(message: str):
-    """503 with the reason: JSON for the API, the error page for pages."""
-    if wants_json():
-        resp = error(503, f"the search index is not available: {message}")
-    else:
-        from flask import make_response
-
-        from .pages import render_error
-
-        resp = make_response(render_error(503, f"搜索索引已损坏，正在等待重建，请稍后再试。（{message}）"))
-    resp.headers["Retry-After"] = "30"
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-@bp.app_errorhandler(IndexCorrupt)
-def _corrupt(exc):
-    return _index_damaged(str(exc))
-
-
-@bp.app_errorhandler(ClientDisconnected)
-def _body_stopped(exc):
-    """A body longer than what gunicorn's worker buffers (web/worker.py) is
-    read by the app with a timeout per read; a client that stops sending
-    (Werkzeug's ClientDisconnected) gets 408 in the API's or the pages'
-    form, not Werkzeug's HTML 400."""
-    from .worker import CLIENT_TIMEOUT
-
-    message = f"the request body did not arrive: nothing came for {CLIENT_TIMEOUT:g} s, or the client went away"
-    if wants_json():
-        return error(408, message)
-    from .pages import render_error
-
-    return render_error(408, "请求内容未能及时送达。")
-
-
-@bp.app_errorhandler(500)
-def _internal(exc):
-    # An unexpected failure may come from a damaged index (a segment
-    # truncated under a running worker): then say so, with 503.
-    damage = current_app.extensions["search_engine"].damage()
-    if damage:
-        return _index_damaged(damage)
-    if wants_json():
-        return error(500, "internal error")
-    from .pages import render_error
-
-    return render_error(500, "服务器内部错误")

@@ -17,6 +17,7 @@ import secrets
 import sys
 
 from flask import current_app, request, session
+from search.errors import SearchServiceError
 
 
 def digest(token: str) -> str:
@@ -35,7 +36,7 @@ def check_token(token: str | None) -> bool:
     return any(hmac.compare_digest(presented, d) for d in current_app.config["SEARCH_WRITE_TOKENS"])
 
 
-class AuthError(Exception):
+class AuthError(SearchServiceError, status=401):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status

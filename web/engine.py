@@ -12,9 +12,10 @@ import time
 
 from search.engine import SearchEngine
 from search.querylog import QueryLog
+from search.errors import SearchServiceError
 
 
-class IndexUnavailable(Exception):
+class IndexUnavailable(SearchServiceError, status=503, retry_after=5):
     pass
 
 

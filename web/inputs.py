@@ -42,11 +42,6 @@ def is_json_path(path: str) -> bool:
     return path.startswith(JSON_PREFIXES) or path in JSON_PATHS
 
 
-def wants_json() -> bool:
-    """Does the request's path answer JSON?  (``is_json_path``)"""
-    return is_json_path(request.path)
-
-
 class RawPath:
     """WSGI middleware: ``PATH_INFO`` from the bytes the client sent.
 
@@ -97,13 +92,9 @@ def check_path():
     problem = path_problem(request.environ.get("PATH_INFO", ""))
     if problem is None:
         return None
-    if wants_json():
-        from .api import error
+    from .errors import error_answer  # web/errors.py imports this module
 
-        return error(400, problem)
-    from .pages import render_error
-
-    return render_error(400, f"请求地址有误：{problem}")
+    return error_answer(400, problem, f"请求地址有误：{problem}")
 
 
 def query_string_problem(raw: bytes) -> str | None:
@@ -130,13 +121,9 @@ def check_query_string():
     request.environ["QUERY_STRING"] = ""
     request.query_string = b""  # an attribute of werkzeug's request; args is parsed from it
     request.__dict__.pop("args", None)
-    if wants_json():
-        from .api import error
+    from .errors import error_answer  # web/errors.py imports this module
 
-        return error(400, problem)
-    from .pages import render_error
-
-    return render_error(400, f"请求参数有误：{problem}")
+    return error_answer(400, problem, f"请求参数有误：{problem}")
 
 
 def query_url(path: str, pairs) -> str:

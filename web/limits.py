@@ -28,11 +28,12 @@ import time
 
 from flask import current_app, request, session
 from limits import parse_many, storage, strategies
+from search.errors import SearchServiceError
 
 EXEMPT_PATHS = ("/static/", "/favicon.ico", "/healthz", "/metrics")
 
 
-class RateLimited(Exception):
+class RateLimited(SearchServiceError, status=429):
     def __init__(self, retry_after: int, limit: str, what: str = "requests"):
         super().__init__(f"too many {what}: at most {limit} per client; retry in {retry_after} s")
         self.retry_after = retry_after

@@ -5,11 +5,12 @@ read when scraped."""
 
 from __future__ import annotations
 
-import os
 import time
 
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from search import settings
 
 from .engine import article_store
 
@@ -28,7 +29,7 @@ def observe(resp):
 
 
 def _registry():
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.current().prometheus_multiproc_dir:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()

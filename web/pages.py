@@ -17,7 +17,7 @@ from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
 from . import auth, limits, staff_sessions
-from .engine import IndexUnavailable
+from .errors import page_error as render_error
 from .inputs import query_url, same_site_path
 from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, search_request
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
@@ -60,20 +60,6 @@ def url_with(**changes) -> str:
 def _globals():
     return {"url_with": url_with, "site_name": current_app.config["SEARCH_SITE_NAME"],
             "RANGE_LABELS": RANGE_LABELS, "SORT_LABELS": SORT_LABELS, "FACET_LABELS": FACET_LABELS}
-
-
-def render_error(status: int, message: str):
-    return render_template("error.html", status=status, message=message, q=request.args.get("q", "")), status
-
-
-@bp.errorhandler(ParamError)
-def _bad_param(exc):
-    return render_error(400, f"请求参数有误：{exc}")
-
-
-@bp.errorhandler(IndexUnavailable)
-def _unavailable(exc):
-    return render_error(503, "搜索服务暂时不可用，请稍后再试。")
 
 
 def _page(html: str):

@@ -9,13 +9,14 @@ from search.fields import DEFAULT_FACETS, FACET_FIELDS, MAX_DISTANCE, MAX_MENTIO
 from search.models import SORTS, SearchRequest
 from search.query import compose
 from search.timeutil import NEWSROOM_TZ, DateError, parse_range
+from search.errors import SearchServiceError
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31),
           "year": timedelta(days=366)}
 FILTERS = FACET_FIELDS
 
 
-class ParamError(ValueError):
+class ParamError(ValueError, SearchServiceError, status=400):
     """Bad user input: answered with 400 and this message."""
 
 

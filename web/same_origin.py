@@ -21,12 +21,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import request
+from search.errors import SearchServiceError
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEFAULT_PORT = {"http": 80, "https": 443}
 
 
-class CrossOrigin(Exception):
+class CrossOrigin(SearchServiceError, status=403):
     """A state-changing request from another site (or of unknown origin)."""
 
 

@@ -14,12 +14,13 @@ import logging
 import os
 import secrets
 import stat
+from search.errors import SearchServiceError
 
 MIN_LENGTH = 32
 log = logging.getLogger(__name__)
 
 
-class SecretKeyError(Exception):
+class SecretKeyError(SearchServiceError, status=503, retry_after=5):
     """The configured key or key file cannot be used (the message says why)."""
 
 

@@ -32,12 +32,13 @@ from flask import current_app, session
 from flask.sessions import SecureCookieSessionInterface
 
 from . import secret
+from search.errors import SearchServiceError
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS staff_sessions (sid TEXT PRIMARY KEY, digest TEXT NOT NULL, "
            "created REAL NOT NULL, expires REAL NOT NULL)")
 
 
-class SessionStoreError(Exception):
+class SessionStoreError(SearchServiceError, status=503, retry_after=5):
     """The session file cannot be read or written (message says which)."""
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import errno
 import html
 import json
-import os
 import re
 import selectors
 import socket
@@ -40,10 +39,12 @@ from functools import partial
 from gunicorn.http import errors as http_errors
 from gunicorn.workers import gthread
 
+from search import settings
+
 from .inputs import is_json_path
 
-CLIENT_TIMEOUT = float(os.environ.get("SEARCH_CLIENT_TIMEOUT", "10"))
-BUFFER_BODY_BYTES = int(os.environ.get("SEARCH_BUFFER_BODY_BYTES", str(2**20)))
+CLIENT_TIMEOUT = settings.current().client_timeout  # seconds (search/settings.py)
+BUFFER_BODY_BYTES = settings.current().buffer_body_bytes
 _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d+)[ \t]*$", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.I | re.M)
 _EXPECT = re.compile(rb"^expect:[ \t]*100-continue", re.I | re.M)

@@ -25,12 +25,13 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify, request
 
 from indexer import ids
-from indexer.article_store import ArticleStore, StoreUnavailable
+from indexer.article_store import ArticleStore
 from indexer.records import RecordError, parse_json, to_article
 
 from . import auth
 from .api import _engine, error
 from .engine import article_store
+from search.errors import SearchServiceError
 
 bp = Blueprint("writes", __name__)
 MAX_SEQ = 2**63 - 1  # change and audit numbers are SQLite integers
@@ -41,13 +42,6 @@ def _store() -> ArticleStore:
     if store is None:
         raise auth.AuthError(403, "the write API is disabled (SEARCH_ARTICLE_STORE=off)")
     return store
-
-
-@bp.errorhandler(StoreUnavailable)
-def _store_unavailable(exc: StoreUnavailable):
-    resp = error(503, str(exc))
-    resp.headers["Retry-After"] = str(exc.retry_after)
-    return resp
 
 
 def _validate(data, doc_id: str | None = None) -> tuple[dict | None, list[str]]:
@@ -106,7 +100,7 @@ def _leading_slash():
     return None
 
 
-class BodyEncoding(Exception):
+class BodyEncoding(SearchServiceError, status=415):
     """The body is sent in a content coding the write API does not read."""
 
 
@@ -120,11 +114,6 @@ def _body() -> bytes:
         raise BodyEncoding(f"Content-Encoding {coding!r} is not supported: send the body uncompressed "
                            "(JSON, UTF-8)")
     return request.get_data(cache=False).removeprefix(b"\xef\xbb\xbf")
-
-
-@bp.errorhandler(BodyEncoding)
-def _unsupported_encoding(exc):
-    return error(415, str(exc))
 
 
 @bp.put("/api/articles/<path:doc_id>")

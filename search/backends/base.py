@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..plan import BackendResult, Plan
+from ..errors import SearchServiceError
 
 
-class IndexCorrupt(Exception):
+class IndexCorrupt(SearchServiceError, status=503, retry_after=30):
     """The index on disk is damaged (a truncated or missing segment file):
     searches cannot be answered until it is rebuilt.  The message names
     what is damaged and the command that repairs it."""

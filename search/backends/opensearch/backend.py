@@ -51,6 +51,7 @@ from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause
                      PhraseClause, Plan, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft, lone_character)
 from ...values import shown_form, value_key
 from .mapping import FORM_SEPARATOR, PARAGRAPH_GAP, SENTENCE_GAP, VALUE_FIELDS
+from ...errors import SearchServiceError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ PARTITION_HEADROOM = 1.2  # the number of terms is an estimate (HyperLogLog): sp
 SPLIT_MAX = 8
 
 
-class IncompatibleIndex(Exception):
+class IncompatibleIndex(SearchServiceError, status=503):
     """The index behind the alias was written by another analysis version."""
 
 

@@ -12,7 +12,6 @@ so everything is cached by segment id and survives a refresh.
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import threading
 import zlib
@@ -26,6 +25,7 @@ from . import docinfo
 from .schema import NO_DATE, decode_char_positions
 
 from ...fields import SINGLE_VALUED_FACETS as FACET_COLUMNS
+from ... import settings
 
 
 class PositionTable:
@@ -111,7 +111,7 @@ class ByteLRU:
                 self.bytes -= size
 
 
-POSTINGS_CACHE = ByteLRU(int(float(os.environ.get("SEARCH_POSTINGS_CACHE_MB", "96")) * 2**20))
+POSTINGS_CACHE = ByteLRU(int(settings.current().postings_cache_mb * 2**20))  # SEARCH_POSTINGS_CACHE_MB
 
 
 class SegmentData:

@@ -20,17 +20,18 @@ from whoosh.index import TOC, clean_files
 from ...analysis import ANALYSIS_VERSION
 from . import groups, integrity, segment_io
 from .schema import analysis_version, build_schema
+from ...errors import SearchServiceError
 
 segment_io.install()
 
 INDEXNAME = "MAIN"
 
 
-class IndexMissing(Exception):
+class IndexMissing(SearchServiceError, status=503):
     pass
 
 
-class IncompatibleIndex(Exception):
+class IncompatibleIndex(SearchServiceError, status=503):
     """The index was written by an older version of the schema or of the
     analysis (its terms would not match the queries of this version)."""
 

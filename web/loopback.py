@@ -1,5 +1,8 @@
-"""A real gunicorn process on loopback serving an index, with the
-settings of gunicorn.conf.py: used by the HTTP benchmarks and the tests."""
+"""A real gunicorn process on loopback serving an index, with the settings
+of gunicorn.conf.py (the deployment as it runs): used by the tests and the
+HTTP benchmarks.  ``Server(index_dir)`` starts it on a free port (raises
+RuntimeError when /healthz does not answer within ``timeout`` seconds);
+``stop()`` ends it."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it; another process may take
+    it before it is used)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -60,6 +65,8 @@ class Server:
         raise RuntimeError("gunicorn did not answer /healthz")
 
     def get(self, path):
+        """GET ``path`` from the server: (status, headers as a dict, body bytes), errors included;
+        raises URLError/OSError when nothing answers within 10 s."""
         try:
             with urllib.request.urlopen(self.url + path, timeout=10) as r:
                 return r.status, dict(r.headers), r.read()
@@ -67,14 +74,17 @@ class Server:
             return e.code, dict(e.headers), e.read()
 
     def json(self, path):
+        """GET ``path`` and decode its body as JSON: (status, value)."""
         status, _, body = self.get(path)
         return status, json.loads(body)
 
     def worker_pids(self) -> list[int]:
+        """The process ids of gunicorn's workers (the master's children, ``pgrep -P``)."""
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
 
     def stop(self):
+        """Stop gunicorn (SIGTERM, then SIGKILL after 10 s) and remove this run's temporary files."""
         self.proc.terminate()
         try:
             self.proc.wait(10)

@@ -1,0 +1,145 @@
+"""The service's configuration: every environment variable it reads, once.
+
+``Settings`` declares each setting once (its variable, type, default and
+meaning: the field's metadata); ``Settings.from_env(environ)`` reads and
+validates them, raising ``SettingError`` naming the variable and what it
+should be; ``current()`` is this process's settings, read from
+``os.environ`` on first use and kept (a process reads its environment
+once).  README.md's "Configuration" table lists exactly these variables
+(``tests/test_layout.py`` compares them).
+
+An empty value is the same as an unset one.  Booleans accept
+1/true/yes/on and 0/false/no/off.  Paths whose default depends on the
+index (``SEARCH_QUERY_LOG``, ``SEARCH_ARTICLE_STORE``: beside it) are None
+here when unset; ``indexer/paths.py`` places them (``search/`` does not
+import ``indexer/``).
+
+A frozen dataclass (standard library) rather than pydantic-settings: the
+service needs types, defaults and one clear error per variable, which
+forty lines give; a dependency would add a second validation model to
+learn for no feature used.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import cache
+
+from .errors import SearchServiceError
+
+_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+DEFAULT_SYNONYMS = os.path.join(_DATA, "synonyms.txt")
+DEFAULT_BLOCKLIST = os.path.join(_DATA, "blocklist.txt")
+BACKENDS = ("whoosh", "opensearch")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+class SettingError(ValueError, SearchServiceError):
+    """An environment variable holds a value the service cannot use; the
+    message names the variable, the value and what is expected."""
+
+
+def _var(env: str, default, meaning: str, choices: tuple[str, ...] | None = None):
+    """A setting: a dataclass field read from variable ``env``."""
+    return field(default=default, metadata={"env": env, "meaning": meaning, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service, typed (see the module docstring).
+    Units: seconds for times, bytes or MiB as named, counts otherwise."""
+
+    index: str = _var("SEARCH_INDEX", "data/index",
+                      "index directory the web app reads (with OpenSearch: the index or alias name)")
+    backend: str = _var("SEARCH_BACKEND", "whoosh", "where the index lives: whoosh (a directory) or opensearch",
+                        choices=BACKENDS)
+    opensearch_url: str | None = _var("OPENSEARCH_URL", None, "the OpenSearch cluster (SEARCH_BACKEND=opensearch)")
+    userdict: str | None = _var("SEARCH_USERDICT", None, "jieba user dictionary (indexer and queries)")
+    synonyms: str = _var("SEARCH_SYNONYMS", DEFAULT_SYNONYMS, "query-time synonym groups (re-read when changed)")
+    blocklist: str = _var("SEARCH_BLOCKLIST", DEFAULT_BLOCKLIST,
+                          "terms kept out of suggestions and hot searches (re-read when changed)")
+    query_log: str | None = _var("SEARCH_QUERY_LOG", None, "readers' query log, or off (unset: beside the index)")
+    query_log_days: float = _var("SEARCH_QUERY_LOG_DAYS", 90.0, "days the query log keeps")
+    hot_min_clients: int = _var("SEARCH_HOT_MIN_CLIENTS", 3, "distinct readers a day a query needs to count as hot")
+    hot_refresh: float = _var("SEARCH_HOT_REFRESH", 60.0, "seconds a computed hot-search list is reused")
+    max_page_size: int = _var("SEARCH_MAX_PAGE_SIZE", 100, "largest size accepted")
+    max_query_length: int = _var("SEARCH_MAX_QUERY_LENGTH", 200, "longest query accepted (characters)")
+    max_result_window: int = _var("SEARCH_MAX_RESULT_WINDOW", 10000, "deepest result reachable by paging")
+    refresh_interval: float = _var("SEARCH_REFRESH_INTERVAL", 1.0, "seconds between checks for new index commits")
+    cors_origins: tuple[str, ...] = _var("SEARCH_CORS_ORIGINS", (), "origins allowed to call the GET API, or *")
+    postings_cache_mb: float = _var("SEARCH_POSTINGS_CACHE_MB", 96.0, "decoded posting lists kept per process (MiB)")
+    log_client_ip: bool = _var("SEARCH_LOG_CLIENT_IP", False, "add client IPs to the access log")
+    site_name: str = _var("SEARCH_SITE_NAME", "新闻搜索", "the site's name on the reader pages")
+    article_store: str | None = _var("SEARCH_ARTICLE_STORE", None, "the article store, or off (unset: beside the index)")
+    store_busy_timeout: float = _var("SEARCH_STORE_BUSY_TIMEOUT", 3.0, "seconds a write waits for the store's lock")
+    write_tokens: str | None = _var("SEARCH_WRITE_TOKENS", None, "SHA-256 digests of the write and staff tokens")
+    write_wait: float = _var("SEARCH_WRITE_WAIT", 5.0, "seconds a write waits for its index commit")
+    max_body_bytes: int = _var("SEARCH_MAX_BODY_BYTES", 32 * 2**20, "largest request body (bytes)")
+    rate_limit: str = _var("SEARCH_RATE_LIMIT", "20/second;600/minute", "requests per client, or off")
+    login_rate_limit: str = _var("SEARCH_LOGIN_RATE_LIMIT", "5/minute;30/hour", "failed staff logins per client")
+    rate_limit_storage: str = _var("SEARCH_RATE_LIMIT_STORAGE", "memory://", "where rate-limit counters live")
+    trusted_proxies: str = _var("SEARCH_TRUSTED_PROXIES", "", "reverse proxies whose forwarding headers count")
+    secret_key: str | None = _var("SEARCH_SECRET_KEY", None, "the key that signs staff cookies")
+    secret_key_file: str | None = _var("SEARCH_SECRET_KEY_FILE", None, "where the generated key is kept")
+    staff_sessions: str | None = _var("SEARCH_STAFF_SESSIONS", None, "live staff sessions (SQLite)")
+    staff_session_hours: float = _var("SEARCH_STAFF_SESSION_HOURS", 12.0, "how long a staff session lasts (hours)")
+    query_timeout: float = _var("SEARCH_QUERY_TIMEOUT", 5.0, "seconds after which a search is stopped (503)")
+    writer_restart_delay: float = _var("SEARCH_WRITER_RESTART_DELAY", 1.0, "seconds before the writer restarts")
+    writer_restart_max: float = _var("SEARCH_WRITER_RESTART_MAX", 60.0, "longest restart delay of the writer (s)")
+    writer_status: str | None = _var("SEARCH_WRITER_STATUS", None, "the writer supervisor's status file")
+    backlog_max_age: float = _var("SEARCH_BACKLOG_MAX_AGE", 300.0, "seconds of indexing backlog before degraded")
+    client_timeout: float = _var("SEARCH_CLIENT_TIMEOUT", 10.0, "seconds a client has to send its request")
+    buffer_body_bytes: int = _var("SEARCH_BUFFER_BODY_BYTES", 2**20, "bodies read in full before a thread takes them")
+    port: int = _var("PORT", 8000, "port for scripts/serve and the Procfile")
+    web_concurrency: int = _var("WEB_CONCURRENCY", 2, "gunicorn worker processes")
+    gunicorn_threads: int = _var("GUNICORN_THREADS", 2, "threads per gunicorn worker")
+    gunicorn_timeout: int = _var("GUNICORN_TIMEOUT", 30, "gunicorn worker timeout (s)")
+    prometheus_multiproc_dir: str | None = _var("PROMETHEUS_MULTIPROC_DIR", None,
+                                                "prometheus_client's directory for every worker's metrics")
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> "Settings":
+        """Read every setting from ``environ`` (a mapping of text to text).
+        Raises ``SettingError`` naming the first variable that cannot be read."""
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is not None and raw.strip():
+                values[f.name] = _parse(f, raw)
+        return cls(**values)
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """``{variable: meaning}`` of every setting, in declaration order."""
+        return {f.metadata["env"]: f.metadata["meaning"] for f in fields(cls)}
+
+
+def _parse(f, raw: str):
+    env, kind = f.metadata["env"], f.type
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            word = raw.strip().lower()
+            if word not in _TRUE + _FALSE:
+                raise ValueError(raw)
+            return word in _TRUE
+        if kind.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError:
+        expected = {"int": "an integer", "float": "a number", "bool": "one of " + "/".join(_TRUE + _FALSE)}[kind]
+        raise SettingError(f"{env}={raw!r} is not {expected}") from None
+    choices = f.metadata["choices"]
+    if choices and raw not in choices:
+        raise SettingError(f"{env}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+@cache
+def current() -> Settings:
+    """This process's settings, read from ``os.environ`` on the first call
+    and kept.  Raises ``SettingError`` (see ``Settings.from_env``)."""
+    return Settings.from_env(os.environ)
