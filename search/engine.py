@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from . import pinyin, regional
 from . import query as q
 from .analysis import Analyzer
-from .backends.base import IndexBackend
+from .backends.base import IndexBackend, IndexStats
 from .background import BackgroundValue
 from .correct import corrected_query, mistyped_runs, noise_articles
 from .highlight import highlight_title, snippet
@@ -482,27 +482,24 @@ class SearchEngine:
         return self.query_log.hot(days, limit, blocked=self.blocklist.blocks)
 
     def get(self, doc_id: str) -> dict | None:
-        found = self.backend.get(doc_id)
-        return None if found is None else found[1]
+        return self.backend.get(doc_id)
 
     def near_duplicates(self, doc_id: str) -> list[dict] | None:
         """The article's near-duplicates (republished or lightly edited
         copies), earliest first; None if the article does not exist."""
-        found = self.backend.get(doc_id)
-        if found is None:
+        if self.backend.get(doc_id) is None:
             return None
-        return [_brief(stored) for _, stored in self.backend.near_duplicates(found[0])]
+        return [_brief(stored) for stored in self.backend.near_duplicates(doc_id)]
 
     def _story(self, doc_id: str):
         """What related lists and story coverage both start from: the
         article, its near-duplicates and the key-term plan (its terms'
         document frequencies are looked up once).  None if no such article."""
-        found = self.backend.get(doc_id)
-        if found is None:
+        stored = self.backend.get(doc_id)
+        if stored is None:
             return None
-        key, stored = found
-        copies = self.backend.near_duplicates(key)
-        plan = related_plan(stored, key, self.backend, exclude=tuple(k for k, _ in copies))
+        copies = self.backend.near_duplicates(doc_id)
+        plan = related_plan(stored, doc_id, self.backend, exclude=tuple(c["id"] for c in copies))
         return stored, copies, plan
 
     def related(self, doc_id: str, size: int = 5, _story=None) -> list[Hit] | None:
@@ -552,7 +549,7 @@ class SearchEngine:
             "id": doc_id,
             "earlier": [_brief(h) for t, h in dated if t < own],
             "later": [_brief(h) for t, h in dated if t >= own],
-            "near_duplicates": [_brief(s) for _, s in copies],
+            "near_duplicates": [_brief(s) for s in copies],
         }
 
     def article_context(self, doc_id: str, related_size: int = 5, coverage_size: int = 10) -> dict | None:
@@ -564,7 +561,7 @@ class SearchEngine:
         return {"article": story[0], "related": self.related(doc_id, related_size, _story=story),
                 "coverage": self.coverage(doc_id, coverage_size, _story=story)}
 
-    def stats(self) -> dict:
+    def stats(self) -> IndexStats:
         return self.backend.stats()
 
     def check(self) -> None:

@@ -18,9 +18,10 @@ from .plan import AnyClause, Plan, WordClause
 RELATED_TERMS = 12
 
 
-def related_plan(stored: dict, key, backend, exclude: tuple = ()) -> Plan | None:
-    """The OR query of the article's weightiest key terms (the caller sets
-    how many hits it needs, and any date window)."""
+def related_plan(stored: dict, doc_id: str, backend, exclude: tuple = ()) -> Plan | None:
+    """The OR query of the article's weightiest key terms, leaving out the
+    article ``doc_id`` and the article ids in ``exclude`` (the caller sets
+    how many hits it needs, and any date window); None without key terms."""
     keyterms = stored.get("keyterms") or []
     if not keyterms:
         return None
@@ -38,6 +39,6 @@ def related_plan(stored: dict, key, backend, exclude: tuple = ()) -> Plan | None
         return None
     return Plan(
         must=[AnyClause([WordClause(t, [], ("title", "body")) for t in terms])],
-        exclude_docs=(key, *exclude),
+        exclude_docs=(doc_id, *exclude),
         relax_below=0,
     )

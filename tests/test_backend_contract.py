@@ -788,7 +788,7 @@ def test_updates_and_deletes_through_the_indexer(backend, sample_records, tmp_pa
     try:
         assert main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "a.jsonl", records)]) == 0
         eng = SearchEngine.open(target, backend=backend, opensearch_url=URL, refresh_interval=0, synonyms_path=None)
-        assert eng.stats()["documents"] == 30
+        assert eng.stats().documents == 30
         victim, edited = records[3], dict(records[4], title="更正：澳门特区政府发布新规定")
         assert main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "b.jsonl", [edited])]) == 0
         assert ids(search(eng, '"澳门特区政府发布新规定"')) == {edited["id"]}
@@ -796,7 +796,7 @@ def test_updates_and_deletes_through_the_indexer(backend, sample_records, tmp_pa
         assert main(["delete", *opts, victim["id"]]) == 0
         assert eng.get(victim["id"]) is None
         assert victim["id"] not in ids(search(eng, '"' + victim["title"][:10] + '"'))
-        assert eng.stats()["documents"] == 29
+        assert eng.stats().documents == 29
         assert main(["delete", *opts, victim["id"]]) == 1  # not there any more: reported
     finally:
         if backend == "opensearch":

@@ -50,6 +50,7 @@ from ...analysis import ANALYSIS_VERSION
 from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, NearClause,
                      PhraseClause, Plan, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft, lone_character)
 from ...values import shown_form, value_key
+from ..base import IndexStats
 from .mapping import FORM_SEPARATOR, PARAGRAPH_GAP, SENTENCE_GAP, VALUE_FIELDS
 
 log = logging.getLogger(__name__)
@@ -456,14 +457,15 @@ class OpenSearchBackend:
                         "written until it is rebuilt (python -m indexer build --rebuild)", self.index)
         return has
 
-    def get(self, doc_id: str):
+    def get(self, doc_id: str) -> dict | None:
+        """The stored fields of article ``doc_id``, or None."""
         from opensearchpy import NotFoundError
 
         try:
             doc = self.client.get(index=self.index, id=doc_id, _source_includes=["stored"])
         except NotFoundError:
             return None
-        return doc["_id"], doc["_source"]["stored"]
+        return doc["_source"]["stored"]
 
     @staticmethod
     def _has_word(word: str) -> dict:
@@ -513,16 +515,18 @@ class OpenSearchBackend:
         written before groups came to this backend do not."""
         return self._has_field("dup_rep")
 
-    def near_duplicates(self, key) -> list:
+    def near_duplicates(self, doc_id: str) -> list[dict]:
+        """Stored fields of the article's group (itself left out), in date
+        order (``IndexBackend.near_duplicates``); at most 100."""
         if not self.has_groups():
             return []
         # One request: the terms lookup reads the article's own dup_rep.
-        same_group = {"terms": {"dup_rep": {"index": self.index, "id": key, "path": "dup_rep"}}}
-        query = {"bool": {"filter": [same_group], "must_not": [{"ids": {"values": [key]}}]}}
+        same_group = {"terms": {"dup_rep": {"index": self.index, "id": doc_id, "path": "dup_rep"}}}
+        query = {"bool": {"filter": [same_group], "must_not": [{"ids": {"values": [doc_id]}}]}}
         res = self.client.search(index=self.index, body={
             "query": query, "size": 100, "_source": ["stored"],
             "sort": [{"published": {"order": "asc", "missing": "_last"}}, {"id": "asc"}]})
-        return [(h["_id"], h["_source"]["stored"]) for h in res["hits"]["hits"]]
+        return [h["_source"]["stored"] for h in res["hits"]["hits"]]
 
     VOCABULARY_FIELDS = {"title": "title_terms", "body": "body_terms", "tag": "tags"}
 
@@ -614,9 +618,10 @@ class OpenSearchBackend:
             self._version_at = now
         return self._version
 
-    def stats(self) -> dict:
-        return {"documents": self.doc_count(), "segments": None, "generation": None,
-                "last_modified": None, "directory": self.index}
+    def stats(self) -> IndexStats:
+        """``IndexStats``: the live document count and the alias (no
+        segments, generation or commit time at this level)."""
+        return IndexStats(documents=self.doc_count(), directory=self.index)
 
     def close(self) -> None:
         self.client.close()

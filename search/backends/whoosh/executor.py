@@ -43,7 +43,7 @@ class Executor:
         """Bool mask (length ``n_all``) of the live documents the plan's
         filters keep: facet values (compared by folded keys), the date
         window (epoch seconds; an undated article is outside any upper
-        bound), and not one of ``plan.exclude_docs``."""
+        bound), and not one of ``plan.exclude_docs`` (article ids)."""
         v = self.view
         mask = v.live.copy()
         for fname, values in plan.filters.items():
@@ -57,8 +57,10 @@ class Executor:
             mask &= v.published >= int(plan.date_from.timestamp())
         if plan.date_to is not None:
             mask &= (v.published < int(plan.date_to.timestamp())) & (v.published != ranking.NO_DATE)
-        if plan.exclude_docs:
-            mask[np.asarray(plan.exclude_docs, dtype=np.int64)] = False
+        for doc_id in plan.exclude_docs:
+            g = v.id_to_doc(doc_id)
+            if g is not None:
+                mask[g] = False
         return mask
 
     def run(self, plan: Plan) -> BackendResult:
