@@ -664,6 +664,19 @@ def test_vocabularies_are_the_records_words(contract_engine, word_df, monkeypatc
     assert contract_engine.backend.vocabulary("title") == dict(title)
 
 
+def test_every_vocabulary_the_seam_promises_is_the_records_counts(contract_engine, word_df):
+    """``vocabulary`` of "title" and "body" means the same on both backends:
+    each word with the number of articles using it, every word (min_df 1:
+    OpenSearch pages through all terms) or those of min_df articles or more
+    (OpenSearch: partitioned terms aggregations); another field is a ValueError."""
+    title, body, _ = word_df
+    backend = contract_engine.backend
+    assert backend.vocabulary("body") == dict(body)
+    assert backend.vocabulary("title", min_df=3) == {w: n for w, n in title.items() if n >= 3}
+    with pytest.raises(ValueError):
+        backend.vocabulary("author")
+
+
 @pytest.mark.parametrize("typed, first", [("林鄭", "林鄭月娥"), ("林郑", "林郑月娥"), ("習近", "習近平"), ("习近", "习近平"),
                                           ("国務", "國務院")])
 def test_suggestions_are_shown_in_the_script_typed(contract_engine, typed, first):

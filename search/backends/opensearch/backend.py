@@ -1,23 +1,13 @@
 """IndexBackend over an OpenSearch index or alias.
 
-Plans are translated into OpenSearch queries over the pre-segmented token
-fields (``mapping.py``): a word matches as a word (``*_w``) or, like in the
-Whoosh backend, as a substring through its character bigrams in order
-(``*_g``); phrases are bigram sequences; filters, dates, sorting, facets
-(terms aggregations) and the timeline (date histogram) map directly.
+Plans are translated into OpenSearch queries: each clause by its builder
+(``clauses.py``: words, phrases, ``lead:``, ``atleastN:``, the proximity
+operators), filters, dates and sorting here, facets and the timeline by
+aggregations (``aggregations.py``).
 
 When few articles match every word, articles matching some of the words
 follow them, as in the Whoosh backend (without its partial credit for the
 parts of a long word, and without its last-resort bigram fallback).
-
-``lead:`` looks the text up in the first paragraph's own grams
-(``lead_g``); ``atleastN:`` counts occurrences with span queries; ``w/s``
-is a span of both terms closer than the position gap between the body's
-sentences (``mapping.SENTENCE_GAP``); ``w/N``, ``pre/N`` and ``w/p`` are
-spans over the accurate-mode words (``*_a``, ``body_pa``), one position per
-word as the Whoosh backend counts them, a term found inside a word through
-a wildcard (``span_multi``) and a term of several words as those words in
-order; whole-word alternatives (regional vocabulary) are terms of ``*_a``.
 
 Only a query of plain words is relaxed to partial matches, as in the
 Whoosh backend: its hard clauses always hold, a partial match needs a word
@@ -147,6 +137,9 @@ class OpenSearchBackend:
 
     # ---- IndexBackend ---------------------------------------------------------
     def execute(self, plan: Plan) -> BackendResult:
+        """Run ``plan``: full matches, then (``_should_relax``) the
+        partial-match query.  Raises ``IncompatibleIndex``,
+        ``UnsupportedQuery`` (see ``clauses``) and the client's errors."""
         self.check_version()
         result = self._execute(plan, relaxed=False)
         result.total_full = result.total
@@ -244,6 +237,7 @@ class OpenSearchBackend:
         return {"bool": {"should": [{"term": {"title_w": word}}, {"term": {"body_w": word}}]}}
 
     def doc_frequency(self, word: str) -> int:
+        """Articles having ``word`` in the title or body (a count request)."""
         return self.client.count(index=self.index, body={"query": self._has_word(word)})["count"]
 
     def doc_frequencies(self, words: list[str]) -> list[int]:
@@ -260,10 +254,12 @@ class OpenSearchBackend:
         return [r["hits"]["total"]["value"] for r in res["responses"]]
 
     def in_live_title(self, word: str) -> bool:
+        """Is ``word`` a title word of some article?"""
         return self.client.count(index=self.index, body={"query": {"term": {"title_w": word}}})["count"] > 0
 
     def has_deletions(self) -> bool:
-        return False  # OpenSearch's statistics follow deletions: nothing to check
+        """Always False: OpenSearch's statistics follow deletions."""
+        return False
 
     def check_version(self) -> None:
         """Raise IncompatibleIndex unless every index behind the alias was
@@ -368,6 +364,7 @@ class OpenSearchBackend:
         return found
 
     def doc_count(self) -> int:
+        """Articles in the index (a count request)."""
         return self.client.count(index=self.index)["count"]
 
     def refresh(self, force: bool = False) -> bool:
@@ -396,6 +393,7 @@ class OpenSearchBackend:
         return IndexStats(documents=self.doc_count(), directory=self.index)
 
     def close(self) -> None:
+        """Close the client."""
         self.client.close()
 
 

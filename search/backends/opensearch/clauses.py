@@ -10,7 +10,9 @@ counts occurrences with span queries; ``w/s`` is a span of both terms
 closer than the position gap between the body's sentences
 (``mapping.SENTENCE_GAP``); ``w/N``, ``pre/N`` and ``w/p`` are spans over the
 accurate-mode words (``*_a``, ``body_pa``), one position per word as the
-Whoosh backend counts them.
+Whoosh backend counts them, a term found inside a word through a wildcard
+(``span_multi``) and a term of several words as those words in order;
+whole-word alternatives (regional vocabulary) are terms of ``*_a``.
 """
 
 from __future__ import annotations

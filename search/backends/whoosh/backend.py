@@ -23,6 +23,13 @@ from .reader import IndexView, SegmentData
 
 
 class WhooshBackend:
+    """``IndexBackend`` over the Whoosh index directory ``path`` (or a
+    symlink to one); ``refresh_interval``: seconds between checks for a
+    new commit.  Raises ``store.IndexMissing`` / ``store.IncompatibleIndex``
+    when there is no index or it was analysed by another version, and
+    ``IndexCorrupt`` when its files are damaged.  Searches run on a
+    snapshot (``IndexView``) that a refresh replaces; safe for threads."""
+
     def __init__(self, path: str, refresh_interval: float = 1.0):
         self.path = path
         self.refresh_interval = refresh_interval
@@ -174,14 +181,17 @@ class WhooshBackend:
 
     @property
     def view(self) -> IndexView:
+        """The current snapshot (refreshed first, see ``refresh``)."""
         self.refresh()
         return self._view
 
     def version(self) -> object:
+        """(directory after symlinks, commit generation)."""
         view = self.view
         return (self.realpath, view.generation)
 
     def execute(self, plan: Plan) -> BackendResult:
+        """``Executor.run`` on the current view (errors: ``IndexBackend.execute``)."""
         return Executor(self.view, plan.deadline).run(plan)
 
     def get(self, doc_id: str) -> dict | None:
@@ -205,15 +215,18 @@ class WhooshBackend:
         return [view.stored(int(g)) for g in members.tolist()]
 
     def in_live_title(self, word: str) -> bool:
+        """Is ``word`` a title word of some live article?"""
         view = self.view
         ids, _ = view.postings("title_w", word)
         return bool(len(ids)) and bool(view.live[ids].any())
 
     def has_deletions(self) -> bool:
+        """Do segments still hold deleted articles (counted in term statistics)?"""
         view = self.view
         return view.n_live != view.n_all
 
     def doc_count(self) -> int:
+        """Live articles."""
         return self.view.n_live
 
     def doc_frequencies(self, words: list[str]) -> list[int]:
@@ -272,6 +285,7 @@ class WhooshBackend:
                           last_modified=mtime, directory=self.realpath)
 
     def close(self) -> None:
+        """Close every segment reader."""
         for data in self._segdata.values():
             try:
                 data.reader.close()
