@@ -16,7 +16,7 @@ Two layers, both vectorised with numpy over an ``IndexView``:
 
 Texts with a one-character run have no positions (single characters are
 indexed without them): those are confirmed against the stored text
-(``textchecks``).  Every function returns sorted doc ids.
+(``textchecks``).  Arrays of doc ids are sorted, given and returned.
 """
 
 from __future__ import annotations
