@@ -216,7 +216,7 @@ def main(argv=None) -> int:
             print(f"error: no index at {args.index}", file=sys.stderr)
             return 2
         engine = SearchEngine.open(args.index)
-        stats = engine.stats()
+        stats = engine.stats().as_dict()
         stats["size_bytes"] = sum(
             os.path.getsize(os.path.join(args.index, f)) for f in os.listdir(args.index)
             if os.path.isfile(os.path.join(args.index, f))

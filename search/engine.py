@@ -23,7 +23,7 @@ from . import pinyin
 from . import query as q
 from . import related as stories
 from .analysis import Analyzer
-from .backends.base import IndexBackend
+from .backends.base import IndexBackend, IndexStats
 from .compiler import QueryCompiler
 from .correct import corrected_query, mistyped_runs, noise_articles
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
@@ -286,16 +286,14 @@ class SearchEngine:
     # ---- articles, related articles and story coverage (search/related.py) --------
     def get(self, doc_id: str) -> dict | None:
         """The stored article ``doc_id`` (a dict of its stored fields), or None."""
-        found = self.backend.get(doc_id)
-        return None if found is None else found[1]
+        return self.backend.get(doc_id)
 
     def near_duplicates(self, doc_id: str) -> list[dict] | None:
         """The article's near-duplicates (republished or lightly edited
         copies), earliest first; None if the article does not exist."""
-        found = self.backend.get(doc_id)
-        if found is None:
+        if self.backend.get(doc_id) is None:
             return None
-        return [brief(stored) for _, stored in self.backend.near_duplicates(found[0])]
+        return [brief(stored) for stored in self.backend.near_duplicates(doc_id)]
 
     def related(self, doc_id: str, size: int = 5) -> list[Hit] | None:
         """Articles most related to ``doc_id`` (``related.related``)."""
@@ -310,7 +308,7 @@ class SearchEngine:
         (``related.article_context``)."""
         return stories.article_context(self.backend, doc_id, related_size, coverage_size)
 
-    def stats(self) -> dict:
+    def stats(self) -> IndexStats:
         """The backend's ``stats()``."""
         return self.backend.stats()
 

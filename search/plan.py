@@ -315,7 +315,7 @@ class Plan:
     # documents that have the words next to each other, and the last-resort
     # fallback (documents with most of these bigrams) when words find too little.
     proximity_grams: tuple[str, ...] = ()
-    exclude_docs: tuple = ()  # backend doc keys to leave out (related articles)
+    exclude_docs: tuple = ()  # article ids (str) to leave out (related articles)
     now: float | None = None
     # Near-duplicates as one result: the group's earliest matching article,
     # ranked by the group's best score; total counts groups, facets articles.

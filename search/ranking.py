@@ -31,6 +31,21 @@ FIELD_B = {"title": 0.5, "body": 0.75}
 # (a sample separate from eval/news.py's); QBQTC unchanged.
 TITLE_BONUS = 0.5
 SUBSTRING_DISCOUNT = 0.6  # a word found only inside a longer word counts less
+# Match tiers and relaxation (search/backends/whoosh/tiers.py: full
+# matches, partial matches of some of the words, the bigram fallback).
+# Chosen on the first 3,000 QBQTC queries (eval/qbqtc.py); changes within a
+# factor of ~2 moved nDCG@10 by less than 0.003.
+PROXIMITY_WEIGHT = 0.3  # query bigrams found in full matches: words stand together
+PARTIAL_GRAM_WEIGHT = 0.3  # the same bonus for partial matches
+FALLBACK_WEIGHT = 0.5  # score of bigram-only fallback matches
+FALLBACK_MIN_GRAMS = 0.4  # share of the query's bigrams a fallback match must have
+COVERAGE_POWER = 1.0  # partial matches: score x (idf share covered) ** power
+RELAX_MIN_COVERAGE = 0.0  # minimum idf share of a partial match (0: any word)
+PART_CREDIT = 0.5  # a document with a long word's parts but not the word itself
+PARTIAL_MAX = 0.9  # ... never counts as matching the word
+# A Latin word is partially matched (by shared bigrams) only by a text that
+# has at least this share of it as one piece (and five characters at least).
+LATIN_PIECE = 0.6
 RECENCY_WEIGHT = 0.10
 RECENCY_HALF_LIFE_DAYS = 365.0
 # "No publication date" in the index's date column: far below every
@@ -44,11 +59,16 @@ OLD_NO_DATE = -1
 
 
 def idf(df: int, n_docs: int) -> float:
+    """BM25's idf of a term in ``df`` of ``n_docs`` documents (a float > 0)."""
     return float(np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)))
 
 
 def bm25f(term_idf: float, tf_by_field: dict[str, np.ndarray], len_by_field: dict[str, np.ndarray],
           avglen: dict[str, float]) -> np.ndarray:
+    """BM25F of one term (module docstring): ``tf_by_field`` and
+    ``len_by_field`` map "title"/"body" to float arrays aligned over the
+    same documents, ``avglen`` to the field's mean length (terms).  Returns
+    a float64 array of scores, one per document."""
     total = None
     title = None
     for f, tf in tf_by_field.items():
@@ -65,7 +85,8 @@ def bm25f(term_idf: float, tf_by_field: dict[str, np.ndarray], len_by_field: dic
 
 
 def recency_factor(published: np.ndarray, now: float) -> np.ndarray:
-    """published: epoch seconds (NO_DATE for unknown)."""
+    """The recency multiplier (1.0 .. 1 + RECENCY_WEIGHT) of each article:
+    ``published`` and ``now`` in epoch seconds (NO_DATE for unknown: 1.0)."""
     age_days = np.maximum(now - published, 0) / 86400.0
     factor = 1.0 + RECENCY_WEIGHT * np.exp2(-age_days / RECENCY_HALF_LIFE_DAYS)
     return np.where(published == NO_DATE, 1.0, factor)

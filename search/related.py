@@ -31,9 +31,10 @@ STORY_WINDOW_DAYS = 90  # follow-ups of a story: related articles within this ma
 STORY_MIN_SHARE = 0.5  # ... scoring at least this share of the best one
 
 
-def related_plan(stored: dict, key, backend, exclude: tuple = ()) -> Plan | None:
-    """The OR query of the article's weightiest key terms (the caller sets
-    how many hits it needs, and any date window)."""
+def related_plan(stored: dict, doc_id: str, backend, exclude: tuple = ()) -> Plan | None:
+    """The OR query of the article's weightiest key terms, leaving out the
+    article ``doc_id`` and the article ids in ``exclude`` (the caller sets
+    how many hits it needs, and any date window); None without key terms."""
     keyterms = stored.get("keyterms") or []
     if not keyterms:
         return None
@@ -51,7 +52,7 @@ def related_plan(stored: dict, key, backend, exclude: tuple = ()) -> Plan | None
         return None
     return Plan(
         must=[AnyClause([WordClause(t, [], ("title", "body")) for t in terms])],
-        exclude_docs=(key, *exclude),
+        exclude_docs=(doc_id, *exclude),
         relax_below=0,
     )
 
@@ -71,12 +72,11 @@ def story(backend, doc_id: str) -> Story | None:
     """The article ``doc_id`` of ``backend`` (an ``IndexBackend``) as a
     Story (its terms' document frequencies looked up once); None if there
     is no such article."""
-    found = backend.get(doc_id)
-    if found is None:
+    stored = backend.get(doc_id)
+    if stored is None:
         return None
-    key, stored = found
-    copies = backend.near_duplicates(key)
-    plan = related_plan(stored, key, backend, exclude=tuple(k for k, _ in copies))
+    copies = backend.near_duplicates(doc_id)
+    plan = related_plan(stored, doc_id, backend, exclude=tuple(c["id"] for c in copies))
     return Story(stored, copies, plan)
 
 
@@ -133,7 +133,7 @@ def coverage(backend, doc_id: str, size: int = 10, known: Story | None = None) -
         "id": doc_id,
         "earlier": [brief(h) for t, h in dated if t < own],
         "later": [brief(h) for t, h in dated if t >= own],
-        "near_duplicates": [brief(s) for _, s in copies],
+        "near_duplicates": [brief(s) for s in copies],
     }
 
 

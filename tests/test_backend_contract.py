@@ -664,6 +664,19 @@ def test_vocabularies_are_the_records_words(contract_engine, word_df, monkeypatc
     assert contract_engine.backend.vocabulary("title") == dict(title)
 
 
+def test_every_vocabulary_the_seam_promises_is_the_records_counts(contract_engine, word_df):
+    """``vocabulary`` of "title" and "body" means the same on both backends:
+    each word with the number of articles using it, every word (min_df 1:
+    OpenSearch pages through all terms) or those of min_df articles or more
+    (OpenSearch: partitioned terms aggregations); another field is a ValueError."""
+    title, body, _ = word_df
+    backend = contract_engine.backend
+    assert backend.vocabulary("body") == dict(body)
+    assert backend.vocabulary("title", min_df=3) == {w: n for w, n in title.items() if n >= 3}
+    with pytest.raises(ValueError):
+        backend.vocabulary("author")
+
+
 @pytest.mark.parametrize("typed, first", [("林鄭", "林鄭月娥"), ("林郑", "林郑月娥"), ("習近", "習近平"), ("习近", "习近平"),
                                           ("国務", "國務院")])
 def test_suggestions_are_shown_in_the_script_typed(contract_engine, typed, first):
@@ -788,7 +801,7 @@ def test_updates_and_deletes_through_the_indexer(backend, sample_records, tmp_pa
     try:
         assert main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "a.jsonl", records)]) == 0
         eng = SearchEngine.open(target, backend=backend, opensearch_url=URL, refresh_interval=0, synonyms_path=None)
-        assert eng.stats()["documents"] == 30
+        assert eng.stats().documents == 30
         victim, edited = records[3], dict(records[4], title="更正：澳门特区政府发布新规定")
         assert main(["build", *opts, "--no-progress", write_jsonl(tmp_path / "b.jsonl", [edited])]) == 0
         assert ids(search(eng, '"澳门特区政府发布新规定"')) == {edited["id"]}
@@ -796,7 +809,7 @@ def test_updates_and_deletes_through_the_indexer(backend, sample_records, tmp_pa
         assert main(["delete", *opts, victim["id"]]) == 0
         assert eng.get(victim["id"]) is None
         assert victim["id"] not in ids(search(eng, '"' + victim["title"][:10] + '"'))
-        assert eng.stats()["documents"] == 29
+        assert eng.stats().documents == 29
         assert main(["delete", *opts, victim["id"]]) == 1  # not there any more: reported
     finally:
         if backend == "opensearch":

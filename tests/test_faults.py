@@ -147,7 +147,7 @@ def test_rebuild_of_a_damaged_index_without_a_service(tmp_path, sample_records):
     assert f"warning: {ix} is damaged: segment file {seg} (10 documents)" in done.stderr
     assert f"the new index holds the 30 articles of {st}" in done.stderr
     engine = SearchEngine.open(ix, refresh_interval=0)
-    assert engine.stats()["documents"] == 30 and all(engine.get(r["id"]) for r in records)
+    assert engine.stats().documents == 30 and all(engine.get(r["id"]) for r in records)
 
 
 @pytest.mark.parametrize("damage", ["missing", "truncated"])
@@ -183,7 +183,7 @@ def test_a_damaged_document_data_file_is_damage(tmp_path, sample_records, damage
     done = indexer_cli("rebuild", "--index", ix, "--store", st)
     assert done.returncode == 0 and name in done.stderr, done.stderr
     served.check()
-    assert served.stats()["documents"] == 30
+    assert served.stats().documents == 30
 
 
 def test_corrupt_segment_under_the_service_503_with_reason_then_rebuild_from_store(live):

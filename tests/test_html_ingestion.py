@@ -39,7 +39,7 @@ def test_article_page_is_extracted_without_furniture(tiny_index, tmp_path):
     assert engine.search(SearchRequest(q='"春季赏花"')).total == 0
     # The same page given as a file: the same article (id from the canonical URL), updated in place.
     again = pipeline.build(ix, [PAGE], workers=1, progress=False)
-    assert again.unchanged == 1 and engine.stats()["documents"] == 1
+    assert again.unchanged == 1 and engine.stats().documents == 1
 
 
 def test_surviving_recommendation_block_is_dropped():

@@ -66,7 +66,7 @@ def test_reindexing_is_idempotent_and_updates_replace(tmp_path):
     s3 = pipeline.build(path, [changed], workers=1, progress=False)
     assert (s3.added, s3.updated) == (0, 1)
     engine = SearchEngine.open(path, refresh_interval=0)
-    assert engine.stats()["documents"] == 10
+    assert engine.stats().documents == 10
     hits = engine.search(SearchRequest(q="台风")).hits
     assert [h.id for h in hits] == ["t-3"]
     assert engine.search(SearchRequest(q="测试新闻标题3")).total == 0 or \
@@ -74,7 +74,7 @@ def test_reindexing_is_idempotent_and_updates_replace(tmp_path):
     n, missing = pipeline.delete(path, ["t-3", "nope"])
     assert (n, missing) == (1, ["nope"])
     engine.backend.refresh(force=True)
-    assert engine.stats()["documents"] == 9
+    assert engine.stats().documents == 9
     assert engine.search(SearchRequest(q="台风")).total == 0
     assert engine.get("t-3") is None
 
@@ -162,7 +162,7 @@ def test_kill_during_indexing_leaves_a_readable_index(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         engine = SearchEngine.open(ix, refresh_interval=0, synonyms_path=None, blocklist_path=None)
-        count = engine.stats()["documents"]
+        count = engine.stats().documents
         assert 0 < count <= 2000 and (count % 200 == 0 or count == 2000), count
         assert engine.search(SearchRequest(q="香港")).total > 0
         assert not counts or count >= counts[-1]  # nothing committed is ever lost
@@ -171,7 +171,7 @@ def test_kill_during_indexing_leaves_a_readable_index(tmp_path):
     print(f"\nkill -9 {len(counts)} times; committed documents after each: {counts}")
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     engine = SearchEngine.open(ix, refresh_interval=0, synonyms_path=None, blocklist_path=None)
-    assert engine.stats()["documents"] == 2000
+    assert engine.stats().documents == 2000
 
 
 def test_stock_whoosh_reads_our_segments(sample_index, sample_records):
@@ -202,12 +202,12 @@ def test_full_rebuild_switches_atomically_while_serving(tmp_path):
     pipeline.rebuild(ix, [first], workers=1, progress=False)
     assert os.path.islink(ix)
     engine = SearchEngine.open(ix, refresh_interval=0)
-    old_dir = engine.stats()["directory"]
-    assert engine.stats()["documents"] == 5
+    old_dir = engine.stats().directory
+    assert engine.stats().documents == 5
     second = write_jsonl(tmp_path / "b.jsonl", [good(i, title=f"重建后的标题{i}") for i in range(3)])
     pipeline.rebuild(ix, [second], workers=1, progress=False)
     stats = engine.stats()
-    assert stats["directory"] != old_dir and stats["documents"] == 3
+    assert stats.directory != old_dir and stats.documents == 3
     assert engine.search(SearchRequest(q="重建")).total == 3
     # The old build stays on disk for readers that still have it open.
     assert os.path.isdir(old_dir)

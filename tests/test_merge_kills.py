@@ -151,4 +151,4 @@ def test_writer_killed_during_merges_20_times(tmp_path, sample_records):
         final.wait(10)
     engine = SearchEngine.open(ix, refresh_interval=0)
     ids = {r["id"] for r in store.records()}
-    assert engine.stats()["documents"] == len(ids) and all(engine.get(i) is not None for i in ids)
+    assert engine.stats().documents == len(ids) and all(engine.get(i) is not None for i in ids)

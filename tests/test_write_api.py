@@ -146,7 +146,7 @@ def test_store_is_the_source_of_truth(live, sample_records, tmp_path):
     assert sorted(r["id"] for r in records) == ["s-0", "s-1", "s-3", "s-4"]
     rebuilt = str(tmp_path / "rebuilt")
     pipeline.build(rebuilt, [write_jsonl(tmp_path / "dump.jsonl", records)], workers=1, progress=False)
-    assert SearchEngine.open(rebuilt, synonyms_path=None, blocklist_path=None).stats()["documents"] == 4
+    assert SearchEngine.open(rebuilt, synonyms_path=None, blocklist_path=None).stats().documents == 4
 
 
 def test_cli_hands_its_work_to_the_running_writer(live, sample_records, tmp_path):
@@ -196,7 +196,7 @@ def test_merges_keep_changes_made_while_they_run(tmp_path, sample_records):
     finally:
         writer.close()
     engine = SearchEngine.open(index, refresh_interval=0, synonyms_path=None, blocklist_path=None)
-    assert engine.stats()["documents"] == 52
+    assert engine.stats().documents == 52
     assert engine.get("m-0")["title"] == "合并期间更正的标题"
     assert engine.get("m-1") is None and engine.get(sample_records[0]["id"]) is None
     assert engine.get("m-2") is not None and engine.get(sample_records[1]["id"]) is not None

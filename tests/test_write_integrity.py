@@ -486,7 +486,7 @@ def test_a_store_feeds_one_index(svc, tmp_path, sample_records):
         assert out.returncode == 2 and "feeds the index" in out.stderr and svc["index"] in out.stderr, out.stderr
     from search.engine import SearchEngine
 
-    assert SearchEngine.open(other).stats()["documents"] == 60
+    assert SearchEngine.open(other).stats().documents == 60
 
 
 def test_rebuild_never_drops_what_the_store_lacks(tmp_path, sample_records):
@@ -504,7 +504,7 @@ def test_rebuild_never_drops_what_the_store_lacks(tmp_path, sample_records):
     assert out.returncode == 2 and "47 articles" in out.stderr and "--from-index" in out.stderr
     from search.engine import SearchEngine
 
-    assert SearchEngine.open(index).stats()["documents"] == 50
+    assert SearchEngine.open(index).stats().documents == 50
 
 
 def test_legacy_shared_store_moves_to_its_index(tmp_path):
@@ -563,7 +563,7 @@ def test_rebuilds_keep_ids_written_before_the_rule(tmp_path, sample_records):
     finally:
         writer.close()
     engine = SearchEngine.open(index)
-    assert engine.get("x/related")["title"] == "旧规则稿件丙号" and engine.stats()["documents"] == 6
+    assert engine.get("x/related")["title"] == "旧规则稿件丙号" and engine.stats().documents == 6
 
 
 def test_audit_endpoint_matches_its_openapi_description(tmp_path, openapi):
@@ -683,7 +683,7 @@ def test_f_a_title_of_invisible_characters_is_empty(svc, tmp_path):
     assert out.returncode == 0 and "added 1," in out.stderr and "skipped 1 bad" in out.stderr, out.stderr
     from search.engine import SearchEngine
 
-    assert SearchEngine.open(str(tmp_path / "ix")).stats()["documents"] == 1
+    assert SearchEngine.open(str(tmp_path / "ix")).stats().documents == 1
 
 
 def test_e_rerunning_a_file_through_the_writer_changes_nothing(svc, tmp_path):
@@ -739,7 +739,7 @@ def test_b_a_deletion_never_skips_the_store_feeding_the_index(tmp_path, sample_r
     out = cli("rebuild", "--index", index, "--store", st)
     assert out.returncode == 0, out.stderr
     engine = SearchEngine.open(index)
-    assert engine.stats()["documents"] == 19 and engine.get(gone) is None
+    assert engine.stats().documents == 19 and engine.get(gone) is None
     # still recorded after the rebuild replaced the index directory
     assert os.path.exists(index + ".store")
     other = str(tmp_path / "other.sqlite")
@@ -770,12 +770,12 @@ def test_c_pending_deletes_are_not_lacking(tmp_path, sample_records):
     store = ArticleStore(st)
     withdrawn = [r["id"] for r in sample_records[:11]]
     store.delete(withdrawn)  # written to the store, not yet applied by a writer
-    assert store.backlog() == 11 and SearchEngine.open(index).stats()["documents"] == 30
+    assert store.backlog() == 11 and SearchEngine.open(index).stats().documents == 30
     assert rebuild.store_lacks("whoosh", index, store) == []
     out = cli("rebuild", "--index", index, "--store", st)
     assert out.returncode == 0 and "lacks" not in out.stderr, out.stderr
     engine = SearchEngine.open(index)
-    assert engine.stats()["documents"] == 19 and all(engine.get(i) is None for i in withdrawn)
+    assert engine.stats().documents == 19 and all(engine.get(i) is None for i in withdrawn)
 
 
 def test_d_rebuild_can_drop_exactly_the_listed_articles(tmp_path, sample_records):
@@ -800,10 +800,10 @@ def test_d_rebuild_can_drop_exactly_the_listed_articles(tmp_path, sample_records
     partial.write_text("\n".join(lacking[1:]) + "\n", encoding="utf-8")
     out = cli("rebuild", "--index", index, "--store", st, "--drop-ids", str(partial))
     assert out.returncode == 2 and "1 articles" in out.stderr and lacking[0] in out.stderr, out.stderr
-    assert SearchEngine.open(index).stats()["documents"] == 20
+    assert SearchEngine.open(index).stats().documents == 20
     out = cli("rebuild", "--index", index, "--store", st, "--drop-ids", listing)
     assert out.returncode == 0 and "17 articles the store lacks dropped" in out.stderr, out.stderr
-    assert SearchEngine.open(index).stats()["documents"] == 3
+    assert SearchEngine.open(index).stats().documents == 3
     drops = [e["id"] for e in ArticleStore(st).audit_entries(limit=1000) if e["action"] == "drop"]
     assert sorted(drops) == lacking
 

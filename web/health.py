@@ -47,8 +47,8 @@ def _index_part(app) -> tuple[dict, list[dict]]:
         return {"index_open": False}, [_problem("index_unavailable", str(exc))]
     except Exception as exc:  # noqa: BLE001 - a damaged index is reported, never a 500
         return {"index_open": False}, [_problem("index_unavailable", f"{type(exc).__name__}: {exc}")]
-    return ({"index_open": True, "documents": stats["documents"], "segments": stats["segments"],
-             "generation": stats["generation"], "last_modified": stats["last_modified"]}, [])
+    return ({"index_open": True, "documents": stats.documents, "segments": stats.segments,
+             "generation": stats.generation, "last_modified": stats.last_modified}, [])
 
 
 def _writer_part(app) -> tuple[dict, list[dict]]:

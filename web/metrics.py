@@ -50,7 +50,7 @@ def metrics():
     docs = commit = backlog = None
     try:
         stats = current_app.extensions["search_engine"].get().stats()
-        docs, commit = stats["documents"], stats["last_modified"]
+        docs, commit = stats.documents, stats.last_modified
     except Exception:  # noqa: BLE001 - no index: reported on /healthz; the gauges are left out
         pass
     try:

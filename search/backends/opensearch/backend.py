@@ -1,23 +1,13 @@
 """IndexBackend over an OpenSearch index or alias.
 
-Plans are translated into OpenSearch queries over the pre-segmented token
-fields (``mapping.py``): a word matches as a word (``*_w``) or, like in the
-Whoosh backend, as a substring through its character bigrams in order
-(``*_g``); phrases are bigram sequences; filters, dates, sorting, facets
-(terms aggregations) and the timeline (date histogram) map directly.
+Plans are translated into OpenSearch queries: each clause by its builder
+(``clauses.py``: words, phrases, ``lead:``, ``atleastN:``, the proximity
+operators), filters, dates and sorting here, facets and the timeline by
+aggregations (``aggregations.py``).
 
 When few articles match every word, articles matching some of the words
 follow them, as in the Whoosh backend (without its partial credit for the
 parts of a long word, and without its last-resort bigram fallback).
-
-``lead:`` looks the text up in the first paragraph's own grams
-(``lead_g``); ``atleastN:`` counts occurrences with span queries; ``w/s``
-is a span of both terms closer than the position gap between the body's
-sentences (``mapping.SENTENCE_GAP``); ``w/N``, ``pre/N`` and ``w/p`` are
-spans over the accurate-mode words (``*_a``, ``body_pa``), one position per
-word as the Whoosh backend counts them, a term found inside a word through
-a wildcard (``span_multi``) and a term of several words as those words in
-order; whole-word alternatives (regional vocabulary) are terms of ``*_a``.
 
 Only a query of plain words is relaxed to partial matches, as in the
 Whoosh backend: its hard clauses always hold, a partial match needs a word
@@ -40,57 +30,42 @@ articles match, in a different order.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import re
 import time
 
 from ... import timeline
 from ...analysis import ANALYSIS_VERSION
-from ...plan import (AllClause, AnyClause, BackendHit, BackendResult, LeadClause, MentionsClause, NearClause,
-                     PhraseClause, Plan, UnsupportedQuery, ValueClause, WordClause, anchors, is_soft, lone_character)
-from ...values import shown_form, value_key
-from .mapping import FORM_SEPARATOR, PARAGRAPH_GAP, SENTENCE_GAP, VALUE_FIELDS
+from ...plan import BackendHit, BackendResult, Plan, anchors, is_soft, lone_character
+from ...values import value_key
+from ..base import IndexStats
+from . import clauses
+from .aggregations import Aggregations, plausible_filter
+from .clauses import ClauseBuilder
+from .mapping import VALUE_FIELDS
 from ...errors import SearchServiceError
 
 log = logging.getLogger(__name__)
 
-TITLE_BOOST = 2.0
 FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
-MAX_MENTIONS = 20  # capability: atleastN up to 20 (one span query per split of N between title and body; the language allows fields.MAX_MENTIONS)
 # Grouped totals count distinct representatives: exact up to this many
 # groups, a close estimate (OpenSearch's HyperLogLog++) beyond.
 GROUP_COUNT_PRECISION = 40000
-# Original forms looked at per facet bucket: a category, source or author
-# bucket holds only its own key's forms; a tag bucket's articles carry other
-# tags too, and when none of these is the bucket's own, one more request
-# looks its forms up (``_forms_of``).
-FORMS_PER_BUCKET = 10
 # Terms per partition when reading a vocabulary with a minimum frequency:
 # below OpenSearch's default search.max_buckets (65,535).
 TERMS_PER_PARTITION = 50000
 PARTITION_HEADROOM = 1.2  # the number of terms is an estimate (HyperLogLog): split for 20 % more
 
 
-# Proximity terms up to this many characters are also looked for across
-# two or three of the article's words, split anywhere (28 ways at 8).
-SPLIT_MAX = 8
-
-
 class IncompatibleIndex(SearchServiceError, status=503):
     """The index behind the alias was written by another analysis version."""
 
 
-def _gram_phrase(grams: list[tuple[str, int]]) -> tuple[str, int]:
-    """The bigram tokens of a phrase in order, and the slop that lets a
-    punctuation break (where the index has a run's last character as an
-    extra token) pass."""
-    tokens = [g for g, _ in grams]
-    breaks = sum(1 for (a, oa), (b, ob) in zip(grams, grams[1:]) if ob - oa != 1)
-    return " ".join(tokens), breaks
-
-
 class OpenSearchBackend:
+    """``IndexBackend`` over the OpenSearch index or alias ``index`` at
+    ``url`` (or through ``client``); ``version_interval``: seconds between
+    checks of the index's version (the result cache key)."""
+
+    MAX_MENTIONS = clauses.MAX_MENTIONS  # capability: atleastN up to this N (search.fields)
     def __init__(self, url: str, index: str, client=None, version_interval: float = 1.0):
         from opensearchpy import OpenSearch
 
@@ -102,167 +77,8 @@ class OpenSearchBackend:
         self._warned_keys = False
         self._fields: dict[str, tuple[bool, object]] = {}  # field -> (mapped?, version when checked)
         self._checked_version = None
-
-    # ---- clauses -------------------------------------------------------------
-    def _text(self, field: str, grams, word: str | None = None) -> list[dict]:
-        """Queries matching ``word`` in ``field`` as a word or a substring."""
-        boost = TITLE_BOOST if field == "title" else 1.0
-        out = []
-        if word is not None:
-            out.append({"term": {f"{field}_w": {"value": word, "boost": boost}}})
-        if grams and len(grams) == 1 and len(grams[0][0]) == 1:
-            out.append({"term": {f"{field}_c": {"value": grams[0][0], "boost": boost}}})
-        elif grams and not (word is not None and word.isascii()):
-            phrase, slop = _gram_phrase(grams)
-            out.append({"match_phrase": {f"{field}_g": {"query": phrase, "slop": slop, "boost": boost * 0.5}}})
-        return out
-
-    def clause(self, c) -> dict:
-        if isinstance(c, WordClause) and c.whole:
-            return {"bool": {"should": [{"term": {f"{f}_a": c.word}} for f in c.fields], "minimum_should_match": 1}}
-        if isinstance(c, WordClause):
-            should = [q for f in c.fields for q in self._text(f, c.grams, c.word)]
-            return {"bool": {"should": should, "minimum_should_match": 1}}
-        if isinstance(c, PhraseClause):
-            should = [q for f in c.fields for q in self._text(f, c.grams)]
-            return {"bool": {"should": should, "minimum_should_match": 1}}
-        if isinstance(c, ValueClause):
-            return self._value_clause(c)
-        if isinstance(c, AnyClause):
-            return {"bool": {"should": [self.clause(o) for o in c.options], "minimum_should_match": 1}}
-        if isinstance(c, AllClause):
-            out = {"bool": {"must": [self.clause(o) for o in c.children]}}
-            if c.exclude:
-                out["bool"]["must_not"] = [self.clause(o) for o in c.exclude]
-            return out
-        if isinstance(c, LeadClause):
-            return {"bool": {"must": [self.clause(c.inner)], "filter": [self._in_lead(c.inner)]}}
-        if isinstance(c, MentionsClause):
-            return self._mentions(c)
-        if isinstance(c, NearClause):
-            return self._near(c)
-        raise TypeError(f"unknown clause {c!r}")
-
-    def _value_clause(self, c: ValueClause) -> dict:
-        """``author:林``: the value's folded key contains the typed text's."""
-        if not self.has_value_keys():
-            original = VALUE_FIELDS[c.field][0]
-            return {"wildcard": {original: {"value": f"*{_wildcard_escape(c.value.strip())}*",
-                                            "case_insensitive": True}}}
-        want = value_key(c.value)
-        if not want:
-            return {"match_none": {}}
-        return {"wildcard": {VALUE_FIELDS[c.field][1]: {"value": f"*{_wildcard_escape(want)}*"}}}
-
-    def _near(self, c: NearClause) -> dict:
-        """Both sides in the title, or in the body: within ``distance``
-        words (spans over ``*_a``, slop = distance - 1: the words between),
-        in one body sentence (gram spans closer than the sentence gap) or in
-        one paragraph (word spans within one value of ``body_pa``)."""
-        if not c.left or not c.right:
-            return {"match_none": {}}
-
-        def either(spans: list[dict]) -> dict:
-            return spans[0] if len(spans) == 1 else {"span_or": {"clauses": spans}}
-
-        if c.unit == "sentence":
-            title = {"bool": {"must": [either([self._occurrence("title", t.grams) for t in side])
-                                       for side in (c.left, c.right)]}}
-            body = {"span_near": {"clauses": [either([self._occurrence("body", t.grams) for t in side])
-                                              for side in (c.left, c.right)],
-                                  "slop": SENTENCE_GAP // 2, "in_order": False}}
-            return {"bool": {"should": [title, body], "minimum_should_match": 1}}
-        if c.unit == "paragraph":
-            title = {"bool": {"must": [either([self._word_span("title_a", t) for t in side])
-                                       for side in (c.left, c.right)]}}
-            body = {"span_near": {"clauses": [either([self._word_span("body_pa", t) for t in side])
-                                              for side in (c.left, c.right)],
-                                  "slop": PARAGRAPH_GAP // 2, "in_order": False}}
-            return {"bool": {"should": [title, body], "minimum_should_match": 1}}
-        should = [{"span_near": {"clauses": [either([self._word_span(f"{f}_a", t) for t in side])
-                                             for side in (c.left, c.right)],
-                                 "slop": max(c.distance - 1, 0), "in_order": c.ordered}}
-                  for f in ("title", "body")]
-        return {"bool": {"should": should, "minimum_should_match": 1}}
-
-    @staticmethod
-    def _word_span(field: str, term: PhraseClause) -> dict:
-        """Where ``term`` occurs among the words of ``field``, at the
-        positions of the words it falls in (as the Whoosh backend counts
-        them): inside one word (a wildcard: sub-words and pieces of words
-        count), or across two or three words, however the article's
-        segmentation cut it (特首 in 特|首选, 林郑月娥 in 林|郑月|娥): the first
-        word ending with the term's beginning, a middle word exactly, the
-        last word starting with the term's end.  Terms longer than
-        SPLIT_MAX characters are split only where the query's own words end."""
-        text = "".join(term.words) or term.text
-
-        def multi(pattern: str) -> dict:
-            return {"span_multi": {"match": {"wildcard": {field: {"value": pattern}}}}}
-
-        def split(parts: list[str]) -> dict:
-            clauses = [multi(f"*{_wildcard_escape(parts[0])}")]
-            clauses += [{"span_term": {field: p}} for p in parts[1:-1]]
-            clauses.append(multi(f"{_wildcard_escape(parts[-1])}*"))
-            return {"span_near": {"clauses": clauses, "slop": 0, "in_order": True}}
-
-        options = [multi(f"*{_wildcard_escape(text)}*")]
-        n = len(text)
-        if n <= SPLIT_MAX:
-            cuts = [(i,) for i in range(1, n)] + [(i, j) for i in range(1, n) for j in range(i + 1, n)]
-        else:
-            ends = list(itertools.accumulate(len(w) for w in term.words))[:-1]
-            cuts = [tuple(ends)] if ends else []
-        for cut in cuts:
-            bounds = (0, *cut, n)
-            options.append(split([text[a:b] for a, b in zip(bounds, bounds[1:])]))
-        return options[0] if len(options) == 1 else {"span_or": {"clauses": options}}
-
-    def _in_lead(self, c) -> dict:
-        """The clause's text occurs in the first paragraph (``lead_g``)."""
-        if isinstance(c, (WordClause, PhraseClause)):
-            return {"bool": {"should": self._text("lead", c.grams), "minimum_should_match": 1}}
-        if isinstance(c, AnyClause):
-            return {"bool": {"should": [self._in_lead(o) for o in c.options], "minimum_should_match": 1}}
-        if isinstance(c, AllClause):
-            return {"bool": {"must": [self._in_lead(o) for o in c.children]}}
-        raise UnsupportedQuery("this lead: query is not supported by the OpenSearch backend")
-
-    @staticmethod
-    def _occurrence(field: str, grams) -> dict:
-        """One occurrence of a text in ``field`` as a span: its bigrams in order."""
-        if len(grams) == 1 and len(grams[0][0]) == 1:
-            return {"span_term": {f"{field}_c": grams[0][0]}}
-        if len(grams) == 1:
-            return {"span_term": {f"{field}_g": grams[0][0]}}
-        _, slop = _gram_phrase(grams)
-        return {"span_near": {"clauses": [{"span_term": {f"{field}_g": g}} for g, _ in grams],
-                              "slop": slop, "in_order": True}}
-
-    def _mentions(self, c: MentionsClause) -> dict:
-        """At least ``min_count`` occurrences, title and body together: for
-        each split k + (n - k), k distinct occurrences in the title (an
-        ordered span of k copies, which cannot overlap) and n - k in the body."""
-        t = c.term
-        n = c.min_count
-        if not t.grams:
-            return {"match_none": {}}
-        if n > MAX_MENTIONS:
-            raise UnsupportedQuery(f"atleastN: is limited to N <= {MAX_MENTIONS} on the OpenSearch backend")
-
-        def at_least(field: str, k: int) -> dict | None:
-            if k == 0:
-                return None
-            one = self._occurrence(field, t.grams)
-            if k == 1:
-                return one
-            return {"span_near": {"clauses": [one] * k, "slop": 1_000_000, "in_order": True}}
-
-        options = []
-        for k in range(n + 1):
-            parts = [q for q in (at_least("title", k), at_least("body", n - k)) if q is not None]
-            options.append({"bool": {"must": parts}})
-        return {"bool": {"should": options, "minimum_should_match": 1}}
+        self.clauses = ClauseBuilder(self.has_value_keys)
+        self.aggregations = Aggregations(self.client, index, self.has_value_keys)
 
     def query(self, plan: Plan, relaxed: bool = False, filtered: bool = True) -> dict:
         """The plan as an OpenSearch query.  ``relaxed``: documents matching
@@ -288,10 +104,10 @@ class OpenSearchBackend:
             filters.append({"range": {"published": rng}})
         if plan.exclude_docs:
             filters.append({"bool": {"must_not": [{"ids": {"values": list(plan.exclude_docs)}}]}})
-        must = [self.clause(c) for c in plan.must]
+        must = [self.clauses.build(c) for c in plan.must]
         if not filtered:
             filters = []
-        must_not = [self.clause(c) for c in plan.must_not]
+        must_not = [self.clauses.build(c) for c in plan.must_not]
         if relaxed:
             full_first = {"constant_score": {"filter": {"bool": {"must": must}}, "boost": FULL_MATCH_BONUS}}
             soft = [i for i, c in enumerate(plan.must) if is_soft(c)]
@@ -322,6 +138,9 @@ class OpenSearchBackend:
 
     # ---- IndexBackend ---------------------------------------------------------
     def execute(self, plan: Plan) -> BackendResult:
+        """Run ``plan``: full matches, then (``_should_relax``) the
+        partial-match query.  Raises ``IncompatibleIndex``,
+        ``UnsupportedQuery`` (see ``clauses``) and the client's errors."""
         self.check_version()
         result = self._execute(plan, relaxed=False)
         result.total_full = result.total
@@ -340,11 +159,11 @@ class OpenSearchBackend:
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
         elif plan.sort == "oldest":
             body["sort"] = [{"published": {"order": "asc", "missing": "_last"}}, "_score"]
-        aggs = {name: self._facet_agg(name, plan.facet_size) for name in plan.facets}
+        aggs = {name: self.aggregations.facet_agg(name, plan.facet_size) for name in plan.facets}
         if plan.histogram:
             # The span of the plausible dates first: it decides the interval
             # (timeline.choose_interval), then _histogram counts per bucket.
-            aggs["span"] = {"filter": _plausible_filter(), "aggs": {
+            aggs["span"] = {"filter": plausible_filter(), "aggs": {
                 "first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}}}}
         grouped = plan.group and self.has_groups()
         if grouped:
@@ -374,7 +193,7 @@ class OpenSearchBackend:
                                        copies["total"]["value"] - 1, missing))
             else:
                 hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing))
-        facets = {name: self._facet_values(name, res["aggregations"][name]["buckets"], body["query"])
+        facets = {name: self.aggregations.facet_values(name, res["aggregations"][name]["buckets"], body["query"])
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
         if grouped:
@@ -388,63 +207,10 @@ class OpenSearchBackend:
             first, last = ((int(span["first"]["value"] // 1000), int(span["last"]["value"] // 1000))
                            if dated else (None, None))
             interval = timeline.choose_interval(first, last, plan.histogram)
-            result.histogram = self._histogram(body["query"], interval) if dated else []
+            result.histogram = self.aggregations.histogram(body["query"], interval) if dated else []
             result.histogram_interval = interval
             result.undated = total - dated  # no date, or an implausible one an older index holds
         return result
-
-    def _histogram(self, query: dict, interval: str) -> list[tuple[str, int]]:
-        """Matches of ``query`` with a plausible date, per ``interval``.
-        Labels as the Whoosh backend writes them: the bucket's first day in
-        newsroom time (without "format", key_as_string is the field's own
-        epoch_second format, and [:10] of it was no date at all)."""
-        body = {"size": 0, "query": {"bool": {"must": [query], "filter": [_plausible_filter()]}},
-                "aggs": {"timeline": {"date_histogram": {"field": "published", "calendar_interval": interval,
-                                                         "time_zone": "+08:00", "min_doc_count": 0,
-                                                         "format": "yyyy-MM-dd"}}}}
-        res = self.client.search(index=self.index, body=body)
-        fmt = {"day": 10, "month": 7, "year": 4}[interval]
-        return [(b["key_as_string"][:fmt], b["doc_count"]) for b in res["aggregations"]["timeline"]["buckets"]]
-
-    def _facet_agg(self, name: str, size: int) -> dict:
-        """Counts per folded key, with the key's most used forms."""
-        original, key = VALUE_FIELDS[name]
-        if not self.has_value_keys():
-            return {"terms": {"field": original, "size": size, "shard_size": 10000}}
-        return {"terms": {"field": key, "size": size, "shard_size": 10000},
-                "aggs": {"forms": {"terms": {"field": original, "size": FORMS_PER_BUCKET}}}}
-
-    def _facet_values(self, name: str, buckets: list[dict], query: dict) -> list[tuple[str, int]]:
-        """(shown form, articles) per bucket: the form most of the bucket's
-        articles use (``search.values.shown_form``)."""
-        if not self.has_value_keys():
-            return [(b["key"], b["doc_count"]) for b in buckets]
-        shown: dict[str, str] = {}
-        missing = []
-        for b in buckets:
-            forms = [(f["key"], f["doc_count"]) for f in b["forms"]["buckets"] if value_key(f["key"]) == b["key"]]
-            if forms:
-                shown[b["key"]] = shown_form(forms)
-            else:
-                missing.append(b["key"])
-        if missing:
-            shown.update(self._forms_of(name, missing, query))
-        return [(shown[b["key"]], b["doc_count"]) for b in buckets]
-
-    def _forms_of(self, name: str, keys: list[str], query: dict) -> dict[str, str]:
-        """The shown form of each of ``keys`` among the articles ``query``
-        matches, from the ``key<US>original`` pairs (only tags have several
-        values per article, so only they can get here)."""
-        if name != "tag":
-            raise RuntimeError(f"no form of a {name} bucket among its own articles: {keys}")
-        pattern = "(" + "|".join(_regexp_escape(k) for k in keys) + ")" + _regexp_escape(FORM_SEPARATOR) + ".*"
-        res = self.client.search(index=self.index, body={"query": query, "size": 0, "aggs": {"forms": {"terms": {
-            "field": "tags_form", "include": pattern, "size": 100 * len(keys)}}}})
-        forms: dict[str, list[tuple[str, int]]] = {}
-        for b in res["aggregations"]["forms"]["buckets"]:
-            key, _, form = b["key"].partition(FORM_SEPARATOR)
-            forms.setdefault(key, []).append((form, b["doc_count"]))
-        return {k: shown_form(forms[k]) for k in keys}
 
     def has_value_keys(self) -> bool:
         """Does every index behind the alias carry the folded facet keys
@@ -457,20 +223,22 @@ class OpenSearchBackend:
                         "written until it is rebuilt (python -m indexer build --rebuild)", self.index)
         return has
 
-    def get(self, doc_id: str):
+    def get(self, doc_id: str) -> dict | None:
+        """The stored fields of article ``doc_id``, or None."""
         from opensearchpy import NotFoundError
 
         try:
             doc = self.client.get(index=self.index, id=doc_id, _source_includes=["stored"])
         except NotFoundError:
             return None
-        return doc["_id"], doc["_source"]["stored"]
+        return doc["_source"]["stored"]
 
     @staticmethod
     def _has_word(word: str) -> dict:
         return {"bool": {"should": [{"term": {"title_w": word}}, {"term": {"body_w": word}}]}}
 
     def doc_frequency(self, word: str) -> int:
+        """Articles having ``word`` in the title or body (a count request)."""
         return self.client.count(index=self.index, body={"query": self._has_word(word)})["count"]
 
     def doc_frequencies(self, words: list[str]) -> list[int]:
@@ -487,10 +255,12 @@ class OpenSearchBackend:
         return [r["hits"]["total"]["value"] for r in res["responses"]]
 
     def in_live_title(self, word: str) -> bool:
+        """Is ``word`` a title word of some article?"""
         return self.client.count(index=self.index, body={"query": {"term": {"title_w": word}}})["count"] > 0
 
     def has_deletions(self) -> bool:
-        return False  # OpenSearch's statistics follow deletions: nothing to check
+        """Always False: OpenSearch's statistics follow deletions."""
+        return False
 
     def check_version(self) -> None:
         """Raise IncompatibleIndex unless every index behind the alias was
@@ -514,16 +284,18 @@ class OpenSearchBackend:
         written before groups came to this backend do not."""
         return self._has_field("dup_rep")
 
-    def near_duplicates(self, key) -> list:
+    def near_duplicates(self, doc_id: str) -> list[dict]:
+        """Stored fields of the article's group (itself left out), in date
+        order (``IndexBackend.near_duplicates``); at most 100."""
         if not self.has_groups():
             return []
         # One request: the terms lookup reads the article's own dup_rep.
-        same_group = {"terms": {"dup_rep": {"index": self.index, "id": key, "path": "dup_rep"}}}
-        query = {"bool": {"filter": [same_group], "must_not": [{"ids": {"values": [key]}}]}}
+        same_group = {"terms": {"dup_rep": {"index": self.index, "id": doc_id, "path": "dup_rep"}}}
+        query = {"bool": {"filter": [same_group], "must_not": [{"ids": {"values": [doc_id]}}]}}
         res = self.client.search(index=self.index, body={
             "query": query, "size": 100, "_source": ["stored"],
             "sort": [{"published": {"order": "asc", "missing": "_last"}}, {"id": "asc"}]})
-        return [(h["_id"], h["_source"]["stored"]) for h in res["hits"]["hits"]]
+        return [h["_source"]["stored"] for h in res["hits"]["hits"]]
 
     VOCABULARY_FIELDS = {"title": "title_terms", "body": "body_terms", "tag": "tags"}
 
@@ -593,6 +365,7 @@ class OpenSearchBackend:
         return found
 
     def doc_count(self) -> int:
+        """Articles in the index (a count request)."""
         return self.client.count(index=self.index)["count"]
 
     def refresh(self, force: bool = False) -> bool:
@@ -615,26 +388,13 @@ class OpenSearchBackend:
             self._version_at = now
         return self._version
 
-    def stats(self) -> dict:
-        return {"documents": self.doc_count(), "segments": None, "generation": None,
-                "last_modified": None, "directory": self.index}
+    def stats(self) -> IndexStats:
+        """``IndexStats``: the live document count and the alias (no
+        segments, generation or commit time at this level)."""
+        return IndexStats(documents=self.doc_count(), directory=self.index)
 
     def close(self) -> None:
+        """Close the client."""
         self.client.close()
 
 
-def _wildcard_escape(text: str) -> str:
-    """``text`` as literal characters of a wildcard pattern."""
-    return re.sub(r"([\\*?])", r"\\\1", text)
-
-
-def _regexp_escape(text: str) -> str:
-    """``text`` as literal characters of a Lucene regular expression (every
-    character but letters and digits escaped)."""
-    return "".join(c if c.isalnum() else "\\" + c for c in text)
-
-
-def _plausible_filter() -> dict:
-    """Documents with a plausible publication date (``search.timeutil``)."""
-    return {"range": {"published": {"gte": timeline.PLAUSIBLE_START_TS,
-                                    "lt": int(timeline.plausible_end().timestamp()), "format": "epoch_second"}}}

@@ -16,13 +16,20 @@ import numpy as np
 from whoosh import index as whoosh_index
 
 from ...plan import BackendResult, Plan
-from ..base import IndexCorrupt
+from ..base import IndexCorrupt, IndexStats
 from . import groups, integrity, store
 from .executor import Executor
 from .reader import IndexView, SegmentData
 
 
 class WhooshBackend:
+    """``IndexBackend`` over the Whoosh index directory ``path`` (or a
+    symlink to one); ``refresh_interval``: seconds between checks for a
+    new commit.  Raises ``store.IndexMissing`` / ``store.IncompatibleIndex``
+    when there is no index or it was analysed by another version, and
+    ``IndexCorrupt`` when its files are damaged.  Searches run on a
+    snapshot (``IndexView``) that a refresh replaces; safe for threads."""
+
     def __init__(self, path: str, refresh_interval: float = 1.0):
         self.path = path
         self.refresh_interval = refresh_interval
@@ -174,42 +181,52 @@ class WhooshBackend:
 
     @property
     def view(self) -> IndexView:
+        """The current snapshot (refreshed first, see ``refresh``)."""
         self.refresh()
         return self._view
 
     def version(self) -> object:
+        """(directory after symlinks, commit generation)."""
         view = self.view
         return (self.realpath, view.generation)
 
     def execute(self, plan: Plan) -> BackendResult:
+        """``Executor.run`` on the current view (errors: ``IndexBackend.execute``)."""
         return Executor(self.view, plan.deadline).run(plan)
 
-    def get(self, doc_id: str):
+    def get(self, doc_id: str) -> dict | None:
+        """The stored fields of the live article ``doc_id``, or None."""
         view = self.view
         g = view.id_to_doc(doc_id)
         if g is None:
             return None
-        return g, view.stored(g)
+        return view.stored(g)
 
-    def near_duplicates(self, key) -> list[tuple[object, dict]]:
+    def near_duplicates(self, doc_id: str) -> list[dict]:
+        """Stored fields of the live members of the article's group (itself
+        left out), in date order (``IndexBackend.near_duplicates``)."""
         view = self.view
-        if not view.grouped or key >= view.n_all:
+        key = view.id_to_doc(doc_id)
+        if not view.grouped or key is None:
             return []
         members = np.flatnonzero(view.group_rep == view.group_rep[key])
         members = members[(members != key) & view.live[members]]
         members = members[np.argsort(view.published[members], kind="stable")]
-        return [(int(g), view.stored(int(g))) for g in members.tolist()]
+        return [view.stored(int(g)) for g in members.tolist()]
 
     def in_live_title(self, word: str) -> bool:
+        """Is ``word`` a title word of some live article?"""
         view = self.view
         ids, _ = view.postings("title_w", word)
         return bool(len(ids)) and bool(view.live[ids].any())
 
     def has_deletions(self) -> bool:
+        """Do segments still hold deleted articles (counted in term statistics)?"""
         view = self.view
         return view.n_live != view.n_all
 
     def doc_count(self) -> int:
+        """Live articles."""
         return self.view.n_live
 
     def doc_frequencies(self, words: list[str]) -> list[int]:
@@ -255,22 +272,20 @@ class WhooshBackend:
             out = {w: n for w, n in out.items() if n >= min_df}
         return out
 
-    def stats(self) -> dict:
+    def stats(self) -> IndexStats:
+        """``IndexStats`` of the served view; ``last_modified``: the newest
+        table of contents' mtime (None when there is none)."""
         view = self.view
         mtime = max(
             (os.path.getmtime(os.path.join(self.realpath, f)) for f in os.listdir(self.realpath)
              if f.endswith(".toc")),
             default=None,
         )
-        return {
-            "documents": view.n_live,
-            "segments": len(view.segments),
-            "generation": view.generation,
-            "last_modified": mtime,
-            "directory": self.realpath,
-        }
+        return IndexStats(documents=view.n_live, segments=len(view.segments), generation=view.generation,
+                          last_modified=mtime, directory=self.realpath)
 
     def close(self) -> None:
+        """Close every segment reader."""
         for data in self._segdata.values():
             try:
                 data.reader.close()
