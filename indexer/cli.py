@@ -13,7 +13,8 @@ import json
 import os
 import sys
 
-from search.backends.whoosh.store import IncompatibleIndex
+from search.backends import BACKENDS, SINGLE_WRITER, open_target
+from search.backends.base import BackendUnreachable, TargetIncompatible
 
 from . import pipeline
 from .sources import UnsupportedFile
@@ -26,7 +27,7 @@ def _env_userdict():
 def _target_options(p, index_help: str) -> None:
     """--index and where it lives: the configured backend, as the service's."""
     p.add_argument("--index", required=True, help=index_help)
-    p.add_argument("--backend", choices=("whoosh", "opensearch"), default=os.environ.get("SEARCH_BACKEND") or "whoosh",
+    p.add_argument("--backend", choices=BACKENDS, default=os.environ.get("SEARCH_BACKEND") or "whoosh",
                    help="where the index lives (default: SEARCH_BACKEND, else whoosh)")
     p.add_argument("--opensearch-url", default=os.environ.get("OPENSEARCH_URL"),
                    help="the cluster, for --backend opensearch (default: OPENSEARCH_URL)")
@@ -148,9 +149,10 @@ def main(argv=None) -> int:
         return _rebuild_from_store(args)
     if args.cmd == "migrate":
         return _migrate(args)
-    if args.cmd in ("build", "delete") and args.backend == "opensearch":
-        return _to_opensearch(args)
-    if args.cmd == "delete" and args.store and args.store != "off":
+    # Where one writer owns the index (the Whoosh lock), a running writer
+    # applies the changes; elsewhere the CLI writes beside it.
+    single_writer = args.cmd in ("build", "delete") and args.backend in SINGLE_WRITER
+    if single_writer and args.cmd == "delete" and args.store and args.store != "off":
         from .article_store import ArticleStore
         from .writer import running_writer
 
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
             store.wait_applied(store.delete(args.ids), 600)
             print(f"deleted {len(args.ids)} (through the running service's writer)", file=sys.stderr)
             return 0
-    if args.cmd == "build" and args.store and args.store != "off" and not args.rebuild:
+    if single_writer and args.cmd == "build" and args.store and args.store != "off" and not args.rebuild:
         from .writer import running_writer
 
         if running_writer(args.index):
@@ -170,7 +172,7 @@ def main(argv=None) -> int:
                 return 2
             print(summary.line() + " (through the running service's writer)", file=sys.stderr)
             return 0
-    if args.cmd in ("build", "delete"):
+    if single_writer:
         from .writer import running_writer
 
         pid = running_writer(args.index)
@@ -183,9 +185,10 @@ def main(argv=None) -> int:
         try:
             run = pipeline.rebuild if args.rebuild else pipeline.build
             summary = run(args.index, args.files, userdict=args.userdict, workers=args.workers,
-                                     batch_size=args.batch_size,
-                                     progress=None if not args.no_progress else False)
-        except (UnsupportedFile, FileNotFoundError, IncompatibleIndex) as exc:
+                          batch_size=args.batch_size, progress=None if not args.no_progress else False,
+                          backend=args.backend, opensearch_url=args.opensearch_url, shards=args.shards,
+                          replicas=args.replicas)
+        except (UnsupportedFile, FileNotFoundError, TargetIncompatible, ValueError, BackendUnreachable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
@@ -195,8 +198,8 @@ def main(argv=None) -> int:
         return _built(args, summary)
     if args.cmd == "delete":
         try:
-            n, missing = pipeline.delete(args.index, args.ids)
-        except IncompatibleIndex as exc:
+            n, missing = pipeline.delete(args.index, args.ids, backend=args.backend, opensearch_url=args.opensearch_url)
+        except (TargetIncompatible, ValueError, BackendUnreachable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         for m in missing:
@@ -303,22 +306,13 @@ def _bypasses_bound_store(args) -> str | None:
 def _invalid_index_ids(index: str) -> list[str]:
     """Ids of live articles of the (Whoosh) index that break the id rule
     (written before the rule): listed, never dropped."""
-    from search.backends.whoosh import store as whoosh_store
-
     from . import ids
 
+    target = open_target("whoosh", index, create=False)
     try:
-        ix = whoosh_store.open_index(index)
-    except Exception:  # noqa: BLE001 - stats still reports the rest
-        return []
-    with ix.searcher() as searcher:
-        reader = searcher.reader()
-        out = []
-        for term in reader.lexicon("id"):
-            doc_id = term.decode("utf-8") if isinstance(term, bytes) else term
-            if not ids.is_valid(doc_id) and searcher.document_number(id=doc_id) is not None:
-                out.append(doc_id)
-    return out
+        return target.ids(select=lambda doc_id: not ids.is_valid(doc_id))
+    finally:
+        target.close()
 
 
 def _store_command(args) -> int:
@@ -386,10 +380,10 @@ def _rebuild_from_store(args) -> int:
 
     from . import rebuild
     from .article_store import ArticleStore
-    from .writer import ChangeLoop, IndexWriter, running_writer
+    from .writer import IndexWriter, running_writer
 
     if args.from_index or not args.store or args.store == "off":
-        if args.backend != "opensearch" and not os.path.exists(args.index):
+        if not rebuild.index_exists(args.backend, args.index, args.opensearch_url):
             print(f"error: no index at {args.index}", file=sys.stderr)
             return 2
         if running_writer(args.index, args.backend, args.store if args.store != "off" else None):
@@ -459,13 +453,8 @@ def _rebuild_from_store(args) -> int:
         # A damaged index, or one of another analysis version: a writer cannot open it.
         rebuild.rebuild_from_store_directly(args.backend, args.index, store, args.userdict, args.opensearch_url)
     else:
-        writer: ChangeLoop
-        if args.backend == "opensearch":
-            from .opensearch_target import OpenSearchWriter
-
-            writer = OpenSearchWriter(args.opensearch_url, args.index, store, args.userdict)
-        else:
-            writer = IndexWriter(args.index, store, args.userdict)
+        writer = IndexWriter(args.index, store, args.userdict, backend=args.backend,
+                             opensearch_url=args.opensearch_url)
         try:
             writer.rebuild_from_store()
             writer.drain()
@@ -497,36 +486,6 @@ def _lacking_list(index: str, backend: str, ids: list[str]) -> str:
     return path
 
 
-def _to_opensearch(args) -> int:
-    """build / delete against an OpenSearch alias (no writer lock to respect:
-    the records also go to the article store, the source of truth)."""
-    from opensearchpy.exceptions import ConnectionError as Unreachable
-
-    from . import opensearch_target
-
-    try:
-        if args.cmd == "delete":
-            n, missing = opensearch_target.delete(args.opensearch_url, args.index, args.ids)
-            for m in missing:
-                print(f"not found: {m}", file=sys.stderr)
-            print(f"deleted {n}", file=sys.stderr)
-            if args.store and args.store != "off":
-                from .article_store import ArticleStore
-
-                ArticleStore(args.store).delete(args.ids, already_indexed=True)
-            return 0 if not missing else 1
-        summary = opensearch_target.build(args.opensearch_url, args.index, args.files, userdict=args.userdict,
-                                          workers=args.workers, rebuild=args.rebuild, shards=args.shards,
-                                          replicas=args.replicas)
-    except (UnsupportedFile, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Unreachable as exc:
-        print(f"error: cannot reach OpenSearch at {_without_password(args.opensearch_url)}: {exc}", file=sys.stderr)
-        return 2
-    return _built(args, summary)
-
-
 def _built(args, summary) -> int:
     """Report a finished build; the article store also gets its records (it
     stays the source of truth for later rebuilds)."""
@@ -537,36 +496,26 @@ def _built(args, summary) -> int:
     return 0
 
 
-def _without_password(url: str | None) -> str:
-    """The URL as it may be printed (credentials can be part of it)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url or "")
-    if parts.password is None:
-        return url or ""
-    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}"
-                          + (f":{parts.port}" if parts.port else "")).geturl()
-
-
 def _migrate(args) -> int:
-    """Every live article of the Whoosh index, re-analysed, into OpenSearch."""
+    """Every live article of the Whoosh index, re-analysed, into a new
+    OpenSearch index behind ``--alias``, swapped in atomically."""
     import time
 
-    from search.backends.opensearch.indexing import rebuild_alias
-    from search.backends.whoosh import store
-
-    from .opensearch_target import connect, migrate_docs
+    from .rebuild import as_record
 
     if not args.opensearch_url:
         print("error: --opensearch-url (or OPENSEARCH_URL) is required", file=sys.stderr)
         return 2
-    ix = store.open_index(args.index)
+    source = open_target("whoosh", args.index, create=False)
+    dest = open_target("opensearch", args.alias, opensearch_url=args.opensearch_url, userdict=args.userdict,
+                       create=False, shards=args.shards, replicas=args.replicas)
     t0 = time.monotonic()
-    counted: list = []
-    name = rebuild_alias(connect(args.opensearch_url), args.alias, migrate_docs(ix, args.userdict, counter=counted),
-                         args.shards, args.replicas)
+    try:
+        summary = pipeline.rebuild_from_records(dest, (as_record(s) for s in source.stored_documents()))
+    finally:
+        dest.close()
     seconds = time.monotonic() - t0
-    count = len(counted)
-    print(f"migrated {count} articles into {name} (alias {args.alias}) in {seconds:.1f} s "
+    count = summary.added
+    print(f"migrated {count} articles into {summary.generation} (alias {args.alias}) in {seconds:.1f} s "
           f"({count / max(seconds, 1e-9):,.0f} docs/s)", file=sys.stderr)
     return 0

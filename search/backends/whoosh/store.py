@@ -18,6 +18,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, clean_files
 
 from ...analysis import ANALYSIS_VERSION
+from ..base import TargetIncompatible
 from . import groups, integrity, segment_io
 from .schema import analysis_version, build_schema
 
@@ -30,7 +31,7 @@ class IndexMissing(Exception):
     pass
 
 
-class IncompatibleIndex(Exception):
+class IncompatibleIndex(TargetIncompatible):
     """The index was written by an older version of the schema or of the
     analysis (its terms would not match the queries of this version)."""
 
@@ -129,9 +130,10 @@ class WriteSession:
         self.closed = False
 
     # ---- reading what is already there ---------------------------------
-    def id_map(self) -> dict[str, tuple[int, int, str | None]]:
-        """id -> (segment number, docnum, record hash) of every live document."""
-        locations = self.id_locations()
+    def id_map(self, locations: dict[str, tuple[str, int]] | None = None) -> dict[str, tuple[int, int, str | None]]:
+        """id -> (segment number, docnum, record hash) of every live document.
+        ``locations``: ``id_locations()`` when the caller has it already."""
+        locations = self.id_locations() if locations is None else locations
         by_segment: dict[str, list[tuple[str, int]]] = {}
         for doc_id, (sid, docnum) in locations.items():
             by_segment.setdefault(sid, []).append((doc_id, docnum))
@@ -166,11 +168,14 @@ class WriteSession:
                 r.close()
         return out
 
-    def replace_segments(self, old_ids: set[str], new_segment) -> None:
-        """Swap merged segments for their merge result (published by the
-        next commit; their files go at the next clean commit)."""
+    def replace_segments(self, old_ids: set[str], new_segment=None) -> None:
+        """Swap merged segments (ids as ``segment_id()``) for their merge
+        result, or drop them when it is None (nothing of them was live);
+        published by the next commit, their files go at the next clean
+        commit."""
         self.segments = [s for s in self.segments if s.segment_id() not in old_ids]
-        self.segments.append(new_segment)
+        if new_segment is not None:
+            self.segments.append(new_segment)
         self._dirty = True
 
     def doc_count(self) -> int:
@@ -178,8 +183,20 @@ class WriteSession:
 
     # ---- changing ---------------------------------------------------------
     def delete(self, segno: int, docnum: int) -> None:
+        """Delete document ``docnum`` of the ``segno``-th listed segment."""
         self.segments[segno].delete_document(docnum)
         self._dirty = True
+
+    def delete_in(self, segment_id: str, docnum: int) -> bool:
+        """Delete document ``docnum`` of the segment ``segment_id`` (ids
+        survive merges, positions do not); False when that segment is no
+        longer listed."""
+        for seg in self.segments:
+            if seg.segment_id() == segment_id:
+                seg.delete_document(docnum)
+                self._dirty = True
+                return True
+        return False
 
     def add_segment(self, segment) -> int:
         self.segments.append(segment)
