@@ -186,14 +186,17 @@ class OpenSearchTarget:
     def apply(self, parts, deletes=()) -> Outcome:
         """One streamed bulk request: the deletions, then the sources of
         ``parts`` in order (retried with back-off; raises if a document
-        still fails)."""
+        still fails).  Raises ValueError when the index does not exist."""
         if not self._checked:
             if not self.client.indices.exists(index=self.index):
                 raise ValueError(f"no index or alias {self.index!r} on the cluster")
             self._checked = True
         done = apply(self.client, self.index, chain.from_iterable(docs for docs, _ in parts if docs), deletes)
-        return Outcome(added=done.get("created", []), updated=done.get("updated", []),
-                       deleted=done.get("deleted", []), not_found=done.get("not_found", []))
+        added = list(dict.fromkeys(done.get("created", [])))
+        fresh = set(added)  # an id again later in this call counts once, as on Whoosh
+        updated = [i for i in dict.fromkeys(done.get("updated", [])) if i not in fresh]
+        return Outcome(added=added, updated=updated, deleted=done.get("deleted", []),
+                       not_found=done.get("not_found", []))
 
     @_reachable
     def commit(self, clean: bool = True) -> None:
