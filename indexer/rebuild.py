@@ -19,6 +19,7 @@ generation and its swap) is the target's (``search.backends.base.IndexTarget``).
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 from search.backends import open_target
 from search.documents import article_from_stored
@@ -36,31 +37,30 @@ def as_record(stored: dict) -> dict:
     return {k: v for k, v in record.items() if v is not None}
 
 
+@contextmanager
 def _target(backend: str, index: str, opensearch_url: str | None, userdict: str | None = None, **options):
     """The index's target, opened without writing to it (an index of another
-    analysis version can be read and rebuilt)."""
-    return open_target(backend, index, opensearch_url=opensearch_url, userdict=userdict, create=False, **options)
+    analysis version can be read and rebuilt), closed after the block."""
+    target = open_target(backend, index, opensearch_url=opensearch_url, userdict=userdict, create=False, **options)
+    try:
+        yield target
+    finally:
+        target.close()
 
 
 def index_exists(backend: str, index: str, opensearch_url: str | None = None) -> bool:
     """Is there an index (a Whoosh index directory, an OpenSearch alias or index)?"""
-    target = _target(backend, index, opensearch_url)
-    try:
+    with _target(backend, index, opensearch_url) as target:
         return target.exists()
-    finally:
-        target.close()
 
 
 def index_ids(backend: str, index: str, opensearch_url: str | None = None, damaged: list | None = None) -> set[str]:
     """Ids of every article the index holds (empty when there is no index).
     ``damaged``: see ``store_lacks``."""
-    target = _target(backend, index, opensearch_url)
-    try:
+    with _target(backend, index, opensearch_url) as target:
         if not target.exists():
             return set()
         return {s["id"] for s in target.stored_documents(damaged)}
-    finally:
-        target.close()
 
 
 def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearch_url: str | None = None,
@@ -68,8 +68,7 @@ def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearc
     """Re-analyse the index's own articles into a new generation, swapped in
     (an OpenSearch index keeps its shards and replicas); returns the count.
     Raises ``IndexCorrupt`` for a damaged Whoosh segment (nothing changed)."""
-    target = _target(backend, index, opensearch_url, userdict, shards=None, replicas=None)
-    try:
+    with _target(backend, index, opensearch_url, userdict, shards=None, replicas=None) as target:
         count = [0]
 
         def records():  # streamed: readers see the old index until the swap
@@ -79,8 +78,6 @@ def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearc
 
         pipeline.rebuild_from_records(target, records(), report=lambda msg: print(msg, file=sys.stderr),
                                       workers=workers)
-    finally:
-        target.close()
     return count[0]
 
 
@@ -106,18 +103,12 @@ def rebuild_from_store_directly(backend: str, index: str, store, userdict: str |
     to open, or damaged): the store's records built into a new generation,
     swapped in."""
     snapshot = store.last_seq()
-    target = _target(backend, index, opensearch_url, userdict)
-    try:
+    with _target(backend, index, opensearch_url, userdict) as target:
         pipeline.rebuild_from_records(target, store.records(), report=lambda msg: print(msg, file=sys.stderr))
-    finally:
-        target.close()
     store.set_applied(snapshot)
 
 
 def is_current(backend: str, index: str, opensearch_url: str | None = None) -> bool:
     """Can this version's writer open the index (missing counts as yes)?"""
-    target = _target(backend, index, opensearch_url)
-    try:
+    with _target(backend, index, opensearch_url) as target:
         return target.is_current()
-    finally:
-        target.close()
