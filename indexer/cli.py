@@ -37,6 +37,9 @@ INDEX_HELP = "index directory (whoosh), or the alias the service searches (opens
 
 
 def main(argv=None) -> int:
+    """Run the command ``argv`` (default: ``sys.argv[1:]``); returns the
+    exit status (0 done, 1 some ids not found / the writer failed, 2 a
+    refusal or bad input, 130 interrupted)."""
     ap = argparse.ArgumentParser(prog="python -m indexer", description="Build and maintain the news search index.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="add or update articles from JSONL/CSV files")

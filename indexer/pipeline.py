@@ -61,6 +61,7 @@ class _Batch:
         self.characters = 0
 
     def add(self, doc_id: str, chars: int) -> int:
+        """Count an article of ``chars`` characters; returns its worker."""
         part = self.count % self.n_parts  # interleave: every part gets the same mix
         self.ids[part].append(doc_id)
         self.seen.add(doc_id)

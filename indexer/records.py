@@ -28,7 +28,7 @@ MAX_DEPTH = 32  # nesting levels of a record's JSON (an article needs 3)
 
 
 class RecordError(ValueError):
-    pass
+    """A record that cannot be indexed; the message names every bad field."""
 
 
 def parse_json(text: str | bytes):

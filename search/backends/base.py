@@ -142,7 +142,10 @@ class IndexTarget(Protocol):
         """Add the units ``DocumentWriter.flush`` returned, each with the
         ids of its documents in order (a document replaces the live one of
         its id; within one call the last document of an id wins), and delete
-        the ids ``deletes`` (a missing id is ``not_found``, no error).
+        the ids ``deletes`` first (a missing id is ``not_found``, no error).
+        Taking one document from each unit in turn gives the order they
+        were read in (the indexer deals articles out to its workers in
+        turn): a target that keeps an order writes them in that one.
         Invisible to readers until ``commit``."""
 
     def commit(self, clean: bool = True) -> None:

@@ -21,7 +21,7 @@ import functools
 import logging
 import threading
 import time
-from itertools import chain
+from itertools import zip_longest
 
 from ...analysis import Analyzer
 from ...documents import prepare
@@ -72,6 +72,15 @@ def _reachable(method):
             raise _unreachable(self, exc) from exc
 
     return wrapper
+
+
+def _in_turn(units: list[list]):
+    """One item from each unit in turn (the order the indexer read them in)."""
+    for row in zip_longest(*units, fillvalue=_GAP):
+        yield from (item for item in row if item is not _GAP)
+
+
+_GAP = object()
 
 
 class SourceWriter:
@@ -191,7 +200,7 @@ class OpenSearchTarget:
             if not self.client.indices.exists(index=self.index):
                 raise ValueError(f"no index or alias {self.index!r} on the cluster")
             self._checked = True
-        done = apply(self.client, self.index, chain.from_iterable(docs for docs, _ in parts if docs), deletes)
+        done = apply(self.client, self.index, _in_turn([docs for docs, _ in parts if docs]), deletes)
         added = list(dict.fromkeys(done.get("created", [])))
         fresh = set(added)  # an id again later in this call counts once, as on Whoosh
         updated = [i for i in dict.fromkeys(done.get("updated", [])) if i not in fresh]

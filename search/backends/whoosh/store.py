@@ -28,7 +28,7 @@ INDEXNAME = "MAIN"
 
 
 class IndexMissing(Exception):
-    pass
+    """There is no index at the path (the message names it)."""
 
 
 class IncompatibleIndex(TargetIncompatible):
@@ -57,15 +57,20 @@ def check_schema(schema, path: str = "DIR") -> None:
 
 
 def exists(path: str) -> bool:
+    """Is ``path`` a directory holding an index?"""
     return os.path.isdir(path) and whoosh_index.exists_in(path, indexname=INDEXNAME)
 
 
 def create(path: str, userdict_path: str | None = None):
+    """An empty index at ``path`` (made if missing) with this version's
+    schema, recording ``userdict_path``; returns the Whoosh ``FileIndex``."""
     os.makedirs(path, exist_ok=True)
     return whoosh_index.create_in(path, build_schema(userdict_path), indexname=INDEXNAME)
 
 
 def open_index(path: str):
+    """The Whoosh ``FileIndex`` at ``path``; raises ``IndexMissing``, or
+    ``IncompatibleIndex`` for an index of another schema/analysis version."""
     if not exists(path):
         raise IndexMissing(f"no index at {path!r}")
     ix = whoosh_index.open_dir(path, indexname=INDEXNAME)
@@ -106,6 +111,7 @@ def stored_documents(path: str, damaged: list | None = None):
 
 
 def open_or_create(path: str, userdict_path: str | None = None):
+    """``open_index``, or ``create`` when there is no index at ``path``."""
     return open_index(path) if exists(path) else create(path, userdict_path)
 
 
@@ -179,6 +185,7 @@ class WriteSession:
         self._dirty = True
 
     def doc_count(self) -> int:
+        """Live documents of the listed segments."""
         return sum(s.doc_count() for s in self.segments)
 
     # ---- changing ---------------------------------------------------------
@@ -199,11 +206,14 @@ class WriteSession:
         return False
 
     def add_segment(self, segment) -> int:
+        """List a segment written by ``segwriter.write_segment`` (published
+        by the next commit); returns its position in the list."""
         self.segments.append(segment)
         self._dirty = True
         return len(self.segments) - 1
 
     def drop_empty_segments(self) -> None:
+        """Unlist the segments without a live document."""
         kept = [s for s in self.segments if s.doc_count() > 0]
         if len(kept) != len(self.segments):
             self.segments = kept
@@ -239,6 +249,7 @@ class WriteSession:
         return [(seg, frozenset(seg.deleted_docs())) for seg in self.segments]
 
     def close(self) -> None:
+        """Release the write lock (uncommitted changes are dropped)."""
         if not self.closed:
             self.lock.release()
             self.closed = True

@@ -95,17 +95,24 @@ class WhooshTarget:
     # ---- the lock and what is there ------------------------------------------
     @property
     def session(self) -> store.WriteSession:
-        """The write session (the lock), opened (the index created) at first use."""
+        """The write session (the lock), opened (the index created) at first
+        use, with where every live document is: a damaged segment fails here,
+        at the start of a run or of the writer, and releases the lock."""
         if self._session is None:
-            self._session = store.WriteSession(self.location, self.userdict, timeout=self.timeout)
+            session = store.WriteSession(self.location, self.userdict, timeout=self.timeout)
+            try:
+                self._locations = session.id_locations()
+            except BaseException:
+                session.close()
+                raise
+            self._session = session
         return self._session
 
     @property
     def locations(self) -> dict[str, tuple[str, int]]:
         """id -> (segment id, docnum) of every live document (from the id
         postings only: fast on a large index)."""
-        if self._locations is None:
-            self._locations = self.session.id_locations()
+        self.session
         return self._locations
 
     def known(self) -> dict[str, str | None]:
