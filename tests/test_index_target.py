@@ -105,14 +105,15 @@ def test_put_replace_delete_commit_and_rebuild(target_spec, sample_records):
         oracle.update({a.id: h for a, h in again})
         _check(target, target_spec, oracle)
 
-        # Delete five and one that is not there.
+        # Delete five and one that is not there; ``finish`` alone commits
+        # (the end of an ``indexer delete``).
         gone = [r["id"] for r in records[20:25]]
-        done = _write(target, [], deletes=gone + ["no-such-id"])
+        done = target.apply([], gone + ["no-such-id"])
         assert sorted(done.deleted) == sorted(gone) and done.not_found == ["no-such-id"]
         for doc_id in gone:
             del oracle[doc_id]
         target.finish(changed=True)
-        _check(target, target_spec, oracle)
+        _check(target, target_spec, oracle)  # (doc_count is a search: it sees only what was committed)
 
         # Rebuild-and-swap: every stored document into a new generation.
         stored = list(target.stored_documents())

@@ -214,8 +214,9 @@ class OpenSearchTarget:
 
     @_reachable
     def finish(self, changed: bool) -> None:
-        """Regroup near-duplicates after changes (a withdrawn representative
-        hands its group on)."""
+        """Refresh, then regroup near-duplicates after changes (a withdrawn
+        representative hands its group on)."""
+        self.client.indices.refresh(index=self.index)
         if changed:
             regroup(self.client, self.index)
 
