@@ -52,11 +52,11 @@ def main(argv=None) -> None:
     ap.add_argument("--keep-whoosh", help="build the Whoosh index in this directory and keep it")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "opensearch_indexing.json"))
     args = ap.parse_args(argv)
-    from indexer import opensearch_target
+    from search.backends.opensearch.target import connect
 
     tmp = tempfile.mkdtemp(prefix="bench-os-")
     alias = args.keep_alias or "bench-" + uuid.uuid4().hex[:8]
-    client = opensearch_target.connect(args.opensearch_url)
+    client = connect(args.opensearch_url)
     try:
         files = [_slice(args.files, args.limit, os.path.join(tmp, "slice.jsonl"))] if args.limit else args.files
         ix = args.keep_whoosh or os.path.join(tmp, "index")

@@ -13,22 +13,25 @@ import json
 import os
 import sys
 
-from search.backends.whoosh.store import IncompatibleIndex
+from search.backends import BACKENDS, SINGLE_WRITER, open_target
+from search.backends.base import BackendUnreachable, TargetIncompatible
+
+from search import settings
 
 from . import pipeline
 from .sources import UnsupportedFile
 
 
 def _env_userdict():
-    return os.environ.get("SEARCH_USERDICT") or None
+    return settings.current().userdict
 
 
 def _target_options(p, index_help: str) -> None:
     """--index and where it lives: the configured backend, as the service's."""
     p.add_argument("--index", required=True, help=index_help)
-    p.add_argument("--backend", choices=("whoosh", "opensearch"), default=os.environ.get("SEARCH_BACKEND") or "whoosh",
+    p.add_argument("--backend", choices=BACKENDS, default=settings.current().backend,
                    help="where the index lives (default: SEARCH_BACKEND, else whoosh)")
-    p.add_argument("--opensearch-url", default=os.environ.get("OPENSEARCH_URL"),
+    p.add_argument("--opensearch-url", default=settings.current().opensearch_url,
                    help="the cluster, for --backend opensearch (default: OPENSEARCH_URL)")
 
 
@@ -36,6 +39,14 @@ INDEX_HELP = "index directory (whoosh), or the alias the service searches (opens
 
 
 def main(argv=None) -> int:
+    """Run the command ``argv`` (default: ``sys.argv[1:]``); returns the
+    exit status (0 done, 1 some ids not found / the writer failed, 2 a
+    refusal or bad input, 130 interrupted)."""
+    try:
+        settings.current()
+    except settings.SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     ap = argparse.ArgumentParser(prog="python -m indexer", description="Build and maintain the news search index.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="add or update articles from JSONL/CSV files")
@@ -83,7 +94,7 @@ def main(argv=None) -> int:
     r.add_argument("--userdict", default=_env_userdict())
     m = sub.add_parser("migrate", help="copy a Whoosh index into OpenSearch (a new index behind an alias, swapped atomically)")
     m.add_argument("--index", required=True, help="the Whoosh index directory")
-    m.add_argument("--opensearch-url", default=os.environ.get("OPENSEARCH_URL"), required=False)
+    m.add_argument("--opensearch-url", default=settings.current().opensearch_url, required=False)
     m.add_argument("--alias", required=True, help="the alias the service searches (SEARCH_INDEX)")
     m.add_argument("--shards", type=int, default=1)
     m.add_argument("--replicas", type=int, default=1)
@@ -93,12 +104,12 @@ def main(argv=None) -> int:
     s.add_argument("--store", default=None, help="also list the store's ids that break the id rule")
     s.add_argument("--json", action="store_true")
     bk = sub.add_parser("backup", help="a consistent copy of the article store, while the service runs")
-    bk.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"),
+    bk.add_argument("--index", default=settings.current().index,
                     help="whose store (default: SEARCH_INDEX, else data/index)")
     bk.add_argument("--store", default=None, help="the article store (default as for build)")
     bk.add_argument("dest", help="the backup file to write (must not exist)")
     rs = sub.add_parser("restore", help="replace the article store by a backup (the current one is kept beside it)")
-    rs.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"))
+    rs.add_argument("--index", default=settings.current().index)
     rs.add_argument("--store", default=None, help="the article store (default as for build)")
     rs.add_argument("--as-is", action="store_true",
                     help="restore the backup exactly as it is: also bring back the articles withdrawn after it "
@@ -106,7 +117,7 @@ def main(argv=None) -> int:
     rs.add_argument("--dry-run", action="store_true", help="say what the restore would change, change nothing")
     rs.add_argument("source", help="the backup file")
     au = sub.add_parser("audit", help="the audit log of withdrawals and replacements (who, when, which id)")
-    au.add_argument("--index", default=os.environ.get("SEARCH_INDEX", "data/index"))
+    au.add_argument("--index", default=settings.current().index)
     au.add_argument("--store", default=None, help="the article store (default as for build)")
     au.add_argument("--id", default=None, help="only this article's entries")
     au.add_argument("--limit", type=int, default=1000)
@@ -114,7 +125,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.store = _store_option(args)
     if args.cmd in ("backup", "restore", "audit"):
-        return _store_command(args)
+        from .cli_store import store_command
+
+        return store_command(args)
     refusal = _bypasses_bound_store(args)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -145,12 +158,15 @@ def main(argv=None) -> int:
         return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url,
                      error_file=args.error_file, batch=args.batch, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs)
     if args.cmd == "rebuild":
-        return _rebuild_from_store(args)
+        from .cli_rebuild import rebuild_command
+
+        return rebuild_command(args)
     if args.cmd == "migrate":
         return _migrate(args)
-    if args.cmd in ("build", "delete") and args.backend == "opensearch":
-        return _to_opensearch(args)
-    if args.cmd == "delete" and args.store and args.store != "off":
+    # Where one writer owns the index (the Whoosh lock), a running writer
+    # applies the changes; elsewhere the CLI writes beside it.
+    single_writer = args.cmd in ("build", "delete") and args.backend in SINGLE_WRITER
+    if single_writer and args.cmd == "delete" and args.store and args.store != "off":
         from .article_store import ArticleStore
         from .writer import running_writer
 
@@ -159,7 +175,7 @@ def main(argv=None) -> int:
             store.wait_applied(store.delete(args.ids), 600)
             print(f"deleted {len(args.ids)} (through the running service's writer)", file=sys.stderr)
             return 0
-    if args.cmd == "build" and args.store and args.store != "off" and not args.rebuild:
+    if single_writer and args.cmd == "build" and args.store and args.store != "off" and not args.rebuild:
         from .writer import running_writer
 
         if running_writer(args.index):
@@ -170,7 +186,7 @@ def main(argv=None) -> int:
                 return 2
             print(summary.line() + " (through the running service's writer)", file=sys.stderr)
             return 0
-    if args.cmd in ("build", "delete"):
+    if single_writer:
         from .writer import running_writer
 
         pid = running_writer(args.index)
@@ -183,9 +199,10 @@ def main(argv=None) -> int:
         try:
             run = pipeline.rebuild if args.rebuild else pipeline.build
             summary = run(args.index, args.files, userdict=args.userdict, workers=args.workers,
-                                     batch_size=args.batch_size,
-                                     progress=None if not args.no_progress else False)
-        except (UnsupportedFile, FileNotFoundError, IncompatibleIndex) as exc:
+                          batch_size=args.batch_size, progress=None if not args.no_progress else False,
+                          backend=args.backend, opensearch_url=args.opensearch_url, shards=args.shards,
+                          replicas=args.replicas)
+        except (UnsupportedFile, FileNotFoundError, TargetIncompatible, ValueError, BackendUnreachable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
@@ -195,8 +212,8 @@ def main(argv=None) -> int:
         return _built(args, summary)
     if args.cmd == "delete":
         try:
-            n, missing = pipeline.delete(args.index, args.ids)
-        except IncompatibleIndex as exc:
+            n, missing = pipeline.delete(args.index, args.ids, backend=args.backend, opensearch_url=args.opensearch_url)
+        except (TargetIncompatible, ValueError, BackendUnreachable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         for m in missing:
@@ -255,8 +272,8 @@ def _store_option(args) -> str | None:
 
     if getattr(args, "store", None):
         return args.store
-    if os.environ.get("SEARCH_ARTICLE_STORE"):
-        return os.environ["SEARCH_ARTICLE_STORE"]
+    if settings.current().article_store:
+        return settings.current().article_store
     index = getattr(args, "index", None)
     if not index or args.cmd == "migrate":
         return None
@@ -303,228 +320,13 @@ def _bypasses_bound_store(args) -> str | None:
 def _invalid_index_ids(index: str) -> list[str]:
     """Ids of live articles of the (Whoosh) index that break the id rule
     (written before the rule): listed, never dropped."""
-    from search.backends.whoosh import store as whoosh_store
-
     from . import ids
 
+    target = open_target("whoosh", index, create=False)
     try:
-        ix = whoosh_store.open_index(index)
-    except Exception:  # noqa: BLE001 - stats still reports the rest
-        return []
-    with ix.searcher() as searcher:
-        reader = searcher.reader()
-        out = []
-        for term in reader.lexicon("id"):
-            doc_id = term.decode("utf-8") if isinstance(term, bytes) else term
-            if not ids.is_valid(doc_id) and searcher.document_number(id=doc_id) is not None:
-                out.append(doc_id)
-    return out
-
-
-def _store_command(args) -> int:
-    """backup / restore / audit of the article store."""
-    import datetime as dt
-
-    from . import article_store, backup as store_backup
-
-    if args.store == "off" or not args.store:
-        print("error: no article store (--store or SEARCH_ARTICLE_STORE)", file=sys.stderr)
-        return 2
-    try:
-        if args.cmd == "backup":
-            n = store_backup.backup(args.store, args.dest)
-            print(f"backed up {n} articles from {args.store} to {args.dest}", file=sys.stderr)
-            return 0
-        if args.cmd == "restore":
-            if args.dry_run:
-                plan = store_backup.plan_restore(args.source, args.store, as_is=args.as_is)
-                print(f"a restore of {args.source} into {args.store} would:", file=sys.stderr)
-                _print_plan(plan)
-                return 0
-            plan, saved = store_backup.restore(args.source, args.store, as_is=args.as_is)
-            print(f"restored {args.source} into {args.store}" + (" as it is" if args.as_is else "")
-                  + (f" (its previous content is in {saved})" if saved else "")
-                  + f"; {plan.articles} articles; the writer applies this to the index:", file=sys.stderr)
-            _print_plan(plan)
-            return 0
-        if not os.path.exists(args.store):
-            print(f"error: no article store at {args.store}", file=sys.stderr)
-            return 2
-        for e in article_store.ArticleStore(args.store).audit_entries(args.id, 0, args.limit):
-            e["at"] = dt.datetime.fromtimestamp(e["at"], dt.timezone.utc).isoformat(timespec="milliseconds")
-            if args.json:
-                print(json.dumps(e, ensure_ascii=False))
-            else:
-                print(f"{e['seq']:>6}  {e['at']}  {e['principal']:24}  {e['action']:8}  {e['id']}"
-                      + (f"  ({e['detail']})" if e["detail"] else ""))
-        return 0
-    except (FileNotFoundError, FileExistsError, ValueError, article_store.StoreUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _print_plan(plan) -> None:
-    """A restore's changes (``backup.RestorePlan``), by count and id."""
-    lines = [("withdraw", plan.lacking, "article(s) the backup lacks"),
-             ("bring back", plan.brought_back, "article(s) the current store does not hold"),
-             ("replace", plan.changed, "article(s) by the backup's record")]
-    if plan.as_is:
-        lines.append(("bring back, as --as-is asks,", plan.withdrawals_kept,
-                      "article(s) withdrawn after the backup (among those brought back)"))
-    else:
-        lines.append(("keep withdrawn", plan.withdrawals_kept,
-                      "article(s) the backup holds that were withdrawn after it (--as-is would bring them back)"))
-    for verb, ids, what in lines:
-        print(f"  {verb} {len(ids)} {what}" + (f": {' '.join(ids)}" if ids else ""), file=sys.stderr)
-
-
-def _rebuild_from_store(args) -> int:
-    """Rebuild from the index itself, or from the article store: ask the
-    running writer (it owns the index), or do it here.  Never drops an
-    article the index holds (see indexer/rebuild.py)."""
-    import time
-
-    from . import rebuild
-    from .article_store import ArticleStore
-    from .writer import ChangeLoop, IndexWriter, running_writer
-
-    if args.from_index or not args.store or args.store == "off":
-        if args.backend != "opensearch" and not os.path.exists(args.index):
-            print(f"error: no index at {args.index}", file=sys.stderr)
-            return 2
-        if running_writer(args.index, args.backend, args.store if args.store != "off" else None):
-            print("error: the running service's writer owns this index, so it cannot be rebuilt from its own "
-                  "articles now: stop the service first and run this command again; or, while it runs, rebuild "
-                  f"from the article store (python -m indexer rebuild --index {args.index} --store STORE: if the "
-                  "index holds articles the store lacks, it lists them and --drop-ids accepts dropping exactly "
-                  "those)", file=sys.stderr)
-            return 2
-        from search.backends.base import IndexCorrupt
-
-        try:
-            n = rebuild.rebuild_from_index(args.backend, args.index, args.userdict, args.opensearch_url)
-        except IndexCorrupt as exc:
-            # Never a rebuild that silently leaves out a damaged segment's articles.
-            print(f"error: {exc}. A rebuild from the index itself would lose the articles of the damaged "
-                  "segment, so none was made.", file=sys.stderr)
-            return 2
-        print(f"rebuilt {args.index} from its own {n} articles", file=sys.stderr)
-        return 0
-    if not os.path.exists(args.store):
-        print(f"error: no article store at {args.store}", file=sys.stderr)
-        return 2
-    store = ArticleStore(args.store)
-    damaged: list[str] = []
-    lacking = rebuild.store_lacks(args.backend, args.index, store, args.opensearch_url, damaged=damaged)
-    accepted: set[str] = set()
-    if args.drop_ids:
-        try:
-            with open(args.drop_ids, encoding="utf-8") as f:
-                accepted = {line.rstrip("\n") for line in f if line.rstrip("\n")}
-        except OSError as exc:
-            print(f"error: cannot read --drop-ids {args.drop_ids}: {exc}", file=sys.stderr)
-            return 2
-    unaccepted = [i for i in lacking if i not in accepted]
-    if unaccepted:
-        listing = _lacking_list(args.index, args.backend, lacking)  # all of them, accepted or not
-        running = running_writer(args.index, args.backend, args.store)
-        keep = ("stop the service, then re-analyse the index's own articles: "
-                f"python -m indexer rebuild --index {args.index} --from-index" if running else
-                f"re-analyse the index's own articles instead: python -m indexer rebuild --index {args.index} "
-                "--from-index")
-        print(f"error: the index holds {len(unaccepted)} articles that the article store {args.store} lacks"
-              + (f" (beyond the {len(accepted)} ids of {args.drop_ids})" if accepted else "")
-              + f": {_some(unaccepted)}; all {len(lacking)} ids the store lacks are listed in {listing}. A rebuild from the store would drop them, "
-              f"so none was made. To keep them: {keep}; or add them to the store first: python -m indexer build "
-              f"--index {args.index} --store {args.store} FILES. To drop exactly these (e.g. after a restore "
-              f"from a backup that predates them): python -m indexer rebuild --index {args.index} --store "
-              f"{args.store} --drop-ids {listing} (after checking that list)", file=sys.stderr)
-        return 2
-    if lacking:
-        print(f"dropping {len(lacking)} articles that the article store lacks (accepted by --drop-ids "
-              f"{args.drop_ids}): {' '.join(lacking)}", file=sys.stderr)
-    if damaged:
-        # The damaged segments' articles cannot be read: say so, and take
-        # every article from the store (the source of truth).
-        print(f"warning: {args.index} is damaged: {'; '.join(damaged)}. Their articles cannot be read or "
-              f"checked against the store; the new index holds the {store.count()} articles of {args.store} "
-              "(the readable segments' articles are all among them).", file=sys.stderr)
-    if running_writer(args.index, args.backend, args.store):
-        # The service's writer owns the index: it rebuilds from the store
-        # (without reading the old index) and swaps.
-        store.set_state("rebuild_requested", 1)
-        while store.state("rebuild_requested"):
-            time.sleep(0.5)
-    elif damaged or not rebuild.is_current(args.backend, args.index, args.opensearch_url):
-        # A damaged index, or one of another analysis version: a writer cannot open it.
-        rebuild.rebuild_from_store_directly(args.backend, args.index, store, args.userdict, args.opensearch_url)
-    else:
-        writer: ChangeLoop
-        if args.backend == "opensearch":
-            from .opensearch_target import OpenSearchWriter
-
-            writer = OpenSearchWriter(args.opensearch_url, args.index, store, args.userdict)
-        else:
-            writer = IndexWriter(args.index, store, args.userdict)
-        try:
-            writer.rebuild_from_store()
-            writer.drain()
-        finally:
-            writer.close()
-    if lacking:  # audited once they are gone
-        from .article_store import cli_principal
-
-        detail = f"dropped from the index by a rebuild from the store (--drop-ids {os.path.abspath(args.drop_ids)})"
-        for doc_id in lacking:
-            store.audit(cli_principal(), "drop", doc_id, detail)
-    print(f"rebuilt {args.index} from {store.count()} articles in {args.store}"
-          + (f" ({len(lacking)} articles the store lacks dropped)" if lacking else ""), file=sys.stderr)
-    return 0
-
-
-def _some(ids: list[str], n: int = 20) -> str:
-    """The first ``n`` ids, and how many more."""
-    return " ".join(ids[:n]) + (f" ... and {len(ids) - n} more" if len(ids) > n else "")
-
-
-def _lacking_list(index: str, backend: str, ids: list[str]) -> str:
-    """Write ``ids`` (one per line) beside the index; returns the file."""
-    from . import paths
-
-    path = paths.lacking_list(index, backend)
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(i + "\n" for i in ids)
-    return path
-
-
-def _to_opensearch(args) -> int:
-    """build / delete against an OpenSearch alias (no writer lock to respect:
-    the records also go to the article store, the source of truth)."""
-    from opensearchpy.exceptions import ConnectionError as Unreachable
-
-    from . import opensearch_target
-
-    try:
-        if args.cmd == "delete":
-            n, missing = opensearch_target.delete(args.opensearch_url, args.index, args.ids)
-            for m in missing:
-                print(f"not found: {m}", file=sys.stderr)
-            print(f"deleted {n}", file=sys.stderr)
-            if args.store and args.store != "off":
-                from .article_store import ArticleStore
-
-                ArticleStore(args.store).delete(args.ids, already_indexed=True)
-            return 0 if not missing else 1
-        summary = opensearch_target.build(args.opensearch_url, args.index, args.files, userdict=args.userdict,
-                                          workers=args.workers, rebuild=args.rebuild, shards=args.shards,
-                                          replicas=args.replicas)
-    except (UnsupportedFile, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Unreachable as exc:
-        print(f"error: cannot reach OpenSearch at {_without_password(args.opensearch_url)}: {exc}", file=sys.stderr)
-        return 2
-    return _built(args, summary)
+        return target.ids(select=lambda doc_id: not ids.is_valid(doc_id))
+    finally:
+        target.close()
 
 
 def _built(args, summary) -> int:
@@ -537,36 +339,26 @@ def _built(args, summary) -> int:
     return 0
 
 
-def _without_password(url: str | None) -> str:
-    """The URL as it may be printed (credentials can be part of it)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url or "")
-    if parts.password is None:
-        return url or ""
-    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}"
-                          + (f":{parts.port}" if parts.port else "")).geturl()
-
-
 def _migrate(args) -> int:
-    """Every live article of the Whoosh index, re-analysed, into OpenSearch."""
+    """Every live article of the Whoosh index, re-analysed, into a new
+    OpenSearch index behind ``--alias``, swapped in atomically."""
     import time
 
-    from search.backends.opensearch.indexing import rebuild_alias
-    from search.backends.whoosh import store
-
-    from .opensearch_target import connect, migrate_docs
+    from .rebuild import as_record
 
     if not args.opensearch_url:
         print("error: --opensearch-url (or OPENSEARCH_URL) is required", file=sys.stderr)
         return 2
-    ix = store.open_index(args.index)
+    source = open_target("whoosh", args.index, create=False)
+    dest = open_target("opensearch", args.alias, opensearch_url=args.opensearch_url, userdict=args.userdict,
+                       create=False, shards=args.shards, replicas=args.replicas)
     t0 = time.monotonic()
-    counted: list = []
-    name = rebuild_alias(connect(args.opensearch_url), args.alias, migrate_docs(ix, args.userdict, counter=counted),
-                         args.shards, args.replicas)
+    try:
+        summary = pipeline.rebuild_from_records(dest, (as_record(s) for s in source.stored_documents()))
+    finally:
+        dest.close()
     seconds = time.monotonic() - t0
-    count = len(counted)
-    print(f"migrated {count} articles into {name} (alias {args.alias}) in {seconds:.1f} s "
+    count = summary.added
+    print(f"migrated {count} articles into {summary.generation} (alias {args.alias}) in {seconds:.1f} s "
           f"({count / max(seconds, 1e-9):,.0f} docs/s)", file=sys.stderr)
     return 0

@@ -11,20 +11,25 @@ Two sources:
   Refused when the index holds articles the store lacks (an index built
   from files without ``--store``): the refusal says how many, and how to
   keep them (``--from-index``, or import the files with ``--store``).
+
+Everything backend-specific (reading the stored documents, the new
+generation and its swap) is the target's (``search.backends.base.IndexTarget``).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
+from contextlib import contextmanager
 
+from search.backends import open_target
 from search.documents import article_from_stored
 
+from . import pipeline
 
-def _record(stored: dict) -> dict:
-    """An indexed document's stored fields as an input record."""
+
+def as_record(stored: dict) -> dict:
+    """An indexed document's stored fields as an input record (the fields
+    of ``records.to_article``, ``extra`` spread, None left out)."""
     article = article_from_stored(stored)
     record = {**(article.extra or {}), "id": article.id, "title": article.title, "body": article.body,
               "published": article.published_text, "category": article.category, "source": article.source,
@@ -32,66 +37,48 @@ def _record(stored: dict) -> dict:
     return {k: v for k, v in record.items() if v is not None}
 
 
+@contextmanager
+def _target(backend: str, index: str, opensearch_url: str | None, userdict: str | None = None, **options):
+    """The index's target, opened without writing to it (an index of another
+    analysis version can be read and rebuilt), closed after the block."""
+    target = open_target(backend, index, opensearch_url=opensearch_url, userdict=userdict, create=False, **options)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+def index_exists(backend: str, index: str, opensearch_url: str | None = None) -> bool:
+    """Is there an index (a Whoosh index directory, an OpenSearch alias or index)?"""
+    with _target(backend, index, opensearch_url) as target:
+        return target.exists()
+
+
 def index_ids(backend: str, index: str, opensearch_url: str | None = None, damaged: list | None = None) -> set[str]:
     """Ids of every article the index holds (empty when there is no index).
     ``damaged``: see ``store_lacks``."""
-    return {s["id"] for s in _stored(backend, index, opensearch_url, missing_ok=True, damaged=damaged)}
-
-
-def _stored(backend: str, index: str, opensearch_url: str | None, missing_ok: bool = False,
-            damaged: list | None = None):
-    if backend == "opensearch":
-        from search.backends.opensearch.indexing import stored_documents
-
-        from .opensearch_target import connect
-
-        client = connect(opensearch_url)
-        if missing_ok and not client.indices.exists(index=index):
-            return iter(())
-        return stored_documents(client, index)
-    from search.backends.whoosh import store
-
-    if missing_ok and not store.exists(index):
-        return iter(())
-    return store.stored_documents(index, damaged)
+    with _target(backend, index, opensearch_url) as target:
+        if not target.exists():
+            return set()
+        return {s["id"] for s in target.stored_documents(damaged)}
 
 
 def rebuild_from_index(backend: str, index: str, userdict: str | None, opensearch_url: str | None = None,
                        workers: int | None = None) -> int:
-    """Re-analyse the index's own articles into a new index; returns the count."""
-    if backend == "opensearch":
-        from search.backends.opensearch.indexing import rebuild_alias
-
-        from .opensearch_target import connect, prepared
-
-        client = connect(opensearch_url)
-        settings = client.indices.get_settings(index=index)
-        first = next(iter(settings.values()))["settings"]["index"]
+    """Re-analyse the index's own articles into a new generation, swapped in
+    (an OpenSearch index keeps its shards and replicas); returns the count.
+    Raises ``IndexCorrupt`` for a damaged Whoosh segment (nothing changed)."""
+    with _target(backend, index, opensearch_url, userdict, shards=None, replicas=None) as target:
         count = [0]
 
-        def articles():  # streamed: the alias points at the old index until the swap
-            for stored in _stored(backend, index, opensearch_url):
+        def records():  # streamed: readers see the old index until the swap
+            for stored in target.stored_documents():
                 count[0] += 1
-                yield article_from_stored(stored)
+                yield as_record(stored)
 
-        rebuild_alias(client, index, prepared(articles(), userdict, workers),
-                      int(first.get("number_of_shards", 1)), int(first.get("number_of_replicas", 1)))
-        return count[0]
-    from . import pipeline
-
-    parent = os.path.dirname(os.path.abspath(index.rstrip("/")))
-    n = 0
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", dir=parent, delete=False, encoding="utf-8") as f:
-        dump = f.name
-        for stored in _stored(backend, index, opensearch_url):
-            f.write(json.dumps(_record(stored), ensure_ascii=False) + "\n")
-            n += 1
-    try:
-        pipeline.rebuild(index, [dump], userdict=userdict, workers=workers, progress=False,
-                         report=lambda msg: print(msg, file=sys.stderr), acknowledged=True)
-    finally:
-        os.remove(dump)
-    return n
+        pipeline.rebuild_from_records(target, records(), report=lambda msg: print(msg, file=sys.stderr),
+                                      workers=workers)
+    return count[0]
 
 
 def store_lacks(backend: str, index: str, store, opensearch_url: str | None = None,
@@ -113,49 +100,15 @@ def rebuild_from_store_directly(backend: str, index: str, store, userdict: str |
                                 opensearch_url: str | None = None) -> None:
     """Rebuild from the article store without opening the old index for
     writing (it may be of another analysis version, which the writer refuses
-    to open): the store dumped to a file, built into a new index, swapped."""
+    to open, or damaged): the store's records built into a new generation,
+    swapped in."""
     snapshot = store.last_seq()
-    parent = os.path.dirname(os.path.abspath(index.rstrip("/"))) if backend != "opensearch" else None
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", dir=parent, delete=False, encoding="utf-8") as f:
-        dump = f.name
-        for record in store.records():
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    try:
-        if backend == "opensearch":
-            from .opensearch_target import build
-
-            build(opensearch_url, index, [dump], userdict=userdict, rebuild=True, acknowledged=True)
-        else:
-            from . import pipeline
-
-            pipeline.rebuild(index, [dump], userdict=userdict, progress=False,
-                             report=lambda msg: print(msg, file=sys.stderr), acknowledged=True)
-    finally:
-        os.remove(dump)
+    with _target(backend, index, opensearch_url, userdict) as target:
+        pipeline.rebuild_from_records(target, store.records(), report=lambda msg: print(msg, file=sys.stderr))
     store.set_applied(snapshot)
 
 
 def is_current(backend: str, index: str, opensearch_url: str | None = None) -> bool:
     """Can this version's writer open the index (missing counts as yes)?"""
-    if backend == "opensearch":
-        from search.backends.opensearch.backend import IncompatibleIndex, OpenSearchBackend
-
-        from .opensearch_target import connect
-
-        client = connect(opensearch_url)
-        if not client.indices.exists_alias(name=index):
-            return True
-        try:
-            OpenSearchBackend("", index, client=client).check_version()
-        except IncompatibleIndex:
-            return False
-        return True
-    from search.backends.whoosh import store
-
-    if not store.exists(index):
-        return True
-    try:
-        store.open_index(index)
-    except store.IncompatibleIndex:
-        return False
-    return True
+    with _target(backend, index, opensearch_url) as target:
+        return target.is_current()

@@ -1,4 +1,6 @@
-"""Validate a raw record and turn it into an ``Article``.
+"""Validate a raw record and turn it into an ``Article`` (``read_article``:
+validate -> clean -> enrich, the one way every path of the indexer reads a
+record: files, the article store, the writer's change log).
 
 A record needs a non-empty string ``id`` and ``title`` (empty: nothing but
 whitespace, control or invisible format characters, ``search.chars``'s
@@ -16,7 +18,7 @@ from search.chars import strip_ignorable
 from search.models import Article
 from search.timeutil import DateError, parse_published
 
-from . import ids
+from . import bylines, ids
 from .clean import clean_line, clean_text
 from search.errors import SearchServiceError
 
@@ -27,7 +29,7 @@ MAX_DEPTH = 32  # nesting levels of a record's JSON (an article needs 3)
 
 
 class RecordError(ValueError, SearchServiceError, status=400):
-    pass
+    """A record that cannot be indexed; the message names every bad field."""
 
 
 def parse_json(text: str | bytes):
@@ -171,6 +173,13 @@ def to_article(data: dict, acknowledged: bool = False) -> Article:
         lang=data.get("lang") or None,
         extra={k: extra[k] for k in ("summary", "duplicate_ids", "updated") if k in extra},
     )
+
+
+def read_article(data: dict, acknowledged: bool = False) -> Article:
+    """``to_article`` (validated and cleaned; raises ``RecordError``), then
+    byline and source taken from the text where the record has none
+    (``bylines.enrich``).  ``acknowledged``: see ``to_article``."""
+    return bylines.enrich(to_article(data, acknowledged=acknowledged))
 
 
 def record_hash(article: Article) -> str:

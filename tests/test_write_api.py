@@ -184,14 +184,14 @@ def test_merges_keep_changes_made_while_they_run(tmp_path, sample_records):
         for i in range(4):  # four one-article segments (plus the seed's): a merge starts
             store.put([dict(sample_records[100 + i], id=f"m-{i}")])
             writer.step()
-        assert writer._merge_job is not None
-        writer._merge_job.join()  # the merge is done but not swapped in yet
+        assert writer.target.merging
+        writer.target._merge.wait()  # the merge is done but not swapped in yet
         store.put([dict(sample_records[100], id="m-0", title="合并期间更正的标题")])
         store.delete(["m-1", sample_records[0]["id"]])
         writer.step()  # applies the changes and swaps the merge in
         writer.drain()
-        assert writer.merges == 1
-        segs = writer.session.segments
+        assert writer.target.merges == 1
+        segs = writer.target.session.segments
         assert len(segs) < 6 and sum(s.doc_count() for s in segs) == 50 + 4 - 2
     finally:
         writer.close()

@@ -314,7 +314,7 @@ def test_a_comma_belongs_to_its_tag_on_opensearch(tmp_path):
     url = os.environ.get("OPENSEARCH_URL")
     if not url:
         pytest.skip("no OpenSearch cluster (OPENSEARCH_URL)")
-    from indexer import opensearch_target
+    from indexer import pipeline
     from search.engine import SearchEngine
     from search.models import SearchRequest
 
@@ -322,7 +322,7 @@ def test_a_comma_belongs_to_its_tag_on_opensearch(tmp_path):
         {"id": "t1", "title": "香港选举新闻", "body": "香港今天举行选举。", "tags": ["香港,选举"]},
         {"id": "t2", "title": "澳门新闻", "body": "澳门今天天气好。", "tags": ["香港"]}])
     alias = f"test-i15-tags-{os.getpid()}"
-    opensearch_target.build(url, alias, [src], rebuild=True, replicas=0)
+    pipeline.rebuild(alias, [src], backend="opensearch", opensearch_url=url, replicas=0)
     try:
         e = SearchEngine.open(alias, backend="opensearch", opensearch_url=url)
         for tag, want in (("香港", ["t2"]), ("香港,选举", ["t1"]), ("选举", [])):
@@ -332,7 +332,7 @@ def test_a_comma_belongs_to_its_tag_on_opensearch(tmp_path):
         assert facet == {"香港": 1, "香港,选举": 1}
         e.wait_ready(60)  # its background builders are done before the index goes
     finally:
-        from indexer.opensearch_target import connect
+        from search.backends.opensearch.target import connect
 
         client = connect(url)
         for name in list(client.indices.get_alias(name=alias)):

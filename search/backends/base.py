@@ -6,7 +6,7 @@ backend translates them to its own document keys."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..plan import BackendResult, Plan
@@ -108,3 +108,154 @@ class IndexBackend(Protocol):
 
     def close(self) -> None:
         """Release files and connections; the backend is unusable after."""
+
+
+# ---- the write seam -----------------------------------------------------------
+class TargetIncompatible(SearchServiceError, status=503):
+    """The index was written by another version of the schema or of the
+    text analysis: writing to it would mix terms of two versions.  The
+    message names the command that rebuilds it.  (The Whoosh store's
+    ``IncompatibleIndex`` is one.)"""
+
+
+class BackendUnreachable(SearchServiceError, status=503):
+    """The index's cluster cannot be reached (OpenSearch); the message is
+    the client's."""
+
+
+class DocumentWriter(Protocol):
+    """The worker side of an ``IndexTarget``: analyses articles as they
+    arrive (``search.documents.prepare``: jieba is most of the indexing
+    cost) and turns each batch into the target's unit of writing.  Built
+    in the process that uses it (an indexing worker, or the writer itself)
+    by the zero-argument factory ``IndexTarget.document_writers()``
+    returns.  Not thread-safe; one per process."""
+
+    def add(self, article, record_hash: str | None) -> None:
+        """Analyse one ``search.models.Article`` (already validated, cleaned
+        and enriched) into the current batch.  ``record_hash``:
+        ``indexer.records.record_hash`` of it, kept with the document (how
+        unchanged records are recognised).  Raises whatever the analysis
+        raises."""
+
+    def flush(self) -> object | None:
+        """The batch written so far, as one picklable unit (Whoosh: a new,
+        not yet listed segment written to the index directory; OpenSearch:
+        the documents' sources, in order), or None when nothing was added.
+        Its documents are in the order they were added.  Starts a new
+        batch.  Raises OSError on a failed write."""
+
+
+@dataclass
+class Outcome:
+    """What ``IndexTarget.apply`` did: ids by outcome.  ``added``: new ids;
+    ``updated``: ids that replaced a live version; ``deleted``: ids
+    withdrawn; ``not_found``: ids asked to be deleted that were not there."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+
+
+class IndexTarget(Protocol):
+    """What the indexer needs from an index backend to write to it (the
+    write seam beside ``IndexBackend``, the read seam).  Opened by
+    ``search.backends.open_target``; one target per writing process (the
+    Whoosh target holds the index's write lock from open to ``close``).
+
+    A run is: ``known`` (what is there), documents analysed by
+    ``document_writers()`` in worker processes, ``apply`` of their units
+    and of deletions, ``commit`` (readers see it), and ``finish`` at the
+    end of a run; the service's writer calls ``maintain`` after each step
+    instead.  ``new_generation`` + ``swap_in`` rebuild a whole index beside
+    the live one and switch readers to it atomically.
+
+    Errors: ``open_target`` raises ``IncompatibleIndex`` (an index of
+    another analysis version), ``TimeoutError`` (another writer holds the
+    Whoosh lock) or ``ValueError`` (no cluster URL, an index where an alias
+    is expected); writes raise ``OSError`` / the cluster client's errors."""
+
+    backend: str  # "whoosh" or "opensearch"
+    location: str  # the index directory, or the alias
+
+    def known(self) -> dict[str, str | None]:
+        """id -> record hash (None when the document predates hashes) of
+        every live document.  Reads every document's stored hash: seconds
+        on 10^5 documents."""
+
+    def document_writers(self):
+        """A picklable zero-argument callable that builds a
+        ``DocumentWriter`` for this target in the calling process (after a
+        fork, in a worker)."""
+
+    def apply(self, parts: list[tuple[object, list[str]]], deletes=()) -> Outcome:
+        """Add the units ``DocumentWriter.flush`` returned, each with the
+        ids of its documents in order (a document replaces the live one of
+        its id; within one call the last document of an id wins), and delete
+        the ids ``deletes`` first (a missing id is ``not_found``, no error).
+        Taking one document from each unit in turn gives the order they
+        were read in (the indexer deals articles out to its workers in
+        turn): a target that keeps an order writes them in that one.
+        Invisible to readers until ``commit``."""
+
+    def commit(self, clean: bool = True) -> None:
+        """Publish what was applied (a new Whoosh generation; an OpenSearch
+        refresh) together with finished background work.  ``clean=False``
+        keeps the files earlier generations need (between the batches of a
+        bulk run)."""
+
+    def finish(self, changed: bool) -> None:
+        """End a run: drop what is empty, remove what no reader needs, and
+        recompute near-duplicate groups when ``changed`` (or when there are
+        none yet); commits."""
+
+    def maintain(self, changed: bool) -> None:
+        """Background maintenance, called by the writer after each step
+        (``changed``: the step applied changes): the target decides when to
+        merge segments or regroup near-duplicates, runs that off the write
+        path, and publishes what finished.  Never raises for a failed
+        background job (logged; search works without it)."""
+
+    @property
+    def merging(self) -> bool:
+        """Is a background merge under way (shown by ``/healthz``)?"""
+
+    def new_generation(self) -> "IndexTarget":
+        """An empty target beside this one (Whoosh: a new directory under
+        ``<index>.builds/``; OpenSearch: a new index not yet behind the
+        alias), written like any other and invisible to readers until its
+        ``swap_in``.  Background work of this target is stopped first."""
+
+    def swap_in(self) -> None:
+        """Make this new generation the one ``location`` names, atomically
+        for readers (a symlink renamed over the old one; one alias update),
+        and close it; earlier generations are removed (Whoosh keeps the
+        previous build).  Then ``reopen`` the target that made it."""
+
+    def reopen(self) -> None:
+        """Follow ``location`` to the generation now in place (after a
+        ``swap_in``)."""
+
+    def stored_documents(self, damaged: list | None = None):
+        """Iterator of the stored fields (dicts, as ``search.documents``
+        stores them) of every live document, whatever analysis version
+        wrote them.  ``damaged``: see ``search.backends.whoosh.store.
+        stored_documents`` (raises ``IndexCorrupt`` without it)."""
+
+    def exists(self) -> bool:
+        """Is there an index at ``location``?"""
+
+    def is_current(self) -> bool:
+        """Can this version write to the index (same fields and analysis
+        version)?  A missing index counts as yes."""
+
+    def ids(self, select=None) -> list[str]:
+        """Every live id for which ``select(id)`` is true (all without it),
+        without taking the write lock; [] when the index cannot be read."""
+
+    def damage(self) -> IndexCorrupt | None:
+        """The ``IndexCorrupt`` naming damaged files, or None."""
+
+    def close(self) -> None:
+        """Release the lock / connection; waits for background jobs."""

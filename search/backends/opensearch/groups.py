@@ -16,12 +16,16 @@ from ...ranking import NO_DATE
 
 
 def encode_signature(minhash) -> str | None:
+    """A MinHash signature (``dedupe.NUM_PERM`` uint32) as base64 of its
+    little-endian bytes, for the document's source; None stays None."""
     if minhash is None:
         return None
     return base64.b64encode(np.asarray(minhash, dtype="<u4").tobytes()).decode("ascii")
 
 
 def decode_signature(value: str | None) -> np.ndarray:
+    """``encode_signature`` reversed: uint32[``dedupe.NUM_PERM``]; a missing
+    signature is all ``dedupe.NO_SIGNATURE`` (groups with nothing)."""
     if not value:
         return np.full(dedupe.NUM_PERM, dedupe.NO_SIGNATURE, np.uint32)
     return np.frombuffer(base64.b64decode(value), dtype="<u4").astype(np.uint32)

@@ -72,22 +72,21 @@ def _new_name(alias: str) -> str:
     return f"{alias}-{time.strftime('%Y%m%d%H%M%S')}-{time.monotonic_ns() % 10**6:06d}"
 
 
-def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc | SourceDoc], shards: int = 1, replicas: int = 1,
-                  regroup: bool = True) -> str:
-    """Build a complete new index ``<alias>-<timestamp>`` and point ``alias``
-    at it in one atomic alias update: searches through the alias never see
-    a half-built index.  The indexes the alias pointed to before are deleted
-    afterwards.  Returns the new index's name."""
+def create_generation(client, alias: str, shards: int = 1, replicas: int = 1) -> str:
+    """Create an empty index ``<alias>-<timestamp>`` with this version's
+    mapping, not yet behind ``alias``; returns its name."""
     from .mapping import index_body
 
     name = _new_name(alias)
     client.indices.create(index=name, body=index_body(shards, replicas))
-    bulk_index(client, name, docs)
-    client.indices.refresh(index=name)
-    if regroup:  # near-duplicate groups before anyone searches the new index
-        from .groups import regroup as group_documents
+    return name
 
-        group_documents(client, name)
+
+def swap_alias(client, alias: str, name: str, replicas: int = 1) -> None:
+    """Point ``alias`` at the index ``name`` (once its shards are allocated:
+    green, or yellow without replicas) in one atomic alias update, then
+    delete the indexes it pointed to before.  Raises ValueError when
+    ``alias`` is an index, not an alias."""
     client.cluster.health(index=name, wait_for_status="green" if replicas else "yellow")
     old = list(client.indices.get_alias(name=alias).keys()) if client.indices.exists_alias(name=alias) else []
     if client.indices.exists(index=alias) and not old:
@@ -96,6 +95,22 @@ def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc | SourceDoc], s
     client.indices.update_aliases(body={"actions": actions})
     for o in old:
         client.indices.delete(index=o)
+
+
+def rebuild_alias(client, alias: str, docs: Iterable[PreparedDoc | SourceDoc], shards: int = 1, replicas: int = 1,
+                  regroup: bool = True) -> str:
+    """Build a complete new index ``<alias>-<timestamp>`` and point ``alias``
+    at it in one atomic alias update: searches through the alias never see
+    a half-built index.  The indexes the alias pointed to before are deleted
+    afterwards.  Returns the new index's name."""
+    name = create_generation(client, alias, shards, replicas)
+    bulk_index(client, name, docs)
+    client.indices.refresh(index=name)
+    if regroup:  # near-duplicate groups before anyone searches the new index
+        from .groups import regroup as group_documents
+
+        group_documents(client, name)
+    swap_alias(client, alias, name, replicas)
     return name
 
 
@@ -106,3 +121,13 @@ def stored_documents(client, alias: str):
 
     for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}}, _source=["stored"], size=1000):
         yield hit["_source"]["stored"]
+
+
+def known_hashes(client, index: str) -> dict[str, str | None]:
+    """id -> record hash of every document of ``index`` (scrolled, 1000 a
+    page, reading only those two stored fields)."""
+    from opensearchpy import helpers
+
+    return {hit["_id"]: (hit["_source"].get("stored") or {}).get("record_hash")
+            for hit in helpers.scan(client, index=index, query={"query": {"match_all": {}}},
+                                    _source=["stored.record_hash"], size=1000)}

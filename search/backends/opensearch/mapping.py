@@ -47,6 +47,8 @@ WORDS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "nor
 
 
 def index_body(shards: int = 1, replicas: int = 1) -> dict:
+    """The body of ``indices.create``: settings (``shards`` primaries,
+    ``replicas`` copies, the whitespace analyzer) and this version's mapping."""
     return {
         "settings": {
             "number_of_shards": shards,

@@ -71,6 +71,8 @@ def write(path: str, generation: int, arrays: dict) -> None:
 
 
 def remove_other_generations(path: str, keep: int) -> None:
+    """Delete the group files of every generation but ``keep`` in the index
+    directory ``path`` (a file already gone is no error)."""
     for name in os.listdir(path):
         m = _GROUPS.match(name)
         if m and int(m.group(1)) != keep:
@@ -81,6 +83,7 @@ def remove_other_generations(path: str, keep: int) -> None:
 
 
 def exists(path: str) -> bool:
+    """Does the index directory ``path`` hold group files of any generation?"""
     try:
         return any(_GROUPS.match(name) for name in os.listdir(path))
     except OSError:

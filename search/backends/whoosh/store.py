@@ -18,6 +18,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, clean_files
 
 from ...analysis import ANALYSIS_VERSION
+from ..base import TargetIncompatible
 from . import groups, integrity, segment_io
 from .schema import analysis_version, build_schema
 from ...errors import SearchServiceError
@@ -28,10 +29,10 @@ INDEXNAME = "MAIN"
 
 
 class IndexMissing(SearchServiceError, status=503):
-    pass
+    """There is no index at the path (the message names it)."""
 
 
-class IncompatibleIndex(SearchServiceError, status=503):
+class IncompatibleIndex(TargetIncompatible):
     """The index was written by an older version of the schema or of the
     analysis (its terms would not match the queries of this version)."""
 
@@ -57,15 +58,20 @@ def check_schema(schema, path: str = "DIR") -> None:
 
 
 def exists(path: str) -> bool:
+    """Is ``path`` a directory holding an index?"""
     return os.path.isdir(path) and whoosh_index.exists_in(path, indexname=INDEXNAME)
 
 
 def create(path: str, userdict_path: str | None = None):
+    """An empty index at ``path`` (made if missing) with this version's
+    schema, recording ``userdict_path``; returns the Whoosh ``FileIndex``."""
     os.makedirs(path, exist_ok=True)
     return whoosh_index.create_in(path, build_schema(userdict_path), indexname=INDEXNAME)
 
 
 def open_index(path: str):
+    """The Whoosh ``FileIndex`` at ``path``; raises ``IndexMissing``, or
+    ``IncompatibleIndex`` for an index of another schema/analysis version."""
     if not exists(path):
         raise IndexMissing(f"no index at {path!r}")
     ix = whoosh_index.open_dir(path, indexname=INDEXNAME)
@@ -106,6 +112,7 @@ def stored_documents(path: str, damaged: list | None = None):
 
 
 def open_or_create(path: str, userdict_path: str | None = None):
+    """``open_index``, or ``create`` when there is no index at ``path``."""
     return open_index(path) if exists(path) else create(path, userdict_path)
 
 
@@ -130,9 +137,10 @@ class WriteSession:
         self.closed = False
 
     # ---- reading what is already there ---------------------------------
-    def id_map(self) -> dict[str, tuple[int, int, str | None]]:
-        """id -> (segment number, docnum, record hash) of every live document."""
-        locations = self.id_locations()
+    def id_map(self, locations: dict[str, tuple[str, int]] | None = None) -> dict[str, tuple[int, int, str | None]]:
+        """id -> (segment number, docnum, record hash) of every live document.
+        ``locations``: ``id_locations()`` when the caller has it already."""
+        locations = self.id_locations() if locations is None else locations
         by_segment: dict[str, list[tuple[str, int]]] = {}
         for doc_id, (sid, docnum) in locations.items():
             by_segment.setdefault(sid, []).append((doc_id, docnum))
@@ -167,27 +175,46 @@ class WriteSession:
                 r.close()
         return out
 
-    def replace_segments(self, old_ids: set[str], new_segment) -> None:
-        """Swap merged segments for their merge result (published by the
-        next commit; their files go at the next clean commit)."""
+    def replace_segments(self, old_ids: set[str], new_segment=None) -> None:
+        """Swap merged segments (ids as ``segment_id()``) for their merge
+        result, or drop them when it is None (nothing of them was live);
+        published by the next commit, their files go at the next clean
+        commit."""
         self.segments = [s for s in self.segments if s.segment_id() not in old_ids]
-        self.segments.append(new_segment)
+        if new_segment is not None:
+            self.segments.append(new_segment)
         self._dirty = True
 
     def doc_count(self) -> int:
+        """Live documents of the listed segments."""
         return sum(s.doc_count() for s in self.segments)
 
     # ---- changing ---------------------------------------------------------
     def delete(self, segno: int, docnum: int) -> None:
+        """Delete document ``docnum`` of the ``segno``-th listed segment."""
         self.segments[segno].delete_document(docnum)
         self._dirty = True
 
+    def delete_in(self, segment_id: str, docnum: int) -> bool:
+        """Delete document ``docnum`` of the segment ``segment_id`` (ids
+        survive merges, positions do not); False when that segment is no
+        longer listed."""
+        for seg in self.segments:
+            if seg.segment_id() == segment_id:
+                seg.delete_document(docnum)
+                self._dirty = True
+                return True
+        return False
+
     def add_segment(self, segment) -> int:
+        """List a segment written by ``segwriter.write_segment`` (published
+        by the next commit); returns its position in the list."""
         self.segments.append(segment)
         self._dirty = True
         return len(self.segments) - 1
 
     def drop_empty_segments(self) -> None:
+        """Unlist the segments without a live document."""
         kept = [s for s in self.segments if s.doc_count() > 0]
         if len(kept) != len(self.segments):
             self.segments = kept
@@ -223,6 +250,7 @@ class WriteSession:
         return [(seg, frozenset(seg.deleted_docs())) for seg in self.segments]
 
     def close(self) -> None:
+        """Release the write lock (uncommitted changes are dropped)."""
         if not self.closed:
             self.lock.release()
             self.closed = True

@@ -1,4 +1,6 @@
-"""Child processes that cannot outlive their parent.
+"""Child processes that cannot outlive their parent: process plumbing
+shared by the Whoosh target's merge child (``search/backends/whoosh/merge.py``)
+and the indexer's worker processes (``indexer/workers.py``).
 
 ``die_with_parent()`` is called first thing in a forked child (the
 writer's merge process): Linux delivers SIGKILL to it the moment the
@@ -12,8 +14,8 @@ must not keep: the index's write lock (an ``flock`` is held for as long
 as any copy of its descriptor is open) and the read end of the child's own
 result pipe (so that a send to a dead parent fails instead of blocking).
 
-``bound_children(parent, fds)``: a ``with`` block around a fork (the
-writer's ``Process.start()``) that does both in the child at once after
+``bound_children(parent, fds)``: a ``with`` block around a fork (a
+``Process.start()``) that does both in the child at once after
 the fork (``os.register_at_fork``), before any other code of the child
 runs, so that there is no moment in which the child could outlive its
 parent unsignalled or keep the lock.
