@@ -22,7 +22,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from ...analysis import char_codes, gram_codes, gram_term
 from ...documents import PreparedDoc
 from ...fields import SINGLE_VALUED_FACETS as FACET_FIELDS
-from . import docinfo
+from . import sidecars
 from .codec import Inverted, encode_char_positions_batch, write_field
 from .schema import NO_DATE
 
@@ -108,7 +108,7 @@ def _invert_grams(texts: list[str]) -> Inverted:
 def write_segment(storage, indexname: str, schema, docs: list[PreparedDoc]):
     """Write ``docs`` (PreparedDocs, in docnum order) as one new segment of
     the index ``indexname`` in ``storage`` with ``schema``: its compound
-    ``.seg`` file and its docinfo file (``docinfo.py``);
+    ``.seg`` file and every registered sidecar file (``sidecars.py``);
     return the Segment.  The segment is not part of the index until a TOC
     naming it is committed.  Raises what the storage raises (OSError)."""
     codec = W3Codec()
@@ -174,5 +174,5 @@ def write_segment(storage, indexname: str, schema, docs: list[PreparedDoc]):
         segment.create_compound_file(storage)
         segment.compound = True
     # After assembling: the compound file takes every file of the segment.
-    docinfo.write(storage, segment, docs)
+    sidecars.write_all(storage, segment, docs)
     return segment
