@@ -49,6 +49,8 @@ class CharPositions(Positions):
     blocks need no compression."""
 
     def word_values(self, value, analyzer, **kwargs):
+        """(term, tf, weight, payload) of each term of ``value`` (Whoosh's
+        stock indexing path; our bulk writer encodes in ``codec.py``)."""
         poses = defaultdict(list)
         kwargs["positions"] = True
         for t in analyzer(value, **kwargs):
@@ -61,15 +63,19 @@ class CharPositions(Positions):
         return encode_char_positions(poslist)
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
+        """A payload's character positions."""
         return decode_char_positions(valuestring).tolist()
 
     def decode_frequency(self, valuestring: bytes) -> int:
+        """A payload's term frequency (its number of positions)."""
         return (len(valuestring) - 1) // valuestring[0]
 
     def decode_weight(self, valuestring: bytes) -> float:
+        """The frequency times the field boost."""
         return self.decode_frequency(valuestring) * self.field_boost
 
     def combine(self, vs):
+        """One payload with the union of the payloads ``vs``' positions."""
         s = set()
         for v in vs:
             s.update(self.decode_positions(v))
@@ -147,18 +153,23 @@ def analysis_version(schema) -> int:
 
 
 def word_analyzer(userdict_path=None):
+    """The Whoosh analyzer of the word fields (``*_w``): jieba words."""
     return _PipelineTokenizer("words", userdict_path)
 
 
 def char_analyzer(userdict_path=None):
+    """The Whoosh analyzer of the character fields (``*_c``)."""
     return _PipelineTokenizer("chars", userdict_path)
 
 
 def gram_analyzer(userdict_path=None):
+    """The Whoosh analyzer of the bigram fields (``*_g``), with positions."""
     return _PipelineTokenizer("grams", userdict_path)
 
 
 def build_schema(userdict_path: str | None = None) -> fields.Schema:
+    """The index's schema (fields as in the module's docstring), its
+    analyzers reading the jieba user dictionary at ``userdict_path``."""
     def words():
         return fields.TEXT(analyzer=word_analyzer(userdict_path), phrase=False)
 
