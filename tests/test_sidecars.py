@@ -176,3 +176,26 @@ def test_registration_refuses_what_whoosh_would_not_clean_or_a_taken_name(kind):
         sidecars.register(sidecars.SidecarKind(name="other", suffix=SUFFIX, label="x", version=1, build=_build))
     with pytest.raises(ValueError, match="already registered"):
         sidecars.register(sidecars.SidecarKind(name="testlen", suffix=".y.npz", label="x", version=1, build=_build))
+
+
+def test_files_written_before_versions_were_recorded_read_as_version_1(tmp_path, sample_records):
+    """Indexes written before this mechanism have docinfo files without
+    ``sidecar_version``: they open and search as before (version 1)."""
+    from indexer import pipeline
+    from search.backends.whoosh import docinfo, integrity
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    index = str(tmp_path / "index")
+    records = sample_records[:6]
+    pipeline.build(index, [write_jsonl(tmp_path / "a.jsonl", records)], workers=1, progress=False)
+    engine = SearchEngine.open(index, refresh_interval=0)
+    query = SearchRequest(q=f"{records[2]['title'][:2]} w/s {records[2]['title'][2:4]}", facets=())
+    before = [h.id for h in engine.search(query).hits]
+    for name in [n for n in os.listdir(index) if n.endswith(docinfo.SUFFIX)]:
+        with np.load(os.path.join(index, name)) as npz:
+            arrays = {k: npz[k] for k in npz.files if k != "sidecar_version"}
+        np.savez(os.path.join(index, name), **arrays)
+    assert integrity.problems(index) == []
+    assert records[2]["id"] in before
+    assert [h.id for h in SearchEngine.open(index, refresh_interval=0).search(query).hits] == before

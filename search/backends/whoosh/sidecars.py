@@ -236,6 +236,13 @@ class LazyArrays:
         self._arrays: dict = {}
         self._lock = threading.Lock()
 
+    def __del__(self):
+        # The archive stays open while its segment is served; closed with
+        # the last reference (a leak, and a ResourceWarning, before).
+        npz = getattr(self, "_npz", None)
+        if npz is not None:
+            npz.close()
+
     def __contains__(self, name) -> bool:
         return name in self._names
 
