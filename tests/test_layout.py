@@ -167,6 +167,24 @@ def test_no_module_over_400_lines_without_a_reason():
 
 
 def _public_without_docstring(module: str):
+    """Public names of ``module`` without a docstring.  A method overriding
+    a documented method of a base class of the same module inherits its
+    docstring (as ``inspect.getdoc`` reads it)."""
+    classes = {node.name: node for node in TREES[module].body if isinstance(node, ast.ClassDef)}
+
+    def documented(cls: ast.ClassDef, name: str, seen=()) -> bool:
+        for base in cls.bases:
+            parent = classes.get(base.id) if isinstance(base, ast.Name) else None
+            if parent is None or parent.name in seen:
+                continue
+            for item in parent.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == name \
+                        and ast.get_docstring(item):
+                    return True
+            if documented(parent, name, (*seen, parent.name)):
+                return True
+        return False
+
     for node in TREES[module].body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
             if not ast.get_docstring(node):
@@ -174,7 +192,7 @@ def _public_without_docstring(module: str):
             if isinstance(node, ast.ClassDef):
                 for item in node.body:
                     if (isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not item.name.startswith("_")
-                            and not ast.get_docstring(item)):
+                            and not ast.get_docstring(item) and not documented(node, item.name)):
                         yield f"{_rel(module)}:{item.lineno} {node.name}.{item.name}"
 
 

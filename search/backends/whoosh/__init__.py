@@ -1,5 +1,6 @@
 """The Whoosh backend: the only package that imports whoosh."""
 
+from . import docinfo  # noqa: F401 - registers the first sidecar kind (sidecars.py)
 from .backend import WhooshBackend
 
 __all__ = ["WhooshBackend"]

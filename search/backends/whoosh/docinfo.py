@@ -22,27 +22,34 @@ change) and holds numpy arrays:
   corpora); proximity (``w/N``: how many words apart) and whole-word
   matches are decided from them.
 
-Whoosh's file cleaning removes the file together with its segment, since
-the name starts with the segment id.  A segment without the file (written
-by stock Whoosh) reads as "no signature, no boundaries".
+It is the first kind of sidecar file (``sidecars.py``: written with its
+segment, removed with it, checked on open), and a required one: a segment
+whose file is missing, truncated or of a version outside 1..``VERSION``
+makes the index damaged (``IndexCorrupt``, repaired by ``python -m indexer
+rebuild``).  Read without that check (the writer's regrouping), a segment
+without the file (written by stock Whoosh) reads as "no signature, no
+boundaries" (``_missing``).  Files written before sidecar versions were
+recorded are version 1, as are today's: the one older layout (no
+``no_date``) is told apart by that array and read in place (``_adapt``).
 """
 
 from __future__ import annotations
 
-import io
 import os
-import threading
 
 import numpy as np
 
 from ... import dedupe
 from ...ranking import NO_DATE, OLD_NO_DATE
+from . import sidecars
 
 SUFFIX = ".docinfo.npz"
+VERSION = 1
 
 
 def filename(segment) -> str:
-    return segment.segment_id() + SUFFIX
+    """``<segment id>.docinfo.npz``."""
+    return KIND.filename(segment)
 
 
 def _bits(positions, length: int) -> bytes:
@@ -70,13 +77,14 @@ def _bitmaps(docs, field: str) -> dict:
     }
 
 
-def write(storage, segment, docs) -> None:
-    """``docs``: the segment's PreparedDocs, in docnum order."""
+def _build(docs) -> dict:
+    """The arrays of the file for ``docs``, the segment's PreparedDocs in
+    docnum order (see the module's docstring)."""
     n = len(docs)
     no_sig = np.full(dedupe.NUM_PERM, dedupe.NO_SIGNATURE, np.uint32)
     ends = [d.sentence_ends if d.sentence_ends is not None else np.zeros(1, np.int32) for d in docs]
     paras = [d.paragraph_ends if d.paragraph_ends is not None else np.zeros(1, np.int32) for d in docs]
-    arrays = {
+    return {
         "no_date": np.array([NO_DATE], np.int64),
         "published": np.fromiter((NO_DATE if d.published_ts is None else d.published_ts for d in docs),
                                  np.int64, n),
@@ -91,40 +99,42 @@ def write(storage, segment, docs) -> None:
         **_bitmaps(docs, "title"),
         **_bitmaps(docs, "body"),
     }
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    f = storage.create_file(filename(segment))
-    try:
-        f.write(buf.getvalue())
-    finally:
-        f.close()
 
 
-def read(storage, segment) -> dict:
-    n = segment.doc_count_all()
-    name = filename(segment)
-    if not storage.file_exists(name):
-        return {
-            "published": np.full(n, NO_DATE, np.int64),
-            "minhash": np.full((n, dedupe.NUM_PERM), dedupe.NO_SIGNATURE, np.uint32),
-            "lead_end": np.full(n, -1, np.int32),
-            "installment": np.zeros(n, np.int64),
-            "sentence_offsets": None,
-            "sentence_ends": None,
-        }
-    folder = getattr(storage, "folder", None)
-    if folder is not None:
-        return LazyArrays(os.path.join(folder, name))
-    f = storage.open_file(name)
-    try:
-        raw = f.read()
-    finally:
-        f.close()
-    with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    if old_marker(arrays):
-        arrays["published"] = current_marker(arrays["published"])
-    return arrays
+def _missing(n: int) -> dict:
+    """What a segment of ``n`` documents without the file reads as."""
+    return {
+        "published": np.full(n, NO_DATE, np.int64),
+        "minhash": np.full((n, dedupe.NUM_PERM), dedupe.NO_SIGNATURE, np.uint32),
+        "lead_end": np.full(n, -1, np.int32),
+        "installment": np.zeros(n, np.int64),
+        "sentence_offsets": None,
+        "sentence_ends": None,
+    }
+
+
+def _adapt(name: str, value: np.ndarray, names: frozenset) -> np.ndarray:
+    """A file without ``no_date`` marked a missing date with -1."""
+    if name == "published" and "no_date" not in names:
+        return current_marker(value)
+    return value
+
+
+KIND = sidecars.register(sidecars.SidecarKind(
+    name="docinfo", suffix=SUFFIX, label="document data file", version=VERSION,
+    build=_build, required=True, fallback=_missing, adapt=_adapt))
+
+
+def write(storage, segment, docs) -> None:
+    """Write the file for ``segment``; ``docs``: its PreparedDocs, in docnum
+    order.  (``segwriter`` writes every kind at once: ``sidecars.write_all``.)"""
+    sidecars.write(storage, segment, KIND, docs)
+
+
+def read(storage, segment):
+    """The segment's arrays: a mapping of name -> numpy array, loaded
+    lazily from an index directory; ``_missing`` when there is no file."""
+    return sidecars.read(storage, segment, KIND)
 
 
 def segment_uses_old_marker(storage, segment) -> bool:
@@ -149,33 +159,3 @@ def old_marker(info) -> bool:
 def current_marker(published: np.ndarray) -> np.ndarray:
     """A date column of an old segment with its -1 read as ``NO_DATE``."""
     return np.where(published == OLD_NO_DATE, NO_DATE, published).astype(np.int64)
-
-
-class LazyArrays:
-    """A segment's docinfo arrays, each read from the file when first asked
-    for: a proximity query needs the word bitmaps, not the MinHash
-    signatures that make up most of the file (~5 MB a segment)."""
-
-    def __init__(self, path: str):
-        self._npz = np.load(path, allow_pickle=False)
-        self._names = set(self._npz.files)
-        self._arrays: dict = {}
-        self._lock = threading.Lock()
-
-    def __contains__(self, name) -> bool:
-        return name in self._names
-
-    def __getitem__(self, name):
-        with self._lock:
-            if name not in self._arrays:
-                value = self._npz[name]
-                if name == "published" and "no_date" not in self._names:
-                    value = current_marker(value)
-                self._arrays[name] = value
-            return self._arrays[name]
-
-    def get(self, name, default=None):
-        return self[name] if name in self._names else default
-
-    def keys(self):
-        return set(self._names)

@@ -2,11 +2,11 @@
 never change, so damage shows in their size: each compound ``.seg`` file
 starts with the offset and length of its directory, which ends the file
 (whoosh's ``CompoundStorage`` layout: ``!q`` offset, ``!i`` length).  Each
-segment's per-document data (``<segment id>.docinfo.npz``, written with
-it: ``docinfo.py``) must be there too and end with a zip archive's end
-record (numpy writes no archive comment, so the record is the last 22
-bytes); without it sentence, paragraph and word boundaries, dates for
-grouping and the near-duplicate signatures would silently be missing.
+segment's required sidecar files (``sidecars.py``; the per-document data
+``<segment id>.docinfo.npz`` of ``docinfo.py`` is one) must be there too,
+whole and of a version this release reads; without docinfo, sentence,
+paragraph and word boundaries, dates for grouping and the near-duplicate
+signatures would silently be missing.
 
 ``problems(path)`` -> a list of sentences, one per damaged segment of the
 latest table of contents (empty: intact); ``IndexCorrupt`` messages are
@@ -20,11 +20,9 @@ import struct
 from whoosh import index as whoosh_index
 
 from ..base import IndexCorrupt
-from . import docinfo
+from . import sidecars
 
 _HEAD = struct.Struct("!qi")
-_ZIP_END = b"PK\x05\x06"  # the end-of-central-directory record's signature
-_ZIP_END_SIZE = 22
 
 
 def segment_file(path: str, segment, indexname: str = "MAIN") -> str:
@@ -33,8 +31,10 @@ def segment_file(path: str, segment, indexname: str = "MAIN") -> str:
 
 
 def segment_problem(path: str, segment, expected_size: int | None = None, indexname: str = "MAIN") -> str | None:
-    """Why ``segment``'s file is damaged, or None.  ``expected_size``: its
-    size when it was opened (any change is damage)."""
+    """Why ``segment``'s files are damaged, or None.  ``expected_size``: its
+    ``.seg`` file's size when it was opened (any change is damage); None: the
+    segment is being opened, and its sidecar files' versions are checked too
+    (files never change once written: later checks look for damage only)."""
     fp = segment_file(path, segment, indexname)
     n = segment.doc_count_all()
     name = os.path.basename(fp)
@@ -55,25 +55,13 @@ def segment_problem(path: str, segment, expected_size: int | None = None, indexn
         return f"segment file {name} ({n} documents) is truncated: {size} bytes of at least {offset + length}"
     if expected_size is not None and size != expected_size:
         return f"segment file {name} ({n} documents) changed size since it was written: {expected_size} -> {size} bytes"
-    return sidecar_problem(path, segment)
+    return sidecar_problem(path, segment, check_version=expected_size is None)
 
 
-def sidecar_problem(path: str, segment) -> str | None:
-    """Why the segment's per-document data file is damaged, or None."""
-    name = docinfo.filename(segment)
-    n = segment.doc_count_all()
-    try:
-        with open(os.path.join(path, name), "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - _ZIP_END_SIZE))
-            tail = f.read(_ZIP_END_SIZE)
-    except FileNotFoundError:
-        return f"document data file {name} ({n} documents) is missing"
-    except OSError as exc:
-        return f"document data file {name} ({n} documents) cannot be read: {exc}"
-    if len(tail) < _ZIP_END_SIZE or not tail.startswith(_ZIP_END):
-        return f"document data file {name} ({n} documents) is truncated ({size} bytes)"
-    return None
+def sidecar_problem(path: str, segment, check_version: bool = True) -> str | None:
+    """Why one of the segment's required sidecar files is unusable, or None
+    (``sidecars.problems``; ``check_version``: read the files' versions too)."""
+    return sidecars.problems(path, segment, check_version)
 
 
 def problems(path: str, indexname: str = "MAIN") -> list[str]:

@@ -22,7 +22,6 @@ checks this.
 
 from __future__ import annotations
 
-from array import array
 from collections import defaultdict
 
 from whoosh import fields
@@ -33,13 +32,15 @@ from ...analysis import ANALYSIS_VERSION, Analyzer
 from ...normalize import normalize
 from ...ranking import NO_DATE
 from ...segmenter import get_segmenter
+from .codec import decode_char_positions, encode_char_positions
 
 SCHEMA_VERSION = 1
 
 
 class CharPositions(Positions):
     """Character positions as one width byte (2 or 4) and then the absolute
-    positions as little-endian unsigned integers of that width.
+    positions as little-endian unsigned integers of that width (the byte
+    layout is ``codec.py``'s).
 
     Whoosh's own Positions format pickles a list of deltas per posting, a
     Python call per posting to write; this layout is written for a whole
@@ -48,6 +49,8 @@ class CharPositions(Positions):
     blocks need no compression."""
 
     def word_values(self, value, analyzer, **kwargs):
+        """(term, tf, weight, payload) of each term of ``value`` (Whoosh's
+        stock indexing path; our bulk writer encodes in ``codec.py``)."""
         poses = defaultdict(list)
         kwargs["positions"] = True
         for t in analyzer(value, **kwargs):
@@ -56,37 +59,27 @@ class CharPositions(Positions):
             yield (w, len(poslist), len(poslist) * self.field_boost, self.encode(poslist))
 
     def encode(self, poslist) -> bytes:
-        width = 2 if not poslist or max(poslist) < 65536 else 4
-        a = array("H" if width == 2 else "I", poslist)
-        if not _LITTLE:  # pragma: no cover - big-endian platforms
-            a.byteswap()
-        return bytes([width]) + a.tobytes()
+        """One posting's positions -> its payload (``codec.encode_char_positions``)."""
+        return encode_char_positions(poslist)
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
+        """A payload's character positions."""
         return decode_char_positions(valuestring).tolist()
 
     def decode_frequency(self, valuestring: bytes) -> int:
+        """A payload's term frequency (its number of positions)."""
         return (len(valuestring) - 1) // valuestring[0]
 
     def decode_weight(self, valuestring: bytes) -> float:
+        """The frequency times the field boost."""
         return self.decode_frequency(valuestring) * self.field_boost
 
     def combine(self, vs):
+        """One payload with the union of the payloads ``vs``' positions."""
         s = set()
         for v in vs:
             s.update(self.decode_positions(v))
         return self.encode(sorted(s))
-
-
-def decode_char_positions(valuestring: bytes):
-    """CharPositions payload -> numpy array of positions."""
-    import numpy as np
-
-    width = valuestring[0]
-    return np.frombuffer(valuestring, dtype="<u2" if width == 2 else "<u4", offset=1)
-
-
-_LITTLE = array("I", [1]).tobytes()[0] == 1
 
 
 class _PipelineTokenizer(Composable):
@@ -160,18 +153,23 @@ def analysis_version(schema) -> int:
 
 
 def word_analyzer(userdict_path=None):
+    """The Whoosh analyzer of the word fields (``*_w``): jieba words."""
     return _PipelineTokenizer("words", userdict_path)
 
 
 def char_analyzer(userdict_path=None):
+    """The Whoosh analyzer of the character fields (``*_c``)."""
     return _PipelineTokenizer("chars", userdict_path)
 
 
 def gram_analyzer(userdict_path=None):
+    """The Whoosh analyzer of the bigram fields (``*_g``), with positions."""
     return _PipelineTokenizer("grams", userdict_path)
 
 
 def build_schema(userdict_path: str | None = None) -> fields.Schema:
+    """The index's schema (fields as in the module's docstring), its
+    analyzers reading the jieba user dictionary at ``userdict_path``."""
     def words():
         return fields.TEXT(analyzer=word_analyzer(userdict_path), phrase=False)
 

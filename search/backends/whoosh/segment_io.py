@@ -79,10 +79,14 @@ class PreadFile(StructFile):
         self._handle, self._base, self._length = handle, base, length
 
     def get(self, position: int, length: int) -> bytes:
+        """``length`` bytes from ``position`` (offsets within this file),
+        fewer at its end: one ``pread``."""
         length = max(0, min(length, self._length - position))
         return os.pread(self._handle.fd, length, self._base + position)
 
     def get_array(self, position: int, typecode: str, length: int) -> array:
+        """``length`` big-endian items of ``typecode`` from ``position``, as
+        a native ``array`` (what ``StructFile.get_array`` returns)."""
         a = array(typecode)
         a.frombytes(self.get(position, length * _SIZEMAP[typecode]))
         if IS_LITTLE:
@@ -90,6 +94,8 @@ class PreadFile(StructFile):
         return a
 
     def subset(self, position: int, length: int, name: str | None = None) -> "PreadFile":
+        """The ``length`` bytes from ``position`` as a file of their own,
+        sharing this file's descriptor."""
         return PreadFile(self._handle, self._base + position, length, name=name or self._name)
 
 
