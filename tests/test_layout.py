@@ -13,13 +13,11 @@ import ast
 import os
 import re
 
-import pytest
 
 from conftest import ROOT
 
 PACKAGES = ("search", "indexer", "web")
 MAX_LINES = 400
-MERGE_PENDING = pytest.mark.xfail(strict=False, reason="until issue 17's parts are merged")
 
 
 def _modules() -> dict[str, str]:
@@ -139,7 +137,6 @@ def _importers(engine: str, allowed: str) -> list[str]:
                   for name in _every_import(m) if name.split(".")[0] == engine)
 
 
-@MERGE_PENDING
 def test_only_each_backend_imports_its_engine():
     offenders = (_importers("whoosh", "search.backends.whoosh")
                  + _importers("opensearchpy", "search.backends.opensearch"))
@@ -153,7 +150,6 @@ def test_search_imports_neither_flask_nor_indexer():
     assert not offenders, "\n".join(offenders)
 
 
-@MERGE_PENDING
 def test_no_module_over_400_lines_without_a_reason():
     """A module over ``MAX_LINES`` lines says why in its docstring, on a
     line starting ``Size:``."""
@@ -196,7 +192,6 @@ def _public_without_docstring(module: str):
                         yield f"{_rel(module)}:{item.lineno} {node.name}.{item.name}"
 
 
-@MERGE_PENDING
 def test_every_public_name_of_search_and_indexer_has_a_docstring():
     missing = [entry for m in MODULES if m.split(".")[0] in ("search", "indexer")
                for entry in _public_without_docstring(m)]
@@ -237,7 +232,6 @@ def _layout_paths() -> list[str]:
     return paths
 
 
-@MERGE_PENDING
 def test_readme_layout_table_matches_the_tree():
     paths = _layout_paths()
     gone = [p for p in paths if not os.path.exists(os.path.join(ROOT, p))]
