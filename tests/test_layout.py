@@ -13,7 +13,6 @@ import ast
 import os
 import re
 
-
 from conftest import ROOT
 
 PACKAGES = ("search", "indexer", "web")
