@@ -273,21 +273,6 @@ class AnyClause(Clause):
         return any(o.anchors() for o in self.options)
 
 
-def is_soft(clause: Clause) -> bool:
-    """``clause.soft()`` (the backends' relaxation reads it as a function)."""
-    return clause.soft()
-
-
-def anchors(clause: Clause) -> bool:
-    """``clause.anchors()`` (see ``Clause.anchors``)."""
-    return clause.anchors()
-
-
-def lone_character(clause: Clause) -> str | None:
-    """``clause.lone_character()`` (see ``Clause.anchors``)."""
-    return clause.lone_character()
-
-
 @dataclass
 class Plan:
     """What a backend executes (``IndexBackend.execute``): clauses that
@@ -308,7 +293,7 @@ class Plan:
     facets: tuple[str, ...] = ()
     facet_size: int = 20
     histogram: str | None = None  # "day" | "month" | "year" | "auto": count matches over time
-    # Include partial matches (of the soft clauses: ``is_soft``) when fewer
+    # Include partial matches (of the soft clauses: ``Clause.soft``) when fewer
     # full matches than this; 0 for exact queries (``query.Query.exact``).
     relax_below: int = 10
     # Character bigrams of the query's plain text: a proximity bonus for

@@ -35,7 +35,7 @@ import time
 
 from ... import timeline
 from ...analysis import ANALYSIS_VERSION
-from ...plan import BackendHit, BackendResult, Plan, anchors, is_soft, lone_character
+from ...plan import BackendHit, BackendResult, Plan
 from ...values import value_key
 from ..base import IndexStats
 from . import clauses
@@ -83,7 +83,7 @@ class OpenSearchBackend:
     def query(self, plan: Plan, relaxed: bool = False, filtered: bool = True) -> dict:
         """The plan as an OpenSearch query.  ``relaxed``: documents matching
         every hard clause and at least one soft clause of two or more
-        characters (``plan.is_soft``, ``plan.anchors``), every full match
+        characters (``Clause.soft``, ``Clause.anchors``), every full match
         ranked first (the Whoosh backend's partial-match tier), each soft
         clause named ``m<i>`` so that hits tell what they lack;
         ``filtered=False`` leaves the filters out (deciding on relaxing never
@@ -110,14 +110,14 @@ class OpenSearchBackend:
         must_not = [self.clauses.build(c) for c in plan.must_not]
         if relaxed:
             full_first = {"constant_score": {"filter": {"bool": {"must": must}}, "boost": FULL_MATCH_BONUS}}
-            soft = [i for i, c in enumerate(plan.must) if is_soft(c)]
-            hard = [must[i] for i, c in enumerate(plan.must) if not is_soft(c)]
+            soft = [i for i, c in enumerate(plan.must) if c.soft()]
+            hard = [must[i] for i, c in enumerate(plan.must) if not c.soft()]
             # A partial match needs a word of two or more characters, or two
             # one-character words the article has as words of their own.
-            anchored = [must[i] for i in soft if anchors(plan.must[i])]
-            lone = [{"bool": {"should": [{"term": {f"{f}_w": lone_character(plan.must[i])}}
+            anchored = [must[i] for i in soft if plan.must[i].anchors()]
+            lone = [{"bool": {"should": [{"term": {f"{f}_w": plan.must[i].lone_character()}}
                                          for f in plan.must[i].fields], "minimum_should_match": 1}}
-                    for i in soft if lone_character(plan.must[i])]
+                    for i in soft if plan.must[i].lone_character()]
             if len(lone) >= 2:
                 anchored.append({"bool": {"should": lone, "minimum_should_match": 2}})
             anchored = anchored or [{"match_none": {}}]
@@ -130,7 +130,7 @@ class OpenSearchBackend:
     def _should_relax(self, plan: Plan, total: int) -> bool:
         """As in the Whoosh backend: several required clauses, and fewer
         than ``relax_below`` documents match them all, filters aside."""
-        if len(plan.must) < 2 or plan.relax_below <= 0 or not any(is_soft(c) for c in plan.must):
+        if len(plan.must) < 2 or plan.relax_below <= 0 or not any(c.soft() for c in plan.must):
             return False
         if plan.filters or plan.date_from is not None or plan.date_to is not None or plan.exclude_docs:
             total = self.client.count(index=self.index, body={"query": self.query(plan, filtered=False)})["count"]
@@ -184,7 +184,7 @@ class OpenSearchBackend:
                 score -= FULL_MATCH_BONUS  # the bonus only ranks; report the match's own score
             elif relaxed:
                 matched = set(h.get("matched_queries") or [])
-                missing = [i for i, c in enumerate(plan.must) if is_soft(c) and f"m{i}" not in matched]
+                missing = [i for i, c in enumerate(plan.must) if c.soft() and f"m{i}" not in matched]
             if grouped:
                 copies = h["inner_hits"]["copies"]["hits"]
                 first, *others = copies["hits"]

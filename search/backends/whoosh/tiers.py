@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from ... import ranking
-from ...plan import Plan, WordClause, anchors, is_soft, lone_character
+from ...plan import Plan, WordClause
 from .clauses import ClauseEvaluator, fuzzy_latin
 from .matchers import intersect_all, mask as mask_of, sum_by_doc, union_ids
 from .scorer import gram_scores
@@ -29,11 +29,11 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
 
     Tier 2: every clause matches.  Only a query of plain words is ever
     relaxed (``plan.relax_below`` > 0, and only its soft clauses:
-    ``plan.is_soft``): when fewer than ``relax_below`` live documents
+    ``Clause.soft``): when fewer than ``relax_below`` live documents
     are in tier 2, tier 1 admits documents that match every hard clause
     and a soft clause of two or more characters, or two one-character
     words that the document has as words of their own
-    (``plan.anchors``), scored by the share of the query's rarity (idf)
+    (``Clause.anchors``), scored by the share of the query's rarity (idf)
     they cover; and if that is still too few, tier 0 admits documents
     having 40 % of the query's character bigrams, and a
     Chinese one among them or two at least (a typo, a Latin run written
@@ -47,8 +47,8 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
     full_parts = [p[0] for p in parts]
     n = len(parts)
     relaxable = plan.relax_below > 0
-    soft = np.array([relaxable and is_soft(c) for c in plan.must], dtype=bool)
-    anchor = soft & np.array([anchors(c) for c in plan.must], dtype=bool)
+    soft = np.array([relaxable and c.soft() for c in plan.must], dtype=bool)
+    anchor = soft & np.array([c.anchors() for c in plan.must], dtype=bool)
     weights = np.array([
         ranking.idf(int(v.live[p[0]].sum()), n_live) if len(p[0]) else ranking.idf(0, n_live)
         for p in parts
@@ -79,7 +79,7 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
     # of their own (weight 1 each; never 欧 of 欧洲 alone for 欧巴马).
     anchored = [np.full(len(p[0]), 2.0 if anchor[i] else 0.0) for i, p in enumerate(parts)]
     for i, c in enumerate(plan.must):
-        ch = lone_character(c) if few_full and soft[i] else None
+        ch = c.lone_character() if few_full and soft[i] else None
         if ch is not None:
             as_word = union_ids([v.postings(f + "_w", ch)[0] for f in c.fields], v.n_all)
             anchored[i] = mask_of(as_word, v.n_all)[parts[i][0]].astype(np.float64)
