@@ -4,7 +4,7 @@ clauses (``search.plan``), by running the analysis pipeline over each leaf.
 One compile function per node type, in one table (``_COMPILE``, keyed by
 the node's class): adding an operator is one parser rule, one clause class
 in ``search/plan.py``, one entry here and one per backend's execution
-table.  Each function takes (compiler, node) and returns a
+table.  Each function takes (compiler, node, default fields) and returns a
 list of clauses (empty: nothing searchable in the node, e.g. punctuation).
 """
 
@@ -35,29 +35,30 @@ class QueryCompiler:
     def __init__(self, analyzer: Analyzer):
         self.analyzer = analyzer
 
-    def compile(self, parsed: q.Query) -> tuple[list[Clause], list[Clause]]:
-        """(must, must_not) clauses of ``parsed``: unrestricted text is
-        searched in titles and bodies, restricted text where its field says
-        (``fields.SEARCHED_FIELDS``).  Never raises on a parsed query."""
+    def compile(self, parsed: q.Query, fields: str = "all") -> tuple[list[Clause], list[Clause]]:
+        """(must, must_not) clauses of ``parsed``; ``fields`` "title"
+        searches unrestricted text in titles only, anything else in titles
+        and bodies.  Never raises on a parsed query."""
+        default_fields = ("title",) if fields == "title" else ("title", "body")
         must, must_not = [], []
         for node in parsed.must:
-            must.extend(self.node(node))
+            must.extend(self.node(node, default_fields))
         for node in parsed.must_not:
-            clause = self.one(node)
+            clause = self.one(node, default_fields)
             if clause is not None:
                 must_not.append(clause)
         return must, must_not
 
-    def node(self, node) -> list[Clause]:
+    def node(self, node, default_fields: tuple[str, ...]) -> list[Clause]:
         """The clauses of one parsed node (its class's entry of ``_COMPILE``;
         an unknown node compiles to nothing)."""
         compile_node = _COMPILE.get(type(node))
-        return compile_node(self, node) if compile_node else []
+        return compile_node(self, node, default_fields) if compile_node else []
 
-    def one(self, node) -> Clause | None:
+    def one(self, node, default_fields: tuple[str, ...]) -> Clause | None:
         """``node`` as one clause (several words become an AllClause), or
         None when nothing in it is searchable."""
-        cl = self.node(node)
+        cl = self.node(node, default_fields)
         if not cl:
             return None
         return cl[0] if len(cl) == 1 else AllClause(cl)
@@ -105,54 +106,54 @@ class QueryCompiler:
 def _lead(compiler: QueryCompiler, node) -> list[Clause]:
     """``lead:`` text: the clauses of the same text in the body, each
     checked to be in the first paragraph."""
-    inner = compiler.node(dataclasses.replace(node, field="lead_body"))
+    inner = compiler.node(dataclasses.replace(node, field="lead_body"), ("body",))
     return [LeadClause(c, c.needles()) for c in inner]
 
 
-def _words(compiler: QueryCompiler, node: q.Words) -> list[Clause]:
+def _words(compiler: QueryCompiler, node: q.Words, default_fields) -> list[Clause]:
     """Plain text: one clause per word (function words dropped next to
     content words: their idf is near zero yet they have the longest
     posting lists)."""
     if node.field == "lead":
         return _lead(compiler, node)
-    fields = TEXT_FIELDS[node.field]
+    fields = TEXT_FIELDS.get(node.field, default_fields)
     words = compiler.analyzer.query_words(node.text)
     content = [w for w in words if w not in FUNCTION_WORDS]
     return [compiler.word(w, fields) for w in words if not (content and w in FUNCTION_WORDS)]
 
 
-def _phrase(compiler: QueryCompiler, node: q.Phrase) -> list[Clause]:
+def _phrase(compiler: QueryCompiler, node: q.Phrase, default_fields) -> list[Clause]:
     """A quoted phrase: its grams at their offsets."""
     if node.field == "lead":
         return _lead(compiler, node)
-    fields = TEXT_FIELDS[node.field]
+    fields = TEXT_FIELDS.get(node.field, default_fields)
     grams = compiler.analyzer.phrase_grams(node.text)
     return [PhraseClause(node.text, grams, fields)] if grams else []
 
 
-def _at_least(compiler: QueryCompiler, node: q.AtLeast) -> list[Clause]:
+def _at_least(compiler: QueryCompiler, node: q.AtLeast, default_fields) -> list[Clause]:
     """``atleastN:term``."""
     term = compiler.substring(node.term)
     return [MentionsClause(term, node.count)] if term else []
 
 
-def _near(compiler: QueryCompiler, node: q.Near) -> list[Clause]:
+def _near(compiler: QueryCompiler, node: q.Near, default_fields) -> list[Clause]:
     """``a w/N b``, ``a pre/N b``, ``a w/s b``, ``a w/p b``."""
     left, right = compiler.terms(node.left), compiler.terms(node.right)
     return [NearClause(left, right, node.unit, node.distance, node.ordered)] if left and right else []
 
 
-def _field_value(compiler: QueryCompiler, node: q.FieldValue) -> list[Clause]:
+def _field_value(compiler: QueryCompiler, node: q.FieldValue, default_fields) -> list[Clause]:
     """``author:``, ``source:``, ``category:``, ``tag:``."""
     return [ValueClause(node.field, node.value)]
 
 
-def _any_of(compiler: QueryCompiler, node: q.AnyOf) -> list[Clause]:
+def _any_of(compiler: QueryCompiler, node: q.AnyOf, default_fields) -> list[Clause]:
     """OR: one option per alternative (several clauses of one option
     become an AllClause)."""
     options = []
     for opt in node.options:
-        cl = compiler.node(opt)
+        cl = compiler.node(opt, default_fields)
         if len(cl) == 1:
             options.append(cl[0])
         elif cl:
@@ -160,11 +161,11 @@ def _any_of(compiler: QueryCompiler, node: q.AnyOf) -> list[Clause]:
     return [AnyClause(options)] if options else []
 
 
-def _all_of(compiler: QueryCompiler, node: q.AllOf) -> list[Clause]:
+def _all_of(compiler: QueryCompiler, node: q.AllOf, default_fields) -> list[Clause]:
     """A group: its required clauses and exclusions (a group of exclusions
     only has nothing to match: no clause)."""
-    children = [c for n in node.must for c in compiler.node(n)]
-    exclude = [compiler.one(n) for n in node.must_not]
+    children = [c for n in node.must for c in compiler.node(n, default_fields)]
+    exclude = [compiler.one(n, default_fields) for n in node.must_not]
     exclude = [c for c in exclude if c is not None]
     if not children:
         return []

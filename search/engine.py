@@ -93,9 +93,9 @@ class SearchEngine:
         return cls(open_backend(backend, index_dir, refresh_interval, opensearch_url), userdict_path, **options)
 
     # ---- query compilation -----------------------------------------------
-    def compile(self, parsed: q.Query) -> tuple[list, list]:
+    def compile(self, parsed: q.Query, fields: str = "all") -> tuple[list, list]:
         """(must, must_not) clauses of a parsed query (``QueryCompiler.compile``)."""
-        return self.compiler.compile(parsed)
+        return self.compiler.compile(parsed, fields)
 
     @staticmethod
     def understood(clauses) -> list[str]:
@@ -182,7 +182,7 @@ class SearchEngine:
         parsed = q.parse(req.q)
         converted, pinyin_words = pinyin.expand(parsed, self.pinyin.get(), self.backend.doc_frequency)
         expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segments)
-        must, must_not = self.compiler.compile(expanded)
+        must, must_not = self.compiler.compile(expanded, req.fields)
         plan = Plan(
             must=must,
             proximity_grams=self.compiler.proximity_grams(parsed),

@@ -53,6 +53,7 @@ class SearchRequest:
     facets: tuple[str, ...] = DEFAULT_FACETS
     facet_size: int = 20
     highlight: bool = True
+    fields: str = "all"  # "all" or "title": where plain words are looked up
     correct: bool = True  # may a query with no full match be corrected (did you mean)?
     timeline: bool = False  # also count the matches per day/month/year (the results page's chart)
     group: bool = False  # near-duplicates as one result ("N 篇相似报道"); total then counts groups

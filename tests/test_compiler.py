@@ -26,8 +26,8 @@ def compiler():
     return QueryCompiler(Analyzer(get_segmenter()))
 
 
-def compiled(compiler, *nodes, must_not=()):
-    return compiler.compile(q.Query(list(nodes), list(must_not)))
+def compiled(compiler, *nodes, must_not=(), fields="all"):
+    return compiler.compile(q.Query(list(nodes), list(must_not)), fields)
 
 
 # ---- one test per node type --------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_every_node_type_has_a_compile_function(compiler):
     nodes = {cls for _, cls in inspect.getmembers(tree, inspect.isclass)
              if dataclasses.is_dataclass(cls) and cls.__module__ == tree.__name__} - {q.Query, q.Notice}
     assert nodes and nodes == set(_COMPILE)
-    assert compiler.node(object()) == []
+    assert compiler.node(object(), BOTH) == []
 
 
 # ---- the clause protocol ----------------------------------------------------------------------
