@@ -39,7 +39,7 @@ class QueryCompiler:
         """(must, must_not) clauses of ``parsed``; ``fields`` "title"
         searches unrestricted text in titles only, anything else in titles
         and bodies.  Never raises on a parsed query."""
-        default_fields = ("title",) if fields == "title" else ("title", "body")
+        default_fields = ("title",) if fields == "title" else TEXT_FIELDS[None]
         must, must_not = [], []
         for node in parsed.must:
             must.extend(self.node(node, default_fields))
@@ -116,7 +116,7 @@ def _words(compiler: QueryCompiler, node: q.Words, default_fields) -> list[Claus
     posting lists)."""
     if node.field == "lead":
         return _lead(compiler, node)
-    fields = TEXT_FIELDS.get(node.field, default_fields)
+    fields = default_fields if node.field is None else TEXT_FIELDS[node.field]
     words = compiler.analyzer.query_words(node.text)
     content = [w for w in words if w not in FUNCTION_WORDS]
     return [compiler.word(w, fields) for w in words if not (content and w in FUNCTION_WORDS)]
@@ -126,7 +126,7 @@ def _phrase(compiler: QueryCompiler, node: q.Phrase, default_fields) -> list[Cla
     """A quoted phrase: its grams at their offsets."""
     if node.field == "lead":
         return _lead(compiler, node)
-    fields = TEXT_FIELDS.get(node.field, default_fields)
+    fields = default_fields if node.field is None else TEXT_FIELDS[node.field]
     grams = compiler.analyzer.phrase_grams(node.text)
     return [PhraseClause(node.text, grams, fields)] if grams else []
 

@@ -49,6 +49,17 @@ def test_trec_run(sample_index, tmp_path):
     assert [int(line.split()[3]) for line in lines[:5]] == [1, 2, 3, 4, 5]
 
 
+def test_trec_run_on_titles_only(sample_index, sample_records, tmp_path):
+    """``--field title`` looks plain words up in titles only (it used to be
+    ignored: every result below had the word in its body only)."""
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"qid": "1", "query": "疫苗"}\n', encoding="utf-8")
+    titles = {r["id"]: r["title"] for r in sample_records}
+    lines = run("run", "--index", sample_index, "--queries", str(queries), "--size", "50", "--field", "title").splitlines()
+    found = [line.split()[2] for line in lines]
+    assert sorted(found) == sorted(i for i, t in titles.items() if "疫苗" in t)
+
+
 def test_everything_shown_is_escaped(tiny_index):
     engine, _, _ = tiny_index([
         {"id": "x1", "title": '<script>alert("t")</script> 标题 & "引号"',

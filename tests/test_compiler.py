@@ -65,6 +65,16 @@ def test_title_restriction(compiler):
     assert clause.describe() == {"op": "word", "text": "香港", "fields": ["title"]}
 
 
+def test_a_titles_only_search_restricts_unrestricted_words_and_phrases(compiler):
+    """``SearchRequest.fields="title"`` (``python -m search run --field
+    title``): plain words and phrases are looked up in titles only; a field
+    the query names keeps its own (lead: stays in the body)."""
+    must, _ = compiled(compiler, q.Words("香港"), q.Phrase("特别行政区"), fields="title")
+    assert [c.fields for c in must] == [("title",), ("title",)]
+    [lead], _ = compiled(compiler, q.Words("香港", "lead"), fields="title")
+    assert lead.inner.fields == ("body",)
+
+
 def test_phrase(compiler):
     [clause], _ = compiled(compiler, q.Phrase("香港特别"))
     assert clause == PhraseClause("香港特别", [("香港", 0), ("港特", 1), ("特别", 2)], BOTH)

@@ -75,7 +75,7 @@ def _check(target, spec, oracle: dict) -> None:
         for doc_id, h in oracle.items():
             found = backend.get(doc_id)
             assert found is not None, doc_id
-            assert found[1]["record_hash"] == h
+            assert found["record_hash"] == h
     finally:
         backend.close()
 

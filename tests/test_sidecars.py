@@ -87,11 +87,11 @@ def test_a_registered_kind_is_written_merged_and_removed_with_its_segment(tmp_pa
     try:
         store.put([dict(sample_records[40], id="m-0")])
         writer.step()
-        assert writer._merge_job is not None
-        writer._merge_job.join()
+        assert writer.target.merging
+        writer.target._merge.wait()
         writer.step()
         writer.drain()
-        assert writer.merges == 1
+        assert writer.target.merges == 1
     finally:
         writer.close()
     segs = _segments(index)
@@ -101,7 +101,7 @@ def test_a_registered_kind_is_written_merged_and_removed_with_its_segment(tmp_pa
     names = os.listdir(index)
     assert not [n for n in names if n.split(".")[0] in first], names
     assert sorted(n for n in names if n.endswith(SUFFIX)) == [segs[0].segment_id() + SUFFIX]
-    assert SearchEngine.open(index, refresh_interval=0).stats()["documents"] == 31
+    assert SearchEngine.open(index, refresh_interval=0).stats().documents == 31
 
     # a delete that empties a segment removes its files too
     pipeline.build(index, [write_jsonl(tmp_path / "b.jsonl", sample_records[50:52])], workers=1, progress=False)
