@@ -16,8 +16,16 @@ if not os.environ.get("SEARCH_WRITER_STATUS"):
 
 # The settings, read once the two above are in the environment (the workers,
 # forked from this process, keep them: search/settings.py).
-from search.settings import current  # noqa: E402
+import sys  # noqa: E402
 
+from search.settings import current  # noqa: E402
+from web.config import check as _check  # noqa: E402
+
+try:  # a bad setting stops the service here, named, before any worker boots
+    _check()
+except ValueError as _exc:
+    print(f"error: {_exc}", file=sys.stderr)
+    sys.exit(2)
 _settings = current()
 workers = _settings.web_concurrency
 # Searching is CPU-bound Python: threads of one worker share its interpreter

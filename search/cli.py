@@ -9,6 +9,7 @@ import sys
 
 from . import settings
 from .engine import SearchEngine
+from .errors import SearchServiceError
 from .fields import FACET_FIELDS
 from .models import SearchRequest
 from .timeutil import DateError, local_time, parse_range
@@ -16,11 +17,44 @@ from .timeutil import DateError, local_time, parse_range
 READY_TIMEOUT = 120.0  # seconds the CLI waits for the pinyin lexicon (~10 s on the full corpora)
 
 
+class CommandError(SearchServiceError, status=400):
+    """A command that cannot run as asked; the message says why (exit 2)."""
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
 def _engine(args) -> SearchEngine:
-    if not os.path.isdir(args.index):
-        raise SystemExit(f"error: no index at {args.index}")
+    """The index the settings name a backend for (``SEARCH_BACKEND``,
+    ``OPENSEARCH_URL``): ``--index`` is a directory (Whoosh) or the alias
+    (OpenSearch)."""
     config = settings.current()
-    return SearchEngine.open(args.index, userdict_path=config.userdict, synonyms_path=config.synonyms)
+    if config.backend == "whoosh" and not os.path.isdir(args.index):
+        raise CommandError(f"no index at {args.index}")
+    return SearchEngine.open(args.index, backend=config.backend, opensearch_url=config.opensearch_url,
+                             userdict_path=config.userdict, synonyms_path=config.synonyms)
+
+
+def _queries(path: str):
+    """(qid, query) of each line of a JSON Lines query file; raises
+    CommandError naming the line that is not {"qid", "query"}."""
+    with open(path, encoding="utf-8", newline="\n") as f:  # JSON Lines: lines end at \n only
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                yield str(item["qid"]), str(item["query"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CommandError(f'{path}:{n}: not a JSON object with "qid" and "query" ({exc!r})') from None
 
 
 def _wait_ready(engine: SearchEngine) -> None:
@@ -34,15 +68,31 @@ def _wait_ready(engine: SearchEngine) -> None:
 def main(argv=None) -> int:
     """Run ``python -m search`` with ``argv`` (default: ``sys.argv[1:]``):
     ``query``, ``related`` or ``run`` (a TREC run file), printing to stdout.
-    Returns the exit status: 0, 1 for an unknown article (``related``), 2
-    for an unreadable date; a missing index ends with SystemExit (status
-    1, "error: no index at ..."), bad arguments with argparse's (status 2)."""
+    Returns the exit status: 0; 1 for an unknown article (``related``) or
+    an index that cannot be searched (damaged, unreachable: a 5xx error of
+    the service); 2 for bad input (a date, a setting, a missing index or
+    query file, a bad line of it), each printed as one ``error:`` line;
+    bad arguments exit with argparse's status 2."""
+    try:
+        return _main(argv)
+    except settings.SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SearchServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1 if exc.status >= 500 else 2
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m search", description="Query the news search index.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     q = sub.add_parser("query", help="search")
     q.add_argument("--index", required=True)
-    q.add_argument("--size", type=int, default=10)
-    q.add_argument("--page", type=int, default=1)
+    q.add_argument("--size", type=_positive, default=10)
+    q.add_argument("--page", type=_positive, default=1)
     q.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
     q.add_argument("--json", action="store_true")
     for f in FACET_FIELDS:
@@ -52,13 +102,13 @@ def main(argv=None) -> int:
     q.add_argument("query", nargs="+")
     r = sub.add_parser("related", help="articles related to one article")
     r.add_argument("--index", required=True)
-    r.add_argument("--size", type=int, default=5)
+    r.add_argument("--size", type=_positive, default=5)
     r.add_argument("--json", action="store_true")
     r.add_argument("id")
     run = sub.add_parser("run", help="TREC run for a query file (relevance evaluation)")
     run.add_argument("--index", required=True)
     run.add_argument("--queries", required=True, help='JSONL lines {"qid", "query"}')
-    run.add_argument("--size", type=int, default=10)
+    run.add_argument("--size", type=_positive, default=10)
     run.add_argument("--field", choices=["title", "all"], default="all")
     run.add_argument("--tag", default="newssearch")
     args = ap.parse_args(argv)
@@ -100,14 +150,10 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "run":
         _wait_ready(engine)
-        with open(args.queries, encoding="utf-8", newline="\n") as f:  # JSON Lines: lines end at \n only
-            for line in f:
-                if not line.strip():
-                    continue
-                item = json.loads(line)
-                res = engine.search(SearchRequest(q=item["query"], size=args.size, facets=(),
-                                                  highlight=False, fields=args.field))
-                for rank, h in enumerate(res.hits, 1):
-                    print(f"{item['qid']} Q0 {h.id} {rank} {h.score:.4f} {args.tag}")
+        for qid, query in _queries(args.queries):
+            res = engine.search(SearchRequest(q=query, size=args.size, facets=(), highlight=False,
+                                              fields=args.field))
+            for rank, h in enumerate(res.hits, 1):
+                print(f"{qid} Q0 {h.id} {rank} {h.score:.4f} {args.tag}")
         return 0
     return 2

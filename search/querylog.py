@@ -110,11 +110,15 @@ class QueryLog:
     """``path``: the SQLite file (created with its directory);
     ``retention_days``: rows kept (older ones deleted); ``min_clients``:
     distinct clients a day needed for hot searches and suggestions;
-    ``hot_ttl``: seconds a computed hot-search list is reused (0: never)."""
+    ``hot_ttl``: seconds a computed hot-search list is reused (0: never).
+    Raises ValueError for a retention that is not a positive finite number
+    of days (a negative one would delete every row)."""
 
     def __init__(self, path: str, retention_days: float = 90, min_clients: int = 3, hot_ttl: float = 60.0):
         self.path = path
         self.retention_days = float(retention_days)
+        if not 0 < self.retention_days < float("inf"):
+            raise ValueError(f"the query log's retention must be a positive number of days, not {retention_days!r}")
         self.min_clients = int(min_clients)
         self.hot_ttl = float(hot_ttl)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

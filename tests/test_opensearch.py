@@ -4,6 +4,8 @@ Java and Maven are there).  The behaviour both backends share is in
 test_backend_contract.py; here: the same tokens and the same matches as
 Whoosh, migration, and what a cluster adds (replicas, alias swaps)."""
 
+import html
+import json
 import os
 import time
 import uuid
@@ -306,3 +308,25 @@ def test_a_full_rebuild_under_load_fails_no_request(tmp_path, sample_records):
         srv.stop()
         for name in os_client.indices.get_alias(name=alias) if os_client.indices.exists_alias(name=alias) else []:
             os_client.indices.delete(index=name)
+
+
+def test_a_missing_alias_or_an_unreachable_cluster_is_a_503_naming_it():
+    """The client's errors never reach readers as a 500: a missing index or
+    alias and a cluster that cannot be reached are 503s that say which."""
+    from conftest import Server, call
+
+    missing = "news-missing-" + uuid.uuid4().hex[:8]
+    for url, says in ((URL, f"the OpenSearch index or alias '{missing}' does not exist"),
+                      ("http://127.0.0.1:9", "the OpenSearch cluster cannot be reached")):
+        srv = Server(missing, workers=1, require_healthy=False,
+                     extra_env={"SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": url})
+        try:
+            status, body = call(f"{srv.url}/api/search?q=%E9%A6%99%E6%B8%AF")
+            assert status == 503 and json.loads(body)["error"].startswith(says), body
+            status, body = call(f"{srv.url}/search?q=%E9%A6%99%E6%B8%AF")
+            assert status == 503 and says in html.unescape(body.decode()), body[:300]
+            assert call(f"{srv.url}/api/articles/x")[0] == 503
+            status, body = call(f"{srv.url}/healthz")
+            assert status == 503 and says in body.decode()
+        finally:
+            srv.stop()

@@ -30,3 +30,21 @@ def from_env(environ=None) -> dict:
         "MAX_CONTENT_LENGTH": settings.max_body_bytes,
     })
     return config
+
+
+def check(environ=None) -> dict:
+    """The Flask config of ``environ`` (see ``from_env``), checked as a
+    worker checks it at start (rate-limit rules, the cookie key's length),
+    so that the service's commands refuse a bad setting before any worker
+    starts.  Raises ``SettingError`` or ``ValueError`` naming the variable."""
+    from . import limits
+    from .secret import MIN_LENGTH
+
+    config = from_env(environ)
+    for name in ("SEARCH_RATE_LIMIT", "SEARCH_LOGIN_RATE_LIMIT"):
+        limits.validate_spec(name, config[name])
+    key = config.get("SEARCH_SECRET_KEY")
+    if key and len(key) < MIN_LENGTH:
+        raise ValueError(f"SEARCH_SECRET_KEY is too short: at least {MIN_LENGTH} characters")
+    return config
+

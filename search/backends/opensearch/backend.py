@@ -41,8 +41,8 @@ from ..base import IndexStats
 from . import clauses
 from .aggregations import Aggregations, plausible_filter
 from .clauses import ClauseBuilder
+from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
 from .mapping import VALUE_FIELDS
-from ...errors import SearchServiceError
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,7 @@ TERMS_PER_PARTITION = 50000
 PARTITION_HEADROOM = 1.2  # the number of terms is an estimate (HyperLogLog): split for 20 % more
 
 
-class IncompatibleIndex(SearchServiceError, status=503):
-    """The index behind the alias was written by another analysis version."""
-
-
+@translate_errors
 class OpenSearchBackend:
     """``IndexBackend`` over the OpenSearch index or alias ``index`` at
     ``url`` (or through ``client``); ``version_interval``: seconds between
@@ -224,12 +221,15 @@ class OpenSearchBackend:
         return has
 
     def get(self, doc_id: str) -> dict | None:
-        """The stored fields of article ``doc_id``, or None."""
+        """The stored fields of article ``doc_id``, or None (a missing index
+        is ``BackendUnreachable``, see errors.py)."""
         from opensearchpy import NotFoundError
 
         try:
             doc = self.client.get(index=self.index, id=doc_id, _source_includes=["stored"])
-        except NotFoundError:
+        except NotFoundError as exc:
+            if exc.error == "index_not_found_exception":
+                raise
             return None
         return doc["_source"]["stored"]
 

@@ -1,0 +1,25 @@
+"""``python -m web.preflight``: the service's settings checked before it
+starts (``scripts/serve`` runs it first; ``gunicorn.conf.py`` runs the same
+check), so a variable that cannot be used is named in one line instead of
+a worker's traceback.  Exit 0 when every setting can be used, else print
+``error: <the variable and why>`` and exit 2."""
+
+from __future__ import annotations
+
+import sys
+
+from .config import check
+
+
+def main() -> int:
+    """Check the environment's settings (``web.config.check``); the exit status."""
+    try:
+        check()
+    except ValueError as exc:  # SettingError is one
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
