@@ -17,6 +17,7 @@ from search.backends import BACKENDS, SINGLE_WRITER, open_target
 from search.backends.base import BackendUnreachable, TargetIncompatible
 
 from search import settings
+from search.errors import SearchServiceError
 
 from . import pipeline
 from .sources import UnsupportedFile
@@ -40,13 +41,21 @@ INDEX_HELP = "index directory (whoosh), or the alias the service searches (opens
 
 def main(argv=None) -> int:
     """Run the command ``argv`` (default: ``sys.argv[1:]``); returns the
-    exit status (0 done, 1 some ids not found / the writer failed, 2 a
-    refusal or bad input, 130 interrupted)."""
+    exit status (0 done, 1 some ids not found / the writer failed / an index
+    that cannot be read (damaged, unreachable), 2 a refusal or bad input,
+    130 interrupted).  Errors are one ``error:`` line, never a traceback."""
     try:
-        settings.current()
+        return _main(argv)
     except settings.SettingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SearchServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1 if exc.status >= 500 else 2
+
+
+def _main(argv) -> int:
+    settings.current()
     ap = argparse.ArgumentParser(prog="python -m indexer", description="Build and maintain the news search index.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="add or update articles from JSONL/CSV files")

@@ -199,3 +199,36 @@ def test_files_written_before_versions_were_recorded_read_as_version_1(tmp_path,
     assert integrity.problems(index) == []
     assert records[2]["id"] in before
     assert [h.id for h in SearchEngine.open(index, refresh_interval=0).search(query).hits] == before
+
+
+def test_a_missing_sidecar_is_named_and_repaired_by_the_rebuild_it_names(tmp_path, sample_records):
+    """The damage message names the command that repairs it, and that
+    command works without an article store: sidecars are derived from the
+    segment's stored fields, so a rebuild from the index itself keeps every
+    article (it used to refuse, counting the segment as lost)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    index = str(tmp_path / "ix")
+    records = sample_records[:60]
+    cli = [sys.executable, "-m", "indexer"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCH_")}
+    env["PYTHONPATH"] = ROOT
+    subprocess.run([*cli, "build", "--index", index, "--workers", "1", "--no-progress", "--store", "off",
+                    write_jsonl(tmp_path / "a.jsonl", records)], cwd=ROOT, env=env, check=True, timeout=300)
+    for name in os.listdir(index):
+        if name.endswith(".docinfo.npz"):
+            os.remove(os.path.join(index, name))
+    stats = subprocess.run([*cli, "stats", "--index", index], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert stats.returncode == 1 and "Traceback" not in stats.stderr and stats.stderr.count("\n") == 1
+    assert stats.stderr.startswith(f"error: the index at {index} is damaged: document data file ")
+    assert f"`python -m indexer rebuild --index {index}`" in stats.stderr
+    rebuild = subprocess.run([*cli, "rebuild", "--index", index], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert rebuild.returncode == 0, rebuild.stderr
+    stats = subprocess.run([*cli, "stats", "--index", index, "--json"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, check=True)
+    assert json.loads(stats.stdout)["documents"] == len({r["id"] for r in records})

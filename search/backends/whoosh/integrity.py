@@ -35,6 +35,15 @@ def segment_problem(path: str, segment, expected_size: int | None = None, indexn
     ``.seg`` file's size when it was opened (any change is damage); None: the
     segment is being opened, and its sidecar files' versions are checked too
     (files never change once written: later checks look for damage only)."""
+    return (segment_file_problem(path, segment, expected_size, indexname)
+            or sidecar_problem(path, segment, check_version=expected_size is None))
+
+
+def segment_file_problem(path: str, segment, expected_size: int | None = None,
+                         indexname: str = "MAIN") -> str | None:
+    """Why ``segment``'s ``.seg`` file (its postings and stored fields) is
+    damaged, or None; its sidecar files are not looked at (a rebuild from
+    the index reads the stored fields and writes new sidecars)."""
     fp = segment_file(path, segment, indexname)
     n = segment.doc_count_all()
     name = os.path.basename(fp)
@@ -55,7 +64,7 @@ def segment_problem(path: str, segment, expected_size: int | None = None, indexn
         return f"segment file {name} ({n} documents) is truncated: {size} bytes of at least {offset + length}"
     if expected_size is not None and size != expected_size:
         return f"segment file {name} ({n} documents) changed size since it was written: {expected_size} -> {size} bytes"
-    return sidecar_problem(path, segment, check_version=expected_size is None)
+    return None
 
 
 def sidecar_problem(path: str, segment, check_version: bool = True) -> str | None:
@@ -79,6 +88,6 @@ def corrupt_error(path: str, found: list[str]) -> IndexCorrupt:
     """The exception for damage ``found`` in the index at ``path``, with
     the way to repair it."""
     return IndexCorrupt(
-        f"the index at {path} is damaged: {'; '.join(found)}. Searches cannot be answered until it is rebuilt "
-        f"from the article store: `python -m indexer rebuild --index {path} --store STORE` (the service's "
-        "SEARCH_ARTICLE_STORE)")
+        f"the index at {path} is damaged: {'; '.join(found)}. Searches cannot be answered until it is rebuilt: "
+        f"`python -m indexer rebuild --index {path}` (from the article store feeding the index, or "
+        "`--store STORE`; damaged sidecar files alone are rebuilt from the index itself)")

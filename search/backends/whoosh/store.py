@@ -83,15 +83,17 @@ def stored_documents(path: str, damaged: list | None = None):
     """The stored fields of every live document of the index at ``path``,
     whatever analysis version wrote it (a rebuild re-analyses them).
 
-    A damaged segment (``integrity``) raises ``IndexCorrupt`` naming it,
-    unless ``damaged`` is a list: then the segment is skipped and a
-    sentence naming it and its document count is appended there."""
+    A damaged segment file (``integrity.segment_file_problem``) raises
+    ``IndexCorrupt`` naming it, unless ``damaged`` is a list: then the
+    segment is skipped and a sentence naming it and its document count is
+    appended there.  Damaged or missing sidecar files do not count: the
+    stored fields are all in the segment file."""
     if not exists(path):
         raise IndexMissing(f"no index at {path!r}")
     ix = whoosh_index.open_dir(path, indexname=INDEXNAME)
     toc = ix._read_toc()
     for seg in toc.segments:
-        problem = integrity.segment_problem(path, seg, indexname=INDEXNAME)
+        problem = integrity.segment_file_problem(path, seg, indexname=INDEXNAME)
         reader = None
         if problem is None:
             try:
