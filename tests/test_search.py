@@ -227,6 +227,20 @@ def test_exclusion(engine, sample_records):
     assert b == a - containing(sample_records, "选举")
 
 
+@pytest.mark.parametrize("negated, plain", [
+    ("-(-香港)", "香港"),
+    ("NOT (NOT 香港)", "香港"),
+    ("香港 NOT (NOT 选举)", "香港 选举"),
+    ("香港 -(-选举)", "香港 选举"),
+    ("-(-渔业 -林业)", "渔业 OR 林业"),  # not (not a and not b) = a or b
+])
+def test_an_excluded_exclusion_is_required(engine, negated, plain):
+    """A double negation finds what it names (it used to be dropped,
+    leaving every article)."""
+    expected = all_ids(engine, plain)
+    assert expected and all_ids(engine, negated) == expected
+
+
 def test_or(engine):
     assert all_ids(engine, "渔业 OR 林业") == all_ids(engine, "渔业") | all_ids(engine, "林业")
 

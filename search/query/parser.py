@@ -26,6 +26,19 @@ def _is_term(node) -> bool:
     return False
 
 
+
+def _exclude(node, must: list, must_not: list) -> None:
+    """Add ``node`` to ``must_not``, except that excluding a group of
+    exclusions only (``-(-a)``, ``NOT (NOT a)``, ``-(-a -b)``) requires what
+    that group excluded: not (not a and not b) = a or b.  (Dropping such a
+    group, as the compiler drops a group with nothing to match, read
+    ``-(-香港)`` as "every article".)"""
+    if isinstance(node, AllOf) and not node.must and node.must_not:
+        options = node.must_not
+        must.append(options[0] if len(options) == 1 else AnyOf(tuple(options)))
+    else:
+        must_not.append(node)
+
 class _Parser:
     def __init__(self, toks: list[Token], notices: list):
         self.toks = toks
@@ -117,7 +130,10 @@ class _Parser:
                 if not must and not must_not:
                     self.notice("leading_not", tok.raw,
                                 "'NOT' at the start excludes what follows (as '-' does)")
-                (must if neg else must_not).append(node)  # NOT -x: x required
+                if neg:  # NOT -x: x required
+                    must.append(node)
+                else:
+                    _exclude(node, must, must_not)
                 continue
             if tok.kind == "prox":
                 self.next()
@@ -133,8 +149,10 @@ class _Parser:
             if isinstance(node, AllOf) and not neg:
                 must.extend(node.must)
                 must_not.extend(node.must_not)
+            elif neg:
+                _exclude(node, must, must_not)
             else:
-                (must_not if neg else must).append(node)
+                must.append(node)
         if not must and not must_not:
             return None
         if len(must) == 1 and not must_not:
