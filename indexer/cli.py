@@ -52,6 +52,9 @@ def main(argv=None) -> int:
     except SearchServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1 if exc.status >= 500 else 2
+    except OSError as exc:  # a path that cannot be used; the index's lock held by another writer
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _main(argv) -> int:

@@ -102,3 +102,20 @@ def test_the_search_command_line_says_what_is_wrong_in_one_line(sample_index, tm
     for size in ("0", "-3"):
         done = _search_cli("query", "--index", sample_index, "--size", size, "香港")
         assert done.returncode == 2 and f"--size: {size} must be at least 1" in done.stderr
+
+
+def test_the_indexer_command_line_says_what_is_wrong_in_one_line(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    records = tmp_path / "a.jsonl"
+    records.write_text('{"id": "a1", "title": "标题", "body": "正文"}\n', encoding="utf-8")
+    cases = [
+        (("build", "--index", str(afile), "--store", "off", str(records)), {},
+         f"error: [Errno 17] File exists: '{afile}'\n"),
+        (("build", "--index", str(tmp_path / "ix"), str(records)), {"SEARCH_WRITE_WAIT": "nan"},
+         "error: SEARCH_WRITE_WAIT='nan' is not a finite number\n"),
+    ]
+    for args, extra, says in cases:
+        done = subprocess.run([sys.executable, "-m", "indexer", *args], env=_env(**extra), cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and done.stderr == says, done.stderr
