@@ -295,6 +295,19 @@ class Analyzer:
         return out
 
 
+    @staticmethod
+    def quoted_phrase_grams(text: str) -> list[tuple[str, int]]:
+        """``phrase_grams`` of a quoted phrase, plus the last character of
+        every run but the last at its offset: the index has that unigram
+        only where a run ends (``gram_terms``), so a space or a punctuation
+        mark typed between two runs must be a break in the text too
+        ("经济 发展" finds 经济，发展 and 经济 发展, never 经济的发展).  Sorted by
+        offset."""
+        lowered = normalize_query(text)
+        bounds = [(lowered[e - 1], e - 1) for s, e in list(runs(lowered))[:-1] if e - s > 1]
+        return sorted(Analyzer.phrase_grams(text) + bounds, key=lambda g: g[1])
+
+
 GRAM_SHIFT = 21  # code points fit in 21 bits
 
 

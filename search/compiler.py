@@ -127,7 +127,7 @@ def _phrase(compiler: QueryCompiler, node: q.Phrase, default_fields) -> list[Cla
     if node.field == "lead":
         return _lead(compiler, node)
     fields = default_fields if node.field is None else TEXT_FIELDS[node.field]
-    grams = compiler.analyzer.phrase_grams(node.text)
+    grams = compiler.analyzer.quoted_phrase_grams(node.text)
     return [PhraseClause(node.text, grams, fields)] if grams else []
 
 

@@ -52,6 +52,11 @@ ARTICLES = [
     {"id": "e1", "title": "对话", "body": "张三说……李四回应"},
     {"id": "e2", "title": "对话二", "body": "张三说李四回应"},
     {"id": "e3", "title": "对话三", "body": "张三说；李四回应"},
+    # A space or a punctuation mark typed inside a quoted phrase is a break in the text too.
+    {"id": "p1", "title": "论坛", "body": "推动经济发展。"},
+    {"id": "p2", "title": "县域", "body": "县域经济的发展很快。"},
+    {"id": "p3", "title": "会议", "body": "经济 发展论坛开幕。"},
+    {"id": "p4", "title": "报告", "body": "报告谈到经济，发展和民生。"},
     # Regional vocabulary: alternatives at query time, never rewritten text.
     {"id": "r1", "title": "普及率", "body": "本港網際網路普及率上升。", "lang": "zh-Hant"},
     {"id": "r2", "title": "普及率", "body": "全国互联网普及率上升。", "lang": "zh-Hans"},
@@ -200,6 +205,16 @@ def test_every_format_character_is_ignored_with_offsets_kept():
     ('"C"', {"c1", "c2", "c3"}), ('"Disney"', {"c6", "c7"}),
 ])
 def test_a_quoted_phrase_matches_its_symbols(crafted, query, expected):
+    assert ids(crafted, query) == expected
+
+
+@pytest.mark.parametrize("query, expected", [
+    ('"经济 发展"', {"p3", "p4"}), ('"经济，发展"', {"p3", "p4"}), ('"经济发展"', {"p1"}),
+    ('"经济的发展"', {"p2"}),
+])
+def test_a_break_typed_in_a_phrase_is_a_break_in_the_text(crafted, query, expected):
+    """Never 经济的发展 for "经济 发展" (the Whoosh backend matched any one
+    character there; OpenSearch also 经济发展)."""
     assert ids(crafted, query) == expected
 
 
