@@ -219,6 +219,7 @@ def test_a_missing_sidecar_is_named_and_repaired_by_the_rebuild_it_names(tmp_pat
     env["PYTHONPATH"] = ROOT
     subprocess.run([*cli, "build", "--index", index, "--workers", "1", "--no-progress", "--store", "off",
                     write_jsonl(tmp_path / "a.jsonl", records)], cwd=ROOT, env=env, check=True, timeout=300)
+    mode = os.stat(index).st_mode & 0o7777
     for name in os.listdir(index):
         if name.endswith(".docinfo.npz"):
             os.remove(os.path.join(index, name))
@@ -232,3 +233,5 @@ def test_a_missing_sidecar_is_named_and_repaired_by_the_rebuild_it_names(tmp_pat
     stats = subprocess.run([*cli, "stats", "--index", index, "--json"], cwd=ROOT, env=env, capture_output=True,
                            text=True, check=True)
     assert json.loads(stats.stdout)["documents"] == len({r["id"] for r in records})
+    # the rebuilt index is readable as the old one was (not a private 0700 temporary directory)
+    assert os.path.islink(index) and os.stat(index).st_mode & 0o7777 == mode

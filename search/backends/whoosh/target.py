@@ -19,6 +19,7 @@ import functools
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -276,8 +277,11 @@ class WhooshTarget:
         live = os.path.abspath(self.location.rstrip("/"))
         builds = live + ".builds"
         os.makedirs(builds, exist_ok=True)
-        fresh = WhooshTarget(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=builds), self.userdict,
-                             timeout=self.timeout)
+        path = tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=builds)
+        # mkdtemp makes it private (0700): a service running as another user
+        # would lose the index at the swap; give it the live index's mode.
+        os.chmod(path, stat.S_IMODE(os.stat(live).st_mode) if os.path.exists(live) else 0o755)
+        fresh = WhooshTarget(path, self.userdict, timeout=self.timeout)
         fresh._replaces = live
         return fresh
 
