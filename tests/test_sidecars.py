@@ -227,6 +227,12 @@ def test_a_missing_sidecar_is_named_and_repaired_by_the_rebuild_it_names(tmp_pat
     assert stats.returncode == 1 and "Traceback" not in stats.stderr and stats.stderr.count("\n") == 1
     assert stats.stderr.startswith(f"error: the index at {index} is damaged: document data file ")
     assert f"`python -m indexer rebuild --index {index}`" in stats.stderr
+    # writing into it is refused (it used to add, say "added 1", and leave the index unsearchable)
+    more = write_jsonl(tmp_path / "b.jsonl", sample_records[60:61])
+    for args in (("build", "--index", index, "--workers", "1", "--no-progress", "--store", "off", more),
+                 ("delete", "--index", index, "--store", "off", records[0]["id"])):
+        refused = subprocess.run([*cli, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 1 and refused.stderr == stats.stderr, refused.stderr
     rebuild = subprocess.run([*cli, "rebuild", "--index", index], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=300)
     assert rebuild.returncode == 0, rebuild.stderr

@@ -97,11 +97,16 @@ class WhooshTarget:
     @property
     def session(self) -> store.WriteSession:
         """The write session (the lock), opened (the index created) at first
-        use, with where every live document is: a damaged segment fails here,
-        at the start of a run or of the writer, and releases the lock."""
+        use, with where every live document is: a damaged segment or sidecar
+        file fails here (``IndexCorrupt`` naming it and the rebuild), at the
+        start of a run or of the writer, and releases the lock: writing into
+        a damaged index would leave it unsearchable and say nothing."""
         if self._session is None:
             session = store.WriteSession(self.location, self.userdict, timeout=self.timeout)
             try:
+                damaged = self.damage()
+                if damaged is not None:
+                    raise damaged
                 self._locations = session.id_locations()
             except BaseException:
                 session.close()
