@@ -17,7 +17,7 @@ from search.backends import BACKENDS, SINGLE_WRITER, open_target
 from search.backends.base import BackendUnreachable, TargetIncompatible
 
 from search import settings
-from search.errors import SearchServiceError
+from search.errors import run_command
 
 from . import pipeline
 from .sources import UnsupportedFile
@@ -44,18 +44,7 @@ def main(argv=None) -> int:
     exit status (0 done, 1 some ids not found / the writer failed / an index
     that cannot be read (damaged, unreachable), 2 a refusal or bad input,
     130 interrupted).  Errors are one ``error:`` line, never a traceback."""
-    try:
-        return _main(argv)
-    except settings.SettingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SearchServiceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1 if exc.status >= 500 else 2
-    except OSError as exc:  # a path that cannot be used; the index's lock held by another writer
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
+    return run_command(_main, argv)
 
 def _main(argv) -> int:
     settings.current()

@@ -9,7 +9,7 @@ import sys
 
 from . import settings
 from .engine import SearchEngine
-from .errors import SearchServiceError
+from .errors import SearchServiceError, run_command
 from .fields import FACET_FIELDS
 from .models import SearchRequest
 from .timeutil import DateError, local_time, parse_range
@@ -73,18 +73,7 @@ def main(argv=None) -> int:
     the service); 2 for bad input (a date, a setting, a missing index or
     query file, a bad line of it), each printed as one ``error:`` line;
     bad arguments exit with argparse's status 2."""
-    try:
-        return _main(argv)
-    except settings.SettingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SearchServiceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1 if exc.status >= 500 else 2
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
+    return run_command(_main, argv)
 
 def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m search", description="Query the news search index.")

@@ -52,3 +52,22 @@ class SearchServiceError(Exception):
     def public_message(self) -> str:
         """The message a client sees (text): ``str(self)``."""
         return str(self)
+
+
+def run_command(command, argv) -> int:
+    """Run a command line's ``command(argv)`` (returning its exit status)
+    and report its errors as one ``error: <message>`` line on stderr, never
+    a traceback: bad input (a ``SearchServiceError`` of status 4xx, a
+    ``ValueError`` one such as a setting that cannot be used, an ``OSError``:
+    a path that cannot be used, a lock held by another writer) exits 2; an
+    index that cannot be read (5xx: damaged, unreachable) exits 1."""
+    import sys
+
+    try:
+        return command(argv)
+    except SearchServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if exc.status < 500 or isinstance(exc, ValueError) else 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
