@@ -81,6 +81,9 @@ def rebuild_command(args) -> int:
         print(f"warning: {args.index} is damaged: {'; '.join(damaged)}. Their articles cannot be read or "
               f"checked against the store; the new index holds the {store.count()} articles of {args.store} "
               "(the readable segments' articles are all among them).", file=sys.stderr)
+    elif found := rebuild.damage(args.backend, args.index, args.opensearch_url):
+        # Readable articles, damaged derived files (sidecars): the rebuild replaces them.
+        print(f"warning: {args.index} is damaged: {'; '.join(found)}; the rebuild replaces it", file=sys.stderr)
     if running_writer(args.index, args.backend, args.store):
         # The service's writer owns the index: it rebuilds from the store
         # (without reading the old index) and swaps.

@@ -108,7 +108,16 @@ def rebuild_from_store_directly(backend: str, index: str, store, userdict: str |
     store.set_applied(snapshot)
 
 
-def is_current(backend: str, index: str, opensearch_url: str | None = None) -> bool:
-    """Can this version's writer open the index (missing counts as yes)?"""
+def damage(backend: str, index: str, opensearch_url: str | None = None) -> list[str]:
+    """What is damaged in the index: one sentence per damaged file ([] if nothing)."""
     with _target(backend, index, opensearch_url) as target:
-        return target.is_current()
+        found = target.damage() if target.exists() else None
+        return [] if found is None else list(getattr(found, "problems", [str(found)]))
+
+
+def is_current(backend: str, index: str, opensearch_url: str | None = None) -> bool:
+    """Can this version's writer open the index (missing counts as yes)?
+    Not when it is of another analysis version, nor when it is damaged
+    (a damaged segment or sidecar file: the writer refuses to open it)."""
+    with _target(backend, index, opensearch_url) as target:
+        return target.is_current() and (not target.exists() or target.damage() is None)

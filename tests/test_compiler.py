@@ -91,7 +91,8 @@ def test_lead_wraps_the_body_clauses(compiler):
     assert clause.describe() == {"op": "lead", "clause": {"op": "word", "text": "疫苗", "fields": ["body"]}}
     assert clause.label() == "lead:疫苗" and clause.needles() == ["疫苗"]
     [clause], _ = compiled(compiler, q.Phrase("疫苗 接种", "lead"))
-    assert clause.inner == PhraseClause("疫苗 接种", [("疫苗", 0), ("接种", 3)], ("body",))
+    # the break typed between the runs is a break in the text: 苗 ends a run there
+    assert clause.inner == PhraseClause("疫苗 接种", [("疫苗", 0), ("苗", 1), ("接种", 3)], ("body",))
     assert clause.label() == 'lead:"疫苗 接种"'
 
 

@@ -85,9 +85,12 @@ def problems(path: str, indexname: str = "MAIN") -> list[str]:
 
 
 def corrupt_error(path: str, found: list[str]) -> IndexCorrupt:
-    """The exception for damage ``found`` in the index at ``path``, with
-    the way to repair it."""
-    return IndexCorrupt(
+    """The exception for damage ``found`` (sentences, one per damaged
+    file) in the index at ``path``, with the way to repair it; the
+    sentences are also its ``problems`` attribute."""
+    exc = IndexCorrupt(
         f"the index at {path} is damaged: {'; '.join(found)}. Searches cannot be answered until it is rebuilt: "
         f"`python -m indexer rebuild --index {path}` (from the article store feeding the index, or "
         "`--store STORE`; damaged sidecar files alone are rebuilt from the index itself)")
+    exc.problems = list(found)  # each damaged file, in a sentence
+    return exc
