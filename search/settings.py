@@ -66,18 +66,23 @@ class Settings:
                           "terms kept out of suggestions and hot searches (re-read when changed)")
     query_log: str | None = _var("SEARCH_QUERY_LOG", None, "readers' query log, or off (unset: beside the index)")
     query_log_days: float = _var("SEARCH_QUERY_LOG_DAYS", 90.0, "days the query log keeps", low=1)
-    hot_min_clients: int = _var("SEARCH_HOT_MIN_CLIENTS", 3, "distinct readers a day a query needs to count as hot", low=1)
+    hot_min_clients: int = _var("SEARCH_HOT_MIN_CLIENTS", 3, "distinct readers a day a query needs to count as hot",
+                                low=1)
     hot_refresh: float = _var("SEARCH_HOT_REFRESH", 60.0, "seconds a computed hot-search list is reused", low=0)
     max_page_size: int = _var("SEARCH_MAX_PAGE_SIZE", 100, "largest size accepted", low=1)
-    max_query_length: int = _var("SEARCH_MAX_QUERY_LENGTH", 200, "longest query accepted (characters)", low=1, high=MAX_QUERY_LENGTH)
+    max_query_length: int = _var("SEARCH_MAX_QUERY_LENGTH", 200, "longest query accepted (characters)",
+                                 low=1, high=MAX_QUERY_LENGTH)
     max_result_window: int = _var("SEARCH_MAX_RESULT_WINDOW", 10000, "deepest result reachable by paging", low=1)
-    refresh_interval: float = _var("SEARCH_REFRESH_INTERVAL", 1.0, "seconds between checks for new index commits", low=0)
+    refresh_interval: float = _var("SEARCH_REFRESH_INTERVAL", 1.0, "seconds between checks for new index commits",
+                                   low=0)
     cors_origins: tuple[str, ...] = _var("SEARCH_CORS_ORIGINS", (), "origins allowed to call the GET API, or *")
-    postings_cache_mb: float = _var("SEARCH_POSTINGS_CACHE_MB", 96.0, "decoded posting lists kept per process (MiB)", low=0)
+    postings_cache_mb: float = _var("SEARCH_POSTINGS_CACHE_MB", 96.0, "decoded posting lists kept per process (MiB)",
+                                    low=0)
     log_client_ip: bool = _var("SEARCH_LOG_CLIENT_IP", False, "add client IPs to the access log")
     site_name: str = _var("SEARCH_SITE_NAME", "新闻搜索", "the site's name on the reader pages")
     article_store: str | None = _var("SEARCH_ARTICLE_STORE", None, "the article store, or off (unset: beside the index)")
-    store_busy_timeout: float = _var("SEARCH_STORE_BUSY_TIMEOUT", 3.0, "seconds a write waits for the store's lock", low=0, high=3600)
+    store_busy_timeout: float = _var("SEARCH_STORE_BUSY_TIMEOUT", 3.0, "seconds a write waits for the store's lock",
+                                     low=0, high=3600)
     write_tokens: str | None = _var("SEARCH_WRITE_TOKENS", None, "SHA-256 digests of the write and staff tokens")
     write_wait: float = _var("SEARCH_WRITE_WAIT", 5.0, "seconds a write waits for its index commit", low=0, high=3600)
     max_body_bytes: int = _var("SEARCH_MAX_BODY_BYTES", 32 * 2**20, "largest request body (bytes)", low=1)
@@ -88,14 +93,17 @@ class Settings:
     secret_key: str | None = _var("SEARCH_SECRET_KEY", None, "the key that signs staff cookies")
     secret_key_file: str | None = _var("SEARCH_SECRET_KEY_FILE", None, "where the generated key is kept")
     staff_sessions: str | None = _var("SEARCH_STAFF_SESSIONS", None, "live staff sessions (SQLite)")
-    staff_session_hours: float = _var("SEARCH_STAFF_SESSION_HOURS", 12.0, "how long a staff session lasts (hours)", low=0.01)
+    staff_session_hours: float = _var("SEARCH_STAFF_SESSION_HOURS", 12.0, "how long a staff session lasts (hours)",
+                                      low=0.01)
     query_timeout: float = _var("SEARCH_QUERY_TIMEOUT", 5.0, "seconds after which a search is stopped (503)", low=0.01)
     writer_restart_delay: float = _var("SEARCH_WRITER_RESTART_DELAY", 1.0, "seconds before the writer restarts", low=0)
-    writer_restart_max: float = _var("SEARCH_WRITER_RESTART_MAX", 60.0, "longest restart delay of the writer (s)", low=0)
+    writer_restart_max: float = _var("SEARCH_WRITER_RESTART_MAX", 60.0, "longest restart delay of the writer (s)",
+                                     low=0)
     writer_status: str | None = _var("SEARCH_WRITER_STATUS", None, "the writer supervisor's status file")
     backlog_max_age: float = _var("SEARCH_BACKLOG_MAX_AGE", 300.0, "seconds of indexing backlog before degraded", low=1)
     client_timeout: float = _var("SEARCH_CLIENT_TIMEOUT", 10.0, "seconds a client has to send its request", low=0.1)
-    buffer_body_bytes: int = _var("SEARCH_BUFFER_BODY_BYTES", 2**20, "bodies read in full before a thread takes them", low=0)
+    buffer_body_bytes: int = _var("SEARCH_BUFFER_BODY_BYTES", 2**20, "bodies read in full before a thread takes them",
+                                  low=0)
     port: int = _var("PORT", 8000, "port for scripts/serve and the Procfile", low=1, high=65535)
     web_concurrency: int = _var("WEB_CONCURRENCY", 2, "gunicorn worker processes", low=1)
     gunicorn_threads: int = _var("GUNICORN_THREADS", 2, "threads per gunicorn worker", low=1)
