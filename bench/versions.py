@@ -83,6 +83,12 @@ def write_slice(n: int, path: str) -> int:
     return written
 
 
+def _shown(tree: str, root: str) -> str:
+    """``tree`` as recorded in the results: relative to the project root
+    (``.`` for this checkout), never a machine's absolute path."""
+    return os.path.relpath(os.path.abspath(tree), root)
+
+
 def _env(tree: str) -> dict:
     return dict(os.environ, PYTHONPATH=os.path.abspath(tree))
 
@@ -126,8 +132,8 @@ def main(argv=None) -> int:
     ratios = {k: round(best["after"][k] / best["before"][k], 3) for k in best["after"]}
     print("after/before (best of the rounds): " + ", ".join(f"{k} {v}" for k, v in ratios.items()))
     write_result(os.path.join(HERE, "results", "versions.json"), {
-        "articles": n, "rounds": args.rounds, "before": os.path.abspath(args.before),
-        "after": os.path.abspath(args.after), "runs": rows, "best": best, "after_over_before": ratios})
+        "articles": n, "rounds": args.rounds, "before": _shown(args.before, ROOT),
+        "after": _shown(args.after, ROOT), "runs": rows, "best": best, "after_over_before": ratios})
     return 0
 
 
