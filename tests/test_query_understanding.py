@@ -57,6 +57,8 @@ ARTICLES = [
     {"id": "p2", "title": "县域", "body": "县域经济的发展很快。"},
     {"id": "p3", "title": "会议", "body": "经济 发展论坛开幕。"},
     {"id": "p4", "title": "报告", "body": "报告谈到经济，发展和民生。"},
+    {"id": "p5", "title": "股市", "body": "纽约（New York）股市收涨。"},
+    {"id": "p6", "title": "品牌", "body": "NewYork品牌开店。"},
     # Regional vocabulary: alternatives at query time, never rewritten text.
     {"id": "r1", "title": "普及率", "body": "本港網際網路普及率上升。", "lang": "zh-Hant"},
     {"id": "r2", "title": "普及率", "body": "全国互联网普及率上升。", "lang": "zh-Hans"},
@@ -210,7 +212,7 @@ def test_a_quoted_phrase_matches_its_symbols(crafted, query, expected):
 
 @pytest.mark.parametrize("query, expected", [
     ('"经济 发展"', {"p3", "p4"}), ('"经济，发展"', {"p3", "p4"}), ('"经济发展"', {"p1"}),
-    ('"经济的发展"', {"p2"}),
+    ('"经济的发展"', {"p2"}), ('"new york"', {"p5"}), ('"NewYork"', {"p6"}), ('"经济、发展"', {"p3", "p4"}),
 ])
 def test_a_break_typed_in_a_phrase_is_a_break_in_the_text(crafted, query, expected):
     """Never 经济的发展 for "经济 发展" (the Whoosh backend matched any one

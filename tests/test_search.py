@@ -233,6 +233,8 @@ def test_exclusion(engine, sample_records):
     ("香港 NOT (NOT 选举)", "香港 选举"),
     ("香港 -(-选举)", "香港 选举"),
     ("-(-渔业 -林业)", "渔业 OR 林业"),  # not (not a and not b) = a or b
+    ("-(NOT 香港)", "香港"),
+    ("香港 -(-title:选举)", "香港 title:选举"),
 ])
 def test_an_excluded_exclusion_is_required(engine, negated, plain):
     """A double negation finds what it names (it used to be dropped,
