@@ -73,10 +73,9 @@ def _answer(seq: int, payload: dict, created: bool = False):
     is damaged: the change is safe in the store and comes back with the
     rebuild)."""
     store = _store()
-    damage = None
-    if store.wait_applied(seq, current_app.config["SEARCH_WRITE_WAIT"]):
-        damage = _index_damage()
-    if store.applied() >= seq and damage is None:
+    applied = store.wait_applied(seq, current_app.config["SEARCH_WRITE_WAIT"])
+    damage = _index_damage() if applied else None
+    if applied and damage is None:
         resp = jsonify({**payload, "seq": seq, "status": "indexed"})
         resp.status_code = 201 if created else 200
     else:
@@ -195,8 +194,9 @@ def change_status(seq):
     store = _store()
     if seq < 1 or seq > store.last_seq():
         return error(404, f"no change {seq}")
-    damage = _index_damage() if store.applied() >= seq else None
-    body = {"seq": seq, "status": "indexed" if store.applied() >= seq and damage is None else "queued",
+    applied = store.applied() >= seq
+    damage = _index_damage() if applied else None
+    body = {"seq": seq, "status": "indexed" if applied and damage is None else "queued",
             "backlog": store.backlog()}
     if damage:
         body["problem"] = f"stored, but the index cannot be read: {damage}"

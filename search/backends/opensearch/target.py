@@ -26,7 +26,8 @@ from itertools import zip_longest
 from ...analysis import Analyzer
 from ...documents import prepare
 from ...segmenter import get_segmenter
-from ..base import BackendUnreachable, Outcome
+from ..base import Outcome
+from .errors import translated
 from .groups import regroup
 from .indexing import SourceDoc, apply, create_generation, ensure_alias, known_hashes, stored_documents, swap_alias
 from .mapping import to_source
@@ -43,35 +44,6 @@ def connect(url: str | None):
     if not url:
         raise ValueError("the opensearch backend needs --opensearch-url (or OPENSEARCH_URL)")
     return OpenSearch(url, timeout=120)
-
-
-def without_password(url: str | None) -> str:
-    """The URL as it may be printed (credentials can be part of it)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url or "")
-    if parts.password is None:
-        return url or ""
-    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}"
-                          + (f":{parts.port}" if parts.port else "")).geturl()
-
-
-def _unreachable(target, exc) -> BackendUnreachable:
-    return BackendUnreachable(f"cannot reach OpenSearch at {without_password(target.url)}: {exc}")
-
-
-def _reachable(method):
-    """Raise the cluster client's connection errors as ``BackendUnreachable``."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        from opensearchpy.exceptions import ConnectionError as Unreachable
-
-        try:
-            return method(self, *args, **kwargs)
-        except Unreachable as exc:
-            raise _unreachable(self, exc) from exc
-
-    return wrapper
 
 
 def _in_turn(units: list[list]):
@@ -133,18 +105,18 @@ class OpenSearchTarget:
         if create and _index is None:
             self._ensure()
 
-    @_reachable
+    @translated
     def _ensure(self) -> None:
         ensure_alias(self.client, self.location, self.shards or 1, self.replicas if self.replicas is not None else 1)
         self._checked = True
 
     # ---- what is there --------------------------------------------------------
-    @_reachable
+    @translated
     def exists(self) -> bool:
         """Is there an index or alias ``location``?"""
         return bool(self.client.indices.exists(index=self.location))
 
-    @_reachable
+    @translated
     def is_current(self) -> bool:
         """Can this version write to it (a missing alias counts as yes)?"""
         from .backend import IncompatibleIndex, OpenSearchBackend
@@ -157,17 +129,13 @@ class OpenSearchTarget:
             return False
         return True
 
+    @translated
     def stored_documents(self, damaged: list | None = None):
         """The stored fields of every document (scrolled); ``damaged`` is
         not used (a cluster reports no damaged segments)."""
-        from opensearchpy.exceptions import ConnectionError as Unreachable
+        yield from stored_documents(self.client, self.index)
 
-        try:
-            yield from stored_documents(self.client, self.index)
-        except Unreachable as exc:
-            raise _unreachable(self, exc) from exc
-
-    @_reachable
+    @translated
     def known(self) -> dict[str, str | None]:
         """id -> record hash of every document (scrolled; {} without an index)."""
         if not self.client.indices.exists(index=self.index):
@@ -191,7 +159,7 @@ class OpenSearchTarget:
         """Factory of ``SourceWriter``s (picklable)."""
         return functools.partial(SourceWriter, self.userdict)
 
-    @_reachable
+    @translated
     def apply(self, parts, deletes=()) -> Outcome:
         """One streamed bulk request: the deletions, then the sources of
         ``parts`` in order (retried with back-off; raises if a document
@@ -207,12 +175,12 @@ class OpenSearchTarget:
         return Outcome(added=added, updated=updated, deleted=done.get("deleted", []),
                        not_found=done.get("not_found", []))
 
-    @_reachable
+    @translated
     def commit(self, clean: bool = True) -> None:
         """A refresh: what was applied becomes searchable."""
         self.client.indices.refresh(index=self.index)
 
-    @_reachable
+    @translated
     def finish(self, changed: bool) -> None:
         """Refresh, then regroup near-duplicates after changes (a withdrawn
         representative hands its group on)."""
@@ -243,7 +211,7 @@ class OpenSearchTarget:
         self._regroup_job.start()
 
     # ---- generations -----------------------------------------------------------
-    @_reachable
+    @translated
     def new_generation(self) -> "OpenSearchTarget":
         """A new empty index ``<alias>-<timestamp>`` with this version's
         mapping, not behind the alias yet."""
@@ -258,7 +226,7 @@ class OpenSearchTarget:
         return OpenSearchTarget(self.url, self.location, self.userdict, client=self.client, create=False,
                                 shards=shards, replicas=replicas, _index=name)
 
-    @_reachable
+    @translated
     def swap_in(self) -> str:
         """Point the alias at this index (``indexing.swap_alias``); returns its name."""
         swap_alias(self.client, self.location, self.index, self.replicas)
