@@ -197,10 +197,6 @@ def run_new_generation(live, articles, summary: Summary, **kwargs) -> Summary:
     return summary
 
 
-def _open(index: str, backend: str, opensearch_url: str | None, userdict: str | None, **options):
-    return open_target(backend, index, opensearch_url=opensearch_url, userdict=userdict, **options)
-
-
 def build(index_dir: str, paths: list[str], userdict: str | None = None, workers: int | None = None,
           batch_size: int = DEFAULT_BATCH, progress: bool | None = None, report=None,
           acknowledged: bool = False, backend: str = "whoosh", opensearch_url: str | None = None,
@@ -220,8 +216,8 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
     summary = Summary()
     t0 = time.monotonic()
     bar = None
-    target = _open(index_dir, backend, opensearch_url, userdict, shards=shards, replicas=replicas,
-                   create=not new_generation)
+    target = open_target(backend, index_dir, opensearch_url=opensearch_url, userdict=userdict, shards=shards,
+                         replicas=replicas, create=not new_generation)
     try:
         if progress:
             from tqdm import tqdm
@@ -264,7 +260,7 @@ def delete(index_dir: str, doc_ids: list[str], backend: str = "whoosh",
            opensearch_url: str | None = None) -> tuple[int, list[str]]:
     """Delete documents by id; returns (deleted count, ids not found).
     Raises ValueError for an OpenSearch alias that does not exist."""
-    target = _open(index_dir, backend, opensearch_url, None, create=False)
+    target = open_target(backend, index_dir, opensearch_url=opensearch_url, create=False)
     try:
         done = target.apply([], doc_ids)
         target.finish(bool(done.deleted))

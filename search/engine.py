@@ -35,7 +35,7 @@ from .querylog import QueryLog
 from .results import brief, hit
 from .searchbox import SearchBox
 from .segmenter import get_segmenter
-from .settings import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS  # noqa: F401 - one definition, re-exported
+from .settings import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS
 from .synonyms import Synonyms, expand
 
 _TAGS = re.compile(r"</?mark>")
@@ -91,11 +91,6 @@ class SearchEngine:
         from .backends import open_backend
 
         return cls(open_backend(backend, index_dir, refresh_interval, opensearch_url), userdict_path, **options)
-
-    # ---- query compilation -----------------------------------------------
-    def compile(self, parsed: q.Query, fields: str = "all") -> tuple[list, list]:
-        """(must, must_not) clauses of a parsed query (``QueryCompiler.compile``)."""
-        return self.compiler.compile(parsed, fields)
 
     @staticmethod
     def understood(clauses) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from indexer import paths
-from search.settings import Settings, current
+from search.settings import SettingError, Settings, current
 
 from .auth import parse_digests
 
@@ -36,15 +36,18 @@ def check(environ=None) -> dict:
     """The Flask config of ``environ`` (see ``from_env``), checked as a
     worker checks it at start (rate-limit rules, the cookie key's length),
     so that the service's commands refuse a bad setting before any worker
-    starts.  Raises ``SettingError`` or ``ValueError`` naming the variable."""
+    starts.  Raises ``SettingError`` naming the variable."""
     from . import limits
     from .secret import MIN_LENGTH
 
     config = from_env(environ)
-    for name in ("SEARCH_RATE_LIMIT", "SEARCH_LOGIN_RATE_LIMIT"):
-        limits.validate_spec(name, config[name])
+    try:
+        for name in ("SEARCH_RATE_LIMIT", "SEARCH_LOGIN_RATE_LIMIT"):
+            limits.validate_spec(name, config[name])
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
     key = config.get("SEARCH_SECRET_KEY")
     if key and len(key) < MIN_LENGTH:
-        raise ValueError(f"SEARCH_SECRET_KEY is too short: at least {MIN_LENGTH} characters")
+        raise SettingError(f"SEARCH_SECRET_KEY is too short: at least {MIN_LENGTH} characters")
     return config
 

@@ -6,19 +6,14 @@ a worker's traceback.  Exit 0 when every setting can be used, else print
 
 from __future__ import annotations
 
-import sys
+from search.errors import run_command
 
 from .config import check
 
 
 def main() -> int:
     """Check the environment's settings (``web.config.check``); the exit status."""
-    try:
-        check()
-    except ValueError as exc:  # SettingError is one
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda _argv: check() and 0, None)
 
 
 if __name__ == "__main__":

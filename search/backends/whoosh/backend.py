@@ -192,7 +192,7 @@ class WhooshBackend:
 
     def execute(self, plan: Plan) -> BackendResult:
         """``Executor.run`` on the current view (errors: ``IndexBackend.execute``)."""
-        return Executor(self.view, plan.deadline).run(plan)
+        return Executor(self.view).run(plan)
 
     def get(self, doc_id: str) -> dict | None:
         """The stored fields of the live article ``doc_id``, or None."""
