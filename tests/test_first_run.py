@@ -10,6 +10,7 @@ install takes minutes and the registry."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -111,3 +112,20 @@ def test_every_python_m_web_command_in_the_readme_runs_as_a_module_without_warni
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                                 env=env, cwd=ROOT)
         assert result.returncode == 0, f"{module}: {result.stderr[-500:]}"
+
+
+def test_maven_writes_no_colour_codes_even_on_a_terminal():
+    """scripts/opensearch runs Maven through ``mvn_plain``: its output has
+    no ANSI escape codes, even on a terminal (a pty made by ``script``)."""
+    import pytest
+
+    if not (shutil.which("mvn") and shutil.which("script") and shutil.which("java")):
+        pytest.skip("needs mvn, java and script(1)")
+    with open(os.path.join(ROOT, "scripts", "opensearch"), encoding="utf-8") as f:
+        definition = next(line for line in f if line.startswith("mvn_plain()"))
+    launcher = os.path.join(ROOT, "tools", "opensearch-cluster")
+    command = f"{definition.strip()}\ncd {launcher} && mvn_plain -o validate"
+    result = subprocess.run(["script", "-qec", f"bash -c {shlex.quote(command)}", "/dev/null"],
+                            capture_output=True, timeout=120)
+    assert b"BUILD SUCCESS" in result.stdout, result.stdout[-2000:]
+    assert b"\x1b[" not in result.stdout
