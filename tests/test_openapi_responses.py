@@ -273,3 +273,25 @@ def test_over_real_http_a_typo_is_a_400_naming_it(server):
     assert re.match(r"unknown query parameter 'sizee' \(did you mean 'size'\?\): GET /api/search takes q, ",
                     body["error"]), body
     assert body["status"] == 400
+
+
+def test_a_pages_links_to_the_api_carry_only_what_the_api_takes(apps):
+    """The results page takes parameters the API does not (a typo, a page's
+    own setting): its Link header to /api/search and its export link keep
+    only the parameters those operations declare, so neither leads to a 400."""
+    import html
+
+    client = apps["normal"].test_client()
+    login = client.post("/staff/login", data={"token": STAFF_TOKEN, "next": "/"},
+                        headers={"Origin": "http://localhost"})
+    assert login.status_code in (302, 303), login.status_code
+    page = client.get("/search?q=香港&explian=1&page=1&sort=newest&tag=选举&utm_source=x")
+    assert page.status_code == 200
+    link = re.search(r"<([^>]*/api/search[^>]*)>", page.headers["Link"]).group(1)
+    assert "explian" not in link and "utm_source" not in link and "sort=newest" in link
+    assert client.get(link).status_code == 200
+    export = html.unescape(re.search(r'href="(/api/export\?[^"]*)"', page.get_data(as_text=True)).group(1))
+    assert "explian" not in export and "page=" not in export and "sort=newest" in export
+    resp = client.get(export, headers=STAFF)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    assert "t-1" in resp.get_data(as_text=True)

@@ -74,6 +74,19 @@ def unknown_message(unknown: list[str], allowed: tuple[str, ...], endpoint: str)
     return f"unknown query {noun} {', '.join(parts)}: {endpoint} takes {takes}"
 
 
+def keep_declared(path: str, items, method: str = "GET") -> list[tuple[str, str]]:
+    """The (name, value) pairs of ``items`` that the operation ``method
+    path`` (a path of the document, e.g. ``/api/export``) declares, in
+    their order: what a page may carry over into a link to the API (a page
+    takes parameters the API does not, and would otherwise link to a 400).
+    All of ``items`` when the document lacks the operation."""
+    found = _declared_here().get((route_key(path), method))
+    items = list(items)
+    if found is None:
+        return items
+    return [(name, value) for name, value in items if name in found[1]]
+
+
 def check() -> None:
     """Raise ParamError (400) when a request under ``/api/`` carries a
     query parameter its operation does not declare (see the module
