@@ -93,7 +93,10 @@ def _drive(apps, document):
     applied to every route alike."""
     for rule, method in _operations(apps["normal"]):
         body = BODY if method in ("PUT", "POST") else None
-        operation = document["paths"].get(_doc_path(document, rule), {}).get(method.lower(), {})
+        try:
+            operation = document["paths"][_doc_path(document, rule)][method.lower()]
+        except (AssertionError, KeyError):
+            continue  # undocumented: test_every_api_route_is_in_the_document names it
         required = "&".join(f"{p['name']}=x" for p in operation.get("parameters", ())
                             if p.get("in") == "query" and p.get("required"))
         conditions = {
