@@ -55,7 +55,14 @@ def apps(index_dir, tmp_path_factory):
         "limited": _app(index_dir, tmp, SEARCH_RATE_LIMIT="1/hour"),
         "no_index": _app(str(tmp / "missing-index"), tmp),
         "small_bodies": _app(index_dir, tmp, MAX_CONTENT_LENGTH=64),
+        "store_broken": _app(index_dir, tmp, SEARCH_ARTICLE_STORE=_not_a_database(tmp)),
     }
+
+
+def _not_a_database(tmp) -> str:
+    path = tmp / "damaged.sqlite"
+    path.write_bytes(b"not a database " * 100)
+    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +113,7 @@ def _drive(apps, document):
             "wrong token": ("normal", _url(rule, True), {"Authorization": "Bearer nope"}, body, {}),
             "unknown id": ("normal", _url(rule, False), STAFF, body, {}),
             "index missing": ("no_index", _url(rule, True), STAFF, body, {}),
+            "store damaged": ("store_broken", _url(rule, True), STAFF, body, {}),
             "body too large": ("small_bodies", _url(rule, True), STAFF, body, {}),
             "compressed body": ("normal", _url(rule, True), STAFF, body, {"Content-Encoding": "gzip"}),
         }
@@ -146,6 +154,9 @@ def test_every_status_the_api_gives_is_documented(driven, document):
     assert not undocumented, "\n".join(undocumented)
     # The conditions do reach the statuses they are meant to reach.
     assert {"400", "401", "403", "404", "409", "413", "415", "429", "503"} <= seen, seen
+    store_503 = {rule for rule, method, condition, resp in driven
+                 if condition == "store damaged" and resp.status_code == 503}
+    assert {"/api/audit", "/api/changes/<int:seq>"} <= store_503, store_503
 
 
 def test_retry_after_is_sent_and_declared_with_429_and_503(driven, document):

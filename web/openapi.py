@@ -229,12 +229,17 @@ def _q(name, schema, desc, required=False):
 #   every request without a valid token or staff session is counted);
 # - an operation with ``security``: 401 (no credentials) and 403 (a wrong
 #   token, or writes disabled);
+# - an operation that uses the article store (USES_STORE): 503 with
+#   Retry-After (the store cannot be opened, read or committed);
 # - an operation that reads the index (READS_INDEX): 503 with Retry-After
 #   (the index unavailable: 5 s; damaged: 30 s; a query stopped by
 #   SEARCH_QUERY_TIMEOUT: no Retry-After);
 # - an operation with a request body: 408 (the body stopped coming), 413
 #   (over SEARCH_MAX_BODY_BYTES), 415 (a Content-Encoding).
 READS_INDEX = {"search", "article", "related", "coverage", "timeline", "export", "suggest", "queries"}
+# Operations that read or write the article store: 503 with Retry-After
+# when it cannot be opened, read or committed (locked, read-only, damaged).
+USES_STORE = {"putArticle", "deleteArticle", "bulk", "audit", "change"}
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
                                "schema": {"type": "integer", "minimum": 1}}}
 COMMON = {
@@ -249,6 +254,8 @@ COMMON = {
     "503": "The index is not available (missing, being built, damaged: retry after Retry-After), "
            "or the query took longer than SEARCH_QUERY_TIMEOUT",
 }
+STORE_UNAVAILABLE = ("The article store cannot be opened, read or committed now (locked, read-only, damaged): "
+                     "nothing was stored; retry after Retry-After")
 EXAMPLE_ERRORS = {
     "400": "unknown query parameter 'explian': {op} takes {params}",
     "401": "authentication required: send 'Authorization: Bearer <token>'",
@@ -277,6 +284,8 @@ def _complete(paths: dict) -> None:
                 wanted += ["401", "403"]
             if op["operationId"] in READS_INDEX:
                 wanted.append("503")
+            if op["operationId"] in USES_STORE:
+                responses.setdefault("503", _err(STORE_UNAVAILABLE))
             if "requestBody" in op:
                 wanted += ["408", "413", "415"]
             for status in wanted:
