@@ -41,8 +41,11 @@ name (公立醫院前線醫生).  Names are written as in the text (Traditional 
 Traditional).  Two kinds of credit are labelled but not scored, since the
 extractor skips them by design (precision first): names in Latin script
 (``Lewis Wong``) and pen names (``pen_name``: no surname, 粉末 小王子, or a
-surname with an honorific only, 朱老師 吳君); both are counted under
-``not_scored``.
+surname with an honorific only, 朱老師 吳君); both are listed under
+``not_scored`` and count neither way (extracting such a name is no error).
+One label was corrected after the first run (hkcnews-41987: a 實習記者：
+line missed in the first reading, found by a second pass over every short
+credit-like line of the sample); the correction is its own commit.
 
 **The figures** (``score``), each for ``all`` credited roles (what fills
 the author facet: ``Credits.authors``) and for ``authors`` only
@@ -215,7 +218,8 @@ def score(sample: dict, labels: dict[str, dict], articles: dict) -> dict:
         fps, fns = [], []
         for i, w in weights.items():
             credits = extract(articles[i].title, articles[i].body)
-            pred_roles = {c.name: c.role for c in credits.found if keep(c.role)}
+            skipped = {c["name"] for c in labels[i]["credits"] if not_scored(c)}
+            pred_roles = {c.name: c.role for c in credits.found if keep(c.role) and c.name not in skipped}
             pred = set(pred_roles)
             gold_roles = {}
             for c in labels[i]["credits"]:
