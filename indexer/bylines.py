@@ -114,7 +114,8 @@ STOP_WORDS = (
 STOP_CHARS = frozenset("从在了到对把被的是与及也都就又还已这那们您我你他她说称问吗呢吧啊将为向于和等")
 # Institution and place suffixes (社 台 网 部 局 市 镇 ...; 林記 鹿米館: shops):
 # rejected as a token's last character, or before 长 (王镇长 is a title).
-# Inside a name they are ordinary characters (黃鎮忠, 李國台).
+# Inside a name they are ordinary characters (黃鎮忠, 周村英); a name ending
+# in one (李國台) is still lost, the price of precision.
 SUFFIX_CHARS = frozenset("社台网报部局厅署委办组团队协盟省市县州镇村馆店记")
 
 _HAN = "\u3400-\u9fff\uf900-\ufaff"
