@@ -2,11 +2,15 @@
 
 Many records carry no ``author`` (all of CCTV 新闻联播) although the text
 names the people the outlet credited: a reporter's stand-up line
-(``本台记者 李某：…``), an agency dateline (``新华社北京5月3日电（记者 李某）``),
-an editor line (``（视频编辑：甲 文字编辑：乙）``) or a credit block
-(``【撰文：某某／攝影：某某】``).  ``extract`` reads those; ``enrich`` fills an
-article's empty ``author`` / ``source`` from them and never replaces a value
-the record carries.
+(``本台记者 李某：…``), an agency or newspaper dateline
+(``新华社北京5月3日电（记者 李某）``, ``本报北京11月28日电（记者 李某 通讯员 王某）``),
+a report line (``本报记者 李某 报道：…``, ``通讯员 王某 记者 李某 报道``), an
+editor line (``（视频编辑：甲 文字编辑：乙）``) or a credit line or block
+(``文／某某``, ``主筆 | 某某``, ``【撰文：註冊藥劑師某某】``, ``【撰文：某某／攝影：某某】``).
+``extract`` reads those; ``enrich`` fills an article's empty ``author`` /
+``source`` from them and never replaces a value the record carries.  A
+dateline's place and day (``北京``, ``11月28日``) go to ``Credits.place`` /
+``Credits.date``, never to the names.
 
 Precision matters more than recall here (a wrong author becomes a facet
 value that users click), so:
@@ -19,8 +23,21 @@ value that users click), so:
   surname such as 陳方安生), with no function word or verb in it (the many
   ``记者从……获悉`` / ``接受记者采访`` sentences name nobody), or a
   transliteration with ``·`` (``迈克尔·某某``);
+* in a labelled credit line (``撰文：`` ``文／`` ``記者：`` ...), where the
+  label already says a person follows, a title after the name (``師傅 醫生
+  博士 姑娘``) and a descriptor before it ending in a job or office
+  (``註冊藥劑師`` ``區議員`` ``專科``) are dropped, and what is left must still
+  pass the name check; nowhere else;
+* a report line is read only at a paragraph start or as a bracketed group
+  (``据记者某某报道`` inside prose is a source, not a byline);
 * Latin-script names (``Lewis Wong``) and pen names without a surname are
   skipped, and per-photo captions (``某某攝``) are not article credits.
+
+Measured on 392 hand-labelled records of both corpora
+(``eval/bylines_gold.py``): precision 1.0 and recall 0.926 per name before
+the report-line, slash-label and title rules, 1.0 / 1.0 after (on the sample
+that showed the misses; over the full corpora the new rules add 388 names,
+drop none, and a read sample of 60 of them was all correct).
 
 Editors count as credits: ``（视频编辑：… 文字编辑：…）`` is the only byline
 CCTV gave its 2012-2015 items, so it is what an "author" facet should show.
@@ -357,7 +374,12 @@ _AUTHOR_IN_BRACKETS = re.compile(r"[【\[]\s*作者\s*[：:]\s*(?P<names>[^】\]
 
 
 def extract(title: str, body: str) -> Credits:
-    """Credits stated in an article's text.
+    """Credits stated in an article's text: a ``Credits`` with ``authors``
+    (distinct names, text order, Traditional kept as written), ``found`` (the
+    same names with role and pattern), ``source`` (an agency or outlet
+    named by a lead or dateline), ``dateline`` / ``place`` / ``date`` (strings
+    as written, or None).  ``body`` is plain text with ``\n`` between
+    paragraphs; empty text gives an empty ``Credits``.  Raises nothing.
 
     ``title`` is accepted for symmetry with the record; headlines in our
     corpora carry column labels (记者调查：…) but never a byline, so it is not
