@@ -37,7 +37,7 @@ Measured on 392 hand-labelled records of both corpora
 (``eval/bylines_gold.py``): precision 1.0 and recall 0.926 per name before
 the report-line, slash-label and title rules, 1.0 / 1.0 after (on the sample
 that showed the misses; over the full corpora the new rules add 388 names,
-drop none, and a read sample of 60 of them was all correct).
+drop one pen name (吳君), and a read sample of 60 of them was all correct).
 
 Editors count as credits: ``（视频编辑：… 文字编辑：…）`` is the only byline
 CCTV gave its 2012-2015 items, so it is what an "author" facet should show.
@@ -157,7 +157,8 @@ def _simplified(text: str) -> str:
 # "劉先生", "黎太": a surname and an honorific is how some readers sign, but
 # it is no name (and would merge every Mr Lau into one facet value).
 _HONORIFICS = ("先生", "小姐", "女士", "太太", "师傅", "師傅", "老师", "老師", "妈妈", "媽媽", "爸爸", "婆婆",
-               "伯伯", "博士", "医生", "醫生", "教授", "律师", "律師", "太", "生", "姐", "哥", "伯", "婆", "嫂", "仔")
+               "伯伯", "博士", "医生", "醫生", "教授", "律师", "律師", "太", "生", "姐", "哥", "伯", "婆", "嫂", "仔",
+               "君")  # 吳君: "Mr Ng", a pen name
 
 
 def clean_name(token: str) -> str | None:

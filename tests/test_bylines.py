@@ -198,6 +198,7 @@ def test_writer_slash_and_bar_labels():
         ("【撰文：李小然 (Billy Li)】", ("李小然",)),  # an English name in parentheses
         ("【撰文：黃鎮東】", ("黃鎮東",)),  # a place character inside a name
         ("【撰文：朱老師】", ()),  # a surname and a title is no name
+        ("【撰文：吳君】", ()),
     ],
 )
 def test_titles_around_names_in_credit_lines(credit, expected):
