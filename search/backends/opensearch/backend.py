@@ -194,7 +194,10 @@ class OpenSearchBackend:
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
         if grouped:
-            result = BackendResult(res["aggregations"]["groups"]["value"], hits, facets, total_articles=total)
+            groups = res["aggregations"]["groups"]["value"]
+            # HyperLogLog++ counts exactly up to its precision threshold only.
+            result = BackendResult(groups, hits, facets, total_articles=total,
+                                   total_estimated=groups > GROUP_COUNT_PRECISION)
         else:
             result = BackendResult(total, hits, facets)
         if plan.histogram:
