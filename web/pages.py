@@ -23,6 +23,7 @@ from .inputs import query_url, same_site_path
 from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, search_request
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
+from .summary import count_text, took_text
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
 # Publication times on every page, in newsroom time (the day shown is the
@@ -72,7 +73,7 @@ def url_with(**changes) -> str:
 
 @bp.app_context_processor
 def _globals():
-    return {"url_with": url_with, "site_name": current_app.config["SEARCH_SITE_NAME"],
+    return {"url_with": url_with, "count_text": count_text, "took_text": took_text, "site_name": current_app.config["SEARCH_SITE_NAME"],
             "RANGE_LABELS": range_labels(), "SORT_LABELS": sort_labels(), "FACET_LABELS": facet_labels()}
 
 
