@@ -413,7 +413,7 @@ def test_screenshots_of_every_page_in_three_languages(lang_index):
                     page.screenshot(path=os.path.join(ARTIFACTS, f"lang-{name}-{lang}-{device}.png"), full_page=True)
             page.close()
         # The switch works in the browser: from Simplified results to English, query and filters kept.
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")  # Accept-Language: zh-CN
         page.goto(srv.url + "/search?q=" + quote("选举") + "&category=" + quote("时政"))
         assert page.get_attribute("html", "lang") == "zh-Hans"
         page.click('nav.lang-switch a[lang="en"]')
