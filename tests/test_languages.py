@@ -168,6 +168,14 @@ def test_the_url_beats_accept_language_and_the_words_change(client):
     assert "最新報道" in hk and "Latest reports" in en and "最新报道" in cn
 
 
+def test_hl_is_not_passed_on_to_the_api(client):
+    """The results page's links to the API (Link header) and exports carry the search, not hl."""
+    resp, html = get(client, "/search?q=" + quote("选举") + "&hl=en")
+    api = re.search(r"<([^>]*)>", resp.headers["Link"]).group(1)
+    assert urlsplit(api).path == "/api/search" and parse_qs(urlsplit(api).query) == {"q": ["选举"]}
+    assert client.get(api).status_code == 200
+
+
 def test_redirects_keep_hl(client):
     resp = client.get("/advanced?all=" + quote("选举") + "&sort=newest&hl=zh-Hant")
     assert resp.status_code == 303
@@ -184,6 +192,14 @@ def test_error_pages_speak_the_interface_language(client, lang, message):
     assert {"zh-Hans": "找不到这篇文章。", "zh-Hant": "找不到這篇文章。", "en": "This article cannot be found."}[lang] in html
     resp, html = get(client, with_hl("/search?from=2024-13-01", lang), status=400)
     assert {"zh-Hans": "请求参数有误：", "zh-Hant": "請求參數有誤：", "en": "Bad request: "}[lang] in text_of(html)
+
+
+def test_a_query_string_that_is_not_utf8_is_refused_in_the_negotiated_language(client):
+    """Nothing of such a query string is read (hl included): the 400 page speaks Accept-Language's language."""
+    for accept, lang, said in (("en-US", "en", "Bad request: "), ("zh-HK", "zh-Hant", "請求參數有誤："),
+                               ("zh-CN", "zh-Hans", "请求参数有误：")):
+        resp, html = get(client, "/search?q=%FF&hl=en", status=400, **{"Accept-Language": accept})
+        assert html_lang(html) == lang and said in text_of(html)
 
 
 # ---- article text is never converted ----------------------------------------------
@@ -426,3 +442,45 @@ def test_screenshots_of_every_page_in_three_languages(lang_index):
         assert page.get_attribute("html", "lang") == "en"  # the search box kept hl
         browser.close()
         assert not errors, errors
+
+
+# ---- estimated totals: where they arise ----------------------------------------
+def test_grouped_totals_on_opensearch_are_estimates_only_beyond_exact_counting(tmp_path, monkeypatch):
+    """OpenSearch counts near-duplicate groups with HyperLogLog++, exact up
+    to ``GROUP_COUNT_PRECISION`` groups: beyond, the total is an estimate
+    (the page says 约 / About), below it is exact.  The threshold is
+    lowered to 3 for six articles in six groups."""
+    import subprocess
+    import sys
+    import uuid
+
+    url = os.environ.get("OPENSEARCH_URL")
+    if not url:
+        if os.environ.get("REQUIRE_OPENSEARCH"):
+            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
+        pytest.skip("no OpenSearch cluster (OPENSEARCH_URL)")
+    from opensearchpy import OpenSearch
+
+    from search.backends.opensearch import backend as os_backend
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    alias = "lang-estimate-" + uuid.uuid4().hex[:8]
+    subprocess.run([sys.executable, "-m", "indexer", "build", "--backend", "opensearch", "--opensearch-url", url,
+                    "--index", alias, "--store", "off", "--no-progress", "--replicas", "0",
+                    write_jsonl(tmp_path / "in.jsonl", ARTICLES)], cwd=ROOT, check=True, timeout=300,
+                   capture_output=True)
+    client = OpenSearch(url, timeout=60)
+    try:
+        monkeypatch.setattr(os_backend, "GROUP_COUNT_PRECISION", 3)
+        engine = SearchEngine(os_backend.OpenSearchBackend(url, alias), synonyms_path=None, blocklist_path=None)
+        assert engine.backend.has_groups()
+        everything = engine.search(SearchRequest(q="", size=10, facets=(), group=True))
+        assert everything.grouped and everything.total > 3 and everything.total_estimated
+        few = engine.search(SearchRequest(q="选举", size=10, facets=(), group=True, correct=False))
+        assert few.grouped and 0 < few.total <= 3 and not few.total_estimated
+        articles = engine.search(SearchRequest(q="", size=10, facets=(), group=False))
+        assert articles.total == len(ARTICLES) and not articles.total_estimated  # hits are counted exactly
+    finally:
+        for name in client.indices.get_alias(name=alias):
+            client.indices.delete(index=name)

@@ -132,8 +132,10 @@ def search_page():
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
     # Re-encoded from the parsed parameters: ASCII only, and no value can
     # end the URL inside the Link header or add parameters to it.
-    api_link = query_url("/api/search", request.args.items(multi=True))
-    export_args = [(k, v) for k, vs in request.args.lists() for v in vs if k not in ("page", "size", "format", "limit")]
+    # hl is the pages' parameter: never passed on to the API.
+    api_link = query_url("/api/search", [(k, v) for k, v in request.args.items(multi=True) if k != i18n.PARAM])
+    export_args = [(k, v) for k, vs in request.args.lists() for v in vs
+                   if k not in ("page", "size", "format", "limit", i18n.PARAM)]
     export_link = "/api/export?" + urlencode(export_args)
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(

@@ -79,7 +79,8 @@ def relaxed_text(total_full: int, grouped: bool, missing: list[str] = ()) -> str
     partial ones: how many match every word (``total_full``, in the unit of
     the total: near-duplicate groups when ``grouped``), then what the
     partial ones lack (``missing``: the words the listed partial hits do
-    not mention, in query order; each hit also says its own).  Two
+    not mention, in the order the hits first show them; each hit also
+    says its own).  Two
     sentences, each one message."""
     if grouped:
         first = (ngettext("只有 %(num)d 条结果同时包含全部关键词，排在最前。",
