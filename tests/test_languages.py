@@ -202,6 +202,32 @@ def test_a_query_string_that_is_not_utf8_is_refused_in_the_negotiated_language(c
         assert html_lang(html) == lang and said in text_of(html)
 
 
+@pytest.mark.parametrize("lang,off,sign_in,invalid", [
+    ("zh-Hans", "编辑工具没有开启：服务没有配置编辑令牌。", "这个页面只对编辑部开放，请先登录。", "令牌无效。"),
+    ("zh-Hant", "編輯工具沒有開啓：服務沒有配置編輯權杖。", "這個頁面只對編輯部開放，請先登入。", "權杖無效。"),
+    ("en", "Staff tools are off: the service has no staff token configured.",
+     "This page is for newsroom staff only. Please sign in.", "This token is not valid."),
+])
+def test_staff_pages_say_why_in_the_interface_language(client, lang_index, tmp_path, lang, off, sign_in, invalid):
+    from conftest import STAFF_TOKEN, digest
+    from web import create_app
+
+    _, html = get(client, with_hl("/staff/queries", lang), status=403)  # this app has no staff token
+    assert html_lang(html) == lang and paragraphs(html, "notice") == [off]
+    staffed = create_app({"SEARCH_INDEX": lang_index, "SEARCH_ARTICLE_STORE": "off", "SEARCH_RATE_LIMIT": "off",
+                          "SEARCH_QUERY_LOG": "off", "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),),
+                          "SEARCH_STAFF_SESSIONS": str(tmp_path / "sessions.sqlite"),
+                          "SEARCH_SECRET_KEY_FILE": str(tmp_path / "secret.key")}).test_client()
+    _, html = get(staffed, with_hl("/staff/queries", lang), status=401)
+    assert paragraphs(html, "notice") == [sign_in]
+    # The form posts back with hl, and a wrong token is refused in the same language.
+    action = unescape(re.search(r'<form action="([^"]*)" method="post"', html).group(1))
+    assert parse_qs(urlsplit(action).query)["hl"] == [lang]
+    resp = staffed.post(action, data={"token": "wrong", "next": "/staff/queries"},
+                        headers={"Origin": "http://localhost"})
+    assert resp.status_code == 403 and paragraphs(resp.get_data(as_text=True), "notice") == [invalid]
+
+
 # ---- article text is never converted ----------------------------------------------
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("doc", ["hk-1", "cn-1"])

@@ -123,12 +123,23 @@ def _auth_answer(exc: AuthError):
     if is_json_path(request.path):
         resp = json_error(exc.status, exc.public_message)
     else:
-        html = render_template("staff_login.html", q="", message=exc.public_message,
+        html = render_template("staff_login.html", q="", message=_auth_page_wording(exc),
                                next=query_url(request.path, request.args.items(multi=True)))
         resp = _finish(make_response(html, exc.status), None)
     if exc.status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="news-search"'
     return resp
+
+
+def _auth_page_wording(exc: AuthError) -> str:
+    """What the staff login form says, in the interface language: staff
+    tools switched off (no token configured), sign in first (401), or the
+    token sent is not valid (403)."""
+    if not current_app.config["SEARCH_WRITE_TOKENS"]:
+        return gettext("编辑工具没有开启：服务没有配置编辑令牌。")
+    if exc.status == 401:
+        return gettext("这个页面只对编辑部开放，请先登录。")
+    return gettext("令牌无效。")
 
 
 def _internal():
