@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 # The interface languages: the BCP 47 tag (URLs, <html lang>) -> Babel's locale id (catalogue directory).
 LANGUAGES = {"zh-Hans": "zh_Hans", "zh-Hant": "zh_Hant", "en": "en"}
 DEFAULT = "zh-Hans"
-# Each language's name in itself (the switch).
-NATIVE_NAMES = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
+# Each language's name in itself (the switch), from CLDR (Babel's locale data): 简体中文, 繁體中文, English.
+NATIVE_NAMES = {tag: Locale.parse(ident).languages[ident] for tag, ident in LANGUAGES.items()}
 TRANSLATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
 PARAM = "hl"
 
