@@ -193,10 +193,10 @@ class OpenSearchBackend:
         facets = {name: self.aggregations.facet_values(name, res["aggregations"][name]["buckets"], body["query"])
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
-        if grouped:
-            result = BackendResult(res["aggregations"]["groups"]["value"], hits, facets, total_articles=total)
-        else:
-            result = BackendResult(total, hits, facets)
+        groups = res["aggregations"]["groups"]["value"] if grouped else 0
+        estimated = groups > GROUP_COUNT_PRECISION  # HyperLogLog++: exact up to its precision threshold only
+        result = (BackendResult(groups, hits, facets, total_articles=total, total_estimated=estimated)
+                  if grouped else BackendResult(total, hits, facets))
         if plan.histogram:
             span = res["aggregations"]["span"]
             dated = span["doc_count"]
