@@ -12,14 +12,17 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from markupsafe import Markup
 
+from search.highlight import highlight_text
 from search.models import SearchRequest
+from search.script import content_lang
 from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
 from . import auth, limits, staff_sessions
 from .errors import page_error as render_error
 from .inputs import query_url, same_site_path
-from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, search_request
+from .params import (FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, query_text,
+                     search_request)
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
 
@@ -90,6 +93,7 @@ def search_page():
     if req.page == 1:
         current_app.extensions["search_engine"].record(req.q, result.total, request.remote_addr)
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
+             "text_lang": content_lang(h.lang, h.title + h.snippet),
              "missing_text": "" if h.match["full"] else missing_text(h.match["missing"])}
             for h in result.hits]
     # How the query was read: said whenever an operator was used, a part could
@@ -202,8 +206,14 @@ def article_page(doc_id):
         return render_error(404, "找不到这篇文章。")
     related, coverage = context["related"], context["coverage"]
     art = article_json(context["article"])
-    return _page(render_template("article.html", article=art, paragraphs=paragraphs(art["body"]),
-                                 related=related, coverage=coverage, q=""))
+    # Arriving from results (?q=...): the query's terms marked as the results
+    # page marks them (the engine's analysis and highlighter; escaped).
+    needles = _engine().highlight_terms(query_text(request.args.get("q", ""), current_app.config))
+    title_html = Markup(highlight_text(art["title"], needles))
+    paragraphs_html = [Markup(highlight_text(p, needles)) for p in paragraphs(art["body"])]
+    text_lang = content_lang(art["lang"], art["title"] + art["body"][:2000])
+    return _page(render_template("article.html", article=art, title_html=title_html, paragraphs=paragraphs_html,
+                                 text_lang=text_lang, related=related, coverage=coverage, q=""))
 
 
 @bp.post("/staff/queries/remove")
