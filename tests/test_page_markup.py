@@ -1,6 +1,7 @@
-"""The article page's markup, without a browser: the article's language
-(``script.content_lang``) and the query's terms marked when the reader
-arrives from results (``engine.highlight_terms`` + ``highlight.highlight_text``)."""
+"""The pages' markup, without a browser: the article's language
+(``script.content_lang``), the query's terms marked when the reader
+arrives from results (``engine.highlight_terms`` + ``highlight.highlight_text``),
+the filter toggle and the timeline's structure."""
 
 from __future__ import annotations
 
@@ -84,3 +85,26 @@ def test_article_page_query_is_escaped_and_bounded(client):
     assert re.search(r"<section class=\"error\">.*</section>", resp.get_data(as_text=True)).group(0) == (
         f'<section class="error"><h1>400</h1><p>请求参数有误：query too long: {longest + 1} characters '
         f'(at most {longest})</p><p><a href="/">返回首页</a></p></section>')
+
+
+@pytest.mark.parametrize("args,summary", [
+    ("", "<summary>筛选</summary>"),
+    ("&category=眾聞&source=x", "<summary>筛选（已选 2 项）</summary>"),
+    ("&category=眾聞&range=year", "<summary>筛选（已选 2 项）</summary>"),
+    ("&from=2020-01-01", "<summary>筛选（已选 1 项）</summary>"),
+])
+def test_filter_toggle_says_how_many_filters_are_chosen(client, args, summary):
+    page = client.get("/search?q=" + urllib.parse.quote("香港") + args).get_data(as_text=True)
+    assert re.findall(r"<summary>筛选.*?</summary>", page) == [summary]
+    assert '<details class="filters-toggle">' in page  # closed: CSS shows it open on wide screens
+
+
+def test_timeline_is_a_list_of_links_named_by_period_and_count(client):
+    page = client.get("/search?group=0&q=" + urllib.parse.quote("香港")).get_data(as_text=True)
+    timeline = client.get("/api/timeline?q=" + urllib.parse.quote("香港")).get_json()
+    unit = {"year": "年", "month": "月", "day": "日"}[timeline["interval"]]
+    names = re.findall(r'<li><a href="[^"]+" title="([^"]+)"><svg [^>]*aria-hidden="true"[^>]*>'
+                       r'<rect [^>]+/></svg><span class="visually-hidden">([^<]+)</span></a></li>', page)
+    assert [text for _, text in names] == [f"{b['start']}（{unit}）：{b['count']} 篇" for b in timeline["buckets"]]
+    assert all(title == text for title, text in names)
+    assert 'role="img"' not in page
