@@ -108,3 +108,15 @@ def test_timeline_is_a_list_of_links_named_by_period_and_count(client):
     assert [text for _, text in names] == [f"{b['start']}（{unit}）：{b['count']} 篇" for b in timeline["buckets"]]
     assert all(title == text for title, text in names)
     assert 'role="img"' not in page
+
+
+def test_links_to_articles_carry_their_language(client):
+    """The home page's latest articles and an article's related list and
+    story coverage: each title link in the linked article's language."""
+    doc = urllib.parse.quote(_sample_id(client, "立法會", "zh-Hant"), safe="")
+    pages = [client.get("/").get_data(as_text=True), client.get(f"/articles/{doc}").get_data(as_text=True)]
+    links = [link for page in pages for link in re.findall(r'<a href="/articles/([^"?]+)"( lang="[^"]+")?>', page)]
+    assert len(links) >= 10
+    for target, attr in links:
+        lang = client.get("/api/articles/" + target).get_json()["lang"]
+        assert attr == f' lang="{lang}"', target

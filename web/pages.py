@@ -34,6 +34,18 @@ bp.add_app_template_filter(local_date, "local_date")
 bp.add_app_template_filter(local_time, "local_time")
 bp.add_app_template_filter(local_iso, "local_iso")
 
+def lang_attr(article) -> Markup:
+    """`` lang="zh-Hant"`` or `` lang="zh-Hans"`` for a link to an article
+    (a ``Hit``, a brief dict: its ``lang``, else its title's script;
+    ``script.content_lang``), or nothing when neither tells:
+    ``<a href=…{{ h | lang_attr }}>``."""
+    get = article.get if isinstance(article, dict) else (lambda key: getattr(article, key, None))
+    tag = content_lang(get("lang"), get("title") or "")
+    return Markup(f' lang="{tag}"') if tag else Markup("")
+
+
+bp.add_app_template_filter(lang_attr, "lang_attr")
+
 RANGE_LABELS = {"": "全部时间", "day": "一天内", "week": "一周内", "month": "一月内", "year": "一年内"}
 SORT_LABELS = {"relevance": "按相关度", "newest": "按时间（最新）", "oldest": "按时间（最早）"}
 FACET_LABELS = {"category": "栏目", "source": "来源", "author": "作者", "tag": "标签"}
