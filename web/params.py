@@ -99,11 +99,19 @@ def advanced_query(args) -> str:
                    source=args.get("source_has") or "", category=args.get("category_has") or "")
 
 
-def search_request(args, config: dict, now: datetime | None = None, facets=DEFAULT_FACETS) -> SearchRequest:
-    q = " ".join(part for part in ((args.get("q") or "").strip(), advanced_query(args)) if part)
+def query_text(q: str, config: dict) -> str:
+    """``q`` stripped; ParamError (400) past ``SEARCH_MAX_QUERY_LENGTH``
+    characters (the results page's rule, also for the article page's ``q``)."""
+    q = (q or "").strip()
     max_len = config["SEARCH_MAX_QUERY_LENGTH"]
     if len(q) > max_len:
         raise ParamError(f"query too long: {len(q)} characters (at most {max_len})")
+    return q
+
+
+def search_request(args, config: dict, now: datetime | None = None, facets=DEFAULT_FACETS) -> SearchRequest:
+    q = query_text(" ".join(part for part in ((args.get("q") or "").strip(), advanced_query(args)) if part),
+                   config)
     size = int_param(args, "size", 10, 1, config["SEARCH_MAX_PAGE_SIZE"])
     page = int_param(args, "page", 1, 1, 100000)
     if page * size > config["SEARCH_MAX_RESULT_WINDOW"]:
