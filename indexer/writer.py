@@ -193,7 +193,7 @@ class IndexWriter(ChangeLoop):
     merge policy ``merge_at`` / ``merge_max_docs``)."""
 
     def __init__(self, index: str, articles: ArticleStore, userdict: str | None = None, batch: int = 1000,
-                 regroup_interval: float = 30.0, merge_at: int = 10, merge_max_docs: int = 5000,
+                 regroup_interval: float = 1.0, merge_at: int = 10, merge_max_docs: int = 5000,
                  backend: str = "whoosh", opensearch_url: str | None = None, pid_path: str | None = None):
         target = open_target(backend, index, opensearch_url=opensearch_url, userdict=userdict,
                              regroup_interval=regroup_interval, merge_at=merge_at, merge_max_docs=merge_max_docs)
