@@ -274,6 +274,11 @@ class SearchEngine:
         """Staff's query report (``SearchBox.top_queries``)."""
         return self.search_box.top_queries(since, until, limit, zero_only, moderated)
 
+    def filtered_out_queries(self, since: float, until: float, limit: int = 20,
+                             moderated: bool = True) -> list[dict]:
+        """Staff's report of searches the filters left empty (``SearchBox.filtered_out``)."""
+        return self.search_box.filtered_out(since, until, limit, moderated)
+
     def hot_queries(self, days: int = 7, limit: int = 10) -> list[dict]:
         """Readers' hot searches (``SearchBox.hot_queries``)."""
         return self.search_box.hot_queries(days, limit)

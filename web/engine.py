@@ -11,6 +11,7 @@ import threading
 import time
 
 from search.engine import SearchEngine
+from search.query_filters import filters_of, without_filters
 from search.querylog import QueryLog
 from search.errors import SearchServiceError
 
@@ -53,11 +54,31 @@ class EngineHolder:
             path, retention_days=config.get("SEARCH_QUERY_LOG_DAYS", 90),
             min_clients=config.get("SEARCH_HOT_MIN_CLIENTS", 3), hot_ttl=config.get("SEARCH_HOT_REFRESH", 60.0))
 
-    def record(self, q: str, total: int, client: str | None = None) -> None:
-        """Log a reader's query: text, time, result count and a keyed hash
-        of ``client`` (the address) and the day, never the address."""
+    def record(self, q: str, total: int, client: str | None = None, filters: dict | None = None,
+               words_total: int | None = None) -> None:
+        """Log a reader's query: text, time, result count, filters and a
+        keyed hash of ``client`` (the address) and the day, never the
+        address (``QueryLog.record``)."""
         if self.query_log is not None:
-            self.query_log.record(q, total, client=client)
+            self.query_log.record(q, total, client=client, filters=filters, words_total=words_total)
+
+    def record_search(self, req, total: int, client: str | None = None, range_name: str | None = None) -> None:
+        """Log the search ``req`` (a ``SearchRequest``) that found ``total``
+        with its filters (``query_filters.filters_of``; ``range_name``: the
+        relative period its dates came from).  When filters leave nothing,
+        the words are searched once more without them, so the log tells
+        "the words find nothing" from "the filters leave nothing"; that
+        search failing only leaves the words' count unknown."""
+        if self.query_log is None:
+            return
+        filters = filters_of(req, range_name)
+        words_total = None
+        if total == 0 and set(filters) - {"sort"}:
+            try:
+                words_total = self.get().search(without_filters(req)).total
+            except Exception:  # noqa: BLE001 - the log must never break a search
+                words_total = None
+        self.record(req.q, total, client, filters, words_total)
 
     def get(self) -> SearchEngine:
         """The engine, up to date with every write acknowledged as indexed:
