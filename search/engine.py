@@ -113,7 +113,9 @@ class SearchEngine:
         """Search, answering repeated requests from a cache that is keyed by
         the index version (a new commit never serves stale results)."""
         t0 = time.perf_counter()
-        key = (self.backend.version(), self.synonyms.version, self.pinyin.builds, _request_key(req))
+        self.analyzer.segmenter.check()  # a changed user dictionary cuts this query anew
+        key = (self.backend.version(), self.synonyms.version, self.analyzer.segmenter.version, self.pinyin.builds,
+               _request_key(req))
         hit = self._cache.get(key)
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)

@@ -90,3 +90,84 @@ def test_copies_written_one_by_one_are_grouped_with_no_further_write(live, sampl
     data = poll(grouped)
     assert data is not None, srv.json(f"/api/search?q={q}&group=1&correct=0&size=10")[1]
     assert data["hits"][0]["id"] in ("dup-a", "dup-b")
+
+
+WORD_ARTICLES = {
+    "ud-word": {"title": "爱看4K客户端上线", "body": "新版爱看4K客户端今天上线，支持更多设备。",
+                "published": "2024-05-01T09:00:00+08:00", "source": "测试"},
+    "ud-chars": {"title": "周末见闻", "body": "她平时爱看电影，家里换了4K电视。",
+                 "published": "2024-05-02T09:00:00+08:00", "source": "测试"},
+}
+
+
+def _hits(srv, q):
+    """[(id, full match?)] of a search for ``q``."""
+    status, data = srv.json(f"/api/search?q={urllib.parse.quote(q)}&group=0&correct=0&size=10")
+    assert status == 200, data
+    return [(h["id"], h["match"]["full"]) for h in data["hits"]]
+
+
+def _userdict_done(srv, version_before):
+    """/healthz's user dictionary part once the writer is on a new version and done, else None."""
+    part = srv.json("/healthz")[1].get("userdict") or {}
+    if part.get("version") not in (None, version_before) and not part.get("reindexing"):
+        return part
+    return None
+
+
+def test_a_user_dictionary_word_added_and_removed_while_serving(live):
+    """A line added to the user dictionary while the service runs: every
+    worker and the writer re-read it; the writer re-indexes the article
+    holding the word (/healthz: done 1 of 1), which then ranks first, the
+    article with the same characters apart (爱看电影…4K电视) only as a
+    partial match; the article is found at every moment in between.  Removing the word re-indexes it
+    again."""
+    srv, userdict = live["server"], live["userdict"]
+    for doc_id, record in WORD_ARTICLES.items():
+        assert put(srv, doc_id, record)["status"] == "indexed"
+    before = _hits(srv, "爱看4K")
+    assert before == [("ud-word", True), ("ud-chars", True)]  # 爱看 and 4K: two words, both there
+    start = srv.json("/healthz")[1]["userdict"]
+    assert start["reindexing"] is False and start["pending_words"] == []
+
+    userdict.write_text("# the newsroom's words\n爱看4K 100 nz\n", encoding="utf-8")
+    seen = []
+
+    def reindexed():
+        seen.append(_hits(srv, "爱看4K"))  # found at every moment of the change
+        return _userdict_done(srv, start["version"])
+
+    done = poll(reindexed, 30)
+    assert done is not None, srv.json("/healthz")[1]
+    assert (done["done"], done["total"], done["pending_words"]) == (1, 1, [])
+    assert all(hits and hits[0] == ("ud-word", True) for hits in seen), seen
+    after = _hits(srv, "爱看4K")  # one word now: the other article is at most a partial match
+    assert after[0] == ("ud-word", True) and ("ud-chars", True) not in after, after
+    assert _hits(srv, '"爱看4K客户端"') == [("ud-word", True)]  # a phrase across the new word
+
+    # Taken out again: the article is cut without it, and still found first.
+    userdict.write_text("# the newsroom's words\n", encoding="utf-8")
+    again = poll(lambda: _userdict_done(srv, done["version"]), 30)
+    assert again is not None and (again["done"], again["total"]) == (1, 1), srv.json("/healthz")[1]
+    assert again["version"] == start["version"]  # the same file content: the same version
+    assert _hits(srv, "爱看4K") == [("ud-word", True), ("ud-chars", True)]
+
+
+def test_an_index_cut_with_the_old_dictionary_still_finds_a_new_word(tmp_path):
+    """Before the writer has re-indexed, a worker with the new dictionary
+    searches an index cut without it: the new word still finds its
+    article (as the text of its characters), first and fully."""
+    from indexer import pipeline
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    index = str(tmp_path / "ix")
+    records = [dict(r, id=i) for i, r in WORD_ARTICLES.items()]
+    pipeline.build(index, [write_jsonl(tmp_path / "a.jsonl", records)], workers=1, progress=False)
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("爱看4K 100 nz\n", encoding="utf-8")
+    engine = SearchEngine.open(index, userdict_path=str(userdict), refresh_interval=0)
+    result = engine.search(SearchRequest(q="爱看4K", facets=(), correct=False))
+    assert [(h.id, h.match["full"]) for h in result.hits] == [("ud-word", True), ("ud-chars", False)]
+    result = engine.search(SearchRequest(q='"爱看4K客户端"', facets=(), correct=False))
+    assert [h.id for h in result.hits] == ["ud-word"]
