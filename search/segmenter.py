@@ -118,14 +118,16 @@ class Segmenter:
                 words.append(word)
         return jieba, words, version
 
-    def check(self, force: bool = False) -> bool:
-        """Re-read the user dictionary if its file changed (checked at most
-        every ``CHECK_INTERVAL`` seconds unless ``force``); True when a new
-        dictionary was loaded."""
+    def check(self, force: bool = False, interval: float = CHECK_INTERVAL) -> bool:
+        """Re-read the user dictionary if its file changed (its modification
+        time looked at when ``interval`` seconds have passed since the last
+        look: the engine looks before each query, so a worker never cuts a
+        query with an older dictionary than the writer's; ``force``: read
+        it anyway); True when a new dictionary was loaded."""
         if not self.userdict_path:
             return False
         now = time.monotonic()
-        if not force and now - self._checked < CHECK_INTERVAL:
+        if not force and now - self._checked < interval:
             return False
         with self._lock:
             self._checked = now

@@ -107,6 +107,24 @@ def _hits(srv, q):
     return [(h["id"], h["match"]["full"]) for h in data["hits"]]
 
 
+def _indexed_as_word(live, word):
+    """Ids of the articles whose title words, as indexed, hold ``word``
+    (read from the index itself: the Whoosh directory, or the cluster)."""
+    if live["backend"] == "whoosh":
+        from whoosh.query import Term
+
+        from search.backends.whoosh import store
+
+        with store.open_index(live["index"]).searcher() as searcher:
+            return sorted(hit["id"] for hit in searcher.search(Term("title_w", word), limit=None))
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(URL, timeout=60)
+    client.indices.refresh(index=live["index"])
+    res = client.search(index=live["index"], body={"query": {"term": {"title_w": word}}, "size": 100})
+    return sorted(hit["_id"] for hit in res["hits"]["hits"])
+
+
 def _userdict_done(srv, version_before):
     """/healthz's user dictionary part once the writer is on a new version and done, else None."""
     part = srv.json("/healthz")[1].get("userdict") or {}
@@ -129,6 +147,7 @@ def test_a_user_dictionary_word_added_and_removed_while_serving(live):
     assert before == [("ud-word", True), ("ud-chars", True)]  # 爱看 and 4K: two words, both there
     start = srv.json("/healthz")[1]["userdict"]
     assert start["reindexing"] is False and start["pending_words"] == []
+    assert _indexed_as_word(live, "爱看4k") == []  # cut as 爱看 / 4k
 
     userdict.write_text("# the newsroom's words\n爱看4K 100 nz\n", encoding="utf-8")
     seen = []
@@ -141,6 +160,7 @@ def test_a_user_dictionary_word_added_and_removed_while_serving(live):
     assert done is not None, srv.json("/healthz")[1]
     assert (done["done"], done["total"], done["pending_words"]) == (1, 1, [])
     assert all(hits and hits[0] == ("ud-word", True) for hits in seen), seen
+    assert _indexed_as_word(live, "爱看4k") == ["ud-word"]  # re-indexed: the new word is a term
     after = _hits(srv, "爱看4K")  # one word now: the other article is at most a partial match
     assert after[0] == ("ud-word", True) and ("ud-chars", True) not in after, after
     assert _hits(srv, '"爱看4K客户端"') == [("ud-word", True)]  # a phrase across the new word
@@ -150,6 +170,7 @@ def test_a_user_dictionary_word_added_and_removed_while_serving(live):
     again = poll(lambda: _userdict_done(srv, done["version"]), 30)
     assert again is not None and (again["done"], again["total"]) == (1, 1), srv.json("/healthz")[1]
     assert again["version"] == start["version"]  # the same file content: the same version
+    assert _indexed_as_word(live, "爱看4k") == []
     assert _hits(srv, "爱看4K") == [("ud-word", True), ("ud-chars", True)]
 
 
@@ -171,3 +192,31 @@ def test_an_index_cut_with_the_old_dictionary_still_finds_a_new_word(tmp_path):
     assert [(h.id, h.match["full"]) for h in result.hits] == [("ud-word", True), ("ud-chars", False)]
     result = engine.search(SearchRequest(q='"爱看4K客户端"', facets=(), correct=False))
     assert [h.id for h in result.hits] == ["ud-word"]
+
+
+def test_pending_words_are_searched_as_the_word_and_as_its_characters(tmp_path):
+    """While the index may hold articles cut either way (a word added to or
+    removed from the user dictionary and not yet re-indexed), the query
+    searches the word or the phrase of its characters: an index cut WITH
+    the word, queried by a worker WITHOUT it (a word just removed), still
+    finds the article first and fully; without the pending word it would
+    not (the Latin part 4k is no word of that article)."""
+    from indexer import pipeline
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("爱看4K 100 nz\n", encoding="utf-8")
+    index = str(tmp_path / "ix")
+    records = [dict(r, id=i) for i, r in WORD_ARTICLES.items()]
+    pipeline.build(index, [write_jsonl(tmp_path / "a.jsonl", records)], userdict=str(userdict), workers=1,
+                   progress=False)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    engine = SearchEngine.open(index, userdict_path=str(empty), refresh_interval=0)
+    request = SearchRequest(q="爱看4K", facets=(), correct=False)
+    assert ("ud-word", True) not in [(h.id, h.match["full"]) for h in engine.search(request).hits]
+    engine.index_userdict = lambda: (("爱看4K",), ())  # the index was cut with the word
+    assert engine.pending_words() == frozenset({"爱看4k"})
+    hits = [(h.id, h.match["full"]) for h in engine.search(request).hits]
+    assert hits[0] == ("ud-word", True), hits

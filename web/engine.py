@@ -100,12 +100,39 @@ class EngineHolder:
                         blocklist_path=self.config["SEARCH_BLOCKLIST"], query_log=self.query_log,
                         query_timeout=self.config.get("SEARCH_QUERY_TIMEOUT") or None)
                     self._error = None
+                    self._engine.index_userdict = self._index_userdict
                     self._catch_up(self._engine)
                 except Exception as exc:  # noqa: BLE001 - reported on /healthz
                     self._error = f"{type(exc).__name__}: {exc}"
                     self._failed_at = time.monotonic()
                     raise IndexUnavailable(self._error) from exc
         return self._engine
+
+    USERDICT_STATE_TTL = 0.5  # seconds the store's user dictionary state is reused (chosen, not measured)
+
+    def _index_userdict(self):
+        """(words of the user dictionary the index was cut with, words being
+        re-indexed) from the article store (``indexer.userdict_reindex``;
+        re-read at most every ``USERDICT_STATE_TTL`` s), or None without a
+        store or before the writer recorded one.  A stale value only widens
+        the queries (``search.pending_words``)."""
+        now = time.monotonic()
+        cached = getattr(self, "_userdict_state", None)
+        if cached is not None and now - cached[0] < self.USERDICT_STATE_TTL:
+            return cached[1]
+        value = None
+        try:
+            store = self._store()
+            if store is not None:
+                from indexer.userdict_reindex import read_state
+
+                state = read_state(store)
+                if state is not None:
+                    value = (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()))
+        except Exception:  # noqa: BLE001 - the store unreadable: queries are not widened
+            value = None
+        self._userdict_state = (now, value)
+        return value
 
     def _catch_up(self, engine: SearchEngine) -> None:
         """Read-your-own-writes in every worker: the writer records a change
