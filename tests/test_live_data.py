@@ -220,3 +220,49 @@ def test_pending_words_are_searched_as_the_word_and_as_its_characters(tmp_path):
     assert engine.pending_words() == frozenset({"爱看4k"})
     hits = [(h.id, h.match["full"]) for h in engine.search(request).hits]
     assert hits[0] == ("ud-word", True), hits
+
+
+def test_a_restarted_writer_resumes_the_re_index(tmp_path):
+    """The writer records in the store which dictionary the index was cut
+    with and how far a re-index got: a writer stopped after one article of
+    three (a new process would start the same way) goes on from there
+    instead of forgetting or starting over."""
+    from indexer.article_store import ArticleStore
+    from indexer.userdict_reindex import progress, read_state
+    from indexer.writer import IndexWriter
+
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("", encoding="utf-8")
+    index, store_path = str(tmp_path / "ix"), str(tmp_path / "articles.sqlite")
+    store = ArticleStore(store_path)
+    records = [{"id": f"tv-{i}", "title": f"爱看4K第{i}期", "body": "新版客户端上线。", "published": "2024-05-01"}
+               for i in range(3)] + [{"id": "other", "title": "周末见闻", "body": "家里换了电视。",
+                                      "published": "2024-05-02"}]
+    store.put(records)
+    writer = IndexWriter(index, store, userdict=str(userdict))
+    writer.userdict.batch = 1
+    writer.drain()
+    assert read_state(store) == {"version": writer.userdict.segmenter.version, "words": [], "reindex": None}
+
+    userdict.write_text("爱看4K 100 nz\n", encoding="utf-8")
+    writer.userdict.segmenter.check(force=True)
+    deadline = time.monotonic() + 20
+    while (progress(store)["done"] or 0) < 1 and time.monotonic() < deadline:
+        writer.step()
+        time.sleep(0.02)
+    state = read_state(store)
+    assert state["reindex"]["words"] == ["爱看4k"] and (state["reindex"]["done"], state["reindex"]["total"]) == (1, 3)
+    writer.close()
+
+    again = IndexWriter(index, ArticleStore(store_path), userdict=str(userdict))
+    again.userdict.batch = 1
+    steps = []
+    deadline = time.monotonic() + 20
+    while progress(store)["reindexing"] and time.monotonic() < deadline:
+        again.step()
+        steps.append(progress(store)["done"])
+        time.sleep(0.02)
+    again.close()
+    assert progress(store) == {"version": state["reindex"]["target"], "pending_words": [], "reindexing": False,
+                               "done": 3, "total": 3}
+    assert [n for n in dict.fromkeys(steps)] == [1, 2, 3]  # resumed at 1 of 3, not from 0
