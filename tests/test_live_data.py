@@ -266,3 +266,22 @@ def test_a_restarted_writer_resumes_the_re_index(tmp_path):
     assert progress(store) == {"version": state["reindex"]["target"], "pending_words": [], "reindexing": False,
                                "done": 3, "total": 3}
     assert [n for n in dict.fromkeys(steps)] == [1, 2, 3]  # resumed at 1 of 3, not from 0
+
+
+def test_a_user_dictionary_that_cannot_be_read_keeps_the_last_good_one(tmp_path):
+    """A bad line saved while serving: the segmenter keeps cutting with the
+    last good dictionary and says why (shown by /healthz); fixed, it loads."""
+    from search.analysis import Analyzer
+    from search.segmenter import Segmenter
+
+    path = tmp_path / "userdict.txt"
+    path.write_text("爱看4K 100 nz\n", encoding="utf-8")
+    seg = Segmenter(str(path))
+    words = Analyzer(seg).query_words("爱看4k客户端")
+    assert "爱看4k" in words and seg.error is None
+    path.write_text("爱看4K 100 nz\n坏 行 多 了\n", encoding="utf-8")
+    assert seg.check(force=True) is False
+    assert "line 2" in seg.error or ":2:" in seg.error, seg.error
+    assert Analyzer(seg).query_words("爱看4k客户端") == words
+    path.write_text("爱看4K 100 nz\n客户端上线 50\n", encoding="utf-8")
+    assert seg.check(force=True) is True and seg.error is None and seg.user_words == ["爱看4K", "客户端上线"]

@@ -535,6 +535,17 @@ def spec(config: dict) -> dict:
                                "indexing_backlog": {"type": "integer", "minimum": 0, "nullable": True},
                                "backlog_oldest_age_s": {"type": "number", "minimum": 0, "nullable": True},
                                "merging": {"type": "boolean", "nullable": True},
+                               "userdict": {"type": "object", "nullable": True,
+                                            "description": "the user dictionary: the version (hash) the index is "
+                                                           "cut with or being brought to, the re-index of the "
+                                                           "articles holding added or removed words",
+                                            "properties": {
+                                                "version": {"type": "string", "nullable": True},
+                                                "reindexing": {"type": "boolean"},
+                                                "pending_words": {"type": "array", "items": {"type": "string"}},
+                                                "done": {"type": "integer", "minimum": 0},
+                                                "total": {"type": "integer", "minimum": 0, "nullable": True},
+                                                "error": {"type": "string", "nullable": True}}},
                                "reason": {"type": "string"}},
             },
         }},
