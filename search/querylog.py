@@ -40,6 +40,7 @@ Rules (README "Hot searches"):
   found something, it is *listable* (``listable``: it asks for at least one
   word with a letter or digit; junk and operator-only input such as
   ``"``, ``OR``, ``-地铁`` never are) and staff have not removed it.
+* Staff reports: ``querylog_reports.StaffReports`` (inherited).
 * Hot searches are computed at most once per ``hot_ttl`` seconds per
   process, in the background once a value exists (a view never waits on
   the log: it gets the last value).
@@ -64,7 +65,8 @@ import time
 import unicodedata
 
 from .chars import strip_ignorable
-from .query_filters import filter_key, parse_key
+from .query_filters import filter_key
+from .querylog_reports import StaffReports
 
 MAX_QUERY_CHARS = 100  # characters of a query kept in the log (chosen, not measured)
 SCHEMA_VERSION = 3  # PRAGMA user_version; 0: the original (ts, q, total) table; 2: without filters
@@ -120,7 +122,7 @@ def _key_file(path: str) -> bytes:
     return key
 
 
-class QueryLog:
+class QueryLog(StaffReports):
     """``path``: the SQLite file (created with its directory);
     ``retention_days``: rows kept (older ones deleted); ``min_clients``:
     distinct clients a day needed for hot searches and suggestions;
@@ -305,88 +307,7 @@ class QueryLog:
             self._removed = (time.monotonic(), texts)
         return texts
 
-    # ---- reports ---------------------------------------------------------------
-    @staticmethod
-    def _whole_days(since: float, until: float) -> bool:
-        """Are both bounds 00:00 newsroom time (read from the daily tables)?"""
-        return (since + NEWSROOM_OFFSET) % 86400 == 0 and (until + NEWSROOM_OFFSET) % 86400 == 0
-
-    def top(self, since: float, until: float, limit: int = 20, zero_only: bool = False,
-            blocked=None) -> list[dict]:
-        """Most frequent queries in [since, until) for staff (every query,
-        whoever ran it): {"q", "count", "results", "removed", "filtered",
-        "filters"} (results: the latest result count; filtered: how many of
-        the searches had filters; filters: the most frequent of them,
-        [{"filters": dict, "count"}], at most 3), without blocked ones.
-        ``zero_only``: the queries whose *words* found nothing (count: those
-        searches); a filtered search whose filters left nothing is in
-        ``filtered_out``.  Whole newsroom days (both bounds at 00:00 +08:00)
-        are read from the daily tables, other ranges from the raw log."""
-        if self._whole_days(since, until):
-            sql = ("SELECT q, SUM(zero_n) AS z, SUM(n) AS c, results, MAX(last_ts) FROM daily WHERE day >= ? AND day < ?"
-                   " GROUP BY q" + (" HAVING z > 0" if zero_only else "")
-                   + f" ORDER BY {'z' if zero_only else 'c'} DESC, q LIMIT ?")
-            args = (newsroom_day(since), newsroom_day(until), limit * 4 + 20)
-            rows = [(q, z if zero_only else n, 0 if zero_only else total)
-                    for q, z, n, total, _ in self._conn().execute(sql, args)]
-        else:
-            # One pass: with MAX(ts), SQLite takes the bare column ``total``
-            # from the latest row of each group.
-            sql = ("SELECT q, COUNT(*) AS n, total, MAX(ts) FROM queries WHERE ts >= ? AND ts < ?"
-                   + (" AND total = 0 AND (filters = '' OR words_total IS NULL OR words_total = 0)"
-                      if zero_only else "")
-                   + " GROUP BY q ORDER BY n DESC, q LIMIT ?")
-            rows = [(q, n, total) for q, n, total, _ in
-                    self._conn().execute(sql, (since, until, limit * 4 + 20))]
-        gone = self.removed()
-        out = [{"q": q, "count": n, "results": total, "removed": q in gone} for q, n, total in rows
-               if not (blocked and blocked(q))][:limit]
-        combos = self._filter_combos(since, until, [row["q"] for row in out])
-        for row in out:
-            found = combos.get(row["q"], [])
-            row["filtered"] = sum(n for _, n in found)
-            row["filters"] = [{"filters": parse_key(key), "count": n} for key, n in found[:3]]
-        return out
-
-    def _filter_combos(self, since: float, until: float, texts: list[str]) -> dict[str, list[tuple[str, int]]]:
-        """q -> [(filter key, searches)] of the filtered searches of ``texts``
-        in [since, until), most frequent first."""
-        if not texts:
-            return {}
-        marks = ",".join("?" * len(texts))
-        if self._whole_days(since, until):
-            sql = (f"SELECT q, filters, SUM(n) AS c FROM daily_filters WHERE day >= ? AND day < ? AND q IN ({marks})"
-                   " GROUP BY q, filters ORDER BY c DESC, filters")
-            args = (newsroom_day(since), newsroom_day(until), *texts)
-        else:
-            sql = (f"SELECT q, filters, COUNT(*) AS c FROM queries WHERE ts >= ? AND ts < ? AND filters != ''"
-                   f" AND q IN ({marks}) GROUP BY q, filters ORDER BY c DESC, filters")
-            args = (since, until, *texts)
-        out: dict[str, list[tuple[str, int]]] = {}
-        for q, key, n in self._conn().execute(sql, args):
-            out.setdefault(q, []).append((key, n))
-        return out
-
-    def filtered_out(self, since: float, until: float, limit: int = 20, blocked=None) -> list[dict]:
-        """Searches in [since, until) whose words find articles but whose
-        filters left none, most frequent first: {"q", "filters" (dict),
-        "count", "words_results" (what the words alone found, latest),
-        "removed"}, without blocked ones.  Whole newsroom days are read
-        from the daily tables, other ranges from the raw log."""
-        if self._whole_days(since, until):
-            sql = ("SELECT q, filters, SUM(zero_n) AS z, words_results, MAX(last_ts) FROM daily_filters "
-                   "WHERE day >= ? AND day < ? GROUP BY q, filters HAVING z > 0 ORDER BY z DESC, q, filters LIMIT ?")
-            args = (newsroom_day(since), newsroom_day(until), limit * 4 + 20)
-        else:
-            sql = ("SELECT q, filters, COUNT(*) AS z, words_total, MAX(ts) FROM queries WHERE ts >= ? AND ts < ? "
-                   "AND total = 0 AND filters != '' AND words_total > 0 GROUP BY q, filters "
-                   "ORDER BY z DESC, q, filters LIMIT ?")
-            args = (since, until, limit * 4 + 20)
-        gone = self.removed()
-        out = [{"q": q, "filters": parse_key(key), "count": n, "words_results": words, "removed": q in gone}
-               for q, key, n, words, _ in self._conn().execute(sql, args) if not (blocked and blocked(q))]
-        return out[:limit]
-
+    # ---- hot searches and suggestions ---------------------------------------
     def _eligible(self, since_day: str, limit: int) -> list[tuple[str, int, int]]:
         """(q, searches, latest result count) of the days from ``since_day``
         on which the hot-search rule holds, most searched first."""
