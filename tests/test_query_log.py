@@ -292,6 +292,7 @@ def test_filters_are_logged_and_zero_results_tell_words_from_filters(sample_inde
     assert "鱻龘" in zero_table and "香港" not in zero_table
     assert f"来源：{NOWHERE}" in filtered_table and "日期：一周内" in filtered_table
     assert "排序：按时间（最新）" in filtered_table and f"<td>{words}</td>" in filtered_table
+    assert "日期：1990-01-01 至 1990-12-31" in filtered_table  # the days asked for (the end bound is exclusive)
     assert f'href="/search?q=%E9%A6%99%E6%B8%AF&amp;source={quote(NOWHERE)}"' in filtered_table
 
 

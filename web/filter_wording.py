@@ -4,6 +4,7 @@ dict) as staff read them on /staff/queries: a short text ("栏目：体育；
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 NAMES = {"category": "栏目", "source": "来源", "author": "作者", "tag": "标签"}
@@ -20,7 +21,7 @@ def filters_text(filters: dict | None) -> str:
     if filters.get("range"):
         parts.append(f"日期：{RANGES.get(filters['range'], filters['range'])}")
     elif filters.get("from") or filters.get("to"):
-        start, end = (filters.get("from") or "")[:10], (filters.get("to") or "")[:10]
+        start, end = (filters.get("from") or "")[:10], _last_day(filters.get("to") or "")
         parts.append(f"日期：{start or '…'} 至 {end or '…'}" if start and end
                      else f"日期：{start} 起" if start else f"日期：{end} 前")
     if filters.get("sort"):
@@ -28,6 +29,20 @@ def filters_text(filters: dict | None) -> str:
     if filters.get("fields") == "title":
         parts.append("只搜标题")
     return "；".join(parts)
+
+
+def _last_day(bound: str) -> str:
+    """The last day an exclusive end bound covers (``to`` of whole days is
+    the next day's 00:00: 1990-12-31 was asked for, 1991-01-01 is kept)."""
+    if not bound:
+        return ""
+    try:
+        end = datetime.fromisoformat(bound)
+    except ValueError:
+        return bound[:10]
+    if end.time() == datetime.min.time():
+        end -= timedelta(days=1)
+    return end.date().isoformat()
 
 
 def filters_url(q: str, filters: dict | None) -> str:
