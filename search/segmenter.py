@@ -131,14 +131,19 @@ class Segmenter:
             return False
         with self._lock:
             self._checked = now
+            mtime = None
             try:
                 mtime = os.path.getmtime(self.userdict_path)
                 if mtime == self._mtime and not force:
                     return False
                 jieba, words, version = self._load()
             except (OSError, UnicodeDecodeError, UserDictError) as exc:
-                self.error = f"cannot read the user dictionary {self.userdict_path}: {exc}"
-                log.warning("%s (the last good one stays)", self.error)
+                error = f"cannot read the user dictionary {self.userdict_path}: {exc}"
+                if mtime is not None:
+                    self._mtime = mtime  # this version of the file is not read again; the next save is
+                if error != self.error:  # said once, not at every query
+                    log.warning("%s (the last good one stays)", error)
+                self.error = error
                 return False
             self._mtime, self.error = mtime, None
             if version == self.version:
