@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import urllib.parse
 from urllib.parse import quote
 
 import pytest
@@ -41,7 +42,8 @@ def hot_links(client) -> list[str]:
 
     home = client.get("/").get_data(as_text=True)
     section = home.split("热门搜索", 1)[1] if "热门搜索" in home else ""
-    return [m for m in re.findall(r'href="/search\?q=([^"&]+)"', section)]
+    # Each link's query, re-encoded one way (links may write a space as + or %20).
+    return [quote(urllib.parse.unquote_plus(m)) for m in re.findall(r'href="/search\?q=([^"&]+)"', section)]
 
 
 def search_as(client, q, address, times=1):
