@@ -174,7 +174,9 @@ def _id_from(url: str | None) -> str | None:
     if not url:
         return None
     ident = re.sub(r"^https?://", "", url).rstrip("/")
-    return ident[:200] if ident and not any(c.isspace() for c in ident) else None
+    # not cut to the id rule's length: a longer URL is refused by the rule (two
+    # long URLs sharing their first 200 characters must not become one article)
+    return ident if ident and not any(c.isspace() for c in ident) else None
 
 
 def _published(tree) -> str | None:

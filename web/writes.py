@@ -204,7 +204,7 @@ def post_page():
     without its scheme: the ``url`` query parameter, else the page's
     ``<link rel="canonical">`` / ``og:url``.  400 when the page has no
     article (no title or text), names no URL, or the id breaks the id rule;
-    413 above ``SEARCH_MAX_BODY``; 415 for another content type."""
+    413 above ``SEARCH_MAX_BODY_BYTES``; 415 for another content type."""
     if request.mimetype not in HTML_TYPES:
         return error(415, f"the body must be an HTML page (Content-Type text/html), not {request.mimetype or 'none'!r}")
     url = request.args.get("url")
@@ -234,7 +234,7 @@ def _http_url(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
 
 
 @bp.get("/api/changes/<int:seq>")
