@@ -25,8 +25,8 @@ metadata.  A credit ends at the end of the line, at a closing bracket (and
 the bracket pair goes with it), at Chinese punctuation (``。，；！？、``), at a
 full-width or double space, or, when it is glued to the next sentence, where
 that sentence starts: a sentence opener (``据介绍``, ``近日``, a date
-``3月18日`` ...).  A "credit" longer than ``MAX_CREDIT`` characters is not
-one, and the text is left alone.
+``3月18日`` ...).  A "credit" shorter than ``MIN_CREDIT`` or longer than
+``MAX_CREDIT`` characters is not one, and the text is left alone.
 
 Own code (the standard library's ``re``): no maintained library strips this
 furniture from plain text (trafilatura and its kin work on HTML).  The
@@ -218,4 +218,4 @@ def strip(body: str) -> Stripped:
     return result
 
 
-__all__ = ["HEADINGS", "MAX_CREDIT", "MAX_HEADLINE", "Removal", "Stripped", "strip"]
+__all__ = ["HEADINGS", "MAX_CREDIT", "MAX_HEADLINE", "MIN_CREDIT", "Removal", "Stripped", "strip"]
