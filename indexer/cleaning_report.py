@@ -31,6 +31,7 @@ class CleaningReport:
         self.changed += 1
 
     def close(self) -> None:
+        """Flush and close the file (the report is complete)."""
         self._file.close()
 
     def __enter__(self):
