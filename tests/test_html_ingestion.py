@@ -30,6 +30,7 @@ def test_article_page_is_extracted_without_furniture(tiny_index, tmp_path):
     assert doc["title"] == "滨江新区首座智慧公交站投入使用"
     assert doc["published_text"] == "2024-03-18T09:30:00+08:00" and doc["author"] == "张明"
     assert doc["url"] == "https://news.example.cn/city/2024/03/18/bus-stop.html"
+    assert doc["source"] == "news.example.cn"  # no og:site_name: the domain, not a guess from the <title>
     paragraphs = doc["body"].split("\n")
     assert len(paragraphs) == 4 and paragraphs[0].startswith("本报讯（记者 张明）")
     assert paragraphs[-1].startswith("交通运输局表示")
