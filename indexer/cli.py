@@ -63,6 +63,9 @@ def _main(argv) -> int:
                         "when the service's writer is running, the records go through it")
     b.add_argument("--shards", type=int, default=1, help="opensearch: primary shards of a new index")
     b.add_argument("--replicas", type=int, default=1, help="opensearch: replicas of a new index")
+    b.add_argument("--report-cleaning", metavar="FILE", default=None,
+                   help="write one JSON line per article the cleaning changed (id, removed kind, lines, "
+                        "characters; no text)")
     b.add_argument("files", nargs="+")
     d = sub.add_parser("delete", help="delete articles by id")
     _target_options(d, INDEX_HELP)
@@ -129,6 +132,25 @@ def _main(argv) -> int:
         from .cli_store import store_command
 
         return store_command(args)
+    args.cleaning = None
+    if args.cmd == "build" and args.report_cleaning:
+        from .cleaning_report import CleaningReport
+
+        try:
+            args.cleaning = CleaningReport(args.report_cleaning)
+        except OSError as exc:
+            print(f"error: cannot write the cleaning report {args.report_cleaning}: {exc.strerror}", file=sys.stderr)
+            return 2
+        try:
+            return _dispatch(args)
+        finally:
+            args.cleaning.close()
+            print(f"cleaning: {args.cleaning.changed} article(s) changed, listed in {args.report_cleaning}",
+                  file=sys.stderr)
+    return _dispatch(args)
+
+
+def _dispatch(args) -> int:
     refusal = _bypasses_bound_store(args)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -181,7 +203,7 @@ def _main(argv) -> int:
 
         if running_writer(args.index):
             try:
-                summary = pipeline.hand_to_writer(args.store, args.files)
+                summary = pipeline.hand_to_writer(args.store, args.files, cleaning=args.cleaning)
             except (UnsupportedFile, FileNotFoundError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
@@ -202,7 +224,7 @@ def _main(argv) -> int:
             summary = run(args.index, args.files, userdict=args.userdict, workers=args.workers,
                           batch_size=args.batch_size, progress=None if not args.no_progress else False,
                           backend=args.backend, opensearch_url=args.opensearch_url, shards=args.shards,
-                          replicas=args.replicas)
+                          replicas=args.replicas, cleaning=args.cleaning)
         except (UnsupportedFile, FileNotFoundError, TargetIncompatible, ValueError, BackendUnreachable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -1,11 +1,25 @@
 """Saved article pages (``.html`` files, or directories of them) -> records.
 
 The story is extracted with trafilatura (a maintained main-content
-extractor): title, publication date, body text and byline, without the
-page furniture around the story (navigation, "您可能也感兴趣", "为您推荐",
-"排行", "最近更新" lists, share bars, footers).  A last filter drops such a
-block if one ever survives extraction.  The record id is the page's
-canonical URL (so a page saved twice is one article), else the file name.
+extractor): title, publication date, body text, without the page furniture
+around the story (navigation, share bars, footers); a "您可能也感兴趣" /
+"为您推荐" / "排行" list that survives extraction goes with the cleaning every
+input path shares (``furniture.strip``, called by ``records.to_article``).
+
+* The headline repeated at the top of the body (the page's ``<h1>`` above
+  the story, a date line beside it) is dropped: leading lines equal to the
+  title once normalised (``search.normalize``: width, script, case; spaces
+  and punctuation ignored) or holding only a date/time.
+* The author: ``<meta name="author">`` (or ``article:author``), else the
+  page's byline element (a short text such as ``作者：李明`` or
+  ``（记者李明）`` near the headline, the name checked with
+  ``bylines.clean_name``), else what ``bylines`` finds in the body
+  (``records.read_article`` enriches every record).
+* The source: ``og:site_name`` (the outlet's name), else the URL's domain
+  name (``www.`` left out).
+* The id: the page's canonical URL (``<link rel="canonical">``, else
+  ``og:url``) without its scheme, so a page saved twice is one article;
+  ``page_record``'s caller may give the URL; else the file name.
 """
 
 from __future__ import annotations
@@ -13,15 +27,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
+from . import bylines
 from .sources import RawRecord
 
 HTML_SUFFIXES = (".html", ".htm")
-# Headings of the lists that surround a story on Chinese news sites.
-FURNITURE = ("您可能也感兴趣", "你可能也感兴趣", "为您推荐", "為您推薦", "猜你喜欢", "排行", "排行榜", "热门排行",
-             "最近更新", "最新更新", "相关阅读", "相關閱讀", "相关新闻", "相關新聞", "延伸阅读", "延伸閱讀",
-             "推荐阅读", "推薦閱讀", "热点推荐", "熱點推薦", "热门文章", "熱門文章")
+MAX_BYLINE = 60  # characters: a page's byline element is short (chosen, not measured)
 _LABEL = re.compile(r"^\s*(?:作者|记者|記者|撰文|文|编辑|編輯|责任编辑|責任編輯|来源|來源)\s*[:：/／]\s*")
+# A byline element's label and name(s): 作者：李明, （记者李明）, 文／王建国, 記者 陳大文、李小明
+_BYLINE = re.compile(r"(?:^|[\s（(【\[|｜])(?:作者|记者|記者|撰文|文)\s*[:：/／]?\s*"
+                     r"(?P<names>[^\s:：/／（()）【】\[\]|｜，,。;；]{2,8}(?:[、 ][^\s:：/／（()）【】\[\]|｜，,。;；]{2,8})*)")
+_DATE_LINE = re.compile(r"^[\d\s:：/.\-年月日时時分秒]{8,}$")
+_BLOCKS = ("p", "div", "span", "li", "td", "em", "small", "address", "header", "section", "time", "i", "b",
+           "strong", "font")
 _PUBLISHED_META = ("article:published_time", "og:published_time", "pubdate", "publishdate", "publish_date",
                    "date", "dc.date.issued")
 
@@ -48,10 +67,12 @@ def read_html(path: str) -> Iterator[RawRecord]:
         yield RawRecord(file, record, problem)
 
 
-def page_record(raw: bytes | str, location: str) -> tuple[dict | None, str | None]:
+def page_record(raw: bytes | str, location: str, url: str | None = None) -> tuple[dict | None, str | None]:
     """The article of one saved page (``raw``: its bytes or text; ``location``: its path, whose name
-    is the id when the page has no canonical URL) as ``(record, None)``, or ``(None, why)`` when
-    the page has no readable story (not HTML, no title or no text)."""
+    is the id when the page has no canonical URL; ``url``: the page's canonical URL when the caller
+    knows it, overriding the page's own) as ``(record, None)``, or ``(None, why)`` when the page has
+    no readable story (not HTML, no title or no text).  The record is raw: ``records.read_article``
+    validates and cleans it."""
     import trafilatura
     from lxml import html as lxml_html
 
@@ -63,47 +84,99 @@ def page_record(raw: bytes | str, location: str) -> tuple[dict | None, str | Non
     if doc is None:
         return None, "no article text found in the page"
     meta = doc.as_dict()
-    body = strip_furniture(meta.get("text") or "")
     title = (meta.get("title") or "").strip()
+    body = _without_repeated_title(meta.get("text") or "", title)
     if not title or not body:
         return None, "no article title or text found in the page"
-    tree = lxml_html.fromstring(raw if isinstance(raw, bytes) else raw.encode("utf-8"))
-    url = meta.get("url") or None
+    try:
+        tree = lxml_html.fromstring(raw if isinstance(raw, bytes) else raw.encode("utf-8"))
+    except Exception as exc:  # noqa: BLE001 - trafilatura read it; lxml alone may still refuse
+        return None, f"not a readable HTML page: {exc}"
+    url = url or _canonical(tree) or meta.get("url") or None
     stem = os.path.splitext(os.path.basename(location))[0]
     record = {
         "id": _id_from(url) or stem,
         "title": title,
         "body": body,
         "published": _published(tree) or _date_only(meta.get("date")),
-        "author": _LABEL.sub("", meta.get("author") or "").strip() or None,
-        "source": meta.get("sitename") or None,
+        "author": _meta(tree, "author", "article:author") or _byline(tree)
+                  or _LABEL.sub("", meta.get("author") or "").strip() or None,
+        "source": _meta(tree, "og:site_name") or _domain(url),
         "url": url,
         "tags": [t for t in (meta.get("tags") or []) if t],
     }
     return {k: v for k, v in record.items() if v not in (None, [])}, None
 
 
-def strip_furniture(text: str) -> str:
-    """Drop a recommendation/ranking block: its heading line and the short
-    link lines after it."""
-    out, skipping = [], False
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if any(stripped == h or (stripped.startswith(h) and len(stripped) <= len(h) + 4) for h in FURNITURE):
-            skipping = True
-            continue
-        if skipping and len(stripped) < 40:
-            continue
-        skipping = False
-        out.append(line)
-    return "\n".join(out).strip()
+def _folded(text: str) -> str:
+    """``text`` as compared with a title: normalised, letters and digits only."""
+    from search.normalize import normalize
+
+    return "".join(c for c in normalize(text).text if c.isalnum())
+
+
+def _without_repeated_title(body: str, title: str) -> str:
+    """``body`` without its leading lines that repeat the headline or hold only a date/time."""
+    lines = body.split("\n")
+    want = _folded(title)
+    while lines and (not lines[0].strip() or _DATE_LINE.match(lines[0].strip())
+                     or (want and _folded(lines[0]) == want)):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _meta(tree, *keys: str) -> str | None:
+    """The first non-empty ``<meta>`` content named (``name`` or ``property``) by one of ``keys``."""
+    for key in keys:
+        for node in tree.iter("meta"):
+            if (node.get("property") or node.get("name") or "").strip().lower() == key:
+                value = _LABEL.sub("", " ".join((node.get("content") or "").split()))
+                if value:
+                    return value
+    return None
+
+
+def _canonical(tree) -> str | None:
+    for node in tree.iter("link"):
+        if "canonical" in (node.get("rel") or "").lower().split() and (node.get("href") or "").strip():
+            return node.get("href").strip()
+    return _meta(tree, "og:url")
+
+
+def _byline(tree) -> str | None:
+    """The names of the page's byline element: the first short text block (inside ``<article>``
+    when the page has one) with a byline label, each name passing ``bylines.clean_name``."""
+    scopes = list(tree.iter("article")) or [tree]
+    for scope in scopes:
+        for node in scope.iter(*_BLOCKS):
+            text = " ".join(node.text_content().split())
+            if not text or len(text) > MAX_BYLINE:
+                continue
+            m = _BYLINE.search(text)
+            if not m:
+                continue
+            names = [bylines.clean_name(n) for n in re.split(r"[、 ]", m.group("names"))]
+            if names and all(names):
+                return bylines.AUTHOR_SEPARATOR.join(dict.fromkeys(names))
+    return None
+
+
+def _domain(url: str | None) -> str | None:
+    """The URL's host name without ``www.``, or None."""
+    try:
+        host = urlsplit(url or "").hostname or ""
+    except ValueError:
+        return None
+    return host.removeprefix("www.") or None
 
 
 def _id_from(url: str | None) -> str | None:
     if not url:
         return None
     ident = re.sub(r"^https?://", "", url).rstrip("/")
-    return ident[:200] if ident and not any(c.isspace() for c in ident) else None
+    # not cut to the id rule's length: a longer URL is refused by the rule (two
+    # long URLs sharing their first 200 characters must not become one article)
+    return ident if ident and not any(c.isspace() for c in ident) else None
 
 
 def _published(tree) -> str | None:

@@ -79,29 +79,34 @@ def check_paths(paths: list[str]) -> None:
             raise FileNotFoundError(p)
 
 
-def valid_records(paths: list[str], summary: Summary, report, acknowledged: bool = False):
+def valid_records(paths: list[str], summary: Summary, report, acknowledged: bool = False, cleaning=None):
     """(raw record, Article) of every valid record (``records.read_article``:
     validated, cleaned, enriched); bad ones are reported with their
     location, counted as skipped, and left out.  ``acknowledged``: see
-    ``records.to_article`` (rebuilds from the store or the index)."""
+    ``records.to_article`` (rebuilds from the store or the index).
+    ``cleaning``: called as ``cleaning(article, removals)`` for each article
+    the cleaning changed (``removals``: its ``furniture.Removal`` list)."""
     for path in paths:
         for raw in read_file(path):
             if raw.error:
                 summary.skipped += 1
                 report(f"{raw.location}: skipped: {raw.error}")
                 continue
+            removed: list = []
             try:
-                article = read_article(raw.data, acknowledged=acknowledged)
+                article = read_article(raw.data, acknowledged=acknowledged, removed=removed)
             except RecordError as exc:
                 summary.skipped += 1
                 report(f"{raw.location}: skipped: {exc}")
                 continue
+            if removed and cleaning is not None:
+                cleaning(article, removed)
             yield raw, article
 
 
-def iter_articles(paths: list[str], summary: Summary, report, acknowledged: bool = False):
+def iter_articles(paths: list[str], summary: Summary, report, acknowledged: bool = False, cleaning=None):
     """The Articles of ``valid_records``."""
-    for _, article in valid_records(paths, summary, report, acknowledged):
+    for _, article in valid_records(paths, summary, report, acknowledged, cleaning):
         yield article
 
 
@@ -200,14 +205,14 @@ def run_new_generation(live, articles, summary: Summary, **kwargs) -> Summary:
 def build(index_dir: str, paths: list[str], userdict: str | None = None, workers: int | None = None,
           batch_size: int = DEFAULT_BATCH, progress: bool | None = None, report=None,
           acknowledged: bool = False, backend: str = "whoosh", opensearch_url: str | None = None,
-          shards: int = 1, replicas: int = 1, new_generation: bool = False) -> Summary:
+          shards: int = 1, replicas: int = 1, new_generation: bool = False, cleaning=None) -> Summary:
     """Add or update the records of ``paths`` (JSONL/CSV/HTML files) in the
     index ``index_dir`` (a directory, or an OpenSearch alias), created if
     missing.  ``acknowledged``: the files are dumps of the store or the
     index (rebuild): ids written before the id rule are kept.
     ``new_generation``: build a complete new index and swap it in
     (``rebuild``).  ``shards`` / ``replicas``: of a new OpenSearch index.
-    Raises UnsupportedFile / FileNotFoundError before any work, then the
+    ``cleaning``: see ``valid_records`` (``--report-cleaning``).  Raises UnsupportedFile / FileNotFoundError before any work, then the
     target's errors (``IndexTarget``)."""
     report = _report(report)
     check_paths(paths)  # before taking the lock
@@ -223,7 +228,7 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
             from tqdm import tqdm
 
             bar = tqdm(total=_count_lines(paths), unit="doc", smoothing=0.05, file=sys.stderr)
-        articles = iter_articles(paths, summary, report, acknowledged)
+        articles = iter_articles(paths, summary, report, acknowledged, cleaning)
         if new_generation:
             run_new_generation(target, articles, summary, workers=workers, batch_size=batch_size, bar=bar)
         else:
@@ -270,7 +275,7 @@ def delete(index_dir: str, doc_ids: list[str], backend: str = "whoosh",
 
 
 def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout: float = 3600.0,
-                   report=None, wait: bool = True) -> Summary:
+                   report=None, wait: bool = True, cleaning=None) -> Summary:
     """While the service runs, its writer owns the index: validate the files
     here, append the records to the article store, and wait until the
     writer has committed them (same skipping and reporting as ``build``:
@@ -278,7 +283,8 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
     to the stored one being unchanged and queuing nothing).
 
     ``wait=False``: the records were just indexed directly (no writer
-    running): ``ArticleStore.put(already_indexed=True)``."""
+    running): ``ArticleStore.put(already_indexed=True)``.  ``cleaning``:
+    see ``valid_records``."""
     from .article_store import ArticleStore
 
     report = report or (lambda msg: print(msg, file=sys.stderr))
@@ -299,7 +305,7 @@ def hand_to_writer(store_path: str, paths: list[str], batch: int = 2000, timeout
             summary.unchanged += done.unchanged
             pending = []
 
-    for raw, article in valid_records(paths, summary, report):
+    for raw, article in valid_records(paths, summary, report, cleaning=cleaning):
         summary.characters += len(article.title) + len(article.body)
         pending.append(raw.data if raw.data.get("id") == article.id else {**raw.data, "id": article.id})
         if len(pending) >= batch:

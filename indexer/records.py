@@ -18,12 +18,12 @@ from search.chars import strip_ignorable
 from search.models import Article
 from search.timeutil import DateError, parse_published
 
-from . import bylines, ids
+from . import bylines, furniture, ids
 from .clean import clean_line, clean_text
 from search.errors import SearchServiceError
 
 OPTIONAL_STR = ("category", "source", "author", "url", "lang")
-KNOWN = {"id", "title", "body", "published", "tags", *OPTIONAL_STR}
+KNOWN = {"id", "title", "body", "published", "tags", "photo_credits", *OPTIONAL_STR}
 MAX_ID_LENGTH = ids.MAX_ID_LENGTH
 MAX_DEPTH = 32  # nesting levels of a record's JSON (an article needs 3)
 
@@ -97,9 +97,16 @@ def is_blank(text: str) -> bool:
     return not clean_line(strip_ignorable(text))
 
 
-def to_article(data: dict, acknowledged: bool = False) -> Article:
+def to_article(data: dict, acknowledged: bool = False, removed: list | None = None) -> Article:
     """A validated, cleaned ``Article``; raises ``RecordError`` naming every
     problem.
+
+    Cleaning: ``clean.clean_text``, then page furniture out of the body
+    (``furniture.strip``: related-story lists and links, photo credits).
+    The credits go to ``extra["photo_credits"]`` (a list of strings, after
+    any the record carries in ``photo_credits``), never to the body.
+    ``removed``: a list that receives the ``furniture.Removal`` of each
+    piece taken out (for ``indexer build --report-cleaning``).
 
     ``acknowledged``: the record was accepted earlier and comes from the
     project's own store or index (the writer, a rebuild), so it must never
@@ -156,13 +163,26 @@ def to_article(data: dict, acknowledged: bool = False) -> Article:
         tags = []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         problems.append("'tags' must be a list of strings")
+    given_credits = data.get("photo_credits")
+    if given_credits is None:
+        given_credits = []
+    if not isinstance(given_credits, list) or not all(isinstance(c, str) for c in given_credits):
+        problems.append("'photo_credits' must be a list of strings")
     if problems:
         raise RecordError("; ".join(problems))
     extra = {k: v for k, v in data.items() if k not in KNOWN}
+    extra = {k: extra[k] for k in ("summary", "duplicate_ids", "updated") if k in extra}
+    stripped = furniture.strip(clean_text(body))
+    if removed is not None:
+        removed.extend(stripped.removed)
+    credits = [clean_line(c) for c in given_credits if not is_blank(c)]
+    credits += [c for c in stripped.photo_credits if c not in credits]
+    if credits:
+        extra["photo_credits"] = credits
     return Article(
         id=rid,
         title=clean_line(title),
-        body=clean_text(body),
+        body=stripped.body,
         published=published_dt,
         published_text=published.strip() if isinstance(published, str) else None,
         category=None if not data.get("category") or is_blank(data["category"]) else clean_line(data["category"]),
@@ -171,15 +191,15 @@ def to_article(data: dict, acknowledged: bool = False) -> Article:
         url=data.get("url") or None,
         tags=[clean_line(t) for t in tags if not is_blank(t)],
         lang=data.get("lang") or None,
-        extra={k: extra[k] for k in ("summary", "duplicate_ids", "updated") if k in extra},
+        extra=extra,
     )
 
 
-def read_article(data: dict, acknowledged: bool = False) -> Article:
+def read_article(data: dict, acknowledged: bool = False, removed: list | None = None) -> Article:
     """``to_article`` (validated and cleaned; raises ``RecordError``), then
     byline and source taken from the text where the record has none
-    (``bylines.enrich``).  ``acknowledged``: see ``to_article``."""
-    return bylines.enrich(to_article(data, acknowledged=acknowledged))
+    (``bylines.enrich``).  ``acknowledged``, ``removed``: see ``to_article``."""
+    return bylines.enrich(to_article(data, acknowledged=acknowledged, removed=removed))
 
 
 def record_hash(article: Article) -> str:

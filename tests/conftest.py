@@ -74,6 +74,20 @@ def sample_records():
 
 
 @pytest.fixture(scope="session")
+def indexed_records(sample_records):
+    """The sample records as the index holds them: title and body cleaned
+    (``records.to_article``: page furniture and photo credits out), for
+    tests that compare search answers with the text by brute force."""
+    from indexer.records import to_article
+
+    out = []
+    for r in sample_records:
+        a = to_article(r)
+        out.append({**r, "title": a.title, "body": a.body})
+    return out
+
+
+@pytest.fixture(scope="session")
 def sample_index(tmp_path_factory, sample_records):
     """The 2,000-article sample, indexed in several batches (several segments)."""
     from indexer import pipeline

@@ -98,8 +98,8 @@ def ids(result):
 
 # ---- matching ---------------------------------------------------------------
 @pytest.mark.parametrize("phrase", ["香港特别行政区", "新冠疫苗", "国务院总理"])
-def test_a_phrase_matches_exactly_the_articles_containing_it(contract_engine, sample_records, phrase):
-    expected = containing(sample_records, phrase)
+def test_a_phrase_matches_exactly_the_articles_containing_it(contract_engine, indexed_records, phrase):
+    expected = containing(indexed_records, phrase)
     assert len(expected) >= 5
     res = search(contract_engine, f'"{phrase}"')
     assert res.total == len(expected)
@@ -107,37 +107,37 @@ def test_a_phrase_matches_exactly_the_articles_containing_it(contract_engine, sa
 
 
 @pytest.mark.parametrize("fragment", ["港特", "苗接", "区政"])
-def test_a_sub_word_matches_inside_longer_words(contract_engine, sample_records, fragment):
+def test_a_sub_word_matches_inside_longer_words(contract_engine, indexed_records, fragment):
     """Fragments that jieba never produces as words still find the articles."""
-    expected = containing(sample_records, fragment)
+    expected = containing(indexed_records, fragment)
     assert len(expected) >= 3
     assert ids(search(contract_engine, fragment)) == expected
 
 
 @pytest.mark.parametrize("traditional, simplified", [("立法會", "立法会"), ("國務院", "国务院"), ("選舉", "选举")])
-def test_traditional_and_simplified_find_the_same_articles(contract_engine, sample_records, traditional, simplified):
+def test_traditional_and_simplified_find_the_same_articles(contract_engine, indexed_records, traditional, simplified):
     a, b = search(contract_engine, traditional), search(contract_engine, simplified)
-    assert ids(a) == ids(b) == containing(sample_records, simplified)
-    originals = {r["id"]: r for r in sample_records}
+    assert ids(a) == ids(b) == containing(indexed_records, simplified)
+    originals = {r["id"]: r for r in indexed_records}
     assert any(traditional in originals[i]["body"] for i in ids(a))  # Hong Kong text, written in Traditional
     assert any(simplified in originals[i]["body"] for i in ids(a))
 
 
-def test_exclusion_and_or(contract_engine, sample_records):
-    hk, vote = containing(sample_records, "香港"), containing(sample_records, "选举")
+def test_exclusion_and_or(contract_engine, indexed_records):
+    hk, vote = containing(indexed_records, "香港"), containing(indexed_records, "选举")
     assert ids(search(contract_engine, "香港 -选举")) == hk - vote
-    assert ids(search(contract_engine, "美国 OR 日本")) == containing(sample_records, "美国") | containing(sample_records, "日本")
+    assert ids(search(contract_engine, "美国 OR 日本")) == containing(indexed_records, "美国") | containing(indexed_records, "日本")
 
 
-def test_partial_matches_follow_full_matches_when_few_have_every_word(contract_engine, sample_records):
+def test_partial_matches_follow_full_matches_when_few_have_every_word(contract_engine, indexed_records):
     """Two words that rarely meet: the full matches first, then articles with
     one of them, flagged as relaxed."""
-    both = containing(sample_records, "疫苗") & containing(sample_records, "立法会")
+    both = containing(indexed_records, "疫苗") & containing(indexed_records, "立法会")
     res = search(contract_engine, "疫苗 立法会", size=50)
     assert len(both) < 10 and res.relaxed
     # At least every article with one of the words (Whoosh also admits the
     # parts of a long word: 立法 for 立法会).
-    assert res.total >= len(containing(sample_records, "疫苗") | containing(sample_records, "立法会"))
+    assert res.total >= len(containing(indexed_records, "疫苗") | containing(indexed_records, "立法会"))
     assert {h.id for h in res.hits[:len(both)]} == both
 
 
@@ -147,32 +147,32 @@ def squeeze(text):
 
 
 @pytest.mark.parametrize("word", ["香港", "习近平", "疫苗"])
-def test_lead_matches_the_first_paragraph_exactly(contract_engine, sample_records, word):
-    expected = {r["id"] for r in sample_records if squeeze(word) in squeeze(r["body"].split("\n", 1)[0])}
-    anywhere = {r["id"] for r in sample_records if squeeze(word) in squeeze(r["title"] + r["body"])}
+def test_lead_matches_the_first_paragraph_exactly(contract_engine, indexed_records, word):
+    expected = {r["id"] for r in indexed_records if squeeze(word) in squeeze(r["body"].split("\n", 1)[0])}
+    anywhere = {r["id"] for r in indexed_records if squeeze(word) in squeeze(r["title"] + r["body"])}
     assert expected and expected < anywhere  # the test tells lead from anywhere
     assert ids(search(contract_engine, f"lead:{word}")) == expected
 
 
 @pytest.mark.parametrize("word,n", [("疫苗", 3), ("香港", 5), ("习近平", 2)])
-def test_at_least_n_mentions(contract_engine, sample_records, word, n):
+def test_at_least_n_mentions(contract_engine, indexed_records, word, n):
     def count(r):
         return squeeze(r["title"]).count(squeeze(word)) + squeeze(r["body"]).count(squeeze(word))
 
-    expected = {r["id"] for r in sample_records if count(r) >= n}
-    fewer = {r["id"] for r in sample_records if 0 < count(r) < n}
+    expected = {r["id"] for r in indexed_records if count(r) >= n}
+    fewer = {r["id"] for r in indexed_records if 0 < count(r) < n}
     assert expected and fewer
     assert ids(search(contract_engine, f"atleast{n}:{word}")) == expected
 
 
 @pytest.mark.parametrize("a,b", [("香港", "选举"), ("林郑月娥", "特首"), ("香港", "警方"), ("美国", "中国")])
-def test_same_sentence(contract_engine, sample_records, a, b):
+def test_same_sentence(contract_engine, indexed_records, a, b):
     def same(r):
         return squeeze(a) in squeeze(r["title"]) and squeeze(b) in squeeze(r["title"]) or any(
             squeeze(a) in squeeze(s) and squeeze(b) in squeeze(s) for s in re.split(r"[。！？!?；;…\n]+", norm(r["body"])))
 
-    expected = {r["id"] for r in sample_records if same(r)}
-    both = {r["id"] for r in sample_records if squeeze(a) in squeeze(r["title"] + r["body"])
+    expected = {r["id"] for r in indexed_records if same(r)}
+    both = {r["id"] for r in indexed_records if squeeze(a) in squeeze(r["title"] + r["body"])
             and squeeze(b) in squeeze(r["title"] + r["body"])}
     assert expected and expected < both  # some articles have both words, but apart
     assert ids(search(contract_engine, f"{a} SAME {b}")) == expected
@@ -218,8 +218,8 @@ def within(word_ranges, r, a, b, n, ordered):
     return False
 
 
-def test_boolean_operators(contract_engine, sample_records):
-    hk, macau, vote, council = (containing(sample_records, w) for w in ("香港", "澳门", "选举", "区议会"))
+def test_boolean_operators(contract_engine, indexed_records):
+    hk, macau, vote, council = (containing(indexed_records, w) for w in ("香港", "澳门", "选举", "区议会"))
     assert ids(search(contract_engine, "香港 NOT 选举")) == hk - vote
     assert ids(search(contract_engine, "香港 AND NOT 选举")) == hk - vote
     assert ids(search(contract_engine, "香港 AND 选举")) == hk & vote
@@ -238,9 +238,9 @@ def test_lower_case_operators_are_words_with_a_notice(contract_engine):
 @pytest.mark.parametrize("a,b,n,ordered", [("香港", "选举", 5, False), ("香港", "选举", 5, True),
                                            ("美国", "中国", 3, False), ("疫苗", "接种", 2, False),
                                            ("习近平", "会见", 1, True)])
-def test_proximity_matches_the_records(contract_engine, sample_records, word_ranges, a, b, n, ordered):
-    expected = {r["id"] for r in sample_records if within(word_ranges, r, a, b, n, ordered)}
-    both = containing(sample_records, a) & containing(sample_records, b)
+def test_proximity_matches_the_records(contract_engine, indexed_records, word_ranges, a, b, n, ordered):
+    expected = {r["id"] for r in indexed_records if within(word_ranges, r, a, b, n, ordered)}
+    both = containing(indexed_records, a) & containing(indexed_records, b)
     assert expected and expected < both  # some articles have both, but further apart
     res = search(contract_engine, f"{a} {'pre' if ordered else 'w'}/{n} {b}")
     assert ids(res) == expected and res.exact and not res.relaxed
@@ -248,37 +248,37 @@ def test_proximity_matches_the_records(contract_engine, sample_records, word_ran
 
 
 @pytest.mark.parametrize("a,b", [("香港", "选举"), ("美国", "中国")])
-def test_same_paragraph(contract_engine, sample_records, a, b):
+def test_same_paragraph(contract_engine, indexed_records, a, b):
     def same(r):
         return (norm(a) in norm(r["title"]) and norm(b) in norm(r["title"])) or any(
             norm(a) in p and norm(b) in p for p in norm(r["body"]).split("\n"))
 
-    expected = {r["id"] for r in sample_records if same(r)}
-    assert expected < containing(sample_records, a) & containing(sample_records, b)
+    expected = {r["id"] for r in indexed_records if same(r)}
+    assert expected < containing(indexed_records, a) & containing(indexed_records, b)
     assert ids(search(contract_engine, f"{a} w/p {b}")) == expected
 
 
 # ---- restrictions are never relaxed -----------------------------------------------
-def test_a_field_restriction_holds_for_every_hit(contract_engine, sample_records):
+def test_a_field_restriction_holds_for_every_hit(contract_engine, indexed_records):
     """``疫情 author:不存在的人`` returned 205 articles by other authors."""
     res = search(contract_engine, "疫情 author:不存在的人")
     assert res.total == 0 and not res.relaxed
-    author = next(r["author"] for r in sample_records if r.get("author") and "疫情" in r["body"])
+    author = next(r["author"] for r in indexed_records if r.get("author") and "疫情" in r["body"])
     res = search(contract_engine, f"疫情 香港 选举 author:{author}")
     assert not res.relaxed and all(author in h.author for h in res.hits)
 
 
 @pytest.mark.parametrize("q", ['"疫苗" 立法会', "疫苗 立法会 -体育", "疫苗 AND 立法会", "title:疫苗 立法会",
                                "疫苗 w/50 立法会", "疫苗 立法会 atleast1:疫苗", "疫苗 立法会 category:眾聞"])
-def test_exact_queries_are_never_relaxed(contract_engine, sample_records, q):
-    both = containing(sample_records, "疫苗") & containing(sample_records, "立法会")
+def test_exact_queries_are_never_relaxed(contract_engine, indexed_records, q):
+    both = containing(indexed_records, "疫苗") & containing(indexed_records, "立法会")
     res = search(contract_engine, q)
     assert res.exact and not res.relaxed and res.total == res.total_full
     assert ids(res) <= both and all(h.match == {"full": True, "missing": []} for h in res.hits)
 
 
-def test_partial_matches_say_what_they_lack(contract_engine, sample_records, by_id):
-    vaccine, legco = containing(sample_records, "疫苗"), containing(sample_records, "立法会")
+def test_partial_matches_say_what_they_lack(contract_engine, indexed_records, by_id):
+    vaccine, legco = containing(indexed_records, "疫苗"), containing(indexed_records, "立法会")
     res = search(contract_engine, "疫苗 立法会", size=300, group=False)
     assert res.relaxed and res.total_full == len(vaccine & legco) and res.total > res.total_full
     assert res.to_dict()["total_partial"] == res.total - res.total_full
@@ -288,27 +288,27 @@ def test_partial_matches_say_what_they_lack(contract_engine, sample_records, by_
         assert h.match == {"full": not lacks, "missing": lacks}, h.id
 
 
-def test_filters_hold_for_partial_matches_too(contract_engine, sample_records, by_id):
+def test_filters_hold_for_partial_matches_too(contract_engine, indexed_records, by_id):
     res = search(contract_engine, "疫苗 立法会", size=300, category=["眾聞"])
     assert res.relaxed and res.hits and all(by_id[h.id]["category"] == "眾聞" for h in res.hits)
 
 
 @pytest.mark.parametrize("q, needle", [("G20", "g20"), ("欧巴马", "巴马"), ("巴马 欧", "巴马")])
-def test_no_partial_match_through_a_piece_of_a_longer_word(contract_engine, sample_records, q, needle):
+def test_no_partial_match_through_a_piece_of_a_longer_word(contract_engine, indexed_records, q, needle):
     """``G20`` found 977 articles through "20"; ``欧巴马`` matched through 欧 of
     欧洲: a partial match needs a word of two or more characters."""
     res = search(contract_engine, q)
     for h in res.hits:
-        text = norm(h.title) + norm(next(r for r in sample_records if r["id"] == h.id)["body"])
+        text = norm(h.title) + norm(next(r for r in indexed_records if r["id"] == h.id)["body"])
         assert needle in text, (q, h.id)
     if q == "G20":
-        assert ids(res) == containing(sample_records, "G20")
+        assert ids(res) == containing(indexed_records, "G20")
 
 
 # ---- filters, facets, dates, sort -----------------------------------------------
-def test_facet_counts_are_the_records_counts_and_filters_agree(contract_engine, sample_records):
-    matched = containing(sample_records, "香港")
-    truth = Counter(r.get("source") for r in sample_records if r["id"] in matched)
+def test_facet_counts_are_the_records_counts_and_filters_agree(contract_engine, indexed_records):
+    matched = containing(indexed_records, "香港")
+    truth = Counter(r.get("source") for r in indexed_records if r["id"] in matched)
     res = search(contract_engine, "香港", facets=("source", "category"), size=1)
     assert {(f.value, f.count) for f in res.facets["source"]} == {(s, n) for s, n in truth.items() if s}
     top = res.facets["source"][0]
@@ -318,14 +318,14 @@ def test_facet_counts_are_the_records_counts_and_filters_agree(contract_engine, 
 
 # ---- facet values in either script -------------------------------------------------
 @pytest.fixture(scope="module")
-def indexed(sample_records):
+def indexed(indexed_records):
     """The records' facet values as the indexer stores them (bylines read
     from the text where a record has no author)."""
     from indexer import bylines
     from indexer.records import to_article
 
     out = []
-    for r in sample_records:
+    for r in indexed_records:
         a = bylines.enrich(to_article(r))
         out.append({"id": a.id, "category": a.category, "source": a.source, "author": a.author, "tags": a.tags})
     return out
@@ -386,14 +386,14 @@ def test_filters_fold_script_case_and_width(contract_engine, indexed, name, type
         assert ids(search(contract_engine, "", **{name: [value]})) == expected, value
 
 
-def test_category_filter_in_simplified_finds_the_traditional_section(contract_engine, sample_records):
+def test_category_filter_in_simplified_finds_the_traditional_section(contract_engine, indexed_records):
     """The issue's example: the Hong Kong site files news under 眾聞."""
-    filed = {r["id"] for r in sample_records if r.get("category") == "眾聞"}
-    assert len(filed) == 559 and not any(r.get("category") == "众闻" for r in sample_records)
+    filed = {r["id"] for r in indexed_records if r.get("category") == "眾聞"}
+    assert len(filed) == 559 and not any(r.get("category") == "众闻" for r in indexed_records)
     assert search(contract_engine, "", category=["众闻"]).total == search(contract_engine, "", category=["眾聞"]).total \
         == len(filed)
     # Filters combine: either script of two sections.
-    both = filed | {r["id"] for r in sample_records if r.get("category") == "眾說"}
+    both = filed | {r["id"] for r in indexed_records if r.get("category") == "眾說"}
     assert ids(search(contract_engine, "", category=["众闻", "眾說"])) == both
 
 
@@ -409,8 +409,8 @@ def test_value_operators_fold_like_text(contract_engine, indexed, name, typed):
 
 
 @pytest.mark.parametrize("q", ["", "香港", "习近平", "疫情"])
-def test_facet_buckets_merge_scripts_and_equal_the_filtered_totals(contract_engine, sample_records, indexed, q):
-    found = containing(sample_records, q)
+def test_facet_buckets_merge_scripts_and_equal_the_filtered_totals(contract_engine, indexed_records, indexed, q):
+    found = containing(indexed_records, q)
     matched = [r for r in indexed if not q or r["id"] in found]
     res = search(contract_engine, q, facets=("category", "author", "tag"), facet_size=5000, size=1)
     for name in ("category", "author", "tag"):
@@ -429,15 +429,15 @@ def test_facet_buckets_merge_scripts_and_equal_the_filtered_totals(contract_engi
             assert search(contract_engine, q, size=1, **{name: [form]}).total == f.count, (q, name, form)
 
 
-def test_a_merged_bucket_counts_each_article_once(contract_engine, sample_records, indexed):
+def test_a_merged_bucket_counts_each_article_once(contract_engine, indexed_records, indexed):
     """Articles tagged both 香港電台 and 香港电台 are one article each."""
-    both = [r for r in sample_records if {"香港電台", "香港电台"} <= set(r.get("tags") or [])]
+    both = [r for r in indexed_records if {"香港電台", "香港电台"} <= set(r.get("tags") or [])]
     assert len(both) >= 5
     res = search(contract_engine, "", facets=("tag",), facet_size=5000, size=1)
     bucket = [f for f in res.facets["tag"] if f.value in ("香港電台", "香港电台")]
     assert [f.count for f in bucket] == [len(having_key(indexed, "tag", "香港电台"))]
     # Shown in the form most of its articles use (a tie goes to the smaller string).
-    forms = Counter(t for r in sample_records for t in set(r.get("tags") or []) if t in ("香港電台", "香港电台"))
+    forms = Counter(t for r in indexed_records for t in set(r.get("tags") or []) if t in ("香港電台", "香港电台"))
     assert bucket[0].value == min(forms.items(), key=lambda fc: (-fc[1], fc[0]))[0]
 
 
@@ -449,7 +449,7 @@ def when(hit):
     return parse_published(hit.published)
 
 
-def test_date_range_and_newest_first(contract_engine, sample_records):
+def test_date_range_and_newest_first(contract_engine, indexed_records):
     lo, hi = datetime(2020, 1, 1, tzinfo=CST), datetime(2021, 1, 1, tzinfo=CST)
     res = search(contract_engine, "香港", date_from=lo, date_to=hi, sort="newest")
     assert res.total > 10
@@ -460,13 +460,13 @@ def test_date_range_and_newest_first(contract_engine, sample_records):
     assert oldest == sorted(oldest)
 
 
-def test_day_buckets_and_day_filters_are_newsroom_days(contract_engine, sample_records):
+def test_day_buckets_and_day_filters_are_newsroom_days(contract_engine, indexed_records):
     """Each day of two months: the timeline's day bucket, the whole-day
     filter (from=to=that day) and the records (their publication instant's
     day in Beijing time, a date alone being that day) count the same."""
     from search.timeutil import parse_published, parse_range
 
-    truth = Counter(day for r in sample_records if r.get("published")
+    truth = Counter(day for r in indexed_records if r.get("published")
                     for day in [parse_published(r["published"]).astimezone(CST).strftime("%Y-%m-%d")]
                     if "2020-06-01" <= day <= "2020-07-31")
     date_from, date_to = parse_range("2020-06-01", "2020-07-31")
@@ -477,7 +477,7 @@ def test_day_buckets_and_day_filters_are_newsroom_days(contract_engine, sample_r
         lo, hi = parse_range(day, day)
         assert search(contract_engine, "", date_from=lo, date_to=hi).total == truth[day], day
     years = Counter(parse_published(r["published"]).astimezone(CST).strftime("%Y")
-                    for r in sample_records if r.get("published"))
+                    for r in indexed_records if r.get("published"))
     timeline = contract_engine.timeline(SearchRequest(q="", facets=()), "year")
     assert {b["start"]: b["count"] for b in timeline["buckets"] if b["count"]} == dict(years)
 
@@ -577,9 +577,9 @@ def test_highlights_mark_the_query_words(contract_engine):
         assert "<mark>疫苗</mark>" in h.title_highlight + h.snippet
 
 
-def test_related_articles_share_key_terms_and_leave_the_article_out(contract_engine, sample_records):
+def test_related_articles_share_key_terms_and_leave_the_article_out(contract_engine, indexed_records):
     seen = 0
-    for record in sample_records[::200]:
+    for record in indexed_records[::200]:
         own = contract_engine.get(record["id"])
         related = contract_engine.related(record["id"], size=5)
         if not related:
@@ -631,7 +631,7 @@ def test_did_you_mean_on_this_backend(contract_engine, typed, corrected, suggest
 
 # ---- suggestions in the reader's script --------------------------------------------
 @pytest.fixture(scope="module")
-def word_df(sample_records):
+def word_df(indexed_records):
     """Straight from the records, cleaned and analysed as the indexer does:
     (title words, body words -> articles using them, tag keys)."""
     from indexer import bylines
@@ -643,11 +643,11 @@ def word_df(sample_records):
 
     analyzer = Analyzer(get_segmenter())
     title, body = Counter(), Counter()
-    for r in sample_records:
+    for r in indexed_records:
         doc = prepare(bylines.enrich(to_article(r)), analyzer)
         title.update(set(doc.title_words))
         body.update(set(doc.body_words))
-    return title, body, {value_key(t) for r in sample_records for t in r.get("tags") or []}
+    return title, body, {value_key(t) for r in indexed_records for t in r.get("tags") or []}
 
 
 def test_vocabularies_are_the_records_words(contract_engine, word_df, monkeypatch):
@@ -693,13 +693,13 @@ def test_suggestions_are_shown_in_the_script_typed(contract_engine, typed, first
     assert all(norm(s).startswith(norm(typed)) for s in got)
 
 
-def test_a_common_word_typed_whole_is_suggested_in_its_script(contract_engine, sample_records):
+def test_a_common_word_typed_whole_is_suggested_in_its_script(contract_engine, indexed_records):
     """武漢 had no suggestion although the sample's articles use it: now the
     word itself is offered (after its best completion), in the script typed."""
     from search.script import script_of
 
-    assert sum("武漢" in r["title"] + r["body"] for r in sample_records) == 65  # written in Traditional
-    assert len(containing(sample_records, "武漢")) == 89  # either script
+    assert sum("武漢" in r["title"] + r["body"] for r in indexed_records) == 65  # written in Traditional
+    assert len(containing(indexed_records, "武漢")) == 89  # either script
     contract_engine.suggester.get(wait=60)
     traditional, simplified = contract_engine.suggest("武漢"), contract_engine.suggest("武汉")
     assert traditional[:2] == ["武漢肺炎", "武漢"] and simplified[:2] == ["武汉肺炎", "武汉"]
@@ -737,7 +737,7 @@ def test_body_words_many_articles_use_are_suggested(contract_engine, word_df):
 
 # ---- near-duplicate groups -------------------------------------------------------
 @pytest.fixture(scope="module")
-def expected_groups(sample_records):
+def expected_groups(indexed_records):
     """The sample's near-duplicate groups, computed straight from the
     records (signatures and grouping of search.dedupe): id -> its group."""
     import numpy as np
@@ -750,7 +750,7 @@ def expected_groups(sample_records):
     from search.segmenter import get_segmenter
 
     analyzer = Analyzer(get_segmenter())
-    docs = [prepare(bylines.enrich(to_article(r)), analyzer) for r in sample_records]
+    docs = [prepare(bylines.enrich(to_article(r)), analyzer) for r in indexed_records]
     rep = dedupe.group(np.array([d.published_ts if d.published_ts is not None else -1 for d in docs], np.int64),
                        np.stack([d.minhash for d in docs]), np.array([d.installment for d in docs], np.int64))
     groups: dict[int, set] = {}
@@ -791,11 +791,11 @@ def test_grouped_search_counts_groups_and_lists_the_copies(contract_engine, expe
 
 
 # ---- updates and deletes, through the indexer CLI --------------------------------
-def test_updates_and_deletes_through_the_indexer(backend, sample_records, tmp_path):
+def test_updates_and_deletes_through_the_indexer(backend, indexed_records, tmp_path):
     from indexer.cli import main
     from search.engine import SearchEngine
 
-    records = sample_records[:30]
+    records = indexed_records[:30]
     target = str(tmp_path / "index") if backend == "whoosh" else "news-writes-" + uuid.uuid4().hex[:8]
     opts = ["--backend", backend, "--opensearch-url", URL or "", "--index", target]
     try:
@@ -817,7 +817,7 @@ def test_updates_and_deletes_through_the_indexer(backend, sample_records, tmp_pa
 
 
 # ---- the API and pages -------------------------------------------------------------
-def test_the_api_on_this_backend(backend, location, openapi, sample_records):
+def test_the_api_on_this_backend(backend, location, openapi, indexed_records):
     from web import create_app
 
     app = create_app({"SEARCH_BACKEND": backend, "OPENSEARCH_URL": URL, "SEARCH_INDEX": location,
@@ -836,7 +836,7 @@ def test_the_api_on_this_backend(backend, location, openapi, sample_records):
         partial = validated(c, openapi, "/api/search?q=" + quote("疫苗 立法会") + "&group=0&correct=0&size=20").get_json()
         assert partial["relaxed"] and partial["total_partial"] > 0
         assert any(h["match"]["missing"] for h in partial["hits"])
-        doc = sample_records[7]
+        doc = indexed_records[7]
         assert validated(c, openapi, "/api/articles/" + quote(doc["id"])).get_json()["title"] == doc["title"]
         validated(c, openapi, "/api/articles/" + quote(doc["id"]) + "/related")
         timeline = validated(c, openapi, "/api/timeline?q=" + quote("香港") + "&interval=year").get_json()
@@ -852,7 +852,7 @@ def test_the_api_on_this_backend(backend, location, openapi, sample_records):
         eng.suggester.get(wait=60)
 
 
-def test_a_partial_match_of_a_latin_word_has_a_piece_of_it(contract_engine, sample_records, by_id):
+def test_a_partial_match_of_a_latin_word_has_a_piece_of_it(contract_engine, indexed_records, by_id):
     """``香港 qwertyuiop``: English articles sharing letter pairs with the
     typo (er, rt, io ...) ranked above the articles with 香港; a partial match
     of a Latin word needs a piece of it (60 %, five letters at least)."""
@@ -863,7 +863,7 @@ def test_a_partial_match_of_a_latin_word_has_a_piece_of_it(contract_engine, samp
 
 
 @pytest.mark.parametrize("q", ["林郑月娥 w/p 特首", "中国 w/p 发展", "特首 w/1 选", "林郑月娥 w/10 特首"])
-def test_proximity_terms_cut_apart_by_the_articles_segmentation(contract_engine, sample_records, word_ranges, q):
+def test_proximity_terms_cut_apart_by_the_articles_segmentation(contract_engine, indexed_records, word_ranges, q):
     """特首 in 特|首选 and 林郑月娥 in 林|郑月|娥: the article's words split the
     term, and it is still found, at the positions of the words it falls in."""
     a, op, b = q.split()
@@ -873,7 +873,7 @@ def test_proximity_terms_cut_apart_by_the_articles_segmentation(contract_engine,
             norm(a) in p and norm(b) in p for p in norm(r["body"]).split("\n"))
 
     if op == "w/p":
-        expected = {r["id"] for r in sample_records if paragraph(r)}
+        expected = {r["id"] for r in indexed_records if paragraph(r)}
     else:
-        expected = {r["id"] for r in sample_records if within(word_ranges, r, a, b, int(op[2:]), False)}
+        expected = {r["id"] for r in indexed_records if within(word_ranges, r, a, b, int(op[2:]), False)}
     assert ids(search(contract_engine, q)) == expected

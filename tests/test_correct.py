@@ -108,18 +108,18 @@ def test_slips_with_no_full_match_show_the_corrected_results(engine, sample_reco
 
 @pytest.mark.parametrize("typed,meant,pieces", [("习近凭", "习近平", ["习近", "凭"]),
                                                 ("立法汇", "立法会", ["立法", "汇"])])
-def test_a_run_found_nowhere_as_written_is_offered_its_correction(engine, sample_records, typed, meant, pieces):
+def test_a_run_found_nowhere_as_written_is_offered_its_correction(engine, indexed_records, typed, meant, pieces):
     """The typed run is in no article, its pieces are (so it "finds" some):
     the results stay as typed and the correction is offered."""
     engine.wait_ready(60)
-    assert not articles_with(sample_records, typed)
-    scattered = set.intersection(*(articles_with(sample_records, p) for p in pieces))
-    assert len(articles_with(sample_records, meant)) > len(scattered) >= 5
+    assert not articles_with(indexed_records, typed)
+    scattered = set.intersection(*(articles_with(indexed_records, p) for p in pieces))
+    assert len(articles_with(indexed_records, meant)) > len(scattered) >= 5
     res = engine.search(SearchRequest(q=typed, size=10, facets=(), group=False))
     assert res.understood == pieces and res.total == len(scattered)
     assert res.suggestion == meant and res.corrected_from is None
     offered = engine.search(SearchRequest(q=meant, size=10, facets=(), group=False, correct=False))
-    assert offered.total == len(articles_with(sample_records, meant))
+    assert offered.total == len(articles_with(indexed_records, meant))
 
 
 @pytest.mark.parametrize("q", ["香港 选举", "疫苗", "景点", "经典", "测试", "实验", "一秒", "中国景点", "香港的选举"])

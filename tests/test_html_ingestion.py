@@ -30,6 +30,7 @@ def test_article_page_is_extracted_without_furniture(tiny_index, tmp_path):
     assert doc["title"] == "滨江新区首座智慧公交站投入使用"
     assert doc["published_text"] == "2024-03-18T09:30:00+08:00" and doc["author"] == "张明"
     assert doc["url"] == "https://news.example.cn/city/2024/03/18/bus-stop.html"
+    assert doc["source"] == "news.example.cn"  # no og:site_name: the domain, not a guess from the <title>
     paragraphs = doc["body"].split("\n")
     assert len(paragraphs) == 4 and paragraphs[0].startswith("本报讯（记者 张明）")
     assert paragraphs[-1].startswith("交通运输局表示")
@@ -43,9 +44,10 @@ def test_article_page_is_extracted_without_furniture(tiny_index, tmp_path):
 
 
 def test_surviving_recommendation_block_is_dropped():
-    from indexer.html_pages import strip_furniture
+    """A list that survives extraction goes with the cleaning every input path shares."""
+    from indexer.records import to_article
 
     text = "正文第一段，讲述事件的经过和各方的回应，内容足够长，不会被当作链接列表。\n相关阅读\n短链接一\n短链接二\n" \
            "这是正文后面又一段很长的文字，说明事件的后续安排以及相关部门接下来的工作计划和时间表，欢迎广大市民监督。"
-    kept = strip_furniture(text).split("\n")
+    kept = to_article({"id": "p", "title": "标题", "body": text}).body.split("\n")
     assert len(kept) == 2 and "相关阅读" not in kept and "短链接一" not in kept

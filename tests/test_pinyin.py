@@ -115,9 +115,9 @@ def articles_with(records, *words):
     ("shiyan", ["试验", "实验", "饰演"], ["十堰"]),  # at most three readings (誓言, 7 articles, is fourth)
     ("hangzhang", ["行长"], ["上涨"]),  # was read through a slip (shangzhang) when 行长 was in no headline
 ])
-def test_pinyin_reads_as_the_words_our_articles_use(engine, sample_records, typed, readings, left_out):
+def test_pinyin_reads_as_the_words_our_articles_use(engine, indexed_records, typed, readings, left_out):
     engine.wait_ready(60)
-    counts = {w: len(articles_with(sample_records, w)) for w in readings + left_out}
+    counts = {w: len(articles_with(indexed_records, w)) for w in readings + left_out}
     # The records justify the order and the cut: each reading at least a
     # tenth as common as the first, each word left out less (or no such reading).
     assert [counts[w] for w in readings] == sorted((counts[w] for w in readings), reverse=True)
@@ -127,7 +127,7 @@ def test_pinyin_reads_as_the_words_our_articles_use(engine, sample_records, type
     found, res = ids(engine, typed)
     assert res.pinyin == [[typed, readings[0]]]
     assert res.understood == [" OR ".join([typed, *readings])]
-    assert found == articles_with(sample_records, *readings)
+    assert found == articles_with(indexed_records, *readings)
 
 
 def test_the_cli_reads_pinyin_as_the_api_does(client, sample_index, sample_records):

@@ -29,11 +29,11 @@ def all_ids(engine, q, **kw):
 
 
 # ---- 1. phrases ---------------------------------------------------------------
-def test_random_body_substrings_found_as_quoted_phrases(engine, sample_records):
+def test_random_body_substrings_found_as_quoted_phrases(engine, indexed_records):
     rng = random.Random(2024)
     tried = 0
     while tried < 500:
-        rec = rng.choice(sample_records)
+        rec = rng.choice(indexed_records)
         body = rec["body"]
         if len(body) < 10:
             continue
@@ -261,7 +261,7 @@ ODD_INPUT = {'"': (None, "unclosed_quote"), "-": (None, None), "OR": (None, "dan
 
 
 @pytest.mark.parametrize("q", list(ODD_INPUT))
-def test_odd_input_is_plain_text(engine, sample_records, q):
+def test_odd_input_is_plain_text(engine, indexed_records, q):
     """Odd input never raises: it is read as the plain words it holds (the
     same answer as typing them, whose full matches are exactly the articles
     holding every word, by brute force over the sample), or, when it holds
@@ -277,7 +277,7 @@ def test_odd_input_is_plain_text(engine, sample_records, q):
     assert (res.total, res.total_full, [h.id for h in res.hits]) == (same.total, same.total_full,
                                                                      [h.id for h in same.hits])
     words = plain.split()
-    holding = [r for r in sample_records
+    holding = [r for r in indexed_records
                if all(w in f"{r.get('title', '')} {r.get('body', '')}".lower() for w in words)]
     if len(words) == 1:
         assert res.total_full == len(holding), (q, res.total_full, len(holding))

@@ -41,12 +41,12 @@ def test_synonym_term_is_highlighted(engine, sample_records):
     assert "<mark>特首</mark>" in marked
 
 
-def test_edited_file_applies_without_reindexing(sample_index, sample_records, tmp_path, monkeypatch):
+def test_edited_file_applies_without_reindexing(sample_index, indexed_records, tmp_path, monkeypatch):
     monkeypatch.setattr(watched, "CHECK_INTERVAL", 0.0)
     path = tmp_path / "synonyms.txt"
     path.write_text("# nothing yet\n", encoding="utf-8")
     engine = SearchEngine.open(sample_index, refresh_interval=0, synonyms_path=str(path))
-    target = only_using(sample_records, "立法会", "议会")
+    target = only_using(indexed_records, "立法会", "议会")
     assert target
     before, _ = ids(engine, "议会")
     assert not (target & before)

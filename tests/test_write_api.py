@@ -346,3 +346,27 @@ def test_the_index_opens_and_refreshes_while_the_writer_commits(tmp_path, sample
         thread.join(30)
         writer.close()
     assert writer.commits > 20, writer.commits
+
+
+def test_post_page_answers_as_documented(live, openapi):
+    """POST /api/pages: a page -> 201 indexed, no article -> 400, JSON -> 415, each answer
+    valid against the OpenAPI description."""
+    from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    story = "".join(f"<p>{p}</p>" for p in (
+        "河西新区第三座图书馆今天开馆，馆内藏书二十万册，设有儿童阅览区和自习室，周末开放到晚上九点。",
+        "区文化局介绍，图书馆与全市公共图书馆通借通还，市民持身份证即可办理借阅证。"))
+    page = (f"<html><head><meta charset='utf-8'><title>河西新区第三座图书馆开馆</title>"
+            f"<link rel='canonical' href='https://news.example.cn/culture/library.html'></head>"
+            f"<body><article><h1>河西新区第三座图书馆开馆</h1>{story}</article></body></html>")
+    cases = [(page, "text/html; charset=utf-8", 201), ("<html><body><nav>首页</nav></body></html>", "text/html", 400),
+             ('{"title": "x"}', "application/json", 415)]
+    for body, ctype, status in cases:
+        resp = live["client"].post("/api/pages", data=body.encode("utf-8"), headers={**STAFF, "Content-Type": ctype})
+        assert resp.status_code == status, resp.get_json()
+        req = Request(EnvironBuilder(path="/api/pages", method="POST", data=body.encode("utf-8"), content_type=ctype,
+                                     base_url="http://localhost").get_environ())
+        openapi.validate_response(WerkzeugOpenAPIRequest(req), WerkzeugOpenAPIResponse(resp))
+    assert ids_for(live["client"], "第三座图书馆") == ["news.example.cn/culture/library.html"]

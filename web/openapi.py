@@ -138,6 +138,8 @@ ARTICLE = {
         "published": _STR_OR_NULL, "category": _STR_OR_NULL, "source": _STR_OR_NULL,
         "author": _STR_OR_NULL, "url": _STR_OR_NULL, "lang": _STR_OR_NULL,
         "tags": {"type": "array", "items": {"type": "string"}},
+        "photo_credits": {"type": "array", "items": {"type": "string"},
+                          "description": "Photo credits found in the text (图片来源：…), kept out of the body"},
     },
 }
 
@@ -163,7 +165,8 @@ ARTICLE_IN = {
                    "published": {"type": "string", "description": "ISO 8601"},
                    "category": {"type": "string"}, "source": {"type": "string"}, "author": {"type": "string"},
                    "url": {"type": "string"}, "lang": {"type": "string"},
-                   "tags": {"type": "array", "items": {"type": "string"}}},
+                   "tags": {"type": "array", "items": {"type": "string"}},
+                   "photo_credits": {"type": "array", "items": {"type": "string"}}},
 }
 
 
@@ -387,6 +390,26 @@ def spec(config: dict) -> dict:
                     "202": {"description": "Valid lines stored; not indexed yet", **_json(WRITE_RESULT)},
                     "400": _err("No valid line"), "413": _err("Body too large"),
                     "415": _err("A Content-Encoding other than identity (send the body uncompressed)"),
+                    "503": _err("The article store cannot commit now: nothing stored; retry after Retry-After"),
+                    **AUTH_ERRORS}}},
+            "/api/pages": {"post": {
+                "summary": "Create or replace an article from a saved page's HTML (bearer token)",
+                "description": "The page is read like `indexer build page.html` (title, publication time, body "
+                               "without page furniture, author, source); the id is its canonical URL without "
+                               "the scheme.",
+                "operationId": "postPage", "security": BEARER,
+                "parameters": [_q("url", {"type": "string", "format": "uri"},
+                                  "The page's canonical http(s) URL (default: its <link rel=\"canonical\"> or "
+                                  "og:url)")],
+                "requestBody": {"required": True, "content": {"text/html": {"schema": {"type": "string"}}}},
+                "responses": {
+                    "200": {"description": "Replaced and indexed", **_json(WRITE_RESULT)},
+                    "201": {"description": "Created and indexed", **_json(WRITE_RESULT)},
+                    "202": {"description": "Stored durably; not indexed yet: poll status_url", **_json(WRITE_RESULT)},
+                    "400": _err("No article in the page (no title or text), no canonical URL (pass url), a "
+                                "'url' that is not an absolute http(s) URL, or an id breaking the id rule"),
+                    "413": _err("Body too large"),
+                    "415": _err("A Content-Type other than text/html, or a Content-Encoding other than identity"),
                     "503": _err("The article store cannot commit now: nothing stored; retry after Retry-After"),
                     **AUTH_ERRORS}}},
             "/api/audit": {"get": {

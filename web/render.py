@@ -17,6 +17,7 @@ def article_json(stored: dict) -> dict:
         "url": stored.get("url"),
         "tags": stored.get("tags") or [],
         "lang": stored.get("lang"),
+        "photo_credits": list((stored.get("extra") or {}).get("photo_credits") or []),
     }
 
 

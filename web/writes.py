@@ -3,6 +3,7 @@
     PUT    /api/articles/<id>      create or replace (JSON object)
     DELETE /api/articles/<id>      withdraw
     POST   /api/articles:bulk      JSON Lines body, one article per line
+    POST   /api/pages              a saved article page (HTML), read like ``indexer build page.html``
     GET    /api/changes/<seq>      has this change reached the index?
     GET    /api/audit              the audit log of withdrawals and replacements (staff)
 
@@ -26,6 +27,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from indexer import ids
 from indexer.article_store import ArticleStore
+from indexer.html_pages import page_record
 from indexer.records import RecordError, parse_json, to_article
 
 from . import auth
@@ -186,6 +188,53 @@ def bulk():
         return resp
     seq = _store().put(records, principal=auth.principal())
     return _answer(seq, {"accepted": len(records), "rejected": rejected})
+
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@bp.post("/api/pages")
+@auth.required()
+def post_page():
+    """A saved article page (the body: its HTML, ``Content-Type: text/html``)
+    -> an article, through the same extraction as ``indexer build page.html``
+    (``indexer.html_pages.page_record``) and the same store -> writer path
+    as ``PUT /api/articles/<id>``, answered like it (201/200 "indexed", 202
+    "queued"; ``{"id", "seq", "status"}``).  The id is the canonical URL
+    without its scheme: the ``url`` query parameter, else the page's
+    ``<link rel="canonical">`` / ``og:url``.  400 when the page has no
+    article (no title or text), names no URL, or the id breaks the id rule;
+    413 above ``SEARCH_MAX_BODY_BYTES``; 415 for another content type."""
+    if request.mimetype not in HTML_TYPES:
+        return error(415, f"the body must be an HTML page (Content-Type text/html), not {request.mimetype or 'none'!r}")
+    url = request.args.get("url")
+    if url is not None and not _http_url(url):
+        return error(400, f"'url' must be an absolute http(s) URL, not {url!r}")
+    record, problem = page_record(_body(), "", url=url)
+    if record is None:
+        return error(400, f"no article in the page: {problem}")
+    if not record.get("url"):
+        return error(400, "the page names no canonical URL (<link rel=\"canonical\"> or og:url): "
+                          "pass it as the 'url' query parameter")
+    record, problems = _validate(record)
+    if problems:
+        resp = jsonify({"error": "invalid article: " + "; ".join(problems), "status": 400, "errors": problems})
+        resp.status_code = 400
+        return resp
+    store = _store()
+    created = store.get(record["id"]) is None
+    seq = store.put([record], principal=auth.principal())
+    return _answer(seq, {"id": record["id"]}, created=created)
+
+
+def _http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
 
 
 @bp.get("/api/changes/<int:seq>")

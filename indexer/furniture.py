@@ -1,0 +1,221 @@
+"""Page furniture in scraped article text: what is not the story.
+
+News often arrives as the text of a scraped page: the story, photo credits
+glued into its paragraphs (``图片来源：某官微``), and blocks listing other
+stories' headlines under headings such as 您可能也感兴趣, 为您推荐, 排行,
+最近更新, 相关阅读, 相關報道, 延伸閱讀.  ``strip`` takes them out of a body
+(already cleaned by ``clean.clean_text``: one paragraph per line) and says
+what it removed; ``records.to_article`` calls it, so every input path
+(JSON Lines, CSV, the write API, saved HTML pages, the writer, rebuilds)
+cleans the same way.
+
+Precision first: a line is removed only when it is a heading of that class
+(the whole line, optionally bracketed ``【相關閱讀】`` and followed by a
+colon), a headline listed under such a heading, or a heading followed by a
+colon and one headline (``相關報道： 某某事件　三大疑團``).  A list ends at
+the first line that reads as prose (a sentence end ``。``, or longer than
+``MAX_HEADLINE``), at an editor / source credit line (``（责任编辑：某某）``
+stays: bylines are read from it), or at the end of the body.  Headings are
+matched on the Simplified form of each character (OpenCC, one character at a
+time, so positions stay), so Traditional forms need no list of their own.
+
+Photo credits (``图片来源：`` / ``圖片來源：`` / ``照片來源：`` / ``图源：`` ...
+followed by a short name) are taken out of the text and returned as
+metadata.  A credit ends at the end of the line, at a closing bracket (and
+the bracket pair goes with it), at Chinese punctuation (``。，；！？、``), at a
+full-width or double space, or, when it is glued to the next sentence, where
+that sentence starts: a sentence opener (``据介绍``, ``近日``, a date
+``3月18日`` ...).  A "credit" shorter than ``MIN_CREDIT`` or longer than
+``MAX_CREDIT`` characters is not one, and the text is left alone.
+
+Own code (the standard library's ``re``): no maintained library strips this
+furniture from plain text (trafilatura and its kin work on HTML).  The
+lengths below were chosen, not measured; ``eval/cleaning.py`` checks the
+rules on the real corpora.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+
+from search.normalize import to_simplified
+
+MAX_HEADLINE = 80  # characters: a listed headline is shorter; longer is prose
+MAX_CREDIT = 40  # characters: a photo credit is a short name (an outlet, a person, a site) ...
+MIN_CREDIT = 2  # ... of at least two characters: "照片來源：醫。藥。人網站" is left alone, not cut at "醫"
+
+#: Headings of the lists around a story, in Simplified form (Traditional
+#: text is folded before matching).  Not 最新更新: 眾新聞 marks an update of
+#: the story itself with 【最新更新】.
+HEADINGS = (
+    "您可能也感兴趣", "你可能也感兴趣", "您可能感兴趣", "你可能感兴趣", "您可能有兴趣", "你可能有兴趣",
+    "为您推荐", "为你推荐", "猜你喜欢", "猜您喜欢", "编辑推荐", "精彩推荐", "热门推荐", "热点推荐", "今日推荐",
+    "排行", "排行榜", "热门排行", "点击排行", "阅读排行", "新闻排行", "热文排行",
+    "最近更新", "最新文章", "热门文章", "热门新闻", "热点新闻", "更多新闻", "更多阅读",
+    "相关阅读", "相关新闻", "相关报道", "相关报导", "相关文章", "相关链接", "相关专题",
+    "延伸阅读", "推荐阅读", "扩展阅读",
+)
+_HEADING_ALT = "|".join(sorted(map(re.escape, HEADINGS), key=len, reverse=True))
+_MARKS = r"[\s*＊#＃>]*"  # Markdown emphasis / quote marks a scraper left around a heading
+_HEADING_LINE = re.compile(
+    rf"^{_MARKS}(?:[【\[〔［](?P<b>{_HEADING_ALT})[】\]〕］]|(?P<h>{_HEADING_ALT})(?P<colon>\s*[:：﹕])?)"
+    rf"\s*(?(h)|[:：﹕]?)\s*(?P<rest>.*?){_MARKS}$")
+_HEADING_START = re.compile(rf"^{_MARKS}[【\[〔［]?(?:{_HEADING_ALT})")
+_LIST_MARK = re.compile(r"^(?:[-–—•·●○◆◇■□▪▶►>*＊]|\d{1,2}\s*[.、)）]|[（(]\d{1,2}[)）])\s*")
+_CREDIT_LINE = re.compile(  # editor / source lines end a list and stay (bylines reads them)
+    r"^[（(【\[]?\s*(?:责任编辑|責任編輯|编辑|編輯|网络编辑|網絡編輯|来源|來源|记者|記者|通讯员|通訊員|撰文|摄影|攝影)"
+    r"\s*[:：/／]")
+
+_PHOTO_LABEL = r"(?:[图圖]片|照片|[图圖]像)(?:[来來]源|提供|[来來]自)|[图圖]源"
+_PHOTO = re.compile(rf"(?:(?<=^)|(?<=[。！？!?；;）)】」』\s]))(?P<open>[（(【\[])?\s*(?:{_PHOTO_LABEL})\s*[:：﹕]\s*")
+_CREDIT_STOP = re.compile(r"[。，；！？、\u3000]| {2,}|$")
+_CLOSE = {"（": "）", "(": ")", "【": "】", "[": "]"}
+# Where a sentence glued to a credit starts (chosen, not measured): a
+# reporting verb after 据, a time word, a connective, or a date.
+_OPENER = re.compile(
+    r"[据據](?:介绍|介紹|了解|悉|报道|報道|报导|報導|统计|統計|称|稱|说|說|新华社|新華社|媒体|媒體|官方|消息|记者|記者"
+    r"|调查|調查|通报|通報|初步|报|報)"
+    r"|近日|日前|今天|今日|昨天|昨日|当天|當天|当日|當日|目前|此前|此外|另外|另据|另據|同时|同時|随后|隨後"
+    r"|与此同时|與此同時|本报讯|本報訊|\d{1,2}月\d{1,2}日")
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One piece taken out of a body: ``kind`` is ``"photo_credit"``,
+    ``"related_list"`` (a heading and the headlines under it) or
+    ``"related_link"`` (a heading and one headline on one line);
+    ``lines``: whole lines removed (0 for a credit inside a line);
+    ``chars``: characters removed."""
+
+    kind: str
+    lines: int
+    chars: int
+
+
+@dataclass
+class Stripped:
+    """``strip``'s answer: the ``body`` without furniture, the
+    ``photo_credits`` found (text order, distinct) and what was ``removed``."""
+
+    body: str
+    photo_credits: list[str] = field(default_factory=list)
+    removed: list[Removal] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_char(ch: str) -> str:
+    s = to_simplified(ch)
+    return s if len(s) == 1 else ch
+
+
+def _folded(line: str) -> str:
+    """``line`` with each character in its Simplified form (same length)."""
+    return "".join(_fold_char(c) for c in line)
+
+
+def _headline_like(text: str) -> bool:
+    """A listed headline: short, not a sentence of prose, not a credit line."""
+    text = text.strip()
+    return (0 < len(text) <= MAX_HEADLINE and "。" not in text and not text.endswith(("：", ":", "，", ",", "；"))
+            and not _CREDIT_LINE.match(text))
+
+
+def _heading(line: str):
+    """(is a heading line, the headline on it or "") for a line; (False, None)
+    when the line is no heading.  Only short prefixes are folded: headings
+    start the line."""
+    if not _HEADING_START.match(_folded(line[:16])):
+        return False, None
+    m = _HEADING_LINE.match(_folded(line))
+    if not m:
+        return False, None
+    rest = line[m.start("rest"):m.end("rest")].strip() if m.group("rest") else ""
+    if not rest:
+        return True, ""
+    # a heading word that starts prose ("相關新聞如煙花般綻放") has no
+    # colon or bracket before the rest: not a heading
+    if m.group("h") and not m.group("colon"):
+        return False, None
+    return (True, rest) if _headline_like(rest) else (False, None)
+
+
+def _photo_credits(line: str) -> tuple[str, list[str], int]:
+    """``line`` without its photo credits, the credits, and the characters removed."""
+    credits: list[str] = []
+    out, pos, removed = [], 0, 0
+    for m in _PHOTO.finditer(line):
+        if m.start() < pos:
+            continue
+        start = m.end()
+        stop = _CREDIT_STOP.search(line, start)
+        end = stop.start()
+        opener = _OPENER.search(line, start + 1, end)  # a credit has at least one character
+        if opener:
+            end = opener.start()
+        close = _CLOSE.get(m.group("open") or "")
+        if close:  # the bracket's content ends the credit: （圖片來源：某某Facebook)
+            closing = min((i for i in (line.find(close, start), line.find(")" if close == "）" else "）", start))
+                           if i != -1), default=-1)
+            if closing == -1 or closing > stop.start() + 1:
+                continue
+            end = closing
+        credit = line[start:end].strip(" \t,.;:·")
+        if len(credit) < MIN_CREDIT or len(credit) > MAX_CREDIT:
+            if not credit and end == len(line.rstrip()):  # a bare label at the end of the line
+                out.append(line[pos:m.start()])
+                removed += len(line) - m.start()
+                pos = len(line)
+            continue
+        cut_end = end + 1 if close else end
+        if not close and not opener and cut_end < len(line) and line[cut_end] in "。；，":
+            cut_end += 1  # the credit's own full stop
+        out.append(line[pos:m.start()])
+        removed += cut_end - m.start()
+        pos = cut_end
+        if credit not in credits:
+            credits.append(credit)
+    out.append(line[pos:])
+    return "".join(out).strip(), credits, removed
+
+
+def strip(body: str) -> Stripped:
+    """``body`` (paragraphs on their own lines, as ``clean.clean_text``
+    gives it) without photo credits, related-story lists and related-story
+    links; see the module's docstring for the rules.  Never raises."""
+    result = Stripped(body="")
+    kept: list[str] = []
+    lines = body.split("\n") if body else []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        is_heading, rest = _heading(line.strip())
+        if is_heading and rest:
+            result.removed.append(Removal("related_link", 1, len(line)))
+            i += 1
+            continue
+        if is_heading:
+            j, chars = i + 1, len(line)
+            while j < len(lines):
+                text = lines[j].strip()
+                heading, _ = _heading(text)
+                if not heading and not _headline_like(_LIST_MARK.sub("", text)):
+                    break
+                chars += len(lines[j])
+                j += 1
+            result.removed.append(Removal("related_list", j - i, chars))
+            i = j
+            continue
+        text, credits, removed = _photo_credits(line)
+        if credits or removed:
+            result.removed.append(Removal("photo_credit", 0 if text else 1, removed))
+            result.photo_credits.extend(c for c in credits if c not in result.photo_credits)
+        if text:
+            kept.append(text)
+        i += 1
+    result.body = "\n".join(kept)
+    return result
+
+
+__all__ = ["HEADINGS", "MAX_CREDIT", "MAX_HEADLINE", "MIN_CREDIT", "Removal", "Stripped", "strip"]
