@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 STUB = """#!/usr/bin/env bash
@@ -77,17 +79,20 @@ def _run_module(*args):
                           timeout=60, env=env, cwd=ROOT)
 
 
-def test_token_command_prints_a_token_and_its_digest_without_warnings():
+@pytest.mark.parametrize("module", ["web.tokens", "web.auth"])
+def test_token_command_prints_a_token_and_its_digest_without_warnings(module):
+    """``python -m web.tokens new``, and ``python -m web.auth new`` as
+    earlier versions documented it: a token, its digest, no warning."""
     from web.auth import digest
 
-    result = _run_module("web.tokens", "new")
+    result = _run_module(module, "new")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     token = lines[0].removeprefix("token:").strip()
     assert len(token) >= 40
     assert lines[1].split()[1] == digest(token)
-    hashed = _run_module("web.tokens", "hash", token)
+    hashed = _run_module(module, "hash", token)
     assert (hashed.returncode, hashed.stdout.strip(), hashed.stderr) == (0, digest(token), "")
 
 

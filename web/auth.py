@@ -81,3 +81,29 @@ def required(allow_session: bool = False):
         return inner
     return wrap
 
+
+def command(argv: list[str]) -> int:
+    """The token command line (``python -m web.tokens`` or ``python -m
+    web.auth``; ``argv`` without the program name), returning the exit code:
+    ``new`` prints a fresh random token (32 bytes, URL-safe base64) and the
+    SHA-256 hex digest to put in ``SEARCH_WRITE_TOKENS``; ``hash TOKEN``
+    prints the digest of a token you already have; anything else prints
+    the usage on stderr and returns 2."""
+    import secrets
+    import sys
+
+    if argv == ["new"]:
+        token = secrets.token_urlsafe(32)
+        print(f"token:  {token}\nsha256: {digest(token)}  (put this in SEARCH_WRITE_TOKENS)")
+        return 0
+    if len(argv) == 2 and argv[0] == "hash":
+        print(digest(argv[1]))
+        return 0
+    print("usage: python -m web.tokens new | hash <token>", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(command(sys.argv[1:]))
