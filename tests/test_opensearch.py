@@ -308,6 +308,12 @@ def test_a_full_rebuild_under_load_fails_no_request(tmp_path, sample_records):
         srv.stop()
         for name in os_client.indices.get_alias(name=alias) if os_client.indices.exists_alias(name=alias) else []:
             os_client.indices.delete(index=name)
+        # The binding marker the build wrote beside the project's data/ (paths.store_marker).
+        from indexer.paths import store_marker
+
+        marker = os.path.join(ROOT, store_marker(alias, "opensearch"))
+        if os.path.exists(marker):
+            os.remove(marker)
 
 
 def test_a_missing_alias_or_an_unreachable_cluster_is_a_503_naming_it():
