@@ -26,6 +26,7 @@ from .analysis import Analyzer
 from .backends.base import IndexBackend, IndexStats
 from .compiler import QueryCompiler
 from .correct import corrected_query, mistyped_runs, noise_articles
+from .fields import facet_names
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
 from .normalize import normalize_query
@@ -37,6 +38,7 @@ from .searchbox import SearchBox
 from .segmenter import get_segmenter
 from .settings import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS
 from .synonyms import Synonyms, expand
+from .timeutil import parse_year
 
 _TAGS = re.compile(r"</?mark>")
 
@@ -182,13 +184,13 @@ class SearchEngine:
             must=must,
             proximity_grams=self.compiler.proximity_grams(parsed),
             must_not=must_not,
-            filters={f: getattr(req, f) for f in FACET_FIELDS if getattr(req, f)},
+            filters=plan_filters(req),
             date_from=req.date_from,
             date_to=req.date_to,
             sort=req.sort,
             offset=(req.page - 1) * req.size,
             limit=req.size,
-            facets=tuple(req.facets),
+            facets=facet_names(req.facets),
             facet_size=req.facet_size,
             now=time.time(),
             group=req.group,
@@ -222,7 +224,7 @@ class SearchEngine:
         total_full = 0
         if not searchable:
             # The query had text, but nothing searchable in it (e.g. only punctuation).
-            result_total, hits, facets, relaxed = 0, [], {f: [] for f in req.facets}, False
+            result_total, hits, facets, relaxed = 0, [], {f: [] for f in plan.facets}, False
         else:
             if req.timeline:
                 plan = dataclasses.replace(plan, histogram="auto")
@@ -314,6 +316,16 @@ class SearchEngine:
         check = getattr(self.backend, "check", None)
         if check is not None:
             check()
+
+
+def plan_filters(req: SearchRequest) -> dict[str, list[str]]:
+    """The request's filters as a plan carries them: the values of each
+    ``FACET_FIELDS`` filter given; years read by ``timeutil.parse_year``
+    (``DateError``, 400, for anything but a plausible four-digit year)."""
+    filters = {f: list(getattr(req, f)) for f in FACET_FIELDS if getattr(req, f)}
+    if "year" in filters:
+        filters["year"] = [str(parse_year(y)) for y in filters["year"]]
+    return filters
 
 
 def _request_key(req: SearchRequest) -> tuple:

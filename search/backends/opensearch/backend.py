@@ -36,6 +36,7 @@ import time
 from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
+from ...timeutil import year_span
 from ...values import value_key
 from ..base import IndexStats
 from . import clauses
@@ -87,7 +88,11 @@ class OpenSearchBackend:
         depends on them)."""
         filters = []
         for name, values in plan.filters.items():
-            if values:
+            if name == "year" and values:  # publication in any of these years, newsroom time
+                spans = [year_span(int(y)) for y in values]
+                filters.append({"bool": {"should": [{"range": {"published": {"gte": a, "lt": b}}} for a, b in spans],
+                                         "minimum_should_match": 1}})
+            elif values:
                 if self.has_value_keys():
                     filters.append({"terms": {VALUE_FIELDS[name][1]: sorted({value_key(v) for v in values})}})
                 else:
@@ -190,7 +195,7 @@ class OpenSearchBackend:
                                        copies["total"]["value"] - 1, missing))
             else:
                 hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing))
-        facets = {name: self.aggregations.facet_values(name, res["aggregations"][name]["buckets"], body["query"])
+        facets = {name: self.aggregations.facet_values(name, res["aggregations"][name], body["query"], plan.facet_size)
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
         if grouped:
