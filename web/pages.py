@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from markupsafe import Markup
 
+from search.fields import FACET_FIELDS
 from search.models import SearchRequest
 from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
@@ -33,7 +34,7 @@ bp.add_app_template_filter(local_iso, "local_iso")
 
 RANGE_LABELS = {"": "全部时间", "day": "一天内", "week": "一周内", "month": "一月内", "year": "一年内"}
 SORT_LABELS = {"relevance": "按相关度", "newest": "按时间（最新）", "oldest": "按时间（最早）"}
-FACET_LABELS = {"category": "栏目", "source": "来源", "author": "作者", "tag": "标签"}
+FACET_LABELS = {"category": "栏目", "source": "来源", "author": "作者", "tag": "标签", "year": "年份"}
 CACHE_PAGE = "public, max-age=30"
 HOT_DAYS = 7  # 热门搜索 on the home page: the last week
 
@@ -117,10 +118,12 @@ def search_page():
     api_link = query_url("/api/search", request.args.items(multi=True))
     export_args = [(k, v) for k, vs in request.args.lists() for v in vs if k not in ("page", "size", "format", "limit")]
     export_link = "/api/export?" + urlencode(export_args)
+    # 作者, 标签, 年份 are counted only on request: a link asks for them.
+    more_facets = url_with(facets=",".join(FACET_FIELDS)) if set(FACET_FIELDS) - set(req.facets) else ""
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, reading=reading, active=active, broader=broader,
-        bars=bars, active_keys=active_keys, value_key=value_key,
+        bars=bars, active_keys=active_keys, more_facets=more_facets, value_key=value_key,
         export_link=export_link, staff=bool(session.get("staff")),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
