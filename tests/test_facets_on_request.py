@@ -1,96 +1,21 @@
-"""Facets on request (``facets=author,tag,year``), exact on both backends.
-
-The oracle is brute force on the 2,000-article sample: for a search, every
-matching article is listed (``group=False``, one page of all of them) and
-each facet's counts are recomputed from those articles' own fields (folded
-keys for text values, the newsroom year of the publication time); then, for
-the values shown, the same search filtered by the value must find exactly
-that many articles (``total_articles``).  The OpenSearch half runs the same
-checks on a 2-shard index of the same sample, once with the shard size that
-answers in one request and once forced small, so that the exact fallback
-(composite paging) answers."""
+"""Facets on request (``facets=author,tag,year``), exact: the Whoosh
+backend against the brute-force oracle (``facet_oracle.py``) on the
+2,000-article sample, newsroom years, the ``facets`` parameter and the
+``year`` filter over real HTTP.  The OpenSearch backend runs the same
+oracle in test_opensearch.py (on its shared 2-shard index of the sample)."""
 
 from __future__ import annotations
 
-import collections
-import dataclasses
 import json
-import os
-import uuid
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 import pytest
 
-from search.fields import FACET_FIELDS
 from search.models import SearchRequest
-from search.timeutil import NEWSROOM_TZ, published_time
 from search.values import value_key
 
 from conftest import call
-
-URL = os.environ.get("OPENSEARCH_URL")
-ALL = FACET_FIELDS  # category, source, author, tag, year
-# (query, other filters, grouped?): plain words, several words, a search
-# relaxed to partial matches, grouped near-duplicates, other filters active.
-CASES = [
-    ("香港", {}, False),
-    ("", {}, False),
-    ("疫苗 立法会", {}, False),  # few articles have both words: partial matches follow
-    ("香港", {}, True),
-    ("经济", {"year": ["2020"]}, True),
-    ("香港", {"category": ["众闻"]}, False),  # the Simplified form of 眾聞 selects it
-]
-SHOWN = 8  # values per facet checked against a filtered search (each one a search)
-
-
-def _search(engine, q, filters=None, group=False, facets=ALL, size=2000, facet_size=10000):
-    req = SearchRequest(q=q, size=size, facets=facets, facet_size=facet_size, group=group, correct=False,
-                        highlight=False, **(filters or {}))
-    return engine.search(req)
-
-
-def _articles(res) -> int:
-    return res.total_articles if res.total_articles is not None else res.total
-
-
-def _year(published: str | None) -> str | None:
-    moment = published_time(published)
-    return str(moment.astimezone(NEWSROOM_TZ).year) if moment else None
-
-
-def oracle(hits) -> dict[str, dict[str, int]]:
-    """Per facet, folded key -> articles, recomputed from the hits' fields."""
-    counts = {name: collections.Counter() for name in ALL}
-    for h in hits:
-        for name in ("category", "source", "author"):
-            if getattr(h, name) and value_key(getattr(h, name)):
-                counts[name][value_key(getattr(h, name))] += 1
-        for key in {value_key(t) for t in h.tags if value_key(t)}:
-            counts["tag"][key] += 1
-        if _year(h.published):
-            counts["year"][_year(h.published)] += 1
-    return counts
-
-
-def check_exact(engine, q, filters, group):
-    """Every facet's every value against the oracle, and the first
-    ``SHOWN`` values of each against the filtered search's total."""
-    res = _search(engine, q, filters, group)
-    listed = _search(engine, q, filters, False)  # every matching article, one hit each
-    assert _articles(res) == listed.total == len(listed.hits) > 0
-    expected = oracle(listed.hits)
-    for name in ALL:
-        got = {value_key(f.value): f.count for f in res.facets[name]}
-        assert got == dict(expected[name]), (q, name)
-        assert len(got) == len(res.facets[name]), "one bucket per folded key"
-    for name in ALL:
-        for f in res.facets[name][:SHOWN]:
-            narrowed = dict(filters)
-            narrowed[name] = [*filters.get(name, []), f.value] if name not in filters else [f.value]
-            sub = _search(engine, q, narrowed, group, facets=(), size=1)
-            assert _articles(sub) == f.count, (q, name, f.value)
-    return res
+from facet_oracle import CASES, NEW_YEAR, check_exact, search as _search
 
 
 @pytest.mark.parametrize("q,filters,group", CASES)
@@ -144,17 +69,6 @@ def test_author_filter_agrees_with_author_operator_and_byline_field(plain_engine
 
 
 # ---- newsroom years ------------------------------------------------------------------
-
-NEW_YEAR = [
-    {"id": "ny-1", "title": "跨年夜的城市", "body": "跨年夜，市民聚集。", "published": "2023-12-31T16:30:00Z",
-     "author": "王建国", "tags": ["跨年", "城市"]},
-    {"id": "ny-2", "title": "跨年前的城市", "body": "跨年前，市民准备。", "published": "2023-12-31T15:59:59Z",
-     "author": "王建國", "tags": ["跨年"]},
-    {"id": "ny-3", "title": "城市的新年", "body": "新年里，城市安静。", "published": "2024-06-01",
-     "author": "李明", "tags": ["城市"]},
-    {"id": "ny-4", "title": "城市无日期", "body": "没有日期的城市报道。", "author": "李明"},
-]
-
 
 def test_year_is_the_newsroom_year_and_its_filter_agrees(tiny_index):
     """2023-12-31T16:30:00Z is 2024-01-01 00:30 in Beijing: 2024; one
@@ -216,81 +130,17 @@ def test_results_page_shows_extra_facets_only_when_asked(server):
     assert status == 400 and "unknown facet" in body.decode() and "<html" in body.decode().lower()
 
 
-# ---- OpenSearch ----------------------------------------------------------------------
+def test_openapi_describes_facets_and_year(client, openapi):
+    """The answers with facets asked for, and the 400 for an unknown one,
+    validate against the OpenAPI document, which names the allowed facets."""
+    from conftest import validated
 
-@pytest.fixture(scope="module")
-def os_engine(sample_records):
-    """The 2,000-article sample in a 2-shard, 1-replica index (deleted
-    after the module), and an engine over it."""
-    if not URL:
-        if os.environ.get("REQUIRE_OPENSEARCH"):
-            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
-        pytest.skip("no OpenSearch cluster (scripts/opensearch start, then OPENSEARCH_URL=...)")
-    from opensearchpy import OpenSearch
-
-    from indexer.records import to_article
-    from search.analysis import Analyzer
-    from search.backends.opensearch.backend import OpenSearchBackend
-    from search.backends.opensearch.indexing import bulk_index
-    from search.backends.opensearch.mapping import index_body
-    from search.documents import prepare
-    from search.engine import SearchEngine
-    from search.segmenter import get_segmenter
-
-    client = OpenSearch(URL, timeout=60)
-    analyzer = Analyzer(get_segmenter())
-    index = "news-facets-" + uuid.uuid4().hex[:8]
-    client.indices.create(index=index, body=index_body(shards=2, replicas=1))
-    try:
-        records = sample_records + NEW_YEAR
-        bulk_index(client, index, (prepare(to_article(r), analyzer) for r in records))
-        client.indices.refresh(index=index)
-        engine = SearchEngine(OpenSearchBackend(URL, index), synonyms_path=None, blocklist_path=None,
-                              cache_size=0)
-        yield engine
-        engine.pinyin.get(wait=60)
-        engine.suggester.get(wait=60)
-    finally:
-        client.indices.delete(index=index)
-
-
-@pytest.mark.parametrize("q,filters,group", CASES)
-def test_every_facet_count_equals_the_filtered_total_opensearch(os_engine, q, filters, group):
-    check_exact(os_engine, q, filters, group)
-
-
-@pytest.mark.parametrize("q", ["香港", "疫苗 立法会"])
-def test_small_shard_size_still_counts_exactly(os_engine, plain_engine, q):
-    from search.backends.opensearch import aggregations as aggs_module
-
-    """Shards answering fewer values than they hold (shard_size forced to
-    the page's 20): the counts come from the exact path and equal the
-    Whoosh backend's, values and order alike."""
-    aggs = os_engine.backend.aggregations
-    exact, calls = aggs._exact_buckets, []
-
-    def counted(*args):  # the real method, its calls counted
-        calls.append(args[0])
-        return exact(*args)
-
-    aggs.shard_size, aggs._exact_buckets = 1, counted
-    try:
-        theirs = _search(os_engine, q, facets=("category", "source", "author", "tag"), size=1, facet_size=20)
-    finally:
-        aggs.shard_size = aggs_module.SHARD_SIZE
-        del aggs._exact_buckets
-    assert set(calls) == {"source", "author", "tag"} or set(calls) == {"category", "source", "author", "tag"}
-    ours = _search(plain_engine, q, facets=("category", "source", "author", "tag"), size=1, facet_size=20)
-    for name in ("category", "source", "author", "tag"):
-        assert [(f.value, f.count) for f in theirs.facets[name]] == [(f.value, f.count) for f in ours.facets[name]]
-
-
-def test_newsroom_year_on_opensearch(os_engine):
-    res = _search(os_engine, "城市", facets=("year", "author"))
-    ids = {h.id for h in res.hits}
-    assert {"ny-1", "ny-2", "ny-3", "ny-4"} <= ids
-    years = dict((f.value, f.count) for f in res.facets["year"])
-    listed = collections.Counter(_year(h.published) for h in res.hits if _year(h.published))
-    assert years == dict(listed) and years["2024"] >= 2
-    assert {h.id for h in _search(os_engine, "跨年", {"year": ["2024"]}).hits} == {"ny-1"}
-    assert {h.id for h in _search(os_engine, "跨年", {"year": ["2023"]}).hits} == {"ny-2"}
+    q = quote("香港")
+    data = validated(client, openapi, f"/api/search?q={q}&facets=author,tag,year&year=2020&year=2021").get_json()
+    assert list(data["facets"]) == ["author", "tag", "year"]
+    assert {f["value"] for f in data["facets"]["year"]} == {"2020", "2021"}
+    validated(client, openapi, f"/api/search?q={q}&facets=author,byline", status=400)
+    spec = client.get("/api/openapi.json").get_json()
+    params = {p["name"]: p for p in spec["paths"]["/api/search"]["parameters"]}
+    assert "category, source, author, tag, year" in params["facets"]["description"]
+    assert params["year"]["schema"]["items"]["pattern"] == r"^\d{4}$"

@@ -6,7 +6,8 @@ logic; one document read top to bottom as the API's reference.
 
 from __future__ import annotations
 
-from search.timeutil import BOUND_PATTERN
+from search.fields import DEFAULT_FACETS, FACET_FIELDS
+from search.timeutil import BOUND_PATTERN, YEAR_PATTERN
 
 _STR_OR_NULL = {"type": "string", "nullable": True}
 
@@ -184,6 +185,15 @@ def _q(name, schema, desc, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": desc}
 
 
+FACETS_PARAM = _q(
+    "facets", {"type": "string", "default": ",".join(DEFAULT_FACETS)},
+    f"The facets to count, comma-separated names of {', '.join(FACET_FIELDS)} (e.g. author,tag,year). "
+    f"Absent: {', '.join(DEFAULT_FACETS)}; empty (facets=): none; an unknown name is a 400 naming the allowed "
+    "ones. Each count equals total_articles of the same search filtered by that value (author=, tag=, year=...); "
+    "values with the same folded form (眾聞/众闻) are one bucket shown in the form most articles use; "
+    "year: the newest calendar years first (Beijing time), undated articles in none")
+
+
 def spec(config: dict) -> dict:
     max_size = config["SEARCH_MAX_PAGE_SIZE"]
     list_param = {"type": "array", "items": {"type": "string"}}
@@ -201,6 +211,9 @@ def spec(config: dict) -> dict:
         {**_q("source", list_param, "Only these sources (repeatable)"), "explode": True},
         {**_q("author", list_param, "Only these authors (repeatable)"), "explode": True},
         {**_q("tag", list_param, "Only articles with these tags (repeatable)"), "explode": True},
+        {**_q("year", {"type": "array", "items": {"type": "string", "pattern": YEAR_PATTERN}},
+              "Only articles published in these calendar years, Beijing time (repeatable; 2023-12-31T16:30:00Z "
+              "is 2024): the year facet's values"), "explode": True},
         _q("from", DATE_BOUND, "Published from this day on (YYYY-MM-DD: from 00:00 Beijing time), "
            "or from this instant (ISO date-time; no zone: Beijing time)"),
         _q("to", DATE_BOUND, "Published up to and including this day (YYYY-MM-DD: until 24:00 Beijing time), "
@@ -243,7 +256,7 @@ def spec(config: dict) -> dict:
                  "description": "Search Chinese news articles (Simplified and Traditional)."},
         "paths": {
             "/api/search": {"get": {
-                "summary": "Search articles", "operationId": "search", "parameters": search_params,
+                "summary": "Search articles", "operationId": "search", "parameters": search_params + [FACETS_PARAM],
                 "responses": {
                     "200": {"description": "Results", **_json({"$ref": "#/components/schemas/SearchResult"})},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
@@ -461,7 +474,9 @@ def spec(config: dict) -> dict:
                     "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
                     "page": {"type": "integer"}, "size": {"type": "integer"}, "took_ms": {"type": "number"},
                     "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
-                    "facets": {"type": "object", "additionalProperties": FACET_LIST},
+                    "facets": {"type": "object", "additionalProperties": FACET_LIST,
+                               "description": "one list per facet asked for (the facets parameter: "
+                                              + ", ".join(FACET_FIELDS) + "), in that order"},
                     "understood": {"type": "array", "items": {"type": "string"},
                                    "description": "the clauses searched, one label each (-label: excluded)"},
                     "understood_tree": {
