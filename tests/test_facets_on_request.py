@@ -141,6 +141,6 @@ def test_openapi_describes_facets_and_year(client, openapi):
     assert {f["value"] for f in data["facets"]["year"]} == {"2020", "2021"}
     validated(client, openapi, f"/api/search?q={q}&facets=author,byline", status=400)
     spec = client.get("/api/openapi.json").get_json()
-    params = {p["name"]: p for p in spec["paths"]["/api/search"]["parameters"]}
+    params = {p["name"]: p for p in spec["paths"]["/api/search"]["get"]["parameters"]}
     assert "category, source, author, tag, year" in params["facets"]["description"]
     assert params["year"]["schema"]["items"]["pattern"] == r"^\d{4}$"
