@@ -113,12 +113,96 @@ def test_hong_kong_credit_blocks():
         "【撰文：劉先生】",  # honorific, no name
         "【撰文：朱老師】",
         "央视网消息（新闻联播）：新华社今天播发长篇通讯《奋进新时代》。",  # not a dateline
+        # issue 16: reporting phrases, organisations and titles are no names
+        "记者会上，王建国表示将继续推进改革。",
+        "记者节到来之际，王建国向一线记者致以问候。",
+        "据记者了解，王建国已于上月离任。",
+        "据记者王建国报道：某地昨夜发生地震。",  # a source inside prose, not a byline
+        "記者會上，陳大明表示會繼續跟進。",
+        "【撰文：金融管理局】",
+        "【撰文：香港小童群益會】",
+        "文／新华社",
+        "文／人民日报评论部",
+        "【撰文：王鎮長】",  # a title (town chief), not a name
+        "【撰文：前線醫生】",  # a description without a name
+        "主筆 | 本報評論部",
     ],
 )
 def test_false_name_traps(body):
     c = extract("", f"{body}\n{FILLER}\n{body}")  # in the head and in the tail
     assert c.authors == (), c
     assert c.dateline is None
+
+
+def test_newspaper_dateline_gives_place_and_date_not_a_person():
+    c = extract("", "本报北京11月28日电（记者王建国）今天，某某工作会议在京召开。")
+    assert (c.dateline, c.place, c.date) == ("本报北京11月28日电", "北京", "11月28日")
+    assert c.authors == ("王建国",) and c.source is None  # "本报" names no outlet
+    assert {f.name: (f.role, f.kind) for f in c.found} == {"王建国": ("reporter", "dateline")}
+    trad = extract("", "本報香港3月5日電(記者 陳大明 通訊員 李小生)某某展覽昨日開幕。")  # half-width brackets
+    assert (trad.dateline, trad.place, trad.date) == ("本報香港3月5日電", "香港", "3月5日")
+    assert {f.name: f.role for f in trad.found} == {"陳大明": "reporter", "李小生": "correspondent"}
+    wire = extract("", "新华社武汉5日电（记者 周小海）某某大桥今天通车。")
+    assert (wire.source, wire.place, wire.date, wire.authors) == ("新华社", "武汉", "5日", ("周小海",))
+    bare = extract("", "本报北京11月28日电　某某会议今天召开。")  # a dateline without a credit
+    assert (bare.dateline, bare.place, bare.authors) == ("本报北京11月28日电", "北京", ())
+    assert extract("", "本报讯 昨日，某市举行运动会。").place is None
+
+
+def test_reporter_report_before_the_story():
+    c = extract("", "本报记者 王建国 报道：昨日，某市举行运动会。")
+    assert c.authors == ("王建国",) and [f.kind for f in c.found] == ["reporter_report"]
+    assert names("本報記者　陳大明　報道：昨日，某區舉行嘉年華。") == ("陳大明",)
+    assert names("本报记者王建国、李小舟报道：某某大桥今天通车。") == ("王建国", "李小舟")
+    assert names(f"{FILLER}\n（本报记者 王建国 报道）") == ("王建国",)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "通讯员 李二牛 记者 张小东 报道",
+        "本报通讯员李二牛　本报记者张小东报道：昨日，某市举行运动会。",
+        "（通讯员 李二牛 记者 张小东 报道）",
+        "通訊員 李二牛 記者 張小東 報道",
+    ],
+)
+def test_correspondent_and_reporter_keep_their_roles(line):
+    c = extract("", f"{line}\n{FILLER}")
+    roles = {f.name: f.role for f in c.found}
+    assert len(c.authors) == 2, c
+    first, second = c.authors
+    assert first in ("李二牛",) and second in ("张小东", "張小東")
+    assert (roles[first], roles[second]) == ("correspondent", "reporter")
+
+
+def test_writer_slash_and_bar_labels():
+    for line in ("文／刘晓明", "文/刘晓明", "文 / 刘晓明", "【文／刘晓明】"):
+        c = extract("", f"{line}\n{FILLER}")
+        assert c.authors == ("刘晓明",), line
+        assert [(f.role, f.kind) for f in c.found] == [("writer", "credit_line")], line
+    c = extract("", f"文／刘晓明 图／王小芳\n{FILLER}")
+    assert {f.name: f.role for f in c.found} == {"刘晓明": "writer", "王小芳": "photographer"}
+    assert names(f"{FILLER}\n{FILLER}\n主筆 | 楊小興\n資深新聞工作者，曾任職多份報章。") == ("楊小興",)
+    assert names("文／劉曉明\n" + FILLER) == ("劉曉明",)  # Traditional
+
+
+@pytest.mark.parametrize(
+    "credit, expected",
+    [
+        ("【撰文：註冊藥劑師劉小寧】", ("劉小寧",)),  # a job before the name
+        ("【撰文：深水埗區議員何小明】", ("何小明",)),
+        ("【撰文：臨床腫瘤科專科吳小英醫生】", ("吳小英",)),  # and a title after it
+        ("【撰文：張小揚師傅，陳氏太極拳第二十代傳人】", ("張小揚",)),  # a description after a comma
+        ("【撰文：馮小宜博士、陳小新博士】", ("馮小宜", "陳小新")),
+        ("【撰文：吳小琳姑娘】", ("吳小琳",)),
+        ("【撰文：李小然 (Billy Li)】", ("李小然",)),  # an English name in parentheses
+        ("【撰文：黃鎮東】", ("黃鎮東",)),  # a place character inside a name
+        ("【撰文：朱老師】", ()),  # a surname and a title is no name
+        ("【撰文：吳君】", ()),
+    ],
+)
+def test_titles_around_names_in_credit_lines(credit, expected):
+    assert names(f"{credit}\n{FILLER}") == expected
 
 
 def test_credit_lines_only_read_at_head_and_tail():
@@ -135,10 +219,11 @@ def test_names_are_deduplicated_in_text_order():
 
 
 def test_clean_name():
-    for ok in ("林勵", "周滿鏗", "欧阳明", "司徒元", "陳方安生", "迈克尔·施耐德", "见红蕊"):
+    for ok in ("林勵", "周滿鏗", "欧阳明", "司徒元", "陳方安生", "迈克尔·施耐德", "见红蕊", "黃鎮忠", "周村英"):
         assert clean_name(ok) == ok, ok
     for bad in ("从国家", "了解到", "在现场", "接受采访", "林", "张三四五六", "叙利亚", "杜海尼亚",
-                "記者林勵", "劉先生", "黎太", "林記", "Lewis", "王1", "註冊社工小·社工", ""):
+                "記者林勵", "劉先生", "黎太", "林記", "Lewis", "王1", "註冊社工小·社工", "",
+                "王镇长", "李市", "高等法院"):
         assert clean_name(bad) is None, bad
 
 
@@ -236,3 +321,28 @@ def test_sample_editor_lines_match_an_independent_reading(extracted):
             checked += 1
             assert c.authors[-2:] == m.groups(), r["id"]
     assert checked >= 3
+
+
+# --- the hand-labelled sample (eval/bylines_gold.py) --------------------------
+
+
+def test_gold_labels_cover_the_draw_and_hold_no_text():
+    """Every drawn record has exactly one label line, with known roles, and the
+    files carry ids, names and short notes only (the corpus is copyrighted)."""
+    from eval.bylines_gold import ROLES, load_labels, load_sample
+
+    sample = load_sample()
+    drawn = [i for c in sample["corpora"].values() for st in c["strata"].values() for i in st["ids"]]
+    labels = load_labels()
+    assert len(drawn) == len(set(drawn)) >= 300
+    assert set(drawn) == set(labels)
+    for row in labels.values():
+        assert set(row) == {"id", "corpus", "credits", "note"}
+        assert row["id"].startswith(row["corpus"] + "-")
+        assert len(row["note"]) <= 200
+        for c in row["credits"]:
+            assert c["role"] in ROLES and set(c) <= {"name", "role", "pen_name"}
+    for corpus in ("xwlb", "hkcnews"):
+        strata = sample["corpora"][corpus]["strata"]
+        assert sum(len(st["ids"]) for st in strata.values()) >= 150
+        assert all(st["size"] >= len(st["ids"]) for st in strata.values())

@@ -1,7 +1,8 @@
 """The house rules, as tests (issue 17's "Done when"): no import cycles,
 each engine imported only by its backend, small modules, docstrings on
 every public name of search/ and indexer/, and a README whose layout and
-configuration tables match the tree and the settings.
+configuration tables match the tree and the settings (the layout
+table is in docs/architecture.md, the configuration table in README.md).
 
 Read from the source (``ast``), never by importing it: module-level
 imports only for cycles (an import inside a function runs when called);
@@ -198,9 +199,10 @@ def test_every_public_name_of_search_and_indexer_has_a_docstring():
         missing)
 
 
-def _readme_table(heading: str) -> list[list[str]]:
-    """The rows (cells) of the first table after ``heading`` in README.md."""
-    text = _read(os.path.join(ROOT, "README.md"))
+def _readme_table(heading: str, document: str = "README.md") -> list[list[str]]:
+    """The rows (cells) of the first table after ``heading`` in ``document``
+    (a path from the project root: README.md, or a page of docs/)."""
+    text = _read(os.path.join(ROOT, document))
     start = text.index(heading)
     rows = []
     lines = text[start:].splitlines()
@@ -222,9 +224,10 @@ def _expand(path: str) -> list[str]:
 
 
 def _layout_paths() -> list[str]:
-    # The layout table is the first "| step | module |" table.
+    # The layout table is the first "| step | module |" table of
+    # docs/architecture.md (linked from the README: it is for developers).
     paths = []
-    for row in _readme_table("| step | module |\n"):
+    for row in _readme_table("| step | module |\n", "docs/architecture.md"):
         for token in re.findall(r"`([^`]+)`", row[-1]):
             if "/" in token and " " not in token:
                 paths += _expand(token)
@@ -237,8 +240,8 @@ def test_readme_layout_table_matches_the_tree():
     listed = {os.path.normpath(p) for p in paths}
     unlisted = [_rel(m) for m in MODULES if not MODULES[m].endswith(("__init__.py", "__main__.py"))
                 and _rel(m) not in listed]
-    assert not gone and not unlisted, ("README layout names files that do not exist: " + ", ".join(gone)
-                                       + "\nmodules the layout table does not name: " + ", ".join(unlisted))
+    assert not gone and not unlisted, ("docs/architecture.md's layout table names files that do not exist: " + ", ".join(gone)
+                                       + "\nmodules its layout table does not name: " + ", ".join(unlisted))
 
 
 def test_readme_configuration_table_lists_exactly_the_settings():

@@ -14,7 +14,7 @@ import time
 
 from flask import Flask, g, request
 
-from . import errors, inputs, limits, metrics, proxies, same_origin, secret, staff_sessions
+from . import api_params, errors, inputs, limits, metrics, proxies, same_origin, secret, staff_sessions
 from . import config as config_module
 from .engine import EngineHolder
 
@@ -102,6 +102,7 @@ def _install_hooks(app: Flask) -> None:
             return bad_input
         staff_sessions.validate()
         limits.check()
+        api_params.check()
         same_origin.check()
 
     @app.after_request

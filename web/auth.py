@@ -1,7 +1,7 @@
 """Who may write: bearer tokens from configuration, stored only as hashes.
 
 ``SEARCH_WRITE_TOKENS`` holds comma-separated SHA-256 hex digests of the
-accepted tokens (``python -m web.auth new`` prints a fresh token and its
+accepted tokens (``python -m web.tokens new`` prints a fresh token and its
 digest).  No digest configured: writes and staff tools are disabled.  A
 request without credentials gets 401, a wrong token 403.  Staff pages also
 accept a session cookie set by /staff/login with the same token (a
@@ -13,8 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import secrets
-import sys
 
 from flask import current_app, request, session
 from search.errors import SearchServiceError
@@ -83,13 +81,3 @@ def required(allow_session: bool = False):
         return inner
     return wrap
 
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["new"]:
-        token = secrets.token_urlsafe(32)
-        print(f"token:  {token}\nsha256: {digest(token)}  (put this in SEARCH_WRITE_TOKENS)")
-    elif len(sys.argv) == 3 and sys.argv[1] == "hash":
-        print(digest(sys.argv[2]))
-    else:
-        print("usage: python -m web.auth new | hash <token>", file=sys.stderr)
-        sys.exit(2)

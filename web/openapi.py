@@ -9,6 +9,9 @@ from __future__ import annotations
 from search.fields import DEFAULT_FACETS, FACET_FIELDS
 from search.timeutil import BOUND_PATTERN, YEAR_PATTERN
 
+from . import openapi_examples
+from .params import ADVANCED, FILTERS
+
 _STR_OR_NULL = {"type": "string", "nullable": True}
 
 HIT = {
@@ -180,6 +183,44 @@ AUTH_ERRORS = {"401": _err("No token"), "403": _err("Wrong token, or writes disa
 # Beijing time, or an ISO 8601 date-time.
 DATE_BOUND = {"type": "string", "pattern": BOUND_PATTERN}
 
+# The advanced fields (web/params.py ADVANCED: the names) and the filters
+# (web/params.py FILTERS): their schemas and descriptions.  A name params.py
+# adds to ADVANCED needs its entry here (the document is built from those
+# names: a missing entry fails at once); a filter gets a generic one.
+_TEXT = {"type": "string", "maxLength": 200}
+ADVANCED_DOCS = {
+    "all": (_TEXT, "Advanced: all of these words (added to q as query text)"),
+    "exact": (_TEXT, "Advanced: this exact phrase"),
+    "any": (_TEXT, "Advanced: any of these words"),
+    "none": (_TEXT, "Advanced: none of these words"),
+    "scope": ({"type": "string", "enum": ["all", "title", "lead"], "default": "all"},
+              "Advanced: where all/exact/any must occur: anywhere, title, or lead (first paragraph)"),
+    "mentions": (_TEXT, "Advanced: a term that must occur at least min_mentions times"),
+    "min_mentions": ({"type": "integer", "minimum": 1, "maximum": 100}, "Advanced: for mentions (default 2)"),
+    "same_a": (_TEXT, "Advanced: with same_b, two terms in one sentence (or paragraph: same_unit); written as `a w/s b`"),
+    "same_b": (_TEXT, "Advanced: the second term for same_a"),
+    "same_unit": ({"type": "string", "enum": ["sentence", "paragraph"], "default": "sentence"},
+                  "Advanced: same_a and same_b in one sentence (`w/s`) or in one paragraph (`w/p`)"),
+    "near_a": (_TEXT, "Advanced: with near_b and near_n, two terms at most near_n words apart; written as `a w/N b`"),
+    "near_b": (_TEXT, "Advanced: the second term for near_a"),
+    "near_n": ({"type": "integer", "minimum": 1, "maximum": 100},
+               "Advanced: at most this many words between near_a and near_b (required with them)"),
+    "near_order": ({"type": "string", "enum": ["0", "1"], "default": "0"},
+                   "Advanced: 1: near_a must come first (written as `a pre/N b`); 0: either order"),
+    "byline": (_TEXT, "Advanced: author contains"),
+    "source_has": (_TEXT, "Advanced: source contains"),
+    "category_has": (_TEXT, "Advanced: category contains"),
+}
+_FILTER_DOCS = {"category": "Only these categories (repeatable)", "source": "Only these sources (repeatable)",
+                "author": "Only these authors (repeatable)", "tag": "Only articles with these tags (repeatable)",
+                "year": "Only articles published in these calendar years, Beijing time (repeatable; "
+                        "2023-12-31T16:30:00Z is 2024): the year facet's values"}
+_FILTER_SCHEMAS = {"year": {"type": "array", "items": {"type": "string", "pattern": YEAR_PATTERN}}}
+
+
+def _filter_doc(name: str) -> str:
+    return _FILTER_DOCS.get(name, f"Only articles whose {name} is one of these (repeatable)")
+
 
 def _q(name, schema, desc, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": desc}
@@ -192,6 +233,91 @@ FACETS_PARAM = _q(
     "ones. Each count equals total_articles of the same search filtered by that value (author=, tag=, year=...); "
     "values with the same folded form (眾聞/众闻) are one bucket shown in the form most articles use; "
     "year: the newest calendar years first (Beijing time), undated articles in none")
+
+
+# Responses every operation can give, added to each by ``_complete`` from
+# what the app does, so no operation can forget one:
+# - every /api/ operation: 400 (a bad value, or a query parameter it does
+#   not take: web/api_params.py) and 429 with Retry-After (web/limits.py:
+#   every request without a valid token or staff session is counted);
+# - an operation with ``security``: 401 (no credentials) and 403 (a wrong
+#   token, or writes disabled);
+# - an operation that uses the article store (USES_STORE): 503 with
+#   Retry-After (the store cannot be opened, read or committed);
+# - an operation that reads the index (READS_INDEX): 503 with Retry-After
+#   (the index unavailable: 5 s; damaged: 30 s; a query stopped by
+#   SEARCH_QUERY_TIMEOUT: no Retry-After);
+# - an operation with a request body: 408 (the body stopped coming), 413
+#   (over SEARCH_MAX_BODY_BYTES), 415 (a Content-Encoding).
+READS_INDEX = {"search", "article", "related", "coverage", "timeline", "export", "suggest", "queries"}
+# Operations that read or write the article store: 503 with Retry-After
+# when it cannot be opened, read or committed (locked, read-only, damaged).
+USES_STORE = {"putArticle", "deleteArticle", "bulk", "audit", "change"}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
+                               "schema": {"type": "integer", "minimum": 1}}}
+COMMON = {
+    "400": "Invalid parameter (the error names it), or a query parameter this operation does not take "
+           "(named, with the ones it takes; _ and utm_* are ignored)",
+    "401": "No credentials: send Authorization: Bearer <token> (or, where a staff session is accepted, its cookie)",
+    "403": "A wrong token, or writes and staff tools disabled (no SEARCH_WRITE_TOKENS)",
+    "408": "The request body did not arrive within SEARCH_CLIENT_TIMEOUT seconds",
+    "413": "Request body larger than SEARCH_MAX_BODY_BYTES",
+    "415": "A Content-Encoding other than identity (send the body uncompressed)",
+    "429": "Too many requests from this client (SEARCH_RATE_LIMIT): retry after Retry-After seconds",
+    "503": "The index is not available (missing, being built, damaged: retry after Retry-After), "
+           "or the query took longer than SEARCH_QUERY_TIMEOUT",
+}
+STORE_UNAVAILABLE = ("The article store cannot be opened, read or committed now (locked, read-only, damaged): "
+                     "nothing was stored; retry after Retry-After")
+EXAMPLE_ERRORS = {
+    "400": "unknown query parameter 'explian': {op} takes {params}",
+    "401": "authentication required: send 'Authorization: Bearer <token>'",
+    "403": "the token is not valid",
+    "404": "no article with id 'no-such-id'",
+    "408": "the request body did not arrive: nothing came for 10 s, or the client went away",
+    "409": "the query log is off (SEARCH_QUERY_LOG)",
+    "413": "request body too large (at most 33554432 bytes)",
+    "415": "Content-Encoding 'gzip' is not supported: send the body uncompressed (JSON, UTF-8)",
+    "429": "too many requests: 20 per 1 second (retry after 1 s)",
+    "503": "the search index is not available: no index at data/index",
+}
+
+
+def _complete(paths: dict) -> None:
+    """Add the common responses (above) to every operation of ``paths``,
+    the Retry-After header to every 429 and 503 of the API, and an example
+    to every error response; in place."""
+    for path, item in paths.items():
+        for method, op in item.items():
+            responses = op["responses"]
+            wanted = []
+            if path.startswith("/api/"):
+                wanted += ["400", "429"]
+            if op.get("security"):
+                wanted += ["401", "403"]
+            if op["operationId"] in READS_INDEX:
+                wanted.append("503")
+            if op["operationId"] in USES_STORE:
+                responses.setdefault("503", _err(STORE_UNAVAILABLE))
+            if "requestBody" in op:
+                wanted += ["408", "413", "415"]
+            for status in wanted:
+                responses.setdefault(status, _err(COMMON[status]))
+            if path.startswith("/api/") and "does not take" not in responses["400"]["description"]:
+                responses["400"]["description"] += (
+                    "; or a query parameter this operation does not take (named, with the ones it takes; "
+                    "_ and utm_* are ignored)")
+            for status, response in responses.items():
+                if status in ("429", "503") and path.startswith("/api/"):
+                    response["headers"] = {"Retry-After": {**RETRY_AFTER["Retry-After"], "required": status == "429"}}
+                content = response.get("content", {}).get("application/json")
+                if content is not None and content["schema"] == {"$ref": "#/components/schemas/Error"}:
+                    names = [p["name"] for p in op.get("parameters", ()) if p.get("in") == "query"]
+                    message = EXAMPLE_ERRORS.get(status, response["description"]).format(
+                        op=f"{method.upper()} {path}", params=", ".join(names) or "no query parameters")
+                    content["example"] = {"error": message, "status": int(status)}
+            op["responses"] = dict(sorted(responses.items()))
+    openapi_examples.attach(paths)
 
 
 def spec(config: dict) -> dict:
@@ -207,13 +333,7 @@ def spec(config: dict) -> dict:
         _q("size", {"type": "integer", "minimum": 1, "maximum": max_size, "default": 10}, "Hits per page"),
         _q("sort", {"type": "string", "enum": ["relevance", "newest", "oldest"], "default": "relevance"},
            "Order"),
-        {**_q("category", list_param, "Only these categories (repeatable)"), "explode": True},
-        {**_q("source", list_param, "Only these sources (repeatable)"), "explode": True},
-        {**_q("author", list_param, "Only these authors (repeatable)"), "explode": True},
-        {**_q("tag", list_param, "Only articles with these tags (repeatable)"), "explode": True},
-        {**_q("year", {"type": "array", "items": {"type": "string", "pattern": YEAR_PATTERN}},
-              "Only articles published in these calendar years, Beijing time (repeatable; 2023-12-31T16:30:00Z "
-              "is 2024): the year facet's values"), "explode": True},
+        *({**_q(name, _FILTER_SCHEMAS.get(name, list_param), _filter_doc(name)), "explode": True} for name in FILTERS),
         _q("from", DATE_BOUND, "Published from this day on (YYYY-MM-DD: from 00:00 Beijing time), "
            "or from this instant (ISO date-time; no zone: Beijing time)"),
         _q("to", DATE_BOUND, "Published up to and including this day (YYYY-MM-DD: until 24:00 Beijing time), "
@@ -223,34 +343,12 @@ def spec(config: dict) -> dict:
         _q("correct", {"type": "string", "enum": ["0", "1"], "default": "1"},
            "1: a query matching no article with all its words may be answered for its correction "
            "(see corrected_from); 0: search exactly as typed"),
-        _q("all", {"type": "string", "maxLength": 200}, "Advanced: all of these words (added to q as query text)"),
-        _q("exact", {"type": "string", "maxLength": 200}, "Advanced: this exact phrase"),
-        _q("any", {"type": "string", "maxLength": 200}, "Advanced: any of these words"),
-        _q("none", {"type": "string", "maxLength": 200}, "Advanced: none of these words"),
-        _q("scope", {"type": "string", "enum": ["all", "title", "lead"], "default": "all"},
-           "Advanced: where all/exact/any must occur: anywhere, title, or lead (first paragraph)"),
-        _q("mentions", {"type": "string", "maxLength": 200}, "Advanced: a term that must occur at least min_mentions times"),
-        _q("min_mentions", {"type": "integer", "minimum": 1, "maximum": 100}, "Advanced: for mentions (default 2)"),
-        _q("same_a", {"type": "string", "maxLength": 200},
-           "Advanced: with same_b, two terms in one sentence (or paragraph: same_unit); written as `a w/s b`"),
-        _q("same_b", {"type": "string", "maxLength": 200}, "Advanced: the second term for same_a"),
-        _q("same_unit", {"type": "string", "enum": ["sentence", "paragraph"], "default": "sentence"},
-           "Advanced: same_a and same_b in one sentence (`w/s`) or in one paragraph (`w/p`)"),
-        _q("near_a", {"type": "string", "maxLength": 200},
-           "Advanced: with near_b and near_n, two terms at most near_n words apart; written as `a w/N b`"),
-        _q("near_b", {"type": "string", "maxLength": 200}, "Advanced: the second term for near_a"),
-        _q("near_n", {"type": "integer", "minimum": 1, "maximum": 100},
-           "Advanced: at most this many words between near_a and near_b (required with them)"),
-        _q("near_order", {"type": "string", "enum": ["0", "1"], "default": "0"},
-           "Advanced: 1: near_a must come first (written as `a pre/N b`); 0: either order"),
-        _q("byline", {"type": "string", "maxLength": 200}, "Advanced: author contains"),
-        _q("source_has", {"type": "string", "maxLength": 200}, "Advanced: source contains"),
-        _q("category_has", {"type": "string", "maxLength": 200}, "Advanced: category contains"),
+        *(_q(name, *ADVANCED_DOCS[name]) for name in ADVANCED),
         _q("group", {"type": "string", "enum": ["0", "1"], "default": "1"},
            "1: near-duplicates (republished or lightly edited copies) as one hit, the earliest shown, "
            "with similar_count; total then counts groups (total_counts says which). 0: every article"),
     ]
-    return {
+    document = {
         "openapi": "3.0.3",
         "info": {"title": "News search API", "version": "1.0.0",
                  "description": "Search Chinese news articles (Simplified and Traditional)."},
@@ -537,3 +635,5 @@ def spec(config: dict) -> dict:
             },
         }},
     }
+    _complete(document["paths"])
+    return document

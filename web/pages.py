@@ -18,6 +18,7 @@ from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
 from . import auth, limits, staff_sessions
+from .api_params import keep_declared
 from .errors import page_error as render_error
 from .inputs import query_url, same_site_path
 from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, search_request
@@ -115,8 +116,10 @@ def search_page():
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
     # Re-encoded from the parsed parameters: ASCII only, and no value can
     # end the URL inside the Link header or add parameters to it.
-    api_link = query_url("/api/search", request.args.items(multi=True))
-    export_args = [(k, v) for k, vs in request.args.lists() for v in vs if k not in ("page", "size", "format", "limit")]
+    # Only what each API operation takes: a page's own parameters would be a 400 there.
+    api_link = query_url("/api/search", keep_declared("/api/search", request.args.items(multi=True)))
+    export_args = [(k, v) for k, v in keep_declared("/api/export", request.args.items(multi=True))
+                   if k not in ("format", "limit")]
     export_link = "/api/export?" + urlencode(export_args)
     # 作者, 标签, 年份 are counted only on request: a link asks for them.
     more_facets = url_with(facets=",".join(FACET_FIELDS)) if set(FACET_FIELDS) - set(req.facets) else ""

@@ -1,0 +1,84 @@
+"""Examples of the API's successful answers, one per operation and
+response, for the OpenAPI document (``web/openapi.py`` attaches them; a
+test validates each against its schema).  The error answers' examples are
+made in ``web/openapi.py`` from the errors themselves."""
+
+from __future__ import annotations
+
+_HIT = {"id": "demo-114", "title": "香港立法会选举投票率创新高",
+        "title_highlight": "<mark>香港</mark>立法会选举投票率创新高",
+        "snippet": "<mark>香港</mark>立法会选举今日举行，投票率创新高。",
+        "published": "2024-03-01T10:00:00+08:00", "category": "港闻", "source": "新闻社", "author": "王建国",
+        "url": "https://news.example/2024/03/01/114", "score": 12.7, "tags": ["选举"],
+        "match": {"full": True, "missing": []}}
+_BRIEF = {"id": "demo-115", "title": "立法会选举结果公布", "published": "2024-03-02T09:00:00+08:00",
+          "source": "新闻社", "url": "https://news.example/2024/03/02/115"}
+_WRITTEN = {"id": "a-1", "seq": 42, "status": "indexed", "status_url": "/api/changes/42"}
+_HEALTH = {"ok": True, "status": "ok", "problems": [], "index_open": True, "documents": 31, "segments": 1,
+           "generation": 3, "last_modified": 1733000000.0, "writer_running": True, "indexing_backlog": 0,
+           "backlog_oldest_age_s": None, "merging": False}
+
+# (operationId, status, media type) -> example
+EXAMPLES = {
+    ("search", "200", "application/json"): {
+        "query": "香港", "total": 1, "total_counts": "groups", "total_articles": 1, "total_full": 1,
+        "total_partial": 0, "facet_counts": "articles", "page": 1, "size": 10, "took_ms": 4.2, "hits": [_HIT],
+        "facets": {"category": [{"value": "港闻", "count": 1}], "source": [{"value": "新闻社", "count": 1}]},
+        "understood": ["香港"], "understood_tree": {"op": "and", "clauses": [
+            {"op": "word", "text": "香港", "fields": ["title", "body"]}]},
+        "notices": [], "exact": False, "relaxed": False, "synonyms": [], "pinyin": [],
+        "corrected_from": None, "corrected_to": None, "suggestion": None},
+    ("article", "200", "application/json"): {
+        "id": "demo-114", "title": "香港立法会选举投票率创新高", "body": "香港立法会选举今日举行。\n投票率创新高。",
+        "published": "2024-03-01T10:00:00+08:00", "category": "港闻", "source": "新闻社", "author": "王建国",
+        "url": "https://news.example/2024/03/01/114", "lang": "zh-Hans", "tags": ["选举"]},
+    ("putArticle", "200", "application/json"): _WRITTEN,
+    ("putArticle", "201", "application/json"): _WRITTEN,
+    ("putArticle", "202", "application/json"): {**_WRITTEN, "status": "queued"},
+    ("deleteArticle", "200", "application/json"): {**_WRITTEN, "seq": 43, "status_url": "/api/changes/43",
+                                                   "deleted": True},
+    ("deleteArticle", "202", "application/json"): {**_WRITTEN, "seq": 43, "status": "queued",
+                                                   "status_url": "/api/changes/43", "deleted": True},
+    ("bulk", "200", "application/json"): {"seq": 50, "status": "indexed", "accepted": 2, "rejected": [
+        {"line": 3, "errors": ["'title' is required"]}]},
+    ("bulk", "202", "application/json"): {"seq": 50, "status": "queued", "accepted": 2, "rejected": []},
+    ("audit", "200", "application/json"): {"next_after": 7, "entries": [
+        {"seq": 7, "at": "2024-03-01T02:00:00Z", "principal": "token:0123456789ab", "action": "withdraw",
+         "id": "a-1", "detail": None}]},
+    ("change", "200", "application/json"): {"seq": 42, "status": "indexed", "backlog": 0},
+    ("related", "200", "application/json"): {"id": "demo-114", "hits": [{**_HIT, "id": "demo-115"}]},
+    ("coverage", "200", "application/json"): {"id": "demo-114", "earlier": [], "later": [_BRIEF],
+                                              "near_duplicates": []},
+    ("timeline", "200", "application/json"): {"query": "香港", "interval": "day", "total": 3, "undated": 0,
+                                              "buckets": [{"start": "2024-03-01", "count": 2},
+                                                          {"start": "2024-03-02", "count": 1}]},
+    ("export", "200", "text/csv"): "\ufeffid,title,published,source,author,url,snippet\r\n"
+                                   "demo-114,香港立法会选举投票率创新高,2024-03-01T10:00:00+08:00,新闻社,王建国,"
+                                   "https://news.example/2024/03/01/114,香港立法会选举今日举行\r\n",
+    ("export", "200", "application/x-ndjson"): '{"id": "demo-114", "title": "香港立法会选举投票率创新高"}\n',
+    ("suggest", "200", "application/json"): {"query": "xg", "suggestions": ["香港", "香港特别行政区"]},
+    ("queries", "200", "application/json"): {"from": 1733000000.0, "to": 1733604800.0, "zero_results_only": False,
+                                             "queries": [{"q": "香港", "count": 12, "results": 31, "blocked": False,
+                                                          "removed": False}]},
+    ("removeQuery", "200", "application/json"): {"removed": "某广告"},
+    ("health", "200", "application/json"): _HEALTH,
+    ("health", "503", "application/json"): {
+        **_HEALTH, "ok": False, "status": "unavailable", "index_open": False,
+        "problems": [{"code": "index_unavailable", "message": "no index at data/index: build it with "
+                                                              "python -m indexer build --index data/index FILES"}],
+        "reason": "no index at data/index: build it with python -m indexer build --index data/index FILES"},
+    ("openapi", "200", "application/json"): {"openapi": "3.0.3", "info": {"title": "News search API"}, "paths": {}},
+}
+
+
+def attach(paths: dict) -> None:
+    """Put each example of ``EXAMPLES`` on its response in ``paths`` (an
+    OpenAPI document's paths), in place; an example for an operation,
+    status or media type the document lacks is ignored."""
+    for item in paths.values():
+        for op in item.values():
+            for status, response in op["responses"].items():
+                for media, content in response.get("content", {}).items():
+                    example = EXAMPLES.get((op["operationId"], status, media))
+                    if example is not None:
+                        content.setdefault("example", example)
