@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import re
 
-from .normalize import fold_case, normalize_query
+from .normalize import fold_case, normalize, normalize_query
 from .pinyin import PinyinLexicon, word_pinyin
+from .script import script_of, to_traditional
 
 CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,12}")
 MIN_GAIN = 20  # a new word needs this many times the articles of what was typed (chosen, not measured)
@@ -78,7 +79,8 @@ def corrected_query(text: str, lexicon: PinyinLexicon | None, doc_count: int, cu
                     written=None) -> str | None:
     """``text`` with the slips of its Chinese runs replaced by the words
     our articles use (see the module docstring), or None if nothing
-    changes.  ``doc_count``: live articles in the index; ``cut(text)`` ->
+    changes.  The rest of ``text`` stays as typed and a replaced run is
+    written in the script it was typed in (``in_script_of``).  ``doc_count``: live articles in the index; ``cut(text)`` ->
     [(word, start, end)]: the query segmenter; the lexicon's
     ``article_df`` gives how many articles use a word (one batch per run).
     ``written(run)``: articles with the run as written; when given, a run
@@ -88,7 +90,11 @@ def corrected_query(text: str, lexicon: PinyinLexicon | None, doc_count: int, cu
         return None
     noise = noise_articles(doc_count)
     prior = doc_count * PRIOR_RATE
-    norm = fold_case(normalize_query(text))
+    mapped = normalize(text)
+    norm = fold_case(mapped.text)
+    if len(norm) != len(mapped.text) or norm != fold_case(normalize_query(text)):
+        mapped = None  # no way back to the typed text: answer in the normalised form
+        norm = fold_case(normalize_query(text))
     out, last, changed = [], 0, False
     for m in CJK_RUN.finditer(norm):
         run = m.group()
@@ -124,10 +130,33 @@ def corrected_query(text: str, lexicon: PinyinLexicon | None, doc_count: int, cu
         fixed_run = "".join(fixed)
         if fixed_run == run or (written is not None and written(run) > noise):
             continue
-        out.append(norm[last:m.start()])
-        out.append(fixed_run)
-        last, changed = m.end(), True
+        if mapped is None:
+            out.append(norm[last:m.start()])
+            out.append(fixed_run)
+            last, changed = m.end(), True
+            continue
+        # Written into the text as typed: the rest of the query untouched,
+        # the corrected run in the script the reader typed it in.
+        start, end = mapped.span(m.start(), m.end())
+        out.append(text[last:start])
+        out.append(in_script_of(text[start:end], run, fixed_run))
+        last, changed = end, True
     if not changed:
         return None
-    out.append(norm[last:])
+    out.append((text if mapped is not None else norm)[last:])
+    return "".join(out)
+
+
+def in_script_of(typed: str, run: str, fixed: str) -> str:
+    """``fixed`` (a corrected run, normalised: Simplified) as the reader
+    would have typed it: the characters that were not changed as typed
+    (``run``: ``typed`` normalised, character by character when the two
+    align), the changed ones in ``typed``'s script (Traditional when
+    ``typed`` is: 選據 -> 選舉, never 选举)."""
+    traditional = script_of(typed) == "traditional"
+    if len(typed) != len(run):
+        return to_traditional(fixed) if traditional else fixed
+    out = []
+    for was, now, shown in zip(run, fixed, typed):
+        out.append(shown if was == now else (to_traditional(now) if traditional else now))
     return "".join(out)

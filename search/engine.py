@@ -221,7 +221,7 @@ class SearchEngine:
         must, must_not = plan.must, plan.must_not
         timeline = None
         total_articles = 0 if req.group else None
-        total_full = 0
+        total_full, estimated = 0, False
         if not searchable:
             # The query had text, but nothing searchable in it (e.g. only punctuation).
             result_total, hits, facets, relaxed = 0, [], {f: [] for f in plan.facets}, False
@@ -238,6 +238,7 @@ class SearchEngine:
             result_total, facets, relaxed = res.total, res.facets, res.relaxed
             total_full = res.total if res.total_full is None else res.total_full
             total_articles = res.total_articles
+            estimated = res.total_estimated
             if req.timeline:
                 timeline = {"interval": res.histogram_interval, "undated": res.undated,
                             "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
@@ -252,6 +253,7 @@ class SearchEngine:
             notices=[n.to_dict() for n in parsed.notices],
             exact=parsed.exact,
             total_full=total_full,
+            total_estimated=estimated,
             relaxed=relaxed,
             synonyms=[list(g) for g in synonyms],
             pinyin=pinyin_words,

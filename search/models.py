@@ -136,6 +136,7 @@ class SearchResult:
     notices: list[dict] = field(default_factory=list)  # how parts of the query were read (query.Notice)
     exact: bool = False  # operators, fields, phrases or exclusions: never relaxed
     total_full: int = 0  # of total: full matches (the rest are partial matches)
+    total_estimated: bool = False  # total is an estimate (grouped on OpenSearch beyond exact counting)
 
     @property
     def grouped(self) -> bool:

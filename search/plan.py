@@ -354,3 +354,6 @@ class BackendResult:
     # How many of ``total`` (same unit: groups or articles) match every
     # clause; the rest are partial matches.
     total_full: int | None = None
+    # Is ``total`` an estimate (OpenSearch's group count beyond its exact
+    # cardinality)?  Every other total is exact.
+    total_estimated: bool = False

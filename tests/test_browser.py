@@ -23,8 +23,28 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
+        yield ChineseReader(b)
         b.close()
+
+
+class ChineseReader:
+    """The browser as a reader in mainland China: every page it opens sends
+    ``Accept-Language: zh-CN`` (Playwright's default is en-US, which the
+    pages answer in English: web/i18n.py), unless a test asks otherwise."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_page(self, **kw):
+        kw.setdefault("locale", "zh-CN")
+        return self._browser.new_page(**kw)
+
+    def new_context(self, **kw):
+        kw.setdefault("locale", "zh-CN")
+        return self._browser.new_context(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
 
 
 def watched_page(browser):

@@ -26,6 +26,17 @@ def fix(text, doc_count=FULL, **typed):
     return corrected_query(text, lexicon(**typed), doc_count, get_segmenter().cut)
 
 
+@pytest.mark.parametrize("typed,meant", [
+    ("側試", "測試"),  # typed in Traditional: corrected in Traditional, never 测试
+    ("韓國國惠 議長", "韓國國會 議長"),  # only the slip changes; the rest stays as typed
+    ("侧试 COVID", "测试 COVID"),  # not lower-cased
+    ("ＡＢ 侧试", "ＡＢ 测试"),  # full-width letters kept
+    ("韩国國惠", "韩国國會"),  # a mixed run: the slip in the run's script (Traditional, as 國 is)
+])
+def test_a_correction_keeps_the_script_and_the_form_typed(typed, meant):
+    assert fix(typed) == meant
+
+
 def test_homophone_slip_is_read_back_through_pinyin():
     assert fix("侧试") == "测试"
     assert fix("韩国国惠 议长") == "韩国国会 议长"

@@ -35,7 +35,9 @@ def test_every_notice_code_of_the_parser_has_a_wording():
     codes = set(re.findall(r'(?:Notice|self\.notice)\(\s*"(\w+)"', source))
     assert len(codes) >= 10 and codes == set(NOTICE_WORDING)
     assert len(set(NOTICE_WORDING.values())) == len(NOTICE_WORDING)  # one each, none shared
-    assert all("{text}" in w for w in NOTICE_WORDING.values())
+    # Each wording names the part of the query concerned (a gettext message with %(text)s).
+    assert all("«X»" in w("«X»", "«X»") for w in NOTICE_WORDING.values())
+    assert len({w("«X»", "«X»") for w in NOTICE_WORDING.values()}) == len(NOTICE_WORDING)
     assert notice_text({"code": "lowercase_operator", "text": "or", "message": "x"}) == \
         "「or」按普通词检索；如要作为运算符，请全部大写：OR。"
     # A code added to the parser later: its English message rather than nothing.
@@ -104,12 +106,15 @@ def test_partial_matches_say_how_many_have_every_word_and_what_the_rest_lack(cli
     assert api["relaxed"] and 0 < api["total_full"] < 10
     html = page(client, "疫苗 立法会", "&correct=0&group=0")
     assert "较少" not in html  # the old, garbled note
+    lacking = list(dict.fromkeys(w for h in api["hits"] for w in h["match"]["missing"]))
+    assert lacking  # the note names what the partial matches lack
     assert paragraphs(html, "partial") == [
-        f"只有 {api['total_full']} 篇报道同时包含全部关键词，排在最前；其后的报道只包含部分关键词，各篇下方注明了未提及的词。"]
+        f"只有 {api['total_full']} 篇报道同时包含全部关键词，排在最前。其后的报道只包含部分关键词，未提及"
+        + "或".join(f"「{w}」" for w in lacking) + "；每篇下方注明了它缺少的词。"]
     hits = re.findall(r'<li class="hit">(.*?)</li>', html, re.S)
     assert len(hits) == len(api["hits"]) == 10
     for item, hit in zip(hits, api["hits"]):
-        expected = [] if hit["match"]["full"] else ["未提及" + "、".join(f"「{w}」" for w in hit["match"]["missing"])]
+        expected = [] if hit["match"]["full"] else ["未提及" + "和".join(f"「{w}」" for w in hit["match"]["missing"])]
         assert paragraphs(item, "missing") == expected
     assert sum(1 for h in api["hits"] if not h["match"]["full"]) == 10 - api["total_full"]
     grouped = page(client, "疫苗 立法会", "&correct=0")
@@ -117,9 +122,12 @@ def test_partial_matches_say_how_many_have_every_word_and_what_the_rest_lack(cli
 
 
 def test_wording_helpers():
-    assert relaxed_text(0, False) == "没有同时包含全部关键词的报道；以下报道只包含部分关键词，各篇下方注明了未提及的词。"
+    assert relaxed_text(0, False, ["立法会"]) == \
+        "没有同时包含全部关键词的报道。其后的报道只包含部分关键词，未提及「立法会」；每篇下方注明了它缺少的词。"
+    assert relaxed_text(0, False) == "没有同时包含全部关键词的报道。其后的报道只包含部分关键词；每篇下方注明了它缺少的词。"
     assert relaxed_text(3, True).startswith("只有 3 条结果同时包含全部关键词")
-    assert missing_text(["疫苗", "立法会"]) == "未提及「疫苗」、「立法会」"
+    assert missing_text(["疫苗", "立法会"]) == "未提及「疫苗」和「立法会」"
+    assert missing_text(["疫苗", "立法会", "选举"]) == "未提及「疫苗」、「立法会」和「选举」"
     assert understood_text(None) == "" and understood_text({"op": "and", "clauses": []}) == ""
     whole = {"op": "and", "clauses": [{"op": "or", "clauses": [
         {"op": "word", "text": "软件", "fields": ["title", "body"]},

@@ -14,7 +14,7 @@ import time
 
 from flask import Flask, g, request
 
-from . import api_params, errors, inputs, limits, metrics, proxies, same_origin, secret, staff_sessions
+from . import api_params, errors, i18n, inputs, limits, metrics, proxies, same_origin, secret, staff_sessions
 from . import config as config_module
 from .engine import EngineHolder
 
@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(writes_bp)
     app.register_blueprint(metrics_bp)
     errors.install(app)
+    i18n.install(app)
     _install_hooks(app)
     return app
 

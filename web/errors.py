@@ -10,8 +10,8 @@ path (``inputs.is_json_path``): the API's JSON ``{"error", "status"}`` for
 Every error answer is ``Cache-Control: no-store`` and carries
 ``Retry-After`` when the error has one.
 
-The wording a reader sees on a page (Chinese) differs from the API's
-(English, for developers); ``PAGE_WORDING`` and ``JSON_WORDING`` hold the
+The wording a reader sees on a page (the interface language, gettext:
+``web/i18n.py``) differs from the API's (English, for developers); ``PAGE_WORDING`` and ``JSON_WORDING`` hold the
 exceptions to "the exception's own message", keyed by class (the most
 specific class listed in the exception's MRO wins).  An error whose status
 is 500 (no declared status: a failure of the service) is re-raised, so
@@ -22,6 +22,7 @@ whether the index is damaged (then 503, ``Retry-After: 30``).
 from __future__ import annotations
 
 from flask import current_app, jsonify, make_response, render_template, request
+from flask_babel import gettext, lazy_gettext
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from search.backends.base import IndexCorrupt
@@ -41,15 +42,15 @@ DAMAGED_RETRY_AFTER = IndexCorrupt.retry_after  # seconds (chosen, not measured:
 
 # Page wording per class ("{exc}": the exception's public message).
 PAGE_WORDING: dict[type, str] = {
-    ParamError: "请求参数有误：{exc}",
-    IndexUnavailable: "搜索服务暂时不可用，请稍后再试。",
-    UnsupportedQuery: "不支持的查询：{exc}",
-    QueryTimeout: "查询耗时过长，已停止：请增加关键词或缩小时间范围。",
-    CrossOrigin: "请求被拒绝：表单必须从本站提交。（{exc}）",
-    RateLimited: "请求太频繁，请稍后再试。",
-    SessionStoreError: "编辑登录暂时不可用，请稍后再试。",
-    SecretKeyError: "编辑登录暂时不可用，请稍后再试。",
-    IndexCorrupt: "搜索索引已损坏，正在等待重建，请稍后再试。（{exc}）",
+    ParamError: lazy_gettext("请求参数有误：{exc}"),
+    IndexUnavailable: lazy_gettext("搜索服务暂时不可用，请稍后再试。"),
+    UnsupportedQuery: lazy_gettext("不支持的查询：{exc}"),
+    QueryTimeout: lazy_gettext("查询耗时过长，已停止：请增加关键词或缩小时间范围。"),
+    CrossOrigin: lazy_gettext("请求被拒绝：表单必须从本站提交。（{exc}）"),
+    RateLimited: lazy_gettext("请求太频繁，请稍后再试。"),
+    SessionStoreError: lazy_gettext("编辑登录暂时不可用，请稍后再试。"),
+    SecretKeyError: lazy_gettext("编辑登录暂时不可用，请稍后再试。"),
+    IndexCorrupt: lazy_gettext("搜索索引已损坏，正在等待重建，请稍后再试。（{exc}）"),
 }
 # API wording per class, where it is not the exception's own message.
 JSON_WORDING: dict[type, str] = {
@@ -122,12 +123,23 @@ def _auth_answer(exc: AuthError):
     if is_json_path(request.path):
         resp = json_error(exc.status, exc.public_message)
     else:
-        html = render_template("staff_login.html", q="", message=exc.public_message,
+        html = render_template("staff_login.html", q="", message=_auth_page_wording(exc),
                                next=query_url(request.path, request.args.items(multi=True)))
         resp = _finish(make_response(html, exc.status), None)
     if exc.status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="news-search"'
     return resp
+
+
+def _auth_page_wording(exc: AuthError) -> str:
+    """What the staff login form says, in the interface language: staff
+    tools switched off (no token configured), sign in first (401), or the
+    token sent is not valid (403)."""
+    if not current_app.config["SEARCH_WRITE_TOKENS"]:
+        return gettext("编辑工具没有开启：服务没有配置编辑令牌。")
+    if exc.status == 401:
+        return gettext("这个页面只对编辑部开放，请先登录。")
+    return gettext("令牌无效。")
 
 
 def _internal():
@@ -137,7 +149,7 @@ def _internal():
     if damage:
         return error_answer(503, JSON_WORDING[IndexCorrupt].format(exc=damage),
                             PAGE_WORDING[IndexCorrupt].format(exc=damage), DAMAGED_RETRY_AFTER)
-    return error_answer(500, "internal error", "服务器内部错误")
+    return error_answer(500, "internal error", gettext("服务器内部错误。"))
 
 
 def handle(exc: BaseException):
@@ -152,10 +164,10 @@ def handle(exc: BaseException):
         # gets 408 in the API's or the pages' form, not Werkzeug's HTML 400.
         timeout = current_app.config["SEARCH_CLIENT_TIMEOUT"]
         return error_answer(408, f"the request body did not arrive: nothing came for {timeout:g} s, "
-                                 "or the client went away", "请求内容未能及时送达。")
+                                 "or the client went away", gettext("请求内容未能及时送达。"))
     code = exc.code if isinstance(exc, HTTPException) else 500
     if code == 404:
-        return error_answer(404, f"no such endpoint: {request.path}", "页面不存在")
+        return error_answer(404, f"no such endpoint: {request.path}", gettext("页面不存在。"))
     if code == 405:
         return json_error(405, f"method {request.method} not allowed here")
     if code == 413:

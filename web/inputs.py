@@ -26,6 +26,7 @@ from __future__ import annotations
 from urllib.parse import quote, unquote_to_bytes, urlencode, urlsplit, urlunsplit
 
 from flask import request
+from flask_babel import gettext
 
 # Paths that answer JSON (errors included), the rest are HTML pages.
 JSON_PREFIXES = ("/api/",)
@@ -94,7 +95,7 @@ def check_path():
         return None
     from .errors import error_answer  # web/errors.py imports this module
 
-    return error_answer(400, problem, f"请求地址有误：{problem}")
+    return error_answer(400, problem, gettext("请求地址有误：%(problem)s", problem=problem))
 
 
 def query_string_problem(raw: bytes) -> str | None:
@@ -123,7 +124,7 @@ def check_query_string():
     request.__dict__.pop("args", None)
     from .errors import error_answer  # web/errors.py imports this module
 
-    return error_answer(400, problem, f"请求参数有误：{problem}")
+    return error_answer(400, problem, gettext("请求参数有误：%(problem)s", problem=problem))
 
 
 def query_url(path: str, pairs) -> str:

@@ -10,6 +10,7 @@ import dataclasses
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, render_template, request, session
+from flask_babel import gettext
 from markupsafe import Markup
 
 from search.fields import FACET_FIELDS
@@ -17,13 +18,14 @@ from search.models import SearchRequest
 from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
-from . import auth, limits, staff_sessions
+from . import auth, i18n, limits, staff_sessions
 from .api_params import keep_declared
 from .errors import page_error as render_error
 from .inputs import query_url, same_site_path
 from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, search_request
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
+from .summary import count_text, took_text
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
 # Publication times on every page, in newsroom time (the day shown is the
@@ -33,9 +35,22 @@ bp.add_app_template_filter(local_date, "local_date")
 bp.add_app_template_filter(local_time, "local_time")
 bp.add_app_template_filter(local_iso, "local_iso")
 
-RANGE_LABELS = {"": "全部时间", "day": "一天内", "week": "一周内", "month": "一月内", "year": "一年内"}
-SORT_LABELS = {"relevance": "按相关度", "newest": "按时间（最新）", "oldest": "按时间（最早）"}
-FACET_LABELS = {"category": "栏目", "source": "来源", "author": "作者", "tag": "标签", "year": "年份"}
+
+
+def range_labels() -> dict[str, str]:
+    """The time filters' labels in the interface language."""
+    return {"": gettext("全部时间"), "day": gettext("一天内"), "week": gettext("一周内"),
+            "month": gettext("一月内"), "year": gettext("一年内")}
+
+
+def sort_labels() -> dict[str, str]:
+    return {"relevance": gettext("按相关度"), "newest": gettext("按时间（最新）"), "oldest": gettext("按时间（最早）")}
+
+
+def facet_labels() -> dict[str, str]:
+    return {"category": gettext("栏目"), "source": gettext("来源"), "author": gettext("作者"), "tag": gettext("标签"),
+            "year": gettext("年份")}
+
 CACHE_PAGE = "public, max-age=30"
 HOT_DAYS = 7  # 热门搜索 on the home page: the last week
 
@@ -55,13 +70,13 @@ def url_with(**changes) -> str:
     if "page" not in changes:
         args.pop("page", None)
     pairs = [(k, x) for k, vs in args.items() for x in vs]
-    return "/search" + ("?" + urlencode(pairs) if pairs else "")
+    return "/search" + ("?" + urlencode(pairs) if pairs else "")  # hl, like every parameter, is kept
 
 
 @bp.app_context_processor
 def _globals():
-    return {"url_with": url_with, "site_name": current_app.config["SEARCH_SITE_NAME"],
-            "RANGE_LABELS": RANGE_LABELS, "SORT_LABELS": SORT_LABELS, "FACET_LABELS": FACET_LABELS}
+    return {"url_with": url_with, "count_text": count_text, "took_text": took_text, "site_name": current_app.config["SEARCH_SITE_NAME"],
+            "RANGE_LABELS": range_labels(), "SORT_LABELS": sort_labels(), "FACET_LABELS": facet_labels()}
 
 
 def _page(html: str):
@@ -94,24 +109,27 @@ def search_page():
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
              "missing_text": "" if h.match["full"] else missing_text(h.match["missing"])}
             for h in result.hits]
+    # The words the listed partial matches lack, in query order (named by the partial-match note).
+    missing_words = list(dict.fromkeys(w for h in result.hits if h.match and not h.match["full"]
+                                       for w in h.match["missing"]))
     # How the query was read: said whenever an operator was used, a part could
     # not be read as typed, or nothing was found.
     reading = {"notices": [{"code": n["code"], "text": notice_text(n)} for n in result.notices],
                "understood": understood_text(result.understood_tree)
                if req.q and (result.exact or result.notices or not result.total) else "",
-               "relaxed": relaxed_text(result.total_full, result.grouped) if result.relaxed else ""}
+               "relaxed": relaxed_text(result.total_full, result.grouped, missing_words) if result.relaxed else ""}
     active = {name: getattr(req, name) for name in FILTERS if getattr(req, name)}
     # Facet values as the engine compares them: 众闻 selected marks 眾聞.
     active_keys = {name: {value_key(v) for v in values} for name, values in active.items()}
     broader = []
     if result.total == 0:
         if active or request.args.get("range") or request.args.get("from") or request.args.get("to"):
-            broader.append(("去掉筛选条件再搜", url_with(**{k: None for k in (*FILTERS, "range", "from", "to")})))
+            broader.append((gettext("去掉筛选条件再搜"), url_with(**{k: None for k in (*FILTERS, "range", "from", "to")})))
         if any(c in req.q for c in '"“”「」'):
             plain = req.q
             for c in '"“”「」':
                 plain = plain.replace(c, " ")
-            broader.append(("不加引号搜索", url_with(q=" ".join(plain.split()))))
+            broader.append((gettext("不加引号搜索"), url_with(q=" ".join(plain.split()))))
     pages = max(1, -(-result.total // req.size))
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
     # Re-encoded from the parsed parameters: ASCII only, and no value can
@@ -147,7 +165,7 @@ def advanced_page():
         keep = [(k, v) for k in ("from", "to", "sort", "group") for v in request.args.getlist(k) if v]
         if keep:
             search_request(request.args, current_app.config)  # same validation as the results page
-        return redirect("/search?" + urlencode([("q", composed), *keep]), code=303)
+        return redirect("/search?" + urlencode([("q", composed), *keep, *i18n.hl_pairs()]), code=303)
     return _page(render_template("advanced.html", q="", scopes=SCOPES, args=request.args))
 
 
@@ -168,7 +186,7 @@ def staff_login():
     target = _safe_next(request.form.get("next"))
     if not current_app.config["SEARCH_WRITE_TOKENS"] or not auth.check_token(token):
         limits.failed_login()
-        html = render_template("staff_login.html", q="", message="令牌无效。", next=target)
+        html = render_template("staff_login.html", q="", message=gettext("令牌无效。"), next=target)
         resp = _page(html)
         resp.status_code = 403
         return resp
@@ -179,7 +197,7 @@ def staff_login():
 @bp.post("/staff/logout")
 def staff_logout():
     staff_sessions.sign_out()
-    return redirect("/", code=303)
+    return redirect(i18n.link("/"), code=303)  # the form's action carries hl
 
 
 def _safe_next(value: str | None) -> str:
@@ -205,7 +223,7 @@ def staff_queries():
 def article_page(doc_id):
     context = _engine().article_context(doc_id)
     if context is None:
-        return render_error(404, "找不到这篇文章。")
+        return render_error(404, gettext("找不到这篇文章。"))
     related, coverage = context["related"], context["coverage"]
     art = article_json(context["article"])
     return _page(render_template("article.html", article=art, paragraphs=paragraphs(art["body"]),
@@ -225,7 +243,7 @@ def staff_remove_query():
         raise ParamError("the query log is off (SEARCH_QUERY_LOG)")
     holder.query_log.remove(q)
     days = int_param(request.form, "days", 7, 1, 3650)
-    return redirect(f"/staff/queries?days={days}", code=303)
+    return redirect(i18n.link("/staff/queries", days=days), code=303)  # the form's action carries hl
 
 
 __all__ = ["bp", "render_error", "RANGES"]

@@ -1,31 +1,52 @@
-"""The query language in the results page's Chinese: one wording per notice
-code (``search.query.Notice``), the partial-match note, what a partial hit
-lacks, and the understood tree (``search/plan.py`` ``describe()``) as one
-readable line.
+"""The query language in the results page's interface language: one
+wording per notice code (``search.query.Notice``), the partial-match note,
+what a partial hit lacks, and the understood tree (``search/plan.py``
+``describe()``) as one readable line.
 
-Everything returned is plain text with the user's own text inside 「」:
-the templates escape it (never mark it safe)."""
+Every wording is a gettext message (Flask-Babel; the source language is
+Simplified Chinese, the catalogues under ``web/translations/`` give
+Traditional Chinese and English): outside a request the Simplified
+wording is returned.  Lists of words are joined by Babel's CLDR list
+patterns for the interface language (``babel.lists.format_list``).
+
+Everything returned is plain text with the user's own text inside the
+language's quotation marks (「」 in Chinese, “” in English): the
+templates escape it (never mark it safe)."""
 
 from __future__ import annotations
 
-# One wording per notice code; {text} is the part of the query concerned,
-# as typed, {upper} the same in upper case.  A code missing here (a new one
-# in search/query/) falls back to the engine's English message.
+from functools import reduce
+
+from babel.lists import format_list
+from flask_babel import get_locale, gettext, ngettext
+
+# One wording per notice code; ``text``: the part of the query concerned,
+# as typed, ``upper`` the same in upper case.  A code missing here (a new
+# one in search/query/) falls back to the engine's English message.
 NOTICE_WORDING = {
-    "malformed_operator": "「{text}」不是有效的运算符，未按运算符处理。词距要写明词数，如 w/5、pre/5；"
-                          "同一句写 w/s，同一段写 w/p；出现次数写作 atleast3:疫苗。",
-    "unclosed_quote": "「{text}」的引号没有配对，已把引号后直到末尾的内容当作一个短语。",
-    "distance_out_of_range": "「{text}」的词距只能是 1 到 100 个词，已按最接近的有效值检索。",
-    "count_out_of_range": "「{text}」的次数只能是 1 到 100 次，已按最接近的有效值检索。",
-    "dangling_operator": "「{text}」一侧缺少检索词，已忽略。",
-    "leading_not": "查询以「{text}」开头，已把紧随其后的内容当作排除词（与“-”相同）。",
-    "proximity_operand": "「{text}」两侧只能是词、带引号的短语或（甲 OR 乙），这里不符合，已改为两侧同时包含（AND）。",
-    "unbalanced_parenthesis": "括号「{text}」没有配对：缺少的右括号视为加在查询末尾，多出的右括号不予理会。",
-    "field_group": "「{text}」后面不能跟括号分组，括号里的内容已在标题和正文中检索。",
-    "lowercase_operator": "「{text}」按普通词检索；如要作为运算符，请全部大写：{upper}。",
-    "empty_field": "「{text}」后面没有检索内容，已忽略。",
-    "unknown_field": "「{text}」中的字段名拼写有误，已按最接近的字段检索。",
-    "empty_group": "括号「{text}」里没有检索内容，已忽略。",
+    "malformed_operator": lambda text, upper: gettext(
+        "「%(text)s」不是有效的运算符，未按运算符处理。词距要写明词数，如 w/5、pre/5；"
+        "同一句写 w/s，同一段写 w/p；出现次数写作 atleast3:疫苗。", text=text),
+    "unclosed_quote": lambda text, upper: gettext(
+        "「%(text)s」的引号没有配对，已把引号后直到末尾的内容当作一个短语。", text=text),
+    "distance_out_of_range": lambda text, upper: gettext(
+        "「%(text)s」的词距只能是 1 到 100 个词，已按最接近的有效值检索。", text=text),
+    "count_out_of_range": lambda text, upper: gettext(
+        "「%(text)s」的次数只能是 1 到 100 次，已按最接近的有效值检索。", text=text),
+    "dangling_operator": lambda text, upper: gettext("「%(text)s」一侧缺少检索词，已忽略。", text=text),
+    "leading_not": lambda text, upper: gettext(
+        "查询以「%(text)s」开头，已把紧随其后的内容当作排除词（与“-”相同）。", text=text),
+    "proximity_operand": lambda text, upper: gettext(
+        "「%(text)s」两侧只能是词、带引号的短语或（甲 OR 乙），这里不符合，已改为两侧同时包含（AND）。", text=text),
+    "unbalanced_parenthesis": lambda text, upper: gettext(
+        "括号「%(text)s」没有配对：缺少的右括号视为加在查询末尾，多出的右括号不予理会。", text=text),
+    "field_group": lambda text, upper: gettext(
+        "「%(text)s」后面不能跟括号分组，括号里的内容已在标题和正文中检索。", text=text),
+    "lowercase_operator": lambda text, upper: gettext(
+        "「%(text)s」按普通词检索；如要作为运算符，请全部大写：%(upper)s。", text=text, upper=upper),
+    "empty_field": lambda text, upper: gettext("「%(text)s」后面没有检索内容，已忽略。", text=text),
+    "unknown_field": lambda text, upper: gettext("「%(text)s」中的字段名拼写有误，已按最接近的字段检索。", text=text),
+    "empty_group": lambda text, upper: gettext("括号「%(text)s」里没有检索内容，已忽略。", text=text),
 }
 
 
@@ -35,45 +56,107 @@ def notice_text(notice: dict) -> str:
     if wording is None:
         return notice.get("message", "")
     text = notice.get("text", "")
-    return wording.format(text=text, upper=text.upper())
+    return wording(text, text.upper())
 
 
-def relaxed_text(total_full: int, grouped: bool) -> str:
+def _locale():
+    return get_locale() or "zh_Hans"
+
+
+def quoted(text: str) -> str:
+    """The reader's text in the interface language's quotation marks: 「香港」, “香港”."""
+    return gettext("「%(text)s」", text=text)
+
+
+def words_list(words: list[str], style: str = "standard") -> str:
+    """Quoted words as a list in the interface language (CLDR patterns):
+    「香港」、「选举」和「立法会」; style "or": 「香港」或「选举」."""
+    return format_list([quoted(w) for w in words], style=style, locale=_locale())
+
+
+def relaxed_text(total_full: int, grouped: bool, missing: list[str] = ()) -> str:
     """The note above a result list whose full matches are followed by
-    partial ones (``total_full``: how many match every word, in the unit
-    of the total: near-duplicate groups when ``grouped``)."""
-    unit, each = ("条结果", "条") if grouped else ("篇报道", "篇")
-    rest = "结果" if grouped else "报道"
-    if not total_full:
-        return f"没有同时包含全部关键词的{rest}；以下{rest}只包含部分关键词，各{each}下方注明了未提及的词。"
-    return (f"只有 {total_full} {unit}同时包含全部关键词，排在最前；其后的{rest}只包含部分关键词，"
-            f"各{each}下方注明了未提及的词。")
+    partial ones: how many match every word (``total_full``, in the unit of
+    the total: near-duplicate groups when ``grouped``), then what the
+    partial ones lack (``missing``: the words the listed partial hits do
+    not mention, in the order the hits first show them; each hit also
+    says its own).  Two
+    sentences, each one message."""
+    if grouped:
+        first = (ngettext("只有 %(num)d 条结果同时包含全部关键词，排在最前。",
+                          "只有 %(num)d 条结果同时包含全部关键词，排在最前。", total_full)
+                 if total_full else gettext("没有同时包含全部关键词的结果。"))
+        rest = (gettext("其后的结果只包含部分关键词，未提及%(words)s；每条下方注明了它缺少的词。",
+                        words=words_list(list(missing), "or"))
+                if missing else gettext("其后的结果只包含部分关键词；每条下方注明了它缺少的词。"))
+    else:
+        first = (ngettext("只有 %(num)d 篇报道同时包含全部关键词，排在最前。",
+                          "只有 %(num)d 篇报道同时包含全部关键词，排在最前。", total_full)
+                 if total_full else gettext("没有同时包含全部关键词的报道。"))
+        rest = (gettext("其后的报道只包含部分关键词，未提及%(words)s；每篇下方注明了它缺少的词。",
+                        words=words_list(list(missing), "or"))
+                if missing else gettext("其后的报道只包含部分关键词；每篇下方注明了它缺少的词。"))
+    return gettext("%(first)s%(rest)s", first=first, rest=rest)
 
 
 def missing_text(missing: list[str]) -> str:
     """What a partial hit lacks (its ``match.missing``): 未提及「立法会」."""
-    return "未提及" + "、".join(f"「{m}」" for m in missing)
+    return gettext("未提及%(words)s", words=words_list(missing))
 
 
 # ---- the understood tree -----------------------------------------------------------
-_TEXT_PREFIX = {("title", "body"): "含", ("title",): "标题含", ("body",): "正文含"}
-_VALUE_PREFIX = {"author": "作者含", "source": "来源含", "category": "栏目含", "tag": "标签含"}
+# Where a clause looks: None (title or body) or a part of the article,
+# named in the interface language.
+_TEXT_WHERE = {("title", "body"): None, ("title",): "title", ("body",): "body"}
+_WHERE = {
+    "title": lambda: gettext("标题"), "body": lambda: gettext("正文"), "lead": lambda: gettext("导语"),
+    "author": lambda: gettext("作者"), "source": lambda: gettext("来源"), "category": lambda: gettext("栏目"),
+    "tag": lambda: gettext("标签"),
+}
+
+
+def _where(name: str | None) -> str | None:
+    if name is None:
+        return None
+    return _WHERE[name]() if name in _WHERE else name
+
+
+def _has(kind: tuple, terms: str, how: str) -> str:
+    """A clause of ``kind`` ((where, phrase)) with ``terms`` already joined;
+    ``how``: "one" (含), "all" (同时含) or "none" (不含)."""
+    where, phrase = kind
+    place = _where(where)
+    if place is None:
+        if phrase:
+            return {"one": gettext("含短语%(terms)s", terms=terms),
+                    "all": gettext("同时含短语%(terms)s", terms=terms),
+                    "none": gettext("不含短语%(terms)s", terms=terms)}[how]
+        return {"one": gettext("含%(terms)s", terms=terms),
+                "all": gettext("同时含%(terms)s", terms=terms),
+                "none": gettext("不含%(terms)s", terms=terms)}[how]
+    if phrase:
+        return {"one": gettext("%(where)s含短语%(terms)s", where=place, terms=terms),
+                "all": gettext("%(where)s同时含短语%(terms)s", where=place, terms=terms),
+                "none": gettext("%(where)s不含短语%(terms)s", where=place, terms=terms)}[how]
+    return {"one": gettext("%(where)s含%(terms)s", where=place, terms=terms),
+            "all": gettext("%(where)s同时含%(terms)s", where=place, terms=terms),
+            "none": gettext("%(where)s不含%(terms)s", where=place, terms=terms)}[how]
 
 
 def _quoted(node: dict) -> str:
-    text = f"「{node.get('text', '')}」"
-    return text + "（整词）" if node.get("whole_word") else text
+    text = quoted(node.get("text", ""))
+    return gettext("%(term)s（整词）", term=text) if node.get("whole_word") else text
 
 
-def _simple(node: dict, lead: bool = False) -> tuple[str, list[str]] | None:
-    """A clause that reads as a prefix and alternative quoted terms
-    ("标题含", ["「香港」", "「澳门」"]); else None."""
+def _simple(node: dict, lead: bool = False) -> tuple[tuple, list[str]] | None:
+    """A clause that reads as a kind ((where, phrase)) and alternative
+    quoted terms ((("title", False), ["「香港」", "「澳门」"])); else None."""
     op = node.get("op")
     if op in ("word", "phrase"):
-        prefix = "导语含" if lead else _TEXT_PREFIX.get(tuple(node.get("fields", ())), "含")
-        return (prefix + ("短语" if op == "phrase" else ""), [_quoted(node)])
+        where = "lead" if lead else _TEXT_WHERE.get(tuple(node.get("fields", ())))
+        return ((where, op == "phrase"), [_quoted(node)])
     if op == "field":
-        return (_VALUE_PREFIX.get(node.get("field"), f"{node.get('field')}含"), [f"「{node.get('value', '')}」"])
+        return ((node.get("field"), False), [quoted(node.get("value", ""))])
     if op == "lead":
         return _simple(node.get("clause", {}), lead=True)
     if op == "or":
@@ -83,65 +166,80 @@ def _simple(node: dict, lead: bool = False) -> tuple[str, list[str]] | None:
     return None
 
 
-def _listed(prefix: str, terms: list[str]) -> str:
+def _joined(terms: list[str], style: str) -> str:
+    return format_list(terms, style=style, locale=_locale())
+
+
+def _listed(kind: tuple, terms: list[str]) -> str:
     """含「香港」; 同时含「香港」、「选举」和「立法会」."""
     if len(terms) == 1:
-        return prefix + terms[0]
-    return prefix.replace("含", "同时含", 1) + "、".join(terms[:-1]) + "和" + terms[-1]
+        return _has(kind, terms[0], "one")
+    return _has(kind, _joined(terms, "standard"), "all")
 
 
 def _side(terms: list[dict]) -> str:
     """One side of a proximity clause: 「香港」 or （「香港」或「澳门」）."""
-    inner = "或".join(_quoted(t) for t in terms)
-    return inner if len(terms) == 1 else f"（{inner}）"
+    inner = _joined([_quoted(t) for t in terms], "or")
+    return inner if len(terms) == 1 else gettext("（%(text)s）", text=inner)
+
+
+def _chain(parts: list[str], pattern) -> str:
+    return reduce(lambda left, right: pattern(left, right), parts)
 
 
 def _conditions(clauses: list[dict]) -> list[str]:
-    """Each clause as a condition; neighbours with the same prefix share it
+    """Each clause as a condition; neighbours of the same kind share it
     (同时含「香港」和「选举」)."""
     out: list[str] = []
-    run_prefix, run = None, []
+    run_kind, run = None, []
     for clause in clauses:
         simple = _simple(clause)
         if simple is not None and len(simple[1]) > 1:
             simple = None  # 含「香港」或「澳门」 stands alone: never 同时含「香港」或「澳门」和「选举」
-        if simple is not None and simple[0] == run_prefix:
+        if simple is not None and simple[0] == run_kind:
             run.extend(simple[1])
             continue
         if run:
-            out.append(_listed(run_prefix, run))
-        run_prefix, run = (simple[0], simple[1]) if simple is not None else (None, [])
+            out.append(_listed(run_kind, run))
+        run_kind, run = (simple[0], simple[1]) if simple is not None else (None, [])
         if simple is None:
             out.append(_condition(clause))
     if run:
-        out.append(_listed(run_prefix, run))
+        out.append(_listed(run_kind, run))
     return out
 
 
 def _condition(node: dict) -> str:
     simple = _simple(node)
     if simple is not None:
-        return simple[0] + "或".join(simple[1])
+        return _has(simple[0], _joined(simple[1], "or"), "one")
     op = node.get("op")
     if op == "near":
         left, right = _side(node.get("left", [])), _side(node.get("right", []))
         unit = node.get("unit")
         if unit == "sentence":
-            return f"{left}与{right}在同一句中"
+            return gettext("%(left)s与%(right)s在同一句中", left=left, right=right)
         if unit == "paragraph":
-            return f"{left}与{right}在同一段中"
+            return gettext("%(left)s与%(right)s在同一段中", left=left, right=right)
+        n = node.get("distance")
         if node.get("ordered"):
-            return f"{left}在前、{right}在后，相距不超过 {node.get('distance')} 个词"
-        return f"{left}与{right}相距不超过 {node.get('distance')} 个词"
+            return ngettext("%(left)s在前、%(right)s在后，相距不超过 %(num)d 个词",
+                            "%(left)s在前、%(right)s在后，相距不超过 %(num)d 个词", n, left=left, right=right)
+        return ngettext("%(left)s与%(right)s相距不超过 %(num)d 个词",
+                        "%(left)s与%(right)s相距不超过 %(num)d 个词", n, left=left, right=right)
     if op == "atleast":
-        return f"{_quoted(node.get('clause', {}))}至少出现 {node.get('count')} 次"
+        return ngettext("%(term)s至少出现 %(num)d 次", "%(term)s至少出现 %(num)d 次", node.get("count"),
+                        term=_quoted(node.get("clause", {})))
     if op == "lead":
-        return "导语中" + _condition(node.get("clause", {}))
+        return gettext("导语中%(condition)s", condition=_condition(node.get("clause", {})))
     if op == "or":
-        return "，或".join(_condition(o) for o in node.get("clauses", []))
+        return _chain([_condition(o) for o in node.get("clauses", [])],
+                      lambda a, b: gettext("%(left)s，或%(right)s", left=a, right=b))
     if op == "and":
         parts = _conditions(node.get("clauses", [])) + [_excluded(n) for n in node.get("not", [])]
-        return parts[0] if len(parts) == 1 else "（" + "，且".join(parts) + "）"
+        if len(parts) == 1:
+            return parts[0]
+        return gettext("（%(text)s）", text=_chain(parts, lambda a, b: gettext("%(left)s，且%(right)s", left=a, right=b)))
     return node.get("text") or str(op)
 
 
@@ -149,9 +247,9 @@ def _excluded(node: dict) -> str:
     """An excluded clause: 不含「体育」; -(体育 OR 娱乐): 不含「体育」，也不含「娱乐」."""
     simple = _simple(node)
     if simple is not None:
-        prefix, terms = simple
-        return prefix.replace("含", "不含", 1) + "，也不含".join(terms)
-    return f"排除{_condition(node)}的报道"
+        kind, terms = simple
+        return _has(kind, _chain(terms, lambda a, b: gettext("%(left)s，也不含%(right)s", left=a, right=b)), "none")
+    return gettext("排除%(condition)s的报道", condition=_condition(node))
 
 
 def understood_text(tree: dict | None) -> str:
@@ -162,4 +260,4 @@ def understood_text(tree: dict | None) -> str:
     if tree.get("op") != "and":
         return _condition(tree)
     parts = _conditions(tree.get("clauses", [])) + [_excluded(n) for n in tree.get("not", [])]
-    return "；".join(parts)
+    return _chain(parts, lambda a, b: gettext("%(left)s；%(right)s", left=a, right=b)) if parts else ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext, ngettext
+
 
 def article_json(stored: dict) -> dict:
     return {
@@ -47,12 +49,13 @@ def timeline_bars(timeline: dict | None, link) -> list[dict]:
     buckets = timeline["buckets"]
     peak = max(b["count"] for b in buckets) or 1
     width = CHART_WIDTH / len(buckets)
-    unit = {"year": "年", "month": "月", "day": "日"}[timeline["interval"]]
+    unit = {"year": gettext("年"), "month": gettext("月"), "day": gettext("日")}[timeline["interval"]]
     bars = []
     for i, b in enumerate(buckets):
         height = round((CHART_HEIGHT - 4) * b["count"] / peak, 1)
         date_from, date_to = bucket_range(b["start"])
         bars.append({"x": round(i * width, 2), "w": round(max(width - 1, 0.5), 2), "h": height,
-                     "y": round(CHART_HEIGHT - height, 1), "label": f"{b['start']}（{unit}）：{b['count']} 篇",
+                     "y": round(CHART_HEIGHT - height, 1), "label": ngettext("%(start)s（%(unit)s）：%(num)d 篇", "%(start)s（%(unit)s）：%(num)d 篇",
+                                              b["count"], start=b["start"], unit=unit),
                      "count": b["count"], "href": link(date_from, date_to)})
     return bars

@@ -198,10 +198,10 @@ class OpenSearchBackend:
         facets = {name: self.aggregations.facet_values(name, res["aggregations"][name], body["query"], plan.facet_size)
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
-        if grouped:
-            result = BackendResult(res["aggregations"]["groups"]["value"], hits, facets, total_articles=total)
-        else:
-            result = BackendResult(total, hits, facets)
+        groups = res["aggregations"]["groups"]["value"] if grouped else 0
+        estimated = groups > GROUP_COUNT_PRECISION  # HyperLogLog++: exact up to its precision threshold only
+        result = (BackendResult(groups, hits, facets, total_articles=total, total_estimated=estimated)
+                  if grouped else BackendResult(total, hits, facets))
         if plan.histogram:
             span = res["aggregations"]["span"]
             dated = span["doc_count"]
