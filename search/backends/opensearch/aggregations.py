@@ -1,4 +1,4 @@
-"""OpenSearch aggregations: facet counts per folded value key (terms
+"""OpenSearch facets: their filters and counts, per folded value key (terms
 aggregations, each bucket shown in the form most of its articles use:
 ``search.values``), exact whatever the number of shards (``facet_values``),
 the year facet and the timeline (date histograms in newsroom time).
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ... import timeline
+from ...timeutil import year_span
 from ...values import shown_form, value_key
 from .mapping import FORM_SEPARATOR, VALUE_FIELDS
 
@@ -58,6 +59,20 @@ class Aggregations:
         res = self.client.search(index=self.index, body=body)
         fmt = {"day": 10, "month": 7, "year": 4}[interval]
         return [(b["key_as_string"][:fmt], b["doc_count"]) for b in res["aggregations"]["timeline"]["buckets"]]
+
+    def facet_filter(self, name: str, values: list[str]) -> dict:
+        """The filter keeping the articles with any of ``values`` of facet
+        ``name``: compared by folded keys (as written on an older index);
+        ``year``: published in any of these calendar years, newsroom time
+        (``timeutil.year_span``), the years ``facet_agg`` counts."""
+        if name == "year":
+            spans = [year_span(int(y)) for y in values]
+            return {"bool": {"should": [{"range": {"published": {"gte": a, "lt": b}}} for a, b in spans],
+                             "minimum_should_match": 1}}
+        original, key = VALUE_FIELDS[name]
+        if self.value_keys():
+            return {"terms": {key: sorted({value_key(v) for v in values})}}
+        return {"terms": {original: list(values)}}
 
     def facet_agg(self, name: str, size: int) -> dict:
         """The aggregation counting facet ``name``: per folded key, with
