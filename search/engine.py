@@ -203,6 +203,17 @@ class SearchEngine:
         nothing = (parsed.must and not must) or (parsed.is_empty and bool(req.q.strip()))
         return plan, not nothing, pinyin_words, synonyms, parsed
 
+    def highlight_terms(self, q: str) -> list[str]:
+        """The texts a search for ``q`` marks in its results' titles and
+        snippets (parsed, pinyin read, synonyms applied, compiled: the
+        results page's analysis; excluded words are not marked), for
+        ``highlight.highlight_text`` on an article reached from results.
+        Nothing is executed; an empty ``q``: []."""
+        if not q.strip():
+            return []
+        plan, searchable, _, _, _ = self._plan(SearchRequest(q=q, facets=(), highlight=True), timed=False)
+        return [n for c in plan.must for n in c.needles()] if searchable else []
+
     def timeline(self, req: SearchRequest, interval: str = "auto") -> dict:
         """Matches of ``req`` per day, month or year ("auto": chosen from the
         span of the matches), for the coverage chart."""

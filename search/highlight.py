@@ -67,6 +67,12 @@ def highlight_title(title: str, needles: list[str]) -> str:
     return mark(title, find_spans(title, needles))
 
 
+def highlight_text(text: str, needles: list[str]) -> str:
+    """Any whole text (an article's paragraph) as HTML, marked like a title
+    (``highlight_title``); no needles: the text escaped, unchanged."""
+    return mark(text, find_spans(text, needles))
+
+
 def snippet(body: str, needles: list[str]) -> str:
     """About 120-160 characters around the best-matching sentences, cut at
     Chinese sentence punctuation where possible."""

@@ -32,6 +32,7 @@ def hit(stored: dict, score: float, needles: list[str], highlight: bool = True) 
 
 def brief(stored: dict) -> dict:
     """What a result list shows of a near-duplicate or a story's article:
-    {"id", "title", "published" (as stored, or None), "source", "url"}."""
+    {"id", "title", "published" (as stored, or None), "source", "url", "lang"
+    (the stored language tag, or None: pages mark the title's language)}."""
     return {"id": stored["id"], "title": stored.get("title", ""), "published": stored.get("published_text"),
-            "source": stored.get("source"), "url": stored.get("url")}
+            "source": stored.get("source"), "url": stored.get("url"), "lang": stored.get("lang")}

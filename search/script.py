@@ -61,6 +61,30 @@ def script_of(text: str) -> str | None:
     return found
 
 
+# Declared language tags read as the script they are written in (BCP 47:
+# zh-Hant / zh-Hans; the region tags of each script's places).
+_LANG_SCRIPT = {"zh-hant": "zh-Hant", "zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant",
+                "zh-hans": "zh-Hans", "zh-cn": "zh-Hans", "zh-sg": "zh-Hans", "zh-my": "zh-Hans"}
+_SCRIPT_LANG = {"traditional": "zh-Hant", "simplified": "zh-Hans"}
+
+
+def content_lang(declared: str | None, text: str) -> str | None:
+    """The language tag of an article's text for HTML ``lang``: "zh-Hant"
+    or "zh-Hans" from the article's declared ``lang`` (zh-Hant, zh-TW,
+    zh-HK, zh-MO / zh-Hans, zh-CN, zh-SG, zh-MY, any case, ``_`` or ``-``),
+    else from the script of ``text`` (``script_of``: its title and body);
+    None when neither tells (a text written alike in both scripts, or
+    another declared language, which is then not ours to rewrite: callers
+    leave ``lang`` to the page)."""
+    key = (declared or "").strip().replace("_", "-").lower()
+    for prefix, tag in _LANG_SCRIPT.items():
+        if key == prefix or key.startswith(prefix + "-"):
+            return tag
+    if key and key != "zh":
+        return None
+    return _SCRIPT_LANG.get(script_of(text))
+
+
 def to_traditional(text: str) -> str:
     """``text`` in Traditional characters (OpenCC ``s2tw``, see above)."""
     return _converter("s2tw").convert(text)

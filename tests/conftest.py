@@ -16,6 +16,49 @@ SAMPLE = os.path.join(CORPUS, "news-sample-2k.jsonl.gz")
 
 sys.path.insert(0, ROOT)
 
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = os.path.join(ROOT, "test-artifacts")  # screenshots (git-ignored)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's package, driven by Playwright) for
+    every browser test of the session; skipped without it, failing under
+    CI=true or REQUIRE_BROWSER."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") or os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield ChineseReader(b)
+        b.close()
+
+
+class ChineseReader:
+    """The browser as a reader in mainland China: every page it opens sends
+    ``Accept-Language: zh-CN`` (Playwright's default is en-US, which the
+    pages answer in English: web/i18n.py), unless a test asks otherwise."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_page(self, **kw):
+        kw.setdefault("locale", "zh-CN")
+        return self._browser.new_page(**kw)
+
+    def new_context(self, **kw):
+        kw.setdefault("locale", "zh-CN")
+        return self._browser.new_context(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
 
 def load_jsonl(path):
     opener = gzip.open if path.endswith(".gz") else open

@@ -436,8 +436,6 @@ def test_login_guessing_over_http_is_slowed_per_client(proxied):
 
 # ---- a real browser: forms posted from another site ------------------------
 
-from test_browser import browser  # noqa: E402,F401 - the module's headless Chromium
-
 
 @pytest.fixture
 def foreign_site(proxied):

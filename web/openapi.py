@@ -122,7 +122,7 @@ NOTICE = {
 BRIEF = {
     "type": "object", "required": ["id", "title", "published", "source", "url"],
     "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "published": _STR_OR_NULL,
-                   "source": _STR_OR_NULL, "url": _STR_OR_NULL},
+                   "source": _STR_OR_NULL, "url": _STR_OR_NULL, "lang": _STR_OR_NULL},
 }
 FACET_LIST = {
     "type": "array",

@@ -14,7 +14,9 @@ from flask_babel import gettext
 from markupsafe import Markup
 
 from search.fields import FACET_FIELDS
+from search.highlight import highlight_text
 from search.models import SearchRequest
+from search.script import content_lang
 from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
@@ -22,7 +24,8 @@ from . import auth, i18n, limits, staff_sessions
 from .api_params import keep_declared
 from .errors import page_error as render_error
 from .inputs import query_url, same_site_path
-from .params import FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, search_request
+from .params import (FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, query_text,
+                     search_request)
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
 from .summary import count_text, took_text
@@ -34,7 +37,6 @@ bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/stat
 bp.add_app_template_filter(local_date, "local_date")
 bp.add_app_template_filter(local_time, "local_time")
 bp.add_app_template_filter(local_iso, "local_iso")
-
 
 
 def range_labels() -> dict[str, str]:
@@ -50,6 +52,20 @@ def sort_labels() -> dict[str, str]:
 def facet_labels() -> dict[str, str]:
     return {"category": gettext("栏目"), "source": gettext("来源"), "author": gettext("作者"), "tag": gettext("标签"),
             "year": gettext("年份")}
+
+
+def lang_attr(article) -> Markup:
+    """`` lang="zh-Hant"`` or `` lang="zh-Hans"`` for a link to an article
+    (a ``Hit``, a brief dict: its ``lang``, else its title's script;
+    ``script.content_lang``), or nothing when neither tells:
+    ``<a href=…{{ h | lang_attr }}>``."""
+    get = article.get if isinstance(article, dict) else (lambda key: getattr(article, key, None))
+    tag = content_lang(get("lang"), get("title") or "")
+    return Markup(f' lang="{tag}"') if tag else Markup("")
+
+
+bp.add_app_template_filter(lang_attr, "lang_attr")
+
 
 CACHE_PAGE = "public, max-age=30"
 HOT_DAYS = 7  # 热门搜索 on the home page: the last week
@@ -107,6 +123,7 @@ def search_page():
     if req.page == 1:
         current_app.extensions["search_engine"].record(req.q, result.total, request.remote_addr)
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
+             "text_lang": content_lang(h.lang, h.title + h.snippet),
              "missing_text": "" if h.match["full"] else missing_text(h.match["missing"])}
             for h in result.hits]
     # The words the listed partial matches lack, in query order (named by the partial-match note).
@@ -226,8 +243,14 @@ def article_page(doc_id):
         return render_error(404, gettext("找不到这篇文章。"))
     related, coverage = context["related"], context["coverage"]
     art = article_json(context["article"])
-    return _page(render_template("article.html", article=art, paragraphs=paragraphs(art["body"]),
-                                 related=related, coverage=coverage, q=""))
+    # Arriving from results (?q=...): the query's terms marked as the results
+    # page marks them (the engine's analysis and highlighter; escaped).
+    needles = _engine().highlight_terms(query_text(request.args.get("q", ""), current_app.config))
+    title_html = Markup(highlight_text(art["title"], needles))
+    paragraphs_html = [Markup(highlight_text(p, needles)) for p in paragraphs(art["body"])]
+    text_lang = content_lang(art["lang"], art["title"] + art["body"][:2000])
+    return _page(render_template("article.html", article=art, title_html=title_html, paragraphs=paragraphs_html,
+                                 text_lang=text_lang, related=related, coverage=coverage, q=""))
 
 
 @bp.post("/staff/queries/remove")

@@ -99,6 +99,16 @@ def advanced_query(args) -> str:
                    source=args.get("source_has") or "", category=args.get("category_has") or "")
 
 
+def query_text(q: str, config: dict) -> str:
+    """``q`` stripped; ParamError (400) past ``SEARCH_MAX_QUERY_LENGTH``
+    characters (the results page's rule, also for the article page's ``q``)."""
+    q = (q or "").strip()
+    max_len = config["SEARCH_MAX_QUERY_LENGTH"]
+    if len(q) > max_len:
+        raise ParamError(f"query too long: {len(q)} characters (at most {max_len})")
+    return q
+
+
 def requested_facets(args) -> tuple[str, ...]:
     """The ``facets`` parameter: comma-separated names of ``FACET_FIELDS``
     (category, source, author, tag, year; repeated parameters join);
@@ -118,10 +128,8 @@ def search_request(args, config: dict, now: datetime | None = None, facets=None)
     to count, None for the ``facets`` parameter (``requested_facets``);
     views that show no facets pass ``()``.  Raises ParamError (400) naming
     the bad parameter."""
-    q = " ".join(part for part in ((args.get("q") or "").strip(), advanced_query(args)) if part)
-    max_len = config["SEARCH_MAX_QUERY_LENGTH"]
-    if len(q) > max_len:
-        raise ParamError(f"query too long: {len(q)} characters (at most {max_len})")
+    q = query_text(" ".join(part for part in ((args.get("q") or "").strip(), advanced_query(args)) if part),
+                   config)
     size = int_param(args, "size", 10, 1, config["SEARCH_MAX_PAGE_SIZE"])
     page = int_param(args, "page", 1, 1, 100000)
     if page * size > config["SEARCH_MAX_RESULT_WINDOW"]:
@@ -150,7 +158,8 @@ def search_request(args, config: dict, now: datetime | None = None, facets=None)
     # unless asked otherwise, for readers and API clients alike.
     group = choice_param(args, "group", "1", ("0", "1"))
     return SearchRequest(q=q, page=page, size=size, sort=sort, date_from=date_from, date_to=date_to,
-                         facets=requested_facets(args) if facets is None else tuple(facets), correct=correct == "1", group=group == "1", **filters)
+                         facets=requested_facets(args) if facets is None else tuple(facets),
+                         correct=correct == "1", group=group == "1", **filters)
 
 
 def query_period(args, now: float | None = None) -> tuple[float, float, int, bool]:

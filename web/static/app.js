@@ -86,3 +86,12 @@
   });
   box.addEventListener("blur", function () { setTimeout(close, 100); });
 })();
+
+// The filters are a toggle on phones; wider screens show them open.  CSS
+// does that where ::details-content is supported; elsewhere open them here.
+(function () {
+  "use strict";
+  var filters = document.querySelector("details.filters-toggle");
+  if (!filters || !window.matchMedia || !window.CSS || CSS.supports("selector(::details-content)")) { return; }
+  if (window.matchMedia("(min-width: 761px)").matches) { filters.open = true; }
+})();
