@@ -8,7 +8,9 @@ write acknowledged to a client survives a crash or power loss):
 * ``changes``: an append-only log of puts and deletes with an increasing
   ``seq``: the queue the single index writer drains (``writer.py``);
 * ``state``: the last ``seq`` the writer has committed to the index;
-* ``meta``: which index the store feeds (``bind``: a store feeds one index);
+* ``meta``: which index the store feeds (``bind``: a store feeds one index),
+  and the user dictionary version its articles were indexed with
+  (``userdict``: ``userdict_reindex.py``);
 * ``audit``: an append-only log of withdrawals and replacements (who, when,
   which id), written in the same transaction as the change itself; SQLite
   triggers refuse to update or delete its rows.
@@ -344,6 +346,19 @@ class ArticleStore:
         with self._guard(), self._conn() as c:
             c.execute("INSERT INTO state (key, value) VALUES (?, ?) "
                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, int(value)))
+
+    def meta(self, key: str) -> str | None:
+        """The text kept under ``key`` in the ``meta`` table, or None."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep ``value`` (text) under ``key`` in the ``meta`` table (the
+        writer's user dictionary version and re-indexing, for /healthz and
+        for its next start)."""
+        with self._guard(), self._conn() as c:
+            c.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(value)))
 
     def backlog(self) -> int:
         """Changes not yet in the index (the indexing queue's length)."""

@@ -15,7 +15,9 @@ bulk request), commits, and only then records the last change as applied:
 a crash anywhere re-applies the same changes on restart, which is harmless
 (a put replaces, a delete of a missing id does nothing).  After each step
 the target does its background maintenance (``IndexTarget.maintain``:
-merging small segments, regrouping near-duplicates), off the write path.
+merging small segments, regrouping near-duplicates), off the write path,
+and, after the user dictionary changed, a batch of the articles cut with
+the old one is re-indexed from the store (``userdict_reindex``).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ import threading
 import time
 
 from search.backends import LOCAL, open_target
+from search.segmenter import get_segmenter
 
 from . import pipeline
 from .article_store import ArticleStore, StoreBound
 from .records import RecordError, read_article, record_hash
+from .userdict_reindex import UserDictReindex
 
 log = logging.getLogger("indexer.writer")
 
@@ -75,6 +79,9 @@ class ChangeLoop:
         self.batch = batch
         self.pid_path = pid_path or pid_file(target.location, target.backend, articles.path)
         self.documents = target.document_writers()()  # analysis in this process
+        # The user dictionary is re-read when it changes; the articles cut
+        # with an older one are re-indexed a batch per step.
+        self.userdict = UserDictReindex(articles, get_segmenter(getattr(target, "userdict", None)))
         self.commits = 0
         self.rebuilds = 0
         self._running = False
@@ -109,6 +116,7 @@ class ChangeLoop:
         if not changes:
             self.target.maintain(changed=False)  # publishes finished background work now
             self._report_merging()
+            self.userdict.step(self)  # not counted: the loop may rest between batches
             return 0
         final, puts = self._latest(changes)
         written = {article.id for article, _ in puts}
@@ -123,6 +131,7 @@ class ChangeLoop:
         self.commits += 1
         self.target.maintain(changed=True)
         self._report_merging()
+        self.userdict.step(self)  # a re-index goes on under a steady stream of writes too
         return len(changes)
 
     def _report_merging(self) -> None:
@@ -146,6 +155,7 @@ class ChangeLoop:
             self._write_pid()  # in the new index directory (Whoosh)
         self.articles.set_applied(snapshot)
         self.articles.set_state("rebuild_requested", 0)
+        self.userdict.rebuilt()
         self.rebuilds += 1
         self._report_merging()
         log.info("rebuild done: %d documents", summary.added)
@@ -193,7 +203,7 @@ class IndexWriter(ChangeLoop):
     merge policy ``merge_at`` / ``merge_max_docs``)."""
 
     def __init__(self, index: str, articles: ArticleStore, userdict: str | None = None, batch: int = 1000,
-                 regroup_interval: float = 30.0, merge_at: int = 10, merge_max_docs: int = 5000,
+                 regroup_interval: float = 1.0, merge_at: int = 10, merge_max_docs: int = 5000,
                  backend: str = "whoosh", opensearch_url: str | None = None, pid_path: str | None = None):
         target = open_target(backend, index, opensearch_url=opensearch_url, userdict=userdict,
                              regroup_interval=regroup_interval, merge_at=merge_at, merge_max_docs=merge_max_docs)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from . import pinyin
+from . import pending_words, pinyin
 from . import query as q
 from . import related as stories
 from .analysis import Analyzer
@@ -70,8 +70,22 @@ class SearchEngine:
                                     self._newest_titles)
         self.suggester = self.search_box.suggester
         self._cache = ResultCache(cache_size)
+        # What the user dictionary the index was cut with is, when known
+        # (a callable -> (its words, words being re-indexed) or None; the
+        # web sets it from the article store): see pending_words.
+        self.index_userdict = None
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
+
+    def pending_words(self) -> frozenset[str]:
+        """User dictionary words the index may hold cut either way (added or
+        removed since its articles were cut, or being re-indexed): searched
+        as the word and as the phrase of its characters (``pending_words``)."""
+        known = self.index_userdict() if self.index_userdict is not None else None
+        if known is None:
+            return frozenset()
+        index_words, reindexing = known
+        return pending_words.pending(index_words, self.analyzer.segmenter.user_words, reindexing)
 
     def wait_ready(self, timeout: float = 120.0, suggestions: bool = True) -> bool:
         """Wait until the background builders have their first value: the
@@ -115,7 +129,9 @@ class SearchEngine:
         """Search, answering repeated requests from a cache that is keyed by
         the index version (a new commit never serves stale results)."""
         t0 = time.perf_counter()
-        key = (self.backend.version(), self.synonyms.version, self.pinyin.builds, _request_key(req))
+        self.analyzer.segmenter.check(interval=0.0)  # a changed user dictionary cuts this query anew
+        key = (self.backend.version(), self.synonyms.version, self.analyzer.segmenter.version, self.pending_words(),
+               self.pinyin.builds, _request_key(req))
         hit = self._cache.get(key)
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
@@ -177,7 +193,8 @@ class SearchEngine:
         synonyms applied, compiled): one path for searches and timelines.
         Returns (plan, searchable, pinyin conversions, synonym groups, parsed query)."""
         parsed = q.parse(req.q)
-        converted, pinyin_words = pinyin.expand(parsed, self.pinyin.get(), self.backend.doc_frequency)
+        converted, pinyin_words = pinyin.expand(pending_words.expand(parsed, self.pending_words()), self.pinyin.get(),
+                                                self.backend.doc_frequency)
         expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segments)
         must, must_not = self.compiler.compile(expanded, req.fields)
         plan = Plan(
@@ -288,6 +305,11 @@ class SearchEngine:
                     moderated: bool = True) -> list[dict]:
         """Staff's query report (``SearchBox.top_queries``)."""
         return self.search_box.top_queries(since, until, limit, zero_only, moderated)
+
+    def filtered_out_queries(self, since: float, until: float, limit: int = 20,
+                             moderated: bool = True) -> list[dict]:
+        """Staff's report of searches the filters left empty (``SearchBox.filtered_out``)."""
+        return self.search_box.filtered_out(since, until, limit, moderated)
 
     def hot_queries(self, days: int = 7, limit: int = 10) -> list[dict]:
         """Readers' hot searches (``SearchBox.hot_queries``)."""

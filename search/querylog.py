@@ -11,12 +11,23 @@ The key is 32 random bytes generated beside the log (``<log>.key``, mode
 Stored in SQLite (one file; WAL mode, so every gunicorn worker can write
 while others read), in three tables:
 
-* ``queries`` (ts, q, total, client): the raw log, for staff reports over
-  any instant range;
-* ``daily`` (day, q, n, zero_n, clients, results, listable): one row per
-  newsroom day and query text, kept up to date by ``record``: what hot
-  searches, suggestions and whole-day staff reports read, so that their
-  cost follows the number of distinct queries, not of searches;
+* ``queries`` (ts, q, total, client, filters, words_total): the raw log,
+  for staff reports over any instant range; ``filters`` is the canonical
+  text of the search's filters (``search.query_filters.filter_key``, ""
+  for none) and ``words_total`` what the words found without them (known
+  when the filtered search found nothing, else NULL);
+* ``daily`` (day, q, n, zero_n, filtered_zero_n, clients, results,
+  listable): one row per newsroom day and query text, kept up to date by
+  ``record``: what hot searches, suggestions and whole-day staff reports
+  read, so that their cost follows the number of distinct queries, not of
+  searches.  ``zero_n``: searches whose *words* found nothing;
+  ``filtered_zero_n``: searches whose words found articles and whose
+  *filters* left none; ``results``: the latest result count, where a
+  filtered search that found nothing counts what its words find (so it
+  never makes its words look empty to hot searches);
+* ``daily_filters`` (day, q, filters, n, zero_n, words_results): the
+  filtered searches of a day per query text and filters (``zero_n``: the
+  filters left nothing);
 * ``daily_clients`` (day, q, client): which tags searched a text that day
   (``clients`` counts them); ``removed`` (q): entries staff took out.
 
@@ -29,14 +40,17 @@ Rules (README "Hot searches"):
   found something, it is *listable* (``listable``: it asks for at least one
   word with a letter or digit; junk and operator-only input such as
   ``"``, ``OR``, ``-地铁`` never are) and staff have not removed it.
+* Staff reports: ``querylog_reports.StaffReports`` (inherited).
 * Hot searches are computed at most once per ``hot_ttl`` seconds per
   process, in the background once a value exists (a view never waits on
   the log: it gets the last value).
 
-An older log file (``queries`` of ts, q, total only) is migrated in place
-when opened: the column is added and the daily table filled from its rows
-(those rows have no client tag, so they count for staff reports but never
-for hot searches).
+An older log file is migrated in place when opened, never losing a row:
+the original (``queries`` of ts, q, total only) gets its columns and the
+daily table filled from its rows (those rows have no client tag, so they
+count for staff reports but never for hot searches); a log of version 2
+gets the filter columns and table (its rows recorded no filters, so their
+zero results count as the words finding nothing, as they were reported).
 """
 
 from __future__ import annotations
@@ -51,9 +65,11 @@ import time
 import unicodedata
 
 from .chars import strip_ignorable
+from .query_filters import filter_key
+from .querylog_reports import StaffReports
 
 MAX_QUERY_CHARS = 100  # characters of a query kept in the log (chosen, not measured)
-SCHEMA_VERSION = 2  # PRAGMA user_version; 0: the original (ts, q, total) table
+SCHEMA_VERSION = 3  # PRAGMA user_version; 0: the original (ts, q, total) table; 2: without filters
 DAY_SQL = "date(ts, 'unixepoch', '+8 hours')"  # the newsroom day of an epoch-seconds ts
 NEWSROOM_OFFSET = 8 * 3600  # seconds: newsroom time is UTC+8
 PRUNE_EVERY = 3600.0  # seconds between deletions of searches older than the retention (chosen, not measured)
@@ -106,7 +122,7 @@ def _key_file(path: str) -> bytes:
     return key
 
 
-class QueryLog:
+class QueryLog(StaffReports):
     """``path``: the SQLite file (created with its directory);
     ``retention_days``: rows kept (older ones deleted); ``min_clients``:
     distinct clients a day needed for hot searches and suggestions;
@@ -155,17 +171,28 @@ class QueryLog:
                 columns = {row[1] for row in c.execute("PRAGMA table_info(queries)")}
                 if "client" not in columns:
                     c.execute("ALTER TABLE queries ADD COLUMN client TEXT")
+                if "filters" not in columns:
+                    c.execute("ALTER TABLE queries ADD COLUMN filters TEXT NOT NULL DEFAULT ''")
+                if "words_total" not in columns:
+                    c.execute("ALTER TABLE queries ADD COLUMN words_total INTEGER")
                 c.execute("CREATE INDEX IF NOT EXISTS queries_ts ON queries (ts)")
                 c.execute("CREATE TABLE IF NOT EXISTS daily (day TEXT NOT NULL, q TEXT NOT NULL, "
                           "n INTEGER NOT NULL, zero_n INTEGER NOT NULL, clients INTEGER NOT NULL, "
                           "results INTEGER NOT NULL, last_ts REAL NOT NULL, listable INTEGER NOT NULL, "
                           "PRIMARY KEY (day, q))")
+                daily_columns = {row[1] for row in c.execute("PRAGMA table_info(daily)")}
+                if "filtered_zero_n" not in daily_columns:
+                    c.execute("ALTER TABLE daily ADD COLUMN filtered_zero_n INTEGER NOT NULL DEFAULT 0")
                 c.execute("CREATE INDEX IF NOT EXISTS daily_hot ON daily (day, clients)")
+                c.execute("CREATE TABLE IF NOT EXISTS daily_filters (day TEXT NOT NULL, q TEXT NOT NULL, "
+                          "filters TEXT NOT NULL, n INTEGER NOT NULL, zero_n INTEGER NOT NULL, "
+                          "words_results INTEGER NOT NULL, last_ts REAL NOT NULL, PRIMARY KEY (day, q, filters))")
                 c.execute("CREATE TABLE IF NOT EXISTS daily_clients (day TEXT NOT NULL, q TEXT NOT NULL, "
                           "client TEXT NOT NULL, PRIMARY KEY (day, q, client)) WITHOUT ROWID")
                 c.execute("CREATE TABLE IF NOT EXISTS removed (q TEXT PRIMARY KEY, ts REAL NOT NULL)")
                 # The older log's rows, per day (no client tags: staff reports only).
-                c.execute(f"INSERT OR IGNORE INTO daily SELECT {DAY_SQL} AS d, q, COUNT(*), SUM(total = 0), 0, "
+                c.execute("INSERT OR IGNORE INTO daily (day, q, n, zero_n, clients, results, last_ts, listable) "
+                          f"SELECT {DAY_SQL} AS d, q, COUNT(*), SUM(total = 0), 0, "
                           "total, MAX(ts), listable(q) FROM queries GROUP BY d, q")
                 c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             c.execute("COMMIT")
@@ -180,29 +207,47 @@ class QueryLog:
         msg = f"{newsroom_day(ts)}|{client}".encode("utf-8", "replace")
         return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:16]
 
-    def record(self, q: str, total: int, ts: float | None = None, client: str | None = None) -> None:
+    def record(self, q: str, total: int, ts: float | None = None, client: str | None = None,
+               filters: dict | None = None, words_total: int | None = None) -> None:
         """Log one search: ``q`` (cleaned, at most 100 characters), its
-        result count, when (epoch seconds, default now) and who (an
-        address, stored only as ``client_tag``; None: unknown, never counted
-        as a distinct client).  Errors are swallowed: the log must never
-        break a search."""
+        result count, when (epoch seconds, default now), who (an address,
+        stored only as ``client_tag``; None: unknown, never counted as a
+        distinct client), its ``filters`` (``query_filters.filters_of``'s
+        dict; None or {}: none) and, for a filtered search that found
+        nothing, ``words_total``: what its words find without the filters
+        (None: not known; then the search counts as "the words find
+        nothing", as before filters were logged).  Errors are swallowed:
+        the log must never break a search."""
         q = clean_query(q)
         if not q:
             return
         ts = time.time() if ts is None else float(ts)
         tag = self.client_tag(client, ts) if client else None
         day = newsroom_day(ts)
+        total = int(total)
+        key = filter_key(filters)
+        words = total if total or not key or words_total is None else int(words_total)
+        filtered_out = int(total == 0 and words > 0)  # the words find articles, the filters leave none
         try:
             c = self._conn()
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute("INSERT INTO queries (ts, q, total, client) VALUES (?, ?, ?, ?)", (ts, q, int(total), tag))
-                c.execute("INSERT INTO daily (day, q, n, zero_n, clients, results, last_ts, listable) "
-                          "VALUES (?, ?, 1, ?, 0, ?, ?, listable(?)) ON CONFLICT (day, q) DO UPDATE SET "
+                c.execute("INSERT INTO queries (ts, q, total, client, filters, words_total) VALUES (?, ?, ?, ?, ?, ?)",
+                          (ts, q, total, tag, key, None if words_total is None or not key else int(words_total)))
+                c.execute("INSERT INTO daily (day, q, n, zero_n, filtered_zero_n, clients, results, last_ts, listable) "
+                          "VALUES (?, ?, 1, ?, ?, 0, ?, ?, listable(?)) ON CONFLICT (day, q) DO UPDATE SET "
                           "n = n + 1, zero_n = zero_n + excluded.zero_n, "
+                          "filtered_zero_n = filtered_zero_n + excluded.filtered_zero_n, "
                           "results = CASE WHEN excluded.last_ts >= last_ts THEN excluded.results ELSE results END, "
                           "last_ts = MAX(last_ts, excluded.last_ts)",
-                          (day, q, int(total == 0), int(total), ts, q))
+                          (day, q, int(words == 0), filtered_out, words, ts, q))
+                if key:
+                    c.execute("INSERT INTO daily_filters (day, q, filters, n, zero_n, words_results, last_ts) "
+                              "VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (day, q, filters) DO UPDATE SET "
+                              "n = n + 1, zero_n = zero_n + excluded.zero_n, "
+                              "words_results = CASE WHEN excluded.last_ts >= last_ts THEN excluded.words_results "
+                              "ELSE words_results END, last_ts = MAX(last_ts, excluded.last_ts)",
+                              (day, q, key, filtered_out, words, ts))
                 if tag and c.execute("INSERT OR IGNORE INTO daily_clients VALUES (?, ?, ?)", (day, q, tag)).rowcount:
                     c.execute("UPDATE daily SET clients = clients + 1 WHERE day = ? AND q = ?", (day, q))
                 c.execute("COMMIT")
@@ -232,6 +277,7 @@ class QueryLog:
                 if cur.rowcount < 20000:
                     break
             c.execute("DELETE FROM daily WHERE day < ?", (day,))
+            c.execute("DELETE FROM daily_filters WHERE day < ?", (day,))
             c.execute("DELETE FROM daily_clients WHERE day < ?", (day,))
         except sqlite3.Error:
             pass
@@ -261,36 +307,7 @@ class QueryLog:
             self._removed = (time.monotonic(), texts)
         return texts
 
-    # ---- reports ---------------------------------------------------------------
-    def top(self, since: float, until: float, limit: int = 20, zero_only: bool = False,
-            blocked=None) -> list[dict]:
-        """Most frequent queries in [since, until) for staff (every query,
-        whoever ran it): {"q", "count", "results", "removed"} (results: the
-        latest result count), optionally only those that found nothing,
-        without blocked ones.  Whole newsroom days (both bounds at 00:00
-        +08:00) are read from the daily table, other ranges from the raw log."""
-        def midnight(ts):
-            return (ts + NEWSROOM_OFFSET) % 86400 == 0
-        if midnight(since) and midnight(until):
-            sql = ("SELECT q, SUM(zero_n) AS z, SUM(n) AS c, results, MAX(last_ts) FROM daily WHERE day >= ? AND day < ?"
-                   " GROUP BY q" + (" HAVING z > 0" if zero_only else "")
-                   + f" ORDER BY {'z' if zero_only else 'c'} DESC, q LIMIT ?")
-            args = (newsroom_day(since), newsroom_day(until), limit * 4 + 20)
-            rows = [(q, z if zero_only else n, 0 if zero_only else total)
-                    for q, z, n, total, _ in self._conn().execute(sql, args)]
-        else:
-            # One pass: with MAX(ts), SQLite takes the bare column ``total``
-            # from the latest row of each group.
-            sql = ("SELECT q, COUNT(*) AS n, total, MAX(ts) FROM queries WHERE ts >= ? AND ts < ?"
-                   + (" AND total = 0" if zero_only else "")
-                   + " GROUP BY q ORDER BY n DESC, q LIMIT ?")
-            rows = [(q, n, total) for q, n, total, _ in
-                    self._conn().execute(sql, (since, until, limit * 4 + 20))]
-        gone = self.removed()
-        out = [{"q": q, "count": n, "results": total, "removed": q in gone} for q, n, total in rows
-               if not (blocked and blocked(q))]
-        return out[:limit]
-
+    # ---- hot searches and suggestions ---------------------------------------
     def _eligible(self, since_day: str, limit: int) -> list[tuple[str, int, int]]:
         """(q, searches, latest result count) of the days from ``since_day``
         on which the hot-search rule holds, most searched first."""

@@ -139,6 +139,18 @@ class SearchBox:
             row["blocked"] = self.blocklist.blocks(row["q"])
         return rows
 
+    def filtered_out(self, since: float, until: float, limit: int = 20, moderated: bool = True) -> list[dict]:
+        """Logged searches in [since, until) whose words find articles but
+        whose filters left none (``QueryLog.filtered_out``: [{"q",
+        "filters", "count", "words_results", "removed", "blocked"}]); []
+        without a query log."""
+        if self.query_log is None:
+            return []
+        rows = self.query_log.filtered_out(since, until, limit, blocked=self.blocklist.blocks if moderated else None)
+        for row in rows:
+            row["blocked"] = self.blocklist.blocks(row["q"])
+        return rows
+
     def hot_queries(self, days: int = 7, limit: int = 10) -> list[dict]:
         """Hot searches for readers (the home page): the query log's rule
         (``QueryLog.hot``: enough distinct clients a day, listable, found

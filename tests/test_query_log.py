@@ -5,6 +5,7 @@ by staff.  Real SQLite files, the real app and engine on the sample."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from urllib.parse import quote
@@ -12,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import STAFF, STAFF_TOKEN, digest
-from search.querylog import QueryLog, listable
+from search.querylog import SCHEMA_VERSION, QueryLog, listable
 
 AD = "香港 加微信领红包"  # an advertiser's string: the sample has articles with 香港 (and 加)
 
@@ -208,7 +209,7 @@ def test_an_older_log_file_is_migrated_in_place(tmp_path):
     for i in range(3):
         log.record("香港", 4, ts=now + i, client=f"192.0.2.{i}")
     assert log.hot(now=now) == [{"q": "香港", "count": 23, "results": 4}]
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     QueryLog(path)  # opening again changes nothing
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM queries").fetchone()[0] == 24
 
@@ -236,3 +237,97 @@ def test_days_are_whole_newsroom_days_read_from_the_aggregate(tmp_path):
     # A range with times of day reads the raw log, to the second.
     lo = datetime(2024, 3, 1, 23, 55, tzinfo=beijing).timestamp()
     assert [r["q"] for r in log.top(lo, now, 10)] == ["今天"]
+
+
+NOWHERE = "不存在的来源"  # a source no article has
+
+
+def test_filters_are_logged_and_zero_results_tell_words_from_filters(sample_index, tmp_path):
+    """A filtered search that finds nothing is logged with its filters and
+    reported as "the filters leave nothing" (with what the words alone
+    find), not as a zero-result query for its words; words that find
+    nothing are reported apart; a filtered search never makes its words
+    look empty to hot searches."""
+    log_path = tmp_path / "q.sqlite"
+    app = make_app(sample_index, log_path)
+    client = app.test_client()
+    for i in range(3):  # three readers: 香港 would be a hot search
+        assert client.get(f"/search?q=香港&source={quote(NOWHERE)}",
+                          environ_base={"REMOTE_ADDR": f"192.0.2.{i}"}).status_code == 200
+    assert client.get("/api/search?q=" + quote("香港") + "&from=1990-01-01&to=1990-12-31&sort=newest").status_code == 200
+    assert client.get("/api/search?q=" + quote("香港") + "&range=week&category=" + quote(NOWHERE)).status_code == 200
+    assert client.get("/api/search?q=" + quote("鱻龘")).status_code == 200  # the words find nothing
+    assert client.get("/api/search?q=" + quote("鱻龘") + "&tag=" + quote(NOWHERE)).status_code == 200  # nor with a filter
+    words = client.get("/api/search?q=" + quote("香港") + "&group=1&size=1").get_json()["total"]
+    assert words > 0
+
+    zero = client.get("/api/queries?days=1&zero=1", headers=STAFF).get_json()
+    assert zero["zero_cause"] == "words" and [(r["q"], r["count"]) for r in zero["queries"]] == [("鱻龘", 2)]
+    out = client.get("/api/queries?days=1&zero=filters", headers=STAFF).get_json()
+    assert out["zero_cause"] == "filters"
+    rows = {json.dumps(r["filters"], sort_keys=True, ensure_ascii=False): r for r in out["queries"]}
+    assert {k: (r["q"], r["count"]) for k, r in rows.items()} == {
+        json.dumps({"source": [NOWHERE]}, ensure_ascii=False): ("香港", 3),
+        json.dumps({"from": "1990-01-01T00:00:00+08:00", "sort": "newest", "to": "1991-01-01T00:00:00+08:00"}):
+            ("香港", 1),
+        json.dumps({"category": [NOWHERE], "range": "week"}, ensure_ascii=False): ("香港", 1)}
+    assert all(r["words_results"] == words for r in rows.values())
+    # Every query, with how often it had filters and which.
+    top = {r["q"]: r for r in client.get("/api/queries?days=1", headers=STAFF).get_json()["queries"]}
+    assert top["香港"]["filtered"] == 5 and top["香港"]["filters"][0] == {"filters": {"source": [NOWHERE]}, "count": 3}
+    assert top["鱻龘"]["filtered"] == 1 and top["香港"]["results"] == words
+    assert hot_links(client) == [quote("香港")]  # the words find articles: still a hot search
+    # The same from the raw log (a range that is not whole days).
+    log = QueryLog(str(log_path))
+    now = time.time()
+    assert [(r["q"], r["count"]) for r in log.top(now - 3600, now + 1, 10, zero_only=True)] == [("鱻龘", 2)]
+    assert sorted((r["q"], r["count"]) for r in log.filtered_out(now - 3600, now + 1, 10)) == [
+        ("香港", 1), ("香港", 1), ("香港", 3)]
+    # The staff page: both kinds of zero results, the filters in words, a link re-running the search.
+    staff = app.test_client()
+    staff.post("/staff/login", data={"token": STAFF_TOKEN}, headers=SAME_SITE)
+    page = staff.get("/staff/queries?days=1").get_data(as_text=True)
+    zero_table = page.split('id="zero-queries"', 1)[1].split("</table>", 1)[0]
+    filtered_table = page.split('id="filtered-out-queries"', 1)[1].split("</table>", 1)[0]
+    assert "鱻龘" in zero_table and "香港" not in zero_table
+    assert f"来源：{NOWHERE}" in filtered_table and "日期：一周内" in filtered_table
+    assert "排序：按时间（最新）" in filtered_table and f"<td>{words}</td>" in filtered_table
+    assert "日期：1990-01-01 至 1990-12-31" in filtered_table  # the days asked for (the end bound is exclusive)
+    assert f'href="/search?q=%E9%A6%99%E6%B8%AF&amp;source={quote(NOWHERE)}"' in filtered_table
+
+
+def test_a_log_without_filters_is_migrated_keeping_every_row(tmp_path):
+    """A log of the previous version (2: client tags, no filters) gets the
+    filter columns and table in place; its rows stay and count as before."""
+    path = str(tmp_path / "v2.sqlite")
+    now = (time.time() + 8 * 3600) // 86400 * 86400 - 8 * 3600 + 12 * 3600  # today 12:00 in Beijing
+    c = sqlite3.connect(path)
+    c.executescript("""
+        CREATE TABLE queries (ts REAL NOT NULL, q TEXT NOT NULL, total INTEGER NOT NULL, client TEXT);
+        CREATE INDEX queries_ts ON queries (ts);
+        CREATE TABLE daily (day TEXT NOT NULL, q TEXT NOT NULL, n INTEGER NOT NULL, zero_n INTEGER NOT NULL,
+            clients INTEGER NOT NULL, results INTEGER NOT NULL, last_ts REAL NOT NULL, listable INTEGER NOT NULL,
+            PRIMARY KEY (day, q));
+        CREATE TABLE daily_clients (day TEXT NOT NULL, q TEXT NOT NULL, client TEXT NOT NULL,
+            PRIMARY KEY (day, q, client)) WITHOUT ROWID;
+        CREATE TABLE removed (q TEXT PRIMARY KEY, ts REAL NOT NULL);
+        PRAGMA user_version=2;""")
+    day = time.strftime("%Y-%m-%d", time.gmtime(now + 8 * 3600))
+    c.executemany("INSERT INTO queries VALUES (?, ?, ?, ?)", [(now - i, "疫苗", 7, f"t{i}") for i in range(4)]
+                  + [(now - 9, "鱻龘", 0, "t9")])
+    c.execute("INSERT INTO daily VALUES (?, '疫苗', 4, 0, 4, 7, ?, 1)", (day, now))
+    c.execute("INSERT INTO daily VALUES (?, '鱻龘', 1, 1, 1, 0, ?, 1)", (day, now - 9))
+    c.commit()
+    c.close()
+    log = QueryLog(path, hot_ttl=0)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM queries").fetchone()[0] == 5
+    since = now - 12 * 3600  # 00:00 today: whole days, read from the daily table
+    assert [(r["q"], r["count"], r["filtered"]) for r in log.top(since, since + 86400, 10)] == [
+        ("疫苗", 4, 0), ("鱻龘", 1, 0)]
+    assert [r["q"] for r in log.top(since, since + 86400, 10, zero_only=True)] == ["鱻龘"]
+    log.record("疫苗", 0, ts=now + 1, filters={"tag": ["x"]}, words_total=7)
+    assert [(r["q"], r["filters"], r["words_results"]) for r in log.filtered_out(since, since + 86400)] == [
+        ("疫苗", {"tag": ["x"]}, 7)]
+    assert [(r["q"], r["count"]) for r in log.filtered_out(now - 60, now + 60)] == [("疫苗", 1)]
+    assert log.hot(now=now) == [{"q": "疫苗", "count": 5, "results": 7}]

@@ -30,7 +30,8 @@ def api_search():
     req = search_request(request.args, current_app.config)
     result = _engine().search(req)
     if req.page == 1:
-        current_app.extensions["search_engine"].record(req.q, result.total, request.remote_addr)
+        current_app.extensions["search_engine"].record_search(req, result.total, request.remote_addr,
+                                                                request.args.get("range") or None)
     resp = jsonify(result.to_dict())
     resp.headers["Cache-Control"] = CACHE_SEARCH
     return resp
@@ -81,10 +82,15 @@ def api_suggest():
 @bp.get("/api/queries")
 @auth.required(allow_session=True)
 def api_queries():
-    """Top queries (or top zero-result queries) over a period, for staff."""
+    """Top queries over a period, for staff; ``zero=1``: those whose words
+    found nothing; ``zero=filters``: searches whose filters left nothing."""
     since, until, limit, zero = query_period(request.args)
-    rows = _engine().top_queries(since, until, limit, zero_only=zero, moderated=False)
-    resp = jsonify({"from": since, "to": until, "zero_results_only": zero, "queries": rows})
+    if zero == "filters":
+        rows = [{**row, "results": 0} for row in _engine().filtered_out_queries(since, until, limit, moderated=False)]
+    else:
+        rows = _engine().top_queries(since, until, limit, zero_only=zero == "1", moderated=False)
+    resp = jsonify({"from": since, "to": until, "zero_results_only": zero != "0",
+                    "zero_cause": {"0": None, "1": "words", "filters": "filters"}[zero], "queries": rows})
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -11,6 +11,7 @@ import threading
 import time
 
 from search.engine import SearchEngine
+from search.query_filters import filters_of, without_filters
 from search.querylog import QueryLog
 from search.errors import SearchServiceError
 
@@ -53,11 +54,31 @@ class EngineHolder:
             path, retention_days=config.get("SEARCH_QUERY_LOG_DAYS", 90),
             min_clients=config.get("SEARCH_HOT_MIN_CLIENTS", 3), hot_ttl=config.get("SEARCH_HOT_REFRESH", 60.0))
 
-    def record(self, q: str, total: int, client: str | None = None) -> None:
-        """Log a reader's query: text, time, result count and a keyed hash
-        of ``client`` (the address) and the day, never the address."""
+    def record(self, q: str, total: int, client: str | None = None, filters: dict | None = None,
+               words_total: int | None = None) -> None:
+        """Log a reader's query: text, time, result count, filters and a
+        keyed hash of ``client`` (the address) and the day, never the
+        address (``QueryLog.record``)."""
         if self.query_log is not None:
-            self.query_log.record(q, total, client=client)
+            self.query_log.record(q, total, client=client, filters=filters, words_total=words_total)
+
+    def record_search(self, req, total: int, client: str | None = None, range_name: str | None = None) -> None:
+        """Log the search ``req`` (a ``SearchRequest``) that found ``total``
+        with its filters (``query_filters.filters_of``; ``range_name``: the
+        relative period its dates came from).  When filters leave nothing,
+        the words are searched once more without them, so the log tells
+        "the words find nothing" from "the filters leave nothing"; that
+        search failing only leaves the words' count unknown."""
+        if self.query_log is None:
+            return
+        filters = filters_of(req, range_name)
+        words_total = None
+        if total == 0 and set(filters) - {"sort"}:
+            try:
+                words_total = self.get().search(without_filters(req)).total
+            except Exception:  # noqa: BLE001 - the log must never break a search
+                words_total = None
+        self.record(req.q, total, client, filters, words_total)
 
     def get(self) -> SearchEngine:
         """The engine, up to date with every write acknowledged as indexed:
@@ -79,12 +100,39 @@ class EngineHolder:
                         blocklist_path=self.config["SEARCH_BLOCKLIST"], query_log=self.query_log,
                         query_timeout=self.config.get("SEARCH_QUERY_TIMEOUT") or None)
                     self._error = None
+                    self._engine.index_userdict = self._index_userdict
                     self._catch_up(self._engine)
                 except Exception as exc:  # noqa: BLE001 - reported on /healthz
                     self._error = f"{type(exc).__name__}: {exc}"
                     self._failed_at = time.monotonic()
                     raise IndexUnavailable(self._error) from exc
         return self._engine
+
+    USERDICT_STATE_TTL = 0.5  # seconds the store's user dictionary state is reused (chosen, not measured)
+
+    def _index_userdict(self):
+        """(words of the user dictionary the index was cut with, words being
+        re-indexed) from the article store (``indexer.userdict_reindex``;
+        re-read at most every ``USERDICT_STATE_TTL`` s), or None without a
+        store or before the writer recorded one.  A stale value only widens
+        the queries (``search.pending_words``)."""
+        now = time.monotonic()
+        cached = getattr(self, "_userdict_state", None)
+        if cached is not None and now - cached[0] < self.USERDICT_STATE_TTL:
+            return cached[1]
+        value = None
+        try:
+            store = self._store()
+            if store is not None:
+                from indexer.userdict_reindex import read_state
+
+                state = read_state(store)
+                if state is not None:
+                    value = (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()))
+        except Exception:  # noqa: BLE001 - the store unreadable: queries are not widened
+            value = None
+        self._userdict_state = (now, value)
+        return value
 
     def _catch_up(self, engine: SearchEngine) -> None:
         """Read-your-own-writes in every worker: the writer records a change

@@ -9,7 +9,11 @@
      "writer_running": bool, "writer": {supervisor status, see indexer.supervisor} | null,
      "indexing_backlog": int (changes not yet indexed),
      "backlog_oldest_age_s": float | null (age of the oldest of them, seconds),
-     "merging": bool}
+     "merging": bool,
+     "userdict": null | {"version": the user dictionary (hash) the index is being brought to,
+                         "pending_words": [words added or removed whose articles are being re-indexed],
+                         "reindexing": bool, "done": int, "total": int | null (articles re-indexed / to do),
+                         "error": why this worker could not re-read the file (it keeps the last good one) | null}}
 
 ``ok`` is true and the status 200 only when there is no problem; any
 problem makes it 503 (``unavailable``: searches cannot work; ``degraded``:
@@ -29,6 +33,7 @@ import time
 from search.backends.base import IndexCorrupt
 
 from indexer.article_store import StoreUnavailable
+from indexer.userdict_reindex import progress as userdict_progress
 
 from .engine import IndexUnavailable, article_store
 
@@ -73,6 +78,11 @@ def _writer_part(app) -> tuple[dict, list[dict]]:
         oldest = store.oldest_pending_at()
         part["backlog_oldest_age_s"] = None if oldest is None else round(max(0.0, time.time() - oldest), 1)
         part["merging"] = bool(store.state("merging"))
+        part["userdict"] = userdict_progress(store)
+        engine = getattr(app.extensions["search_engine"], "_engine", None)
+        error = engine.analyzer.segmenter.error if engine is not None else None
+        if part["userdict"] is not None or error:
+            part["userdict"] = {**(part["userdict"] or {}), "error": error}
     except (sqlite3.Error, StoreUnavailable) as exc:
         exc = exc.__cause__ or exc
         part.update(indexing_backlog=None, backlog_oldest_age_s=None, merging=None)

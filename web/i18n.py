@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from babel.core import Locale, UnknownLocaleError, get_global
 from babel.messages.mofile import write_mo
@@ -114,10 +114,13 @@ def switch_links() -> list[dict]:
     """The language switch: the current URL with each language's ``hl``
     ({"lang", "name", "href", "current"}), the name in its own language."""
     here = current()
-    base = [(k, v) for k, vs in request.args.lists() for v in vs if k != PARAM]
+    # Empty parameters say nothing (``?q=`` is no query); the path is quoted
+    # again, since an article id may hold ``?``, ``#`` or ``%``.
+    base = [(k, v) for k, vs in request.args.lists() for v in vs if k != PARAM and v != ""]
+    path = quote(request.path, safe="/:@!$&'()*+,;=-._~")
     out = []
     for lang, name in NATIVE_NAMES.items():
-        href = request.path + "?" + urlencode([*base, (PARAM, lang)])
+        href = path + "?" + urlencode([*base, (PARAM, lang)])
         out.append({"lang": lang, "name": name, "href": href, "current": lang == here})
     return out
 

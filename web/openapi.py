@@ -517,17 +517,34 @@ def spec(config: dict) -> dict:
                     _q("from", DATE_BOUND, "Or from this day (Beijing time) or instant"),
                     _q("to", DATE_BOUND, "... to the end of this day (Beijing time), or this instant"),
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "How many"),
-                    _q("zero", {"type": "string", "enum": ["0", "1"], "default": "0"}, "1: only queries that found nothing")],
+                    _q("zero", {"type": "string", "enum": ["0", "1", "filters"], "default": "0"},
+                       "1: only queries whose words found nothing; filters: only searches whose words find "
+                       "articles but whose filters (category, source, author, tag, dates...) left none")],
                 "responses": {
                     "200": {"description": "Queries with how often they ran", **_json({
                         "type": "object", "required": ["from", "to", "zero_results_only", "queries"],
                         "properties": {
                             "from": {"type": "number"}, "to": {"type": "number"},
                             "zero_results_only": {"type": "boolean"},
+                            "zero_cause": {"type": "string", "nullable": True, "enum": ["words", "filters", None],
+                                           "description": "words: the words find nothing; filters: the filters "
+                                                          "leave nothing; null: every query"},
                             "queries": {"type": "array", "items": {
                                 "type": "object", "required": ["q", "count", "results", "blocked", "removed"],
                                 "properties": {"q": {"type": "string"}, "count": {"type": "integer"},
                                                "results": {"type": "integer"}, "blocked": {"type": "boolean"},
+                                               "filtered": {"type": "integer",
+                                                            "description": "How many of these searches had filters"},
+                                               "filters": {
+                                                   "description": "zero=filters: the filters of these searches; "
+                                                                  "else the most frequent filters used with the "
+                                                                  "query, [{filters, count}] (at most 3)",
+                                                   "oneOf": [{"type": "object"}, {"type": "array", "items": {
+                                                       "type": "object", "required": ["filters", "count"],
+                                                       "properties": {"filters": {"type": "object"},
+                                                                      "count": {"type": "integer"}}}}]},
+                                               "words_results": {"type": "integer", "description":
+                                                                 "zero=filters: what the words alone find"},
                                                "removed": {"type": "boolean",
                                                            "description": "Staff removed it from hot searches and suggestions"}}}}}})},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}},
@@ -631,6 +648,17 @@ def spec(config: dict) -> dict:
                                "indexing_backlog": {"type": "integer", "minimum": 0, "nullable": True},
                                "backlog_oldest_age_s": {"type": "number", "minimum": 0, "nullable": True},
                                "merging": {"type": "boolean", "nullable": True},
+                               "userdict": {"type": "object", "nullable": True,
+                                            "description": "the user dictionary: the version (hash) the index is "
+                                                           "cut with or being brought to, the re-index of the "
+                                                           "articles holding added or removed words",
+                                            "properties": {
+                                                "version": {"type": "string", "nullable": True},
+                                                "reindexing": {"type": "boolean"},
+                                                "pending_words": {"type": "array", "items": {"type": "string"}},
+                                                "done": {"type": "integer", "minimum": 0},
+                                                "total": {"type": "integer", "minimum": 0, "nullable": True},
+                                                "error": {"type": "string", "nullable": True}}},
                                "reason": {"type": "string"}},
             },
         }},

@@ -23,6 +23,7 @@ from search.values import value_key
 from . import auth, i18n, limits, staff_sessions
 from .api_params import keep_declared
 from .errors import page_error as render_error
+from .filter_wording import filters_text, filters_url
 from .inputs import query_url, same_site_path
 from .params import (FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, query_text,
                      search_request)
@@ -121,7 +122,8 @@ def search_page():
     req = dataclasses.replace(req, timeline=bool(req.q))  # the coverage chart
     result = _engine().search(req)
     if req.page == 1:
-        current_app.extensions["search_engine"].record(req.q, result.total, request.remote_addr)
+        current_app.extensions["search_engine"].record_search(req, result.total, request.remote_addr,
+                                                                request.args.get("range") or None)
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
              "text_lang": content_lang(h.lang, h.title + h.snippet),
              "missing_text": "" if h.match["full"] else missing_text(h.match["missing"])}
@@ -225,12 +227,16 @@ def _safe_next(value: str | None) -> str:
 @bp.get("/staff/queries")
 @auth.required(allow_session=True)
 def staff_queries():
-    """What readers searched for, and what they did not find."""
+    """What readers searched for (with the filters they used), and what
+    they did not find: words that find nothing apart from searches whose
+    filters left nothing."""
     since, until, limit, _ = query_period(request.args)
     engine = _engine()
     top = engine.top_queries(since, until, limit, moderated=False)
     zero = engine.top_queries(since, until, limit, zero_only=True, moderated=False)
-    return _page(render_template("staff_queries.html", top=top, zero=zero, q="",
+    filtered = engine.filtered_out_queries(since, until, limit, moderated=False)
+    return _page(render_template("staff_queries.html", top=top, zero=zero, filtered=filtered, q="",
+                                 filters_text=filters_text, filters_url=filters_url,
                                  min_clients=current_app.config.get("SEARCH_HOT_MIN_CLIENTS", 3),
                                  days=request.args.get("days", "7"),
                                  date_from=request.args.get("from", ""), date_to=request.args.get("to", "")))

@@ -162,10 +162,12 @@ def search_request(args, config: dict, now: datetime | None = None, facets=None)
                          correct=correct == "1", group=group == "1", **filters)
 
 
-def query_period(args, now: float | None = None) -> tuple[float, float, int, bool]:
-    """(since, until) as epoch seconds, limit, zero-results-only for the
-    query reports: ``days`` (default 7) whole newsroom days up to today
-    (``days=1``: today since 00:00 Beijing time), or ``from``/``to``.
+def query_period(args, now: float | None = None) -> tuple[float, float, int, str]:
+    """(since, until) as epoch seconds, limit, and ``zero`` ("0": every
+    query; "1": those whose words found nothing; "filters": searches whose
+    filters left nothing) for the query reports: ``days`` (default 7)
+    whole newsroom days up to today (``days=1``: today since 00:00 Beijing
+    time), or ``from``/``to``.
     Whole days are what the query log keeps aggregated (fast at any size)."""
     import time as _time
 
@@ -179,5 +181,5 @@ def query_period(args, now: float | None = None) -> tuple[float, float, int, boo
     if since >= until:
         raise ParamError("'from' must be before 'to' (or before now, without 'to')")
     limit = int_param(args, "limit", 50, 1, 500)
-    zero = choice_param(args, "zero", "0", ("0", "1"))
-    return since, until, limit, zero == "1"
+    zero = choice_param(args, "zero", "0", ("0", "1", "filters"))
+    return since, until, limit, zero

@@ -29,13 +29,13 @@ SINGLE_WRITER = ("whoosh",)
 
 
 def open_target(name: str, location: str, *, opensearch_url: str | None = None, userdict: str | None = None,
-                create: bool = True, regroup_interval: float = 30.0, merge_at: int = 10,
+                create: bool = True, regroup_interval: float = 1.0, merge_at: int = 10,
                 merge_max_docs: int = 5000, shards: int | None = 1, replicas: int | None = 1):
     """The write side (``base.IndexTarget``) of the index ``location`` (a
     Whoosh directory, or an OpenSearch alias on ``opensearch_url``).
 
-    ``regroup_interval`` (s): background regrouping at most this often
-    (both); Whoosh: the merge policy (``merge_at`` small segments of fewer
+    ``regroup_interval`` (s): the shortest gap between background
+    regroupings (both; ``regroup_schedule.RegroupSchedule``); Whoosh: the merge policy (``merge_at`` small segments of fewer
     than ``merge_max_docs`` documents); OpenSearch: ``shards`` and
     ``replicas`` of a new index (None: as the live one), ``create`` an
     empty index behind a missing alias (Whoosh creates its directory at

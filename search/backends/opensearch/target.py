@@ -5,8 +5,8 @@ OpenSearch sources (``SourceWriter``: jieba is most of the cost) and reach
 the cluster as bulk requests through the alias the service searches
 (``indexing.apply``, with retries).  A commit is a refresh; near-duplicate
 groups are recomputed after a run and, behind the service's writer, in a
-background thread at most every ``regroup_interval`` seconds after
-changes (``groups.regroup``).  A new generation is a new index
+background thread after changes (``groups.regroup``, when
+``regroup_schedule.RegroupSchedule`` says).  A new generation is a new index
 ``<alias>-<timestamp>``, switched in by one atomic alias update.
 
 OpenSearch has no single-writer lock: ``indexer build`` writes straight to
@@ -20,13 +20,13 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from itertools import zip_longest
 
 from ...analysis import Analyzer
 from ...documents import prepare
 from ...segmenter import get_segmenter
 from ..base import Outcome
+from ..regroup_schedule import RegroupSchedule
 from .errors import translated
 from .groups import regroup
 from .indexing import SourceDoc, apply, create_generation, ensure_alias, known_hashes, stored_documents, swap_alias
@@ -88,7 +88,7 @@ class OpenSearchTarget:
 
     def __init__(self, url: str | None, alias: str, userdict: str | None = None, *, client=None,
                  create: bool = True, shards: int | None = 1, replicas: int | None = 1,
-                 regroup_interval: float = 30.0, _index: str | None = None):
+                 regroup_interval: float = 1.0, _index: str | None = None):
         self.url = url
         self.client = client if client is not None else connect(url)
         self._owns_client = client is None
@@ -99,8 +99,7 @@ class OpenSearchTarget:
         self.regroup_interval = regroup_interval
         self.regroups = 0
         self._checked = False
-        self._changed_since_regroup = False
-        self._last_regroup = 0.0
+        self._regroups = RegroupSchedule(regroup_interval)
         self._regroup_job: threading.Thread | None = None
         if create and _index is None:
             self._ensure()
@@ -189,16 +188,16 @@ class OpenSearchTarget:
             regroup(self.client, self.index)
 
     def maintain(self, changed: bool) -> None:
-        """Regroup in a background thread, at most every ``regroup_interval``
-        seconds after changes."""
+        """Regroup in a background thread after changes, when the schedule
+        says (``RegroupSchedule``; called again while idle, so changes noted
+        during a regrouping start the next one without another write).  The
+        regrouping writes ``dup_rep`` and refreshes: readers see it at once."""
         if changed:
-            self._changed_since_regroup = True
-        if not self._changed_since_regroup or (self._regroup_job is not None and self._regroup_job.is_alive()):
+            self._regroups.note_change()
+        if not self._regroups.due():
             return
-        if time.monotonic() - self._last_regroup < self.regroup_interval:
-            return
-        self._changed_since_regroup = False
-        self._last_regroup = time.monotonic()
+        schedule = self._regroups
+        schedule.start()
 
         def job():
             try:
@@ -206,6 +205,8 @@ class OpenSearchTarget:
                 self.regroups += 1
             except Exception:  # noqa: BLE001 - groups are best effort; search works without
                 log.exception("regrouping failed")
+            finally:
+                schedule.ended()
 
         self._regroup_job = threading.Thread(target=job, name="regroup", daemon=True)
         self._regroup_job.start()

@@ -28,6 +28,7 @@ from ...analysis import Analyzer
 from ...documents import prepare
 from ...segmenter import get_segmenter
 from ..base import Outcome
+from ..regroup_schedule import RegroupSchedule
 from . import groups, integrity, store
 from .merge import BackgroundMerge, MergePolicy
 from .segwriter import write_segment
@@ -69,13 +70,13 @@ class WhooshTarget:
     ``is_current``) takes no lock, so an index of another analysis version
     can still be read and rebuilt.
 
-    ``regroup_interval`` (seconds): near-duplicate groups are recomputed in
-    the background at most this often after changes (the writer's 30 s);
+    ``regroup_interval`` (seconds): the shortest gap between background
+    regroupings after changes (``regroup_schedule.RegroupSchedule``);
     ``merge_at`` / ``merge_max_docs``: the merge policy (``MergePolicy``)."""
 
     backend = "whoosh"
 
-    def __init__(self, location: str, userdict: str | None = None, regroup_interval: float = 30.0,
+    def __init__(self, location: str, userdict: str | None = None, regroup_interval: float = 1.0,
                  merge_at: int = 10, merge_max_docs: int = 5000, timeout: float = 30.0):
         self.location = location
         self.userdict = userdict
@@ -88,8 +89,7 @@ class WhooshTarget:
         self._analyzer: Analyzer | None = None
         self._groups_job: threading.Thread | None = None
         self._groups_result: dict | None = None
-        self._last_regroup = 0.0
-        self._changed_since_regroup = False
+        self._regroups = RegroupSchedule(regroup_interval)
         self._replaces: str | None = None  # a new generation: the location it will be swapped into
         self.merges = 0
 
@@ -232,7 +232,7 @@ class WhooshTarget:
             if (self._merge is not None and self._merge.done()) or self._groups_result is not None:
                 self.commit()
         else:
-            self._changed_since_regroup = True
+            self._regroups.note_change()
         self._maybe_regroup()
         if changed and self._merge is None:
             chosen = self.policy.select(self.session.segments)
@@ -248,23 +248,24 @@ class WhooshTarget:
         merge, self._merge = self._merge, None
         if merge.swap_in(self.session, self.locations):
             self.merges += 1
-            self._changed_since_regroup = True
+            self._regroups.note_change()
 
     def _maybe_regroup(self) -> None:
         if self._groups_job is not None and not self._groups_job.is_alive():
             self._groups_job = None
-        if (self._groups_job is None and self._changed_since_regroup
-                and time.monotonic() - self._last_regroup >= self.regroup_interval):
+        if self._groups_job is None and self._regroups.due():
             snapshot = self.session.snapshot()
             storage = self.session.storage
-            self._changed_since_regroup = False
-            self._last_regroup = time.monotonic()
+            schedule = self._regroups
+            schedule.start()
 
             def job():
                 try:
                     self._groups_result = groups.compute(storage, snapshot)
                 except Exception:  # noqa: BLE001 - groups are best effort; search works without
                     log.exception("regrouping failed")
+                finally:
+                    schedule.ended()
 
             self._groups_job = threading.Thread(target=job, name="regroup", daemon=True)
             self._groups_job.start()

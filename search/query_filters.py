@@ -1,0 +1,78 @@
+"""The filters of a search as the query log keeps them: everything of a
+``SearchRequest`` beyond its words that narrows or orders the results
+(category, source, author, tag, the date range, the sort, title-only
+search).  The advanced form's fields are not here: they become query text
+(``byline:``, ``title:``...) and are logged as part of the words, as the
+engine reads them.
+
+One canonical text per set of filters (``filter_key``: compact JSON, keys
+sorted, values sorted and de-duplicated, empty ones left out; "" for no
+filters), so that reports group equal filters however they were given.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .models import SearchRequest
+
+LIST_FILTERS = ("category", "source", "author", "tag")  # repeatable parameters
+
+
+def filters_of(req: SearchRequest, range_name: str | None = None) -> dict:
+    """The filters of ``req``: {"category": [...], ..., "from": ISO date-time,
+    "to": ISO date-time, "range": "day"|"week"|..., "sort": "newest"|"oldest",
+    "fields": "title"}; only those given ({} for none).  ``range_name``: the
+    relative period the dates came from (logged instead of the moving
+    ``from``, so "last week" is one entry every day)."""
+    out: dict = {}
+    for name in LIST_FILTERS:
+        values = sorted({v for v in getattr(req, name) or () if v})
+        if values:
+            out[name] = values
+    if range_name:
+        out["range"] = range_name
+    else:
+        if req.date_from is not None:
+            out["from"] = req.date_from.isoformat()
+        if req.date_to is not None:
+            out["to"] = req.date_to.isoformat()
+    if req.sort and req.sort != "relevance":
+        out["sort"] = req.sort
+    if req.fields and req.fields != "all":
+        out["fields"] = req.fields
+    return out
+
+
+def without_filters(req: SearchRequest) -> SearchRequest:
+    """``req`` with its words only (no filter of ``filters_of``), first page,
+    one hit, nothing extra computed: how many articles the words find."""
+    import dataclasses
+
+    return dataclasses.replace(req, category=[], source=[], author=[], tag=[], date_from=None, date_to=None,
+                               sort="relevance", fields="all", page=1, size=1, facets=(), highlight=False,
+                               timeline=False)
+
+
+def filter_key(filters: dict | None) -> str:
+    """The canonical text of ``filters`` (``filters_of``'s shape): "" for none."""
+    if not filters:
+        return ""
+    clean = {}
+    for name, value in filters.items():
+        if isinstance(value, (list, tuple, set, frozenset)):
+            value = sorted({str(v) for v in value if str(v)})
+        if value not in (None, "", []):
+            clean[name] = value
+    return json.dumps(clean, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if clean else ""
+
+
+def parse_key(key: str | None) -> dict:
+    """``filter_key`` reversed ({} for "" or an unreadable text)."""
+    if not key:
+        return {}
+    try:
+        value = json.loads(key)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
