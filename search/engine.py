@@ -26,7 +26,7 @@ from .analysis import Analyzer
 from .backends.base import IndexBackend, IndexStats
 from .compiler import QueryCompiler
 from .correct import corrected_query, mistyped_runs, noise_articles
-from .fields import facet_names
+from .fields import checked_filters, facet_names
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
 from .normalize import normalize_query
@@ -38,7 +38,6 @@ from .searchbox import SearchBox
 from .segmenter import get_segmenter
 from .settings import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS
 from .synonyms import Synonyms, expand
-from .timeutil import parse_year
 
 _TAGS = re.compile(r"</?mark>")
 
@@ -201,7 +200,7 @@ class SearchEngine:
             must=must,
             proximity_grams=self.compiler.proximity_grams(parsed),
             must_not=must_not,
-            filters=plan_filters(req),
+            filters=checked_filters({f: getattr(req, f) for f in FACET_FIELDS if getattr(req, f)}),
             date_from=req.date_from,
             date_to=req.date_to,
             sort=req.sort,
@@ -351,16 +350,6 @@ class SearchEngine:
         check = getattr(self.backend, "check", None)
         if check is not None:
             check()
-
-
-def plan_filters(req: SearchRequest) -> dict[str, list[str]]:
-    """The request's filters as a plan carries them: the values of each
-    ``FACET_FIELDS`` filter given; years read by ``timeutil.parse_year``
-    (``DateError``, 400, for anything but a plausible four-digit year)."""
-    filters = {f: list(getattr(req, f)) for f in FACET_FIELDS if getattr(req, f)}
-    if "year" in filters:
-        filters["year"] = [str(parse_year(y)) for y in filters["year"]]
-    return filters
 
 
 def _request_key(req: SearchRequest) -> tuple:

@@ -10,6 +10,7 @@ language's limit.
 from __future__ import annotations
 
 from .errors import SearchServiceError
+from .timeutil import parse_year
 
 # Facets and filters: every field a search can be filtered and counted by,
 # in the order pages show them.  ``tag`` is multi-valued; ``year`` is the
@@ -56,3 +57,12 @@ def facet_names(names) -> tuple[str, ...]:
         raise FacetError(f"unknown facet {unknown[0]!r} in 'facets': use a comma-separated list of "
                          f"{', '.join(FACET_FIELDS)} (empty for none)")
     return tuple(name for name in FACET_FIELDS if name in wanted)
+
+
+def checked_filters(filters: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``filters`` (facet name -> values) as a plan carries them: years
+    read by ``timeutil.parse_year`` (``DateError``, 400, for anything but
+    a plausible four-digit year), other values unchanged."""
+    if "year" in filters:
+        filters = {**filters, "year": [str(parse_year(y)) for y in filters["year"]]}
+    return filters
