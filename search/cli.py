@@ -112,7 +112,7 @@ def _main(argv) -> int:
     if args.cmd == "query":
         req = SearchRequest(
             q=" ".join(args.query), size=args.size, page=args.page, sort=args.sort,
-            category=args.category, source=args.source, author=args.author, tag=args.tag,
+            category=args.category, source=args.source, author=args.author, tag=args.tag, year=args.year,
             date_from=date_from, date_to=date_to, facets=FACET_FIELDS,
         )
         _wait_ready(engine)

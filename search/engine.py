@@ -26,6 +26,7 @@ from .analysis import Analyzer
 from .backends.base import IndexBackend, IndexStats
 from .compiler import QueryCompiler
 from .correct import corrected_query, mistyped_runs, noise_articles
+from .fields import checked_filters, facet_names
 from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
 from .normalize import normalize_query
@@ -199,13 +200,13 @@ class SearchEngine:
             must=must,
             proximity_grams=self.compiler.proximity_grams(parsed),
             must_not=must_not,
-            filters={f: getattr(req, f) for f in FACET_FIELDS if getattr(req, f)},
+            filters=checked_filters({f: getattr(req, f) for f in FACET_FIELDS if getattr(req, f)}),
             date_from=req.date_from,
             date_to=req.date_to,
             sort=req.sort,
             offset=(req.page - 1) * req.size,
             limit=req.size,
-            facets=tuple(req.facets),
+            facets=facet_names(req.facets),
             facet_size=req.facet_size,
             now=time.time(),
             group=req.group,
@@ -250,7 +251,7 @@ class SearchEngine:
         total_full, estimated = 0, False
         if not searchable:
             # The query had text, but nothing searchable in it (e.g. only punctuation).
-            result_total, hits, facets, relaxed = 0, [], {f: [] for f in req.facets}, False
+            result_total, hits, facets, relaxed = 0, [], {f: [] for f in plan.facets}, False
         else:
             if req.timeline:
                 plan = dataclasses.replace(plan, histogram="auto")

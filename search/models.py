@@ -48,9 +48,10 @@ class SearchRequest:
     source: list[str] = field(default_factory=list)
     author: list[str] = field(default_factory=list)
     tag: list[str] = field(default_factory=list)
+    year: list[str] = field(default_factory=list)  # calendar years of publication, newsroom time ("2024")
     date_from: datetime | None = None  # inclusive
     date_to: datetime | None = None  # exclusive
-    facets: tuple[str, ...] = DEFAULT_FACETS
+    facets: tuple[str, ...] = DEFAULT_FACETS  # names from FACET_FIELDS: the facets counted
     facet_size: int = 20
     highlight: bool = True
     fields: str = "all"  # "all" or "title": where plain words are looked up

@@ -52,6 +52,14 @@ def choose_interval(first_ts: int | None, last_ts: int | None, requested: str = 
     return "year"
 
 
+def years(published: np.ndarray) -> np.ndarray:
+    """The calendar year in newsroom time of each epoch second in
+    ``published`` (int64): 2023-12-31T16:30:00Z -> 2024.  The ``year``
+    facet counts with it; ``timeutil.year_span`` is its filter."""
+    local = (np.asarray(published, dtype=np.int64) + _OFFSET).astype("datetime64[s]")
+    return local.astype("datetime64[Y]").astype(np.int64) + 1970
+
+
 def histogram(published: np.ndarray, interval: str) -> list[tuple[str, int]]:
     """(bucket label, count) in time order, empty buckets included between
     the first and the last; labels 2024-05-03 / 2024-05 / 2024.

@@ -172,6 +172,32 @@ def parse_range(date_from: str | None, date_to: str | None,
     return start, stop
 
 
+YEAR_PATTERN = r"^\d{4}$"  # a ``year`` filter value (the API description's pattern)
+
+
+def parse_year(value: str, now=None) -> int:
+    """A ``year`` filter value: a calendar year of publication in newsroom
+    time, ``"2024"`` -> 2024.  Raises ``DateError`` for anything but four
+    digits, and for a year outside the plausible range (1900 to the year of
+    ``plausible_end``; ``now`` as there)."""
+    raw = value.strip()
+    if not re.match(YEAR_PATTERN, raw):
+        raise DateError(f"'year' must be a year of four digits such as 2024, got {value!r}")
+    year = int(raw)
+    last = (plausible_end(now) - timedelta(days=1)).year
+    if not PLAUSIBLE_START.year <= year <= last:
+        raise DateError(f"'year' {year} is outside the plausible range of years ({PLAUSIBLE_START.year} to {last})")
+    return year
+
+
+def year_span(year: int) -> tuple[int, int]:
+    """The calendar ``year`` in newsroom time as epoch seconds (start
+    inclusive, end exclusive): 2024 -> 2024-01-01 00:00+08:00 .. 2025-01-01
+    00:00+08:00, so an article published 2023-12-31T16:30:00Z is in 2024."""
+    start = datetime(year, 1, 1, tzinfo=NEWSROOM_TZ)
+    return int(start.timestamp()), int(start.replace(year=year + 1).timestamp())
+
+
 def _local(published_text: str | None) -> datetime | str | None:
     """A stored publication string as a datetime in newsroom time, the
     date itself (str) when it has no time of day, None when there is none,

@@ -98,6 +98,29 @@ def test_coverage_timeline_narrows_the_dates(browser, server):
     assert narrowed == counts[best] < total
 
 
+def test_author_tag_year_facets_on_request(browser, server):
+    """The default page counts 栏目 and 来源 only; 更多筛选 adds 作者, 标签,
+    年份 under them, and a year's link shows exactly its count."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page, errors = watched_page(browser)
+    page.goto(server.url + "/search?group=0&q=" + urllib.parse.quote("香港"))
+    assert page.locator("section.facet").count() == 2
+    with page.expect_navigation():
+        page.locator("p.more-facets a").click()
+    names = [page.locator("section.facet").nth(i).get_attribute("data-facet")
+             for i in range(page.locator("section.facet").count())]
+    assert names == ["category", "source", "author", "tag", "year"]
+    assert page.locator("section.facet[data-facet=year] h2").inner_text() == "年份"
+    page.screenshot(path=os.path.join(ARTIFACTS, "facets-on-request.png"), full_page=True)
+    year = page.locator("section.facet[data-facet=year] li").first
+    count = int(year.locator(".count").inner_text())
+    with page.expect_navigation():
+        year.locator("a").click()
+    assert "year=" in page.url and int(page.locator("#total").inner_text()) == count
+    assert page.locator("section.facet[data-facet=year] a.on").count() == 1
+    assert not errors, errors
+
+
 def test_mobile_layout(browser, server):
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     page.goto(server.url + "/search?q=" + urllib.parse.quote("疫苗"))

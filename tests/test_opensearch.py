@@ -13,6 +13,8 @@ import uuid
 import numpy as np
 import pytest
 
+import facet_oracle
+
 URL = os.environ.get("OPENSEARCH_URL")
 
 
@@ -189,6 +191,76 @@ def test_related_articles_agree_with_whoosh(plain_engine, sample_in_opensearch, 
         total += len(ours)
     print(f"\nrelated lists: {shared} of {total} articles in common")
     assert total >= 80 and shared >= 0.5 * total
+
+
+# ---- facets on request, exact (the oracle: tests/facet_oracle.py) -----------
+@pytest.mark.parametrize("q,filters,group", facet_oracle.CASES)
+def test_every_facet_count_equals_the_filtered_total(sample_in_opensearch, q, filters, group):
+    facet_oracle.check_exact(_os_engine(sample_in_opensearch), q, filters, group)
+
+
+@pytest.mark.parametrize("q", ["香港", "疫苗 立法会"])
+def test_facets_count_exactly_when_shards_hold_more_values_than_they_return(plain_engine, sample_in_opensearch, q):
+    """Shards answering fewer values than they hold (shard_size forced
+    down to the page's 20): the exact path counts, and the values, counts
+    and order equal those of the usual request (and the Whoosh backend's,
+    where both match the same articles: partial matches differ by design)."""
+    from search.backends.opensearch import aggregations
+    from search.backends.opensearch.backend import OpenSearchBackend
+    from search.engine import SearchEngine
+
+    names = ("category", "source", "author", "tag")
+    backend = OpenSearchBackend(URL, sample_in_opensearch)
+    engine = _engines[q] = SearchEngine(backend, synonyms_path=None, blocklist_path=None, cache_size=0)
+    usual = facet_oracle.search(engine, q, facets=names, size=1, facet_size=20)
+    exact, calls = backend.aggregations._exact_buckets, []
+
+    def counted(*args):  # the real method, its calls counted
+        calls.append(args[0])
+        return exact(*args)
+
+    backend.aggregations.shard_size, backend.aggregations._exact_buckets = 1, counted
+    try:
+        forced = facet_oracle.search(engine, q, facets=names, size=1, facet_size=20)
+    finally:
+        backend.aggregations.shard_size = aggregations.SHARD_SIZE
+        del backend.aggregations._exact_buckets
+    assert {"author", "tag"} <= set(calls)
+    ours = facet_oracle.search(plain_engine, q, facets=names, size=1, facet_size=20)
+    for name in names:
+        assert [(f.value, f.count) for f in forced.facets[name]] == [(f.value, f.count) for f in usual.facets[name]]
+        if not ours.relaxed:
+            assert [(f.value, f.count) for f in forced.facets[name]] == [(f.value, f.count) for f in ours.facets[name]]
+
+
+def test_newsroom_year_and_its_filter(client):
+    """2023-12-31T16:30:00Z is 2024 in Beijing, 15:59:59Z still 2023; an
+    undated article is in no year; 王建国/王建國 are one author."""
+    from indexer.records import to_article
+    from search.analysis import Analyzer
+    from search.backends.opensearch.backend import OpenSearchBackend
+    from search.backends.opensearch.indexing import bulk_index
+    from search.backends.opensearch.mapping import index_body
+    from search.documents import prepare
+    from search.engine import SearchEngine
+    from search.segmenter import get_segmenter
+
+    index = "news-years-" + uuid.uuid4().hex[:8]
+    client.indices.create(index=index, body=index_body(shards=2, replicas=0))
+    try:
+        analyzer = Analyzer(get_segmenter())
+        bulk_index(client, index, (prepare(to_article(r), analyzer) for r in facet_oracle.NEW_YEAR))
+        client.indices.refresh(index=index)
+        engine = SearchEngine(OpenSearchBackend(URL, index), synonyms_path=None, blocklist_path=None)
+        res = facet_oracle.search(engine, "城市")
+        assert [(f.value, f.count) for f in res.facets["year"]] == [("2024", 2), ("2023", 1)]
+        assert sorted((f.value, f.count) for f in res.facets["author"]) == [("李明", 2), ("王建国", 2)]
+        assert {h.id for h in facet_oracle.search(engine, "城市", {"year": ["2024"]}).hits} == {"ny-1", "ny-3"}
+        assert {h.id for h in facet_oracle.search(engine, "城市", {"year": ["2023"]}).hits} == {"ny-2"}
+        engine.pinyin.get(wait=60)
+        engine.suggester.get(wait=60)
+    finally:
+        client.indices.delete(index=index)
 
 
 # ---- the cluster's own behaviour --------------------------------------------

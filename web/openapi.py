@@ -6,7 +6,8 @@ logic; one document read top to bottom as the API's reference.
 
 from __future__ import annotations
 
-from search.timeutil import BOUND_PATTERN
+from search.fields import DEFAULT_FACETS, FACET_FIELDS
+from search.timeutil import BOUND_PATTERN, YEAR_PATTERN
 
 from . import openapi_examples
 from .params import ADVANCED, FILTERS
@@ -214,7 +215,10 @@ ADVANCED_DOCS = {
     "category_has": (_TEXT, "Advanced: category contains"),
 }
 _FILTER_DOCS = {"category": "Only these categories (repeatable)", "source": "Only these sources (repeatable)",
-                "author": "Only these authors (repeatable)", "tag": "Only articles with these tags (repeatable)"}
+                "author": "Only these authors (repeatable)", "tag": "Only articles with these tags (repeatable)",
+                "year": "Only articles published in these calendar years, Beijing time (repeatable; "
+                        "2023-12-31T16:30:00Z is 2024): the year facet's values"}
+_FILTER_SCHEMAS = {"year": {"type": "array", "items": {"type": "string", "pattern": YEAR_PATTERN}}}
 
 
 def _filter_doc(name: str) -> str:
@@ -223,6 +227,15 @@ def _filter_doc(name: str) -> str:
 
 def _q(name, schema, desc, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": desc}
+
+
+FACETS_PARAM = _q(
+    "facets", {"type": "string", "default": ",".join(DEFAULT_FACETS)},
+    f"The facets to count, comma-separated names of {', '.join(FACET_FIELDS)} (e.g. author,tag,year). "
+    f"Absent: {', '.join(DEFAULT_FACETS)}; empty (facets=): none; an unknown name is a 400 naming the allowed "
+    "ones. Each count equals total_articles of the same search filtered by that value (author=, tag=, year=...); "
+    "values with the same folded form (眾聞/众闻) are one bucket shown in the form most articles use; "
+    "year: the newest calendar years first (Beijing time), undated articles in none")
 
 
 # Responses every operation can give, added to each by ``_complete`` from
@@ -323,7 +336,7 @@ def spec(config: dict) -> dict:
         _q("size", {"type": "integer", "minimum": 1, "maximum": max_size, "default": 10}, "Hits per page"),
         _q("sort", {"type": "string", "enum": ["relevance", "newest", "oldest"], "default": "relevance"},
            "Order"),
-        *({**_q(name, list_param, _filter_doc(name)), "explode": True} for name in FILTERS),
+        *({**_q(name, _FILTER_SCHEMAS.get(name, list_param), _filter_doc(name)), "explode": True} for name in FILTERS),
         _q("from", DATE_BOUND, "Published from this day on (YYYY-MM-DD: from 00:00 Beijing time), "
            "or from this instant (ISO date-time; no zone: Beijing time)"),
         _q("to", DATE_BOUND, "Published up to and including this day (YYYY-MM-DD: until 24:00 Beijing time), "
@@ -344,7 +357,7 @@ def spec(config: dict) -> dict:
                  "description": "Search Chinese news articles (Simplified and Traditional)."},
         "paths": {
             "/api/search": {"get": {
-                "summary": "Search articles", "operationId": "search", "parameters": search_params,
+                "summary": "Search articles", "operationId": "search", "parameters": search_params + [FACETS_PARAM],
                 "responses": {
                     "200": {"description": "Results", **_json({"$ref": "#/components/schemas/SearchResult"})},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
@@ -599,7 +612,9 @@ def spec(config: dict) -> dict:
                     "query": {"type": "string"}, "total": {"type": "integer", "minimum": 0},
                     "page": {"type": "integer"}, "size": {"type": "integer"}, "took_ms": {"type": "number"},
                     "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
-                    "facets": {"type": "object", "additionalProperties": FACET_LIST},
+                    "facets": {"type": "object", "additionalProperties": FACET_LIST,
+                               "description": "one list per facet asked for (the facets parameter: "
+                                              + ", ".join(FACET_FIELDS) + "), in that order"},
                     "understood": {"type": "array", "items": {"type": "string"},
                                    "description": "the clauses searched, one label each (-label: excluded)"},
                     "understood_tree": {

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext
 from markupsafe import Markup
 
+from search.fields import FACET_FIELDS
 from search.highlight import highlight_text
 from search.models import SearchRequest
 from search.script import content_lang
@@ -157,10 +158,12 @@ def search_page():
     export_args = [(k, v) for k, v in keep_declared("/api/export", request.args.items(multi=True))
                    if k not in ("format", "limit")]
     export_link = "/api/export?" + urlencode(export_args)
+    # 作者, 标签, 年份 are counted only on request: a link asks for them.
+    more_facets = url_with(facets=",".join(FACET_FIELDS)) if set(FACET_FIELDS) - set(req.facets) else ""
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, reading=reading, active=active, broader=broader,
-        bars=bars, active_keys=active_keys, value_key=value_key,
+        bars=bars, active_keys=active_keys, more_facets=more_facets, value_key=value_key,
         export_link=export_link, staff=bool(session.get("staff")),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),

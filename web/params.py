@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from search.fields import DEFAULT_FACETS, FACET_FIELDS, MAX_DISTANCE, MAX_MENTIONS
+from search.fields import DEFAULT_FACETS, FACET_FIELDS, MAX_DISTANCE, MAX_MENTIONS, facet_names
 from search.models import SORTS, SearchRequest
 from search.query import compose
-from search.timeutil import NEWSROOM_TZ, DateError, parse_range
+from search.timeutil import NEWSROOM_TZ, DateError, parse_range, parse_year
 from search.errors import SearchServiceError
 
 RANGES = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31),
@@ -109,7 +109,25 @@ def query_text(q: str, config: dict) -> str:
     return q
 
 
-def search_request(args, config: dict, now: datetime | None = None, facets=DEFAULT_FACETS) -> SearchRequest:
+def requested_facets(args) -> tuple[str, ...]:
+    """The ``facets`` parameter: comma-separated names of ``FACET_FIELDS``
+    (category, source, author, tag, year; repeated parameters join);
+    absent: ``DEFAULT_FACETS`` (category, source); empty: none.  Raises
+    ParamError naming an unknown name and the allowed ones."""
+    given = args.getlist("facets")
+    if not given:
+        return DEFAULT_FACETS
+    try:
+        return facet_names(given)
+    except ValueError as exc:
+        raise ParamError(str(exc)) from None
+
+
+def search_request(args, config: dict, now: datetime | None = None, facets=None) -> SearchRequest:
+    """``args`` (a MultiDict) as a SearchRequest.  ``facets``: the facets
+    to count, None for the ``facets`` parameter (``requested_facets``);
+    views that show no facets pass ``()``.  Raises ParamError (400) naming
+    the bad parameter."""
     q = query_text(" ".join(part for part in ((args.get("q") or "").strip(), advanced_query(args)) if part),
                    config)
     size = int_param(args, "size", 10, 1, config["SEARCH_MAX_PAGE_SIZE"])
@@ -130,12 +148,18 @@ def search_request(args, config: dict, now: datetime | None = None, facets=DEFAU
         if any(len(v) > 200 for v in values):
             raise ParamError(f"'{name}' value too long")
         filters[name] = values
+    for y in filters["year"]:
+        try:
+            parse_year(y, now)
+        except DateError as exc:
+            raise ParamError(str(exc)) from None
     correct = choice_param(args, "correct", "1", ("0", "1"))
     # Near-duplicates (wire copy, republished versions) as one result: on
     # unless asked otherwise, for readers and API clients alike.
     group = choice_param(args, "group", "1", ("0", "1"))
     return SearchRequest(q=q, page=page, size=size, sort=sort, date_from=date_from, date_to=date_to,
-                         facets=tuple(facets), correct=correct == "1", group=group == "1", **filters)
+                         facets=requested_facets(args) if facets is None else tuple(facets),
+                         correct=correct == "1", group=group == "1", **filters)
 
 
 def query_period(args, now: float | None = None) -> tuple[float, float, int, str]:

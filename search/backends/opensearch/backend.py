@@ -36,13 +36,11 @@ import time
 from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
-from ...values import value_key
 from ..base import IndexStats
 from . import clauses
 from .aggregations import Aggregations, plausible_filter
 from .clauses import ClauseBuilder
 from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
-from .mapping import VALUE_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +83,7 @@ class OpenSearchBackend:
         clause named ``m<i>`` so that hits tell what they lack;
         ``filtered=False`` leaves the filters out (deciding on relaxing never
         depends on them)."""
-        filters = []
-        for name, values in plan.filters.items():
-            if values:
-                if self.has_value_keys():
-                    filters.append({"terms": {VALUE_FIELDS[name][1]: sorted({value_key(v) for v in values})}})
-                else:
-                    filters.append({"terms": {VALUE_FIELDS[name][0]: list(values)}})
+        filters = [self.aggregations.facet_filter(name, values) for name, values in plan.filters.items() if values]
         if plan.date_from is not None or plan.date_to is not None:
             rng = {}
             if plan.date_from is not None:
@@ -190,7 +182,7 @@ class OpenSearchBackend:
                                        copies["total"]["value"] - 1, missing))
             else:
                 hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing))
-        facets = {name: self.aggregations.facet_values(name, res["aggregations"][name]["buckets"], body["query"])
+        facets = {name: self.aggregations.facet_values(name, res["aggregations"][name], body["query"], plan.facet_size)
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
         groups = res["aggregations"]["groups"]["value"] if grouped else 0

@@ -106,10 +106,14 @@ def facets(view: IndexView, docs: np.ndarray, names, size: int) -> dict[str, lis
     as (shown form, articles): values with the same folded key
     (``search.values``) are one bucket counting each article once, shown
     in the form most of its articles use; ties in count go to the
-    smaller key, as OpenSearch orders terms."""
+    smaller key, as OpenSearch orders terms.  ``year``: the ``size`` newest
+    calendar years of publication in newsroom time (``year_facet``)."""
     v = view
     out = {}
     for name in names:
+        if name == "year":
+            out[name] = year_facet(v, docs, size)
+            continue
         fk = v.facet_keys(name)
         n_keys = len(fk.keys)
         if name == "tag":
@@ -136,6 +140,18 @@ def facets(view: IndexView, docs: np.ndarray, names, size: int) -> dict[str, lis
         out[name] = [(shown_form([(vocab[o], int(form_counts[o])) for o in fk.forms[k] if form_counts[o]]),
                       int(counts[k])) for k in top.tolist()]
     return out
+
+
+def year_facet(view: IndexView, docs: np.ndarray, size: int) -> list[tuple[str, int]]:
+    """(year, articles) for the ``size`` newest calendar years (newsroom
+    time, ``search.timeline.years``) among ``docs``' plausible publication
+    dates, newest first; undated articles are in no year."""
+    pub = view.published[docs]
+    found = timeline.years(pub[timeline.plausible(pub)])
+    if not len(found):
+        return []
+    values, counts = np.unique(found, return_counts=True)
+    return [(str(y), int(c)) for y, c in zip(values[::-1][:size].tolist(), counts[::-1][:size].tolist())]
 
 
 def histogram(view: IndexView, docs: np.ndarray, interval: str, result: BackendResult) -> None:

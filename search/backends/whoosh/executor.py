@@ -21,6 +21,7 @@ import numpy as np
 
 from ... import ranking
 from ...plan import BackendHit, BackendResult, Plan
+from ...timeutil import year_span
 from ...values import value_key
 from . import collectors, tiers
 from .clauses import ClauseEvaluator
@@ -41,13 +42,18 @@ class Executor:
 
     def filter_mask(self, plan: Plan) -> np.ndarray:
         """Bool mask (length ``n_all``) of the live documents the plan's
-        filters keep: facet values (compared by folded keys), the date
+        filters keep: facet values (compared by folded keys), years of
+        publication (``timeutil.year_span``), the date
         window (epoch seconds; an undated article is outside any upper
         bound), and not one of ``plan.exclude_docs`` (article ids)."""
         v = self.view
         mask = v.live.copy()
         for fname, values in plan.filters.items():
             if not values:
+                continue
+            if fname == "year":  # publication in any of these years, newsroom time
+                spans = [year_span(int(y)) for y in values]
+                mask &= np.logical_or.reduce([(v.published >= a) & (v.published < b) for a, b in spans])
                 continue
             # Values are compared by their folded keys: 众闻 selects 眾聞.
             number = v.facet_keys(fname).number
