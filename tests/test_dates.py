@@ -169,7 +169,7 @@ def cli_ids(path, *args):
 
 def page_dates(html):
     """(article id, day shown) for every result on a results page."""
-    return re.findall(r'<h3><a href="/articles/([^"]+)">.*?</h3>.*?<time datetime="([^"]*)">([^<]*)</time>',
+    return re.findall(r'<h3[^>]*><a href="/articles/([^"?]+)(?:\?[^"]*)?">.*?</h3>.*?<time datetime="([^"]*)">([^<]*)</time>',
                       html, re.S)
 
 
@@ -209,13 +209,13 @@ def test_each_article_is_shown_counted_and_exported_on_its_newsroom_day(boundary
                                         r'<a href="/articles/([^"]+)">', article):
             assert other == BOUNDARY[listed][1], (doc_id, listed)
             lists += 1
-        for listed, other in re.findall(r'<a href="/articles/([^"]+)">[^<]*</a> <span class="meta">([^<]*)</span>',
+        for listed, other in re.findall(r'<a href="/articles/([^"?]+)(?:\?[^"]*)?"[^>]*>[^<]*</a> <span class="meta">([^<]*)</span>',
                                         article):
             assert other in (BOUNDARY[listed][1], BOUNDARY[listed][2]), (doc_id, listed)
             lists += 1
     assert lists >= 2 * len(BOUNDARY)  # the story and related lists were there to check
     home = client.get("/").get_data(as_text=True)
-    listed = re.findall(r'<a href="/articles/([^"]+)">[^<]*</a> <span class="meta">([^ <]*) ·', home)
+    listed = re.findall(r'<a href="/articles/([^"?]+)(?:\?[^"]*)?"[^>]*>[^<]*</a> <span class="meta">([^ <]*) ·', home)
     assert dict(listed) == {k: v[1] for k, v in BOUNDARY.items()}
     # The timeline's day buckets are the days shown.
     timeline = engine.timeline(SearchRequest(q=WORD), "day")
