@@ -430,12 +430,12 @@ def test_screenshots_of_every_page_in_three_languages(lang_index, browser):
     <html lang>, the switch, a screenshot, and axe-core finds no serious or
     critical violation in any language (desktop)."""
     from conftest import ARTIFACTS, Server
-    from test_pages_browser import axe_violations
+    from test_pages_browser import axe_violations, cut_placeholders
 
     pages = {**{k: v for k, v in PAGES.items() if k != "staff-login"},
              "results": "/search?group=0&q=" + quote("疫苗 接种 邮轮")}
     with Server(lang_index, workers=1, extra_env={"SEARCH_ARTICLE_STORE": "off", "SEARCH_QUERY_LOG": "off"}) as srv:
-        errors, violations = [], {}
+        errors, violations, cut = [], {}, {}
         for device, viewport in (("desktop", {"width": 1280, "height": 800}), ("phone", {"width": 390, "height": 844})):
             page = browser.new_page(viewport=viewport)
             page.on("pageerror", lambda e: errors.append(str(e)))
@@ -446,12 +446,15 @@ def test_screenshots_of_every_page_in_three_languages(lang_index, browser):
                     switch = page.locator("nav.lang-switch")
                     assert switch.is_visible() and switch.locator(f'[lang="{lang}"]').inner_text() == NAMES[lang]
                     page.screenshot(path=os.path.join(ARTIFACTS, f"lang-{name}-{lang}-{device}.png"), full_page=True)
+                    if cut_placeholders(page):  # no placeholder cut off, in any language, on a phone either
+                        cut[f"{name} {lang} {device}"] = cut_placeholders(page)
                     if device == "desktop":
                         found = axe_violations(page)
                         if found:
                             violations[f"{name} {lang}"] = found
             page.close()
         assert violations == {}
+        assert cut == {}
         # The switch works in the browser: from Simplified results to English, query and filters kept.
         page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")  # Accept-Language: zh-CN
         page.goto(srv.url + "/search?q=" + quote("选举") + "&category=" + quote("时政"))

@@ -299,6 +299,20 @@ def test_terms_marked_on_the_article_reached_from_results(site, open_page, q):
 
 # ---- the advanced search form on a phone ------------------------------------------------
 
+# The width of each placeholder in its field's own font, and the room its text box has.
+PLACEHOLDER_FIT = """() => [...document.querySelectorAll('input[placeholder]')].filter(el => el.offsetParent).map(el => {
+    const s = getComputedStyle(el);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = s.font;
+    const room = el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+    return [el.placeholder, ctx.measureText(el.placeholder).width, room]; })"""
+
+
+def cut_placeholders(page) -> list[str]:
+    """The placeholders of the visible inputs of ``page`` that do not fit in their field."""
+    return [text for text, width, room in page.evaluate(PLACEHOLDER_FIT) if width > room]
+
+
 def test_advanced_form_on_a_phone_is_one_column_with_whole_placeholders(site, open_page):
     page = open_page(site.url + "/advanced", "phone")
     width = page.viewport_size["width"]
