@@ -56,8 +56,8 @@ def test_schemathesis_finds_no_server_error(web_app):
     import schemathesis
     from hypothesis import settings as hsettings
 
-    @schemathesis.serializer("application/x-ndjson")
-    class NDJSON:  # the bulk upload's body: text, one JSON document per line
+    @schemathesis.serializer("application/x-ndjson", aliases=["text/html"])
+    class Text:  # the bulk upload's body (one JSON document per line), a saved page's HTML: text
         def as_requests(self, context, value):
             return {"data": value if isinstance(value, (str, bytes)) else str(value)}
 
