@@ -142,6 +142,9 @@ def test_every_page_in_each_language_has_its_lang_switch_and_keeps_hl(client, na
     ("zh-CN", "zh-Hans"), ("zh-SG", "zh-Hans"), ("zh", "zh-Hans"), ("fr-FR, en;q=0.3", "en"),
     ("fr-FR", "zh-Hans"), ("", "zh-Hans"), ("de;q=0.9, zh-hk;q=0.8, en;q=0.7", "zh-Hant"), ("*", "zh-Hans"),
     ("x-klingon, ;;;", "zh-Hans"),
+    # An explicit script wins over the region; regions Babel has no locale for still count.
+    ("zh-Hant-SG", "zh-Hant"), ("zh-Hant-US", "zh-Hant"), ("zh-Hans-TW", "zh-Hans"), ("zh-US", "zh-Hant"),  # CLDR: zh_US -> zh_Hant_US
+    ("zh-CA,en;q=0.5", "zh-Hans"), ("en-CN", "en"), ("en-US-u-ca-gregory", "en"), ("ZH-hk", "zh-Hant"),
 ])
 def test_accept_language_picks_the_interface(client, accept, lang):
     resp, html = get(client, "/", **{"Accept-Language": accept})
@@ -412,6 +415,8 @@ def test_a_fresh_clone_compiles_its_catalogues(tmp_path):
     assert Translations.load(str(copy), ["en"]).gettext("高级搜索") == "Advanced search"
     assert Translations.load(str(copy), ["zh_Hant"]).gettext("高级搜索") == "進階搜尋"
     assert not [n for n in os.listdir(copy / "en" / "LC_MESSAGES") if n.endswith(".tmp")]
+    # Readable by a service running as another user (mkstemp makes 0600 files).
+    assert all(os.stat(p).st_mode & 0o044 == 0o044 for p in written)
 
 
 def test_templates_have_no_text_outside_gettext():

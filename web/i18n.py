@@ -25,7 +25,7 @@ import os
 import tempfile
 from urllib.parse import quote, urlencode
 
-from babel.core import Locale, UnknownLocaleError, get_global
+from babel.core import Locale, get_global
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import g, request
@@ -59,21 +59,26 @@ def negotiate(accept_language) -> str:
 
 
 def _language(tag: str) -> str | None:
-    try:
-        loc = Locale.parse(tag.replace("-", "_"))
-    except (ValueError, TypeError, UnknownLocaleError):
+    """One BCP 47 tag -> one of the three, or None.  Read by its subtags
+    (language, then a 4-letter script, a 2-letter or 3-digit region), not
+    through Babel's locale ids, which have no ``zh_Hant_SG`` or ``zh_US``
+    and would turn an explicit script into another or drop the tag."""
+    parts = [p for p in tag.replace("_", "-").split("-") if p]
+    if not parts:
         return None
-    if loc.language == "en":
+    language = parts[0].lower()
+    if language == "en":
         return "en"
-    if loc.language != "zh":
+    if language != "zh":
         return None
-    script = loc.script
-    if script is None:
-        likely = get_global("likely_subtags")
-        full = likely.get(f"zh_{loc.territory}") if loc.territory else None
-        full = full or likely.get("zh", "zh_Hans")
-        script = Locale.parse(full).script
-    return "zh-Hant" if script == "Hant" else "zh-Hans"
+    script = next((p.title() for p in parts[1:] if len(p) == 4 and p.isalpha()), None)
+    if script in ("Hant", "Hans"):
+        return "zh-" + script
+    region = next((p.upper() for p in parts[1:] if (len(p) == 2 and p.isalpha()) or (len(p) == 3 and p.isdigit())),
+                  None)
+    likely = get_global("likely_subtags")  # CLDR: zh_TW -> zh_Hant_TW, zh -> zh_Hans_CN
+    full = (likely.get(f"zh_{region}") if region else None) or likely.get("zh", "zh_Hans_CN")
+    return "zh-Hant" if "_Hant" in full else "zh-Hans"
 
 
 def chosen() -> str | None:
@@ -146,6 +151,7 @@ def compile_catalogues(directory: str = TRANSLATIONS) -> list[str]:
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".mo.tmp")
             with os.fdopen(fd, "wb") as out:
                 write_mo(out, catalog)
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from a service running as another user
             os.replace(tmp, mo)
             written.append(mo)
         except OSError as exc:

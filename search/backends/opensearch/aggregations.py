@@ -157,7 +157,9 @@ class Aggregations:
         res = self.client.search(index=self.index, body={"size": 0, "query": query,
                                                          "aggs": {"top": self._terms(name, len(top), include=top)}})
         found = {b["key"]: b for b in res["aggregations"]["top"]["buckets"]}
-        return [found[k] for k in top]
+        # A refresh between the requests (the writer's regroups refresh
+        # often) may have removed a value: it is left out, never a KeyError.
+        return [found[k] for k in top if k in found]
 
     def _forms_of(self, name: str, keys: list[str], query: dict) -> dict[str, str]:
         """The shown form of each of ``keys`` among the articles ``query``
@@ -172,4 +174,5 @@ class Aggregations:
         for b in res["aggregations"]["forms"]["buckets"]:
             key, _, form = b["key"].partition(FORM_SEPARATOR)
             forms.setdefault(key, []).append((form, b["doc_count"]))
-        return {k: shown_form(forms[k]) for k in keys}
+        # A value whose articles a refresh took away meanwhile is shown as its key.
+        return {k: shown_form(forms[k]) if k in forms else k for k in keys}
