@@ -33,7 +33,7 @@ from .normalize import normalize_query
 from .pinyin import LexiconCache
 from .plan import Plan, PhraseClause
 from .querylog import QueryLog
-from .results import brief, hit
+from .results import brief, hit, partial_needles
 from .searchbox import SearchBox
 from .segmenter import get_segmenter
 from .settings import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS
@@ -257,7 +257,8 @@ class SearchEngine:
                 plan = dataclasses.replace(plan, histogram="auto")
             res = self.backend.execute(plan)
             needles = [n for c in must for n in c.needles()]
-            hits = [hit(h.stored, h.score, needles, req.highlight) for h in res.hits]
+            hits = [hit(h.stored, h.score, needles + partial_needles(must, h.missing), req.highlight)
+                    for h in res.hits]
             for found, h in zip(hits, res.hits):
                 found.similar_count = h.similar_count
                 found.similar = [brief(stored) for _, stored in h.similar]

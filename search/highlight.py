@@ -21,9 +21,25 @@ SNIPPET_MAX = 160  # ... and at most
 SNIPPET_SCAN = 3000  # characters (chosen, not measured)
 
 
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _whole(low: str, start: int, end: int) -> bool:
+    """Does ``low[start:end]`` stand alone as analysis cuts Latin text?  A
+    Latin letter or digit at an edge of the needle must not continue into
+    the text beside it (``lam`` is no word of ``glamor``, ``2002`` none of
+    ``12002``), as a Latin term is never cut at index time; Chinese edges
+    match anywhere (words inside longer words)."""
+    if _latin(low[start]) and start > 0 and _latin(low[start - 1]):
+        return False
+    return not (_latin(low[end - 1]) and end < len(low) and _latin(low[end]))
+
+
 def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
     """Original-text spans of every occurrence of any needle (normalised,
-    lower-cased), merged where they overlap."""
+    lower-cased), merged where they overlap; a needle's Latin edge only at
+    a Latin word's edge (``_whole``)."""
     needles = [n for n in dict.fromkeys(needles) if n]
     if not needles or not text:
         return []
@@ -33,8 +49,9 @@ def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
     for needle in needles:
         start = low.find(needle)
         while start >= 0:
-            spans.append(norm.span(start, start + len(needle)))
-            start = low.find(needle, start + len(needle))
+            if _whole(low, start, start + len(needle)):
+                spans.append(norm.span(start, start + len(needle)))
+            start = low.find(needle, start + 1 if not _whole(low, start, start + len(needle)) else start + len(needle))
     spans.sort()
     merged: list[list[int]] = []
     for s, e in spans:

@@ -36,3 +36,21 @@ def brief(stored: dict) -> dict:
     (the stored language tag, or None: pages mark the title's language)}."""
     return {"id": stored["id"], "title": stored.get("title", ""), "published": stored.get("published_text"),
             "source": stored.get("source"), "url": stored.get("url"), "lang": stored.get("lang")}
+
+
+def partial_needles(must: list, missing: list[int]) -> list[str]:
+    """What a partial match may hold of the words it lacks (``missing``:
+    indexes into the plan's ``must`` clauses), to be marked so a reader
+    sees why it was listed: a long word's parts (齐齐哈尔市 -> 齐齐, 哈尔)
+    and the two-character pieces of a Chinese word (彩虹桥 -> 彩虹, 虹桥,
+    the bigram fallback's evidence).  Latin words give none: only whole
+    Latin words are ever marked."""
+    out: list[str] = []
+    for i in missing:
+        word = getattr(must[i], "word", None)
+        if not word:
+            continue
+        out.extend(getattr(must[i], "parts", ()))
+        if not word.isascii():
+            out.extend(word[j:j + 2] for j in range(len(word) - 1) if not word[j:j + 2].isascii())
+    return out

@@ -124,6 +124,7 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
                 c_docs = gram_scores(v, cjk)[0] if cjk else np.empty(0, np.int64)
                 enough &= (g_count >= 2) | mask_of(c_docs, v.n_all)[g_docs]
             extra = enough & ~mask_of(docs, v.n_all)[g_docs]
+            extra &= _chinese_or_latin_piece(ev, plan, grams, g_docs, extra)
             if extra.any():
                 relaxed = True
                 docs = np.concatenate([docs, g_docs[extra]])
@@ -133,3 +134,27 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
                 docs, tier, scores = docs[order], tier[order], scores[order]
     keep = mask[docs]
     return docs[keep], tier[keep], scores[keep], relaxed, full_parts
+
+
+def _chinese_or_latin_piece(ev: ClauseEvaluator, plan: Plan, grams: list[str], g_docs: np.ndarray,
+                            candidates: np.ndarray) -> np.ndarray:
+    """Which of ``g_docs`` (where ``candidates``) may enter the bigram
+    fallback: those having a Chinese bigram of the query, and those that
+    only have Latin ones if they hold a contiguous piece of one of the
+    query's Latin words (``ClauseEvaluator.has_chunk``: 60 % of it, five
+    characters at least), as a partial Latin match needs.  Latin bigrams
+    scattered through other words (``ic`` of justice, ``cp`` elsewhere)
+    are no trace of ``icp``.  A bool array over ``g_docs``."""
+    v = ev.view
+    cjk = [g for g in grams if _CJK_GRAM.match(g)]
+    ok = mask_of(gram_scores(v, cjk)[0], v.n_all)[g_docs] if cjk else np.zeros(len(g_docs), bool)
+    latin_only = candidates & ~ok
+    if latin_only.any():
+        words = [c.word for c in plan.must if isinstance(c, WordClause) and c.word.isascii() and len(c.word) >= 5]
+        found = np.zeros(len(g_docs), bool)
+        for word in words:
+            todo = latin_only & ~found
+            if todo.any():
+                found[todo] = ev.has_chunk(word, g_docs[todo])
+        ok |= found
+    return ok
