@@ -229,6 +229,39 @@ def test_staff_pages_say_why_in_the_interface_language(client, lang_index, tmp_p
     resp = staffed.post(action, data={"token": "wrong", "next": "/staff/queries"},
                         headers={"Origin": "http://localhost"})
     assert resp.status_code == 403 and paragraphs(resp.get_data(as_text=True), "notice") == [invalid]
+    # The right token: signed in, and the language kept on the way to the page asked for.
+    resp = staffed.post(action, data={"token": STAFF_TOKEN, "next": "/staff/queries?days=7"},
+                        headers={"Origin": "http://localhost"})
+    assert resp.status_code == 303
+    target = urlsplit(resp.headers["Location"])
+    assert (target.path, parse_qs(target.query)) == ("/staff/queries", {"days": ["7"], "hl": [lang]})
+
+
+@pytest.mark.parametrize("lang,name", [("zh-Hans", "新闻搜索"), ("zh-Hant", "新聞搜尋"), ("en", "News search")])
+def test_the_default_site_name_speaks_the_interface_language(client, lang_index, lang, name):
+    from web import create_app
+
+    for url in ("/", "/articles/no-such-article"):
+        _, html = get(client, with_hl(url, lang), status=200 if url == "/" else 404)
+        assert unescape(re.search(r'<a class="brand"[^>]*>(.*?)</a>', html).group(1)) == name
+        assert re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip().endswith(name)
+    # A site's own name is its name in every language.
+    own = create_app({"SEARCH_INDEX": lang_index, "SEARCH_ARTICLE_STORE": "off", "SEARCH_RATE_LIMIT": "off",
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_SITE_NAME": "眾新聞搜尋"}).test_client()
+    _, html = get(own, with_hl("/", lang))
+    assert unescape(re.search(r'<a class="brand"[^>]*>(.*?)</a>', html).group(1)) == "眾新聞搜尋"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_search_emptied_by_its_filters_says_so_and_shows_the_filter(client, lang):
+    # 单车径 finds hk-1 (section 港聞 or what it holds); a section nothing of it is in empties it.
+    _, html = get(client, with_hl("/search?q=" + quote("单车径") + "&category=" + quote("不存在的栏目"), lang))
+    empty = text_of(re.search(r'<div class="empty">(.*?)</div>', html, re.S).group(1))
+    assert {"zh-Hans": "在所选的筛选条件下", "zh-Hant": "在所選的篩選條件下", "en": "with the filters chosen"}[lang] in empty
+    facet = re.search(r'<section class="facet" data-facet="category">(.*?)</section>', html, re.S).group(1)
+    assert re.search(r'class="on">不存在的栏目</a> <span class="count">0</span>', facet)
+    _, html = get(client, with_hl("/search?q=" + quote("子虚乌有之词"), lang))
+    assert not re.search("在所选|在所選|filters chosen", html)  # no filter, no such words
 
 
 # ---- article text is never converted ----------------------------------------------

@@ -115,6 +115,16 @@ def link(path: str, **params) -> str:
     return path + ("?" + urlencode(pairs) if pairs else "")
 
 
+def keep_chosen(url: str) -> str:
+    """``url`` (a same-site path, maybe with a query) with the chosen ``hl``
+    added when the URL chose one and ``url`` names none: a redirect to a
+    target given by a form (``next``) keeps the interface language."""
+    lang = chosen()
+    if not lang or f"{PARAM}=" in url.partition("?")[2]:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode([(PARAM, lang)])
+
+
 def switch_links() -> list[dict]:
     """The language switch: the current URL with each language's ``hl``
     ({"lang", "name", "href", "current"}), the name in its own language."""

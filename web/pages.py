@@ -15,7 +15,8 @@ from markupsafe import Markup
 
 from search.fields import FACET_FIELDS
 from search.highlight import highlight_text
-from search.models import SearchRequest
+from search.models import FacetValue, SearchRequest
+from search.settings import Settings
 from search.script import content_lang
 from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
@@ -55,6 +56,15 @@ def facet_labels() -> dict[str, str]:
             "year": gettext("年份")}
 
 
+def site_name() -> str:
+    """The site's name: ``SEARCH_SITE_NAME`` as configured, or, left at its
+    default, that default in the interface language (新闻搜索, 新聞搜尋,
+    News search)."""
+    name = current_app.config["SEARCH_SITE_NAME"]
+    default = {f.name: f.default for f in dataclasses.fields(Settings)}["site_name"]
+    return gettext("新闻搜索") if name == default else name
+
+
 def lang_attr(article) -> Markup:
     """`` lang="zh-Hant"`` or `` lang="zh-Hans"`` for a link to an article
     (a ``Hit``, a brief dict: its ``lang``, else its title's script;
@@ -92,7 +102,7 @@ def url_with(**changes) -> str:
 
 @bp.app_context_processor
 def _globals():
-    return {"url_with": url_with, "count_text": count_text, "took_text": took_text, "site_name": current_app.config["SEARCH_SITE_NAME"],
+    return {"url_with": url_with, "count_text": count_text, "took_text": took_text, "site_name": site_name(),
             "RANGE_LABELS": range_labels(), "SORT_LABELS": sort_labels(), "FACET_LABELS": facet_labels()}
 
 
@@ -140,9 +150,14 @@ def search_page():
     active = {name: getattr(req, name) for name in FILTERS if getattr(req, name)}
     # Facet values as the engine compares them: 众闻 selected marks 眾聞.
     active_keys = {name: {value_key(v) for v in values} for name, values in active.items()}
+    filtered = bool(active or request.args.get("range") or request.args.get("from") or request.args.get("to"))
+    # A chosen value that counts nothing here is still listed (with 0) so it can be seen and cleared.
+    facets = {name: values + [FacetValue(v, 0) for v in active.get(name, ())
+                              if value_key(v) not in {value_key(f.value) for f in values}]
+              for name, values in result.facets.items()}
     broader = []
     if result.total == 0:
-        if active or request.args.get("range") or request.args.get("from") or request.args.get("to"):
+        if filtered:
             broader.append((gettext("去掉筛选条件再搜"), url_with(**{k: None for k in (*FILTERS, "range", "from", "to")})))
         if any(c in req.q for c in '"“”「」'):
             plain = req.q
@@ -163,7 +178,8 @@ def search_page():
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, reading=reading, active=active, broader=broader,
-        bars=bars, active_keys=active_keys, more_facets=more_facets, value_key=value_key,
+        bars=bars, active_keys=active_keys, more_facets=more_facets, value_key=value_key, facets=facets,
+        filtered=filtered,
         export_link=export_link, staff=bool(session.get("staff")),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
@@ -210,7 +226,7 @@ def staff_login():
         resp.status_code = 403
         return resp
     staff_sessions.sign_in(auth.digest(token))
-    return redirect(target, code=303)
+    return redirect(i18n.keep_chosen(target), code=303)
 
 
 @bp.post("/staff/logout")
