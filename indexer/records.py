@@ -24,6 +24,11 @@ from search.errors import SearchServiceError
 
 OPTIONAL_STR = ("category", "source", "author", "url", "lang")
 KNOWN = {"id", "title", "body", "published", "tags", "photo_credits", *OPTIONAL_STR}
+# Other fields a record may carry that are kept with it (``Article.extra``).
+KEPT_EXTRA = ("summary", "duplicate_ids", "updated")
+# Every field an article takes: the write API refuses any other (a typo such
+# as "publshed" would otherwise be dropped in silence); files may carry more.
+FIELDS = frozenset(KNOWN) | frozenset(KEPT_EXTRA)
 MAX_ID_LENGTH = ids.MAX_ID_LENGTH
 MAX_DEPTH = 32  # nesting levels of a record's JSON (an article needs 3)
 
@@ -170,8 +175,7 @@ def to_article(data: dict, acknowledged: bool = False, removed: list | None = No
         problems.append("'photo_credits' must be a list of strings")
     if problems:
         raise RecordError("; ".join(problems))
-    extra = {k: v for k, v in data.items() if k not in KNOWN}
-    extra = {k: extra[k] for k in ("summary", "duplicate_ids", "updated") if k in extra}
+    extra = {k: data[k] for k in KEPT_EXTRA if k in data}
     stripped = furniture.strip(clean_text(body))
     if removed is not None:
         removed.extend(stripped.removed)

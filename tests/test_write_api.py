@@ -98,6 +98,39 @@ def test_validation_lists_every_bad_field(live):
     assert resp.status_code == 400
 
 
+def test_a_misspelt_field_is_refused_and_other_fields_are_named(live):
+    client = live["client"]
+    resp = client.put("/api/articles/w-typo", headers=STAFF,
+                      json={"title": "标题", "publshed": "2024-01-01", "catgory": "财经"})
+    assert resp.status_code == 400
+    assert resp.get_json()["errors"] == ["unknown field 'catgory' (did you mean 'category'?)",
+                                         "unknown field 'publshed' (did you mean 'published'?)"]
+    assert client.get("/api/articles/w-typo").status_code == 404  # nothing stored
+    # A CMS's own fields are not misspellings: stored without them, and named.
+    resp = client.put("/api/articles/w-cms", headers=STAFF,
+                      json={"title": "标题", "body": "正文。", "categories": ["财经"], "origin_file": "x.json"})
+    assert resp.status_code == 201 and resp.get_json()["ignored_fields"] == ["categories", "origin_file"]
+    resp = client.post("/api/articles:bulk", headers=STAFF, data='{"id": "b-1", "title": "甲", "archived_at": 1}\n'
+                       '{"id": "b-2", "title": "乙", "publshed": "2024-01-01"}\n')
+    body = resp.get_json()
+    assert (body["accepted"], body["ignored_fields"]) == (1, ["archived_at"])
+    assert body["rejected"] == [{"line": 2, "id": "b-2",
+                                 "errors": ["unknown field 'publshed' (did you mean 'published'?)"]}]
+
+
+@pytest.mark.parametrize("kind", ["text/html", "multipart/form-data", "application/xml"])
+def test_a_body_that_says_it_is_not_json_is_a_415(live, kind):
+    for method, url in (("PUT", "/api/articles/w-html"), ("POST", "/api/articles:bulk")):
+        resp = live["client"].open(url, method=method, headers={**STAFF, "Content-Type": kind},
+                                   data='{"title": "标题"}')
+        assert resp.status_code == 415 and "must be JSON" in resp.get_json()["error"], (method, kind)
+    # curl -d sends application/x-www-form-urlencoded unless told otherwise: read as JSON.
+    resp = live["client"].put("/api/articles/w-curl", headers={**STAFF, "Content-Type":
+                                                             "application/x-www-form-urlencoded"},
+                              data='{"title": "标题", "body": "正文。"}')
+    assert resp.status_code == 201
+
+
 def test_bulk_keeps_the_good_lines_and_reports_the_bad(live, sample_records):
     good = [article(sample_records, 600 + i, f"b-{i}") for i in range(3)]
     lines = [json.dumps(good[0], ensure_ascii=False), "{broken", json.dumps(good[1], ensure_ascii=False),

@@ -158,7 +158,11 @@ WRITE_RESULT = {
                    "problem": {"type": "string", "description": "why a stored change is not readable yet "
                                                                 "(a damaged index: it comes back with the rebuild)"},
                    "accepted": {"type": "integer"},
-                   "rejected": {"type": "array", "items": {"type": "object"}}},
+                   "rejected": {"type": "array", "items": {"type": "object"}},
+                   "ignored_fields": {"type": "array", "items": {"type": "string"},
+                                      "description": "fields of the article(s) that an article does not take: "
+                                                     "accepted, not stored (a field that looks like a misspelling "
+                                                     "of one it takes, such as 'publshed', is a 400 instead)"}},
 }
 ARTICLE_IN = {
     "type": "object", "required": ["title"],

@@ -22,13 +22,14 @@ that cannot commit answers 503 with ``Retry-After``, never 500.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 
 from flask import Blueprint, current_app, jsonify, request
 
 from indexer import ids
 from indexer.article_store import ArticleStore
 from indexer.html_pages import page_record
-from indexer.records import RecordError, parse_json, to_article
+from indexer.records import FIELDS, RecordError, parse_json, to_article
 
 from . import auth
 from .api import _engine, error
@@ -51,7 +52,7 @@ def _validate(data, doc_id: str | None = None) -> tuple[dict | None, list[str]]:
     if not isinstance(data, dict):
         return None, ["the body must be a JSON object (an article)"]
     record = dict(data)
-    problems = []
+    problems = [f"unknown field {name!r} (did you mean {known!r}?)" for name, known in _misspelt(record)]
     if doc_id is not None:
         if "id" in record and record["id"] != doc_id:
             problems.append(f"'id' in the body ({record['id']!r}) differs from the URL ({doc_id!r})")
@@ -61,6 +62,30 @@ def _validate(data, doc_id: str | None = None) -> tuple[dict | None, list[str]]:
     except RecordError as exc:
         problems.extend(str(exc).split("; "))
     return (None if problems else record), problems
+
+
+# How close an unknown field must be to an article's field to be taken for
+# a misspelling of it (difflib's ratio: "publshed"/"published" 0.94,
+# "catgory"/"category" 0.93; a CMS's own "categories" 0.78, "origin_file"
+# far below).  Chosen, not measured.
+MISSPELT = 0.85
+
+
+def _misspelt(record: dict) -> list[tuple[str, str]]:
+    """(field, the article field it misspells) for each unknown field of
+    ``record`` that is one: a 400, since the value would be lost."""
+    out = []
+    for name in sorted(set(record) - FIELDS, key=str):
+        close = difflib.get_close_matches(str(name), sorted(FIELDS), n=1, cutoff=MISSPELT)
+        if close:
+            out.append((name, close[0]))
+    return out
+
+
+def ignored_fields(record: dict) -> list[str]:
+    """The fields of ``record`` an article does not take (a CMS's own
+    metadata), named in the answer: accepted, not stored."""
+    return sorted((str(k) for k in set(record) - FIELDS), key=str)
 
 
 def _index_damage() -> str | None:
@@ -102,7 +127,25 @@ def _leading_slash():
 
 
 class BodyEncoding(SearchServiceError, status=415):
-    """The body is sent in a content coding the write API does not read."""
+    """The body is sent in a content coding or type the write API does not read."""
+
+
+# Content types a JSON body may come with.  application/x-www-form-urlencoded
+# is curl's default for -d/--data-binary (the README's bulk example sends
+# no Content-Type): such a body is read as JSON, and refused if it is not.
+JSON_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "application/json-seq",
+              "text/plain", "application/x-www-form-urlencoded")
+
+
+def _json_body_type() -> None:
+    """Raises BodyEncoding when the request says its body is something
+    other than JSON (an HTML page, a form): it is not read as JSON anyway.
+    No Content-Type at all is read as JSON, as curl sends it."""
+    kind = request.mimetype
+    if kind and kind not in JSON_TYPES and not kind.endswith("+json"):
+        raise BodyEncoding(f"the body must be JSON (Content-Type application/json"
+                           f"{', or application/x-ndjson for a bulk upload' if request.path.endswith(':bulk') else ''}"
+                           f"), not {kind!r}")
 
 
 def _body() -> bytes:
@@ -110,6 +153,8 @@ def _body() -> bytes:
     (which many Windows tools write; RFC 8259 lets a reader ignore it).
     Raises BodyEncoding for a ``Content-Encoding`` other than identity:
     a gzip body would otherwise be reported as "not UTF-8"."""
+    if request.path.startswith("/api/articles"):  # the article writes: JSON; /api/pages: HTML
+        _json_body_type()
     coding = request.headers.get("Content-Encoding", "").strip().lower()
     if coding not in ("", "identity"):
         raise BodyEncoding(f"Content-Encoding {coding!r} is not supported: send the body uncompressed "
@@ -135,7 +180,8 @@ def put_article(doc_id):
     store = _store()
     created = store.get(doc_id) is None
     seq = store.put([record], principal=auth.principal())
-    return _answer(seq, {"id": doc_id}, created=created)
+    ignored = ignored_fields(record)
+    return _answer(seq, {"id": doc_id, **({"ignored_fields": ignored} if ignored else {})}, created=created)
 
 
 @bp.delete("/api/articles/<path:doc_id>")
@@ -187,7 +233,9 @@ def bulk():
         resp.status_code = 400
         return resp
     seq = _store().put(records, principal=auth.principal())
-    return _answer(seq, {"accepted": len(records), "rejected": rejected})
+    ignored = sorted({name for r in records for name in ignored_fields(r)})
+    return _answer(seq, {"accepted": len(records), "rejected": rejected,
+                         **({"ignored_fields": ignored} if ignored else {})})
 
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
