@@ -13,11 +13,20 @@ Precision first: a line is removed only when it is a heading of that class
 (the whole line, optionally bracketed ``【相關閱讀】`` and followed by a
 colon), a headline listed under such a heading, or a heading followed by a
 colon and one headline (``相關報道： 某某事件　三大疑團``).  A list ends at
-the first line that reads as prose (a sentence end ``。``, or longer than
-``MAX_HEADLINE``), at an editor / source credit line (``（责任编辑：某某）``
-stays: bylines are read from it), or at the end of the body.  Headings are
-matched on the Simplified form of each character (OpenCC, one character at a
-time, so positions stay), so Traditional forms need no list of their own.
+the first line that is not headline-shaped: prose (a ``。``, longer than
+``MAX_HEADLINE``, ending ``：，；、``), a pull quote standing alone
+(``「……」``, unless list-marked), or a credit or source line in either
+script (``bylines.is_credit_line``, the byline extractor's own recogniser:
+``文／李明``, ``記者 李明``, ``（本报记者 李明 报道）``, ``（责任编辑：某某）`` all
+stay, so bylines are still read from them).  A list that prose follows
+(mid-body) asks more of its items, since a subheading, a question or a
+quote may open the next part of the story: a list mark, or a headline's
+form (two parts set apart by a space, a ``【】`` / ``《》`` tag, a bar);
+the list ends at the first line without one (``记者手记``,
+``為什麼會這樣？``, ``「我們會繼續努力」`` stay).  All patterns are
+Simplified only and are matched on the line folded one character at a time
+to Simplified (``search.normalize.simplified_chars``: same length, so
+positions stay); Traditional text needs no list of its own.
 
 Photo credits (``图片来源：`` / ``圖片來源：`` / ``照片來源：`` / ``图源：`` ...
 followed by a short name) are taken out of the text and returned as
@@ -78,9 +87,6 @@ _OPENER = re.compile(
     r"据(?:介绍|了解|悉|报道|报导|统计|称|说|新华社|媒体|官方|消息|记者|调查|通报|初步|报)"
     r"|近日|日前|今天|今日|昨天|昨日|当天|当日|目前|此前|此外|另外|另据|同时|随后"
     r"|与此同时|本报讯|\d{1,2}月\d{1,2}日")
-# Sentence punctuation right before a closing quote ends a quoted sentence
-# (他說：「我們會繼續。」): prose, not a headline.
-_QUOTED_SENTENCE_END = re.compile(r"[。！？!?…][」』”\"’']+$")
 _WHOLE_QUOTE = re.compile(r"^[「『“\"].*[」』”\"]$")
 # What gives a short line the form of a listed headline rather than a
 # subheading or a line of the story: two parts set apart by a space
@@ -114,19 +120,21 @@ class Stripped:
 _folded = simplified_chars  # ``line`` with each character in its Simplified form (same length)
 
 
+def _headline_text(text: str) -> bool:
+    """Could ``text`` be a headline: short, no ``。``, not ending as a clause
+    does (``：，；、``), not a credit or source line (``bylines.is_credit_line``)?"""
+    text = text.strip()
+    return (0 < len(text) <= MAX_HEADLINE and "。" not in text
+            and not text.endswith(("：", ":", "，", ",", "；", ";", "、")) and not is_credit_line(text))
+
+
 def _headline_like(line: str) -> bool:
     """Has ``line`` (a whole line, list mark included) the shape of a listed
-    headline: short, no ``。``, not ending as a clause does (``：，；、``), not a
-    quoted sentence (``「……。」``), not a quotation alone unless list-marked,
-    and not a credit or source line (``bylines.is_credit_line``)?"""
+    headline: ``_headline_text``, and not a quotation alone (``「……」``, a
+    pull quote of the story) unless list-marked?"""
     text = line.strip()
-    marked = _LIST_MARK.match(text)
     item = _LIST_MARK.sub("", text).strip()
-    return (0 < len(item) <= MAX_HEADLINE and "。" not in item
-            and not item.endswith(("：", ":", "，", ",", "；", ";", "、"))
-            and not _QUOTED_SENTENCE_END.search(item)
-            and (bool(marked) or not _WHOLE_QUOTE.match(item))
-            and not is_credit_line(text))
+    return _headline_text(item) and (bool(_LIST_MARK.match(text)) or not _WHOLE_QUOTE.match(item))
 
 
 def _headline_form(line: str) -> bool:
@@ -157,7 +165,7 @@ def _heading(line: str):
     # colon or bracket before the rest: not a heading
     if m.group("h") and not m.group("colon"):
         return False, None
-    return (True, rest) if _headline_like(rest) else (False, None)
+    return (True, rest) if _headline_text(rest) else (False, None)
 
 
 def _photo_credits(line: str) -> tuple[str, list[str], int]:

@@ -47,7 +47,8 @@ def test_surviving_recommendation_block_is_dropped():
     """A list that survives extraction goes with the cleaning every input path shares."""
     from indexer.records import to_article
 
-    text = "正文第一段，讲述事件的经过和各方的回应，内容足够长，不会被当作链接列表。\n相关阅读\n短链接一\n短链接二\n" \
+    # items in a headline's form: a list that prose follows keeps a bare short line (a subheading)
+    text = "正文第一段，讲述事件的经过和各方的回应，内容足够长，不会被当作链接列表。\n相关阅读\n- 短链接一\n短链接二　官方回应\n" \
            "这是正文后面又一段很长的文字，说明事件的后续安排以及相关部门接下来的工作计划和时间表，欢迎广大市民监督。"
     kept = to_article({"id": "p", "title": "标题", "body": text}).body.split("\n")
     assert len(kept) == 2 and "相关阅读" not in kept and "短链接一" not in kept
