@@ -7,7 +7,9 @@ names the people the outlet credited: a reporter's stand-up line
 a report line (``本报记者 李某 报道：…``, ``通讯员 王某 记者 李某 报道``), an
 editor line (``（视频编辑：甲 文字编辑：乙）``) or a credit line or block
 (``文／某某``, ``主筆 | 某某``, ``【撰文：註冊藥劑師某某】``, ``【撰文：某某／攝影：某某】``).
-``extract`` reads those; ``enrich`` fills an article's empty ``author`` /
+``extract`` reads those; ``is_credit_line`` says whether one line is such a
+credit (the page-furniture cleaning, ``furniture.strip``, asks it so that it
+never deletes one); ``enrich`` fills an article's empty ``author`` /
 ``source`` from them and never replaces a value the record carries.  A
 dateline's place and day (``北京``, ``11月28日``) go to ``Credits.place`` /
 ``Credits.date``, never to the names.

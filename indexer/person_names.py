@@ -5,8 +5,10 @@ or a transliteration joined by ``·``; honorifics, titles after a name and
 job descriptors before it are stripped where a credit label says a person
 follows.
 
-Traditional names are checked against the Simplified surname list through
-the project's OpenCC fold (``search.normalize.to_simplified``).  Only the
+Traditional names are checked against the Simplified lists (surnames,
+stop words, honorifics, titles) through the project's OpenCC fold
+(``simplified``: same length as the name, so offsets found on the fold cut
+the name as written); no list holds Traditional forms of its own.  Only the
 standard library's ``re`` is used.
 """
 
