@@ -7,7 +7,9 @@ names the people the outlet credited: a reporter's stand-up line
 a report line (``本报记者 李某 报道：…``, ``通讯员 王某 记者 李某 报道``), an
 editor line (``（视频编辑：甲 文字编辑：乙）``) or a credit line or block
 (``文／某某``, ``主筆 | 某某``, ``【撰文：註冊藥劑師某某】``, ``【撰文：某某／攝影：某某】``).
-``extract`` reads those; ``enrich`` fills an article's empty ``author`` /
+``extract`` reads those; ``is_credit_line`` says whether one line is such a
+credit (the page-furniture cleaning, ``furniture.strip``, asks it so that it
+never deletes one); ``enrich`` fills an article's empty ``author`` /
 ``source`` from them and never replaces a value the record carries.  A
 dateline's place and day (``北京``, ``11月28日``) go to ``Credits.place`` /
 ``Credits.date``, never to the names.
@@ -284,6 +286,31 @@ def extract(title: str, body: str) -> Credits:
                    place=place, date=date)
 
 
+# A labelled line that credits someone even when the name is not read as one
+# (a Latin-script name, a pen name) or names a source: 記者 Lewis Wong,
+# （來源：某報）.  Any role label of ``_ROLES`` (or 来源 / 出处) at the line's
+# start, after an optional bracket, followed by a colon, slash or bar.
+_LABELLED_LINE = re.compile(
+    rf"^[（(【\[〔［]?[ \t\u3000]*(?:(?:{'|'.join(_ROLES.values())}|[来來]源|出[处處]|作者)"
+    r"(?:[／/、及&＆](?:" + "|".join(_ROLES.values()) + r"))*)[ \t\u3000]*[：:／/|｜]")
+
+
+def is_credit_line(line: str) -> bool:
+    """Is ``line`` (one paragraph, either script) a credit or source line:
+    one that ``extract`` reads a name from when it stands alone (``文／李明``,
+    ``主筆 | 李明``, ``記者 李明``, ``（本报记者 李明 报道）``, ``撰稿：李明``,
+    ``（责任编辑：易佳）``), or a line starting with a role / source label and a
+    colon, slash or bar (``記者：Lewis Wong``, ``（來源：某報）``)?  The one
+    recogniser shared with the page-furniture cleaning (``furniture.strip``
+    never deletes such a line).  Raises nothing."""
+    text = (line or "").strip()
+    if not text:
+        return False
+    if _LABELLED_LINE.match(text):
+        return True
+    return bool(extract("", text).found)
+
+
 def enrich(article: Article, credits: Credits | None = None) -> Article:
     """A copy of ``article`` with ``author`` / ``source`` filled from the text
     where the record has none.  A value the record carries is never replaced
@@ -298,4 +325,4 @@ def enrich(article: Article, credits: Credits | None = None) -> Article:
     return dataclasses.replace(article, **changes)
 
 
-__all__ = ["AUTHOR_SEPARATOR", "Credit", "Credits", "clean_name", "enrich", "extract"]
+__all__ = ["AUTHOR_SEPARATOR", "Credit", "Credits", "clean_name", "enrich", "extract", "is_credit_line"]

@@ -13,11 +13,20 @@ Precision first: a line is removed only when it is a heading of that class
 (the whole line, optionally bracketed ``【相關閱讀】`` and followed by a
 colon), a headline listed under such a heading, or a heading followed by a
 colon and one headline (``相關報道： 某某事件　三大疑團``).  A list ends at
-the first line that reads as prose (a sentence end ``。``, or longer than
-``MAX_HEADLINE``), at an editor / source credit line (``（责任编辑：某某）``
-stays: bylines are read from it), or at the end of the body.  Headings are
-matched on the Simplified form of each character (OpenCC, one character at a
-time, so positions stay), so Traditional forms need no list of their own.
+the first line that is not headline-shaped: prose (a ``。``, longer than
+``MAX_HEADLINE``, ending ``：，；、``), a pull quote standing alone
+(``「……」``, unless list-marked), or a credit or source line in either
+script (``bylines.is_credit_line``, the byline extractor's own recogniser:
+``文／李明``, ``記者 李明``, ``（本报记者 李明 报道）``, ``（责任编辑：某某）`` all
+stay, so bylines are still read from them).  A list that prose follows
+(mid-body) asks more of its items, since a subheading, a question or a
+quote may open the next part of the story: a list mark, or a headline's
+form (two parts set apart by a space, a ``【】`` / ``《》`` tag, a bar);
+the list ends at the first line without one (``记者手记``,
+``為什麼會這樣？``, ``「我們會繼續努力」`` stay).  All patterns are
+Simplified only and are matched on the line folded one character at a time
+to Simplified (``search.normalize.simplified_chars``: same length, so
+positions stay); Traditional text needs no list of its own.
 
 Photo credits (``图片来源：`` / ``圖片來源：`` / ``照片來源：`` / ``图源：`` ...
 followed by a short name) are taken out of the text and returned as
@@ -36,11 +45,12 @@ rules on the real corpora.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 
-from search.normalize import to_simplified
+from search.normalize import simplified_chars
+
+from .bylines import is_credit_line
 
 MAX_HEADLINE = 80  # characters: a listed headline is shorter; longer is prose
 MAX_CREDIT = 40  # characters: a photo credit is a short name (an outlet, a person, a site) ...
@@ -64,21 +74,24 @@ _HEADING_LINE = re.compile(
     rf"\s*(?(h)|[:：﹕]?)\s*(?P<rest>.*?){_MARKS}$")
 _HEADING_START = re.compile(rf"^{_MARKS}[【\[〔［]?(?:{_HEADING_ALT})")
 _LIST_MARK = re.compile(r"^(?:[-–—•·●○◆◇■□▪▶►>*＊]|\d{1,2}\s*[.、)）]|[（(]\d{1,2}[)）])\s*")
-_CREDIT_LINE = re.compile(  # editor / source lines end a list and stay (bylines reads them)
-    r"^[（(【\[]?\s*(?:责任编辑|責任編輯|编辑|編輯|网络编辑|網絡編輯|来源|來源|记者|記者|通讯员|通訊員|撰文|摄影|攝影)"
-    r"\s*[:：/／]")
-
-_PHOTO_LABEL = r"(?:[图圖]片|照片|[图圖]像)(?:[来來]源|提供|[来來]自)|[图圖]源"
+# Patterns below are Simplified only: they are matched on the line folded one
+# character at a time (``simplified_chars``: same length, same offsets).
+_PHOTO_LABEL = r"(?:图片|照片|图像)(?:来源|提供|来自)|图源"
+_PHOTO_HINT = re.compile("[图圖照]")  # every photo label holds one: other lines are not folded
 _PHOTO = re.compile(rf"(?:(?<=^)|(?<=[。！？!?；;）)】」』\s]))(?P<open>[（(【\[])?\s*(?:{_PHOTO_LABEL})\s*[:：﹕]\s*")
 _CREDIT_STOP = re.compile(r"[。，；！？、\u3000]| {2,}|$")
 _CLOSE = {"（": "）", "(": ")", "【": "】", "[": "]"}
 # Where a sentence glued to a credit starts (chosen, not measured): a
 # reporting verb after 据, a time word, a connective, or a date.
 _OPENER = re.compile(
-    r"[据據](?:介绍|介紹|了解|悉|报道|報道|报导|報導|统计|統計|称|稱|说|說|新华社|新華社|媒体|媒體|官方|消息|记者|記者"
-    r"|调查|調查|通报|通報|初步|报|報)"
-    r"|近日|日前|今天|今日|昨天|昨日|当天|當天|当日|當日|目前|此前|此外|另外|另据|另據|同时|同時|随后|隨後"
-    r"|与此同时|與此同時|本报讯|本報訊|\d{1,2}月\d{1,2}日")
+    r"据(?:介绍|了解|悉|报道|报导|统计|称|说|新华社|媒体|官方|消息|记者|调查|通报|初步|报)"
+    r"|近日|日前|今天|今日|昨天|昨日|当天|当日|目前|此前|此外|另外|另据|同时|随后"
+    r"|与此同时|本报讯|\d{1,2}月\d{1,2}日")
+_WHOLE_QUOTE = re.compile(r"^[「『“\"].*[」』”\"]$")
+# What gives a short line the form of a listed headline rather than a
+# subheading or a line of the story: two parts set apart by a space
+# (醫管局外判請護士　中介公司為兩大集團), a tag in 【】 / 《》, a bar.
+_HEADLINE_FORM = re.compile(r"\S[ \u3000]+\S|【[^】]+】|《[^》]+》|[|｜]")
 
 
 @dataclass(frozen=True)
@@ -104,22 +117,36 @@ class Stripped:
     removed: list[Removal] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=65536)
-def _fold_char(ch: str) -> str:
-    s = to_simplified(ch)
-    return s if len(s) == 1 else ch
+_folded = simplified_chars  # ``line`` with each character in its Simplified form (same length)
 
 
-def _folded(line: str) -> str:
-    """``line`` with each character in its Simplified form (same length)."""
-    return "".join(_fold_char(c) for c in line)
-
-
-def _headline_like(text: str) -> bool:
-    """A listed headline: short, not a sentence of prose, not a credit line."""
+def _headline_text(text: str) -> bool:
+    """Could ``text`` be a headline: short, no ``。``, not ending as a clause
+    does (``：，；、``), not a credit or source line (``bylines.is_credit_line``)?"""
     text = text.strip()
-    return (0 < len(text) <= MAX_HEADLINE and "。" not in text and not text.endswith(("：", ":", "，", ",", "；"))
-            and not _CREDIT_LINE.match(text))
+    return (0 < len(text) <= MAX_HEADLINE and "。" not in text
+            and not text.endswith(("：", ":", "，", ",", "；", ";", "、")) and not is_credit_line(text))
+
+
+def _headline_like(line: str) -> bool:
+    """Has ``line`` (a whole line, list mark included) the shape of a listed
+    headline: ``_headline_text``, and not a quotation alone (``「……」``, a
+    pull quote of the story) unless list-marked?"""
+    text = line.strip()
+    item = _LIST_MARK.sub("", text).strip()
+    return _headline_text(item) and (bool(_LIST_MARK.match(text)) or not _WHOLE_QUOTE.match(item))
+
+
+def _headline_form(line: str) -> bool:
+    """The stricter shape asked of the items of a list that prose follows
+    (where a subheading, a question or a quote may open the next part of the
+    story): headline-shaped, and list-marked or in a headline's form
+    (``_HEADLINE_FORM``); a line ending ``？`` ``！`` or a quote needs the
+    mark, a space between parts or a tag, not a colon alone."""
+    text = line.strip()
+    if not _headline_like(text):
+        return False
+    return bool(_LIST_MARK.match(text) or _HEADLINE_FORM.search(_LIST_MARK.sub("", text)))
 
 
 def _heading(line: str):
@@ -138,20 +165,23 @@ def _heading(line: str):
     # colon or bracket before the rest: not a heading
     if m.group("h") and not m.group("colon"):
         return False, None
-    return (True, rest) if _headline_like(rest) else (False, None)
+    return (True, rest) if _headline_text(rest) else (False, None)
 
 
 def _photo_credits(line: str) -> tuple[str, list[str], int]:
     """``line`` without its photo credits, the credits, and the characters removed."""
     credits: list[str] = []
+    if not _PHOTO_HINT.search(line):
+        return line.strip(), credits, 0
+    folded = _folded(line)  # patterns match the folded line; text is cut from ``line``
     out, pos, removed = [], 0, 0
-    for m in _PHOTO.finditer(line):
+    for m in _PHOTO.finditer(folded):
         if m.start() < pos:
             continue
         start = m.end()
         stop = _CREDIT_STOP.search(line, start)
         end = stop.start()
-        opener = _OPENER.search(line, start + 1, end)  # a credit has at least one character
+        opener = _OPENER.search(folded, start + 1, end)  # a credit has at least one character
         if opener:
             end = opener.start()
         close = _CLOSE.get(m.group("open") or "")
@@ -180,6 +210,26 @@ def _photo_credits(line: str) -> tuple[str, list[str], int]:
     return "".join(out).strip(), credits, removed
 
 
+def _list_end(lines: list[str], start: int) -> int:
+    """Where the list whose first item is ``lines[start]`` ends (an index into
+    ``lines``): at the first line that is not headline-shaped (``_headline_like``;
+    further headings continue the list).  When prose follows the list (it is
+    mid-body, not ended by the body's end or a credit line), its items must
+    also have a headline's form (``_headline_form``): the list ends at the
+    first line that has not, so a subheading, a question or a quote that opens
+    the next part of the story stays."""
+    def end(shape) -> int:
+        j = start
+        while j < len(lines) and (_heading(lines[j].strip())[0] or shape(lines[j])):
+            j += 1
+        return j
+
+    j = end(_headline_like)
+    if j < len(lines) and not is_credit_line(lines[j]):
+        j = end(_headline_form)
+    return j
+
+
 def strip(body: str) -> Stripped:
     """``body`` (paragraphs on their own lines, as ``clean.clean_text``
     gives it) without photo credits, related-story lists and related-story
@@ -196,15 +246,8 @@ def strip(body: str) -> Stripped:
             i += 1
             continue
         if is_heading:
-            j, chars = i + 1, len(line)
-            while j < len(lines):
-                text = lines[j].strip()
-                heading, _ = _heading(text)
-                if not heading and not _headline_like(_LIST_MARK.sub("", text)):
-                    break
-                chars += len(lines[j])
-                j += 1
-            result.removed.append(Removal("related_list", j - i, chars))
+            j = _list_end(lines, i + 1)
+            result.removed.append(Removal("related_list", j - i, sum(len(x) for x in lines[i:j])))
             i = j
             continue
         text, credits, removed = _photo_credits(line)

@@ -19,7 +19,15 @@ input path shares (``furniture.strip``, called by ``records.to_article``).
   name (``www.`` left out).
 * The id: the page's canonical URL (``<link rel="canonical">``, else
   ``og:url``) without its scheme, so a page saved twice is one article;
-  ``page_record``'s caller may give the URL; else the file name.
+  ``page_record``'s caller may give the URL; else the file name.  One URL,
+  one id (``page_url``): a relative canonical link (``/news/1.html``) is
+  resolved against the page's absolute URL (the caller's, else ``og:url``;
+  none: the page has no URL); scheme and host are lower-cased (they are
+  case-insensitive: ``HTTPS://Example.com/a`` is ``example.com/a``); and
+  percent-encoded UTF-8 is decoded (``/news/%E6%B8%AF`` is ``/news/港``:
+  a Chinese slug is an id of its own length, not three times it) unless it
+  decodes to whitespace, control or invalid characters.  The id rule
+  (``indexer/ids.py``) then applies unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+import unicodedata
+from urllib.parse import unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 from . import bylines
 from .sources import RawRecord
@@ -92,7 +101,7 @@ def page_record(raw: bytes | str, location: str, url: str | None = None) -> tupl
         tree = lxml_html.fromstring(raw if isinstance(raw, bytes) else raw.encode("utf-8"))
     except Exception as exc:  # noqa: BLE001 - trafilatura read it; lxml alone may still refuse
         return None, f"not a readable HTML page: {exc}"
-    url = url or _canonical(tree) or meta.get("url") or None
+    url = page_url(url, _canonical(tree), _meta(tree, "og:url"), meta.get("url"))
     stem = os.path.splitext(os.path.basename(location))[0]
     record = {
         "id": _id_from(url) or stem,
@@ -140,7 +149,69 @@ def _canonical(tree) -> str | None:
     for node in tree.iter("link"):
         if "canonical" in (node.get("rel") or "").lower().split() and (node.get("href") or "").strip():
             return node.get("href").strip()
-    return _meta(tree, "og:url")
+    return None
+
+
+def _absolute(url: str | None) -> bool:
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def page_url(given: str | None, *found: str | None) -> str | None:
+    """The page's URL, normalised (see the module docstring): ``given`` (the
+    caller's, absolute) when there is one, else the first of ``found`` (the
+    page's canonical link, ``og:url``, ...), resolved against the first
+    absolute URL among ``given`` and ``found`` when it is relative.  None when
+    there is no URL, or only relative ones with nothing to resolve them
+    against (the caller must then give the URL)."""
+    candidates = [u.strip() for u in (given, *found) if u and u.strip()]
+    if not candidates:
+        return None
+    base = next((u for u in candidates if _absolute(u)), None)
+    first = candidates[0]
+    if not _absolute(first):
+        if base is None:
+            return None
+        try:
+            first = urljoin(base, first)
+        except ValueError:
+            return None
+        if not _absolute(first):
+            return None
+    return _normal_url(first)
+
+
+# Runs of percent-encoded non-ASCII bytes: UTF-8 text (ASCII escapes such as %2F are never in a run).
+_ENCODED_UTF8 = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")
+
+
+def _decoded(match: re.Match) -> str:
+    """The text a run of percent-encoded UTF-8 stands for, or the run itself
+    when it is not UTF-8 or decodes to a character an id may not hold."""
+    run = match.group(0)
+    try:
+        text = unquote_to_bytes(run).decode("utf-8")
+    except UnicodeDecodeError:
+        return run
+    if any(c.isspace() or unicodedata.category(c)[0] in "CZ" or c == "\ufffd" for c in text):
+        return run
+    return text
+
+
+def _normal_url(url: str) -> str:
+    """``url`` (absolute http(s)) with scheme and host lower-cased and its
+    percent-encoded UTF-8 decoded (``_decoded``); ASCII escapes (``%2F``,
+    ``%20``) are kept, they change the URL's meaning or hold spaces."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    host = parts.hostname or ""
+    at = netloc.rfind("@") + 1
+    netloc = netloc[:at] + netloc[at:].lower() if host else netloc
+    return _ENCODED_UTF8.sub(_decoded, urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query,
+                                                  parts.fragment)))
 
 
 def _byline(tree) -> str | None:
@@ -173,7 +244,7 @@ def _domain(url: str | None) -> str | None:
 def _id_from(url: str | None) -> str | None:
     if not url:
         return None
-    ident = re.sub(r"^https?://", "", url).rstrip("/")
+    ident = re.sub(r"^https?://", "", url, flags=re.IGNORECASE).rstrip("/")
     # not cut to the id rule's length: a longer URL is refused by the rule (two
     # long URLs sharing their first 200 characters must not become one article)
     return ident if ident and not any(c.isspace() for c in ident) else None

@@ -5,8 +5,10 @@ or a transliteration joined by ``·``; honorifics, titles after a name and
 job descriptors before it are stripped where a credit label says a person
 follows.
 
-Traditional names are checked against the Simplified surname list through
-the project's OpenCC fold (``search.normalize.to_simplified``).  Only the
+Traditional names are checked against the Simplified lists (surnames,
+stop words, honorifics, titles) through the project's OpenCC fold
+(``simplified``: same length as the name, so offsets found on the fold cut
+the name as written); no list holds Traditional forms of its own.  Only the
 standard library's ``re`` is used.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 
-from search.normalize import to_simplified
+from search.normalize import simplified_chars, to_simplified
 
 # Common surnames (Simplified; Traditional names are folded before the check).
 # Surnames that are everyday function words or verbs (但 由 都 来 和 时 ...) are
@@ -74,17 +76,19 @@ _TITLE_PREFIX = re.compile(
 
 @functools.lru_cache(maxsize=65536)
 def simplified(text: str) -> str:
-    """``text`` folded to Simplified for the surname check, or unchanged when
-    OpenCC's conversion changes its length (a phrase mapping would misalign
-    the characters checked)."""
+    """``text`` folded to Simplified for the name checks, always of
+    ``text``'s length: OpenCC's conversion of the whole text, or one
+    character at a time when that changes the length (a phrase mapping
+    would misalign the characters checked)."""
     converted = to_simplified(text)
-    return converted if len(converted) == len(text) else text
+    return converted if len(converted) == len(text) else simplified_chars(text)
 
 
 # "劉先生", "黎太": a surname and an honorific is how some readers sign, but
 # it is no name (and would merge every Mr Lau into one facet value).
-_HONORIFICS = ("先生", "小姐", "女士", "太太", "师傅", "師傅", "老师", "老師", "妈妈", "媽媽", "爸爸", "婆婆",
-               "伯伯", "博士", "医生", "醫生", "教授", "律师", "律師", "太", "生", "姐", "哥", "伯", "婆", "嫂", "仔",
+# Simplified only: checked on the folded name (劉師傅 -> 刘师傅).
+_HONORIFICS = ("先生", "小姐", "女士", "太太", "师傅", "老师", "妈妈", "爸爸", "婆婆",
+               "伯伯", "博士", "医生", "教授", "律师", "太", "生", "姐", "哥", "伯", "婆", "嫂", "仔",
                "君")  # 吳君: "Mr Ng", a pen name
 
 
@@ -120,8 +124,9 @@ def clean_name(token: str) -> str | None:
 
 # Titles and honorifics written after a name in a credit: 張某師傅, 吳某醫生,
 # 馮某博士 (the name stays; a surname alone with one is no name: 朱老師).
-_TRAILING_TITLES = ("医生", "醫生", "医师", "醫師", "师傅", "師傅", "姑娘", "博士", "教授", "律师", "律師",
-                    "牧师", "牧師", "神父", "先生", "女士", "小姐", "老师", "老師", "议员", "議員")
+# Simplified only: compared with the folded token (張某師傅 -> 张某师傅).
+_TRAILING_TITLES = ("医生", "医师", "师傅", "姑娘", "博士", "教授", "律师",
+                    "牧师", "神父", "先生", "女士", "小姐", "老师", "议员")
 # What a descriptor before a name ends with: a job or office (註冊藥劑師劉某,
 # 深水埗區議員何某, 專科吳某, 前主席陳某), checked on the Simplified form.
 _DESCRIPTOR_END = re.compile(r"(?:师|员|长|科|生|士|家|人|者|席|事|官|授|委|导|编|笔)$")
@@ -140,8 +145,9 @@ def _strip_title(token: str, *, described: bool = False) -> str:
     if not described:
         return token
     core = token
+    simple = simplified(token)  # same length: its offsets are the token's
     for title in _TRAILING_TITLES:
-        if core.endswith(title) and len(core) > len(title) + 1:
+        if simple.endswith(title) and len(core) > len(title) + 1:
             core = core[: -len(title)]
             break
     if clean_name(core):

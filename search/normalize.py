@@ -157,6 +157,14 @@ def _char_to_simplified(ch: str) -> str:
     return converted if len(converted) == 1 else ch
 
 
+def simplified_chars(text: str) -> str:
+    """``text`` with each character in its Simplified form (OpenCC, one
+    character at a time), so the result has ``text``'s length and offsets:
+    a pattern written in Simplified only can be matched on it and the match
+    positions used on ``text``.  Characters with no one-character form stay."""
+    return "".join(_char_to_simplified(c) for c in text)
+
+
 @dataclass(frozen=True)
 class Normalized:
     """Normalised text plus the way back to the original.

@@ -346,3 +346,17 @@ def test_gold_labels_cover_the_draw_and_hold_no_text():
         strata = sample["corpora"][corpus]["strata"]
         assert sum(len(st["ids"]) for st in strata.values()) >= 150
         assert all(st["size"] >= len(st["ids"]) for st in strata.values())
+
+
+@pytest.mark.parametrize("token", ["劉師傅", "刘师傅", "陳醫生", "陈医生", "黃老師", "黄老师", "李律師", "李律师", "何媽媽"])
+def test_honorifics_are_checked_on_the_simplified_form_in_both_scripts(token):
+    assert clean_name(token) is None  # a surname and an honorific is no name, in either script
+
+
+@pytest.mark.parametrize("credit, name", [
+    ("【撰文：李志強醫師】", "李志強"), ("【撰文：李志强医师】", "李志强"),
+    ("【撰文：馮大文議員】", "馮大文"), ("【撰文：冯大文议员】", "冯大文"),
+    ("【撰文：陳小明牧師】", "陳小明"), ("【撰文：张小扬师傅】", "张小扬"),
+])
+def test_a_title_after_a_name_is_compared_on_the_simplified_form(credit, name):
+    assert names(credit + "\n" + FILLER) == (name,)

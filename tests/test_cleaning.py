@@ -133,3 +133,92 @@ def test_an_unwritable_report_is_a_clear_error(tmp_path):
                            "--report-cleaning", str(tmp_path / "no" / "such" / "dir.jsonl"), str(tmp_path / "x.jsonl")],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert done.returncode == 2 and "cannot write the cleaning report" in done.stderr
+
+
+# --- review follow-up: cleaning never deletes bylines or the story after a list ----------------------
+
+LIST = "相关阅读：\n某地新增病例4例\n某地基金发行遇冷"
+LIST_TRAD = "相關閱讀：\n某地新增病例4例\n某地基金發行遇冷"
+
+
+@pytest.mark.parametrize("credit", [
+    "文／李明", "主筆 | 李明", "記者 李明", "（记者 李明）", "（本报记者 李明 报道）", "撰稿：李明",  # the review's lines
+    "文/李明", "主笔 | 李明", "记者 李明", "（記者 李明）", "（本報記者 李明 報道）", "撰稿：李明",   # the other script
+    "攝影：李明", "【撰文：李明】", "（責任編輯：李明）", "視頻編輯：李明 文字編輯：王芳",
+])
+@pytest.mark.parametrize("listing", [LIST, LIST_TRAD])
+def test_a_credit_line_after_a_related_list_stays_and_names_the_author(credit, listing):
+    from indexer.bylines import extract
+    from indexer.records import read_article
+
+    body = "济南与两家企业签署合作协议。\n" + listing + "\n" + credit
+    assert "李明" in extract("", body).authors  # found before cleaning ...
+    a = read_article({"id": "c-1", "title": "济南签约", "body": body})
+    assert a.body.split("\n") == ["济南与两家企业签署合作协议。", credit]  # ... and after: the list went, the credit stayed
+    assert "李明" in a.author.split("、")
+
+
+@pytest.mark.parametrize("credit", ["記者：Lewis Wong", "（來源：某某日報）", "来源：新华社", "作者：許述"])
+def test_labelled_lines_without_a_readable_name_end_a_list_too(credit):
+    a = article("正文第一段。\n" + LIST_TRAD + "\n" + credit)
+    assert a.body.split("\n") == ["正文第一段。", credit]
+
+
+@pytest.mark.parametrize("line", [
+    "记者手记", "專家觀點",                               # subheadings
+    "为什么会这样？", "點解會咁？",                        # questions
+    "「我們會繼續努力」", "“我们不会放弃”",                 # pull quotes
+    "他問：為什麼會這樣？",                                # a colon is no headline form alone
+])
+@pytest.mark.parametrize("listing", [LIST, LIST_TRAD])
+def test_the_story_after_a_mid_body_list_stays(line, listing):
+    after = "第二段正文，說明後續安排。"
+    listing = listing.replace("\n某", "\n- 某")  # list-marked items: the list itself goes
+    a = article("正文第一段。\n" + listing + "\n" + line + "\n" + after)
+    assert a.body.split("\n") == ["正文第一段。", line, after]
+
+
+def test_a_mid_body_list_still_goes_when_its_items_have_a_headlines_form():
+    items = ["醫管局外判請護士　中介公司為兩大集團", "【旺角衝突案】三人被判暴動罪成", "《香港製造》修復版今屆放映",
+             "- 某地新增病例", "2. 為什麼會這樣？", "立法會｜議員提問"]
+    after = "第二段正文，說明後續安排。"
+    removed = []
+    from indexer.records import to_article
+
+    a = to_article({"id": "x", "title": "t", "body": "\n".join(["首段。", "相關報道：", *items, "記者手記", after])},
+                   removed=removed)
+    assert a.body.split("\n") == ["首段。", "記者手記", after]
+    assert [(r.kind, r.lines) for r in removed] == [("related_list", 1 + len(items))]
+
+
+def test_a_list_at_the_end_of_the_body_takes_every_headline_shaped_line():
+    """Nothing follows it to protect: bare headlines and questions go (the stricter form is asked
+    only of a list that prose follows, as in the tests above)."""
+    assert article("正文第一段。\n猜你喜歡\n某地新增病例\n為什麼會這樣？").body == "正文第一段。"
+    assert article("正文第一段。\n猜你喜歡\n某地新增病例\n為什麼會這樣？\n（责任编辑：易佳）").body == \
+        "正文第一段。\n（责任编辑：易佳）"
+    # a pull quote alone is story: the list before it is mid-body, its bare items stay
+    assert article("正文第一段。\n猜你喜歡\n某地新增病例\n「一條大河」").body == "正文第一段。\n某地新增病例\n「一條大河」"
+
+
+@pytest.mark.parametrize("line, text, credit", [
+    ("圖像來源：新華社據介紹，雙方將合作。", "據介紹，雙方將合作。", "新華社"),       # Traditional label and opener
+    ("圖源：視覺中國另據報導，市民在公園賞花。", "另據報導，市民在公園賞花。", "視覺中國"),
+    ("圖片提供：某官微與此同時，工程開工。", "與此同時，工程開工。", "某官微"),
+    ("照片來自：某某網站隨後，雙方簽約。", "隨後，雙方簽約。", "某某網站"),
+])
+def test_photo_credits_and_openers_in_traditional_match_the_folded_line(line, text, credit):
+    a = article("正文第一段。\n" + line)
+    assert a.body == "正文第一段。\n" + text and a.extra["photo_credits"] == [credit]
+
+
+def test_the_credit_recogniser_is_shared_and_judges_both_scripts_alike():
+    from indexer.bylines import is_credit_line
+
+    pairs = [("文／李明", "文／李明"), ("主笔 | 李明", "主筆 | 李明"), ("记者 李明", "記者 李明"),
+             ("（本报记者 李明 报道）", "（本報記者 李明 報道）"), ("（责任编辑：易佳）", "（責任編輯：易佳）"),
+             ("来源：新华社", "來源：新華社")]
+    for simplified, traditional in pairs:
+        assert is_credit_line(simplified) and is_credit_line(traditional), simplified
+    for headline in ("记者调查：某地乱象", "文化部长谈改革", "醫管局外判請護士　中介公司為兩大集團", "", "本报记者"):
+        assert not is_credit_line(headline), headline

@@ -2,6 +2,8 @@
 
 import shutil
 
+import pytest
+
 from search.models import SearchRequest
 
 from conftest import ROOT
@@ -47,7 +49,64 @@ def test_surviving_recommendation_block_is_dropped():
     """A list that survives extraction goes with the cleaning every input path shares."""
     from indexer.records import to_article
 
-    text = "正文第一段，讲述事件的经过和各方的回应，内容足够长，不会被当作链接列表。\n相关阅读\n短链接一\n短链接二\n" \
+    # items in a headline's form: a list that prose follows keeps a bare short line (a subheading)
+    text = "正文第一段，讲述事件的经过和各方的回应，内容足够长，不会被当作链接列表。\n相关阅读\n- 短链接一\n短链接二　官方回应\n" \
            "这是正文后面又一段很长的文字，说明事件的后续安排以及相关部门接下来的工作计划和时间表，欢迎广大市民监督。"
     kept = to_article({"id": "p", "title": "标题", "body": text}).body.split("\n")
     assert len(kept) == 2 and "相关阅读" not in kept and "短链接一" not in kept
+
+
+STORY_HTML = ("<p>北湖公园新增的三条健身步道今天正式向市民开放，步道总长约六公里，沿湖而建，配有夜间照明和休息座椅。</p>"
+              "<p>公园管理处负责人介绍，步道铺设了透水材料，雨后不积水，方便市民清晨和傍晚锻炼身体。</p>")
+
+
+def saved_page(head: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>北湖公园新增健身步道</title>{head}</head>"
+            f"<body><article><h1>北湖公园新增健身步道</h1>{STORY_HTML}</article></body></html>")
+
+
+@pytest.mark.parametrize("head, given, ident", [
+    # a relative canonical link, resolved against og:url (its query dropped with the path)
+    ("<link rel='canonical' href='/news/1.html'><meta property='og:url' content='https://www.example.cn/m/1?from=app'>",
+     None, "www.example.cn/news/1.html"),
+    ("<link rel='canonical' href='news/2.html'><meta property='og:url' content='https://example.cn/dir/page'>",
+     None, "example.cn/dir/news/2.html"),
+    # a relative og:url resolved against the absolute canonical is the canonical itself
+    ("<link rel='canonical' href='https://example.cn/a.html'><meta property='og:url' content='/b.html'>", None,
+     "example.cn/a.html"),
+    # the caller's URL wins over the page's own
+    ("<link rel='canonical' href='/news/1.html'>", "https://example.cn/given.html", "example.cn/given.html"),
+    # scheme and host are case-insensitive: one id however they are written
+    ("<link rel='canonical' href='HTTPS://WWW.Example.CN/News/A.html'>", None, "www.example.cn/News/A.html"),
+    ("<link rel='canonical' href='Http://USER@Example.CN:8080/x'>", None, "USER@example.cn:8080/x"),
+    # percent-encoded UTF-8 is decoded (a Chinese slug); ASCII escapes and encoded spaces are kept
+    ("<link rel='canonical' href='https://example.cn/%E6%B8%AF%E8%81%9E/%E5%81%A5%E8%BA%AB?t=%E6%AD%A5%E9%81%93'>",
+     None, "example.cn/港聞/健身?t=步道"),
+    ("<link rel='canonical' href='https://example.cn/%E6%B8%AF%2F%E8%81%9E%20a%E3%80%80b%FF'>", None,
+     "example.cn/港%2F聞%20a%E3%80%80b%FF"),
+])
+def test_one_page_url_one_id(head, given, ident):
+    from indexer import ids
+    from indexer.html_pages import page_record
+
+    record, problem = page_record(saved_page(head), "/saved/fallback-name.html", url=given)
+    assert problem is None and record["id"] == ident and ids.is_valid(record["id"])
+    assert record["url"] in ("https://" + ident, "http://" + ident)  # the record's URL is the same normalised URL
+
+
+def test_a_long_percent_encoded_chinese_slug_is_an_id_of_its_own_length():
+    from urllib.parse import quote
+
+    from indexer import ids
+    from indexer.html_pages import page_record
+
+    slug = "北湖公园新增的三条健身步道今天正式向市民开放步道总长约六公里沿湖而建" * 2  # 66 characters, 594 encoded
+    record, _ = page_record(saved_page(f"<link rel='canonical' href='https://example.cn/news/{quote(slug)}.html'>"), "x")
+    assert record["id"] == f"example.cn/news/{slug}.html" and ids.is_valid(record["id"])
+
+
+def test_a_relative_canonical_link_with_nothing_to_resolve_it_is_no_url():
+    from indexer.html_pages import page_record
+
+    record, problem = page_record(saved_page("<link rel='canonical' href='/news/1.html'>"), "/saved/lake-page.html")
+    assert problem is None and record["id"] == "lake-page" and "url" not in record  # the file's name, as with no link

@@ -135,3 +135,42 @@ def test_bad_pages_are_clear_4xx_answers(svc):
     assert status == 401
     status, data = req(svc, "POST", "/api/pages", "<p>" + "字" * 70000 + "</p>")
     assert status == 413 and "too large" in data["error"]
+
+
+def test_a_relative_canonical_link_is_resolved_or_asks_for_url(svc):
+    html = page("湖滨步道夜间开放", STORY, head="<link rel='canonical' href='/news/lake-night.html'>"
+                "<meta property='og:url' content='https://M.Example-Evening.cn/share/lake?from=app'>")
+    status, data = req(svc, "POST", "/api/pages", html)
+    assert (status, data["id"]) == (201, "m.example-evening.cn/news/lake-night.html"), data
+    doc = req(svc, "GET", "/api/articles/" + data["id"], headers={})[1]
+    assert doc["url"] == "https://m.example-evening.cn/news/lake-night.html"
+    # nothing to resolve it against: a 400 that asks for the page's URL, never the id "/news/..."
+    alone = page("湖滨步道夜间开放", STORY, head="<link rel='canonical' href='/news/lake-alone.html'>")
+    status, data = req(svc, "POST", "/api/pages", alone)
+    assert status == 400 and "relative" in data["error"] and "'url'" in data["error"], data
+    status, data = req(svc, "POST", "/api/pages?" + urllib.parse.urlencode(
+        {"url": "https://news.example.org/lake-alone.html"}), alone)
+    assert (status, data["id"]) == (201, "news.example.org/lake-alone.html"), data
+
+
+def test_scheme_and_host_case_make_no_second_article(svc):
+    html = page("旧城区路灯更换完成", STORY, head="<link rel='canonical' href='HTTPS://WWW.City-News.CN/Lights.html'>")
+    status, data = req(svc, "POST", "/api/pages", html)
+    assert (status, data["id"]) == (201, "www.city-news.cn/Lights.html"), data  # the path keeps its case
+    for url in ("https://www.city-news.cn/Lights.html", "HTTP://Www.City-News.cn/Lights.html"):
+        status, again = req(svc, "POST", "/api/pages?" + urllib.parse.urlencode({"url": url}), html)
+        assert (status, again["id"]) == (200, data["id"]), (url, again)
+
+
+def test_a_percent_encoded_chinese_slug_is_not_refused_as_too_long(svc):
+    slug = "北湖公园新增的三条健身步道今天正式向市民开放步道总长约六公里沿湖而建" * 2  # 66 characters
+    url = "https://news.example.cn/2024/" + urllib.parse.quote(slug) + ".html"
+    assert len(url) > 200
+    status, data = req(svc, "POST", "/api/pages", page("健身步道开放", STORY, head=f"<link rel='canonical' href='{url}'>"))
+    assert (status, data["id"]) == (201, f"news.example.cn/2024/{slug}.html"), data
+    status, doc = req(svc, "GET", "/api/articles/" + urllib.parse.quote(data["id"]), headers={})
+    assert status == 200 and doc["url"] == f"https://news.example.cn/2024/{slug}.html"
+    # the id rule itself is not loosened: a decoded id over 200 characters is still refused
+    status, data = req(svc, "POST", "/api/pages", page("健身步道开放", STORY, head=(
+        "<link rel='canonical' href='https://news.example.cn/" + urllib.parse.quote("步" * 200) + "'>")))
+    assert status == 400 and "200 characters" in data["error"], data

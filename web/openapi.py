@@ -413,7 +413,8 @@ def spec(config: dict) -> dict:
                 "summary": "Create or replace an article from a saved page's HTML (bearer token)",
                 "description": "The page is read like `indexer build page.html` (title, publication time, body "
                                "without page furniture, author, source); the id is its canonical URL without "
-                               "the scheme.",
+                               "the scheme, normalised: a relative canonical link resolved against url / og:url, "
+                               "scheme and host lower-cased, percent-encoded UTF-8 decoded.",
                 "operationId": "postPage", "security": BEARER,
                 "parameters": [_q("url", {"type": "string", "format": "uri"},
                                   "The page's canonical http(s) URL (default: its <link rel=\"canonical\"> or "
@@ -423,7 +424,8 @@ def spec(config: dict) -> dict:
                     "200": {"description": "Replaced and indexed", **_json(WRITE_RESULT)},
                     "201": {"description": "Created and indexed", **_json(WRITE_RESULT)},
                     "202": {"description": "Stored durably; not indexed yet: poll status_url", **_json(WRITE_RESULT)},
-                    "400": _err("No article in the page (no title or text), no canonical URL (pass url), a "
+                    "400": _err("No article in the page (no title or text), no absolute canonical URL (only a "
+                                "relative one and no og:url: pass url), a "
                                 "'url' that is not an absolute http(s) URL, or an id breaking the id rule"),
                     "413": _err("Body too large"),
                     "415": _err("A Content-Type other than text/html, or a Content-Encoding other than identity"),

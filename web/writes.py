@@ -250,8 +250,12 @@ def post_page():
     as ``PUT /api/articles/<id>``, answered like it (201/200 "indexed", 202
     "queued"; ``{"id", "seq", "status"}``).  The id is the canonical URL
     without its scheme: the ``url`` query parameter, else the page's
-    ``<link rel="canonical">`` / ``og:url``.  400 when the page has no
-    article (no title or text), names no URL, or the id breaks the id rule;
+    ``<link rel="canonical">`` / ``og:url``, normalised by
+    ``indexer.html_pages.page_url`` (a relative canonical link resolved
+    against ``url`` / ``og:url``, scheme and host lower-cased, percent-encoded
+    UTF-8 decoded).  400 when the page has no article (no title or text),
+    names no absolute URL (only a relative one and nothing to resolve it
+    against: the message asks for ``url``), or the id breaks the id rule;
     413 above ``SEARCH_MAX_BODY_BYTES``; 415 for another content type."""
     if request.mimetype not in HTML_TYPES:
         return error(415, f"the body must be an HTML page (Content-Type text/html), not {request.mimetype or 'none'!r}")
@@ -262,8 +266,9 @@ def post_page():
     if record is None:
         return error(400, f"no article in the page: {problem}")
     if not record.get("url"):
-        return error(400, "the page names no canonical URL (<link rel=\"canonical\"> or og:url): "
-                          "pass it as the 'url' query parameter")
+        return error(400, "the page names no absolute canonical URL (<link rel=\"canonical\"> or og:url; a relative "
+                          "one such as '/news/1.html' needs the page's address): pass the page's URL as the 'url' "
+                          "query parameter")
     record, problems = _validate(record)
     if problems:
         resp = jsonify({"error": "invalid article: " + "; ".join(problems), "status": 400, "errors": problems})
