@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from collections.abc import Iterator
 import unicodedata
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit, urlunsplit
@@ -48,6 +49,15 @@ _LABEL = re.compile(r"^\s*(?:作者|记者|記者|撰文|文|编辑|編輯|责�
 _BYLINE = re.compile(r"(?:^|[\s（(【\[|｜])(?:作者|记者|記者|撰文|文)\s*[:：/／]?\s*"
                      r"(?P<names>[^\s:：/／（()）【】\[\]|｜，,。;；]{2,8}(?:[、 ][^\s:：/／（()）【】\[\]|｜，,。;；]{2,8})*)")
 _DATE_LINE = re.compile(r"^[\d\s:：/.\-年月日时時分秒]{8,}$")
+# A page's metadata line beside the story (2024-11-30 20:00 来源：示例新闻网,
+# 发布时间：2024年11月28日 09:15 | 作者：李明): a date and time, and labelled
+# fields, nothing else.
+_WHEN = re.compile(r"(?:(?:发布|發佈|发表|發表)?(?:时间|時間|日期)\s*[:：]\s*)?"
+                   r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+                   r"(?:\s*(?P<H>\d{1,2})\s*[:：时時]\s*(?P<M>\d{2})(?:\s*[:：分]\s*(?P<S>\d{2})\s*秒?)?)?")
+_FIELD = re.compile(r"(?:来源|來源|作者|编辑|編輯|责任编辑|責任編輯|记者|記者|出处|出處|字号|字號|浏览|瀏覽)"
+                    r"\s*[:：]\s*[^\s|｜丨/／]*")
+_META_LEFT = re.compile(r"^[\s|｜丨/／·•,，;；()（）【】\[\]]*$")
 _BLOCKS = ("p", "div", "span", "li", "td", "em", "small", "address", "header", "section", "time", "i", "b",
            "strong", "font")
 _PUBLISHED_META = ("article:published_time", "og:published_time", "pubdate", "publishdate", "publish_date",
@@ -94,7 +104,7 @@ def page_record(raw: bytes | str, location: str, url: str | None = None) -> tupl
         return None, "no article text found in the page"
     meta = doc.as_dict()
     title = (meta.get("title") or "").strip()
-    body = _without_repeated_title(meta.get("text") or "", title)
+    body, when = _without_repeated_title(meta.get("text") or "", title)
     if not title or not body:
         return None, "no article title or text found in the page"
     try:
@@ -107,7 +117,7 @@ def page_record(raw: bytes | str, location: str, url: str | None = None) -> tupl
         "id": _id_from(url) or stem,
         "title": title,
         "body": body,
-        "published": _published(tree) or _date_only(meta.get("date")),
+        "published": _published(tree) or when or _date_only(meta.get("date")),
         "author": _meta(tree, "author", "article:author") or _byline(tree)
                   or _LABEL.sub("", meta.get("author") or "").strip() or None,
         "source": _meta(tree, "og:site_name") or _domain(url),
@@ -124,14 +134,40 @@ def _folded(text: str) -> str:
     return "".join(c for c in normalize(text).text if c.isalnum())
 
 
-def _without_repeated_title(body: str, title: str) -> str:
-    """``body`` without its leading lines that repeat the headline or hold only a date/time."""
+def _without_repeated_title(body: str, title: str) -> tuple[str, str | None]:
+    """(``body`` without its leading lines that repeat the headline or hold
+    only the page's metadata, the publication time such a line gives as
+    ``YYYY-MM-DDTHH:MM[:SS]`` in the page's own (newsroom) time, or None)."""
     lines = body.split("\n")
     want = _folded(title)
-    while lines and (not lines[0].strip() or _DATE_LINE.match(lines[0].strip())
-                     or (want and _folded(lines[0]) == want)):
+    when = None
+    while lines:
+        line = lines[0].strip()
+        meta, found = _metadata_line(line)
+        if not (not line or meta or (want and _folded(line) == want)):
+            break
+        when = when or found
         lines.pop(0)
-    return "\n".join(lines).strip()
+    return "\n".join(lines).strip(), when
+
+
+def _metadata_line(line: str) -> tuple[bool, str | None]:
+    """Is ``line`` only a date/time and labelled fields (来源：…, 作者：…)?
+    And the date and time it names, if it names a time of day."""
+    if _DATE_LINE.match(line):
+        return True, None
+    match = _WHEN.search(line)
+    rest = _FIELD.sub("", _WHEN.sub("", line, count=1) if match else line)
+    if not _META_LEFT.match(rest) or (not match and rest == line):
+        return False, None
+    if not match or match.group("H") is None:
+        return True, None
+    y, m, d, hh, mm = (int(match.group(k)) for k in ("y", "m", "d", "H", "M"))
+    ss = int(match.group("S") or 0)
+    try:
+        return True, datetime(y, m, d, hh, mm, ss).isoformat()
+    except ValueError:
+        return True, None
 
 
 def _meta(tree, *keys: str) -> str | None:

@@ -110,3 +110,30 @@ def test_a_relative_canonical_link_with_nothing_to_resolve_it_is_no_url():
 
     record, problem = page_record(saved_page("<link rel='canonical' href='/news/1.html'>"), "/saved/lake-page.html")
     assert problem is None and record["id"] == "lake-page" and "url" not in record  # the file's name, as with no link
+
+
+@pytest.mark.parametrize("line, published", [
+    ("2024-11-30 20:00 来源：示例新闻网", "2024-11-30T20:00:00"),
+    ("2024年11月28日 09:15 来源：示例网", "2024-11-28T09:15:00"),
+    ("发布时间：2024年11月28日 09:15:30 | 作者：李明 | 编辑：王五", "2024-11-28T09:15:30"),
+    ("2024-11-30", None),
+    ("來源：眾新聞", None),
+])
+def test_the_pages_metadata_line_is_no_story_text(line, published):
+    """The date/source line a page shows above the story is dropped from the
+    body (snippets began with it); a time of day in it gives the time of
+    publication when the page's metadata has none."""
+    from indexer.html_pages import page_record
+
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>北湖公园新增健身步道</title></head>"
+            f"<body><article><h1>北湖公园新增健身步道</h1><p>{line}</p>{STORY_HTML}</article></body></html>")
+    record, problem = page_record(page, "/saved/meta-line.html")
+    assert problem is None
+    assert record["body"].startswith(STORY_HTML.split("</p>")[0].removeprefix("<p>"))
+    assert line not in record["body"]
+    if published:
+        assert record["published"] == published
+    # A sentence that merely mentions a date is story text.
+    story = "据新华社2024年11月28日报道，双方签署协议。"
+    page = page.replace(f"<p>{line}</p>", f"<p>{story}</p>")
+    assert page_record(page, "/saved/meta-line.html")[0]["body"].startswith(story)
