@@ -41,10 +41,12 @@ the report-line, slash-label and title rules, 1.0 / 1.0 after (on the sample
 that showed the misses; over the full corpora the new rules add 388 names,
 drop one pen name (吳君), and a read sample of 60 of them was all correct).
 
-Editors count as credits: ``（视频编辑：… 文字编辑：…）`` is the only byline
-CCTV gave its 2012-2015 items, so it is what an "author" facet should show.
-Every name keeps its role (reporter, editor, writer ...) in ``Credits.found``
-for callers who want reporters only.
+Editors and photographers are credits (``（视频编辑：… 文字编辑：…）``,
+``（责任编辑：…）``, ``攝影：…``), each kept with its role in
+``Credits.found``, but never an article's ``author``: ``enrich`` fills the
+author only from the roles in ``AUTHOR_ROLES`` (who reported or wrote the
+story), since an editor shown as the byline is a wrong byline, and a wrong
+byline is worse than none.
 
 Only the standard library's ``re`` is used; the name check itself (surnames,
 titles, the Traditional fold) is ``indexer/person_names.py``.
@@ -177,6 +179,10 @@ _REPORTS = re.compile(
 _BRACKETED = re.compile(r"[【\[（(](?P<inner>(?:[^【】\[\]（）()\n]|[（(][^【】\[\]（）()\n]*[)）]){2,120})[】\]）)]")
 
 
+# A credit ending in 摄 / 攝 / 拍摄 (记者 周某 摄) names who took the photo.
+_SHOT_BY = re.compile(r"[ \t\u3000]*(?:拍[摄攝]|[摄攝]|[摄攝]影)[ \t\u3000]*$")
+
+
 def _parse_roles(text: str, *, bracketed: bool, tight: bool = False) -> list[tuple[str, str]] | None:
     """``视频编辑：甲 文字编辑：乙`` -> [(甲, editor), (乙, editor)].
 
@@ -194,6 +200,9 @@ def _parse_roles(text: str, *, bracketed: bool, tight: bool = False) -> list[tup
             return None  # a bare "文 …" line is prose
         end = labels[i + 1].start() if i + 1 < len(labels) else len(text)
         chunk = text[m.end():end]
+        shot = _SHOT_BY.search(chunk)
+        if shot:  # 记者 周某 摄: the reporter took the photo; this credit is for the photo
+            chunk, role = chunk[:shot.start()], "photographer"
         names = split_names(chunk, strict=not bracketed, described=not tight)
         if names is None:
             return None
@@ -311,18 +320,25 @@ def is_credit_line(line: str) -> bool:
     return bool(extract("", text).found)
 
 
+#: The roles whose names become an article's author: who reported or wrote it.
+AUTHOR_ROLES = ("reporter", "correspondent", "writer")
+
+
 def enrich(article: Article, credits: Credits | None = None) -> Article:
     """A copy of ``article`` with ``author`` / ``source`` filled from the text
-    where the record has none.  A value the record carries is never replaced
-    (the outlet's own metadata beats our reading of the text)."""
+    where the record has none: the names credited in an ``AUTHOR_ROLES``
+    role, in text order (an editor or photographer alone gives none).  A
+    value the record carries is never replaced (the outlet's own metadata
+    beats our reading of the text)."""
     if credits is None:
         credits = extract(article.title, article.body)
     changes = {}
-    if not (article.author or "").strip() and credits.authors:
-        changes["author"] = AUTHOR_SEPARATOR.join(credits.authors)
+    authors = list(dict.fromkeys(c.name for c in credits.found if c.role in AUTHOR_ROLES))
+    if not (article.author or "").strip() and authors:
+        changes["author"] = AUTHOR_SEPARATOR.join(authors)
     if not (article.source or "").strip() and credits.source:
         changes["source"] = credits.source
     return dataclasses.replace(article, **changes)
 
 
-__all__ = ["AUTHOR_SEPARATOR", "Credit", "Credits", "clean_name", "enrich", "extract", "is_credit_line"]
+__all__ = ["AUTHOR_ROLES", "AUTHOR_SEPARATOR", "Credit", "Credits", "clean_name", "enrich", "extract", "is_credit_line"]

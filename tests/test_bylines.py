@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from indexer.bylines import AUTHOR_SEPARATOR, Credits, clean_name, enrich, extract
+from indexer.bylines import AUTHOR_ROLES, AUTHOR_SEPARATOR, Credits, clean_name, enrich, extract
 from indexer.records import to_article
 from search.models import Article
 
@@ -261,6 +261,26 @@ def test_enrich_never_overwrites():
     assert (e.author, e.source) == ("王大川、李小舟", "某报")
 
 
+@pytest.mark.parametrize("body, author", [
+    (f"{FILLER}\n（责任编辑：王小五）", None),
+    (f"{FILLER}\n责任编辑：吴小八", None),
+    (f"{FILLER}\n（编辑：孙小七）", None),
+    (f"{FILLER}\n(视频编辑：张小龙 文字编辑：温小浩)", None),
+    (f"{FILLER}\n（本报记者 周小杰 摄）", None),
+    ("【撰文：註冊藥劑師李小明／攝影：陳大文】\n" + FILLER, "李小明"),
+    ("【撰文：陳大文／攝影：Lewis Wong／編輯：林小明】\n" + FILLER, "陳大文"),
+    (f"本报北京11月28日电（记者王建国）{FILLER}\n（责任编辑：易小佳）", "王建国"),
+    (f"{FILLER}\n通讯员 张小三 记者 李小四 报道", "张小三、李小四"),
+])
+def test_editors_and_photographers_are_credits_but_never_the_author(body, author):
+    """An editor or photographer shown as the byline is a wrong byline: the
+    author comes only from who reported or wrote the story (AUTHOR_ROLES);
+    the other credits stay in ``found`` with their roles."""
+    e = enrich(article(body=body))
+    assert e.author == author
+    assert extract("测试", body).found  # the credits are still read
+
+
 def test_enrich_without_credits_changes_nothing():
     a = article(body=FILLER)
     assert enrich(a) == a
@@ -303,7 +323,10 @@ def test_sample_xwlb_gains_authors_and_keeps_source(extracted):
     xwlb = [(r, a, c, e) for r, a, c, e in extracted if r["id"].startswith("xwlb-")]
     assert len(xwlb) == 1000
     gained = [(a, e) for _, a, _, e in xwlb if e.author != a.author]
-    assert len(gained) >= 5
+    # Exactly the records crediting a reporter or writer gain an author (CCTV's
+    # editor lines are credits, never the author).
+    crediting = {r["id"] for r, _, c, _ in xwlb if any(f.role in AUTHOR_ROLES for f in c.found)}
+    assert {a.id for a, _ in gained} == crediting and crediting
     for a, e in gained:
         assert a.author is None and e.author
         assert all(clean_name(n) for n in e.author.split(AUTHOR_SEPARATOR))

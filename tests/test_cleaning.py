@@ -148,14 +148,17 @@ LIST_TRAD = "相關閱讀：\n某地新增病例4例\n某地基金發行遇冷"
 ])
 @pytest.mark.parametrize("listing", [LIST, LIST_TRAD])
 def test_a_credit_line_after_a_related_list_stays_and_names_the_author(credit, listing):
-    from indexer.bylines import extract
+    from indexer.bylines import AUTHOR_ROLES, extract
     from indexer.records import read_article
 
     body = "济南与两家企业签署合作协议。\n" + listing + "\n" + credit
-    assert "李明" in extract("", body).authors  # found before cleaning ...
+    before = {c.name: c.role for c in extract("", body).found}
+    assert "李明" in before  # found before cleaning ...
     a = read_article({"id": "c-1", "title": "济南签约", "body": body})
     assert a.body.split("\n") == ["济南与两家企业签署合作协议。", credit]  # ... and after: the list went, the credit stayed
-    assert "李明" in a.author.split("、")
+    assert {c.name: c.role for c in extract("", a.body).found} == before
+    # The author: a reporter or writer; an editor or photographer is a credit, never the byline.
+    assert ("李明" in (a.author or "").split("、")) == (before["李明"] in AUTHOR_ROLES)
 
 
 @pytest.mark.parametrize("credit", ["記者：Lewis Wong", "（來源：某某日報）", "来源：新华社", "作者：許述"])
