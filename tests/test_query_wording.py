@@ -36,8 +36,8 @@ def test_every_notice_code_of_the_parser_has_a_wording():
     assert len(codes) >= 10 and codes == set(NOTICE_WORDING)
     assert len(set(NOTICE_WORDING.values())) == len(NOTICE_WORDING)  # one each, none shared
     # Each wording names the part of the query concerned (a gettext message with %(text)s).
-    assert all("«X»" in w("«X»", "«X»") for w in NOTICE_WORDING.values())
-    assert len({w("«X»", "«X»") for w in NOTICE_WORDING.values()}) == len(NOTICE_WORDING)
+    worded = [notice_text({"code": code, "text": "«X»"}) for code in NOTICE_WORDING]
+    assert all("«X»" in w for w in worded) and len(set(worded)) == len(NOTICE_WORDING)
     assert notice_text({"code": "lowercase_operator", "text": "or", "message": "x"}) == \
         "「or」按普通词检索；如要作为运算符，请全部大写：OR。"
     # A code added to the parser later: its English message rather than nothing.
