@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 
 from search.query_filters import LIST_FILTERS
 
