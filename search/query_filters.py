@@ -1,7 +1,10 @@
 """The filters of a search as the query log keeps them: everything of a
 ``SearchRequest`` beyond its words that narrows or orders the results
-(category, source, author, tag, the date range, the sort, title-only
-search).  The advanced form's fields are not here: they become query text
+(every facet filter of ``search.fields.FACET_FIELDS``: category, source,
+author, tag, year; the date range, the sort, title-only search).  The
+request fields that are not filters are named in ``NOT_FILTERS``; every
+other field is one (tests/test_query_log.py checks each field of
+``SearchRequest`` is one or the other).  The advanced form's fields are not here: they become query text
 (``byline:``, ``title:``...) and are logged as part of the words, as the
 engine reads them.
 
@@ -12,15 +15,21 @@ filters), so that reports group equal filters however they were given.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+from .fields import FACET_FIELDS
 from .models import SearchRequest
 
-LIST_FILTERS = ("category", "source", "author", "tag")  # repeatable parameters
+# Repeatable filters: one per facet, so a new facet is logged as a filter.
+LIST_FILTERS = FACET_FIELDS
+# The request fields that are not filters: the words, which page and how
+# much of it, and what is computed or shown besides the hits.
+NOT_FILTERS = ("q", "page", "size", "facets", "facet_size", "highlight", "correct", "timeline", "group")
 
 
 def filters_of(req: SearchRequest, range_name: str | None = None) -> dict:
-    """The filters of ``req``: {"category": [...], ..., "from": ISO date-time,
+    """The filters of ``req``: {"category": [...], ..., "year": ["2019"], "from": ISO date-time,
     "to": ISO date-time, "range": "day"|"week"|..., "sort": "newest"|"oldest",
     "fields": "title"}; only those given ({} for none).  ``range_name``: the
     relative period the dates came from (logged instead of the moving
@@ -45,13 +54,16 @@ def filters_of(req: SearchRequest, range_name: str | None = None) -> dict:
 
 
 def without_filters(req: SearchRequest) -> SearchRequest:
-    """``req`` with its words only (no filter of ``filters_of``), first page,
-    one hit, nothing extra computed: how many articles the words find."""
-    import dataclasses
-
-    return dataclasses.replace(req, category=[], source=[], author=[], tag=[], date_from=None, date_to=None,
-                               sort="relevance", fields="all", page=1, size=1, facets=(), highlight=False,
-                               timeline=False)
+    """``req`` counting its words only: every field but those of
+    ``NOT_FILTERS`` back to its default (no filter of ``filters_of``), and
+    nothing but the total computed: first page, no hit (size 0), no facet,
+    highlight, timeline or correction (did you mean), grouped as ``req``
+    (``total`` counts what ``req``'s total counts)."""
+    defaults = SearchRequest()
+    reset = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(SearchRequest)
+             if f.name not in NOT_FILTERS}
+    return dataclasses.replace(req, **reset, page=1, size=0, facets=(), highlight=False, timeline=False,
+                               correct=False)
 
 
 def filter_key(filters: dict | None) -> str:

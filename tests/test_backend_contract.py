@@ -877,3 +877,23 @@ def test_proximity_terms_cut_apart_by_the_articles_segmentation(contract_engine,
     else:
         expected = {r["id"] for r in indexed_records if within(word_ranges, r, a, b, int(op[2:]), False)}
     assert ids(search(contract_engine, q)) == expected
+
+
+# ---- the query log's count of the words alone -----------------------------------
+@pytest.mark.parametrize("q", ["香港", "香港 选举 立法会", "香港 -地铁"])
+@pytest.mark.parametrize("group", [False, True])
+def test_the_words_count_without_filters_is_the_total_of_the_words_alone(contract_engine, q, group):
+    """``without_filters`` (what the query log runs when filters leave
+    nothing) counts only: no hit, facet or correction, yet the same total
+    (groups when grouped, partial matches included) as a search for the
+    words alone."""
+    from search.query_filters import without_filters
+
+    filtered = SearchRequest(q=q, group=group, year=["1990"], source=["不存在的来源"], sort="newest",
+                             date_from=datetime(1990, 1, 1, tzinfo=CST), facets=("year", "tag"), size=20)
+    assert contract_engine.search(filtered).total == 0
+    count = contract_engine.search(without_filters(filtered))
+    words = contract_engine.search(SearchRequest(q=q, group=group, size=20))
+    assert words.total > 0 and (count.total, count.total_articles) == (words.total, words.total_articles)
+    assert count.hits == [] and count.facets == {} and count.timeline is None
+    assert count.corrected_to is None and count.suggestion is None

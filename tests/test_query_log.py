@@ -333,3 +333,112 @@ def test_a_log_without_filters_is_migrated_keeping_every_row(tmp_path):
         ("疫苗", {"tag": ["x"]}, 7)]
     assert [(r["q"], r["count"]) for r in log.filtered_out(now - 60, now + 60)] == [("疫苗", 1)]
     assert log.hot(now=now) == [{"q": "疫苗", "count": 5, "results": 7}]
+
+
+# ---- every filter of a search is a logged filter -----------------------------------
+def test_every_filter_field_of_a_search_request_is_logged_and_dropped_for_the_words_count():
+    """Each field of ``SearchRequest`` is either named in ``NOT_FILTERS`` or
+    a filter: given, it shows in ``filters_of``, and ``without_filters``
+    puts it back to its default.  A field added later that is neither
+    fails here (add it to ``filters_of`` or to ``NOT_FILTERS``)."""
+    import dataclasses
+    from datetime import datetime, timedelta, timezone
+
+    from search.models import SearchRequest
+    from search.query_filters import NOT_FILTERS, filters_of, without_filters
+
+    names = [f.name for f in dataclasses.fields(SearchRequest)]
+    assert set(NOT_FILTERS) <= set(names)  # no stale name
+    defaults = SearchRequest()
+    given = {"sort": "newest", "fields": "title"}  # the string filters: a value other than the default
+    checked = []
+    for f in dataclasses.fields(SearchRequest):
+        if f.name in NOT_FILTERS:
+            continue
+        default = getattr(defaults, f.name)
+        if isinstance(default, list):
+            value = ["2019"]  # a valid year, and a valid category, source, author or tag
+        elif "datetime" in str(f.type):
+            value = datetime(2019, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+        elif f.name in given:
+            value = given[f.name]
+        else:
+            pytest.fail(f"SearchRequest.{f.name} is new: log it as a filter (search/query_filters.py) "
+                        "or name it in NOT_FILTERS, and give it a value here")
+        req = SearchRequest(q="香港", group=True, **{f.name: value})
+        assert filters_of(req), f.name
+        words = without_filters(req)
+        assert getattr(words, f.name) == default and filters_of(words) == {}, f.name
+        assert (words.q, words.group) == ("香港", True)  # the words, counted as the search counted
+        checked.append(f.name)
+    assert {"category", "source", "author", "tag", "year", "date_from", "date_to", "sort"} <= set(checked)
+    # The issue's example: a year is a filter, and the words' count has none.
+    assert filters_of(SearchRequest(q="香港", year=["2019", "2019", ""])) == {"year": ["2019"]}
+    assert without_filters(SearchRequest(q="香港", year=["2019"])).year == []
+
+
+@pytest.mark.parametrize("filters", [
+    {"category": ["体育"]}, {"source": ["中新网", "新华社"]}, {"author": ["张三"]}, {"tag": ["选举"]},
+    {"year": ["2019"]}, {"year": ["2012", "2019"], "category": ["体育"]}, {"range": "week"},
+    {"from": "1990-01-01T00:00:00+08:00", "to": "1991-01-01T00:00:00+08:00", "sort": "oldest"},
+    {"sort": "newest"},
+])
+def test_the_staff_link_runs_the_logged_search_again(web_app, filters):
+    """``filters_url`` of a logged search's filters, read back as the
+    results page reads its URL, is the same search (the same filters)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from werkzeug.datastructures import MultiDict
+
+    from search.query_filters import filters_of
+    from web.filter_wording import filters_url
+    from web.params import search_request
+
+    with web_app.test_request_context("/"):
+        url = filters_url("香港", filters)
+    args = MultiDict(parse_qsl(urlsplit(url).query))
+    req = search_request(args, web_app.config)
+    assert req.q == "香港" and filters_of(req, args.get("range")) == filters
+
+
+@pytest.mark.parametrize("hl, expected", [
+    ("zh-Hans", "年份：2012；来源：x"), ("zh-Hant", "年份：2012；來源：x"), ("en", "Year: 2012; Source: x")])
+def test_a_year_filter_is_worded_in_each_language(web_app, hl, expected):
+    from web.filter_wording import filters_text
+
+    with web_app.test_request_context(f"/?hl={hl}"):
+        text = filters_text({"source": ["x"], "year": ["2012"]})
+    assert sorted(text.replace("; ", "；").split("；")) == sorted(expected.replace("; ", "；").split("；"))
+
+
+NO_HK_YEAR = "2012"  # the sample has articles of 2012, none of them with 香港
+
+
+def test_a_year_that_leaves_nothing_is_a_filter_not_words_that_find_nothing(sample_index, tmp_path):
+    """/search?q=香港&year=2012 finds nothing: logged with its year as "the
+    filters leave nothing" (with what 香港 alone finds), never as "香港
+    finds nothing"; 香港 stays a hot search; the staff page words the year
+    and links to the same search."""
+    log_path = tmp_path / "q.sqlite"
+    app = make_app(sample_index, log_path)
+    client = app.test_client()
+    found = client.get(f"/api/search?q={quote('香港')}&year={NO_HK_YEAR}&size=1").get_json()["total"]
+    assert found == 0 and client.get(f"/api/search?year={NO_HK_YEAR}&size=1").get_json()["total"] > 0
+    for i in range(3):  # three readers: 香港 would be a hot search
+        assert client.get(f"/search?q=香港&year={NO_HK_YEAR}",
+                          environ_base={"REMOTE_ADDR": f"192.0.2.{i}"}).status_code == 200
+    words = client.get("/api/search?q=" + quote("香港") + "&size=1").get_json()["total"]
+    assert words > 0
+
+    zero = client.get("/api/queries?days=1&zero=1", headers=STAFF).get_json()
+    assert [r["q"] for r in zero["queries"]] == []
+    out = client.get("/api/queries?days=1&zero=filters", headers=STAFF).get_json()["queries"]
+    assert [(r["q"], r["count"], r["filters"], r["words_results"]) for r in out] == [
+        ("香港", 4, {"year": [NO_HK_YEAR]}, words)]  # the API's search above and the three readers' pages
+    assert hot_links(client) == [quote("香港")]
+    staff = app.test_client()
+    staff.post("/staff/login", data={"token": STAFF_TOKEN}, headers=SAME_SITE)
+    page = staff.get("/staff/queries?days=1").get_data(as_text=True)
+    filtered_table = page.split('id="filtered-out-queries"', 1)[1].split("</table>", 1)[0]
+    assert f"年份：{NO_HK_YEAR}" in filtered_table and f"<td>{words}</td>" in filtered_table
+    assert f'href="/search?q=%E9%A6%99%E6%B8%AF&amp;year={NO_HK_YEAR}"' in filtered_table

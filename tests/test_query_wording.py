@@ -36,8 +36,8 @@ def test_every_notice_code_of_the_parser_has_a_wording():
     assert len(codes) >= 10 and codes == set(NOTICE_WORDING)
     assert len(set(NOTICE_WORDING.values())) == len(NOTICE_WORDING)  # one each, none shared
     # Each wording names the part of the query concerned (a gettext message with %(text)s).
-    assert all("«X»" in w("«X»", "«X»") for w in NOTICE_WORDING.values())
-    assert len({w("«X»", "«X»") for w in NOTICE_WORDING.values()}) == len(NOTICE_WORDING)
+    worded = [notice_text({"code": code, "text": "«X»"}) for code in NOTICE_WORDING]
+    assert all("«X»" in w for w in worded) and len(set(worded)) == len(NOTICE_WORDING)
     assert notice_text({"code": "lowercase_operator", "text": "or", "message": "x"}) == \
         "「or」按普通词检索；如要作为运算符，请全部大写：OR。"
     # A code added to the parser later: its English message rather than nothing.
@@ -133,3 +133,39 @@ def test_wording_helpers():
         {"op": "word", "text": "软件", "fields": ["title", "body"]},
         {"op": "word", "text": "软体", "fields": ["title", "body"], "whole_word": True}]}]}
     assert understood_text(whole) == "含「软件」或「软体」（整词）"
+
+
+# ---- one name per field, range and sort --------------------------------------------
+def test_the_label_tables_name_every_field_range_and_sort():
+    from search.fields import FACET_FIELDS, SEARCHED_FIELDS, TEXT_RESTRICTIONS, VALUE_RESTRICTIONS
+    from search.models import SORTS
+    from web.labels import FIELD_LABELS, RANGE_LABELS, SORT_LABELS
+    from web.params import RANGES
+
+    fields = {*FACET_FIELDS, *TEXT_RESTRICTIONS, *VALUE_RESTRICTIONS, *(f for fs in SEARCHED_FIELDS.values() for f in fs)}
+    assert fields <= set(FIELD_LABELS)
+    assert set(RANGE_LABELS) == {"", *RANGES} and set(SORT_LABELS) == set(SORTS)
+    for table in (FIELD_LABELS, RANGE_LABELS, SORT_LABELS):
+        assert len({str(v) for v in table.values()}) == len(table)  # no two share a name
+
+
+@pytest.mark.parametrize("hl, names, understood", [
+    ("zh-Hans", {"category": "栏目", "year": "年份", "newest": "按时间（最新）", "week": "一周内"}, "栏目含「眾聞」"),
+    ("zh-Hant", {"category": "欄目", "year": "年份", "newest": "按時間（最新）", "week": "一星期內"}, "欄目含「眾聞」"),
+    ("en", {"category": "Section", "year": "Year", "newest": "Newest first", "week": "Past week"},
+     "Section contains “眾聞”"),
+])
+def test_a_field_range_and_sort_have_one_name_on_every_page(client, web_app, hl, names, understood):
+    """The results page's facet heading, sort link and range link, the
+    understood query and the staff report's filters name a field, a sort
+    and a range alike, in each interface language."""
+    from web.filter_wording import filters_text
+
+    html = client.get(f"/search?q={quote('category:眾聞 香港')}&facets=category,year&hl={hl}").get_data(as_text=True)
+    headings = re.findall(r"<h2>([^<]*)</h2>", html)
+    assert names["category"] in headings and names["year"] in headings
+    assert re.search(rf">{re.escape(names['newest'])}</a>", html) and re.search(rf">{re.escape(names['week'])}<", html)
+    assert any(understood in line for line in paragraphs(html, "understood")), paragraphs(html, "understood")
+    with web_app.test_request_context(f"/?hl={hl}"):
+        text = filters_text({"category": ["体育"], "year": ["2019"], "range": "week", "sort": "newest"})
+    assert all(name in text for name in names.values()), text

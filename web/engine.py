@@ -66,14 +66,17 @@ class EngineHolder:
         """Log the search ``req`` (a ``SearchRequest``) that found ``total``
         with its filters (``query_filters.filters_of``; ``range_name``: the
         relative period its dates came from).  When filters leave nothing,
-        the words are searched once more without them, so the log tells
-        "the words find nothing" from "the filters leave nothing"; that
-        search failing only leaves the words' count unknown."""
+        the words' articles are counted once more without them
+        (``query_filters.without_filters``: no hit, facet, highlight or
+        correction; grouped as ``req``), so the log tells "the words find
+        nothing" from "the filters leave nothing"; that count failing only
+        leaves it unknown.  Blank words are not counted (the log keeps no
+        empty query)."""
         if self.query_log is None:
             return
         filters = filters_of(req, range_name)
         words_total = None
-        if total == 0 and set(filters) - {"sort"}:
+        if total == 0 and req.q.strip() and set(filters) - {"sort"}:
             try:
                 words_total = self.get().search(without_filters(req)).total
             except Exception:  # noqa: BLE001 - the log must never break a search

@@ -8,15 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
+
+from search.query_filters import LIST_FILTERS
 
 from . import i18n
-
-NAMES = {"category": lazy_gettext("栏目"), "source": lazy_gettext("来源"), "author": lazy_gettext("作者"),
-         "tag": lazy_gettext("标签")}
-RANGES = {"day": lazy_gettext("一天内"), "week": lazy_gettext("一周内"), "month": lazy_gettext("一月内"),
-          "year": lazy_gettext("一年内")}
-SORTS = {"newest": lazy_gettext("按时间（最新）"), "oldest": lazy_gettext("按时间（最早）")}
+from .labels import FIELD_LABELS, RANGE_LABELS, SORT_LABELS, label
 
 
 def filters_text(filters: dict | None) -> str:
@@ -24,17 +21,17 @@ def filters_text(filters: dict | None) -> str:
     values are shown as given (the template escapes them)."""
     if not filters:
         return ""
-    parts = [gettext("%(name)s：%(values)s", name=label, values="、".join(filters[name]))
-             for name, label in NAMES.items() if filters.get(name)]
+    parts = [gettext("%(name)s：%(values)s", name=label(FIELD_LABELS, name), values="、".join(filters[name]))
+             for name in LIST_FILTERS if filters.get(name)]
     if filters.get("range"):
-        parts.append(gettext("日期：%(range)s", range=RANGES.get(filters["range"], filters["range"])))
+        parts.append(gettext("日期：%(range)s", range=label(RANGE_LABELS, filters["range"])))
     elif filters.get("from") or filters.get("to"):
         start, end = (filters.get("from") or "")[:10], _last_day(filters.get("to") or "")
         parts.append(gettext("日期：%(start)s 至 %(end)s", start=start, end=end) if start and end
                      else gettext("日期：%(start)s 起", start=start) if start
                      else gettext("日期：%(end)s 前", end=end))
     if filters.get("sort"):
-        parts.append(gettext("排序：%(sort)s", sort=SORTS.get(filters["sort"], filters["sort"])))
+        parts.append(gettext("排序：%(sort)s", sort=label(SORT_LABELS, filters["sort"])))
     if filters.get("fields") == "title":
         parts.append(gettext("只搜标题"))
     return gettext("；").join(parts)
@@ -59,7 +56,7 @@ def filters_url(q: str, filters: dict | None) -> str:
     a date range as its ``from``/``to`` days)."""
     params: list[tuple[str, str]] = [("q", q)]
     filters = filters or {}
-    for name in NAMES:
+    for name in LIST_FILTERS:
         params.extend((name, value) for value in filters.get(name) or ())
     if filters.get("range"):
         params.append(("range", filters["range"]))

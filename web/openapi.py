@@ -548,7 +548,8 @@ def spec(config: dict) -> dict:
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "How many"),
                     _q("zero", {"type": "string", "enum": ["0", "1", "filters"], "default": "0"},
                        "1: only queries whose words found nothing; filters: only searches whose words find "
-                       "articles but whose filters (category, source, author, tag, dates...) left none")],
+                       f"articles but whose filters ({', '.join(FACET_FIELDS)}, the dates or range, the sort) "
+                       "left none")],
                 "responses": {
                     "200": {"description": "Queries with how often they ran", **_json({
                         "type": "object", "required": ["from", "to", "zero_results_only", "queries"],
@@ -565,9 +566,11 @@ def spec(config: dict) -> dict:
                                                "filtered": {"type": "integer",
                                                             "description": "How many of these searches had filters"},
                                                "filters": {
-                                                   "description": "zero=filters: the filters of these searches; "
-                                                                  "else the most frequent filters used with the "
-                                                                  "query, [{filters, count}] (at most 3)",
+                                                   "description": "zero=filters: the filters of these searches "
+                                                                  "({name: [values]} for "
+                                                                  + ", ".join(FACET_FIELDS) + "; from, to or range; "
+                                                                  "sort; fields); else the most frequent filters "
+                                                                  "used with the query, [{filters, count}] (at most 3)",
                                                    "oneOf": [{"type": "object"}, {"type": "array", "items": {
                                                        "type": "object", "required": ["filters", "count"],
                                                        "properties": {"filters": {"type": "object"},

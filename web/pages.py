@@ -22,6 +22,7 @@ from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
 from . import auth, i18n, limits, staff_sessions
+from .labels import FIELD_LABELS, RANGE_LABELS, SORT_LABELS, texts
 from .api_params import keep_declared
 from .errors import page_error as render_error
 from .filter_wording import filters_text, filters_url
@@ -39,21 +40,6 @@ bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/stat
 bp.add_app_template_filter(local_date, "local_date")
 bp.add_app_template_filter(local_time, "local_time")
 bp.add_app_template_filter(local_iso, "local_iso")
-
-
-def range_labels() -> dict[str, str]:
-    """The time filters' labels in the interface language."""
-    return {"": gettext("全部时间"), "day": gettext("一天内"), "week": gettext("一周内"),
-            "month": gettext("一月内"), "year": gettext("一年内")}
-
-
-def sort_labels() -> dict[str, str]:
-    return {"relevance": gettext("按相关度"), "newest": gettext("按时间（最新）"), "oldest": gettext("按时间（最早）")}
-
-
-def facet_labels() -> dict[str, str]:
-    return {"category": gettext("栏目"), "source": gettext("来源"), "author": gettext("作者"), "tag": gettext("标签"),
-            "year": gettext("年份")}
 
 
 def site_name() -> str:
@@ -103,7 +89,8 @@ def url_with(**changes) -> str:
 @bp.app_context_processor
 def _globals():
     return {"url_with": url_with, "count_text": count_text, "took_text": took_text, "site_name": site_name(),
-            "RANGE_LABELS": range_labels(), "SORT_LABELS": sort_labels(), "FACET_LABELS": facet_labels()}
+            "RANGE_LABELS": texts(RANGE_LABELS), "SORT_LABELS": texts(SORT_LABELS),
+            "FACET_LABELS": {name: str(FIELD_LABELS[name]) for name in FACET_FIELDS}}
 
 
 def _page(html: str):

@@ -18,35 +18,32 @@ from __future__ import annotations
 from functools import reduce
 
 from babel.lists import format_list
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 
-# One wording per notice code; ``text``: the part of the query concerned,
-# as typed, ``upper`` the same in upper case.  A code missing here (a new
+from .labels import FIELD_LABELS, label
+
+# One wording per notice code (a message with the placeholders %(text)s:
+# the part of the query concerned, as typed, and %(upper)s: the same in
+# upper case, filled in by ``notice_text``).  A code missing here (a new
 # one in search/query/) falls back to the engine's English message.
 NOTICE_WORDING = {
-    "malformed_operator": lambda text, upper: gettext(
+    "malformed_operator": lazy_gettext(
         "「%(text)s」不是有效的运算符，未按运算符处理。词距要写明词数，如 w/5、pre/5；"
-        "同一句写 w/s，同一段写 w/p；出现次数写作 atleast3:疫苗。", text=text),
-    "unclosed_quote": lambda text, upper: gettext(
-        "「%(text)s」的引号没有配对，已把引号后直到末尾的内容当作一个短语。", text=text),
-    "distance_out_of_range": lambda text, upper: gettext(
-        "「%(text)s」的词距只能是 1 到 100 个词，已按最接近的有效值检索。", text=text),
-    "count_out_of_range": lambda text, upper: gettext(
-        "「%(text)s」的次数只能是 1 到 100 次，已按最接近的有效值检索。", text=text),
-    "dangling_operator": lambda text, upper: gettext("「%(text)s」一侧缺少检索词，已忽略。", text=text),
-    "leading_not": lambda text, upper: gettext(
-        "查询以「%(text)s」开头，已把紧随其后的内容当作排除词（与“-”相同）。", text=text),
-    "proximity_operand": lambda text, upper: gettext(
-        "「%(text)s」两侧只能是词、带引号的短语或（甲 OR 乙），这里不符合，已改为两侧同时包含（AND）。", text=text),
-    "unbalanced_parenthesis": lambda text, upper: gettext(
-        "括号「%(text)s」没有配对：缺少的右括号视为加在查询末尾，多出的右括号不予理会。", text=text),
-    "field_group": lambda text, upper: gettext(
-        "「%(text)s」后面不能跟括号分组，括号里的内容已在标题和正文中检索。", text=text),
-    "lowercase_operator": lambda text, upper: gettext(
-        "「%(text)s」按普通词检索；如要作为运算符，请全部大写：%(upper)s。", text=text, upper=upper),
-    "empty_field": lambda text, upper: gettext("「%(text)s」后面没有检索内容，已忽略。", text=text),
-    "unknown_field": lambda text, upper: gettext("「%(text)s」中的字段名拼写有误，已按最接近的字段检索。", text=text),
-    "empty_group": lambda text, upper: gettext("括号「%(text)s」里没有检索内容，已忽略。", text=text),
+        "同一句写 w/s，同一段写 w/p；出现次数写作 atleast3:疫苗。"),
+    "unclosed_quote": lazy_gettext("「%(text)s」的引号没有配对，已把引号后直到末尾的内容当作一个短语。"),
+    "distance_out_of_range": lazy_gettext("「%(text)s」的词距只能是 1 到 100 个词，已按最接近的有效值检索。"),
+    "count_out_of_range": lazy_gettext("「%(text)s」的次数只能是 1 到 100 次，已按最接近的有效值检索。"),
+    "dangling_operator": lazy_gettext("「%(text)s」一侧缺少检索词，已忽略。"),
+    "leading_not": lazy_gettext("查询以「%(text)s」开头，已把紧随其后的内容当作排除词（与“-”相同）。"),
+    "proximity_operand": lazy_gettext(
+        "「%(text)s」两侧只能是词、带引号的短语或（甲 OR 乙），这里不符合，已改为两侧同时包含（AND）。"),
+    "unbalanced_parenthesis": lazy_gettext(
+        "括号「%(text)s」没有配对：缺少的右括号视为加在查询末尾，多出的右括号不予理会。"),
+    "field_group": lazy_gettext("「%(text)s」后面不能跟括号分组，括号里的内容已在标题和正文中检索。"),
+    "lowercase_operator": lazy_gettext("「%(text)s」按普通词检索；如要作为运算符，请全部大写：%(upper)s。"),
+    "empty_field": lazy_gettext("「%(text)s」后面没有检索内容，已忽略。"),
+    "unknown_field": lazy_gettext("「%(text)s」中的字段名拼写有误，已按最接近的字段检索。"),
+    "empty_group": lazy_gettext("括号「%(text)s」里没有检索内容，已忽略。"),
 }
 
 
@@ -56,7 +53,7 @@ def notice_text(notice: dict) -> str:
     if wording is None:
         return notice.get("message", "")
     text = notice.get("text", "")
-    return wording(text, text.upper())
+    return str(wording) % {"text": text, "upper": text.upper()}
 
 
 def _locale():
@@ -106,19 +103,12 @@ def missing_text(missing: list[str]) -> str:
 
 # ---- the understood tree -----------------------------------------------------------
 # Where a clause looks: None (title or body) or a part of the article,
-# named in the interface language.
+# named in the interface language (``labels.FIELD_LABELS``).
 _TEXT_WHERE = {("title", "body"): None, ("title",): "title", ("body",): "body"}
-_WHERE = {
-    "title": lambda: gettext("标题"), "body": lambda: gettext("正文"), "lead": lambda: gettext("导语"),
-    "author": lambda: gettext("作者"), "source": lambda: gettext("来源"), "category": lambda: gettext("栏目"),
-    "tag": lambda: gettext("标签"),
-}
 
 
 def _where(name: str | None) -> str | None:
-    if name is None:
-        return None
-    return _WHERE[name]() if name in _WHERE else name
+    return None if name is None else label(FIELD_LABELS, name)
 
 
 def _has(kind: tuple, terms: str, how: str) -> str:
