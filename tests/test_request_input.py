@@ -114,3 +114,15 @@ def test_a_path_is_read_as_the_bytes_sent(server):
     # A page path with raw UTF-8 is routed as its text too.
     status, headers, body = raw_get(server, "/articles/不存在的稿件".encode())
     assert status == 404 and headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("value", ["５", "٣", "1_0", " 5", "5 ", "+5", "1e2", "0x10", "10.0"])
+def test_a_number_parameter_is_ascii_digits_only(client, value):
+    """size=５ (full-width) or 1_0 is no number a URL writes: a 400 naming
+    the parameter, on the API and the pages alike, never read as 5 or 10."""
+    from urllib.parse import quote
+
+    resp = client.get("/api/search?q=" + quote("香港") + "&size=" + quote(value))
+    assert resp.status_code == 400 and "'size' must be an integer" in resp.get_json()["error"]
+    assert client.get("/search?q=" + quote("香港") + "&page=" + quote(value)).status_code == 400
+    assert client.get("/api/search?q=" + quote("香港") + "&size=5").status_code == 200

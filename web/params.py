@@ -3,6 +3,8 @@ the JSON API turn user input into an engine request, with clear errors."""
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, timedelta
 
 from search.fields import DEFAULT_FACETS, FACET_FIELDS, MAX_DISTANCE, MAX_MENTIONS, facet_names
@@ -20,14 +22,20 @@ class ParamError(ValueError, SearchServiceError, status=400):
     """Bad user input: answered with 400 and this message."""
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
+
+
 def int_param(args, name: str, default: int, lo: int, hi: int) -> int:
+    """``args[name]`` as an integer in [lo, hi] (absent or empty: ``default``).
+    Only ASCII digits with an optional minus: Python's ``int`` would also
+    take full-width digits, other scripts' digits, "1_000" and spaces,
+    none of which a URL's number is.  Raises ParamError otherwise."""
     raw = args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ParamError(f"'{name}' must be an integer, got {raw!r}") from None
+    if not _INTEGER.fullmatch(raw):
+        raise ParamError(f"'{name}' must be an integer (ASCII digits), got {raw!r}")
+    value = int(raw)
     if not lo <= value <= hi:
         raise ParamError(f"'{name}' must be between {lo} and {hi}, got {value}")
     return value
