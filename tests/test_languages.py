@@ -257,7 +257,9 @@ def test_a_search_emptied_by_its_filters_says_so_and_shows_the_filter(client, la
     # 单车径 finds hk-1 (section 港聞 or what it holds); a section nothing of it is in empties it.
     _, html = get(client, with_hl("/search?q=" + quote("单车径") + "&category=" + quote("不存在的栏目"), lang))
     empty = text_of(re.search(r'<div class="empty">(.*?)</div>', html, re.S).group(1))
-    assert {"zh-Hans": "在所选的筛选条件下", "zh-Hant": "在所選的篩選條件下", "en": "with the filters chosen"}[lang] in empty
+    assert {"zh-Hans": "在所选的筛选条件下，没有找到与「单车径」相关的报道（不加筛选有 1 篇）。",
+            "zh-Hant": "在所選的篩選條件下，沒有找到與「单车径」相關的報道（不加篩選有 1 篇）。",
+            "en": "No reports match “单车径” with the filters chosen (without them: 1 report)."}[lang] in empty
     facet = re.search(r'<section class="facet" data-facet="category">(.*?)</section>', html, re.S).group(1)
     assert re.search(r'class="on">不存在的栏目</a> <span class="count">0</span>', facet)
     _, html = get(client, with_hl("/search?q=" + quote("子虚乌有之词"), lang))
@@ -350,9 +352,10 @@ def test_the_no_results_page_reads_well(client, lang):
             "en": "You can also use fewer words, check the spelling, or try words with a similar meaning."}[lang]
     assert empty[0] == sorry and empty[-1] == also and len(empty) == 3
     assert not any(p.startswith(("或者", "或者", "Or ")) for p in empty)
-    # The selected facet keeps its heading (a way to clear it), with no value listed but 不限.
+    # The selected facet keeps its heading: 不限 to clear it, and the value chosen, shown with its 0.
     section = re.search(r'<section class="facet" data-facet="category">(.*?)</section>', html, re.S).group(1)
-    assert len(re.findall(r"<li>", section)) == 1 and "category=" not in re.search(r'href="([^"]*)"', section).group(1)
+    assert len(re.findall(r"<li>", section)) == 2 and "category=" not in re.search(r'href="([^"]*)"', section).group(1)
+    assert re.search(r'class="on">本地</a> <span class="count">0</span>', section)
 
 
 @pytest.mark.parametrize("lang,under,some,estimated,exact,listing", [

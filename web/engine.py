@@ -62,26 +62,34 @@ class EngineHolder:
         if self.query_log is not None:
             self.query_log.record(q, total, client=client, filters=filters, words_total=words_total)
 
-    def record_search(self, req, total: int, client: str | None = None, range_name: str | None = None) -> None:
+    def record_search(self, req, total: int, client: str | None = None, range_name: str | None = None,
+                      words_total: int | None = None) -> None:
         """Log the search ``req`` (a ``SearchRequest``) that found ``total``
         with its filters (``query_filters.filters_of``; ``range_name``: the
         relative period its dates came from).  When filters leave nothing,
-        the words' articles are counted once more without them
-        (``query_filters.without_filters``: no hit, facet, highlight or
-        correction; grouped as ``req``), so the log tells "the words find
-        nothing" from "the filters leave nothing"; that count failing only
-        leaves it unknown.  Blank words are not counted (the log keeps no
-        empty query)."""
+        the log also keeps what the words find without them
+        (``words_total``, counted here by ``words_only_total`` unless the
+        caller already has it), so it tells "the words find nothing" from
+        "the filters leave nothing"."""
         if self.query_log is None:
             return
         filters = filters_of(req, range_name)
-        words_total = None
-        if total == 0 and req.q.strip() and set(filters) - {"sort"}:
-            try:
-                words_total = self.get().search(without_filters(req)).total
-            except Exception:  # noqa: BLE001 - the log must never break a search
-                words_total = None
+        if words_total is None:
+            words_total = self.words_only_total(req, total)
         self.record(req.q, total, client, filters, words_total)
+
+    def words_only_total(self, req, total: int) -> int | None:
+        """What the words of ``req`` find without its filters, when its
+        filters left nothing (``total`` 0); else None.  One count
+        (``query_filters.without_filters``: no hit, facet, highlight or
+        correction; grouped as ``req``); blank words and a failing count
+        give None (this must never break a search)."""
+        if total != 0 or not req.q.strip() or not set(filters_of(req)) - {"sort"}:
+            return None
+        try:
+            return self.get().search(without_filters(req)).total
+        except Exception:  # noqa: BLE001 - a hint for the page and the log only
+            return None
 
     def get(self) -> SearchEngine:
         """The engine, up to date with every write acknowledged as indexed:

@@ -118,9 +118,12 @@ def search_page():
     req = search_request(request.args, current_app.config)
     req = dataclasses.replace(req, timeline=bool(req.q))  # the coverage chart
     result = _engine().search(req)
+    holder = current_app.extensions["search_engine"]
+    # Filters that left nothing: what the words find without them (said on the page, kept in the log).
+    words_total = holder.words_only_total(req, result.total)
     if req.page == 1:
-        current_app.extensions["search_engine"].record_search(req, result.total, request.remote_addr,
-                                                                request.args.get("range") or None)
+        holder.record_search(req, result.total, request.remote_addr, request.args.get("range") or None,
+                             words_total=words_total)
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
              "text_lang": content_lang(h.lang, h.title + h.snippet),
              "missing_text": "" if h.match["full"] else missing_text(h.match["missing"])}
@@ -166,7 +169,7 @@ def search_page():
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, reading=reading, active=active, broader=broader,
         bars=bars, active_keys=active_keys, more_facets=more_facets, value_key=value_key, facets=facets,
-        filtered=filtered,
+        filtered=filtered, words_total=words_total,
         export_link=export_link, staff=bool(session.get("staff")),
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
