@@ -27,12 +27,12 @@ def pending(index_words, current_words: frozenset[str], reindexing=()) -> frozen
     """The words (normalised) whose articles may be cut either way: those
     in only one of ``index_words`` (the dictionary the index was cut with,
     as the store records it) and ``current_words`` (this process's:
-    ``Segmenter.words``, already normalised), and ``reindexing``.  The
-    store's words are normalised already; they are normalised again here
-    (idempotent), so a hand-written state cannot miss.  A pass over all
+    ``Segmenter.words``), and ``reindexing``.  All are normalised already
+    (``normalize_query`` of the word as written, once) and are not
+    normalised again: normalising twice is not always the same as once
+    (薴 -> 苧 -> 苎), so a word would differ from itself.  A pass over all
     the words: callers remember the result (``SearchEngine.pending_words``)."""
-    old = {normalize_query(w) for w in index_words or ()}
-    return frozenset((old ^ frozenset(current_words or ())) | {normalize_query(w) for w in reindexing or ()})
+    return frozenset((frozenset(index_words or ()) ^ frozenset(current_words or ())) | frozenset(reindexing or ()))
 
 
 def _split(text: str, words: list[str]) -> list[tuple[str, bool]]:
