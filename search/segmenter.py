@@ -38,7 +38,7 @@ import rjieba
 from .normalize import normalize_query
 from .regional import forms as regional_forms
 from .errors import SearchServiceError
-from .watched import CHECK_INTERVAL
+from .watched import CHECK_INTERVAL, signature as _signature
 
 log = logging.getLogger(__name__)
 CASED_WORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "cased_words.txt")
@@ -91,14 +91,6 @@ def userdict_version(path: str | None) -> str:
         return ""
     with open(path, "rb") as f:
         return _version(f.read())
-
-
-def _signature(path: str) -> tuple[int, int, int, int]:
-    """What tells a changed file without reading it: (mtime_ns, ctime_ns,
-    size, inode).  ctime cannot be set back, so a file rewritten with its
-    old modification time (cp -p, rsync -t) still differs.  Raises OSError."""
-    st = os.stat(path)
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 def _base_jieba():

@@ -246,3 +246,24 @@ def test_queries_cut_during_a_reload_with_the_last_dictionary(tmp_path, monkeypa
     assert seg.loaded is not old and seg.version == userdict_version(str(path))
     assert seg.words == frozenset({"爱看4k", "客户端上线"}) and seg.has_word("客户端上线")
     assert [w for w, _, _ in seg.cut("爱看4k客户端上线")] == ["爱看4k", "客户端上线"]
+
+
+def test_a_synonyms_file_saved_with_its_old_time_and_size_is_seen(tmp_path, monkeypatch):
+    """The same change detection for the other watched files (synonyms,
+    blocklist: ``search.watched``): a synonyms file rewritten in place with
+    its old size and modification time gives the new groups and a new
+    version (the result cache's key)."""
+    from search import watched
+    from search.synonyms import Synonyms
+
+    monkeypatch.setattr(watched, "CHECK_INTERVAL", 0.0)
+    path = tmp_path / "synonyms.txt"
+    path.write_text("特首, 行政长官\n", encoding="utf-8")
+    syn = Synonyms(str(path))
+    first, version = os.stat(path), syn.version
+    assert syn.group("特首") == ("特首", "行政长官")
+    path.write_text("特首, 行政首长\n", encoding="utf-8")  # the same size
+    _same_times(path, first)
+    assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (first.st_size, first.st_mtime_ns)
+    assert syn.version != version
+    assert syn.group("特首") == ("特首", "行政首长") and syn.group("行政长官") is None
