@@ -16,8 +16,8 @@ vocabulary (``search.regional``: 欧巴马, 网际网路) are dictionary words t
 The user dictionary is re-read when the file changes (its modification
 time, status-change time, size and inode, checked at most every
 ``watched.CHECK_INTERVAL`` seconds, as for the synonyms file; the web
-engine checks before each query), in every process that cuts text: each web worker and the
-index writer.  ``Segmenter.version`` names the dictionary's content (a hash):
+engine checks before each query), in every process that cuts text: each
+web worker and the index writer.  ``Segmenter.version`` names the dictionary's content (a hash):
 the writer records the version its articles were cut with and re-indexes
 the articles holding a word that was added or removed
 (``indexer.userdict_reindex``).  While the file cannot be read or parsed,
@@ -174,12 +174,14 @@ class Segmenter:
         """Re-read the user dictionary if its file changed: its signature
         (mtime_ns, ctime_ns, size, inode) looked at when ``interval``
         seconds have passed since the last look (the engine looks before
-        each query, so a worker never cuts a query with an older dictionary
-        than the writer's); ``force``: read it anyway.  The bytes are read
-        once, for the version and the words; the same bytes as loaded cost
-        no rebuild.  While another thread rebuilds, returns False at once
-        (that query cuts with the current dictionary).  True when a new
-        dictionary was swapped in."""
+        each query); ``force``: read it anyway (waiting for a rebuild under
+        way in another thread).  The bytes are read once, for the version
+        and the words; the same bytes as loaded cost no rebuild.  While
+        another thread rebuilds (~0.2 s), returns False at once: that query
+        cuts with the last dictionary, and still finds the articles cut
+        with either (``search.pending_words``: the words that differ from
+        the index's are searched both ways).  True when a new dictionary
+        was swapped in."""
         if not self.userdict_path:
             return False
         now = time.monotonic()
