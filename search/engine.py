@@ -57,6 +57,12 @@ class SearchEngine:
                  synonyms_path: str | None = DEFAULT_SYNONYMS, blocklist_path: str | None = DEFAULT_BLOCKLIST,
                  query_log: QueryLog | None = None, query_timeout: float | None = None):
         self.backend = backend
+        # Set first: the background builders started below search at once.
+        # What the user dictionary the index was cut with is, when known
+        # (a callable -> (its words, words being re-indexed) or None; the
+        # web sets it from the article store): see pending_words.
+        self.index_userdict = None
+        self._pending_memo = None  # ((index state, dictionary version), pending words): see pending_words
         self.query_timeout = query_timeout  # seconds; None: no limit
         self.analyzer = Analyzer(get_segmenter(userdict_path))
         self.synonyms = Synonyms(synonyms_path)
@@ -69,11 +75,6 @@ class SearchEngine:
                                     self._newest_titles)
         self.suggester = self.search_box.suggester
         self._cache = ResultCache(cache_size)
-        # What the user dictionary the index was cut with is, when known
-        # (a callable -> (its words, words being re-indexed) or None; the
-        # web sets it from the article store): see pending_words.
-        self.index_userdict = None
-        self._pending_memo = None  # ((index state, dictionary version), pending words): see pending_words
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
