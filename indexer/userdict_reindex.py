@@ -7,9 +7,17 @@ indexed before were cut with the old dictionary: this re-puts, from the
 article store, every article whose text holds a word that was added or
 removed (the word's characters, normalised as the segmenter sees them),
 a batch per writer step, so a re-index never holds up the change log for
-long.  Until it is done, queries still find those articles: a query word
-also matches as the text of its characters inside other words (the word
-clause's "inside a longer word" match, on both backends).
+long.  Until it is done, queries still find those articles however they
+were cut (``search.pending_words``): every web worker reads this state
+(``words``, and ``reindex.words``) from the store and searches each word
+added, removed or being re-indexed both as the word and as the phrase of
+its characters.  The articles to re-index are found here, by the text of
+the stored records (``affected_ids``), not through the index.
+
+The writer reads the state only when there is something to do: after the
+dictionary's version changed, or while a re-index runs; an idle writer
+with a settled dictionary costs nothing per step (it is the store's only
+writer of this state).
 
 State, in the article store's ``meta`` table under ``userdict`` (JSON; the
 store feeds exactly one index, and a rebuild from the store re-analyses
@@ -43,8 +51,9 @@ META_KEY = "userdict"
 BATCH = 200  # articles re-indexed per writer step (chosen, not measured: about a second of analysis)
 
 
-def _words(segmenter) -> list[str]:
-    return sorted({normalize_query(w) for w in segmenter.user_words})
+def _words(loaded) -> list[str]:
+    """The words of a ``search.segmenter.Loaded`` dictionary, normalised (as loaded), sorted."""
+    return sorted(loaded.words)
 
 
 def read_state(articles) -> dict | None:
@@ -97,6 +106,7 @@ class UserDictReindex:
         self.batch = batch
         self._scan: tuple[str, list[str] | None] | None = None  # (target version, ids or None while running)
         self._thread: threading.Thread | None = None
+        self._settled: str | None = None  # the version the index is known to be cut with, no re-index running
 
     def _save(self, state: dict) -> None:
         self.articles.set_meta(META_KEY, json.dumps(state, ensure_ascii=False))
@@ -117,18 +127,27 @@ class UserDictReindex:
 
     def step(self, loop) -> int:
         """Bring the index one batch closer to the current user dictionary;
-        returns how many articles were re-indexed (0: nothing to do now)."""
+        returns how many articles were re-indexed (0: nothing to do now).
+        Returns at once, reading nothing, while the dictionary's version is
+        the one the index is known to be cut with and no re-index runs."""
         if not self.segmenter.userdict_path:
             return 0
         self.segmenter.check()
-        current, words = self.segmenter.version, _words(self.segmenter)
+        loaded = self.segmenter.loaded  # one dictionary: version and words agree
+        current = loaded.version
+        if self._settled == current:
+            return 0
+        words = _words(loaded)
         state = read_state(self.articles)
         if state is None:  # the first writer with this dictionary: the index was cut with it
             self._save({"version": current, "words": words, "reindex": None})
+            self._settled = current
             return 0
         job = state.get("reindex")
         if job is None and state.get("version") == current:
+            self._settled = current
             return 0
+        self._settled = None
         if job is None or job.get("target") != current:
             changed = set(state.get("words") or []) ^ set(words)
             if job is not None:  # a re-index interrupted by another change: its words are still pending
@@ -155,6 +174,7 @@ class UserDictReindex:
             state = {"version": current, "words": words, "reindex": None,
                      "last": {"words": job["words"], "done": job["done"], "total": len(ids)}}
             self._scan = None
+            self._settled = current
             log.info("user dictionary %s: %d articles re-indexed", current, len(ids))
         else:
             state["reindex"] = job
@@ -186,5 +206,7 @@ class UserDictReindex:
         """The whole index was re-analysed with the current dictionary."""
         if self.segmenter.userdict_path:
             self.segmenter.check(force=True)
-            self._save({"version": self.segmenter.version, "words": _words(self.segmenter), "reindex": None})
+            loaded = self.segmenter.loaded
+            self._save({"version": loaded.version, "words": _words(loaded), "reindex": None})
             self._scan = None
+            self._settled = loaded.version

@@ -57,6 +57,12 @@ class SearchEngine:
                  synonyms_path: str | None = DEFAULT_SYNONYMS, blocklist_path: str | None = DEFAULT_BLOCKLIST,
                  query_log: QueryLog | None = None, query_timeout: float | None = None):
         self.backend = backend
+        # Set first: the background builders started below search at once.
+        # What the user dictionary the index was cut with is, when known
+        # (a callable -> (its words, words being re-indexed) or None; the
+        # web sets it from the article store): see pending_words.
+        self.index_userdict = None
+        self._pending_memo = None  # ((index state, dictionary version), pending words): see pending_words
         self.query_timeout = query_timeout  # seconds; None: no limit
         self.analyzer = Analyzer(get_segmenter(userdict_path))
         self.synonyms = Synonyms(synonyms_path)
@@ -69,22 +75,28 @@ class SearchEngine:
                                     self._newest_titles)
         self.suggester = self.search_box.suggester
         self._cache = ResultCache(cache_size)
-        # What the user dictionary the index was cut with is, when known
-        # (a callable -> (its words, words being re-indexed) or None; the
-        # web sets it from the article store): see pending_words.
-        self.index_userdict = None
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
     def pending_words(self) -> frozenset[str]:
-        """User dictionary words the index may hold cut either way (added or
-        removed since its articles were cut, or being re-indexed): searched
-        as the word and as the phrase of its characters (``pending_words``)."""
+        """User dictionary words (normalised) the index may hold cut either
+        way (added or removed since its articles were cut, or being
+        re-indexed): searched as the word and as the phrase of its
+        characters (``pending_words``).  Computed once per (index state,
+        dictionary version) and remembered: a call costs a comparison
+        (identity first: the web hands back the same state object until
+        the store's changes), not a pass over the dictionary's words."""
         known = self.index_userdict() if self.index_userdict is not None else None
         if known is None:
             return frozenset()
+        loaded = self.analyzer.segmenter.loaded  # one dictionary: words and version agree
+        memo = self._pending_memo
+        if memo is not None and memo[0][1] == loaded.version and (memo[0][0] is known or memo[0][0] == known):
+            return memo[1]
         index_words, reindexing = known
-        return pending_words.pending(index_words, self.analyzer.segmenter.user_words, reindexing)
+        words = pending_words.pending(index_words, loaded.words, reindexing)
+        self._pending_memo = ((known, loaded.version), words)
+        return words
 
     def wait_ready(self, timeout: float = 120.0, suggestions: bool = True) -> bool:
         """Wait until the background builders have their first value: the
@@ -129,19 +141,21 @@ class SearchEngine:
         the index version (a new commit never serves stale results)."""
         t0 = time.perf_counter()
         self.analyzer.segmenter.check(interval=0.0)  # a changed user dictionary cuts this query anew
-        key = (self.backend.version(), self.synonyms.version, self.analyzer.segmenter.version, self.pending_words(),
+        pending = self.pending_words()  # once per request: the cache key, the search and its correction
+        key = (self.backend.version(), self.synonyms.version, self.analyzer.segmenter.version, pending,
                self.pinyin.builds, _request_key(req))
         hit = self._cache.get(key)
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
-        result = self._search(req, t0)
+        result = self._search(req, t0, pending=pending)
         if req.correct:
-            result = self._with_correction(req, result, t0)
+            result = self._with_correction(req, result, t0, pending)
         if req.size <= CACHE_MAX_SIZE:  # not exports of thousands of rows
             self._cache.put(key, result)
         return result
 
-    def _with_correction(self, req: SearchRequest, result: SearchResult, t0: float) -> SearchResult:
+    def _with_correction(self, req: SearchRequest, result: SearchResult, t0: float,
+                         pending: frozenset[str] | None = None) -> SearchResult:
         """Did you mean (``correct.py`` decides what is a slip and what it
         should read).  The query as typed matches no article with all its
         words: show the corrected query's results instead (with a note and
@@ -177,7 +191,7 @@ class SearchEngine:
                                 written=None if few else written)
         if not fixed:
             return result
-        alt = self._search(dataclasses.replace(req, q=fixed, correct=False), t0)
+        alt = self._search(dataclasses.replace(req, q=fixed, correct=False), t0, pending=pending)
         # Judged by full matches: on a small index the corrected query may
         # have few enough (韩国国会: 5 of 2,000) to be followed by partial ones.
         if alt.total_full <= result.total_full:
@@ -187,12 +201,15 @@ class SearchEngine:
                                        took_ms=(time.perf_counter() - t0) * 1000)
         return dataclasses.replace(result, suggestion=fixed)
 
-    def _plan(self, req: SearchRequest, timed: bool = True):
+    def _plan(self, req: SearchRequest, timed: bool = True, pending: frozenset[str] | None = None):
         """The request as a backend plan (query parsed, pinyin read,
         synonyms applied, compiled): one path for searches and timelines.
+        ``pending``: ``pending_words()`` when the caller has it already.
         Returns (plan, searchable, pinyin conversions, synonym groups, parsed query)."""
         parsed = q.parse(req.q)
-        converted, pinyin_words = pinyin.expand(pending_words.expand(parsed, self.pending_words()), self.pinyin.get(),
+        if pending is None:
+            pending = self.pending_words()
+        converted, pinyin_words = pinyin.expand(pending_words.expand(parsed, pending), self.pinyin.get(),
                                                 self.backend.doc_frequency)
         expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segments)
         must, must_not = self.compiler.compile(expanded, req.fields)
@@ -241,10 +258,12 @@ class SearchEngine:
         return {"interval": res.histogram_interval, "total": res.total, "undated": res.undated,
                 "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
 
-    def _search(self, req: SearchRequest, t0: float, timed: bool = True) -> SearchResult:
+    def _search(self, req: SearchRequest, t0: float, timed: bool = True,
+                pending: frozenset[str] | None = None) -> SearchResult:
         """``timed``: readers' searches stop at the query timeout; the
-        engine's own background work (suggestions) does not."""
-        plan, searchable, pinyin_words, synonyms, parsed = self._plan(req, timed)
+        engine's own background work (suggestions) does not.  ``pending``:
+        see ``_plan``."""
+        plan, searchable, pinyin_words, synonyms, parsed = self._plan(req, timed, pending)
         must, must_not = plan.must, plan.must_not
         timeline = None
         total_articles = 0 if req.group else None

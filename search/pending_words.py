@@ -7,7 +7,12 @@ occurrence of such a word (added or removed) is searched both as the word
 and as the phrase of its characters (``expand``), which matches the
 article cut either way.  The words are the difference between this
 process's dictionary and the one the index was cut with, plus those the
-writer is still re-indexing (``pending``).
+writer is still re-indexing (``pending``); both come from the state the
+writer keeps in the article store (``indexer.userdict_reindex``: its
+``words`` and ``reindex.words``), which the web reads.  Which articles
+need re-indexing is the writer's question, answered from the stored text;
+a query never asks it: it is widened for every article alike, until the
+writer records the re-index as finished.
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ from . import query as q
 from .normalize import normalize_query
 
 
-def pending(index_words, current_words, reindexing=()) -> frozenset[str]:
+def pending(index_words, current_words: frozenset[str], reindexing=()) -> frozenset[str]:
     """The words (normalised) whose articles may be cut either way: those
-    in only one of ``index_words`` (the dictionary the index was cut with)
-    and ``current_words`` (this process's), and ``reindexing``."""
-    old = {normalize_query(w) for w in index_words or ()}
-    new = {normalize_query(w) for w in current_words or ()}
-    return frozenset((old ^ new) | {normalize_query(w) for w in reindexing or ()})
+    in only one of ``index_words`` (the dictionary the index was cut with,
+    as the store records it) and ``current_words`` (this process's:
+    ``Segmenter.words``), and ``reindexing``.  All are normalised already
+    (``normalize_query`` of the word as written, once) and are not
+    normalised again: normalising twice is not always the same as once
+    (薴 -> 苧 -> 苎), so a word would differ from itself.  A pass over all
+    the words: callers remember the result (``SearchEngine.pending_words``)."""
+    return frozenset((frozenset(index_words or ()) ^ frozenset(current_words or ())) | frozenset(reindexing or ()))
 
 
 def _split(text: str, words: list[str]) -> list[tuple[str, bool]]:

@@ -14,9 +14,10 @@ is cut, at index time or at query time.  The forms of the regional
 vocabulary (``search.regional``: 欧巴马, 网际网路) are dictionary words too.
 
 The user dictionary is re-read when the file changes (its modification
-time, checked at most every ``watched.CHECK_INTERVAL`` seconds, as for the
-synonyms file), in every process that cuts text: each web worker and the
-index writer.  ``Segmenter.version`` names the dictionary's content (a hash):
+time, status-change time, size and inode, checked at most every
+``watched.CHECK_INTERVAL`` seconds, as for the synonyms file; the web
+engine checks before each query), in every process that cuts text: each
+web worker and the index writer.  ``Segmenter.version`` names the dictionary's content (a hash):
 the writer records the version its articles were cut with and re-indexes
 the articles holding a word that was added or removed
 (``indexer.userdict_reindex``).  While the file cannot be read or parsed,
@@ -25,6 +26,7 @@ the last good dictionary stays (``Segmenter.error`` says why).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -36,7 +38,7 @@ import rjieba
 from .normalize import normalize_query
 from .regional import forms as regional_forms
 from .errors import SearchServiceError
-from .watched import CHECK_INTERVAL
+from .watched import CHECK_INTERVAL, signature as _signature
 
 log = logging.getLogger(__name__)
 CASED_WORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "cased_words.txt")
@@ -48,25 +50,38 @@ class UserDictError(ValueError, SearchServiceError):
     pass
 
 
-def read_userdict(path: str) -> list[tuple[str, int | None, str | None]]:
-    """Parse a jieba user dictionary: one ``word [freq] [tag]`` per line."""
+def parse_userdict(text: str, path: str = "<user dictionary>") -> list[tuple[str, int | None, str | None]]:
+    """Parse the text of a jieba user dictionary: one ``word [freq] [tag]``
+    per line (blank lines and ``#`` comments skipped); [(word as written,
+    freq or None, tag or None)].  Raises ``UserDictError`` naming ``path``
+    and the line."""
     entries = []
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, raw in enumerate(f, 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = line.split()
-            word, freq, tag = parts[0], None, None
-            rest = parts[1:]
-            if rest and rest[0].isdigit():
-                freq = int(rest.pop(0))
-            if rest:
-                tag = rest.pop(0)
-            if rest:
-                raise UserDictError(f"{path}:{lineno}: expected 'word [freq] [tag]', got {line!r}")
-            entries.append((word, freq, tag))
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split()
+        word, freq, tag = parts[0], None, None
+        rest = parts[1:]
+        if rest and rest[0].isdigit():
+            freq = int(rest.pop(0))
+        if rest:
+            tag = rest.pop(0)
+        if rest:
+            raise UserDictError(f"{path}:{lineno}: expected 'word [freq] [tag]', got {line!r}")
+        entries.append((word, freq, tag))
     return entries
+
+
+def read_userdict(path: str) -> list[tuple[str, int | None, str | None]]:
+    """Parse the jieba user dictionary file at ``path`` (``parse_userdict``).
+    Raises OSError, UnicodeDecodeError or ``UserDictError``."""
+    with open(path, "rb") as f:
+        return parse_userdict(f.read().decode("utf-8-sig"), path)
+
+
+def _version(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def userdict_version(path: str | None) -> str:
@@ -75,7 +90,7 @@ def userdict_version(path: str | None) -> str:
     if not path:
         return ""
     with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:16]
+        return _version(f.read())
 
 
 def _base_jieba():
@@ -90,86 +105,146 @@ def _base_jieba():
     return jieba
 
 
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """One loaded dictionary, swapped in whole: ``jieba`` (the tokenizer),
+    ``user_words`` (the user dictionary's words as written),
+    ``words`` (the same, normalised as text is: ``normalize_query``),
+    ``version`` (``userdict_version`` of the bytes read; "" without a file)."""
+    jieba: object
+    user_words: list[str]
+    words: frozenset[str]
+    version: str
+
+
+def _build(data: bytes | None, path: str | None) -> Loaded:
+    """The tokenizer with the user dictionary whose bytes are ``data``
+    (None: none); ~0.2 s.  Raises UnicodeDecodeError or ``UserDictError``."""
+    entries = parse_userdict(data.decode("utf-8-sig"), path or "") if data is not None else []
+    jieba = _base_jieba()
+    written, words = [], set()
+    for word, freq, tag in entries:
+        norm = normalize_query(word)
+        jieba.add_word(norm, freq, tag)
+        written.append(word)
+        words.add(norm)
+    return Loaded(jieba, written, frozenset(words), _version(data) if data is not None else "")
+
+
 class Segmenter:
     """A jieba tokenizer with an optional user dictionary, safe to share
-    between threads (rjieba releases no state between calls; a reload
-    swaps in a whole new tokenizer).  ``user_words``: the user
-    dictionary's words as written; ``version``: ``userdict_version`` of
-    what is loaded; ``error``: why the last re-read failed, or None.
-    Raises ``UserDictError`` (or OSError) when the file cannot be read at
-    start; later failures keep the last good dictionary."""
+    between threads (rjieba keeps no state between calls; a reload builds
+    a whole new tokenizer outside any lock, queries meanwhile cut with the
+    last one, and swaps it in at once).  ``loaded``: the current ``Loaded``;
+    ``user_words``, ``words`` (normalised, a frozenset), ``version``: its
+    parts; ``error``: why the last re-read failed, or None.
+    Raises ``UserDictError`` (or OSError, UnicodeDecodeError) when the file
+    cannot be read at start; later failures keep the last good dictionary."""
 
     def __init__(self, userdict_path: str | None = None):
         self.userdict_path = userdict_path
         self.error: str | None = None
-        self._lock = threading.Lock()
+        self.loads = 0  # dictionaries built (the first one included)
+        self._reloading = threading.Lock()  # one rebuild at a time; held by no query
         self._checked = time.monotonic()
-        self._mtime = os.path.getmtime(userdict_path) if userdict_path else None
-        self._jieba, self.user_words, self.version = self._load()
+        self._signature = None  # that of the file last read well
+        self._failed = None  # that of the file last read in vain: not read again until it changes
+        data = None
+        if userdict_path:
+            signature = _signature(userdict_path)
+            with open(userdict_path, "rb") as f:
+                data = f.read()
+            self._signature = signature
+        self.loaded = _build(data, userdict_path)
+        self.loads += 1
 
-    def _load(self):
-        jieba = _base_jieba()
-        words: list[str] = []
-        version = ""
-        if self.userdict_path:
-            version = userdict_version(self.userdict_path)
-            for word, freq, tag in read_userdict(self.userdict_path):
-                jieba.add_word(normalize_query(word), freq, tag)
-                words.append(word)
-        return jieba, words, version
+    @property
+    def user_words(self) -> list[str]:
+        return self.loaded.user_words
+
+    @property
+    def words(self) -> frozenset[str]:
+        return self.loaded.words
+
+    @property
+    def version(self) -> str:
+        return self.loaded.version
 
     def check(self, force: bool = False, interval: float = CHECK_INTERVAL) -> bool:
-        """Re-read the user dictionary if its file changed (its modification
-        time looked at when ``interval`` seconds have passed since the last
-        look: the engine looks before each query, so a worker never cuts a
-        query with an older dictionary than the writer's; ``force``: read
-        it anyway); True when a new dictionary was loaded."""
+        """Re-read the user dictionary if its file changed: its signature
+        (mtime_ns, ctime_ns, size, inode) looked at when ``interval``
+        seconds have passed since the last look (the engine looks before
+        each query); ``force``: read it anyway (waiting for a rebuild under
+        way in another thread).  The bytes are read once, for the version
+        and the words; the same bytes as loaded cost no rebuild.  While
+        another thread rebuilds (~0.2 s), returns False at once: that query
+        cuts with the last dictionary, and still finds the articles cut
+        with either (``search.pending_words``: the words that differ from
+        the index's are searched both ways).  True when a new dictionary
+        was swapped in."""
         if not self.userdict_path:
             return False
         now = time.monotonic()
         if not force and now - self._checked < interval:
             return False
-        with self._lock:
-            self._checked = now
-            mtime = None
+        self._checked = now
+        try:
+            signature = _signature(self.userdict_path)
+        except OSError as exc:
+            self._failure(exc, None)
+            return False
+        if not force and signature in (self._signature, self._failed):
+            return False
+        if not self._reloading.acquire(blocking=force):
+            return False
+        try:
             try:
-                mtime = os.path.getmtime(self.userdict_path)
-                if mtime == self._mtime and not force:
+                with open(self.userdict_path, "rb") as f:
+                    data = f.read()
+                if _version(data) == self.version:
+                    self._signature, self._failed, self.error = signature, None, None
                     return False
-                jieba, words, version = self._load()
+                loaded = _build(data, self.userdict_path)
             except (OSError, UnicodeDecodeError, UserDictError) as exc:
-                error = f"cannot read the user dictionary {self.userdict_path}: {exc}"
-                if mtime is not None:
-                    self._mtime = mtime  # this version of the file is not read again; the next save is
-                if error != self.error:  # said once, not at every query
-                    log.warning("%s (the last good one stays)", error)
-                self.error = error
+                self._failure(exc, signature)
                 return False
-            self._mtime, self.error = mtime, None
-            if version == self.version:
-                return False
-            self._jieba, self.user_words, self.version = jieba, words, version
-            log.info("user dictionary %s reloaded (version %s, %d words)", self.userdict_path, version, len(words))
+            self.loads += 1
+            self.loaded = loaded  # the swap: one assignment, atomic for the threads cutting
+            self._signature, self._failed, self.error = signature, None, None
+            log.info("user dictionary %s reloaded (version %s, %d words)", self.userdict_path, loaded.version,
+                     len(loaded.user_words))
             return True
+        finally:
+            self._reloading.release()
+
+    def _failure(self, exc: Exception, signature) -> None:
+        """The file could not be read: keep the last good dictionary, remember
+        this file's signature as failed (never as good: a corrected file
+        differs from it), say why once."""
+        self._failed = signature
+        error = f"cannot read the user dictionary {self.userdict_path}: {exc}"
+        if error != self.error:  # said once, not at every query
+            log.warning("%s (the last good one stays)", error)
+        self.error = error
 
     def cut(self, text: str) -> list[tuple[str, int, int]]:
         """Default (accurate) mode on normalised text: (word, start, end)
         covering all of text."""
         self.check()
-        return self._jieba.tokenize(text, "default", True)
+        return self.loaded.jieba.tokenize(text, "default", True)
 
     def has_word(self, word: str) -> bool:
         """Is ``word`` in the dictionary (jieba's, or the user dictionary)?"""
-        return self._jieba.has_word(word)
+        return self.loaded.jieba.has_word(word)
 
     def cut_dictionary_only(self, text: str) -> list[str]:
         """Accurate mode without the HMM for unknown words: dictionary pieces."""
-        return self._jieba.cut(text, False)
+        return self.loaded.jieba.cut(text, False)
 
     def cut_for_search(self, text: str) -> list[tuple[str, int, int]]:
         """Search mode: the default words plus their dictionary sub-words."""
         self.check()
-        return self._jieba.tokenize(text, "search", True)
+        return self.loaded.jieba.tokenize(text, "search", True)
 
 
 _lock = threading.Lock()

@@ -78,10 +78,11 @@ class Synonyms:
         return self._file.fresh()[2]
 
     @property
-    def version(self) -> float | None:
-        """Changes when the file does (part of the result cache's key)."""
+    def version(self) -> tuple | None:
+        """Changes when the file does (part of the result cache's key): its
+        ``watched.signature``, None without a file."""
         self._file.fresh()
-        return self._file.mtime
+        return self._file.signature
 
     def __len__(self) -> int:
         return len(self._by_key)

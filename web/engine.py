@@ -126,7 +126,9 @@ class EngineHolder:
         re-indexed) from the article store (``indexer.userdict_reindex``;
         re-read at most every ``USERDICT_STATE_TTL`` s), or None without a
         store or before the writer recorded one.  A stale value only widens
-        the queries (``search.pending_words``)."""
+        the queries (``search.pending_words``).  While the stored words
+        are the same, the same value object is returned, so the engine's
+        remembered pending words are found by identity."""
         now = time.monotonic()
         cached = getattr(self, "_userdict_state", None)
         if cached is not None and now - cached[0] < self.USERDICT_STATE_TTL:
@@ -140,6 +142,8 @@ class EngineHolder:
                 state = read_state(store)
                 if state is not None:
                     value = (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()))
+                    if cached is not None and cached[1] == value:
+                        value = cached[1]  # unchanged (the re-index's counters aside)
         except Exception:  # noqa: BLE001 - the store unreadable: queries are not widened
             value = None
         self._userdict_state = (now, value)
