@@ -34,7 +34,7 @@ COMMON_WORDS = 300  # headline words looked at, most common first
 
 def common_intent(engine, shares: list[float]) -> dict[float, dict]:
     from search import pinyin
-    from search.engine import ResultCache
+    from search.result_cache import ResultCache
     from search.models import SearchRequest
     from search.normalize import fold_case, normalize_query
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
-import threading
 import time
-from collections import OrderedDict
 
 from . import pending_words, pinyin
 from . import query as q
@@ -33,6 +31,7 @@ from .normalize import normalize_query
 from .pinyin import LexiconCache
 from .plan import Plan, PhraseClause
 from .querylog import QueryLog
+from .result_cache import ResultCache, request_key
 from .results import brief, hit, partial_needles
 from .searchbox import SearchBox
 from .segmenter import get_segmenter
@@ -143,7 +142,7 @@ class SearchEngine:
         self.analyzer.segmenter.check(interval=0.0)  # a changed user dictionary cuts this query anew
         pending = self.pending_words()  # once per request: the cache key, the search and its correction
         key = (self.backend.version(), self.synonyms.version, self.analyzer.segmenter.version, pending,
-               self.pinyin.builds, _request_key(req))
+               self.pinyin.builds, request_key(req))
         hit = self._cache.get(key)
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
@@ -370,47 +369,3 @@ class SearchEngine:
         check = getattr(self.backend, "check", None)
         if check is not None:
             check()
-
-
-def _request_key(req: SearchRequest) -> tuple:
-    """Every field of the request (lists as tuples), so a new parameter can
-    never be forgotten here."""
-    return tuple(tuple(v) if isinstance(v, list) else v
-                 for v in (getattr(req, f.name) for f in dataclasses.fields(req)))
-
-
-class ResultCache:
-    """A small thread-safe LRU of search results; entries expire after
-    ``ttl`` seconds so that the recency preference stays current."""
-
-    def __init__(self, size: int, ttl: float = 300.0):
-        self.size, self.ttl = size, ttl
-        self._data: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        """The result stored under ``key`` (a hashable tuple), or None when
-        absent or older than ``ttl`` seconds."""
-        if not self.size:
-            return None
-        with self._lock:
-            item = self._data.get(key)
-            if item is None:
-                return None
-            stored_at, value = item
-            if time.monotonic() - stored_at > self.ttl:
-                del self._data[key]
-                return None
-            self._data.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
-        """Store ``value``, dropping the least recently used beyond ``size``."""
-        if not self.size:
-            return
-        with self._lock:
-            self._data[key] = (time.monotonic(), value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-

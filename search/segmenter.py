@@ -160,14 +160,17 @@ class Segmenter:
 
     @property
     def user_words(self) -> list[str]:
+        """The user dictionary's words as written in its file, in file order."""
         return self.loaded.user_words
 
     @property
     def words(self) -> frozenset[str]:
+        """The user dictionary's words normalised once, when it loaded (as analysis cuts them)."""
         return self.loaded.words
 
     @property
     def version(self) -> str:
+        """The loaded dictionary's version: a SHA-256 prefix of its bytes ("" without one)."""
         return self.loaded.version
 
     def check(self, force: bool = False, interval: float = CHECK_INTERVAL) -> bool:
