@@ -62,6 +62,7 @@ class SearchEngine:
         # web sets it from the article store): see pending_words.
         self.index_userdict = None
         self._pending_memo = None  # ((index state, dictionary version), pending words): see pending_words
+        self._forced_for = None  # the index state a dictionary re-read was forced for: see pending_words
         self.query_timeout = query_timeout  # seconds; None: no limit
         self.analyzer = Analyzer(get_segmenter(userdict_path))
         self.synonyms = Synonyms(synonyms_path)
@@ -88,11 +89,18 @@ class SearchEngine:
         known = self.index_userdict() if self.index_userdict is not None else None
         if known is None:
             return frozenset()
-        loaded = self.analyzer.segmenter.loaded  # one dictionary: words and version agree
+        segmenter = self.analyzer.segmenter
+        if known[2] and known[2] != segmenter.version and self._forced_for is not known:
+            # The index was (re)cut with another dictionary than this process
+            # holds: read the file now rather than at the next interval (once
+            # per state), or a word both still hold could be searched only one way.
+            self._forced_for = known
+            segmenter.check(force=True)
+        loaded = segmenter.loaded  # one dictionary: words and version agree
         memo = self._pending_memo
         if memo is not None and memo[0][1] == loaded.version and (memo[0][0] is known or memo[0][0] == known):
             return memo[1]
-        index_words, reindexing = known
+        index_words, reindexing, _ = known
         words = pending_words.pending(index_words, loaded.words, reindexing)
         self._pending_memo = ((known, loaded.version), words)
         return words

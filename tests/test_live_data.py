@@ -216,7 +216,7 @@ def test_pending_words_are_searched_as_the_word_and_as_its_characters(tmp_path):
     engine = SearchEngine.open(index, userdict_path=str(empty), refresh_interval=0)
     request = SearchRequest(q="爱看4K", facets=(), correct=False)
     assert ("ud-word", True) not in [(h.id, h.match["full"]) for h in engine.search(request).hits]
-    engine.index_userdict = lambda: (("爱看4k",), ())  # the index was cut with the word (stored normalised)
+    engine.index_userdict = lambda: (("爱看4k",), (), None)  # the index was cut with the word (stored normalised)
     assert engine.pending_words() == frozenset({"爱看4k"})
     hits = [(h.id, h.match["full"]) for h in engine.search(request).hits]
     assert hits[0] == ("ud-word", True), hits

@@ -90,7 +90,7 @@ def test_pending_words_are_computed_once_per_dictionary_version(big_dict_index, 
     def index_userdict():
         calls["n"] += 1
         # every other call an equal, new object: what the web returns after its TTL
-        return (stored, ()) if calls["n"] % 2 else (tuple(stored), ())
+        return (stored, (), None) if calls["n"] % 2 else (tuple(stored), (), None)
 
     engine.index_userdict = index_userdict
     pending = Spy(monkeypatch, pending_words, "pending")
@@ -267,3 +267,29 @@ def test_a_synonyms_file_saved_with_its_old_time_and_size_is_seen(tmp_path, monk
     assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (first.st_size, first.st_mtime_ns)
     assert syn.version != version
     assert syn.group("特首") == ("特首", "行政首长") and syn.group("行政长官") is None
+
+
+def test_an_index_cut_with_another_dictionary_makes_the_worker_read_its_file_at_once(tmp_path):
+    """The writer has re-cut the index with a new dictionary (the store's
+    state names its version) before this worker's next look at the file:
+    the worker reads the file at once, so a removed word is not searched
+    only as a word the index no longer holds; once per state, not per query."""
+    from indexer import pipeline
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    userdict = tmp_path / "words.txt"
+    _write_dict(userdict, ["爱看4K"])
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": "ud-word", "title": "爱看4K客户端上线", "body": "新版爱看4K客户端今天上线。"}])
+    index = str(tmp_path / "ix")
+    pipeline.build(index, [src], workers=1, progress=False, userdict=str(userdict))
+    engine = SearchEngine.open(index, userdict_path=str(userdict), refresh_interval=0)
+    seg = engine.analyzer.segmenter
+    assert seg.user_words == ["爱看4K"]
+    userdict.write_text("# the word taken out\n", encoding="utf-8")
+    state = ((), (), "version-the-writer-recut-with")  # as web.engine reads it from the store
+    engine.index_userdict = lambda: state
+    loads = seg.loads
+    for _ in range(5):
+        engine.search(SearchRequest(q="爱看4K", facets=(), correct=False))
+    assert seg.user_words == [] and seg.loads == loads + 1  # read at once, and once

@@ -123,7 +123,7 @@ class EngineHolder:
 
     def _index_userdict(self):
         """(words of the user dictionary the index was cut with, words being
-        re-indexed) from the article store (``indexer.userdict_reindex``;
+        re-indexed, that dictionary's version) from the article store (``indexer.userdict_reindex``;
         re-read at most every ``USERDICT_STATE_TTL`` s), or None without a
         store or before the writer recorded one.  A stale value only widens
         the queries (``search.pending_words``).  While the stored words
@@ -131,7 +131,11 @@ class EngineHolder:
         remembered pending words are found by identity."""
         now = time.monotonic()
         cached = getattr(self, "_userdict_state", None)
-        if cached is not None and now - cached[0] < self.USERDICT_STATE_TTL:
+        # Re-read at once when the served index moved: the writer records the
+        # words it re-indexes before committing them, so the state read after
+        # a commit is never older than the cut that commit serves.
+        index_version = self._engine.backend.version() if self._engine is not None else None
+        if cached is not None and now - cached[0] < self.USERDICT_STATE_TTL and cached[2] == index_version:
             return cached[1]
         value = None
         try:
@@ -141,12 +145,13 @@ class EngineHolder:
 
                 state = read_state(store)
                 if state is not None:
-                    value = (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()))
+                    value = (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()),
+                             state.get("version"))
                     if cached is not None and cached[1] == value:
                         value = cached[1]  # unchanged (the re-index's counters aside)
         except Exception:  # noqa: BLE001 - the store unreadable: queries are not widened
             value = None
-        self._userdict_state = (now, value)
+        self._userdict_state = (now, value, index_version)
         return value
 
     def _catch_up(self, engine: SearchEngine) -> None:
