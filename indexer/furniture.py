@@ -122,10 +122,18 @@ _folded = simplified_chars  # ``line`` with each character in its Simplified for
 
 def _headline_text(text: str) -> bool:
     """Could ``text`` be a headline: short, no ``。``, not ending as a clause
-    does (``：，；、``), not a credit or source line (``bylines.is_credit_line``)?"""
+    does (``：，；、``), not a credit, source or photo credit line
+    (``bylines.is_credit_line``, ``_photo_credit_line``)?"""
     text = text.strip()
     return (0 < len(text) <= MAX_HEADLINE and "。" not in text
-            and not text.endswith(("：", ":", "，", ",", "；", ";", "、")) and not is_credit_line(text))
+            and not text.endswith(("：", ":", "，", ",", "；", ";", "、")) and not is_credit_line(text)
+            and not _photo_credit_line(text))
+
+
+def _photo_credit_line(text: str) -> bool:
+    """Does ``text`` hold a photo credit (图片来源：…)?  It ends a list like
+    any credit, and its credit goes to the metadata."""
+    return bool(_PHOTO_HINT.search(text)) and _PHOTO.search(_folded(text)) is not None
 
 
 def _headline_like(line: str) -> bool:

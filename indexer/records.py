@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 
 from search.chars import strip_ignorable
 from search.models import Article
 from search.timeutil import DateError, parse_published
+from search.values import value_key
 
 from . import bylines, furniture, ids
 from .clean import clean_line, clean_text
@@ -29,6 +31,57 @@ KEPT_EXTRA = ("summary", "duplicate_ids", "updated")
 # Every field an article takes: the write API refuses any other (a typo such
 # as "publshed" would otherwise be dropped in silence); files may carry more.
 FIELDS = frozenset(KNOWN) | frozenset(KEPT_EXTRA)
+
+
+def _distinct_tags(tags: list[str]) -> list[str]:
+    """The tags cleaned, blanks dropped, each once: tags that facets count as
+    one value (``search.values.value_key``: case, width and script folded)
+    keep the first form given."""
+    seen, out = set(), []
+    for tag in tags:
+        if is_blank(tag):
+            continue
+        tag = clean_line(tag)
+        key = value_key(tag)
+        if key not in seen:
+            seen.add(key)
+            out.append(tag)
+    return out
+
+
+def misspelt_fields(data: dict) -> list[tuple[str, str]]:
+    """(field, the article field it misspells) for each field of ``data``
+    that is not an article's but near one: the same once width and case are
+    folded (``Ａｕｔｈｏｒ``, ``Title``), or within one edit (a letter
+    changed, added, dropped or two swapped: ``auther``, ``bdoy``, ``ulr``)
+    of a field of five letters or fewer, two edits of a longer one
+    (``publshed``).  New input with such a field is refused (its value
+    would be lost in silence); other fields (a CMS's ``categories``,
+    ``origin_file``) are not near any.  Sorted by field."""
+    out = []
+    for name in sorted((n for n in data if n not in FIELDS), key=str):
+        folded = unicodedata.normalize("NFKC", str(name)).strip().lower()
+        near = folded if folded in FIELDS else next(
+            (f for f in sorted(FIELDS) if _edits(folded, f) <= (1 if len(f) <= 5 else 2)), None)
+        if near is not None:
+            out.append((name, near))
+    return out
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance (Levenshtein plus swaps of two
+    neighbours).  Written here: a few lines, for field names only."""
+    if abs(len(a) - len(b)) > 2:
+        return 3
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
 MAX_ID_LENGTH = ids.MAX_ID_LENGTH
 MAX_DEPTH = 32  # nesting levels of a record's JSON (an article needs 3)
 
@@ -136,10 +189,14 @@ def to_article(data: dict, acknowledged: bool = False, removed: list | None = No
             problems.append(f"'id': {why} ({ids.RULE})")
         elif not isinstance(rid, str):
             rid = ids.check(rid)
+    if not acknowledged:
+        problems.extend(f"unknown field {name!r} (did you mean {near!r}?)" for name, near in misspelt_fields(data))
     title = data.get("title")
     # an acknowledged title of invisible characters only (accepted before
     # this check) is kept; new input is refused
-    if not isinstance(title, str) or not clean_line(title) or (not acknowledged and is_blank(title)):
+    if title is not None and not isinstance(title, str):
+        problems.append("'title' must be a string")
+    elif not isinstance(title, str) or not clean_line(title) or (not acknowledged and is_blank(title)):
         problems.append("missing or empty 'title'")
     body = data.get("body")
     if body is None:
@@ -193,7 +250,7 @@ def to_article(data: dict, acknowledged: bool = False, removed: list | None = No
         source=None if not data.get("source") or is_blank(data["source"]) else clean_line(data["source"]),
         author=None if not data.get("author") or is_blank(data["author"]) else clean_line(data["author"]),
         url=data.get("url") or None,
-        tags=[clean_line(t) for t in tags if not is_blank(t)],
+        tags=_distinct_tags(tags),
         lang=data.get("lang") or None,
         extra=extra,
     )

@@ -225,3 +225,13 @@ def test_the_credit_recogniser_is_shared_and_judges_both_scripts_alike():
         assert is_credit_line(simplified) and is_credit_line(traditional), simplified
     for headline in ("记者调查：某地乱象", "文化部长谈改革", "醫管局外判請護士　中介公司為兩大集團", "", "本报记者"):
         assert not is_credit_line(headline), headline
+
+
+@pytest.mark.parametrize("credit", ["圖片來源：政府新聞處", "（圖片來源：政府新聞處）", "图片来源：政府新闻处", "【圖片來源：政府新聞處】"])
+def test_a_photo_credit_after_a_related_list_ends_it_and_is_kept(credit):
+    from indexer.records import read_article
+
+    body = "港鐵新線今日開通。\n【相關閱讀】：\n颱風襲港 全港停課\n樓價回落 買家觀望\n" + credit
+    a = read_article({"id": "pc-1", "title": "港鐵新線", "body": body})
+    assert a.body == "港鐵新線今日開通。"
+    assert a.extra["photo_credits"] == [credit.strip("（）【】").split("：")[1]]

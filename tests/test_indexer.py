@@ -33,14 +33,21 @@ def test_bad_records_are_reported_with_location_and_skipped(tiny_index):
         good(5, body=12345),
         "[1, 2]",
         good(6),
+        {**good(7), "publishd": "2024-03-01"},  # a misspelt field: its value would be lost
+        {**good(8), "Author": "王五"},
+        {**good(9), "title": ["不是文字"]},
+        {**good(10), "categories": ["时政"], "origin_file": "x.json"},  # a feed's own fields: not near any
     ]
     engine, summary, _ = tiny_index(records, report=messages.append)
-    assert (summary.added, summary.skipped) == (2, 7)
+    assert (summary.added, summary.skipped) == (3, 10)
     text = "\n".join(messages)
     for lineno, fragment in [(2, "invalid JSON"), (3, "'id'"), (4, "'title'"), (5, "unparsable date"),
-                             (6, "'tags'"), (7, "'body'"), (8, "JSON object")]:
+                             (6, "'tags'"), (7, "'body'"), (8, "JSON object"),
+                             (10, "unknown field 'publishd' (did you mean 'published'?)"),
+                             (11, "unknown field 'Author' (did you mean 'author'?)"),
+                             (12, "'title' must be a string")]:
         assert f"in.jsonl:{lineno}: skipped" in text and fragment in text, (lineno, text)
-    assert {h.id for h in engine.search(SearchRequest(q="立法會", size=10)).hits} == {"t-1", "t-6"}
+    assert {h.id for h in engine.search(SearchRequest(q="立法會", size=10)).hits} == {"t-1", "t-6", "t-10"}
 
 
 def test_every_bad_field_is_listed():
@@ -254,3 +261,10 @@ def test_build_workers_die_with_their_parent(tmp_path):
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert not left, f"worker processes outlived their parent: {left}"
+
+
+def test_tags_are_kept_once_as_facets_count_them():
+    from indexer.records import to_article
+
+    a = to_article({"id": "tg-1", "title": "标签", "tags": ["", "  ", "a", "a", "A", "香港", "香港 ", "选举", "選舉"]})
+    assert a.tags == ["a", "香港", "选举"]  # case, spaces and script folded as facet values are; the first form kept

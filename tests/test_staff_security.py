@@ -492,3 +492,36 @@ def test_forms_from_another_site_are_refused_in_a_browser(browser, proxied, fore
     assert "cross-site request refused" in page.content()
     assert visitor.cookies() == [] and page.goto(srv.url + "/api/queries?days=1").status == 401
     visitor.close()
+
+
+def test_a_signed_in_page_offers_sign_out_and_is_never_cached_publicly(web_app):
+    """Signed in, every page says so with a sign-out button (a POST, same
+    origin) and is sent ``private, no-store`` (it shows staff tools);
+    signed out, pages are public again and the session is gone."""
+    from urllib.parse import quote
+
+    from conftest import STAFF_TOKEN
+
+    client = web_app.test_client()
+    reader = client.get("/search?q=" + quote("香港"))
+    assert "public" in reader.headers["Cache-Control"] and 'class="signout"' not in reader.get_data(as_text=True)
+    resp = client.post("/staff/login", data={"token": STAFF_TOKEN, "next": "/search?q=" + quote("香港")},
+                       headers={"Origin": "http://localhost"})
+    assert resp.status_code == 303
+    for url in ("/", "/search?q=" + quote("香港"), "/advanced"):
+        page = client.get(url)
+        html = page.get_data(as_text=True)
+        assert page.headers["Cache-Control"] == "private, no-store", url
+        assert '<form class="signout" action="/staff/logout" method="post">' in html, url
+    assert client.post("/staff/logout", headers={"Origin": "http://localhost"}).status_code == 303
+    after = client.get("/search?q=" + quote("香港"))
+    assert "public" in after.headers["Cache-Control"] and 'class="signout"' not in after.get_data(as_text=True)
+    assert client.get("/staff/queries").status_code == 401
+
+
+def test_the_article_page_keeps_the_query_in_the_search_box(web_app, sample_records):
+    from urllib.parse import quote
+
+    doc = quote(sample_records[0]["id"], safe="")
+    html = web_app.test_client().get(f"/articles/{doc}?q=" + quote("香港 选举")).get_data(as_text=True)
+    assert 'name="q" value="香港 选举"' in html

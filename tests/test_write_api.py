@@ -106,6 +106,13 @@ def test_a_misspelt_field_is_refused_and_other_fields_are_named(live):
     assert resp.get_json()["errors"] == ["unknown field 'catgory' (did you mean 'category'?)",
                                          "unknown field 'publshed' (did you mean 'published'?)"]
     assert client.get("/api/articles/w-typo").status_code == 404  # nothing stored
+    for typo, meant in (("auther", "author"), ("titel", "title"), ("bdoy", "body"), ("lnag", "lang"),
+                        ("ulr", "url"), ("Author", "author"), ("TAGS", "tags"), ("ａｕｔｈｏｒ", "author"),
+                        ("photo_credit", "photo_credits"), ("author ", "author")):
+        resp = client.put("/api/articles/w-typo", headers=STAFF, json={"title": "标题", "author": "甲", typo: "乙"}
+                          if typo != "titel" else {typo: "标题"})
+        assert resp.status_code == 400, typo
+        assert f"unknown field {typo!r} (did you mean {meant!r}?)" in resp.get_json()["errors"], typo
     # A CMS's own fields are not misspellings: stored without them, and named.
     resp = client.put("/api/articles/w-cms", headers=STAFF,
                       json={"title": "标题", "body": "正文。", "categories": ["财经"], "origin_file": "x.json"})

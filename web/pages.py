@@ -95,7 +95,8 @@ def _globals():
 
 def _page(html: str):
     resp = current_app.make_response(html)
-    resp.headers["Cache-Control"] = CACHE_PAGE
+    # A signed-in staff member's page shows staff tools (exports, sign-out): never in a shared cache.
+    resp.headers["Cache-Control"] = "private, no-store" if session.get("staff") else CACHE_PAGE
     resp.headers["Link"] = "</api/openapi.json>; rel=\"service-desc\""
     return resp
 
@@ -261,8 +262,10 @@ def article_page(doc_id):
     title_html = Markup(highlight_text(art["title"], needles))
     paragraphs_html = [Markup(highlight_text(p, needles)) for p in paragraphs(art["body"])]
     text_lang = content_lang(art["lang"], art["title"] + art["body"][:2000])
+    # The search box keeps the query the reader came with (?q=...).
     return _page(render_template("article.html", article=art, title_html=title_html, paragraphs=paragraphs_html,
-                                 text_lang=text_lang, related=related, coverage=coverage, q=""))
+                                 text_lang=text_lang, related=related, coverage=coverage,
+                                 q=request.args.get("q", "")))
 
 
 @bp.post("/staff/queries/remove")

@@ -22,7 +22,6 @@ that cannot commit answers 503 with ``Retry-After``, never 500.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -52,7 +51,7 @@ def _validate(data, doc_id: str | None = None) -> tuple[dict | None, list[str]]:
     if not isinstance(data, dict):
         return None, ["the body must be a JSON object (an article)"]
     record = dict(data)
-    problems = [f"unknown field {name!r} (did you mean {known!r}?)" for name, known in _misspelt(record)]
+    problems = []  # a misspelt field is one of to_article's problems (records.misspelt_fields)
     if doc_id is not None:
         if "id" in record and record["id"] != doc_id:
             problems.append(f"'id' in the body ({record['id']!r}) differs from the URL ({doc_id!r})")
@@ -62,24 +61,6 @@ def _validate(data, doc_id: str | None = None) -> tuple[dict | None, list[str]]:
     except RecordError as exc:
         problems.extend(str(exc).split("; "))
     return (None if problems else record), problems
-
-
-# How close an unknown field must be to an article's field to be taken for
-# a misspelling of it (difflib's ratio: "publshed"/"published" 0.94,
-# "catgory"/"category" 0.93; a CMS's own "categories" 0.78, "origin_file"
-# far below).  Chosen, not measured.
-MISSPELT = 0.85
-
-
-def _misspelt(record: dict) -> list[tuple[str, str]]:
-    """(field, the article field it misspells) for each unknown field of
-    ``record`` that is one: a 400, since the value would be lost."""
-    out = []
-    for name in sorted(set(record) - FIELDS, key=str):
-        close = difflib.get_close_matches(str(name), sorted(FIELDS), n=1, cutoff=MISSPELT)
-        if close:
-            out.append((name, close[0]))
-    return out
 
 
 def ignored_fields(record: dict) -> list[str]:
