@@ -352,7 +352,20 @@ def test_operators_are_read_as_typed_in_any_form(crafted, typed, same_as):
 def test_a_query_of_operators_alone_finds_nothing_and_says_why(crafted, typed):
     res = found(crafted, typed)
     assert res.total == 0 and res.hits == []
-    assert res.notices or typed in ('""', "- -")
+    assert res.notices or typed == "- -"
+
+
+@pytest.mark.parametrize("typed, code, same_as", [
+    ("香港*", "no_wildcard", "香港"), ("选?举", "no_wildcard", "选 举"), ("香港＊ 选举", "no_wildcard", "香港 选举"),
+    ('香港 ""', "empty_phrase", "香港"), ('"" 选举 “”', "empty_phrase", "选举"),
+])
+def test_wildcards_and_empty_quotes_are_read_as_said(crafted, typed, code, same_as):
+    """No silent reinterpretation: a '*' or '?' (no wildcard here: read as a
+    space) and empty quotes (ignored) are named in a notice; what is
+    searched is what the notice says."""
+    res, plain = found(crafted, typed), found(crafted, same_as)
+    assert code in [n["code"] for n in res.notices]
+    assert [h.id for h in res.hits] == [h.id for h in plain.hits] and res.total == plain.total
 
 
 def test_a_notice_is_given_once(crafted):

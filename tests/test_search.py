@@ -256,7 +256,7 @@ def test_title_restriction(engine, sample_records):
 # nothing searchable; the notice the reader is shown, or None).
 ODD_INPUT = {'"': (None, "unclosed_quote"), "-": (None, None), "OR": (None, "dangling_operator"),
              "title:": (None, "empty_field"), "((": (None, "unbalanced_parenthesis"), "a:b:c": ("a b c", None),
-             "\x00": (None, None), "😀": (None, None), "<script>": ("script", None), '-""': (None, None),
+             "\x00": (None, None), "😀": (None, None), "<script>": ("script", None), '-""': (None, "empty_phrase"),
              "香港 OR": ("香港", "dangling_operator")}
 
 

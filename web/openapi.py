@@ -109,6 +109,8 @@ NOTICE_CODES = {
     "empty_field": "a field (title:, author:, atleast3: ...) with nothing after it: ignored",
     "unknown_field": "a misspelt field name (tittle:, auther:): read as the field it is close to",
     "empty_group": "parentheses with nothing to search inside: ignored",
+    "empty_phrase": "quotes with nothing inside (\"\"): ignored",
+    "no_wildcard": "'*' or '?' in a word: not a wildcard; read as a space, like other punctuation",
 }
 NOTICE = {
     "type": "object", "required": ["code", "text", "message"], "additionalProperties": False,

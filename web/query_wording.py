@@ -42,6 +42,8 @@ NOTICE_WORDING = {
     "field_group": lazy_gettext("「%(text)s」后面不能跟括号分组，括号里的内容已在标题和正文中检索。"),
     "lowercase_operator": lazy_gettext("「%(text)s」按普通词检索；如要作为运算符，请全部大写：%(upper)s。"),
     "empty_field": lazy_gettext("「%(text)s」后面没有检索内容，已忽略。"),
+    "empty_phrase": lazy_gettext("「%(text)s」的引号里没有内容，已忽略。"),
+    "no_wildcard": lazy_gettext("「%(text)s」中的 * 和 ? 不是通配符，已当作空格处理。"),
     "unknown_field": lazy_gettext("「%(text)s」中的字段名拼写有误，已按最接近的字段检索。"),
     "empty_group": lazy_gettext("括号「%(text)s」里没有检索内容，已忽略。"),
 }

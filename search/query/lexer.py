@@ -100,6 +100,13 @@ def lex(text: str, notices: list) -> list[Token]:
                                       f"'{word}' is not an operator (w/N, pre/N need a number of words; "
                                       "w/s and w/p mean same sentence and same paragraph): ignored"))
                 continue
+        if m.group("q") and m.group("qend") and not (m.group("phrase") or "").strip():
+            toks.append(Token("bad", raw))
+            notices.append(Notice("empty_phrase", raw, f"{raw} quotes nothing: ignored"))
+            continue
+        if word and _WILDCARD.search(word):
+            notices.append(Notice("no_wildcard", raw, f"'*' and '?' are no wildcards here: in {raw} they are "
+                                                      "read as spaces"))
         tok = Token("term", raw, neg=bool(m.group("neg")), field=m.group("field"), count=m.group("count"),
                    phrase=m.group("phrase"), word=word, group=bool(m.group("group")))
         if m.group("q") and not m.group("qend"):
@@ -107,6 +114,11 @@ def lex(text: str, notices: list) -> list[Token]:
             notices.append(Notice("unclosed_quote", raw, f"the quote in {raw} is not closed: read to the end"))
         toks.append(tok)
     return toks
+
+
+# Wildcard characters some readers type (香*, 选?): read as spaces, as any
+# punctuation is, and said so.
+_WILDCARD = re.compile(r"[*?＊？]")
 
 
 def _proximity(pm, word: str, notices: list) -> tuple:
