@@ -76,14 +76,15 @@ def sample_records():
 @pytest.fixture(scope="session")
 def indexed_records(sample_records):
     """The sample records as the index holds them: title and body cleaned
-    (``records.to_article``: page furniture and photo credits out), for
-    tests that compare search answers with the text by brute force."""
+    (``records.to_article``: page furniture and photo credits out), tags
+    each once, for tests that compare search answers with the records by
+    brute force."""
     from indexer.records import to_article
 
     out = []
     for r in sample_records:
         a = to_article(r)
-        out.append({**r, "title": a.title, "body": a.body})
+        out.append({**r, "title": a.title, "body": a.body, "tags": a.tags})
     return out
 
 
