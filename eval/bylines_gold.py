@@ -109,7 +109,8 @@ sys.path.insert(0, ROOT)
 
 from bench.env import NEWS_FILES  # noqa: E402
 from bench.measure import write_result  # noqa: E402
-from indexer.bylines import extract  # noqa: E402
+from eval.bylines import corpus_name  # noqa: E402
+from indexer.bylines import AUTHOR_ROLES as _AUTHOR_ROLES, extract  # noqa: E402
 from indexer.records import RecordError, to_article  # noqa: E402
 
 DATA = os.path.join(HERE, "data")
@@ -142,12 +143,8 @@ def shaped(body: str) -> bool:
     return any(SHAPE.search(p) for p in edge) or any(STANDUP_SHAPE.match(p) for p in ps)
 
 
-AUTHOR_ROLES = frozenset({"reporter", "correspondent", "writer"})
+AUTHOR_ROLES = frozenset(_AUTHOR_ROLES)  # the roles that fill an article's author
 ROLES = AUTHOR_ROLES | {"editor", "photographer", "translator", "contributor"}
-
-
-def corpus_name(path: str) -> str:
-    return os.path.basename(path).removeprefix("news-").split(".")[0]
 
 
 def iter_articles(path: str):

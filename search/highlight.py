@@ -49,9 +49,12 @@ def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
     for needle in needles:
         start = low.find(needle)
         while start >= 0:
-            if _whole(low, start, start + len(needle)):
-                spans.append(norm.span(start, start + len(needle)))
-            start = low.find(needle, start + 1 if not _whole(low, start, start + len(needle)) else start + len(needle))
+            end = start + len(needle)
+            if _whole(low, start, end):
+                spans.append(norm.span(start, end))
+                start = low.find(needle, end)
+            else:  # inside a longer Latin word: look again from the next character
+                start = low.find(needle, start + 1)
     spans.sort()
     merged: list[list[int]] = []
     for s, e in spans:

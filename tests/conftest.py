@@ -230,6 +230,18 @@ def call(url, method="GET", body=None, headers=None, timeout=30):
         return e.code, e.read()
 
 
+def call_json(url, method="GET", body=None, headers=None):
+    """``call``, the body read as JSON: (status, dict); a body that is not
+    JSON as ``{"raw": bytes}``."""
+    import json
+
+    status, data = call(url, method, body, headers)
+    try:
+        return status, json.loads(data or b"{}")
+    except ValueError:
+        return status, {"raw": data}
+
+
 class SearchLoad:
     """Readers searching a real server over HTTP (``with`` block) while a
     test changes the index: ``requests`` counts them, ``errors`` keeps each

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from conftest import ROOT, STAFF, STAFF_TOKEN, Server, call, digest, write_jsonl
+from conftest import STAFF, STAFF_TOKEN, Server, call_json, digest, write_jsonl
 
 HTML = {**STAFF, "Content-Type": "text/html; charset=utf-8"}
 JSON = {**STAFF, "Content-Type": "application/json"}
@@ -43,11 +43,7 @@ def svc(tmp_path_factory, sample_records):
 
 
 def req(svc, method, path, body=None, headers=HTML):
-    status, data = call(svc["server"].url + path, method, body, headers)
-    try:
-        return status, json.loads(data or b"{}")
-    except ValueError:
-        return status, {"raw": data}
+    return call_json(svc["server"].url + path, method, body, headers)
 
 
 def search_ids(svc, q):

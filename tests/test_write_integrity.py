@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import ROOT, STAFF, STAFF_TOKEN, Server, call, digest, write_jsonl
+from conftest import ROOT, STAFF, STAFF_TOKEN, Server, call, call_json, digest, write_jsonl
 
 PY = sys.executable
 JSON = {**STAFF, "Content-Type": "application/json"}
@@ -69,11 +69,7 @@ def svc(tmp_path_factory, sample_records):
 
 
 def req(svc, method, path, body=None, headers=JSON):
-    status, data = call(svc["server"].url + path, method, body, headers)
-    try:
-        return status, json.loads(data or b"{}")
-    except ValueError:
-        return status, {"raw": data}
+    return call_json(svc["server"].url + path, method, body, headers)
 
 
 def put(svc, doc_id, record, quote=True):

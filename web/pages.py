@@ -47,8 +47,10 @@ def site_name() -> str:
     default, that default in the interface language (新闻搜索, 新聞搜尋,
     News search)."""
     name = current_app.config["SEARCH_SITE_NAME"]
-    default = {f.name: f.default for f in dataclasses.fields(Settings)}["site_name"]
-    return gettext("新闻搜索") if name == default else name
+    return gettext("新闻搜索") if name == _DEFAULT_SITE_NAME else name
+
+
+_DEFAULT_SITE_NAME = {f.name: f.default for f in dataclasses.fields(Settings)}["site_name"]
 
 
 def lang_attr(article) -> Markup:
