@@ -4,6 +4,7 @@ move of the single shared files of earlier versions.
 Each index has its own store and query log, beside it:
 
     data/index                   ->  data/index.articles.sqlite,  data/index.querylog.sqlite
+                                     (and data/index.saved.sqlite: saved searches, alerts)
     data/news2k                  ->  data/news2k.articles.sqlite, data/news2k.querylog.sqlite
     (OpenSearch alias ``news``)  ->  data/opensearch-news.articles.sqlite, ...
 
@@ -41,6 +42,11 @@ def default_store(index: str, backend: str = "whoosh") -> str:
 def default_query_log(index: str, backend: str = "whoosh") -> str:
     """The query log of ``index`` when ``SEARCH_QUERY_LOG`` is unset."""
     return _base(index, backend) + ".querylog.sqlite"
+
+
+def default_saved_searches(index: str, backend: str = "whoosh") -> str:
+    """The saved-search file of ``index`` when ``SEARCH_SAVED_SEARCHES`` is unset."""
+    return _base(index, backend) + ".saved.sqlite"
 
 
 def store_marker(index: str, backend: str = "whoosh") -> str:
@@ -94,6 +100,13 @@ def query_log_path(settings) -> str:
     or ``off``), else ``index``'s default.  ``settings``: a
     ``search.settings.Settings``."""
     return settings.query_log or default_query_log(settings.index, settings.backend)
+
+
+def saved_searches_path(settings) -> str:
+    """The saved searches, alerts and webhook deliveries the service uses
+    (``search.saved_searches``): ``SEARCH_SAVED_SEARCHES`` when set, else
+    ``index``'s default.  ``settings``: a ``search.settings.Settings``."""
+    return settings.saved_searches or default_saved_searches(settings.index, settings.backend)
 
 
 def _legacy_owner(path: str) -> str | None:

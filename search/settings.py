@@ -65,6 +65,8 @@ class Settings:
     blocklist: str = _var("SEARCH_BLOCKLIST", DEFAULT_BLOCKLIST,
                           "terms kept out of suggestions and hot searches (re-read when changed)")
     query_log: str | None = _var("SEARCH_QUERY_LOG", None, "readers' query log, or off (unset: beside the index)")
+    saved_searches: str | None = _var("SEARCH_SAVED_SEARCHES", None,
+                                      "saved searches, their alerts and webhook deliveries (unset: beside the index)")
     query_log_days: float = _var("SEARCH_QUERY_LOG_DAYS", 90.0, "days the query log keeps", low=1)
     hot_min_clients: int = _var("SEARCH_HOT_MIN_CLIENTS", 3, "distinct readers a day a query needs to count as hot",
                                 low=1)

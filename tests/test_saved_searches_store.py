@@ -1,0 +1,108 @@
+"""The saved-search store (search/saved_searches.py) on a real SQLite file:
+ownership, sharing, alert states, feeds, visits and deliveries."""
+
+import multiprocessing
+
+import pytest
+
+from search.saved_searches import (NewMatch, NotOwner, SavedSearchError, SavedSearchNotFound,
+                                   SavedSearchStore)
+
+ANNA, BEN = "token:aaaaaaaaaaaa", "token:bbbbbbbbbbbb"
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = SavedSearchStore(str(tmp_path / "saved.sqlite"))
+    yield s
+    s.close()
+
+
+def test_ownership_and_sharing(store):
+    mine = store.create(ANNA, " 香港选举 ", {"q": "香港 选举", "category": ["时政", ""], "page": ["3"]})
+    assert mine.name == "香港选举"
+    assert mine.params == {"q": ["香港 选举"], "category": ["时政"]}  # paging and empty values dropped
+    other = store.create(BEN, "地铁", {"q": ["地铁"]}, shared=True)
+    private = store.create(BEN, "私人", {"q": ["私人"]})
+    assert [s.id for s in store.list_for(ANNA)] == [other.id, mine.id]  # by name: 地铁 < 香港选举
+    assert {s.id for s in store.list_for(BEN)} == {other.id, private.id}
+    with pytest.raises(SavedSearchNotFound):
+        store.visible(private.id, ANNA)
+    with pytest.raises(NotOwner):
+        store.update(other.id, ANNA, name="mine now")
+    with pytest.raises(SavedSearchNotFound):
+        store.delete(private.id, ANNA)
+    assert store.update(mine.id, ANNA, name="选举", shared=True).shared
+    assert "feed_token" in mine.to_dict(ANNA) and "feed_token" not in mine.to_dict(BEN)
+    store.delete(other.id, BEN)
+    assert store.get(other.id) is None
+
+
+@pytest.mark.parametrize("name, params", [("", {"q": "x"}), ("x" * 201, {"q": "x"}), ("ok", {}),
+                                          ("ok", {"q": 3}), ("ok", "q=x"), ("ok", {"q": ["x" * 5000]})])
+def test_bad_input_is_refused(store, name, params):
+    with pytest.raises(SavedSearchError):
+        store.create(ANNA, name, params)
+
+
+def test_feed_token_is_checked(store):
+    s = store.create(ANNA, "a", {"q": "a"})
+    assert store.by_feed_token(s.id, s.feed_token).id == s.id
+    assert store.by_feed_token(s.id, s.feed_token[:-1] + "x") is None
+    assert store.by_feed_token(s.id, "") is None
+
+
+def test_alert_states_feed_and_visits(store):
+    s = store.create(ANNA, "a", {"q": "a"})
+    store.visit(s.id, BEN, now=50.0)
+    store.record(s.id, [NewMatch("a1", "g1", "一"), NewMatch("a2", "a2", "二")], [NewMatch("a3", "g1")], [],
+                 commit_seq=1, now=100.0)
+    assert store.alerted_groups(s.id, ["g1", "a2", "zz"]) == {"g1", "a2"}
+    assert [a.article_id for a in store.feed(s.id)] == ["a1", "a2"]  # copies never in the feed
+    assert store.count_new(s.id, ANNA) == 2 and store.count_new(s.id, BEN) == 2
+    store.visit(s.id, BEN, now=150.0)
+    store.record(s.id, [NewMatch("a4", "a4")], [], ["a2"], commit_seq=2, now=200.0)
+    assert store.count_new(s.id, BEN) == 1
+    assert store.known(s.id, ["a2", "a9"])["a2"].state == "ended"
+    assert [a.article_id for a in store.feed(s.id)] == ["a4", "a1"]
+    before = store.feed_version(s.id)
+    assert store.withdraw(["a1"], now=300.0) == 1
+    assert [a.article_id for a in store.feed(s.id)] == ["a4"]
+    assert store.feed_version(s.id) != before
+    assert store.alerted_groups(s.id, ["g1"]) == set()  # a withdrawn alert no longer stands for its group
+
+
+def test_deliveries_only_with_a_webhook(store):
+    s = store.create(ANNA, "a", {"q": "a"})
+    store.record(s.id, [NewMatch("a1", "a1")], [], [], 1, now=10.0, payload={"n": 1})
+    assert store.due(now=20.0) == []
+    store.set_webhook(s.id, ANNA, "https://hooks.example.com/x")
+    assert len(store.get(s.id).webhook_secret) == 64
+    store.record(s.id, [NewMatch("a2", "a2")], [], [], 2, now=30.0, payload={"n": 2})
+    store.record(s.id, [], [NewMatch("a5", "a2")], [], 3, now=31.0, payload={"n": 3})  # no alert: nothing sent
+    [d] = store.due(now=40.0)
+    assert d.payload == {"n": 2} and d.attempts == 0
+    store.attempted(d.id, "HTTP 500", next_attempt=100.0, now=41.0)
+    assert store.due(now=99.0) == [] and [x.id for x in store.due(now=100.0)] == [d.id]
+    store.attempted(d.id, "timed out", next_attempt=None, now=101.0)
+    [failed] = store.deliveries([s.id])
+    assert (failed.status, failed.attempts, failed.last_error) == ("failed", 2, "timed out")
+
+
+def _record_many(path, prefix):
+    s = SavedSearchStore(path)
+    sid = s.all()[0].id
+    for i in range(50):
+        s.record(sid, [NewMatch(f"{prefix}{i}", f"{prefix}{i}")], [], [], i)
+
+
+def test_processes_write_at_once(store):
+    s = store.create(ANNA, "a", {"q": "a"})
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_record_many, args=(store.path, p)) for p in "xy"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert len(store.feed(s.id, limit=1000)) == 100
