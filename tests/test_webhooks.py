@@ -359,27 +359,45 @@ def test_the_post_goes_to_the_checked_address_with_the_name_in_host_and_tls():
 
 # ---- through the real service ---------------------------------------------------
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory, sample_records, receiver):
-    """gunicorn with the writer (and so the delivery thread), the receiver
-    allowed, short back-off and polling; the saved-search store shared with
-    the test."""
+OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL")
+
+
+@pytest.fixture(scope="module", params=["whoosh", "opensearch"])
+def service(request, tmp_path_factory, sample_records, receiver):
+    """gunicorn with the writer (and so the delivery thread) on each
+    backend, the receiver allowed, short back-off and polling: (server,
+    the saved-search store shared with the test, the backend)."""
+    import uuid
+
     from indexer import pipeline
 
-    folder = tmp_path_factory.mktemp("webhooks-service")
-    index = str(folder / "index")
-    pipeline.build(index, [write_jsonl(folder / "in.jsonl", sample_records[:20])], workers=1, progress=False)
+    backend = request.param
+    if backend == "opensearch" and not OPENSEARCH_URL:
+        if os.environ.get("REQUIRE_OPENSEARCH"):
+            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
+        pytest.skip("no OpenSearch cluster (OPENSEARCH_URL)")
+    folder = tmp_path_factory.mktemp(f"webhooks-{backend}")
+    index = str(folder / "index") if backend == "whoosh" else "webhooks19-" + uuid.uuid4().hex[:8]
+    pipeline.build(index, [write_jsonl(folder / "in.jsonl", sample_records[:20])], workers=1, progress=False,
+                   backend=backend, opensearch_url=OPENSEARCH_URL, replicas=0)
     saved = str(folder / "saved.sqlite")
-    srv = Server(index, workers=1, extra_env={
-        "SEARCH_ARTICLE_STORE": str(folder / "articles.sqlite"), "SEARCH_SAVED_SEARCHES": saved,
-        "SEARCH_WRITE_TOKENS": f"{digest(STAFF_TOKEN)},{digest(OTHER_TOKEN)}",
-        "SEARCH_WEBHOOK_ALLOW_HOSTS": f"127.0.0.1:{receiver.port}", "SEARCH_WEBHOOK_BACKOFF": "0.5",
-        "SEARCH_WEBHOOK_POLL": "0.05", "SEARCH_WEBHOOK_TIMEOUT": "20", "SEARCH_WEBHOOK_MAX_ATTEMPTS": "3"})
+    env = {"SEARCH_BACKEND": backend, "SEARCH_ARTICLE_STORE": str(folder / "articles.sqlite"),
+           "SEARCH_SAVED_SEARCHES": saved, "SEARCH_WRITE_TOKENS": f"{digest(STAFF_TOKEN)},{digest(OTHER_TOKEN)}",
+           "SEARCH_WEBHOOK_ALLOW_HOSTS": f"127.0.0.1:{receiver.port}", "SEARCH_WEBHOOK_BACKOFF": "0.5",
+           "SEARCH_WEBHOOK_POLL": "0.05", "SEARCH_WEBHOOK_TIMEOUT": "20", "SEARCH_WEBHOOK_MAX_ATTEMPTS": "3"}
+    if OPENSEARCH_URL:
+        env["OPENSEARCH_URL"] = OPENSEARCH_URL
+    srv = Server(index, workers=1, extra_env=env)
     try:
         assert srv.wait_for_writer()
-        yield srv, SavedSearchStore(saved)
+        yield srv, SavedSearchStore(saved), backend
     finally:
         srv.stop()
+        if backend == "opensearch":
+            from opensearchpy import OpenSearch
+
+            client = OpenSearch(OPENSEARCH_URL, timeout=60)
+            client.indices.delete(index=list(client.indices.get_alias(name=index)), ignore=[404])
 
 
 def _put(srv, search_id, body, headers=STAFF):
@@ -399,11 +417,11 @@ def _until(predicate, seconds=30.0):
 
 
 def test_the_api_sets_checks_and_clears_a_webhook_for_the_owner_only(service, receiver):
-    srv, store = service
+    srv, store, backend = service
     mine = store.create(OWNER, "台风", {"q": ["台风"]})
     theirs = store.create("token:" + digest(OTHER_TOKEN)[:12], "私有", {"q": ["经济"]})
     shared = store.create("token:" + digest(OTHER_TOKEN)[:12], "共享", {"q": ["经济"]}, shared=True)
-    url = f"http://127.0.0.1:{receiver.port}/api-set"
+    url = f"http://127.0.0.1:{receiver.port}/api-set-{backend}"
     status, body = _put(srv, mine.id, {"url": url})
     assert status == 200, body
     assert body["webhook_url"] == url and re.fullmatch(r"[0-9a-f]{64}", body["webhook_secret"])
@@ -432,11 +450,12 @@ def test_the_writer_delivers_retries_and_the_staff_page_shows_it(service, receiv
     """A receiver answering 500 then 200: the writer's delivery thread posts
     a queued delivery, the API and /staff/webhooks show the failure, then
     (after the back-off) the success; both posts signed."""
-    srv, store = service
+    srv, store, backend = service
     saved = store.create(OWNER, "选举 webhook", {"q": ["选举"]})
     receiver.release.clear()
-    receiver.script["/flaky"] = [500, ("wait", 200)]
-    status, body = _put(srv, saved.id, {"url": f"http://127.0.0.1:{receiver.port}/flaky"})
+    path = f"/flaky-{backend}"
+    receiver.script[path] = [500, ("wait", 200)]
+    status, body = _put(srv, saved.id, {"url": f"http://127.0.0.1:{receiver.port}{path}"})
     assert status == 200, body
     secret = body["webhook_secret"]
     payload = {**PAYLOAD, "saved_search": {"id": saved.id, "name": saved.name}}
@@ -456,7 +475,7 @@ def test_the_writer_delivers_retries_and_the_staff_page_shows_it(service, receiv
     assert done["attempts"] == 2 and done["last_error"] is None and done["next_attempt"] is None
     status, html = call(f"{srv.url}/staff/webhooks?hl=en", headers=STAFF)
     assert status == 200 and "Delivered" in html.decode("utf-8")
-    first, second = receiver.posts("/flaky")
+    first, second = receiver.posts(path)
     assert second[3] - first[3] >= 0.5 * (1 - webhooks.JITTER)          # waited its back-off
     for _, headers, body, _ in (first, second):
         assert json.loads(body) == payload
@@ -465,9 +484,9 @@ def test_the_writer_delivers_retries_and_the_staff_page_shows_it(service, receiv
 
 
 def test_the_staff_page_form_sets_and_clears_a_webhook(service, receiver):
-    srv, store = service
+    srv, store, backend = service
     saved = store.create(OWNER, "表单 <b>测试</b>", {"q": ["测试"]})
-    url = f"http://127.0.0.1:{receiver.port}/form"
+    url = f"http://127.0.0.1:{receiver.port}/form-{backend}"
     form = {**STAFF, "Content-Type": "application/x-www-form-urlencoded"}
     from urllib.parse import urlencode
 
