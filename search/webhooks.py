@@ -33,7 +33,9 @@ with the default TLS context (certificate and host name verified for the
 URL's host).  ``requests``/``urllib3`` would need the same pinning by
 hand (a custom adapter or pool) and follow redirects by default; here a
 redirect is simply an answer.  Each network step waits at most
-``SEARCH_WEBHOOK_TIMEOUT`` seconds; at most ``MAX_READ`` bytes of the
+``SEARCH_WEBHOOK_TIMEOUT`` seconds, the whole attempt at most
+``TOTAL_STEPS`` times that (a watchdog timer cuts the connection of a
+receiver answering a byte at a time); at most ``MAX_READ`` bytes of the
 answer are read (kept, shortened, as the attempt's error).
 """
 
@@ -46,6 +48,7 @@ import json
 import random
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -53,6 +56,7 @@ from . import ssrf
 from .saved_searches import Delivery, SavedSearchStore
 
 MAX_READ = 4096  # bytes of a receiver's answer read (chosen: enough for an error message)
+TOTAL_STEPS = 3  # an attempt as a whole waits at most this many times SEARCH_WEBHOOK_TIMEOUT
 MAX_ERROR = 300  # characters of an attempt's error kept (the staff page shows it)
 # Retry n waits BACKOFF_STEPS[n-1] x SEARCH_WEBHOOK_BACKOFF (the last step
 # repeats): with 30 s, 30 s, 2 min, 10 min, 1 h, 6 h, 6 h ...
@@ -135,23 +139,54 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
+class AttemptTooLong(TimeoutError):
+    """The whole attempt took longer than ``TOTAL_STEPS`` x the timeout (a
+    receiver answering a byte at a time)."""
+
+
+def _cut(conn: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """End ``conn`` from the watchdog: a blocked read or write returns."""
+    expired.set()
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def send(destination: ssrf.Destination, body: bytes, headers: dict[str, str], timeout: float,
          context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
     """POST ``body`` to ``destination`` (connecting to its checked
     ``address``); returns (status, at most ``MAX_READ`` bytes of the
-    answer).  Raises OSError (timeouts, refused connections, TLS errors)
-    or ``http.client.HTTPException`` (a malformed answer)."""
+    answer).  Each network step waits at most ``timeout`` seconds, the
+    whole attempt at most ``TOTAL_STEPS`` x ``timeout`` (a watchdog cuts
+    the connection).  Raises OSError (timeouts, ``AttemptTooLong``,
+    refused connections, TLS errors) or ``http.client.HTTPException`` (a
+    malformed answer)."""
     if destination.scheme == "https":
         conn = _PinnedHTTPSConnection(destination.host, destination.port, destination.address, timeout,
                                       context or ssl.create_default_context())
     else:
         conn = _PinnedHTTPConnection(destination.host, destination.port, destination.address, timeout)
+    expired = threading.Event()
+    watchdog = threading.Timer(TOTAL_STEPS * timeout, _cut, args=(conn, expired))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         conn.request("POST", destination.target, body=body, headers=headers)
         resp = conn.getresponse()
-        return resp.status, resp.read(MAX_READ)
+        answer = resp.status, resp.read(MAX_READ)
+    except (OSError, http.client.HTTPException):
+        if not expired.is_set():
+            raise
+        answer = None
     finally:
+        watchdog.cancel()
         conn.close()
+    if expired.is_set():  # a cut answer may read as a complete one: never count it
+        raise AttemptTooLong(f"the attempt took longer than {TOTAL_STEPS * timeout:g} s in all")
+    return answer
 
 
 def _short(text: str) -> str:

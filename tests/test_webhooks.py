@@ -123,7 +123,8 @@ def test_the_backoff_grows_to_six_hours_with_jitter():
 class Receiver:
     """An HTTP(S) server on loopback in a thread.  ``script[path]``: a list
     of answers given in turn (the last repeats): a status, ``"hang"``
-    (never answer until ``release``), ``("wait", status)`` (answer once
+    (never answer until ``release``), ``"drip"`` (a byte every 0.1 s until
+    ``release``), ``("wait", status)`` (answer once
     ``release`` is set) or ``("redirect", location)``.  ``requests``:
     (path, headers, body, monotonic time) of each request."""
 
@@ -146,6 +147,15 @@ class Receiver:
                     answer = answers.pop(0) if len(answers) > 1 else answers[0]
                 if answer == "hang":
                     receiver.release.wait(30)
+                    return
+                if answer == "drip":  # a header byte every 0.1 s: each read is quick, the answer never ends
+                    try:
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                        while not receiver.release.wait(0.1):
+                            self.wfile.write(b"X")
+                            self.wfile.flush()
+                    except OSError:
+                        pass
                     return
                 if isinstance(answer, tuple) and answer[0] == "wait":
                     receiver.release.wait(30)
@@ -288,6 +298,15 @@ def test_a_receiver_that_never_answers_times_out_and_is_retried(store, receiver)
     (row,) = store.deliveries([saved.id])
     assert (row.status, row.attempts) == ("failed", 2)
     assert len(receiver.posts("/hang")) == 2
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off(store, receiver):
+    receiver.script["/drip"] = ["drip"]
+    saved, delivery = _queued(store, f"http://127.0.0.1:{receiver.port}/drip")
+    error = webhooks.deliver(store, delivery, _loopback(receiver, timeout=0.3))
+    assert error == "timed out: the attempt took longer than 0.9 s in all", error
+    (row,) = store.deliveries([saved.id])
+    assert (row.status, row.attempts) == ("pending", 1)
 
 
 def test_redirects_are_not_followed(store, receiver):
