@@ -528,3 +528,46 @@ def test_the_staff_page_form_sets_and_clears_a_webhook(service, receiver):
     assert status == 401                                            # same site, not signed in
     status, _ = call(f"{srv.url}/staff/webhooks")
     assert status == 401
+
+
+# ---- the delivery loop -------------------------------------------------------------
+
+def test_the_delivery_loop_delivers_what_is_due_and_stops(tmp_path, receiver):
+    from indexer import deliveries
+    from search.settings import Settings
+
+    receiver.script["/loop"] = [503, 200]
+    path = str(tmp_path / "saved.sqlite")
+    store = SavedSearchStore(path)
+    saved, _ = _queued(store, f"http://127.0.0.1:{receiver.port}/loop")
+    settings = Settings(index=str(tmp_path / "ix"), saved_searches=path, webhook_poll=0.02, webhook_backoff=0.01,
+                        webhook_allow_hosts=(f"127.0.0.1:{receiver.port}",))
+    stop = threading.Event()
+    thread = deliveries.start(settings, stop)
+    try:
+        row = _until(lambda: (r := store.deliveries([saved.id])[0]).status == "delivered" and r)
+        assert row.attempts == 2 and len(receiver.posts("/loop")) == 2
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_the_delivery_loop_survives_a_store_it_cannot_open(tmp_path, caplog):
+    """A saved-search store that cannot be opened (here: a directory) is
+    logged and retried; the thread neither dies nor takes the writer down."""
+    from indexer import deliveries
+    from search.settings import Settings
+
+    folder = tmp_path / "not-a-file.sqlite"
+    folder.mkdir()
+    stop = threading.Event()
+    thread = deliveries.start(Settings(index=str(tmp_path / "ix"), saved_searches=str(folder), webhook_poll=0.02),
+                              stop)
+    try:
+        _until(lambda: any("cannot start" in r.getMessage() for r in caplog.records))
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
