@@ -214,6 +214,21 @@ class IndexWriter(ChangeLoop):
             raise
 
 
+def _start_webhook_deliveries(index: str, backend: str, stop: threading.Event) -> None:
+    """Saved searches' webhook posts, in a thread beside the writer's loop
+    (``indexer.deliveries``: it never blocks or crashes the writer)."""
+    from dataclasses import replace
+
+    from search.settings import current
+
+    from . import deliveries
+
+    try:
+        deliveries.start(replace(current(), index=index, backend=backend), stop)
+    except Exception:  # noqa: BLE001 - the writer runs on without webhooks
+        log.exception("webhook deliveries not started")
+
+
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
           opensearch_url: str | None = None, error_file: str | None = None, batch: int = 1000, merge_at: int = 10,
           merge_max_docs: int = 5000) -> int:
@@ -243,6 +258,7 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
                              pid_path=pid_file(index, backend, store_path))
         log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
                  writer.articles.applied())
+        _start_webhook_deliveries(index, backend, stop)
         writer.run(stop=stop, parent=os.getppid())
     except StoreBound as exc:  # configuration, not damage: said, exit 2
         log.error("%s", exc)

@@ -48,6 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(writes_bp)
     app.register_blueprint(metrics_bp)
+    from . import webhooks
+
+    webhooks.install(app)  # saved searches' webhooks: API and staff page
     errors.install(app)
     i18n.install(app)
     _install_hooks(app)

@@ -329,6 +329,75 @@ def _complete(paths: dict) -> None:
     openapi_examples.attach(paths)
 
 
+# Saved searches' webhooks (web/webhooks.py; README "Webhooks").
+SEARCH_ID_PARAM = {"name": "search_id", "in": "path", "required": True, "schema": {"type": "string"},
+                   "description": "the saved search's id"}
+DELIVERY = {
+    "type": "object", "required": ["id", "search_id", "status", "attempts", "created"],
+    "properties": {
+        "id": {"type": "integer", "description": "the delivery's id (sent as X-Webhook-Id, the same on each retry)"},
+        "search_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "delivered", "failed"],
+                   "description": "pending: waiting for its first attempt or a retry; failed: gave up after "
+                                  "SEARCH_WEBHOOK_MAX_ATTEMPTS attempts"},
+        "attempts": {"type": "integer", "minimum": 0},
+        "created": {"type": "number", "description": "epoch seconds"},
+        "last_attempt": {"type": "number", "nullable": True, "description": "epoch seconds"},
+        "last_error": {"type": "string", "nullable": True,
+                       "description": "why the last attempt failed (an HTTP status and the start of the answer, "
+                                      "a timeout, a redirect not followed, the URL refused by the policy)"},
+        "next_attempt": {"type": "number", "nullable": True, "description": "epoch seconds, while pending"},
+        "articles": {"type": "integer", "minimum": 0, "description": "articles in the payload"}},
+}
+_WEBHOOK_ERRORS = {"404": _err("No saved search of that id that the caller may see"),
+                   "403": _err("A wrong token, staff tools disabled, or someone else's (shared) saved search: "
+                               "only its owner sees and changes its webhook")}
+WEBHOOK_PATHS = {
+    "/api/saved-searches/{search_id}/webhook": {
+        "get": {
+            "summary": "A saved search's webhook and its latest deliveries, newest first (owner: staff)",
+            "operationId": "getWebhook", "security": STAFF_AUTH, "parameters": [SEARCH_ID_PARAM],
+            "responses": {
+                "200": {"description": "The webhook URL (null: none) and at most 100 deliveries", **_json({
+                    "type": "object", "required": ["id", "name", "webhook_url", "deliveries"],
+                    "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                   "webhook_url": {"type": "string", "nullable": True},
+                                   "deliveries": {"type": "array", "items": DELIVERY}}})},
+                **_WEBHOOK_ERRORS}},
+        "put": {
+            "summary": "Set a saved search's webhook (owner: staff); answers its signing secret, once",
+            "description": "The URL must be https and its host must resolve only to public addresses (no "
+                           "loopback, private, link-local, shared, multicast or reserved address), without "
+                           "credentials; hosts in SEARCH_WEBHOOK_ALLOW_HOSTS are exempt (and may use http). "
+                           "Each new alert batch is then POSTed as JSON, signed: X-Signature-256 = "
+                           "sha256=HMAC-SHA256(secret, X-Webhook-Timestamp + '.' + body), see README Webhooks. "
+                           "Setting a URL again makes a new secret.",
+            "operationId": "putWebhook", "security": STAFF_AUTH, "parameters": [SEARCH_ID_PARAM],
+            "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["url"], "additionalProperties": False,
+                "properties": {"url": {"type": "string", "maxLength": 2000}}})},
+            "responses": {
+                "200": {"description": "Set: the URL and the secret (shown only here)", **_json({
+                    "type": "object", "required": ["id", "webhook_url", "webhook_secret"],
+                    "properties": {"id": {"type": "string"}, "webhook_url": {"type": "string"},
+                                   "webhook_secret": {"type": "string",
+                                                      "description": "64 hex digits: the HMAC key"}}})},
+                "400": _err("The URL is refused (the error says why: not https, a private address, credentials, "
+                            "a name that does not resolve ...), or the body is not {\"url\": ...}"),
+                "415": _err("A Content-Type other than JSON, or a Content-Encoding other than identity"),
+                **_WEBHOOK_ERRORS}},
+        "delete": {
+            "summary": "Clear a saved search's webhook (owner: staff); pending deliveries then fail",
+            "operationId": "deleteWebhook", "security": STAFF_AUTH, "parameters": [SEARCH_ID_PARAM],
+            "responses": {
+                "200": {"description": "Cleared", **_json({
+                    "type": "object", "required": ["id", "webhook_url"],
+                    "properties": {"id": {"type": "string"},
+                                   "webhook_url": {"type": "string", "nullable": True, "enum": [None]}}})},
+                **_WEBHOOK_ERRORS}}},
+}
+
+
 def spec(config: dict) -> dict:
     max_size = config["SEARCH_MAX_PAGE_SIZE"]
     list_param = {"type": "array", "items": {"type": "string"}}
@@ -590,6 +659,7 @@ def spec(config: dict) -> dict:
                     "200": {"description": "Removed", **_json({
                         "type": "object", "required": ["removed"], "properties": {"removed": {"type": "string"}}})},
                     "400": _err("Invalid parameter"), "409": _err("The query log is off")}}},
+            **WEBHOOK_PATHS,
             "/healthz": {"get": {
                 "summary": "Health", "operationId": "health",
                 "responses": {

@@ -71,6 +71,15 @@ EXAMPLES = {
         "problems": [{"code": "index_unavailable", "message": "no index at data/index: build it with "
                                                               "python -m indexer build --index data/index FILES"}],
         "reason": "no index at data/index: build it with python -m indexer build --index data/index FILES"},
+    ("getWebhook", "200", "application/json"): {
+        "id": "kX3v9Qa1", "name": "香港选举", "webhook_url": "https://hooks.example.com/news", "deliveries": [
+            {"id": 12, "search_id": "kX3v9Qa1", "status": "pending", "attempts": 1, "created": 1733000000.0,
+             "last_attempt": 1733000000.4, "last_error": "HTTP 503: Service Unavailable",
+             "next_attempt": 1733000030.4, "articles": 2}]},
+    ("putWebhook", "200", "application/json"): {
+        "id": "kX3v9Qa1", "webhook_url": "https://hooks.example.com/news",
+        "webhook_secret": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+    ("deleteWebhook", "200", "application/json"): {"id": "kX3v9Qa1", "webhook_url": None},
     ("openapi", "200", "application/json"): {"openapi": "3.0.3", "info": {"title": "News search API"}, "paths": {}},
 }
 
