@@ -29,7 +29,7 @@ def explain_hits(ev: ClauseEvaluator, plan: Plan, hits, docs: np.ndarray, matche
     matches (after exclusions), ``matched`` their tiers, ``raw`` their
     scores before recency, ``keys`` their near-duplicate representatives
     when grouped (a group's score is its best member's: that member is
-    explained, ``scored_by``), else None.  Raises ``QueryTimeout`` past
+    explained, ``scored_by``, with its own match tier), else None.  Raises ``QueryTimeout`` past
     the plan's deadline."""
     v = ev.view
     if not hits:
@@ -39,11 +39,9 @@ def explain_hits(ev: ClauseEvaluator, plan: Plan, hits, docs: np.ndarray, matche
         if keys is not None:
             members = np.flatnonzero(keys == v.group_rep[h.key])
             i = int(members[np.argmax(raw[members])])
-            tier = int(matched[members].max())
         else:
             i = int(np.searchsorted(docs, h.key))
-            tier = int(matched[i])
-        rows.append((int(docs[i]), tier))
+        rows.append((int(docs[i]), int(matched[i])))  # the tier of the article whose score it is
     if not plan.must:
         for h, (_, tier) in zip(hits, rows):
             h.explain = explanation("whoosh", h.score, MATCH_TIERS[tier], [])
