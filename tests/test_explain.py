@@ -76,8 +76,10 @@ def site(request, sample_index, tmp_path_factory):
     alias = "news-explain-" + uuid.uuid4().hex[:8]
     client = OpenSearch(URL, timeout=60)
     try:
+        # Two shards (each scores with its own statistics, as in production); no
+        # replica, so that both requests of a query read the same copy.
         assert main(["build", "--backend", "opensearch", "--opensearch-url", URL, "--index", alias,
-                     "--shards", "2", "--replicas", "1", "--no-progress", SAMPLE]) == 0
+                     "--shards", "2", "--replicas", "0", "--no-progress", SAMPLE]) == 0
         srv = Server(alias, workers=1, extra_env={**env, "SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": URL})
         yield "opensearch", srv
         srv.stop()

@@ -180,7 +180,8 @@ class OpenSearchBackend:
             explained = None
             if plan.explain:
                 shown = h["inner_hits"]["copies"]["hits"]["hits"][0]["_id"] if grouped else h["_id"]
-                score, explained = self._explain(plan, h, shown, score, bonus, missing)
+                score, explained = explain.explain_search_hit(plan, h, shown, score, missing,
+                                                              FULL_MATCH_BONUS if bonus else None)
             if grouped:
                 copies = h["inner_hits"]["copies"]["hits"]
                 first, *others = copies["hits"]
@@ -207,22 +208,6 @@ class OpenSearchBackend:
             result.histogram_interval = interval
             result.undated = total - dated  # no date, or an implausible one an older index holds
         return result
-
-    @staticmethod
-    def _explain(plan: Plan, h: dict, shown: str, score: float, bonus: bool, missing: list) -> tuple[float, dict]:
-        """(score, explanation) of hit ``h`` (shown as article ``shown``)
-        from its ``_explanation`` (explain.py); ``bonus``: its score had
-        the partial-match tier's bonus.  A grouped hit is scored by its
-        group's best-scoring article: named as ``scored_by`` when not the
-        one shown."""
-        extra = {"scored_by": h["_id"]} if h["_id"] != shown else {}
-        if bonus:
-            return explain.explain_hit(h["_explanation"], "full", score, FULL_MATCH_BONUS, **extra)
-        if missing:
-            soft = [i for i, c in enumerate(plan.must) if c.soft()]
-            extra["coverage"] = {"soft_clauses": len(soft), "matched": len(soft) - len(missing),
-                                 "missing": missing}
-        return explain.explain_hit(h["_explanation"], "partial" if missing else "full", score, **extra)
 
     def has_value_keys(self) -> bool:
         """Does every index behind the alias carry the folded facet keys

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from ...explain import component, explanation
+from ...plan import Plan
 
 _FIELD = re.compile(r"([a-z]+)_[a-z]+:")
 _MAX_TERMS = 20  # per component, the clauses listed in its detail
@@ -101,3 +102,20 @@ def explain_hit(tree: dict, tier: str, score: float, tier_bonus: float | None = 
         extra["tier_bonus"] = bonus
         score = float(sum(sums.values()))
     return score, explanation("opensearch", score, tier, components, [], **extra)
+
+
+def explain_search_hit(plan: Plan, h: dict, shown: str, score: float, missing: list,
+                       tier_bonus: float | None) -> tuple[float, dict]:
+    """(score, explanation) of search hit ``h`` (a hit of the response,
+    shown as article ``shown``) from its ``_explanation``: ``missing``
+    the soft clauses it lacks (a partial match), ``tier_bonus`` the
+    partial-match query's bonus its score had (a full match), else None.
+    A grouped hit is scored by its group's best-scoring article: named as
+    ``scored_by`` when not the one shown."""
+    extra = {"scored_by": h["_id"]} if h["_id"] != shown else {}
+    if tier_bonus is not None:
+        return explain_hit(h["_explanation"], "full", score, tier_bonus, **extra)
+    if missing:
+        soft = [i for i, c in enumerate(plan.must) if c.soft()]
+        extra["coverage"] = {"soft_clauses": len(soft), "matched": len(soft) - len(missing), "missing": missing}
+    return explain_hit(h["_explanation"], "partial" if missing else "full", score, **extra)
