@@ -36,6 +36,35 @@ OPERATORS = ["title:疫情", "香港 -选举", "美国 OR 日本", '"香港特�
              "atleast3:香港", "lead:香港", "author:林", "(习近平 OR 李强) 会见"]
 
 
+def test_the_bm25f_parts_add_up_to_bm25f():
+    """``ranking.only_part``: title share + body share + title bonus =
+    BM25F, on random frequencies and lengths (some fields absent)."""
+    import numpy as np
+
+    from search import ranking
+
+    rng = np.random.default_rng(19)
+    n = 1000
+    tf = {"title": rng.integers(0, 3, n).astype(float), "body": rng.integers(0, 30, n).astype(float)}
+    lens = {"title": rng.integers(5, 30, n).astype(float), "body": rng.integers(50, 3000, n).astype(float)}
+    avg = {"title": 14.0, "body": 700.0}
+    for fields in (("title", "body"), ("body",), ("title",)):
+        args = (2.7, {f: tf[f] for f in fields}, {f: lens[f] for f in fields}, avg)
+        whole = ranking.bm25f(*args)
+        parts = {}
+        for name in ranking.BM25F_PARTS:
+            with ranking.only_part(name):
+                parts[name] = ranking.bm25f(*args)
+        assert np.allclose(sum(parts.values()), whole, rtol=1e-12, atol=0), fields
+        for f in ("title", "body"):
+            assert (parts[f] > 0).sum() == (0 if f not in fields else (tf[f] > 0).sum()), (fields, f)
+        assert ((parts["title_bonus"] > 0) == ((tf["title"] > 0) if "title" in fields else False)).all()
+    assert np.array_equal(ranking.bm25f(*args), whole)  # outside the block: the whole score again
+    with pytest.raises(ValueError, match="no BM25F part 'lead'"):
+        with ranking.only_part("lead"):
+            pass
+
+
 def queries() -> list[dict]:
     """Five of each kind of bench/querymix.jsonl (spread over it), and the operators."""
     by_kind = defaultdict(list)

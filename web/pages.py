@@ -25,11 +25,11 @@ from . import auth, i18n, limits, staff_sessions
 from .labels import FIELD_LABELS, RANGE_LABELS, SORT_LABELS, texts
 from .api_params import keep_declared
 from .errors import page_error as render_error
+from .explain_view import explain_view
 from .filter_wording import filters_text, filters_url
 from .inputs import query_url, same_site_path
 from .params import (FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, query_text,
                      search_request)
-from .explain_view import explain_view
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
 from .summary import count_text, took_text
