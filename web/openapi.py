@@ -6,6 +6,7 @@ logic; one document read top to bottom as the API's reference.
 
 from __future__ import annotations
 
+from search.explain import COMPONENTS as EXPLAIN_COMPONENTS, FACTORS as EXPLAIN_FACTORS
 from search.fields import DEFAULT_FACETS, FACET_FIELDS
 from search.timeutil import BOUND_PATTERN, YEAR_PATTERN
 
@@ -35,6 +36,7 @@ HIT = {
         "similar": {"type": "array", "items": {"$ref": "#/components/schemas/Brief"},
                     "description": "Grouped search: those near-duplicates (at most 20), earliest first"},
         "match": {"$ref": "#/components/schemas/Match"},
+        "explain": {"$ref": "#/components/schemas/Explain"},
     },
 }
 MATCH = {
@@ -112,6 +114,40 @@ NOTICE_CODES = {
     "empty_phrase": "quotes with nothing inside (\"\"): ignored",
     "no_wildcard": "'*' or '?' in a word: not a wildcard; read as a space, like other punctuation",
 }
+EXPLAIN_PART = {
+    "type": "object", "required": ["name", "value", "detail"],
+    "properties": {"name": {"type": "string"}, "value": {"type": "number"},
+                   "detail": {"type": "object", "description": "the formula's inputs (raw: the value before the "
+                                                               "factors; weights, k1, b; per Lucene field)"}}}
+EXPLAIN = {
+    "type": "object", "required": ["backend", "combine", "total", "match_tier", "components", "factors"],
+    "description": "With explain=1 (staff): how the score is made. score (rounded to 4 decimals) = total = the sum "
+                   "of the components' values; each value has the factors listed in its applies_to already "
+                   "multiplied in. Components: " + "; ".join(f"{k}: {v}" for k, v in EXPLAIN_COMPONENTS.items())
+                   + ". Factors: " + "; ".join(f"{k}: {v}" for k, v in EXPLAIN_FACTORS.items()),
+    "properties": {
+        "backend": {"type": "string", "enum": ["whoosh", "opensearch"]},
+        "combine": {"type": "string", "enum": ["sum"]},
+        "total": {"type": "number", "description": "the hit's score, unrounded"},
+        "match_tier": {"type": "string", "enum": ["full", "partial", "fallback"],
+                       "description": "full matches rank before partial ones, partial before bigram fallbacks"},
+        "components": {"type": "array", "items": {**EXPLAIN_PART, "properties": {
+            **EXPLAIN_PART["properties"], "name": {"type": "string", "enum": list(EXPLAIN_COMPONENTS)}}}},
+        "factors": {"type": "array", "items": {
+            "type": "object", "required": ["name", "value", "applies_to", "detail"],
+            "properties": {"name": {"type": "string", "enum": list(EXPLAIN_FACTORS)}, "value": {"type": "number"},
+                           "applies_to": {"type": "array", "items": {"type": "string"}},
+                           "detail": {"type": "object"}}}},
+        "coverage": {"type": "object", "description": "partial matches: how much of the query they cover "
+                                                      "(Whoosh: idf shares and the factor; OpenSearch: clauses)"},
+        "scored_by": {"type": "string", "description": "grouped search: the group's article whose score this is, "
+                                                       "when not the one shown"},
+        "tier_bonus": {"type": "number", "description": "OpenSearch: the partial-match query's ranking bonus of "
+                                                        "a full match, left out of the score"},
+        "lucene_score": {"type": "number", "description": "OpenSearch: the score Lucene explained"},
+    },
+}
+
 NOTICE = {
     "type": "object", "required": ["code", "text", "message"], "additionalProperties": False,
     "description": "How a part of the query that could not be read as typed was read",
@@ -234,6 +270,12 @@ def _filter_doc(name: str) -> str:
 def _q(name, schema, desc, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": desc}
 
+
+EXPLAIN_PARAM = _q(
+    "explain", {"type": "string", "enum": ["0", "1"], "default": "0"},
+    "1 (staff: a bearer token or the staff session; 401/403 otherwise): each hit carries explain, its score's "
+    "components (BM25F per field, title bonus, proximity, recency, match tier, coverage on Whoosh; Lucene's BM25 "
+    "per field on OpenSearch) adding up to the score")
 
 FACETS_PARAM = _q(
     "facets", {"type": "string", "default": ",".join(DEFAULT_FACETS)},
@@ -432,10 +474,14 @@ def spec(config: dict) -> dict:
                  "description": "Search Chinese news articles (Simplified and Traditional)."},
         "paths": {
             "/api/search": {"get": {
-                "summary": "Search articles", "operationId": "search", "parameters": search_params + [FACETS_PARAM],
+                "summary": "Search articles", "operationId": "search",
+                "parameters": search_params + [FACETS_PARAM, EXPLAIN_PARAM],
+                "security": [{}, *BEARER, {"staffSession": []}],
                 "responses": {
                     "200": {"description": "Results", **_json({"$ref": "#/components/schemas/SearchResult"})},
-                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable"),
+                    "401": _err("explain=1 without credentials"),
+                    "403": _err("explain=1 with a wrong token, or staff tools disabled")}}},
             "/api/articles/{id}": {
                 "get": {
                     "summary": "One article", "operationId": "article",
@@ -679,6 +725,7 @@ def spec(config: dict) -> dict:
           "schemas": {
             "Hit": HIT,
             "Match": MATCH,
+            "Explain": EXPLAIN,
             "Notice": NOTICE,
             **CLAUSE_SCHEMAS,
             "Brief": BRIEF,

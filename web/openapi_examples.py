@@ -11,6 +11,17 @@ _HIT = {"id": "demo-114", "title": "香港立法会选举投票率创新高",
         "published": "2024-03-01T10:00:00+08:00", "category": "港闻", "source": "新闻社", "author": "王建国",
         "url": "https://news.example/2024/03/01/114", "score": 12.7, "tags": ["选举"],
         "match": {"full": True, "missing": []}}
+# A hit of explain=1 on Whoosh: the components add up to the score.
+_EXPLAINED = {**_HIT, "score": 6.0567, "explain": {
+    "backend": "whoosh", "combine": "sum", "total": 6.056715, "match_tier": "full",
+    "components": [
+        {"name": "bm25f.title", "value": 3.184212, "detail": {"raw": 3.078029, "weight": 2.5, "b": 0.5, "k1": 1.2}},
+        {"name": "bm25f.body", "value": 1.296555, "detail": {"raw": 1.253319, "weight": 1.0, "b": 0.75, "k1": 1.2}},
+        {"name": "title_bonus", "value": 1.575948, "detail": {"raw": 1.523395, "weight": 0.5, "k1": 1.2}},
+        {"name": "proximity", "value": 0.0, "detail": {"raw": 0.0, "weight": 0.3, "grams": []}}],
+    "factors": [{"name": "recency", "value": 1.034497, "applies_to": ["bm25f.title", "bm25f.body", "title_bonus",
+                                                                      "proximity", "fallback"],
+                 "detail": {"weight": 0.1, "half_life_days": 365.0, "age_days": 559.2}}]}}
 _BRIEF = {"id": "demo-115", "title": "立法会选举结果公布", "published": "2024-03-02T09:00:00+08:00",
           "source": "新闻社", "url": "https://news.example/2024/03/02/115"}
 _WRITTEN = {"id": "a-1", "seq": 42, "status": "indexed", "status_url": "/api/changes/42"}
@@ -22,7 +33,7 @@ _HEALTH = {"ok": True, "status": "ok", "problems": [], "index_open": True, "docu
 EXAMPLES = {
     ("search", "200", "application/json"): {
         "query": "香港", "total": 1, "total_counts": "groups", "total_articles": 1, "total_full": 1,
-        "total_partial": 0, "facet_counts": "articles", "page": 1, "size": 10, "took_ms": 4.2, "hits": [_HIT],
+        "total_partial": 0, "facet_counts": "articles", "page": 1, "size": 10, "took_ms": 4.2, "hits": [_EXPLAINED],
         "facets": {"category": [{"value": "港闻", "count": 1}], "source": [{"value": "新闻社", "count": 1}]},
         "understood": ["香港"], "understood_tree": {"op": "and", "clauses": [
             {"op": "word", "text": "香港", "fields": ["title", "body"]}]},

@@ -37,7 +37,7 @@ from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
 from ..base import IndexStats
-from . import clauses
+from . import clauses, explain
 from .aggregations import Aggregations, plausible_filter
 from .clauses import ClauseBuilder
 from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
@@ -164,24 +164,32 @@ class OpenSearchBackend:
             aggs["groups"] = {"cardinality": {"field": "dup_rep", "precision_threshold": GROUP_COUNT_PRECISION}}
         if aggs:
             body["aggs"] = aggs
+        if plan.explain:
+            body["explain"] = True  # Lucene's explanation of each hit's score (explain.py)
         res = self.client.search(index=self.index, body=body)
         hits = []
         for h in res["hits"]["hits"]:
             score = float(h.get("_score") or 0.0)
             missing = []
-            if relaxed and score >= FULL_MATCH_BONUS:
+            bonus = relaxed and score >= FULL_MATCH_BONUS
+            if bonus:
                 score -= FULL_MATCH_BONUS  # the bonus only ranks; report the match's own score
             elif relaxed:
                 matched = set(h.get("matched_queries") or [])
                 missing = [i for i, c in enumerate(plan.must) if c.soft() and f"m{i}" not in matched]
+            explained = None
+            if plan.explain:
+                shown = h["inner_hits"]["copies"]["hits"]["hits"][0]["_id"] if grouped else h["_id"]
+                score, explained = explain.explain_search_hit(plan, h, shown, score, missing,
+                                                              FULL_MATCH_BONUS if bonus else None)
             if grouped:
                 copies = h["inner_hits"]["copies"]["hits"]
                 first, *others = copies["hits"]
                 hits.append(BackendHit(first["_id"], score, first["_source"]["stored"],
                                        [(o["_id"], o["_source"]["stored"]) for o in others[:plan.similar_limit]],
-                                       copies["total"]["value"] - 1, missing))
+                                       copies["total"]["value"] - 1, missing, explain=explained))
             else:
-                hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing))
+                hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing, explain=explained))
         facets = {name: self.aggregations.facet_values(name, res["aggregations"][name], body["query"], plan.facet_size)
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
