@@ -36,6 +36,7 @@ from search.timeutil import NEWSROOM_TZ, local_iso
 
 from .errors import page_error
 from .export import plain_snippet
+from .pages import site_name
 from .params import ParamError, search_request
 from .saved import feed_url, results_url, saved_store
 
@@ -80,7 +81,7 @@ def _feed(feed_id: str, title: str, self_url: str, alternate: str, updated: date
     fg.updated(updated)
     fg.link(href=self_url, rel="self", type="application/atom+xml")
     fg.link(href=alternate, rel="alternate", type="text/html")
-    fg.author({"name": current_app.config["SEARCH_SITE_NAME"]})
+    fg.author({"name": site_name()})
     fg.generator("news-search")
     return fg
 
@@ -160,7 +161,7 @@ def search_feed():
     times = [atom_time(h.published) for h in result.hits]
     updated = max([t for t in times if t] or [_epoch(0)])
     title = gettext("%(query)s：最新报道", query=req.q) if req.q else gettext("最新报道")
-    fg = _feed(uuid.uuid5(_NAMESPACE, "search:" + pairs).urn, f"{title} · {current_app.config['SEARCH_SITE_NAME']}",
+    fg = _feed(uuid.uuid5(_NAMESPACE, "search:" + pairs).urn, f"{title} · {site_name()}",
                request.url, alternate, updated)
     for h, published in zip(result.hits, times):
         _entry(fg, h.id, h.title, published or updated, published, plain_snippet(h.snippet), h.author)
