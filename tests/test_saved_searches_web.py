@@ -1,0 +1,242 @@
+"""Saved searches through a real gunicorn (web/saved.py, web/saved_pages.py):
+the API for two staff tokens (ownership, sharing, 404/403), parameters
+read as a search reads them (bad ones refused, nothing stored), new-since-
+last-visit counts against the store, and the staff pages' forms with a
+real staff session and the same-origin check.  Alerts are written into the
+store with ``record`` as the percolator does."""
+
+from __future__ import annotations
+
+import html
+import http.cookiejar
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import STAFF, STAFF_TOKEN, Server, call, call_json, digest
+
+OTHER_TOKEN = "another-staff-token"
+OTHER = {"Authorization": f"Bearer {OTHER_TOKEN}"}
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def site(sample_index, tmp_path_factory):
+    """(server, saved-search store): one gunicorn for the module."""
+    from search.saved_searches import SavedSearchStore
+
+    saved = str(tmp_path_factory.mktemp("saved-web") / "saved.sqlite")
+    srv = Server(sample_index, workers=1, extra_env={
+        "SEARCH_WRITE_TOKENS": f"{digest(STAFF_TOKEN)},{digest(OTHER_TOKEN)}", "SEARCH_SAVED_SEARCHES": saved})
+    store = SavedSearchStore(saved)
+    yield srv, store
+    store.close()
+    srv.stop()
+
+
+def _api(srv, path, method="GET", body=None, headers=STAFF):
+    data = None if body is None else json.dumps(body, ensure_ascii=False)
+    return call_json(srv.url + path, method, data, {**headers, **(JSON if body is not None else {})})
+
+
+def _owner(token: str) -> str:
+    return "token:" + digest(token)[:12]
+
+
+def test_save_list_change_and_delete_with_two_tokens(site):
+    srv, store = site
+    status, mine = _api(srv, "/api/saved-searches", "POST",
+                        {"name": " 香港选举 ", "params": {"q": "香港 选举", "sort": "newest", "page": "3"}})
+    assert status == 201, mine
+    assert mine["name"] == "香港选举" and mine["owner"] == _owner(STAFF_TOKEN) and mine["mine"]
+    assert mine["params"] == {"q": ["香港 选举"], "sort": ["newest"]}  # paging is not part of a saved search
+    assert mine["new_count"] == 0 and mine["feed_url"] == f"/feeds/saved/{mine['id']}.atom?token={mine['feed_token']}"
+    assert store.get(mine["id"]).params == mine["params"]
+    status, theirs = _api(srv, "/api/saved-searches", "POST",
+                          {"name": "地铁", "query_string": "q=地铁&category=港闻&category=社会", "shared": True},
+                          OTHER)
+    assert status == 201 and theirs["params"] == {"q": ["地铁"], "category": ["港闻", "社会"]}
+    status, private = _api(srv, "/api/saved-searches", "POST", {"name": "私人", "params": {"q": "私人"}}, OTHER)
+
+    # Each sees their own and the shared ones (by name); secrets only to the owner.
+    status, listing = _api(srv, "/api/saved-searches")
+    mine_listed = {s["id"]: s for s in listing["saved_searches"]}
+    assert status == 200 and set(mine_listed) >= {mine["id"], theirs["id"]} and private["id"] not in mine_listed
+    assert "feed_token" not in mine_listed[theirs["id"]] and "feed_url" not in mine_listed[theirs["id"]]
+    assert not mine_listed[theirs["id"]]["mine"]
+    status, other_listing = _api(srv, "/api/saved-searches", headers=OTHER)
+    assert mine["id"] not in {s["id"] for s in other_listing["saved_searches"]}
+    expected = sorted((s for s in store.list_for(_owner(STAFF_TOKEN))), key=lambda s: (s.name, s.created))
+    assert [s["id"] for s in listing["saved_searches"]] == [s.id for s in expected]
+
+    # Someone else's unshared search does not exist for me; a shared one is not mine to change.
+    assert _api(srv, f"/api/saved-searches/{private['id']}")[0] == 404
+    assert _api(srv, f"/api/saved-searches/{private['id']}", "PATCH", {"name": "x"})[0] == 404
+    assert _api(srv, f"/api/saved-searches/{theirs['id']}")[0] == 200
+    status, body = _api(srv, f"/api/saved-searches/{theirs['id']}", "PATCH", {"name": "mine now"})
+    assert status == 403 and "owner" in body["error"]
+    assert _api(srv, f"/api/saved-searches/{theirs['id']}", "DELETE")[0] == 403
+    assert store.get(theirs["id"]).name == "地铁"
+
+    status, changed = _api(srv, f"/api/saved-searches/{mine['id']}", "PATCH", {"name": "立法会", "shared": True})
+    assert status == 200 and changed["name"] == "立法会" and changed["shared"]
+    assert mine["id"] in {s["id"] for s in _api(srv, "/api/saved-searches", headers=OTHER)[1]["saved_searches"]}
+    assert _api(srv, f"/api/saved-searches/{mine['id']}", "DELETE") == (200, {"id": mine["id"], "deleted": True})
+    assert store.get(mine["id"]) is None
+    assert _api(srv, f"/api/saved-searches/{mine['id']}")[0] == 404
+    for sid in (theirs["id"], private["id"]):
+        assert _api(srv, f"/api/saved-searches/{sid}", "DELETE", headers=OTHER)[0] == 200
+
+
+@pytest.mark.parametrize("body, status, named", [
+    ({"name": "x", "params": {"q": "香港", "sortt": "newest"}}, 400, "sortt"),
+    ({"name": "x", "params": {"q": "香港", "range": "decade"}}, 400, "range"),
+    ({"name": "x", "query_string": "q=香港&from=2024-02-30"}, 400, "2024-02-30"),
+    ({"name": "x", "query_string": "q=香港&sort=best"}, 400, "sort"),
+    ({"name": "x", "params": {"q": "香港", "near_a": "香港"}}, 400, "near_b"),
+    ({"name": "x", "params": {"q": "香港" * 200}}, 400, "too long"),
+    ({"name": "x", "params": {"q": ["香港", 3]}}, 400, "'q'"),
+    ({"name": "x", "params": {}}, 400, "a query or a filter"),
+    ({"name": "x", "params": {"q": "a"}, "query_string": "q=a"}, 400, "one of them"),
+    ({"name": "x"}, 400, "one of them"),
+    ({"name": "", "params": {"q": "香港"}}, 400, "name"),
+    ({"name": "x" * 201, "params": {"q": "香港"}}, 400, "name too long"),
+    ({"name": "x", "params": {"q": "香港"}, "shared": "yes"}, 400, "shared"),
+    ({"nmae": "x", "params": {"q": "香港"}}, 400, "'nmae' (did you mean 'name'?)"),
+    (["not", "an", "object"], 400, "JSON object"),
+])
+def test_a_bad_saved_search_is_refused_naming_the_problem_and_not_stored(site, body, status, named):
+    srv, store = site
+    before = len(store.all())
+    got, answer = _api(srv, "/api/saved-searches", "POST", body)
+    assert got == status and named in answer["error"], answer
+    assert len(store.all()) == before
+
+
+def test_bodies_and_credentials_that_are_refused(site):
+    srv, store = site
+    before = len(store.all())
+    body = json.dumps({"name": "x", "params": {"q": "香港"}})
+    assert call(srv.url + "/api/saved-searches", "POST", body, {**STAFF, "Content-Type": "text/html"})[0] == 415
+    assert call(srv.url + "/api/saved-searches", "POST", body,
+                {**STAFF, **JSON, "Content-Encoding": "gzip"})[0] == 415
+    status, answer = call_json(srv.url + "/api/saved-searches", "POST", "{not json", {**STAFF, **JSON})
+    assert status == 400 and "JSON" in answer["error"]
+    assert call(srv.url + "/api/saved-searches", "POST", body, JSON)[0] == 401
+    assert call(srv.url + "/api/saved-searches", "POST", body, {"Authorization": "Bearer nope", **JSON})[0] == 403
+    assert call(srv.url + "/api/saved-searches")[0] == 401
+    assert call_json(srv.url + "/api/saved-searches?x=1", headers=STAFF)[0] == 400  # an undeclared parameter
+    assert len(store.all()) == before
+
+
+def test_the_results_url_finds_what_the_search_found(site):
+    """The saved parameters as a results URL run the same search: its total
+    over the API equals the total of the query string that was saved."""
+    srv, _ = site
+    query = "q=香港&range=year&sort=newest&group=0"
+    status, saved = _api(srv, "/api/saved-searches", "POST", {"name": "港", "query_string": query})
+    assert status == 201
+    assert saved["params"] == {k: [v] for k, v in urllib.parse.parse_qsl(query)}
+    direct = call_json(srv.url + "/api/search?" + urllib.parse.quote(query, safe="=&"))[1]
+    again = call_json(srv.url + "/api/search?" + saved["results_url"].partition("?")[2])[1]
+    assert again["total"] == direct["total"] and [h["id"] for h in again["hits"]] == [h["id"] for h in direct["hits"]]
+    status, page, = call(srv.url + saved["results_url"])
+    assert status == 200
+    _api(srv, f"/api/saved-searches/{saved['id']}", "DELETE")
+
+
+def test_new_since_last_visit_counts_the_stores_alerts(site):
+    from search.saved_searches import NewMatch
+
+    srv, store = site
+    status, saved = _api(srv, "/api/saved-searches", "POST",
+                         {"name": "疫苗", "params": {"q": "疫苗"}, "shared": True})
+    sid = saved["id"]
+    store.record(sid, [NewMatch("a-1", "g-1", "<b>疫苗</b>接种", "2024-03-01"), NewMatch("a-2", "a-2", "疫苗二")],
+                 [NewMatch("a-3", "g-1", "疫苗（转载）")], [], commit_seq=1, now=100.0)
+    count = {s["id"]: s["new_count"] for s in _api(srv, "/api/saved-searches")[1]["saved_searches"]}
+    assert count[sid] == 2 == store.count_new(sid, _owner(STAFF_TOKEN))  # a copy is not a new alert
+    status, one = _api(srv, f"/api/saved-searches/{sid}")
+    assert [a["article_id"] for a in one["alerts"]] == [a.article_id for a in store.feed(sid)] == ["a-1", "a-2"]
+
+    # The alerts page shows them (escaped) and records the visit: my count resets, a colleague's does not.
+    status, page = call(srv.url + f"/staff/saved/{sid}", headers=STAFF)
+    text = page.decode()
+    assert status == 200 and html.escape("<b>疫苗</b>接种", quote=False) in text and "<b>疫苗</b>" not in text
+    assert 'href="/articles/a-1"' in text
+    assert {s["id"]: s["new_count"] for s in _api(srv, "/api/saved-searches")[1]["saved_searches"]}[sid] == 0
+    assert {s["id"]: s["new_count"] for s in _api(srv, "/api/saved-searches", headers=OTHER)[1]["saved_searches"]}[sid] == 2
+    store.record(sid, [NewMatch("a-4", "a-4", "疫苗四")], [], [], commit_seq=2)
+    store.record(sid, [], [], ["a-2"], commit_seq=3)  # a-2 updated: no longer matches
+    assert {s["id"]: s["new_count"] for s in _api(srv, "/api/saved-searches")[1]["saved_searches"]}[sid] == 1
+    assert [a["article_id"] for a in _api(srv, f"/api/saved-searches/{sid}")[1]["alerts"]] == ["a-4", "a-1"]
+    _api(srv, f"/api/saved-searches/{sid}", "DELETE")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _browser(srv):
+    """A cookie-keeping client that does not follow redirects, signed in as staff."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
+
+    def send(path, form=None, origin=srv.url):
+        data = None if form is None else urllib.parse.urlencode(form).encode()
+        req = urllib.request.Request(srv.url + path, data=data, headers={"Origin": origin} if origin else {})
+        try:
+            with opener.open(req, timeout=30) as r:
+                return r.status, dict(r.headers), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
+
+    status, headers, _ = send("/staff/login", {"token": STAFF_TOKEN, "next": "/staff/saved"})
+    assert status == 303, status
+    return send
+
+
+def test_staff_pages_save_rename_share_and_delete_with_forms(site):
+    srv, store = site
+    send = _browser(srv)
+    anonymous = call(srv.url + "/search?q=" + urllib.parse.quote("香港"))[1].decode()
+    assert 'class="save-search"' not in anonymous and 'class="search-feed"' in anonymous
+    status, _, page = send("/search?" + urllib.parse.urlencode({"q": "<香港>", "category": "港闻", "page": "2",
+                                                                 "hl": "en"}))
+    assert status == 200 and 'class="save-search"' in page and 'action="/staff/saved?hl=en"' in page
+    query_string = html.unescape(page.split('name="query_string" value="')[1].split('"')[0])
+    assert urllib.parse.parse_qsl(query_string) == [("q", "<香港>"), ("category", "港闻")]  # no page, no hl
+
+    name = "<script>alert(1)</script>港闻"
+    status, headers, _ = send("/staff/saved?hl=en", {"query_string": query_string, "name": name, "shared": "1"})
+    assert status == 303 and headers["Location"].endswith("/staff/saved?hl=en")
+    saved = next(s for s in store.list_for(_owner(STAFF_TOKEN)) if s.name == name)
+    assert saved.params == {"q": ["<香港>"], "category": ["港闻"]} and saved.shared
+    status, _, listing = send("/staff/saved?hl=en")
+    assert status == 200 and html.escape(name, quote=False) in listing and name not in listing
+    assert "Saved searches" in listing and 'href="/staff/webhooks?hl=en"' in listing
+    assert f'href="/staff/saved/{saved.id}?hl=en"' in listing
+    assert html.escape(f"/feeds/saved/{saved.id}.atom?token={saved.feed_token}") in listing
+
+    # A form posted from another site changes nothing.
+    status, _, _ = send(f"/staff/saved/{saved.id}/rename", {"name": "hijacked"}, origin="https://evil.example")
+    assert status == 403 and store.get(saved.id).name == name
+    assert send(f"/staff/saved/{saved.id}/rename", {"name": "港闻追踪"})[0] == 303
+    assert send(f"/staff/saved/{saved.id}/share", {"shared": "0"})[0] == 303
+    assert store.get(saved.id).name == "港闻追踪" and not store.get(saved.id).shared
+    status, _, page = send(f"/staff/saved/{saved.id}/share", {"shared": "maybe"})
+    assert status == 400 and "shared" in page
+    status, _, page = send("/staff/saved", {"query_string": "q=香港&range=decade", "name": "bad"})
+    assert status == 400 and "range" in page and "bad" not in {s.name for s in store.all()}
+
+    # A colleague's shared search: visible, not theirs to change.
+    status, other = _api(srv, "/api/saved-searches", "POST", {"name": "同事的", "params": {"q": "地铁"}, "shared": True},
+                         OTHER)
+    assert send(f"/staff/saved/{other['id']}/delete", {})[0] == 403 and store.get(other["id"]) is not None
+    assert send(f"/staff/saved/{saved.id}/delete", {})[0] == 303 and store.get(saved.id) is None
+    assert send("/staff/saved/no-such-id")[0] == 404
+    _api(srv, f"/api/saved-searches/{other['id']}", "DELETE", headers=OTHER)
