@@ -240,3 +240,58 @@ def test_staff_pages_save_rename_share_and_delete_with_forms(site):
     assert send(f"/staff/saved/{saved.id}/delete", {})[0] == 303 and store.get(saved.id) is None
     assert send("/staff/saved/no-such-id")[0] == 404
     _api(srv, f"/api/saved-searches/{other['id']}", "DELETE", headers=OTHER)
+
+
+def test_save_a_search_in_a_real_browser(site, browser, sample_records):
+    """Staff sign in, search, save the search with a name, see it on
+    /staff/saved with its new-alert count, rename it, open its alerts page
+    (the count resets).  Screenshots: test-artifacts/saved-*.png."""
+    import os
+
+    from conftest import ARTIFACTS
+    from search.saved_searches import NewMatch
+
+    srv, store = site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(srv.url + "/staff/login")
+        page.fill("#token", STAFF_TOKEN)
+        page.click("#login-submit")
+        page.goto(srv.url + "/search?q=" + urllib.parse.quote("香港") + "&sort=newest")
+        form = page.locator("form.save-search")
+        assert form.is_visible()
+        form.locator("input[name=name]").fill("香港动态")
+        form.locator("input[name=shared]").check()
+        page.screenshot(path=os.path.join(ARTIFACTS, "saved-1-results-form.png"), full_page=False)
+        form.locator("button[type=submit]").click()
+        page.wait_for_url("**/staff/saved")
+        saved = next(s for s in store.list_for(_owner(STAFF_TOKEN)) if s.name == "香港动态")
+        assert saved.params == {"q": ["香港"], "sort": ["newest"]} and saved.shared
+        row = page.locator(f"tr[data-id='{saved.id}']")
+        assert row.locator(".new-count").inner_text() == "0"
+
+        hits = [r for r in sample_records if "香港" in r["title"]][:3]
+        store.record(saved.id, [NewMatch(r["id"], r["id"], r["title"], r.get("published")) for r in hits], [], [],
+                     commit_seq=1)
+        page.reload()
+        assert row.locator(".new-count").inner_text() == str(len(hits))
+        page.screenshot(path=os.path.join(ARTIFACTS, "saved-2-list.png"), full_page=True)
+
+        row.locator("form.rename input[name=name]").fill("香港 · 一年")
+        row.locator("form.rename button").click()
+        page.wait_for_url("**/staff/saved")
+        assert row.locator("a.alerts-link").inner_text() == "香港 · 一年" == store.get(saved.id).name
+
+        row.locator("a.alerts-link").click()
+        page.wait_for_url(f"**/staff/saved/{saved.id}")
+        items = page.locator("#alerts li")
+        assert items.count() == len(hits) and page.locator("#alerts li.new").count() == len(hits)
+        assert {items.nth(i).locator("a").inner_text() for i in range(len(hits))} == {r["title"] for r in hits}
+        page.screenshot(path=os.path.join(ARTIFACTS, "saved-3-alerts.png"), full_page=True)
+        page.locator("a.results-link").click()
+        page.wait_for_url("**/search?*")
+        assert page.input_value("#q") == "香港"
+        page.goto(srv.url + "/staff/saved")
+        assert row.locator(".new-count").inner_text() == "0"  # the visit was recorded
+    finally:
+        page.close()
