@@ -295,3 +295,38 @@ def test_save_a_search_in_a_real_browser(site, browser, sample_records):
         assert row.locator(".new-count").inner_text() == "0"  # the visit was recorded
     finally:
         page.close()
+
+
+def test_every_answer_fits_the_openapi_document(sample_index, tmp_path):
+    """The successful answers of each saved-search operation, validated
+    against the OpenAPI document (openapi-core), alerts included."""
+    from openapi_core import OpenAPI
+    from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from search.saved_searches import NewMatch
+    from web import create_app
+    from web.saved import saved_store
+
+    app = create_app({"SEARCH_INDEX": sample_index, "SEARCH_REFRESH_INTERVAL": 0.0, "SEARCH_RATE_LIMIT": "off",
+                      "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_ARTICLE_STORE": "off",
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_SAVED_SEARCHES": str(tmp_path / "saved.sqlite"),
+                      "SEARCH_SECRET_KEY_FILE": str(tmp_path / "secret_key")})
+    client = app.test_client()
+    openapi = OpenAPI.from_dict(client.get("/api/openapi.json").get_json())
+
+    def check(method, path, status, body=None):
+        resp = client.open(path, method=method, headers=STAFF, json=body)
+        assert resp.status_code == status, (method, path, resp.get_json())
+        req = Request(EnvironBuilder(path=path, method=method, base_url="http://localhost").get_environ())
+        openapi.validate_response(WerkzeugOpenAPIRequest(req), WerkzeugOpenAPIResponse(resp))
+        return resp.get_json()
+
+    created = check("POST", "/api/saved-searches", 201, {"name": "港", "params": {"q": "香港", "year": ["2014"]}})
+    saved_store(app).record(created["id"], [NewMatch("a-1", "a-1", "标题", "2014-03-01", None)], [], [], 1)
+    assert check("GET", "/api/saved-searches", 200)["saved_searches"][0]["new_count"] == 1
+    assert [a["article_id"] for a in check("GET", f"/api/saved-searches/{created['id']}", 200)["alerts"]] == ["a-1"]
+    assert check("PATCH", f"/api/saved-searches/{created['id']}", 200, {"shared": True})["shared"] is True
+    assert check("DELETE", f"/api/saved-searches/{created['id']}", 200)["deleted"] is True
+    check("GET", f"/api/saved-searches/{created['id']}", 404)
