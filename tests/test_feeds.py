@@ -200,3 +200,23 @@ def test_search_feed_refuses_what_it_cannot_honour(site, query, word):
     srv, _, _ = site
     status, body = call(srv.url + "/search.atom?" + urllib.parse.quote(query, safe="=&"))
     assert status == 400 and word.encode() in body
+
+
+def test_the_results_page_links_its_feed(site):
+    """The results page announces its search's feed (a link and <link
+    rel=alternate> for feed readers), with the page's filters, without
+    paging and sort; the linked feed is that search, newest first."""
+    import html
+
+    srv, _, _ = site
+    status, page = call(srv.url + "/search?" + urllib.parse.urlencode({"q": "香港", "sort": "oldest", "page": "2",
+                                                                        "group": "0"}))
+    text = page.decode()
+    head = text.split("</head>")[0]
+    href = html.unescape(head.split('type="application/atom+xml"')[1].split('href="')[1].split('"')[0])
+    assert urllib.parse.parse_qsl(href.partition("?")[2]) == [("q", "香港"), ("group", "0")]
+    assert 'class="search-feed" href="' + html.escape(href) in text
+    api = call_json(srv.url + "/api/search?q=%E9%A6%99%E6%B8%AF&group=0&sort=newest&size=20")[1]
+    from web.feeds import entry_id
+
+    assert [e.id for e in _feed(srv, href).entries] == [entry_id(h["id"]) for h in api["hits"]]
