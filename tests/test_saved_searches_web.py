@@ -330,3 +330,28 @@ def test_every_answer_fits_the_openapi_document(sample_index, tmp_path):
     assert check("PATCH", f"/api/saved-searches/{created['id']}", 200, {"shared": True})["shared"] is True
     assert check("DELETE", f"/api/saved-searches/{created['id']}", 200)["deleted"] is True
     check("GET", f"/api/saved-searches/{created['id']}", 404)
+
+
+def test_a_damaged_store_is_a_503_not_a_500(sample_index, tmp_path):
+    """A saved-search file that is not a database: the API answers 503 with
+    Retry-After (JSON), the staff page and the feed 503 pages; reader
+    searches and their feeds are not affected."""
+    from web import create_app
+
+    damaged = tmp_path / "saved.sqlite"
+    damaged.write_bytes(b"not a database " * 100)
+    app = create_app({"SEARCH_INDEX": sample_index, "SEARCH_REFRESH_INTERVAL": 0.0, "SEARCH_RATE_LIMIT": "off",
+                      "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_ARTICLE_STORE": "off",
+                      "SEARCH_QUERY_LOG": "off", "SEARCH_SAVED_SEARCHES": str(damaged),
+                      "SEARCH_SECRET_KEY_FILE": str(tmp_path / "secret_key")})
+    client = app.test_client()
+    for method, path, body in (("GET", "/api/saved-searches", None),
+                               ("POST", "/api/saved-searches", {"name": "x", "params": {"q": "香港"}})):
+        resp = client.open(path, method=method, headers=STAFF, json=body)
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "5", resp.data
+        assert "saved searches are unavailable" in resp.get_json()["error"]
+    for path in ("/staff/saved", "/feeds/saved/x.atom?token=y"):
+        resp = client.get(path, headers=STAFF)
+        assert resp.status_code == 503 and resp.mimetype == "text/html", path
+    assert client.get("/search.atom?q=%E9%A6%99%E6%B8%AF").status_code == 200
+    assert damaged.read_bytes() == b"not a database " * 100  # nothing written over it

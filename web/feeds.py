@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sqlite3
 import uuid
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -34,13 +35,15 @@ from flask_babel import gettext
 
 from search.timeutil import NEWSROOM_TZ, local_iso
 
+from . import i18n
 from .errors import page_error
 from .export import plain_snippet
 from .pages import site_name
 from .params import ParamError, search_request
-from .saved import feed_url, results_url, saved_store
+from .saved import feed_url, results_url, saved_store, unavailable
 
 bp = Blueprint("feeds", __name__)
+bp.register_error_handler(sqlite3.Error, unavailable)
 
 FEED_SIZE = 20  # entries per feed (the issue: 20)
 SUMMARY_CHARS = 200  # an alert's summary: the article's first paragraph, cut here (chosen)
@@ -107,6 +110,7 @@ def _atom(fg: FeedGenerator, cache: str, etag: str | None = None):
     resp.headers["Cache-Control"] = cache
     if etag:
         resp.set_etag(etag)
+    resp.vary.add("Accept-Language")  # titles and the site's name follow the interface language
     return resp
 
 
@@ -128,7 +132,8 @@ def saved_feed(sid):
     if search is None:
         return page_error(404, gettext("没有这个订阅源：链接不完整或已失效。"))
     version = store.feed_version(sid)
-    etag = hashlib.sha256(f"{sid}|{version}|{search.updated!r}".encode()).hexdigest()[:32]
+    # The feed's text depends on the interface language too (the site's name as author).
+    etag = hashlib.sha256(f"{sid}|{version}|{search.updated!r}|{i18n.current()}".encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
         resp = current_app.response_class(status=304)
         resp.set_etag(etag)

@@ -69,10 +69,14 @@ _BAD = ("A bad body: not one JSON object, an unknown field (named), a bad name, 
         "search does not take or a bad value (named, as /api/search would refuse it): nothing is stored")
 
 
+_UNAVAILABLE = _err("The saved-search store cannot be opened, read or written now (locked, read-only, "
+                    "damaged): nothing was changed; retry after Retry-After")
+
+
 def paths() -> dict:
     """The saved-search operations, keyed by path (OpenAPI 3 path items)."""
     item = {"$ref": "#/components/schemas/SavedSearch"}
-    return {
+    out = {
         "/api/saved-searches": {
             "post": {
                 "summary": "Save a search (staff: token or session)", "operationId": "createSavedSearch",
@@ -113,6 +117,10 @@ def paths() -> dict:
                         "properties": {"id": {"type": "string"}, "deleted": {"type": "boolean"}}})},
                     "403": _NOT_OWNER, "404": _NOT_FOUND}}},
     }
+    for item in out.values():
+        for operation in item.values():
+            operation["responses"]["503"] = _UNAVAILABLE
+    return out
 
 
 SCHEMAS = {"SavedSearch": SAVED_SEARCH, "Alert": ALERT}

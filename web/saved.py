@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sqlite3
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, current_app, jsonify, request
@@ -51,6 +52,21 @@ class NotJson(SearchServiceError, status=415):
     """A request body that is not JSON (by its Content-Type or Content-Encoding)."""
 
 
+class SavedSearchesUnavailable(SearchServiceError, status=503, retry_after=5):
+    """The saved-search store cannot be opened, read or written now (locked,
+    read-only, damaged): nothing was changed."""
+
+
+def unavailable(exc: Exception):
+    """The answer to a failure of the store's SQLite file (the blueprints'
+    handler): 503 with Retry-After, as JSON under /api/, else the error page."""
+    from .errors import handle
+
+    current_app.logger.error("saved searches unavailable: %s", exc)
+    return handle(SavedSearchesUnavailable(f"saved searches are unavailable now ({type(exc).__name__}): "
+                                           "retry later"))
+
+
 def saved_store(app=None) -> SavedSearchStore:
     """The app's saved-search store, opened on first use (one per process)."""
     app = app or current_app
@@ -59,7 +75,11 @@ def saved_store(app=None) -> SavedSearchStore:
         config = app.config
         path = config.get("SEARCH_SAVED_SEARCHES") or paths.default_saved_searches(
             config["SEARCH_INDEX"], config.get("SEARCH_BACKEND", "whoosh"))
-        store = app.extensions["saved_searches"] = SavedSearchStore(path)
+        try:
+            store = app.extensions["saved_searches"] = SavedSearchStore(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise SavedSearchesUnavailable(f"saved searches are unavailable: cannot open {path} "
+                                           f"({type(exc).__name__})") from None
     return store
 
 
@@ -147,6 +167,9 @@ def _json_body(allowed: tuple[str, ...]) -> dict:
     if "shared" in data and not isinstance(data["shared"], bool):
         raise ParamError("'shared' must be true or false")
     return data
+
+
+bp.register_error_handler(sqlite3.Error, unavailable)
 
 
 def _answer(body, status: int = 200):

@@ -14,6 +14,7 @@ caller may not see 404, someone else's search 403."""
 
 from __future__ import annotations
 
+import sqlite3
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, redirect, render_template, request
@@ -22,9 +23,10 @@ from flask_babel import gettext
 from . import auth, i18n
 from .pages import _page
 from .params import ParamError
-from .saved import ALERTS_SHOWN, feed_url, read_params, results_url, saved_store
+from .saved import ALERTS_SHOWN, feed_url, read_params, results_url, saved_store, unavailable
 
 bp = Blueprint("saved_pages", __name__)
+bp.register_error_handler(sqlite3.Error, unavailable)
 
 KEPT_OUT = ("page", "size", "hl")  # what the results page's URL holds that is not the search
 
