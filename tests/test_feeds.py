@@ -17,7 +17,7 @@ import pytest
 from conftest import STAFF, STAFF_TOKEN, Server, call, call_json, digest
 
 URL = os.environ.get("OPENSEARCH_URL")
-OS_RECORDS = 400  # the sample's first articles on the cluster (enough for filters, quick to index)
+OS_RECORDS = 200  # the sample's first articles on the cluster (enough for filters, quick to index)
 
 
 @pytest.fixture(scope="module")
