@@ -250,6 +250,7 @@ def test_save_a_search_in_a_real_browser(site, browser, sample_records):
 
     from conftest import ARTIFACTS
     from search.saved_searches import NewMatch
+    from test_pages_browser import axe_violations
 
     srv, store = site
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -263,6 +264,7 @@ def test_save_a_search_in_a_real_browser(site, browser, sample_records):
         form.locator("input[name=name]").fill("香港动态")
         form.locator("input[name=shared]").check()
         page.screenshot(path=os.path.join(ARTIFACTS, "saved-1-results-form.png"), full_page=False)
+        assert axe_violations(page) == []
         form.locator("button[type=submit]").click()
         page.wait_for_url("**/staff/saved")
         saved = next(s for s in store.list_for(_owner(STAFF_TOKEN)) if s.name == "香港动态")
@@ -276,6 +278,7 @@ def test_save_a_search_in_a_real_browser(site, browser, sample_records):
         page.reload()
         assert row.locator(".new-count").inner_text() == str(len(hits))
         page.screenshot(path=os.path.join(ARTIFACTS, "saved-2-list.png"), full_page=True)
+        assert axe_violations(page) == []
 
         row.locator("form.rename input[name=name]").fill("香港 · 一年")
         row.locator("form.rename button").click()
@@ -288,6 +291,7 @@ def test_save_a_search_in_a_real_browser(site, browser, sample_records):
         assert items.count() == len(hits) and page.locator("#alerts li.new").count() == len(hits)
         assert {items.nth(i).locator("a").inner_text() for i in range(len(hits))} == {r["title"] for r in hits}
         page.screenshot(path=os.path.join(ARTIFACTS, "saved-3-alerts.png"), full_page=True)
+        assert axe_violations(page) == []
         page.locator("a.results-link").click()
         page.wait_for_url("**/search?*")
         assert page.input_value("#q") == "香港"
