@@ -10,7 +10,7 @@ from search.explain import COMPONENTS as EXPLAIN_COMPONENTS, FACTORS as EXPLAIN_
 from search.fields import DEFAULT_FACETS, FACET_FIELDS
 from search.timeutil import BOUND_PATTERN, YEAR_PATTERN
 
-from . import openapi_examples
+from . import openapi_examples, openapi_saved
 from .params import ADVANCED, FILTERS
 
 _STR_OR_NULL = {"type": "string", "nullable": True}
@@ -814,5 +814,7 @@ def spec(config: dict) -> dict:
             },
         }},
     }
+    document["paths"].update(openapi_saved.paths())  # saved searches (web/saved.py)
+    document["components"]["schemas"].update(openapi_saved.SCHEMAS)
     _complete(document["paths"])
     return document

@@ -106,3 +106,21 @@ def attach(paths: dict) -> None:
                     example = EXAMPLES.get((op["operationId"], status, media))
                     if example is not None:
                         content.setdefault("example", example)
+
+
+# Saved searches (web/saved.py, web/openapi_saved.py).
+_SAVED = {"id": "Xk3vQ9aLr2bT", "name": "香港选举", "owner": "token:0123456789ab", "shared": False,
+          "params": {"q": ["香港 选举"], "category": ["港闻"], "range": ["week"]},
+          "created": 1733000000.0, "updated": 1733000000.0, "webhook_url": None, "mine": True, "new_count": 2,
+          "results_url": "/search?q=%E9%A6%99%E6%B8%AF+%E9%80%89%E4%B8%BE&category=%E6%B8%AF%E9%97%BB&range=week",
+          "feed_token": "q8Jm2cW0nLx5RZbY4uVt7sKd1eHf9gAa",
+          "feed_url": "/feeds/saved/Xk3vQ9aLr2bT.atom?token=q8Jm2cW0nLx5RZbY4uVt7sKd1eHf9gAa"}
+_ALERT = {"article_id": "demo-114", "title": "香港立法会选举投票率创新高", "published": "2024-03-01T10:00:00+08:00",
+          "url": "https://news.example/2024/03/01/114", "matched_at": 1733000100.0, "article_url": "/articles/demo-114"}
+EXAMPLES.update({
+    ("createSavedSearch", "201", "application/json"): {**_SAVED, "new_count": 0},
+    ("savedSearches", "200", "application/json"): {"saved_searches": [_SAVED]},
+    ("savedSearch", "200", "application/json"): {**_SAVED, "alerts": [_ALERT]},
+    ("changeSavedSearch", "200", "application/json"): {**_SAVED, "name": "立法会选举", "shared": True},
+    ("deleteSavedSearch", "200", "application/json"): {"id": "Xk3vQ9aLr2bT", "deleted": True},
+})

@@ -24,7 +24,6 @@ from datetime import datetime
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from indexer import paths
 from indexer.records import RecordError, parse_json
 from search.saved_searches import Delivery, SavedSearchStore
 from search.settings import SettingError
@@ -50,15 +49,10 @@ def install(app) -> None:
 
 
 def saved_store() -> SavedSearchStore:
-    """This worker's saved-search store (``SEARCH_SAVED_SEARCHES``, else
-    beside the index), opened on first use."""
-    store = current_app.extensions.get("saved_searches")
-    if store is None:
-        config = current_app.config
-        path = config.get("SEARCH_SAVED_SEARCHES") or paths.default_saved_searches(
-            config["SEARCH_INDEX"], config["SEARCH_BACKEND"])
-        store = current_app.extensions.setdefault("saved_searches", SavedSearchStore(path))
-    return store
+    """This worker's saved-search store (one accessor: ``web.saved.saved_store``)."""
+    from .saved import saved_store as store
+
+    return store()
 
 
 def delivery_json(d: Delivery) -> dict:
