@@ -77,7 +77,8 @@ class SearchEngine:
         self.suggester = self.search_box.suggester
         self._cache = ResultCache(cache_size)
         self._derived = ResultCache(256)  # share denominators and significant terms, per index version
-        self.significant_terms = SignificantTerms(self.analyzer, backend.doc_frequencies, backend.doc_count)
+        self.significant_terms = SignificantTerms(self.analyzer, backend.doc_frequencies, backend.doc_frequency,
+                                                  backend.doc_count)
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 

@@ -5,8 +5,8 @@ Elasticsearch's ``significant_text`` aggregation finds them.
 As there, the foreground is a sample of the top-ranked matches (its
 ``sampler``: ``SAMPLE_SIZE`` articles), each article's words counted once
 (document frequency), the background is the whole index (``doc_count`` and
-the index's own document frequency of each word: ``IndexBackend.
-doc_frequencies``), and each candidate is scored with JLH:
+the index's own document frequency of each word, exact: ``IndexBackend.
+doc_frequency``), and each candidate is scored with JLH:
 
     fg = in_results / sample,  bg = in_archive / archive
     JLH = (fg - bg) * (fg / bg)  when fg > bg, else 0
@@ -60,15 +60,18 @@ def is_candidate(word: str) -> bool:
 class SignificantTerms:
     """Significant terms of result samples, with the words of each article
     analysed once and remembered (``WORDS_CACHE`` articles, by id and
-    text).  ``doc_frequencies(words) -> counts`` and ``doc_count()``: the
-    background (an ``IndexBackend``'s)."""
+    text).  The background, an ``IndexBackend``'s: ``estimate(words) ->
+    counts`` (``doc_frequencies``: one round trip; Whoosh's is a lower
+    bound of the exact count unless deleted articles are still counted),
+    ``exact(word) -> count`` (``doc_frequency``) and ``doc_count()``."""
 
     WORDS_CACHE = 8192
 
-    def __init__(self, analyzer: Analyzer, doc_frequencies: Callable[[list[str]], list[int]],
-                 doc_count: Callable[[], int]):
+    def __init__(self, analyzer: Analyzer, estimate: Callable[[list[str]], list[int]],
+                 exact: Callable[[str], int], doc_count: Callable[[], int]):
         self.analyzer = analyzer
-        self.doc_frequencies = doc_frequencies
+        self.estimate = estimate
+        self.exact = exact
         self.doc_count = doc_count
         self._words: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -123,21 +126,30 @@ class SignificantTerms:
         # Most frequent first, in batches: a word in n sampled articles
         # scores at most jlh(n, sample, n, archive) (in_archive >= n), so
         # once that bound cannot beat the size-th best score found, no later
-        # word can either (ties rank the more frequent first): the answer is
-        # the one scoring every candidate would give, with far fewer lookups.
+        # word can either (ties rank the more frequent first).  Within a
+        # batch, the cheap archive frequency (``estimate``: a lower bound of
+        # the exact one, so its score an upper bound) decides which words
+        # need the exact count at all.  The answer is the one scoring every
+        # candidate exactly would give, with far fewer lookups.
         candidates.sort(key=lambda w: (-counts[w], w))
+        sample = len(docs)
         rows: list[dict] = []
+
+        def kth() -> float:
+            return sorted(r["score"] for r in rows)[-size] if len(rows) >= size else 0.0
+
         for start in range(0, len(candidates), LOOKUP_BATCH):
-            if len(rows) >= size:
-                kth = sorted(r["score"] for r in rows)[-size]
-                if jlh(counts[candidates[start]], len(docs), counts[candidates[start]], archive) <= kth:
-                    break
+            n = counts[candidates[start]]
+            if len(rows) >= size and jlh(n, sample, n, archive) <= kth():
+                break
             batch = candidates[start:start + LOOKUP_BATCH]
-            for word, df in zip(batch, self.doc_frequencies(batch)):
-                df = max(df, counts[word])  # an estimate below the sample's own count (deletions) is not kept
-                score = jlh(counts[word], len(docs), df, archive)
+            for word, estimate in zip(batch, self.estimate(batch)):
+                n = counts[word]
+                if jlh(n, sample, max(estimate, n), archive) <= kth():
+                    continue
+                df = max(self.exact(word), n)  # never below the sample's own count
+                score = jlh(n, sample, df, archive)
                 if score > 0:
-                    rows.append({"term": word, "score": round(score, 6), "in_results": counts[word],
-                                 "in_archive": df})
+                    rows.append({"term": word, "score": round(score, 6), "in_results": n, "in_archive": df})
         rows.sort(key=lambda r: (-r["score"], -r["in_results"], r["term"]))
         return {"sample": len(docs), "archive": archive, "significant_terms": rows[:size]}
