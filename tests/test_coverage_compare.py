@@ -303,3 +303,64 @@ def test_results_page_compares_and_explains(client):
     assert too_many.status_code == 400 and "at most 4" in too_many.get_data(as_text=True)
     escaped = client.get("/search?q=%E7%96%AB%E8%8B%97&vs=%3Cb%3E%E5%8F%A3%E7%BD%A9%3C%2Fb%3E").get_data(as_text=True)
     assert "<b>口罩</b>" not in escaped and "&lt;b&gt;口罩&lt;/b&gt;" in escaped
+
+
+# ---- the comparison chart in a real browser ---------------------------------------------
+@pytest.fixture(scope="module")
+def site(sample_index):
+    from conftest import Server
+
+    srv = Server(sample_index, workers=1)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_comparison_chart_in_the_browser(site, browser, sample_records):
+    """Add a comparison query with the page's form: the SVG (role img,
+    named) shows two series, the legend names both, and the data table
+    holds each year's count as the records give it (the engine's
+    ungrouped ids, bucketed here)."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    from conftest import ARTIFACTS
+
+    by_id = {r["id"]: r for r in sample_records}
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(site.url + "/search?q=" + urllib.parse.quote("疫苗"))
+        page.fill(".compare-form input[name=vs]", "口罩")
+        page.click(".compare-form button")
+        page.wait_for_selector("#compare-svg")
+        assert "vs=" in page.url
+        svg = page.locator("#compare-svg")
+        assert svg.get_attribute("role") == "img"
+        title = page.locator("#compare-title").text_content()
+        assert "疫苗" in title and "口罩" in title
+        assert page.locator("#compare-svg g.series").count() == 2
+        dashes = [page.locator("#compare-svg g.series .line").nth(i).get_attribute("stroke-dasharray") for i in range(2)]
+        assert dashes[0] != dashes[1]  # told apart without colour too
+        assert page.locator(".compare .legend li .legend-query").all_inner_texts() == ["疫苗", "口罩"]
+        page.click(".compare-table summary")
+        header = page.locator(".compare-table thead th").all_inner_texts()
+        assert header[1:] == ["疫苗", "口罩"]
+        table = {row.locator("th").inner_text(): row.locator("td").all_inner_texts()
+                 for row in page.locator(".compare-table tbody tr").all()}
+        page.screenshot(path=os.path.join(ARTIFACTS, "coverage-compare-desktop.png"), full_page=True)
+        for col, q in enumerate(["疫苗", "口罩"]):
+            with urllib.request.urlopen(site.url + "/api/search?size=100&group=0&correct=0&facets=&q="
+                                        + urllib.parse.quote(q)) as resp:
+                ids = [h["id"] for h in json.load(resp)["hits"]]
+            expected = expected_counts(by_id, ids, "year")
+            assert {year: int(cells[col]) for year, cells in table.items() if cells[col] != "0"} == dict(expected)
+        # The share view: percentages, and the CSV link asks for shares.
+        page.click("text=显示占全部报道的比例")
+        page.wait_for_selector(".compare-tools strong")
+        assert "normalize=share" in page.locator("a.compare-csv").get_attribute("href")
+        assert page.locator(".compare-table tbody td").first.text_content().endswith("%")
+        page.screenshot(path=os.path.join(ARTIFACTS, "coverage-compare-share-desktop.png"), full_page=True)
+    finally:
+        page.close()
