@@ -18,11 +18,28 @@ from typing import Callable
 
 from . import timeline as tl
 from .models import SearchRequest
+from .result_cache import request_key
 from .timeutil import NEWSROOM_TZ
 
 MAX_SERIES = 5  # queries on one timeline (the API's limit; more is a 400)
 
 Timeline = Callable[[SearchRequest, str], dict]
+
+
+def cached(timeline: Timeline, cache, version: Callable[[], object]) -> Timeline:
+    """``timeline`` answering from ``cache`` (a ``ResultCache``) when it
+    can, keyed by ``version()`` (the index version), the request and the
+    interval: the denominators of ``share``, the same for every query."""
+
+    def totals(req: SearchRequest, interval: str) -> dict:
+        key = ("all", version(), request_key(req), interval)
+        found = cache.get(key)
+        if found is None:
+            found = timeline(req, interval)
+            cache.put(key, found)
+        return found
+
+    return totals
 
 
 def universe(req: SearchRequest, axis: list[str], interval: str) -> SearchRequest:

@@ -76,9 +76,8 @@ class SearchEngine:
                                     self._newest_titles)
         self.suggester = self.search_box.suggester
         self._cache = ResultCache(cache_size)
-        self._derived = ResultCache(256)  # share denominators and significant terms, per index version
-        self.significant_terms = SignificantTerms(self.analyzer, backend.doc_frequencies, backend.doc_frequency,
-                                                  backend.doc_count)
+        self._derived = ResultCache(256)  # the share denominators of timelines, per index version
+        self.significant_terms = SignificantTerms(self.analyzer, backend)
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
@@ -259,10 +258,9 @@ class SearchEngine:
         return [n for c in plan.must for n in c.needles()] if searchable else []
 
     def timeline(self, req: SearchRequest, interval: str = "auto") -> dict:
-        """Matches of ``req`` per day, week, month or year ("auto": chosen
-        from the span of the matches), for the coverage chart:
-        ``{"interval", "total", "undated", "buckets": [{"start", "count"}]}``
-        (``search.timeline``: labels, the coarsening rule)."""
+        """Matches of ``req`` per day, week, month or year ("auto": from their
+        span): ``{"interval", "total", "undated", "buckets": [{"start", "count"}]}``
+        for the coverage chart (``search.timeline``: labels, coarsening)."""
         plan, searchable, _, _, _ = self._plan(req)
         plan = dataclasses.replace(plan, limit=0, offset=0, facets=(), histogram=interval, group=False)
         if not searchable:
@@ -272,38 +270,21 @@ class SearchEngine:
                 "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
 
     def compare(self, reqs: list[SearchRequest], interval: str = "auto", share: bool = False) -> dict:
-        """Several queries' timelines on the same buckets, optionally as
-        shares of all articles per period (``search.comparison.compare``:
-        shapes and errors there); the denominators are cached per index
-        version."""
-
-        def totals(req: SearchRequest, chosen: str) -> dict:
-            key = ("all", self.backend.version(), request_key(req), chosen)
-            found = self._derived.get(key)
-            if found is None:
-                found = self.timeline(req, chosen)
-                self._derived.put(key, found)
-            return found
-
+        """Several queries' timelines on the same buckets, optionally as shares
+        (``search.comparison.compare``); denominators cached per index version."""
+        totals = comparison.cached(self.timeline, self._derived, self.backend.version)
         return comparison.compare(self.timeline, reqs, interval, share, totals)
 
     def significant(self, req: SearchRequest, size: int = DEFAULT_SIZE) -> dict:
-        """What is distinctive in the results of ``req``: the significant
-        terms of its ``SAMPLE_SIZE`` top-ranked matches against the whole
-        index (``search.significant``: shape and scoring there), plus
-        ``query``.  Cached per index version and request; an unsearchable
-        query has none (sample 0)."""
-        sample_req = dataclasses.replace(req, page=1, size=SAMPLE_SIZE, facets=(), highlight=False,
-                                         timeline=False, correct=False)
-        key = ("significant", self.backend.version(), self.synonyms.version, request_key(sample_req), size)
-        found = self._derived.get(key)
-        if found is not None:
-            return found
-        plan, searchable, _, _, _ = self._plan(sample_req)
-        stored = [h.stored for h in self.backend.execute(dataclasses.replace(plan, facets=())).hits] if searchable else []
-        found = {"query": req.q, **self.significant_terms.terms(stored, req.q, size)}
-        self._derived.put(key, found)
-        return found
+        """The significant terms of the ``SAMPLE_SIZE`` top-ranked matches of
+        ``req`` against the whole index, cached per index version and request
+        (``search.significant``: shape and scoring)."""
+        sample = dataclasses.replace(req, page=1, size=SAMPLE_SIZE, facets=(), highlight=False, timeline=False,
+                                     correct=False)
+        plan, searchable, *_ = self._plan(sample)
+        key = (self.backend.version(), self.synonyms.version, request_key(sample), size)
+        return self.significant_terms.cached(
+            key, lambda: [h.stored for h in self.backend.execute(plan).hits] if searchable else [], req.q, size)
 
     def _search(self, req: SearchRequest, t0: float, timed: bool = True,
                 pending: frozenset[str] | None = None) -> SearchResult:

@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 from .analysis import Analyzer
 from .documents import _STOP as STOPWORDS  # the key terms' stopwords: function words saying nothing
 from .normalize import normalize, normalize_query
+from .result_cache import ResultCache
 
 SAMPLE_SIZE = 200  # top-ranked matches looked at (Elasticsearch's sampler example uses 200)
 MIN_IN_RESULTS = 3  # sampled articles a word must be in (Elasticsearch's min_doc_count default)
@@ -60,19 +61,20 @@ def is_candidate(word: str) -> bool:
 class SignificantTerms:
     """Significant terms of result samples, with the words of each article
     analysed once and remembered (``WORDS_CACHE`` articles, by id and
-    text).  The background, an ``IndexBackend``'s: ``estimate(words) ->
-    counts`` (``doc_frequencies``: one round trip; Whoosh's is a lower
-    bound of the exact count unless deleted articles are still counted),
-    ``exact(word) -> count`` (``doc_frequency``) and ``doc_count()``."""
+    text), and answers remembered per key (``cached``).  The background is
+    ``backend`` (an ``IndexBackend``): ``doc_count()``, ``doc_frequencies``
+    (one round trip; Whoosh's is a lower bound of the exact count unless
+    deleted articles are still counted) to decide which words need the
+    exact ``doc_frequency``."""
 
     WORDS_CACHE = 8192
 
-    def __init__(self, analyzer: Analyzer, estimate: Callable[[list[str]], list[int]],
-                 exact: Callable[[str], int], doc_count: Callable[[], int]):
+    def __init__(self, analyzer: Analyzer, backend, answers: int = 256):
         self.analyzer = analyzer
-        self.estimate = estimate
-        self.exact = exact
-        self.doc_count = doc_count
+        self.estimate: Callable[[list[str]], list[int]] = backend.doc_frequencies
+        self.exact: Callable[[str], int] = backend.doc_frequency
+        self.doc_count: Callable[[], int] = backend.doc_count
+        self._answers = ResultCache(answers)
         self._words: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
@@ -94,6 +96,15 @@ class SignificantTerms:
             self._words[key] = found
             while len(self._words) > self.WORDS_CACHE:
                 self._words.popitem(last=False)
+        return found
+
+    def cached(self, key, sample: Callable[[], list[dict]], q: str, size: int = DEFAULT_SIZE) -> dict:
+        """``terms(sample(), q, size)`` with ``query`` (``q``), remembered
+        under ``key`` (hashable: the index version and the request)."""
+        found = self._answers.get(key)
+        if found is None:
+            found = {"query": q, **self.terms(sample(), q, size)}
+            self._answers.put(key, found)
         return found
 
     def query_words(self, q: str) -> tuple[str, set[str]]:
