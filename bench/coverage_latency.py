@@ -8,7 +8,8 @@ the results page's search (10 hits, facets, timeline; result cache
 emptied before each: every search computed) is the baseline; beside it
 the significant terms of the same request, computed (answer and article
 words cache emptied: ``cold``) and again with the articles' words known
-(another query over the same articles: ``words_known``); and the timeline
+(another query over the same articles: ``words_known``) and once more
+(the answer cached: ``cached``); and the timeline
 of three queries compared as shares (``compare_share``) next to the three
 single timelines it is made of (``timelines``).  Writes
 bench/results/coverage.json.  Machines here are shared and noisy: read
@@ -47,7 +48,7 @@ def run(index_dir: str, limit: int = 60) -> dict:
     reqs = [dataclasses.replace(request_for(i), timeline=True, group=True) for i in distinct_queries(load_mix())]
     reqs = [r for r in reqs if r.q.strip()][:limit]
     terms = engine.significant_terms
-    search_ms, cold_ms, known_ms, single_ms, compare_ms = [], [], [], [], []
+    search_ms, cold_ms, known_ms, cached_ms, single_ms, compare_ms = [], [], [], [], [], []
     for req in reqs:
         engine.search(req)  # warm the index pages this query reads, for both sides alike
         engine._cache = ResultCache(16)
@@ -56,6 +57,7 @@ def run(index_dir: str, limit: int = 60) -> dict:
         cold_ms.append(_ms(lambda: engine.significant(req)))
         terms._answers = ResultCache(16)
         known_ms.append(_ms(lambda: engine.significant(req)))
+        cached_ms.append(_ms(lambda: engine.significant(req)))
     plain = [dataclasses.replace(r, timeline=False, facets=(), size=0) for r in reqs]
     for i in range(0, len(plain) - 2, 3):
         trio = plain[i:i + 3]
@@ -65,6 +67,7 @@ def run(index_dir: str, limit: int = 60) -> dict:
     search, cold = percentiles(search_ms), percentiles(cold_ms)
     return {"documents": engine.backend.doc_count(), "queries": len(reqs),
             "search_ms": search, "significant_cold_ms": cold, "significant_words_known_ms": percentiles(known_ms),
+            "significant_cached_ms": percentiles(cached_ms),
             "significant_over_search_p50": round(cold["p50"] / search["p50"], 1) if search["p50"] else None,
             "timelines_3_ms": percentiles(single_ms), "compare_3_share_ms": percentiles(compare_ms),
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -76,6 +79,7 @@ def print_table(r: dict) -> None:
     for key, label in (("search_ms", "search (baseline, computed)"),
                        ("significant_cold_ms", "significant terms, cold"),
                        ("significant_words_known_ms", "significant terms, words known"),
+                       ("significant_cached_ms", "significant terms, cached answer"),
                        ("timelines_3_ms", "3 single timelines (baseline)"),
                        ("compare_3_share_ms", "3 compared, as shares")):
         v = r[key]
