@@ -362,5 +362,15 @@ def test_comparison_chart_in_the_browser(site, browser, sample_records):
         assert "normalize=share" in page.locator("a.compare-csv").get_attribute("href")
         assert page.locator(".compare-table tbody td").first.text_content().endswith("%")
         page.screenshot(path=os.path.join(ARTIFACTS, "coverage-compare-share-desktop.png"), full_page=True)
+        # What is distinctive: asked for with a link, each term a link adding it to the query.
+        page.click("a.show-significant")
+        page.wait_for_selector(".significant .terms a")
+        first = page.locator(".significant .terms a").first
+        term = first.inner_text()
+        first.click()
+        page.wait_for_load_state()
+        assert urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["q"] == [f"疫苗 {term}"]
+        page.go_back()
+        page.screenshot(path=os.path.join(ARTIFACTS, "coverage-significant-desktop.png"), full_page=False)
     finally:
         page.close()
