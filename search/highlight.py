@@ -4,15 +4,34 @@ No segmentation runs here: the query's terms were analysed once, and the
 stored text is only normalised (character fold + Traditional->Simplified,
 which keeps a map back to the original characters) and searched with
 ``str.find``.  Everything outside ``<mark>`` is HTML-escaped.
+
+Cost: normalising a whole body for every hit (OpenCC and the character
+fold, tens of nanoseconds a character) once took most of a cold query's
+time.  ``find_spans`` normalises only the lines that may hold a needle:
+normalisation is local to lines (``search.normalize``), and a line holding
+none of the original characters that may normalise to a needle's character
+(``normalize.t2s_sources``: Traditional forms, full-width and upper-case
+letters, compatibility forms ...) cannot hold the needle, which plain
+``str.find`` tells in a fraction of a microsecond.  ``snippet`` reads the
+sentences only around the matches.  The output is exactly that of the
+straightforward path, kept as ``reference_find_spans`` and
+``reference_snippet`` (the tests compare both on every hit of the query
+mix); the fast path falls back to it for the rare texts it cannot treat
+line by line (combining marks, a final sigma beside an İ, a needle holding
+a line break or a character beyond the Basic Multilingual Plane) and until
+its tables are built (``prepare``: once per process, in the background,
+about 0.2 s).
 """
 
 from __future__ import annotations
 
 import html
+import threading
 from bisect import bisect_left
 
-from .chars import sentence_spans
-from .normalize import fold_case, normalize
+from .chars import _SENTENCE, SENTENCE_END_CHARS, sentence_spans
+from .normalize import (case_fold_is_local, fold_case, has_combining, may_be_unusual, normalize, normalize_piece,
+                        t2s_sources)
 
 SNIPPET_MIN = 120  # characters of a snippet, at least ... (chosen, not measured)
 SNIPPET_MAX = 160  # ... and at most
@@ -36,10 +55,9 @@ def _whole(low: str, start: int, end: int) -> bool:
     return not (_latin(low[end - 1]) and end < len(low) and _latin(low[end]))
 
 
-def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
-    """Original-text spans of every occurrence of any needle (normalised,
-    lower-cased), merged where they overlap; a needle's Latin edge only at
-    a Latin word's edge (``_whole``)."""
+def reference_find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
+    """``find_spans`` the straightforward way: the whole text normalised and
+    searched (the reference the fast path must equal, and its fallback)."""
     needles = [n for n in dict.fromkeys(needles) if n]
     if not needles or not text:
         return []
@@ -55,6 +73,11 @@ def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
                 start = low.find(needle, end)
             else:  # inside a longer Latin word: look again from the next character
                 start = low.find(needle, start + 1)
+    return _merged(spans)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans sorted, overlapping ones merged."""
     spans.sort()
     merged: list[list[int]] = []
     for s, e in spans:
@@ -63,6 +86,110 @@ def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
         else:
             merged.append([s, e])
     return [(s, e) for s, e in merged]
+
+
+_ready = threading.Event()
+_starting = threading.Lock()
+_started = False
+
+
+def _build_tables() -> None:
+    try:
+        t2s_sources("a")
+        may_be_unusual("")
+        case_fold_is_local("", "")
+    finally:
+        _ready.set()
+
+
+def prepare(wait: float | None = 0) -> bool:
+    """Build the fast path's tables (``normalize.t2s_sources``, about 0.2 s,
+    once per process) in a background thread, started on the first call;
+    wait up to ``wait`` seconds for them (None: until built).  True when the
+    fast path is ready; until then ``find_spans`` and ``snippet`` take the
+    reference path (the same output, slower)."""
+    global _started
+    if not _ready.is_set() and not _started:
+        with _starting:
+            if not _started:
+                threading.Thread(target=_build_tables, name="highlight-tables", daemon=True).start()
+                _started = True
+    return _ready.wait(wait) if wait != 0 else _ready.is_set()
+
+
+def _line_pieces(text: str, needles: list[str]) -> tuple[list[str], list[tuple[int, int]]] | None:
+    """(the needles that may occur in ``text``, the runs of whole lines of
+    ``text`` that may hold them as (start, end)), or None when the fast path
+    cannot tell (see the module docstring)."""
+    live: list[str] = []
+    lines: list[tuple[int, int]] = []
+    for needle in needles:
+        chosen: list[str] | None = None
+        cost = 0
+        for ch in set(needle):
+            sources = t2s_sources(ch)
+            if sources is None:
+                return None
+            present = [c for c in sources if c in text]
+            if not present:
+                chosen = None
+                break
+            n = sum(text.count(c) for c in present)
+            if chosen is None or n < cost:
+                chosen, cost = present, n
+        if chosen is None:  # some character of the needle cannot occur
+            continue
+        live.append(needle)
+        for c in chosen:  # every line holding a source of the needle's rarest character
+            i = text.find(c)
+            while i >= 0:
+                end = text.find("\n", i)
+                end = len(text) if end < 0 else end + 1
+                lines.append((text.rfind("\n", 0, i) + 1, end))
+                i = text.find(c, end)
+    lines.sort()
+    runs: list[list[int]] = []
+    for a, b in lines:
+        if runs and a <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], b)
+        else:
+            runs.append([a, b])
+    return live, [(a, b) for a, b in runs]
+
+
+def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
+    """Original-text spans (start, end: character offsets, end exclusive) of
+    every occurrence of any needle (normalised, lower-cased query text) in
+    ``text``, sorted, merged where they overlap; a needle's Latin edge only
+    at a Latin word's edge (``_whole``).  Only the lines that may hold a
+    needle are normalised; exactly ``reference_find_spans``."""
+    needles = [n for n in dict.fromkeys(needles) if n]
+    if not needles or not text:
+        return []
+    if not prepare():
+        return reference_find_spans(text, needles)
+    found = _line_pieces(text, needles)
+    if found is None:
+        return reference_find_spans(text, needles)
+    live, runs = found
+    spans = []
+    for a, b in runs:
+        piece = text[a:b]
+        if (may_be_unusual(piece) and has_combining(piece)) or not case_fold_is_local(piece, text):
+            return reference_find_spans(text, needles)
+        norm = normalize_piece(piece)
+        low = fold_case(norm.text)
+        for needle in live:
+            start = low.find(needle)
+            while start >= 0:
+                end = start + len(needle)
+                if _whole(low, start, end):
+                    s, e = norm.span(start, end)
+                    spans.append((a + s, a + e))
+                    start = low.find(needle, end)
+                else:  # inside a longer Latin word: look again from the next character
+                    start = low.find(needle, start + 1)
+    return _merged(spans)
 
 
 def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None) -> str:
@@ -94,18 +221,120 @@ def highlight_text(text: str, needles: list[str]) -> str:
 
 
 def snippet(body: str, needles: list[str]) -> str:
-    """About 120-160 characters around the best-matching sentences, cut at
-    Chinese sentence punctuation where possible."""
+    """About 120-160 characters (HTML: escaped, matches in ``<mark>``, line
+    breaks as spaces, ``…`` where text was left out) around the
+    best-matching sentences, cut at Chinese sentence punctuation where
+    possible: the window of whole sentences with the most distinct needles,
+    then the most matches, the first of equals.  A body longer than
+    ``SNIPPET_SCAN`` characters is looked at up to the last line end before
+    that first, and whole only when no needle is there.  Exactly
+    ``reference_snippet``, with only the matched lines normalised and only
+    the sentences around the matches read."""
+    if not body:
+        return ""
+    if len(body) > SNIPPET_SCAN:
+        head = body[: body.rfind("\n", 0, SNIPPET_SCAN) + 1 or SNIPPET_SCAN]
+        spans = find_spans(head, needles)
+        if spans:
+            tail = _snippet(head, spans)
+            return tail[:-1] + "…" if tail.endswith("…") else tail + "…"
+    return _snippet(body, find_spans(body, needles))
+
+
+def _first_window(body: str) -> tuple[int, int]:
+    """The first sentences of ``body``, up to ``SNIPPET_MAX`` characters (at
+    least the first sentence): the snippet of a text without matches."""
+    end = None
+    for m in _SENTENCE.finditer(body):
+        s, e = m.span()
+        if e == s:
+            continue
+        if end is None or e <= SNIPPET_MAX:
+            end = e
+        else:
+            break
+    return 0, end or 0
+
+
+def _best_window(body: str, spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The window of whole sentences ``reference_snippet`` picks, reading only
+    the sentences that can start a window holding a span (from the last
+    sentence start at least ``SNIPPET_MAX`` before the first span); None
+    when no window holds a whole span (the reference then picks the first)."""
+    first, last = spans[0][0], spans[-1][0]
+    limit = first - SNIPPET_MAX
+    lo = max(body.rfind(c, 0, limit) for c in SENTENCE_END_CHARS) + 1 if limit > 0 else 0
+    sentences = []
+    for m in _SENTENCE.finditer(body, lo):
+        s, e = m.span()
+        if e == s:
+            continue
+        if s > last + SNIPPET_MAX:
+            break
+        sentences.append((s, e))
+    span_starts = [s for s, _ in spans]
+    best, best_key = None, None
+    for i, (s0, e) in enumerate(sentences):
+        if s0 > last:
+            break
+        j = i
+        while j + 1 < len(sentences) and sentences[j + 1][1] - s0 <= SNIPPET_MAX:
+            j += 1
+            e = sentences[j][1]
+        lo_i, hi_i = bisect_left(span_starts, s0), bisect_left(span_starts, e)
+        if lo_i == hi_i:
+            continue
+        inside = [(s, t) for s, t in spans[lo_i:hi_i] if t <= e]
+        if not inside:
+            continue
+        key = (len({fold_case(body[s:t]) for s, t in inside}), len(inside), -i)
+        if best_key is None or key > best_key:
+            best_key, best = key, (s0, e)
+    return best
+
+
+def _snippet(body: str, spans: list[tuple[int, int]]) -> str:
+    """The snippet of ``body`` given its spans (``find_spans``)."""
+    window = _best_window(body, spans) if spans else _first_window(body)
+    if window is None:
+        window = _first_window(body)
+    start, end = window
+    # Skip leading whitespace; cut over-long single sentences around the first mark.
+    while start < end and body[start].isspace():
+        start += 1
+    if end - start > SNIPPET_MAX:
+        first = next((s for s, _ in spans if start <= s < end), start)
+        start = max(start, min(first - 30, end - SNIPPET_MAX))
+        end = min(end, start + SNIPPET_MAX)
+    text = mark(body, spans, start, end).replace("\n", " ")
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if _text_after(body, end) else ""
+    return prefix + text.strip() + suffix
+
+
+def _text_after(body: str, end: int) -> bool:
+    """Is there a character other than whitespace at ``end`` or after
+    (``end < len(body.rstrip())`` without copying the body)?"""
+    for k in range(end, len(body)):
+        if not body[k].isspace():
+            return True
+    return False
+
+
+def reference_snippet(body: str, needles: list[str]) -> str:
+    """``snippet`` the straightforward way: the whole text (or its first
+    ``SNIPPET_SCAN`` characters) normalised, every sentence weighed (the
+    reference the fast path must equal)."""
     if not body:
         return ""
     if len(body) > SNIPPET_SCAN:
         # Look at the beginning first (cut at a sentence end); the whole
         # text only when the terms are not there.
         head = body[: body.rfind("\n", 0, SNIPPET_SCAN) + 1 or SNIPPET_SCAN]
-        if find_spans(head, needles):
-            tail = snippet(head, needles)
+        if reference_find_spans(head, needles):
+            tail = reference_snippet(head, needles)
             return tail[:-1] + "…" if tail.endswith("…") else tail + "…"
-    spans = find_spans(body, needles)
+    spans = reference_find_spans(body, needles)
     sentences = sentence_spans(body)
     if not sentences:
         return ""

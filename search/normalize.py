@@ -332,3 +332,158 @@ def normalize_query(text: str) -> str:
     if composed is not None:
         text = composed[0]
     return fold_case(to_simplified(fold_chars(text)))
+
+
+# ---- Normalising pieces of a longer text (highlighting) -----------------------
+# ``normalize`` is local to lines: the character fold and lower-casing work
+# one character at a time, and OpenCC's maximum-match segmentation never
+# crosses a line break (no dictionary key holds one) and, with the t2s
+# dictionaries, never changes the length.  The highlighter uses that to
+# normalise only the lines that may hold a query's text, found with the
+# table of ``t2s_sources`` and plain ``str.find``.
+
+_OPENCC_DICTS = ("TSPhrases", "TSCharactersExt", "TSCharacters", "CJK_Compatibility_Ideographs")
+
+
+def _read_opencc_dicts() -> list[tuple[str, list[str]]] | None:
+    """Every (key, values) entry of the dictionaries ``_converter`` uses, read
+    with the ``opencc_dict`` tool shipped with the opencc package (text
+    dump); None when the tool is missing or fails."""
+    import subprocess
+
+    clib = os.path.join(os.path.dirname(opencc.__file__), "clib")
+    tool, share = os.path.join(clib, "bin", "opencc_dict"), os.path.join(clib, "share", "opencc")
+    if not os.access(tool, os.X_OK):
+        return None
+    entries: list[tuple[str, list[str]]] = []
+    with tempfile.TemporaryDirectory(prefix="newssearch-opencc-") as tmp:
+        procs = []
+        for name in _OPENCC_DICTS:
+            out = os.path.join(tmp, name + ".txt")
+            try:
+                procs.append((out, subprocess.Popen([tool, "-i", os.path.join(share, name + ".ocd2"), "-o", out,
+                                                     "-f", "ocd2", "-t", "text"],
+                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+            except OSError:
+                return None
+        if any(p.wait(timeout=30) != 0 for _, p in procs):
+            return None
+        for out, _ in procs:
+            with open(out, encoding="utf-8") as f:
+                for line in f:
+                    key, _, values = line.rstrip("\n").partition("\t")
+                    if key:
+                        entries.append((key, values.split(" ")))
+    return entries
+
+
+def _lower_outputs(ch: str) -> set[str]:
+    """What ``fold_case`` may make of ``ch`` in some context (final sigma: two forms)."""
+    low = ch.lower()
+    out = {low if len(low) == 1 else ch}
+    if ch == "\u03a3":
+        out.add("\u03c2")
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _sources_table() -> dict[str, frozenset[str]] | None:
+    """Normalised character -> every original character (other than itself)
+    whose normalisation may give it, in any context; None when the
+    dictionaries cannot be read or break line locality (a key or value
+    holding a line break, a conversion changing the length)."""
+    entries = _read_opencc_dicts()
+    if entries is None:
+        return None
+    outputs: dict[str, set[str]] = {}  # folded character -> converted characters it may become
+    for key, values in entries:
+        if "\n" in key or any(len(v) != len(key) or "\n" in v for v in values):
+            return None
+        for i, ch in enumerate(key):
+            outputs.setdefault(ch, {ch}).update(v[i] for v in values if v)
+    compat = {k: vs[0] for k, vs in entries if len(k) == 1 and len(vs) == 1 and vs[0] and k in _char_fold_table()}
+    for k, v in compat.items():  # the compatibility normalisation runs before the conversion
+        outputs.setdefault(k, {k}).update(outputs.get(v, {v}))
+    fold = _char_fold_table()
+    originals = {chr(cp) for cp in fold} | set(outputs) | {"\u03a3"}
+    originals.update(ch for ch in map(chr, range(0x10000)) if not 0xD800 <= ord(ch) <= 0xDFFF and ch.lower() != ch)
+    table: dict[str, set[str]] = {}
+    for ch in originals:
+        folded = fold.get(ord(ch), ch)
+        for converted in outputs.get(folded, {folded}):
+            for out in _lower_outputs(converted):
+                if out != ch:
+                    table.setdefault(out, set()).add(ch)
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+def t2s_sources(ch: str) -> frozenset[str] | None:
+    """Every character of an original text whose normalisation (``normalize``:
+    fold, Traditional -> Simplified in any phrase context, lower-casing) may
+    give the one character ``ch``, ``ch`` itself included: a text holding
+    none of them cannot hold ``ch`` once normalised.  None when that is not
+    known: ``ch`` outside the Basic Multilingual Plane or a line break, or
+    OpenCC's dictionaries unreadable (then search the normalised text)."""
+    if len(ch) != 1 or ord(ch) > 0xFFFF or ch in "\n\r":
+        return None
+    table = _sources_table()
+    if table is None:
+        return None
+    return table.get(ch, frozenset()) | {ch}
+
+
+@functools.lru_cache(maxsize=1)
+def _quick_unusual_pattern():
+    """A superset of ``_unusual_pattern``, matched much faster: the Basic
+    Multilingual Plane's ignorable and combining characters as one bitmap,
+    and any character beyond that plane."""
+    import re
+
+    from .chars import _IGNORABLE_NOT_CF
+
+    bmp = {cp for cp in range(0x10000)
+           if unicodedata.category(chr(cp)) == "Cf" or unicodedata.combining(chr(cp))}
+    bmp.update(cp for lo, hi in _IGNORABLE_NOT_CF for cp in range(lo, hi + 1) if cp <= 0xFFFF)
+    return re.compile(char_class(bmp)[:-1] + "\U00010000-\U0010ffff]")
+
+
+def may_be_unusual(text: str) -> bool:
+    """Might ``text`` hold an ignorable character or a combining mark (the
+    characters that send ``normalize`` on its slower path)?  False is
+    certain; True is checked by ``normalize`` itself."""
+    return _quick_unusual_pattern().search(text) is not None
+
+
+def has_combining(text: str) -> bool:
+    """Does ``text`` hold a combining mark (composed by ``normalize``)?"""
+    return _combining_pattern().search(text) is not None
+
+
+def normalize_piece(text: str) -> Normalized:
+    """Exactly ``normalize(text)``, checking for the rare characters with a
+    faster pattern first (``may_be_unusual``): for many short pieces of a
+    text, such as the lines the highlighter normalises."""
+    if not may_be_unusual(text):
+        return _fold_and_convert(text)
+    return normalize(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _case_context_chars() -> tuple[frozenset[str], frozenset[str]]:
+    """(characters that fold to a capital sigma, characters whose folded
+    form lower-cases to more than one character): see ``case_fold_is_local``."""
+    fold = _char_fold_table()
+    sigma = {"\u03a3"} | {chr(cp) for cp, v in fold.items() if v == "\u03a3"}
+    long_lower = {"\u0130"} | {chr(cp) for cp, v in fold.items() if len(v.lower()) != 1}
+    long_lower.update(ch for ch in map(chr, range(0x10000))
+                      if not 0xD800 <= ord(ch) <= 0xDFFF and len(ch.lower()) != 1)
+    return frozenset(sigma), frozenset(long_lower)
+
+
+def case_fold_is_local(piece: str, text: str) -> bool:
+    """Does ``fold_case`` lower-case ``piece`` (whole lines of ``text``) alone
+    exactly as it does inside ``text``?  Only a final capital sigma can
+    differ: ``str.lower`` writes it ς, the character-by-character path that
+    ``fold_case`` takes for a text holding an İ writes σ."""
+    sigma, long_lower = _case_context_chars()
+    return not (any(c in piece for c in sigma) and any(c in text for c in long_lower))
