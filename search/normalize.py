@@ -345,35 +345,36 @@ def normalize_query(text: str) -> str:
 _OPENCC_DICTS = ("TSPhrases", "TSCharactersExt", "TSCharacters", "CJK_Compatibility_Ideographs")
 
 
-def _read_opencc_dicts() -> list[tuple[str, list[str]]] | None:
-    """Every (key, values) entry of the dictionaries ``_converter`` uses, read
-    with the ``opencc_dict`` tool shipped with the opencc package (text
-    dump); None when the tool is missing or fails."""
+def _read_opencc_dicts() -> dict[str, list[tuple[str, list[str]]]] | None:
+    """Dictionary name -> every (key, values) entry of it, for the
+    dictionaries ``_converter`` uses, read with the ``opencc_dict`` tool
+    shipped with the opencc package (text dump); None when the tool is
+    missing or fails."""
     import subprocess
 
     clib = os.path.join(os.path.dirname(opencc.__file__), "clib")
     tool, share = os.path.join(clib, "bin", "opencc_dict"), os.path.join(clib, "share", "opencc")
     if not os.access(tool, os.X_OK):
         return None
-    entries: list[tuple[str, list[str]]] = []
+    entries: dict[str, list[tuple[str, list[str]]]] = {}
     with tempfile.TemporaryDirectory(prefix="newssearch-opencc-") as tmp:
         procs = []
         for name in _OPENCC_DICTS:
             out = os.path.join(tmp, name + ".txt")
             try:
-                procs.append((out, subprocess.Popen([tool, "-i", os.path.join(share, name + ".ocd2"), "-o", out,
+                procs.append((name, out, subprocess.Popen([tool, "-i", os.path.join(share, name + ".ocd2"), "-o", out,
                                                      "-f", "ocd2", "-t", "text"],
                                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
             except OSError:
                 return None
-        if any(p.wait(timeout=30) != 0 for _, p in procs):
+        if any(p.wait(timeout=30) != 0 for _, _, p in procs):
             return None
-        for out, _ in procs:
+        for name, out, _ in procs:
             with open(out, encoding="utf-8") as f:
                 for line in f:
                     key, _, values = line.rstrip("\n").partition("\t")
                     if key:
-                        entries.append((key, values.split(" ")))
+                        entries.setdefault(name, []).append((key, values.split(" ")))
     return entries
 
 
@@ -392,18 +393,24 @@ def _sources_table() -> dict[str, frozenset[str]] | None:
     whose normalisation may give it, in any context; None when the
     dictionaries cannot be read or break line locality (a key or value
     holding a line break, a conversion changing the length)."""
-    entries = _read_opencc_dicts()
-    if entries is None:
+    dicts = _read_opencc_dicts()
+    if dicts is None:
         return None
     outputs: dict[str, set[str]] = {}  # folded character -> converted characters it may become
-    for key, values in entries:
-        if "\n" in key or any(len(v) != len(key) or "\n" in v for v in values):
-            return None
+    for name, entries in dicts.items():
+        for key, values in entries:
+            if "\n" in key or any(len(v) != len(key) or "\n" in v for v in values):
+                return None
+            if name == "CJK_Compatibility_Ideographs":
+                continue
+            for i, ch in enumerate(key):
+                outputs.setdefault(ch, {ch}).update(v[i] for v in values if v)
+    # The compatibility ideographs are normalised first, then converted.
+    for key, values in dicts.get("CJK_Compatibility_Ideographs", []):
         for i, ch in enumerate(key):
-            outputs.setdefault(ch, {ch}).update(v[i] for v in values if v)
-    compat = {k: vs[0] for k, vs in entries if len(k) == 1 and len(vs) == 1 and vs[0] and k in _char_fold_table()}
-    for k, v in compat.items():  # the compatibility normalisation runs before the conversion
-        outputs.setdefault(k, {k}).update(outputs.get(v, {v}))
+            for v in values:
+                if v:
+                    outputs.setdefault(ch, {ch}).update(outputs.get(v[i], {v[i]}))
     fold = _char_fold_table()
     originals = {chr(cp) for cp in fold} | set(outputs) | {"\u03a3"}
     originals.update(ch for ch in map(chr, range(0x10000)) if not 0xD800 <= ord(ch) <= 0xDFFF and ch.lower() != ch)
