@@ -25,13 +25,14 @@ about 0.2 s).
 
 from __future__ import annotations
 
+import functools
 import html
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 
-from .chars import _SENTENCE, SENTENCE_END_CHARS, sentence_spans
+from .chars import _SENTENCE, SENTENCE_END, SENTENCE_END_CHARS, sentence_spans
 from .normalize import (case_fold_is_local, fold_case, has_combining, may_be_unusual, normalize, normalize_piece,
-                        t2s_sources)
+                        t2s_sources, window_edge)
 
 SNIPPET_MIN = 120  # characters of a snippet, at least ... (chosen, not measured)
 SNIPPET_MAX = 160  # ... and at most
@@ -98,6 +99,8 @@ def _build_tables() -> None:
         t2s_sources("a")
         may_be_unusual("")
         case_fold_is_local("", "")
+        window_edge("a")
+        has_combining("")
     finally:
         _ready.set()
 
@@ -117,19 +120,20 @@ def prepare(wait: float | None = 0) -> bool:
     return _ready.wait(wait) if wait != 0 else _ready.is_set()
 
 
-def _line_pieces(text: str, needles: list[str]) -> tuple[list[str], list[tuple[int, int]]] | None:
-    """(the needles that may occur in ``text``, the runs of whole lines of
-    ``text`` that may hold them as (start, end)), or None when the fast path
-    cannot tell (see the module docstring)."""
+def _candidates(text: str, needles: list[str]) -> tuple[list[str], list[tuple[int, int]]] | None:
+    """(the needles that may occur in ``text``, (position, needle length) of
+    every character of ``text`` that may normalise to the rarest character
+    of such a needle: every occurrence covers one), or None when the fast
+    path cannot tell (see the module docstring)."""
     live: list[str] = []
-    lines: list[tuple[int, int]] = []
+    positions: list[tuple[int, int]] = []
     for needle in needles:
         chosen: list[str] | None = None
         cost = 0
-        for ch in set(needle):
-            sources = t2s_sources(ch)
-            if sources is None:
-                return None
+        plan = _needle_sources(needle)
+        if plan is None:
+            return None
+        for sources in plan:
             present = [c for c in sources if c in text]
             if not present:
                 chosen = None
@@ -140,55 +144,143 @@ def _line_pieces(text: str, needles: list[str]) -> tuple[list[str], list[tuple[i
         if chosen is None:  # some character of the needle cannot occur
             continue
         live.append(needle)
-        for c in chosen:  # every line holding a source of the needle's rarest character
+        for c in chosen:
             i = text.find(c)
             while i >= 0:
-                end = text.find("\n", i)
-                end = len(text) if end < 0 else end + 1
-                lines.append((text.rfind("\n", 0, i) + 1, end))
-                i = text.find(c, end)
-    lines.sort()
+                positions.append((i, len(needle)))
+                i = text.find(c, i + 1)
+    return live, positions
+
+
+@functools.lru_cache(maxsize=4096)
+def _needle_sources(needle: str) -> tuple[frozenset[str], ...] | None:
+    """``t2s_sources`` of each distinct character of ``needle``; None when one is unknown."""
+    out = []
+    for ch in dict.fromkeys(needle):
+        sources = t2s_sources(ch)
+        if sources is None:
+            return None
+        out.append(sources)
+    return tuple(out)
+
+
+def _merge_intervals(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted intervals, those that overlap or touch merged."""
+    intervals.sort()
     runs: list[list[int]] = []
-    for a, b in lines:
+    for a, b in intervals:
         if runs and a <= runs[-1][1]:
             runs[-1][1] = max(runs[-1][1], b)
         else:
             runs.append([a, b])
-    return live, [(a, b) for a, b in runs]
+    return [(a, b) for a, b in runs]
+
+
+_REACH = 48  # characters a window grows to find a cutting point before taking the whole line (chosen)
+
+
+def _windows(text: str, positions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Around each candidate position p (needle length L), the piece
+    text[a:b] holding p-L+1 .. p+L-1, grown to cutting points
+    (``window_edge`` characters outside it, or the text's ends; the whole
+    line beyond ``_REACH``); overlapping pieces merged."""
+    n = len(text)
+    out = []
+    edge = window_edge
+    for p, length in positions:
+        a, b = p - length + 1, p + length
+        if a < 0:
+            a = 0
+        if b > n:
+            b = n
+        stop = a - _REACH
+        while a > 0 and not edge(text[a - 1]):
+            a -= 1
+            if a <= stop:
+                a = text.rfind("\n", 0, a) + 1
+                break
+        stop = b + _REACH
+        while b < n and not edge(text[b]):
+            b += 1
+            if b >= stop:
+                b = text.find("\n", b)
+                b = n if b < 0 else b
+                break
+        out.append((a, b))
+    return _merge_intervals(out)
+
+
+def _lines(text: str, positions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The whole lines (line break included) holding the candidate
+    positions, touching ones merged."""
+    out = []
+    for p, _ in positions:
+        end = text.find("\n", p)
+        out.append((text.rfind("\n", 0, p) + 1, len(text) if end < 0 else end + 1))
+    return _merge_intervals(out)
+
+
+def _search(low: str, needles: list[str]) -> list[tuple[int, int]]:
+    """Spans in ``low`` (normalised text) of the needles, as
+    ``reference_find_spans`` searches."""
+    spans = []
+    for needle in needles:
+        start = low.find(needle)
+        while start >= 0:
+            end = start + len(needle)
+            if _whole(low, start, end):
+                spans.append((start, end))
+                start = low.find(needle, end)
+            else:  # inside a longer Latin word: look again from the next character
+                start = low.find(needle, start + 1)
+    return spans
 
 
 def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
     """Original-text spans (start, end: character offsets, end exclusive) of
     every occurrence of any needle (normalised, lower-cased query text) in
     ``text``, sorted, merged where they overlap; a needle's Latin edge only
-    at a Latin word's edge (``_whole``).  Only the lines that may hold a
-    needle are normalised; exactly ``reference_find_spans``."""
+    at a Latin word's edge (``_whole``).  Only short pieces around the
+    characters that may start a needle's rarest character are normalised
+    (in one call, joined by line breaks), or their lines when a piece holds
+    an invisible character; exactly ``reference_find_spans``."""
     needles = [n for n in dict.fromkeys(needles) if n]
     if not needles or not text:
         return []
     if not prepare():
         return reference_find_spans(text, needles)
-    found = _line_pieces(text, needles)
+    found = _candidates(text, needles)
     if found is None:
         return reference_find_spans(text, needles)
-    live, runs = found
+    live, positions = found
+    if not positions:
+        return []
+    pieces = _windows(text, positions)
+    joined = "\n".join(text[a:b] for a, b in pieces)
+    if not case_fold_is_local(joined, text):
+        return reference_find_spans(text, needles)
     spans = []
-    for a, b in runs:
+    norm = normalize_piece(joined)
+    if norm.starts is None:
+        # One character per character: offsets in ``joined`` map straight back.
+        low = fold_case(norm.text)
+        starts, offset = [], 0
+        for a, b in pieces:
+            starts.append(offset)
+            offset += b - a + 1
+        for s, e in _search(low, live):
+            k = bisect_right(starts, s) - 1
+            shift = pieces[k][0] - starts[k]
+            spans.append((s + shift, e + shift))
+        return _merged(spans)
+    for a, b in _lines(text, positions):  # an invisible character or a mark near a candidate
         piece = text[a:b]
         if (may_be_unusual(piece) and has_combining(piece)) or not case_fold_is_local(piece, text):
             return reference_find_spans(text, needles)
         norm = normalize_piece(piece)
-        low = fold_case(norm.text)
-        for needle in live:
-            start = low.find(needle)
-            while start >= 0:
-                end = start + len(needle)
-                if _whole(low, start, end):
-                    s, e = norm.span(start, end)
-                    spans.append((a + s, a + e))
-                    start = low.find(needle, end)
-                else:  # inside a longer Latin word: look again from the next character
-                    start = low.find(needle, start + 1)
+        for s, e in _search(fold_case(norm.text), live):
+            s, e = norm.span(s, e)
+            spans.append((a + s, a + e))
     return _merged(spans)
 
 
@@ -259,37 +351,48 @@ def _first_window(body: str) -> tuple[int, int]:
 def _best_window(body: str, spans: list[tuple[int, int]]) -> tuple[int, int] | None:
     """The window of whole sentences ``reference_snippet`` picks, reading only
     the sentences that can start a window holding a span (from the last
-    sentence start at least ``SNIPPET_MAX`` before the first span); None
-    when no window holds a whole span (the reference then picks the first)."""
-    first, last = spans[0][0], spans[-1][0]
-    limit = first - SNIPPET_MAX
-    lo = max(body.rfind(c, 0, limit) for c in SENTENCE_END_CHARS) + 1 if limit > 0 else 0
-    sentences = []
-    for m in _SENTENCE.finditer(body, lo):
-        s, e = m.span()
-        if e == s:
-            continue
-        if s > last + SNIPPET_MAX:
-            break
-        sentences.append((s, e))
+    sentence start at least ``SNIPPET_MAX`` before a group of spans) and
+    those such a window may reach; None when no window holds a whole span
+    (the reference then picks the first)."""
     span_starts = [s for s, _ in spans]
+    span_ends = [t for _, t in spans]  # increasing too: the spans are merged
+    folded = [fold_case(body[s:t]) for s, t in spans]
+    groups: list[list[int]] = []  # [first span start, last span start]
+    for s in span_starts:
+        if groups and s - groups[-1][1] <= 2 * SNIPPET_MAX:
+            groups[-1][1] = s
+        else:
+            groups.append([s, s])
     best, best_key = None, None
-    for i, (s0, e) in enumerate(sentences):
-        if s0 > last:
-            break
-        j = i
-        while j + 1 < len(sentences) and sentences[j + 1][1] - s0 <= SNIPPET_MAX:
-            j += 1
-            e = sentences[j][1]
-        lo_i, hi_i = bisect_left(span_starts, s0), bisect_left(span_starts, e)
-        if lo_i == hi_i:
-            continue
-        inside = [(s, t) for s, t in spans[lo_i:hi_i] if t <= e]
-        if not inside:
-            continue
-        key = (len({fold_case(body[s:t]) for s, t in inside}), len(inside), -i)
-        if best_key is None or key > best_key:
-            best_key, best = key, (s0, e)
+    for first, last in groups:
+        limit = first - SNIPPET_MAX
+        lo = max(body.rfind(c, 0, limit) for c in SENTENCE_END_CHARS) + 1 if limit > 0 else 0
+        # The sentences starting up to last + SNIPPET_MAX: one after each end
+        # character before that point, their ends, and the end of the last.
+        reach = last + SNIPPET_MAX
+        ends = [m.end() for m in SENTENCE_END.finditer(body, lo, reach)]
+        starts = [lo, *ends]
+        after = SENTENCE_END.search(body, reach)
+        ends.append(after.end() if after else len(body))
+        if starts[-1] >= ends[-1]:  # the text ends with an end character
+            del starts[-1], ends[-1]
+        i, n = 0, len(starts)
+        while i < n and starts[i] <= last:
+            s0 = starts[i]
+            k = bisect_left(span_starts, s0)
+            j = max(i, bisect_right(ends, s0 + SNIPPET_MAX) - 1)  # the window: sentences i..j
+            e = ends[j]
+            if k == len(span_starts) or span_starts[k] >= e:
+                # No span starts in this window: go on with the first sentence
+                # whose window may reach the next span.
+                i = max(i + 1, bisect_left(starts, span_starts[k] - SNIPPET_MAX) - 1) if k < len(span_starts) else n
+                continue
+            h = bisect_right(span_ends, e, k)  # spans k..h-1 lie inside the window
+            if h > k:
+                key = (len(set(folded[k:h])), h - k, -s0)
+                if best_key is None or key > best_key:
+                    best_key, best = key, (s0, e)
+            i += 1
     return best
 
 

@@ -493,4 +493,27 @@ def case_fold_is_local(piece: str, text: str) -> bool:
     differ: ``str.lower`` writes it ς, the character-by-character path that
     ``fold_case`` takes for a text holding an İ writes σ."""
     sigma, long_lower = _case_context_chars()
-    return not (any(c in piece for c in sigma) and any(c in text for c in long_lower))
+    for c in sigma:
+        if c in piece:
+            return not any(c in text for c in long_lower)
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _phrase_chars() -> frozenset[str]:
+    """Every character of a multi-character key of OpenCC's dictionaries
+    (where the conversion may look at a neighbour); all of them when the
+    dictionaries cannot be read."""
+    dicts = _read_opencc_dicts()
+    if dicts is None:
+        return frozenset(chr(cp) for cp in range(0x4E00, 0xA000))
+    return frozenset(ch for entries in dicts.values() for key, _ in entries if len(key) > 1 for ch in key)
+
+
+def window_edge(ch: str) -> bool:
+    """May a text be cut beside ``ch`` and the pieces normalised apart
+    (``normalize`` of the whole equal to the pieces' results put together)?
+    A line break, or a CJK ideograph of no OpenCC phrase: never removed,
+    composed or lower-cased differently, never Latin (``_whole``'s word
+    edges), and no conversion reaches over it."""
+    return ch == "\n" or ("\u4e00" <= ch <= "\u9fff" and ch not in _phrase_chars())
