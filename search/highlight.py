@@ -7,32 +7,29 @@ which keeps a map back to the original characters) and searched with
 
 Cost: normalising a whole body for every hit (OpenCC and the character
 fold, tens of nanoseconds a character) once took most of a cold query's
-time.  ``find_spans`` normalises only the lines that may hold a needle:
-normalisation is local to lines (``search.normalize``), and a line holding
-none of the original characters that may normalise to a needle's character
-(``normalize.t2s_sources``: Traditional forms, full-width and upper-case
-letters, compatibility forms ...) cannot hold the needle, which plain
-``str.find`` tells in a fraction of a microsecond.  ``snippet`` reads the
-sentences only around the matches.  The output is exactly that of the
-straightforward path, kept as ``reference_find_spans`` and
-``reference_snippet`` (the tests compare both on every hit of the query
-mix); the fast path falls back to it for the rare texts it cannot treat
-line by line (combining marks, a final sigma beside an İ, a needle holding
-a line break or a character beyond the Basic Multilingual Plane) and until
-its tables are built (``prepare``: once per process, in the background,
-about 0.2 s).
+time (46 % of it on the 2,000-article sample).  ``find_spans`` now
+normalises only short pieces around the characters that may be a needle's
+rarest character (``search.match_pieces``: the original characters that
+may normalise to it, found with ``str.find``; the pieces cut where
+normalisation is local), all in one call; ``snippet`` reads the sentences
+only around the matches.  The output is exactly that of the straightforward
+path, kept as ``reference_find_spans`` and ``reference_snippet`` (the tests
+compare both on every hit of the query mix); the fast path falls back to it
+for the rare texts it cannot cut (a combining mark near a match, a final
+sigma beside an İ, a needle holding a line break or a character beyond the
+Basic Multilingual Plane) and until its tables are built
+(``match_pieces.prepare``: once per process, in the background, ~0.2 s).
+Figures: ``python -m bench.highlight``.
 """
 
 from __future__ import annotations
 
-import functools
 import html
-import threading
 from bisect import bisect_left, bisect_right
 
 from .chars import _SENTENCE, SENTENCE_END, SENTENCE_END_CHARS, sentence_spans
-from .normalize import (case_fold_is_local, fold_case, has_combining, may_be_unusual, normalize, normalize_piece,
-                        t2s_sources, window_edge)
+from .match_pieces import candidates, case_fold_is_local, lines_of, prepare, windows
+from .normalize import fold_case, has_combining, may_be_unusual, normalize, normalize_piece
 
 SNIPPET_MIN = 120  # characters of a snippet, at least ... (chosen, not measured)
 SNIPPET_MAX = 160  # ... and at most
@@ -89,137 +86,6 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(s, e) for s, e in merged]
 
 
-_ready = threading.Event()
-_starting = threading.Lock()
-_started = False
-
-
-def _build_tables() -> None:
-    try:
-        t2s_sources("a")
-        may_be_unusual("")
-        case_fold_is_local("", "")
-        window_edge("a")
-        has_combining("")
-    finally:
-        _ready.set()
-
-
-def prepare(wait: float | None = 0) -> bool:
-    """Build the fast path's tables (``normalize.t2s_sources``, about 0.2 s,
-    once per process) in a background thread, started on the first call;
-    wait up to ``wait`` seconds for them (None: until built).  True when the
-    fast path is ready; until then ``find_spans`` and ``snippet`` take the
-    reference path (the same output, slower)."""
-    global _started
-    if not _ready.is_set() and not _started:
-        with _starting:
-            if not _started:
-                threading.Thread(target=_build_tables, name="highlight-tables", daemon=True).start()
-                _started = True
-    return _ready.wait(wait) if wait != 0 else _ready.is_set()
-
-
-def _candidates(text: str, needles: list[str]) -> tuple[list[str], list[tuple[int, int]]] | None:
-    """(the needles that may occur in ``text``, (position, needle length) of
-    every character of ``text`` that may normalise to the rarest character
-    of such a needle: every occurrence covers one), or None when the fast
-    path cannot tell (see the module docstring)."""
-    live: list[str] = []
-    positions: list[tuple[int, int]] = []
-    for needle in needles:
-        chosen: list[str] | None = None
-        cost = 0
-        plan = _needle_sources(needle)
-        if plan is None:
-            return None
-        for sources in plan:
-            present = [c for c in sources if c in text]
-            if not present:
-                chosen = None
-                break
-            n = sum(text.count(c) for c in present)
-            if chosen is None or n < cost:
-                chosen, cost = present, n
-        if chosen is None:  # some character of the needle cannot occur
-            continue
-        live.append(needle)
-        for c in chosen:
-            i = text.find(c)
-            while i >= 0:
-                positions.append((i, len(needle)))
-                i = text.find(c, i + 1)
-    return live, positions
-
-
-@functools.lru_cache(maxsize=4096)
-def _needle_sources(needle: str) -> tuple[frozenset[str], ...] | None:
-    """``t2s_sources`` of each distinct character of ``needle``; None when one is unknown."""
-    out = []
-    for ch in dict.fromkeys(needle):
-        sources = t2s_sources(ch)
-        if sources is None:
-            return None
-        out.append(sources)
-    return tuple(out)
-
-
-def _merge_intervals(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted intervals, those that overlap or touch merged."""
-    intervals.sort()
-    runs: list[list[int]] = []
-    for a, b in intervals:
-        if runs and a <= runs[-1][1]:
-            runs[-1][1] = max(runs[-1][1], b)
-        else:
-            runs.append([a, b])
-    return [(a, b) for a, b in runs]
-
-
-_REACH = 48  # characters a window grows to find a cutting point before taking the whole line (chosen)
-
-
-def _windows(text: str, positions: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Around each candidate position p (needle length L), the piece
-    text[a:b] holding p-L+1 .. p+L-1, grown to cutting points
-    (``window_edge`` characters outside it, or the text's ends; the whole
-    line beyond ``_REACH``); overlapping pieces merged."""
-    n = len(text)
-    out = []
-    edge = window_edge
-    for p, length in positions:
-        a, b = p - length + 1, p + length
-        if a < 0:
-            a = 0
-        if b > n:
-            b = n
-        stop = a - _REACH
-        while a > 0 and not edge(text[a - 1]):
-            a -= 1
-            if a <= stop:
-                a = text.rfind("\n", 0, a) + 1
-                break
-        stop = b + _REACH
-        while b < n and not edge(text[b]):
-            b += 1
-            if b >= stop:
-                b = text.find("\n", b)
-                b = n if b < 0 else b
-                break
-        out.append((a, b))
-    return _merge_intervals(out)
-
-
-def _lines(text: str, positions: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The whole lines (line break included) holding the candidate
-    positions, touching ones merged."""
-    out = []
-    for p, _ in positions:
-        end = text.find("\n", p)
-        out.append((text.rfind("\n", 0, p) + 1, len(text) if end < 0 else end + 1))
-    return _merge_intervals(out)
-
-
 def _search(low: str, needles: list[str]) -> list[tuple[int, int]]:
     """Spans in ``low`` (normalised text) of the needles, as
     ``reference_find_spans`` searches."""
@@ -249,13 +115,13 @@ def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
         return []
     if not prepare():
         return reference_find_spans(text, needles)
-    found = _candidates(text, needles)
+    found = candidates(text, needles)
     if found is None:
         return reference_find_spans(text, needles)
     live, positions = found
     if not positions:
         return []
-    pieces = _windows(text, positions)
+    pieces = windows(text, positions)
     joined = "\n".join(text[a:b] for a, b in pieces)
     if not case_fold_is_local(joined, text):
         return reference_find_spans(text, needles)
@@ -273,7 +139,7 @@ def find_spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
             shift = pieces[k][0] - starts[k]
             spans.append((s + shift, e + shift))
         return _merged(spans)
-    for a, b in _lines(text, positions):  # an invisible character or a mark near a candidate
+    for a, b in lines_of(text, positions):  # an invisible character or a mark near a candidate
         piece = text[a:b]
         if (may_be_unusual(piece) and has_combining(piece)) or not case_fold_is_local(piece, text):
             return reference_find_spans(text, needles)
