@@ -17,21 +17,23 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tempfile
 import threading
 
 import opencc
 
-from .normalize import fold_chars, has_combining, may_be_unusual
+from .chars import char_class
+from .normalize import fold_chars, has_combining, may_be_unusual, normalize
 
 _OPENCC_DICTS = ("TSPhrases", "TSCharactersExt", "TSCharacters", "CJK_Compatibility_Ideographs")
 
 
 def _read_opencc_dicts() -> dict[str, list[tuple[str, list[str]]]] | None:
     """Dictionary name -> every (key, values) entry of it, for the
-    dictionaries ``_converter`` uses, read with the ``opencc_dict`` tool
-    shipped with the opencc package (text dump); None when the tool is
-    missing or fails."""
+    dictionaries ``normalize``'s converter uses, read with the
+    ``opencc_dict`` tool shipped with the opencc package (text dumps, the
+    four tools run at once); None when the tool is missing or fails."""
     import subprocess
 
     clib = os.path.join(os.path.dirname(opencc.__file__), "clib")
@@ -39,24 +41,24 @@ def _read_opencc_dicts() -> dict[str, list[tuple[str, list[str]]]] | None:
     if not os.access(tool, os.X_OK):
         return None
     entries: dict[str, list[tuple[str, list[str]]]] = {}
-    with tempfile.TemporaryDirectory(prefix="newssearch-opencc-") as tmp:
-        procs = []
-        for name in _OPENCC_DICTS:
-            out = os.path.join(tmp, name + ".txt")
-            try:
-                procs.append((name, out, subprocess.Popen([tool, "-i", os.path.join(share, name + ".ocd2"), "-o", out,
-                                                     "-f", "ocd2", "-t", "text"],
-                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
-            except OSError:
+    try:
+        with tempfile.TemporaryDirectory(prefix="newssearch-opencc-") as tmp:
+            procs = []
+            for name in _OPENCC_DICTS:
+                out = os.path.join(tmp, name + ".txt")
+                cmd = [tool, "-i", os.path.join(share, name + ".ocd2"), "-o", out, "-f", "ocd2", "-t", "text"]
+                procs.append((name, out, subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                                          stderr=subprocess.DEVNULL)))
+            if any(p.wait(timeout=30) != 0 for _, _, p in procs):
                 return None
-        if any(p.wait(timeout=30) != 0 for _, _, p in procs):
-            return None
-        for name, out, _ in procs:
-            with open(out, encoding="utf-8") as f:
-                for line in f:
-                    key, _, values = line.rstrip("\n").partition("\t")
-                    if key:
-                        entries.setdefault(name, []).append((key, values.split(" ")))
+            for name, out, _ in procs:
+                with open(out, encoding="utf-8") as f:
+                    for line in f:
+                        key, _, values = line.rstrip("\n").partition("\t")
+                        if key:
+                            entries.setdefault(name, []).append((key, values.split(" ")))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
     return entries
 
 
@@ -175,32 +177,39 @@ def window_edge(ch: str) -> bool:
 _ready = threading.Event()
 _starting = threading.Lock()
 _started = False
+_usable = False
 
 
 def _build_tables() -> None:
+    global _usable
     try:
-        t2s_sources("a")
+        _usable = t2s_sources("a") is not None
         may_be_unusual("")
         case_fold_is_local("", "")
-        window_edge("a")
+        _edge_pattern()
         has_combining("")
+    except Exception:  # noqa: BLE001 - the reference path serves: the same output, slower
+        _usable = False
     finally:
         _ready.set()
+    normalize("a\u200b")  # its own tables, for the rare pieces with invisible characters
 
 
 def prepare(wait: float | None = 0) -> bool:
-    """Build the fast path's tables (``normalize.t2s_sources``, about 0.2 s,
-    once per process) in a background thread, started on the first call;
-    wait up to ``wait`` seconds for them (None: until built).  True when the
-    fast path is ready; until then ``find_spans`` and ``snippet`` take the
-    reference path (the same output, slower)."""
+    """Build the fast path's tables (``t2s_sources`` and the cutting points,
+    about 0.2 s once per process) in a background thread, started on the
+    first call; wait up to ``wait`` seconds for them (None: until built).
+    True when the fast path can serve; False until then, and for good when
+    OpenCC's dictionaries cannot be read (the highlighter then takes its
+    reference path: the same output, slower)."""
     global _started
     if not _ready.is_set() and not _started:
         with _starting:
             if not _started:
                 threading.Thread(target=_build_tables, name="highlight-tables", daemon=True).start()
                 _started = True
-    return _ready.wait(wait) if wait != 0 else _ready.is_set()
+    ready = _ready.wait(wait) if wait != 0 else _ready.is_set()
+    return ready and _usable
 
 
 def candidates(text: str, needles: list[str]) -> tuple[list[str], list[tuple[int, int]]] | None:
@@ -269,7 +278,8 @@ def windows(text: str, positions: list[tuple[int, int]]) -> list[tuple[int, int]
     line beyond ``_REACH``); overlapping pieces merged."""
     n = len(text)
     out = []
-    edge = window_edge
+    phrase = _phrase_chars()
+    next_edge = _edge_pattern().search
     for p, length in positions:
         a, b = p - length + 1, p + length
         if a < 0:
@@ -277,20 +287,29 @@ def windows(text: str, positions: list[tuple[int, int]]) -> list[tuple[int, int]
         if b > n:
             b = n
         stop = a - _REACH
-        while a > 0 and not edge(text[a - 1]):
+        while a > 0:
+            ch = text[a - 1]
+            if ch == "\n" or ("\u4e00" <= ch <= "\u9fff" and ch not in phrase):  # window_edge(ch)
+                break
             a -= 1
             if a <= stop:
                 a = text.rfind("\n", 0, a) + 1
                 break
-        stop = b + _REACH
-        while b < n and not edge(text[b]):
-            b += 1
-            if b >= stop:
-                b = text.find("\n", b)
+        if b < n:
+            m = next_edge(text, b, b + _REACH)
+            if m is not None:
+                b = m.start()
+            else:
+                b = text.find("\n", b + _REACH)
                 b = n if b < 0 else b
-                break
         out.append((a, b))
     return _merge_intervals(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _edge_pattern() -> re.Pattern:
+    """The characters ``window_edge`` accepts, as one character class."""
+    return re.compile(char_class({ord("\n")} | {cp for cp in range(0x4E00, 0xA000) if chr(cp) not in _phrase_chars()}))
 
 
 def lines_of(text: str, positions: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -94,6 +94,9 @@ CASES = [
     ("香港" + "。" * 200 + "很长的句子" * 50 + "香港选举", ["香港", "选举"]),
     ("a\u0301b\n香港a\u0302", ["香港a"]),
     ("網際網路發達\n互联网发达", ["网际网路", "互联网"]),
+    ("疫\u200b\u200b\u200b苗，疫苗\u200b。" + "x" * 60 + "疫苗", ["疫苗", "苗"]),
+    ("香港" + "a1-b2 " * 30 + "HK香港" + "。" * 3 + "Hk" + "z" * 70, ["香港", "hk"]),
+    ("說著說著就乾了，著名的乾隆" * 20, ["着", "著名", "干", "乾隆"]),
 ]
 
 
@@ -169,3 +172,14 @@ def test_the_reference_path_serves_until_the_tables_are_ready(monkeypatch):
     text, needles = CASES[0]
     assert hl.find_spans(text, needles) == [(5, 7), (15, 17), (20, 22)]
     assert hl.snippet(text, needles).count("<mark>") == 3
+
+
+def test_window_edges_are_one_rule(ready):
+    pattern = mp._edge_pattern()
+    for cp in range(0x10000):
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        assert (pattern.match(ch) is not None) == mp.window_edge(ch), ch
+    assert mp.window_edge("港") and mp.window_edge("\n")
+    assert not mp.window_edge("乾") and not mp.window_edge("a") and not mp.window_edge("，")
