@@ -91,16 +91,22 @@ def per_hit(hits: list[tuple[str, str, list[str]]], rounds: int = 3) -> dict:
 
     hl.prepare(wait=None)
     timings: dict[str, list[float]] = {"reference": [], "fast": []}
+    cpu: dict[str, list[float]] = {"reference": [], "fast": []}
     mismatches = sum(reference(*h) != fast(*h) for h in hits)  # also warms both paths' tables
     for _ in range(rounds):
         for name, fn in (("reference", reference), ("fast", fast)):
             clock = time.perf_counter
+            c0 = time.thread_time()
             for h in hits:
                 t0 = clock()
                 fn(*h)
                 timings[name].append((clock() - t0) * 1e6)
+            cpu[name].append((time.thread_time() - c0) * 1e6 / len(hits))
     out = {name: percentiles(v) for name, v in timings.items()}
+    for name in cpu:  # CPU time of a whole pass over the hits, per hit (the least disturbed round)
+        out[name]["cpu_mean"] = round(min(cpu[name]), 2)
     out["mean_ratio"] = round(out["reference"]["mean"] / out["fast"]["mean"], 1)
+    out["cpu_mean_ratio"] = round(out["reference"]["cpu_mean"] / out["fast"]["cpu_mean"], 1)
     out["hits"], out["rounds"], out["mismatches"] = len(hits), rounds, mismatches
     out["with_needles"] = sum(bool(n) for _, _, n in hits)
     return out
@@ -112,15 +118,16 @@ def cold_pass(index_dir: str, path: str, profile: bool) -> dict:
 
     use_path(path)
     engine = open_engine(index_dir)
-    spent = [0.0]
+    spent = [0.0, 0.0]
     original = engine_module.hit
 
     def timed_hit(*args, **kw):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return original(*args, **kw)
         finally:
             spent[0] += time.perf_counter() - t0
+            spent[1] += time.thread_time() - c0
 
     engine_module.hit = timed_hit
     items = distinct_queries(load_mix())
@@ -131,12 +138,14 @@ def cold_pass(index_dir: str, path: str, profile: bool) -> dict:
         prof = cProfile.Profile()
         prof.enable()
     ms = []
+    c0 = time.thread_time()
     for item in items:
         t0 = time.perf_counter()
         engine.search(request_for(item))
         ms.append((time.perf_counter() - t0) * 1000)
     out = {"queries": percentiles(ms), "total_s": round(sum(ms) / 1000, 3),
-           "hit_building_s": round(spent[0], 3)}
+           "hit_building_s": round(spent[0], 3), "cpu_s": round(time.thread_time() - c0, 3),
+           "hit_building_cpu_s": round(spent[1], 3)}
     if prof is not None:
         import pstats
 
@@ -165,11 +174,16 @@ def cold(index_dir: str, runs: int, profile: bool) -> dict:
                         for k in ("p50", "p95", "p99", "mean")},
             "total_s": round(statistics.median(p["total_s"] for p in passes), 3),
             "hit_building_s": round(statistics.median(p["hit_building_s"] for p in passes), 3),
+            "cpu_s": round(statistics.median(p["cpu_s"] for p in passes), 3),
+            "hit_building_cpu_s": round(statistics.median(p["hit_building_cpu_s"] for p in passes), 3),
             "runs": len(passes),
         }
+        summary[path]["cpu_ms_per_query"] = round(summary[path]["cpu_s"] * 1000 / len(distinct_queries(load_mix())),
+                                                  2)
         summary[path]["hit_building_share"] = round(summary[path]["hit_building_s"] / summary[path]["total_s"], 3)
     summary["ratio"] = {k: round(summary["reference"]["queries"][k] / summary["fast"]["queries"][k], 2)
                         for k in ("p50", "p95", "p99", "mean")}
+    summary["ratio"]["cpu"] = round(summary["reference"]["cpu_s"] / summary["fast"]["cpu_s"], 2)
     if profile:
         for path in PATHS:
             cmd = [sys.executable, "-m", "bench.highlight", "--cold-pass", path, "--index", index_dir, "--profile"]
@@ -203,14 +217,17 @@ def print_table(result: dict) -> None:
     for name in PATHS:
         r = h[name]
         print(f"{name:28} {r['mean']:8.1f} {r['p50']:8.1f} {r['p95']:8.1f} {r['p99']:8.1f}")
-    print(f"reference / fast: {h['mean_ratio']}x (mean)")
+    print(f"reference / fast: {h['mean_ratio']}x (mean); CPU per hit {h['reference']['cpu_mean']} -> "
+          f"{h['fast']['cpu_mean']} us ({h['cpu_mean_ratio']}x)")
     print(f"cold engine time per query on the 2k sample (ms, {result['distinct_queries']} distinct queries, "
           f"median of {c['fast']['runs']} fresh processes)")
     print(f"{'':28} {'mean':>8} {'p50':>8} {'p95':>8} {'p99':>8}   hit building")
     for name in PATHS:
         r = c[name]["queries"]
         print(f"{name:28} {r['mean']:8.2f} {r['p50']:8.2f} {r['p95']:8.2f} {r['p99']:8.2f}   "
-              f"{c[name]['hit_building_s']:.2f} s of {c[name]['total_s']:.2f} s ({c[name]['hit_building_share']:.0%})")
+              f"{c[name]['hit_building_s']:.2f} s of {c[name]['total_s']:.2f} s ({c[name]['hit_building_share']:.0%}); "
+              f"CPU {c[name]['cpu_ms_per_query']} ms/query, hits {c[name]['hit_building_cpu_s']:.2f} s "
+              f"of {c[name]['cpu_s']:.2f} s")
     print("reference / fast: " + ", ".join(f"{k} {v}x" for k, v in c["ratio"].items()))
 
 
