@@ -7,7 +7,7 @@ which keeps a map back to the original characters) and searched with
 
 Cost: normalising a whole body for every hit (OpenCC and the character
 fold, tens of nanoseconds a character) once took most of a cold query's
-time (46 % of it on the 2,000-article sample).  ``find_spans`` now
+time (46-49 % of it on the 2,000-article sample).  ``find_spans`` now
 normalises only short pieces around the characters that may be a needle's
 rarest character (``search.match_pieces``: the original characters that
 may normalise to it, found with ``str.find``; the pieces cut where
