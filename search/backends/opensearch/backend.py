@@ -145,7 +145,7 @@ class OpenSearchBackend:
         body = {"query": self.query(plan, relaxed), "from": plan.offset, "size": plan.limit,
                 "track_total_hits": True}
         if not plan.group:  # ties by article id, as a cursor walks them (``walk``)
-            body["sort"] = self.sort(plan)
+            body["sort"] = self._sort(plan)
         elif plan.sort == "newest":
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
         elif plan.sort == "oldest":
@@ -204,7 +204,7 @@ class OpenSearchBackend:
         return result
 
     @staticmethod
-    def sort(plan: Plan) -> list:
+    def _sort(plan: Plan) -> list:
         """The order of an ungrouped result: relevance (full matches first
         through their bonus) or date (undated last, then relevance), ties
         by article id, so that pages and a cursor's walk agree."""
@@ -260,7 +260,7 @@ class OpenSearchBackend:
                 relax = unfiltered < plan.relax_below
             state = {"r": relax, "f": full, "n": 0, "sa": None}
         relaxed = bool(state["r"])
-        body = {"query": self.query(plan, relaxed), "size": size, "sort": self.sort(plan),
+        body = {"query": self.query(plan, relaxed), "size": size, "sort": self._sort(plan),
                 "track_total_hits": True, "_source": ["stored"]}
         if state["sa"] is not None:
             body["search_after"] = state["sa"]
