@@ -92,9 +92,10 @@ def walk_all(engine, req, keep_alive: float, limit: int | None = None, chunk: in
     hits) pages of ``chunk`` articles).  The first page is read before this
     returns (its errors are the caller's, before a response starts); the
     others as the iterator is consumed, so memory holds one chunk of
-    documents.  Ungrouped, the query as given (no did-you-mean)."""
+    documents.  Ungrouped, the query as given (no did-you-mean), without
+    highlighting (exports carry the whole body)."""
     now = time.time()
-    req = dataclasses.replace(req, group=False, correct=False, page=1)
+    req = dataclasses.replace(req, group=False, correct=False, page=1, highlight=False)
     snapshot = engine.open_snapshot(keep_alive)
     try:
         first = engine.walk(req, snapshot, None, chunk if limit is None else min(chunk, limit), now)

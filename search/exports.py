@@ -1,8 +1,10 @@
 """Export of a whole result set, streamed: CSV (UTF-8
 with a BOM, so that Excel reads the Chinese correctly) or JSON Lines, one
 row per article with every field: id, title, body, published, category,
-source, author, tags, url, ``match`` ("full", or "partial": the article
-lacks some words of a plain-words query) and a plain-text snippet.
+source, author, tags, url and ``match`` ("full", or "partial": the article
+lacks some words of a plain-words query).  No snippet: the body is there,
+and highlighting every article made an export 3.3 times slower (773 rows:
+0.59 s -> 1.97 s).
 
 The rows come from a cursor walk on a fixed snapshot of the index
 (``search.cursor.walk_all``), a chunk of documents at a time: memory stays
@@ -18,21 +20,13 @@ staff's ``/api/export`` (``web/export.py``) and ``python -m search export``."""
 
 from __future__ import annotations
 
-import html
 import io
 import json
-import re
 
 from .csvsafe import dict_writer
 from .timeutil import local_iso
 
-COLUMNS = ("id", "title", "body", "published", "category", "source", "author", "tags", "url", "match", "snippet")
-_MARK = re.compile(r"</?mark>")
-
-
-def plain_snippet(snippet_html: str) -> str:
-    """The highlighted snippet as text (marks removed, entities decoded)."""
-    return html.unescape(_MARK.sub("", snippet_html or ""))
+COLUMNS = ("id", "title", "body", "published", "category", "source", "author", "tags", "url", "match")
 
 
 def row(h, body: str) -> dict:
@@ -40,7 +34,7 @@ def row(h, body: str) -> dict:
     return {"id": h.id, "title": h.title, "body": body, "published": local_iso(h.published),
             "category": h.category or "", "source": h.source or "", "author": h.author or "",
             "tags": list(h.tags or []), "url": h.url or "",
-            "match": "full" if (h.match or {}).get("full", True) else "partial", "snippet": plain_snippet(h.snippet)}
+            "match": "full" if (h.match or {}).get("full", True) else "partial"}
 
 
 def rows(pages):

@@ -567,7 +567,7 @@ def spec(config: dict) -> dict:
                     "200": {"description": "Every matching article once (ungrouped, in the search's order), "
                                            "streamed from one snapshot; columns id, title, body, published "
                                            "(ISO 8601, Beijing time), category, source, author, tags (| in CSV), "
-                                           "url, match (full or partial), snippet; X-Total-Count gives all matches",
+                                           "url, match (full or partial); X-Total-Count gives all matches",
                             "content": {"text/csv": {"schema": {"type": "string"}},
                                         "application/x-ndjson": {"schema": {"type": "string"}}}},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
