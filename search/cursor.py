@@ -26,7 +26,9 @@ from dataclasses import asdict, dataclass, field
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from .backends.base import WalkPage
 from .errors import SearchServiceError
+from .results import hit, partial_needles
 
 START = "*"  # the token that starts a walk
 SALT = "search-cursor-v1"
@@ -85,6 +87,29 @@ def canonical_params(pairs) -> list[list[str]]:
     return [[k, v] for k, v in pairs if k not in ("cursor", "size")]
 
 
+def walk(engine, req, snapshot: str, after: object | None, size: int, now: float, timed: bool = True):
+    """The next ``size`` articles of ``req``'s ungrouped result set on
+    ``snapshot`` (``IndexBackend.walk``), through ``engine`` (a
+    ``SearchEngine``: its parse, pinyin, synonyms and compilation, as for
+    its searches), ranked as at ``now`` (epoch seconds, the same along a
+    walk).  Returns (``WalkPage``, its hits as ``Hit``s, highlighted when
+    ``req.highlight``, each with ``match``).  ``timed``: each page within
+    the query timeout.  Raises ``SnapshotGone`` (410) for an expired
+    snapshot, and what a search raises."""
+    plan, searchable, _, _, _ = engine._plan(dataclasses.replace(req, group=False), timed)
+    if not searchable:
+        return WalkPage([], 0, 0, None), []
+    plan = dataclasses.replace(plan, now=now, group=False, facets=(), offset=0, limit=size)
+    page = engine.backend.walk(snapshot, plan, after, size)
+    needles = [n for c in plan.must for n in c.needles()]
+    hits = []
+    for h in page.hits:
+        found = hit(h.stored, h.score, needles + partial_needles(plan.must, h.missing), req.highlight)
+        found.match = {"full": not h.missing, "missing": [plan.must[i].label() for i in h.missing]}
+        hits.append(found)
+    return page, hits
+
+
 def walk_all(engine, req, keep_alive: float, limit: int | None = None, chunk: int = 500):
     """Every article of ``req``'s result set (a ``SearchRequest``; up to
     ``limit``, None: all) on one snapshot of ``engine``'s index, released at
@@ -96,11 +121,11 @@ def walk_all(engine, req, keep_alive: float, limit: int | None = None, chunk: in
     highlighting (exports carry the whole body)."""
     now = time.time()
     req = dataclasses.replace(req, group=False, correct=False, page=1, highlight=False)
-    snapshot = engine.open_snapshot(keep_alive)
+    snapshot = engine.backend.open_snapshot(keep_alive)
     try:
-        first = engine.walk(req, snapshot, None, chunk if limit is None else min(chunk, limit), now)
+        first = walk(engine, req, snapshot, None, chunk if limit is None else min(chunk, limit), now)
     except BaseException:
-        engine.close_snapshot(snapshot)
+        engine.backend.close_snapshot(snapshot)
         raise
 
     def pages():
@@ -110,10 +135,10 @@ def walk_all(engine, req, keep_alive: float, limit: int | None = None, chunk: in
             yield page, hits
             while page.after is not None and (limit is None or walked < limit):
                 size = chunk if limit is None else min(chunk, limit - walked)
-                page, hits = engine.walk(req, snapshot, page.after, size, now)
+                page, hits = walk(engine, req, snapshot, page.after, size, now)
                 walked += len(hits)
                 yield page, hits
         finally:
-            engine.close_snapshot(snapshot)
+            engine.backend.close_snapshot(snapshot)
 
     return first[0].total, pages()

@@ -315,38 +315,6 @@ class SearchEngine:
             total_articles=total_articles,
         )
 
-    # ---- cursors: a whole result set on a fixed snapshot (search/cursor.py) ------
-    def open_snapshot(self, keep_alive: float) -> str:
-        """Pin the index as it is for a walk (``IndexBackend.open_snapshot``)."""
-        return self.backend.open_snapshot(keep_alive)
-
-    def close_snapshot(self, snapshot: str) -> None:
-        """Release a walk's snapshot (``IndexBackend.close_snapshot``)."""
-        self.backend.close_snapshot(snapshot)
-
-    def walk(self, req: SearchRequest, snapshot: str, after: object | None, size: int, now: float,
-             timed: bool = True):
-        """The next ``size`` articles of ``req``'s ungrouped result set on
-        ``snapshot`` (``IndexBackend.walk``), ranked as at ``now`` (epoch
-        seconds, the same along a walk).  Returns (``WalkPage``, its hits
-        as ``Hit``s, highlighted when ``req.highlight``, each with ``match``).
-        ``timed``: each page within the query timeout.  Raises
-        ``SnapshotGone`` (410) for an expired snapshot, and what ``search`` raises."""
-        from .backends.base import WalkPage
-
-        plan, searchable, _, _, _ = self._plan(dataclasses.replace(req, group=False), timed)
-        if not searchable:
-            return WalkPage([], 0, 0, None), []
-        plan = dataclasses.replace(plan, now=now, group=False, facets=(), offset=0, limit=size)
-        page = self.backend.walk(snapshot, plan, after, size)
-        needles = [n for c in plan.must for n in c.needles()]
-        hits = []
-        for h in page.hits:
-            found = hit(h.stored, h.score, needles + partial_needles(plan.must, h.missing), req.highlight)
-            found.match = {"full": not h.missing, "missing": [plan.must[i].label() for i in h.missing]}
-            hits.append(found)
-        return page, hits
-
     # ---- the search box (search/searchbox.py) ----------------------------------
     def _newest_titles(self, n: int) -> list[str]:
         """The titles of the ``n`` newest articles (the suggester's recent

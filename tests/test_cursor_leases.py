@@ -23,12 +23,13 @@ def _files_of(path, generation):
 
 
 def _walk(engine, snapshot, q="中国", size=7, now=1e9):
+    from search.cursor import walk
     from search.models import SearchRequest
 
     req = SearchRequest(q=q, facets=(), group=False, correct=False)
     ids, after = [], None
     while True:
-        page, hits = engine.walk(req, snapshot, after, size, now)
+        page, hits = walk(engine, req, snapshot, after, size, now)
         ids += [h.id for h in hits]
         after = page.after
         if after is None:
@@ -56,7 +57,7 @@ def test_a_leased_commit_survives_merges_and_clean_commits_until_it_expires(smal
     path, records = small_index
     engine = SearchEngine.open(path, refresh_interval=0, synonyms_path=None)
     generation = engine.backend.view.generation
-    snapshot = engine.open_snapshot(keep_alive=600)
+    snapshot = engine.backend.open_snapshot(keep_alive=600)
     before, total = _walk(engine, snapshot)
     assert total == len(before) == len(set(before)) > 7
     kept = _files_of(path, generation)
@@ -108,7 +109,7 @@ def test_a_lease_lapses_after_its_keep_alive_and_release_ends_it(small_index):
 
     path, _ = small_index
     engine = SearchEngine.open(path, refresh_interval=0, synonyms_path=None)
-    snapshot = engine.open_snapshot(keep_alive=1)
+    snapshot = engine.backend.open_snapshot(keep_alive=1)
     ids, _ = _walk(engine, snapshot)  # each use renews it
     assert ids and leases.live_generations(path) == {engine.backend.view.generation}
     deadline = time.monotonic() + 10
@@ -117,9 +118,9 @@ def test_a_lease_lapses_after_its_keep_alive_and_release_ends_it(small_index):
     assert not leases.live_generations(path), "a lease unused for longer than its keep-alive stayed live"
     with pytest.raises(SnapshotGone):
         _walk(engine, snapshot)
-    released = engine.open_snapshot(keep_alive=600)
+    released = engine.backend.open_snapshot(keep_alive=600)
     _walk(engine, released)
-    engine.close_snapshot(released)
+    engine.backend.close_snapshot(released)
     with pytest.raises(SnapshotGone):
         _walk(engine, released)
     with pytest.raises(SnapshotGone):

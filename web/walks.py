@@ -45,7 +45,7 @@ def start(args, engine, config) -> cursors.Cursor:
     params = cursors.canonical_params(args.items(multi=True))
     now = time.time()
     search_request(MultiDict(params), config, now=datetime.fromtimestamp(now, NEWSROOM_TZ), facets=())  # 400s first
-    snapshot = engine.open_snapshot(config["SEARCH_CURSOR_KEEP_ALIVE"])
+    snapshot = engine.backend.open_snapshot(config["SEARCH_CURSOR_KEEP_ALIVE"])
     return cursors.Cursor(snapshot, params, now, None, 0, config["SEARCH_BACKEND"])
 
 
@@ -87,13 +87,13 @@ def api_page(args, engine, config) -> dict:
         size = max(1, min(size, window - cur.walked))
     req = request_of(cur, config, size)
     t0 = time.perf_counter()
-    page, hits = engine.walk(req, cur.snapshot, cur.after, size, cur.now)
+    page, hits = cursors.walk(engine, req, cur.snapshot, cur.after, size, cur.now)
     walked = cur.walked + len(hits)
     next_cursor, window_ended = None, False
     if page.after is not None:
         if window is not None and walked >= window:
             window_ended = True
-            engine.close_snapshot(cur.snapshot)
+            engine.backend.close_snapshot(cur.snapshot)
         else:
             next_cursor = cursors.encode(cursors.Cursor(cur.snapshot, cur.params, cur.now, page.after, walked,
                                                         cur.backend), _key())

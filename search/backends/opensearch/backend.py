@@ -36,15 +36,15 @@ import time
 from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
-from ..base import IndexStats, SnapshotGone, WalkPage
-from . import clauses
+from ..base import IndexStats
+from . import clauses, pit
 from .aggregations import Aggregations, plausible_filter
 from .clauses import ClauseBuilder
 from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
 
 log = logging.getLogger(__name__)
 
-FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
+FULL_MATCH_BONUS = pit.FULL_MATCH_BONUS  # partial matches: every full match ranks above them
 # Grouped totals count distinct representatives: exact up to this many
 # groups, a close estimate (OpenSearch's HyperLogLog++) beyond.
 GROUP_COUNT_PRECISION = 40000
@@ -145,7 +145,7 @@ class OpenSearchBackend:
         body = {"query": self.query(plan, relaxed), "from": plan.offset, "size": plan.limit,
                 "track_total_hits": True}
         if not plan.group:  # ties by article id, as a cursor walks them (``walk``)
-            body["sort"] = self._sort(plan)
+            body["sort"] = pit.sort(plan)
         elif plan.sort == "newest":
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
         elif plan.sort == "oldest":
@@ -203,94 +203,8 @@ class OpenSearchBackend:
             result.undated = total - dated  # no date, or an implausible one an older index holds
         return result
 
-    @staticmethod
-    def _sort(plan: Plan) -> list:
-        """The order of an ungrouped result: relevance (full matches first
-        through their bonus) or date (undated last, then relevance), ties
-        by article id, so that pages and a cursor's walk agree."""
-        if plan.sort in ("newest", "oldest"):
-            order = "desc" if plan.sort == "newest" else "asc"
-            return [{"published": {"order": order, "missing": "_last"}}, {"_score": "desc"}, {"id": "asc"}]
-        return [{"_score": "desc"}, {"id": "asc"}]
-
-    # ---- cursors: a point in time + search_after ----------------------------------
-    def open_snapshot(self, keep_alive: float) -> str:
-        """A point in time on the alias: ``"<keep-alive seconds>:<pit id>"``."""
-        seconds = max(1, int(round(keep_alive)))
-        res = self.client.create_pit(index=self.index, params={"keep_alive": f"{seconds}s"})
-        return f"{seconds}:{res['pit_id']}"
-
-    @staticmethod
-    def _pit(snapshot: str) -> tuple[str, str]:
-        seconds, _, pit_id = snapshot.partition(":")
-        if not seconds.isdigit() or not pit_id:
-            raise SnapshotGone("no such snapshot: start the walk again")
-        return f"{seconds}s", pit_id
-
-    def _pit_search(self, snapshot: str, body: dict) -> dict:
-        """A search in the point in time (renewing it); an expired or
-        unknown one is ``SnapshotGone``."""
-        from opensearchpy import exceptions as client_errors
-
-        keep_alive, pit_id = self._pit(snapshot)
-        body = {**body, "pit": {"id": pit_id, "keep_alive": keep_alive}}
-        try:
-            return self.client.search(body=body)
-        except (client_errors.NotFoundError, client_errors.RequestError) as exc:
-            text = str(exc)
-            if "search_context_missing" in text or "No search context" in text or "pit" in text.lower():
-                raise SnapshotGone("the cursor expired (unused for longer than its keep-alive): "
-                                   "start the walk again") from None
-            raise
-
-    def walk(self, snapshot: str, plan: Plan, after: object | None, size: int) -> WalkPage:
-        """``after``: {"r": relaxed?, "f": full matches, "n": articles
-        walked, "sa": the last hit's sort values} (``search_after``)."""
-        self.check_version()
-        state = dict(after) if isinstance(after, dict) else None
-        if state is None:
-            count = {"size": 0, "track_total_hits": True}
-            full = self._pit_search(snapshot, {**count, "query": self.query(plan)})["hits"]["total"]["value"]
-            relax = False
-            if len(plan.must) >= 2 and plan.relax_below > 0 and any(c.soft() for c in plan.must):
-                unfiltered = full
-                if plan.filters or plan.date_from is not None or plan.date_to is not None or plan.exclude_docs:
-                    unfiltered = self._pit_search(snapshot, {**count, "query": self.query(plan, filtered=False)}
-                                                  )["hits"]["total"]["value"]
-                relax = unfiltered < plan.relax_below
-            state = {"r": relax, "f": full, "n": 0, "sa": None}
-        relaxed = bool(state["r"])
-        body = {"query": self.query(plan, relaxed), "size": size, "sort": self._sort(plan),
-                "track_total_hits": True, "_source": ["stored"]}
-        if state["sa"] is not None:
-            body["search_after"] = state["sa"]
-        res = self._pit_search(snapshot, body)
-        hits = []
-        for h in res["hits"]["hits"]:
-            score = float(h.get("_score") or 0.0)
-            missing = []
-            if relaxed and score >= FULL_MATCH_BONUS:
-                score -= FULL_MATCH_BONUS
-            elif relaxed:
-                matched = set(h.get("matched_queries") or [])
-                missing = [i for i, c in enumerate(plan.must) if c.soft() and f"m{i}" not in matched]
-            hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing))
-        total = res["hits"]["total"]["value"]
-        walked = state["n"] + len(hits)
-        nxt = None
-        if hits and walked < total:
-            nxt = {"r": relaxed, "f": state["f"], "n": walked, "sa": res["hits"]["hits"][-1]["sort"]}
-        return WalkPage(hits, total, state["f"] if relaxed else total, nxt)
-
-    def close_snapshot(self, snapshot: str) -> None:
-        """Delete the point in time (an unknown or expired one is no error)."""
-        from opensearchpy import exceptions as client_errors
-
-        try:
-            _, pit_id = self._pit(snapshot)
-            self.client.delete_pit(body={"pit_id": [pit_id]})
-        except (SnapshotGone, client_errors.NotFoundError):
-            pass
+    # Cursors: a point in time + search_after (pit.py).
+    open_snapshot, walk, close_snapshot = pit.open_snapshot, pit.walk, pit.close_snapshot
 
     def has_value_keys(self) -> bool:
         """Does every index behind the alias carry the folded facet keys
