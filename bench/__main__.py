@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 
+from . import export as export_bench
 from . import freshness, http_load, indexing, latency, suggest_latency
 from .env import CORPUS, ROOT, stock_full_index
 from .measure import write_result
@@ -107,6 +108,10 @@ def main(argv=None) -> int:
         r = report["suggest"]["latency_ms"]
         print(f"suggest: p50 {r['p50']} ms, p95 {r['p95']} ms over {report['suggest']['prefixes']} prefixes")
         write_result(out("suggest"), report["suggest"])
+
+        report["export"] = export_bench.run(index_dir, limit=2000 if args.quick else 50000)
+        export_bench.print_table(report["export"])
+        write_result(out("export"), report["export"])
 
         if not args.quick:
             from eval import reader_helpers
