@@ -54,7 +54,7 @@ def test_export_is_for_staff_only(client, web_app):
     assert login.status_code == 303 and login.headers["Location"] == "/search?q=" + q
     assert "SameSite=Strict" in login.headers["Set-Cookie"] and "HttpOnly" in login.headers["Set-Cookie"]
     page = staff.get("/search?q=" + q).get_data(as_text=True)
-    assert 'class="export-csv" href="/api/export?q=%E9%A6%99%E6%B8%AF&amp;format=csv' in page
+    assert 'class="export-csv" href="/api/export?q=%E9%A6%99%E6%B8%AF&amp;format=csv&amp;limit=0"' in page
     assert staff.get(f"/api/export?q={q}&limit=5").status_code == 200
     # An open redirect through "next" is refused.
     assert staff.post("/staff/login", data={"token": STAFF_TOKEN, "next": "//evil.example"},
