@@ -125,3 +125,22 @@ def test_a_lease_lapses_after_its_keep_alive_and_release_ends_it(small_index):
         _walk(engine, released)
     with pytest.raises(SnapshotGone):
         _walk(engine, "not-a-snapshot")
+
+
+def test_open_snapshots_are_bounded(small_index, monkeypatch):
+    """Each lease may keep a commit's files on disk: past ``MAX_LIVE`` live
+    ones a new walk is a 503 until one ends (released or expired)."""
+    from search.backends.base import TooManySnapshots
+    from search.backends.whoosh import leases
+    from search.engine import SearchEngine
+
+    path, _ = small_index
+    monkeypatch.setattr(leases, "MAX_LIVE", 2)
+    engine = SearchEngine.open(path, refresh_interval=0, synonyms_path=None)
+    first = engine.backend.open_snapshot(keep_alive=600)
+    engine.backend.open_snapshot(keep_alive=600)
+    with pytest.raises(TooManySnapshots) as refused:
+        engine.backend.open_snapshot(keep_alive=600)
+    assert refused.value.status == 503 and refused.value.retry_after
+    engine.backend.close_snapshot(first)
+    assert _walk(engine, engine.backend.open_snapshot(keep_alive=600))[0]

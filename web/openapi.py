@@ -406,7 +406,8 @@ def spec(config: dict) -> dict:
                     "403": _err("A bearer token that is not valid (sent with a cursor)"),
                     "410": _err("The cursor expired: unused for longer than SEARCH_CURSOR_KEEP_ALIVE seconds "
                                 "(or its index was rebuilt); start again with cursor=*"),
-                    "503": _err("Index unavailable")}}},
+                    "503": _err("Index unavailable, or (cursor=*) too many walks hold a snapshot; retry after "
+                                "Retry-After")}}},
             "/api/articles/{id}": {
                 "get": {
                     "summary": "One article", "operationId": "article",

@@ -90,7 +90,9 @@ def api_page(args, engine, config) -> dict:
     page, hits = cursors.walk(engine, req, cur.snapshot, cur.after, size, cur.now)
     walked = cur.walked + len(hits)
     next_cursor, window_ended = None, False
-    if page.after is not None:
+    if page.after is None:  # the end: release the snapshot at once
+        engine.backend.close_snapshot(cur.snapshot)
+    else:
         if window is not None and walked >= window:
             window_ended = True
             engine.backend.close_snapshot(cur.snapshot)

@@ -25,6 +25,11 @@ class SnapshotGone(SearchServiceError, status=410):
     rebuilt.  The message says to start the walk again."""
 
 
+class TooManySnapshots(SearchServiceError, status=503, retry_after=60):
+    """Too many walks hold a snapshot at once (each keeps index files or a
+    cluster context alive): a new one must wait until some end or expire."""
+
+
 @dataclass
 class WalkPage:
     """One page of ``IndexBackend.walk``: ``hits`` (``BackendHit``s with
@@ -131,7 +136,8 @@ class IndexBackend(Protocol):
         """Pin the searchable content as it is now, for ``keep_alive``
         seconds after its last use (Whoosh: a lease on the served commit,
         seen by every process; OpenSearch: a point in time).  Returns the
-        snapshot's id (text, opaque; the cursor token carries it)."""
+        snapshot's id (text, opaque; the cursor token carries it).  Raises
+        ``TooManySnapshots`` (503) when too many are open."""
 
     def walk(self, snapshot: str, plan: Plan, after: object | None, size: int) -> WalkPage:
         """The next ``size`` articles of ``plan``'s result set on

@@ -16,7 +16,7 @@ from __future__ import annotations
 from opensearchpy import exceptions as client_errors
 
 from ...plan import BackendHit, Plan
-from ..base import SnapshotGone, WalkPage
+from ..base import SnapshotGone, TooManySnapshots, WalkPage
 
 FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
 
@@ -34,7 +34,13 @@ def sort(plan: Plan) -> list:
 def open_snapshot(backend, keep_alive: float) -> str:
     """A point in time on the alias: ``"<keep-alive seconds>:<pit id>"``."""
     seconds = max(1, int(round(keep_alive)))
-    res = backend.client.create_pit(index=backend.index, params={"keep_alive": f"{seconds}s"})
+    try:
+        res = backend.client.create_pit(index=backend.index, params={"keep_alive": f"{seconds}s"})
+    except client_errors.TransportError as exc:
+        if exc.status_code == 429 or "too many" in str(exc).lower():  # search.max_open_pit_context
+            raise TooManySnapshots("the cluster holds too many open cursors (point-in-time contexts): try again "
+                                   "when some have ended or expired") from None
+        raise
     return f"{seconds}:{res['pit_id']}"
 
 

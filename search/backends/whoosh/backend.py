@@ -18,7 +18,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 
 from ...plan import BackendHit, BackendResult, Plan
-from ..base import IndexCorrupt, IndexStats, SnapshotGone, WalkPage
+from ..base import IndexCorrupt, IndexStats, SnapshotGone, TooManySnapshots, WalkPage
 from . import groups, integrity, leases, store
 from .executor import Executor, Ranked
 from .reader import IndexView, SegmentData
@@ -303,6 +303,8 @@ class WhooshBackend:
                 return f"{generation}-{leases.create(self.realpath, generation, keep_alive, store.INDEXNAME)}"
             except leases.LeaseGone:  # a newer commit cleaned it meanwhile: take that one
                 self.refresh(force=True)
+            except leases.TooManyLeases as exc:
+                raise TooManySnapshots(f"{exc}: try again when some have ended or expired") from None
         raise SnapshotGone("the index changed too often to pin a snapshot; try again")
 
     @staticmethod

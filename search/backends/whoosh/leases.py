@@ -32,11 +32,16 @@ import time
 from whoosh.index import TOC
 
 LOCK_NAME = "cursor-leases.lock"
+MAX_LIVE = 256  # live leases at once (each may keep a commit's files on disk)
 _LEASE = re.compile(r"^cursor-(\d+)-([0-9a-f]{16})\.lease$")
 
 
 class LeaseGone(LookupError):
     """The lease is missing or expired (its generation may be cleaned)."""
+
+
+class TooManyLeases(RuntimeError):
+    """``MAX_LIVE`` leases are live already."""
 
 
 @contextlib.contextmanager
@@ -64,9 +69,11 @@ def create(path: str, generation: int, keep_alive: float, indexname: str = "MAIN
     living ``keep_alive`` seconds after its last use; returns its id (16
     hex digits).  Raises ``LeaseGone`` when that generation's table of
     contents is no longer there (a newer commit cleaned it: take the
-    newest)."""
+    newest), ``TooManyLeases`` when ``MAX_LIVE`` leases are live."""
     lease_id = secrets.token_hex(8)
     with _locked(path):
+        if live_count(path) >= MAX_LIVE:
+            raise TooManyLeases(f"{MAX_LIVE} cursors hold a snapshot of this index")
         if not os.path.exists(os.path.join(path, TOC._filename(indexname, generation))):
             raise LeaseGone(f"generation {generation} is no longer on disk")
         tmp = os.path.join(path, f".{_name(generation, lease_id)}.tmp")
@@ -94,6 +101,20 @@ def release(path: str, generation: int, lease_id: str) -> None:
     """End the lease now (a finished export); missing is fine."""
     with contextlib.suppress(FileNotFoundError):
         os.remove(os.path.join(path, _name(generation, lease_id)))
+
+
+def live_count(path: str, now: float | None = None) -> int:
+    """How many live leases the index directory ``path`` holds."""
+    now = time.time() if now is None else now
+    count = 0
+    for name in os.listdir(path):
+        if _LEASE.match(name):
+            file = os.path.join(path, name)
+            try:
+                count += os.path.getmtime(file) + _keep_alive(file) >= now
+            except (FileNotFoundError, ValueError, KeyError):
+                pass
+    return count
 
 
 def live_generations(path: str, now: float | None = None, remove_expired: bool = False) -> set[int]:
