@@ -57,9 +57,9 @@ def _search(backend, snapshot: str, body: dict) -> dict:
     keep_alive, pit_id = _pit(snapshot)
     try:
         return backend.client.search(body={**body, "pit": {"id": pit_id, "keep_alive": keep_alive}})
-    except (client_errors.NotFoundError, client_errors.RequestError) as exc:
-        text = str(exc)
-        if "search_context_missing" in text or "No search context" in text or "pit" in text.lower():
+    except client_errors.NotFoundError as exc:
+        text = str(exc)  # NotFoundError(404, 'search_phase_execution_exception', 'No search context found for id [N]')
+        if "search_context_missing" in text or "search context" in text.lower():
             raise SnapshotGone("the cursor expired (unused for longer than its keep-alive): "
                                "start the walk again") from None
         raise
