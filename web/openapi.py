@@ -237,7 +237,7 @@ def _q(name, schema, desc, required=False):
 
 
 # The cursor of /api/search (web/walks.py, search/cursor.py).
-CURSOR_PARAM = _q("cursor", {"type": "string", "minLength": 1, "maxLength": 4000},
+CURSOR_PARAM = _q("cursor", {"type": "string", "minLength": 1},
                   "Walk the whole result set on a fixed snapshot of the index: * starts (with the search "
                   "parameters), then send each answer's next_cursor (alone, or with the same parameters; size may "
                   "change; not with page). Ungrouped, in the search's order, every article once. Without staff "
