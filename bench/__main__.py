@@ -20,6 +20,7 @@ import tempfile
 import time
 
 from . import coverage_latency, freshness, highlight, http_load, indexing, latency, suggest_latency
+from . import export as export_bench
 from .env import CORPUS, ROOT, stock_full_index
 from .measure import write_result
 
@@ -116,6 +117,9 @@ def main(argv=None) -> int:
         report["coverage"] = coverage_latency.run(index_dir, limit=20 if args.quick else 60)
         coverage_latency.print_table(report["coverage"])
         write_result(out("coverage"), report["coverage"])
+        report["export"] = export_bench.run(index_dir, limit=2000 if args.quick else 50000)
+        export_bench.print_table(report["export"])
+        write_result(out("export"), report["export"])
 
         if not args.quick:
             from eval import reader_helpers

@@ -1,4 +1,4 @@
-"""Command line: ``python -m search query|related|run`` (a stable contract)."""
+"""Command line: ``python -m search query|related|run|export`` (a stable contract)."""
 
 from __future__ import annotations
 
@@ -65,9 +65,40 @@ def _wait_ready(engine: SearchEngine) -> None:
               "searching without pinyin input and corrections", file=sys.stderr)
 
 
+def _export(engine: SearchEngine, req: SearchRequest, args) -> int:
+    """Write the walk of ``req`` to ``args.output`` (or stdout) with a tqdm
+    progress bar on stderr (articles written of the result set)."""
+    from tqdm import tqdm
+
+    from . import exports
+    from .cursor import walk_all
+
+    total, pages = walk_all(engine, req, settings.current().cursor_keep_alive, args.limit or None)
+    bar = tqdm(total=min(total, args.limit) if args.limit else total, unit="article", file=sys.stderr,
+               disable=args.no_progress)
+
+    def counted():
+        for page in pages:
+            yield page
+            bar.update(len(page[1]))
+
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    try:
+        for chunk in exports.chunks(counted(), args.format):
+            out.write(chunk)
+    finally:
+        bar.close()
+        if args.output:
+            out.close()
+        else:
+            out.flush()
+    return 0
+
+
 def main(argv=None) -> int:
     """Run ``python -m search`` with ``argv`` (default: ``sys.argv[1:]``):
-    ``query``, ``related`` or ``run`` (a TREC run file), printing to stdout.
+    ``query``, ``related``, ``run`` (a TREC run file) or ``export`` (every
+    matching article as CSV or JSON Lines, to stdout or ``--output``).
     Returns the exit status: 0; 1 for an unknown article (``related``) or
     an index that cannot be searched (damaged, unreachable: a 5xx error of
     the service); 2 for bad input (a date, a setting, a missing index or
@@ -100,8 +131,20 @@ def _main(argv) -> int:
     run.add_argument("--size", type=_positive, default=10)
     run.add_argument("--field", choices=["title", "all"], default="all")
     run.add_argument("--tag", default="newssearch")
+    ex = sub.add_parser("export", help="every matching article as CSV or JSON Lines (a walk on one snapshot)")
+    ex.add_argument("--index", required=True)
+    ex.add_argument("--query", default="", help="the query (empty: every article the filters keep)")
+    ex.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    ex.add_argument("--output", help="the file to write (default: stdout)")
+    ex.add_argument("--limit", type=int, default=0, help="rows at most (0: all)")
+    ex.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
+    for f in FACET_FIELDS:
+        ex.add_argument(f"--{f}", action="append", default=[])
+    ex.add_argument("--from", dest="date_from", help="YYYY-MM-DD (from that day, Beijing time) or a date-time")
+    ex.add_argument("--to", dest="date_to", help="YYYY-MM-DD (to the end of that day, Beijing time) or a date-time")
+    ex.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     args = ap.parse_args(argv)
-    if args.cmd == "query":
+    if args.cmd in ("query", "export"):
         try:  # the dates first: a typo should not wait for the index to open
             date_from, date_to = parse_range(args.date_from, args.date_to, names=("--from", "--to"))
         except DateError as exc:
@@ -126,6 +169,14 @@ def _main(argv) -> int:
             for h in res.hits:
                 print(f"{h.score:7.3f}  {local_time(h.published):16}  {h.id:20}  {h.title}")
         return 0
+    if args.cmd == "export":
+        if args.limit < 0:
+            raise CommandError("--limit must be 0 (all) or more")
+        req = SearchRequest(q=args.query, sort=args.sort, category=args.category, source=args.source,
+                            author=args.author, tag=args.tag, year=args.year, date_from=date_from,
+                            date_to=date_to, facets=())
+        _wait_ready(engine)
+        return _export(engine, req, args)
     if args.cmd == "related":
         hits = engine.related(args.id, size=args.size)
         if hits is None:

@@ -29,7 +29,7 @@ from .models import FACET_FIELDS, Hit, SearchRequest, SearchResult, FacetValue
 from .moderation import Blocklist
 from .normalize import normalize_query
 from .pinyin import LexiconCache
-from .plan import Plan, PhraseClause
+from .plan import Plan, PhraseClause, understood, understood_tree
 from .querylog import QueryLog
 from .result_cache import ResultCache, request_key
 from .results import brief, hit, partial_needles
@@ -128,22 +128,6 @@ class SearchEngine:
         from .backends import open_backend
 
         return cls(open_backend(backend, index_dir, refresh_interval, opensearch_url), userdict_path, **options)
-
-    @staticmethod
-    def understood(clauses) -> list[str]:
-        """A readable account of how the query was segmented: each clause's
-        ``label()``."""
-        return [c.label() for c in clauses]
-
-    @staticmethod
-    def understood_tree(must, must_not) -> dict:
-        """How the query was understood, as a tree of the clauses searched
-        (each clause ``describe()``s itself: ``op`` and, lead, atleast, near,
-        word, phrase, field, or)."""
-        tree = {"op": "and", "clauses": [c.describe() for c in must]}
-        if must_not:
-            tree["not"] = [c.describe() for c in must_not]
-        return tree
 
     # ---- search -------------------------------------------------------------
     def search(self, req: SearchRequest) -> SearchResult:
@@ -325,8 +309,8 @@ class SearchEngine:
             hits=hits,
             facets={k: [FacetValue(v, c) for v, c in vals] for k, vals in facets.items()},
             took_ms=(time.perf_counter() - t0) * 1000,
-            understood=self.understood(must) + [f"-{u}" for u in self.understood(must_not)],
-            understood_tree=self.understood_tree(must, must_not),
+            understood=understood(must) + [f"-{u}" for u in understood(must_not)],
+            understood_tree=understood_tree(must, must_not),
             notices=[n.to_dict() for n in parsed.notices],
             exact=parsed.exact,
             total_full=total_full,

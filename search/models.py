@@ -138,7 +138,7 @@ class SearchResult:
     suggestion: str | None = None  # did you mean (not applied)
     timeline: dict | None = None  # {"interval", "undated", "buckets": [{"start", "count"}]} when asked
     total_articles: int | None = None  # grouped: matching articles (total counts groups)
-    understood_tree: dict | None = None  # the clauses searched, as a tree (see SearchEngine.understood_tree)
+    understood_tree: dict | None = None  # the clauses searched, as a tree (see plan.understood_tree)
     notices: list[dict] = field(default_factory=list)  # how parts of the query were read (query.Notice)
     exact: bool = False  # operators, fields, phrases or exclusions: never relaxed
     total_full: int = 0  # of total: full matches (the rest are partial matches)

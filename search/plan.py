@@ -361,3 +361,19 @@ class BackendResult:
     # Is ``total`` an estimate (OpenSearch's group count beyond its exact
     # cardinality)?  Every other total is exact.
     total_estimated: bool = False
+
+
+def understood(clauses) -> list[str]:
+    """A readable account of how the query was segmented: each clause's
+    ``label()``."""
+    return [c.label() for c in clauses]
+
+
+def understood_tree(must, must_not) -> dict:
+    """How the query was understood, as a tree of the clauses searched
+    (each clause ``describe()``s itself: ``op`` and, lead, atleast, near,
+    word, phrase, field, or)."""
+    tree = {"op": "and", "clauses": [c.describe() for c in must]}
+    if must_not:
+        tree["not"] = [c.describe() for c in must_not]
+    return tree

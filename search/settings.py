@@ -87,6 +87,9 @@ class Settings:
     max_query_length: int = _var("SEARCH_MAX_QUERY_LENGTH", 200, "longest query accepted (characters)",
                                  low=1, high=MAX_QUERY_LENGTH)
     max_result_window: int = _var("SEARCH_MAX_RESULT_WINDOW", 10000, "deepest result reachable by paging", low=1)
+    cursor_keep_alive: float = _var("SEARCH_CURSOR_KEEP_ALIVE", 600.0,
+                                    "seconds a cursor's snapshot lives after its last use (then 410)", low=1,
+                                    high=86400)
     refresh_interval: float = _var("SEARCH_REFRESH_INTERVAL", 1.0, "seconds between checks for new index commits",
                                    low=0)
     cors_origins: tuple[str, ...] = _var("SEARCH_CORS_ORIGINS", (), "origins allowed to call the GET API, or *")

@@ -22,15 +22,19 @@ def test_csv_export_has_a_bom_and_the_search_results(client, openapi):
     rows = list(csv.DictReader(io.StringIO(resp.data.decode("utf-8-sig"))))
     assert [r["id"] for r in rows] == [h["id"] for h in search["hits"]]
     assert int(resp.headers["X-Total-Count"]) == search["total"]
-    assert list(rows[0]) == ["id", "title", "published", "source", "author", "url", "snippet"]
-    assert all("<mark>" not in r["snippet"] and r["title"] for r in rows)
+    assert list(rows[0]) == ["id", "title", "body", "published", "category", "source", "author", "tags", "url",
+                             "match"]
+    assert all(r["title"] and r["body"] and r["match"] == "full" for r in rows)
 
 
 def test_jsonl_export_and_limits(client, openapi):
     resp = validated(client, openapi, "/api/export?q=%E9%A6%99%E6%B8%AF&format=jsonl&limit=250", headers=STAFF)
     lines = [json.loads(line) for line in resp.data.decode("utf-8").splitlines()]
     assert len(lines) == 250 and len({r["id"] for r in lines}) == 250
-    assert validated(client, openapi, "/api/export?q=x&limit=10001", status=400, headers=STAFF).get_json()["status"] == 400
+    assert validated(client, openapi, "/api/export?q=x&limit=-1", status=400, headers=STAFF).get_json()["status"] == 400
+    everything = validated(client, openapi, "/api/export?q=%E9%A6%99%E6%B8%AF&format=jsonl&limit=0", headers=STAFF)
+    ids = [json.loads(line)["id"] for line in everything.data.decode("utf-8").splitlines()]
+    assert len(ids) == len(set(ids)) == int(everything.headers["X-Total-Count"]) > 250
     assert validated(client, openapi, "/api/export?q=x&format=xls", status=400, headers=STAFF).get_json()["status"] == 400
 
 
@@ -50,7 +54,7 @@ def test_export_is_for_staff_only(client, web_app):
     assert login.status_code == 303 and login.headers["Location"] == "/search?q=" + q
     assert "SameSite=Strict" in login.headers["Set-Cookie"] and "HttpOnly" in login.headers["Set-Cookie"]
     page = staff.get("/search?q=" + q).get_data(as_text=True)
-    assert 'class="export-csv" href="/api/export?q=%E9%A6%99%E6%B8%AF&amp;format=csv' in page
+    assert 'class="export-csv" href="/api/export?q=%E9%A6%99%E6%B8%AF&amp;format=csv&amp;limit=0"' in page
     assert staff.get(f"/api/export?q={q}&limit=5").status_code == 200
     # An open redirect through "next" is refused.
     assert staff.post("/staff/login", data={"token": STAFF_TOKEN, "next": "//evil.example"},
@@ -90,13 +94,14 @@ def test_csv_cells_never_start_a_formula(tmp_path):
     starts = ("=", "+", "-", "@", "\t", "\r", "＝", "－", "＋", "＠")
     dangerous = 0
     for row, plain in zip(rows, raw):  # the same articles in the same order, as stored
+        plain["tags"] = "|".join(plain["tags"])  # one cell in CSV
         for column, value in plain.items():
             if value.startswith(starts):
                 dangerous += 1
                 assert row[column] == "'" + value, (column, value)
             else:
                 assert row[column] == value, (column, value)
-    assert dangerous >= 4 * len(FORMULAS)  # id, title, source, author (and url, snippet) of each
+    assert dangerous >= 5 * len(FORMULAS)  # id, title, body, source, author (and url) of each
     plain = next(r for r in rows if r["id"] == "plain")
     assert plain["title"] == "普通标题 =1+1" and plain["source"] == "新华社"
     assert not any(cell.startswith(starts) for row in rows for cell in row.values())

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from search.significant import DEFAULT_SIZE, MAX_SIZE
 from search.timeline import INTERVALS
 
-from . import auth, export, series
+from . import auth, export, series, walks
 from .errors import json_error as error
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
@@ -41,6 +41,10 @@ def _explain_requested(req):
 
 @bp.get("/api/search")
 def api_search():
+    if "cursor" in request.args:  # a walk through the whole result set (web/walks.py)
+        resp = jsonify(walks.api_page(request.args, _engine(), current_app.config))
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
     req = _explain_requested(search_request(request.args, current_app.config))
     result = _engine().search(req)
     if req.page == 1:
@@ -93,19 +97,13 @@ def api_significant():
 @bp.get("/api/export")
 @auth.required(allow_session=True)
 def api_export():
-    """The result set (all pages, up to ``limit`` rows) as CSV or JSON Lines."""
+    """The result set as CSV or JSON Lines, streamed from a cursor walk on
+    one snapshot: ``limit`` rows (0: every article), each article once."""
     req = search_request(request.args, current_app.config, facets=())
     fmt = choice_param(request.args, "format", "csv", ("csv", "jsonl"))
-    limit = int_param(request.args, "limit", 1000, 1, export.MAX_ROWS)
+    limit = int_param(request.args, "limit", 1000, 0, export.MAX_LIMIT)
     # Every matching article, near-duplicates included: an export is a record.
-    result = _engine().search(dataclasses.replace(req, page=1, size=limit, group=False))
-    body = export.to_csv(result.hits) if fmt == "csv" else export.to_jsonl(result.hits)
-    resp = current_app.response_class(
-        body, mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
-    resp.headers["Content-Disposition"] = f'attachment; filename="search-export.{fmt}"'
-    resp.headers["X-Total-Count"] = str(result.total)
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return export.response(_engine(), req, fmt, limit)
 
 
 @bp.get("/api/suggest")

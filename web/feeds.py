@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
+import re
 import sqlite3
 import uuid
 from datetime import datetime, timezone
@@ -37,12 +39,18 @@ from search.timeutil import NEWSROOM_TZ, local_iso
 
 from . import i18n
 from .errors import page_error
-from .export import plain_snippet
 from .pages import site_name
 from .params import ParamError, search_request
 from .saved import feed_url, results_url, saved_store, unavailable
 
 bp = Blueprint("feeds", __name__)
+_MARK = re.compile(r"</?mark>")
+
+
+def plain_snippet(snippet_html: str) -> str:
+    """The highlighted snippet as text (marks removed, entities decoded)."""
+    return html.unescape(_MARK.sub("", snippet_html or ""))
+
 bp.register_error_handler(sqlite3.Error, unavailable)
 
 FEED_SIZE = 20  # entries per feed (the issue: 20)

@@ -224,6 +224,7 @@ def _err(desc):
 AUTH_ERRORS = {"401": _err("No token"), "403": _err("Wrong token, or writes disabled")}
 
 
+
 # A date range bound, read by search.timeutil.parse_bound: a whole day in
 # Beijing time, or an ISO 8601 date-time.
 DATE_BOUND = {"type": "string", "pattern": BOUND_PATTERN}
@@ -287,6 +288,35 @@ EXPLAIN_PARAM = _q(
     "1 (staff: a bearer token or the staff session; 401/403 otherwise): each hit carries explain, its score's "
     "components (BM25F per field, title bonus, proximity, recency, match tier, coverage on Whoosh; Lucene's BM25 "
     "per field on OpenSearch) adding up to the score")
+# The cursor of /api/search (web/walks.py, search/cursor.py).
+CURSOR_PARAM = _q("cursor", {"type": "string", "minLength": 1},
+                  "Walk the whole result set on a fixed snapshot of the index: * starts (with the search "
+                  "parameters), then send each answer's next_cursor (alone, or with the same parameters; size may "
+                  "change; not with page). Ungrouped, in the search's order, every article once. Without staff "
+                  "authentication a walk ends at SEARCH_MAX_RESULT_WINDOW articles; a cursor unused for "
+                  "SEARCH_CURSOR_KEEP_ALIVE seconds answers 410")
+CURSOR_PAGE = {
+    "type": "object",
+    "required": ["query", "total", "total_full", "total_partial", "walked", "size", "took_ms", "hits",
+                 "next_cursor", "window_ended"],
+    "properties": {
+        "query": {"type": "string"},
+        "total": {"type": "integer", "minimum": 0,
+                  "description": "articles in the snapshot's result set (the ungrouped search's total_articles)"},
+        "total_full": {"type": "integer", "minimum": 0}, "total_partial": {"type": "integer", "minimum": 0},
+        "walked": {"type": "integer", "minimum": 0, "description": "articles returned so far, this page included"},
+        "size": {"type": "integer", "minimum": 1}, "took_ms": {"type": "number"},
+        "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+        "next_cursor": {"type": "string", "nullable": True,
+                        "description": "the cursor of the next page; null at the end of the walk"},
+        "window_ended": {"type": "boolean",
+                         "description": "the walk ended at SEARCH_MAX_RESULT_WINDOW (no staff authentication)"},
+        "notice": {"type": "string", "description": "why the walk ended early (with window_ended)"}},
+    "example": {"query": "香港", "total": 1204, "total_full": 1204, "total_partial": 0, "walked": 100, "size": 100,
+                "took_ms": 8.1, "hits": [], "next_cursor": "eyJzbmFwc2hvdCI6IjEyLWFiIn0.c2lnbmF0dXJl",
+                "window_ended": False},
+}
+
 
 FACETS_PARAM = _q(
     "facets", {"type": "string", "default": ",".join(DEFAULT_FACETS)},
@@ -486,13 +516,22 @@ def spec(config: dict) -> dict:
         "paths": {
             "/api/search": {"get": {
                 "summary": "Search articles", "operationId": "search",
-                "parameters": search_params + [FACETS_PARAM, EXPLAIN_PARAM],
+                "parameters": search_params + [FACETS_PARAM, EXPLAIN_PARAM, CURSOR_PARAM],
                 "security": [{}, *BEARER, {"staffSession": []}],
                 "responses": {
-                    "200": {"description": "Results", **_json({"$ref": "#/components/schemas/SearchResult"})},
-                    "400": _err("Invalid parameter"), "503": _err("Index unavailable"),
+                    "200": {"description": "Results: a page (SearchResult), or with cursor the next part of a "
+                                           "walk through the whole result set (CursorPage)",
+                            **_json({"anyOf": [{"$ref": "#/components/schemas/SearchResult"},
+                                               {"$ref": "#/components/schemas/CursorPage"}]})},
+                    "400": _err("Invalid parameter; a cursor that was changed, cut short, made by another "
+                                "service, or sent with other search parameters than it was started with"),
                     "401": _err("explain=1 without credentials"),
-                    "403": _err("explain=1 with a wrong token, or staff tools disabled")}}},
+                    "403": _err("explain=1 with a wrong token, or staff tools disabled; a bearer token that is "
+                                "not valid (sent with a cursor)"),
+                    "410": _err("The cursor expired: unused for longer than SEARCH_CURSOR_KEEP_ALIVE seconds "
+                                "(or its index was rebuilt); start again with cursor=*"),
+                    "503": _err("Index unavailable, or (cursor=*) too many walks hold a snapshot; retry after "
+                                "Retry-After")}}},
             "/api/articles/{id}": {
                 "get": {
                     "summary": "One article", "operationId": "article",
@@ -697,10 +736,13 @@ def spec(config: dict) -> dict:
                 "operationId": "export", "security": STAFF_AUTH,
                 "parameters": [p for p in search_params if p["name"] not in ("page", "size")] + [
                     _q("format", {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}, "File format"),
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}, "Rows at most")],
+                    _q("limit", {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 1000},
+                       "Rows at most; 0: the whole result set (streamed from one snapshot of the index)")],
                 "responses": {
-                    "200": {"description": "Columns id, title, published, source, author, url, snippet; "
-                                           "X-Total-Count gives all matches",
+                    "200": {"description": "Every matching article once (ungrouped, in the search's order), "
+                                           "streamed from one snapshot; columns id, title, body, published "
+                                           "(ISO 8601, Beijing time), category, source, author, tags (| in CSV), "
+                                           "url, match (full or partial); X-Total-Count gives all matches",
                             "content": {"text/csv": {"schema": {"type": "string"}},
                                         "application/x-ndjson": {"schema": {"type": "string"}}}},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
@@ -793,6 +835,7 @@ def spec(config: dict) -> dict:
             "ArticleIn": ARTICLE_IN,
             "Article": ARTICLE,
             "Error": ERROR,
+            "CursorPage": CURSOR_PAGE,
             "SearchResult": {
                 "type": "object",
                 "required": ["query", "total", "page", "size", "took_ms", "hits", "facets", "understood_tree",

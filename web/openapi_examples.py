@@ -78,10 +78,14 @@ EXAMPLES = {
         "query": "疫苗", "sample": 45, "archive": 2000, "significant_terms": [
             {"term": "接种", "score": 24.15, "in_results": 26, "in_archive": 27},
             {"term": "新冠", "score": 5.41, "in_results": 22, "in_archive": 81}]},
-    ("export", "200", "text/csv"): "\ufeffid,title,published,source,author,url,snippet\r\n"
-                                   "demo-114,香港立法会选举投票率创新高,2024-03-01T10:00:00+08:00,新闻社,王建国,"
-                                   "https://news.example/2024/03/01/114,香港立法会选举今日举行\r\n",
-    ("export", "200", "application/x-ndjson"): '{"id": "demo-114", "title": "香港立法会选举投票率创新高"}\n',
+    ("export", "200", "text/csv"): "\ufeffid,title,body,published,category,source,author,tags,url,match\r\n"
+                                   "demo-114,香港立法会选举投票率创新高,香港立法会选举今日举行。,2024-03-01T10:00:00+08:00,"
+                                   "港闻,新闻社,王建国,选举|香港,https://news.example/2024/03/01/114,full\r\n",
+    ("export", "200", "application/x-ndjson"): '{"id": "demo-114", "title": "香港立法会选举投票率创新高", '
+                                               '"body": "香港立法会选举今日举行。", "published": '
+                                               '"2024-03-01T10:00:00+08:00", "category": "港闻", "source": "新闻社", '
+                                               '"author": "王建国", "tags": ["选举"], "url": '
+                                               '"https://news.example/2024/03/01/114", "match": "full"}\n',
     ("suggest", "200", "application/json"): {"query": "xg", "suggestions": ["香港", "香港特别行政区"]},
     ("queries", "200", "application/json"): {"from": 1733000000.0, "to": 1733604800.0, "zero_results_only": False,
                                              "queries": [{"q": "香港", "count": 12, "results": 31, "blocked": False,

@@ -1,7 +1,8 @@
-"""The secret key that signs staff session cookies.
+"""The secret key that signs staff session cookies (and the API's cursor
+tokens, ``web/walks.py``).
 
 ``SEARCH_SECRET_KEY`` (at least 32 characters) when configured; otherwise
-a random key generated once (at the first staff login) and kept in a file (``SEARCH_SECRET_KEY_FILE``,
+a random key generated once (at the first staff login or API cursor) and kept in a file (``SEARCH_SECRET_KEY_FILE``,
 default ``secret_key`` beside the article store, else beside the query
 log, else beside the Whoosh index directory, else in ``data/``), created atomically with permissions 0600 so that
 every gunicorn worker (and every restart) reads the same key.  It is not

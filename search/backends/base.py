@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..plan import BackendResult, Plan
+from ..plan import BackendHit, BackendResult, Plan
 from ..errors import SearchServiceError
 
 
@@ -17,6 +17,31 @@ class IndexCorrupt(SearchServiceError, status=503, retry_after=30):
     """The index on disk is damaged (a truncated or missing segment file):
     searches cannot be answered until it is rebuilt.  The message names
     what is damaged and the command that repairs it."""
+
+
+class SnapshotGone(SearchServiceError, status=410):
+    """The snapshot a cursor walks is gone: unused for longer than its
+    keep-alive (``SEARCH_CURSOR_KEEP_ALIVE``), released, or its index was
+    rebuilt.  The message says to start the walk again."""
+
+
+class TooManySnapshots(SearchServiceError, status=503, retry_after=60):
+    """Too many walks hold a snapshot at once (each keeps index files or a
+    cluster context alive): a new one must wait until some end or expire."""
+
+
+@dataclass
+class WalkPage:
+    """One page of ``IndexBackend.walk``: ``hits`` (``BackendHit``s with
+    stored fields and, for a partial match, ``missing``), ``total``: the
+    articles of the snapshot's result set (ungrouped), ``total_full``: how
+    many of them match every clause, and ``after``: the JSON-ready position
+    after the last hit, for the next call (None: the walk is done)."""
+
+    hits: list[BackendHit]
+    total: int
+    total_full: int
+    after: object | None
 
 
 @dataclass(frozen=True)
@@ -105,6 +130,28 @@ class IndexBackend(Protocol):
 
     def stats(self) -> IndexStats:
         """Counts and location of the index being served (``IndexStats``)."""
+
+    # ---- cursors: walking a whole result set on a fixed snapshot ----------
+    def open_snapshot(self, keep_alive: float) -> str:
+        """Pin the searchable content as it is now, for ``keep_alive``
+        seconds after its last use (Whoosh: a lease on the served commit,
+        seen by every process; OpenSearch: a point in time).  Returns the
+        snapshot's id (text, opaque; the cursor token carries it).  Raises
+        ``TooManySnapshots`` (503) when too many are open."""
+
+    def walk(self, snapshot: str, plan: Plan, after: object | None, size: int) -> WalkPage:
+        """The next ``size`` articles of ``plan``'s result set on
+        ``snapshot``, from ``after`` (None: the start; else a ``WalkPage.after``
+        of the same snapshot and plan): ungrouped, in the order of the
+        search's pages (full matches before partial ones, ranking, ties by
+        article), each article once; ``plan.offset``/``limit``, facets and
+        grouping are ignored, and ``plan.now`` must stay the same along a
+        walk.  Each call renews the snapshot.  Raises ``SnapshotGone`` (410)
+        for an expired or unknown snapshot, and what ``execute`` raises."""
+
+    def close_snapshot(self, snapshot: str) -> None:
+        """Release the snapshot now (the end of an export); unknown or
+        expired snapshots are no error."""
 
     def close(self) -> None:
         """Release files and connections; the backend is unusable after."""

@@ -7,11 +7,8 @@ aggregations (``aggregations.py``).
 
 When few articles match every word, articles matching some of the words
 follow them, as in the Whoosh backend (without its partial credit for the
-parts of a long word, and without its last-resort bigram fallback).
-
-Only a query of plain words is relaxed to partial matches, as in the
-Whoosh backend: its hard clauses always hold, a partial match needs a word
-of two or more characters, and each hit says which words it lacks (named
+parts of a long word and its last-resort bigram fallback); only a query
+of plain words is relaxed, and each hit says which words it lacks (named
 queries).
 
 Facet values are filtered, matched (``author:`` ...) and counted by their
@@ -26,6 +23,10 @@ article's representative (``dup_rep``, see groups.py) and collapsed on.
 
 Scores are OpenSearch's BM25, not the Whoosh backend's BM25F: the same
 articles match, in a different order.
+
+Size: the seam's one class (plans to queries, execution, the index's
+words and versions); clause builders, aggregations, near-duplicate groups,
+explanations and percolation are in their own modules.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
 from ..base import IndexStats
-from . import clauses, explain
+from . import clauses, explain, pit
 from .aggregations import Aggregations, plausible_filter
 from .clauses import ClauseBuilder
 from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
 
 log = logging.getLogger(__name__)
 
-FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
+FULL_MATCH_BONUS = pit.FULL_MATCH_BONUS  # partial matches: every full match ranks above them
 # Grouped totals count distinct representatives: exact up to this many
 # groups, a close estimate (OpenSearch's HyperLogLog++) beyond.
 GROUP_COUNT_PRECISION = 40000
@@ -144,7 +145,9 @@ class OpenSearchBackend:
     def _execute(self, plan: Plan, relaxed: bool) -> BackendResult:
         body = {"query": self.query(plan, relaxed), "from": plan.offset, "size": plan.limit,
                 "track_total_hits": True}
-        if plan.sort == "newest":
+        if not plan.group:  # ties by article id, as a cursor walks them (``walk``)
+            body["sort"] = pit.sort(plan)
+        elif plan.sort == "newest":
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
         elif plan.sort == "oldest":
             body["sort"] = [{"published": {"order": "asc", "missing": "_last"}}, "_score"]
@@ -208,6 +211,9 @@ class OpenSearchBackend:
             result.histogram_interval = interval
             result.undated = total - dated  # no date, or an implausible one an older index holds
         return result
+
+    # Cursors: a point in time + search_after (pit.py).
+    open_snapshot, walk, close_snapshot = pit.open_snapshot, pit.walk, pit.close_snapshot
 
     def has_value_keys(self) -> bool:
         """Does every index behind the alias carry the folded facet keys

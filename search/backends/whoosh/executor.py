@@ -17,7 +17,9 @@ and facet counts are computed over exactly the documents returned.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,6 +32,24 @@ from .clauses import ClauseEvaluator
 from .collectors import Deadline
 from .matchers import Matcher, contains, mask as mask_of
 from .reader import IndexView
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """All matches of a plan in page order (``Executor.ranked``): global doc
+    numbers, match tier (2 = full), final score, and (partial matches only)
+    the full-match doc ids of each must clause, for what a hit lacks."""
+
+    docs: np.ndarray
+    matched: np.ndarray
+    scores: np.ndarray
+    full_parts: list | None
+
+    def missing(self, i: int) -> list[int]:
+        """Indexes into the plan's must clauses the ``i``-th match lacks."""
+        if self.full_parts is None or self.matched[i] == 2:
+            return []
+        return [k for k, ids in enumerate(self.full_parts) if not contains(ids, int(self.docs[i]))]
 
 
 class Executor:
@@ -71,10 +91,9 @@ class Executor:
                 mask[g] = False
         return mask
 
-    def run(self, plan: Plan) -> BackendResult:
-        """The plan's result page, totals, facets, timeline and grouping.
-        Raises ``QueryTimeout`` past ``plan.deadline``, ``UnsupportedQuery``
-        for an operator this index cannot answer."""
+    def _matches(self, plan: Plan):
+        """(docs sorted, match tier of each (2 = full), scores, relaxed?,
+        the full-match doc ids of each must clause or None)."""
         v = self.view
         self.deadline.at = plan.deadline
         if plan.explain and plan.now is None:
@@ -95,6 +114,25 @@ class Executor:
                 if len(bad):
                     keep = ~mask_of(bad, v.n_all)[docs]
                     docs, matched, scores = docs[keep], matched[keep], scores[keep]
+        return docs, matched, scores, relaxed, full_parts
+
+    def ranked(self, plan: Plan) -> "Ranked":
+        """Every match of ``plan`` in the order of its pages, ungrouped
+        (``collectors.top_k`` over all of them: tier, score with recency at
+        ``plan.now``, ties by doc number; or by date), without reading a
+        stored field: what a cursor walks (``WhooshBackend.walk``)."""
+        docs, matched, scores, relaxed, full_parts = self._matches(plan)
+        ordered = dataclasses.replace(plan, offset=0, limit=len(docs), group=False)
+        order = collectors.top_k(self.view, ordered, docs, matched, scores)
+        self.deadline.check()
+        return Ranked(docs[order], matched[order], scores[order], full_parts if relaxed else None)
+
+    def run(self, plan: Plan) -> BackendResult:
+        """The plan's result page, totals, facets, timeline and grouping.
+        Raises ``QueryTimeout`` past ``plan.deadline``, ``UnsupportedQuery``
+        for an operator this index cannot answer."""
+        v = self.view
+        docs, matched, scores, relaxed, full_parts = self._matches(plan)
         total = len(docs)
         raw = scores.copy() if plan.explain else None  # top_k writes the final scores in place
         facets = collectors.facets(v, docs, plan.facets, plan.facet_size)

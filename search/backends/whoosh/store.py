@@ -15,11 +15,11 @@ import time
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import TOC, clean_files
+from whoosh.index import TOC
 
 from ...analysis import ANALYSIS_VERSION
 from ..base import TargetIncompatible
-from . import groups, integrity, segment_io
+from . import groups, integrity, leases, segment_io
 from .schema import analysis_version, build_schema
 from ...errors import SearchServiceError
 
@@ -225,8 +225,9 @@ class WriteSession:
     def commit(self, clean: bool = False, regroup: bool = False, groups_arrays: dict | None = None) -> None:
         """Publish the current segment list as a new generation.
 
-        ``clean`` also deletes files no longer referenced; only safe when no
-        worker is writing a segment that is not committed yet.  ``regroup``
+        ``clean`` also deletes files no longer referenced (by this
+        generation or by one a cursor holds a live lease on: ``leases``);
+        only safe when no worker is writing a segment that is not committed yet.  ``regroup``
         recomputes the near-duplicate groups (seconds on 10^5 articles, so
         once at the end of a build, not at every batch) and publishes them
         with a new generation, so that every reader reloads;
@@ -243,7 +244,7 @@ class WriteSession:
             TOC(self.schema, self.segments, self.generation).write(self.storage, INDEXNAME)
             self._dirty = False
         if clean:
-            clean_files(self.storage, INDEXNAME, self.generation, self.segments)
+            leases.clean(self.storage, self.path, INDEXNAME, self.generation, self.segments)
             groups.remove_other_generations(self.path, keep=self.generation)
 
     def snapshot(self) -> list:

@@ -1,0 +1,169 @@
+"""Leases on Whoosh commits: what keeps a cursor's snapshot on disk.
+
+A cursor (``search/cursor.py``) walks one commit (a generation: its table
+of contents and the segment files it lists).  The single writer's clean
+commits delete the files no newer commit needs, so a cursor takes a lease:
+a file in the index directory, ``cursor-<generation>-<lease id>.lease``,
+holding the seconds it lives after its last use (``keep_alive``).  Its
+modification time is the last use: ``renew`` touches it.  The writer's
+cleaning (``clean``, which ``store.WriteSession.commit`` calls instead of
+Whoosh's ``clean_files``) keeps every file of a generation with a live
+lease (its table of contents, its segments and their sidecars; not its
+near-duplicate groups: a cursor walks every article, ungrouped) and removes expired lease files; the next clean
+commit after a lease expired removes what only it kept.
+
+Every gunicorn worker sees the same files, so a cursor's next page can be
+served by any worker: it finds the lease by its id and opens that
+generation read-only.  Creating a lease and cleaning take the same file
+lock (``cursor-leases.lock``), so a generation cannot be cleaned between
+the moment a cursor picks it and the moment its lease exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import time
+
+from whoosh.index import TOC
+
+LOCK_NAME = "cursor-leases.lock"
+MAX_LIVE = 256  # live leases at once (each may keep a commit's files on disk)
+_LEASE = re.compile(r"^cursor-(\d+)-([0-9a-f]{16})\.lease$")
+
+
+class LeaseGone(LookupError):
+    """The lease is missing or expired (its generation may be cleaned)."""
+
+
+class TooManyLeases(RuntimeError):
+    """``MAX_LIVE`` leases are live already."""
+
+
+@contextlib.contextmanager
+def _locked(path: str):
+    fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _name(generation: int, lease_id: str) -> str:
+    return f"cursor-{generation}-{lease_id}.lease"
+
+
+def _keep_alive(path: str) -> float:
+    with open(path, encoding="utf-8") as f:
+        return float(json.load(f)["keep_alive"])
+
+
+def create(path: str, generation: int, keep_alive: float, indexname: str = "MAIN") -> str:
+    """A new lease on ``generation`` of the index directory ``path``,
+    living ``keep_alive`` seconds after its last use; returns its id (16
+    hex digits).  Raises ``LeaseGone`` when that generation's table of
+    contents is no longer there (a newer commit cleaned it: take the
+    newest), ``TooManyLeases`` when ``MAX_LIVE`` leases are live."""
+    lease_id = secrets.token_hex(8)
+    with _locked(path):
+        if live_count(path) >= MAX_LIVE:
+            raise TooManyLeases(f"{MAX_LIVE} cursors hold a snapshot of this index")
+        if not os.path.exists(os.path.join(path, TOC._filename(indexname, generation))):
+            raise LeaseGone(f"generation {generation} is no longer on disk")
+        tmp = os.path.join(path, f".{_name(generation, lease_id)}.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"generation": generation, "keep_alive": keep_alive, "created": time.time()}, f)
+        os.replace(tmp, os.path.join(path, _name(generation, lease_id)))
+    return lease_id
+
+
+def renew(path: str, generation: int, lease_id: str, now: float | None = None) -> None:
+    """Mark a use of the lease (its expiry moves to now + keep_alive).
+    Raises ``LeaseGone`` when the lease file is missing or had expired
+    already (its generation's files may be gone)."""
+    file = os.path.join(path, _name(generation, lease_id))
+    now = time.time() if now is None else now
+    try:
+        if os.path.getmtime(file) + _keep_alive(file) < now:
+            raise LeaseGone("the lease expired")
+        os.utime(file, (now, now))
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise LeaseGone("no such lease") from exc
+
+
+def release(path: str, generation: int, lease_id: str) -> None:
+    """End the lease now (a finished export); missing is fine."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(path, _name(generation, lease_id)))
+
+
+def live_count(path: str, now: float | None = None) -> int:
+    """How many live leases the index directory ``path`` holds."""
+    now = time.time() if now is None else now
+    count = 0
+    for name in os.listdir(path):
+        if _LEASE.match(name):
+            file = os.path.join(path, name)
+            try:
+                count += os.path.getmtime(file) + _keep_alive(file) >= now
+            except (FileNotFoundError, ValueError, KeyError):
+                pass
+    return count
+
+
+def live_generations(path: str, now: float | None = None, remove_expired: bool = False) -> set[int]:
+    """Generations of ``path`` with a live lease; with ``remove_expired``,
+    expired lease files are deleted (the caller holds the lock)."""
+    now = time.time() if now is None else now
+    live = set()
+    for name in os.listdir(path):
+        m = _LEASE.match(name)
+        if not m:
+            continue
+        file = os.path.join(path, name)
+        try:
+            alive = os.path.getmtime(file) + _keep_alive(file) >= now
+        except (FileNotFoundError, ValueError, KeyError):
+            alive = False
+        if alive:
+            live.add(int(m.group(1)))
+        elif remove_expired:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(file)
+    return live
+
+
+def clean(storage, path: str, indexname: str, generation: int, segments) -> set[int]:
+    """Delete the tables of contents and segment files (sidecars included:
+    they start with the segment id) that neither ``generation`` (its
+    ``segments``) nor a generation with a live lease needs, and expired
+    lease files.  Returns the leased generations kept.  Whoosh's own
+    ``clean_files`` with the leased generations' files added to what stays."""
+    with _locked(path):
+        leased = live_generations(path, remove_expired=True) - {generation}
+        keep_gens = {generation}
+        keep_segments = {s.segment_id() for s in segments}
+        for gen in sorted(leased):
+            try:
+                toc = TOC.read(storage, indexname, gen)
+            except Exception:  # noqa: BLE001 - its table of contents is gone: nothing of it to keep
+                continue
+            keep_gens.add(gen)
+            keep_segments.update(s.segment_id() for s in toc.segments)
+        tocpattern = TOC._pattern(indexname)
+        segpattern = TOC._segment_pattern(indexname)
+        for filename in list(storage):
+            if filename.startswith("."):
+                continue
+            tocm = tocpattern.match(filename)
+            segm = segpattern.match(filename)
+            if (tocm and int(tocm.group(1)) not in keep_gens) or (segm and segm.group(1) not in keep_segments):
+                with contextlib.suppress(OSError):
+                    storage.delete_file(filename)
+    return keep_gens - {generation}
