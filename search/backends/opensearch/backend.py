@@ -201,6 +201,13 @@ class OpenSearchBackend:
             result.undated = total - dated  # no date, or an implausible one an older index holds
         return result
 
+    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
+        """For each plan, the ids among ``ids`` it fully matches: one
+        multi-search filtered to them (``percolate.match_batch``)."""
+        from .percolate import match_batch
+
+        return match_batch(self, plans, ids)
+
     def has_value_keys(self) -> bool:
         """Does every index behind the alias carry the folded facet keys
         (``*_key``)?  Older indexes are read with their values as written

@@ -194,6 +194,13 @@ class WhooshBackend:
         """``Executor.run`` on the current view (errors: ``IndexBackend.execute``)."""
         return Executor(self.view).run(plan)
 
+    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
+        """For each plan, the ids among ``ids`` it fully matches, on a view
+        of the batch's segments only (``percolate.match_batch``)."""
+        from .percolate import match_batch
+
+        return match_batch(self.view, plans, ids)
+
     def get(self, doc_id: str) -> dict | None:
         """The stored fields of the live article ``doc_id``, or None."""
         view = self.view

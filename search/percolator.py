@@ -1,0 +1,259 @@
+"""Percolation: every saved search run against the articles of one
+committed batch, its new matches recorded as alerts (Elasticsearch's
+percolator, Manticore's percolate tables, turned around: the batch is
+small, the searches are many).
+
+    Percolator(engine, store, to_request).percolate(puts, deletes, seq)
+
+* **Full matches only**: each saved search's parameters become a
+  ``SearchRequest`` through ``to_request`` (the service's one reading of
+  parameters: ``web.params.search_request``, wired in by the writer
+  process), compiled by the engine (``SearchEngine.compiled``: the same
+  parsing, pinyin, synonyms and compilation as a search) and run with
+  relaxation off, so a two-word search never alerts on an article with
+  one of the words; no did-you-mean correction either.
+* **Restricted to the batch** behind the backend seam
+  (``IndexBackend.percolate``: a view of the batch's segment on Whoosh, an
+  ``ids`` filter in a multi-search on OpenSearch): the cost grows with the
+  batch and the number of saved searches, not with the archive.  Plans are
+  compiled once per saved search and reused while the query, the synonyms,
+  the user dictionary, the pinyin lexicon and the pending words stay the
+  same; relative periods (``range=week``) are read again at every batch
+  (``to_request(params, now)``), so they are evaluated at matching time.
+* **One alert per near-duplicate group**: a new match is compared with the
+  search's live alerts published within ``dedupe.WINDOW_SECONDS`` by the
+  rules of ``search.dedupe.group`` (MinHash similarity to the alerted
+  article, stricter after ``SAME_DAY_SECONDS``, installments apart),
+  computed here from the stored text: the index regroups in the
+  background after writes, later than the batch is matched.  A copy is
+  recorded (``copy``, the alert's ``group_key``), never alerted.
+* **Updates**: an article that matched before its update and still
+  matches: nothing; that did not match (or whose match had ended) and
+  now does: a new alert (or copy); that matched and no longer does:
+  ``ended``.  Deleted articles are withdrawn from every feed
+  (``SavedSearchStore.withdraw``) at the batch that deletes them.
+
+Re-running a batch (a crash between recording and saving the progress)
+changes nothing: what was recorded is known and not recorded again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+import numpy as np
+
+from . import dedupe
+from .documents import article_from_stored
+from .errors import SearchServiceError
+from .models import SearchRequest
+from .normalize import normalize
+from .result_cache import request_key
+from .saved_searches import NewMatch, PercolationState, SavedSearch, SavedSearchStore
+from .timeutil import NEWSROOM_TZ, local_iso
+
+log = logging.getLogger("search.percolator")
+
+MATCHING = ("alert", "copy")  # alert states of an article that (still) matches
+
+
+@dataclass
+class Report:
+    """What one ``Percolator.percolate`` did: ``searches`` run, ``alerts``,
+    ``copies`` and ``ended`` recorded (rows, over all searches),
+    ``withdrawn`` alert rows, ``errors`` (search id -> message: saved
+    parameters that no longer read, e.g. a year out of range), ``seconds``."""
+    searches: int = 0
+    alerts: int = 0
+    copies: int = 0
+    ended: int = 0
+    withdrawn: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Article:
+    """A matched article as alerts and near-duplicate judgement need it."""
+    id: str
+    title: str | None
+    published: str | None
+    url: str | None
+    stamp: int | None  # epoch seconds, None when undated
+    installment: int
+    signature: np.ndarray
+
+
+class Percolator:
+    """Matches batches against every saved search of ``store`` (a
+    ``SavedSearchStore``) on ``engine``'s index (a ``SearchEngine``).
+    ``to_request(params, now)``: a saved search's parameters (dict of lists
+    of strings) and the matching time (aware datetime) -> ``SearchRequest``;
+    raises a ``SearchServiceError`` (e.g. ``web.params.ParamError``) for
+    parameters that do not read.  Not thread-safe: one thread percolates."""
+
+    def __init__(self, engine, store: SavedSearchStore,
+                 to_request: Callable[[dict, datetime], SearchRequest]):
+        self.engine = engine
+        self.store = store
+        self.state = PercolationState(store)
+        self.to_request = to_request
+        self._plans: dict[tuple, object] = {}  # compiled plans, see _plan
+        self.compiled = 0  # plans compiled so far (reuse shows as few)
+
+    def _plan(self, req: SearchRequest):
+        """``req`` compiled (cached without its dates: the periods move,
+        the query does not), as a full-match plan; None: finds nothing."""
+        eng = self.engine
+        key = (request_key(dataclasses.replace(req, date_from=None, date_to=None)), eng.synonyms.version,
+               eng.analyzer.segmenter.version, eng.pending_words(), eng.pinyin.builds)
+        if key not in self._plans:
+            self._plans[key] = eng.compiled(req)
+            self.compiled += 1
+        plan = self._plans[key]
+        self._used.add(key)
+        if plan is None:
+            return None
+        return dataclasses.replace(plan, date_from=req.date_from, date_to=req.date_to, relax_below=0, group=False,
+                                   facets=(), histogram=None, offset=0, deadline=None)
+
+    def plans(self, searches: list[SavedSearch], now: datetime, report: Report) -> list[tuple[SavedSearch, object]]:
+        """(saved search, full-match plan or None) for each search whose
+        parameters read; the others go into ``report.errors``."""
+        out = []
+        self._used: set = set()
+        for s in searches:
+            try:
+                req = self.to_request(s.params, now)
+            except SearchServiceError as exc:
+                report.errors[s.id] = str(exc)
+                continue
+            out.append((s, self._plan(dataclasses.replace(req, facets=(), correct=False, group=False))))
+        # Plans of searches deleted or changed since are dropped.
+        self._plans = {k: v for k, v in self._plans.items() if k in self._used}
+        return out
+
+    def percolate(self, puts: list[str], deletes: list[str], seq: int | None, now: float | None = None) -> Report:
+        """Match the batch's written articles ``puts`` (ids, committed to
+        the index) against every saved search and record the outcome;
+        withdraw the alerts of ``deletes``.  ``seq``: the batch's last
+        change (``commit_seq`` of the rows, ``commit`` of webhook payloads).
+        ``now``: epoch seconds of matching (relative periods count back from
+        it).  Returns a ``Report``; raises the backend's errors (the caller
+        retries the batch)."""
+        t0 = time.perf_counter()
+        now = time.time() if now is None else now
+        report = Report()
+        puts = list(dict.fromkeys(puts))
+        if deletes:
+            report.withdrawn = self.store.withdraw(deletes, now=now)
+        searches = self.store.all()
+        if not puts or not searches:
+            report.seconds = time.perf_counter() - t0
+            return report
+        backend = self.engine.backend
+        backend.refresh(force=True)  # the batch's commit
+        limit = len(puts)
+        compiled = self.plans(searches, datetime.fromtimestamp(now, NEWSROOM_TZ), report)
+        runnable = [(s, dataclasses.replace(p, limit=limit)) for s, p in compiled if p is not None]
+        found = backend.percolate([p for _, p in runnable], puts) if runnable else []
+        matches = {s.id: set() for s, _ in compiled}
+        for (s, _), ids in zip(runnable, found):
+            matches[s.id] = set(ids)
+        articles: dict[str, _Article] = {}
+        signatures = []
+        for s, _ in compiled:
+            report.searches += 1
+            alerts, copies, ended = self._judge(s, puts, matches[s.id], articles, backend)
+            if not (alerts or copies or ended):
+                continue
+            payload = None
+            if alerts and s.webhook_url:
+                payload = {"saved_search": {"id": s.id, "name": s.name}, "commit": seq,
+                           "articles": [{"id": m.article_id, "title": m.title, "published": m.published,
+                                         "url": m.url} for m in alerts]}
+            self.store.record(s.id, alerts, copies, ended, seq, now=now, payload=payload)
+            report.alerts, report.copies, report.ended = (report.alerts + len(alerts), report.copies + len(copies),
+                                                          report.ended + len(ended))
+            signatures += [m.article_id for m in alerts + copies]
+        self.state.keep_signatures(
+            (a.id, a.stamp, a.installment, a.signature.tobytes())
+            for a in (articles[i] for i in dict.fromkeys(signatures)))
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _judge(self, search: SavedSearch, puts: list[str], matched: set[str], articles: dict, backend):
+        """(alerts, copies, ended article ids) of ``search`` for the batch."""
+        known = self.store.known(search.id, puts)
+        ended, new = [], []
+        for doc_id in puts:
+            row = known.get(doc_id)
+            was = row is not None and row.state in MATCHING and row.withdrawn_at is None
+            if doc_id in matched and not was:
+                article = articles.get(doc_id) or self._article(doc_id, backend)
+                if article is not None:
+                    articles[doc_id] = article
+                    new.append(article)
+            elif was and doc_id not in matched:
+                ended.append(doc_id)
+        alerts, copies = [], []
+        if not new:
+            return alerts, copies, ended
+        # Earliest first: the first of a group in the batch is its alert.
+        new.sort(key=lambda a: (a.stamp is None, a.stamp or 0, a.id))
+        dated = [a.stamp for a in new if a.stamp is not None]
+        earlier = []
+        if dated:
+            rows = self.state.alert_signatures(search.id, min(dated) - dedupe.WINDOW_SECONDS,
+                                               max(dated) + dedupe.WINDOW_SECONDS)
+            earlier = [(r.group_key, r.published, r.installment, np.frombuffer(r.signature, np.uint32))
+                       for r in rows]
+        for a in new:
+            group = _copy_of(a, earlier)
+            m = NewMatch(a.id, group or a.id, a.title, a.published, a.url)
+            if group is None:
+                alerts.append(m)
+                earlier.append((a.id, a.stamp, a.installment, a.signature))
+            else:
+                copies.append(m)
+        return alerts, copies, ended
+
+    @staticmethod
+    def _article(doc_id: str, backend) -> _Article | None:
+        """The stored article with its near-duplicate signature (as
+        ``search.documents.prepare`` computes it), or None when gone."""
+        stored = backend.get(doc_id)
+        if stored is None:
+            return None
+        art = article_from_stored(stored)
+        title_norm = normalize(art.title or "").text
+        body_norm = normalize(art.body or "").text
+        return _Article(doc_id, art.title, local_iso(art.published_text) or None, art.url,
+                        int(art.published.timestamp()) if art.published else None,
+                        dedupe.installment_key(title_norm), dedupe.signature(title_norm + "\n" + body_norm))
+
+
+def _copy_of(article: _Article, earlier: list) -> str | None:
+    """The group key of the alert ``article`` is a near-duplicate of (the
+    most similar), by ``search.dedupe.group``'s rules; None when none."""
+    if article.stamp is None or not dedupe.has_signature(article.signature[None, :])[0] or not earlier:
+        return None
+    best, best_sim = None, -1.0
+    for key, stamp, installment, sig in earlier:
+        if stamp is None or not dedupe.has_signature(sig[None, :])[0]:
+            continue
+        gap = abs(article.stamp - stamp)
+        if gap > dedupe.WINDOW_SECONDS:
+            continue
+        if installment and article.installment and installment != article.installment:
+            continue
+        sim = float(dedupe.similarity(article.signature, sig))
+        needed = dedupe.THRESHOLD if gap <= dedupe.SAME_DAY_SECONDS else dedupe.THRESHOLD_LATER
+        if sim >= needed and sim > best_sim:
+            best, best_sim = key, sim
+    return best
