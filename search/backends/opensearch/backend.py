@@ -109,7 +109,9 @@ class OpenSearchBackend:
                     for i in soft if plan.must[i].lone_character()]
             if len(lone) >= 2:
                 anchored.append({"bool": {"should": lone, "minimum_should_match": 2}})
-            anchored = anchored or [{"match_none": {}}]
+            # A full match stays whatever its words (h型血: three one-character
+            # words, none anchored), as on Whoosh.
+            anchored = anchored + [{"bool": {"must": must}}]
             named = [{"bool": {"must": [must[i]], "_name": f"m{i}"}} for i in soft]
             return {"bool": {"must": hard, "should": named + [full_first],
                              "filter": filters + [{"bool": {"should": anchored, "minimum_should_match": 1}}],
