@@ -547,3 +547,34 @@ class PercolationState:
             " JOIN signatures s ON s.article_id = a.article_id WHERE a.search_id = ? AND a.state = 'alert'"
             " AND a.withdrawn_at IS NULL AND s.published BETWEEN ? AND ?", (search_id, since, until)).fetchall()
         return [AlertSignature(*r) for r in rows]
+
+    def rows_of_articles(self, article_ids) -> dict[str, dict[str, Alert]]:
+        """Every alert row of these articles, of any saved search: search
+        id -> article id -> Alert (one query per 500 ids, not one per search)."""
+        ids = list(article_ids)
+        out: dict[str, dict[str, Alert]] = {}
+        conn = self.store._conn()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE article_id IN"
+                                f" ({','.join('?' * len(chunk))})", chunk).fetchall()
+            for r in rows:
+                out.setdefault(r["search_id"], {})[r["article_id"]] = Alert(**dict(r))
+        return out
+
+    def signatures_between(self, search_ids, since: int, until: int) -> dict[str, list[AlertSignature]]:
+        """``alert_signatures`` of several saved searches at once: search id ->
+        its live alerts' signatures, published within [since, until]."""
+        ids = list(search_ids)
+        out: dict[str, list[AlertSignature]] = {}
+        conn = self.store._conn()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = conn.execute(
+                "SELECT a.search_id, a.article_id, a.group_key, s.published, s.installment, s.signature FROM alerts a"
+                " JOIN signatures s ON s.article_id = a.article_id WHERE a.state = 'alert' AND a.withdrawn_at IS NULL"
+                f" AND s.published BETWEEN ? AND ? AND a.search_id IN ({','.join('?' * len(chunk))})",
+                (since, until, *chunk)).fetchall()
+            for r in rows:
+                out.setdefault(r[0], []).append(AlertSignature(*r[1:]))
+        return out
