@@ -161,20 +161,7 @@ class Percolator:
         if not puts or not searches:
             report.seconds = time.perf_counter() - t0
             return report
-        backend = self.engine.backend
-        backend.refresh(force=True)  # the batch's commit
-        stored = {doc_id: backend.get(doc_id) for doc_id in puts}
-        chars = {doc_id: text_chars(doc.get("title") or "", doc.get("body") or "")
-                 for doc_id, doc in stored.items() if doc is not None}
-        compiled = self.plans(searches, datetime.fromtimestamp(now, NEWSROOM_TZ), report)
-        # Only plans some article of the batch holds every character of are run.
-        runnable = [(s, dataclasses.replace(p, limit=len(puts))) for s, p in compiled
-                    if p is not None and _possible(plan_chars(p), chars)]
-        report.skipped = len(compiled) - len(runnable)
-        found = backend.percolate([p for _, p in runnable], puts) if runnable else []
-        matches = {s.id: set() for s, _ in compiled}
-        for (s, _), ids in zip(runnable, found):
-            matches[s.id] = set(ids)
+        compiled, matches, stored = self.match(searches, puts, now, report)
         known = self.state.rows_of_articles(puts)
         articles: dict[str, _Article] = {}
         decided = []
@@ -211,6 +198,26 @@ class Percolator:
             for a in (articles[i] for i in dict.fromkeys(signatures)))
         report.seconds = time.perf_counter() - t0
         return report
+
+    def match(self, searches: list[SavedSearch], puts: list[str], now: float, report: Report):
+        """The matching alone: (the searches whose parameters read, each with
+        its plan or None; search id -> the ids of ``puts`` it fully matches;
+        id -> stored article or None when not live).  Only plans some
+        article of the batch holds every character of are run."""
+        backend = self.engine.backend
+        backend.refresh(force=True)  # the batch's commit
+        stored = {doc_id: backend.get(doc_id) for doc_id in puts}
+        chars = {doc_id: text_chars(doc.get("title") or "", doc.get("body") or "")
+                 for doc_id, doc in stored.items() if doc is not None}
+        compiled = self.plans(searches, datetime.fromtimestamp(now, NEWSROOM_TZ), report)
+        runnable = [(s, dataclasses.replace(p, limit=len(puts))) for s, p in compiled
+                    if p is not None and _possible(plan_chars(p), chars)]
+        report.skipped = len(compiled) - len(runnable)
+        found = backend.percolate([p for _, p in runnable], puts) if runnable else []
+        matches = {s.id: set() for s, _ in compiled}
+        for (s, _), ids in zip(runnable, found):
+            matches[s.id] = set(ids)
+        return compiled, matches, stored
 
     def _earlier(self, search_ids: list[str], new) -> dict[str, list]:
         """Search id -> (group key, published, installment, signature) of its

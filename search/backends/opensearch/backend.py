@@ -109,8 +109,7 @@ class OpenSearchBackend:
                     for i in soft if plan.must[i].lone_character()]
             if len(lone) >= 2:
                 anchored.append({"bool": {"should": lone, "minimum_should_match": 2}})
-            # A full match stays whatever its words (h型血: three one-character
-            # words, none anchored), as on Whoosh.
+            # A full match stays, whatever its words (h型血: none anchored), as on Whoosh.
             anchored = anchored + [{"bool": {"must": must}}]
             named = [{"bool": {"must": [must[i]], "_name": f"m{i}"}} for i in soft]
             return {"bool": {"must": hard, "should": named + [full_first],
@@ -204,8 +203,7 @@ class OpenSearchBackend:
         return result
 
     def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
-        """For each plan, the ids among ``ids`` it fully matches: one
-        multi-search filtered to them (``percolate.match_batch``)."""
+        """``IndexBackend.percolate``: one msearch filtered to ``ids`` (``percolate.py``)."""
         from .percolate import match_batch
 
         return match_batch(self, plans, ids)
