@@ -28,10 +28,12 @@ def _chars(text: str) -> frozenset:
 def required_chars(clause) -> frozenset:
     """Characters (letters, digits, ideographs) every article matching
     ``clause`` contains, in normalised form; empty when unknown."""
-    if isinstance(clause, WordClause):
-        return _chars(clause.word)
-    if isinstance(clause, PhraseClause):
-        return _chars(clause.text)
+    if isinstance(clause, (WordClause, PhraseClause)):
+        # The grams are what the index matched, normalised (a phrase's text
+        # is as typed: 發展 searches 发展).
+        if clause.grams:
+            return frozenset(ch for gram, _ in clause.grams for ch in gram if ch.isalnum())
+        return _chars(fold_case(normalize_query(clause.word if isinstance(clause, WordClause) else clause.text)))
     if isinstance(clause, LeadClause):
         return required_chars(clause.inner)
     if isinstance(clause, MentionsClause):

@@ -146,6 +146,8 @@ def test_percolation_equals_each_saved_search_run_over_the_batch(world):
     searches = [world.saved.create("token:test", f"mix-{i}", p) for i, p in enumerate(querymix_params())]
     searches.append(world.save("香港", category=["港聞"]))
     searches.append(world.save("疫情", range=["year"]))
+    # Traditional script, a phrase as typed (the prefilter reads the normalised grams).
+    searches += [world.save('"發展"'), world.save("國務院 總理"), world.save("香港", sort=["newest"])]
     batch = world.take(BATCH)
     seq = world.commit(batch)
     ids = [r["id"] for r in batch]
