@@ -111,14 +111,13 @@ class Percolator:
         self._plans: dict[tuple, object] = {}  # compiled plans, see _plan
         self.compiled = 0  # plans compiled so far (reuse shows as few)
 
-    def _plan(self, req: SearchRequest):
+    def _plan(self, req: SearchRequest, state: tuple):
         """``req`` compiled (cached without its dates: the periods move,
-        the query does not), as a full-match plan; None: finds nothing."""
-        eng = self.engine
-        key = (request_key(dataclasses.replace(req, date_from=None, date_to=None)), eng.synonyms.version,
-               eng.analyzer.segmenter.version, eng.pending_words(), eng.pinyin.builds)
+        the query does not; ``state``: the engine's versions the compiled
+        plan depends on), as a full-match plan; None: finds nothing."""
+        key = (request_key(dataclasses.replace(req, date_from=None, date_to=None)), state)
         if key not in self._plans:
-            self._plans[key] = eng.compiled(req)
+            self._plans[key] = self.engine.compiled(req)
             self.compiled += 1
         plan = self._plans[key]
         self._used.add(key)
@@ -130,6 +129,9 @@ class Percolator:
     def plans(self, searches: list[SavedSearch], now: datetime, report: Report) -> list[tuple[SavedSearch, object]]:
         """(saved search, full-match plan or None) for each search whose
         parameters read; the others go into ``report.errors``."""
+        eng = self.engine
+        # What a compiled plan depends on besides the request, read once per batch.
+        state = (eng.synonyms.version, eng.analyzer.segmenter.version, eng.pending_words(), eng.pinyin.builds)
         out = []
         self._used: set = set()
         for s in searches:
@@ -138,7 +140,7 @@ class Percolator:
             except SearchServiceError as exc:
                 report.errors[s.id] = str(exc)
                 continue
-            out.append((s, self._plan(dataclasses.replace(req, facets=(), correct=False, group=False))))
+            out.append((s, self._plan(dataclasses.replace(req, facets=(), correct=False, group=False), state)))
         # Plans of searches deleted or changed since are dropped.
         self._plans = {k: v for k, v in self._plans.items() if k in self._used}
         return out
@@ -181,9 +183,10 @@ class Percolator:
             if new or ended:
                 decided.append((s, new, ended))
         earlier = self._earlier([s.id for s, new, _ in decided if new], articles.values())
+        similar = _BatchSimilarity(list(articles.values()))
         signatures = []
         for s, new, ended in decided:
-            alerts, copies = _alerts_and_copies(new, earlier.get(s.id, []))
+            alerts, copies = _alerts_and_copies(new, earlier.get(s.id, []), similar)
             payload = None
             if alerts and s.webhook_url:
                 payload = {"saved_search": {"id": s.id, "name": s.name}, "commit": seq,
@@ -247,26 +250,67 @@ def _article(stored: dict) -> _Article:
                     dedupe.installment_key(title_norm), dedupe.signature(title_norm + "\n" + body_norm))
 
 
-def _alerts_and_copies(new: list, earlier: list) -> tuple[list[NewMatch], list[NewMatch]]:
+def _alerts_and_copies(new: list, earlier: list, similar: "_BatchSimilarity") -> tuple[list[NewMatch], list[NewMatch]]:
     """New matches of one search as (alerts, copies): earliest first, a
     match that is a near-duplicate of a live alert (``earlier``, or one of
-    this batch) is a copy of that alert's group."""
+    this batch: ``similar``) is a copy of that alert's group."""
     alerts, copies = [], []
-    groups = _Groups(earlier)
-    for a in sorted(new, key=lambda a: (a.stamp is None, a.stamp or 0, a.id)):
-        group = groups.copy_of(a)
+    groups = _Groups(earlier) if earlier else None
+    alerted: dict[str, str] = {}  # this batch's alerts: id -> group key
+    for a in sorted(new, key=_earliest):
+        group = groups.copy_of(a) if groups is not None else None
+        if group is None and alerted:
+            group = similar.copy_of(a.id, alerted)
         m = NewMatch(a.id, group or a.id, a.title, a.published, a.url)
         if group is None:
             alerts.append(m)
-            groups.add(a.id, a.stamp, a.installment, a.signature)
+            alerted[a.id] = a.id
         else:
             copies.append(m)
     return alerts, copies
 
 
+def _earliest(a: _Article):
+    return (a.stamp is None, a.stamp or 0, a.id)
+
+
+def _near(gap, sims, inst_a, inst_b):
+    """``search.dedupe.group``'s rule for (arrays of) pairs: within the
+    window, similar enough for their distance in time, installments apart."""
+    needed = np.where(gap <= dedupe.SAME_DAY_SECONDS, dedupe.THRESHOLD, dedupe.THRESHOLD_LATER)
+    ok = (gap <= dedupe.WINDOW_SECONDS) & (sims >= needed)
+    return ok & ((inst_a == 0) | (inst_b == 0) | (inst_a == inst_b))
+
+
+class _BatchSimilarity:
+    """Which matched articles of one batch are near-duplicates of each
+    other (computed once per batch, for every saved search)."""
+
+    def __init__(self, articles: list):
+        usable = [a for a in articles if a.stamp is not None and dedupe.has_signature(a.signature[None, :])[0]]
+        self.similar: dict[str, dict[str, float]] = {a.id: {} for a in articles}
+        if len(usable) < 2:
+            return
+        sigs = np.stack([a.signature for a in usable])
+        stamps = np.array([a.stamp for a in usable], np.int64)
+        inst = np.array([a.installment for a in usable], np.int64)
+        sims = (sigs[:, None, :] == sigs[None, :, :]).mean(axis=-1)
+        ok = _near(np.abs(stamps[:, None] - stamps[None, :]), sims, inst[:, None], inst[None, :])
+        np.fill_diagonal(ok, False)
+        for i, j in zip(*np.nonzero(ok)):
+            self.similar[usable[i].id][usable[j].id] = float(sims[i, j])
+
+    def copy_of(self, doc_id: str, alerted: dict[str, str]) -> str | None:
+        """The group key of the most similar of ``alerted`` (id -> group
+        key) that ``doc_id`` is a near-duplicate of, or None."""
+        near = self.similar.get(doc_id)
+        found = [(sim, other) for other, sim in near.items() if other in alerted] if near else []
+        return alerted[max(found)[1]] if found else None
+
+
 class _Groups:
-    """Live alerts as arrays, for ``search.dedupe.group``'s rules applied
-    to one new article at a time (vectorised over the alerts)."""
+    """A search's live alerts of earlier batches as arrays, for the
+    near-duplicate rule applied to one new article at a time."""
 
     def __init__(self, earlier: list):
         usable = [e for e in earlier if e[1] is not None and dedupe.has_signature(e[3][None, :])[0]]
@@ -275,26 +319,13 @@ class _Groups:
         self.installments = np.array([e[2] for e in usable], np.int64)
         self.sigs = np.stack([e[3] for e in usable]) if usable else np.empty((0, dedupe.NUM_PERM), np.uint32)
 
-    def add(self, key: str, stamp: int | None, installment: int, sig: np.ndarray) -> None:
-        """One more alert (ignored when undated or without a signature)."""
-        if stamp is None or not dedupe.has_signature(sig[None, :])[0]:
-            return
-        self.keys.append(key)
-        self.stamps = np.append(self.stamps, stamp)
-        self.installments = np.append(self.installments, installment)
-        self.sigs = np.vstack([self.sigs, sig[None, :]])
-
     def copy_of(self, article: _Article) -> str | None:
         """The group key of the most similar alert ``article`` is a
         near-duplicate of, or None."""
         if not self.keys or article.stamp is None or not dedupe.has_signature(article.signature[None, :])[0]:
             return None
-        gap = np.abs(self.stamps - article.stamp)
-        needed = np.where(gap <= dedupe.SAME_DAY_SECONDS, dedupe.THRESHOLD, dedupe.THRESHOLD_LATER)
         sims = dedupe.similarity(self.sigs, article.signature)
-        ok = (gap <= dedupe.WINDOW_SECONDS) & (sims >= needed)
-        if article.installment:
-            ok &= (self.installments == 0) | (self.installments == article.installment)
+        ok = _near(np.abs(self.stamps - article.stamp), sims, self.installments, article.installment)
         if not ok.any():
             return None
         return self.keys[int(np.argmax(np.where(ok, sims, -1.0)))]
