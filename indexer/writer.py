@@ -286,7 +286,7 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
         return 1
     finally:
         for thread in background:
-            thread.stop(timeout=10)
+            thread.stop(timeout=2)  # an unfinished batch is percolated again at the next start
     return 0
 
 
