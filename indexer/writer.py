@@ -220,6 +220,21 @@ class IndexWriter(ChangeLoop):
             raise
 
 
+def _start_webhook_deliveries(index: str, backend: str, stop: threading.Event) -> None:
+    """Saved searches' webhook posts, in a thread beside the writer's loop
+    (``indexer.deliveries``: it never blocks or crashes the writer)."""
+    from dataclasses import replace
+
+    from search.settings import current
+
+    from . import deliveries
+
+    try:
+        deliveries.start(replace(current(), index=index, backend=backend), stop)
+    except Exception:  # noqa: BLE001 - the writer runs on without webhooks
+        log.exception("webhook deliveries not started")
+
+
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
           opensearch_url: str | None = None, error_file: str | None = None, batch: int = 1000, merge_at: int = 10,
           merge_max_docs: int = 5000, saved_searches: str | None = None) -> int:
@@ -256,9 +271,9 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
         if alerting is not None:
             background.append(alerting)
             writer.after_commit.append(alerting.notify)
-        # Further background threads of the writer process (the webhook
-        # deliveries of search.webhooks) start here, appended to `background`
-        # (each with a stop(timeout) method).
+        # The writer process's second background thread: saved searches'
+        # webhook posts (indexer.deliveries), stopped by `stop`.
+        _start_webhook_deliveries(index, backend, stop)
         writer.run(stop=stop, parent=os.getppid())
     except StoreBound as exc:  # configuration, not damage: said, exit 2
         log.error("%s", exc)

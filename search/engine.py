@@ -234,6 +234,7 @@ class SearchEngine:
             facet_size=req.facet_size,
             now=time.time(),
             group=req.group,
+            explain=req.explain,
             deadline=time.monotonic() + self.query_timeout if self.query_timeout and timed else None,
         )
         if parsed.exact:
@@ -297,6 +298,7 @@ class SearchEngine:
                 found.similar_count = h.similar_count
                 found.similar = [brief(stored) for _, stored in h.similar]
                 found.match = {"full": not h.missing, "missing": [must[i].label() for i in h.missing]}
+                found.explain = h.explain
             result_total, facets, relaxed = res.total, res.facets, res.relaxed
             total_full = res.total if res.total_full is None else res.total_full
             total_articles = res.total_articles

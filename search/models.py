@@ -58,6 +58,7 @@ class SearchRequest:
     correct: bool = True  # may a query with no full match be corrected (did you mean)?
     timeline: bool = False  # also count the matches per day/month/year (the results page's chart)
     group: bool = False  # near-duplicates as one result ("N 篇相似报道"); total then counts groups
+    explain: bool = False  # each hit says how its score is made (``Hit.explain``; staff only on the web)
 
 
 @dataclass
@@ -89,10 +90,13 @@ class Hit:
     similar_count: int = 0
     # {"full": every clause matched?, "missing": the query words a partial match lacks}
     match: dict = field(default_factory=lambda: {"full": True, "missing": []})
+    # With ``SearchRequest.explain``: the score's components (``search.explain``), else None.
+    explain: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as the JSON API answers it (a dict of JSON values; ``score`` rounded to 4
-        decimals; ``similar`` only for a group)."""
+        decimals, ``explain.total`` not; ``similar`` only for a group, ``explain`` only when
+        asked for)."""
         out = {
             "id": self.id,
             "title": self.title,
@@ -110,6 +114,8 @@ class Hit:
         if self.similar_count:
             out["similar_count"] = self.similar_count
             out["similar"] = self.similar
+        if self.explain is not None:
+            out["explain"] = self.explain
         return out
 
 

@@ -307,6 +307,8 @@ class Plan:
     group: bool = False
     similar_limit: int = 20  # near-duplicates listed per hit
     deadline: float | None = None  # time.monotonic() past which the backend gives up (QueryTimeout)
+    # Explain each hit's score (``BackendHit.explain``; ``search.explain``).
+    explain: bool = False
 
 
 class UnsupportedQuery(ValueError, SearchServiceError, status=400):
@@ -334,6 +336,8 @@ class BackendHit:
     # Indexes into plan.must of the clauses this hit lacks (a partial
     # match); empty for a full match.
     missing: list = field(default_factory=list)
+    # With ``Plan.explain``: how the score is made (``search.explain``).
+    explain: dict | None = None
 
 
 @dataclass

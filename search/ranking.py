@@ -19,6 +19,9 @@ the same as a very old article).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 
 K1 = 1.2
@@ -63,12 +66,40 @@ def idf(df: int, n_docs: int) -> float:
     return float(np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)))
 
 
+# The additive parts of one term's BM25F (``bm25f``): the title's and the
+# body's share of the saturated sum, and the title bonus.
+BM25F_PARTS = ("title", "body", "title_bonus")
+_ONLY_PART: contextvars.ContextVar[str | None] = contextvars.ContextVar("bm25f_only_part", default=None)
+
+
+@contextlib.contextmanager
+def only_part(name: str):
+    """Within the block, ``bm25f`` returns only its part ``name`` (one of
+    ``BM25F_PARTS``), in the current thread.  Every score built from BM25F
+    is a sum of BM25F values times factors that do not depend on them
+    (phrase length, partial credit, coverage, proximity weight), so a
+    search run inside the block yields that part's exact share of each
+    document's score (the explanation of a ranking).  ValueError for
+    another name."""
+    if name not in BM25F_PARTS:
+        raise ValueError(f"no BM25F part {name!r}: one of {', '.join(BM25F_PARTS)}")
+    token = _ONLY_PART.set(name)
+    try:
+        yield
+    finally:
+        _ONLY_PART.reset(token)
+
+
 def bm25f(term_idf: float, tf_by_field: dict[str, np.ndarray], len_by_field: dict[str, np.ndarray],
           avglen: dict[str, float]) -> np.ndarray:
     """BM25F of one term (module docstring): ``tf_by_field`` and
     ``len_by_field`` map "title"/"body" to float arrays aligned over the
     same documents, ``avglen`` to the field's mean length (terms).  Returns
-    a float64 array of scores, one per document."""
+    a float64 array of scores, one per document; inside ``only_part(name)``
+    only that part: ``idf * part_f / (k1 + tf~)`` for a field f, or the
+    title bonus (the three parts sum to the score)."""
+    if _ONLY_PART.get() is not None:
+        return _bm25f_part(_ONLY_PART.get(), term_idf, tf_by_field, len_by_field, avglen)
     total = None
     title = None
     for f, tf in tf_by_field.items():
@@ -82,6 +113,24 @@ def bm25f(term_idf: float, tf_by_field: dict[str, np.ndarray], len_by_field: dic
     if title is not None and TITLE_BONUS:
         score = score + TITLE_BONUS * term_idf * title / (K1 + title)
     return score
+
+
+def _bm25f_part(name: str, term_idf: float, tf_by_field, len_by_field, avglen) -> np.ndarray:
+    """One part of ``bm25f`` (see there), by the same formula."""
+    parts = {}
+    for f, tf in tf_by_field.items():
+        b = FIELD_B[f]
+        norm = 1.0 - b + b * (len_by_field[f] / max(avglen[f], 1e-9))
+        parts[f] = FIELD_WEIGHTS[f] * tf / norm
+    total = sum(parts.values())
+    if name == "title_bonus":
+        title = parts.get("title")
+        if title is None or not TITLE_BONUS:
+            return np.zeros_like(total)
+        return TITLE_BONUS * term_idf * title / (K1 + title)
+    if name not in parts:
+        return np.zeros_like(total)
+    return term_idf * parts[name] / (K1 + total)
 
 
 def recency_factor(published: np.ndarray, now: float) -> np.ndarray:

@@ -67,6 +67,18 @@ class Settings:
     query_log: str | None = _var("SEARCH_QUERY_LOG", None, "readers' query log, or off (unset: beside the index)")
     saved_searches: str | None = _var("SEARCH_SAVED_SEARCHES", None,
                                       "saved searches, their alerts and webhook deliveries (unset: beside the index)")
+    webhook_allow_hosts: tuple[str, ...] = _var(
+        "SEARCH_WEBHOOK_ALLOW_HOSTS", (),
+        "hosts (name or address, optionally :port) webhooks may reach although private or over http")
+    webhook_timeout: float = _var("SEARCH_WEBHOOK_TIMEOUT", 5.0, "seconds a webhook post may wait per network step",
+                                  low=0.01, high=60)
+    webhook_max_attempts: int = _var("SEARCH_WEBHOOK_MAX_ATTEMPTS", 8, "attempts of a webhook post before it fails",
+                                     low=1, high=50)
+    webhook_backoff: float = _var("SEARCH_WEBHOOK_BACKOFF", 30.0,
+                                  "seconds before a failed webhook post's first retry (later ones wait longer)",
+                                  low=0.001, high=86400)
+    webhook_poll: float = _var("SEARCH_WEBHOOK_POLL", 1.0, "seconds between the writer's looks for due webhook posts",
+                               low=0.01, high=3600)
     query_log_days: float = _var("SEARCH_QUERY_LOG_DAYS", 90.0, "days the query log keeps", low=1)
     hot_min_clients: int = _var("SEARCH_HOT_MIN_CLIENTS", 3, "distinct readers a day a query needs to count as hot",
                                 low=1)

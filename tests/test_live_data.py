@@ -50,6 +50,11 @@ def live(request, tmp_path_factory, sample_records):
 
             client = OpenSearch(URL, timeout=60)
             client.indices.delete(index=list(client.indices.get_alias(name=index)), ignore=[404])
+            from indexer.paths import store_marker
+
+            # the cluster's index is gone: so is the marker naming its store (data/ of the project)
+            if os.path.exists(store_marker(index, "opensearch")):
+                os.remove(store_marker(index, "opensearch"))
 
 
 def put(srv, doc_id, record):

@@ -25,15 +25,28 @@ def _engine():
     return current_app.extensions["search_engine"].get()
 
 
+def _explain_requested(req):
+    """``explain=1`` (staff only: a bearer token or the staff session; 401
+    or 403 naming the parameter otherwise): ``req`` asking for each hit's
+    score explained (``search.explain``); ``explain=0`` or none: ``req``."""
+    if choice_param(request.args, "explain", "0", ("0", "1")) == "0":
+        return req
+    try:
+        auth.authorize(allow_session=True)
+    except auth.AuthError as exc:
+        raise auth.AuthError(exc.status, f"'explain' is for staff: {exc.message}") from None
+    return dataclasses.replace(req, explain=True)
+
+
 @bp.get("/api/search")
 def api_search():
-    req = search_request(request.args, current_app.config)
+    req = _explain_requested(search_request(request.args, current_app.config))
     result = _engine().search(req)
     if req.page == 1:
         current_app.extensions["search_engine"].record_search(req, result.total, request.remote_addr,
                                                                 request.args.get("range") or None)
     resp = jsonify(result.to_dict())
-    resp.headers["Cache-Control"] = CACHE_SEARCH
+    resp.headers["Cache-Control"] = "private, no-store" if req.explain else CACHE_SEARCH
     return resp
 
 

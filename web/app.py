@@ -39,6 +39,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .metrics import bp as metrics_bp
     from .pages import bp as pages_bp
     from .writes import bp as writes_bp
+    from .saved import bp as saved_bp
+    from .saved_pages import bp as saved_pages_bp
+    from .feeds import bp as feeds_bp
+    from . import webhooks
 
     # An id may contain "//" (canonical URLs): never redirect a request for
     # one article to another's URL by merging slashes (a PUT would follow).
@@ -48,6 +52,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(writes_bp)
     app.register_blueprint(metrics_bp)
+    webhooks.install(app)  # saved searches' webhooks: API and staff page
+    app.register_blueprint(saved_bp)  # saved searches: API, staff pages, Atom feeds
+    app.register_blueprint(saved_pages_bp)
+    app.register_blueprint(feeds_bp)
     errors.install(app)
     i18n.install(app)
     _install_hooks(app)

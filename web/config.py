@@ -46,6 +46,12 @@ def check(environ=None) -> dict:
             limits.validate_spec(name, config[name])
     except ValueError as exc:
         raise SettingError(str(exc)) from None
+    from search.ssrf import parse_allow_hosts
+
+    try:
+        parse_allow_hosts(config["SEARCH_WEBHOOK_ALLOW_HOSTS"])
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
     key = config.get("SEARCH_SECRET_KEY")
     if key and len(key) < MIN_LENGTH:
         raise SettingError(f"SEARCH_SECRET_KEY is too short: at least {MIN_LENGTH} characters")

@@ -6,10 +6,11 @@ logic; one document read top to bottom as the API's reference.
 
 from __future__ import annotations
 
+from search.explain import COMPONENTS as EXPLAIN_COMPONENTS, FACTORS as EXPLAIN_FACTORS
 from search.fields import DEFAULT_FACETS, FACET_FIELDS
 from search.timeutil import BOUND_PATTERN, YEAR_PATTERN
 
-from . import openapi_examples
+from . import openapi_examples, openapi_saved
 from .params import ADVANCED, FILTERS
 
 _STR_OR_NULL = {"type": "string", "nullable": True}
@@ -35,6 +36,7 @@ HIT = {
         "similar": {"type": "array", "items": {"$ref": "#/components/schemas/Brief"},
                     "description": "Grouped search: those near-duplicates (at most 20), earliest first"},
         "match": {"$ref": "#/components/schemas/Match"},
+        "explain": {"$ref": "#/components/schemas/Explain"},
     },
 }
 MATCH = {
@@ -112,6 +114,40 @@ NOTICE_CODES = {
     "empty_phrase": "quotes with nothing inside (\"\"): ignored",
     "no_wildcard": "'*' or '?' in a word: not a wildcard; read as a space, like other punctuation",
 }
+EXPLAIN_PART = {
+    "type": "object", "required": ["name", "value", "detail"],
+    "properties": {"name": {"type": "string"}, "value": {"type": "number"},
+                   "detail": {"type": "object", "description": "the formula's inputs (raw: the value before the "
+                                                               "factors; weights, k1, b; per Lucene field)"}}}
+EXPLAIN = {
+    "type": "object", "required": ["backend", "combine", "total", "match_tier", "components", "factors"],
+    "description": "With explain=1 (staff): how the score is made. score (rounded to 4 decimals) = total = the sum "
+                   "of the components' values; each value has the factors listed in its applies_to already "
+                   "multiplied in. Components: " + "; ".join(f"{k}: {v}" for k, v in EXPLAIN_COMPONENTS.items())
+                   + ". Factors: " + "; ".join(f"{k}: {v}" for k, v in EXPLAIN_FACTORS.items()),
+    "properties": {
+        "backend": {"type": "string", "enum": ["whoosh", "opensearch"]},
+        "combine": {"type": "string", "enum": ["sum"]},
+        "total": {"type": "number", "description": "the hit's score, unrounded"},
+        "match_tier": {"type": "string", "enum": ["full", "partial", "fallback"],
+                       "description": "full matches rank before partial ones, partial before bigram fallbacks"},
+        "components": {"type": "array", "items": {**EXPLAIN_PART, "properties": {
+            **EXPLAIN_PART["properties"], "name": {"type": "string", "enum": list(EXPLAIN_COMPONENTS)}}}},
+        "factors": {"type": "array", "items": {
+            "type": "object", "required": ["name", "value", "applies_to", "detail"],
+            "properties": {"name": {"type": "string", "enum": list(EXPLAIN_FACTORS)}, "value": {"type": "number"},
+                           "applies_to": {"type": "array", "items": {"type": "string"}},
+                           "detail": {"type": "object"}}}},
+        "coverage": {"type": "object", "description": "partial matches: how much of the query they cover "
+                                                      "(Whoosh: idf shares and the factor; OpenSearch: clauses)"},
+        "scored_by": {"type": "string", "description": "grouped search: the group's article whose score this is, "
+                                                       "when not the one shown"},
+        "tier_bonus": {"type": "number", "description": "OpenSearch: the partial-match query's ranking bonus of "
+                                                        "a full match, left out of the score"},
+        "lucene_score": {"type": "number", "description": "OpenSearch: the score Lucene explained"},
+    },
+}
+
 NOTICE = {
     "type": "object", "required": ["code", "text", "message"], "additionalProperties": False,
     "description": "How a part of the query that could not be read as typed was read",
@@ -235,6 +271,12 @@ def _q(name, schema, desc, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": desc}
 
 
+EXPLAIN_PARAM = _q(
+    "explain", {"type": "string", "enum": ["0", "1"], "default": "0"},
+    "1 (staff: a bearer token or the staff session; 401/403 otherwise): each hit carries explain, its score's "
+    "components (BM25F per field, title bonus, proximity, recency, match tier, coverage on Whoosh; Lucene's BM25 "
+    "per field on OpenSearch) adding up to the score")
+
 FACETS_PARAM = _q(
     "facets", {"type": "string", "default": ",".join(DEFAULT_FACETS)},
     f"The facets to count, comma-separated names of {', '.join(FACET_FIELDS)} (e.g. author,tag,year). "
@@ -329,6 +371,75 @@ def _complete(paths: dict) -> None:
     openapi_examples.attach(paths)
 
 
+# Saved searches' webhooks (web/webhooks.py; README "Webhooks").
+SEARCH_ID_PARAM = {"name": "search_id", "in": "path", "required": True, "schema": {"type": "string"},
+                   "description": "the saved search's id"}
+DELIVERY = {
+    "type": "object", "required": ["id", "search_id", "status", "attempts", "created"],
+    "properties": {
+        "id": {"type": "integer", "description": "the delivery's id (sent as X-Webhook-Id, the same on each retry)"},
+        "search_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "delivered", "failed"],
+                   "description": "pending: waiting for its first attempt or a retry; failed: gave up after "
+                                  "SEARCH_WEBHOOK_MAX_ATTEMPTS attempts"},
+        "attempts": {"type": "integer", "minimum": 0},
+        "created": {"type": "number", "description": "epoch seconds"},
+        "last_attempt": {"type": "number", "nullable": True, "description": "epoch seconds"},
+        "last_error": {"type": "string", "nullable": True,
+                       "description": "why the last attempt failed (an HTTP status and the start of the answer, "
+                                      "a timeout, a redirect not followed, the URL refused by the policy)"},
+        "next_attempt": {"type": "number", "nullable": True, "description": "epoch seconds, while pending"},
+        "articles": {"type": "integer", "minimum": 0, "description": "articles in the payload"}},
+}
+_WEBHOOK_ERRORS = {"404": _err("No saved search of that id that the caller may see"),
+                   "403": _err("A wrong token, staff tools disabled, or someone else's (shared) saved search: "
+                               "only its owner sees and changes its webhook")}
+WEBHOOK_PATHS = {
+    "/api/saved-searches/{search_id}/webhook": {
+        "get": {
+            "summary": "A saved search's webhook and its latest deliveries, newest first (owner: staff)",
+            "operationId": "getWebhook", "security": STAFF_AUTH, "parameters": [SEARCH_ID_PARAM],
+            "responses": {
+                "200": {"description": "The webhook URL (null: none) and at most 100 deliveries", **_json({
+                    "type": "object", "required": ["id", "name", "webhook_url", "deliveries"],
+                    "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                   "webhook_url": {"type": "string", "nullable": True},
+                                   "deliveries": {"type": "array", "items": DELIVERY}}})},
+                **_WEBHOOK_ERRORS}},
+        "put": {
+            "summary": "Set a saved search's webhook (owner: staff); answers its signing secret, once",
+            "description": "The URL must be https and its host must resolve only to public addresses (no "
+                           "loopback, private, link-local, shared, multicast or reserved address), without "
+                           "credentials; hosts in SEARCH_WEBHOOK_ALLOW_HOSTS are exempt (and may use http). "
+                           "Each new alert batch is then POSTed as JSON, signed: X-Signature-256 = "
+                           "sha256=HMAC-SHA256(secret, X-Webhook-Timestamp + '.' + body), see README Webhooks. "
+                           "Setting a URL again makes a new secret.",
+            "operationId": "putWebhook", "security": STAFF_AUTH, "parameters": [SEARCH_ID_PARAM],
+            "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["url"], "additionalProperties": False,
+                "properties": {"url": {"type": "string", "maxLength": 2000}}})},
+            "responses": {
+                "200": {"description": "Set: the URL and the secret (shown only here)", **_json({
+                    "type": "object", "required": ["id", "webhook_url", "webhook_secret"],
+                    "properties": {"id": {"type": "string"}, "webhook_url": {"type": "string"},
+                                   "webhook_secret": {"type": "string",
+                                                      "description": "64 hex digits: the HMAC key"}}})},
+                "400": _err("The URL is refused (the error says why: not https, a private address, credentials, "
+                            "a name that does not resolve ...), or the body is not {\"url\": ...}"),
+                "415": _err("A Content-Type other than JSON, or a Content-Encoding other than identity"),
+                **_WEBHOOK_ERRORS}},
+        "delete": {
+            "summary": "Clear a saved search's webhook (owner: staff); pending deliveries then fail",
+            "operationId": "deleteWebhook", "security": STAFF_AUTH, "parameters": [SEARCH_ID_PARAM],
+            "responses": {
+                "200": {"description": "Cleared", **_json({
+                    "type": "object", "required": ["id", "webhook_url"],
+                    "properties": {"id": {"type": "string"},
+                                   "webhook_url": {"type": "string", "nullable": True, "enum": [None]}}})},
+                **_WEBHOOK_ERRORS}}},
+}
+
+
 def spec(config: dict) -> dict:
     max_size = config["SEARCH_MAX_PAGE_SIZE"]
     list_param = {"type": "array", "items": {"type": "string"}}
@@ -363,10 +474,14 @@ def spec(config: dict) -> dict:
                  "description": "Search Chinese news articles (Simplified and Traditional)."},
         "paths": {
             "/api/search": {"get": {
-                "summary": "Search articles", "operationId": "search", "parameters": search_params + [FACETS_PARAM],
+                "summary": "Search articles", "operationId": "search",
+                "parameters": search_params + [FACETS_PARAM, EXPLAIN_PARAM],
+                "security": [{}, *BEARER, {"staffSession": []}],
                 "responses": {
                     "200": {"description": "Results", **_json({"$ref": "#/components/schemas/SearchResult"})},
-                    "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
+                    "400": _err("Invalid parameter"), "503": _err("Index unavailable"),
+                    "401": _err("explain=1 without credentials"),
+                    "403": _err("explain=1 with a wrong token, or staff tools disabled")}}},
             "/api/articles/{id}": {
                 "get": {
                     "summary": "One article", "operationId": "article",
@@ -590,6 +705,7 @@ def spec(config: dict) -> dict:
                     "200": {"description": "Removed", **_json({
                         "type": "object", "required": ["removed"], "properties": {"removed": {"type": "string"}}})},
                     "400": _err("Invalid parameter"), "409": _err("The query log is off")}}},
+            **WEBHOOK_PATHS,
             "/healthz": {"get": {
                 "summary": "Health", "operationId": "health",
                 "responses": {
@@ -609,6 +725,7 @@ def spec(config: dict) -> dict:
           "schemas": {
             "Hit": HIT,
             "Match": MATCH,
+            "Explain": EXPLAIN,
             "Notice": NOTICE,
             **CLAUSE_SCHEMAS,
             "Brief": BRIEF,
@@ -697,5 +814,7 @@ def spec(config: dict) -> dict:
             },
         }},
     }
+    document["paths"].update(openapi_saved.paths())  # saved searches (web/saved.py)
+    document["components"]["schemas"].update(openapi_saved.SCHEMAS)
     _complete(document["paths"])
     return document

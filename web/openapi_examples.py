@@ -11,6 +11,17 @@ _HIT = {"id": "demo-114", "title": "香港立法会选举投票率创新高",
         "published": "2024-03-01T10:00:00+08:00", "category": "港闻", "source": "新闻社", "author": "王建国",
         "url": "https://news.example/2024/03/01/114", "score": 12.7, "tags": ["选举"],
         "match": {"full": True, "missing": []}}
+# A hit of explain=1 on Whoosh: the components add up to the score.
+_EXPLAINED = {**_HIT, "score": 6.0567, "explain": {
+    "backend": "whoosh", "combine": "sum", "total": 6.056715, "match_tier": "full",
+    "components": [
+        {"name": "bm25f.title", "value": 3.184212, "detail": {"raw": 3.078029, "weight": 2.5, "b": 0.5, "k1": 1.2}},
+        {"name": "bm25f.body", "value": 1.296555, "detail": {"raw": 1.253319, "weight": 1.0, "b": 0.75, "k1": 1.2}},
+        {"name": "title_bonus", "value": 1.575948, "detail": {"raw": 1.523395, "weight": 0.5, "k1": 1.2}},
+        {"name": "proximity", "value": 0.0, "detail": {"raw": 0.0, "weight": 0.3, "grams": []}}],
+    "factors": [{"name": "recency", "value": 1.034497, "applies_to": ["bm25f.title", "bm25f.body", "title_bonus",
+                                                                      "proximity", "fallback"],
+                 "detail": {"weight": 0.1, "half_life_days": 365.0, "age_days": 559.2}}]}}
 _BRIEF = {"id": "demo-115", "title": "立法会选举结果公布", "published": "2024-03-02T09:00:00+08:00",
           "source": "新闻社", "url": "https://news.example/2024/03/02/115"}
 _WRITTEN = {"id": "a-1", "seq": 42, "status": "indexed", "status_url": "/api/changes/42"}
@@ -22,7 +33,7 @@ _HEALTH = {"ok": True, "status": "ok", "problems": [], "index_open": True, "docu
 EXAMPLES = {
     ("search", "200", "application/json"): {
         "query": "香港", "total": 1, "total_counts": "groups", "total_articles": 1, "total_full": 1,
-        "total_partial": 0, "facet_counts": "articles", "page": 1, "size": 10, "took_ms": 4.2, "hits": [_HIT],
+        "total_partial": 0, "facet_counts": "articles", "page": 1, "size": 10, "took_ms": 4.2, "hits": [_EXPLAINED],
         "facets": {"category": [{"value": "港闻", "count": 1}], "source": [{"value": "新闻社", "count": 1}]},
         "understood": ["香港"], "understood_tree": {"op": "and", "clauses": [
             {"op": "word", "text": "香港", "fields": ["title", "body"]}]},
@@ -71,6 +82,15 @@ EXAMPLES = {
         "problems": [{"code": "index_unavailable", "message": "no index at data/index: build it with "
                                                               "python -m indexer build --index data/index FILES"}],
         "reason": "no index at data/index: build it with python -m indexer build --index data/index FILES"},
+    ("getWebhook", "200", "application/json"): {
+        "id": "kX3v9Qa1", "name": "香港选举", "webhook_url": "https://hooks.example.com/news", "deliveries": [
+            {"id": 12, "search_id": "kX3v9Qa1", "status": "pending", "attempts": 1, "created": 1733000000.0,
+             "last_attempt": 1733000000.4, "last_error": "HTTP 503: Service Unavailable",
+             "next_attempt": 1733000030.4, "articles": 2}]},
+    ("putWebhook", "200", "application/json"): {
+        "id": "kX3v9Qa1", "webhook_url": "https://hooks.example.com/news",
+        "webhook_secret": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+    ("deleteWebhook", "200", "application/json"): {"id": "kX3v9Qa1", "webhook_url": None},
     ("openapi", "200", "application/json"): {"openapi": "3.0.3", "info": {"title": "News search API"}, "paths": {}},
 }
 
@@ -86,3 +106,21 @@ def attach(paths: dict) -> None:
                     example = EXAMPLES.get((op["operationId"], status, media))
                     if example is not None:
                         content.setdefault("example", example)
+
+
+# Saved searches (web/saved.py, web/openapi_saved.py).
+_SAVED = {"id": "Xk3vQ9aLr2bT", "name": "香港选举", "owner": "token:0123456789ab", "shared": False,
+          "params": {"q": ["香港 选举"], "category": ["港闻"], "range": ["week"]},
+          "created": 1733000000.0, "updated": 1733000000.0, "webhook_url": None, "mine": True, "new_count": 2,
+          "results_url": "/search?q=%E9%A6%99%E6%B8%AF+%E9%80%89%E4%B8%BE&category=%E6%B8%AF%E9%97%BB&range=week",
+          "feed_token": "q8Jm2cW0nLx5RZbY4uVt7sKd1eHf9gAa",
+          "feed_url": "/feeds/saved/Xk3vQ9aLr2bT.atom?token=q8Jm2cW0nLx5RZbY4uVt7sKd1eHf9gAa"}
+_ALERT = {"article_id": "demo-114", "title": "香港立法会选举投票率创新高", "published": "2024-03-01T10:00:00+08:00",
+          "url": "https://news.example/2024/03/01/114", "matched_at": 1733000100.0, "article_url": "/articles/demo-114"}
+EXAMPLES.update({
+    ("createSavedSearch", "201", "application/json"): {**_SAVED, "new_count": 0},
+    ("savedSearches", "200", "application/json"): {"saved_searches": [_SAVED]},
+    ("savedSearch", "200", "application/json"): {**_SAVED, "alerts": [_ALERT]},
+    ("changeSavedSearch", "200", "application/json"): {**_SAVED, "name": "立法会选举", "shared": True},
+    ("deleteSavedSearch", "200", "application/json"): {"id": "Xk3vQ9aLr2bT", "deleted": True},
+})

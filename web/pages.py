@@ -25,6 +25,7 @@ from . import auth, i18n, limits, staff_sessions
 from .labels import FIELD_LABELS, RANGE_LABELS, SORT_LABELS, texts
 from .api_params import keep_declared
 from .errors import page_error as render_error
+from .explain_view import explain_view
 from .filter_wording import filters_text, filters_url
 from .inputs import query_url, same_site_path
 from .params import (FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, query_text,
@@ -119,7 +120,9 @@ def home():
 @bp.get("/search")
 def search_page():
     req = search_request(request.args, current_app.config)
-    req = dataclasses.replace(req, timeline=bool(req.q))  # the coverage chart
+    staff = bool(session.get("staff"))
+    # The coverage chart; for staff, why each hit ranks where it does.
+    req = dataclasses.replace(req, timeline=bool(req.q), explain=staff)
     result = _engine().search(req)
     holder = current_app.extensions["search_engine"]
     # Filters that left nothing: what the words find without them (said on the page, kept in the log).
@@ -129,7 +132,8 @@ def search_page():
                              words_total=words_total)
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
              "text_lang": content_lang(h.lang, h.title + h.snippet),
-             "missing_text": "" if h.match["full"] else missing_text(h.match["missing"])}
+             "missing_text": "" if h.match["full"] else missing_text(h.match["missing"]),
+             "explain_view": explain_view(h.explain)}
             for h in result.hits]
     # The words the listed partial matches lack, in query order (named by the partial-match note).
     missing_words = list(dict.fromkeys(w for h in result.hits if h.match and not h.match["full"]
@@ -173,7 +177,7 @@ def search_page():
         "search.html", q=req.q, req=req, result=result, hits=hits, reading=reading, active=active, broader=broader,
         bars=bars, active_keys=active_keys, more_facets=more_facets, value_key=value_key, facets=facets,
         filtered=filtered, words_total=words_total,
-        export_link=export_link, staff=bool(session.get("staff")),
+        export_link=export_link, staff=staff,
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
         date_from=request.args.get("from", ""), date_to=request.args.get("to", ""), api_link=api_link,

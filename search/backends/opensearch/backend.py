@@ -26,6 +26,10 @@ article's representative (``dup_rep``, see groups.py) and collapsed on.
 
 Scores are OpenSearch's BM25, not the Whoosh backend's BM25F: the same
 articles match, in a different order.
+
+Size: the seam's one class (plans to queries, execution, the index's
+words and versions); clause builders, aggregations, near-duplicate groups,
+explanations and percolation are in their own modules.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
 from ..base import IndexStats
-from . import clauses
+from . import clauses, explain, percolate
 from .aggregations import Aggregations, plausible_filter
 from .clauses import ClauseBuilder
 from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
@@ -165,24 +169,32 @@ class OpenSearchBackend:
             aggs["groups"] = {"cardinality": {"field": "dup_rep", "precision_threshold": GROUP_COUNT_PRECISION}}
         if aggs:
             body["aggs"] = aggs
+        if plan.explain:
+            body["explain"] = True  # Lucene's explanation of each hit's score (explain.py)
         res = self.client.search(index=self.index, body=body)
         hits = []
         for h in res["hits"]["hits"]:
             score = float(h.get("_score") or 0.0)
             missing = []
-            if relaxed and score >= FULL_MATCH_BONUS:
+            bonus = relaxed and score >= FULL_MATCH_BONUS
+            if bonus:
                 score -= FULL_MATCH_BONUS  # the bonus only ranks; report the match's own score
             elif relaxed:
                 matched = set(h.get("matched_queries") or [])
                 missing = [i for i, c in enumerate(plan.must) if c.soft() and f"m{i}" not in matched]
+            explained = None
+            if plan.explain:
+                shown = h["inner_hits"]["copies"]["hits"]["hits"][0]["_id"] if grouped else h["_id"]
+                score, explained = explain.explain_search_hit(plan, h, shown, score, missing,
+                                                              FULL_MATCH_BONUS if bonus else None)
             if grouped:
                 copies = h["inner_hits"]["copies"]["hits"]
                 first, *others = copies["hits"]
                 hits.append(BackendHit(first["_id"], score, first["_source"]["stored"],
                                        [(o["_id"], o["_source"]["stored"]) for o in others[:plan.similar_limit]],
-                                       copies["total"]["value"] - 1, missing))
+                                       copies["total"]["value"] - 1, missing, explain=explained))
             else:
-                hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing))
+                hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing, explain=explained))
         facets = {name: self.aggregations.facet_values(name, res["aggregations"][name], body["query"], plan.facet_size)
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
@@ -204,9 +216,7 @@ class OpenSearchBackend:
 
     def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
         """``IndexBackend.percolate``: one msearch filtered to ``ids`` (``percolate.py``)."""
-        from .percolate import match_batch
-
-        return match_batch(self, plans, ids)
+        return percolate.match_batch(self, plans, ids)
 
     def has_value_keys(self) -> bool:
         """Does every index behind the alias carry the folded facet keys

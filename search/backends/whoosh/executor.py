@@ -17,13 +17,15 @@ and facet counts are computed over exactly the documents returned.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ... import ranking
 from ...plan import BackendHit, BackendResult, Plan
 from ...timeutil import year_span
 from ...values import value_key
-from . import collectors, tiers
+from . import collectors, explain, tiers
 from .clauses import ClauseEvaluator
 from .collectors import Deadline
 from .matchers import Matcher, contains, mask as mask_of
@@ -75,6 +77,8 @@ class Executor:
         for an operator this index cannot answer."""
         v = self.view
         self.deadline.at = plan.deadline
+        if plan.explain and plan.now is None:
+            plan.now = time.time()  # the same instant for the ranking and its explanation
         mask = self.filter_mask(plan)
         relaxed = False
         full_parts = None
@@ -92,6 +96,7 @@ class Executor:
                     keep = ~mask_of(bad, v.n_all)[docs]
                     docs, matched, scores = docs[keep], matched[keep], scores[keep]
         total = len(docs)
+        raw = scores.copy() if plan.explain else None  # top_k writes the final scores in place
         facets = collectors.facets(v, docs, plan.facets, plan.facet_size)
         shown, shown_matched, shown_scores = docs, matched, scores
         if plan.group:
@@ -105,6 +110,8 @@ class Executor:
             for h, i in zip(hits, page.tolist()):
                 if shown_matched[i] != 2:
                     h.missing = [k for k, ids in enumerate(full_parts) if not contains(ids, h.key)]
+        if plan.explain:
+            explain.explain_hits(self.evaluator, plan, hits, docs, matched, raw, keys if plan.group else None)
         result = BackendResult(len(shown), hits, facets, relaxed, total_full=int((shown_matched == 2).sum()))
         if plan.group:
             result.total_articles = total

@@ -20,7 +20,7 @@ from .scorer import gram_scores
 _CJK_GRAM = re.compile(r"^[\u3400-\u9fff]{2}$")
 
 
-def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
+def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray, explained: dict | None = None):
     """Combine ``plan.must`` into (docs, tier, score, relaxed, full matches
     per clause): docs sorted int64 ids within ``mask`` (bool, length
     ``n_all``), tier int64 (2, 1 or 0, below), score float64, relaxed bool
@@ -40,7 +40,15 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
     without spaces; never G20 through "20").  The decision is taken
     before filters, so that a filter never changes which documents
     count as matches (facet counts then equal the filtered totals
-    exactly)."""
+    exactly).
+
+    ``explained`` (a dict, for explaining a ranking): filled with float64
+    arrays aligned with the returned docs, such that score = clauses *
+    coverage + proximity + fallback: "clauses" (the clauses' scores
+    summed), "coverage" (1.0, or a partial match's ``(covered idf /
+    query idf) ** COVERAGE_POWER``), "covered" and "query_idf" (its
+    terms), "proximity" (the weighted bigram bonus), "fallback" (a
+    tier-0 match's weighted bigram score)."""
     v = ev.view
     n_live = max(v.n_live, 1)
     parts = [ev.evaluate(c) for c in plan.must]
@@ -101,6 +109,10 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
         sel = full
     docs, scores, full, covered = docs[sel], scores[sel], full[sel], covered[sel]
     tier = np.where(full, 2, 1)
+    if explained is not None:
+        cover = np.where(full, 1.0, (covered / soft_weight) ** ranking.COVERAGE_POWER)
+        explained.update(clauses=scores, coverage=cover, covered=covered, query_idf=np.full(len(docs), soft_weight),
+                         proximity=np.zeros(len(docs)), fallback=np.zeros(len(docs)))
     scores = np.where(full, scores, scores * (covered / soft_weight) ** ranking.COVERAGE_POWER)
     grams = plan.proximity_grams
     # Bigrams only add information across word boundaries (several
@@ -113,7 +125,10 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
             pos = np.minimum(pos, len(g_docs) - 1)
             found = g_docs[pos] == docs
             bonus = np.where(found, g_scores[pos], 0.0)
-            scores = scores + np.where(tier == 2, ranking.PROXIMITY_WEIGHT, ranking.PARTIAL_GRAM_WEIGHT) * bonus
+            weighted = np.where(tier == 2, ranking.PROXIMITY_WEIGHT, ranking.PARTIAL_GRAM_WEIGHT) * bonus
+            scores = scores + weighted
+            if explained is not None:
+                explained["proximity"] = weighted
         if fallback and len(grams) >= 2 and len(g_docs):
             # 40 % of the bigrams, and a Chinese one or two of them: "20"
             # alone is no match for G20.
@@ -132,7 +147,17 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray):
                 scores = np.concatenate([scores, ranking.FALLBACK_WEIGHT * g_scores[extra]])
                 order = np.argsort(docs, kind="stable")
                 docs, tier, scores = docs[order], tier[order], scores[order]
+                if explained is not None:
+                    n_extra = int(extra.sum())
+                    fill = {"coverage": 1.0, "query_idf": soft_weight}
+                    for name, arr in explained.items():
+                        added = (ranking.FALLBACK_WEIGHT * g_scores[extra] if name == "fallback"
+                                 else np.full(n_extra, fill.get(name, 0.0)))
+                        explained[name] = np.concatenate([arr, added])[order]
     keep = mask[docs]
+    if explained is not None:
+        for name in explained:
+            explained[name] = explained[name][keep]
     return docs[keep], tier[keep], scores[keep], relaxed, full_parts
 
 

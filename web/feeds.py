@@ -1,0 +1,173 @@
+"""Atom 1.0 feeds (built with feedgen, never by string concatenation):
+
+* ``/feeds/saved/<id>.atom?token=<feed token>``: the alerts of a saved
+  search (``SavedSearchStore.feed``: new matches, newest first, at most
+  ``FEED_SIZE``), polled by a feed reader without the staff login: the
+  token in the URL is the secret (a wrong or missing token is a 404, as an
+  unknown id).  ``ETag`` from the feed's version (``feed_version``) and the
+  search's last change; ``If-None-Match`` naming it is answered 304.
+  An entry's ``updated`` is when the alert was recorded, ``published``
+  the article's publication time.
+* ``/search.atom?q=…``: any public search (the filters of ``/search``:
+  category, dates, range …), newest first, ``FEED_SIZE`` entries; for
+  readers, no login.  ``sort`` may only be ``newest`` and ``page``/``size``
+  are refused (400): a feed is the newest ``FEED_SIZE`` matches.
+
+Entry ids are ``urn:uuid:`` names derived from the article id (UUID 5),
+the same in every feed and stable across hosts; the entry links to the
+article page; ``summary`` is text (the search's snippet, or for an alert
+the article's first paragraph, at most ``SUMMARY_CHARS`` characters);
+``author`` when the article has one.  Times without a time of day (a date
+alone) are that day's midnight in newsroom time (UTC+8)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sqlite3
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from feedgen.feed import FeedGenerator
+from flask import Blueprint, current_app, request
+from flask_babel import gettext
+
+from search.timeutil import NEWSROOM_TZ, local_iso
+
+from . import i18n
+from .errors import page_error
+from .export import plain_snippet
+from .pages import site_name
+from .params import ParamError, search_request
+from .saved import feed_url, results_url, saved_store, unavailable
+
+bp = Blueprint("feeds", __name__)
+bp.register_error_handler(sqlite3.Error, unavailable)
+
+FEED_SIZE = 20  # entries per feed (the issue: 20)
+SUMMARY_CHARS = 200  # an alert's summary: the article's first paragraph, cut here (chosen)
+ATOM = "application/atom+xml; charset=utf-8"
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "news-search:")
+
+
+def entry_id(article_id: str) -> str:
+    """The Atom id of an article's entry: ``urn:uuid:`` + UUID 5 of its id."""
+    return uuid.uuid5(_NAMESPACE, "article:" + article_id).urn
+
+
+def atom_time(published: str | None) -> datetime | None:
+    """A stored publication time as an aware datetime in newsroom time
+    (a date alone: its midnight, UTC+8), or None when unknown/unreadable."""
+    text = local_iso(published) if published else ""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=NEWSROOM_TZ)
+
+
+def _epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _article_page(article_id: str) -> str:
+    return request.host_url + "articles/" + quote(article_id, safe="")
+
+
+def _feed(feed_id: str, title: str, self_url: str, alternate: str, updated: datetime) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.id(feed_id)
+    fg.title(title)
+    fg.updated(updated)
+    fg.link(href=self_url, rel="self", type="application/atom+xml")
+    fg.link(href=alternate, rel="alternate", type="text/html")
+    fg.author({"name": site_name()})
+    fg.generator("news-search")
+    return fg
+
+
+def _entry(fg: FeedGenerator, article_id: str, title: str, updated: datetime, published: datetime | None,
+           summary: str, author: str | None) -> None:
+    fe = fg.add_entry(order="append")
+    fe.id(entry_id(article_id))
+    fe.title(title or article_id)
+    fe.updated(updated)
+    if published is not None:
+        fe.published(published)
+    fe.link(href=_article_page(article_id), rel="alternate", type="text/html")
+    if summary:
+        fe.summary(summary, type="text")
+    if author:
+        fe.author({"name": author})
+
+
+def _atom(fg: FeedGenerator, cache: str, etag: str | None = None):
+    resp = current_app.response_class(fg.atom_str(pretty=False), mimetype="application/atom+xml")
+    resp.headers["Content-Type"] = ATOM
+    resp.headers["Cache-Control"] = cache
+    if etag:
+        resp.set_etag(etag)
+    resp.vary.add("Accept-Language")  # titles and the site's name follow the interface language
+    return resp
+
+
+def _lead(stored: dict | None) -> tuple[str, str | None]:
+    """(summary, author) of a stored article: its first paragraph, cut."""
+    if not stored:
+        return "", None
+    first = next((p.strip() for p in (stored.get("body") or "").split("\n") if p.strip()), "")
+    if len(first) > SUMMARY_CHARS:
+        first = first[:SUMMARY_CHARS - 1] + "…"
+    return first, stored.get("author") or None
+
+
+@bp.get("/feeds/saved/<sid>.atom")
+def saved_feed(sid):
+    """The Atom feed of a saved search's alerts (see the module docstring)."""
+    store = saved_store()
+    search = store.by_feed_token(sid, request.args.get("token", ""))
+    if search is None:
+        return page_error(404, gettext("没有这个订阅源：链接不完整或已失效。"))
+    version = store.feed_version(sid)
+    # The feed's text depends on the interface language too (the site's name as author).
+    etag = hashlib.sha256(f"{sid}|{version}|{search.updated!r}|{i18n.current()}".encode()).hexdigest()[:32]
+    if request.if_none_match.contains(etag):
+        resp = current_app.response_class(status=304)
+        resp.set_etag(etag)
+        resp.headers["Cache-Control"] = "private, no-cache"
+        return resp
+    alerts = store.feed(sid, FEED_SIZE)
+    updated = max([_epoch(a.matched_at) for a in alerts] + [_epoch(search.updated)])
+    fg = _feed(uuid.uuid5(_NAMESPACE, "saved:" + sid).urn, search.name, request.host_url + feed_url(search)[1:],
+               request.host_url + results_url(search)[1:], updated)
+    engine = current_app.extensions["search_engine"].get() if alerts else None
+    for a in alerts:
+        summary, author = _lead(engine.get(a.article_id))
+        _entry(fg, a.article_id, a.title or "", _epoch(a.matched_at), atom_time(a.published), summary, author)
+    return _atom(fg, "private, no-cache", etag)
+
+
+@bp.get("/search.atom")
+def search_feed():
+    """The newest ``FEED_SIZE`` matches of a public search as Atom."""
+    for name in ("page", "size"):
+        if request.args.get(name):
+            raise ParamError(f"'{name}' is not taken by a feed: it holds the newest {FEED_SIZE} matches")
+    if request.args.get("sort", "newest") not in ("", "newest"):
+        raise ParamError(f"a feed is sorted newest first: 'sort' may only be newest, got {request.args['sort']!r}")
+    req = search_request(request.args, current_app.config, facets=())
+    req = dataclasses.replace(req, sort="newest", size=FEED_SIZE, page=1)
+    result = current_app.extensions["search_engine"].get().search(req)
+    pairs = request.query_string.decode("utf-8", "replace")
+    alternate = request.host_url + "search" + ("?" + pairs if pairs else "")
+    times = [atom_time(h.published) for h in result.hits]
+    updated = max([t for t in times if t] or [_epoch(0)])
+    title = gettext("%(query)s：最新报道", query=req.q) if req.q else gettext("最新报道")
+    fg = _feed(uuid.uuid5(_NAMESPACE, "search:" + pairs).urn, f"{title} · {site_name()}",
+               request.url, alternate, updated)
+    for h, published in zip(result.hits, times):
+        _entry(fg, h.id, h.title, published or updated, published, plain_snippet(h.snippet), h.author)
+    return _atom(fg, "public, max-age=60")
