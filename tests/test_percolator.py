@@ -25,7 +25,7 @@ import pytest
 from conftest import ROOT, load_jsonl, SAMPLE
 
 URL = os.environ.get("OPENSEARCH_URL")
-BASE = 500  # sample articles indexed before the saved searches exist
+BASE = 300  # sample articles indexed before the saved searches exist
 BATCH = 100  # the batch of new articles
 
 
