@@ -209,7 +209,7 @@ class Percolator:
         article of the batch holds every character of are run."""
         backend = self.engine.backend
         backend.refresh(force=True)  # the batch's commit
-        stored = {doc_id: backend.get(doc_id) for doc_id in puts}
+        stored = backend.get_many(puts)
         chars = {doc_id: text_chars(doc.get("title") or "", doc.get("body") or "")
                  for doc_id, doc in stored.items() if doc is not None}
         compiled = self.plans(searches, datetime.fromtimestamp(now, NEWSROOM_TZ), report)

@@ -81,6 +81,10 @@ class IndexBackend(Protocol):
     def get(self, doc_id: str) -> dict | None:
         """The stored fields of the live article ``doc_id``, or None."""
 
+    def get_many(self, doc_ids: list[str]) -> dict[str, dict | None]:
+        """``get`` of each id (one round trip where that matters): id ->
+        stored fields, or None for an id not live."""
+
     def near_duplicates(self, doc_id: str) -> list[dict]:
         """Stored fields of the article's near-duplicate group
         (representative and members, the article itself left out), in date

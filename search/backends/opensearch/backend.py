@@ -214,6 +214,10 @@ class OpenSearchBackend:
             result.undated = total - dated  # no date, or an implausible one an older index holds
         return result
 
+    def get_many(self, doc_ids: list[str]) -> dict[str, dict | None]:
+        """``get`` of each id in one multi-get request."""
+        return percolate.stored_many(self, doc_ids)
+
     def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
         """``IndexBackend.percolate``: one msearch filtered to ``ids`` (``percolate.py``)."""
         return percolate.match_batch(self, plans, ids)

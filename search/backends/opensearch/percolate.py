@@ -40,3 +40,13 @@ def match_batch(backend, plans: list[Plan], ids: list[str]) -> list[list[str]]:
                 raise RuntimeError(f"percolation search failed: {r['error']}")
             out.append(sorted((h["_id"] for h in r["hits"]["hits"]), key=order.__getitem__))
     return out
+
+
+def stored_many(backend, doc_ids: list[str]) -> dict[str, dict | None]:
+    """The stored fields of each id (None: not in the index), in one
+    multi-get (``OpenSearchBackend.get_many``)."""
+    ids = list(dict.fromkeys(doc_ids))
+    if not ids:
+        return {}
+    res = backend.client.mget(index=backend.index, body={"ids": ids}, _source_includes=["stored"])
+    return {d["_id"]: (d["_source"]["stored"] if d.get("found") else None) for d in res["docs"]}

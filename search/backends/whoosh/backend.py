@@ -194,6 +194,10 @@ class WhooshBackend:
         """``Executor.run`` on the current view (errors: ``IndexBackend.execute``)."""
         return Executor(self.view).run(plan)
 
+    def get_many(self, doc_ids: list[str]) -> dict[str, dict | None]:
+        """``get`` of each id, on one view."""
+        return {doc_id: self.get(doc_id) for doc_id in doc_ids}
+
     def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
         """For each plan, the ids among ``ids`` it fully matches, on a view
         of the batch's segments only (``percolate.match_batch``)."""
