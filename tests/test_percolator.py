@@ -162,10 +162,13 @@ def test_percolation_equals_each_saved_search_run_over_the_batch(world):
         total += len(expected)
     print(f"{matched_searches} of {len(searches)} saved searches matched {total} articles of the batch")
     assert matched_searches >= 15 and total >= 60, (matched_searches, total)
-    # Another batch: only its articles are matched, the first batch's rows stay as they were.
+    # Another batch: only its articles are matched, the first batch's rows stay as they were,
+    # and the plans compiled for the first batch are reused.
     before = {s.id: world.rows(s.id) for s in searches}
+    compiled = world.alerting.percolator.compiled
     batch2 = world.take(10)
     world.commit(batch2)
+    assert world.alerting.percolator.compiled == compiled
     ids2 = {r["id"] for r in batch2}
     for s in searches[:20]:
         rows = world.rows(s.id)
@@ -329,6 +332,48 @@ def test_a_stalled_percolation_never_delays_the_writer(world):
         assert world.rows(s.id)[a["id"]]["state"] == "alert"
     finally:
         world.alerting.stop()
+
+
+def test_a_failing_batch_is_retried_and_the_writer_goes_on(world):
+    """Recording fails (the saved-search file locked past its timeout): the
+    failure is counted, the batch stays unpercolated and is retried; the
+    writer commits meanwhile."""
+    from indexer.alerting import Alerting, RETRY_MIN, search_config
+    from search.saved_searches import SavedSearchStore
+
+    (a,) = _long_pair(world, 1)
+    s = world.save(f'"{_phrase(a)}"')
+    impatient = Alerting(world.articles, SavedSearchStore(world.saved_path, busy_timeout=0.05),
+                         lambda: world.engine, search_config()).start()
+    try:
+        lock = hold_lock(world.saved_path)
+        try:
+            seq = world.articles.put([a])
+            assert world.writer.step() == 1
+            _wait(lambda: impatient.failures >= 1, timeout=30)
+            assert "locked" in impatient.last_error and impatient.state.percolated() < seq
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert impatient.wait_percolated(seq, timeout=30 + RETRY_MIN)
+        assert world.rows(s.id)[a["id"]]["state"] == "alert"
+    finally:
+        impatient.stop()
+
+
+def test_a_saved_search_that_no_longer_reads_is_reported_and_the_others_still_alert(world):
+    from indexer.alerting import request_reader, search_config
+    from search.percolator import Percolator
+
+    (a,) = _long_pair(world, 1)
+    good = world.save(f'"{_phrase(a)}"')
+    bad = world.save(f'"{_phrase(a)}"', sort=["relevancy"])  # not a sort the pages know
+    seq = world.articles.put([a])
+    world.writer.drain()
+    report = Percolator(world.engine, world.saved, request_reader(search_config())).percolate([a["id"]], [], seq)
+    assert "sort" in report.errors[bad.id] and good.id not in report.errors
+    assert a["id"] in world.rows(good.id) and world.rows(bad.id) == {}
+    world.alerting.drain()
 
 
 # ---- a writer killed between commit and percolation ----------------------------------------
