@@ -321,10 +321,26 @@ def _start_alerting(index: str, backend: str, opensearch_url: str | None, userdi
         return None
 
     def open_engine():
+        """The engine as the web's workers open it (same synonyms; the words
+        the index holds cut either way while a dictionary change is being
+        re-indexed: ``search.pending_words``)."""
         from search.engine import SearchEngine
 
-        return SearchEngine.open(index, userdict, refresh_interval=0, backend=backend,
-                                 opensearch_url=opensearch_url)
+        from .userdict_reindex import read_state
+
+        engine = SearchEngine.open(index, userdict, refresh_interval=0, backend=backend,
+                                   opensearch_url=opensearch_url, synonyms_path=settings.synonyms,
+                                   blocklist_path=settings.blocklist)
+
+        def index_userdict():
+            state = read_state(articles)
+            if state is None:
+                return None
+            return (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()),
+                    state.get("version"))
+
+        engine.index_userdict = index_userdict
+        return engine
 
     log.info("percolating saved searches of %s", path)
     return Alerting(articles, SavedSearchStore(path), open_engine, search_config(settings)).start()
