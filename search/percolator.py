@@ -43,7 +43,6 @@ changes nothing: what was recorded is known and not recorded again.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,8 +60,6 @@ from .result_cache import request_key
 from .saved_searches import NewMatch, PercolationState, SavedSearch, SavedSearchStore
 from .timeutil import NEWSROOM_TZ, local_iso
 
-log = logging.getLogger("search.percolator")
-
 MATCHING = ("alert", "copy")  # alert states of an article that (still) matches
 
 
@@ -70,8 +67,9 @@ MATCHING = ("alert", "copy")  # alert states of an article that (still) matches
 class Report:
     """What one ``Percolator.percolate`` did: ``searches`` run, ``alerts``,
     ``copies`` and ``ended`` recorded (rows, over all searches),
-    ``withdrawn`` alert rows, ``skipped`` searches (the prefilter), ``errors`` (search id -> message: saved
-    parameters that no longer read, e.g. a year out of range), ``seconds``."""
+    ``withdrawn`` alert rows, ``skipped`` searches (the prefilter),
+    ``errors`` (search id -> message: saved parameters that no longer
+    read, e.g. an unknown sort), ``seconds``."""
     searches: int = 0
     alerts: int = 0
     copies: int = 0
@@ -178,8 +176,8 @@ class Percolator:
                     if doc_id not in articles:
                         articles[doc_id] = _article(stored[doc_id])
                     new.append(articles[doc_id])
-                elif was and doc_id not in matches[s.id]:
-                    ended.append(doc_id)
+                elif was and doc_id not in matches[s.id] and stored.get(doc_id) is not None:
+                    ended.append(doc_id)  # (one no longer live is withdrawn by its delete's batch)
             if new or ended:
                 decided.append((s, new, ended))
         earlier = self._earlier([s.id for s, new, _ in decided if new], articles.values())
