@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from . import freshness, http_load, indexing, latency, percolate, suggest_latency
+from . import coverage_latency, freshness, http_load, indexing, latency, percolate, suggest_latency
 from .env import CORPUS, ROOT, stock_full_index
 from .measure import write_result
 
@@ -111,6 +111,11 @@ def main(argv=None) -> int:
         r = report["suggest"]["latency_ms"]
         print(f"suggest: p50 {r['p50']} ms, p95 {r['p95']} ms over {report['suggest']['prefixes']} prefixes")
         write_result(out("suggest"), report["suggest"])
+
+        # Significant terms and compared timelines next to the plain search of the same queries.
+        report["coverage"] = coverage_latency.run(index_dir, limit=20 if args.quick else 60)
+        coverage_latency.print_table(report["coverage"])
+        write_result(out("coverage"), report["coverage"])
 
         if not args.quick:
             from eval import reader_helpers

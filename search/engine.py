@@ -8,6 +8,9 @@ The engine owns that orchestration, the result cache and did you mean.
 The web app, the CLI and the benchmarks all go through ``SearchEngine``;
 its search-box methods delegate to ``search/searchbox.py`` and its article
 methods (related, coverage, article context) to ``search/related.py``.
+
+Size: one orchestration (plan, execute, correct, highlight; the compiled
+plan the percolator runs) and the thin delegations callers use.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import html
 import re
 import time
 
-from . import pending_words, pinyin
+from . import comparison, pending_words, pinyin
 from . import query as q
 from . import related as stories
 from .analysis import Analyzer
@@ -36,6 +39,7 @@ from .results import brief, hit, partial_needles
 from .searchbox import SearchBox
 from .segmenter import get_segmenter
 from .settings import DEFAULT_BLOCKLIST, DEFAULT_SYNONYMS
+from .significant import DEFAULT_SIZE, SAMPLE_SIZE, SignificantTerms
 from .synonyms import Synonyms, expand
 
 _TAGS = re.compile(r"</?mark>")
@@ -75,6 +79,8 @@ class SearchEngine:
                                     self._newest_titles)
         self.suggester = self.search_box.suggester
         self._cache = ResultCache(cache_size)
+        self._derived = ResultCache(256)  # the share denominators of timelines, per index version
+        self.significant_terms = SignificantTerms(self.analyzer, backend)
         # Build the character tables and load jieba now, not in the first query.
         self.analyzer.query_words(normalize_query("預熱 warm-up 中文"))
 
@@ -264,8 +270,9 @@ class SearchEngine:
         return [n for c in plan.must for n in c.needles()] if searchable else []
 
     def timeline(self, req: SearchRequest, interval: str = "auto") -> dict:
-        """Matches of ``req`` per day, month or year ("auto": chosen from the
-        span of the matches), for the coverage chart."""
+        """Matches of ``req`` per day, week, month or year ("auto": from their
+        span): ``{"interval", "total", "undated", "buckets": [{"start", "count"}]}``
+        for the coverage chart (``search.timeline``: labels, coarsening)."""
         plan, searchable, _, _, _ = self._plan(req)
         plan = dataclasses.replace(plan, limit=0, offset=0, facets=(), histogram=interval, group=False)
         if not searchable:
@@ -273,6 +280,23 @@ class SearchEngine:
         res = self.backend.execute(plan)
         return {"interval": res.histogram_interval, "total": res.total, "undated": res.undated,
                 "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
+
+    def compare(self, reqs: list[SearchRequest], interval: str = "auto", share: bool = False) -> dict:
+        """Several queries' timelines on the same buckets, optionally as shares
+        (``search.comparison.compare``); denominators cached per index version."""
+        totals = comparison.cached(self.timeline, self._derived, self.backend.version)
+        return comparison.compare(self.timeline, reqs, interval, share, totals)
+
+    def significant(self, req: SearchRequest, size: int = DEFAULT_SIZE) -> dict:
+        """The significant terms of the ``SAMPLE_SIZE`` top-ranked matches of
+        ``req`` against the whole index, cached per index version and request
+        (``search.significant``: shape and scoring)."""
+        sample = dataclasses.replace(req, page=1, size=SAMPLE_SIZE, facets=(), highlight=False, timeline=False,
+                                     correct=False)
+        plan, searchable, *_ = self._plan(sample)
+        key = (self.backend.version(), self.synonyms.version, request_key(sample), size)
+        return self.significant_terms.cached(
+            key, lambda: [h.stored for h in self.backend.execute(plan).hits] if searchable else [], req.q, size)
 
     def _search(self, req: SearchRequest, t0: float, timed: bool = True,
                 pending: frozenset[str] | None = None) -> SearchResult:

@@ -7,9 +7,10 @@ import dataclasses
 
 from flask import Blueprint, current_app, jsonify, request
 
+from search.significant import DEFAULT_SIZE, MAX_SIZE
 from search.timeline import INTERVALS
 
-from . import auth, export
+from . import auth, export, series
 from .errors import json_error as error
 from .openapi import spec
 from .params import ParamError, choice_param, int_param, query_period, search_request
@@ -52,13 +53,39 @@ def api_search():
 
 @bp.get("/api/timeline")
 def api_timeline():
-    """Matching articles per day, month or year: how coverage developed."""
-    req = search_request(request.args, current_app.config, facets=())
+    """Matching articles per day, week, month or year: how coverage
+    developed; with several ``q``, one series per query on the same
+    buckets (``web/series.py``, ``search/comparison.py``)."""
+    queries = request.args.getlist("q")
+    reqs = series.requests_for(request.args, current_app.config, queries)
     interval = choice_param(request.args, "interval", "auto", ("auto", *INTERVALS))
+    normalize = choice_param(request.args, "normalize", "none", ("none", "share"))
+    fmt = choice_param(request.args, "format", "json", ("json", "csv"))
     # At most search.timeline.MAX_BUCKETS bars: a finer interval than that
     # allows is coarsened, and "interval" says which one was used.
-    data = _engine().timeline(req, interval)
-    resp = jsonify({"query": req.q, **data})
+    data = _engine().compare(reqs, interval, share=normalize == "share")
+    if fmt == "csv":
+        resp = current_app.response_class(series.to_csv(data), mimetype="text/csv")
+        resp.headers["Content-Disposition"] = 'attachment; filename="timeline.csv"'
+    elif len(reqs) == 1:  # the one-query answer as it always was, and its series
+        only = data["series"][0]
+        resp = jsonify({"query": reqs[0].q, "interval": data["interval"], "total": only["total"],
+                        "undated": only["undated"], "buckets": only["buckets"], "normalize": normalize,
+                        "series": data["series"]})
+    else:
+        resp = jsonify({"queries": [r.q for r in reqs], "interval": data["interval"], "normalize": normalize,
+                        "series": data["series"]})
+    resp.headers["Cache-Control"] = CACHE_SEARCH
+    return resp
+
+
+@bp.get("/api/significant")
+def api_significant():
+    """What is distinctive in the results: their significant terms
+    (``search/significant.py``)."""
+    req = search_request(request.args, current_app.config, facets=())
+    size = int_param(request.args, "size", DEFAULT_SIZE, 1, MAX_SIZE)
+    resp = jsonify(_engine().significant(req, size))
     resp.headers["Cache-Control"] = CACHE_SEARCH
     return resp
 

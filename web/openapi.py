@@ -267,6 +267,17 @@ def _filter_doc(name: str) -> str:
     return _FILTER_DOCS.get(name, f"Only articles whose {name} is one of these (repeatable)")
 
 
+TIMELINE_BUCKETS = {"type": "array", "items": {
+    "type": "object", "required": ["start", "count"],
+    "properties": {"start": {"type": "string", "description": "2024-05-03 (day), 2024-01-08 (week: its Monday), "
+                                                             "2024-05 (month), 2024 (year)"},
+                   "count": {"type": "integer"},
+                   "all": {"type": "integer", "description": "normalize=share: articles published in the "
+                                                             "period under the same filters"},
+                   "share": {"type": "number", "nullable": True,
+                             "description": "normalize=share: count / all (null when all is 0)"}}}}
+
+
 def _q(name, schema, desc, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": desc}
 
@@ -300,7 +311,7 @@ FACETS_PARAM = _q(
 #   SEARCH_QUERY_TIMEOUT: no Retry-After);
 # - an operation with a request body: 408 (the body stopped coming), 413
 #   (over SEARCH_MAX_BODY_BYTES), 415 (a Content-Encoding).
-READS_INDEX = {"search", "article", "related", "coverage", "timeline", "export", "suggest", "queries"}
+READS_INDEX = {"search", "article", "related", "coverage", "timeline", "significant", "export", "suggest", "queries"}
 # Operations that read or write the article store: 503 with Retry-After
 # when it cannot be opened, read or committed (locked, read-only, damaged).
 USES_STORE = {"putArticle", "deleteArticle", "bulk", "audit", "change"}
@@ -612,24 +623,74 @@ def spec(config: dict) -> dict:
                                                 "items": {"$ref": "#/components/schemas/Brief"}}}})},
                     "400": _err("Invalid parameter"), "404": _err("Unknown id"), "503": _err("Index unavailable")}}},
             "/api/timeline": {"get": {
-                "summary": "Matching articles per day, month or year", "operationId": "timeline",
-                "parameters": [p for p in search_params if p["name"] not in ("page", "size", "sort")] + [
-                    _q("interval", {"type": "string", "enum": ["auto", "day", "month", "year"], "default": "auto"},
-                       "Bar width; auto: days up to two months of coverage, months up to five years, else years. "
-                       "A timeline has at most 400 bars: a finer interval than that allows is replaced by a "
-                       "coarser one (the response's interval)")],
+                "summary": "Matching articles per day, week, month or year; several queries compared",
+                "operationId": "timeline",
+                "parameters": [
+                    {**_q("q", {"type": "array", "maxItems": 5, "items": {
+                        "type": "string", "maxLength": config["SEARCH_MAX_QUERY_LENGTH"]}},
+                        "Query (as for /api/search); repeat it for up to 5 queries compared on the same buckets "
+                        "(6 or more: 400). Every other parameter (filters, dates) applies to each"), "explode": True}
+                ] + [p for p in search_params if p["name"] not in ("q", "page", "size", "sort")] + [
+                    _q("interval", {"type": "string", "enum": ["auto", "day", "week", "month", "year"],
+                                    "default": "auto"},
+                       "Bar width; auto: days up to two months of coverage, months up to five years, else years "
+                       "(the span of all queries' matches). week: ISO weeks, Monday to Sunday in Beijing time, "
+                       "labelled by the Monday's date. A timeline has at most 400 bars: a finer interval than "
+                       "that allows is replaced by a coarser one (day and week by month, month by year; the "
+                       "response's interval)"),
+                    _q("normalize", {"type": "string", "enum": ["none", "share"], "default": "none"},
+                       "share: each bucket also carries all (articles published in that period under the same "
+                       "filters, whatever the query) and share (count / all; null when all is 0)"),
+                    _q("format", {"type": "string", "enum": ["json", "csv"], "default": "json"},
+                       "csv: the series as CSV (UTF-8 with BOM; columns query, interval, start, count, and all, "
+                       "share with normalize=share)")],
                 "responses": {
-                    "200": {"description": "Counts in time order (empty periods included)", **_json({
-                        "type": "object", "required": ["query", "interval", "total", "undated", "buckets"],
+                    "200": {"description": "Counts in time order (empty periods included). One query: its "
+                                           "query, total, undated and buckets as before, and series; several: "
+                                           "queries and series, every series on the same buckets",
+                            "content": {"application/json": {"schema": {
+                                "type": "object", "required": ["interval", "normalize", "series"],
+                                "properties": {
+                                    "query": {"type": "string", "description": "The query (one query only)"},
+                                    "queries": {"type": "array", "items": {"type": "string"},
+                                                "description": "The queries compared (several only)"},
+                                    "interval": {"type": "string", "enum": ["day", "week", "month", "year"],
+                                                 "description": "The interval used (coarser than asked for when needed)"},
+                                    "normalize": {"type": "string", "enum": ["none", "share"]},
+                                    "total": {"type": "integer", "description": "Matches (one query only)"},
+                                    "undated": {"type": "integer",
+                                                "description": "Matches without a plausible date (one query only)"},
+                                    "buckets": TIMELINE_BUCKETS,
+                                    "series": {"type": "array", "items": {
+                                        "type": "object", "required": ["query", "total", "undated", "buckets"],
+                                        "properties": {"query": {"type": "string"}, "total": {"type": "integer"},
+                                                       "undated": {"type": "integer"},
+                                                       "buckets": TIMELINE_BUCKETS}}}}}},
+                                "text/csv": {"schema": {"type": "string"}}}},
+                    "400": _err("Invalid parameter, or more than 5 queries"), "503": _err("Index unavailable")}}},
+            "/api/significant": {"get": {
+                "summary": "What is distinctive in the results: their significant terms",
+                "operationId": "significant",
+                "parameters": [p for p in search_params if p["name"] not in ("page", "size", "sort")] + [
+                    _q("size", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "Terms at most")],
+                "responses": {
+                    "200": {"description": "Words much more frequent in the top 200 matches (sample) than in "
+                                           "the whole index (archive), best first, scored with JLH as "
+                                           "Elasticsearch's significant_text: (fg - bg) * fg / bg with fg = "
+                                           "in_results / sample and bg = in_archive / archive. Words of one "
+                                           "character, digits, stopwords, words in fewer than 3 sampled "
+                                           "articles and the query's own words are left out", **_json({
+                        "type": "object", "required": ["query", "sample", "archive", "significant_terms"],
                         "properties": {
                             "query": {"type": "string"},
-                            "interval": {"type": "string", "enum": ["day", "month", "year"],
-                                         "description": "The interval used (coarser than asked for when needed)"},
-                            "total": {"type": "integer"},
-                            "undated": {"type": "integer", "description": "Matches without a plausible date"},
-                            "buckets": {"type": "array", "items": {
-                                "type": "object", "required": ["start", "count"],
-                                "properties": {"start": {"type": "string"}, "count": {"type": "integer"}}}}}})},
+                            "sample": {"type": "integer", "description": "Top-ranked matches looked at (at most 200)"},
+                            "archive": {"type": "integer", "description": "Articles in the index"},
+                            "significant_terms": {"type": "array", "items": {
+                                "type": "object", "required": ["term", "score", "in_results", "in_archive"],
+                                "properties": {
+                                    "term": {"type": "string"}, "score": {"type": "number"},
+                                    "in_results": {"type": "integer", "description": "Sampled matches with it"},
+                                    "in_archive": {"type": "integer", "description": "Articles of the index with it"}}}}}})},
                     "400": _err("Invalid parameter"), "503": _err("Index unavailable")}}},
             "/api/export": {"get": {
                 "summary": "The result set as CSV (UTF-8 with BOM) or JSON Lines (staff: token or session)",

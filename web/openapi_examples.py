@@ -64,9 +64,20 @@ EXAMPLES = {
     ("related", "200", "application/json"): {"id": "demo-114", "hits": [{**_HIT, "id": "demo-115"}]},
     ("coverage", "200", "application/json"): {"id": "demo-114", "earlier": [], "later": [_BRIEF],
                                               "near_duplicates": []},
-    ("timeline", "200", "application/json"): {"query": "香港", "interval": "day", "total": 3, "undated": 0,
-                                              "buckets": [{"start": "2024-03-01", "count": 2},
-                                                          {"start": "2024-03-02", "count": 1}]},
+    ("timeline", "200", "application/json"): {
+        "queries": ["香港", "台湾"], "interval": "day", "normalize": "share", "series": [
+            {"query": "香港", "total": 3, "undated": 0, "buckets": [
+                {"start": "2024-03-01", "count": 2, "share": 0.25, "all": 8},
+                {"start": "2024-03-02", "count": 1, "share": 0.2, "all": 5}]},
+            {"query": "台湾", "total": 1, "undated": 0, "buckets": [
+                {"start": "2024-03-01", "count": 0, "share": 0.0, "all": 8},
+                {"start": "2024-03-02", "count": 1, "share": 0.2, "all": 5}]}]},
+    ("timeline", "200", "text/csv"): "\ufeffquery,interval,start,count,all,share\r\n"
+                                     "香港,day,2024-03-01,2,8,0.25\r\n香港,day,2024-03-02,1,5,0.2\r\n",
+    ("significant", "200", "application/json"): {
+        "query": "疫苗", "sample": 45, "archive": 2000, "significant_terms": [
+            {"term": "接种", "score": 24.15, "in_results": 26, "in_archive": 27},
+            {"term": "新冠", "score": 5.41, "in_results": 22, "in_archive": 81}]},
     ("export", "200", "text/csv"): "\ufeffid,title,published,source,author,url,snippet\r\n"
                                    "demo-114,香港立法会选举投票率创新高,2024-03-01T10:00:00+08:00,新闻社,王建国,"
                                    "https://news.example/2024/03/01/114,香港立法会选举今日举行\r\n",

@@ -21,7 +21,7 @@ from search.script import content_lang
 from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
-from . import auth, i18n, limits, staff_sessions
+from . import auth, coverage_panels, i18n, limits, staff_sessions
 from .labels import FIELD_LABELS, RANGE_LABELS, SORT_LABELS, texts
 from .api_params import keep_declared
 from .errors import page_error as render_error
@@ -173,10 +173,18 @@ def search_page():
     # 作者, 标签, 年份 are counted only on request: a link asks for them.
     more_facets = url_with(facets=",".join(FACET_FIELDS)) if set(FACET_FIELDS) - set(req.facets) else ""
     bars = timeline_bars(result.timeline, lambda a, b: url_with(**{"from": a, "to": b, "range": None}))
+    # Coverage compared with other queries (vs=), and what is distinctive in the results (sig=1).
+    compare = coverage_panels.comparison(_engine(), request.args, current_app.config) if req.q else None
+    raw_q = (request.args.get("q") or "").strip()
+    significant = coverage_panels.significant(_engine(), request.args, req,
+                                              lambda term: url_with(q=f"{raw_q} {term}".strip(), page=None))
+    compare_args = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
     html = render_template(
         "search.html", q=req.q, req=req, result=result, hits=hits, reading=reading, active=active, broader=broader,
         bars=bars, active_keys=active_keys, more_facets=more_facets, value_key=value_key, facets=facets,
         filtered=filtered, words_total=words_total,
+        compare=compare, significant=significant, compare_args=compare_args,
+        max_compared=coverage_panels.series.MAX_COMPARED,
         export_link=export_link, staff=staff,
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),

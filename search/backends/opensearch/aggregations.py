@@ -51,13 +51,14 @@ class Aggregations:
         """Matches of ``query`` with a plausible date, per ``interval``.
         Labels as the Whoosh backend writes them: the bucket's first day in
         newsroom time (without "format", key_as_string is the field's own
-        epoch_second format, and [:10] of it was no date at all)."""
+        epoch_second format, and [:10] of it was no date at all); a week
+        (calendar_interval "week": Monday to Sunday) by its Monday's date."""
         body = {"size": 0, "query": {"bool": {"must": [query], "filter": [plausible_filter()]}},
                 "aggs": {"timeline": {"date_histogram": {"field": "published", "calendar_interval": interval,
                                                          "time_zone": "+08:00", "min_doc_count": 0,
                                                          "format": "yyyy-MM-dd"}}}}
         res = self.client.search(index=self.index, body=body)
-        fmt = {"day": 10, "month": 7, "year": 4}[interval]
+        fmt = {"day": 10, "week": 10, "month": 7, "year": 4}[interval]
         return [(b["key_as_string"][:fmt], b["doc_count"]) for b in res["aggregations"]["timeline"]["buckets"]]
 
     def facet_filter(self, name: str, values: list[str]) -> dict:
