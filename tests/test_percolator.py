@@ -210,6 +210,23 @@ def test_full_matches_only_never_a_partial_match(world):
     world.alerting.drain()
 
 
+def test_a_reader_search_keeps_full_matches_of_one_character_words(world):
+    """Found by the oracle above: relaxing h型血 (three one-character words,
+    none of which anchors a partial match) dropped its full matches on
+    OpenSearch, so the reader's search and the alerts disagreed."""
+    from search.models import SearchRequest
+
+    # h as a word of its own, 型 and 血 only inside longer words (类型, 流血).
+    record = {**world.take(1)[0]}
+    record["id"] += "-blood"
+    record["body"] = "H 股类型多，市场流血。\n" + record["body"]
+    world.commit([record])
+    res = world.engine.search(SearchRequest(q="h型血", size=1000, correct=False, facets=(), highlight=False))
+    full = {h.id for h in res.hits if h.match["full"]}
+    assert record["id"] in full and len(full) == res.total_full
+    assert res.total_full < 10  # few: the search tried relaxing (``Plan.relax_below``)
+
+
 # ---- near-duplicates --------------------------------------------------------------
 def _copy(record, new_id, title=None):
     return {**record, "id": new_id, "title": title or ("（更新）" + record["title"])}
