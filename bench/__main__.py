@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from . import coverage_latency, freshness, http_load, indexing, latency, percolate, suggest_latency
+from . import coverage_latency, freshness, highlight, http_load, indexing, latency, percolate, suggest_latency
 from .env import CORPUS, ROOT, stock_full_index
 from .measure import write_result
 
@@ -102,6 +102,10 @@ def main(argv=None) -> int:
                                         every=8, timeout=10.0)
         latency.print_table(report["latency"])
         write_result(out("latency"), report["latency"])
+
+        report["highlight"] = highlight.run(runs=1 if args.quick else 3)  # the 2k sample, its own index
+        highlight.print_table(report["highlight"])
+        write_result(out("highlight"), report["highlight"])
 
         report["http"] = http_load.run(index_dir, seconds=10 if args.quick else 30, connections=8)
         http_load.print_table(report["http"])

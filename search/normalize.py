@@ -332,3 +332,43 @@ def normalize_query(text: str) -> str:
     if composed is not None:
         text = composed[0]
     return fold_case(to_simplified(fold_chars(text)))
+
+
+# ---- Normalising pieces of a longer text (highlighting) -----------------------
+# ``normalize`` is local to lines (see ``search.match_pieces``): the
+# highlighter normalises only short pieces of a text, many at a time.
+
+@functools.lru_cache(maxsize=1)
+def _quick_unusual_pattern():
+    """A superset of ``_unusual_pattern``, matched much faster: the Basic
+    Multilingual Plane's ignorable and combining characters as one bitmap,
+    and any character beyond that plane."""
+    import re
+
+    from .chars import _IGNORABLE_NOT_CF
+
+    bmp = {cp for cp in range(0x10000)
+           if unicodedata.category(chr(cp)) == "Cf" or unicodedata.combining(chr(cp))}
+    bmp.update(cp for lo, hi in _IGNORABLE_NOT_CF for cp in range(lo, hi + 1) if cp <= 0xFFFF)
+    return re.compile(char_class(bmp)[:-1] + "\U00010000-\U0010ffff]")
+
+
+def may_be_unusual(text: str) -> bool:
+    """Might ``text`` hold an ignorable character or a combining mark (the
+    characters that send ``normalize`` on its slower path)?  False is
+    certain; True is checked by ``normalize`` itself."""
+    return _quick_unusual_pattern().search(text) is not None
+
+
+def has_combining(text: str) -> bool:
+    """Does ``text`` hold a combining mark (composed by ``normalize``)?"""
+    return _combining_pattern().search(text) is not None
+
+
+def normalize_piece(text: str) -> Normalized:
+    """Exactly ``normalize(text)``, checking for the rare characters with a
+    faster pattern first (``may_be_unusual``): for many short pieces of a
+    text, such as the lines the highlighter normalises."""
+    if not may_be_unusual(text):
+        return _fold_and_convert(text)
+    return normalize(text)
