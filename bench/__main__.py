@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from . import coverage_latency, freshness, highlight, http_load, indexing, latency, suggest_latency
+from . import coverage_latency, freshness, highlight, http_load, indexing, latency, percolate, suggest_latency
 from . import export as export_bench
 from .env import CORPUS, ROOT, stock_full_index
 from .measure import write_result
@@ -60,6 +60,10 @@ def targets(r: dict) -> list[tuple[str, str, bool]]:
         ("freshness <= 2 s", f"{r['freshness']['stable_max_s']} s",
          r["freshness"]["stable_max_s"] is not None and r["freshness"]["stable_max_s"] <= 2),
     ]
+    if "percolate" in r:
+        perc = r["percolate"]["whoosh"]
+        out.append(("alert matching < 1 s per batch (100 x 1,000)", f"{perc['later_batches_median_s']} s",
+                    perc["later_batches_median_s"] < percolate.TARGET_S and perc["mismatches"] == 0))
     sug = r["suggest"]["latency_ms"]["p95"]
     out.append(("suggest p95 < 20 ms in-process", f"{sug} ms", sug < 20))
     if "reader_helpers" in r:
@@ -129,6 +133,11 @@ def main(argv=None) -> int:
                 r = report["reader_helpers"]["summary"][name]
                 print(f"reader queries, {name}: {r['top10']:.1%} land the article in the top 10")
             write_result(os.path.join(EVAL_RESULTS, "reader_helpers-after.json"), report["reader_helpers"])
+
+        # Alert matching: 1,000 saved searches, batches of 100 (written and deleted again).
+        report["percolate"] = percolate.run(index_dir, batches=2 if args.quick else 3)
+        percolate.print_table(report["percolate"])
+        write_result(out("percolate"), report["percolate"])
 
         report["freshness"] = freshness.run(index_dir, trials=3 if args.quick else 5)
         print(f"freshness: visible to every request within {report['freshness']['stable_max_s']} s "

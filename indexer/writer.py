@@ -84,6 +84,10 @@ class ChangeLoop:
         self.userdict = UserDictReindex(articles, get_segmenter(getattr(target, "userdict", None)))
         self.commits = 0
         self.rebuilds = 0
+        # Called (without arguments) after each commit is recorded as
+        # applied: must return at once (``indexer.alerting.Alerting.notify``
+        # wakes the percolation thread; it never holds the writer up).
+        self.after_commit: list = []
         self._running = False
         self._merging = False
         articles.set_state("merging", 0)  # a merge of an earlier run died with it
@@ -129,6 +133,8 @@ class ChangeLoop:
         self.target.commit()
         self.articles.set_applied(changes[-1].seq)
         self.commits += 1
+        for notify in self.after_commit:
+            notify()
         self.target.maintain(changed=True)
         self._report_merging()
         self.userdict.step(self)  # a re-index goes on under a steady stream of writes too
@@ -231,9 +237,11 @@ def _start_webhook_deliveries(index: str, backend: str, stop: threading.Event) -
 
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
           opensearch_url: str | None = None, error_file: str | None = None, batch: int = 1000, merge_at: int = 10,
-          merge_max_docs: int = 5000) -> int:
+          merge_max_docs: int = 5000, saved_searches: str | None = None) -> int:
     """Run the writer until SIGTERM/SIGINT or until its parent is gone
-    (exit status 0).  Any failure (the store locked past its timeout, a
+    (exit status 0), with its background threads: the percolation of saved
+    searches (``indexer.alerting``) into ``saved_searches`` (default
+    ``SEARCH_SAVED_SEARCHES``, else the index's own file; "off": none).  Any failure (the store locked past its timeout, a
     read-only or corrupt index ...) ends the process with status 1 after
     writing its reason to ``error_file`` (one line of text): the process
     that started it (``indexer.supervisor``) restarts it with back-off
@@ -247,6 +255,7 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
             os.remove(error_file)
         except OSError:
             pass
+    background: list = []  # the writer's threads, stopped with it
     try:
         writer: ChangeLoop
         articles = ArticleStore(store_path)
@@ -258,6 +267,12 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
                              pid_path=pid_file(index, backend, store_path))
         log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
                  writer.articles.applied())
+        alerting = _start_alerting(index, backend, opensearch_url, userdict, articles, saved_searches)
+        if alerting is not None:
+            background.append(alerting)
+            writer.after_commit.append(alerting.notify)
+        # The writer process's second background thread: saved searches'
+        # webhook posts (indexer.deliveries), stopped by `stop`.
         _start_webhook_deliveries(index, backend, stop)
         writer.run(stop=stop, parent=os.getppid())
     except StoreBound as exc:  # configuration, not damage: said, exit 2
@@ -284,4 +299,48 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
             with open(error_file, "w", encoding="utf-8") as f:
                 f.write(reason.replace("\n", " ")[:1000])
         return 1
+    finally:
+        for thread in background:
+            thread.stop(timeout=2)  # an unfinished batch is percolated again at the next start
     return 0
+
+
+def _start_alerting(index: str, backend: str, opensearch_url: str | None, userdict: str | None,
+                    articles: ArticleStore, saved_searches: str | None):
+    """The percolation thread (``indexer.alerting.Alerting``), started;
+    None when ``saved_searches`` (or ``SEARCH_SAVED_SEARCHES``) is "off"."""
+    from search.saved_searches import SavedSearchStore
+    from search.settings import current
+
+    from .alerting import Alerting, search_config
+    from .paths import default_saved_searches
+
+    settings = current()
+    path = saved_searches or settings.saved_searches or default_saved_searches(index, backend)
+    if path == "off":
+        return None
+
+    def open_engine():
+        """The engine as the web's workers open it (same synonyms; the words
+        the index holds cut either way while a dictionary change is being
+        re-indexed: ``search.pending_words``)."""
+        from search.engine import SearchEngine
+
+        from .userdict_reindex import read_state
+
+        engine = SearchEngine.open(index, userdict, refresh_interval=0, backend=backend,
+                                   opensearch_url=opensearch_url, synonyms_path=settings.synonyms,
+                                   blocklist_path=settings.blocklist)
+
+        def index_userdict():
+            state = read_state(articles)
+            if state is None:
+                return None
+            return (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()),
+                    state.get("version"))
+
+        engine.index_userdict = index_userdict
+        return engine
+
+    log.info("percolating saved searches of %s", path)
+    return Alerting(articles, SavedSearchStore(path), open_engine, search_config(settings)).start()

@@ -231,6 +231,14 @@ class SearchEngine:
         nothing = (parsed.must and not must) or (parsed.is_empty and bool(req.q.strip()))
         return plan, not nothing, pinyin_words, synonyms, parsed
 
+    def compiled(self, req: SearchRequest) -> Plan | None:
+        """``req`` as the plan its search runs (parsed, pinyin read,
+        synonyms applied, compiled against this index; no deadline), or
+        None when its query holds nothing searchable (it finds nothing).
+        What the percolator (``search.percolator``) runs against batches."""
+        plan, searchable, _, _, _ = self._plan(req, timed=False)
+        return plan if searchable else None
+
     def highlight_terms(self, q: str) -> list[str]:
         """The texts a search for ``q`` marks in its results' titles and
         snippets (parsed, pinyin read, synonyms applied, compiled: the

@@ -483,3 +483,98 @@ class _transaction:
     def __exit__(self, exc_type, exc, tb):
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
+
+
+# ---- percolation: progress and near-duplicate signatures ----------------------
+# (The percolator's section: two tables of their own, added beside the four
+# above, which it does not change.)
+
+_PERCOLATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS percolation (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS signatures (
+    article_id TEXT PRIMARY KEY, published INTEGER, installment INTEGER NOT NULL, signature BLOB NOT NULL);
+"""
+
+
+@dataclass
+class AlertSignature:
+    """What near-duplicate judgement needs of an alerted article (the
+    percolator's copy of ``search.dedupe``'s inputs): ``published`` epoch
+    seconds or None (undated: never a copy), ``installment``
+    (``dedupe.installment_key`` of its headline), ``signature`` (MinHash,
+    ``dedupe.NUM_PERM`` uint32 as bytes), and the ``group_key`` of its alert."""
+    article_id: str
+    group_key: str
+    published: int | None
+    installment: int
+    signature: bytes
+
+
+class PercolationState:
+    """The percolator's part of the saved-search file (``SavedSearchStore``
+    ``store``): the last change of the article store percolated, and each
+    matched article's near-duplicate signature (a batch's matches are
+    compared with a search's earlier alerts without waiting for the index's
+    background regrouping)."""
+
+    def __init__(self, store: SavedSearchStore):
+        self.store = store
+        store._conn().executescript(_PERCOLATION_SCHEMA)
+
+    def percolated(self) -> int | None:
+        """The seq of the last change percolated, None before the first run."""
+        row = self.store._conn().execute("SELECT value FROM percolation WHERE key = 'seq'").fetchone()
+        return None if row is None else int(row[0])
+
+    def set_percolated(self, seq: int) -> None:
+        """Record that every change up to ``seq`` was percolated."""
+        self.store._conn().execute("INSERT INTO percolation (key, value) VALUES ('seq', ?)"
+                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (int(seq),))
+
+    def keep_signatures(self, rows) -> None:
+        """Store (article id, published epoch seconds or None, installment,
+        signature bytes) of matched articles (replacing older versions)."""
+        self.store._conn().executemany(
+            "INSERT OR REPLACE INTO signatures (article_id, published, installment, signature) VALUES (?, ?, ?, ?)",
+            list(rows))
+
+    def alert_signatures(self, search_id: str, since: int, until: int) -> list[AlertSignature]:
+        """The signatures of the live alerts (state ``alert``, not
+        withdrawn) of ``search_id`` published within [since, until] (epoch
+        seconds): the articles a new match may be a copy of."""
+        rows = self.store._conn().execute(
+            "SELECT a.article_id, a.group_key, s.published, s.installment, s.signature FROM alerts a"
+            " JOIN signatures s ON s.article_id = a.article_id WHERE a.search_id = ? AND a.state = 'alert'"
+            " AND a.withdrawn_at IS NULL AND s.published BETWEEN ? AND ?", (search_id, since, until)).fetchall()
+        return [AlertSignature(*r) for r in rows]
+
+    def rows_of_articles(self, article_ids) -> dict[str, dict[str, Alert]]:
+        """Every alert row of these articles, of any saved search: search
+        id -> article id -> Alert (one query per 500 ids, not one per search)."""
+        ids = list(article_ids)
+        out: dict[str, dict[str, Alert]] = {}
+        conn = self.store._conn()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE article_id IN"
+                                f" ({','.join('?' * len(chunk))})", chunk).fetchall()
+            for r in rows:
+                out.setdefault(r["search_id"], {})[r["article_id"]] = Alert(**dict(r))
+        return out
+
+    def signatures_between(self, search_ids, since: int, until: int) -> dict[str, list[AlertSignature]]:
+        """``alert_signatures`` of several saved searches at once: search id ->
+        its live alerts' signatures, published within [since, until]."""
+        ids = list(search_ids)
+        out: dict[str, list[AlertSignature]] = {}
+        conn = self.store._conn()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = conn.execute(
+                "SELECT a.search_id, a.article_id, a.group_key, s.published, s.installment, s.signature FROM alerts a"
+                " JOIN signatures s ON s.article_id = a.article_id WHERE a.state = 'alert' AND a.withdrawn_at IS NULL"
+                f" AND s.published BETWEEN ? AND ? AND a.search_id IN ({','.join('?' * len(chunk))})",
+                (since, until, *chunk)).fetchall()
+            for r in rows:
+                out.setdefault(r[0], []).append(AlertSignature(*r[1:]))
+        return out

@@ -91,12 +91,24 @@ class IndexBackend(Protocol):
         ``IndexCorrupt`` (a damaged index), or the OpenSearch backend's
         ``IncompatibleIndex`` (written by another analysis version)."""
 
+    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
+        """For each plan (compiled for full matches only: ``relax_below =
+        0``), the ids among ``ids`` (articles of one batch) it fully
+        matches, in the order of ``ids``; ids not live match nothing.  The
+        cost grows with ``len(ids)`` and ``len(plans)``, not with the index
+        (the percolator's seam: ``search.percolator``).  Raises what
+        ``execute`` raises."""
+
     def version(self) -> object:
         """Changes whenever the searchable content changes (a hashable
         cache key, compared for equality only)."""
 
     def get(self, doc_id: str) -> dict | None:
         """The stored fields of the live article ``doc_id``, or None."""
+
+    def get_many(self, doc_ids: list[str]) -> dict[str, dict | None]:
+        """``get`` of each id (one round trip where that matters): id ->
+        stored fields, or None for an id not live."""
 
     def near_duplicates(self, doc_id: str) -> list[dict]:
         """Stored fields of the article's near-duplicate group

@@ -38,7 +38,7 @@ from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
 from ..base import IndexStats
-from . import clauses, explain, pit
+from . import clauses, explain, percolate, pit
 from .aggregations import Aggregations, plausible_filter
 from .clauses import ClauseBuilder
 from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
@@ -110,7 +110,8 @@ class OpenSearchBackend:
                     for i in soft if plan.must[i].lone_character()]
             if len(lone) >= 2:
                 anchored.append({"bool": {"should": lone, "minimum_should_match": 2}})
-            anchored = anchored or [{"match_none": {}}]
+            # A full match stays, whatever its words (h型血: none anchored), as on Whoosh.
+            anchored = anchored + [{"bool": {"must": must}}]
             named = [{"bool": {"must": [must[i]], "_name": f"m{i}"}} for i in soft]
             return {"bool": {"must": hard, "should": named + [full_first],
                              "filter": filters + [{"bool": {"should": anchored, "minimum_should_match": 1}}],
@@ -214,6 +215,14 @@ class OpenSearchBackend:
 
     # Cursors: a point in time + search_after (pit.py).
     open_snapshot, walk, close_snapshot = pit.open_snapshot, pit.walk, pit.close_snapshot
+
+    def get_many(self, doc_ids: list[str]) -> dict[str, dict | None]:
+        """``get`` of each id in one multi-get request."""
+        return percolate.stored_many(self, doc_ids)
+
+    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
+        """``IndexBackend.percolate``: one msearch filtered to ``ids`` (``percolate.py``)."""
+        return percolate.match_batch(self, plans, ids)
 
     def has_value_keys(self) -> bool:
         """Does every index behind the alias carry the folded facet keys

@@ -1,0 +1,230 @@
+"""Alert matching (percolation) per batch: 1,000 saved searches against a
+batch of 100 new articles, next to a baseline measured in the same run.
+
+    python -m bench.percolate [--index DIR] [--opensearch-url URL] [--searches 1000] [--batches 3]
+
+The saved searches: the 620 queries of bench/querymix.jsonl (60 of them
+filtered by source, 40 newest-first) and real queries of the Sogou log
+sample up to ``--searches``, every tenth of those with ``range=month``.
+Each batch is 100 articles of the 2,000-article sample written under new
+ids (``bench-percolate-…``) by the real writer (``ChangeLoop``: one commit,
+one segment), then percolated (``search.percolator.Percolator``, through
+``IndexBackend.percolate``); the first batch includes compiling the plans,
+the later ones reuse them.
+
+Baseline (same run, same plans): each saved search run as a normal search
+over the whole index, its full matches then filtered to the batch (Whoosh:
+the executor's full-match set on the whole view, intersected with the
+batch; OpenSearch: a multi-search of the plans with the batch's ids as a
+``post_filter``, counting every match).  Both must find the same articles:
+``mismatches`` counts the searches where they differ.
+
+Without ``--index`` the 2,000-article sample is indexed into a temporary
+directory (and, with ``--opensearch-url``, into a temporary alias).  With
+``--index`` the batches are written into that index and deleted again
+afterwards.  Writes bench/results/percolate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+
+from .env import CORPUS, ROOT
+from .measure import write_result
+
+sys.path.insert(0, ROOT)
+SAMPLE = os.path.join(CORPUS, "news-sample-2k.jsonl.gz")
+BATCH = 100
+TARGET_S = 1.0  # issue 19: a batch of 100 against 1,000 saved searches in under a second
+
+
+def saved_params(n: int) -> list[dict]:
+    """``n`` saved searches' parameters: the query mix, then Sogou log queries."""
+    out = []
+    with open(os.path.join(ROOT, "bench", "querymix.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            item = json.loads(line)
+            params = {"q": [item["q"]]}
+            if item.get("source"):
+                params["source"] = [item["source"]]
+            if item["kind"] == "newest":
+                params["sort"] = ["newest"]
+            out.append(params)
+    seen = {p["q"][0] for p in out}
+    with gzip.open(os.path.join(CORPUS, "querylog-sogouq-sample.tsv.gz"), "rt", encoding="utf-8") as f:
+        next(f)
+        for i, line in enumerate(f):
+            q = line.split("\t")[2].strip()
+            if len(out) >= n:
+                break
+            if not q or q in seen or len(q) > 50:
+                continue
+            seen.add(q)
+            params = {"q": [q]}
+            if len(out) % 10 == 0:
+                params["range"] = ["month"]
+            out.append(params)
+    return out[:n]
+
+
+def _records(n_batches: int) -> list[list[dict]]:
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    tag = uuid.uuid4().hex[:6]
+    return [[{**r, "id": f"bench-percolate-{tag}-{r['id']}"} for r in records[i * BATCH:(i + 1) * BATCH]]
+            for i in range(n_batches)]
+
+
+def _baseline(backend_name: str, engine, plans: list, ids: list[str]) -> list[set[str]]:
+    """Each plan over the whole index, its full matches filtered to ``ids``."""
+    backend = engine.backend
+    if backend_name == "whoosh":
+        from search.backends.whoosh.executor import Executor
+        from search.backends.whoosh.percolate import full_matches
+
+        view = backend.view
+        wanted = {}
+        for doc_id in ids:
+            g = view.id_to_doc(doc_id)
+            if g is not None:
+                wanted[g] = doc_id
+        executor = Executor(view)
+        return [{wanted[g] for g in full_matches(executor, p).tolist() if g in wanted} for p in plans]
+    out = []
+    for start in range(0, len(plans), 200):
+        lines = []
+        for p in plans[start:start + 200]:
+            lines += [{}, {"query": backend.query(p), "post_filter": {"ids": {"values": ids}}, "size": len(ids),
+                           "_source": False, "track_total_hits": True}]
+        res = backend.client.msearch(index=backend.index, body=lines)
+        out += [{h["_id"] for h in r["hits"]["hits"]} for r in res["responses"]]
+    return out
+
+
+def run_on(index: str, backend_name: str = "whoosh", opensearch_url: str | None = None, searches: int = 1000,
+           batches: int = 3) -> dict:
+    """Percolation and baseline timings on ``index`` (batches written and deleted again)."""
+    from indexer.alerting import request_reader, search_config
+    from indexer.article_store import ArticleStore
+    from indexer.writer import IndexWriter
+    from search.engine import SearchEngine
+    from search.percolator import Percolator
+    from search.saved_searches import SavedSearchStore
+
+    with tempfile.TemporaryDirectory() as work:
+        articles = ArticleStore(os.path.join(work, "articles.sqlite"))
+        writer = IndexWriter(index, articles, backend=backend_name, opensearch_url=opensearch_url,
+                             regroup_interval=3600)
+        engine = SearchEngine.open(index, backend=backend_name, opensearch_url=opensearch_url, refresh_interval=0)
+        engine.wait_ready(300, suggestions=False)
+        saved = SavedSearchStore(os.path.join(work, "saved.sqlite"))
+        for i, params in enumerate(saved_params(searches)):
+            saved.create("token:bench", f"bench-{i}", params)
+        percolator = Percolator(engine, saved, request_reader(search_config()))
+        rows, written = [], []
+        try:
+            for batch in _records(batches):
+                ids = [r["id"] for r in batch]
+                seq = articles.put(batch)
+                writer.drain()
+                written += ids
+                t, cpu = time.perf_counter(), time.process_time()
+                report = percolator.percolate(ids, [], seq)
+                took, cpu = time.perf_counter() - t, time.process_time() - cpu
+                # The same plans, as the baseline runs them; the percolator's
+                # matches (prefilter included) must equal the baseline's.
+                at = time.time()
+                compiled, matches, _ = percolator.match(saved.all(), ids, at, type(report)())
+                runnable = [(s, dataclasses.replace(p, limit=BATCH)) for s, p in compiled if p is not None]
+                t, base_cpu = time.perf_counter(), time.process_time()
+                base = _baseline(backend_name, engine, [p for _, p in runnable], ids)
+                base_took, base_cpu = time.perf_counter() - t, time.process_time() - base_cpu
+                mine = [matches[s.id] for s, _ in runnable]
+                rows.append({"seconds": round(took, 3), "baseline_seconds": round(base_took, 3),
+                             "cpu_seconds": round(cpu, 3), "baseline_cpu_seconds": round(base_cpu, 3),
+                             "searches": report.searches, "skipped": report.skipped, "alerts": report.alerts,
+                             "copies": report.copies,
+                             "matches": sum(len(m) for m in mine),
+                             "mismatches": sum(a != b for a, b in zip(mine, base)),
+                             "unreadable": len(report.errors)})
+        finally:
+            if written:
+                articles.delete(written)
+                writer.drain()
+            writer.close()
+            docs = engine.backend.doc_count()
+            engine.pinyin.get(wait=60)
+    later = rows[1:] or rows
+    return {"backend": backend_name, "documents": docs, "searches": rows[0]["searches"], "batch": BATCH,
+            "batches": rows,
+            "first_batch_s": rows[0]["seconds"],
+            "later_batches_median_s": round(statistics.median(r["seconds"] for r in later), 3),
+            "baseline_median_s": round(statistics.median(r["baseline_seconds"] for r in rows), 3),
+            # CPU of this process (Whoosh: all of it; OpenSearch: the client's
+            # share, the cluster's own not counted): steadier than wall time
+            # on a shared machine.
+            "later_batches_cpu_median_s": round(statistics.median(r["cpu_seconds"] for r in later), 3),
+            "baseline_cpu_median_s": round(statistics.median(r["baseline_cpu_seconds"] for r in rows), 3),
+            "mismatches": sum(r["mismatches"] for r in rows), "target_s": TARGET_S}
+
+
+def run(index: str | None = None, opensearch_url: str | None = None, searches: int = 1000, batches: int = 3) -> dict:
+    """Whoosh on ``index`` (default: the sample, indexed here) and, with
+    ``opensearch_url``, OpenSearch on the sample in a temporary alias."""
+    from indexer import pipeline
+
+    out = {}
+    with tempfile.TemporaryDirectory() as work:
+        if index is None:
+            index = os.path.join(work, "sample")
+            pipeline.build(index, [SAMPLE], workers=2, progress=False)
+        out["whoosh"] = run_on(index, "whoosh", searches=searches, batches=batches)
+        if opensearch_url:
+            from opensearchpy import OpenSearch
+
+            alias = "bench-percolate-" + uuid.uuid4().hex[:8]
+            pipeline.build(alias, [SAMPLE], workers=2, progress=False, backend="opensearch",
+                           opensearch_url=opensearch_url)
+            try:
+                out["opensearch"] = run_on(alias, "opensearch", opensearch_url, searches, batches)
+            finally:
+                client = OpenSearch(opensearch_url, timeout=60)
+                for name in client.indices.get_alias(name=alias):
+                    client.indices.delete(index=name)
+    return out
+
+
+def print_table(result: dict) -> None:
+    """One line per backend: per-batch seconds, baseline, agreement."""
+    print(f"{'percolation':12} {'docs':>8} {'searches':>8} {'1st batch':>10} {'later':>8} {'baseline':>9}"
+          f" {'later CPU':>9} {'base CPU':>9} {'mismatch':>8}")
+    for name, r in result.items():
+        print(f"{name:12} {r['documents']:>8} {r['searches']:>8} {r['first_batch_s']:>9.3f}s"
+              f" {r['later_batches_median_s']:>7.3f}s {r['baseline_median_s']:>8.3f}s"
+              f" {r['later_batches_cpu_median_s']:>8.3f}s {r['baseline_cpu_median_s']:>8.3f}s {r['mismatches']:>8}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--index", help="a Whoosh index to measure on (default: the 2,000-article sample, indexed here)")
+    ap.add_argument("--opensearch-url", help="also measure on OpenSearch (the sample, in a temporary alias)")
+    ap.add_argument("--searches", type=int, default=1000)
+    ap.add_argument("--batches", type=int, default=3)
+    args = ap.parse_args(argv)
+    result = run(args.index, args.opensearch_url, args.searches, args.batches)
+    print_table(result)
+    write_result(os.path.join(ROOT, "bench", "results", "percolate.json"), result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
