@@ -571,3 +571,64 @@ def test_the_delivery_loop_survives_a_store_it_cannot_open(tmp_path, caplog):
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+# ---- the whole path: a write, its alert, the feed, the count and the webhook ----
+
+def _write(srv, doc_id, title, body, method="PUT"):
+    record = {"id": doc_id, "title": title, "body": body, "published": "2026-11-30T08:00:00+08:00",
+              "source": "测试社"}
+    status, answer = call_json(f"{srv.url}/api/articles/{doc_id}", method,
+                               json.dumps(record, ensure_ascii=False) if method == "PUT" else None,
+                               {**STAFF, "Content-Type": "application/json"})
+    assert status in (200, 201), answer
+    return answer
+
+
+def test_a_written_article_reaches_the_feed_the_count_and_the_webhook(service, receiver):
+    """End to end through gunicorn and the real writer: a saved search made
+    over the API, a webhook set on it, then articles written through the
+    write API: the full match alerts once (its near-duplicate copy and an
+    article holding only some of the words do not), the Atom feed lists
+    it, the list counts it as new, the receiver gets one signed post of
+    it; deleting the article takes it out of the feed."""
+    import feedparser
+
+    srv, store, backend = service
+    status, made = call_json(f"{srv.url}/api/saved-searches", "POST",
+                             json.dumps({"name": "雪豹巡护", "params": {"q": "雪豹巡护队"}}, ensure_ascii=False),
+                             {**STAFF, "Content-Type": "application/json"})
+    assert status == 201, made
+    sid = made["id"]
+    path = f"/e2e-{backend}"
+    receiver.script[path] = [200]
+    status, hook = _put(srv, sid, {"url": f"http://127.0.0.1:{receiver.port}{path}"})
+    assert status == 200, hook
+    body = ("祁连山国家公园的雪豹巡护队本周在海拔四千米的山谷里布设了红外相机，"
+            "回收的影像显示一只雌性雪豹带着两只幼崽经过。巡护队员说，这是该区域三年来首次记录到雪豹繁殖。"
+            "保护区管理局表示，将扩大监测范围，并与牧民合作减少人兽冲突。")
+    first, copy, other = f"e2e-{backend}-1", f"e2e-{backend}-2", f"e2e-{backend}-3"
+    _write(srv, first, "雪豹巡护队在祁连山记录到雪豹繁殖", body)
+    _write(srv, other, "祁连山雪豹保护区扩大监测", "保护区管理局表示将扩大雪豹监测范围。")
+    _write(srv, copy, "祁连山雪豹巡护队记录到雪豹繁殖", body)  # a near-duplicate republished later
+
+    rows = _until(lambda: (k := store.known(sid, [first, copy, other])) and len(k) == 2 and k)
+    assert rows[first].state == "alert" and rows[copy].state == "copy" and other not in rows
+    status, feed_body = call(srv.url + made["feed_url"] if "feed_url" in made else
+                             f"{srv.url}/feeds/saved/{sid}.atom?token={store.get(sid).feed_token}")
+    feed = feedparser.parse(feed_body)
+    assert status == 200 and not feed.bozo
+    assert [e.link.rsplit("/", 1)[-1] for e in feed.entries] == [first]
+    [listed] = [s for s in call_json(f"{srv.url}/api/saved-searches", headers=STAFF)[1]["saved_searches"]
+                if s["id"] == sid]
+    assert listed["new_count"] == 1
+    [(_, headers, posted, _)] = _until(lambda: receiver.posts(path))
+    assert webhooks.verify(hook["webhook_secret"], posted, headers["X-Webhook-Timestamp"],
+                           headers["X-Signature-256"])
+    assert [a["id"] for a in json.loads(posted)["articles"]] == [first]
+
+    _write(srv, first, "", "", method="DELETE")
+    _until(lambda: not store.feed(sid))
+    status, feed_body = call(f"{srv.url}/feeds/saved/{sid}.atom?token={store.get(sid).feed_token}")
+    assert status == 200 and feedparser.parse(feed_body).entries == []
+    assert receiver.posts(path) == [receiver.posts(path)[0]]  # still the one post
