@@ -182,6 +182,21 @@ def test_revoking_a_token_ends_its_sessions(make_app):
     assert not is_staff(again, first_cookie) and is_staff(again, second_cookie)
 
 
+def test_a_service_on_another_index_never_signs_this_ones_staff_out(make_app, tmp_path):
+    """Two services whose article stores sit in one directory (the demo and
+    your own index, both in data/): the other one, started without tokens,
+    keeps its own staff sessions and leaves this one's alone."""
+    ours = make_app(SEARCH_ARTICLE_STORE=str(tmp_path / "news.articles.sqlite"))
+    client = ours.test_client()
+    assert login(client).status_code == 303
+    cookie = session_cookie(client)
+    other = make_app(SEARCH_ARTICLE_STORE=str(tmp_path / "index.articles.sqlite"), SEARCH_WRITE_TOKENS=())
+    assert other.extensions["staff_sessions"].path != ours.extensions["staff_sessions"].path
+    assert ours.extensions["staff_sessions"].path == str(tmp_path / "news.staff_sessions.sqlite")
+    again = make_app(SEARCH_ARTICLE_STORE=str(tmp_path / "news.articles.sqlite"))  # this service restarted
+    assert is_staff(again, cookie)
+
+
 def test_sessions_expire_and_a_broken_session_store_is_a_503(make_app, tmp_path):
     expired = make_app(SEARCH_STAFF_SESSION_HOURS=1e-9)  # every session is over at once
     client = expired.test_client()

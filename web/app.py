@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import time
 
@@ -83,9 +82,7 @@ def _install_security(app: Flask) -> None:
         app.secret_key = secrets.token_hex(32)
     elif config["SEARCH_SECRET_KEY"]:
         app.secret_key = secret.configured_key(config)
-    sessions_path = config["SEARCH_STAFF_SESSIONS"] or os.path.join(
-        os.path.dirname(os.path.abspath(config["SEARCH_SECRET_KEY_FILE"] or secret.default_key_file(config))),
-        "staff_sessions.sqlite")
+    sessions_path = config["SEARCH_STAFF_SESSIONS"] or staff_sessions.default_path(config)
     sessions = app.extensions["staff_sessions"] = staff_sessions.StaffSessions(
         sessions_path, config["SEARCH_STAFF_SESSION_HOURS"] * 3600)
     try:

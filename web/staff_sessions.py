@@ -5,8 +5,8 @@ session id, ``session["staff"] = True`` and ``session["principal"] =
 "token:" + digest[:12]`` (the first 12 hex characters of the SHA-256 digest
 of the token that signed in: who did it, for audit logs).  The server keeps
 each live session in a small SQLite file shared by every worker
-(``SEARCH_STAFF_SESSIONS``, default ``staff_sessions.sqlite`` beside the
-secret key file) with the token's full digest and an expiry
+(``SEARCH_STAFF_SESSIONS``, default named after the article store, beside
+it: ``default_path``) with the token's full digest and an expiry
 (``SEARCH_STAFF_SESSION_HOURS``, default 12).  A session counts only while
 
 * its row exists: logging out deletes it, so a copy of the cookie taken
@@ -126,6 +126,21 @@ class StaffSessions:
             raise SessionStoreError(f"staff session store {self.path}: {exc}") from exc
         finally:
             conn.close()
+
+
+def default_path(config: dict) -> str:
+    """Where the staff sessions live when ``SEARCH_STAFF_SESSIONS`` is unset:
+    beside the article store, named after it (``data/index.articles.sqlite``
+    -> ``data/index.staff_sessions.sqlite``), so that two services on two
+    indexes never share them: a service removes at its start the sessions
+    of tokens it does not know, which would sign the other's staff out.
+    Without a store: ``staff_sessions.sqlite`` beside the secret key file."""
+    store = config.get("SEARCH_ARTICLE_STORE")
+    if store and store != "off":
+        base = store[:-len(".articles.sqlite")] if store.endswith(".articles.sqlite") else os.path.splitext(store)[0]
+        return os.path.abspath(base + ".staff_sessions.sqlite")
+    key_file = config.get("SEARCH_SECRET_KEY_FILE") or secret.default_key_file(config)
+    return os.path.join(os.path.dirname(os.path.abspath(key_file)), "staff_sessions.sqlite")
 
 
 def _store() -> StaffSessions:
