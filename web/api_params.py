@@ -10,7 +10,9 @@ reads but the document does not declare never reaches the view.
 ``check()`` runs before every request (after the rate limit): under
 ``/api/`` a query parameter the matched operation does not declare is a
 ``ParamError`` (400) that names it, offers the closest declared name
-("did you mean") and lists the ones taken.  Ignored everywhere: ``_``
+("did you mean") and lists the ones taken; so is one given twice that
+the document does not declare as an array (``q=香港&q=澳门`` on
+``/api/search``: which one was meant?).  Ignored everywhere: ``_``
 (jQuery's cache buster) and ``utm_*`` (campaign tags links carry).  The
 HTML pages and ``/healthz``/``/metrics`` are not checked; an ``/api/``
 route the document lacks is not checked either (tests/test_openapi_responses.py
@@ -53,12 +55,30 @@ def declared(spec: dict) -> dict[tuple[str, str], tuple[str, tuple[str, ...]]]:
     return out
 
 
+def repeatable(spec: dict) -> dict[tuple[str, str], frozenset[str]]:
+    """{(route key, upper-case method): the query parameters the operation
+    takes more than once}: those whose schema is an array (the filters;
+    ``q`` of the timeline).  Any other one given twice is a 400: which of
+    two values was meant cannot be known, and reading the first would be a
+    silent reinterpretation."""
+    out = {}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                out[(route_key(path), method.upper())] = frozenset(
+                    p["name"] for p in operation.get("parameters", ())
+                    if p.get("in") == "query" and p.get("schema", {}).get("type") == "array")
+    return out
+
+
 def _declared_here() -> dict[tuple[str, str], tuple[str, tuple[str, ...]]]:
     table = current_app.extensions.get("api_params")
     if table is None:
         from .openapi import spec
 
-        table = current_app.extensions["api_params"] = declared(spec(current_app.config))
+        document = spec(current_app.config)
+        current_app.extensions["api_params_repeatable"] = repeatable(document)
+        table = current_app.extensions["api_params"] = declared(document)
     return table
 
 
@@ -102,3 +122,10 @@ def check() -> None:
                if name not in allowed and name not in IGNORED_EXACT and not name.startswith(IGNORED_PREFIX)]
     if unknown:
         raise ParamError(unknown_message(unknown, allowed, f"{method} {path}"))
+    many = current_app.extensions["api_params_repeatable"].get((route_key(request.url_rule.rule), method), ())
+    twice = [name for name in dict.fromkeys(request.args.keys())
+             if name not in many and name in allowed and len(request.args.getlist(name)) > 1]
+    if twice:
+        raise ParamError(f"query parameter {', '.join(repr(n) for n in twice)} given more than once: "
+                         f"{method} {path} takes one value" + (f" (only {', '.join(sorted(many))} repeat)"
+                                                                 if many else ""))

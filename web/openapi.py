@@ -319,8 +319,9 @@ CURSOR_PAGE = {
 
 
 FACETS_PARAM = _q(
-    "facets", {"type": "string", "default": ",".join(DEFAULT_FACETS)},
-    f"The facets to count, comma-separated names of {', '.join(FACET_FIELDS)} (e.g. author,tag,year). "
+    "facets", {"type": "array", "items": {"type": "string"}, "default": [",".join(DEFAULT_FACETS)]},
+    f"The facets to count, comma-separated names of {', '.join(FACET_FIELDS)} (e.g. author,tag,year; "
+    "given more than once, the names join). "
     f"Absent: {', '.join(DEFAULT_FACETS)}; empty (facets=): none; an unknown name is a 400 naming the allowed "
     "ones. Each count equals total_articles of the same search filtered by that value (author=, tag=, year=...); "
     "values with the same folded form (眾聞/众闻) are one bucket shown in the form most articles use; "
