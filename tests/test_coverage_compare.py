@@ -362,6 +362,11 @@ def test_comparison_chart_in_the_browser(site, browser, sample_records):
         assert "normalize=share" in page.locator("a.compare-csv").get_attribute("href")
         assert page.locator(".compare-table tbody td").first.text_content().endswith("%")
         page.screenshot(path=os.path.join(ARTIFACTS, "coverage-compare-share-desktop.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the chart scrolls, the page does not
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.locator(".compare-chart").evaluate("e => e.scrollWidth > e.clientWidth")
+        page.screenshot(path=os.path.join(ARTIFACTS, "coverage-compare-phone.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
         # What is distinctive: asked for with a link, each term a link adding it to the query.
         page.click("a.show-significant")
         page.wait_for_selector(".significant .terms a")

@@ -297,6 +297,15 @@ def test_save_a_search_in_a_real_browser(site, browser, sample_records):
         assert page.input_value("#q") == "香港"
         page.goto(srv.url + "/staff/saved")
         assert row.locator(".new-count").inner_text() == "0"  # the visit was recorded
+        # On a phone the page never scrolls sideways (the table scrolls inside itself).
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in ("/staff/saved", "/staff/webhooks"):
+            page.goto(srv.url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, (path, page.evaluate(
+                "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 390)"
+                ".map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().right).slice(0, 8)"))
+        page.goto(srv.url + "/staff/saved")
+        page.screenshot(path=os.path.join(ARTIFACTS, "saved-4-list-phone.png"), full_page=True)
     finally:
         page.close()
 
