@@ -273,6 +273,42 @@ def test_a_later_copy_of_an_alerted_article_is_a_copy_not_a_new_alert(world):
     assert world.rows(sa.id)[other["id"]]["state"] == "alert"
 
 
+def test_a_batch_stopped_after_its_rows_before_its_signatures_still_knows_its_copies(world):
+    """The percolator stops right after recording a batch's rows (the writer
+    killed, a failing write): run again, the batch finds its rows recorded,
+    and a later copy of the alerted article is still a copy, not a new alert."""
+    from indexer.alerting import Alerting, search_config
+
+    (a,) = _long_pair(world, 1)
+    s = world.save(f'"{_phrase(a)}"')
+    seq = world.articles.put([a])
+    world.writer.drain()
+    alerting = Alerting(world.articles, world.saved, lambda: world.engine, search_config())
+    state = alerting.state
+    real_record = alerting.saved.record
+    calls = []
+
+    def record_then_stop(*args, **kwargs):  # the rows are written (committed), then the process "stops"
+        real_record(*args, **kwargs)
+        calls.append(args[0])
+        raise KeyboardInterrupt("stopped after recording the rows")
+
+    alerting.saved.record = record_then_stop  # an instance attribute of this store object only
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            alerting.step()
+    finally:
+        del alerting.saved.record
+    assert calls == [s.id] and world.rows(s.id)[a["id"]]["state"] == "alert"
+    assert (state.percolated() or 0) < seq  # the batch is run again
+    alerting.drain()
+    assert world.rows(s.id)[a["id"]]["commit_seq"] == seq  # recorded once
+    copy_a = _copy(a, a["id"] + "-later-copy")
+    world.commit([copy_a])
+    row = world.rows(s.id)[copy_a["id"]]
+    assert row["state"] == "copy" and row["group_key"] == a["id"]
+
+
 # ---- updates and deletes ------------------------------------------------------------
 def test_an_update_alerts_again_only_when_it_newly_matches(world):
     (a,) = _long_pair(world, 1)
@@ -391,6 +427,34 @@ def test_a_saved_search_that_no_longer_reads_is_reported_and_the_others_still_al
     assert "sort" in report.errors[bad.id] and good.id not in report.errors
     assert a["id"] in world.rows(good.id) and world.rows(bad.id) == {}
     world.alerting.drain()
+
+
+def test_a_saved_search_the_backend_refuses_is_reported_and_the_others_still_alert(world, monkeypatch):
+    """One saved search fails in the backend (OpenSearch: atleast21:, past its
+    atleastN limit; Whoosh: a one-character word in a proximity operator over
+    its limit of stored texts to check, lowered here to 0): it is reported,
+    the batch is percolated once, and the good search beside it alerts."""
+    from search.backends.whoosh import textchecks
+
+    (a,) = _long_pair(world, 1)
+    phrase = _phrase(a)
+    good = world.save(f'"{phrase}"')
+    if world.backend == "opensearch":
+        bad = world.save(f"atleast21:{phrase[:2]}")
+        expected = "atleastN"
+    else:
+        monkeypatch.setattr(textchecks, "MAX_TEXT_CHECKS", 0)
+        bad = world.save(f"{phrase[0]} w/5 {phrase[3]}")  # one-character words: checked in the stored text
+        expected = "one-character"
+    seq = world.commit([a])
+    assert world.alerting.state.percolated() == seq  # not retried forever
+    assert world.rows(good.id)[a["id"]]["state"] == "alert"
+    assert world.rows(bad.id) == {}
+    from indexer.alerting import request_reader, search_config
+    from search.percolator import Percolator
+
+    report = Percolator(world.engine, world.saved, request_reader(search_config())).percolate([a["id"]], [], seq)
+    assert list(report.errors) == [bad.id] and expected in report.errors[bad.id]
 
 
 # ---- a writer killed between commit and percolation ----------------------------------------
