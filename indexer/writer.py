@@ -237,11 +237,14 @@ def _start_webhook_deliveries(index: str, backend: str, stop: threading.Event) -
 
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
           opensearch_url: str | None = None, error_file: str | None = None, batch: int = 1000, merge_at: int = 10,
-          merge_max_docs: int = 5000, saved_searches: str | None = None) -> int:
+          merge_max_docs: int = 5000) -> int:
     """Run the writer until SIGTERM/SIGINT or until its parent is gone
     (exit status 0), with its background threads: the percolation of saved
-    searches (``indexer.alerting``) into ``saved_searches`` (default
-    ``SEARCH_SAVED_SEARCHES``, else the index's own file; "off": none).  Any failure (the store locked past its timeout, a
+    searches (``indexer.alerting``) into ``SEARCH_SAVED_SEARCHES`` (else
+    the index's own file; "off": none), which never stops the writer (a
+    saved-search file that cannot be opened is retried in its thread and
+    reported in the article store's meta ``alerting_error``), and the
+    webhook posts.  Any failure (the store locked past its timeout, a
     read-only or corrupt index ...) ends the process with status 1 after
     writing its reason to ``error_file`` (one line of text): the process
     that started it (``indexer.supervisor``) restarts it with back-off
@@ -267,7 +270,7 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
                              pid_path=pid_file(index, backend, store_path))
         log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
                  writer.articles.applied())
-        alerting = _start_alerting(index, backend, opensearch_url, userdict, articles, saved_searches)
+        alerting = _start_alerting(index, backend, opensearch_url, userdict, articles)
         if alerting is not None:
             background.append(alerting)
             writer.after_commit.append(alerting.notify)
@@ -306,17 +309,18 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
 
 
 def _start_alerting(index: str, backend: str, opensearch_url: str | None, userdict: str | None,
-                    articles: ArticleStore, saved_searches: str | None):
-    """The percolation thread (``indexer.alerting.Alerting``), started;
-    None when ``saved_searches`` (or ``SEARCH_SAVED_SEARCHES``) is "off"."""
-    from search.saved_searches import SavedSearchStore
+                    articles: ArticleStore):
+    """The percolation threads (``indexer.alerting.Alerting``), started;
+    None when ``SEARCH_SAVED_SEARCHES`` is "off" or they could not even be
+    made (logged: the writer runs without them).  The saved-search file is
+    opened in the threads, retried with back-off until it opens."""
     from search.settings import current
 
     from .alerting import Alerting, search_config
     from .paths import default_saved_searches
 
     settings = current()
-    path = saved_searches or settings.saved_searches or default_saved_searches(index, backend)
+    path = settings.saved_searches or default_saved_searches(index, backend)
     if path == "off":
         return None
 
@@ -343,4 +347,8 @@ def _start_alerting(index: str, backend: str, opensearch_url: str | None, userdi
         return engine
 
     log.info("percolating saved searches of %s", path)
-    return Alerting(articles, SavedSearchStore(path), open_engine, search_config(settings)).start()
+    try:
+        return Alerting(articles, path, open_engine, search_config(settings)).start()
+    except Exception:  # noqa: BLE001 - the writer runs on without alerts
+        log.exception("percolation of saved searches not started")
+        return None
