@@ -23,6 +23,10 @@ Without ``--index`` the 2,000-article sample is indexed into a temporary
 directory (and, with ``--opensearch-url``, into a temporary alias).  With
 ``--index`` the batches are written into that index and deleted again
 afterwards.  Writes bench/results/percolate.json.
+
+The write path (``write_latency``): the writer's step timed while its
+alerting threads percolate beside it (the same process, as in ``python -m
+indexer writer``), with 0 saved searches (baseline) and with ``--searches``.
 """
 
 from __future__ import annotations
@@ -177,6 +181,70 @@ def run_on(index: str, backend_name: str = "whoosh", opensearch_url: str | None 
             "mismatches": sum(r["mismatches"] for r in rows), "target_s": TARGET_S}
 
 
+LATENCY_STEPS = 30  # writer steps timed per setting
+LATENCY_BATCH = 20  # articles written per step
+
+
+def write_latency(index: str, backend_name: str = "whoosh", opensearch_url: str | None = None,
+                  searches: int = 1000) -> dict:
+    """The write path while percolation runs in the writer process (issue
+    19, item 15): ``ChangeLoop.step`` (analysis, apply, commit) timed over
+    ``LATENCY_STEPS`` back-to-back steps of ``LATENCY_BATCH`` articles, with
+    the alerting threads (``indexer.alerting.Alerting``) running beside it
+    as in ``python -m indexer writer``, against 0 saved searches (the
+    baseline) and against ``searches``.  Seconds per step (median, p90),
+    and the slowdown (median with / median without)."""
+    from indexer.alerting import Alerting, search_config
+    from indexer.article_store import ArticleStore
+    from indexer.writer import IndexWriter
+    from search.engine import SearchEngine
+    from search.saved_searches import SavedSearchStore
+
+    out = {"backend": backend_name, "steps": LATENCY_STEPS, "batch": LATENCY_BATCH}
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    for label, n in (("without", 0), ("with", searches)):
+        with tempfile.TemporaryDirectory() as work:
+            articles = ArticleStore(os.path.join(work, "articles.sqlite"))
+            writer = IndexWriter(index, articles, backend=backend_name, opensearch_url=opensearch_url,
+                                 regroup_interval=3600)
+            engine = SearchEngine.open(index, backend=backend_name, opensearch_url=opensearch_url,
+                                       refresh_interval=0)
+            engine.wait_ready(300, suggestions=False)
+            saved = SavedSearchStore(os.path.join(work, "saved.sqlite"))
+            for i, params in enumerate(saved_params(n) if n else []):
+                saved.create("token:bench", f"bench-{i}", params)
+            alerting = Alerting(articles, saved, lambda: engine, search_config())
+            writer.after_commit.append(alerting.notify)
+            alerting.start()
+            tag = uuid.uuid4().hex[:6]
+            written, times, cpu0 = [], [], time.process_time()
+            try:
+                for k in range(LATENCY_STEPS):
+                    batch = [{**r, "id": f"bench-latency-{tag}-{r['id']}"}
+                             for r in records[(k * LATENCY_BATCH) % len(records):][:LATENCY_BATCH]]
+                    articles.put(batch)
+                    written += [r["id"] for r in batch]
+                    t = time.perf_counter()
+                    writer.step()
+                    times.append(time.perf_counter() - t)
+                cpu = time.process_time() - cpu0
+                alerting.wait_percolated(articles.applied(), timeout=600)
+            finally:
+                alerting.stop()
+                if written:
+                    articles.delete(written)
+                    writer.drain()
+                writer.close()
+                engine.pinyin.get(wait=60)
+        times.sort()
+        out[label] = {"searches": n, "step_median_s": round(statistics.median(times), 4),
+                      "step_p90_s": round(times[int(0.9 * (len(times) - 1))], 4), "cpu_s": round(cpu, 3),
+                      "percolated_batches": alerting.batches}
+    out["slowdown"] = round(out["with"]["step_median_s"] / max(out["without"]["step_median_s"], 1e-9), 2)
+    return out
+
+
 def run(index: str | None = None, opensearch_url: str | None = None, searches: int = 1000, batches: int = 3) -> dict:
     """Whoosh on ``index`` (default: the sample, indexed here) and, with
     ``opensearch_url``, OpenSearch on the sample in a temporary alias."""
@@ -188,6 +256,7 @@ def run(index: str | None = None, opensearch_url: str | None = None, searches: i
             index = os.path.join(work, "sample")
             pipeline.build(index, [SAMPLE], workers=2, progress=False)
         out["whoosh"] = run_on(index, "whoosh", searches=searches, batches=batches)
+        out["write_latency"] = {"whoosh": write_latency(index, "whoosh", searches=searches)}
         if opensearch_url:
             from opensearchpy import OpenSearch
 
@@ -196,6 +265,7 @@ def run(index: str | None = None, opensearch_url: str | None = None, searches: i
                            opensearch_url=opensearch_url)
             try:
                 out["opensearch"] = run_on(alias, "opensearch", opensearch_url, searches, batches)
+                out["write_latency"]["opensearch"] = write_latency(alias, "opensearch", opensearch_url, searches)
             finally:
                 client = OpenSearch(opensearch_url, timeout=60)
                 for name in client.indices.get_alias(name=alias):
@@ -208,9 +278,21 @@ def print_table(result: dict) -> None:
     print(f"{'percolation':12} {'docs':>8} {'searches':>8} {'1st batch':>10} {'later':>8} {'baseline':>9}"
           f" {'later CPU':>9} {'base CPU':>9} {'mismatch':>8}")
     for name, r in result.items():
+        if name == "write_latency":
+            continue
         print(f"{name:12} {r['documents']:>8} {r['searches']:>8} {r['first_batch_s']:>9.3f}s"
               f" {r['later_batches_median_s']:>7.3f}s {r['baseline_median_s']:>8.3f}s"
               f" {r['later_batches_cpu_median_s']:>8.3f}s {r['baseline_cpu_median_s']:>8.3f}s {r['mismatches']:>8}")
+
+
+    print(f"\n{'write path':12} {'searches':>8} {'step median':>11} {'step p90':>9} {'CPU':>7}  (ChangeLoop.step, "
+          f"{LATENCY_BATCH} articles, percolation running beside it)")
+    for name, r in result.get("write_latency", {}).items():
+        for label in ("without", "with"):
+            x = r[label]
+            print(f"{name:12} {x['searches']:>8} {x['step_median_s']:>10.4f}s {x['step_p90_s']:>8.4f}s"
+                  f" {x['cpu_s']:>6.2f}s")
+        print(f"{name:12} slowdown x{r['slowdown']}")
 
 
 def main(argv=None) -> int:

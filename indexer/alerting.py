@@ -1,5 +1,6 @@
-"""The writer's alerting thread: percolates what the writer committed
-(``search.percolator``) without ever holding the writer up.
+"""The writer's alerting: percolates what the writer committed
+(``search.percolator``) without ever holding the writer up (in a process
+of its own: ``indexer.alerting_process``).
 
 The thread follows the article store's change log on its own: every change
 up to the writer's ``applied`` mark that is past the saved-search store's
@@ -77,6 +78,39 @@ def request_reader(config: dict) -> Callable[[dict, datetime], object]:
     return to_request
 
 
+def engine_opener(index: str, backend: str, opensearch_url: str | None, userdict: str | None,
+                  articles: ArticleStore, settings=None) -> Callable[[], object]:
+    """``open_engine()`` for ``Alerting``: the engine of ``index`` as the
+    web's workers open it (same synonyms and blocklist of ``settings``,
+    default this process's; the words the index holds cut either way
+    while a dictionary change is being re-indexed: ``search.pending_words``,
+    read from ``articles``)."""
+    from search.settings import current
+
+    settings = settings or current()
+
+    def open_engine():
+        from search.engine import SearchEngine
+
+        from .userdict_reindex import read_state
+
+        engine = SearchEngine.open(index, userdict, refresh_interval=0, backend=backend,
+                                   opensearch_url=opensearch_url, synonyms_path=settings.synonyms,
+                                   blocklist_path=settings.blocklist)
+
+        def index_userdict():
+            state = read_state(articles)
+            if state is None:
+                return None
+            return (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()),
+                    state.get("version"))
+
+        engine.index_userdict = index_userdict
+        return engine
+
+    return open_engine
+
+
 class Alerting:
     """Percolates the committed changes of ``articles`` (an
     ``ArticleStore``) against the saved searches of ``saved`` (a
@@ -87,8 +121,8 @@ class Alerting:
     ``open_engine()``: builds the ``search.engine.SearchEngine`` reading
     the index (called at the first batch when there are saved searches).
     ``config``: see ``search_config``.  On a store never percolated,
-    percolation starts at the changes applied when this object was made
-    (older ones are not matched).
+    percolation starts after change ``start_at`` (default: the changes
+    applied when this object was made; older ones are not matched).
 
     Two threads (``start``): the matching, and the withdrawals (the alerts
     of deleted articles withdrawn at their commit, whatever the matching's
@@ -98,7 +132,8 @@ class Alerting:
     the writer never waits for them."""
 
     def __init__(self, articles: ArticleStore, saved: SavedSearchStore | str,
-                 open_engine: Callable[[], object], config: dict | None = None, chunk: int = CHUNK):
+                 open_engine: Callable[[], object], config: dict | None = None, chunk: int = CHUNK,
+                 start_at: int | None = None):
         self.articles = articles
         self.saved_path = saved if isinstance(saved, str) else saved.path
         self.saved: SavedSearchStore | None = None if isinstance(saved, str) else saved
@@ -110,7 +145,7 @@ class Alerting:
         self.batches = 0
         self.failures = 0
         self.last_error: str | None = None
-        self._start_mark = articles.applied()  # where a store never percolated starts
+        self._start_mark = articles.applied() if start_at is None else start_at  # where a new store starts
         self._wake = threading.Event()
         self._wake_withdrawals = threading.Event()
         self._stop = threading.Event()
@@ -251,14 +286,15 @@ class Alerting:
         while not self._stop.is_set() and time.monotonic() < deadline and seen() == before:
             self._stop.wait(min(0.2, max(0.0, deadline - time.monotonic())))
 
-    def start(self) -> "Alerting":
-        """Run the matching and the withdrawals in daemon threads of this process; returns self."""
+    def start(self, poll: float = 0.5) -> "Alerting":
+        """Run the matching and the withdrawals in daemon threads of this
+        process, each looking for work every ``poll`` s (and at ``notify``); returns self."""
         try:
             self.articles.set_meta("alerting_error", "")
         except Exception:  # noqa: BLE001 - the log has it
             log.warning("the alerting state could not be recorded in the article store", exc_info=True)
         for name, target in (("percolator", self.run), ("withdrawals", self.run_withdrawals)):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread = threading.Thread(target=target, args=(poll,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
