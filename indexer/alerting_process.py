@@ -7,7 +7,8 @@ so the writer runs it as a child process.
     python -m indexer.alerting_process --parent PID --index DIR --store FILE --saved FILE [--backend B] ...
 
 The child dies with the writer (``search.lifeline.die_with_parent``, the
-first thing it does), stops on SIGTERM (after the batch under way: an
+first thing it does), runs at a lower priority (``NICE``: on a machine
+short of cores the write path gets the CPU first), stops on SIGTERM (after the batch under way: an
 unfinished batch is percolated again at the next start), and polls the
 article store's ``applied`` mark every ``POLL`` s (one indexed read; no
 signal that could reach it before its handler is set).  The writer's side
@@ -29,6 +30,7 @@ import time
 log = logging.getLogger("indexer.alerting")
 
 POLL = 0.1  # seconds between the child's looks at the article store
+NICE = 10  # the child's niceness increment: on a busy machine the write path gets the CPU first
 RESTART_MIN, RESTART_MAX = 1.0, 60.0  # seconds before restarting a child that died (doubling)
 
 
@@ -70,8 +72,8 @@ class AlertingProcess:
             self.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """SIGTERM the child and wait ``timeout`` s; then SIGKILL."""
-        proc = self.proc
+        """SIGTERM the child and wait ``timeout`` s; then SIGKILL (no restart after)."""
+        proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()
@@ -97,6 +99,10 @@ def main(argv=None) -> int:
     from search.lifeline import die_with_parent
 
     die_with_parent(args.parent)
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
     logging.basicConfig(level=logging.INFO, format="%(asctime)s alerting %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
