@@ -344,20 +344,6 @@ class SavedSearchStore:
             out.update((r["article_id"], Alert(**dict(r))) for r in rows)
         return out
 
-    def alerted_groups(self, search_id: str, group_keys) -> set[str]:
-        """Of ``group_keys``, those an alert of ``search_id`` already stands
-        for (a later copy of its group is not a new alert)."""
-        keys = list(group_keys)
-        found: set[str] = set()
-        conn = self._conn()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rows = conn.execute(f"SELECT DISTINCT group_key FROM alerts WHERE search_id = ? AND state = 'alert'"
-                                f" AND withdrawn_at IS NULL AND group_key IN ({','.join('?' * len(chunk))})",
-                                (search_id, *chunk)).fetchall()
-            found.update(r[0] for r in rows)
-        return found
-
     def record(self, search_id: str, alerts: list[NewMatch], copies: list[NewMatch], ended: list[str],
                commit_seq: int | None, now: float | None = None, payload: dict | None = None) -> int:
         """Record one batch's outcome for a saved search in one transaction:
