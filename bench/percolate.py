@@ -2,6 +2,7 @@
 batch of 100 new articles, next to a baseline measured in the same run.
 
     python -m bench.percolate [--index DIR] [--opensearch-url URL] [--searches 1000] [--batches 3]
+    python -m bench.percolate --write-path-only      # the write path with the alerting beside it
 
 The saved searches: the 620 queries of bench/querymix.jsonl (60 of them
 filtered by source, 40 newest-first) and real queries of the Sogou log
@@ -23,6 +24,12 @@ Without ``--index`` the 2,000-article sample is indexed into a temporary
 directory (and, with ``--opensearch-url``, into a temporary alias).  With
 ``--index`` the batches are written into that index and deleted again
 afterwards.  Writes bench/results/percolate.json.
+
+The write path (``write_latency``): the writer's step timed while the
+alerting percolates beside it in its own process (as ``python -m indexer
+writer`` runs it), with 0 saved searches (baseline) and with
+``--searches``; and with the alerting as a thread of the writer's process,
+for comparison.
 """
 
 from __future__ import annotations
@@ -177,6 +184,94 @@ def run_on(index: str, backend_name: str = "whoosh", opensearch_url: str | None 
             "mismatches": sum(r["mismatches"] for r in rows), "target_s": TARGET_S}
 
 
+LATENCY_STEPS = 30  # writer steps timed per setting
+LATENCY_BATCH = 20  # articles written per step
+
+
+def write_latency(index: str, backend_name: str = "whoosh", opensearch_url: str | None = None,
+                  searches: int = 1000) -> dict:
+    """The write path while percolation runs beside the writer (issue 19,
+    item 15): ``ChangeLoop.step`` (analysis, apply, commit) timed over
+    ``LATENCY_STEPS`` back-to-back steps of ``LATENCY_BATCH`` articles, with
+    the alerting in its own process as ``python -m indexer writer`` runs it
+    (``indexer.alerting_process``) against 0 saved searches (the baseline)
+    and against ``searches``, and, for comparison, with the alerting as a
+    thread of the writer's process (the arrangement before it).  Seconds
+    per step (median, p90), this process's CPU, and the slowdowns (median
+    with / median of the baseline)."""
+    out = {"backend": backend_name, "steps": LATENCY_STEPS, "batch": LATENCY_BATCH}
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    for label, n, mode in (("without", 0, "process"), ("with", searches, "process"),
+                           ("with_thread", searches, "thread")):
+        out[label] = _steps_timed(index, backend_name, opensearch_url, records, n, mode)
+    base = max(out["without"]["step_median_s"], 1e-9)
+    out["slowdown"] = round(out["with"]["step_median_s"] / base, 2)
+    out["slowdown_thread"] = round(out["with_thread"]["step_median_s"] / base, 2)
+    return out
+
+
+def _steps_timed(index, backend_name, opensearch_url, records, n: int, mode: str) -> dict:
+    """``LATENCY_STEPS`` writer steps timed with ``n`` saved searches
+    percolated beside them (``mode``: "process" or "thread")."""
+    from indexer.alerting import Alerting, search_config
+    from indexer.alerting_process import AlertingProcess
+    from indexer.article_store import ArticleStore
+    from indexer.writer import IndexWriter
+    from search.engine import SearchEngine
+    from search.saved_searches import PercolationState, SavedSearchStore
+
+    with tempfile.TemporaryDirectory() as work:
+        articles = ArticleStore(os.path.join(work, "articles.sqlite"))
+        writer = IndexWriter(index, articles, backend=backend_name, opensearch_url=opensearch_url,
+                             regroup_interval=3600)
+        saved = SavedSearchStore(os.path.join(work, "saved.sqlite"))
+        for i, params in enumerate(saved_params(n) if n else []):
+            saved.create("token:bench", f"bench-{i}", params)
+        state = PercolationState(saved)
+        state.set_percolated(articles.applied())
+        engine = None
+        if mode == "thread":
+            engine = SearchEngine.open(index, backend=backend_name, opensearch_url=opensearch_url,
+                                       refresh_interval=0)
+            engine.wait_ready(300, suggestions=False)
+            alerting = Alerting(articles, saved, lambda: engine, search_config()).start()
+        else:
+            args = ["--index", index, "--store", articles.path, "--saved", saved.path, "--backend", backend_name]
+            if opensearch_url:
+                args += ["--opensearch-url", opensearch_url]
+            alerting = AlertingProcess(args).start()
+        writer.after_commit.append(alerting.notify)
+        tag = uuid.uuid4().hex[:6]
+        written, times, cpu0 = [], [], time.process_time()
+        try:
+            for k in range(LATENCY_STEPS):
+                batch = [{**r, "id": f"bench-latency-{tag}-{r['id']}"}
+                         for r in records[(k * LATENCY_BATCH) % len(records):][:LATENCY_BATCH]]
+                articles.put(batch)
+                written += [r["id"] for r in batch]
+                t = time.perf_counter()
+                writer.step()
+                times.append(time.perf_counter() - t)
+            cpu = time.process_time() - cpu0
+            deadline = time.monotonic() + 600
+            while (state.percolated() or 0) < articles.applied() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            caught_up = (state.percolated() or 0) >= articles.applied()
+        finally:
+            alerting.stop()
+            if written:
+                articles.delete(written)
+                writer.drain()
+            writer.close()
+            if engine is not None:
+                engine.pinyin.get(wait=60)
+    times.sort()
+    return {"searches": n, "alerting": mode, "step_median_s": round(statistics.median(times), 4),
+            "step_p90_s": round(times[int(0.9 * (len(times) - 1))], 4), "writer_cpu_s": round(cpu, 3),
+            "percolation_caught_up": caught_up}
+
+
 def run(index: str | None = None, opensearch_url: str | None = None, searches: int = 1000, batches: int = 3) -> dict:
     """Whoosh on ``index`` (default: the sample, indexed here) and, with
     ``opensearch_url``, OpenSearch on the sample in a temporary alias."""
@@ -188,6 +283,7 @@ def run(index: str | None = None, opensearch_url: str | None = None, searches: i
             index = os.path.join(work, "sample")
             pipeline.build(index, [SAMPLE], workers=2, progress=False)
         out["whoosh"] = run_on(index, "whoosh", searches=searches, batches=batches)
+        out["write_latency"] = {"whoosh": write_latency(index, "whoosh", searches=searches)}
         if opensearch_url:
             from opensearchpy import OpenSearch
 
@@ -196,6 +292,7 @@ def run(index: str | None = None, opensearch_url: str | None = None, searches: i
                            opensearch_url=opensearch_url)
             try:
                 out["opensearch"] = run_on(alias, "opensearch", opensearch_url, searches, batches)
+                out["write_latency"]["opensearch"] = write_latency(alias, "opensearch", opensearch_url, searches)
             finally:
                 client = OpenSearch(opensearch_url, timeout=60)
                 for name in client.indices.get_alias(name=alias):
@@ -208,9 +305,21 @@ def print_table(result: dict) -> None:
     print(f"{'percolation':12} {'docs':>8} {'searches':>8} {'1st batch':>10} {'later':>8} {'baseline':>9}"
           f" {'later CPU':>9} {'base CPU':>9} {'mismatch':>8}")
     for name, r in result.items():
+        if name == "write_latency":
+            continue
         print(f"{name:12} {r['documents']:>8} {r['searches']:>8} {r['first_batch_s']:>9.3f}s"
               f" {r['later_batches_median_s']:>7.3f}s {r['baseline_median_s']:>8.3f}s"
               f" {r['later_batches_cpu_median_s']:>8.3f}s {r['baseline_cpu_median_s']:>8.3f}s {r['mismatches']:>8}")
+
+
+    print(f"\n{'write path':12} {'searches':>8} {'alerting':>8} {'step median':>11} {'step p90':>9} {'CPU':>7}"
+          f"  (ChangeLoop.step, {LATENCY_BATCH} articles, percolation running beside it)")
+    for name, r in result.get("write_latency", {}).items():
+        for label in ("without", "with", "with_thread"):
+            x = r[label]
+            print(f"{name:12} {x['searches']:>8} {x['alerting']:>8} {x['step_median_s']:>10.4f}s"
+                  f" {x['step_p90_s']:>8.4f}s {x['writer_cpu_s']:>6.2f}s")
+        print(f"{name:12} slowdown x{r['slowdown']} (process), x{r['slowdown_thread']} (thread)")
 
 
 def main(argv=None) -> int:
@@ -219,7 +328,20 @@ def main(argv=None) -> int:
     ap.add_argument("--opensearch-url", help="also measure on OpenSearch (the sample, in a temporary alias)")
     ap.add_argument("--searches", type=int, default=1000)
     ap.add_argument("--batches", type=int, default=3)
+    ap.add_argument("--write-path-only", action="store_true",
+                    help="only the write path's timing (Whoosh, the sample): bench/results/percolate-write-latency.json")
     args = ap.parse_args(argv)
+    if args.write_path_only:
+        from indexer import pipeline
+
+        with tempfile.TemporaryDirectory() as work:
+            index = args.index or os.path.join(work, "sample")
+            if not args.index:
+                pipeline.build(index, [SAMPLE], workers=2, progress=False)
+            result = {"write_latency": {"whoosh": write_latency(index, "whoosh", searches=args.searches)}}
+        print_table(result)
+        write_result(os.path.join(ROOT, "bench", "results", "percolate-write-latency.json"), result)
+        return 0
     result = run(args.index, args.opensearch_url, args.searches, args.batches)
     print_table(result)
     write_result(os.path.join(ROOT, "bench", "results", "percolate.json"), result)

@@ -85,8 +85,8 @@ class ChangeLoop:
         self.commits = 0
         self.rebuilds = 0
         # Called (without arguments) after each commit is recorded as
-        # applied: must return at once (``indexer.alerting.Alerting.notify``
-        # wakes the percolation thread; it never holds the writer up).
+        # applied: must return at once (``indexer.alerting_process.AlertingProcess.notify``
+        # wakes the alerting process; it never holds the writer up).
         self.after_commit: list = []
         self._running = False
         self._merging = False
@@ -237,11 +237,14 @@ def _start_webhook_deliveries(index: str, backend: str, stop: threading.Event) -
 
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
           opensearch_url: str | None = None, error_file: str | None = None, batch: int = 1000, merge_at: int = 10,
-          merge_max_docs: int = 5000, saved_searches: str | None = None) -> int:
+          merge_max_docs: int = 5000) -> int:
     """Run the writer until SIGTERM/SIGINT or until its parent is gone
-    (exit status 0), with its background threads: the percolation of saved
-    searches (``indexer.alerting``) into ``saved_searches`` (default
-    ``SEARCH_SAVED_SEARCHES``, else the index's own file; "off": none).  Any failure (the store locked past its timeout, a
+    (exit status 0), with its alerting process: the percolation of saved
+    searches (``indexer.alerting_process``) into ``SEARCH_SAVED_SEARCHES`` (else
+    the index's own file; "off": none), which never stops the writer (a
+    saved-search file that cannot be opened is retried in that process and
+    reported in the article store's meta ``alerting_error``), and its
+    thread of webhook posts.  Any failure (the store locked past its timeout, a
     read-only or corrupt index ...) ends the process with status 1 after
     writing its reason to ``error_file`` (one line of text): the process
     that started it (``indexer.supervisor``) restarts it with back-off
@@ -267,7 +270,7 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
                              pid_path=pid_file(index, backend, store_path))
         log.info("writing %s (%s) from %s (applied up to change %d)", index, backend, store_path,
                  writer.articles.applied())
-        alerting = _start_alerting(index, backend, opensearch_url, userdict, articles, saved_searches)
+        alerting = _start_alerting(index, backend, opensearch_url, userdict, articles)
         if alerting is not None:
             background.append(alerting)
             writer.after_commit.append(alerting.notify)
@@ -306,41 +309,28 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
 
 
 def _start_alerting(index: str, backend: str, opensearch_url: str | None, userdict: str | None,
-                    articles: ArticleStore, saved_searches: str | None):
-    """The percolation thread (``indexer.alerting.Alerting``), started;
-    None when ``saved_searches`` (or ``SEARCH_SAVED_SEARCHES``) is "off"."""
-    from search.saved_searches import SavedSearchStore
+                    articles: ArticleStore):
+    """The alerting process (``indexer.alerting_process.AlertingProcess``:
+    the percolation of saved searches and the withdrawals), started; None
+    when ``SEARCH_SAVED_SEARCHES`` is "off" or it could not even be started
+    (logged: the writer runs without it).  The saved-search file is opened
+    in that process, retried with back-off until it opens."""
     from search.settings import current
 
-    from .alerting import Alerting, search_config
+    from .alerting_process import AlertingProcess
     from .paths import default_saved_searches
 
-    settings = current()
-    path = saved_searches or settings.saved_searches or default_saved_searches(index, backend)
+    path = current().saved_searches or default_saved_searches(index, backend)
     if path == "off":
         return None
-
-    def open_engine():
-        """The engine as the web's workers open it (same synonyms; the words
-        the index holds cut either way while a dictionary change is being
-        re-indexed: ``search.pending_words``)."""
-        from search.engine import SearchEngine
-
-        from .userdict_reindex import read_state
-
-        engine = SearchEngine.open(index, userdict, refresh_interval=0, backend=backend,
-                                   opensearch_url=opensearch_url, synonyms_path=settings.synonyms,
-                                   blocklist_path=settings.blocklist)
-
-        def index_userdict():
-            state = read_state(articles)
-            if state is None:
-                return None
-            return (tuple(state.get("words") or ()), tuple((state.get("reindex") or {}).get("words") or ()),
-                    state.get("version"))
-
-        engine.index_userdict = index_userdict
-        return engine
-
-    log.info("percolating saved searches of %s", path)
-    return Alerting(articles, SavedSearchStore(path), open_engine, search_config(settings)).start()
+    args = ["--index", index, "--store", articles.path, "--saved", path, "--backend", backend,
+            "--start-at", str(articles.applied())]  # a new saved-search file: from the writer's start on
+    if opensearch_url:
+        args += ["--opensearch-url", opensearch_url]
+    if userdict:
+        args += ["--userdict", userdict]
+    try:
+        return AlertingProcess(args).start()
+    except Exception:  # noqa: BLE001 - the writer runs on without alerts
+        log.exception("percolation of saved searches not started")
+        return None

@@ -43,6 +43,7 @@ changes nothing: what was recorded is known and not recorded again.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,6 +61,8 @@ from .result_cache import request_key
 from .saved_searches import NewMatch, PercolationState, SavedSearch, SavedSearchStore
 from .timeutil import NEWSROOM_TZ, local_iso
 
+log = logging.getLogger("search.percolator")
+
 MATCHING = ("alert", "copy")  # alert states of an article that (still) matches
 
 
@@ -69,7 +72,8 @@ class Report:
     ``copies`` and ``ended`` recorded (rows, over all searches),
     ``withdrawn`` alert rows, ``skipped`` searches (the prefilter),
     ``errors`` (search id -> message: saved parameters that no longer
-    read, e.g. an unknown sort), ``seconds``."""
+    read, e.g. an unknown sort, or a query the backend refused: those
+    searches decide nothing in this batch, the others go on), ``seconds``."""
     searches: int = 0
     alerts: int = 0
     copies: int = 0
@@ -135,10 +139,11 @@ class Percolator:
         for s in searches:
             try:
                 req = self.to_request(s.params, now)
-            except SearchServiceError as exc:
+                plan = self._plan(dataclasses.replace(req, facets=(), correct=False, group=False), state)
+            except SearchServiceError as exc:  # parameters that no longer read, a query the index cannot run
                 report.errors[s.id] = str(exc)
                 continue
-            out.append((s, self._plan(dataclasses.replace(req, facets=(), correct=False, group=False), state)))
+            out.append((s, plan))
         # Plans of searches deleted or changed since are dropped.
         self._plans = {k: v for k, v in self._plans.items() if k in self._used}
         return out
@@ -149,8 +154,10 @@ class Percolator:
         withdraw the alerts of ``deletes``.  ``seq``: the batch's last
         change (``commit_seq`` of the rows, ``commit`` of webhook payloads).
         ``now``: epoch seconds of matching (relative periods count back from
-        it).  Returns a ``Report``; raises the backend's errors (the caller
-        retries the batch)."""
+        it).  Returns a ``Report``; a saved search the backend refuses is
+        reported in its ``errors`` and the others go on; raises the errors
+        of the whole batch (the cluster unreachable, the store locked: the
+        caller retries the batch)."""
         t0 = time.perf_counter()
         now = time.time() if now is None else now
         report = Report()
@@ -166,6 +173,8 @@ class Percolator:
         articles: dict[str, _Article] = {}
         decided = []
         for s, _ in compiled:
+            if s.id in report.errors:  # refused by the backend: nothing decided (no alert, nothing ended)
+                continue
             report.searches += 1
             rows = known.get(s.id, {})
             ended, new = [], []
@@ -182,7 +191,11 @@ class Percolator:
                 decided.append((s, new, ended))
         earlier = self._earlier([s.id for s, new, _ in decided if new], articles.values())
         similar = _BatchSimilarity(list(articles.values()))
-        signatures = []
+        # The signatures first, then the rows: a batch stopped between the two
+        # (the process killed, a failed write) and run again finds its
+        # recorded rows already known and records nothing new, so it must
+        # find their signatures too, or a later copy would be a new alert.
+        self.state.keep_signatures((a.id, a.stamp, a.installment, a.signature.tobytes()) for a in articles.values())
         for s, new, ended in decided:
             alerts, copies = _alerts_and_copies(new, earlier.get(s.id, []), similar)
             payload = None
@@ -193,10 +206,6 @@ class Percolator:
             self.store.record(s.id, alerts, copies, ended, seq, now=now, payload=payload)
             report.alerts, report.copies, report.ended = (report.alerts + len(alerts), report.copies + len(copies),
                                                           report.ended + len(ended))
-            signatures += [m.article_id for m in alerts + copies]
-        self.state.keep_signatures(
-            (a.id, a.stamp, a.installment, a.signature.tobytes())
-            for a in (articles[i] for i in dict.fromkeys(signatures)))
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -217,7 +226,11 @@ class Percolator:
         found = backend.percolate([p for _, p in runnable], puts) if runnable else []
         matches = {s.id: set() for s, _ in compiled}
         for (s, _), ids in zip(runnable, found):
-            matches[s.id] = set(ids)
+            if isinstance(ids, Exception):  # this search alone failed in the backend: reported, the others go on
+                report.errors[s.id] = f"{type(ids).__name__}: {ids}"
+                log.warning("saved search %s (%s) failed in the backend: %s", s.id, s.name, report.errors[s.id])
+            else:
+                matches[s.id] = set(ids)
         return compiled, matches, stored
 
     def _earlier(self, search_ids: list[str], new) -> dict[str, list]:

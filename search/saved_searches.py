@@ -344,20 +344,6 @@ class SavedSearchStore:
             out.update((r["article_id"], Alert(**dict(r))) for r in rows)
         return out
 
-    def alerted_groups(self, search_id: str, group_keys) -> set[str]:
-        """Of ``group_keys``, those an alert of ``search_id`` already stands
-        for (a later copy of its group is not a new alert)."""
-        keys = list(group_keys)
-        found: set[str] = set()
-        conn = self._conn()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rows = conn.execute(f"SELECT DISTINCT group_key FROM alerts WHERE search_id = ? AND state = 'alert'"
-                                f" AND withdrawn_at IS NULL AND group_key IN ({','.join('?' * len(chunk))})",
-                                (search_id, *chunk)).fetchall()
-            found.update(r[0] for r in rows)
-        return found
-
     def record(self, search_id: str, alerts: list[NewMatch], copies: list[NewMatch], ended: list[str],
                commit_seq: int | None, now: float | None = None, payload: dict | None = None) -> int:
         """Record one batch's outcome for a saved search in one transaction:
@@ -528,8 +514,18 @@ class PercolationState:
 
     def set_percolated(self, seq: int) -> None:
         """Record that every change up to ``seq`` was percolated."""
-        self.store._conn().execute("INSERT INTO percolation (key, value) VALUES ('seq', ?)"
-                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (int(seq),))
+        self.set_mark("seq", seq)
+
+    def mark(self, key: str) -> int | None:
+        """The progress mark ``key`` (a change seq: "seq" of the matching,
+        "withdrawn" of the withdrawals), None before the first."""
+        row = self.store._conn().execute("SELECT value FROM percolation WHERE key = ?", (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_mark(self, key: str, seq: int) -> None:
+        """Record the progress mark ``key`` at change ``seq``."""
+        self.store._conn().execute("INSERT INTO percolation (key, value) VALUES (?, ?)"
+                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, int(seq)))
 
     def keep_signatures(self, rows) -> None:
         """Store (article id, published epoch seconds or None, installment,
@@ -537,16 +533,6 @@ class PercolationState:
         self.store._conn().executemany(
             "INSERT OR REPLACE INTO signatures (article_id, published, installment, signature) VALUES (?, ?, ?, ?)",
             list(rows))
-
-    def alert_signatures(self, search_id: str, since: int, until: int) -> list[AlertSignature]:
-        """The signatures of the live alerts (state ``alert``, not
-        withdrawn) of ``search_id`` published within [since, until] (epoch
-        seconds): the articles a new match may be a copy of."""
-        rows = self.store._conn().execute(
-            "SELECT a.article_id, a.group_key, s.published, s.installment, s.signature FROM alerts a"
-            " JOIN signatures s ON s.article_id = a.article_id WHERE a.search_id = ? AND a.state = 'alert'"
-            " AND a.withdrawn_at IS NULL AND s.published BETWEEN ? AND ?", (search_id, since, until)).fetchall()
-        return [AlertSignature(*r) for r in rows]
 
     def rows_of_articles(self, article_ids) -> dict[str, dict[str, Alert]]:
         """Every alert row of these articles, of any saved search: search
@@ -563,8 +549,9 @@ class PercolationState:
         return out
 
     def signatures_between(self, search_ids, since: int, until: int) -> dict[str, list[AlertSignature]]:
-        """``alert_signatures`` of several saved searches at once: search id ->
-        its live alerts' signatures, published within [since, until]."""
+        """The signatures of the live alerts (state ``alert``, not withdrawn)
+        of these saved searches published within [since, until] (epoch
+        seconds): search id -> the articles a new match may be a copy of."""
         ids = list(search_ids)
         out: dict[str, list[AlertSignature]] = {}
         conn = self.store._conn()

@@ -273,6 +273,44 @@ def test_a_later_copy_of_an_alerted_article_is_a_copy_not_a_new_alert(world):
     assert world.rows(sa.id)[other["id"]]["state"] == "alert"
 
 
+def test_a_batch_stopped_after_its_rows_before_its_signatures_still_knows_its_copies(world):
+    """The percolator stops right after recording a batch's rows (the writer
+    killed, a failing write): run again, the batch finds its rows recorded,
+    and a later copy of the alerted article is still a copy, not a new alert."""
+    from indexer.alerting import Alerting, search_config
+
+    world.alerting.drain()  # nothing of earlier tests left to percolate
+    (a,) = _long_pair(world, 1)
+    s = world.save(f'"{_phrase(a)}"')
+    seq = world.articles.put([a])
+    world.writer.drain()
+    alerting = Alerting(world.articles, world.saved, lambda: world.engine, search_config())
+    state = alerting.state
+    real_record = alerting.saved.record
+    calls = []
+
+    def record_then_stop(*args, **kwargs):  # s's rows are written (committed), then the process "stops"
+        real_record(*args, **kwargs)
+        calls.append(args[0])
+        if args[0] == s.id:
+            raise KeyboardInterrupt("stopped after recording the rows")
+
+    alerting.saved.record = record_then_stop  # an instance attribute of this store object only
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            alerting.step()
+    finally:
+        del alerting.saved.record
+    assert calls[-1] == s.id and world.rows(s.id)[a["id"]]["state"] == "alert"
+    assert (state.percolated() or 0) < seq  # the batch is run again
+    alerting.drain()
+    assert world.rows(s.id)[a["id"]]["commit_seq"] == seq  # recorded once
+    copy_a = _copy(a, a["id"] + "-later-copy")
+    world.commit([copy_a])
+    row = world.rows(s.id)[copy_a["id"]]
+    assert row["state"] == "copy" and row["group_key"] == a["id"]
+
+
 # ---- updates and deletes ------------------------------------------------------------
 def test_an_update_alerts_again_only_when_it_newly_matches(world):
     (a,) = _long_pair(world, 1)
@@ -393,6 +431,34 @@ def test_a_saved_search_that_no_longer_reads_is_reported_and_the_others_still_al
     world.alerting.drain()
 
 
+def test_a_saved_search_the_backend_refuses_is_reported_and_the_others_still_alert(world, monkeypatch):
+    """One saved search fails in the backend (OpenSearch: atleast21:, past its
+    atleastN limit; Whoosh: a one-character word in a proximity operator over
+    its limit of stored texts to check, lowered here to 0): it is reported,
+    the batch is percolated once, and the good search beside it alerts."""
+    from search.backends.whoosh import textchecks
+
+    (a,) = _long_pair(world, 1)
+    phrase = _phrase(a)
+    good = world.save(f'"{phrase}"')
+    if world.backend == "opensearch":
+        bad = world.save(f"atleast21:{phrase[:2]}")
+        expected = "atleastN"
+    else:
+        monkeypatch.setattr(textchecks, "MAX_TEXT_CHECKS", 0)
+        bad = world.save(f"{phrase[0]} w/5 {phrase[3]}")  # one-character words: checked in the stored text
+        expected = "one-character"
+    seq = world.commit([a])
+    assert world.alerting.state.percolated() == seq  # not retried forever
+    assert world.rows(good.id)[a["id"]]["state"] == "alert"
+    assert world.rows(bad.id) == {}
+    from indexer.alerting import request_reader, search_config
+    from search.percolator import Percolator
+
+    report = Percolator(world.engine, world.saved, request_reader(search_config())).percolate([a["id"]], [], seq)
+    assert expected in report.errors[bad.id] and good.id not in report.errors
+
+
 # ---- a writer killed between commit and percolation ----------------------------------------
 def _writer_process(w, env):
     cmd = [sys.executable, "-m", "indexer", "writer", "--index", w.index, "--store", w.store_path,
@@ -467,3 +533,112 @@ def test_a_batch_committed_but_not_percolated_is_percolated_after_a_restart_once
     world.alerting.drain()
     assert world.rows(s.id)[a["id"]] == row
     assert len(world.saved.deliveries([s.id])) == 1
+
+
+
+def test_an_unreadable_saved_search_file_never_stops_the_writer_and_alerts_resume_when_fixed(world):
+    """The writer process with a corrupt saved-search file: it starts and
+    applies writes (alerting retries in its thread and says why in the
+    article store's ``alerting_error``, what /healthz shows); once the file
+    is replaced by a good one, the changes committed meanwhile alert."""
+    from search.saved_searches import SavedSearchStore
+
+    try:
+        world.writer.close()  # the writer process owns the index from here on
+    except Exception:  # noqa: BLE001 - closed already by the restart test
+        pass
+    folder = os.path.dirname(world.saved_path)
+    broken = os.path.join(folder, "broken-saved.sqlite")
+    with open(broken, "wb") as f:
+        f.write(b"this is not a SQLite database\n" * 200)
+    good_path = os.path.join(folder, "good-saved.sqlite")
+    (a,) = _long_pair(world, 1)
+    good = SavedSearchStore(good_path)
+    s = good.create("token:test", "s-good", {"q": [f'"{_phrase(a)}"']})
+    good.close()
+    env = {k: v for k, v in os.environ.items() if k != "SEARCH_USERDICT"}
+    env.update(PYTHONPATH=ROOT, SEARCH_SAVED_SEARCHES=broken)
+    proc = _writer_process(world, env)
+    try:
+        _wait(lambda: "not a database" in (world.articles.meta("alerting_error") or ""), timeout=60)
+        seq = world.articles.put([a])
+        assert world.articles.wait_applied(seq, 60), _log(world)  # the writer applies writes
+        assert proc.poll() is None, _log(world)
+        os.replace(good_path, broken)  # the file fixed
+        _wait(lambda: a["id"] in {r.article_id for r in SavedSearchStore(broken).feed(s.id)}, timeout=90)
+        _wait(lambda: not world.articles.meta("alerting_error"), timeout=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, _log(world)
+
+
+# ---- withdrawal does not wait for matching (through gunicorn and its writer) ----------------
+@pytest.fixture(scope="module", params=["whoosh", "opensearch"])
+def site(request, tmp_path_factory, sample_records):
+    """gunicorn with its writer (and so its alerting threads) on a 20-article
+    index of each backend: (server, the saved-search store shared with the test)."""
+    from conftest import Server, STAFF_TOKEN, digest, write_jsonl
+    from indexer import pipeline
+    from search.saved_searches import SavedSearchStore
+
+    backend = request.param
+    if backend == "opensearch":
+        need_cluster()
+    folder = tmp_path_factory.mktemp(f"withdraw-{backend}")
+    index = str(folder / "index") if backend == "whoosh" else "withdraw19-" + uuid.uuid4().hex[:8]
+    pipeline.build(index, [write_jsonl(folder / "in.jsonl", sample_records[:20])], workers=1, progress=False,
+                   backend=backend, opensearch_url=URL, replicas=0)
+    saved = str(folder / "saved.sqlite")
+    env = {"SEARCH_BACKEND": backend, "SEARCH_ARTICLE_STORE": str(folder / "articles.sqlite"),
+           "SEARCH_SAVED_SEARCHES": saved, "SEARCH_WRITE_TOKENS": digest(STAFF_TOKEN)}
+    if URL:
+        env["OPENSEARCH_URL"] = URL
+    srv = Server(index, workers=1, extra_env=env)
+    try:
+        assert srv.wait_for_writer()
+        yield srv, SavedSearchStore(saved)
+    finally:
+        srv.stop()
+        if backend == "opensearch":
+            drop_alias(index)
+
+
+def test_a_deleted_article_leaves_the_feed_at_its_commit_while_matching_is_stalled(site):
+    """Matching stalled (the saved-search file locked): a deletion through the
+    write API still takes the article out of the Atom feed; once the file is
+    free the alert is withdrawn in the store too."""
+    import feedparser
+
+    from conftest import STAFF, call, call_json
+
+    srv, store = site
+    status, made = call_json(f"{srv.url}/api/saved-searches", "POST",
+                             json.dumps({"name": "盐湖", "params": {"q": "察尔汗盐湖"}}, ensure_ascii=False),
+                             {**STAFF, "Content-Type": "application/json"})
+    assert status == 201, made
+    sid, doc_id = made["id"], f"withdraw-{uuid.uuid4().hex[:6]}"
+    record = {"id": doc_id, "title": "察尔汗盐湖迎来观光旺季", "body": "察尔汗盐湖本周游客数量创下新高。",
+              "published": "2026-11-30T08:00:00+08:00"}
+    status, answer = call_json(f"{srv.url}/api/articles/{doc_id}", "PUT", json.dumps(record, ensure_ascii=False),
+                               {**STAFF, "Content-Type": "application/json"})
+    assert status in (200, 201), answer
+    _wait(lambda: [a.article_id for a in store.feed(sid)] == [doc_id], timeout=30)
+
+    def entries():
+        status, body = call(f"{srv.url}/feeds/saved/{sid}.atom?token={store.get(sid).feed_token}")
+        assert status == 200
+        return [e.link.rsplit("/", 1)[-1] for e in feedparser.parse(body).entries]
+
+    assert entries() == [doc_id]
+    lock = hold_lock(store.path)  # neither matching nor withdrawing can write now
+    try:
+        status, answer = call_json(f"{srv.url}/api/articles/{doc_id}", "DELETE", None, STAFF)
+        assert status == 200, answer
+        _wait(lambda: call_json(f"{srv.url}/api/articles/{doc_id}")[0] == 404, timeout=30)  # committed
+        assert entries() == []  # out of the feed at its commit ...
+        assert [a.article_id for a in store.feed(sid)] == [doc_id]  # ... while the store could not be written
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    _wait(lambda: store.feed(sid) == [], timeout=60)  # withdrawn once the file is free
+    assert entries() == []

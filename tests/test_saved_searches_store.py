@@ -5,7 +5,7 @@ import multiprocessing
 
 import pytest
 
-from search.saved_searches import (NewMatch, NotOwner, SavedSearchError, SavedSearchNotFound,
+from search.saved_searches import (NewMatch, NotOwner, PercolationState, SavedSearchError, SavedSearchNotFound,
                                    SavedSearchStore)
 
 ANNA, BEN = "token:aaaaaaaaaaaa", "token:bbbbbbbbbbbb"
@@ -58,7 +58,9 @@ def test_alert_states_feed_and_visits(store):
     store.visit(s.id, BEN, now=50.0)
     store.record(s.id, [NewMatch("a1", "g1", "一"), NewMatch("a2", "a2", "二")], [NewMatch("a3", "g1")], [],
                  commit_seq=1, now=100.0)
-    assert store.alerted_groups(s.id, ["g1", "a2", "zz"]) == {"g1", "a2"}
+    rows = PercolationState(store).rows_of_articles(["a1", "a2", "a3", "zz"])[s.id]
+    assert {i: (r.state, r.group_key) for i, r in rows.items()} == {
+        "a1": ("alert", "g1"), "a2": ("alert", "a2"), "a3": ("copy", "g1")}
     assert [a.article_id for a in store.feed(s.id)] == ["a1", "a2"]  # copies never in the feed
     assert store.count_new(s.id, ANNA) == 2 and store.count_new(s.id, BEN) == 2
     store.visit(s.id, BEN, now=150.0)
@@ -70,7 +72,7 @@ def test_alert_states_feed_and_visits(store):
     assert store.withdraw(["a1"], now=300.0) == 1
     assert [a.article_id for a in store.feed(s.id)] == ["a4"]
     assert store.feed_version(s.id) != before
-    assert store.alerted_groups(s.id, ["g1"]) == set()  # a withdrawn alert no longer stands for its group
+    assert PercolationState(store).rows_of_articles(["a1"])[s.id]["a1"].withdrawn_at == 300.0
 
 
 def test_deliveries_only_with_a_webhook(store):

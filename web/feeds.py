@@ -4,8 +4,10 @@
   search (``SavedSearchStore.feed``: new matches, newest first, at most
   ``FEED_SIZE``), polled by a feed reader without the staff login: the
   token in the URL is the secret (a wrong or missing token is a 404, as an
-  unknown id).  ``ETag`` from the feed's version (``feed_version``) and the
-  search's last change; ``If-None-Match`` naming it is answered 304.
+  unknown id).  ``ETag`` from the feed's version (``feed_version``), the
+  index's version and the search's last change; an alert whose article
+  is no longer in the index (deleted) is left out at once, even before
+  the writer withdraws it; ``If-None-Match`` naming it is answered 304.
   An entry's ``updated`` is when the alert was recorded, ``published``
   the article's publication time.
 * ``/search.atom?q=…``: any public search (the filters of ``/search``:
@@ -139,7 +141,9 @@ def saved_feed(sid):
     search = store.by_feed_token(sid, request.args.get("token", ""))
     if search is None:
         return page_error(404, gettext("没有这个订阅源：链接不完整或已失效。"))
-    version = store.feed_version(sid)
+    engine = current_app.extensions["search_engine"].get()
+    # The index's version too: an article deleted leaves the feed at its commit (below), before its alert is withdrawn.
+    version = f"{store.feed_version(sid)}|{engine.backend.version()!r}"
     # The feed's text depends on the interface language too (the site's name as author).
     etag = hashlib.sha256(f"{sid}|{version}|{search.updated!r}|{i18n.current()}".encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
@@ -151,9 +155,11 @@ def saved_feed(sid):
     updated = max([_epoch(a.matched_at) for a in alerts] + [_epoch(search.updated)])
     fg = _feed(uuid.uuid5(_NAMESPACE, "saved:" + sid).urn, search.name, request.host_url + feed_url(search)[1:],
                request.host_url + results_url(search)[1:], updated)
-    engine = current_app.extensions["search_engine"].get() if alerts else None
     for a in alerts:
-        summary, author = _lead(engine.get(a.article_id))
+        stored = engine.get(a.article_id)
+        if stored is None:  # deleted: out of the feed at once, whatever the percolator's progress
+            continue
+        summary, author = _lead(stored)
         _entry(fg, a.article_id, a.title or "", _epoch(a.matched_at), atom_time(a.published), summary, author)
     return _atom(fg, "private, no-cache", etag)
 

@@ -10,6 +10,8 @@
      "indexing_backlog": int (changes not yet indexed),
      "backlog_oldest_age_s": float | null (age of the oldest of them, seconds),
      "merging": bool,
+     "alerting_error": why saved searches are not being matched right now (the writer's
+                       alerting retries; searches and indexing are unaffected) | null,
      "userdict": null | {"version": the user dictionary (hash) the index is being brought to,
                          "pending_words": [words added or removed whose articles are being re-indexed],
                          "reindexing": bool, "done": int, "total": int | null (articles re-indexed / to do),
@@ -78,6 +80,8 @@ def _writer_part(app) -> tuple[dict, list[dict]]:
         oldest = store.oldest_pending_at()
         part["backlog_oldest_age_s"] = None if oldest is None else round(max(0.0, time.time() - oldest), 1)
         part["merging"] = bool(store.state("merging"))
+        # The writer's alerting threads (indexer.alerting): why saved searches are not matched now, or null.
+        part["alerting_error"] = store.meta("alerting_error") or None
         part["userdict"] = userdict_progress(store)
         engine = getattr(app.extensions["search_engine"], "_engine", None)
         error = engine.analyzer.segmenter.error if engine is not None else None

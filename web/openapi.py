@@ -904,6 +904,10 @@ def spec(config: dict) -> dict:
                                "indexing_backlog": {"type": "integer", "minimum": 0, "nullable": True},
                                "backlog_oldest_age_s": {"type": "number", "minimum": 0, "nullable": True},
                                "merging": {"type": "boolean", "nullable": True},
+                               "alerting_error": {"type": "string", "nullable": True,
+                                                  "description": "why saved searches are not being matched right "
+                                                                 "now (the writer retries; searches and indexing "
+                                                                 "work), else null"},
                                "userdict": {"type": "object", "nullable": True,
                                             "description": "the user dictionary: the version (hash) the index is "
                                                            "cut with or being brought to, the re-index of the "

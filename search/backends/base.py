@@ -91,13 +91,16 @@ class IndexBackend(Protocol):
         ``IndexCorrupt`` (a damaged index), or the OpenSearch backend's
         ``IncompatibleIndex`` (written by another analysis version)."""
 
-    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
+    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str] | Exception]:
         """For each plan (compiled for full matches only: ``relax_below =
         0``), the ids among ``ids`` (articles of one batch) it fully
         matches, in the order of ``ids``; ids not live match nothing.  The
         cost grows with ``len(ids)`` and ``len(plans)``, not with the index
-        (the percolator's seam: ``search.percolator``).  Raises what
-        ``execute`` raises."""
+        (the percolator's seam: ``search.percolator``).  A plan the
+        backend refuses (``UnsupportedQuery``, a failed search of a
+        multi-search) has its exception in its place, so one broken saved
+        search never stops the others; raises what concerns every plan
+        (the cluster unreachable ...)."""
 
     def version(self) -> object:
         """Changes whenever the searchable content changes (a hashable

@@ -220,7 +220,7 @@ class OpenSearchBackend:
         """``get`` of each id in one multi-get request."""
         return percolate.stored_many(self, doc_ids)
 
-    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
+    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str] | Exception]:
         """``IndexBackend.percolate``: one msearch filtered to ``ids`` (``percolate.py``)."""
         return percolate.match_batch(self, plans, ids)
 

@@ -205,7 +205,7 @@ class WhooshBackend(SnapshotWalks):
         """``get`` of each id, on one view."""
         return {doc_id: self.get(doc_id) for doc_id in doc_ids}
 
-    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str]]:
+    def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str] | Exception]:
         """For each plan, the ids among ``ids`` it fully matches, on a view
         of the batch's segments only (``percolate.match_batch``)."""
         from .percolate import match_batch

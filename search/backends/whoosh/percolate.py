@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import SearchServiceError
 from ...plan import Plan
 from . import tiers
 from .executor import Executor
@@ -80,10 +81,12 @@ def full_matches(executor: Executor, plan: Plan) -> np.ndarray:
     return docs
 
 
-def match_batch(view: IndexView, plans: list[Plan], ids) -> list[list[str]]:
+def match_batch(view: IndexView, plans: list[Plan], ids) -> list[list[str] | SearchServiceError]:
     """For each plan (compiled for a full match: ``relax_below = 0``), the
     ids among ``ids`` (live article ids) it fully matches, in the order of
-    ``ids``.  Raises what ``Executor.run`` raises."""
+    ``ids``, or, for a plan the index refuses (``UnsupportedQuery``, the
+    ``SearchServiceError`` ``Executor.run`` raises), that exception in its
+    place: the other plans are answered."""
     sub, names = batch_view(view, ids)
     if sub is None:
         return [[] for _ in plans]
@@ -92,6 +95,10 @@ def match_batch(view: IndexView, plans: list[Plan], ids) -> list[list[str]]:
     out = []
     for plan in plans:
         executor.deadline.at = plan.deadline
-        found = [names[g] for g in full_matches(executor, plan).tolist() if g in names]
+        try:
+            found = [names[g] for g in full_matches(executor, plan).tolist() if g in names]
+        except SearchServiceError as exc:  # this plan alone
+            out.append(exc)
+            continue
         out.append(sorted(found, key=order.__getitem__))
     return out
