@@ -182,6 +182,8 @@ class Export:
         self._closed = False
 
     def close(self) -> None:
+        """Release the walk's snapshot now (a second call does nothing); the
+        iteration, if any, stops before its next page."""
         if not self._closed:
             self._closed = True
             if self.snapshot:
