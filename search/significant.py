@@ -63,9 +63,9 @@ class SignificantTerms:
     analysed once and remembered (``WORDS_CACHE`` articles, by id and
     text), and answers remembered per key (``cached``).  The background is
     ``backend`` (an ``IndexBackend``): ``doc_count()``, ``doc_frequencies``
-    (one round trip; Whoosh's is a lower bound of the exact count unless
-    deleted articles are still counted) to decide which words need the
-    exact ``doc_frequency``."""
+    (one round trip; Whoosh's is a lower bound of the exact count only
+    while no segment holds deleted articles: ``has_deletions()``, so only
+    then does it decide which words need the exact ``doc_frequency``)."""
 
     WORDS_CACHE = 8192
 
@@ -74,6 +74,7 @@ class SignificantTerms:
         self.estimate: Callable[[list[str]], list[int]] = backend.doc_frequencies
         self.exact: Callable[[str], int] = backend.doc_frequency
         self.doc_count: Callable[[], int] = backend.doc_count
+        self.has_deletions: Callable[[], bool] = backend.has_deletions
         self._answers = ResultCache(answers)
         self._words: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -141,7 +142,11 @@ class SignificantTerms:
         # batch, the cheap archive frequency (``estimate``: a lower bound of
         # the exact one, so its score an upper bound) decides which words
         # need the exact count at all.  The answer is the one scoring every
-        # candidate exactly would give, with far fewer lookups.
+        # candidate exactly would give, with far fewer lookups.  While
+        # deleted articles are still counted (Whoosh until their segment
+        # merges: every update leaves one), the estimate may exceed the
+        # exact count, so it is not used: each batch word is counted exactly.
+        estimate = (lambda words: [0] * len(words)) if self.has_deletions() else self.estimate
         candidates.sort(key=lambda w: (-counts[w], w))
         sample = len(docs)
         rows: list[dict] = []
@@ -151,12 +156,12 @@ class SignificantTerms:
 
         for start in range(0, len(candidates), LOOKUP_BATCH):
             n = counts[candidates[start]]
-            if len(rows) >= size and jlh(n, sample, n, archive) <= kth():
+            if len(rows) >= size and jlh(n, sample, n, archive) < kth():  # a tie may still rank above (its term)
                 break
             batch = candidates[start:start + LOOKUP_BATCH]
-            for word, estimate in zip(batch, self.estimate(batch)):
+            for word, lower in zip(batch, estimate(batch)):
                 n = counts[word]
-                if jlh(n, sample, max(estimate, n), archive) <= kth():
+                if jlh(n, sample, max(lower, n), archive) < kth():
                     continue
                 df = max(self.exact(word), n)  # never below the sample's own count
                 score = jlh(n, sample, df, archive)

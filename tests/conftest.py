@@ -195,9 +195,28 @@ from web.loopback import Server as _Server  # noqa: E402
 
 
 class Server(_Server):
+    """``web.loopback.Server`` for the tests: the saved-search file goes into
+    a temporary directory of the server's own unless the test names one
+    (its default is beside the index: for an OpenSearch index, in the
+    project's ``data/``, where test runs must leave nothing)."""
+
     def __init__(self, index_dir, workers=2, extra_env=None, require_healthy=True):
-        env = {"SEARCH_REFRESH_INTERVAL": "0.5", **(extra_env or {})}
-        super().__init__(index_dir, workers=workers, extra_env=env, require_healthy=require_healthy)
+        import tempfile
+
+        self._files = tempfile.TemporaryDirectory(prefix="server-files-")
+        env = {"SEARCH_REFRESH_INTERVAL": "0.5",
+               "SEARCH_SAVED_SEARCHES": os.path.join(self._files.name, "saved.sqlite"), **(extra_env or {})}
+        try:
+            super().__init__(index_dir, workers=workers, extra_env=env, require_healthy=require_healthy)
+        except BaseException:
+            self._files.cleanup()
+            raise
+
+    def stop(self):
+        try:
+            super().stop()
+        finally:
+            self._files.cleanup()
 
     def wait_for_writer(self, seconds: float = 30) -> bool:
         """Has the index writer started by gunicorn's master come up?"""

@@ -379,3 +379,78 @@ def test_comparison_chart_in_the_browser(site, browser, sample_records):
         page.screenshot(path=os.path.join(ARTIFACTS, "coverage-significant-desktop.png"), full_page=False)
     finally:
         page.close()
+
+
+def _exhaustive(engine, stored, q, size):
+    """The significant terms by scoring every candidate with its exact
+    archive count (``IndexBackend.doc_frequency``: live articles only)."""
+    from search.significant import MIN_IN_RESULTS, is_candidate, jlh
+
+    st = engine.significant_terms
+    counts, whole = Counter(), set()
+    for s in stored:
+        terms, accurate = st.words(s)
+        counts.update(terms)
+        whole |= accurate
+    text, own = st.query_words(q)
+    archive = engine.backend.doc_count()
+    rows = []
+    candidates = {w for w, n in counts.items()
+                  if n >= MIN_IN_RESULTS and w in whole and is_candidate(w) and w not in own and w not in text}
+    for w in candidates:
+        n = counts[w]
+        df = max(engine.backend.doc_frequency(w), n)
+        score = jlh(n, len(stored), df, archive)
+        if score > 0:
+            rows.append((w, round(score, 6), n, df))
+    rows.sort(key=lambda r: (-r[1], -r[2], r[0]))
+    return rows[:size], {w: counts[w] for w in candidates}
+
+
+def test_significant_terms_on_an_index_with_deleted_articles_equal_exhaustive_scoring(sample_index, sample_records,
+                                                                                      tmp_path):
+    """Whoosh's cheap archive counts still count deleted articles until
+    their segment merges, so they are no lower bound then: a word whose
+    other articles were withdrawn (really significant now) must not be
+    pruned by its old count.  The answer equals scoring every candidate
+    exactly."""
+    import shutil
+
+    from indexer import pipeline
+    from search.engine import SearchEngine
+    from search.normalize import normalize
+
+    path = str(tmp_path / "ix")
+    shutil.copytree(sample_index, path)
+    engine = SearchEngine.open(path, refresh_interval=0, synonyms_path=None)
+    q, size = "疫苗", 10
+    req = SearchRequest(q=q, facets=(), group=True)
+    sample_req = dataclasses.replace(req, page=1, size=200, facets=(), highlight=False, timeline=False, correct=False)
+
+    def sample():
+        return [h.stored for h in engine.backend.execute(engine.compiled(sample_req)).hits]
+
+    stored = sample()
+    _, counts = _exhaustive(engine, stored, q, size)
+    sampled = {s["id"] for s in stored}
+    texts = {r["id"]: normalize(r["title"]).text + normalize(r["body"] or "").text for r in sample_records}
+    # A word of 4 to 6 sampled articles that many other articles share (not
+    # significant now): withdraw those others.
+    word, others = None, []
+    for w, n in sorted(counts.items(), key=lambda item: (item[1], item[0])):
+        if 4 <= n <= 6:
+            df = engine.backend.doc_frequency(w)
+            if df >= 6 * n:
+                word, others = w, [i for i, t in texts.items() if w in t and i not in sampled]
+                break
+    assert word and len(others) >= 4 * counts[word]
+    deleted, _ = pipeline.delete(path, others)
+    assert deleted == len(others)
+    engine.backend.refresh(force=True)
+    assert engine.backend.has_deletions()
+    stored = sample()
+    assert {s["id"] for s in stored} == sampled
+    expected, _ = _exhaustive(engine, stored, q, size)
+    got = engine.significant(req, size=size)["significant_terms"]
+    assert [(t["term"], t["score"], t["in_results"], t["in_archive"]) for t in got] == expected
+    assert word in [t["term"] for t in got]  # what the old counts would have pruned

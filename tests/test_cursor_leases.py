@@ -144,3 +144,28 @@ def test_open_snapshots_are_bounded(small_index, monkeypatch):
     assert refused.value.status == 503 and refused.value.retry_after
     engine.backend.close_snapshot(first)
     assert _walk(engine, engine.backend.open_snapshot(keep_alive=600))[0]
+
+
+def test_a_new_lease_deletes_the_expired_ones(small_index):
+    """On a service whose writer commits nothing (idle or read-only), no
+    clean commit runs: a new lease itself deletes the expired lease files
+    (it holds the lock), so they do not pile up; live ones stay."""
+    from search.backends.whoosh import leases
+    from search.engine import SearchEngine
+
+    path, _ = small_index
+    engine = SearchEngine.open(path, refresh_interval=0, synonyms_path=None)
+    old = [engine.backend.open_snapshot(keep_alive=60) for _ in range(5)]
+    live = engine.backend.open_snapshot(keep_alive=600)
+    files = {f for f in os.listdir(path) if f.endswith(".lease")}
+    assert len(files) == 6
+    for snapshot in old:  # last used an hour ago: expired
+        generation, _, lease_id = snapshot.partition("-")
+        file = os.path.join(path, f"cursor-{generation}-{lease_id}.lease")
+        past = time.time() - 3600
+        os.utime(file, (past, past))
+    assert leases.live_count(path) == 1
+    new = engine.backend.open_snapshot(keep_alive=600)
+    left = {f for f in os.listdir(path) if f.endswith(".lease")}
+    assert left == {f"cursor-{s.partition('-')[0]}-{s.partition('-')[2]}.lease" for s in (live, new)}
+    assert _walk(engine, live)[0] and _walk(engine, new)[0]  # the live ones still walk

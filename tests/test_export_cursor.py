@@ -40,6 +40,8 @@ def service(request, tmp_path_factory):
             pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
         pytest.skip("no OpenSearch cluster")
     tmp = tmp_path_factory.mktemp(f"export-{backend}")
+    synonyms = tmp / "synonyms.txt"  # the project's, in a file a test may change
+    shutil.copyfile(os.path.join(ROOT, "search", "data", "synonyms.txt"), synonyms)
     if backend == "whoosh":
         index = str(tmp / "ix")
         shutil.copytree(request.getfixturevalue("sample_index"), index)
@@ -50,15 +52,17 @@ def service(request, tmp_path_factory):
         pipeline.build(index, [SAMPLE], workers=2, progress=False, backend=backend, opensearch_url=URL, replicas=0)
     env = {"SEARCH_BACKEND": backend, "SEARCH_ARTICLE_STORE": str(tmp / "articles.sqlite"),
            "SEARCH_WRITE_TOKENS": digest(STAFF_TOKEN), "SEARCH_WRITE_WAIT": "20",
-           "SEARCH_MAX_RESULT_WINDOW": str(WINDOW), "SEARCH_SECRET_KEY_FILE": str(tmp / "secret_key")}
+           "SEARCH_MAX_RESULT_WINDOW": str(WINDOW), "SEARCH_SECRET_KEY_FILE": str(tmp / "secret_key"),
+           "SEARCH_SYNONYMS": str(synonyms)}
     if URL:
         env["OPENSEARCH_URL"] = URL
     srv = Server(index, workers=2, extra_env=env)
     engine = None
     try:
         assert srv.wait_for_writer()
-        engine = SearchEngine.open(index, backend=backend, opensearch_url=URL, refresh_interval=0)
-        yield {"server": srv, "backend": backend, "index": index, "engine": engine}
+        engine = SearchEngine.open(index, backend=backend, opensearch_url=URL, refresh_interval=0,
+                                   synonyms_path=str(synonyms))
+        yield {"server": srv, "backend": backend, "index": index, "engine": engine, "synonyms": synonyms}
     finally:
         srv.stop()
         if engine is not None:
@@ -70,6 +74,12 @@ def service(request, tmp_path_factory):
 
             client = OpenSearch(URL, timeout=60)
             client.indices.delete(index=list(client.indices.get_alias(name=index)), ignore=[404])
+            from indexer import paths
+
+            # The writer's note of the store feeding the index (beside it: in data/ for an alias).
+            for marker in {paths.store_marker(index, backend), os.path.join(ROOT, paths.store_marker(index, backend))}:
+                if os.path.exists(marker):
+                    os.remove(marker)
 
 
 def _ranked_ids(service, q=Q, sort="newest"):
@@ -112,6 +122,19 @@ def _walk(srv, params, headers=None, first=None):
         if not page["next_cursor"]:
             return ids, page
         status, page = _page(srv, {"cursor": page["next_cursor"], "size": params.get("size", 10)}, headers)
+
+
+def _walk_or_none(srv, params, headers=None):
+    """``_walk``'s ids, or None when a page answers 409 (the plan changed)."""
+    status, page = _page(srv, {**params, "cursor": "*"}, headers)
+    ids = []
+    while status == 200:
+        ids += [h["id"] for h in page["hits"]]
+        if not page["next_cursor"]:
+            return ids
+        status, page = _page(srv, {"cursor": page["next_cursor"], "size": params.get("size", 10)}, headers)
+    assert status == 409, page
+    return None
 
 
 def test_export_and_cursor_walk_the_snapshot_while_articles_are_written(service, indexed_records):
@@ -283,3 +306,137 @@ def test_command_line_export_with_a_progress_bar(service, tmp_path):
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert [r["id"] for r in rows] == _ranked_ids(service)
     assert f"{len(rows)}/{len(rows)}" in proc.stderr and "article" in proc.stderr  # tqdm's bar
+
+
+def _live_snapshots(service) -> int:
+    """Snapshots held on the service's index: live Whoosh leases, or the
+    index's open OpenSearch search contexts (a point in time holds one per
+    shard; searches hold none between requests)."""
+    if service["backend"] == "whoosh":
+        from search.backends.whoosh import leases
+
+        return leases.live_count(os.path.realpath(service["index"]))
+    from opensearchpy import OpenSearch
+
+    stats = OpenSearch(URL, timeout=60).indices.stats(index=service["index"], metric="search")
+    return stats["_all"]["total"]["search"]["open_contexts"]
+
+
+def _poll(check, seconds=10.0):
+    """Poll ``check()`` until it is true (short intervals, up to ``seconds``): its last value."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not (ok := check()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ok
+
+
+def _payload(token):
+    from search import cursor as cursors
+
+    return cursors.URLSafeSerializer("x").loads_unsafe(token)[1]
+
+
+def test_anonymous_walks_hold_no_snapshot_so_staff_walks_never_wait(service):
+    """Anonymous walks page the live index from an offset signed into the
+    cursor: however many there are, no lease or point in time is held, so
+    staff exports and cursors (which do hold one) never meet a full budget."""
+    srv = service["server"]
+    assert _poll(lambda: _live_snapshots(service) == 0)
+    tokens = []
+    for i in range(40):
+        status, page = _page(srv, {"q": Q, "size": 1, "cursor": "*", "sort": "oldest" if i % 2 else "newest"})
+        assert status == 200 and len(page["hits"]) == 1 and page["next_cursor"], page
+        tokens.append(page["next_cursor"])
+    assert _live_snapshots(service) == 0
+    assert {_payload(t)["snapshot"] for t in tokens} == {""} and not any(_payload(t)["staff"] for t in tokens)
+    # They go on from their offsets: the next article of the search's order.
+    oracle = _ranked_ids(service, sort="oldest")
+    status, page = _page(srv, {"cursor": tokens[1], "size": 3})
+    assert status == 200 and [h["id"] for h in page["hits"]] == oracle[1:4] and page["walked"] == 4
+    # A staff export and a staff cursor pin their snapshot and walk everything.
+    status, body = call(f"{srv.url}/api/export?q={urllib.parse.quote(Q)}&sort=oldest&format=jsonl&limit=0",
+                        headers=STAFF)
+    assert status == 200 and [json.loads(line)["id"] for line in body.decode("utf-8").splitlines()] == oracle
+    status, page = _page(srv, {"q": Q, "sort": "oldest", "size": 5, "cursor": "*"}, STAFF)
+    assert status == 200 and _payload(page["next_cursor"])["snapshot"] and _live_snapshots(service) > 0
+    assert [h["id"] for h in page["hits"]] == oracle[:5]
+    _walk(srv, {"size": 100}, STAFF, first=(status, page))  # to its end: released
+    assert _poll(lambda: _live_snapshots(service) == 0)
+
+
+def test_an_export_never_read_releases_its_snapshot(service):
+    """A HEAD request (the body never iterated) and a download dropped after
+    its headers release the export's snapshot when the response closes."""
+    srv = service["server"]
+    assert _poll(lambda: _live_snapshots(service) == 0)
+    url = f"{srv.url}/api/export?q={urllib.parse.quote(Q)}&format=csv&limit=0"
+    with urllib.request.urlopen(urllib.request.Request(url, method="HEAD", headers=STAFF), timeout=60) as r:
+        assert r.status == 200 and int(r.headers["X-Total-Count"]) >= 659 and r.read() == b""
+    assert _poll(lambda: _live_snapshots(service) == 0), "a HEAD request left its snapshot alive"
+    r = urllib.request.urlopen(urllib.request.Request(url, headers=STAFF), timeout=60)
+    assert r.status == 200
+    r.close()  # gone after the headers
+    assert _poll(lambda: _live_snapshots(service) == 0), "an unread download left its snapshot alive"
+
+
+def test_a_staff_walk_cursor_needs_staff_authentication(service):
+    """The cursor says the walk is a staff one: without staff authentication
+    it is a 403 (not one article past the window), and its snapshot stays
+    for staff to go on."""
+    srv = service["server"]
+    oracle = _ranked_ids(service, sort="oldest")
+    status, page = _page(srv, {"q": Q, "sort": "oldest", "size": 100, "cursor": "*"}, STAFF)
+    ids = [h["id"] for h in page["hits"]]
+    while len(ids) < WINDOW:  # staff walk past the anonymous window
+        status, page = _page(srv, {"cursor": page["next_cursor"], "size": 100}, STAFF)
+        assert status == 200
+        ids += [h["id"] for h in page["hits"]]
+    token = page["next_cursor"]
+    assert _payload(token)["staff"] and len(ids) == WINDOW
+    status, body = _page(srv, {"cursor": token})
+    assert status == 403 and "staff walk" in body["error"] and "hits" not in body, body
+    status, body = _page(srv, {"cursor": token}, {"Authorization": "Bearer wrong"})
+    assert status == 403 and "hits" not in body, body
+    status, page = _page(srv, {"cursor": token, "size": 100}, STAFF)
+    assert status == 200 and page["walked"] == WINDOW + 100 and not page["window_ended"]
+    ids += [h["id"] for h in page["hits"]]
+    assert ids == oracle[:WINDOW + 100]
+    _walk(srv, {"size": 100}, STAFF, first=(status, page))  # to its end: released
+
+
+def test_a_plan_changed_between_pages_is_a_409_never_a_skip(service):
+    """The synonyms file changes between two pages of a walk (the real file,
+    re-read by every worker): the next page is a 409 saying to start again
+    (or, from a worker yet to re-read it, the walk goes on unchanged); a
+    new walk ranks by the new synonyms."""
+    srv = service["server"]
+    q = "立法会"
+    before = _ranked_ids(service, q=q, sort="relevance")
+    for headers in (STAFF, None):
+        status, first = _page(srv, {"q": q, "size": 10, "cursor": "*"}, headers)
+        assert status == 200 and [h["id"] for h in first["hits"]] == before[:10]
+        if headers is STAFF:
+            staff_first = first
+        else:
+            anonymous_first = first
+    with open(service["synonyms"], "a", encoding="utf-8") as f:
+        f.write("\n立法会, 议会\n")
+    # Every worker re-reads it within seconds (watched file): polled.
+    assert _poll(lambda: all(_page(srv, {"q": q})[1].get("synonyms") for _ in range(6)), 20)
+    # The oracle's engine re-reads it too; the change matters to this walk's order.
+    assert _poll(lambda: len(_ranked_ids(service, q=q, sort="relevance")) > len(before), 20)
+    after = _ranked_ids(service, q=q, sort="relevance")
+    for headers, first in ((STAFF, staff_first), (None, anonymous_first)):
+        status, body = _page(srv, {"cursor": first["next_cursor"], "size": 10}, headers)
+        if status == 200:  # a worker yet to re-read the file: the same walk, unchanged
+            assert [h["id"] for h in body["hits"]] == before[10:20], body
+            while status == 200 and body["next_cursor"]:  # on to its end or the 409 (either ends it)
+                status, body = _page(srv, {"cursor": body["next_cursor"], "size": 100}, headers)
+        else:
+            assert status == 409 and "start the walk again" in body["error"], body
+    # A new walk ranks by the new synonyms (once every worker has them: a
+    # walk whose pages span a worker yet to re-read it is the 409 again).
+    assert _poll(lambda: _walk_or_none(srv, {"q": q, "size": 100}, STAFF) == after, 20)
+    assert _poll(lambda: _live_snapshots(service) == 0)

@@ -293,8 +293,10 @@ CURSOR_PARAM = _q("cursor", {"type": "string", "minLength": 1},
                   "Walk the whole result set on a fixed snapshot of the index: * starts (with the search "
                   "parameters), then send each answer's next_cursor (alone, or with the same parameters; size may "
                   "change; not with page). Ungrouped, in the search's order, every article once. Without staff "
-                  "authentication a walk ends at SEARCH_MAX_RESULT_WINDOW articles; a cursor unused for "
-                  "SEARCH_CURSOR_KEEP_ALIVE seconds answers 410")
+                  "authentication a walk ends at SEARCH_MAX_RESULT_WINDOW articles and holds no snapshot (it pages "
+                  "through the live index from an offset signed into the cursor); a staff walk's cursor needs "
+                  "staff authentication (403). A cursor unused for SEARCH_CURSOR_KEEP_ALIVE seconds answers 410; "
+                  "one whose search changed meanwhile (synonyms, pinyin, new words) answers 409")
 CURSOR_PAGE = {
     "type": "object",
     "required": ["query", "total", "total_full", "total_partial", "walked", "size", "took_ms", "hits",
@@ -528,11 +530,14 @@ def spec(config: dict) -> dict:
                                 "service, or sent with other search parameters than it was started with"),
                     "401": _err("explain=1 without credentials"),
                     "403": _err("explain=1 with a wrong token, or staff tools disabled; a bearer token that is "
-                                "not valid (sent with a cursor)"),
+                                "not valid (sent with a cursor); a staff walk's cursor without staff authentication"),
+                    "409": _err("The cursor's search changed since the walk started (the synonyms file re-read, "
+                                "the pinyin lexicon built, new words): its place in the order is lost; start "
+                                "again with cursor=*"),
                     "410": _err("The cursor expired: unused for longer than SEARCH_CURSOR_KEEP_ALIVE seconds "
                                 "(or its index was rebuilt); start again with cursor=*"),
-                    "503": _err("Index unavailable, or (cursor=*) too many walks hold a snapshot; retry after "
-                                "Retry-After")}}},
+                    "503": _err("Index unavailable, or (cursor=* with staff authentication) too many walks "
+                                "hold a snapshot; retry after Retry-After")}}},
             "/api/articles/{id}": {
                 "get": {
                     "summary": "One article", "operationId": "article",

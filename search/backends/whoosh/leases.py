@@ -67,12 +67,15 @@ def _keep_alive(path: str) -> float:
 def create(path: str, generation: int, keep_alive: float, indexname: str = "MAIN") -> str:
     """A new lease on ``generation`` of the index directory ``path``,
     living ``keep_alive`` seconds after its last use; returns its id (16
-    hex digits).  Raises ``LeaseGone`` when that generation's table of
-    contents is no longer there (a newer commit cleaned it: take the
-    newest), ``TooManyLeases`` when ``MAX_LIVE`` leases are live."""
+    hex digits).  Expired lease files are deleted on the way (under the
+    lock), so they do not pile up on a service whose writer commits
+    nothing, and each new lease costs only the live ones.  Raises
+    ``LeaseGone`` when that generation's table of contents is no longer
+    there (a newer commit cleaned it: take the newest), ``TooManyLeases``
+    when ``MAX_LIVE`` leases are live."""
     lease_id = secrets.token_hex(8)
     with _locked(path):
-        if live_count(path) >= MAX_LIVE:
+        if _live_files(path, remove_expired=True) >= MAX_LIVE:
             raise TooManyLeases(f"{MAX_LIVE} cursors hold a snapshot of this index")
         if not os.path.exists(os.path.join(path, TOC._filename(indexname, generation))):
             raise LeaseGone(f"generation {generation} is no longer on disk")
@@ -105,23 +108,15 @@ def release(path: str, generation: int, lease_id: str) -> None:
 
 def live_count(path: str, now: float | None = None) -> int:
     """How many live leases the index directory ``path`` holds."""
-    now = time.time() if now is None else now
-    count = 0
-    for name in os.listdir(path):
-        if _LEASE.match(name):
-            file = os.path.join(path, name)
-            try:
-                count += os.path.getmtime(file) + _keep_alive(file) >= now
-            except (FileNotFoundError, ValueError, KeyError):
-                pass
-    return count
+    return len(_scan(path, now, False))
 
 
-def live_generations(path: str, now: float | None = None, remove_expired: bool = False) -> set[int]:
-    """Generations of ``path`` with a live lease; with ``remove_expired``,
-    expired lease files are deleted (the caller holds the lock)."""
+def _scan(path: str, now: float | None, remove_expired: bool) -> list[int]:
+    """The generations of the live lease files of ``path``, one per file;
+    with ``remove_expired``, expired (or unreadable) lease files are
+    deleted (the caller holds the lock)."""
     now = time.time() if now is None else now
-    live = set()
+    live = []
     for name in os.listdir(path):
         m = _LEASE.match(name)
         if not m:
@@ -132,11 +127,21 @@ def live_generations(path: str, now: float | None = None, remove_expired: bool =
         except (FileNotFoundError, ValueError, KeyError):
             alive = False
         if alive:
-            live.add(int(m.group(1)))
+            live.append(int(m.group(1)))
         elif remove_expired:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(file)
     return live
+
+
+def _live_files(path: str, remove_expired: bool = False) -> int:
+    return len(_scan(path, None, remove_expired))
+
+
+def live_generations(path: str, now: float | None = None, remove_expired: bool = False) -> set[int]:
+    """Generations of ``path`` with a live lease; with ``remove_expired``,
+    expired lease files are deleted (the caller holds the lock)."""
+    return set(_scan(path, now, remove_expired))
 
 
 def clean(storage, path: str, indexname: str, generation: int, segments) -> set[int]:
