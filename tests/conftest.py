@@ -20,6 +20,24 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")  # screenshots (git-ignored)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _project_data_left_as_found():
+    """An OpenSearch index keeps its article-store binding and default files
+    beside the project's data/ (``indexer.paths``: data/opensearch-<alias>.*,
+    relative to the working directory, as in production); the suite's
+    throwaway aliases remove theirs when the run ends."""
+    folder = os.path.join(ROOT, "data")
+    before = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+    yield
+    if os.path.isdir(folder):
+        for name in set(os.listdir(folder)) - before:
+            if name.startswith("opensearch-"):
+                try:
+                    os.remove(os.path.join(folder, name))
+                except OSError:
+                    pass
+
+
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium (Debian's package, driven by Playwright) for
