@@ -24,9 +24,9 @@ import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from .backends.base import WalkPage
+from .backends.base import SnapshotGone, WalkPage
 from .errors import SearchServiceError
 from .results import hit, partial_needles
 
@@ -69,8 +69,8 @@ class Cursor:
     plan: str = ""
 
 
-def _serializer(key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(key, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
+def _serializer(key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def encode(cursor: Cursor, key: str) -> str:
@@ -78,13 +78,19 @@ def encode(cursor: Cursor, key: str) -> str:
     return _serializer(key).dumps(asdict(cursor))
 
 
-def decode(token: str, key: str, backend: str | None = None) -> Cursor:
+def decode(token: str, key: str, backend: str | None = None, max_age: float | None = None) -> Cursor:
     """The ``Cursor`` of ``token``.  Raises ``CursorInvalid`` (400) when the
     signature does not match (a changed or foreign token) or when it was
-    made for another backend than ``backend``."""
+    made for another backend than ``backend``, and ``SnapshotGone`` (410)
+    when it was issued more than ``max_age`` seconds ago (the keep-alive,
+    counted from the page that issued it, on every backend alike: a
+    cluster reaps expired points in time only about once a minute)."""
     try:
-        data = _serializer(key).loads(token)
+        data = _serializer(key).loads(token, max_age=max_age)
         cursor = Cursor(**data)
+    except SignatureExpired:
+        raise SnapshotGone("the cursor expired (unused for longer than its keep-alive): start the walk again "
+                           "with cursor=*") from None
     except (BadSignature, TypeError, ValueError):
         raise CursorInvalid("the cursor is not valid: it was changed, cut short or made by another service; "
                             "start again with cursor=*") from None

@@ -254,7 +254,7 @@ def test_a_changed_foreign_or_misused_cursor_is_a_400(service):
     token = page["next_cursor"]
     payload, _, sig = token.rpartition(".")
     tampered = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + sig
-    foreign = cursors.encode(cursors.Cursor(**cursors.URLSafeSerializer("x").loads_unsafe(token)[1]),
+    foreign = cursors.encode(cursors.Cursor(**cursors.URLSafeTimedSerializer("x").loads_unsafe(token)[1]),
                              "another service's key, long enough to sign with")
     for bad, says in [(tampered, "not valid"), (foreign, "not valid"), (token + "x", "not valid"),
                       ("", "empty")]:
@@ -277,7 +277,7 @@ def test_an_expired_cursor_is_a_410(service):
     assert status == 200
     token = page["next_cursor"]
     assert _page(srv, {"cursor": token}, STAFF)[0] == 200  # used: renewed
-    snapshot = cursors.URLSafeSerializer("x").loads_unsafe(token)[1]["snapshot"]
+    snapshot = cursors.URLSafeTimedSerializer("x").loads_unsafe(token)[1]["snapshot"]
     # Expire it as time would: the lease's last use long ago (Whoosh), the
     # point in time gone (OpenSearch, whose expired contexts go only at its
     # reaper's next round, up to a minute later).
@@ -292,6 +292,22 @@ def test_an_expired_cursor_is_a_410(service):
         OpenSearch(URL, timeout=60).delete_pit(body={"pit_id": [snapshot.partition(":")[2]]})
     status, body = _page(srv, {"cursor": token}, STAFF)
     assert status == 410 and "start the walk again" in body["error"], body
+
+
+def test_a_cursor_unused_past_its_keep_alive_is_a_410_on_every_backend():
+    """The keep-alive is counted from the page that issued the cursor, by
+    the token itself: a cluster reaps expired points in time only about
+    once a minute, and a page read meanwhile must not answer from them."""
+    import time
+
+    from search import cursor as cursors
+    from search.backends.base import SnapshotGone
+
+    token = cursors.encode(cursors.Cursor("7-abc", [["q", "香港"]], 1.0, None, 0, "whoosh"), "k" * 32)
+    assert cursors.decode(token, "k" * 32, "whoosh", max_age=600).snapshot == "7-abc"
+    time.sleep(1.1)
+    with pytest.raises(SnapshotGone, match="keep-alive"):
+        cursors.decode(token, "k" * 32, "whoosh", max_age=0.5)
 
 
 def test_command_line_export_with_a_progress_bar(service, tmp_path):
@@ -335,7 +351,7 @@ def _poll(check, seconds=10.0):
 def _payload(token):
     from search import cursor as cursors
 
-    return cursors.URLSafeSerializer("x").loads_unsafe(token)[1]
+    return cursors.URLSafeTimedSerializer("x").loads_unsafe(token)[1]
 
 
 def test_anonymous_walks_hold_no_snapshot_so_staff_walks_never_wait(service):

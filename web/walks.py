@@ -67,7 +67,7 @@ def resume(token: str, args, config, staff: bool) -> cursors.Cursor:
     if any, must be the cursor's (else a 400 naming the difference).  A
     staff walk's cursor without staff authentication is an ``AuthError``
     (403)."""
-    cur = cursors.decode(token, _key(), config["SEARCH_BACKEND"])
+    cur = cursors.decode(token, _key(), config["SEARCH_BACKEND"], max_age=config["SEARCH_CURSOR_KEEP_ALIVE"])
     if cur.staff and not staff:
         raise auth.AuthError(403, "this cursor belongs to a staff walk: continue it with staff authentication "
                                   "(a bearer token or the staff session)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from opensearchpy import exceptions as client_errors
 
 from ...plan import BackendHit, Plan
-from ..base import SnapshotGone, TooManySnapshots, WalkPage
+from ..base import BackendUnreachable, SnapshotGone, TooManySnapshots, WalkPage
 
 FULL_MATCH_BONUS = 10000.0  # partial matches: every full match ranks above them
 
@@ -56,13 +56,24 @@ def _search(backend, snapshot: str, body: dict) -> dict:
     one is ``SnapshotGone``."""
     keep_alive, pit_id = _pit(snapshot)
     try:
-        return backend.client.search(body={**body, "pit": {"id": pit_id, "keep_alive": keep_alive}})
+        res = backend.client.search(body={**body, "pit": {"id": pit_id, "keep_alive": keep_alive}})
     except client_errors.NotFoundError as exc:
         text = str(exc)  # NotFoundError(404, 'search_phase_execution_exception', 'No search context found for id [N]')
         if "search_context_missing" in text or "search context" in text.lower():
             raise SnapshotGone("the cursor expired (unused for longer than its keep-alive): "
                                "start the walk again") from None
         raise
+    shards = res.get("_shards") or {}
+    if shards.get("failed"):
+        # A shard whose context was reaped answers nothing: the page would
+        # silently hold part of the result set (a total of one shard's share).
+        reasons = " ".join(str(f.get("reason")) for f in shards.get("failures") or ())
+        if "search_context_missing" in reasons or "search context" in reasons.lower():
+            raise SnapshotGone("the cursor expired (unused for longer than its keep-alive): "
+                               "start the walk again")
+        raise BackendUnreachable(f"{shards['failed']} of {shards.get('total')} shards failed to answer the "
+                                 "cursor's page; try again")
+    return res
 
 
 def _count(backend, snapshot: str, query: dict) -> int:
