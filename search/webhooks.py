@@ -53,6 +53,7 @@ import time
 from dataclasses import dataclass
 
 from . import ssrf
+from .errors import SearchServiceError
 from .saved_searches import Delivery, SavedSearchStore
 
 MAX_READ = 4096  # bytes of a receiver's answer read (chosen: enough for an error message)
@@ -139,7 +140,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
-class AttemptTooLong(TimeoutError):
+class AttemptTooLong(TimeoutError, SearchServiceError, status=504):
     """The whole attempt took longer than ``TOTAL_STEPS`` x the timeout (a
     receiver answering a byte at a time)."""
 

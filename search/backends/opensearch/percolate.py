@@ -56,7 +56,7 @@ def match_batch(backend, plans: list[Plan], ids: list[str]) -> list[list[str]]:
     return out
 
 
-class PlanFailed(RuntimeError):
+class PlanFailed(RuntimeError, SearchServiceError, status=503):
     """One search of a percolation multi-search failed in the cluster
     (its message: the cluster's reason)."""
 

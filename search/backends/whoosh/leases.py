@@ -31,16 +31,18 @@ import time
 
 from whoosh.index import TOC
 
+from ...errors import SearchServiceError
+
 LOCK_NAME = "cursor-leases.lock"
 MAX_LIVE = 256  # live leases at once (each may keep a commit's files on disk)
 _LEASE = re.compile(r"^cursor-(\d+)-([0-9a-f]{16})\.lease$")
 
 
-class LeaseGone(LookupError):
+class LeaseGone(LookupError, SearchServiceError, status=410):
     """The lease is missing or expired (its generation may be cleaned)."""
 
 
-class TooManyLeases(RuntimeError):
+class TooManyLeases(RuntimeError, SearchServiceError, status=503, retry_after=30):
     """``MAX_LIVE`` leases are live already."""
 
 
