@@ -91,6 +91,31 @@ def test_save_list_change_and_delete_with_two_tokens(site):
         assert _api(srv, f"/api/saved-searches/{sid}", "DELETE", headers=OTHER)[0] == 200
 
 
+def test_a_shared_searchs_webhook_url_is_shown_to_its_owner_only(site):
+    """A webhook URL is often a credential itself (Slack, Teams): a colleague
+    seeing a shared search gets neither it nor the secret, in the listing,
+    the search, or the answer to a change."""
+    srv, store = site
+    status, shared = _api(srv, "/api/saved-searches", "POST",
+                          {"name": "共享", "params": {"q": "香港"}, "shared": True})
+    assert status == 201
+    hook = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    store.set_webhook(shared["id"], _owner(STAFF_TOKEN), hook)
+    try:
+        owner_view = _api(srv, f"/api/saved-searches/{shared['id']}")[1]
+        other_view = _api(srv, f"/api/saved-searches/{shared['id']}", headers=OTHER)[1]
+        assert owner_view["webhook_url"] == hook and other_view["id"] == shared["id"]
+        assert "webhook_url" not in other_view and "webhook_secret" not in other_view
+        listed = {s["id"]: s for s in _api(srv, "/api/saved-searches", headers=OTHER)[1]["saved_searches"]}
+        assert "webhook_url" not in listed[shared["id"]]
+        assert {s["id"]: s for s in _api(srv, "/api/saved-searches")[1]["saved_searches"]}[
+            shared["id"]]["webhook_url"] == hook
+        status, body = call(srv.url + "/api/saved-searches", headers=OTHER)
+        assert status == 200 and b"XXXXSECRET" not in body
+    finally:
+        assert _api(srv, f"/api/saved-searches/{shared['id']}", "DELETE")[0] == 200
+
+
 @pytest.mark.parametrize("body, status, named", [
     ({"name": "x", "params": {"q": "香港", "sortt": "newest"}}, 400, "sortt"),
     ({"name": "x", "params": {"q": "香港", "range": "decade"}}, 400, "range"),
@@ -104,6 +129,7 @@ def test_save_list_change_and_delete_with_two_tokens(site):
     ({"name": "x"}, 400, "one of them"),
     ({"name": "", "params": {"q": "香港"}}, 400, "name"),
     ({"name": "x" * 201, "params": {"q": "香港"}}, 400, "name too long"),
+    ({"name": "x\x01y", "params": {"q": "香港"}}, 400, "control characters"),
     ({"name": "x", "params": {"q": "香港"}, "shared": "yes"}, 400, "shared"),
     ({"nmae": "x", "params": {"q": "香港"}}, 400, "'nmae' (did you mean 'name'?)"),
     (["not", "an", "object"], 400, "JSON object"),

@@ -34,7 +34,9 @@ SAVED_SEARCH = {
         "params": PARAMS,
         "created": {"type": "number", "description": "epoch seconds"},
         "updated": {"type": "number", "description": "epoch seconds"},
-        "webhook_url": {"type": "string", "nullable": True},
+        "webhook_url": {"type": "string", "nullable": True,
+                        "description": "owner only (a webhook URL is often a credential itself): where its "
+                                       "new alerts are posted, null when none"},
         "mine": {"type": "boolean", "description": "the caller owns it"},
         "new_count": {"type": "integer", "minimum": 0,
                       "description": "alerts since the caller last opened its alerts page (/staff/saved/<id>)"},
@@ -55,7 +57,8 @@ _CREATE_BODY = {
     "type": "object", "required": ["name"], "additionalProperties": False,
     "description": "The search as params or as query_string (one of them); other fields are refused",
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200,
+                 "description": "one line of text: control characters (line breaks and tabs included) are refused"},
         "params": PARAMS,
         "query_string": {"type": "string", "description": "the results page's URL after ?, e.g. q=香港&category=时政"},
         "shared": {"type": "boolean", "default": False}}}
