@@ -68,11 +68,15 @@ def _main(settings, stop: threading.Event) -> None:
         return
 
 
-def start(settings, stop: threading.Event) -> threading.Thread:
+def start(settings, stop: threading.Event) -> threading.Thread | None:
     """Start the delivery loop for ``settings`` (a ``search.settings.Settings``
     whose ``index`` and ``backend`` are the writer's: the saved-search
     store is ``indexer.paths.saved_searches_path(settings)``) in a daemon
-    thread; it ends when ``stop`` is set.  Returns the thread."""
+    thread; it ends when ``stop`` is set.  Returns the thread, or None
+    (nothing started, no file made) when ``SEARCH_SAVED_SEARCHES`` is ``off``."""
+    if saved_searches_path(settings) == "off":
+        log.info("webhook deliveries off: SEARCH_SAVED_SEARCHES=off")
+        return None
     thread = threading.Thread(target=_main, args=(settings, stop), name="webhook-deliveries", daemon=True)
     thread.start()
     return thread

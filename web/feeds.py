@@ -32,7 +32,6 @@ import dataclasses
 import hashlib
 import html
 import re
-import sqlite3
 import uuid
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -47,7 +46,7 @@ from . import i18n
 from .errors import page_error
 from .pages import site_name
 from .params import ParamError, search_request
-from .saved import feed_url, results_url, saved_store, unavailable
+from .saved import feed_url, guard, results_url, saved_store
 
 bp = Blueprint("feeds", __name__)
 _MARK = re.compile(r"</?mark>")
@@ -67,7 +66,7 @@ def plain_snippet(snippet_html: str) -> str:
     """The highlighted snippet as text (marks removed, entities decoded)."""
     return html.unescape(_MARK.sub("", snippet_html or ""))
 
-bp.register_error_handler(sqlite3.Error, unavailable)
+guard(bp)
 
 FEED_SIZE = 20  # entries per feed (the issue: 20)
 SUMMARY_CHARS = 200  # an alert's summary: the article's first paragraph, cut here (chosen)

@@ -24,16 +24,17 @@ from datetime import datetime
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from indexer.records import RecordError, parse_json
-from search.saved_searches import Delivery, SavedSearchStore
+from indexer.records import RecordError
+from search.saved_searches import Delivery
 from search.settings import SettingError
 from search.ssrf import WebhookURLRefused, check, parse_allow_hosts
 from search.timeutil import NEWSROOM_TZ
 
 from . import auth
-from .writes import BodyEncoding
+from .saved import guard, saved_store
+from .inputs import JSON_ONLY, json_body
 
-bp = Blueprint("webhooks", __name__)
+bp = guard(Blueprint("webhooks", __name__))  # the store's errors: 503 (SQLite), 404 (saved searches off)
 BODY_FIELDS = ("url",)
 SHOWN = 100  # deliveries listed on the page and in the API (newest first)
 
@@ -46,13 +47,6 @@ def install(app) -> None:
     except ValueError as exc:
         raise SettingError(str(exc)) from None
     app.register_blueprint(bp)
-
-
-def saved_store() -> SavedSearchStore:
-    """This worker's saved-search store (one accessor: ``web.saved.saved_store``)."""
-    from .saved import saved_store as store
-
-    return store()
 
 
 def delivery_json(d: Delivery) -> dict:
@@ -73,14 +67,8 @@ def _checked_url(url) -> str:
 def _url_from_body() -> str:
     """The ``url`` of the JSON body; 415 for a body that says it is not
     JSON, 400 for anything but an object holding exactly ``url``."""
-    coding = request.headers.get("Content-Encoding", "").strip().lower()
-    if coding not in ("", "identity"):
-        raise BodyEncoding(f"Content-Encoding {coding!r} is not supported: send the body uncompressed (JSON, UTF-8)")
-    kind = request.mimetype
-    if kind and kind != "application/json" and not kind.endswith("+json"):
-        raise BodyEncoding(f"the body must be JSON (Content-Type application/json), not {kind!r}")
     try:
-        data = parse_json(request.get_data(cache=False).removeprefix(b"\xef\xbb\xbf"))
+        data = json_body(JSON_ONLY)
     except RecordError as exc:
         raise WebhookURLRefused(f'the body must be one JSON object {{"url": "https://..."}}: {exc}') from None
     if not isinstance(data, dict):
