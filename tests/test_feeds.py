@@ -295,3 +295,29 @@ def test_an_ended_alert_changes_the_etag_and_leaves_the_feed(site):
     store.record(saved["id"], [], [], [b["id"]], commit_seq=2, now=200.0)  # b, updated, no longer matches
     status, _, body = _get(srv, saved["feed_url"], {"If-None-Match": headers["ETag"]})
     assert status == 200 and [e.id for e in feedparser.parse(body).entries] == [entry_id(a["id"])]
+
+
+def test_both_feeds_answers_fit_the_openapi_document(web_app, openapi):
+    """/search.atom and /feeds/saved/{id}.atom are in the OpenAPI document:
+    their 200 (Atom), 304, 400 and 404 answers validate against it."""
+    from conftest import validated
+
+    from web.saved import saved_store
+
+    client = web_app.test_client()
+    assert validated(client, openapi, "/search.atom?q=%E9%A6%99%E6%B8%AF&sort=newest").mimetype == \
+        "application/atom+xml"
+    validated(client, openapi, "/search.atom?q=%E9%A6%99%E6%B8%AF&page=2", 400)
+    with web_app.app_context():
+        store = saved_store(web_app)
+    saved = store.create("token:openapi-test", "openapi", {"q": ["香港"]})
+    try:
+        url = f"/feeds/saved/{saved.id}.atom?token={saved.feed_token}"
+        etag = validated(client, openapi, url).headers["ETag"]
+        validated(client, openapi, url, 304, headers={"If-None-Match": f"W/{etag}"})
+        validated(client, openapi, f"/feeds/saved/{saved.id}.atom?token=wrong", 404)
+    finally:
+        store.delete(saved.id, "token:openapi-test")
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert {"200", "304", "404", "503"} <= set(paths["/feeds/saved/{id}.atom"]["get"]["responses"])
+    assert {"200", "400", "503"} <= set(paths["/search.atom"]["get"]["responses"])
