@@ -13,8 +13,10 @@ its webhook (``SavedSearchStore.owned``: 404 for a search the caller
 cannot see, 403 for someone else's shared one).  A URL is checked by
 ``search.ssrf.check`` before it is stored (400 naming why it is refused);
 setting a URL makes a new signing secret (``SavedSearchStore.set_webhook``),
-answered once.  The deliveries themselves are made by the writer process
-(``indexer.deliveries``).
+answered once.  A failure of the saved-search file (locked, damaged) is a
+503, saved searches switched off a 404 (``web.saved.guard``, as on the
+other saved-search blueprints).  The deliveries themselves are made by the
+writer process (``indexer.deliveries``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from search.ssrf import WebhookURLRefused, check, parse_allow_hosts
 from search.timeutil import NEWSROOM_TZ
 
 from . import auth
-from .saved import guard, saved_store
 from .inputs import JSON_ONLY, json_body
+from .saved import guard, saved_store
 
 bp = guard(Blueprint("webhooks", __name__))  # the store's errors: 503 (SQLite), 404 (saved searches off)
 BODY_FIELDS = ("url",)
