@@ -6,7 +6,10 @@ it at once; ``indexer.paths.saved_searches_path`` says where), in four
 tables:
 
 * ``searches`` (id, owner, name, shared, params, feed_token, webhook_url,
-  webhook_secret, created, updated): a saved search.  ``params`` is the
+  webhook_secret, created, updated, feed_changes): a saved search.
+  ``feed_changes`` counts the changes of its alerts (new, copy, ended,
+  withdrawn): ``feed_version`` (the feed's ETag) is built on it, since an
+  alert ending changes no count or time of the alerts table.  ``params`` is the
   search as request parameters, a JSON object of lists of strings in
   query-string form (``{"q": ["香港 选举"], "category": ["时政"],
   "range": ["week"]}``), read back by ``web.params.search_request``, the one
@@ -63,7 +66,7 @@ CREATE TABLE IF NOT EXISTS searches (
     id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,
     shared INTEGER NOT NULL DEFAULT 0, params TEXT NOT NULL,
     feed_token TEXT NOT NULL, webhook_url TEXT, webhook_secret TEXT,
-    created REAL NOT NULL, updated REAL NOT NULL);
+    created REAL NOT NULL, updated REAL NOT NULL, feed_changes INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS searches_owner ON searches(owner);
 CREATE TABLE IF NOT EXISTS alerts (
     search_id TEXT NOT NULL, article_id TEXT NOT NULL, group_key TEXT NOT NULL,
@@ -113,13 +116,14 @@ class SavedSearch:
     updated: float
 
     def to_dict(self, viewer: str | None = None) -> dict:
-        """The saved search as the API answers it (no secrets: the feed
-        token and webhook secret only for the owner)."""
+        """The saved search as ``viewer`` may see it (no secrets: the feed
+        token and the webhook URL, often a credential itself such as a
+        Slack or Teams hook, only for the owner; the webhook secret never)."""
         out = {"id": self.id, "name": self.name, "owner": self.owner, "shared": self.shared,
-               "params": self.params, "created": self.created, "updated": self.updated,
-               "webhook_url": self.webhook_url}
+               "params": self.params, "created": self.created, "updated": self.updated}
         if viewer is not None and viewer == self.owner:
             out["feed_token"] = self.feed_token
+            out["webhook_url"] = self.webhook_url
         return out
 
 
@@ -165,10 +169,25 @@ class Delivery:
     extra: dict = field(default_factory=dict)
 
 
+def control_character(text: str) -> str | None:
+    """The first control character of ``text`` (C0 but tab, newline and
+    carriage return; DEL; C1), None when it has none: such characters
+    cannot be written in XML 1.0 (the Atom feeds) nor be typed in a name."""
+    for c in text:
+        code = ord(c)
+        if (code < 32 and c not in "\t\n\r") or 127 <= code < 160:
+            return c
+    return None
+
+
 def check_params(params) -> dict[str, list[str]]:
     """``params`` as a saved search keeps them: a dict of str -> list of
     str (a single string becomes a one-item list), without paging
-    (``page``, ``size``) and empty values.  Raises SavedSearchError."""
+    (``page``, ``size``) and empty values.  Raises SavedSearchError.
+    Control characters in values are kept: ``web.params.search_request``,
+    which reads the parameters for pages, API and saved searches alike,
+    takes them (a query's ``\x01`` separates words as a space does), so a
+    search that ran can be saved; what is shown in a feed is cleaned there."""
     if not isinstance(params, dict):
         raise SavedSearchError("'params' must be an object of search parameters")
     out: dict[str, list[str]] = {}
@@ -189,12 +208,16 @@ def check_params(params) -> dict[str, list[str]]:
 
 def check_name(name) -> str:
     """A saved search's name, stripped; SavedSearchError when empty, not
-    text or longer than ``MAX_NAME`` characters."""
+    text, longer than ``MAX_NAME`` characters or holding a control
+    character (a tab or line break included: a name is one line)."""
     if not isinstance(name, str) or not name.strip():
         raise SavedSearchError("a saved search needs a 'name' (text)")
     name = name.strip()
     if len(name) > MAX_NAME:
         raise SavedSearchError(f"name too long: {len(name)} characters (at most {MAX_NAME})")
+    bad = control_character(name) or next((c for c in name if c in "\t\n\r"), None)
+    if bad:
+        raise SavedSearchError(f"a name may not contain control characters (U+{ord(bad):04X})")
     return name
 
 
@@ -211,6 +234,7 @@ class SavedSearchStore:
         os.makedirs(directory, exist_ok=True)
         with self._conn() as conn:
             conn.executescript(_SCHEMA)
+            _add_column(conn, "searches", "feed_changes", "INTEGER NOT NULL DEFAULT 0")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -355,6 +379,8 @@ class SavedSearchStore:
         now = time.time() if now is None else now
         conn = self._conn()
         with _transaction(conn):
+            if alerts or copies or ended:
+                conn.execute("UPDATE searches SET feed_changes = feed_changes + 1 WHERE id = ?", (search_id,))
             for state, rows in (("alert", alerts), ("copy", copies)):
                 conn.executemany(
                     f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
@@ -380,6 +406,9 @@ class SavedSearchStore:
         with _transaction(conn):
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
+                conn.execute("UPDATE searches SET feed_changes = feed_changes + 1 WHERE id IN (SELECT search_id"
+                             " FROM alerts WHERE withdrawn_at IS NULL AND article_id IN"
+                             f" ({','.join('?' * len(chunk))}))", chunk)
                 cur = conn.execute(f"UPDATE alerts SET withdrawn_at = ? WHERE withdrawn_at IS NULL AND article_id IN"
                                    f" ({','.join('?' * len(chunk))})", (now, *chunk))
                 changed += cur.rowcount
@@ -394,12 +423,14 @@ class SavedSearchStore:
         return [Alert(**dict(r)) for r in rows]
 
     def feed_version(self, search_id: str) -> str:
-        """A value that changes whenever the feed of ``search_id`` may have
-        changed (for ETags): count, last match time and last withdrawal."""
+        """A value (text) that changes whenever the feed of ``search_id`` may
+        have changed (for ETags): the search's ``feed_changes`` counter
+        (every recorded batch, ending and withdrawal), with the alerts'
+        count, last match time and last withdrawal."""
         row = self._conn().execute(
-            "SELECT COUNT(*), MAX(matched_at), MAX(withdrawn_at) FROM alerts WHERE search_id = ?",
-            (search_id,)).fetchone()
-        return f"{row[0]}-{row[1] or 0}-{row[2] or 0}"
+            "SELECT (SELECT feed_changes FROM searches WHERE id = ?), COUNT(*), MAX(matched_at), MAX(withdrawn_at)"
+            " FROM alerts WHERE search_id = ?", (search_id, search_id)).fetchone()
+        return f"{row[0] or 0}-{row[1]}-{row[2] or 0}-{row[3] or 0}"
 
     def count_new(self, search_id: str, viewer: str) -> int:
         """Alerts in the feed of ``search_id`` since ``viewer`` last visited
@@ -454,6 +485,18 @@ class SavedSearchStore:
             f"SELECT * FROM deliveries WHERE search_id IN ({','.join('?' * len(ids))})"
             " ORDER BY created DESC, id DESC LIMIT ?", (*ids, limit)).fetchall()
         return [self._delivery(r) for r in rows]
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    """Add ``column`` to ``table`` of a file made before it existed (a
+    migration; another process adding it at the same time is fine)."""
+    if any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})")):
+        return
+    try:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
 
 
 class _transaction:

@@ -14,8 +14,14 @@ allows only:
   link-local such as the cloud metadata address 169.254.169.254, shared
   address space 100.64.0.0/10, multicast, reserved, unspecified, not
   global; IPv6 forms embedding an IPv4 address, IPv4-mapped ``::ffff:a.b.c.d``,
-  6to4 ``2002::/16``, Teredo and NAT64 ``64:ff9b::/96``, are judged by the
-  embedded address too);
+  6to4 ``2002::/16``, Teredo and the well-known NAT64 prefix
+  ``64:ff9b::/96``, are judged by the embedded address: ``64:ff9b::808:808``
+  (8.8.8.8) is allowed, ``64:ff9b::7f00:1`` (127.0.0.1) refused; the
+  local-use NAT64 prefix ``64:ff9b:1::/48`` is private and refused);
+* whose path and query are sent as ASCII: non-ASCII characters
+  (``https://host/钩子``) are percent-encoded as UTF-8 (RFC 3986), an
+  internationalized host name is sent as its IDNA A-label
+  (``xn--...``, with the ``idna`` package: UTS 46, IDNA 2008);
 * unless the host (``name``, ``address``, ``name:port`` or
   ``[v6]:port``) is listed in ``SEARCH_WEBHOOK_ALLOW_HOSTS``: then its
   addresses are not judged and ``http`` is allowed too (a receiver inside
@@ -39,13 +45,19 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+
+import idna
 
 from .errors import SearchServiceError
 
 MAX_URL = 2000  # characters of a webhook URL (chosen: far above any real endpoint)
 SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
-NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: the IPv4 address is the last 32 bits
+# What stays as it is when a path or query is percent-encoded: RFC 3986
+# reserved and unreserved characters, and "%" (an escape already there).
+_URL_SAFE = "/:@!$&'()*+,;=-._~%?"
+
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _DEFAULT_PORT = {"https": 443, "http": 80}
 
@@ -60,7 +72,7 @@ class WebhookURLRefused(SearchServiceError, status=400):
 class Destination:
     """A checked webhook URL: ``scheme`` (https or http), ``host`` (as in
     the URL, lower case, an IPv6 address without brackets), ``port``,
-    ``target`` (path and query, at least ``/``), ``address`` (the checked
+    ``target`` (path and query, at least ``/``, ASCII: percent-encoded), ``address`` (the checked
     IP address to connect to) and ``allowed`` (the host is in
     ``SEARCH_WEBHOOK_ALLOW_HOSTS``)."""
     url: str
@@ -102,7 +114,7 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]  # the client's address; the server's is checked by is_global below
-    if any(ip in net for net in NAT64):
+    if ip in NAT64:
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
@@ -118,8 +130,8 @@ def address_problem(ip: Address) -> str | None:
             problem = address_problem(inner)
             if problem:
                 return f"{problem}, inside the IPv6 address {ip}"
-            if ip.ipv4_mapped is not None:
-                return None  # ::ffff:a.b.c.d is a.b.c.d, which is public
+            if ip.ipv4_mapped is not None or ip in NAT64:
+                return None  # ::ffff:a.b.c.d and 64:ff9b::a.b.c.d reach a.b.c.d, which is public
     checks = (
         (ip.is_unspecified, "unspecified"),
         (ip.is_loopback, "loopback"),
@@ -155,11 +167,28 @@ def _host_form(host: str) -> Address | None:
     if all(_NUMERIC_LABEL.match(label) for label in labels):
         raise WebhookURLRefused(f"webhook host {host!r} is a number in a non-standard form: "
                                 "write an address as a.b.c.d or a name")
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        raise WebhookURLRefused(f"webhook host {host!r} is not a valid host name") from None
     return None
+
+
+def ascii_host(host: str) -> str:
+    """A host name as sent (DNS, ``Host``, TLS SNI): ASCII as it is, an
+    internationalized name as its IDNA A-label (``例子.中国`` ->
+    ``xn--fsqu00a.xn--fiqs8s``).  Raises WebhookURLRefused for a name that
+    is not a valid host name."""
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise WebhookURLRefused(f"webhook host {host!r} is not a valid host name: {exc}") from None
+
+
+def ascii_target(path: str, query: str) -> str:
+    """The request target (path, ``?query``; at least ``/``) as ASCII:
+    non-ASCII characters percent-encoded as UTF-8, escapes and reserved
+    characters kept (``/钩子`` -> ``/%E9%92%A9%E5%AD%90``)."""
+    target = (path or "/") + (f"?{query}" if query else "")
+    return quote(target, safe=_URL_SAFE, encoding="utf-8")
 
 
 def check(url, allow_hosts=frozenset(), resolve=_resolve) -> Destination:
@@ -194,11 +223,14 @@ def check(url, allow_hosts=frozenset(), resolve=_resolve) -> Destination:
         raise WebhookURLRefused(f"webhook URL {url[:100]!r} has no host")
     if port == 0:
         raise WebhookURLRefused("webhook URL port 0 is not a port")
-    allowed = (host, port) in allow_hosts or (host, None) in allow_hosts
+    literal = _host_form(host)
+    named = {host, ascii_host(host)} if literal is None else {host}  # an IDN host: listed either way
+    allowed = any((h, port) in allow_hosts or (h, None) in allow_hosts for h in named)
     if scheme == "http" and not allowed:
         raise WebhookURLRefused("a webhook URL must use https (http only for a host in SEARCH_WEBHOOK_ALLOW_HOSTS)")
     port = port or _DEFAULT_PORT[scheme]
-    literal = _host_form(host)
+    if literal is None:
+        host = ascii_host(host)
     if literal is not None:
         addresses = [str(literal)]
     else:
@@ -216,6 +248,6 @@ def check(url, allow_hosts=frozenset(), resolve=_resolve) -> Destination:
                 raise WebhookURLRefused(
                     f"webhook host {host!r}{named} is {problem}: webhooks go to public addresses only "
                     "(SEARCH_WEBHOOK_ALLOW_HOSTS allows a host)")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    target = ascii_target(parts.path, parts.query)
     return Destination(url=url, scheme=scheme, host=host, port=port, target=target,
                        address=addresses[0], allowed=allowed)

@@ -200,18 +200,23 @@ def attempt(url: str, secret: str, delivery: Delivery, policy: Policy, now: floa
     """Make one attempt at ``delivery`` to ``url``: None when the receiver
     answered 2xx, else why not (text: the URL refused by the policy, the
     status and the start of the answer, a redirect not followed, the
-    network error).  Never raises for the receiver's failures."""
+    network error, or any other exception, named: a delivery that cannot
+    be made is a failed attempt like any other).  Never raises."""
     now = time.time() if now is None else now
     try:
         destination = ssrf.check(url, policy.allow_hosts)
     except ssrf.WebhookURLRefused as exc:
         return _short(f"not sent: {exc}")
-    body = body_of(delivery.payload)
+    except Exception as exc:  # noqa: BLE001 - a URL the policy cannot even read is not sent
+        return _short(f"not sent: the URL cannot be checked ({type(exc).__name__}: {exc})")
     try:
+        body = body_of(delivery.payload)
         status, answer = send(destination, body, headers_for(delivery.id, secret, body, now), policy.timeout, context)
     except (OSError, http.client.HTTPException) as exc:
         kind = "timed out" if isinstance(exc, (socket.timeout, TimeoutError)) else type(exc).__name__
         return _short(f"{kind}: {exc}" if str(exc) else kind)
+    except Exception as exc:  # noqa: BLE001 - never let one delivery stop the queue (recorded as failed)
+        return _short(f"not sent: {type(exc).__name__}: {exc}")
     if 200 <= status < 300:
         return None
     text = answer.decode("utf-8", "replace")
@@ -226,7 +231,8 @@ def deliver(store: SavedSearchStore, delivery: Delivery, policy: Policy, now: fl
     ``store.attempted``: delivered, retried after ``retry_delay`` or, at
     the last attempt, failed.  A delivery whose saved search is gone or
     has no webhook any more fails at once.  Returns the attempt's error,
-    or None when delivered."""
+    or None when delivered.  Raises only what ``store`` raises (SQLite
+    errors: the store locked or unreadable)."""
     now = time.time() if now is None else now
     search = store.get(delivery.search_id)
     if search is None or not search.webhook_url or not search.webhook_secret:
@@ -234,10 +240,19 @@ def deliver(store: SavedSearchStore, delivery: Delivery, policy: Policy, now: fl
         store.attempted(delivery.id, error, None, now=now)
         return error
     error = attempt(search.webhook_url, search.webhook_secret, delivery, policy, now, context)
+    record_attempt(store, delivery, policy, error, now, rng)
+    return error
+
+
+def record_attempt(store: SavedSearchStore, delivery: Delivery, policy: Policy, error: str | None,
+           now: float | None = None, rng=random) -> None:
+    """Record an attempt at ``delivery`` that ended with ``error`` (None:
+    delivered): retried after ``retry_delay``, or failed for good at the
+    ``max_attempts``-th attempt."""
+    now = time.time() if now is None else now
     made = delivery.attempts + 1
     retry_at = None if error is None or made >= policy.max_attempts else now + retry_delay(made, policy.backoff, rng)
     store.attempted(delivery.id, error, retry_at, now=time.time())
-    return error
 
 
 def verify(secret: str, body: bytes, timestamp: str, signature: str, tolerance: float = 300,

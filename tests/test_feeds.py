@@ -74,6 +74,18 @@ def _feed(srv, path, headers=None):
     return parsed
 
 
+def _get(srv, path, headers):
+    """GET with request headers: (status, response headers, body)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(srv.url + path, headers=headers), timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
 def _published(text):
     from web.feeds import atom_time
 
@@ -220,3 +232,92 @@ def test_the_results_page_links_its_feed(site):
     from web.feeds import entry_id
 
     assert [e.id for e in _feed(srv, href).entries] == [entry_id(h["id"]) for h in api["hits"]]
+
+
+def test_control_characters_never_break_a_feed(site):
+    """XML 1.0 cannot hold \\x01: an anonymous reader's query holding one, a
+    saved search's name (from a file made before names were checked) and
+    alert titles holding such characters still give valid feeds, without them."""
+    from search.saved_searches import NewMatch
+    from web.feeds import entry_id
+
+    srv, store, records = site
+    feed = _feed(srv, "/search.atom?q=%01%E9%A6%99%E6%B8%AF")  # \x01香港
+    plain = _feed(srv, "/search.atom?q=%E9%A6%99%E6%B8%AF")
+    assert feed.entries and [e.id for e in feed.entries] == [e.id for e in plain.entries]
+    assert feed.feed.title.startswith("香港")
+    status, saved = call_json(srv.url + "/api/saved-searches", "POST",
+                              json.dumps({"name": "x", "params": {"q": "香港"}}),
+                              {**STAFF, "Content-Type": "application/json"})
+    assert status == 201
+    store._conn().execute("UPDATE searches SET name = ? WHERE id = ?", ("x\x01y\x0b", saved["id"]))
+    r = records[0]
+    store.record(saved["id"], [NewMatch(r["id"], r["id"], "标\x01题\x1f\ufffe", r.get("published"))], [], [],
+                 commit_seq=1, now=100.0)
+    feed = _feed(srv, saved["feed_url"])
+    assert feed.feed.title == "xy"
+    assert [(e.id, e.title) for e in feed.entries] == [(entry_id(r["id"]), "标题")]
+
+
+def test_a_weak_etag_gets_a_304_with_the_200s_validators(site):
+    """If-None-Match compares weakly (RFC 9110): W/"<etag>", as a gzip proxy
+    sends it back, and * are answered 304; the 304 carries the 200's ETag,
+    Vary and Cache-Control; another ETag gets the feed."""
+    srv, _, _ = site
+    status, saved = call_json(srv.url + "/api/saved-searches", "POST",
+                              json.dumps({"name": "weak", "params": {"q": "香港"}}),
+                              {**STAFF, "Content-Type": "application/json"})
+    assert status == 201
+    status, full, _ = srv.get(saved["feed_url"])
+    assert status == 200
+    for sent in ("W/" + full["ETag"], full["ETag"], f'"other", W/{full["ETag"]}', "*"):
+        status, headers, body = _get(srv, saved["feed_url"], {"If-None-Match": sent})
+        assert (status, body) == (304, b""), sent
+        assert {k: headers.get(k) for k in ("ETag", "Vary", "Cache-Control")} == {
+            k: full.get(k) for k in ("ETag", "Vary", "Cache-Control")}, sent
+    assert _get(srv, saved["feed_url"], {"If-None-Match": 'W/"other"'})[0] == 200
+
+
+def test_an_ended_alert_changes_the_etag_and_leaves_the_feed(site):
+    from search.saved_searches import NewMatch
+    from web.feeds import entry_id
+
+    srv, store, records = site
+    status, saved = call_json(srv.url + "/api/saved-searches", "POST",
+                              json.dumps({"name": "ends", "params": {"q": "香港"}}),
+                              {**STAFF, "Content-Type": "application/json"})
+    assert status == 201
+    a, b = records[1], records[2]
+    store.record(saved["id"], [NewMatch(a["id"], a["id"], a["title"]), NewMatch(b["id"], b["id"], b["title"])],
+                 [], [], commit_seq=1, now=100.0)
+    status, headers, _ = srv.get(saved["feed_url"])
+    assert _get(srv, saved["feed_url"], {"If-None-Match": headers["ETag"]})[0] == 304
+    store.record(saved["id"], [], [], [b["id"]], commit_seq=2, now=200.0)  # b, updated, no longer matches
+    status, _, body = _get(srv, saved["feed_url"], {"If-None-Match": headers["ETag"]})
+    assert status == 200 and [e.id for e in feedparser.parse(body).entries] == [entry_id(a["id"])]
+
+
+def test_both_feeds_answers_fit_the_openapi_document(web_app, openapi):
+    """/search.atom and /feeds/saved/{search_id}.atom are in the OpenAPI document:
+    their 200 (Atom), 304, 400 and 404 answers validate against it."""
+    from conftest import validated
+
+    from web.saved import saved_store
+
+    client = web_app.test_client()
+    assert validated(client, openapi, "/search.atom?q=%E9%A6%99%E6%B8%AF&sort=newest").mimetype == \
+        "application/atom+xml"
+    validated(client, openapi, "/search.atom?q=%E9%A6%99%E6%B8%AF&page=2", 400)
+    with web_app.app_context():
+        store = saved_store(web_app)
+    saved = store.create("token:openapi-test", "openapi", {"q": ["香港"]})
+    try:
+        url = f"/feeds/saved/{saved.id}.atom?token={saved.feed_token}"
+        etag = validated(client, openapi, url).headers["ETag"]
+        validated(client, openapi, url, 304, headers={"If-None-Match": f"W/{etag}"})
+        validated(client, openapi, f"/feeds/saved/{saved.id}.atom?token=wrong", 404)
+    finally:
+        store.delete(saved.id, "token:openapi-test")
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert {"200", "304", "404", "503"} <= set(paths["/feeds/saved/{search_id}.atom"]["get"]["responses"])
+    assert {"200", "400", "503"} <= set(paths["/search.atom"]["get"]["responses"])

@@ -109,3 +109,62 @@ def test_processes_write_at_once(store):
         p.join(60)
         assert p.exitcode == 0
     assert len(store.feed(s.id, limit=1000)) == 100
+
+
+def test_an_alert_ending_changes_the_feed_version(store):
+    """Ending an alert changes no count or time of the alerts table: the
+    version (the feed's ETag) still changes, and the ended alert leaves the feed."""
+    s = store.create(ANNA, "a", {"q": "a"})
+    store.record(s.id, [NewMatch("a1", "a1"), NewMatch("a2", "a2")], [], [], commit_seq=1, now=100.0)
+    before = store.feed_version(s.id)
+    assert store.feed_version(s.id) == before  # stable while nothing changes
+    store.record(s.id, [], [], ["a2"], commit_seq=2, now=200.0)
+    assert [a.article_id for a in store.feed(s.id)] == ["a1"]
+    assert store.feed_version(s.id) != before
+    other = store.create(BEN, "b", {"q": "b"})
+    untouched = store.feed_version(other.id)
+    store.withdraw(["a1"], now=300.0)
+    assert store.feed_version(other.id) == untouched  # a withdrawal bumps only the searches it touches
+
+
+def test_a_file_made_before_the_change_counter_is_migrated(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "old.sqlite")
+    conn = sqlite3.connect(path)
+    conn.executescript("""CREATE TABLE searches (
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,
+        shared INTEGER NOT NULL DEFAULT 0, params TEXT NOT NULL,
+        feed_token TEXT NOT NULL, webhook_url TEXT, webhook_secret TEXT,
+        created REAL NOT NULL, updated REAL NOT NULL);
+        INSERT INTO searches VALUES ('old', 'token:aaaaaaaaaaaa', 'old', 0, '{"q": ["a"]}', 't', NULL, NULL, 1, 1);""")
+    conn.commit()
+    conn.close()
+    store = SavedSearchStore(path)
+    try:
+        before = store.feed_version("old")
+        store.record("old", [NewMatch("a1", "a1")], [], [], commit_seq=1, now=10.0)
+        middle = store.feed_version("old")
+        store.record("old", [], [], ["a1"], commit_seq=2, now=20.0)
+        assert len({before, middle, store.feed_version("old")}) == 3
+        assert store.get("old").name == "old"
+    finally:
+        store.close()
+    SavedSearchStore(path).close()  # opening a migrated file again is fine
+
+
+@pytest.mark.parametrize("name", ["x\x01y", "a\nb", "tab\there", "del\x7f", "c1\x85x"])
+def test_a_name_with_a_control_character_is_refused(store, name):
+    with pytest.raises(SavedSearchError, match="control characters"):
+        store.create(ANNA, name, {"q": "a"})
+    s = store.create(ANNA, "fine", {"q": "a"})
+    with pytest.raises(SavedSearchError, match="control characters"):
+        store.update(s.id, ANNA, name=name)
+
+
+def test_the_webhook_url_is_shown_to_the_owner_only(store):
+    s = store.create(ANNA, "a", {"q": "a"}, shared=True)
+    s = store.set_webhook(s.id, ANNA, "https://hooks.slack.com/services/T0/B0/secret")
+    assert s.to_dict(ANNA)["webhook_url"] == "https://hooks.slack.com/services/T0/B0/secret"
+    assert "webhook_url" not in s.to_dict(BEN) and "webhook_url" not in s.to_dict(None)
+    assert "webhook_secret" not in s.to_dict(ANNA)

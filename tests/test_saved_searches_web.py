@@ -8,6 +8,7 @@ store with ``record`` as the percolator does."""
 from __future__ import annotations
 
 import html
+import os
 import http.cookiejar
 import json
 import urllib.error
@@ -91,6 +92,31 @@ def test_save_list_change_and_delete_with_two_tokens(site):
         assert _api(srv, f"/api/saved-searches/{sid}", "DELETE", headers=OTHER)[0] == 200
 
 
+def test_a_shared_searchs_webhook_url_is_shown_to_its_owner_only(site):
+    """A webhook URL is often a credential itself (Slack, Teams): a colleague
+    seeing a shared search gets neither it nor the secret, in the listing,
+    the search, or the answer to a change."""
+    srv, store = site
+    status, shared = _api(srv, "/api/saved-searches", "POST",
+                          {"name": "共享", "params": {"q": "香港"}, "shared": True})
+    assert status == 201
+    hook = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    store.set_webhook(shared["id"], _owner(STAFF_TOKEN), hook)
+    try:
+        owner_view = _api(srv, f"/api/saved-searches/{shared['id']}")[1]
+        other_view = _api(srv, f"/api/saved-searches/{shared['id']}", headers=OTHER)[1]
+        assert owner_view["webhook_url"] == hook and other_view["id"] == shared["id"]
+        assert "webhook_url" not in other_view and "webhook_secret" not in other_view
+        listed = {s["id"]: s for s in _api(srv, "/api/saved-searches", headers=OTHER)[1]["saved_searches"]}
+        assert "webhook_url" not in listed[shared["id"]]
+        assert {s["id"]: s for s in _api(srv, "/api/saved-searches")[1]["saved_searches"]}[
+            shared["id"]]["webhook_url"] == hook
+        status, body = call(srv.url + "/api/saved-searches", headers=OTHER)
+        assert status == 200 and b"XXXXSECRET" not in body
+    finally:
+        assert _api(srv, f"/api/saved-searches/{shared['id']}", "DELETE")[0] == 200
+
+
 @pytest.mark.parametrize("body, status, named", [
     ({"name": "x", "params": {"q": "香港", "sortt": "newest"}}, 400, "sortt"),
     ({"name": "x", "params": {"q": "香港", "range": "decade"}}, 400, "range"),
@@ -104,6 +130,7 @@ def test_save_list_change_and_delete_with_two_tokens(site):
     ({"name": "x"}, 400, "one of them"),
     ({"name": "", "params": {"q": "香港"}}, 400, "name"),
     ({"name": "x" * 201, "params": {"q": "香港"}}, 400, "name too long"),
+    ({"name": "x\x01y", "params": {"q": "香港"}}, 400, "control characters"),
     ({"name": "x", "params": {"q": "香港"}, "shared": "yes"}, 400, "shared"),
     ({"nmae": "x", "params": {"q": "香港"}}, 400, "'nmae' (did you mean 'name'?)"),
     (["not", "an", "object"], 400, "JSON object"),
@@ -368,3 +395,101 @@ def test_a_damaged_store_is_a_503_not_a_500(sample_index, tmp_path):
         assert resp.status_code == 503 and resp.mimetype == "text/html", path
     assert client.get("/search.atom?q=%E9%A6%99%E6%B8%AF").status_code == 200
     assert damaged.read_bytes() == b"not a database " * 100  # nothing written over it
+
+
+def _app(sample_index, tmp_path, saved, **extra):
+    from web import create_app
+
+    return create_app({"SEARCH_INDEX": sample_index, "SEARCH_REFRESH_INTERVAL": 0.0, "SEARCH_RATE_LIMIT": "off",
+                       "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),), "SEARCH_ARTICLE_STORE": "off",
+                       "SEARCH_QUERY_LOG": "off", "SEARCH_SAVED_SEARCHES": saved,
+                       "SEARCH_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
+                       "SEARCH_WEBHOOK_ALLOW_HOSTS": ("127.0.0.1:9",), **extra})
+
+
+def test_a_locked_store_is_a_503_on_every_saved_search_blueprint(sample_index, tmp_path):
+    """The store write-locked by another process's transaction: the webhook
+    API (which had no handler: 500), the saved-search API and the staff
+    pages answer 503 with Retry-After, and nothing is changed."""
+    import sqlite3
+
+    from search.saved_searches import SavedSearchStore
+
+    path = str(tmp_path / "saved.sqlite")
+    app = _app(sample_index, tmp_path, path)
+    store = app.extensions["saved_searches"] = SavedSearchStore(path, busy_timeout=0.05)  # the lock is not waited out
+    saved = store.create(_owner(STAFF_TOKEN), "锁", {"q": ["香港"]})
+    store.set_webhook(saved.id, _owner(STAFF_TOKEN), "http://127.0.0.1:9/hook")
+    client = app.test_client()
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # a writer holds the lock
+    try:
+        for method, url, body in (("DELETE", f"/api/saved-searches/{saved.id}/webhook", None),
+                                  ("PUT", f"/api/saved-searches/{saved.id}/webhook", {"url": "http://127.0.0.1:9/x"}),
+                                  ("PATCH", f"/api/saved-searches/{saved.id}", {"name": "新"}),
+                                  ("POST", "/api/saved-searches", {"name": "x", "params": {"q": "香港"}})):
+            resp = client.open(url, method=method, headers=STAFF, json=body)
+            assert resp.status_code == 503 and resp.headers["Retry-After"] == "5", (method, url, resp.data)
+            assert "saved searches are unavailable" in resp.get_json()["error"]
+        resp = client.post("/staff/webhooks", headers={**STAFF, "Origin": "http://localhost"},
+                           data={"search_id": saved.id, "clear": "1"})
+        assert resp.status_code == 503 and resp.mimetype == "text/html"
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert store.get(saved.id).webhook_url == "http://127.0.0.1:9/hook" and store.get(saved.id).name == "锁"
+    assert client.delete(f"/api/saved-searches/{saved.id}/webhook", headers=STAFF).status_code == 200
+
+
+def test_saved_searches_off_is_a_404_everywhere_and_makes_no_file(sample_index, tmp_path, monkeypatch):
+    """SEARCH_SAVED_SEARCHES=off: the API, staff pages, saved feeds and
+    webhooks answer 404 saying saved searches are off (JSON under /api/,
+    pages elsewhere), the writer's delivery thread does not start, and no
+    file named "off" appears; reader searches and their feeds still work."""
+    import threading
+
+    from indexer import deliveries
+    from search.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    client = _app(sample_index, tmp_path, "off").test_client()
+    for method, url, body in (("GET", "/api/saved-searches", None),
+                              ("POST", "/api/saved-searches", {"name": "x", "params": {"q": "香港"}}),
+                              ("GET", "/api/saved-searches/abc", None),
+                              ("PUT", "/api/saved-searches/abc/webhook", {"url": "http://127.0.0.1:9/x"}),
+                              ("DELETE", "/api/saved-searches/abc/webhook", None)):
+        resp = client.open(url, method=method, headers=STAFF, json=body)
+        assert resp.status_code == 404 and "saved searches are off" in resp.get_json()["error"], (url, resp.data)
+    for url in ("/staff/saved", "/staff/saved/abc", "/staff/webhooks", "/feeds/saved/abc.atom?token=t"):
+        resp = client.get(url, headers=STAFF)
+        assert resp.status_code == 404 and resp.mimetype == "text/html", url
+        assert "没有开启保存的搜索" in resp.get_data(as_text=True), url
+    assert client.get("/search.atom?q=%E9%A6%99%E6%B8%AF").status_code == 200
+    stop = threading.Event()
+    assert deliveries.start(Settings(index=str(tmp_path / "ix"), saved_searches="off"), stop) is None
+    assert not (tmp_path / "off").exists() and not os.path.exists("off")
+
+
+def test_the_saved_search_and_webhook_apis_read_bodies_alike(sample_index, tmp_path):
+    """One reading of a JSON body (web.inputs.json_body): the same 415 for a
+    compressed body or another Content-Type, a byte order mark ignored."""
+    client = _app(sample_index, tmp_path, str(tmp_path / "saved.sqlite")).test_client()
+    resp = client.post("/api/saved-searches", headers={**STAFF, "Content-Type": "application/json"},
+                       data=b"\xef\xbb\xbf" + json.dumps({"name": "x", "params": {"q": "香港"}}).encode())
+    assert resp.status_code == 201, resp.data
+    created = resp.get_json()
+    hook = f"/api/saved-searches/{created['id']}/webhook"
+    resp = client.put(hook, headers={**STAFF, "Content-Type": "application/json"},
+                      data=b"\xef\xbb\xbf" + json.dumps({"url": "http://127.0.0.1:9/x"}).encode())
+    assert resp.status_code == 200, resp.data
+    for headers in ({"Content-Type": "application/json", "Content-Encoding": "gzip"},
+                    {"Content-Type": "text/html"}, {"Content-Type": "application/x-www-form-urlencoded"}):
+        answers = []
+        for method, url in (("POST", "/api/saved-searches"), ("PUT", hook)):
+            resp = client.open(url, method=method, headers={**STAFF, **headers}, data=b"{}")
+            answers.append((resp.status_code, resp.get_json()["error"]))
+        assert answers[0] == answers[1] and answers[0][0] == 415, answers
+    for method, url in (("POST", "/api/saved-searches"), ("PUT", hook)):
+        resp = client.open(url, method=method, headers={**STAFF, "Content-Type": "application/json"},
+                           data=b'{"name": "\\ud800"}')
+        assert resp.status_code == 400 and "surrogate" in resp.get_json()["error"], resp.data

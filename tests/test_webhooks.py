@@ -83,6 +83,28 @@ def test_public_https_urls_are_allowed_without_connecting():
     assert ssrf.check("https://[::ffff:93.184.216.34]/h").allowed is False  # mapped public IPv4: public
 
 
+def test_nat64_addresses_are_judged_by_the_ipv4_address_they_carry():
+    found = ssrf.check("https://[64:ff9b::808:808]/h")          # NAT64 of 8.8.8.8: public
+    assert (found.address, found.allowed) == ("64:ff9b::808:808", False)
+    with pytest.raises(ssrf.WebhookURLRefused, match="loopback, inside the IPv6 address 64:ff9b::7f00:1"):
+        ssrf.check("https://[64:ff9b::7f00:1]/h")              # NAT64 of 127.0.0.1
+    with pytest.raises(ssrf.WebhookURLRefused, match="private, inside the IPv6 address"):
+        ssrf.check("https://[64:ff9b::a00:1]/h")               # NAT64 of 10.0.0.1
+
+
+def test_non_ascii_paths_are_percent_encoded_and_idn_hosts_sent_as_a_labels():
+    asked = []
+
+    def resolve(host, port):
+        asked.append(host)
+        return ["93.184.216.34"]
+
+    found = ssrf.check("https://例子.测试/钩子/新闻?名=香港&x=%20", resolve=resolve)
+    assert found.target == "/%E9%92%A9%E5%AD%90/%E6%96%B0%E9%97%BB?%E5%90%8D=%E9%A6%99%E6%B8%AF&x=%20"
+    assert found.host == asked[0] == "xn--fsqu00a.xn--0zwm56d"
+    assert found.target.isascii() and found.host.isascii()
+
+
 def test_a_name_is_judged_by_every_address_it_resolves_to():
     def resolve(host, port):
         return {"mixed.example": ["93.184.216.34", "10.0.0.5"], "public.example": ["93.184.216.34"]}[host]
@@ -551,6 +573,53 @@ def test_the_delivery_loop_delivers_what_is_due_and_stops(tmp_path, receiver):
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_non_ascii_webhook_path_is_posted_percent_encoded(store, receiver):
+    receiver.script["/%E9%92%A9%E5%AD%90?%E5%90%8D=1"] = [200]
+    saved, delivery = _queued(store, f"http://127.0.0.1:{receiver.port}/钩子?名=1")
+    assert webhooks.deliver(store, delivery, _loopback(receiver)) is None
+    ((_, _, body, _),) = receiver.posts("/%E9%92%A9%E5%AD%90?%E5%90%8D=1")
+    assert json.loads(body) == PAYLOAD
+    assert store.deliveries([saved.id])[0].status == "delivered"
+
+
+def test_a_delivery_that_raises_is_a_failed_attempt_and_never_blocks_the_queue(tmp_path, receiver):
+    """Two damaged rows (a secret stored as a blob, not text: the attempt raises; params
+    that are not JSON: reading the search raises) queued before a sound
+    delivery: each is recorded as a failed attempt naming the error, and the
+    sound one behind them is delivered."""
+    from indexer import deliveries
+    from search.settings import Settings
+
+    receiver.script["/behind"] = [200]
+    path = str(tmp_path / "saved.sqlite")
+    store = SavedSearchStore(path)
+    bad_secret, d1 = _queued(store, f"http://127.0.0.1:{receiver.port}/poisoned")
+    conn = store._conn()
+    conn.execute("UPDATE searches SET webhook_secret = X'3132' WHERE id = ?", (bad_secret.id,))
+    assert webhooks.deliver(store, d1, _loopback(receiver), context=None).startswith("not sent: AttributeError")
+    bad_params, _ = _queued(store, f"http://127.0.0.1:{receiver.port}/poisoned")
+    conn.execute("UPDATE searches SET params = '{not json' WHERE id = ?", (bad_params.id,))
+    good = store.create(OWNER, "sound", {"q": ["香港"]})
+    store.set_webhook(good.id, OWNER, f"http://127.0.0.1:{receiver.port}/behind")
+    store.record(good.id, [NewMatch("a-3", "a-3", "标题")], [], [], commit_seq=9, payload=PAYLOAD)
+    settings = Settings(index=str(tmp_path / "ix"), saved_searches=path, webhook_poll=0.02, webhook_backoff=60,
+                        webhook_allow_hosts=(f"127.0.0.1:{receiver.port}",))
+    stop = threading.Event()
+    thread = deliveries.start(settings, stop)
+    try:
+        _until(lambda: store.deliveries([good.id])[0].status == "delivered", seconds=15)
+        bad = _until(lambda: (r := store.deliveries([bad_params.id])[0]).attempts and r, seconds=15)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert (bad.status, bad.attempts) == ("pending", 1) and bad.next_attempt > time.time() + 30
+    assert "JSONDecodeError" in bad.last_error
+    (first,) = store.deliveries([bad_secret.id])
+    assert (first.status, first.attempts) == ("pending", 1) and "AttributeError" in first.last_error
+    assert receiver.posts("/poisoned") == [] and len(receiver.posts("/behind")) == 1
+    store.close()
 
 
 def test_the_delivery_loop_survives_a_store_it_cannot_open(tmp_path, caplog):

@@ -18,7 +18,10 @@ views, the ``Link`` header) then works on text it can trust:
   id nobody can type);
 * ``same_site_path``: a ``next=`` target as a browser would read it, kept
   only when it is a path on this site, returned percent-encoded (ASCII:
-  safe in a ``Location`` header).
+  safe in a ``Location`` header);
+* ``request_bytes`` / ``json_body``: the one reading of a request body
+  (Content-Encoding and Content-Type checked, a byte order mark dropped)
+  for the write API, saved searches and webhooks.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from urllib.parse import quote, unquote_to_bytes, urlencode, urlsplit, urlunspli
 
 from flask import request
 from flask_babel import gettext
+
+from indexer.records import parse_json
+from search.errors import SearchServiceError
 
 # Paths that answer JSON (errors included), the rest are HTML pages.
 JSON_PREFIXES = ("/api/",)
@@ -156,3 +162,48 @@ def same_site_path(value: str | None, default: str) -> str:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
         return default
     return urlunsplit(("", "", quote(parts.path, safe=_PATH_SAFE), quote(parts.query, safe=_QUERY_SAFE), ""))
+
+
+# ---- request bodies -----------------------------------------------------------
+
+class BodyEncoding(SearchServiceError, status=415):
+    """The body is sent in a content coding or type the write API does not read."""
+
+
+# Content types a JSON body may come with.  application/x-www-form-urlencoded
+# is curl's default for -d/--data-binary (the README's bulk example sends
+# no Content-Type): such a body is read as JSON, and refused if it is not.
+JSON_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "application/json-seq",
+              "text/plain", "application/x-www-form-urlencoded")
+
+
+# The staff JSON APIs (saved searches, webhooks) take JSON only.
+JSON_ONLY = ("application/json",)
+
+
+def request_bytes(types: tuple[str, ...] | None) -> bytes:
+    """The request body as sent, without a leading UTF-8 byte order mark
+    (which many Windows tools write; RFC 8259 lets a reader ignore it): the
+    one reading of a request body for the write API, saved searches and
+    webhooks.  ``types``: the Content-Types taken (any ``+json`` type too;
+    no Content-Type at all is read as JSON, as curl sends it), None for
+    any.  Raises BodyEncoding (415) for a ``Content-Encoding`` other than
+    identity (a gzip body would otherwise be reported as "not UTF-8") or
+    another Content-Type (an HTML page, a form: never read as JSON)."""
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding not in ("", "identity"):
+        raise BodyEncoding(f"Content-Encoding {coding!r} is not supported: send the body uncompressed "
+                           "(JSON, UTF-8)")
+    kind = request.mimetype
+    if types is not None and kind and kind not in types and not kind.endswith("+json"):
+        raise BodyEncoding(f"the body must be JSON (Content-Type application/json"
+                           f"{', or application/x-ndjson for a bulk upload' if request.path.endswith(':bulk') else ''}"
+                           f"), not {kind!r}")
+    return request.get_data(cache=False).removeprefix(b"\xef\xbb\xbf")
+
+
+def json_body(types: tuple[str, ...] = JSON_TYPES):
+    """The request body as one JSON document (``indexer.records.parse_json``:
+    UTF-8, depth, no lone surrogates).  Raises BodyEncoding (415, see
+    ``request_bytes``) or RecordError (the caller answers 400 naming it)."""
+    return parse_json(request_bytes(types))

@@ -435,7 +435,10 @@ DELIVERY = {
         "next_attempt": {"type": "number", "nullable": True, "description": "epoch seconds, while pending"},
         "articles": {"type": "integer", "minimum": 0, "description": "articles in the payload"}},
 }
-_WEBHOOK_ERRORS = {"404": _err("No saved search of that id that the caller may see"),
+_WEBHOOK_ERRORS = {"404": _err("No saved search of that id that the caller may see (every id when "
+                               "SEARCH_SAVED_SEARCHES=off: 'saved searches are off')"),
+                   "503": _err("The saved-search store cannot be read or written now (locked, damaged): "
+                               "nothing was changed; retry after Retry-After"),
                    "403": _err("A wrong token, staff tools disabled, or someone else's (shared) saved search: "
                                "only its owner sees and changes its webhook")}
 WEBHOOK_PATHS = {
@@ -929,6 +932,7 @@ def spec(config: dict) -> dict:
         }},
     }
     document["paths"].update(openapi_saved.paths())  # saved searches (web/saved.py)
+    document["paths"].update(openapi_saved.feed_paths(search_params))  # their Atom feeds (web/feeds.py)
     document["components"]["schemas"].update(openapi_saved.SCHEMAS)
     _complete(document["paths"])
     return document

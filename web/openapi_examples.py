@@ -139,3 +139,31 @@ EXAMPLES.update({
     ("changeSavedSearch", "200", "application/json"): {**_SAVED, "name": "立法会选举", "shared": True},
     ("deleteSavedSearch", "200", "application/json"): {"id": "Xk3vQ9aLr2bT", "deleted": True},
 })
+
+# The Atom feeds (web/feeds.py, web/openapi_saved.feed_paths): an Atom document, and the HTML error pages.
+_ATOM_EXAMPLE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+    '<id>urn:uuid:5c3f7a52-54a4-5b6e-9d2b-3f1d1c8c6a11</id><title>香港选举</title>'
+    '<updated>2024-12-01T08:00:00+00:00</updated><author><name>新闻搜索</name></author>'
+    '<link href="https://news.example/feeds/saved/Xk3vQ9aLr2bT.atom?token=q8Jm2cW0nLx5RZbY4uVt7sKd1eHf9gAa" '
+    'rel="self" type="application/atom+xml"/>'
+    '<entry><id>urn:uuid:0b8d7c3e-1f0a-5d2c-8e4b-2a6f9c1d3e5f</id><title>香港立法会选举投票率创新高</title>'
+    '<updated>2024-12-01T08:00:00+00:00</updated><published>2024-03-01T10:00:00+08:00</published>'
+    '<link href="https://news.example/articles/demo-114" rel="alternate" type="text/html"/>'
+    '<summary type="text">香港立法会选举今日举行，投票率创新高。</summary></entry></feed>')
+
+
+def _page_example(message: str) -> str:
+    return f'<!doctype html><html lang="zh-Hans"><title>新闻搜索</title><p class="error">{message}</p></html>'
+
+
+EXAMPLES.update({
+    ("savedSearchFeed", "200", "application/atom+xml"): _ATOM_EXAMPLE,
+    ("savedSearchFeed", "404", "text/html"): _page_example("没有这个订阅源：链接不完整或已失效。"),
+    ("savedSearchFeed", "503", "text/html"): _page_example("保存的搜索暂时不可用，请稍后再试。"),
+    ("searchFeed", "200", "application/atom+xml"): _ATOM_EXAMPLE.replace("<title>香港选举</title>",
+                                                                         "<title>香港：最新报道 · 新闻搜索</title>"),
+    ("searchFeed", "400", "text/html"): _page_example(
+        "请求参数有误：'page' is not taken by a feed: it holds the newest 20 matches"),
+    ("searchFeed", "503", "text/html"): _page_example("搜索服务暂时不可用，请稍后再试。"),
+})

@@ -18,25 +18,30 @@ Ids the caller may not see answer 404, changes by someone else than the
 owner 403 (``search.saved_searches``); a body that is not JSON 415.
 
 ``saved_store(app)`` opens the store once per process (``SEARCH_SAVED_SEARCHES``,
-else beside the index: ``indexer.paths.default_saved_searches``).
+else beside the index: ``indexer.paths.default_saved_searches``; ``off``:
+none, every saved-search answer is a 404 saying so).  ``guard(bp)``
+registers the store's error answers (503 for a SQLite failure, 404 when
+off) on each blueprint that uses it.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import sqlite3
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
+from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from indexer import paths
+from indexer.records import RecordError
 from search.errors import SearchServiceError
 from search.saved_searches import SavedSearch, SavedSearchError, SavedSearchStore, check_params
 
 from . import auth
 from .params import ADVANCED, FILTERS, ParamError, search_request
+from .inputs import JSON_ONLY, json_body
 
 bp = Blueprint("saved", __name__)
 
@@ -46,10 +51,6 @@ DROPPED = ("page", "size")  # paging: a saved search is its whole result set
 CREATE_FIELDS = ("name", "params", "query_string", "shared")
 PATCH_FIELDS = ("name", "shared")
 ALERTS_SHOWN = 20  # latest alerts in GET /api/saved-searches/<id> (chosen: a feed's length)
-
-
-class NotJson(SearchServiceError, status=415):
-    """A request body that is not JSON (by its Content-Type or Content-Encoding)."""
 
 
 class SavedSearchesUnavailable(SearchServiceError, status=503, retry_after=5):
@@ -67,14 +68,48 @@ def unavailable(exc: Exception):
                                            "retry later"))
 
 
+class SavedSearchesOff(SearchServiceError, status=404):
+    """``SEARCH_SAVED_SEARCHES=off``: this service keeps no saved searches
+    (their API, staff pages, feeds and webhooks answer 404 saying so)."""
+
+
+def off(exc: SavedSearchesOff):
+    """The answer when saved searches are off: 404, JSON under /api/, else
+    the error page (in the interface language)."""
+    from .errors import error_answer
+
+    return error_answer(404, str(exc), gettext("本服务没有开启保存的搜索（及其订阅源和 webhook）。"))
+
+
+def guard(blueprint: Blueprint) -> Blueprint:
+    """Register the saved-search store's error answers on ``blueprint``
+    (every blueprint using ``saved_store``: saved, saved_pages, feeds,
+    webhooks): a SQLite failure is a 503 (``unavailable``), saved searches
+    switched off a 404 (``off``).  Returns ``blueprint``."""
+    blueprint.register_error_handler(sqlite3.Error, unavailable)
+    blueprint.register_error_handler(SavedSearchesOff, off)
+    return blueprint
+
+
+def store_path(config) -> str | None:
+    """The saved-search file of an app's ``config`` (``SEARCH_SAVED_SEARCHES``,
+    else beside the index), None when it is ``off``."""
+    path = config.get("SEARCH_SAVED_SEARCHES") or paths.default_saved_searches(
+        config["SEARCH_INDEX"], config.get("SEARCH_BACKEND", "whoosh"))
+    return None if path == "off" else path
+
+
 def saved_store(app=None) -> SavedSearchStore:
-    """The app's saved-search store, opened on first use (one per process)."""
+    """The app's saved-search store, opened on first use (one per process).
+    Raises SavedSearchesOff (404) when ``SEARCH_SAVED_SEARCHES`` is ``off``,
+    SavedSearchesUnavailable (503) when the file cannot be opened."""
     app = app or current_app
     store = app.extensions.get("saved_searches")
     if store is None:
-        config = app.config
-        path = config.get("SEARCH_SAVED_SEARCHES") or paths.default_saved_searches(
-            config["SEARCH_INDEX"], config.get("SEARCH_BACKEND", "whoosh"))
+        path = store_path(app.config)
+        if path is None:
+            raise SavedSearchesOff("saved searches are off on this service (SEARCH_SAVED_SEARCHES=off): "
+                                   "no saved searches, alerts, feeds of them or webhooks")
         try:
             store = app.extensions["saved_searches"] = SavedSearchStore(path)
         except (sqlite3.Error, OSError) as exc:
@@ -141,19 +176,13 @@ def alert_json(alert) -> dict:
 
 
 def _json_body(allowed: tuple[str, ...]) -> dict:
-    """The request's JSON object; NotJson (415) for another Content-Type or
-    a Content-Encoding, ParamError (400) for what is not one JSON object
-    or a field not in ``allowed`` (named, with the one it may misspell)."""
-    kind = request.mimetype
-    if kind and kind != "application/json" and not kind.endswith("+json"):
-        raise NotJson(f"the body must be JSON (Content-Type application/json), not {kind!r}")
-    coding = request.headers.get("Content-Encoding", "").strip().lower()
-    if coding not in ("", "identity"):
-        raise NotJson(f"Content-Encoding {coding!r} is not supported: send the body uncompressed (JSON, UTF-8)")
-    raw = request.get_data(cache=False).removeprefix(b"\xef\xbb\xbf")
+    """The request's JSON object (``web.writes.json_body``: 415 for another
+    Content-Type or a Content-Encoding), ParamError (400) for what is not
+    one JSON object or a field not in ``allowed`` (named, with the one it
+    may misspell)."""
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = json_body(JSON_ONLY)
+    except RecordError as exc:
         raise ParamError(f"the body must be one JSON object: {exc}") from None
     if not isinstance(data, dict):
         raise ParamError("the body must be one JSON object")
@@ -169,7 +198,7 @@ def _json_body(allowed: tuple[str, ...]) -> dict:
     return data
 
 
-bp.register_error_handler(sqlite3.Error, unavailable)
+guard(bp)
 
 
 def _answer(body, status: int = 200):
@@ -198,32 +227,32 @@ def listing():
     return _answer({"saved_searches": [describe(s, viewer, store) for s in store.list_for(viewer)]})
 
 
-@bp.get("/api/saved-searches/<sid>")
+@bp.get("/api/saved-searches/<search_id>")
 @auth.required(allow_session=True)
-def one(sid):
+def one(search_id):
     store, viewer = saved_store(), auth.principal()
-    search = store.visible(sid, viewer)
+    search = store.visible(search_id, viewer)
     return _answer({**describe(search, viewer, store),
-                    "alerts": [alert_json(a) for a in store.feed(sid, ALERTS_SHOWN)]})
+                    "alerts": [alert_json(a) for a in store.feed(search_id, ALERTS_SHOWN)]})
 
 
-@bp.patch("/api/saved-searches/<sid>")
+@bp.patch("/api/saved-searches/<search_id>")
 @auth.required(allow_session=True)
-def change(sid):
+def change(search_id):
     store, viewer = saved_store(), auth.principal()
-    store.owned(sid, viewer)
+    store.owned(search_id, viewer)
     data = _json_body(PATCH_FIELDS)
     if not data:
         raise ParamError(f"nothing to change: give {' or '.join(PATCH_FIELDS)}")
     if "name" in data and not isinstance(data["name"], str):
         raise SavedSearchError("'name' must be text")
-    search = store.update(sid, viewer, name=data.get("name"), shared=data.get("shared"))
+    search = store.update(search_id, viewer, name=data.get("name"), shared=data.get("shared"))
     return _answer(describe(search, viewer, store))
 
 
-@bp.delete("/api/saved-searches/<sid>")
+@bp.delete("/api/saved-searches/<search_id>")
 @auth.required(allow_session=True)
-def delete(sid):
+def delete(search_id):
     store, viewer = saved_store(), auth.principal()
-    store.delete(sid, viewer)
-    return _answer({"id": sid, "deleted": True})
+    store.delete(search_id, viewer)
+    return _answer({"id": search_id, "deleted": True})

@@ -14,7 +14,6 @@ caller may not see 404, someone else's search 403."""
 
 from __future__ import annotations
 
-import sqlite3
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, redirect, render_template, request
@@ -23,10 +22,10 @@ from flask_babel import gettext
 from . import auth, i18n
 from .pages import _page
 from .params import ParamError
-from .saved import ALERTS_SHOWN, feed_url, read_params, results_url, saved_store, unavailable
+from .saved import ALERTS_SHOWN, feed_url, guard, read_params, results_url, saved_store
 
 bp = Blueprint("saved_pages", __name__)
-bp.register_error_handler(sqlite3.Error, unavailable)
+guard(bp)
 
 KEPT_OUT = ("page", "size", "hl")  # what the results page's URL holds that is not the search
 

@@ -13,8 +13,10 @@ its webhook (``SavedSearchStore.owned``: 404 for a search the caller
 cannot see, 403 for someone else's shared one).  A URL is checked by
 ``search.ssrf.check`` before it is stored (400 naming why it is refused);
 setting a URL makes a new signing secret (``SavedSearchStore.set_webhook``),
-answered once.  The deliveries themselves are made by the writer process
-(``indexer.deliveries``).
+answered once.  A failure of the saved-search file (locked, damaged) is a
+503, saved searches switched off a 404 (``web.saved.guard``, as on the
+other saved-search blueprints).  The deliveries themselves are made by the
+writer process (``indexer.deliveries``).
 """
 
 from __future__ import annotations
@@ -24,16 +26,17 @@ from datetime import datetime
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from indexer.records import RecordError, parse_json
-from search.saved_searches import Delivery, SavedSearchStore
+from indexer.records import RecordError
+from search.saved_searches import Delivery
 from search.settings import SettingError
 from search.ssrf import WebhookURLRefused, check, parse_allow_hosts
 from search.timeutil import NEWSROOM_TZ
 
 from . import auth
-from .writes import BodyEncoding
+from .inputs import JSON_ONLY, json_body
+from .saved import guard, saved_store
 
-bp = Blueprint("webhooks", __name__)
+bp = guard(Blueprint("webhooks", __name__))  # the store's errors: 503 (SQLite), 404 (saved searches off)
 BODY_FIELDS = ("url",)
 SHOWN = 100  # deliveries listed on the page and in the API (newest first)
 
@@ -46,13 +49,6 @@ def install(app) -> None:
     except ValueError as exc:
         raise SettingError(str(exc)) from None
     app.register_blueprint(bp)
-
-
-def saved_store() -> SavedSearchStore:
-    """This worker's saved-search store (one accessor: ``web.saved.saved_store``)."""
-    from .saved import saved_store as store
-
-    return store()
 
 
 def delivery_json(d: Delivery) -> dict:
@@ -73,14 +69,8 @@ def _checked_url(url) -> str:
 def _url_from_body() -> str:
     """The ``url`` of the JSON body; 415 for a body that says it is not
     JSON, 400 for anything but an object holding exactly ``url``."""
-    coding = request.headers.get("Content-Encoding", "").strip().lower()
-    if coding not in ("", "identity"):
-        raise BodyEncoding(f"Content-Encoding {coding!r} is not supported: send the body uncompressed (JSON, UTF-8)")
-    kind = request.mimetype
-    if kind and kind != "application/json" and not kind.endswith("+json"):
-        raise BodyEncoding(f"the body must be JSON (Content-Type application/json), not {kind!r}")
     try:
-        data = parse_json(request.get_data(cache=False).removeprefix(b"\xef\xbb\xbf"))
+        data = json_body(JSON_ONLY)
     except RecordError as exc:
         raise WebhookURLRefused(f'the body must be one JSON object {{"url": "https://..."}}: {exc}') from None
     if not isinstance(data, dict):

@@ -33,7 +33,7 @@ from indexer.records import FIELDS, RecordError, parse_json, to_article
 from . import auth
 from .api import _engine, error
 from .engine import article_store
-from search.errors import SearchServiceError
+from .inputs import JSON_TYPES, request_bytes
 
 bp = Blueprint("writes", __name__)
 MAX_SEQ = 2**63 - 1  # change and audit numbers are SQLite integers
@@ -107,40 +107,9 @@ def _leading_slash():
     return None
 
 
-class BodyEncoding(SearchServiceError, status=415):
-    """The body is sent in a content coding or type the write API does not read."""
-
-
-# Content types a JSON body may come with.  application/x-www-form-urlencoded
-# is curl's default for -d/--data-binary (the README's bulk example sends
-# no Content-Type): such a body is read as JSON, and refused if it is not.
-JSON_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "application/json-seq",
-              "text/plain", "application/x-www-form-urlencoded")
-
-
-def _json_body_type() -> None:
-    """Raises BodyEncoding when the request says its body is something
-    other than JSON (an HTML page, a form): it is not read as JSON anyway.
-    No Content-Type at all is read as JSON, as curl sends it."""
-    kind = request.mimetype
-    if kind and kind not in JSON_TYPES and not kind.endswith("+json"):
-        raise BodyEncoding(f"the body must be JSON (Content-Type application/json"
-                           f"{', or application/x-ndjson for a bulk upload' if request.path.endswith(':bulk') else ''}"
-                           f"), not {kind!r}")
-
-
 def _body() -> bytes:
-    """The request body as sent, without a leading UTF-8 byte order mark
-    (which many Windows tools write; RFC 8259 lets a reader ignore it).
-    Raises BodyEncoding for a ``Content-Encoding`` other than identity:
-    a gzip body would otherwise be reported as "not UTF-8"."""
-    if request.path.startswith("/api/articles"):  # the article writes: JSON; /api/pages: HTML
-        _json_body_type()
-    coding = request.headers.get("Content-Encoding", "").strip().lower()
-    if coding not in ("", "identity"):
-        raise BodyEncoding(f"Content-Encoding {coding!r} is not supported: send the body uncompressed "
-                           "(JSON, UTF-8)")
-    return request.get_data(cache=False).removeprefix(b"\xef\xbb\xbf")
+    """The body of an article write: JSON for /api/articles, HTML for /api/pages."""
+    return request_bytes(JSON_TYPES if request.path.startswith("/api/articles") else None)
 
 
 @bp.put("/api/articles/<path:doc_id>")
