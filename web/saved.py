@@ -118,6 +118,9 @@ def saved_store(app=None) -> SavedSearchStore:
     return store
 
 
+REPEATABLE = (*FILTERS, "facets")  # the filters (and facets) repeat (category=…&category=…); every other parameter takes one value
+
+
 def read_params(params=None, query_string=None) -> dict[str, list[str]]:
     """The search to save, from ``params`` (an object of parameters) or
     ``query_string`` (exactly one of them), as the store keeps it: checked
@@ -130,9 +133,17 @@ def read_params(params=None, query_string=None) -> dict[str, list[str]]:
         if not isinstance(query_string, str):
             raise ParamError("'query_string' must be text (the results page's URL after '?')")
         params = {}
-        for key, value in parse_qsl(query_string.removeprefix("?"), keep_blank_values=True):
+        try:  # as every URL of the service is read: UTF-8, or a 400 (never U+FFFD in a saved query)
+            pairs = parse_qsl(query_string.removeprefix("?"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise ParamError("'query_string' is not UTF-8 once its %-escapes are decoded") from None
+        for key, value in pairs:
             params.setdefault(key, []).append(value)
     kept = check_params(params)
+    twice = [name for name, values in kept.items() if len(values) > 1 and name not in REPEATABLE]
+    if twice:  # which value was meant cannot be known (a search would read the first)
+        raise ParamError(f"parameter {', '.join(repr(n) for n in twice)} given more than once: a search takes "
+                         f"one value of it (only {', '.join(REPEATABLE)} repeat)")
     unknown = [name for name in params if name not in SAVED_PARAMS and name not in DROPPED]
     if unknown:
         parts = []
