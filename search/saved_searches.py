@@ -28,7 +28,10 @@ tables:
   webhook), ``copy`` (a near-duplicate of an alert of the same search,
   same ``group_key``: recorded, never alerted again), ``ended`` (the
   article, updated, no longer matches; matching again later alerts again).
-  ``withdrawn_at``: the article was deleted; it leaves the feed.
+  ``withdrawn_at``: the article was deleted; it leaves the feed.  When a
+  group's alert ends or is withdrawn, its earliest live copy becomes the
+  alert (``_promote``): the story stays in the feed while a copy of it is
+  in the index.
 * ``visits`` (search_id, viewer, at): when a viewer last looked at a saved
   search's alerts ("new since last visit").
 * ``deliveries`` (id, search_id, payload, created, attempts, next_attempt,
@@ -386,8 +389,12 @@ class SavedSearchStore:
                     f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                     [(search_id, m.article_id, m.group_key, state, m.title, m.published, m.url, now, commit_seq)
                      for m in rows])
+            groups = {(search_id, r[0]) for a in ended for r in conn.execute(
+                "SELECT group_key FROM alerts WHERE search_id = ? AND article_id = ? AND state = 'alert'",
+                (search_id, a))}
             conn.executemany("UPDATE alerts SET state = 'ended' WHERE search_id = ? AND article_id = ?",
                              [(search_id, a) for a in ended])
+            _promote(conn, groups)
             if alerts and payload is not None:
                 hook = conn.execute("SELECT webhook_url FROM searches WHERE id = ?", (search_id,)).fetchone()
                 if hook and hook[0]:
@@ -409,9 +416,13 @@ class SavedSearchStore:
                 conn.execute("UPDATE searches SET feed_changes = feed_changes + 1 WHERE id IN (SELECT search_id"
                              " FROM alerts WHERE withdrawn_at IS NULL AND article_id IN"
                              f" ({','.join('?' * len(chunk))}))", chunk)
+                groups = {(r[0], r[1]) for r in conn.execute(
+                    "SELECT search_id, group_key FROM alerts WHERE withdrawn_at IS NULL AND state = 'alert'"
+                    f" AND article_id IN ({','.join('?' * len(chunk))})", chunk)}
                 cur = conn.execute(f"UPDATE alerts SET withdrawn_at = ? WHERE withdrawn_at IS NULL AND article_id IN"
                                    f" ({','.join('?' * len(chunk))})", (now, *chunk))
                 changed += cur.rowcount
+                _promote(conn, groups)
         return changed
 
     def feed(self, search_id: str, limit: int = 20) -> list[Alert]:
@@ -497,6 +508,20 @@ def _add_column(conn: sqlite3.Connection, table: str, column: str, declaration: 
     except sqlite3.OperationalError as exc:
         if "duplicate column" not in str(exc):
             raise
+
+
+def _promote(conn: sqlite3.Connection, groups) -> None:
+    """For each (search id, group key) whose alert just ended or was
+    withdrawn: when no live alert of that group is left, its earliest live
+    copy becomes the alert (the story is still there: the feed keeps it,
+    found when its copy was; no new webhook, it is no new story)."""
+    for search_id, group_key in groups:
+        if conn.execute("SELECT 1 FROM alerts WHERE search_id = ? AND group_key = ? AND state = 'alert'"
+                        " AND withdrawn_at IS NULL LIMIT 1", (search_id, group_key)).fetchone():
+            continue
+        conn.execute("UPDATE alerts SET state = 'alert' WHERE rowid = (SELECT rowid FROM alerts WHERE search_id = ?"
+                     " AND group_key = ? AND state = 'copy' AND withdrawn_at IS NULL"
+                     " ORDER BY matched_at, article_id LIMIT 1)", (search_id, group_key))
 
 
 class _transaction:

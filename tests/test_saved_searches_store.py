@@ -70,7 +70,7 @@ def test_alert_states_feed_and_visits(store):
     assert [a.article_id for a in store.feed(s.id)] == ["a4", "a1"]
     before = store.feed_version(s.id)
     assert store.withdraw(["a1"], now=300.0) == 1
-    assert [a.article_id for a in store.feed(s.id)] == ["a4"]
+    assert [a.article_id for a in store.feed(s.id)] == ["a4", "a3"]  # a1's copy a3 now stands for its story
     assert store.feed_version(s.id) != before
     assert PercolationState(store).rows_of_articles(["a1"])[s.id]["a1"].withdrawn_at == 300.0
 
@@ -168,3 +168,20 @@ def test_the_webhook_url_is_shown_to_the_owner_only(store):
     assert s.to_dict(ANNA)["webhook_url"] == "https://hooks.slack.com/services/T0/B0/secret"
     assert "webhook_url" not in s.to_dict(BEN) and "webhook_url" not in s.to_dict(None)
     assert "webhook_secret" not in s.to_dict(ANNA)
+
+
+def test_a_copy_takes_the_place_of_its_ended_or_withdrawn_alert(store):
+    """The story stays followed while a copy of it is in the index: when a
+    group's alert ends (an update that no longer matches) or is withdrawn,
+    its earliest live copy becomes the alert (no new delivery)."""
+    s = store.create(ANNA, "a", {"q": "a"})
+    store.set_webhook(s.id, ANNA, "https://hooks.example.com/x")
+    store.record(s.id, [NewMatch("a1", "g")], [NewMatch("a2", "g"), NewMatch("a3", "g")], [], 1, now=10.0,
+                 payload={"n": 1})
+    store.record(s.id, [], [], ["a1"], 2, now=20.0, payload={"n": 2})
+    assert [a.article_id for a in store.feed(s.id)] == ["a2"]
+    store.withdraw(["a2"], now=30.0)
+    assert [a.article_id for a in store.feed(s.id)] == ["a3"]
+    store.withdraw(["a3"], now=40.0)
+    assert store.feed(s.id) == []
+    assert len(store.due(now=50.0)) == 1  # the first alert's delivery only
