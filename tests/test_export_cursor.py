@@ -44,7 +44,9 @@ def service(request, tmp_path_factory):
     shutil.copyfile(os.path.join(ROOT, "search", "data", "synonyms.txt"), synonyms)
     if backend == "whoosh":
         index = str(tmp / "ix")
-        shutil.copytree(request.getfixturevalue("sample_index"), index)
+        # without the cursor leases other tests' exports left on the shared sample index
+        shutil.copytree(request.getfixturevalue("sample_index"), index,
+                        ignore=shutil.ignore_patterns("cursor-*.lease", "cursor-leases.lock"))
     else:
         from indexer import pipeline
 
