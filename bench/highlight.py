@@ -152,10 +152,19 @@ def cold_pass(index_dir: str, path: str, profile: bool) -> dict:
         prof.disable()
         stats = pstats.Stats(prof).stats
         top = sorted(stats.items(), key=lambda kv: -kv[1][3])[:25]
-        out["profile_cumulative_s"] = [{"function": f"{os.path.relpath(k[0], ROOT) if k[0].startswith(ROOT) else k[0]}"
-                                                    f":{k[1]}({k[2]})", "calls": v[1], "cumulative_s": round(v[3], 3),
+        out["profile_cumulative_s"] = [{"function": f"{_where(k[0])}:{k[1]}({k[2]})", "calls": v[1],
+                                        "cumulative_s": round(v[3], 3),
                                         "own_s": round(v[2], 3)} for k, v in top]
     return out
+
+
+def _where(path: str) -> str:
+    """A profiled function's file as results name it, free of this machine's
+    paths: within the project relative to its root, an installed package by
+    its path inside site-packages."""
+    if "site-packages" + os.sep in path:
+        return path.split("site-packages" + os.sep, 1)[1]
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
 def cold(index_dir: str, runs: int, profile: bool) -> dict:
