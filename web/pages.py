@@ -121,8 +121,10 @@ def home():
 def search_page():
     req = search_request(request.args, current_app.config)
     staff = bool(session.get("staff"))
-    # The coverage chart; for staff, why each hit ranks where it does.
-    req = dataclasses.replace(req, timeline=bool(req.q), explain=staff)
+    # The coverage chart (the comparison chart counts this query itself when
+    # there are vs queries); for staff, why each hit ranks where it does.
+    compared = bool(coverage_panels.compared_queries(request.args, current_app.config))
+    req = dataclasses.replace(req, timeline=bool(req.q) and not compared, explain=staff)
     result = _engine().search(req)
     holder = current_app.extensions["search_engine"]
     # Filters that left nothing: what the words find without them (said on the page, kept in the log).
