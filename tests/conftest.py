@@ -20,6 +20,25 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")  # screenshots (git-ignored)
 
 
+def need_cluster():
+    """Skip without an OpenSearch cluster (OPENSEARCH_URL); fail instead
+    under REQUIRE_OPENSEARCH (CI)."""
+    if not os.environ.get("OPENSEARCH_URL"):
+        if os.environ.get("REQUIRE_OPENSEARCH"):
+            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
+        pytest.skip("no OpenSearch cluster (scripts/opensearch start, then OPENSEARCH_URL=...)")
+
+
+def drop_alias(alias):
+    """Delete every index behind ``alias`` on the tests' cluster."""
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(os.environ["OPENSEARCH_URL"], timeout=60)
+    if client.indices.exists_alias(name=alias):
+        for name in client.indices.get_alias(name=alias):
+            client.indices.delete(index=name)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _project_data_left_as_found():
     """An OpenSearch index keeps its article-store binding and default files

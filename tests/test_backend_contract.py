@@ -16,28 +16,12 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import SAMPLE, validated, write_jsonl
+from conftest import drop_alias, need_cluster, SAMPLE, validated, write_jsonl
 from search.models import SearchRequest
 from search.normalize import fold_case, normalize_query
 
 URL = os.environ.get("OPENSEARCH_URL")
 CST = timezone(timedelta(hours=8))
-
-
-def need_cluster():
-    if not URL:
-        if os.environ.get("REQUIRE_OPENSEARCH"):
-            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
-        pytest.skip("no OpenSearch cluster (scripts/opensearch start, then OPENSEARCH_URL=...)")
-
-
-def drop_alias(alias):
-    from opensearchpy import OpenSearch
-
-    client = OpenSearch(URL, timeout=60)
-    if client.indices.exists_alias(name=alias):
-        for name in client.indices.get_alias(name=alias):
-            client.indices.delete(index=name)
 
 
 @pytest.fixture(scope="module", params=["whoosh", "opensearch"])

@@ -22,27 +22,11 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, load_jsonl, SAMPLE
+from conftest import drop_alias, need_cluster, ROOT, load_jsonl, SAMPLE
 
 URL = os.environ.get("OPENSEARCH_URL")
 BASE = 300  # sample articles indexed before the saved searches exist
 BATCH = 100  # the batch of new articles
-
-
-def need_cluster():
-    if not URL:
-        if os.environ.get("REQUIRE_OPENSEARCH"):
-            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
-        pytest.skip("no OpenSearch cluster (scripts/opensearch start, then OPENSEARCH_URL=...)")
-
-
-def drop_alias(alias):
-    from opensearchpy import OpenSearch
-
-    client = OpenSearch(URL, timeout=60)
-    if client.indices.exists_alias(name=alias):
-        for name in client.indices.get_alias(name=alias):
-            client.indices.delete(index=name)
 
 
 @dataclasses.dataclass

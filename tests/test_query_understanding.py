@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import write_jsonl
+from conftest import need_cluster, write_jsonl
 from search.chars import ignorable_codepoints, sentence_end_positions, sentence_spans
 from search.models import SearchRequest
 from search.normalize import normalize, normalize_query
@@ -71,13 +71,6 @@ ARTICLES = [
     {"id": "r9", "title": "访问", "body": "奥巴马访问亚洲。", "lang": "zh-Hans"},
     {"id": "r10", "title": "会晤", "body": "欧洲领导人与巴马县代表会晤。", "lang": "zh-Hans"},
 ]
-
-
-def need_cluster():
-    if not URL:
-        if os.environ.get("REQUIRE_OPENSEARCH"):
-            pytest.fail("OPENSEARCH_URL is not set: scripts/opensearch start")
-        pytest.skip("no OpenSearch cluster (scripts/opensearch start, then OPENSEARCH_URL=...)")
 
 
 @pytest.fixture(scope="module")
