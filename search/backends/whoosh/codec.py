@@ -250,13 +250,18 @@ class Inverted:
     the postings; docs, tfs: int arrays (one entry a posting); values:
     None, a list of bytes (one payload per posting), or for fixed-size
     payloads one bytes buffer (posting i at [i*size:(i+1)*size]).
+    For the bigram fields (``*_g``) the same positions are also kept flat:
+    ``positions`` (int64, every posting's character positions in posting
+    order) and ``pos_start`` (int64, len docs + 1, posting i's positions at
+    ``positions[pos_start[i]:pos_start[i+1]]``); None for other fields.
     """
 
-    __slots__ = ("terms", "term_start", "docs", "tfs", "values")
+    __slots__ = ("terms", "term_start", "docs", "tfs", "values", "positions", "pos_start")
 
-    def __init__(self, terms, term_start, docs, tfs, values):
+    def __init__(self, terms, term_start, docs, tfs, values, positions=None, pos_start=None):
         self.terms, self.term_start, self.docs, self.tfs, self.values = (
             terms, term_start, docs, tfs, values)
+        self.positions, self.pos_start = positions, pos_start
 
 
 def write_field(fw, fieldname, fieldobj, inv: Inverted, doc_lengths, weighted: bool) -> None:

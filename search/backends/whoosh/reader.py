@@ -21,7 +21,7 @@ from ...fields import SINGLE_VALUED_FACETS as FACET_COLUMNS
 from ...values import value_key
 from . import docinfo
 from .cache import POSTINGS_CACHE
-from .codec import PositionTable, doc_frequency, read_postings
+from .codec import Inverted, PositionTable, doc_frequency, read_postings
 from .schema import NO_DATE
 from .view import FacetKeys, IndexView  # noqa: F401 - re-exported: callers import them from here
 
@@ -156,6 +156,39 @@ class SegmentData:
         # index of each position in flat: start of its run + offset within run
         offs = np.arange(total) - np.repeat(np.cumsum(c) - c, c)
         return rep_doc, flat[np.repeat(starts[idx], c) + offs]
+
+    def field_inverted(self, field: str) -> Inverted:
+        """All posting lists of ``field`` in this segment as one
+        ``codec.Inverted`` (terms ascending, deleted documents included;
+        for the bigram fields ``positions``/``pos_start`` filled, ``values``
+        None): what a merge reads.  Decoded from Whoosh's postings, term by
+        term, past the postings cache."""
+        terms: list[str] = []
+        ids_l, tfs_l, counts, pos_l, npos_l = [], [], [], [], []
+        grams = field.endswith("_g")
+        if field in self.reader.indexed_field_names():
+            for tbytes in self.reader.lexicon(field):
+                term = tbytes.decode("utf-8")
+                read = self._read(field, term)
+                if read is None or not len(read[0]):
+                    continue
+                ids, tfs, values = read
+                terms.append(term)
+                ids_l.append(ids)
+                tfs_l.append(tfs.astype(np.int64))
+                counts.append(len(ids))
+                if grams:
+                    starts, lens, flat = PositionTable(values).table()
+                    pos_l.append(flat.astype(np.int64))
+                    npos_l.append(lens)
+        term_start = np.r_[0, np.cumsum(np.asarray(counts, np.int64))].astype(np.int64)
+        docs = np.concatenate(ids_l) if ids_l else np.empty(0, np.int64)
+        tfs = np.concatenate(tfs_l) if tfs_l else np.empty(0, np.int64)
+        if not grams:
+            return Inverted(terms, term_start, docs, tfs, None)
+        npos = np.concatenate(npos_l) if npos_l else np.empty(0, np.int64)
+        positions = np.concatenate(pos_l) if pos_l else np.empty(0, np.int64)
+        return Inverted(terms, term_start, docs, tfs, None, positions, np.r_[0, np.cumsum(npos)].astype(np.int64))
 
     def stored(self, docnum):
         """The stored fields (dict) of local document ``docnum``."""

@@ -85,7 +85,8 @@ def _invert_grams(texts: list[str]) -> Inverted:
             pos_parts.append(positions)
             doc_parts.append(np.full(len(codes), i, dtype=np.int64))
     if not code_parts:
-        return Inverted([], np.zeros(1, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), [])
+        return Inverted([], np.zeros(1, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), [],
+                        np.empty(0, np.int64), np.zeros(1, np.int64))
     codes = np.concatenate(code_parts)
     positions = np.concatenate(pos_parts)
     docs = np.concatenate(doc_parts)
@@ -102,7 +103,7 @@ def _invert_grams(texts: list[str]) -> Inverted:
     terms = [gram_term(c) for c in pcodes[tstarts].tolist()]
     term_start = np.r_[tstarts, len(pcodes)]
     values = encode_char_positions_batch(positions, pstart, tfs)
-    return Inverted(terms, term_start, pdocs, tfs, values)
+    return Inverted(terms, term_start, pdocs, tfs, values, positions.astype(np.int64), np.r_[pstart, n])
 
 
 def write_segment(storage, indexname: str, schema, docs: list[PreparedDoc]):
