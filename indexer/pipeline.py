@@ -41,6 +41,7 @@ class Summary:
     characters: int = 0
     seconds: float = 0.0
     generation: str | None = None  # a rebuild's new index (directory or OpenSearch index)
+    optimized: dict | None = None  # the closing merge's figures (``WhooshTarget.optimize``), if any
 
     def line(self) -> str:
         """The CLI's summary line."""
@@ -144,12 +145,15 @@ def _report(report):
 
 
 def run(target, articles, summary: Summary, workers: int | None = None, batch_size: int = DEFAULT_BATCH,
-        bar=None) -> Summary:
+        bar=None, optimize: bool = False, report=None) -> Summary:
     """Write ``articles`` (an iterator of enriched Articles) to ``target``
     (``IndexTarget``), ``batch_size`` articles a commit, analysed by
     ``workers`` processes (default: up to 2); skips those whose record hash
     the target already holds; counts into ``summary``; ends with
-    ``target.finish``.  ``bar``: a tqdm progress bar, or None."""
+    ``target.finish``.  ``bar``: a tqdm progress bar, or None.
+    ``optimize``: when the run wrote more than one segment (Whoosh), merge
+    the index into one at the end (``WhooshTarget.optimize``; its figures in
+    ``summary.optimized``, a line through ``report``)."""
     workers = workers or min(2, os.cpu_count() or 1)
     known = target.known()
     runner = worker_pool.pool(workers, target.document_writers(), target.userdict)
@@ -184,7 +188,20 @@ def run(target, articles, summary: Summary, workers: int | None = None, batch_si
         target.finish(bool(summary.added or summary.updated or summary.deleted))
     finally:
         runner.close()
+    if optimize and getattr(target, "segments_added", 0) > 1:
+        summary.optimized = target.optimize()
+        if report is not None:
+            report(optimized_line(summary.optimized))
     return summary
+
+
+def optimized_line(done: dict) -> str:
+    """What ``indexer optimize`` (and a build's closing merge) did, as the CLI says it."""
+    if not done["merged"]:
+        return f"nothing to merge: {done['segments_before']} segment(s), {done['documents']} documents"
+    return (f"merged {done['merged']} segments into one: {done['segments_before']} -> {done['segments_after']} "
+            f"segment(s), {done['documents']} documents ({done['dropped']} deleted dropped) "
+            f"in {done['seconds']:.1f} s")
 
 
 def run_new_generation(live, articles, summary: Summary, **kwargs) -> Summary:
@@ -205,14 +222,17 @@ def run_new_generation(live, articles, summary: Summary, **kwargs) -> Summary:
 def build(index_dir: str, paths: list[str], userdict: str | None = None, workers: int | None = None,
           batch_size: int = DEFAULT_BATCH, progress: bool | None = None, report=None,
           acknowledged: bool = False, backend: str = "whoosh", opensearch_url: str | None = None,
-          shards: int = 1, replicas: int = 1, new_generation: bool = False, cleaning=None) -> Summary:
+          shards: int = 1, replicas: int = 1, new_generation: bool = False, cleaning=None,
+          optimize: bool = False) -> Summary:
     """Add or update the records of ``paths`` (JSONL/CSV/HTML files) in the
     index ``index_dir`` (a directory, or an OpenSearch alias), created if
     missing.  ``acknowledged``: the files are dumps of the store or the
     index (rebuild): ids written before the id rule are kept.
     ``new_generation``: build a complete new index and swap it in
     (``rebuild``).  ``shards`` / ``replicas``: of a new OpenSearch index.
-    ``cleaning``: see ``valid_records`` (``--report-cleaning``).  Raises UnsupportedFile / FileNotFoundError before any work, then the
+    ``cleaning``: see ``valid_records`` (``--report-cleaning``).
+    ``optimize``: merge a Whoosh index into one segment at the end when the
+    run wrote more than one (``run``; ``--no-optimize`` turns it off).  Raises UnsupportedFile / FileNotFoundError before any work, then the
     target's errors (``IndexTarget``)."""
     report = _report(report)
     check_paths(paths)  # before taking the lock
@@ -230,9 +250,11 @@ def build(index_dir: str, paths: list[str], userdict: str | None = None, workers
             bar = tqdm(total=_count_lines(paths), unit="doc", smoothing=0.05, file=sys.stderr)
         articles = iter_articles(paths, summary, report, acknowledged, cleaning)
         if new_generation:
-            run_new_generation(target, articles, summary, workers=workers, batch_size=batch_size, bar=bar)
+            run_new_generation(target, articles, summary, workers=workers, batch_size=batch_size, bar=bar,
+                               optimize=optimize, report=report)
         else:
-            run(target, articles, summary, workers=workers, batch_size=batch_size, bar=bar)
+            run(target, articles, summary, workers=workers, batch_size=batch_size, bar=bar, optimize=optimize,
+                report=report)
     finally:
         if bar is not None:
             bar.close()

@@ -113,6 +113,52 @@ def _missing(n: int) -> dict:
     }
 
 
+def _ragged(offsets: np.ndarray, values: np.ndarray, kept: np.ndarray):
+    """(offsets, values) of a per-document list (document i's entries at
+    ``values[offsets[i]:offsets[i + 1]]``) for the documents ``kept`` only."""
+    lens = offsets[kept + 1] - offsets[kept]
+    total = int(lens.sum())
+    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+    return lens, values[np.repeat(offsets[kept], lens) + within]
+
+
+_PER_DOC = (("published", np.int64), ("minhash", np.uint32), ("lead_end", np.int32), ("installment", np.int64))
+# (offsets, the lists sharing them) of each per-document list
+_LISTS = (("sentence_offsets", ("sentence_ends",)), ("paragraph_offsets", ("paragraph_ends",)),
+          ("title_bit_offsets", ("title_word_bits", "title_bound_bits")),
+          ("body_bit_offsets", ("body_word_bits", "body_bound_bits")))
+
+
+def _merge(parts) -> dict:
+    """The arrays of a segment merged from others (``segmerge.py``):
+    ``parts``, per source segment in merge order, (its arrays, the sorted
+    local doc numbers kept); the kept documents' rows in that order, the
+    list offsets rebased, as ``_build`` writes them for the same articles.
+    Raises ValueError for a part without the full arrays (a segment
+    written without the file: rebuild the index)."""
+    for info, _ in parts:
+        if "sentence_offsets" not in info or "body_bit_offsets" not in info:
+            raise ValueError("a segment without its document data file cannot be merged; "
+                             "rebuild the index (`python -m indexer rebuild`)")
+    out = {"no_date": np.array([NO_DATE], np.int64)}
+    for name, dtype in _PER_DOC:
+        out[name] = np.concatenate([np.asarray(info[name])[kept] for info, kept in parts]).astype(dtype)
+    if not len(out["minhash"]):
+        out["minhash"] = out["minhash"].reshape(0, dedupe.NUM_PERM)
+    for offsets_name, names in _LISTS:
+        lens = []
+        for name in names:
+            pieces = []
+            for info, kept in parts:
+                part_lens, values = _ragged(np.asarray(info[offsets_name], np.int64), np.asarray(info[name]), kept)
+                pieces.append(values)
+                if name == names[0]:
+                    lens.append(part_lens)
+            out[name] = np.concatenate(pieces)
+        out[offsets_name] = np.r_[0, np.cumsum(np.concatenate(lens))].astype(np.int64)
+    return out
+
+
 def _adapt(name: str, value: np.ndarray, names: frozenset) -> np.ndarray:
     """A file without ``no_date`` marked a missing date with -1."""
     if name == "published" and "no_date" not in names:
@@ -122,7 +168,7 @@ def _adapt(name: str, value: np.ndarray, names: frozenset) -> np.ndarray:
 
 KIND = sidecars.register(sidecars.SidecarKind(
     name="docinfo", suffix=SUFFIX, label="document data file", version=VERSION,
-    build=_build, required=True, fallback=_missing, adapt=_adapt))
+    build=_build, required=True, fallback=_missing, adapt=_adapt, merge=_merge))
 
 
 def write(storage, segment, docs) -> None:

@@ -57,6 +57,43 @@ def compute(storage, pairs) -> dict:
     }
 
 
+def remap(arrays: dict, moved: dict) -> dict:
+    """A groups file's arrays after a merge (``segmerge.py``) moved
+    documents: ``moved`` maps each merged segment's id to (the merged
+    segment's id, an int array: old docnum -> new docnum, -1 for a
+    document the merge dropped).  Pairs with a dropped member or
+    representative are left out (readers ignore deleted ones anyway);
+    segments the merge did not touch keep their pairs; the grouping of the
+    live documents is unchanged."""
+    old_names = [str(s) for s in arrays["segments"]]
+    names: list[str] = []
+    seg_map = []  # per old segment: (new segment index, docnum map or None)
+    for name in old_names:
+        new_name, docs = moved.get(name, (name, None))
+        if new_name not in names:
+            names.append(new_name)
+        seg_map.append((names.index(new_name), docs))
+
+    def convert(pairs: np.ndarray):
+        seg = np.empty(len(pairs), np.int64)
+        doc = np.empty(len(pairs), np.int64)
+        for si, (new_si, docs) in enumerate(seg_map):
+            rows = pairs[:, 0] == si
+            seg[rows] = new_si
+            doc[rows] = pairs[rows, 1] if docs is None else docs[pairs[rows, 1]]
+        return seg, doc
+
+    member, rep = np.asarray(arrays["member"]).reshape(-1, 2), np.asarray(arrays["rep"]).reshape(-1, 2)
+    mseg, mdoc = convert(member)
+    rseg, rdoc = convert(rep)
+    ok = (mdoc >= 0) & (rdoc >= 0)
+    return {
+        "segments": np.array(names, dtype=str),
+        "member": np.stack([mseg[ok], mdoc[ok]], axis=1).astype(np.int32),
+        "rep": np.stack([rseg[ok], rdoc[ok]], axis=1).astype(np.int32),
+    }
+
+
 def write(path: str, generation: int, arrays: dict) -> None:
     """Write atomically (temporary file, then rename)."""
     buf = io.BytesIO()

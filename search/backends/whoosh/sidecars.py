@@ -69,7 +69,10 @@ class SidecarKind:
     arrays of a segment of ``n`` documents without the file (None: such a
     segment cannot be read); adapt(name, array, names) -> the array as the
     current version means it (``names``: every array the file holds), for
-    older versions read in place."""
+    older versions read in place; merge(parts) -> the arrays of a segment
+    merged from others (``write_merged``): ``parts`` holds, per source
+    segment in merge order, (its arrays of this kind, the sorted local doc
+    numbers it keeps); None: the kind cannot be merged."""
 
     name: str
     suffix: str
@@ -80,6 +83,7 @@ class SidecarKind:
     required: bool = True
     fallback: Callable[[int], dict] | None = None
     adapt: Callable[[str, np.ndarray, frozenset], np.ndarray] | None = None
+    merge: Callable[[list[tuple[Mapping, np.ndarray]]], dict] | None = None
 
     def filename(self, segment) -> str:
         """The sidecar's file name for ``segment`` (a Whoosh Segment)."""
@@ -118,7 +122,10 @@ def kinds() -> tuple[SidecarKind, ...]:
 # ---- writing ------------------------------------------------------------------
 def write(storage, segment, kind: SidecarKind, docs: Sequence) -> None:
     """Write ``kind``'s file for ``segment`` from its prepared ``docs``."""
-    arrays = kind.build(docs)
+    _save(storage, segment, kind, kind.build(docs))
+
+
+def _save(storage, segment, kind: SidecarKind, arrays: dict) -> None:
     arrays[VERSION_KEY] = np.array([kind.version], np.int64)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -135,6 +142,24 @@ def write_all(storage, segment, docs: Sequence) -> None:
     segment that exists when it is assembled)."""
     for kind in kinds():
         write(storage, segment, kind, docs)
+
+
+def write_merged(storage, segment, parts_by_kind: Mapping, inverted: Mapping) -> None:
+    """Write every registered kind's file for ``segment``, merged from
+    other segments (``segmerge.py``): a kind with ``build_inverted`` from
+    the merged postings ``inverted`` (field -> ``codec.Inverted``), any
+    other by its ``merge`` hook from ``parts_by_kind[kind.name]`` (see
+    ``SidecarKind``).  Raises ValueError for a kind with neither (nothing
+    is written for it: the merged segment would be unreadable)."""
+    for kind in kinds():
+        build_inverted = getattr(kind, "build_inverted", None)
+        if build_inverted is not None:
+            arrays = build_inverted(inverted)
+        elif kind.merge is not None:
+            arrays = kind.merge(parts_by_kind[kind.name])
+        else:
+            raise ValueError(f"sidecar kind {kind.name!r} has no merge hook: segments carrying it cannot be merged")
+        _save(storage, segment, kind, arrays)
 
 
 # ---- checking -----------------------------------------------------------------

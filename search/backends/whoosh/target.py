@@ -24,12 +24,14 @@ import tempfile
 import threading
 import time
 
+import numpy as np
+
 from ...analysis import Analyzer
 from ...documents import prepare
 from ...segmenter import get_segmenter
 from ..base import Outcome
 from ..regroup_schedule import RegroupSchedule
-from . import groups, integrity, store
+from . import groups, integrity, segmerge, store
 from .merge import BackgroundMerge, MergePolicy
 from .segwriter import write_segment
 
@@ -92,6 +94,7 @@ class WhooshTarget:
         self._regroups = RegroupSchedule(regroup_interval)
         self._replaces: str | None = None  # a new generation: the location it will be swapped into
         self.merges = 0
+        self.segments_added = 0  # segments listed by ``apply`` since opening (a build's)
 
     # ---- the lock and what is there ------------------------------------------
     @property
@@ -192,6 +195,7 @@ class WhooshTarget:
             if segment is None:
                 continue
             session.add_segment(segment)
+            self.segments_added += 1
             segid = segment.segment_id()
             for docnum, doc_id in enumerate(ids):
                 old = locations.get(doc_id)
@@ -217,6 +221,57 @@ class WhooshTarget:
         index has no groups yet (seconds on 10^5 articles)."""
         self.session.drop_empty_segments()
         self.session.commit(clean=True, regroup=changed or not groups.exists(self.location))
+
+    def optimize(self, max_segments: int = 1, report=None) -> dict:
+        """Merge the newest segments into one (``segmerge.py``: a k-way
+        merge of their postings, no text analysed again, deleted documents
+        dropped) so that at most ``max_segments`` (>= 1) remain, in place of
+        the first of them (documents keep their order), and commit: one new
+        table of contents, written atomically (killed at any point, the
+        previous commit stays valid), with the near-duplicate groups
+        carried over (``groups.remap``; computed when there are none), then
+        clean.  A background merge under way is finished and published
+        first.  Returns {"segments_before", "segments_after", "documents",
+        "dropped" (deleted documents removed), "merged" (segments merged),
+        "seconds"}.  Raises ValueError for ``max_segments`` < 1, what
+        taking the lock raises (``TimeoutError``), ``IndexCorrupt``."""
+        if max_segments < 1:
+            raise ValueError(f"--max-segments must be at least 1, not {max_segments}")
+        t0 = time.monotonic()
+        if self._merge is not None:
+            self._merge.wait()
+            self.commit()
+        session = self.session
+        before = list(session.segments)
+        out = {"segments_before": len(before), "segments_after": len(before), "documents": session.doc_count(),
+               "dropped": 0, "merged": 0, "seconds": 0.0}
+        if len(before) <= max_segments:
+            out["seconds"] = time.monotonic() - t0
+            return out
+        chosen = before[max_segments - 1:]
+        pairs = [(seg, frozenset(seg.deleted_docs())) for seg in chosen]
+        segment, origins = segmerge.merge_segments(session.storage, store.INDEXNAME, session.schema,
+                                                   session.generation, pairs, report)
+        new_id = segment.segment_id() if segment is not None else None
+        moved = {}
+        for seg, _ in pairs:
+            moved[seg.segment_id()] = (new_id, np.full(seg.doc_count_all(), -1, np.int64))
+        for i, (segid, docnum) in enumerate(origins):
+            moved[segid][1][docnum] = i
+        old_groups = groups.load(self.location, session.generation)
+        at = {loc: doc_id for doc_id, loc in self.locations.items()}
+        for i, loc in enumerate(origins):
+            doc_id = at.get(loc)
+            if doc_id is not None:
+                self._locations[doc_id] = (new_id, i)
+        session.replace_segments(set(moved), segment)
+        if segment is not None:  # where the first merged segment was: documents keep their order
+            session.segments.insert(max_segments - 1, session.segments.pop())
+        remapped = groups.remap(old_groups, moved) if old_groups is not None else None
+        session.commit(clean=True, regroup=remapped is None, groups_arrays=remapped)
+        out.update(segments_after=len(session.segments), dropped=sum(seg.deleted_count() for seg, _ in pairs),
+                   merged=len(pairs), seconds=time.monotonic() - t0)
+        return out
 
     # ---- background maintenance ---------------------------------------------
     @property
