@@ -1,4 +1,4 @@
-"""Command line: ``python -m indexer build|delete|stats|rebuild|writer|migrate|backup|restore|audit``
+"""Command line: ``python -m indexer build|delete|stats|optimize|rebuild|writer|migrate|backup|restore|audit``
 (a stable contract).
 
 The article store of ``--index`` (``--store``): ``SEARCH_ARTICLE_STORE``,
@@ -66,6 +66,9 @@ def _main(argv) -> int:
     b.add_argument("--report-cleaning", metavar="FILE", default=None,
                    help="write one JSON line per article the cleaning changed (id, removed kind, lines, "
                         "characters; no text)")
+    b.add_argument("--no-optimize", action="store_true",
+                   help="whoosh: leave the segments as written (by default a build that wrote more than one "
+                        "segment ends by merging the index into one, as `optimize` does)")
     b.add_argument("files", nargs="+")
     d = sub.add_parser("delete", help="delete articles by id")
     _target_options(d, INDEX_HELP)
@@ -103,6 +106,11 @@ def _main(argv) -> int:
     m.add_argument("--shards", type=int, default=1)
     m.add_argument("--replicas", type=int, default=1)
     m.add_argument("--userdict", default=_env_userdict())
+    o = sub.add_parser("optimize", help="whoosh: merge the index's segments into one (faster queries; no text "
+                                         "analysed again); refused while a build or the service's writer holds it")
+    _target_options(o, "index directory (whoosh)")
+    o.add_argument("--max-segments", type=int, default=1,
+                   help="merge the newest segments so that at most this many remain (default: 1)")
     s = sub.add_parser("stats", help="document count and index size; ids breaking the id rule")
     s.add_argument("--index", required=True)
     s.add_argument("--store", default=None, help="also list the store's ids that break the id rule")
@@ -132,6 +140,10 @@ def _main(argv) -> int:
         from .cli_store import store_command
 
         return store_command(args)
+    if args.cmd == "optimize":
+        from .cli_optimize import optimize_command
+
+        return optimize_command(args)
     args.cleaning = None
     if args.cmd == "build" and args.report_cleaning:
         from .cleaning_report import CleaningReport
@@ -224,7 +236,8 @@ def _dispatch(args) -> int:
             summary = run(args.index, args.files, userdict=args.userdict, workers=args.workers,
                           batch_size=args.batch_size, progress=None if not args.no_progress else False,
                           backend=args.backend, opensearch_url=args.opensearch_url, shards=args.shards,
-                          replicas=args.replicas, cleaning=args.cleaning)
+                          replicas=args.replicas, cleaning=args.cleaning,
+                          optimize=args.backend == "whoosh" and not args.no_optimize)
         except (UnsupportedFile, FileNotFoundError, TargetIncompatible, ValueError, BackendUnreachable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
