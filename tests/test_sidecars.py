@@ -20,13 +20,19 @@ def _build(docs):
     return {"title_chars": np.fromiter((len(d.title_norm) for d in docs), np.int64, len(docs))}
 
 
+def _merge(parts):
+    """The merged segment's array: the kept documents' rows, in merge order."""
+    return {"title_chars": np.concatenate([np.asarray(a["title_chars"])[kept] for a, kept in parts])}
+
+
 @pytest.fixture
 def kind():
     """A test-only kind: each document's title length in characters."""
     from search.backends.whoosh import sidecars
 
     k = sidecars.register(sidecars.SidecarKind(
-        name="testlen", suffix=SUFFIX, label="title length file", version=2, oldest=2, build=_build))
+        name="testlen", suffix=SUFFIX, label="title length file", version=2, oldest=2, build=_build,
+        merge=_merge))
     yield k
     sidecars.unregister("testlen")
 

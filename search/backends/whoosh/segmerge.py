@@ -203,15 +203,14 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
     sidecar kind but not listed (a TOC naming it must be committed).
 
     Returns (segment or None when no document is kept, origins): origins is
-    [(old segment id, old docnum)] in the new segment's doc order.
+    [(article id, old segment id, old docnum)] in the new segment's doc order.
     ``report(message)`` hears each field as it is merged.  Raises what the
     storage raises (OSError), ``IndexCorrupt`` for a damaged sidecar file."""
     sources = [Source(seg, deleted) for seg, deleted in pairs]
     remaps = renumbering(sources)
     ndocs = sum(len(s.kept) for s in sources)
-    origins = [(s.segment.segment_id(), d) for s in sources for d in s.kept.tolist()]
     if not ndocs:
-        return None, origins
+        return None, []
     try:
         for src in sources:
             src.open(storage, schema, generation)
@@ -234,7 +233,7 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
             if report is not None:
                 report(f"merged {name}")
         fw.close()
-        _write_per_document(codec, storage, segment, fobj, sources, lengths, ndocs)
+        origins = _write_per_document(codec, storage, segment, fobj, sources, lengths, ndocs)
         segment.set_doc_count(ndocs)
         if segment.should_assemble():
             segment.create_compound_file(storage)
@@ -248,19 +247,23 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
     return segment, origins
 
 
-def _write_per_document(codec, storage, segment, fobj, sources, lengths, ndocs) -> None:
+def _write_per_document(codec, storage, segment, fobj, sources, lengths, ndocs) -> list:
     """Stored fields, field lengths and columns of the kept documents, as
-    ``write_segment`` adds them."""
+    ``write_segment`` adds them; returns the origins (``merge_segments``)."""
     pdw = codec.per_document_writer(storage, segment)
     lens_l = {k: lengths[k].tolist() for k in LENGTH_FIELDS}
     i = 0
+    origins = []
     for src in sources:
         reader = src.reader
+        segid = src.segment.segment_id()
         columns = [(name, fobj[name].column_type, reader.column_reader(name, translate=False))
                    for name in COLUMNS if reader.has_column(name)]
         for docnum in src.kept.tolist():
             pdw.start_doc(i)
-            for name, value in reader.stored_fields(docnum).items():
+            stored = reader.stored_fields(docnum)
+            origins.append((stored.get("id"), segid, docnum))
+            for name, value in stored.items():
                 pdw.add_field(name, fobj[name], value, None)
             for name, ll in lens_l.items():
                 pdw.add_field(name, fobj[name], None, ll[i])
@@ -273,3 +276,4 @@ def _write_per_document(codec, storage, segment, fobj, sources, lengths, ndocs) 
             i += 1
     assert i == ndocs
     pdw.close()
+    return origins

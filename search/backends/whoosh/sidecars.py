@@ -10,8 +10,11 @@ word boundaries).  The mechanism gives every kind the same life cycle:
 
 * **written with its segment**: ``segwriter.write_segment`` calls
   ``write_all`` after assembling the segment, so every path that writes a
-  segment (a build, the writer's steps, merges, rebuilds) writes every
-  registered kind;
+  segment (a build, the writer's steps, rebuilds) writes every registered
+  kind; a merge (``segmerge.py``: ``indexer optimize``, the writer's
+  background merges) calls ``write_merged``, which builds each kind from
+  the merged segments' files by its ``merge`` hook (a kind without one
+  cannot be merged);
 * **removed with its segment**: the name starts with the segment id and
   the suffix matches Whoosh's segment-file pattern (``[.][A-Za-z0-9_.]+``,
   checked by ``register``), so Whoosh's file cleaning deletes it when a
@@ -33,6 +36,7 @@ package's ``__init__``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -122,10 +126,7 @@ def kinds() -> tuple[SidecarKind, ...]:
 # ---- writing ------------------------------------------------------------------
 def write(storage, segment, kind: SidecarKind, docs: Sequence) -> None:
     """Write ``kind``'s file for ``segment`` from its prepared ``docs``."""
-    _save(storage, segment, kind, kind.build(docs))
-
-
-def _save(storage, segment, kind: SidecarKind, arrays: dict) -> None:
+    arrays = kind.build(docs)
     arrays[VERSION_KEY] = np.array([kind.version], np.int64)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -159,7 +160,8 @@ def write_merged(storage, segment, parts_by_kind: Mapping, inverted: Mapping) ->
             arrays = kind.merge(parts_by_kind[kind.name])
         else:
             raise ValueError(f"sidecar kind {kind.name!r} has no merge hook: segments carrying it cannot be merged")
-        _save(storage, segment, kind, arrays)
+        # written as ``write`` writes every kind, from the arrays at hand
+        write(storage, segment, dataclasses.replace(kind, build=lambda _docs, arrays=arrays: arrays), ())
 
 
 # ---- checking -----------------------------------------------------------------

@@ -88,7 +88,6 @@ class WhooshTarget:
         self._session: store.WriteSession | None = None
         self._locations: dict[str, tuple[str, int]] | None = None
         self._merge: BackgroundMerge | None = None
-        self._analyzer: Analyzer | None = None
         self._groups_job: threading.Thread | None = None
         self._groups_result: dict | None = None
         self._regroups = RegroupSchedule(regroup_interval)
@@ -256,14 +255,11 @@ class WhooshTarget:
         moved = {}
         for seg, _ in pairs:
             moved[seg.segment_id()] = (new_id, np.full(seg.doc_count_all(), -1, np.int64))
-        for i, (segid, docnum) in enumerate(origins):
+        locations = self.locations
+        for i, (doc_id, segid, docnum) in enumerate(origins):
             moved[segid][1][docnum] = i
+            locations[doc_id] = (new_id, i)
         old_groups = groups.load(self.location, session.generation)
-        at = {loc: doc_id for doc_id, loc in self.locations.items()}
-        for i, loc in enumerate(origins):
-            doc_id = at.get(loc)
-            if doc_id is not None:
-                self._locations[doc_id] = (new_id, i)
         session.replace_segments(set(moved), segment)
         if segment is not None:  # where the first merged segment was: documents keep their order
             session.segments.insert(max_segments - 1, session.segments.pop())
@@ -292,9 +288,7 @@ class WhooshTarget:
         if changed and self._merge is None:
             chosen = self.policy.select(self.session.segments)
             if chosen:
-                if self._analyzer is None:
-                    self._analyzer = Analyzer(get_segmenter(self.userdict))
-                self._merge = BackgroundMerge(self.session, chosen, self._analyzer)
+                self._merge = BackgroundMerge(self.session, chosen)
 
     def _publish_merge(self) -> None:
         """Swap a finished merge in (before a commit)."""
