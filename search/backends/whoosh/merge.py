@@ -2,8 +2,10 @@
 
 Every step of the service's writer adds a small segment, so once there are
 ``merge_at`` segments under ``max_docs`` documents (``MergePolicy``), a
-child process re-analyses their live documents from the stored fields into
-one segment while commits go on (``BackgroundMerge``); the target then
+child process merges their live documents into one segment while commits
+go on (``BackgroundMerge``), with the k-way merge of ``segmerge.py`` (no
+text analysed again: before it, the child re-analysed the stored text with
+jieba, several times slower); the target then
 swaps it in (``swap_in``), dropping from it every document that was
 replaced or withdrawn during the merge.  (Whoosh's ``writing.py`` and
 tantivy's ``MergePolicy`` likewise keep the policy with the index.)
@@ -22,11 +24,8 @@ import os
 import threading
 import traceback
 
-from whoosh import index as whoosh_index
-
 from ... import lifeline
-from ...documents import article_from_stored, prepare
-from .segwriter import write_segment
+from .segmerge import merge_segments
 from .store import INDEXNAME
 
 log = logging.getLogger("search.whoosh.merge")
@@ -54,7 +53,7 @@ class BackgroundMerge:
     live, [(doc id, old segment id, old docnum)] in the new segment's
     order), or None when the merge failed (logged)."""
 
-    def __init__(self, session, segments: list, analyzer):
+    def __init__(self, session, segments: list):
         self.sources = [(seg, frozenset(seg.deleted_docs())) for seg in segments]
         self.result: tuple | None = None
         storage, schema, generation = session.storage, session.schema, session.generation
@@ -64,7 +63,7 @@ class BackgroundMerge:
         def job():
             ctx = multiprocessing.get_context("fork")
             receive, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=merge_main, args=(send, storage, schema, generation, self.sources, analyzer),
+            proc = ctx.Process(target=merge_main, args=(send, storage, schema, generation, self.sources),
                                name="merge", daemon=True)
             with lifeline.bound_children(parent, (receive, lock_fd)):
                 proc.start()
@@ -112,27 +111,14 @@ class BackgroundMerge:
         return True
 
 
-def merge_main(conn, storage, schema, generation, sources, analyzer) -> None:
-    """The merge, in a child process bound to the writer: re-analyse the
-    live documents of ``sources`` ([(segment, deleted docnums)]) from their
-    stored fields into one new segment; sends ("ok", (segment, origins)) or
-    ("error", traceback text) through ``conn``."""
+def merge_main(conn, storage, schema, generation, sources) -> None:
+    """The merge, in a child process bound to the writer: the live
+    documents of ``sources`` ([(segment, deleted docnums)]) merged into one
+    new segment (``segmerge.merge_segments``); sends ("ok", (segment or
+    None, origins)) or ("error", traceback text) through ``conn``."""
     try:
         os.nice(10)
-        docs, origins = [], []
-        for seg, deleted in sources:
-            reader = whoosh_index.FileIndex._reader(storage, schema, [seg], generation)
-            try:
-                for docnum in range(seg.doc_count_all()):
-                    if docnum in deleted:
-                        continue
-                    stored = reader.stored_fields(docnum)
-                    docs.append(prepare(article_from_stored(stored), analyzer, stored.get("record_hash")))
-                    origins.append((stored["id"], seg.segment_id(), docnum))
-            finally:
-                reader.close()
-        segment = write_segment(storage, INDEXNAME, schema, docs) if docs else None
-        conn.send(("ok", (segment, origins)))
+        conn.send(("ok", merge_segments(storage, INDEXNAME, schema, generation, sources)))
     except Exception:  # noqa: BLE001 - reported by the parent
         conn.send(("error", traceback.format_exc()))
     finally:
