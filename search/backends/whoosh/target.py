@@ -88,6 +88,7 @@ class WhooshTarget:
         self._session: store.WriteSession | None = None
         self._locations: dict[str, tuple[str, int]] | None = None
         self._merge: BackgroundMerge | None = None
+        self._analyzer: Analyzer | None = None
         self._groups_job: threading.Thread | None = None
         self._groups_result: dict | None = None
         self._regroups = RegroupSchedule(regroup_interval)
@@ -288,7 +289,9 @@ class WhooshTarget:
         if changed and self._merge is None:
             chosen = self.policy.select(self.session.segments)
             if chosen:
-                self._merge = BackgroundMerge(self.session, chosen)
+                if self._analyzer is None:
+                    self._analyzer = Analyzer(get_segmenter(self.userdict))
+                self._merge = BackgroundMerge(self.session, chosen, self._analyzer)
 
     def _publish_merge(self) -> None:
         """Swap a finished merge in (before a commit)."""
