@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -122,7 +124,7 @@ def test_merged_segment_equals_one_written_from_the_same_articles(indexes, tmp_p
     from whoosh import index as whoosh_index
 
     from search.analysis import Analyzer
-    from search.backends.whoosh import docinfo, segmerge, store
+    from search.backends.whoosh import docinfo, segmerge, sidecars, store
     from search.backends.whoosh.reader import SegmentData
     from search.backends.whoosh.segwriter import write_segment
     from search.documents import article_from_stored, prepare
@@ -170,11 +172,14 @@ def test_merged_segment_equals_one_written_from_the_same_articles(indexes, tmp_p
             assert m.facet_values[name][0] == f.facet_values[name][0]
             assert np.array_equal(m.facet_values[name][1], f.facet_values[name][1])
         assert np.array_equal(m.published, f.published)
-        mi, fi = docinfo.read(mix.storage, mseg), docinfo.read(fresh.storage, fseg)
-        assert mi.keys() == fi.keys()
-        for key in fi.keys():
-            assert np.array_equal(mi[key], fi[key]), key
-            assert mi[key].dtype == fi[key].dtype, key
+        kinds = sidecars.kinds()
+        assert docinfo.KIND in kinds
+        for kind in kinds:  # docinfo, and any other registered kind
+            mi, fi = sidecars.read(mix.storage, mseg, kind), sidecars.read(fresh.storage, fseg, kind)
+            assert mi.keys() == fi.keys() and fi.keys(), kind.name
+            for key in fi.keys():
+                assert np.array_equal(mi[key], fi[key]), (kind.name, key)
+                assert mi[key].dtype == fi[key].dtype, (kind.name, key)
     finally:
         mreader.close()
         freader.close()
@@ -319,3 +324,68 @@ def test_build_ends_with_one_segment_and_optimize_on_the_command_line(tmp_path):
     assert again.returncode == 0 and "nothing to merge: 2 segment(s), 39 documents" in again.stderr
     bad = cli("optimize", "--index", other, "--max-segments", "0")
     assert bad.returncode == 2 and "--max-segments must be at least 1" in bad.stderr
+
+
+def test_optimize_killed_at_any_point_leaves_a_valid_commit(indexes, tmp_path):
+    """``kill -9`` of ``indexer optimize`` as its merge writes its first
+    file, and later as it writes its last ones: every time the index opens
+    with every article (the previous commit, or the merged one when the kill
+    came after its table of contents), and the next optimize finishes and
+    removes what the killed ones left."""
+    from search.engine import SearchEngine
+
+    unmerged = indexes[0]
+    index = str(tmp_path / "ix")
+    shutil.copytree(unmerged, index, symlinks=True)
+    original = set(os.listdir(index))
+    generation, nsegs = toc(index).generation, len(toc(index).segments)
+    expected = N_ARTICLES - DELETED
+    args = [sys.executable, "-m", "indexer", "optimize", "--index", index]
+    hits = 0
+    for wanted in (1, 4):  # new files seen before the kill: the merge's first, then later ones
+        proc = subprocess.Popen(args, env=_env(), cwd=ROOT, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline:
+                if len(set(os.listdir(index)) - original) >= wanted:
+                    break
+                time.sleep(0.002)
+            ended_first = proc.poll() is not None
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait()
+        hits += not ended_first
+        now = toc(index)
+        assert (now.generation, len(now.segments)) in ((generation, nsegs), (generation + 1, 1))
+        engine = SearchEngine.open(index, refresh_interval=0)
+        assert engine.stats().documents == expected
+        assert engine.search(hong_kong()).total == baseline_total(unmerged)
+    assert hits >= 1  # at least one kill hit a merge under way
+    done = cli("optimize", "--index", index)
+    assert done.returncode == 0, done.stderr
+    assert len(toc(index).segments) == 1
+    segid = toc(index).segments[0].segment_id()
+    left = [n for n in os.listdir(index) if n.startswith("MAIN_") and not n.startswith(segid)
+            and n not in ("MAIN_WRITELOCK",)]
+    assert not left, left
+    assert SearchEngine.open(index, refresh_interval=0).stats().documents == expected
+
+
+def hong_kong():
+    """A query with many matches."""
+    from search.models import SearchRequest
+
+    return SearchRequest(q="香港", size=10)
+
+
+_BASELINE: dict = {}
+
+
+def baseline_total(unmerged: str) -> int:
+    """The unmerged index's total for ``hong_kong()`` (computed once)."""
+    from search.engine import SearchEngine
+
+    if "total" not in _BASELINE:
+        _BASELINE["total"] = SearchEngine.open(unmerged, refresh_interval=0).search(hong_kong()).total
+        assert _BASELINE["total"] > 0
+    return _BASELINE["total"]
