@@ -300,6 +300,8 @@ def test_optimize_refuses_bad_input(tmp_path):
     missing = cli("optimize", "--index", str(tmp_path / "none"))
     assert missing.returncode == 2 and "no index at" in missing.stderr
     assert not os.path.exists(tmp_path / "none")
+    other = cli("optimize", "--index", "news", "--backend", "opensearch")
+    assert other.returncode == 2 and "_forcemerge" in other.stderr
 
 
 def test_build_ends_with_one_segment_and_optimize_on_the_command_line(tmp_path):
@@ -389,3 +391,58 @@ def baseline_total(unmerged: str) -> int:
         _BASELINE["total"] = SearchEngine.open(unmerged, refresh_interval=0).search(hong_kong()).total
         assert _BASELINE["total"] > 0
     return _BASELINE["total"]
+
+
+def _grams_per_doc(docs) -> dict:
+    from search.analysis import gram_codes
+
+    return {"body_grams": np.fromiter((len(gram_codes(d.body_norm)[0]) for d in docs), np.int64, len(docs))}
+
+
+def _grams_from_postings(inverted) -> dict:
+    n = len(inverted["id"].docs)  # one id a document
+    body = inverted["body_g"]
+    return {"body_grams": np.bincount(body.docs, weights=body.tfs, minlength=n).astype(np.int64)}
+
+
+def test_a_kind_built_from_the_postings_is_built_from_the_merged_ones(tmp_path):
+    """A sidecar kind with ``build_inverted`` (raw postings) is built from
+    the merged postings, with the values it had per article."""
+    from dataclasses import dataclass
+    from typing import Callable
+
+    from whoosh.filedb.filestore import FileStorage
+
+    from indexer import pipeline
+    from search.backends.whoosh import sidecars
+    from search.backends.whoosh.target import WhooshTarget
+
+    @dataclass(frozen=True)
+    class PostingsKind(sidecars.SidecarKind):
+        build_inverted: Callable | None = None
+
+    kind = sidecars.register(PostingsKind(name="testgrams", suffix=".testgrams.npz", label="gram count file",
+                                          version=1, build=_grams_per_doc, build_inverted=_grams_from_postings))
+    try:
+        records = load_jsonl(SAMPLE)[:30]
+        index = str(tmp_path / "ix")
+        pipeline.build(index, [write_jsonl(tmp_path / "a.jsonl", records)], workers=1, batch_size=10,
+                       progress=False)
+        pipeline.delete(index, [records[4]["id"]])
+
+        def per_id():
+            storage = FileStorage(index)
+            backend, docs = _live_docs(index)
+            return {doc_id: int(sidecars.read(storage, seg.segment, kind)["body_grams"][d]) for doc_id, seg, d in docs}
+
+        before = per_id()
+        assert len(toc(index).segments) == 3 and len(before) == 29 and all(before.values())
+        target = WhooshTarget(index)
+        try:
+            target.optimize()
+        finally:
+            target.close()
+        assert len(toc(index).segments) == 1
+        assert per_id() == before
+    finally:
+        sidecars.unregister("testgrams")

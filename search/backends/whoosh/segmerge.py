@@ -148,6 +148,16 @@ def merge_field(parts: Sequence[Inverted], remaps: Sequence[np.ndarray]) -> Inve
     return Inverted(terms, term_start, docs, tfs, None, positions, pos_start)
 
 
+def _compact(inv: Inverted) -> Inverted:
+    """``inv`` with 32-bit doc numbers, frequencies and positions (the same
+    values, half the memory): what is kept of each field for the sidecar
+    kinds built from the merged postings."""
+    small = Inverted(inv.terms, inv.term_start, inv.docs.astype(np.int32), inv.tfs.astype(np.int32), None)
+    if inv.positions is not None:
+        small.positions, small.pos_start = inv.positions.astype(np.int32), inv.pos_start
+    return small
+
+
 def _chunks(inv: Inverted, limit: int):
     """``inv`` cut at term boundaries into ``Inverted``s of about ``limit``
     postings (a term larger than that is one chunk), doc numbers kept."""
@@ -228,7 +238,7 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
             write_merged_field(fw, name, fobj[name], inv, payload,
                                lengths[name] if with_lengths else None, weighted)
             if keep_inverted:
-                inverted[name] = inv
+                inverted[name] = _compact(inv)
             del inv
             if report is not None:
                 report(f"merged {name}")
