@@ -216,6 +216,7 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
     [(article id, old segment id, old docnum)] in the new segment's doc order.
     ``report(message)`` hears each field as it is merged.  Raises what the
     storage raises (OSError), ``IndexCorrupt`` for a damaged sidecar file."""
+    _check_schema(schema)
     sources = [Source(seg, deleted) for seg, deleted in pairs]
     remaps = renumbering(sources)
     ndocs = sum(len(s.kept) for s in sources)
@@ -255,6 +256,20 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
         for src in sources:
             src.close()
     return segment, origins
+
+
+def _check_schema(schema) -> None:
+    """Raise ValueError naming any field with postings or a column that
+    this module does not merge (a field added to the schema must be added
+    here too, or a merge would drop it)."""
+    postings = {name for name, *_ in FIELDS}
+    unknown = [name for name in schema.names()
+               if (schema[name].column_type and name not in COLUMNS)
+               or (getattr(schema[name], "indexed", False) and name not in postings
+                   and not (schema[name].column_type and name in COLUMNS))]
+    if unknown:
+        raise ValueError(f"segmerge does not know how to merge the fields {unknown}: add them to segmerge.FIELDS "
+                         "or COLUMNS as segwriter writes them")
 
 
 def _write_per_document(codec, storage, segment, fobj, sources, lengths, ndocs) -> list:
