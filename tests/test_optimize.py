@@ -68,10 +68,14 @@ def indexes(tmp_path_factory):
     assert len(toc(unmerged).segments) == N_ARTICLES // BATCH + 1
     merged = str(base / "merged")
     shutil.copytree(unmerged, merged, symlinks=True)
+    from search.backends.whoosh import segmerge
+
     target = WhooshTarget(merged)
+    chunk, segmerge.CHUNK_POSTINGS = segmerge.CHUNK_POSTINGS, 997  # many chunks, a term across none
     try:
         done = target.optimize()
     finally:
+        segmerge.CHUNK_POSTINGS = chunk
         target.close()
     return unmerged, merged, deleted, [r["id"] for r in changed], done
 
@@ -446,3 +450,18 @@ def test_a_kind_built_from_the_postings_is_built_from_the_merged_ones(tmp_path):
         assert per_id() == before
     finally:
         sidecars.unregister("testgrams")
+
+
+def test_a_wide_field_gets_wide_payloads_in_every_chunk():
+    """One position of 65,536 or more makes every payload of the field 4
+    bytes wide, as ``encode_char_positions_batch`` does for a whole field,
+    also in a chunk whose own positions are all small."""
+    from search.backends.whoosh.codec import Inverted, decode_char_positions
+    from search.backends.whoosh.segmerge import _position_values
+
+    chunk = Inverted(["ab", "cd"], np.array([0, 1, 2]), np.array([0, 1]), np.array([2, 1]), None,
+                     np.array([3, 9, 4]), np.array([0, 2, 3]))
+    narrow, wide = _position_values(chunk, False), _position_values(chunk, True)
+    assert [v[0] for v in narrow] == [2, 2] and [v[0] for v in wide] == [4, 4]
+    assert [decode_char_positions(v).tolist() for v in wide] == [[3, 9], [4]]
+    assert [decode_char_positions(v).tolist() for v in narrow] == [[3, 9], [4]]

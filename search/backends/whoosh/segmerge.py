@@ -15,10 +15,14 @@ from the same articles (tests check postings, stored fields, columns,
 lengths and sidecars), and no text is analysed again.
 
 Memory is bounded by one field at a time: each source segment's postings
-of that field (``SegmentData.field_inverted``) and the merged field, then
-written in chunks of terms, so the payload list of the largest field never
-exists whole.  (A sidecar kind built from the merged postings,
-``build_inverted``, keeps every merged field until the sidecars are written.)
+of that field (``SegmentData.field_inverted``, kept with 32-bit arrays:
+``compact``), merged and written in chunks of about ``CHUNK_POSTINGS``
+postings (``FieldMerge``), so neither the merged field nor its payload list
+exists whole.  A sidecar kind built from the merged postings
+(``build_inverted``: the raw postings) needs every merged field at the end:
+they are then gathered with 32-bit arrays (``Kept``).  On the full corpora
+(108,478 articles, 14 segments) see README ("Segments and optimize") for
+the measured time and peak memory.
 """
 
 from __future__ import annotations
@@ -95,86 +99,152 @@ def renumbering(sources: Sequence[Source]) -> list[np.ndarray]:
     return out
 
 
-def merge_field(parts: Sequence[Inverted], remaps: Sequence[np.ndarray]) -> Inverted:
-    """The k-way merge of one field: ``parts`` (each source's ``Inverted``,
-    terms ascending), ``remaps`` (``renumbering``).  Returns the merged
-    ``Inverted`` (terms ascending, postings by term then new doc number;
-    ``values`` None; for the bigram fields ``positions``/``pos_start``
-    filled), without terms whose every posting was deleted."""
-    grams = any(p.positions is not None for p in parts)
-    union = sorted(set().union(*(p.terms for p in parts)))
-    index = {t: i for i, t in enumerate(union)}
-    nterms = len(union)
-    running = np.zeros(nterms, np.int64)  # kept postings per merged term so far
-    plans = []
-    for p, remap in zip(parts, remaps):
-        tid = np.fromiter(map(index.__getitem__, p.terms), np.int64, len(p.terms))
-        keep = remap[p.docs] >= 0 if len(p.docs) else np.zeros(0, bool)
-        kept_before = np.r_[0, np.cumsum(keep)]
-        kept_per_term = kept_before[p.term_start[1:]] - kept_before[p.term_start[:-1]]
-        offset = running[tid]  # where this source's postings start within each term
-        running[tid] += kept_per_term
-        plans.append((tid, keep, kept_before, offset))
-    del index
-    starts = np.r_[0, np.cumsum(running)].astype(np.int64)
-    npost = int(starts[-1])
-    docs = np.empty(npost, np.int64)
-    tfs = np.empty(npost, np.int64)
-    dests = []
-    for p, remap, (tid, keep, kept_before, offset) in zip(parts, remaps, plans):
-        idx = np.flatnonzero(keep)
-        local_term = np.repeat(np.arange(len(p.terms), dtype=np.int64), np.diff(p.term_start))[idx]
-        rank = kept_before[idx] - kept_before[p.term_start[local_term]]
-        dest = starts[tid[local_term]] + offset[local_term] + rank
-        docs[dest] = remap[p.docs[idx]]
-        tfs[dest] = p.tfs[idx]
-        dests.append((idx, dest) if grams else None)
-    present = np.flatnonzero(running)
-    terms = [union[i] for i in present.tolist()]
-    term_start = np.r_[starts[present], npost].astype(np.int64)
-    if not grams:
-        return Inverted(terms, term_start, docs, tfs, None)
-    runs = np.zeros(npost, np.int64)
-    for p, plan in zip(parts, dests):
-        idx, dest = plan
-        runs[dest] = p.pos_start[idx + 1] - p.pos_start[idx]
-    pos_start = np.r_[0, np.cumsum(runs)].astype(np.int64)
-    positions = np.empty(int(pos_start[-1]), np.int64)
-    for p, (idx, dest) in zip(parts, dests):
-        lens = runs[dest]
-        total = int(lens.sum())
-        within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
-        positions[np.repeat(pos_start[dest], lens) + within] = p.positions[np.repeat(p.pos_start[idx], lens) + within]
-    return Inverted(terms, term_start, docs, tfs, None, positions, pos_start)
-
-
-def _compact(inv: Inverted) -> Inverted:
-    """``inv`` with 32-bit doc numbers, frequencies and positions (the same
-    values, half the memory): what is kept of each field for the sidecar
-    kinds built from the merged postings."""
-    small = Inverted(inv.terms, inv.term_start, inv.docs.astype(np.int32), inv.tfs.astype(np.int32), None)
+def compact(inv: Inverted) -> Inverted:
+    """One source's ``Inverted`` of a field with 32-bit doc numbers,
+    frequencies and positions, and ``pos_start`` kept per term only
+    (len terms + 1: where each term's positions start; a posting's run is
+    its frequency): what ``FieldMerge`` holds of each source.  Raises
+    ValueError when a bigram posting's positions do not number its
+    frequency."""
+    small = Inverted(inv.terms, np.asarray(inv.term_start, np.int64), inv.docs.astype(np.int32),
+                     inv.tfs.astype(np.int32), None)
     if inv.positions is not None:
-        small.positions, small.pos_start = inv.positions.astype(np.int32), inv.pos_start
+        pos_start = np.asarray(inv.pos_start, np.int64)
+        if not np.array_equal(np.diff(pos_start), inv.tfs):
+            raise ValueError("a bigram posting's positions do not number its term frequency")
+        small.positions = inv.positions.astype(np.int32)
+        small.pos_start = pos_start[small.term_start]
     return small
 
 
-def _chunks(inv: Inverted, limit: int):
-    """``inv`` cut at term boundaries into ``Inverted``s of about ``limit``
-    postings (a term larger than that is one chunk), doc numbers kept."""
-    ts = inv.term_start
-    nterms = len(inv.terms)
-    t = 0
-    while t < nterms:
-        end = int(np.searchsorted(ts, ts[t] + limit, side="right")) - 1
-        end = min(max(end, t + 1), nterms)
-        a, b = int(ts[t]), int(ts[end])
-        part = Inverted(inv.terms[t:end], ts[t:end + 1] - a, inv.docs[a:b], inv.tfs[a:b], None)
-        if inv.positions is not None:
-            ps = inv.pos_start
-            part.positions = inv.positions[ps[a]:ps[b]]
-            part.pos_start = ps[a:b + 1] - ps[a]
-        yield part
-        t = end
+class FieldMerge:
+    """The k-way merge of one field, streamed in chunks of terms.
+
+    ``parts``: each source's postings of the field (``compact``), terms
+    ascending; ``remaps``: ``renumbering``; ``ndocs``: documents of the
+    merged segment.  The merged term list is the sorted union of the
+    sources'; a term's postings are each source's kept ones in source
+    order (so doc numbers ascend), at offsets counted up front.  After
+    construction: ``lengths`` (int64 per merged document: the sum of its
+    frequencies, the field length ``write_segment`` gives), ``npost`` and
+    ``npos`` (kept postings and positions), ``wide`` (a kept position is
+    65,536 or more)."""
+
+    def __init__(self, parts: Sequence[Inverted], remaps: Sequence[np.ndarray], ndocs: int):
+        self.parts, self.remaps = parts, remaps
+        self.grams = any(p.positions is not None for p in parts)
+        self.union = sorted(set().union(*(p.terms for p in parts)))
+        index = {t: i for i, t in enumerate(self.union)}
+        self.running = np.zeros(len(self.union), np.int64)  # kept postings per merged term
+        self.plans = []
+        lengths = np.zeros(ndocs, np.float64)
+        self.npos, self.wide = 0, False
+        for p, remap in zip(parts, remaps):
+            tid = np.fromiter(map(index.__getitem__, p.terms), np.int64, len(p.terms))
+            new = remap[p.docs] if len(p.docs) else np.zeros(0, np.int64)
+            keep = new >= 0
+            kept_before = np.r_[0, np.cumsum(keep)]
+            offset = self.running[tid]  # where this source's postings start within each term
+            self.running[tid] += kept_before[p.term_start[1:]] - kept_before[p.term_start[:-1]]
+            self.plans.append((tid, offset))
+            lengths += np.bincount(new[keep], weights=p.tfs[keep], minlength=ndocs)
+            if self.grams:
+                self.npos += int(p.tfs[keep].sum())
+                kept_pos = np.repeat(keep, p.tfs)
+                self.wide = self.wide or bool(len(p.positions) and kept_pos.any()
+                                              and int(p.positions[kept_pos].max()) >= _WIDE)
+            del new, keep, kept_before
+        self.lengths = lengths.astype(np.int64)
+        self.starts = np.r_[0, np.cumsum(self.running)].astype(np.int64)
+        self.npost = int(self.starts[-1])
+
+    def chunks(self, limit: int):
+        """The merged postings as ``Inverted``s of whole terms, about
+        ``limit`` postings each (a larger term alone), in term order: merged
+        doc numbers; for the bigram fields ``positions`` / ``pos_start``
+        relative to the chunk; terms without a kept posting left out."""
+        starts, nterms = self.starts, len(self.union)
+        ua = 0
+        while ua < nterms:
+            ub = int(np.searchsorted(starts, starts[ua] + limit, side="right")) - 1
+            ub = min(max(ub, ua + 1), nterms)
+            yield self._chunk(ua, ub)
+            ua = ub
+
+    def _chunk(self, ua: int, ub: int) -> Inverted:
+        base = int(self.starts[ua])
+        n = int(self.starts[ub]) - base
+        docs, tfs = np.empty(n, np.int64), np.empty(n, np.int64)
+        moves = []
+        for p, remap, (tid, offset) in zip(self.parts, self.remaps, self.plans):
+            la, lb = int(np.searchsorted(tid, ua)), int(np.searchsorted(tid, ub))
+            ts = p.term_start
+            pa, pb = int(ts[la]), int(ts[lb])
+            if pa == pb:
+                continue
+            new = remap[p.docs[pa:pb]]
+            keep = new >= 0
+            kept_before = np.r_[0, np.cumsum(keep)]
+            idx = np.flatnonzero(keep)
+            local = np.repeat(np.arange(la, lb, dtype=np.int64), np.diff(ts[la:lb + 1]))[idx]
+            rank = kept_before[idx] - kept_before[ts[local] - pa]
+            dest = self.starts[tid[local]] - base + offset[local] + rank
+            docs[dest] = new[idx]
+            src_tfs = p.tfs[pa:pb]
+            tfs[dest] = src_tfs[idx]
+            if self.grams:
+                src_start = p.pos_start[la] + np.r_[0, np.cumsum(src_tfs, dtype=np.int64)]
+                moves.append((p, src_start[idx], dest))
+        present = np.flatnonzero(self.running[ua:ub])
+        terms = [self.union[ua + i] for i in present.tolist()]
+        term_start = np.r_[self.starts[ua + present] - base, n].astype(np.int64)
+        if not self.grams:
+            return Inverted(terms, term_start, docs, tfs, None)
+        pos_start = np.r_[0, np.cumsum(tfs)].astype(np.int64)
+        positions = np.empty(int(pos_start[-1]), np.int64)
+        for p, src, dest in moves:
+            lens = tfs[dest]
+            within = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+            positions[np.repeat(pos_start[dest], lens) + within] = p.positions[np.repeat(src, lens) + within]
+        return Inverted(terms, term_start, docs, tfs, None, positions, pos_start)
+
+
+class Kept:
+    """The merged postings of one field gathered chunk by chunk, with
+    32-bit arrays (``pos_start`` unsigned 32-bit while the positions fit):
+    what sidecar kinds built from the postings (``build_inverted``) read."""
+
+    def __init__(self, merge: FieldMerge):
+        self.terms: list[str] = []
+        self.term_start = [np.zeros(1, np.int64)]
+        self.docs = np.empty(merge.npost, np.int32)
+        self.tfs = np.empty(merge.npost, np.int32)
+        self.grams = merge.grams
+        if merge.grams:
+            self.positions = np.empty(merge.npos, np.int32)
+            self.pos_start = np.zeros(merge.npost + 1, np.uint32 if merge.npos < 2**32 else np.int64)
+        self.at = self.pos_at = 0
+
+    def add(self, chunk: Inverted) -> None:
+        """Append a chunk (``FieldMerge.chunks``)."""
+        a, n = self.at, len(chunk.docs)
+        self.terms.extend(chunk.terms)
+        self.term_start.append(chunk.term_start[1:] + a)
+        self.docs[a:a + n] = chunk.docs
+        self.tfs[a:a + n] = chunk.tfs
+        if self.grams:
+            m = len(chunk.positions)
+            self.positions[self.pos_at:self.pos_at + m] = chunk.positions
+            self.pos_start[a + 1:a + n + 1] = chunk.pos_start[1:] + self.pos_at
+            self.pos_at += m
+        self.at += n
+
+    def inverted(self) -> Inverted:
+        """The field's merged ``Inverted``."""
+        inv = Inverted(self.terms, np.concatenate(self.term_start), self.docs, self.tfs, None)
+        if self.grams:
+            inv.positions, inv.pos_start = self.positions, self.pos_start
+        return inv
 
 
 def _position_values(part: Inverted, wide: bool) -> list[bytes]:
@@ -189,21 +259,26 @@ def _position_values(part: Inverted, wide: bool) -> list[bytes]:
     return encode_char_positions_batch(positions, pstart, tfs)
 
 
-def write_merged_field(fw, name: str, fieldobj, inv: Inverted, payload, lengths, weighted: bool) -> None:
-    """Write a merged field through the W3 field writer ``fw`` in chunks of
-    terms, with the payloads ``segwriter`` gives it (None, the packed term
-    frequencies, or the position payloads)."""
-    wide = inv.positions is not None and len(inv.positions) and int(inv.positions.max()) >= _WIDE
-    if not inv.terms:
-        write_field(fw, name, fieldobj, inv, lengths, weighted)
+def merge_and_write_field(fw, name: str, fieldobj, merge: FieldMerge, payload, with_lengths: bool,
+                          weighted: bool, kept: Kept | None = None) -> None:
+    """Write the merged field through the W3 field writer ``fw`` chunk by
+    chunk, with the payloads ``segwriter`` gives it (None, the packed term
+    frequencies, or the position payloads), field lengths when
+    ``with_lengths``; each chunk also goes to ``kept`` when given."""
+    lengths = merge.lengths if with_lengths else None
+    if not merge.npost:
+        write_field(fw, name, fieldobj, Inverted([], np.zeros(1, np.int64), np.empty(0, np.int64),
+                                                 np.empty(0, np.int64), None), lengths, weighted)
         return
-    for part in _chunks(inv, CHUNK_POSTINGS):
+    for chunk in merge.chunks(CHUNK_POSTINGS):
         if payload == "tf":
-            part.values = np.asarray(part.tfs, dtype=">u4").tobytes()  # Frequency format: pack_uint(tf)
+            chunk.values = np.asarray(chunk.tfs, dtype=">u4").tobytes()  # Frequency format: pack_uint(tf)
         elif payload == "positions":
-            part.values = _position_values(part, bool(wide))
-        write_field(fw, name, fieldobj, part, lengths, weighted)
-        part.values = None
+            chunk.values = _position_values(chunk, merge.wide)
+        write_field(fw, name, fieldobj, chunk, lengths, weighted)
+        chunk.values = None
+        if kept is not None:
+            kept.add(chunk)
 
 
 def merge_segments(storage, indexname: str, schema, generation: int, pairs, report=None):
@@ -233,14 +308,14 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
         lengths: dict[str, np.ndarray] = {}
         fw = codec.field_writer(storage, segment)
         for name, payload, with_lengths, weighted in FIELDS:
-            inv = merge_field([s.data.field_inverted(name) for s in sources], remaps)
+            merge = FieldMerge([compact(s.data.field_inverted(name)) for s in sources], remaps, ndocs)
             if with_lengths:
-                lengths[name] = np.bincount(inv.docs, weights=inv.tfs, minlength=ndocs).astype(np.int64)
-            write_merged_field(fw, name, fobj[name], inv, payload,
-                               lengths[name] if with_lengths else None, weighted)
-            if keep_inverted:
-                inverted[name] = _compact(inv)
-            del inv
+                lengths[name] = merge.lengths
+            kept = Kept(merge) if keep_inverted else None
+            merge_and_write_field(fw, name, fobj[name], merge, payload, with_lengths, weighted, kept)
+            del merge
+            if kept is not None:
+                inverted[name] = kept.inverted()
             if report is not None:
                 report(f"merged {name}")
         fw.close()
