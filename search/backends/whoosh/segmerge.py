@@ -103,18 +103,27 @@ def compact(inv: Inverted) -> Inverted:
     """One source's ``Inverted`` of a field with 32-bit doc numbers,
     frequencies and positions, and ``pos_start`` kept per term only
     (len terms + 1: where each term's positions start; a posting's run is
-    its frequency): what ``FieldMerge`` holds of each source.  Raises
+    its frequency), each array as narrow as its values allow (``narrow``):
+    what ``FieldMerge`` holds of each source.  Raises
     ValueError when a bigram posting's positions do not number its
     frequency."""
-    small = Inverted(inv.terms, np.asarray(inv.term_start, np.int64), inv.docs.astype(np.int32),
-                     inv.tfs.astype(np.int32), None)
+    small = Inverted(inv.terms, np.asarray(inv.term_start, np.int64), narrow(inv.docs), narrow(inv.tfs), None)
     if inv.positions is not None:
         pos_start = np.asarray(inv.pos_start, np.int64)
         if not np.array_equal(np.diff(pos_start), inv.tfs):
             raise ValueError("a bigram posting's positions do not number its term frequency")
-        small.positions = inv.positions.astype(np.int32)
+        small.positions = narrow(inv.positions)
         small.pos_start = pos_start[small.term_start]
     return small
+
+
+def narrow(values: np.ndarray) -> np.ndarray:
+    """Non-negative integers in the narrowest of uint16, uint32 and int64
+    that holds them (the same values: a source's doc numbers, frequencies
+    and positions mostly fit in 16 bits)."""
+    top = int(values.max()) if len(values) else 0
+    dtype = np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.int64
+    return values.astype(dtype)
 
 
 class FieldMerge:
@@ -128,7 +137,7 @@ class FieldMerge:
     construction: ``lengths`` (int64 per merged document: the sum of its
     frequencies, the field length ``write_segment`` gives), ``npost`` and
     ``npos`` (kept postings and positions), ``wide`` (a kept position is
-    65,536 or more)."""
+    65,536 or more), ``max_tf`` (the largest kept frequency)."""
 
     def __init__(self, parts: Sequence[Inverted], remaps: Sequence[np.ndarray], ndocs: int):
         self.parts, self.remaps = parts, remaps
@@ -138,7 +147,7 @@ class FieldMerge:
         self.running = np.zeros(len(self.union), np.int64)  # kept postings per merged term
         self.plans = []
         lengths = np.zeros(ndocs, np.float64)
-        self.npos, self.wide = 0, False
+        self.npos, self.wide, self.max_tf = 0, False, 0
         for p, remap in zip(parts, remaps):
             tid = np.fromiter(map(index.__getitem__, p.terms), np.int64, len(p.terms))
             new = remap[p.docs] if len(p.docs) else np.zeros(0, np.int64)
@@ -148,6 +157,7 @@ class FieldMerge:
             self.running[tid] += kept_before[p.term_start[1:]] - kept_before[p.term_start[:-1]]
             self.plans.append((tid, offset))
             lengths += np.bincount(new[keep], weights=p.tfs[keep], minlength=ndocs)
+            self.max_tf = max(self.max_tf, int(p.tfs[keep].max()) if keep.any() else 0)
             if self.grams:
                 self.npos += int(p.tfs[keep].sum())
                 kept_pos = np.repeat(keep, p.tfs)
@@ -210,18 +220,19 @@ class FieldMerge:
 
 
 class Kept:
-    """The merged postings of one field gathered chunk by chunk, with
-    32-bit arrays (``pos_start`` unsigned 32-bit while the positions fit):
-    what sidecar kinds built from the postings (``build_inverted``) read."""
+    """The merged postings of one field gathered chunk by chunk, in narrow
+    arrays (doc numbers and ``pos_start`` unsigned 32-bit while they fit,
+    frequencies and positions 16-bit while they fit): what sidecar kinds
+    built from the postings (``build_inverted``) read."""
 
     def __init__(self, merge: FieldMerge):
         self.terms: list[str] = []
         self.term_start = [np.zeros(1, np.int64)]
-        self.docs = np.empty(merge.npost, np.int32)
-        self.tfs = np.empty(merge.npost, np.int32)
+        self.docs = np.empty(merge.npost, np.uint32 if len(merge.lengths) < 1 << 32 else np.int64)
+        self.tfs = np.empty(merge.npost, np.uint16 if merge.max_tf < 1 << 16 else np.int64)
         self.grams = merge.grams
         if merge.grams:
-            self.positions = np.empty(merge.npos, np.int32)
+            self.positions = np.empty(merge.npos, np.int64 if merge.wide else np.uint16)
             self.pos_start = np.zeros(merge.npost + 1, np.uint32 if merge.npos < 2**32 else np.int64)
         self.at = self.pos_at = 0
 
@@ -324,6 +335,8 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
         if segment.should_assemble():
             segment.create_compound_file(storage)
             segment.compound = True
+        for src in sources:  # their arrays are not needed any more
+            src.close()
         parts = {kind.name: [(sidecars.read(storage, s.segment, kind), s.kept) for s in sources]
                  for kind in sidecars.kinds() if getattr(kind, "build_inverted", None) is None}
         sidecars.write_merged(storage, segment, parts, inverted)
