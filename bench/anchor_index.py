@@ -34,7 +34,6 @@ of the run that built them are kept beside them (``meta.json``).
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import os
@@ -79,7 +78,14 @@ _analyzer = None
 
 
 def _analyse(batch: list[dict]) -> list[str]:
-    """Analysed JSON lines of a batch of articles (``Article`` fields as a dict), in a pool worker."""
+    """``analysed_docs`` of a batch as JSON lines (a pool worker's task)."""
+    return [json.dumps(d, ensure_ascii=False) for d in analysed_docs(batch)]
+
+
+def analysed_docs(batch: list[dict]) -> list[dict]:
+    """Articles (dicts: id, title, body, category, source, published epoch seconds or None) with
+    our word terms: ``title_w``/``body_w`` (search-mode terms) and ``title_a``/``body_a``
+    (accurate-mode words), each joined by spaces, as ``search.documents.prepare`` analyses them."""
     global _analyzer
     from search.analysis import Analyzer
     from search.normalize import normalize
@@ -91,11 +97,18 @@ def _analyse(batch: list[dict]) -> list[str]:
     for a in batch:
         tw = _analyzer.words(normalize(a["title"]))
         bw = _analyzer.words(normalize(a["body"] or ""))
-        out.append(json.dumps({
+        out.append({
             "id": a["id"], "title": a["title"], "title_w": " ".join(tw.terms), "body_w": " ".join(bw.terms),
             "title_a": " ".join(tw.words), "body_a": " ".join(bw.words), "category": a["category"],
-            "source": a["source"], "published": a["published"]}, ensure_ascii=False))
+            "source": a["source"], "published": a["published"]})
     return out
+
+
+def article_dict(article) -> dict:
+    """The fields of an ``Article`` the anchor indexes, as a dict (``published``: epoch seconds)."""
+    return {"id": article.id, "title": article.title, "body": article.body, "category": article.category,
+            "source": article.source,
+            "published": int(article.published.timestamp()) if article.published else None}
 
 
 def _articles(files, slice_n):
@@ -106,9 +119,7 @@ def _articles(files, slice_n):
     for path in files:
         n = 0
         for article in iter_articles([path], Summary(), lambda message: None):
-            yield {"id": article.id, "title": article.title, "body": article.body,
-                   "category": article.category, "source": article.source,
-                   "published": int(article.published.timestamp()) if article.published else None}
+            yield article_dict(article)
             n += 1
             if slice_n and n >= slice_n // len(files):
                 break
@@ -156,27 +167,31 @@ def schema():
     return sb.build()
 
 
-def index_analysed(analysed: str, index_dir: str) -> int:
-    """Index the analysed JSON Lines file ``analysed`` into a new tantivy index at ``index_dir``
-    (one commit, merged as tantivy's default policy merges); returns the article count."""
+def index_docs(docs, index_dir: str) -> int:
+    """Index analysed articles (dicts as ``_analyse`` writes them) into a new tantivy index at
+    ``index_dir`` (one commit, merged as tantivy's default policy merges); returns their count."""
     import tantivy
 
     os.makedirs(index_dir)
     ix = tantivy.Index(schema(), path=index_dir)
     writer = ix.writer(HEAP_BYTES, WRITER_THREADS)
     n = 0
-    with open(analysed, encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            fields = {k: r[k] for k in ("id", "title", "title_w", "body_w", "title_a", "body_a")}
-            for k in ("category", "source", "published"):
-                if r[k] is not None:
-                    fields[k] = r[k]
-            writer.add_document(tantivy.Document(**fields))
-            n += 1
+    for r in docs:
+        fields = {k: r[k] for k in ("id", "title", "title_w", "body_w", "title_a", "body_a")}
+        for k in ("category", "source", "published"):
+            if r[k] is not None:
+                fields[k] = r[k]
+        writer.add_document(tantivy.Document(**fields))
+        n += 1
     writer.commit()
     writer.wait_merging_threads()
     return n
+
+
+def index_analysed(analysed: str, index_dir: str) -> int:
+    """``index_docs`` of the analysed JSON Lines file ``analysed``."""
+    with open(analysed, encoding="utf-8") as f:
+        return index_docs(map(json.loads, f), index_dir)
 
 
 def _phase(args: list[str]) -> dict:
