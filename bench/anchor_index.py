@@ -145,6 +145,8 @@ def analyse(files, slice_n: int | None, out_path: str, workers: int = 2) -> int:
         for lines in pool.imap(_analyse, batches()):
             f.write("\n".join(lines) + "\n")
             n += len(lines)
+        pool.close()
+        pool.join()  # reaped: the workers' CPU time counts in the phase's figures
     os.replace(tmp, out_path)
     return n
 
