@@ -84,6 +84,9 @@ def summarise(passes: list[dict]) -> dict:
         "cold": _median([percentiles([q["ms"] for q in p["queries"]]) for p in passes]),
         "cold_by_kind": {k: _median([percentiles([q["ms"] for q in p["queries"] if q["kind"] == k])
                                      for p in passes]) for k in kinds},
+        "cold_cpu": _median([percentiles([q.get("cpu_ms", q["ms"]) for q in p["queries"]]) for p in passes]),
+        "cold_cpu_by_kind": {k: _median([percentiles([q.get("cpu_ms", q["ms"]) for q in p["queries"]
+                                                      if q["kind"] == k]) for p in passes]) for k in kinds},
         "cold_cpu_seconds": round(statistics.median(p["cold_cpu_seconds"] for p in passes), 2),
         "warm": _median([percentiles(p["warm_ms"]) for p in passes]),
         "related_cold": _median([percentiles(p["related_cold_ms"]) for p in passes]),
@@ -111,10 +114,11 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 1) if b else None
 
 
-def ours_build(seconds: float | None, peak_mb: float | None) -> dict | None:
-    """Ours' full-corpora indexing figures: given, else indexing.json's full row, else None."""
+def ours_build(seconds: float | None, peak_mb: float | None, source: str | None = None) -> dict | None:
+    """Ours' full-corpora indexing figures: given (``source``: where they were measured), else
+    indexing.json's full row, else None."""
     if seconds is not None:
-        return {"seconds": seconds, "peak_rss_mb": peak_mb, "from": "given on the command line"}
+        return {"seconds": seconds, "peak_rss_mb": peak_mb, "from": source or "given on the command line"}
     try:
         with open(os.path.join(RESULTS, "indexing.json"), encoding="utf-8") as f:
             data = json.load(f)
@@ -167,9 +171,11 @@ def targets(r: dict) -> list[dict]:
 
 
 def run(index_dir: str, tantivy_dir: str | None = None, slice_n: int | None = None, runs: int = 3,
-        build_seconds: float | None = None, build_peak_mb: float | None = None, log=print) -> dict:
+        build_seconds: float | None = None, build_peak_mb: float | None = None, build_from: str | None = None,
+        log=print) -> dict:
     """Measure both engines (see the module docstring); the result as a JSON-ready dict."""
     from .anchor_index import ensure
+    from .anchor_tantivy import UNSUPPORTED
 
     if tantivy_dir is None:
         meta = ensure(NEWS_FILES, slice_n, log=log)
@@ -201,6 +207,9 @@ def run(index_dir: str, tantivy_dir: str | None = None, slice_n: int | None = No
             "cold": {k: _ratio(ours["cold"][k], tv["cold"][k]) for k in ("p50", "p95", "p99")},
             "cold_by_kind": {kind: {k: _ratio(v[k], tv["cold_by_kind"][kind][k]) for k in ("p50", "p95", "p99")}
                              for kind, v in ours["cold_by_kind"].items()},
+            "cold_cpu": {k: _ratio(ours["cold_cpu"][k], tv["cold_cpu"][k]) for k in ("p50", "p95", "p99")},
+            "cold_cpu_by_kind": {kind: {k: _ratio(v[k], tv["cold_cpu_by_kind"][kind][k]) for k in ("p50", "p95", "p99")}
+                                 for kind, v in ours["cold_cpu_by_kind"].items()},
             "cold_cpu_seconds": _ratio(ours["cold_cpu_seconds"], tv["cold_cpu_seconds"]),
             "warm": {k: _ratio(ours["warm"][k], tv["warm"][k]) for k in ("p50", "p95", "p99")},
             "related_cold": {k: _ratio(ours["related_cold"][k], tv["related_cold"][k]) for k in ("p50", "p95", "p99")},
@@ -211,11 +220,9 @@ def run(index_dir: str, tantivy_dir: str | None = None, slice_n: int | None = No
         "index_mb": {"ours": round(dir_size(index_dir) / 2**20, 1),
                      "tantivy": round(dir_size(tantivy_dir) / 2**20, 1)},
         "indexing": {"tantivy": {k: meta.get(k) for k in ("analysis", "tantivy", "built", "articles")},
-                     "ours": ours_build(build_seconds, build_peak_mb)},
+                     "ours": ours_build(build_seconds, build_peak_mb, build_from)},
         "stock": stock_record(),
     }
-    from .anchor_tantivy import UNSUPPORTED
-
     result["tantivy_cannot"] = list(UNSUPPORTED)
     result["targets"] = targets(result)
     return result
@@ -239,6 +246,8 @@ def print_table(r: dict) -> None:
         a = agree.get(kind, {})
         print(f"{kind:24} {trio(v):>22} {trio(t['cold_by_kind'][kind]):>22} {rtrio(ratio['cold_by_kind'][kind]):>18}"
               f"  {a.get('same_total', 0)}/{a.get('queries', 0)}")
+    print(f"{'cold, CPU per query':24} {trio(o['cold_cpu']):>22} {trio(t['cold_cpu']):>22} "
+          f"{rtrio(ratio['cold_cpu']):>18}")
     print(f"{'warm, no result cache':24} {trio(o['warm']):>22} {trio(t['warm']):>22} {rtrio(ratio['warm']):>18}")
     print(f"{'related cold':24} {trio(o['related_cold']):>22} {trio(t['related_cold']):>22} "
           f"{rtrio(ratio['related_cold']):>18}")
@@ -275,10 +284,11 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ours-build-seconds", type=float, help="ours' full-corpora indexing time, measured elsewhere")
     ap.add_argument("--ours-build-peak-mb", type=float)
+    ap.add_argument("--ours-build-from", help="where ours' indexing figures were measured (shown with them)")
     ap.add_argument("--out", default=os.path.join(RESULTS, "anchor.json"))
     args = ap.parse_args(argv)
     result = run(args.index, args.tantivy_index, args.slice, args.runs, args.ours_build_seconds,
-                 args.ours_build_peak_mb, log=lambda m: print(m, file=sys.stderr))
+                 args.ours_build_peak_mb, args.ours_build_from, log=lambda m: print(m, file=sys.stderr))
     print_table(result)
     write_result(args.out, result)
     return 0

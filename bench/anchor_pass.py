@@ -7,7 +7,9 @@ background builders, pinyin lexicon and suggester, finished), then
 
 * **cold**: each distinct query of ``bench/querymix.jsonl`` once, in mix
   order (every engine cache empty at the start; the page cache is not
-  dropped), wall milliseconds per query and the pass's CPU seconds;
+  dropped), wall and CPU milliseconds per query (CPU: the process's, all
+  threads; on a shared machine it does not count time spent waiting for a
+  core) and the pass's CPU seconds;
 * **warm**: the whole mix shuffled (seed 7), ``--repeat`` times, ours
   without its result cache;
 * **related**: the articles of ``--ids`` (else 200 random live articles of
@@ -107,13 +109,13 @@ def run(engine_name: str, index_dir: str, ids: list[str] | None, repeat: int) ->
     errors = []
 
     def timed(item):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             out = engine.search(item)
         except Exception as exc:  # noqa: BLE001 - counted and named, not hidden
             errors.append(f"{item['q']}: {exc!r}")
             out = (None, None)
-        return (time.perf_counter() - t) * 1000, out
+        return (time.perf_counter() - t) * 1000, out, (time.process_time() - c) * 1000
 
     cpu = time.process_time()
     cold = [timed(i) for i in distinct]
@@ -133,8 +135,8 @@ def run(engine_name: str, index_dir: str, ids: list[str] | None, repeat: int) ->
             engine.related(doc_id)
             out.append((time.perf_counter() - t) * 1000)
     return {"engine": engine_name, "index": index_dir, **engine.shape(), "open_seconds": round(open_s, 2),
-            "queries": [{"kind": i["kind"], "ms": round(ms, 3), "total": tot, "full": full}
-                        for i, (ms, (tot, full)) in zip(distinct, cold)],
+            "queries": [{"kind": i["kind"], "ms": round(ms, 3), "cpu_ms": round(cpu_ms, 3), "total": tot, "full": full}
+                        for i, (ms, (tot, full), cpu_ms) in zip(distinct, cold)],
             "cold_cpu_seconds": round(cold_cpu, 3), "warm_ms": [round(ms, 3) for ms in warm],
             "related_ids": ids, "related_cold_ms": [round(x, 3) for x in rel_cold],
             "related_warm_ms": [round(x, 3) for x in rel_warm], "errors": errors, "memory": memory_mb()}

@@ -38,22 +38,26 @@ def markdown(r: dict) -> str:
         f"the median of {r['runs']} fresh processes per engine, run interleaved (milliseconds per query: "
         "p50 / p95 / p99; \"same totals\": queries where both count the same articles).",
         "",
-        "| cold, by query kind | ours | tantivy | ours / tantivy | same totals | tantivy's query |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| cold, by query kind | ours | tantivy | ours / tantivy | ours / tantivy in CPU time | same totals "
+        "| tantivy's query |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
         f"| all {sum(a['queries'] for a in agree.values())} distinct queries | {_trio(o['cold'])} | "
-        f"{_trio(t['cold'])} | {_rtrio(ratio['cold'])} | "
+        f"{_trio(t['cold'])} | {_rtrio(ratio['cold'])} | {_rtrio(ratio['cold_cpu'])} | "
         f"{sum(a['same_total'] for a in agree.values())} | |",
     ]
     for kind, v in o["cold_by_kind"].items():
         a = agree.get(kind, {"same_total": 0, "queries": 0})
         lines.append(f"| {kind} | {_trio(v)} | {_trio(t['cold_by_kind'][kind])} | "
-                     f"{_rtrio(ratio['cold_by_kind'][kind])} | {a['same_total']} of {a['queries']} | "
+                     f"{_rtrio(ratio['cold_by_kind'][kind])} | {_rtrio(ratio['cold_cpu_by_kind'][kind])} | "
+                     f"{a['same_total']} of {a['queries']} | "
                      f"{r['kind_notes'].get(kind, '')} |")
     lines += [
+        f"| all distinct queries, CPU milliseconds (not waiting for a core) | {_trio(o['cold_cpu'])} | "
+        f"{_trio(t['cold_cpu'])} | {_rtrio(ratio['cold_cpu'])} | | | |",
         f"| warm, no result cache (whole mix) | {_trio(o['warm'])} | {_trio(t['warm'])} | {_rtrio(ratio['warm'])} "
-        "| | |",
+        "| | | |",
         f"| related articles, cold (200 articles) | {_trio(o['related_cold'])} | {_trio(t['related_cold'])} | "
-        f"{_rtrio(ratio['related_cold'])} | | more-like-this on the stored words |",
+        f"{_rtrio(ratio['related_cold'])} | | | more-like-this on the stored words |",
         "",
     ]
     im, ti, ob = r["index_mb"], r["indexing"]["tantivy"], r["indexing"].get("ours")
