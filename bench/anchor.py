@@ -41,12 +41,13 @@ from .measure import dir_size, write_result
 RESULTS = os.path.join(ROOT, "bench", "results")
 
 # What each query kind's tantivy query expresses of ours (see bench/anchor_tantivy.py).
-_WORDS = "all words (title or body); partial matches as an OR of the words (ours' tier 1)"
+_WORDS = ("all words (title or body; a word or inside a longer word, as ours); partial matches as an OR of "
+          "the words (ours' tier 1)")
 KIND_NOTES = {
-    "frequent": "one word: fully expressed (ours adds substring matches inside longer words)",
+    "frequent": "one word (a word or inside a longer word, as ours)",
     "words": _WORDS,
-    "phrase": "a phrase of jieba's words, not of characters: a phrase crossing word boundaries is not found",
-    "traditional": "one word, folded to Simplified by our analyzer: fully expressed",
+    "phrase": "a phrase of our character grams, as ours",
+    "traditional": "one word, folded to Simplified by our analyzer",
     "filtered": "one word and an exact category/source term or a published range",
     "newest": "one word, sorted by the published fast field",
     "querylog": _WORDS + "; no pinyin, synonyms or did-you-mean",

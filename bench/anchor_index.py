@@ -18,8 +18,14 @@ and normalised already):
 
 * ``title_w``, ``body_w``: the search-mode terms ours indexes (``*_w``
   fields: words and their dictionary sub-words), frequencies, no positions;
-* ``title_a``, ``body_a``: the accurate-mode words in order, with positions
-  (phrases) and stored (snippets, more-like-this);
+* ``title_a``, ``body_a``: the accurate-mode words in order, with positions,
+  stored (snippets, more-like-this);
+* ``title_g``, ``body_g``: our character grams (bigrams of each run and its
+  last character, ``Analyzer.gram_terms``) in text order, with positions:
+  quoted phrases and a word inside a longer word, as a phrase of grams
+  (consecutive tokens are consecutive characters of one run);
+* ``title_c``, ``body_c``: every letter, digit and ideograph (a
+  one-character word anywhere), frequencies;
 * ``category``, ``source``: raw, fast (terms aggregations, filters);
 * ``published``: i64 epoch seconds, indexed and fast (date filters, sort);
 * ``id``, ``title``: stored, as shown (``id`` raw-indexed: related articles
@@ -44,7 +50,7 @@ import time
 from .env import CACHE, NEWS_FILES, ROOT
 from .measure import dir_size, run_measured
 
-SCHEMA_VERSION = 1  # bumped when the fields below change
+SCHEMA_VERSION = 2  # bumped when the fields below change (2: character grams and characters)
 TANTIVY_VERSION = "0.27.0"  # pinned in pyproject.toml's dev extra
 HEAP_BYTES = 512_000_000  # tantivy's indexing memory budget (split between its threads)
 WRITER_THREADS = 2  # the machine's cores
@@ -58,7 +64,7 @@ def _key(files: tuple[str, ...], slice_n: int | None) -> str:
     for f in files:
         st = os.stat(f)
         h.update(f"{os.path.basename(f)}:{st.st_size}:{int(st.st_mtime)};".encode())
-    h.update(f"a{ANALYSIS_VERSION}:s{slice_n or 'all'}".encode())
+    h.update(f"a{ANALYSIS_VERSION}:s{slice_n or 'all'}:f{SCHEMA_VERSION}".encode())
     return h.hexdigest()[:12]
 
 
@@ -84,10 +90,12 @@ def _analyse(batch: list[dict]) -> list[str]:
 
 def analysed_docs(batch: list[dict]) -> list[dict]:
     """Articles (dicts: id, title, body, category, source, published epoch seconds or None) with
-    our word terms: ``title_w``/``body_w`` (search-mode terms) and ``title_a``/``body_a``
-    (accurate-mode words), each joined by spaces, as ``search.documents.prepare`` analyses them."""
+    our terms, each list joined by spaces, as ``search.documents.prepare`` and our segment writer
+    analyse them: ``title_w``/``body_w`` (search-mode terms), ``title_a``/``body_a`` (accurate-mode
+    words), ``title_g``/``body_g`` (character bigrams and run-final characters, in text order) and
+    ``title_c``/``body_c`` (every letter, digit and ideograph)."""
     global _analyzer
-    from search.analysis import Analyzer
+    from search.analysis import Analyzer, char_codes
     from search.normalize import normalize
     from search.segmenter import get_segmenter
 
@@ -95,12 +103,16 @@ def analysed_docs(batch: list[dict]) -> list[dict]:
         _analyzer = Analyzer(get_segmenter(None))
     out = []
     for a in batch:
-        tw = _analyzer.words(normalize(a["title"]))
-        bw = _analyzer.words(normalize(a["body"] or ""))
-        out.append({
-            "id": a["id"], "title": a["title"], "title_w": " ".join(tw.terms), "body_w": " ".join(bw.terms),
-            "title_a": " ".join(tw.words), "body_a": " ".join(bw.words), "category": a["category"],
-            "source": a["source"], "published": a["published"]})
+        doc = {"id": a["id"], "title": a["title"], "category": a["category"], "source": a["source"],
+               "published": a["published"]}
+        for f, text in (("title", a["title"]), ("body", a["body"] or "")):
+            norm = normalize(text)
+            words = _analyzer.words(norm)
+            doc[f + "_w"] = " ".join(words.terms)
+            doc[f + "_a"] = " ".join(words.words)
+            doc[f + "_g"] = " ".join(g for g, _ in Analyzer.gram_terms(norm.text))
+            doc[f + "_c"] = " ".join(map(chr, char_codes(norm.text).tolist()))
+        out.append(doc)
     return out
 
 
@@ -163,6 +175,10 @@ def schema():
         sb.add_text_field(f, tokenizer_name="whitespace", index_option="freq")
     for f in ("title_a", "body_a"):
         sb.add_text_field(f, stored=True, tokenizer_name="whitespace", index_option="position")
+    for f in ("title_g", "body_g"):
+        sb.add_text_field(f, tokenizer_name="whitespace", index_option="position")
+    for f in ("title_c", "body_c"):
+        sb.add_text_field(f, tokenizer_name="whitespace", index_option="freq")
     for f in ("category", "source"):
         sb.add_text_field(f, fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_integer_field("published", indexed=True, fast=True)
@@ -179,7 +195,8 @@ def index_docs(docs, index_dir: str) -> int:
     writer = ix.writer(HEAP_BYTES, WRITER_THREADS)
     n = 0
     for r in docs:
-        fields = {k: r[k] for k in ("id", "title", "title_w", "body_w", "title_a", "body_a")}
+        fields = {k: r[k] for k in ("id", "title", "title_w", "body_w", "title_a", "body_a", "title_g", "body_g",
+                                    "title_c", "body_c")}
         for k in ("category", "source", "published"):
             if r[k] is not None:
                 fields[k] = r[k]

@@ -7,21 +7,24 @@ compiled by ours (``search.query.parse``, ``search.compiler.QueryCompiler``
 with the engine's analyzer: the same query words), then each clause is
 written as tantivy's:
 
-* a word: ``Should(title_w:w, body_w:w)`` (a title-only word ``title_w:w``),
-  every word ``Must`` (all words); regional alternatives ``Should``;
-* a quoted phrase: a ``phrase_query`` of its accurate-mode words over
-  ``title_a`` or ``body_a`` (one word: the word's query);
+* a word: ``Should(title_w:w, body_w:w, title_g:"grams of w",
+  body_g:"grams of w")``, as ours: the word, or its text inside a longer
+  word (a one-character word: ``title_c``/``body_c``); every word ``Must``
+  (all words); regional alternatives ``Should`` (whole words only);
+* a quoted phrase: a ``phrase_query`` of its grams (ours'
+  ``quoted_phrase_grams``) over ``title_g`` or ``body_g``;
 * groups, OR and exclusions as ``Must``/``Should``/``MustNot``;
 * filters: ``category``/``source`` terms, ``published`` range [from, to);
 * partial matches: when a plain-words query (not exact) of two or more
   words has fewer than ``relax_below`` (10) full matches before filters,
   the documents matching every hard clause and **any** soft word of two or
-  more characters (ours' tier 1, an OR); ours' tier 0 (shared character
-  bigrams) and two one-character words are not expressible.
+  more characters or one of a long word's parts (ours' tier 1, an OR);
+  ours' tier 0 (40 % of the query's character bigrams, with its checks)
+  and two one-character words are not expressed.
 
 Not on tantivy's side (``UNSUPPORTED``): pinyin input, synonyms, spelling
-correction, substring matches of a word inside a longer one that jieba did
-not cut out (ours' character grams), phrases crossing word boundaries,
+correction, ours' ranking (BM25F with recency and a discount for a word
+found inside a longer one; tantivy ranks by its BM25),
 proximity and mention counts (their terms are required as words), value
 fields "containing" text (exact value only), near-duplicate grouping.
 
@@ -37,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 UNSUPPORTED = ("pinyin input", "synonyms", "spelling correction (did you mean)",
-               "substring matches inside longer words (character grams)", "phrases across word boundaries",
+               "ours' ranking (BM25F, recency, substring discount: tantivy ranks by its BM25, so the top 10 differ)",
                "partial matches of tier 0 (shared bigrams) and of two one-character words",
                "proximity / mention counts (terms required as words)", "near-duplicate grouping")
 FACET_SIZE = 20  # buckets per terms aggregation, as ours' facet_size
@@ -104,9 +107,16 @@ class TantivyAnchor:
             return clauses[0][1]
         return self.t.Query.boolean_query(clauses)
 
-    def _words_query(self, words, fields):
-        """All of ``words`` (each in any of ``fields``' ``*_w``)."""
-        return self._must([self._should([self._term(f + "_w", w) for f in fields]) for w in words])
+    def substring(self, grams, f: str):
+        """The text of ``grams`` (our (gram, offset) pairs) in field ``f``: one character on ``f_c``,
+        one gram on ``f_g``, else a phrase of the grams on ``f_g`` (None: no grams)."""
+        if not grams:
+            return None
+        if len(grams) == 1:
+            g = grams[0][0]
+            return self._term(f + ("_c" if len(g) == 1 else "_g"), g)
+        ordered = [g for g, _ in sorted(grams, key=lambda go: go[1])]
+        return self.t.Query.phrase_query(self.schema, f + "_g", ordered)
 
     def clause(self, c, notes: list):
         """One compiled clause of ours as a tantivy query (None: matches nothing expressible)."""
@@ -114,12 +124,13 @@ class TantivyAnchor:
 
         kind = type(c)
         if kind is plan.WordClause:
-            return self._should([self._term(f + "_w", c.word) for f in c.fields])
+            # As ours: the word, or its text inside a longer word (not for Latin and digit runs:
+            # their parts are words already; not for regional alternatives: whole words only).
+            plain = c.whole or not c.grams or (c.word.isascii() and c.word.isalnum())
+            return self._should([self._term(f + "_w", c.word) for f in c.fields]
+                                + ([] if plain else [self.substring(c.grams, f) for f in c.fields]))
         if kind is plan.PhraseClause:
-            words = self.analyzer.query_words(c.text)
-            if len(words) <= 1:
-                return self._words_query(words, c.fields)
-            return self._should([self.t.Query.phrase_query(self.schema, f + "_a", words) for f in c.fields])
+            return self._should([self.substring(c.grams, f) for f in c.fields])
         if kind is plan.AnyClause:
             return self._should([self.clause(o, notes) for o in c.options])
         if kind is plan.AllClause:
@@ -140,6 +151,15 @@ class TantivyAnchor:
                                self._should([self.clause(t, notes) for t in c.right])])
         notes.append(f"{kind.__name__}: not expressed")
         return self.t.Query.empty_query()
+
+    def _parts(self, c) -> list:
+        """A long word's pieces (``WordClause.parts``: 齐齐哈尔市 -> 齐齐, 哈尔), each as a word: what
+        ours' partial matches accept in place of the word."""
+        from search.plan import WordClause
+
+        if type(c) is not WordClause:
+            return []
+        return [self._should([self._term(f + "_w", p) for f in c.fields]) for p in c.parts]
 
     def _filters(self, item: dict) -> list:
         from search.timeutil import parse_range
@@ -173,7 +193,7 @@ class TantivyAnchor:
         relaxed = None
         if not parsed.exact and len(must) >= 2:
             soft = [i for i, c in enumerate(must) if c.soft()]
-            anchors = [clauses[i] for i in soft if must[i].anchors()]
+            anchors = [self._should([clauses[i]] + self._parts(must[i])) for i in soft if must[i].anchors()]
             hard = [clauses[i] for i in range(len(must)) if i not in soft]
             if anchors:
                 relaxed = self._must(hard + [self._should(anchors)] + filters, excluded)
