@@ -33,25 +33,26 @@ def anchor_setup(sample_records, tmp_path_factory):
     ours = SearchEngine.open(str(tmp / "ours"), refresh_interval=0, synonyms_path=None)
     ours.wait_ready(60)  # the background builders would compete with the searches
     articles = [article_dict(read_article(r)) for r in records]
-    docs = [{**a, **d} for a, d in zip(articles, analysed_docs(articles))]
-    assert index_docs(docs, str(tmp / "tantivy")) == N
+    docs = [{**a, **d, "terms": set(d["title_w"].split()) | set(d["body_w"].split())}
+            for a, d in zip(articles, analysed_docs(articles))]
+    assert index_docs(docs, str(tmp / "tantivy")) == N  # (the extra "terms" key is not indexed)
     return ours, TantivyAnchor(str(tmp / "tantivy")), docs
 
 
 def _oracle(docs, words):
-    return [d for d in docs if all(w in d["title_w"].split() or w in d["body_w"].split() for w in words)]
+    return [d for d in docs if all(w in d["terms"] for w in words)]
 
 
-def _queries(ours, docs):
+def _clean_words(ours, docs) -> list[str]:
     """Words of two or more ideographs, one query word as the engine cuts them, no regional
-    alternative, never found in an article's text outside its word terms; then the frequent
-    ones alone and in pairs with at least 10 articles holding both."""
+    alternative, never found in an article's text outside its word terms (so a substring match
+    adds nothing), in 10 to 150 of the articles; most frequent first."""
     from search import regional
     from search.compiler import FUNCTION_WORDS
     from search.normalize import normalize
 
     texts = [normalize(d["title"]).text + "\n" + normalize(d["body"] or "").text for d in docs]
-    df = Counter(w for d in docs for w in set(d["title_w"].split()) | set(d["body_w"].split()))
+    df = Counter(w for d in docs for w in d["terms"])
     words = []
     for w, n in df.most_common(400):
         if not (len(w) >= 2 and all("\u4e00" <= ch <= "\u9fff" for ch in w) and 10 <= n <= 150):
@@ -61,6 +62,12 @@ def _queries(ours, docs):
         if sum(w in t for t in texts) != n:  # a substring occurrence outside the word terms
             continue
         words.append(w)
+    return words
+
+
+def _queries(ours, docs):
+    """Six clean words alone, and up to four pairs of them with at least 10 articles holding both."""
+    words = _clean_words(ours, docs)
     singles = [[w] for w in words[:6]]
     pairs = [[a, b] for i, a in enumerate(words[:20]) for b in words[i + 1:20]
              if len(_oracle(docs, [a, b])) >= 10][:4]
@@ -94,7 +101,7 @@ def test_filters_and_newest_order_follow_the_records(anchor_setup):
     from search.timeutil import parse_range
 
     ours, anchor, docs = anchor_setup
-    word, _ = Counter(w for d in docs for w in set(d["body_w"].split()) if len(w) >= 2).most_common(1)[0]
+    word = _clean_words(ours, docs)[0]
     having = _oracle(docs, [word])
     year = Counter(datetime.fromtimestamp(d["published"], timezone.utc).year
                    for d in having if d["published"]).most_common(1)[0][0]
@@ -109,3 +116,25 @@ def test_filters_and_newest_order_follow_the_records(anchor_setup):
     published = {d["id"]: d["published"] or -1 for d in having}
     got = [published[h[0]] for h in res["hits"]]
     assert got == sorted(published.values(), reverse=True)[:len(got)] and len(got) == min(10, len(having))
+
+
+def test_quoted_phrases_count_what_the_text_holds(anchor_setup):
+    """Phrases cut from titles (across jieba's word boundaries too) are found through our character
+    grams wherever the normalised text holds them, by tantivy and by ours alike."""
+    import re
+
+    from search.models import SearchRequest
+    from search.normalize import normalize
+
+    ours, anchor, docs = anchor_setup
+    texts = [(normalize(d["title"]).text, normalize(d["body"] or "").text) for d in docs]
+    phrases = []
+    for d in docs[::25]:
+        run = max(re.findall(r"[\u4e00-\u9fff]+", normalize(d["title"]).text), key=len, default="")
+        if len(run) >= 4:
+            phrases.append(run[1:4])  # three characters from inside a run of the headline
+    assert len(phrases) >= 5
+    for p in phrases:
+        expected = sum(p in t or p in b for t, b in texts)
+        assert anchor.search({"q": f'"{p}"'})["total"] == expected > 0, p
+        assert ours.search(SearchRequest(q=f'"{p}"', correct=False)).total == expected, p
