@@ -34,7 +34,9 @@ def markdown(r: dict) -> str:
         f"the full corpora ({o['documents']:,} articles)"
     lines = [
         f"Measured {r['date'][:10]} at commit `{r['commit']}` on {scope}, {r['cpus']} cores shared with other "
-        f"work; ours on {o['segments']} segments, tantivy {r['tantivy_version']} on {t['segments']}; each figure "
+        f"work (load average {r['load_average'][0]} before the passes, {r['load_average'][1]} after: wall times "
+        f"include waiting for a core, CPU times do not); ours on {o['segments']} segments, tantivy "
+        f"{r['tantivy_version']} on {t['segments']}; each figure "
         f"the median of {r['runs']} fresh processes per engine, run interleaved (milliseconds per query: "
         "p50 / p95 / p99; \"same totals\": queries where both count the same articles).",
         "",
@@ -71,7 +73,8 @@ def markdown(r: dict) -> str:
     ]
     if ti.get("tantivy"):
         n = ti["articles"]
-        ours_idx = f"{ob['seconds']} s, peak {ob['peak_rss_mb']} MB ({ob['from']})" if ob else "not measured in this run"
+        ours_idx = (f"{ob['seconds']} s, peak {ob['peak_rss_mb']} MB ({ob['from']})" if ob
+                    else "not measured in this run")
         lines.append(f"| indexing | {ours_idx} | {ti['tantivy']['seconds']} s "
                      f"({round(n / ti['tantivy']['seconds']):,} articles/s, peak {ti['tantivy']['peak_rss_mb']} MB), "
                      f"after our analysis (jieba) {ti['analysis']['seconds']} s |")
