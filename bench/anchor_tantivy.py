@@ -187,7 +187,7 @@ class TantivyAnchor:
         words = [w for c in must for n in c.needles() for w in self.analyzer.query_words(n)]
         highlight = self._should([self._term("body_a", w) for w in dict.fromkeys(words)])
         if not must or any(x is None for x in clauses):
-            return Built(None, None, None, highlight, order, notes)
+            return Built(None, None, None, highlight, order, approximated=notes)
         unfiltered = self._must(clauses, excluded)
         full = self._must(clauses + filters, excluded)
         relaxed = None
@@ -197,7 +197,7 @@ class TantivyAnchor:
             hard = [clauses[i] for i in range(len(must)) if i not in soft]
             if anchors:
                 relaxed = self._must(hard + [self._should(anchors)] + filters, excluded)
-        return Built(full, unfiltered, relaxed, highlight, order, bool(filters), notes)
+        return Built(full, unfiltered, relaxed, highlight, order, bool(filters), approximated=notes)
 
     # ---- the work of a results page -------------------------------------------------------
     def search(self, item: dict, relax_below: int = 10) -> dict:
