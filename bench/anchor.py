@@ -265,8 +265,9 @@ def print_table(r: dict) -> None:
     ti = r["indexing"]["tantivy"]
     if ti.get("tantivy"):
         n = ti["articles"]
-        print(f"indexing {n} articles: analysis (ours, jieba) {ti['analysis']['seconds']} s, tantivy "
-              f"{ti['tantivy']['seconds']} s ({round(n / ti['tantivy']['seconds'])} articles/s, peak "
+        print(f"indexing {n} articles: analysis (ours, jieba) {ti['analysis']['seconds']} s "
+              f"({ti['analysis']['cpu_seconds']} s CPU), tantivy {ti['tantivy']['seconds']} s "
+              f"({ti['tantivy']['cpu_seconds']} s CPU, {round(n / ti['tantivy']['seconds'])} articles/s, peak "
               f"{ti['tantivy']['peak_rss_mb']} MB); built {ti['built']}")
     if r["indexing"]["ours"]:
         b = r["indexing"]["ours"]
