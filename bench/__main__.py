@@ -3,7 +3,8 @@
     python -m bench --quick     # ~3 minutes: small slices, a sanity check of every part
     python -m bench             # full: the 108k corpora (~40 minutes; +20 the first
                                 # time, to build and cache the stock setup's index, and
-                                # +5 to build and cache the anchor's tantivy index)
+                                # +5 to 12 to analyse and index the corpora for the anchor's
+                                # tantivy index, cached too)
 
 Full mode indexes the corpora with ours (timed) and measures latency, HTTP
 and freshness on that index; latency is compared with the stock setup's
