@@ -1,7 +1,5 @@
 """Related articles ("您可能也感兴趣")."""
 
-import dataclasses
-
 
 
 def test_related_on_real_articles(engine, sample_records, by_id):
