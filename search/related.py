@@ -6,6 +6,8 @@ normalised to Simplified Chinese, so Traditional and Simplified articles meet).
 At query time they are weighted by the live index's rarity (idf), the best
 ``RELATED_TERMS`` become an OR query ranked by BM25F with the usual mild
 recency preference, and the article itself and its duplicates are removed.
+The article counts come from the engine's cache (``search/frequency.py``),
+and only the few best hits are read (``RELATED_SPARE``).
 Editor tags are deliberately not used: they are what relatedness is evaluated
 against.
 
