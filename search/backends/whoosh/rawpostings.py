@@ -46,7 +46,7 @@ import os
 
 import numpy as np
 
-from . import sidecars
+from . import npzfile, sidecars
 from .codec import Inverted
 
 SUFFIX = ".rawpost.npz"
@@ -156,7 +156,7 @@ class RawPostings:
         try:
             size = os.fstat(fd).st_size
             with os.fdopen(os.dup(fd), "rb") as f:
-                members = sidecars.member_offsets(f, size)
+                members = npzfile.member_offsets(f, size)
             self._mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if size else None
         except BaseException:
             os.close(fd)
