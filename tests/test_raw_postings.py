@@ -60,11 +60,11 @@ def _assert_raw_equals_whoosh(path):
             raw = data.raw.field_inverted(field)
             where = (seg.segment_id(), field)
             _assert_same_inverted(raw, ref, where)
-            assert data.field_inverted(field).terms == ref.terms
             # each term found through the raw dictionary; doc frequencies as Whoosh's postings count them
             dfs = np.diff(ref.term_start).tolist()
             for t, term in enumerate(ref.terms):
-                assert data.raw.find(field, term) == t, (where, term)
+                found = data.raw.lookup(field, term)
+                assert found.t == t and found.doc_frequency == dfs[t], (where, term)
             for t in range(0, len(ref.terms), 7):
                 assert data.term_doc_frequency(field, ref.terms[t]) == dfs[t], (where, ref.terms[t])
             checked += len(ref.terms)
@@ -73,7 +73,7 @@ def _assert_raw_equals_whoosh(path):
             for term in ref.terms[:: max(1, len(ref.terms) // 50)]:
                 for other in (term + "\x00", term[:-1] + chr(ord(term[-1]) + 1), term + term):
                     if other not in known:
-                        assert data.raw.find(field, other) == -1 and data.term_doc_frequency(field, other) == 0
+                        assert data.raw.lookup(field, other) is None and data.term_doc_frequency(field, other) == 0
     return checked
 
 
@@ -198,10 +198,10 @@ def test_a_damaged_raw_file_is_named_and_its_segment_falls_back(copies, tmp_path
     else:  # a field's offsets cut short: well-formed archive, inconsistent arrays
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        arrays["body_w.start"] = arrays["body_w.start"][:-1]
+        arrays["body_w.terms"] = arrays["body_w.terms"][:-1]
         with open(path, "wb") as f:
             npzfile.write_archive(f, arrays)
-        expected = f"raw postings file {name} ({n} documents) cannot be read: field body_w: its term arrays disagree"
+        expected = f"raw postings file {name} ({n} documents) cannot be read: field body_w: its term arrays disagree in shape"
     found = rawpostings.problem(index, seg)
     assert found is not None and found.startswith(expected), found
     with caplog.at_level(logging.WARNING, logger="search.backends.whoosh.rawpostings"):
@@ -284,15 +284,26 @@ def test_the_archive_keeps_arrays_aligned_and_narrow(tmp_path):
     with np.load(path) as npz:
         assert all(np.array_equal(npz[k], v) for k, v in arrays.items())
     raw = rawpostings.RawPostings(path, 70_001)
-    assert [raw.find("body_w", t) for t in inv.terms] == [0, 1, 2, 3]
-    assert raw.find("body_w", "香港特别行政") == raw.find("body_w", "b") == raw.find("title_w", "a") == -1
-    ids, tfs = raw.postings("body_w", 3)
+    assert [raw.lookup("body_w", t).t for t in inv.terms] == [0, 1, 2, 3]
+    assert raw.lookup("body_w", "香港特别行政") is raw.lookup("body_w", "b") is raw.lookup("title_w", "a") is None
+    ids, tfs = raw.postings("body_w", raw.lookup("body_w", inv.terms[3]))
     assert ids.tolist() == [3, 9] and tfs.tolist() == [1.0, 300.0]
     _assert_same_inverted(raw.field_inverted("body_w"), inv, "body_w")
     grams = Inverted(["香港"], np.array([0, 2]), np.array([0, 4]), np.array([2, 1]), None,
                      np.array([3, 9, 1]), np.array([0, 2, 3]))
     g = rawpostings.build({"body_g": grams})
-    assert g["body_g.positions"].dtype == np.dtype("<u2") and g["body_g.posstart"].tolist() == [0, 3]
+    assert g["body_g.positions"].dtype == np.dtype("<u2") and g["body_g.terms"].tolist() == [[0, 0, 0], [6, 2, 3]]
+    # a field of many terms: lookups through the in-memory sample and one block of keys,
+    # a run of 3,000 terms with one key crossing blocks
+    words = sorted({f"hkcnews-{i:05d}" for i in range(3000)} | {f"{i:04d}" for i in range(0, 9000, 3)})
+    many = Inverted(words, np.arange(len(words) + 1), np.arange(len(words)) % 7, np.ones(len(words), np.int64), None)
+    arrays = rawpostings.build({"id": many})
+    arrays[sidecars.VERSION_KEY] = np.array([1], np.int64)
+    with open(path, "wb") as f:
+        npzfile.write_archive(f, arrays)
+    raw = rawpostings.RawPostings(path, 7)
+    assert [raw.lookup("id", w).t for w in words] == list(range(len(words)))
+    assert all(raw.lookup("id", w) is None for w in ("hkcnews-", "hkcnews-3000", "hkcnews-00000x", "0001", "9999", ""))
     with pytest.raises(ValueError, match="do not match its term frequencies"):
         rawpostings.build({"body_g": Inverted(["香港"], np.array([0, 1]), np.array([0]), np.array([2]), None,
                                               np.array([3]), np.array([0, 1]))})

@@ -103,7 +103,7 @@ def member_offsets(f, size: int) -> dict[str, tuple[int, np.dtype, tuple]]:
     compressed or Fortran-order array, an array past the end of the file)."""
     try:
         infos = zipfile.ZipFile(f).infolist()
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error) as exc:
         raise ValueError(f"not a readable archive ({exc})") from exc
     out = {}
     for info in infos:

@@ -10,26 +10,31 @@ indexed field ``F`` (every field ``segwriter`` inverts):
 * ``F.keys`` (uint64, one per term, non-decreasing): the first 8 bytes of
   the term's UTF-8 form, big-endian, zero-padded.  Terms are in ascending
   order, so these keys are too: a term is found with ``np.searchsorted``
-  over the memory-mapped keys and verified against its stored bytes
-  (terms sharing their first 8 bytes are told apart by a binary search on
-  the bytes);
-* ``F.termbytes`` (uint8) and ``F.termoff`` (len terms + 1): the terms;
-* ``F.start`` (len terms + 1): each term's first posting;
+  and verified against its stored bytes (terms sharing their first 8
+  bytes are told apart by a binary search on the bytes);
+* ``F.termbytes`` (uint8): the terms' bytes, one after another;
+* ``F.terms`` (len terms + 1 rows): per term where its bytes start, its
+  first posting and, for the bigram fields (``*_g``), its first position;
 * ``F.docs`` (doc numbers) and ``F.tfs`` (term frequencies), one entry a
   posting, doc numbers ascending within a term;
-* for the bigram fields (``*_g``) ``F.positions`` (every posting's
-  character positions, flat, in posting order) and ``F.posstart`` (len
-  terms + 1: each term's first position).  A posting's positions number
-  its term frequency, so per-posting offsets are the running sum of
-  ``tfs`` and are not stored.
+* for the bigram fields ``F.positions``: every posting's character
+  positions, flat, in posting order.  A posting's positions number its
+  term frequency, so per-posting offsets are the running sum of ``tfs``
+  and are not stored.
 
-Integer arrays take the narrowest unsigned type holding their values
-(doc numbers and positions uint16 where they fit, else uint32; offsets
-uint32 or uint64), all little-endian.  The file is the sidecars' aligned,
-uncompressed ``.npz``: the dictionary arrays are memory-mapped (a lookup
-touches a few pages, shared by every process through the page cache) and
-postings are read with ``os.pread`` slices (a worker keeps no copy of the
-index: what it decodes is bounded by the postings cache).
+Integer arrays take the narrowest unsigned type holding their values (doc
+numbers and positions uint16 where they fit, else uint32; offsets uint32
+or uint64), all little-endian, in the sidecars' aligned, uncompressed
+``.npz`` (``npzfile.py``).  Reading touches no memory map: a memory-mapped
+page counts in the proportional memory (PSS) of each process that touched
+it, and the kernel maps ~100 KB around each touched byte (measured: the
+dictionary of the full corpora added 200 MB to a process's PSS in one cold
+pass).  Instead every 64th key is kept in memory (``SAMPLE``: ~1 MB for
+the full corpora), and a lookup reads one 512-byte block of keys, the term's row and,
+for terms over 8 bytes, its bytes with ``os.pread``; postings are read the
+same way.  The file's pages stay in the page cache, shared by all workers
+and counted in none; a worker holds what it decodes (bounded by the
+postings cache).
 
 The kind is optional (``required=False``): a segment without the file (an
 index written before), or with one that is truncated, garbled or of
@@ -41,7 +46,6 @@ are unchanged: stock Whoosh still opens and searches the index.
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 
 import numpy as np
@@ -51,6 +55,8 @@ from .codec import Inverted
 
 SUFFIX = ".rawpost.npz"
 VERSION = 1
+# Every SAMPLE-th key is kept in memory; a lookup reads one block of keys.
+SAMPLE = 64
 log = logging.getLogger(__name__)
 
 
@@ -102,19 +108,20 @@ def field_arrays(field: str, inv: Inverted) -> dict:
     if len(keys) > 1 and not (keys[1:] >= keys[:-1]).all():
         raise ValueError(f"raw postings: the terms of {field} are not in ascending order")
     start = np.asarray(inv.term_start, np.int64)
-    out = {
-        f"{field}.keys": keys,
-        f"{field}.termbytes": blob,
-        f"{field}.termoff": _narrow(termoff, "<u4"),
-        f"{field}.start": _narrow(start, "<u4"),
-        f"{field}.docs": _narrow(inv.docs, "<u2"),
-        f"{field}.tfs": _narrow(inv.tfs),
-    }
+    columns = [termoff, start]
     if field.endswith("_g"):
         pos_start = np.asarray(inv.pos_start, np.int64)
         if len(pos_start) != len(inv.docs) + 1 or not np.array_equal(np.diff(pos_start), np.asarray(inv.tfs)):
             raise ValueError(f"raw postings: the positions of {field} do not match its term frequencies")
-        out[f"{field}.posstart"] = _narrow(pos_start[start], "<u4")
+        columns.append(pos_start[start])
+    out = {
+        f"{field}.keys": keys,
+        f"{field}.termbytes": blob,
+        f"{field}.terms": _narrow(np.stack(columns, axis=1), "<u4"),
+        f"{field}.docs": _narrow(inv.docs, "<u2"),
+        f"{field}.tfs": _narrow(inv.tfs),
+    }
+    if field.endswith("_g"):
         out[f"{field}.positions"] = _narrow(inv.positions, "<u2")
     return out
 
@@ -139,11 +146,43 @@ def filename(segment) -> str:
 
 # ---- reading ------------------------------------------------------------------
 class _Field:
-    __slots__ = ("keys", "termoff", "tb0", "start", "docs", "tfs", "posstart", "positions")
+    __slots__ = ("n", "sample", "keys", "termbytes", "terms", "docs", "tfs", "positions")
+
+
+class _Array:
+    """Where one array lies in the file: ``offset``, ``dtype``, ``length``
+    (rows), ``tail`` (the shape after the first axis), ``row_bytes``."""
+
+    __slots__ = ("offset", "dtype", "length", "tail", "row_bytes")
+
+    def __init__(self, offset: int, dtype: np.dtype, shape: tuple):
+        self.offset, self.dtype = offset, dtype
+        self.length = shape[0] if shape else 1
+        self.tail = tuple(shape[1:])
+        self.row_bytes = int(np.prod(self.tail, dtype=np.int64)) * dtype.itemsize
+
+
+class Term:
+    """One term found in a raw postings file: its number ``t``, its
+    postings ``start``..``end`` and, for a bigram field, its positions
+    ``pos_start``..``pos_end``."""
+
+    __slots__ = ("t", "start", "end", "pos_start", "pos_end")
+
+    def __init__(self, t: int, row: list):
+        self.t = t
+        self.start, self.end = row[0][1], row[1][1]
+        self.pos_start, self.pos_end = (row[0][2], row[1][2]) if len(row[0]) > 2 else (0, 0)
+
+    @property
+    def doc_frequency(self) -> int:
+        """Its postings (documents, deleted ones included)."""
+        return self.end - self.start
 
 
 class RawPostings:
-    """One segment's raw postings file, open for reading (thread-safe).
+    """One segment's raw postings file, open for reading (thread-safe:
+    ``os.pread`` carries its own offset).
 
     ``path``: the file; ``ndocs``: the segment's documents (a file naming
     others is refused).  Raises ValueError naming what is wrong with the
@@ -153,16 +192,12 @@ class RawPostings:
         self.path = path
         self.fields: dict[str, _Field] = {}
         fd = os.open(path, os.O_RDONLY)
-        try:
-            size = os.fstat(fd).st_size
-            with os.fdopen(os.dup(fd), "rb") as f:
-                members = npzfile.member_offsets(f, size)
-            self._mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if size else None
-        except BaseException:
-            os.close(fd)
-            raise
         self._fd = fd
-        version = self._view(members, sidecars.VERSION_KEY) if sidecars.VERSION_KEY in members else None
+        size = os.fstat(fd).st_size
+        with os.fdopen(os.dup(fd), "rb") as f:
+            members = npzfile.member_offsets(f, size)
+        members = {name: _Array(*where) for name, where in members.items()}
+        version = self._pread(members[sidecars.VERSION_KEY], 0, 1) if sidecars.VERSION_KEY in members else None
         if version is None or not KIND.oldest <= int(version[0]) <= KIND.version:
             raise ValueError(f"version {None if version is None else int(version[0])}, not "
                              f"{KIND.oldest}..{KIND.version}")
@@ -178,89 +213,92 @@ class RawPostings:
             except OSError:
                 pass
 
-    def _view(self, members, name) -> np.ndarray:
-        offset, dtype, shape = members[name]
-        count = int(np.prod(shape, dtype=np.int64))
-        if not count:
-            return np.zeros(shape, dtype)
-        return np.frombuffer(self._mm, dtype, count, offset).reshape(shape)
+    def _pread(self, member: "_Array", a: int, b: int) -> np.ndarray:
+        """Items ``a``..``b`` of an array (rows, for a 2-D one)."""
+        n = (b - a) * member.row_bytes
+        if n <= 0:
+            return np.zeros((0, *member.tail), member.dtype)
+        buf = os.pread(self._fd, n, member.offset + a * member.row_bytes)
+        if len(buf) != n:
+            raise OSError(f"raw postings file {os.path.basename(self.path)} is shorter than it says")
+        out = np.frombuffer(buf, member.dtype)
+        return out.reshape(-1, *member.tail) if member.tail else out
 
     def _field(self, members, name: str, ndocs: int) -> _Field:
-        need = ["keys", "termbytes", "termoff", "start", "docs", "tfs"]
-        if name.endswith("_g"):
-            need += ["posstart", "positions"]
+        grams = name.endswith("_g")
+        need = ["keys", "termbytes", "terms", "docs", "tfs"] + (["positions"] if grams else [])
         missing = [k for k in need if f"{name}.{k}" not in members]
         if missing:
             raise ValueError(f"field {name} lacks {', '.join(missing)}")
         f = _Field()
-        f.keys = self._view(members, f"{name}.keys")
-        f.termoff = self._view(members, f"{name}.termoff")
-        f.tb0 = members[f"{name}.termbytes"][0]
-        f.start = self._view(members, f"{name}.start")
-        f.docs = members[f"{name}.docs"]
-        f.tfs = members[f"{name}.tfs"]
-        nterms = len(f.keys)
-        npost = f.docs[2][0]
-        problems = []
-        if f.keys.dtype != np.uint64 or len(f.termoff) != nterms + 1 or len(f.start) != nterms + 1:
-            problems.append("its term arrays disagree in length")
-        elif int(f.termoff[-1]) != members[f"{name}.termbytes"][2][0] or int(f.start[-1]) != npost \
-                or f.tfs[2][0] != npost or int(f.start[0]) != 0 or int(f.termoff[0]) != 0:
-            problems.append("its offsets do not end where its postings do")
-        f.posstart = f.positions = None
-        if name.endswith("_g") and not problems:
-            f.posstart = self._view(members, f"{name}.posstart")
-            f.positions = members[f"{name}.positions"]
-            if len(f.posstart) != nterms + 1 or int(f.posstart[-1]) != f.positions[2][0]:
-                problems.append("its positions do not end where its postings do")
-        if npost and not problems:
-            top = self._pread(f.docs, npost - 1, npost)  # the last posting's document
-            if int(top[0]) >= max(ndocs, 1) and ndocs:
-                problems.append(f"a posting names document {int(top[0])} of {ndocs}")
-        if problems:
-            raise ValueError(f"field {name}: {problems[0]}")
+        for k in need:
+            setattr(f, k, members[f"{name}.{k}"])
+        if not grams:
+            f.positions = None
+        nterms = f.keys.length
+        npost = f.docs.length
+        if f.keys.dtype != np.uint64 or f.keys.tail or f.terms.length != nterms + 1 \
+                or f.terms.tail != ((3,) if grams else (2,)):
+            raise ValueError(f"field {name}: its term arrays disagree in shape")
+        first, last = self._pread(f.terms, 0, 1)[0].tolist(), self._pread(f.terms, nterms, nterms + 1)[0].tolist()
+        ends = [f.termbytes.length, npost] + ([f.positions.length] if grams else [])
+        if any(first) or last != ends or f.tfs.length != npost:
+            raise ValueError(f"field {name}: its offsets do not end where its terms, postings and positions do")
+        keys = self._pread(f.keys, 0, nterms)
+        f.n = nterms
+        f.sample = keys[::SAMPLE].copy()
+        if npost and ndocs and int(self._pread(f.docs, npost - 1, npost)[0]) >= ndocs:
+            raise ValueError(f"field {name}: a posting names a document past the segment's {ndocs}")
         return f
 
-    def _pread(self, member, a: int, b: int) -> np.ndarray:
-        offset, dtype, _ = member
-        n = (b - a) * dtype.itemsize
-        if n <= 0:
-            return np.zeros(0, dtype)
-        buf = os.pread(self._fd, n, offset + a * dtype.itemsize)
-        if len(buf) != n:
-            raise OSError(f"raw postings file {os.path.basename(self.path)} is shorter than when it was opened")
-        return np.frombuffer(buf, dtype)
+    def _search(self, f: _Field, key, side: str) -> tuple[int, object]:
+        """(``np.searchsorted(keys, key, side)``, the key there or None),
+        from the in-memory sample and one block of keys."""
+        j = int(f.sample.searchsorted(key, side))
+        if j == 0:
+            return 0, (f.sample[0] if f.n else None)
+        a, b = (j - 1) * SAMPLE, min(j * SAMPLE, f.n)
+        block = self._pread(f.keys, a, b)
+        i = int(block.searchsorted(key, side))
+        if i < len(block):
+            return a + i, block[i]
+        return b, (f.sample[j] if b < f.n else None)  # b == j * SAMPLE: the next sampled key
 
-    def _term_bytes(self, f: _Field, i: int) -> bytes:
-        a, b = f.termoff[i : i + 2].tolist()
-        return self._mm[f.tb0 + a : f.tb0 + b]
+    def _row(self, f: _Field, t: int) -> list:
+        return self._pread(f.terms, t, t + 2).tolist()
 
-    def find(self, field: str, term: str) -> int:
-        """The index of ``term`` among ``field``'s terms, or -1 (also for a
-        field the file does not hold: ask ``has``)."""
+    def _bytes(self, f: _Field, row: list) -> bytes:
+        return self._pread(f.termbytes, row[0][0], row[1][0]).tobytes()
+
+    def lookup(self, field: str, term: str) -> Term | None:
+        """``term`` in ``field``, or None (also for a field the file does
+        not hold: ask ``has``)."""
         f = self.fields.get(field)
-        if f is None or not len(f.keys):
-            return -1
+        if f is None or not f.n:
+            return None
         tb = term.encode("utf-8")
         key = key_of(tb)
-        keys = f.keys
-        lo = int(keys.searchsorted(key, "left"))
-        n = len(keys)
-        if lo == n or keys[lo] != key:
-            return -1
-        if self._term_bytes(f, lo) == tb:
-            return lo
-        hi = int(keys.searchsorted(key, "right"))
+        lo, found = self._search(f, key, "left")
+        if found is None or found != key:
+            return None
+        row = self._row(f, lo)
+        length = row[1][0] - row[0][0]
+        # Up to 8 bytes, the key and the length are the whole term.
+        if length == len(tb) and (length <= 8 or self._bytes(f, row) == tb):
+            return Term(lo, row)
+        hi, _ = self._search(f, key, "right")
         lo += 1
         while lo < hi:  # terms sharing their first 8 bytes: bisect on the bytes
             mid = (lo + hi) // 2
-            if self._term_bytes(f, mid) < tb:
+            if self._bytes(f, self._row(f, mid)) < tb:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < n and keys[lo] == key and self._term_bytes(f, lo) == tb:
-            return lo
-        return -1
+        if lo < f.n:
+            row = self._row(f, lo)
+            if self._bytes(f, row) == tb:
+                return Term(lo, row)
+        return None
 
     def has(self, field: str) -> bool:
         """Does the file hold ``field``?"""
@@ -269,46 +307,39 @@ class RawPostings:
     def doc_frequency(self, field: str, term: str) -> int:
         """Postings of ``term`` in ``field`` (deleted documents count); 0
         for an unknown term."""
-        t = self.find(field, term)
-        if t < 0:
-            return 0
-        a, b = self.fields[field].start[t : t + 2].tolist()
-        return b - a
+        found = self.lookup(field, term)
+        return found.doc_frequency if found is not None else 0
 
-    def postings(self, field: str, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """(doc numbers int64 ascending, tfs float32) of term number ``t``."""
+    def postings(self, field: str, term: Term) -> tuple[np.ndarray, np.ndarray]:
+        """(doc numbers int64 ascending, tfs float32) of ``term`` (``lookup``)."""
         f = self.fields[field]
-        a, b = f.start[t : t + 2].tolist()
+        a, b = term.start, term.end
         return self._pread(f.docs, a, b).astype(np.int64), self._pread(f.tfs, a, b).astype(np.float32)
 
-    def position_table(self, field: str, t: int, tfs: np.ndarray) -> "RawPositionTable":
-        """Term number ``t``'s positions in a bigram field, read when first
-        asked for; ``tfs``: its term frequencies (``postings``)."""
-        f = self.fields[field]
-        a, b = f.posstart[t : t + 2].tolist()
-        return RawPositionTable(self, f.positions, a, b, tfs)
+    def position_table(self, field: str, term: Term, tfs: np.ndarray) -> "RawPositionTable":
+        """``term``'s positions in a bigram field, read when first asked
+        for; ``tfs``: its term frequencies (``postings``)."""
+        return RawPositionTable(self, self.fields[field].positions, term.pos_start, term.pos_end, tfs)
 
     def terms(self, field: str) -> list[str]:
         """Every term of ``field``, ascending."""
         f = self.fields[field]
-        if not len(f.keys):
-            return []
-        offs = f.termoff.tolist()
-        blob = self._mm[f.tb0 : f.tb0 + offs[-1]]
+        offs = self._pread(f.terms, 0, f.n + 1)[:, 0].tolist()
+        blob = self._pread(f.termbytes, 0, offs[-1]).tobytes()
         return [blob[a:b].decode("utf-8") for a, b in zip(offs[:-1], offs[1:])]
 
     def field_inverted(self, field: str) -> Inverted:
         """The whole field as one ``codec.Inverted`` (int64 arrays; for the
         bigram fields ``positions``/``pos_start`` filled, ``values`` None)."""
         f = self.fields[field]
-        npost = f.docs[2][0]
+        npost = f.docs.length
         terms = self.terms(field)
-        term_start = f.start.astype(np.int64)
+        term_start = self._pread(f.terms, 0, f.n + 1)[:, 1].astype(np.int64)
         docs = self._pread(f.docs, 0, npost).astype(np.int64)
         tfs = self._pread(f.tfs, 0, npost).astype(np.int64)
         if f.positions is None:
             return Inverted(terms, term_start, docs, tfs, None)
-        positions = self._pread(f.positions, 0, f.positions[2][0]).astype(np.int64)
+        positions = self._pread(f.positions, 0, f.positions.length).astype(np.int64)
         pos_start = np.zeros(npost + 1, np.int64)
         np.cumsum(tfs, out=pos_start[1:])
         return Inverted(terms, term_start, docs, tfs, None, positions, pos_start)

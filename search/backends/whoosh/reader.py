@@ -149,12 +149,12 @@ class SegmentData:
             return hit
         raw = self._raw_field(field)
         if raw is not None:
-            t = raw.find(field, term)
-            if t < 0:
+            found = raw.lookup(field, term)
+            if found is None:
                 hit = (np.empty(0, np.int64), np.empty(0, np.float32), None)
             else:
-                ids, tfs = raw.postings(field, t)
-                hit = (ids, tfs, raw.position_table(field, t, tfs) if field.endswith("_g") else None)
+                ids, tfs = raw.postings(field, found)
+                hit = (ids, tfs, raw.position_table(field, found, tfs) if field.endswith("_g") else None)
         else:
             read = self._read(field, term)
             if read is None:

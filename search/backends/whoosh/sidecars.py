@@ -188,7 +188,8 @@ def problem(path: str, segment, kind: SidecarKind, check_version: bool = True) -
         return f"{kind.label} {name} ({n} documents) is truncated ({size} bytes)"
     if check_version:
         try:
-            with np.load(full, allow_pickle=False) as npz:
+            # Opened here so that the file is closed whatever np.load raises.
+            with open(full, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 version = _version(npz)
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             return f"{kind.label} {name} ({n} documents) cannot be read: {exc}"
