@@ -304,12 +304,6 @@ class RawPostings:
         """Does the file hold ``field``?"""
         return field in self.fields
 
-    def doc_frequency(self, field: str, term: str) -> int:
-        """Postings of ``term`` in ``field`` (deleted documents count); 0
-        for an unknown term."""
-        found = self.lookup(field, term)
-        return found.doc_frequency if found is not None else 0
-
     def postings(self, field: str, term: Term) -> tuple[np.ndarray, np.ndarray]:
         """(doc numbers int64 ascending, tfs float32) of ``term`` (``lookup``)."""
         f = self.fields[field]

@@ -128,7 +128,8 @@ class SegmentData:
         """Documents of this segment with ``term`` in ``field``, from the term
         dictionary alone (no postings read; deleted documents count)."""
         if self._raw_field(field) is not None:
-            return self.raw.doc_frequency(field, term)
+            found = self.raw.lookup(field, term)
+            return found.doc_frequency if found is not None else 0
         return doc_frequency(self._terms, field, term)
 
     def _read(self, field: str, term: str):
