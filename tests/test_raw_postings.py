@@ -60,12 +60,13 @@ def _assert_raw_equals_whoosh(path):
             raw = data.raw.field_inverted(field)
             where = (seg.segment_id(), field)
             _assert_same_inverted(raw, ref, where)
-            # each term found through the raw dictionary; doc frequencies as Whoosh's postings count them
+            # terms found through the raw dictionary (every 3rd: ~5 us each; runs of terms sharing
+            # their first 8 bytes, the ids, all), doc frequencies as Whoosh's postings count them
             dfs = np.diff(ref.term_start).tolist()
-            for t, term in enumerate(ref.terms):
-                found = data.raw.lookup(field, term)
-                assert found.t == t and found.doc_frequency == dfs[t], (where, term)
-            for t in range(0, len(ref.terms), 7):
+            for t in range(0, len(ref.terms), 1 if field == "id" else 3):
+                found = data.raw.lookup(field, ref.terms[t])
+                assert found.t == t and found.doc_frequency == dfs[t], (where, ref.terms[t])
+            for t in range(1, len(ref.terms), 7):
                 assert data.term_doc_frequency(field, ref.terms[t]) == dfs[t], (where, ref.terms[t])
             checked += len(ref.terms)
             # terms the segment lacks: neighbours, prefixes and extensions of real ones
@@ -210,7 +211,7 @@ def test_a_damaged_raw_file_is_named_and_its_segment_falls_back(copies, tmp_path
     assert [r.getMessage() for r in caplog.records if name in r.getMessage()][0].startswith(found)
     assert all(d.raw is not None for _, d in segments[1:])
     # the damaged segment is read through Whoosh's postings: the same answers
-    queries = _queries()[:12]
+    queries = _queries()[:6]
     assert _answers(index, queries) == _answers(copies[1], queries)
 
 
