@@ -1,14 +1,17 @@
 """Every benchmark and evaluation in one run, with the targets of issue 4.
 
     python -m bench --quick     # ~3 minutes: small slices, a sanity check of every part
-    python -m bench             # full: the 108k corpora (~35 minutes; +20 the first
-                                # time, to build and cache the stock setup's index)
+    python -m bench             # full: the 108k corpora (~40 minutes; +20 the first
+                                # time, to build and cache the stock setup's index, and
+                                # +5 to 12 to analyse and index the corpora for the anchor's
+                                # tantivy index, cached too)
 
 Full mode indexes the corpora with ours (timed) and measures latency, HTTP
 and freshness on that index; latency is compared with the stock setup's
-index of the same articles.  Each part prints its table; the figures go to
-bench/results/summary-{quick,full}.json (and each part's own file in full
-mode).  Machines here are shared and noisy: read the ratios.
+index of the same articles, and with tantivy's (the anchor, bench/anchor.py:
+the same analysed terms and query mix; quick mode on the same slice).  Each
+part prints its table; the figures go to bench/results/summary-{quick,full}.json
+(and each part's own file in full mode).  Machines here are shared and noisy: read the ratios.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import sys
 import tempfile
 import time
 
-from . import coverage_latency, freshness, highlight, http_load, indexing, latency, percolate, suggest_latency
+from . import (anchor, coverage_latency, freshness, highlight, http_load, indexing, latency, percolate,
+               suggest_latency)
 from . import export as export_bench
 from .env import CORPUS, ROOT, stock_full_index
 from .measure import write_result
@@ -103,6 +107,16 @@ def main(argv=None) -> int:
                                         every=8, timeout=10.0)
         latency.print_table(report["latency"])
         write_result(out("latency"), report["latency"])
+
+        # The anchor: tantivy on the same analysed terms, same mix, same work (issue 18).
+        rows = report["indexing"]["rows"]
+        full_row = next((r for r in rows if r["system"].startswith("ours, full")), None)
+        report["anchor"] = anchor.run(index_dir, slice_n=1000 if args.quick else None,
+                                      runs=1 if args.quick else 3,
+                                      build_seconds=full_row["seconds"] if full_row else None,
+                                      build_peak_mb=full_row["peak_rss_mb"] if full_row else None)
+        anchor.print_table(report["anchor"])
+        write_result(out("anchor"), report["anchor"])
 
         report["highlight"] = highlight.run(runs=1 if args.quick else 3)  # the 2k sample, its own index
         highlight.print_table(report["highlight"])

@@ -370,16 +370,17 @@ class SearchEngine:
 
     def related(self, doc_id: str, size: int = 5) -> list[Hit] | None:
         """Articles most related to ``doc_id`` (``related.related``)."""
-        return stories.related(self.backend, doc_id, size)
+        return stories.related(self.backend, doc_id, size, frequencies=self.pinyin.frequencies)
 
     def coverage(self, doc_id: str, size: int = 10) -> dict | None:
         """How a story developed (``related.coverage``)."""
-        return stories.coverage(self.backend, doc_id, size)
+        return stories.coverage(self.backend, doc_id, size, frequencies=self.pinyin.frequencies)
 
     def article_context(self, doc_id: str, related_size: int = 5, coverage_size: int = 10) -> dict | None:
         """An article with its related list and story coverage
         (``related.article_context``)."""
-        return stories.article_context(self.backend, doc_id, related_size, coverage_size)
+        return stories.article_context(self.backend, doc_id, related_size, coverage_size,
+                                       frequencies=self.pinyin.frequencies)
 
     def stats(self) -> IndexStats:
         """The backend's ``stats()``."""

@@ -5,7 +5,9 @@ cached until the index changes.
 
 Pinyin input and did-you-mean rank the words a reader may have meant by
 these counts, so that a word our articles use often wins over a rare
-homophone that happens to be in more headlines.
+homophone that happens to be in more headlines; related articles weigh an
+article's key terms by them (``search/related.py``: articles share most of
+their key terms, so the cache saves most of the lookups).
 """
 
 from __future__ import annotations

@@ -58,3 +58,85 @@ def test_related_across_scripts_without_duplicates(tiny_index):
     assert "r-1" not in ids and "r-2" not in ids  # never itself, never its duplicate
     assert ids[0] == "r-3"  # the Traditional report of the same story
     assert "r-5" not in ids and "r-6" not in ids
+
+
+# ---- the fast path against the exhaustive one ---------------------------------
+def _exhaustive_related(backend, doc_id, size=5):
+    """Related articles the straightforward way, written out from the rules
+    (``search/related.py``'s docstrings), as the oracle of the fast path:
+    every key term's article count asked afresh, the 12 weightiest
+    (tf x log(1 + n / df); df 1 or over 20 % of n left out) as an OR query
+    summed per document through the general path (the OR twice, so each
+    score is exactly doubled: two clauses are added up per document), the
+    article and its near-duplicate group left out, the best size + 10
+    hits read, copies (same content hash) and republications (same folded
+    headline, key terms 80 % the same) dropped.  (ids, scores, hits read
+    up to the last one kept)."""
+    import math
+
+    from search.normalize import fold_case, normalize_query
+    from search.plan import AnyClause, Plan, WordClause
+
+    stored = backend.get(doc_id)
+    keyterms = stored.get("keyterms") or []
+    n = backend.doc_count()
+    dfs = backend.doc_frequencies([t for t, _ in keyterms])
+    weighted = sorted(((tf * math.log(1 + n / df), t) for (t, tf), df in zip(keyterms, dfs)
+                       if df > 1 and not (n >= 100 and df > 0.2 * n)), reverse=True)
+    terms = [t for _, t in weighted[:12]]
+    if not terms:
+        return [], [], 0
+    copies = [c["id"] for c in backend.near_duplicates(doc_id)]
+    clause = AnyClause([WordClause(t, [], ("title", "body")) for t in terms])
+    res = backend.execute(Plan(must=[clause, clause], exclude_docs=(doc_id, *copies), relax_below=0, limit=size + 10))
+    title = fold_case(normalize_query(stored.get("title", "")))
+    own = {t for t, _ in keyterms}
+    ids, scores, read = [], [], 0
+    for i, h in enumerate(res.hits):
+        if len(ids) == size:
+            break
+        other = {t for t, _ in h.stored.get("keyterms") or []}
+        if h.stored.get("content_hash") == stored.get("content_hash"):
+            continue
+        if title and fold_case(normalize_query(h.stored.get("title", ""))) == title and other and own \
+                and len(own & other) / len(own | other) >= 0.8:
+            continue
+        ids.append(h.stored["id"])
+        scores.append(h.score / 2)
+        read = i + 1
+    return ids, scores, read
+
+
+def test_fast_path_equals_the_exhaustive_path(engine, sample_records):
+    """A deterministic 224 articles of the 2,000-article sample (every
+    10th, and 608-631, where four need the second read): the related list
+    (cached article counts, the first size + 2 hits read, a one-clause plan
+    taken as it is) is exactly the exhaustive oracle's, never the article,
+    never one of its near-duplicates or copies."""
+    import math
+
+    from search import related as stories
+    from search.frequency import ArticleFrequencies
+
+    backend = engine.backend
+    freq = ArticleFrequencies(backend)
+    chosen = sample_records[::10] + sample_records[608:632]
+    checked = refetched = 0
+    for rec in chosen:
+        doc_id = rec["id"]
+        want_ids, want_scores, read = _exhaustive_related(backend, doc_id)
+        got = stories.related(backend, doc_id, 5, frequencies=freq)
+        assert [h.id for h in got] == want_ids, doc_id
+        # The same scores, up to the recency factor's clock (the two runs are
+        # milliseconds apart; the recency half-life is days).
+        assert all(math.isclose(h.score, s, rel_tol=1e-9) for h, s in zip(got, want_scores)), doc_id
+        stored = backend.get(doc_id)
+        group = {c["id"] for c in backend.near_duplicates(doc_id)}
+        for h in got:
+            assert h.id != doc_id and h.id not in group
+            assert backend.get(h.id)["content_hash"] != stored["content_hash"]
+        checked += bool(want_ids)
+        refetched += read > 5 + stories.RELATED_SPARE  # the fast path's first read fell short
+    assert checked >= len(chosen) - 10, checked
+    assert freq.lookups < len(chosen)  # articles whose words were all seen cost no backend call
+    assert refetched >= 1, "no article exercised the second read"

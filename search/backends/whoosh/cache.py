@@ -35,6 +35,12 @@ class ByteLRU:
             self._data.move_to_end(key)
             return item[0]
 
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._data.clear()
+            self.bytes = 0
+
     def put(self, key, value, nbytes: int) -> None:
         """Keep ``value`` under ``key``, counted as ``nbytes``, evicting the
         least recently used entries until the bound holds."""

@@ -413,6 +413,14 @@ def read_postings(terms, postfile, field: str, term: str):
         ti = terms.term_info(field, term.encode("utf-8"))
     except (TermNotFound, KeyError):
         return None
+    return decode_postings(ti, postfile)
+
+
+def decode_postings(ti, postfile):
+    """The posting list of the term record ``ti`` (a ``W3TermInfo``, as
+    ``read_postings`` finds it or a walk of the term dictionary yields it:
+    ``reader.iter_field``), decoded: (doc numbers int64, weights float32,
+    payloads list), as ``read_postings`` returns."""
     if ti.is_inlined():
         ids, weights, values = ti.inlined_postings()
         return (np.asarray(ids, np.int64), np.asarray(weights, np.float32), list(values))

@@ -2,10 +2,12 @@
 
 Whoosh's matchers walk postings one document at a time in Python; counting
 every match of a common word that way (for exact totals and facets) took
-hundreds of milliseconds.  Here a term's posting list is decoded block by
-block into arrays (document numbers, term frequencies, payloads: the
-format is ``codec.py``'s) and kept in the process's postings cache
-(``cache.py``); per-document columns (date, lengths, facet values) are
+hundreds of milliseconds.  Here a term's posting list is read as arrays
+(document numbers, term frequencies, positions): sliced from the
+segment's raw postings file (``rawpostings.py``), or, for a segment
+without one (an index written before), decoded block by block from
+Whoosh's postings (the format is ``codec.py``'s); either way kept in the
+process's postings cache (``cache.py``); per-document columns (date, lengths, facet values) are
 loaded once per segment, and its sidecar data (``docinfo``) on first use.
 Segments never change once written (only their deletion sets do), so
 everything is cached by segment id and survives a refresh.  The view over
@@ -19,11 +21,19 @@ import numpy as np
 
 from ...fields import SINGLE_VALUED_FACETS as FACET_COLUMNS
 from ...values import value_key
-from . import docinfo
+from . import docinfo, rawpostings
 from .cache import POSTINGS_CACHE
-from .codec import Inverted, PositionTable, doc_frequency, read_postings
+from .codec import Inverted, PositionTable, decode_postings, doc_frequency, read_postings
 from .schema import NO_DATE
 from .view import FacetKeys, IndexView  # noqa: F401 - re-exported: callers import them from here
+
+
+# Raw postings shorter than this are not cached: reading them again costs
+# ~10 us a segment, and on the query mix caching every list cost more CPU
+# than it saved (cold pass 5.2-5.4 s with the cache, 5.0 s without; a
+# frequent word's lists, ~1 ms to read over 14 segments, 70 us cached).
+RAW_CACHE_MIN = 4096
+_NONE = (np.empty(0, np.int64), np.empty(0, np.float32), None)
 
 
 def _nbytes(entry) -> int:
@@ -45,6 +55,10 @@ class SegmentData:
         self.n = segment.doc_count_all()
         self._terms = reader._terms
         self._postfile = self._terms._postfile
+        # The raw postings sidecar (rawpostings.py), or None with the reason:
+        # the segment is then read through Whoosh's postings.
+        self.raw, self.raw_problem = rawpostings.open_segment(storage, segment) if storage is not None \
+            else (None, "no storage")
         if self.n:
             # Opening the stored-fields column reads its offset table
             # (~10 ms per segment): do it now, not in the first query.
@@ -93,9 +107,17 @@ class SegmentData:
                 ords[i] = index.setdefault(v, len(index))
         return [v.decode("utf-8") if isinstance(v, bytes) else v for v in index], ords
 
+    def _raw_field(self, field: str):
+        """The raw postings holding ``field``, or None (read through Whoosh)."""
+        raw = self.raw
+        return raw if raw is not None and raw.has(field) else None
+
     def _tag_pairs(self):
         """(doc, tag) pairs for tag facets.  Read past the postings cache:
         a corpus has ~10^5 tags and caching each one cost 100+ MB per process."""
+        if self._raw_field("tags") is not None:
+            inv = self.raw.field_inverted("tags")
+            return inv.docs, inv.terms, np.diff(inv.term_start)
         docs, tags, counts = [], [], []
         if "tags" in self.reader.indexed_field_names():
             for tbytes in self.reader.lexicon("tags"):
@@ -113,29 +135,45 @@ class SegmentData:
     def term_doc_frequency(self, field: str, term: str) -> int:
         """Documents of this segment with ``term`` in ``field``, from the term
         dictionary alone (no postings read; deleted documents count)."""
+        if self._raw_field(field) is not None:
+            found = self.raw.lookup(field, term)
+            return found.doc_frequency if found is not None else 0
         return doc_frequency(self._terms, field, term)
 
     def _read(self, field: str, term: str):
         """(doc numbers, tfs, payloads) of ``term`` in ``field``, or None
-        (``codec.read_postings``), read past the cache."""
+        (``codec.read_postings``: Whoosh's postings), read past the cache."""
         return read_postings(self._terms, self._postfile, field, term)
 
     def _cached(self, field, term):
         """(ids, tfs, position table or None), from the shared byte-bounded cache.
 
-        Payloads are kept only for the bigram fields, and then as flat
-        arrays (a bytes object per posting costs ~40 bytes of overhead)."""
+        From the raw postings when the segment has them (lists shorter than
+        ``RAW_CACHE_MIN`` are read again each time, not cached), else
+        decoded from Whoosh's blocks.  Payloads are kept only for the bigram fields, and
+        then as flat arrays (a bytes object per posting costs ~40 bytes of
+        overhead)."""
         key = (self.segid, field, term)
         hit = POSTINGS_CACHE.get(key)
         if hit is not None:
             return hit
-        read = self._read(field, term)
-        if read is None:
-            hit = (np.empty(0, np.int64), np.empty(0, np.float32), None)
+        raw = self._raw_field(field)
+        if raw is not None:
+            found = raw.lookup(field, term)
+            if found is None:
+                return _NONE
+            ids, tfs = raw.postings(field, found)
+            hit = (ids, tfs, raw.position_table(field, found, tfs) if field.endswith("_g") else None)
+            if len(ids) < RAW_CACHE_MIN:
+                return hit  # read again in microseconds: not worth a place in the cache
         else:
-            ids, tfs, values = read
-            table = PositionTable(values) if field.endswith("_g") else None
-            hit = (ids, tfs, table)
+            read = self._read(field, term)
+            if read is None:
+                hit = (np.empty(0, np.int64), np.empty(0, np.float32), None)
+            else:
+                ids, tfs, values = read
+                table = PositionTable(values) if field.endswith("_g") else None
+                hit = (ids, tfs, table)
         POSTINGS_CACHE.put(key, hit, _nbytes(hit))
         return hit
 
@@ -160,35 +198,41 @@ class SegmentData:
     def field_inverted(self, field: str) -> Inverted:
         """All posting lists of ``field`` in this segment as one
         ``codec.Inverted`` (terms ascending, deleted documents included;
-        for the bigram fields ``positions``/``pos_start`` filled, ``values``
-        None): what a merge reads.  Decoded from Whoosh's postings, term by
-        term, past the postings cache."""
+        int64 arrays; for the bigram fields ``positions``/``pos_start``
+        filled, ``values`` None): what a merge reads.  Sliced from the raw
+        postings when the segment has them, else decoded from Whoosh's
+        postings term by term (``whoosh_field_inverted``), past the
+        postings cache."""
+        if self._raw_field(field) is not None:
+            return self.raw.field_inverted(field)
+        return self.whoosh_field_inverted(field)
+
+    def whoosh_field_inverted(self, field: str) -> Inverted:
+        """``field_inverted`` decoded from Whoosh's own postings (the
+        fallback, and the reference the raw postings are tested against)."""
         terms: list[str] = []
-        ids_l, tfs_l, counts, pos_l, npos_l = [], [], [], [], []
+        ids_l, tfs_l, counts, values_all = [], [], [], []
         grams = field.endswith("_g")
         if field in self.reader.indexed_field_names():
-            for tbytes in self.reader.lexicon(field):
-                term = tbytes.decode("utf-8")
-                read = self._read(field, term)
-                if read is None or not len(read[0]):
+            # The term dictionary walked in order: no lookup per term.
+            for tbytes, info in self.reader.iter_field(field):
+                ids, tfs, values = decode_postings(info, self._postfile)
+                if not len(ids):
                     continue
-                ids, tfs, values = read
-                terms.append(term)
+                terms.append(tbytes.decode("utf-8"))
                 ids_l.append(ids)
-                tfs_l.append(tfs.astype(np.int64))
+                tfs_l.append(tfs)
                 counts.append(len(ids))
                 if grams:
-                    starts, lens, flat = PositionTable(values).table()
-                    pos_l.append(flat.astype(np.int64))
-                    npos_l.append(lens)
+                    values_all.extend(values)
         term_start = np.r_[0, np.cumsum(np.asarray(counts, np.int64))].astype(np.int64)
         docs = np.concatenate(ids_l) if ids_l else np.empty(0, np.int64)
-        tfs = np.concatenate(tfs_l) if tfs_l else np.empty(0, np.int64)
+        tfs = np.concatenate(tfs_l).astype(np.int64) if tfs_l else np.empty(0, np.int64)
         if not grams:
             return Inverted(terms, term_start, docs, tfs, None)
-        npos = np.concatenate(npos_l) if npos_l else np.empty(0, np.int64)
-        positions = np.concatenate(pos_l) if pos_l else np.empty(0, np.int64)
-        return Inverted(terms, term_start, docs, tfs, None, positions, np.r_[0, np.cumsum(npos)].astype(np.int64))
+        _, npos, flat = PositionTable(values_all).table()  # every payload decoded at once
+        return Inverted(terms, term_start, docs, tfs, None, flat.astype(np.int64),
+                        np.r_[0, np.cumsum(npos)].astype(np.int64))
 
     def stored(self, docnum):
         """The stored fields (dict) of local document ``docnum``."""

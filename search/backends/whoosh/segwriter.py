@@ -156,13 +156,20 @@ def write_segment(storage, indexname: str, schema, docs: list[PreparedDoc]):
     pdw.close()
 
     # ---- postings -------------------------------------------------------
-    fw = codec.field_writer(storage, segment)
-    write_field(fw, "id", fobj["id"], _invert_strings([[d.id] for d in docs], False), None, False)
+    # Every indexed field's postings, also what the sidecar kinds built from
+    # postings (raw postings) are written from.
+    inverted = {"id": _invert_strings([[d.id] for d in docs], False)}
     for name in FACET_FIELDS:
-        per_doc = [[d.facets[name]] if d.facets.get(name) else [] for d in docs]
-        write_field(fw, name, fobj[name], _invert_strings(per_doc, False), None, False)
-    write_field(fw, "tags", fobj["tags"],
-                 _invert_strings([d.facets.get("tags") or [] for d in docs], True), None, True)
+        inverted[name] = _invert_strings([[d.facets[name]] if d.facets.get(name) else [] for d in docs], False)
+    inverted["tags"] = _invert_strings([d.facets.get("tags") or [] for d in docs], True)
+    inverted.update(words)
+    inverted.update(grams)
+    inverted.update(chars)
+    fw = codec.field_writer(storage, segment)
+    write_field(fw, "id", fobj["id"], inverted["id"], None, False)
+    for name in FACET_FIELDS:
+        write_field(fw, name, fobj[name], inverted[name], None, False)
+    write_field(fw, "tags", fobj["tags"], inverted["tags"], None, True)
     for name, inv in words.items():
         write_field(fw, name, fobj[name], inv, lengths[name], True)
     for name, inv in grams.items():
@@ -175,5 +182,5 @@ def write_segment(storage, indexname: str, schema, docs: list[PreparedDoc]):
         segment.create_compound_file(storage)
         segment.compound = True
     # After assembling: the compound file takes every file of the segment.
-    sidecars.write_all(storage, segment, docs)
+    sidecars.write_all(storage, segment, docs, inverted)
     return segment

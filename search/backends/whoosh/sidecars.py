@@ -1,20 +1,25 @@
 """Per-segment sidecar files: data a segment carries beside Whoosh's files.
 
 A *sidecar kind* (``SidecarKind``) is data built from a segment's prepared
-documents and kept in one file per segment, ``<segment id><suffix>``, a
-numpy ``.npz`` archive of named arrays plus its format version
-(``VERSION_KEY``).  Kinds are registered once per process (``register``);
+documents (or from its inverted fields: ``build_inverted``) and kept in one
+file per segment, ``<segment id><suffix>``, a numpy ``.npz`` archive of
+named arrays plus its format version (``VERSION_KEY``).  The archive is
+uncompressed and each array's data starts at a multiple of 64 bytes in the
+file (``npzfile.py``), so a reader may map the file and view its arrays in
+place (``npzfile.member_offsets``: ``rawpostings.py`` does, sharing the
+pages between processes); ``np.load`` reads it as any ``.npz``.  Kinds are registered once per process (``register``);
 the built-in ones by their modules, which the package's ``__init__``
 imports (``docinfo``: dates, signatures, lead, sentence, paragraph and
 word boundaries).  The mechanism gives every kind the same life cycle:
 
 * **written with its segment**: ``segwriter.write_segment`` calls
-  ``write_all`` after assembling the segment, so every path that writes a
+  ``write_all`` after assembling the segment, with its documents and its
+  fields' postings (``codec.Inverted``), so every path that writes a
   segment (a build, the writer's steps, rebuilds) writes every registered
   kind; a merge (``segmerge.py``: ``indexer optimize``, the writer's
   background merges) calls ``write_merged``, which builds each kind from
-  the merged segments' files by its ``merge`` hook (a kind without one
-  cannot be merged);
+  the merged postings (``build_inverted``) or from the merged segments'
+  files by its ``merge`` hook (a kind with neither cannot be merged);
 * **removed with its segment**: the name starts with the segment id and
   the suffix matches Whoosh's segment-file pattern (``[.][A-Za-z0-9_.]+``,
   checked by ``register``), so Whoosh's file cleaning deletes it when a
@@ -48,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..base import IndexCorrupt
+from .npzfile import write_archive
 
 # The array holding a file's format version (one int64); a file without it
 # was written before versions were recorded and counts as version 1.
@@ -82,12 +88,13 @@ class SidecarKind:
     suffix: str
     label: str
     version: int
-    build: Callable[[Sequence], dict]
+    build: Callable[[Sequence], dict] | None
     oldest: int = 1
     required: bool = True
     fallback: Callable[[int], dict] | None = None
     adapt: Callable[[str, np.ndarray, frozenset], np.ndarray] | None = None
     merge: Callable[[list[tuple[Mapping, np.ndarray]]], dict] | None = None
+    build_inverted: Callable[[dict], dict] | None = None
 
     def filename(self, segment) -> str:
         """The sidecar's file name for ``segment`` (a Whoosh Segment)."""
@@ -124,25 +131,41 @@ def kinds() -> tuple[SidecarKind, ...]:
 
 
 # ---- writing ------------------------------------------------------------------
-def write(storage, segment, kind: SidecarKind, docs: Sequence) -> None:
-    """Write ``kind``'s file for ``segment`` from its prepared ``docs``."""
-    arrays = kind.build(docs)
+def write(storage, segment, kind: SidecarKind, docs: Sequence | None, inverted: dict | None = None) -> None:
+    """Write ``kind``'s file for ``segment`` from its prepared ``docs``, or
+    from ``inverted`` ({field: ``codec.Inverted``}) for a kind with
+    ``build_inverted``.  Raises ValueError when the kind's input is None."""
+    if kind.build_inverted is not None and inverted is not None:
+        arrays = kind.build_inverted(inverted)
+    elif kind.build is not None and docs is not None:
+        arrays = kind.build(docs)
+    else:
+        raise ValueError(f"sidecar kind {kind.name!r} is built from "
+                         f"{'the inverted fields' if kind.build_inverted else 'the documents'}, not given")
     arrays[VERSION_KEY] = np.array([kind.version], np.int64)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
     f = storage.create_file(kind.filename(segment))
     try:
-        f.write(buf.getvalue())
+        write_archive(f, arrays)
     finally:
         f.close()
 
 
-def write_all(storage, segment, docs: Sequence) -> None:
+def write_all(storage, segment, docs: Sequence | None, inverted: dict | None = None) -> None:
     """Write every registered kind's file for ``segment`` (after the
     segment's own files: Whoosh's compound file takes every file of the
-    segment that exists when it is assembled)."""
+    segment that exists when it is assembled).  ``docs``: its PreparedDocs
+    in docnum order (None: a merged segment); ``inverted``: {field:
+    ``codec.Inverted``} of every indexed field, what kinds with
+    ``build_inverted`` are built from (None: such kinds are built from
+    ``docs`` when they have ``build``; an optional kind with neither input
+    is not written and reads as absent).  Raises ValueError when a
+    required kind's input is missing."""
     for kind in kinds():
-        write(storage, segment, kind, docs)
+        buildable = ((kind.build_inverted is not None and inverted is not None)
+                     or (kind.build is not None and docs is not None))
+        if not buildable and not kind.required:
+            continue  # an optional kind without its input: read as absent (its fallback)
+        write(storage, segment, kind, docs, inverted)
 
 
 def write_merged(storage, segment, parts_by_kind: Mapping, inverted: Mapping) -> None:
@@ -192,7 +215,8 @@ def problem(path: str, segment, kind: SidecarKind, check_version: bool = True) -
         return f"{kind.label} {name} ({n} documents) is truncated ({size} bytes)"
     if check_version:
         try:
-            with np.load(full, allow_pickle=False) as npz:
+            # Opened here so that the file is closed whatever np.load raises.
+            with open(full, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 version = _version(npz)
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             return f"{kind.label} {name} ({n} documents) cannot be read: {exc}"

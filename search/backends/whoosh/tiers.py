@@ -92,12 +92,14 @@ def match(ev: ClauseEvaluator, plan: Plan, mask: np.ndarray, explained: dict | N
             as_word = union_ids([v.postings(f + "_w", ch)[0] for f in c.fields], v.n_all)
             anchored[i] = mask_of(as_word, v.n_all)[parts[i][0]].astype(np.float64)
     anchored = np.concatenate(anchored) if parts else np.empty(0)
-    docs, _, (scores, n_matched, n_hard, n_anchor, covered) = sum_by_doc(
-        all_ids, v.n_all, all_scores,
-        whole.astype(np.float64),
-        (whole & ~soft[clause_of]).astype(np.float64),
-        np.where(strength > 0, anchored, 0.0),
-        np.where(soft[clause_of], weights[clause_of] * strength, 0.0))
+    per_match = (all_scores, whole.astype(np.float64), (whole & ~soft[clause_of]).astype(np.float64),
+                 np.where(strength > 0, anchored, 0.0), np.where(soft[clause_of], weights[clause_of] * strength, 0.0))
+    if n == 1:
+        # One clause (a related-articles query, a one-word search): its
+        # docs are sorted and distinct already, there is nothing to add up.
+        docs, (scores, n_matched, n_hard, n_anchor, covered) = all_ids, per_match
+    else:
+        docs, _, (scores, n_matched, n_hard, n_anchor, covered) = sum_by_doc(all_ids, v.n_all, *per_match)
     full = n_matched >= n
     live = v.live[docs]
     relaxed = False
