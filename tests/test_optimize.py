@@ -521,3 +521,21 @@ def test_a_wide_field_gets_wide_payloads_in_every_chunk():
     assert [v[0] for v in narrow] == [2, 2] and [v[0] for v in wide] == [4, 4]
     assert [decode_char_positions(v).tolist() for v in wide] == [[3, 9], [4]]
     assert [decode_char_positions(v).tolist() for v in narrow] == [[3, 9], [4]]
+
+
+def test_related_lists_do_not_depend_on_the_segment_count(built):
+    """Related articles (key terms weighted by article counts from the term
+    dictionaries) are the same in four segments and merged into one."""
+    from search.engine import SearchEngine
+
+    a = SearchEngine.open(built[0], refresh_interval=3600)
+    b = SearchEngine.open(built[1], refresh_interval=3600)
+    view = a.backend.view
+    ids = [view.stored(g)["id"] for g in range(0, view.n_all, 7) if view.live[g]]
+    assert len(ids) > 50
+    compared = 0
+    for doc_id in ids:
+        ra, rb = a.related(doc_id, size=5), b.related(doc_id, size=5)
+        assert [(h.id, round(h.score, 9)) for h in ra] == [(h.id, round(h.score, 9)) for h in rb], doc_id
+        compared += bool(ra)
+    assert compared > 50
