@@ -75,7 +75,8 @@ def run(index_dir: str, work: str, runs: int) -> dict:
     shutil.copytree(index_dir, copy, symlinks=True)
     try:
         said, merge = _child(["-m", "indexer", "optimize", "--index", copy])
-        merge["said"] = said.strip().splitlines()[-1]
+        # What optimize said, without this machine's paths.
+        merge["said"] = said.strip().splitlines()[-1].replace(copy, "INDEX")
         passes = {"unmerged": [], "merged": []}
         for _ in range(runs):
             for name, path in (("unmerged", index_dir), ("merged", copy)):
@@ -84,7 +85,7 @@ def run(index_dir: str, work: str, runs: int) -> dict:
     finally:
         shutil.rmtree(copy, ignore_errors=True)
     cpu = {k: sum(p["cpu_seconds"] for p in v) for k, v in passes.items()}
-    return {"index": index_dir, "merge": merge, "passes": passes,
+    return {"index": os.path.basename(os.path.normpath(index_dir)), "merge": merge, "passes": passes,
             "cpu_ratio_unmerged_to_merged": round(cpu["unmerged"] / max(cpu["merged"], 1e-9), 2)}
 
 
