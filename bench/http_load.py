@@ -244,6 +244,25 @@ def open_loop(url: str, rate: float, paths: list[str] | None = None, timeout: fl
             **_percentiles(latencies)}
 
 
+def drain(url: str, timeout: float = 120.0) -> None:
+    """Wait (up to ``timeout`` s) until the service answers ``/healthz``
+    within a second: an overloaded open-loop run leaves accepted requests
+    queued, which the next phase must not pay for."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        try:
+            with urllib.request.urlopen(url + TRIVIAL, timeout=timeout) as r:
+                r.read()
+        except Exception:  # noqa: BLE001 - still busy or refusing: try again
+            time.sleep(0.2)
+            continue
+        if time.monotonic() - t0 < 1.0:
+            return
+
+
 def with_cpu(pids: list[int], phase) -> dict:
     """Run ``phase()`` (-> a phase's dict) and add the workers' CPU
     milliseconds per request it cost."""
@@ -287,6 +306,7 @@ def run(index_dir: str, seconds: int, connections: int, rate: float = 50.0, triv
         with Server(index_dir, workers=workers, timeout=180) as srv:
             pids = srv.worker_pids()
             out["open"] = with_cpu(pids, lambda: open_loop(srv.url, rate))
+            drain(srv.url)  # requests the open loop gave up on may still be queued
             out["trivial"] = with_cpu(pids, lambda: cold_pass(srv.url, connections, [TRIVIAL] * trivial_requests,
                                                               mode="trivial"))
     with Server(index_dir, workers=workers, timeout=180) as srv:
