@@ -151,3 +151,17 @@ def test_a_request_reuses_its_phrase_counts(fresh_engine, sample_records):
     counts = [tuple(c.text for c in p.must) for p in plans if p.limit == 0]
     assert counts == [("习近凭",)]
 
+
+
+def test_the_character_fold_equals_translating_every_character(sample_records):
+    from search.normalize import _char_fold_table, fold_chars
+
+    table = _char_fold_table()
+    every = "".join(chr(cp) for cp in sorted(table))
+    texts = [every, every[::-1] + "中文" + every, "ＡＢＣ１２３，香港。\u3000\u00a0\x00x", ""]
+    texts += [r["title"] for r in sample_records] + [r["body"] for r in sample_records]
+    changed = 0
+    for text in texts:
+        assert fold_chars(text) == text.translate(table)
+        changed += fold_chars(text) != text
+    assert changed > 1000  # texts with folded characters, not only untouched ones
