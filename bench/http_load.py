@@ -322,6 +322,9 @@ def run(index_dir: str, seconds: int, connections: int, rate: float = 50.0, triv
         warm = with_cpu(pids, lambda: run_wrk(srv.url, "warm", connections, seconds))
         warm["worker_memory_mb"] = memory_mb(pids)
     out.update({"cold": cold, "warm": warm, "workers": os.environ.get("WEB_CONCURRENCY", "2"),
+                # The machine's load when done (1, 5, 15 minutes): these
+                # figures share the cores with whatever else runs.
+                "load_average": [round(x, 2) for x in os.getloadavg()],
                 "threads": os.environ.get("GUNICORN_THREADS", "2"), "date": time.strftime("%Y-%m-%d %H:%M:%S")})
     out["targets"] = targets(out)
     return out
