@@ -177,10 +177,8 @@ class SearchEngine:
             # its homophones: first the cheap questions, is a suspect run in
             # the results shown (their titles and snippets, in hand), and if
             # not, is it found nowhere as written (one phrase count each)?
-            # Most queries have no suspect run: then the results' text is
-            # not even normalised.
             runs = mistyped_runs(req.q, segmenter.cut, segmenter.has_word)
-            if runs:
+            if runs:  # most queries have none: the results' text is not normalised then
                 shown = normalize_query("\n".join(h.title + "\n" + html.unescape(_TAGS.sub("", h.snippet))
                                                    for h in result.hits))
                 runs = [run for run in runs if run not in shown]
