@@ -163,10 +163,14 @@ class SearchEngine:
         if lexicon is None:
             return result
 
+        counted: dict[str, int] = {}  # run -> written(run): asked once a request
+
         def written(text: str) -> int:
             """Articles with ``text`` as written (no partial matches)."""
-            clause = PhraseClause(text, self.analyzer.phrase_grams(text), ("title", "body"))
-            return self.backend.execute(Plan(must=[clause], limit=0, relax_below=0)).total
+            if text not in counted:
+                clause = PhraseClause(text, self.analyzer.phrase_grams(text), ("title", "body"))
+                counted[text] = self.backend.execute(Plan(must=[clause], limit=0, relax_below=0)).total
+            return counted[text]
 
         if not few:
             # Reading a run back through the lexicon costs article counts of
@@ -174,9 +178,10 @@ class SearchEngine:
             # the results shown (their titles and snippets, in hand), and if
             # not, is it found nowhere as written (one phrase count each)?
             runs = mistyped_runs(req.q, segmenter.cut, segmenter.has_word)
-            shown = normalize_query("\n".join(h.title + "\n" + html.unescape(_TAGS.sub("", h.snippet))
-                                               for h in result.hits))
-            runs = [run for run in runs if run not in shown]
+            if runs:  # most queries have none: the results' text is not normalised then
+                shown = normalize_query("\n".join(h.title + "\n" + html.unescape(_TAGS.sub("", h.snippet))
+                                                   for h in result.hits))
+                runs = [run for run in runs if run not in shown]
             noise = noise_articles(self.backend.doc_count()) if runs else 0
             if not any(written(run) <= noise for run in runs):
                 return result

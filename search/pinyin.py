@@ -116,6 +116,10 @@ class PinyinLexicon:
         self.article_df = article_df or (lambda ws: {w: words.get(w, 0) for w in ws})
         self.is_word = is_word
         self._dictionary: dict[str, list[str]] = {}  # key -> dictionary words (cached: the same for every index)
+        # Ask article counts only for the spans a split into at most
+        # MAX_PIECES pieces can use (``useful_spans``: the same conversions);
+        # False asks for every span (the reference the tests compare with).
+        self.prune = True
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -202,6 +206,8 @@ class PinyinLexicon:
         if not LATIN_RUN.match(latin):
             return None
         spans = self._spans(latin, self.by_key)
+        if self.prune:
+            spans = useful_spans(len(latin), spans)
         # Dictionary words only for the whole run read as one word (jingdian:
         # 经典, in no headline): for every piece of a long run they cost
         # hundreds of article counts a query, and pieces are headline words.
@@ -237,6 +243,37 @@ class PinyinLexicon:
         n = len(latin)
         return [(i, j, latin[i:j]) for i in range(n) for j in range(i + 2, min(n, i + self.max_key) + 1)
                 if latin[i:j] in self.by_key]
+
+
+def useful_spans(n: int, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The spans (start, end, key) of a run of ``n`` letters that can be a
+    piece of a split of the whole run into at most ``MAX_PIECES`` pieces:
+    the fewest spans reaching its start from 0, plus one, plus the fewest
+    from its end to ``n``, is at most ``MAX_PIECES``.  Article counts can
+    only take spans away (a key no article uses), never add one, so the
+    split ``PinyinLexicon._best_split`` picks never uses another span: its
+    answer is the same, for the article counts of the candidates of these
+    spans alone (a long run's pinyin holds dozens of keys across syllable
+    boundaries that no whole split uses)."""
+    far = MAX_PIECES + 1
+    ending: dict[int, list[int]] = defaultdict(list)
+    starting: dict[int, list[int]] = defaultdict(list)
+    for i, j, _ in spans:
+        starting[i].append(j)
+        ending[j].append(i)
+    ahead = [far] * (n + 1)  # fewest pieces from 0 to a position
+    ahead[0] = 0
+    for i in range(n + 1):
+        if ahead[i] < far:
+            for j in starting[i]:
+                ahead[j] = min(ahead[j], ahead[i] + 1)
+    behind = [far] * (n + 1)  # fewest pieces from a position to n
+    behind[n] = 0
+    for j in range(n, -1, -1):
+        if behind[j] < far:
+            for i in ending[j]:
+                behind[i] = min(behind[i], behind[j] + 1)
+    return [(i, j, key) for i, j, key in spans if ahead[i] + 1 + behind[j] <= MAX_PIECES]
 
 
 def _edits1(word: str) -> set[str]:

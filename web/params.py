@@ -25,6 +25,33 @@ class ParamError(ValueError, SearchServiceError, status=400):
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
 
 
+class _Args:
+    """Request arguments read as a MultiDict reads them (``get(name)``: the
+    first value or ``default``; ``getlist(name)``: every value), from one
+    plain dict of lists.  A search reads some 50 names, most of them absent,
+    and werkzeug's ``MultiDict.get`` raises and catches an HTTP exception
+    for each absent one: ~40 microseconds a search."""
+
+    __slots__ = ("_lists",)
+
+    def __init__(self, lists: dict[str, list[str]]):
+        self._lists = lists
+
+    def get(self, name: str, default=None):
+        values = self._lists.get(name)
+        return values[0] if values else default
+
+    def getlist(self, name: str) -> list[str]:
+        return list(self._lists.get(name, ()))
+
+
+def _readable(args):
+    """``args`` (a MultiDict, or anything with ``get``/``getlist``) as ``_Args``
+    when it is a MultiDict; other readers as they are."""
+    lists = getattr(args, "lists", None)
+    return _Args(dict(lists())) if lists is not None and not isinstance(args, _Args) else args
+
+
 def int_param(args, name: str, default: int, lo: int, hi: int) -> int:
     """``args[name]`` as an integer in [lo, hi] (absent or empty: ``default``).
     Only ASCII digits with an optional minus: Python's ``int`` would also
@@ -83,6 +110,7 @@ def advanced_query(args) -> str:
 
     Raises ParamError for a value out of range or a field without its
     partner (same_a/same_b, near_a/near_b, near_n with them)."""
+    args = _readable(args)
     for name in ADVANCED:
         if len(args.get(name) or "") > 200:
             raise ParamError(f"'{name}' too long (at most 200 characters)")
@@ -136,6 +164,7 @@ def search_request(args, config: dict, now: datetime | None = None, facets=None)
     to count, None for the ``facets`` parameter (``requested_facets``);
     views that show no facets pass ``()``.  Raises ParamError (400) naming
     the bad parameter."""
+    args = _readable(args)
     q = query_text(" ".join(part for part in ((args.get("q") or "").strip(), advanced_query(args)) if part),
                    config)
     size = int_param(args, "size", 10, 1, config["SEARCH_MAX_PAGE_SIZE"])
