@@ -26,18 +26,11 @@ from . import (anchor, coverage_latency, freshness, highlight, http_load, indexi
                suggest_latency)
 from . import export as export_bench
 from .env import CORPUS, ROOT, stock_full_index
-from .measure import write_result
+from .measure import git_commit, write_result
 
 sys.path.insert(0, ROOT)
 RESULTS = os.path.join(ROOT, "bench", "results")
 EVAL_RESULTS = os.path.join(ROOT, "eval", "results")
-
-
-def _commit() -> str | None:
-    import subprocess
-
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return out.stdout.strip() or None
 
 
 def targets(r: dict) -> list[tuple[str, str, bool]]:
@@ -89,7 +82,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
     report: dict = {"mode": mode, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
-                    "commit": _commit()}
+                    "commit": git_commit()}
     out = (lambda name: os.path.join(tempfile.gettempdir(), f"bench-{name}.json")) if args.quick else \
         (lambda name: os.path.join(RESULTS, f"{name}.json"))
     with tempfile.TemporaryDirectory() as work:

@@ -36,7 +36,7 @@ import time
 
 from .env import NEWS_FILES, ROOT
 from .latency import percentiles
-from .measure import dir_size, write_result
+from .measure import dir_size, git_commit, write_result
 
 RESULTS = os.path.join(ROOT, "bench", "results")
 
@@ -57,11 +57,6 @@ KIND_NOTES = {
 TARGETS = {"cold_p50": 5, "cold_p95": 15, "cold_p99": 30, "kind_p99": 50, "related_p50": 15, "related_p99": 40,
            "index_seconds": 180, "index_peak_mb": 4096, "pss_mb": 400, "index_size_factor": 1.5}
 TODAY_INDEX_GB = 2.2  # the "today's index size"
-
-
-def _commit() -> str | None:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return out.stdout.strip() or None
 
 
 def _pass(engine: str, index_dir: str, work: str, n: int, ids: str | None) -> dict:
@@ -203,7 +198,7 @@ def run(index_dir: str, tantivy_dir: str | None = None, slice_n: int | None = No
             tantivy_runs.append(_pass("tantivy", tantivy_dir, work, n, ids))
     ours, tv = summarise(ours_runs), summarise(tantivy_runs)
     result = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": _commit(), "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": git_commit(), "cpus": os.cpu_count(),
         "tantivy_version": meta.get("tantivy_version"), "slice": slice_n, "runs": runs,
         # The machine is shared: its 1-minute load average before and after the passes.
         "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],

@@ -1,4 +1,6 @@
-"""Run a command in a child process and measure wall time and peak memory."""
+"""Run a command in a child process and measure wall time and peak memory; record results."""
+
+from __future__ import annotations
 
 import json
 import os
@@ -35,6 +37,13 @@ def dir_size(path: str) -> int:
     return total
 
 
+def git_commit(root: str = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) -> str | None:
+    """The short hash of the checkout's HEAD (``git rev-parse --short``), or
+    None outside a git checkout: the commit a result was measured at."""
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    return out.stdout.strip() or None
+
+
 def write_result(path: str, result: dict) -> None:
     """Write a benchmark's figures as JSON (the results files are committed)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -42,4 +51,4 @@ def write_result(path: str, result: dict) -> None:
         json.dump(result, f, indent=2, ensure_ascii=False)
 
 
-__all__ = ["run_measured", "dir_size", "write_result", "resource"]
+__all__ = ["run_measured", "dir_size", "git_commit", "write_result", "resource"]

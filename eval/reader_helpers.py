@@ -32,12 +32,14 @@ def load_queries(path: str = QUERIES) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def top10(engine, text: str) -> tuple[list[str], str | None]:
-    """The top 10 a reader sees for ``text``, and the engine's did-you-mean
-    suggestion (a link the reader may click), if any."""
+def top10(engine, text: str, **request) -> tuple[list[str], str | None]:
+    """The top 10 a reader sees for ``text`` (article ids, best first), and
+    the engine's did-you-mean suggestion (a link the reader may click), if
+    any.  ``request``: further ``SearchRequest`` fields (a ``TypeError`` for
+    a field it does not have)."""
     from search.models import SearchRequest
 
-    res = engine.search(SearchRequest(q=text, size=10, facets=(), highlight=False))
+    res = engine.search(SearchRequest(q=text, size=10, facets=(), highlight=False, **request))
     return [h.id for h in res.hits], getattr(res, "suggestion", None)
 
 
