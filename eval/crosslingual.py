@@ -132,14 +132,18 @@ def score(rows: list[dict], runs: dict[str, list[str]]) -> dict:
 
 def run(engine, rows: list[dict], mode: str = "lexical") -> dict:
     """Run every row's query on ``engine`` (a ``SearchEngine``) in ``mode``
-    and score it (see ``score``); adds "mode" and "index_articles"."""
+    and score it (see ``score``); adds "mode", "index_articles" and
+    "answered" (queries with at least one hit: a miss with hits is a
+    wrong answer, not none)."""
     fields = request_fields(mode)
     runs = {r["id"]: top10(engine, r["query"], **fields)[0] for r in rows}
-    return {"mode": mode, "index_articles": engine.backend.doc_count(), **score(rows, runs)}
+    return {"mode": mode, "index_articles": engine.backend.doc_count(),
+            "answered": sum(bool(ids) for ids in runs.values()), **score(rows, runs)}
 
 
 def print_table(result: dict) -> None:
-    print(f"cross-lingual known items, mode {result['mode']}, index of {result['index_articles']:,} articles")
+    print(f"cross-lingual known items, mode {result['mode']}, index of {result['index_articles']:,} articles; "
+          f"{result['answered']} of {result['queries']} queries had hits")
     print(f"{'half':8} {'language':9} {'queries':>7} {'Success@10':>10} {'MRR@10':>7}")
     for half, by_lang in result["results"].items():
         for lang, s in by_lang.items():

@@ -163,6 +163,7 @@ def test_scores_on_a_small_real_index(tiny_index):
     result = crosslingual.run(engine, rows)
     assert result["ranks"] == {"xl-001": 2, "xl-002": 1, "xl-003": None}
     assert result["index_articles"] == 3 and result["mode"] == "lexical"
+    assert result["answered"] == 2  # "volcano" finds nothing
     everything = result["results"]["all"]
     assert everything["all"] == {"queries": 3, "Success@10": pytest.approx(2 / 3), "MRR@10": pytest.approx(0.5)}
     assert everything["zh-Hant"] == {"queries": 2, "Success@10": 0.5, "MRR@10": 0.25}
