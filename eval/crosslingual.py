@@ -14,12 +14,10 @@ title and body (re-broadcast copies), which count as finding the article.
 tests/test_crosslingual_set.py checks the set against the corpus files.
 
 Each query goes through ``SearchEngine.search`` as the reader types it
-(top 10, no facets: ``eval.reader_helpers.top10``).  Per query, the rank of
-the first hit that is the article or one of its copies (None when not in
-the top 10); Success@10 is the share of queries with a rank, MRR@10 the
-mean of 1/rank (0 without one).  Queries with no hits count as misses (the
-reason the figures are computed here, not with ir-measures, which leaves
-queries with an empty run out of its means).
+(top 10, no facets: ``eval.reader_helpers.top10``).  Success@10 (the
+article or one of its copies in the top 10) and MRR@10 (1/rank of the
+first of them, 0 when none is there) by ir-measures; a query with no hits
+scores 0.  The JSON also keeps each query's rank (None: not in the top 10).
 
 Split (issue 20: "where weights are learned, split the queries by a hash of
 their id and report only the held-out half"): ``half_of(id)`` is
@@ -106,28 +104,36 @@ def first_rank(row: dict, ranked: list[str], k: int = K) -> int | None:
     return None
 
 
-def summarise(ranks: list[int | None]) -> dict:
-    """``{"queries", "Success@10", "MRR@10"}`` for the ranks of some
-    queries (None: not in the top 10); both 0.0 for no queries."""
-    n = len(ranks)
-    found = [r for r in ranks if r is not None]
-    return {"queries": n, "Success@10": len(found) / n if n else 0.0,
-            "MRR@10": sum(1 / r for r in found) / n if n else 0.0}
+def summarise(rows: list[dict], runs: dict[str, list[str]]) -> dict:
+    """``{"queries", "Success@10", "MRR@10"}`` over ``rows`` (ir-measures:
+    relevant are each row's article and its ``also`` copies; ``runs``: query
+    id -> hit ids, best first; a query without hits scores 0); the
+    measures are None for no rows."""
+    import ir_measures
+    from ir_measures import RR, Success
+
+    if not rows:
+        return {"queries": 0, "Success@10": None, "MRR@10": None}
+    qrels = [ir_measures.Qrel(r["id"], d, 1) for r in rows for d in (r["article"], *r.get("also", ()))]
+    # Strictly decreasing scores: the engine's order, no ties for the evaluator to break.
+    scored = [ir_measures.ScoredDoc(r["id"], d, float(K - i)) for r in rows
+              for i, d in enumerate(runs.get(r["id"], [])[:K])]
+    agg = ir_measures.calc_aggregate([Success @ K, RR @ K], qrels, scored)
+    return {"queries": len(rows), "Success@10": agg[Success @ K], "MRR@10": agg[RR @ K]}
 
 
 def score(rows: list[dict], runs: dict[str, list[str]]) -> dict:
     """Figures for ``rows`` given ``runs`` (query id -> hit ids, best
     first; a missing id counts as no hits): ``{"results": {half:
-    {"all"|lang: summarise(...)}}, "ranks": {query id: rank or None}}``,
-    halves "all", "heldout" and "train", languages as in LANGS."""
-    ranks = {r["id"]: first_rank(r, runs.get(r["id"], [])) for r in rows}
+    {"all"|lang: summarise(...)}}, "ranks": {query id: first_rank or
+    None}}``, halves "all", "heldout" and "train", languages as in LANGS."""
     results = {}
     for half in HALVES:
         part = [r for r in rows if half == "all" or half_of(r["id"]) == half]
-        results[half] = {"all": summarise([ranks[r["id"]] for r in part])}
+        results[half] = {"all": summarise(part, runs)}
         for lang in LANGS:
-            results[half][lang] = summarise([ranks[r["id"]] for r in part if r["lang"] == lang])
-    return {"results": results, "ranks": ranks}
+            results[half][lang] = summarise([r for r in part if r["lang"] == lang], runs)
+    return {"results": results, "ranks": {r["id"]: first_rank(r, runs.get(r["id"], [])) for r in rows}}
 
 
 def run(engine, rows: list[dict], mode: str = "lexical") -> dict:

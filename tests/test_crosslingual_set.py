@@ -133,14 +133,15 @@ def test_split_partitions_the_set_about_in_half(rows):
 
 
 # ---- scoring ------------------------------------------------------------------
-def test_first_rank_and_summary_by_hand():
-    row = {"article": "a", "also": ["a2"]}
+def test_first_rank_and_measures_by_hand():
+    row = {"id": "q", "article": "a", "also": ["a2"], "lang": "zh-Hans"}
     assert first_rank(row, ["x", "a2", "a"]) == 2  # a copy counts, the first one found
     assert first_rank(row, [f"x{i}" for i in range(10)] + ["a"]) is None  # 11th: outside the top 10
     assert first_rank(row, []) is None
-    s = summarise([1, None, 4, None])
-    assert s == {"queries": 4, "Success@10": 0.5, "MRR@10": (1 + 0.25) / 4}
-    assert summarise([]) == {"queries": 0, "Success@10": 0.0, "MRR@10": 0.0}
+    rows = [dict(row, id=f"q{n}") for n in range(4)]
+    runs = {"q0": ["a"], "q1": ["x", "y"], "q2": ["x", "y", "z", "a2", "a"]}  # q3: no hits
+    assert summarise(rows, runs) == {"queries": 4, "Success@10": 0.5, "MRR@10": (1 + 0.25) / 4}
+    assert summarise([], runs) == {"queries": 0, "Success@10": None, "MRR@10": None}
 
 
 def test_scores_on_a_small_real_index(tiny_index):
