@@ -19,8 +19,10 @@ of that field (``SegmentData.field_inverted``, kept with 32-bit arrays:
 ``compact``), merged and written in chunks of about ``CHUNK_POSTINGS``
 postings (``FieldMerge``), so neither the merged field nor its payload list
 exists whole.  A sidecar kind built from the merged postings
-(``build_inverted``: the raw postings) needs every merged field at the end:
-they are then gathered with 32-bit arrays (``Kept``).  On the full corpora
+(``build_inverted``: the raw postings) gets each merged field, gathered in
+narrow arrays (``Kept``), as soon as it is merged
+(``sidecars.build_fields``); the field's postings are freed then, so only
+the kinds' arrays accumulate.  On the full corpora
 (108,478 articles, 14 segments) see README ("Segments and optimize") for
 the measured time and peak memory.
 """
@@ -315,7 +317,7 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
         segment = codec.new_segment(storage, indexname)
         fobj = {name: schema[name] for name in schema.names()}
         keep_inverted = any(getattr(k, "build_inverted", None) for k in sidecars.kinds())
-        inverted: dict[str, Inverted] = {}
+        built: dict[str, dict] = {}  # kind name -> its arrays, field by field
         lengths: dict[str, np.ndarray] = {}
         fw = codec.field_writer(storage, segment)
         for name, payload, with_lengths, weighted in FIELDS:
@@ -326,7 +328,8 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
             merge_and_write_field(fw, name, fobj[name], merge, payload, with_lengths, weighted, kept)
             del merge
             if kept is not None:
-                inverted[name] = kept.inverted()
+                sidecars.build_fields(built, name, kept.inverted())
+                del kept
             if report is not None:
                 report(f"merged {name}")
         fw.close()
@@ -339,7 +342,7 @@ def merge_segments(storage, indexname: str, schema, generation: int, pairs, repo
             src.close()
         parts = {kind.name: [(sidecars.read(storage, s.segment, kind), s.kept) for s in sources]
                  for kind in sidecars.kinds() if getattr(kind, "build_inverted", None) is None}
-        sidecars.write_merged(storage, segment, parts, inverted)
+        sidecars.write_merged(storage, segment, parts, built)
     finally:
         for src in sources:
             src.close()

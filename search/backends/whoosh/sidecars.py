@@ -82,7 +82,11 @@ class SidecarKind:
     older versions read in place; merge(parts) -> the arrays of a segment
     merged from others (``write_merged``): ``parts`` holds, per source
     segment in merge order, (its arrays of this kind, the sorted local doc
-    numbers it keeps); None: the kind cannot be merged."""
+    numbers it keeps); None: the kind cannot be merged;
+    build_inverted(inverted) -> the arrays from {field: ``codec.Inverted``},
+    built field by field: the arrays of several fields are the union of
+    each field's alone (a merge builds each field's arrays as soon as that
+    field is merged and frees its postings: ``write_merged``)."""
 
     name: str
     suffix: str
@@ -168,23 +172,34 @@ def write_all(storage, segment, docs: Sequence | None, inverted: dict | None = N
         write(storage, segment, kind, docs, inverted)
 
 
-def write_merged(storage, segment, parts_by_kind: Mapping, inverted: Mapping) -> None:
+def write_merged(storage, segment, parts_by_kind: Mapping, built: Mapping) -> None:
     """Write every registered kind's file for ``segment``, merged from
     other segments (``segmerge.py``): a kind with ``build_inverted`` from
-    the merged postings ``inverted`` (field -> ``codec.Inverted``), any
-    other by its ``merge`` hook from ``parts_by_kind[kind.name]`` (see
-    ``SidecarKind``).  Raises ValueError for a kind with neither (nothing
-    is written for it: the merged segment would be unreadable)."""
+    ``built[kind.name]``, the arrays its ``build_inverted`` made field by
+    field from the merged postings (``build_fields``), any other by its
+    ``merge`` hook from ``parts_by_kind[kind.name]`` (see ``SidecarKind``).
+    Raises ValueError for a kind with neither (nothing is written for it:
+    the merged segment would be unreadable)."""
     for kind in kinds():
-        build_inverted = getattr(kind, "build_inverted", None)
-        if build_inverted is not None:
-            arrays = build_inverted(inverted)
+        if getattr(kind, "build_inverted", None) is not None:
+            arrays = built[kind.name]
         elif kind.merge is not None:
             arrays = kind.merge(parts_by_kind[kind.name])
         else:
             raise ValueError(f"sidecar kind {kind.name!r} has no merge hook: segments carrying it cannot be merged")
         # written as ``write`` writes every kind, from the arrays at hand
-        write(storage, segment, dataclasses.replace(kind, build=lambda _docs, arrays=arrays: arrays), ())
+        write(storage, segment, dataclasses.replace(kind, build=lambda _docs, arrays=arrays: arrays,
+                                                    build_inverted=None), ())
+
+
+def build_fields(built: dict, field: str, inv) -> None:
+    """Add one field's arrays (from its ``codec.Inverted`` ``inv``) to
+    ``built`` ({kind name: arrays}) for every kind with ``build_inverted``:
+    what a merge calls after each field, so that only one field's postings
+    exist whole at a time."""
+    for kind in kinds():
+        if getattr(kind, "build_inverted", None) is not None:
+            built.setdefault(kind.name, {}).update(kind.build_inverted({field: inv}))
 
 
 # ---- checking -----------------------------------------------------------------
