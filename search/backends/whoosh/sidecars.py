@@ -82,7 +82,11 @@ class SidecarKind:
     older versions read in place; merge(parts) -> the arrays of a segment
     merged from others (``write_merged``): ``parts`` holds, per source
     segment in merge order, (its arrays of this kind, the sorted local doc
-    numbers it keeps); None: the kind cannot be merged."""
+    numbers it keeps), or None (``required=False`` kinds only) when the
+    merged segment gets no file; None: the kind cannot be merged.  A kind
+    with ``build`` None and ``required=False`` is not written with its
+    segment at all: its files are written later, for committed segments
+    (``vectors.py``)."""
 
     name: str
     suffix: str
@@ -173,14 +177,18 @@ def write_merged(storage, segment, parts_by_kind: Mapping, inverted: Mapping) ->
     other segments (``segmerge.py``): a kind with ``build_inverted`` from
     the merged postings ``inverted`` (field -> ``codec.Inverted``), any
     other by its ``merge`` hook from ``parts_by_kind[kind.name]`` (see
-    ``SidecarKind``).  Raises ValueError for a kind with neither (nothing
-    is written for it: the merged segment would be unreadable)."""
+    ``SidecarKind``; an optional kind's hook may return None: no file, the
+    merged segment reads as without the data).  Raises ValueError for a
+    kind with neither (nothing is written for it: the merged segment would
+    be unreadable)."""
     for kind in kinds():
         build_inverted = getattr(kind, "build_inverted", None)
         if build_inverted is not None:
             arrays = build_inverted(inverted)
         elif kind.merge is not None:
             arrays = kind.merge(parts_by_kind[kind.name])
+            if arrays is None and not kind.required:
+                continue  # none of the merged segments had this optional kind's data: no file
         else:
             raise ValueError(f"sidecar kind {kind.name!r} has no merge hook: segments carrying it cannot be merged")
         # written as ``write`` writes every kind, from the arrays at hand
