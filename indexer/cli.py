@@ -1,5 +1,9 @@
-"""Command line: ``python -m indexer build|delete|stats|optimize|rebuild|writer|migrate|backup|restore|audit``
+"""Command line: ``python -m indexer build|delete|stats|optimize|embed|rebuild|writer|migrate|backup|restore|audit``
 (a stable contract).
+
+Size: the parser of every subcommand is here, in one place, since the
+options are the contract; each command's work is in its own module
+(``cli_optimize``, ``cli_embed``, ``cli_rebuild``, ``cli_store``, ``writer``).
 
 The article store of ``--index`` (``--store``): ``SEARCH_ARTICLE_STORE``,
 else the index's own default store (``indexer/paths.py``) when it exists
@@ -19,7 +23,7 @@ from search.backends.base import BackendUnreachable, TargetIncompatible
 from search import settings
 from search.errors import run_command
 
-from . import pipeline
+from . import cli_embed, pipeline
 from .sources import UnsupportedFile
 
 
@@ -111,6 +115,7 @@ def _main(argv) -> int:
     _target_options(o, "index directory (whoosh)")
     o.add_argument("--max-segments", type=int, default=1,
                    help="merge the newest segments so that at most this many remain (default: 1)")
+    cli_embed.add_parser(sub)
     s = sub.add_parser("stats", help="document count and index size; ids breaking the id rule")
     s.add_argument("--index", required=True)
     s.add_argument("--store", default=None, help="also list the store's ids that break the id rule")
@@ -144,6 +149,8 @@ def _main(argv) -> int:
         from .cli_optimize import optimize_command
 
         return optimize_command(args)
+    if args.cmd == "embed":
+        return cli_embed.embed_command(args)
     args.cleaning = None
     if args.cmd == "build" and args.report_cleaning:
         from .cleaning_report import CleaningReport
