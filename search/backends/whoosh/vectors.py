@@ -136,7 +136,10 @@ def _merge(parts) -> dict | None:
         return None
     if len(records) > 1:
         first, second = sorted(records, key=lambda r: r.describe())[:2]
-        raise mismatch(first, second, "DIR", "a merge met vectors of")
+        raise VectorsModelMismatch(
+            f"segments with vectors of {first.describe()} and of {second.describe()} cannot be merged: vectors "
+            "of two models are never mixed; drop them with `python -m indexer embed --index DIR --model MODEL "
+            "--reset`")
     (record,) = records
     rows, present = [], []
     for arrays, kept in parts:

