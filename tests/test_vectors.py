@@ -204,6 +204,28 @@ def test_vectors_survive_optimize_and_deleted_articles_leave(embedded, tmp_path)
     assert len([n for n in os.listdir(path) if n.endswith(".vectors.npz")]) == 1
 
 
+def test_a_rebuild_carries_the_vectors_of_unchanged_passages(embedded, sample_records, tmp_path):
+    from indexer import pipeline, rebuild
+
+    path = _copy(embedded[0], tmp_path)
+    _, before, _ = _state(path)
+    rebuild.rebuild_from_index("whoosh", path, None, workers=1)  # the same texts, re-analysed
+    assert os.path.islink(path)
+    found, after, _ = _state(path)
+    assert found.backlog == 0 and sorted(after) == sorted(before)
+    changed = [dict(r) for r in sample_records[:N_ARTICLES]]
+    changed[0]["title"] += "（更新）"  # the passage changes
+    changed[1]["body"] = "新的导语。\n" + changed[1]["body"]  # so does the lead
+    changed[2]["body"] += "\n补充的最后一段。"  # a later paragraph: the same passage
+    src = write_jsonl(tmp_path / "changed.jsonl", changed)
+    pipeline.rebuild(path, [src], workers=1, batch_size=120, progress=False)
+    found, after, live = _state(path)
+    assert len(live) == N_ARTICLES and found.backlog == 2
+    assert sorted(after) == sorted(set(before) - {changed[0]["id"], changed[1]["id"]})
+    for doc_id, vector in after.items():
+        np.testing.assert_array_equal(vector, before[doc_id])
+
+
 def test_the_backlog_counts_live_articles_without_vectors(embedded, sample_records, tmp_path):
     from indexer import pipeline
 

@@ -132,6 +132,7 @@ def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: 
         raise ValueError(f"checkpoint must be at least 1, got {checkpoint}")
     say = report or (lambda _line: None)
     t0 = time.monotonic()
+    folder = os.path.realpath(folder)  # a rebuild swapping the symlink meanwhile: go on in this build
     record = vectors.ModelRecord.of(embedder.info)
     out = EmbedSummary(model=record)
     if not store.exists(folder):
@@ -191,6 +192,74 @@ def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: 
         lock.release()
     out.seconds = time.monotonic() - t0
     return out
+
+
+def carry_over(folder: str, source: str, report: Callable[[str], None] | None = None) -> int:
+    """Copy into the index at ``folder`` (a rebuild's new build, before it
+    is switched in) the vectors of the index at ``source`` (the build it
+    replaces) for the live articles of ``folder`` lacking one whose
+    article id has a vector in ``source`` made from the same passage
+    (``search/passages.py``: title and lead unchanged, so the model would
+    give the same vector; a rebuild from the index itself changes no text
+    but may change record hashes).  Returns the number of vectors copied
+    (0 when ``source`` has none, or ``folder`` holds vectors of another
+    model: nothing is mixed).  Raises ``EmbedRunning``, what reading
+    either index raises."""
+    say = report or (lambda _line: None)
+    storage, schema, generation, pairs = latest_commit(source)
+    old = vectors.VectorIndex(source, pairs)
+    if old.model is None:
+        return 0
+    found: dict[str, tuple[str, np.ndarray, int]] = {}  # id -> (passage, matrix, row)
+    base = 0
+    blocks = iter(old.blocks)
+    block = next(blocks, None)
+    for segment, _ in pairs:
+        n = segment.doc_count_all()
+        if block is not None and len(block[0]) and base <= block[0][0] < base + n:
+            reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
+            try:
+                for row in block[1].tolist():
+                    stored = reader.stored_fields(row)
+                    text = passage(stored.get("title"), stored.get("body"), old.model.max_tokens)
+                    found[stored["id"]] = (text, block[2], row)
+            finally:
+                reader.close()
+            block = next(blocks, None)
+        base += n
+    copied = 0
+    lock = _Lock(folder)
+    try:
+        storage, schema, generation, pairs = latest_commit(folder)
+        model = vectors.index_model(folder, pairs)
+        if model is not None and model != old.model:
+            say(f"vectors not carried over: {folder} holds vectors of {model.model_id}, "
+                f"{source} of {old.model.model_id}")
+            return 0
+        for segment, deleted in pairs:
+            todo, have, present = _lacking(folder, segment, deleted, old.model)
+            if not len(todo):
+                continue
+            reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
+            try:
+                here = 0
+                for docnum in todo.tolist():
+                    stored = reader.stored_fields(docnum)
+                    hit = found.get(stored["id"])
+                    if hit is not None and hit[0] == passage(stored.get("title"), stored.get("body"),
+                                                             old.model.max_tokens):
+                        have[docnum] = hit[1][hit[2]]
+                        present[docnum] = True
+                        here += 1
+            finally:
+                reader.close()
+            if here:
+                vectors.write_file(folder, segment.segment_id(), have, present, old.model)
+                copied += here
+    finally:
+        lock.release()
+    say(f"{copied} vector(s) carried over from {source}")
+    return copied
 
 
 def _lacking(folder: str, segment, deleted, record: vectors.ModelRecord):
