@@ -94,11 +94,15 @@ class _Lock:
         os.close(self.fd)
 
 
-def latest_commit(folder: str):
+def latest_commit(folder: str, any_version: bool = False):
     """(storage, schema, generation, [(segment, deleted docnums)]) of the
-    latest commit of the index at ``folder``.  Raises ``store.IndexMissing``,
+    latest commit of the index at ``folder``; ``any_version``: also of an
+    index of another schema or analysis version (its stored fields are
+    read, not its terms).  Raises ``store.IndexMissing``,
     ``store.IncompatibleIndex``."""
-    ix = store.open_index(folder)
+    if any_version and not store.exists(folder):
+        raise store.IndexMissing(f"no index at {folder!r}")
+    ix = whoosh_index.open_dir(folder, indexname=store.INDEXNAME) if any_version else store.open_index(folder)
     toc = ix._read_toc()
     return ix.storage, toc.schema, toc.generation, [(s, frozenset(s.deleted_docs())) for s in toc.segments]
 
@@ -206,7 +210,7 @@ def carry_over(folder: str, source: str, report: Callable[[str], None] | None = 
     model: nothing is mixed).  Raises ``EmbedRunning``, what reading
     either index raises."""
     say = report or (lambda _line: None)
-    storage, schema, generation, pairs = latest_commit(source)
+    storage, schema, generation, pairs = latest_commit(source, any_version=True)
     old = vectors.VectorIndex(source, pairs)
     if old.model is None:
         return 0

@@ -380,8 +380,9 @@ class WhooshTarget:
 
         try:
             embedjob.carry_over(self.location, source, report=log.info)
-        except Exception:  # noqa: BLE001 - vectors are recomputed by the next embedding run
-            log.exception("vectors of %s not carried over to the new build", source)
+        except Exception as exc:  # noqa: BLE001 - vectors are recomputed by the next embedding run
+            log.warning("vectors of %s not carried over to the new build (%s: %s); `python -m indexer embed` "
+                        "computes them", source, type(exc).__name__, exc)
 
     def reopen(self) -> None:
         """Release the old build's lock; the next write takes the new one's."""
