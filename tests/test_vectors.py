@@ -327,3 +327,25 @@ def test_no_index_is_refused(tmp_path, capsys):
 
     assert main(["embed", "--index", str(tmp_path / "none")]) == 2
     assert "no index at" in capsys.readouterr().err
+
+
+def test_healthz_reports_the_model_and_the_backlog(base_index, bundled, tmp_path):
+    from openapi_core import OpenAPI
+
+    from conftest import validated
+    from search.backends.whoosh import embedjob
+    from web import create_app
+
+    path = _copy(base_index, tmp_path)
+    app = create_app({"SEARCH_INDEX": path, "SEARCH_ARTICLE_STORE": "off", "SEARCH_QUERY_LOG": "off",
+                      "SEARCH_RATE_LIMIT": "off", "SEARCH_REFRESH_INTERVAL": 0.0})
+    client = app.test_client()
+    spec = OpenAPI.from_dict(client.get("/api/openapi.json").get_json())
+    data = validated(client, spec, "/healthz").get_json()
+    assert data["vectors"] == {"model": None, "dim": None, "with_vectors": 0, "backlog": N_ARTICLES, "error": None}
+    embedjob.embed_index(path, bundled, limit=6)
+    # no new commit: the files are read again by every /healthz
+    data = validated(client, spec, "/healthz").get_json()
+    assert data["ok"] and data["vectors"] == {"model": bundled.info.model_id, "dim": 384, "with_vectors": 6,
+                                              "backlog": N_ARTICLES - 6, "error": None}
+

@@ -313,12 +313,13 @@ class VectorIndex:
         self.backlog = self.n_live - len(self.docnums)
 
     @classmethod
-    def of_view(cls, view) -> "VectorIndex":
-        """The vectors of an ``IndexView``'s commit (its ``SegmentData``
-        know their segment and storage; ``view.live`` marks the deleted)."""
+    def of_view(cls, view, folder: str | None = None) -> "VectorIndex":
+        """The vectors of an ``IndexView``'s commit in the index directory
+        ``folder`` (None: the segments' storage's; ``view.live`` marks the
+        deleted)."""
         if not view.segments:
             return cls("", [])
-        folder = view.segments[0].storage.folder
+        folder = folder or view.segments[0].storage.folder
         pairs = []
         for seg, base in zip(view.segments, view.bases[:-1].tolist()):
             live = view.live[base:base + seg.n]
@@ -346,6 +347,22 @@ class VectorIndex:
         if not self.blocks:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         return self.docnums, np.concatenate([(matrix @ query)[rows] for _, rows, matrix in self.blocks])
+
+
+def vectors_state(view, folder: str) -> dict:
+    """What ``IndexStats.vectors`` reports for an ``IndexView`` of the
+    index directory ``folder``: {"model", "dim", "with_vectors",
+    "backlog", "error"} (see ``search.backends.base.IndexStats``); never
+    raises for the vectors' sake (two models: "error" says so, and every
+    live article counts in the backlog)."""
+    try:
+        found = VectorIndex.of_view(view, folder)
+    except (VectorsModelMismatch, OSError) as exc:
+        return {"model": None, "dim": None, "with_vectors": 0, "backlog": int(view.n_live), "error": str(exc)}
+    model = found.model
+    return {"model": model.model_id if model else None, "dim": model.dim if model else None,
+            "with_vectors": int(len(found.docnums)), "backlog": int(found.backlog),
+            "error": "; ".join(found.problems) or None}
 
 
 def index_model(folder: str, pairs) -> ModelRecord | None:
