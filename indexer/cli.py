@@ -89,6 +89,9 @@ def _main(argv) -> int:
     w.add_argument("--batch", type=int, default=1000, help="changes applied per step (one segment each)")
     w.add_argument("--merge-at", type=int, default=10, help="merge once there are this many small segments")
     w.add_argument("--merge-max-docs", type=int, default=5000, help="a segment under this many documents is small")
+    w.add_argument("--embed", nargs="?", const="bundled", default=None, metavar="MODEL",
+                   help="whoosh: after commits, compute the new articles' vectors in a niced child process "
+                        "(`indexer embed`; MODEL: 'bundled', the default, or an ONNX model directory)")
     r = sub.add_parser("rebuild", help="re-analyse every article into a new index and switch to it atomically "
                                        "(from the article store, or from the index itself)")
     _target_options(r, INDEX_HELP)
@@ -197,8 +200,12 @@ def _dispatch(args) -> int:
         if not args.store or args.store == "off":
             print("error: the writer needs an article store (--store or SEARCH_ARTICLE_STORE)", file=sys.stderr)
             return 2
+        if args.embed is not None and args.backend != "whoosh":
+            print(f"error: --embed computes the vectors of a Whoosh index, not of {args.backend}", file=sys.stderr)
+            return 2
         return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url,
-                     error_file=args.error_file, batch=args.batch, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs)
+                     error_file=args.error_file, batch=args.batch, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs,
+                     embed=args.embed)
     if args.cmd == "rebuild":
         from .cli_rebuild import rebuild_command
 

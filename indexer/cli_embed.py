@@ -38,6 +38,8 @@ def add_parser(sub) -> None:
     e.add_argument("--limit", type=int, default=None, help="embed at most this many articles in this run")
     e.add_argument("--checkpoint", type=int, default=None,
                    help="articles embedded between two writes of a segment's vectors file (default: 2048)")
+    e.add_argument("--parent", type=int, default=None, metavar="PID",
+                   help="end with this process (the writer starting the run: indexer/embed_process.py)")
     e.add_argument("--reset", action="store_true",
                    help="first remove every vectors file of the index (to start over with another model)")
 
@@ -62,6 +64,10 @@ def embed_command(args) -> int:
     if not store.exists(args.index):
         print(f"error: no index at {args.index}", file=sys.stderr)
         return 2
+    if args.parent is not None:
+        from search.lifeline import die_with_parent
+
+        die_with_parent(args.parent)
     os.nice(NICENESS)
     embedder = load_embedder(args.model, batch_size=args.batch_size, threads=args.threads)
     summary = embedjob.embed_index(args.index, embedder, limit=args.limit, checkpoint=args.checkpoint,

@@ -349,3 +349,32 @@ def test_healthz_reports_the_model_and_the_backlog(base_index, bundled, tmp_path
     assert data["ok"] and data["vectors"] == {"model": bundled.info.model_id, "dim": 384, "with_vectors": 6,
                                               "backlog": N_ARTICLES - 6, "error": None}
 
+
+def test_the_writers_embedding_runs_follow_its_commits(base_index, tmp_path):
+    """``indexer writer --embed``'s part: real ``indexer embed`` children,
+    one run per notify (``--limit 8`` keeps each short), a failing one
+    counted and retried later, never blocking the caller."""
+    _need_semantic()
+    import time
+
+    from indexer.embed_process import EmbedProcess
+
+    path = _copy(base_index, tmp_path)
+    runs = EmbedProcess(path, "bundled", args=["--limit", "8", "--threads", "2"]).start()
+    try:
+        assert runs.wait_idle(300)
+        assert (runs.runs, runs.failures, _state(path)[0].backlog) == (1, 0, N_ARTICLES - 8)
+        runs.notify()
+        assert runs.wait_idle(300)
+        assert (runs.runs, runs.failures, _state(path)[0].backlog) == (2, 0, N_ARTICLES - 16)
+    finally:
+        runs.stop()
+    broken = EmbedProcess(path, str(tmp_path / "no-such-model")).start()
+    try:
+        deadline = time.monotonic() + 120
+        while broken.failures == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert broken.failures == 1 and _state(path)[0].backlog == N_ARTICLES - 16
+    finally:
+        broken.stop()
+    assert broken.proc is None
