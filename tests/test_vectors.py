@@ -384,3 +384,38 @@ def test_the_writers_embedding_runs_follow_its_commits(base_index, tmp_path):
     finally:
         broken.stop()
     assert broken.proc is None
+
+
+def test_segments_merged_away_during_a_run_get_their_vectors_at_the_next(embedded, bundled, tmp_path):
+    """A real ``optimize`` (merge, commit, clean) runs while the job is at
+    its first segment: the job skips the segments that vanished, the merge
+    carried what was written, and the next run embeds the rest in the
+    merged segment, the same vectors as ever."""
+    from search.backends.whoosh import embedjob, integrity
+    from search.backends.whoosh.target import WhooshTarget
+
+    _, reference, _ = _state(embedded[0])
+    path = _copy(embedded[0], tmp_path)
+    embedjob.embed_index(path, bundled, reset=True, limit=0)
+    merged = []
+
+    def optimize_once(line):
+        if not merged and " embedded (" in line:
+            target = WhooshTarget(path, timeout=0)
+            try:
+                merged.append(target.optimize(1))
+            finally:
+                target.close()
+
+    first = embedjob.embed_index(path, bundled, limit=60, report=optimize_once)
+    assert merged and merged[0]["segments_after"] == 1
+    assert first.embedded == 40 and len(first.vanished) == 5  # 6 segments of 40 articles
+    assert integrity.problems(path) == []
+    found, by_id, _ = _state(path)
+    assert len(by_id) == 40 and found.backlog == N_ARTICLES - 40
+    second = embedjob.embed_index(path, bundled, limit=10)
+    assert (second.embedded, second.vanished, second.backlog) == (10, [], N_ARTICLES - 50)
+    found, by_id, _ = _state(path)
+    assert len(by_id) == 50
+    for doc_id, vector in by_id.items():
+        np.testing.assert_array_equal(vector, reference[doc_id])

@@ -165,20 +165,19 @@ def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: 
                     continue
             segid = segment.segment_id()
             take = todo if budget is None else todo[:budget]
+            done = 0
             try:
                 reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
             except OSError:
-                out.vanished.append(segid)
-                say(f"{segid}: merged away since the run started; its documents get vectors at the next run")
-                continue
+                reader = None
             try:
-                done = 0
                 for start in range(0, len(take), checkpoint):
                     chunk = take[start:start + checkpoint]
-                    texts = []
-                    for docnum in chunk.tolist():
-                        stored = reader.stored_fields(docnum)
-                        texts.append(passage(stored.get("title"), stored.get("body"), record.max_tokens))
+                    texts = _passages(reader, chunk, record.max_tokens)
+                    if texts is None:
+                        out.vanished.append(segid)
+                        say(f"{segid}: merged away since the run started; its documents get vectors at the next run")
+                        break
                     have[chunk] = embedder.embed_passages(texts)
                     present[chunk] = True
                     vectors.write_file(folder, segid, have, present, record)
@@ -188,7 +187,8 @@ def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: 
                     rate = out.embedded / max(time.monotonic() - t0, 1e-9)
                     say(f"{segid}: {done}/{len(todo)} embedded ({out.embedded} in all, {rate:.1f}/s)")
             finally:
-                reader.close()
+                if reader is not None:
+                    reader.close()
             out.backlog += len(todo) - done
             if budget is not None:
                 budget -= done
@@ -264,6 +264,21 @@ def carry_over(folder: str, source: str, report: Callable[[str], None] | None = 
         lock.release()
     say(f"{copied} vector(s) carried over from {source}")
     return copied
+
+
+def _passages(reader, docnums: np.ndarray, max_chars: int) -> list[str] | None:
+    """The passages of the documents ``docnums`` of a segment's ``reader``;
+    None when its files are gone (the segment was merged away and cleaned)."""
+    if reader is None:
+        return None
+    texts = []
+    try:
+        for docnum in docnums.tolist():
+            stored = reader.stored_fields(docnum)
+            texts.append(passage(stored.get("title"), stored.get("body"), max_chars))
+    except OSError:
+        return None
+    return texts
 
 
 def _lacking(folder: str, segment, deleted, record: vectors.ModelRecord):
