@@ -419,3 +419,12 @@ def test_segments_merged_away_during_a_run_get_their_vectors_at_the_next(embedde
     assert len(by_id) == 50
     for doc_id, vector in by_id.items():
         np.testing.assert_array_equal(vector, reference[doc_id])
+
+
+def test_the_services_embedding_setting():
+    from search.settings import SettingError, Settings
+
+    assert Settings.from_env({}).embed_model is None
+    assert Settings.from_env({"SEARCH_EMBED_MODEL": "bundled"}).embed_model == "bundled"
+    with pytest.raises(SettingError, match="SEARCH_EMBED_MODEL='bundled': .* Whoosh index only"):
+        Settings.from_env({"SEARCH_EMBED_MODEL": "bundled", "SEARCH_BACKEND": "opensearch"})
