@@ -428,3 +428,75 @@ def test_the_services_embedding_setting():
     assert Settings.from_env({"SEARCH_EMBED_MODEL": "bundled"}).embed_model == "bundled"
     with pytest.raises(SettingError, match="SEARCH_EMBED_MODEL='bundled': .* Whoosh index only"):
         Settings.from_env({"SEARCH_EMBED_MODEL": "bundled", "SEARCH_BACKEND": "opensearch"})
+
+
+def integrity_ok(folder):
+    from search.backends.whoosh import integrity
+
+    return integrity.problems(folder) == []
+
+
+def _embed_children(pid):
+    """Pids of ``pid``'s children running ``indexer embed``."""
+    out = []
+    for child in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split():
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                if b"\0embed\0" in f.read():
+                    out.append(int(child))
+        except OSError:
+            pass
+    return out
+
+
+def test_the_writer_with_embed_gives_new_articles_vectors(sample_records, tmp_path):
+    """``python -m indexer writer --embed``, a real writer: the articles it
+    indexes from the store get vectors (no embedding in its loop: in
+    ``indexer embed`` children); stopped during a run, it ends that run too."""
+    _need_semantic()
+    import time
+
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+
+    ix = str(tmp_path / "index")
+    pipeline.build(ix, [write_jsonl(tmp_path / "seed.jsonl", sample_records[:5])], workers=1, progress=False)
+    store = ArticleStore(str(tmp_path / "articles.sqlite"))
+    for r in sample_records[:5]:
+        store.put([r], already_indexed=True)
+    writer = subprocess.Popen([sys.executable, "-m", "indexer", "writer", "--index", ix, "--store", store.path,
+                               "--batch", "10", "--embed"], cwd=ROOT, env={**_env(), "SEARCH_SAVED_SEARCHES": "off"},
+                              stderr=subprocess.PIPE, text=True)
+    running = []
+    try:
+        for r in sample_records[5:25]:
+            store.put([r])
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and writer.poll() is None:
+            found, by_id, live = _state(ix)
+            if len(live) == 25 and found.backlog == 0:
+                break
+            time.sleep(0.5)
+        assert writer.poll() is None, writer.stderr.read()
+        found, by_id, live = _state(ix)
+        assert sorted(by_id) == sorted(live) == sorted(r["id"] for r in sample_records[:25])
+        for r in sample_records[25:125]:  # a longer run, to stop the writer in the middle of it
+            store.put([r])
+        deadline = time.monotonic() + 120
+        while not running and time.monotonic() < deadline:
+            running = _embed_children(writer.pid)
+            time.sleep(0.05)
+        assert running, "no embedding run seen"
+    finally:
+        writer.terminate()
+        try:
+            writer.wait(30)
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+            writer.stderr.close()
+    assert writer.returncode == 0
+    time.sleep(0.5)
+    for pid in running:  # ended with the writer (SIGTERM from it), not left running
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert integrity_ok(ix)
