@@ -107,16 +107,6 @@ def latest_commit(folder: str, any_version: bool = False):
     return ix.storage, toc.schema, toc.generation, [(s, frozenset(s.deleted_docs())) for s in toc.segments]
 
 
-def backlog(folder: str) -> tuple[vectors.ModelRecord | None, int, int]:
-    """(the index's model record or None, live documents without a
-    vector, live documents) of the latest commit of the index at
-    ``folder``.  Raises what ``latest_commit`` and ``vectors.VectorIndex``
-    raise."""
-    *_, pairs = latest_commit(folder)
-    found = vectors.VectorIndex(folder, pairs)
-    return found.model, found.backlog, found.n_live
-
-
 def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: int = DEFAULT_CHECKPOINT,
                 reset: bool = False, report: Callable[[str], None] | None = None) -> EmbedSummary:
     """Embed the live documents lacking a vector in the latest commit of
