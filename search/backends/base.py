@@ -54,13 +54,20 @@ class IndexStats:
     generation (None on OpenSearch).  ``last_modified``: time of the last
     commit, epoch seconds (None when unknown: OpenSearch).  ``directory``:
     where the index is (the Whoosh directory after symlinks; the OpenSearch
-    alias or index name)."""
+    alias or index name).  ``vectors``: the dense vectors of the served
+    commit (issue 20; None when the backend keeps none: OpenSearch):
+    {"model": model id or None (no vectors yet), "dim": int or None,
+    "with_vectors": live articles with a vector, "backlog": live articles
+    without one (searched lexically until ``indexer embed`` reaches them),
+    "error": why vectors cannot be used (two models' files, unreadable
+    files) or None}."""
 
     documents: int
     segments: int | None = None
     generation: int | None = None
     last_modified: float | None = None
     directory: str = ""
+    vectors: dict | None = None
 
     def as_dict(self) -> dict:
         """The fields as a new dict (for JSON)."""

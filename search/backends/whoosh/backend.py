@@ -22,6 +22,7 @@ from . import groups, integrity, store
 from .executor import Executor
 from .reader import IndexView, SegmentData
 from .snapshots import SnapshotWalks
+from .vectors import vectors_state
 
 
 class WhooshBackend(SnapshotWalks):
@@ -303,7 +304,7 @@ class WhooshBackend(SnapshotWalks):
             default=None,
         )
         return IndexStats(documents=view.n_live, segments=len(view.segments), generation=view.generation,
-                          last_modified=mtime, directory=self.realpath)
+                          last_modified=mtime, directory=self.realpath, vectors=vectors_state(view, self.realpath))
 
     def close(self) -> None:
         """Close every segment reader."""

@@ -82,11 +82,15 @@ class SidecarKind:
     older versions read in place; merge(parts) -> the arrays of a segment
     merged from others (``write_merged``): ``parts`` holds, per source
     segment in merge order, (its arrays of this kind, the sorted local doc
-    numbers it keeps); None: the kind cannot be merged;
-    build_inverted(inverted) -> the arrays from {field: ``codec.Inverted``},
-    built field by field: the arrays of several fields are the union of
-    each field's alone (a merge builds each field's arrays as soon as that
-    field is merged and frees its postings: ``write_merged``)."""
+    numbers it keeps), or None (``required=False`` kinds only) when the
+    merged segment gets no file; None: the kind cannot be merged.  A kind
+    with ``build`` None and ``required=False`` is not written with its
+    segment at all: its files are written later, for committed segments
+    (``vectors.py``).  build_inverted(inverted) -> the arrays from {field:
+    ``codec.Inverted``}, built field by field: the arrays of several fields
+    are the union of each field's alone (a merge builds each field's arrays
+    as soon as that field is merged and frees its postings:
+    ``write_merged``)."""
 
     name: str
     suffix: str
@@ -177,14 +181,17 @@ def write_merged(storage, segment, parts_by_kind: Mapping, built: Mapping) -> No
     other segments (``segmerge.py``): a kind with ``build_inverted`` from
     ``built[kind.name]``, the arrays its ``build_inverted`` made field by
     field from the merged postings (``build_fields``), any other by its
-    ``merge`` hook from ``parts_by_kind[kind.name]`` (see ``SidecarKind``).
-    Raises ValueError for a kind with neither (nothing is written for it:
-    the merged segment would be unreadable)."""
+    ``merge`` hook from ``parts_by_kind[kind.name]`` (see ``SidecarKind``;
+    an optional kind's hook may return None: no file, the merged segment
+    reads as without the data).  Raises ValueError for a kind with neither
+    (nothing is written for it: the merged segment would be unreadable)."""
     for kind in kinds():
         if getattr(kind, "build_inverted", None) is not None:
             arrays = built[kind.name]
         elif kind.merge is not None:
             arrays = kind.merge(parts_by_kind[kind.name])
+            if arrays is None and not kind.required:
+                continue  # none of the merged segments had this optional kind's data: no file
         else:
             raise ValueError(f"sidecar kind {kind.name!r} has no merge hook: segments carrying it cannot be merged")
         # written as ``write`` writes every kind, from the arrays at hand

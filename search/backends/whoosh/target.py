@@ -346,12 +346,16 @@ class WhooshTarget:
     def swap_in(self) -> str:
         """Point ``<index>`` at this build: a new symlink renamed over the
         old one, so a running service keeps answering from the old build
-        until it sees the new one.  (An ``<index>`` that is still a plain
+        until it sees the new one; first the old build's vectors are copied
+        for the articles whose title and lead did not change
+        (``_carry_vectors``).  (An ``<index>`` that is still a plain
         directory from an earlier ``build`` is first moved into the builds
         folder: a moment without an index.)  The previous build is kept,
         older ones are removed.  Returns this build's directory."""
         self.close()
         index_dir, target = self._replaces, self.location
+        if os.path.isdir(index_dir):
+            self._carry_vectors(os.path.realpath(index_dir))
         builds = index_dir + ".builds"
         stamp = os.path.basename(target)
         if os.path.isdir(index_dir) and not os.path.islink(index_dir):
@@ -366,6 +370,19 @@ class WhooshTarget:
             if full not in keep and not name.startswith("previous-"):
                 shutil.rmtree(full, ignore_errors=True)
         return target
+
+    def _carry_vectors(self, source: str) -> None:
+        """Give this build the vectors of ``source`` (the build it replaces)
+        for the articles whose title and lead are unchanged
+        (``embedjob.carry_over``); a failure is logged, not raised: the
+        rebuild stands, and ``indexer embed`` computes what is missing."""
+        from . import embedjob
+
+        try:
+            embedjob.carry_over(self.location, source, report=log.info)
+        except Exception as exc:  # noqa: BLE001 - vectors are recomputed by the next embedding run
+            log.warning("vectors of %s not carried over to the new build (%s: %s); `python -m indexer embed` "
+                        "computes them", source, type(exc).__name__, exc)
 
     def reopen(self) -> None:
         """Release the old build's lock; the next write takes the new one's."""
