@@ -231,7 +231,7 @@ def run(index_dir: str, tantivy_dir: str | None = None, slice_n: int | None = No
 def print_table(r: dict) -> None:
     o, t, ratio = r["ours"], r["tantivy"], r["ratio_ours_over_tantivy"]
     print(f"anchor: ours against tantivy {r['tantivy_version']} ({o['documents']} documents; ours {o['segments']} "
-          f"segments, tantivy {t['segments']}; median of {r['runs']} fresh processes each; load average "
+          f"segment{'' if o['segments'] == 1 else 's'}, tantivy {t['segments']}; median of {r['runs']} fresh processes each; load average "
           f"{r['load_average'][0]} before, {r['load_average'][1]} after)")
     print(f"{'cold (ms)':24} {'ours p50/p95/p99':>22} {'tantivy p50/p95/p99':>22} {'ours/tantivy':>18}  total agrees")
 

@@ -35,7 +35,7 @@ def markdown(r: dict) -> str:
     lines = [
         f"Measured {r['date'][:10]} at commit `{r['commit']}` on {scope}, {r['cpus']} cores shared with other "
         f"work (load average {r['load_average'][0]} before the passes, {r['load_average'][1]} after: wall times "
-        f"include waiting for a core, CPU times do not); ours on {o['segments']} segments, tantivy "
+        f"include waiting for a core, CPU times do not); ours on {o['segments']} segment{'' if o['segments'] == 1 else 's'}, tantivy "
         f"{r['tantivy_version']} on {t['segments']}; each figure "
         f"the median of {r['runs']} fresh processes per engine, run interleaved (milliseconds per query: "
         "p50 / p95 / p99; \"same totals\": queries where both count the same articles).",
