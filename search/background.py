@@ -4,7 +4,6 @@ full corpora: no request should wait for that)."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -38,14 +37,6 @@ class BackgroundValue:
             with self._lock:
                 self._value, self._built_at = value, time.monotonic()
                 self.builds += 1
-            # The value holds most of the process's long-lived objects (the
-            # pinyin lexicon, the suggester: ~270,000 on the full corpora);
-            # moved out of the collector's generations, a full collection no
-            # longer walks them each time (measured on the full corpora, the
-            # cold pass of bench/querymix.jsonl: its one full collection
-            # stalled a query 81 ms, 25 ms after the freeze).  Objects freed
-            # by reference counting are freed as before.
-            gc.freeze()
         except Exception as exc:  # noqa: BLE001 - the reason is on /healthz; searches go on without
             log.warning("%s: build failed: %s: %s", self.name, type(exc).__name__, exc)
         finally:

@@ -165,29 +165,3 @@ def test_the_character_fold_equals_translating_every_character(sample_records):
         assert fold_chars(text) == text.translate(table)
         changed += fold_chars(text) != text
     assert changed > 1000  # texts with folded characters, not only untouched ones
-
-
-def test_a_background_value_leaves_its_objects_to_reference_counting():
-    """A built background value (the pinyin lexicon, the suggester) is
-    moved out of the collector's generations (``gc.freeze``): full
-    collections, which stalled a query 81 ms on the full corpora, no longer
-    walk it; a value dropped later is still freed (reference counting)."""
-    import gc
-    import weakref
-
-    from search.background import BackgroundValue
-
-    class Lexicon(dict):
-        pass
-
-    gc.unfreeze()
-    value = BackgroundValue(lambda: Lexicon((str(i), [i]) for i in range(1000)), name="test-build")
-    built = value.get(wait=30)
-    assert built is not None and len(built) == 1000
-    assert gc.get_freeze_count() >= 1000  # its lists at least
-    assert not any(o is built for o in gc.get_objects())  # in no generation
-    gone = weakref.ref(built)
-    del built
-    value._value = None
-    assert gone() is None
-    gc.unfreeze()
