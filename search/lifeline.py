@@ -18,13 +18,17 @@ result pipe (so that a send to a dead parent fails instead of blocking).
 ``Process.start()``) that does both in the child at once after
 the fork (``os.register_at_fork``), before any other code of the child
 runs, so that there is no moment in which the child could outlive its
-parent unsignalled or keep the lock.
+parent unsignalled or keep the lock; it also moves everything the child
+inherited out of its garbage collector's reach (``gc.freeze``), so that
+no finaliser of the parent's garbage runs in the child (see
+``_after_fork_in_child``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 import signal
 import threading
@@ -82,6 +86,13 @@ def _after_fork_in_child() -> None:
     spec, _bind = _bind, None
     if spec is not None:
         parent, fds = spec
+        # What the child inherited is never collected by it: a cycle that
+        # was garbage in the parent (a SQLite connection's, say) would run
+        # its finaliser here, and a lock another parent thread held at the
+        # fork (SQLite's allocator mutex) is never released in the child:
+        # the merge child hung so in the full test suite.  The child's own
+        # objects are collected as usual.
+        gc.freeze()
         close_inherited(fds)
         die_with_parent(parent)
 
