@@ -98,6 +98,18 @@ class IndexBackend(Protocol):
         ``IndexCorrupt`` (a damaged index), or the OpenSearch backend's
         ``IncompatibleIndex`` (written by another analysis version)."""
 
+    def dense_candidates(self, dense, k: int, plan: Plan | None = None) -> list[tuple[str, float]]:
+        """The ``k`` articles nearest to ``dense.vector`` (a
+        ``search.hybrid.DenseQuery``) by exact inner product over the live
+        articles' vectors, among those ``plan``'s filters keep (None: all):
+        [(article id, cosine)], cosine descending, ties by index order.
+        Hybrid and semantic searches go through ``execute`` of a plan with
+        ``Plan.dense``, which ranks the same way.  Raises
+        ``search.hybrid.SemanticModeUnavailable`` (400: the index has no
+        vectors), ``VectorsModelMismatch`` (500: vectors of another model),
+        ``search.hybrid.DenseNotSupported`` (501: a backend without dense
+        retrieval: OpenSearch for now)."""
+
     def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str] | Exception]:
         """For each plan (compiled for full matches only: ``relax_below =
         0``), the ids among ``ids`` (articles of one batch) it fully
