@@ -262,6 +262,9 @@ def test_grouped_hybrid_counts_groups_and_dense_groups_apart(engine):
     assert grouped.total == lexical.total and grouped.total_articles == lexical.total_articles
     assert grouped.dense_total == sum(h.match["by"] == "dense" for h in grouped.hits)
     assert len({h.id for h in grouped.hits}) == len(grouped.hits) == grouped.total + grouped.dense_total
+    # a group with a word match is shown by one of its word matches, and marked so
+    words = {h.id for h in engine.search(_req(q)).hits}
+    assert all((h.match["by"] == "words") == (h.id in words) for h in grouped.hits)
 
 
 def test_the_seams_dense_candidates_are_the_brute_force_nearest(engine, vectors, embedder):
@@ -370,6 +373,10 @@ def test_the_page_offers_the_modes_and_says_results_came_from_meaning(app):
     assert 'class="modes"' in lexical and "dense_results" not in lexical
     english = client.get(f"/search?q={quote(q)}&mode=hybrid&hl=en").get_data(as_text=True)
     assert 'data-code="dense_results"' in english and "by meaning" in english
+    # semantic: the summary counts the results found by meaning (total is 0)
+    found = client.get(f"/api/search?q={quote(q)}&mode=semantic").get_json()["dense_total"]
+    semantic = client.get(f"/search?q={quote(q)}&mode=semantic").get_data(as_text=True)
+    assert found >= 1 and f'<strong id="total">{found}</strong>' in semantic
 
 
 def test_hybrid_through_gunicorn(indexes):

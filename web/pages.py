@@ -194,7 +194,8 @@ def search_page():
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
         date_from=request.args.get("from", ""), date_to=request.args.get("to", ""), api_link=api_link,
-        modes=_modes(req), dense_text=dense_text(result.dense_total),
+        # semantic: every result is by meaning (the summary counts them; the notice says so)
+        modes=_modes(req), dense_text="" if req.mode == "semantic" else dense_text(result.dense_total),
         mode_hidden="" if req.mode == current_app.config.get("SEARCH_DEFAULT_MODE", "lexical") else req.mode,
     )
     resp = _page(html)

@@ -163,20 +163,23 @@ def run(executor, plan: Plan) -> BackendResult:
     shown, shown_fused, shown_dense = union, fused, dense_only
     keys = None
     if plan.group:
+        # A group with a lexical match is a lexical result, shown by its
+        # earliest lexical match; the groups of dense-only hits alone are
+        # the dense results.
         keys = v.group_rep[union]
-        lex_keys = v.group_rep[docs]
-        lexical_groups = np.unique(lex_keys)
-        total_articles, total = len(docs), len(lexical_groups)
-        lexical_shown = collectors.collapse(v, docs, lex_keys, matched, scores.copy())
-        total_full = int((lexical_shown[1] == 2).sum())
-        shown, _, shown_fused = collectors.collapse(v, union, keys, tier, fused)
-        shown_dense = ~np.isin(v.group_rep[shown], lexical_groups)
+        lex = ~dense_only
+        lex_shown, lex_tier, lex_fused = collectors.collapse(v, union[lex], keys[lex], tier[lex], fused[lex])
+        total_articles, total, total_full = len(docs), len(lex_shown), int((lex_tier == 2).sum())
+        alone = dense_only & ~np.isin(keys, keys[lex])
+        extra_shown, _, extra_fused = collectors.collapse(v, union[alone], keys[alone], tier[alone], fused[alone])
+        shown = np.concatenate([lex_shown, extra_shown])
+        shown_fused = np.concatenate([lex_fused, extra_fused])
+        shown_dense = np.concatenate([np.zeros(len(lex_shown), bool), np.ones(len(extra_shown), bool)])
     if plan.sort == "relevance":
         order = np.lexsort((shown, -shown_fused))
     else:
-        pub_order = collectors.top_k(v, dataclasses.replace(plan, offset=0, limit=len(shown)), shown,
-                                     np.full(len(shown), 2, np.int64), shown_fused.copy())
-        order = pub_order
+        order = collectors.top_k(v, dataclasses.replace(plan, offset=0, limit=len(shown)), shown,
+                                 np.full(len(shown), 2, np.int64), shown_fused.copy())
     page = order[plan.offset: plan.offset + plan.limit]
     executor.deadline.check()
     hits = []
