@@ -132,6 +132,29 @@ def test_a_bad_mode_is_a_400_naming_the_modes(engine):
     assert err.value.status == 400
 
 
+def test_what_the_dense_modes_cannot_answer_is_a_400(engine):
+    from search.hybrid import InvalidMode
+
+    with pytest.raises(InvalidMode, match="needs query text"):
+        engine.search(_req("", mode="semantic"))
+    with pytest.raises(InvalidMode, match="explain is available in lexical mode only"):
+        engine.search(_req("香港", mode="hybrid", explain=True))
+    # an empty query has no meaning to add: hybrid lists what lexical lists
+    assert [h.id for h in engine.search(_req("", mode="hybrid", sort="newest")).hits] == \
+        [h.id for h in engine.search(_req("", sort="newest")).hits]
+
+
+def test_sorting_by_date_orders_the_same_hybrid_results(engine, records):
+    published = {r["id"]: r.get("published") or "" for r in records}
+    q = PLAIN[0]
+    by_relevance = engine.search(_req(q, mode="hybrid"))
+    newest = engine.search(_req(q, mode="hybrid", sort="newest"))
+    assert sorted(h.id for h in newest.hits) == sorted(h.id for h in by_relevance.hits)
+    dated = [h.published for h in newest.hits if h.published]
+    assert dated == sorted(dated, reverse=True) and newest.dense_total == by_relevance.dense_total
+    assert all(published[h.id] for h in newest.hits[:len(dated)])
+
+
 @pytest.mark.parametrize("q", PLAIN + ["hong kong economy"])
 def test_plain_word_queries(q):
     from search import query
