@@ -312,6 +312,24 @@ def test_an_index_without_vectors_says_to_run_indexer_embed(indexes):
     assert not plain.semantic_available()
 
 
+def test_articles_without_a_vector_yet_are_named_in_a_notice(indexes, embedder, tmp_path):
+    """30 of the 300 articles embedded: hybrid says 270 are found by their
+    words only, and no dense hit is one of them."""
+    from search.backends.whoosh import embedjob
+    from search.engine import SearchEngine
+
+    path = str(tmp_path / "partial")
+    shutil.copytree(indexes[1], path, ignore=shutil.ignore_patterns("*.lock", "MAIN_WRITELOCK"))
+    embedjob.embed_index(path, embedder, limit=30)
+    partial = SearchEngine.open(path, cache_size=0)
+    res = partial.search(_req(PLAIN[1], mode="hybrid"))
+    backlog = [n for n in res.notices if n["code"] == "vectors_backlog"]
+    assert backlog and backlog[0]["text"] == "270"
+    no_vector = [h for h in res.hits if h.match["similarity"] is None]
+    assert no_vector and all(h.match["by"] == "words" for h in no_vector)
+    assert 0 < len(res.hits) - len(no_vector) <= 30  # only the 30 embedded have a similarity
+
+
 def test_opensearch_refuses_dense_retrieval_clearly():
     from search.backends.opensearch.backend import OpenSearchBackend
     from search.hybrid import DenseNotSupported, DenseQuery
