@@ -397,8 +397,11 @@ def test_the_api_answers_hybrid_as_documented(app):
     assert "mode" not in lexical and "dense_total" not in lexical
     bad = validated(client, spec, "/api/search?q=x&mode=fuzzy", status=400).get_json()
     assert "'mode' must be one of lexical, hybrid, semantic" in bad["error"]
-    # the other operations rank by words: mode is not theirs
+    # the other operations rank by words: mode is not theirs, nor a cursor's walk
     assert client.get("/api/timeline?q=x&mode=hybrid").status_code == 400
+    walk = client.get("/api/search?q=x&mode=hybrid&cursor=*")
+    assert walk.status_code == 400 and "cannot be walked with a cursor" in walk.get_json()["error"]
+    assert client.get("/api/search?q=x&mode=lexical&cursor=*").status_code == 200
 
 
 def test_the_page_offers_the_modes_and_says_results_came_from_meaning(app):

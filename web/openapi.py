@@ -307,7 +307,9 @@ CURSOR_PARAM = _q("cursor", {"type": "string", "minLength": 1},
                   "authentication a walk ends at SEARCH_MAX_RESULT_WINDOW articles and holds no snapshot (it pages "
                   "through the live index from an offset signed into the cursor); a staff walk's cursor needs "
                   "staff authentication (403). A cursor unused for SEARCH_CURSOR_KEEP_ALIVE seconds answers 410; "
-                  "one whose search changed meanwhile (synonyms, pinyin, new words) answers 409")
+                  "one whose search changed meanwhile (synonyms, pinyin, new words) answers 409. A walk lists the "
+                  "matches of the words (lexical, whatever SEARCH_DEFAULT_MODE says): mode=hybrid or semantic with a "
+                  "cursor answers 400")
 CURSOR_PAGE = {
     "type": "object",
     "required": ["query", "total", "total_full", "total_partial", "walked", "size", "took_ms", "hits",
