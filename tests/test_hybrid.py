@@ -123,6 +123,18 @@ def _dense_oracle(q, vectors, embedder, keep=lambda i: True):
     return sorted(scored, key=lambda p: -p[1])
 
 
+def test_the_dense_orders_keys_sort_as_cosine_descending_then_doc():
+    from search.backends.whoosh.dense import descending_keys
+
+    rng = np.random.default_rng(5)
+    cos = rng.choice(np.array([-0.5, -0.0, 0.0, 0.25, 0.8, 0.8000001, 1.0], np.float32), 5000)
+    cos[:2000] = rng.uniform(-1, 1, 2000).astype(np.float32)
+    docs = rng.permutation(100000)[:5000].astype(np.int64)
+    expected = np.lexsort((docs, -cos))
+    got = np.argsort(descending_keys(cos, docs))
+    assert (cos[got] == cos[expected]).all() and (docs[got] == docs[expected]).all()
+
+
 # ---- the modes -------------------------------------------------------------------
 def test_a_bad_mode_is_a_400_naming_the_modes(engine):
     from search.hybrid import InvalidMode
