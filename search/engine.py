@@ -152,7 +152,8 @@ class SearchEngine:
         self.analyzer.segmenter.check(interval=0.0)  # a changed user dictionary cuts this query anew
         pending = self.pending_words()  # once per request: the cache key, the search and its correction
         key = (self.backend.version(), self.synonyms.version, self.analyzer.segmenter.version, pending,
-               self.pinyin.builds, request_key(req))
+               self.pinyin.builds, request_key(req),
+               None if req.mode == "lexical" else self.backend.vectors_version())
         hit = self._cache.get(key)
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)

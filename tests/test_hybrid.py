@@ -340,6 +340,11 @@ def test_articles_without_a_vector_yet_are_named_in_a_notice(indexes, embedder, 
     no_vector = [h for h in res.hits if h.match["similarity"] is None]
     assert no_vector and all(h.match["by"] == "words" for h in no_vector)
     assert 0 < len(res.hits) - len(no_vector) <= 30  # only the 30 embedded have a similarity
+    # 40 more embedded, without a new commit: a cached engine sees them at once
+    cached = SearchEngine.open(path)
+    assert cached.search(_req(PLAIN[1], mode="hybrid")).notices[-1]["text"] == "270"
+    embedjob.embed_index(path, embedder, limit=40)
+    assert cached.search(_req(PLAIN[1], mode="hybrid")).notices[-1]["text"] == "230"
 
 
 def test_opensearch_refuses_dense_retrieval_clearly():

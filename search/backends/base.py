@@ -125,6 +125,12 @@ class IndexBackend(Protocol):
         """Changes whenever the searchable content changes (a hashable
         cache key, compared for equality only)."""
 
+    def vectors_version(self) -> object:
+        """Changes whenever the dense vectors change, with or without a
+        new commit (an embedding run writes them after the commit): a
+        hashable key that hybrid and semantic results are cached under
+        besides ``version()``.  None for a backend without vectors."""
+
     def get(self, doc_id: str) -> dict | None:
         """The stored fields of the live article ``doc_id``, or None."""
 

@@ -132,6 +132,10 @@ class OpenSearchBackend:
         return total < plan.relax_below
 
     # ---- IndexBackend ---------------------------------------------------------
+    def vectors_version(self) -> object:
+        """None: no dense vectors on OpenSearch yet."""
+        return None
+
     def dense_candidates(self, dense, k: int, plan: Plan | None = None) -> list[tuple[str, float]]:
         """Not supported yet: raises ``DenseNotSupported`` (501)."""
         raise DenseNotSupported(_NO_DENSE)

@@ -198,6 +198,14 @@ class WhooshBackend(SnapshotWalks):
         view = self.view
         return (self.realpath, view.generation)
 
+    def vectors_version(self) -> object:
+        """The vectors files' state (inode, mtime, size per segment of the
+        current view: a stat each)."""
+        from .dense import files_state, folder_of
+
+        view = self.view
+        return files_state(view, folder_of(view))
+
     def execute(self, plan: Plan) -> BackendResult:
         """``Executor.run`` on the current view (errors: ``IndexBackend.execute``)."""
         return Executor(self.view).run(plan)

@@ -39,7 +39,7 @@ _cache_lock = threading.Lock()
 _cache: dict = {}  # id(view) -> (view, files' state, VectorIndex): the last few views
 
 
-def _files_state(view, folder: str) -> tuple:
+def files_state(view, folder: str) -> tuple:
     """(inode, mtime, size) of each segment's vectors file (None: absent)."""
     out = []
     for seg in view.segments:
@@ -55,7 +55,7 @@ def vector_index(view, folder: str) -> VectorIndex:
     """The ``VectorIndex`` of ``view`` (an ``IndexView`` of the index
     directory ``folder``), read again when a vectors file changed.  Raises
     ``VectorsModelMismatch`` for files of two models."""
-    state = _files_state(view, folder)
+    state = files_state(view, folder)
     with _cache_lock:
         found = _cache.get(id(view))
         if found is not None and found[0] is view and found[1] == state:
