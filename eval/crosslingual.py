@@ -25,9 +25,11 @@ their id and report only the held-out half"): ``half_of(id)`` is
 depends on the id alone, so a later fusion-tuning step imports it and
 tunes on "train" only.  Every run reports both halves.
 
-``--mode``: the engine is lexical only today.  When ``SearchRequest`` has a
-``mode`` field the mode is passed through; until then any mode but
-``lexical`` exits with status 2 ("semantic modes are not available yet").
+``--mode``: passed through as ``SearchRequest.mode`` (``search.hybrid``);
+hybrid and semantic need the index embedded (``python -m indexer embed``)
+and the ``semantic`` extra, else the engine's 400 error ends the run.
+(Before ``SearchRequest`` had a ``mode`` field, any mode but ``lexical``
+exited with status 2: ``request_fields`` keeps that check.)
 
 Writes eval/results/crosslingual-<mode>.json (crosslingual-<mode>-<half>.json
 for one half), with the date, the commit and the index's article count.

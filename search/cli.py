@@ -11,6 +11,7 @@ from . import settings
 from .engine import SearchEngine
 from .errors import SearchServiceError, run_command
 from .fields import FACET_FIELDS
+from .hybrid import MODES
 from .models import SearchRequest
 from .timeutil import DateError, local_time, parse_range
 
@@ -40,7 +41,8 @@ def _engine(args) -> SearchEngine:
     if config.backend == "whoosh" and not os.path.isdir(args.index):
         raise CommandError(f"no index at {args.index}")
     return SearchEngine.open(args.index, backend=config.backend, opensearch_url=config.opensearch_url,
-                             userdict_path=config.userdict, synonyms_path=config.synonyms)
+                             userdict_path=config.userdict, synonyms_path=config.synonyms,
+                             embed_model=config.embed_model)
 
 
 def _queries(path: str):
@@ -115,6 +117,8 @@ def _main(argv) -> int:
     q.add_argument("--page", type=_positive, default=1)
     q.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
     q.add_argument("--json", action="store_true")
+    q.add_argument("--mode", choices=MODES, default=None, help="lexical, hybrid or semantic (default: "
+                   "SEARCH_DEFAULT_MODE, lexical)")
     for f in FACET_FIELDS:
         q.add_argument(f"--{f}", action="append", default=[])
     q.add_argument("--from", dest="date_from", help="YYYY-MM-DD (from that day, Beijing time) or a date-time")
@@ -131,6 +135,7 @@ def _main(argv) -> int:
     run.add_argument("--size", type=_positive, default=10)
     run.add_argument("--field", choices=["title", "all"], default="all")
     run.add_argument("--tag", default="newssearch")
+    run.add_argument("--mode", choices=MODES, default=None, help="as for query")
     ex = sub.add_parser("export", help="every matching article as CSV or JSON Lines (a walk on one snapshot)")
     ex.add_argument("--index", required=True)
     ex.add_argument("--query", default="", help="the query (empty: every article the filters keep)")
@@ -157,17 +162,22 @@ def _main(argv) -> int:
             q=" ".join(args.query), size=args.size, page=args.page, sort=args.sort,
             category=args.category, source=args.source, author=args.author, tag=args.tag, year=args.year,
             date_from=date_from, date_to=date_to, facets=FACET_FIELDS,
+            mode=args.mode or settings.current().default_mode,
         )
         _wait_ready(engine)
         res = engine.search(req)
         if args.json:
             d = res.to_dict()
             out = {"total": d["total"], "hits": d["hits"], "facets": d["facets"]}
+            if "dense_total" in d:
+                out["dense_total"] = d["dense_total"]
             print(json.dumps(out, ensure_ascii=False))
         else:
-            print(f"{res.total} results ({res.took_ms:.1f} ms), understood as: {' '.join(res.understood)}")
+            dense = f" + {res.dense_total} by meaning" if res.dense_total is not None else ""
+            print(f"{res.total} results{dense} ({res.took_ms:.1f} ms), understood as: {' '.join(res.understood)}")
             for h in res.hits:
-                print(f"{h.score:7.3f}  {local_time(h.published):16}  {h.id:20}  {h.title}")
+                mark = " [meaning]" if h.match.get("by") == "dense" else ""
+                print(f"{h.score:7.3f}  {local_time(h.published):16}  {h.id:20}  {h.title}{mark}")
         return 0
     if args.cmd == "export":
         if args.limit < 0:
@@ -192,7 +202,7 @@ def _main(argv) -> int:
         _wait_ready(engine)
         for qid, query in _queries(args.queries):
             res = engine.search(SearchRequest(q=query, size=args.size, facets=(), highlight=False,
-                                              fields=args.field))
+                                              fields=args.field, mode=args.mode or settings.current().default_mode))
             for rank, h in enumerate(res.hits, 1):
                 print(f"{qid} Q0 {h.id} {rank} {h.score:.4f} {args.tag}")
         return 0

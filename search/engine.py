@@ -8,6 +8,10 @@ The engine owns that orchestration, the result cache and did you mean.
 The web app, the CLI and the benchmarks all go through ``SearchEngine``;
 its search-box methods delegate to ``search/searchbox.py`` and its article
 methods (related, coverage, article context) to ``search/related.py``.
+
+Size: the one orchestration of every search path (search and its cache,
+did you mean, timelines, significant terms, the modes of ``search.hybrid``);
+what is not orchestration is delegated already.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import html
 import re
 import time
 
-from . import comparison, pending_words, pinyin
+from . import comparison, hybrid, pending_words, pinyin
 from . import query as q
 from . import related as stories
 from .analysis import Analyzer
@@ -55,8 +59,13 @@ class SearchEngine:
 
     def __init__(self, backend: IndexBackend, userdict_path: str | None = None, cache_size: int = 2048,
                  synonyms_path: str | None = DEFAULT_SYNONYMS, blocklist_path: str | None = DEFAULT_BLOCKLIST,
-                 query_log: QueryLog | None = None, query_timeout: float | None = None):
+                 query_log: QueryLog | None = None, query_timeout: float | None = None,
+                 embed_model: str | None = None):
         self.backend = backend
+        # Hybrid and semantic modes embed the query with this model ("bundled" or an ONNX
+        # model directory; None: bundled), loaded on the first such search (search.hybrid).
+        self.query_embedder = hybrid.QueryEmbedder(embed_model)
+        self._semantic = hybrid.Availability(backend, self.query_embedder)
         # Set first: the background builders started below search at once.
         # What the user dictionary the index was cut with is, when known
         # (a callable -> (its words, words being re-indexed) or None; the
@@ -124,7 +133,7 @@ class SearchEngine:
              backend: str = "whoosh", opensearch_url: str | None = None, **options):
         """``index_dir``: the Whoosh index directory, or the OpenSearch index
         or alias with ``backend="opensearch"``.  ``options``: synonyms_path,
-        blocklist_path, query_log, cache_size, query_timeout."""
+        blocklist_path, query_log, cache_size, query_timeout, embed_model."""
         from .backends import open_backend
 
         return cls(open_backend(backend, index_dir, refresh_interval, opensearch_url), userdict_path, **options)
@@ -132,12 +141,19 @@ class SearchEngine:
     # ---- search -------------------------------------------------------------
     def search(self, req: SearchRequest) -> SearchResult:
         """Search, answering repeated requests from a cache that is keyed by
-        the index version (a new commit never serves stale results)."""
+        the index version (a new commit never serves stale results).
+        Raises ``search.hybrid.InvalidMode`` (400) for a mode not in
+        ``search.hybrid.MODES``, ``SemanticModeUnavailable`` (400) for
+        hybrid or semantic search without the ``semantic`` extra or
+        without vectors in the index, and what ``IndexBackend.execute``
+        raises."""
+        hybrid.check_mode(req.mode)
         t0 = time.perf_counter()
         self.analyzer.segmenter.check(interval=0.0)  # a changed user dictionary cuts this query anew
         pending = self.pending_words()  # once per request: the cache key, the search and its correction
         key = (self.backend.version(), self.synonyms.version, self.analyzer.segmenter.version, pending,
-               self.pinyin.builds, request_key(req))
+               self.pinyin.builds, request_key(req),
+               None if req.mode == "lexical" else self.backend.vectors_version())
         hit = self._cache.get(key)
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
@@ -291,6 +307,10 @@ class SearchEngine:
         see ``_plan``."""
         plan, searchable, pinyin_words, synonyms, parsed = self._plan(req, timed, pending)
         must, must_not = plan.must, plan.must_not
+        dense_total = None
+        if req.mode != "lexical":
+            plan, searchable = hybrid.dense_plan(self.query_embedder, req, plan, searchable, parsed)
+            dense_total = 0
         timeline = None
         total_articles = 0 if req.group else None
         total_full, estimated = 0, False
@@ -308,6 +328,10 @@ class SearchEngine:
                 found.similar_count = h.similar_count
                 found.similar = [brief(stored) for _, stored in h.similar]
                 found.match = {"full": not h.missing, "missing": [must[i].label() for i in h.missing]}
+                if plan.dense is not None:
+                    found.match = {"full": False, "missing": [], "by": "dense"} if h.dense_only else \
+                        {**found.match, "by": "words"}
+                    found.match["similarity"] = None if h.similarity is None else round(h.similarity, 4)
                 found.explain = h.explain
             result_total, facets, relaxed = res.total, res.facets, res.relaxed
             total_full = res.total if res.total_full is None else res.total_full
@@ -316,6 +340,11 @@ class SearchEngine:
             if req.timeline:
                 timeline = {"interval": res.histogram_interval, "undated": res.undated,
                             "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
+            if plan.dense is not None:
+                dense_total = res.dense_total
+        notices = [n.to_dict() for n in parsed.notices]
+        if plan.dense is not None:
+            notices += hybrid.notices(req.mode, dense_total, res.dense_backlog)
         return SearchResult(
             request=req,
             total=result_total,
@@ -324,7 +353,7 @@ class SearchEngine:
             took_ms=(time.perf_counter() - t0) * 1000,
             understood=understood(must) + [f"-{u}" for u in understood(must_not)],
             understood_tree=understood_tree(must, must_not),
-            notices=[n.to_dict() for n in parsed.notices],
+            notices=notices,
             exact=parsed.exact,
             total_full=total_full,
             total_estimated=estimated,
@@ -333,6 +362,7 @@ class SearchEngine:
             pinyin=pinyin_words,
             timeline=timeline,
             total_articles=total_articles,
+            dense_total=dense_total,
         )
 
     # ---- the search box (search/searchbox.py) ----------------------------------
@@ -386,6 +416,10 @@ class SearchEngine:
         (``related.article_context``)."""
         return stories.article_context(self.backend, doc_id, related_size, coverage_size,
                                        frequencies=self.pinyin.frequencies)
+
+    def semantic_available(self) -> bool:
+        """Can hybrid and semantic search run here (``hybrid.Availability``)?"""
+        return self._semantic.get()
 
     def stats(self) -> IndexStats:
         """The backend's ``stats()``."""

@@ -59,6 +59,7 @@ class SearchRequest:
     timeline: bool = False  # also count the matches per day/month/year (the results page's chart)
     group: bool = False  # near-duplicates as one result ("N 篇相似报道"); total then counts groups
     explain: bool = False  # each hit says how its score is made (``Hit.explain``; staff only on the web)
+    mode: str = "lexical"  # lexical | hybrid | semantic: by words, fused with meaning, meaning only (search.hybrid)
 
 
 @dataclass
@@ -88,7 +89,9 @@ class Hit:
     lang: str | None = None
     similar: list[dict] = field(default_factory=list)  # near-duplicates (grouped search), date order
     similar_count: int = 0
-    # {"full": every clause matched?, "missing": the query words a partial match lacks}
+    # {"full": every clause matched?, "missing": the query words a partial match lacks}; in hybrid and
+    # semantic mode also "by": "words" (a lexical match) or "dense" (found by meaning only) and
+    # "similarity": the cosine of the query's and the article's vectors (None: no vector yet)
     match: dict = field(default_factory=lambda: {"full": True, "missing": []})
     # With ``SearchRequest.explain``: the score's components (``search.explain``), else None.
     explain: dict | None = None
@@ -143,6 +146,9 @@ class SearchResult:
     exact: bool = False  # operators, fields, phrases or exclusions: never relaxed
     total_full: int = 0  # of total: full matches (the rest are partial matches)
     total_estimated: bool = False  # total is an estimate (grouped on OpenSearch beyond exact counting)
+    # hybrid / semantic: results found by meaning only (articles, or groups when grouped), never in total;
+    # None in lexical mode
+    dense_total: int | None = None
 
     @property
     def grouped(self) -> bool:
@@ -179,4 +185,6 @@ class SearchResult:
             "corrected_from": self.corrected_from,
             "corrected_to": self.corrected_to,
             "suggestion": self.suggestion,
+            # hybrid and semantic only (lexical answers keep their form)
+            **({"mode": self.request.mode, "dense_total": self.dense_total} if self.dense_total is not None else {}),
         }

@@ -309,6 +309,9 @@ class Plan:
     deadline: float | None = None  # time.monotonic() past which the backend gives up (QueryTimeout)
     # Explain each hit's score (``BackendHit.explain``; ``search.explain``).
     explain: bool = False
+    # Hybrid or semantic search (``search.hybrid.DenseQuery``): the query's
+    # vector, the mode, whether dense-only hits may be added; None: lexical.
+    dense: object | None = None
 
 
 class UnsupportedQuery(ValueError, SearchServiceError, status=400):
@@ -338,6 +341,11 @@ class BackendHit:
     missing: list = field(default_factory=list)
     # With ``Plan.explain``: how the score is made (``search.explain``).
     explain: dict | None = None
+    # With ``Plan.dense``: the cosine of the article's vector and the
+    # query's (None: it has no vector), and is it a dense-only hit (found
+    # by meaning, not a match of the query's words)?
+    similarity: float | None = None
+    dense_only: bool = False
 
 
 @dataclass
@@ -361,6 +369,10 @@ class BackendResult:
     # Is ``total`` an estimate (OpenSearch's group count beyond its exact
     # cardinality)?  Every other total is exact.
     total_estimated: bool = False
+    # With ``Plan.dense``: the dense-only results (articles, or groups when
+    # grouped, none of whose members matches the words), never in ``total``.
+    dense_total: int = 0
+    dense_backlog: int = 0  # live articles without a vector (found by their words only)
 
 
 def understood(clauses) -> list[str]:

@@ -120,6 +120,10 @@ class Settings:
     embed_model: str | None = _var("SEARCH_EMBED_MODEL", None,
                                    "dense vectors computed after the writer's commits with this model: bundled or "
                                    "an ONNX model directory (Whoosh; unset: none)")
+    default_mode: str = _var("SEARCH_DEFAULT_MODE", "lexical",
+                             "the search mode when a request names none: lexical, hybrid or semantic (issue 20; "
+                             "lexical until the evaluation shows hybrid is not below it)",
+                             choices=("lexical", "hybrid", "semantic"))
     backlog_max_age: float = _var("SEARCH_BACKLOG_MAX_AGE", 300.0, "seconds of indexing backlog before degraded", low=1)
     client_timeout: float = _var("SEARCH_CLIENT_TIMEOUT", 10.0, "seconds a client has to send its request", low=0.1)
     buffer_body_bytes: int = _var("SEARCH_BUFFER_BODY_BYTES", 2**20, "bodies read in full before a thread takes them",

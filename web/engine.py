@@ -109,7 +109,8 @@ class EngineHolder:
                         opensearch_url=self.config.get("OPENSEARCH_URL"),
                         synonyms_path=self.config["SEARCH_SYNONYMS"],
                         blocklist_path=self.config["SEARCH_BLOCKLIST"], query_log=self.query_log,
-                        query_timeout=self.config.get("SEARCH_QUERY_TIMEOUT") or None)
+                        query_timeout=self.config.get("SEARCH_QUERY_TIMEOUT") or None,
+                        embed_model=self.config.get("SEARCH_EMBED_MODEL"))
                     self._error = None
                     self._engine.index_userdict = self._index_userdict
                     self._catch_up(self._engine)

@@ -22,6 +22,8 @@ FIELD_LABELS = {
 }
 RANGE_LABELS = {"": lazy_gettext("全部时间"), "day": lazy_gettext("一天内"), "week": lazy_gettext("一周内"),
                 "month": lazy_gettext("一月内"), "year": lazy_gettext("一年内")}
+# The search modes (search.hybrid.MODES) as the results page's toggle names them.
+MODE_LABELS = {"lexical": lazy_gettext("按词"), "hybrid": lazy_gettext("词与语义"), "semantic": lazy_gettext("按语义")}
 SORT_LABELS = {"relevance": lazy_gettext("按相关度"), "newest": lazy_gettext("按时间（最新）"),
                "oldest": lazy_gettext("按时间（最早）")}
 

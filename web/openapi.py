@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from search.explain import COMPONENTS as EXPLAIN_COMPONENTS, FACTORS as EXPLAIN_FACTORS
 from search.fields import DEFAULT_FACETS, FACET_FIELDS
+from search.hybrid import NOTICE_CODES as HYBRID_NOTICE_CODES
 from search.timeutil import BOUND_PATTERN, YEAR_PATTERN
 
 from . import openapi_examples, openapi_saved
@@ -47,7 +48,15 @@ MATCH = {
                                                    "(only for queries of plain words: see relaxed)"},
         "missing": {"type": "array", "items": {"type": "string"},
                     "description": "the query words a partial match lacks (as in understood: a word, or "
-                                   "'a OR b' for a word and its synonyms); empty for a full match"}},
+                                   "'a OR b' for a word and its synonyms); empty for a full match and for a "
+                                   "hit found by meaning"},
+        "by": {"type": "string", "enum": ["words", "dense"],
+               "description": "mode=hybrid or semantic only: words, a match of the query's words; dense, found "
+                              "by meaning only (the article lacks the words; full is then false): counted in "
+                              "dense_total, never in total"},
+        "similarity": {"type": "number", "nullable": True,
+                       "description": "mode=hybrid or semantic only: cosine of the query's and the article's "
+                                      "dense vectors (-1..1); null when the article has no vector yet"}},
 }
 
 
@@ -113,6 +122,7 @@ NOTICE_CODES = {
     "empty_group": "parentheses with nothing to search inside: ignored",
     "empty_phrase": "quotes with nothing inside (\"\"): ignored",
     "no_wildcard": "'*' or '?' in a word: not a wildcard; read as a space, like other punctuation",
+    **HYBRID_NOTICE_CODES,
 }
 EXPLAIN_PART = {
     "type": "object", "required": ["name", "value", "detail"],
@@ -150,7 +160,8 @@ EXPLAIN = {
 
 NOTICE = {
     "type": "object", "required": ["code", "text", "message"], "additionalProperties": False,
-    "description": "How a part of the query that could not be read as typed was read",
+    "description": "How a part of the query that could not be read as typed was read (or, in hybrid and "
+                   "semantic mode, how results were found: dense_results, vectors_backlog)",
     "properties": {
         "code": {"type": "string", "enum": list(NOTICE_CODES),
                  "description": "stable identifier: " + "; ".join(f"{k}: {v}" for k, v in NOTICE_CODES.items())},
@@ -296,7 +307,9 @@ CURSOR_PARAM = _q("cursor", {"type": "string", "minLength": 1},
                   "authentication a walk ends at SEARCH_MAX_RESULT_WINDOW articles and holds no snapshot (it pages "
                   "through the live index from an offset signed into the cursor); a staff walk's cursor needs "
                   "staff authentication (403). A cursor unused for SEARCH_CURSOR_KEEP_ALIVE seconds answers 410; "
-                  "one whose search changed meanwhile (synonyms, pinyin, new words) answers 409")
+                  "one whose search changed meanwhile (synonyms, pinyin, new words) answers 409. A walk lists the "
+                  "matches of the words (lexical, whatever SEARCH_DEFAULT_MODE says): mode=hybrid or semantic with a "
+                  "cursor answers 400")
 CURSOR_PAGE = {
     "type": "object",
     "required": ["query", "total", "total_full", "total_partial", "walked", "size", "took_ms", "hits",
@@ -515,6 +528,15 @@ def spec(config: dict) -> dict:
            "1: near-duplicates (republished or lightly edited copies) as one hit, the earliest shown, "
            "with similar_count; total then counts groups (total_counts says which). 0: every article"),
     ]
+    # /api/search only: the other operations rank by words (timeline, export, significant terms)
+    mode_param = _q(
+        "mode", {"type": "string", "enum": ["lexical", "hybrid", "semantic"]},
+        "lexical: by the query's words (BM25F); hybrid: the word matches re-ranked with meaning (reciprocal-rank "
+        "fusion with the dense ranking) and, for a query of plain words only (no operator, phrase, field or "
+        "exclusion), up to 100 articles found by meaning alone (match.by = dense, counted in dense_total); "
+        "semantic: by meaning alone. Default: the service's SEARCH_DEFAULT_MODE (lexical). hybrid and "
+        "semantic answer 400 when the semantic extra is not installed or the index has no vectors yet, 501 "
+        "on OpenSearch")
     document = {
         "openapi": "3.0.3",
         "info": {"title": "News search API", "version": "1.0.0",
@@ -522,7 +544,7 @@ def spec(config: dict) -> dict:
         "paths": {
             "/api/search": {"get": {
                 "summary": "Search articles", "operationId": "search",
-                "parameters": search_params + [FACETS_PARAM, EXPLAIN_PARAM, CURSOR_PARAM],
+                "parameters": search_params + [mode_param, FACETS_PARAM, EXPLAIN_PARAM, CURSOR_PARAM],
                 "security": [{}, *BEARER, {"staffSession": []}],
                 "responses": {
                     "200": {"description": "Results: a page (SearchResult), or with cursor the next part of a "
@@ -889,7 +911,14 @@ def spec(config: dict) -> dict:
                     "total_articles": {"type": "integer", "minimum": 0,
                                        "description": "matching articles, near-duplicates included"},
                     "facet_counts": {"type": "string", "enum": ["articles"],
-                                     "description": "facet counts always count articles"},
+                                     "description": "facet counts always count articles (in hybrid and "
+                                                    "semantic mode the articles found by meaning too)"},
+                    "mode": {"type": "string", "enum": ["hybrid", "semantic"],
+                             "description": "present in hybrid and semantic mode only: the mode searched"},
+                    "dense_total": {"type": "integer", "minimum": 0,
+                                    "description": "present in hybrid and semantic mode only: the results found "
+                                                   "by meaning only (same unit as total: groups or articles), "
+                                                   "never counted in total; at most 100 articles"},
                 },
             },
             "Health": {

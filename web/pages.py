@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from search.fields import FACET_FIELDS
 from search.highlight import highlight_text
+from search.hybrid import MODES
 from search.models import FacetValue, SearchRequest
 from search.settings import Settings
 from search.script import content_lang
@@ -22,7 +23,7 @@ from search.timeutil import local_date, local_iso, local_time
 from search.values import value_key
 
 from . import auth, coverage_panels, i18n, limits, staff_sessions
-from .labels import FIELD_LABELS, RANGE_LABELS, SORT_LABELS, texts
+from .labels import FIELD_LABELS, MODE_LABELS, RANGE_LABELS, SORT_LABELS, texts
 from .api_params import keep_declared
 from .errors import page_error as render_error
 from .explain_view import explain_view
@@ -32,7 +33,7 @@ from .params import (FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_pa
                      search_request)
 from .query_wording import missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
-from .summary import count_text, took_text
+from .summary import count_text, dense_text, took_text
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
 # Publication times on every page, in newsroom time (the day shown is the
@@ -124,7 +125,8 @@ def search_page():
     # The coverage chart (the comparison chart counts this query itself when
     # there are vs queries); for staff, why each hit ranks where it does.
     compared = bool(coverage_panels.compared_queries(request.args, current_app.config))
-    req = dataclasses.replace(req, timeline=bool(req.q) and not compared, explain=staff)
+    # Explanations cover the BM25F score: staff get them in lexical mode.
+    req = dataclasses.replace(req, timeline=bool(req.q) and not compared, explain=staff and req.mode == "lexical")
     result = _engine().search(req)
     holder = current_app.extensions["search_engine"]
     # Filters that left nothing: what the words find without them (said on the page, kept in the log).
@@ -134,7 +136,8 @@ def search_page():
                              words_total=words_total)
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
              "text_lang": content_lang(h.lang, h.title + h.snippet),
-             "missing_text": "" if h.match["full"] else missing_text(h.match["missing"]),
+             "missing_text": "" if h.match["full"] or not h.match["missing"] else missing_text(h.match["missing"]),
+             "by_meaning": h.match.get("by") == "dense",
              "explain_view": explain_view(h.explain)}
             for h in result.hits]
     # The words the listed partial matches lack, in query order (named by the partial-match note).
@@ -163,7 +166,7 @@ def search_page():
             for c in '"“”「」':
                 plain = plain.replace(c, " ")
             broader.append((gettext("不加引号搜索"), url_with(q=" ".join(plain.split()))))
-    pages = max(1, -(-result.total // req.size))
+    pages = max(1, -(-(result.total + (result.dense_total or 0)) // req.size))
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
     # Re-encoded from the parsed parameters: ASCII only, and no value can
     # end the URL inside the Link header or add parameters to it.
@@ -191,10 +194,25 @@ def search_page():
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
         date_from=request.args.get("from", ""), date_to=request.args.get("to", ""), api_link=api_link,
+        # semantic: every result is by meaning (the summary counts them; the notice says so)
+        modes=_modes(req), dense_text="" if req.mode == "semantic" else dense_text(result.dense_total),
+        mode_hidden="" if req.mode == current_app.config.get("SEARCH_DEFAULT_MODE", "lexical") else req.mode,
     )
     resp = _page(html)
     resp.headers["Link"] = f'<{api_link}>; rel="alternate"; type="application/json"'
     return resp
+
+
+def _modes(req) -> list[tuple[str, str, bool]]:
+    """The mode toggle of the results page: (label, link, current?) per
+    mode (``search.hybrid.MODES``); [] when semantic search is not
+    available here (the extra or the index's vectors missing), unless the
+    request asked for a mode other than lexical (its 400 says why)."""
+    default = current_app.config.get("SEARCH_DEFAULT_MODE", "lexical")
+    if req.mode == "lexical" and default == "lexical" and not _engine().semantic_available():
+        return []
+    return [(str(MODE_LABELS[m]), url_with(mode=None if m == default else m, page=None), m == req.mode)
+            for m in MODES]
 
 
 @bp.get("/advanced")

@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 from search.fields import DEFAULT_FACETS, FACET_FIELDS, MAX_DISTANCE, MAX_MENTIONS, facet_names
+from search.hybrid import MODES
 from search.models import SORTS, SearchRequest
 from search.query import compose
 from search.timeutil import NEWSROOM_TZ, DateError, parse_range, parse_year
@@ -194,9 +195,11 @@ def search_request(args, config: dict, now: datetime | None = None, facets=None)
     # Near-duplicates (wire copy, republished versions) as one result: on
     # unless asked otherwise, for readers and API clients alike.
     group = choice_param(args, "group", "1", ("0", "1"))
+    # lexical | hybrid | semantic (search.hybrid); only /api/search and the results page rank by it
+    mode = choice_param(args, "mode", config.get("SEARCH_DEFAULT_MODE", "lexical"), MODES)
     return SearchRequest(q=q, page=page, size=size, sort=sort, date_from=date_from, date_to=date_to,
                          facets=requested_facets(args) if facets is None else tuple(facets),
-                         correct=correct == "1", group=group == "1", **filters)
+                         correct=correct == "1", group=group == "1", mode=mode, **filters)
 
 
 def query_period(args, now: float | None = None) -> tuple[float, float, int, str]:

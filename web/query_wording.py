@@ -47,11 +47,17 @@ NOTICE_WORDING = {
     "unknown_field": lazy_gettext("「%(text)s」中的字段名拼写有误，已按最接近的字段检索。"),
     "empty_group": lazy_gettext("括号「%(text)s」里没有检索内容，已忽略。"),
 }
+# The notices of hybrid and semantic search (search.hybrid.NOTICE_CODES):
+# how results were found, not how the query was read; %(text)s is a number.
+MODE_NOTICE_WORDING = {
+    "dense_results": lazy_gettext("其中 %(text)s 条结果是按语义找到的：文中没有查询的词，但意思相近。"),
+    "vectors_backlog": lazy_gettext("还有 %(text)s 篇报道尚未计算语义向量，暂时只能按词找到。"),
+}
 
 
 def notice_text(notice: dict) -> str:
     """A notice ({code, text, message}) as a sentence for the results page."""
-    wording = NOTICE_WORDING.get(notice.get("code", ""))
+    wording = NOTICE_WORDING.get(notice.get("code", "")) or MODE_NOTICE_WORDING.get(notice.get("code", ""))
     if wording is None:
         return notice.get("message", "")
     text = notice.get("text", "")

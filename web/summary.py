@@ -31,3 +31,12 @@ def took_text(ms: float) -> str:
         return gettext("（用时不到 1 毫秒）")
     whole = round(ms)
     return ngettext("（用时 %(num)d 毫秒）", "（用时 %(num)d 毫秒）", whole)
+
+
+def dense_text(dense_total: int | None) -> str:
+    """"另有 3 条按语义找到的结果" for a hybrid or semantic search's
+    ``dense_total`` (results found by meaning, not counted in the total);
+    "" when there are none (and in lexical mode: None)."""
+    if not dense_total:
+        return ""
+    return ngettext("另有 %(num)s 条按语义找到的结果", "另有 %(num)s 条按语义找到的结果", dense_total)

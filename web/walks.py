@@ -55,6 +55,9 @@ def _key() -> str:
 def start(args, engine, config, staff: bool) -> cursors.Cursor:
     """A new walk of the search ``args`` describe: a staff walk's snapshot
     pinned now; an anonymous walk holds none (it reads the live index)."""
+    if args.get("mode") not in (None, "", "lexical"):
+        raise ParamError(f"mode={args.get('mode')} cannot be walked with a cursor: a walk lists the matches of "
+                         "the words (lexical) only; page through hybrid or semantic results with 'page'")
     params = cursors.canonical_params(args.items(multi=True))
     now = time.time()
     search_request(MultiDict(params), config, now=datetime.fromtimestamp(now, NEWSROOM_TZ), facets=())  # 400s first

@@ -98,6 +98,18 @@ class IndexBackend(Protocol):
         ``IndexCorrupt`` (a damaged index), or the OpenSearch backend's
         ``IncompatibleIndex`` (written by another analysis version)."""
 
+    def dense_candidates(self, dense, k: int, plan: Plan | None = None) -> list[tuple[str, float]]:
+        """The ``k`` articles nearest to ``dense.vector`` (a
+        ``search.hybrid.DenseQuery``) by exact inner product over the live
+        articles' vectors, among those ``plan``'s filters keep (None: all):
+        [(article id, cosine)], cosine descending, ties by index order.
+        Hybrid and semantic searches go through ``execute`` of a plan with
+        ``Plan.dense``, which ranks the same way.  Raises
+        ``search.hybrid.SemanticModeUnavailable`` (400: the index has no
+        vectors), ``VectorsModelMismatch`` (500: vectors of another model),
+        ``search.hybrid.DenseNotSupported`` (501: a backend without dense
+        retrieval: OpenSearch for now)."""
+
     def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str] | Exception]:
         """For each plan (compiled for full matches only: ``relax_below =
         0``), the ids among ``ids`` (articles of one batch) it fully
@@ -112,6 +124,12 @@ class IndexBackend(Protocol):
     def version(self) -> object:
         """Changes whenever the searchable content changes (a hashable
         cache key, compared for equality only)."""
+
+    def vectors_version(self) -> object:
+        """Changes whenever the dense vectors change, with or without a
+        new commit (an embedding run writes them after the commit): a
+        hashable key that hybrid and semantic results are cached under
+        besides ``version()``.  None for a backend without vectors."""
 
     def get(self, doc_id: str) -> dict | None:
         """The stored fields of the live article ``doc_id``, or None."""

@@ -102,3 +102,16 @@ class Query:
         """True when nothing is required or excluded (an empty or
         all-punctuation query, or operators with no term)."""
         return not self.must and not self.must_not
+
+
+def plain_words(query: Query) -> bool:
+    """Is ``query`` made of plain words only: some ``Words`` searched in
+    the title and the body, and nothing else (no phrase, operator, field
+    restriction, exclusion or ``AtLeast``/``Near``; no notice either,
+    since a notice means part of it was typed as an operator)?  The one
+    test of "a plain-word query": hybrid search (``search.hybrid``) adds
+    dense-only hits to these queries and to no other.  Filters given
+    beside the query (category, dates ...) are not part of the tree and do
+    not count: they hold for dense hits too."""
+    return (not query.exact and not query.must_not and not query.notices and bool(query.must)
+            and all(isinstance(node, Words) and node.field is None for node in query.must))

@@ -37,6 +37,7 @@ import time
 from ... import timeline
 from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
+from ...hybrid import DenseNotSupported
 from ..base import IndexStats
 from . import clauses, explain, percolate, pit
 from .aggregations import Aggregations, plausible_filter
@@ -44,6 +45,9 @@ from .clauses import ClauseBuilder
 from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
 
 log = logging.getLogger(__name__)
+
+_NO_DENSE = ("hybrid and semantic search are not supported on OpenSearch yet (issue 20: dense retrieval is "
+             "implemented on the Whoosh backend); use mode=lexical")
 
 FULL_MATCH_BONUS = pit.FULL_MATCH_BONUS  # partial matches: every full match ranks above them
 # Grouped totals count distinct representatives: exact up to this many
@@ -128,10 +132,20 @@ class OpenSearchBackend:
         return total < plan.relax_below
 
     # ---- IndexBackend ---------------------------------------------------------
+    def vectors_version(self) -> object:
+        """None: no dense vectors on OpenSearch yet."""
+        return None
+
+    def dense_candidates(self, dense, k: int, plan: Plan | None = None) -> list[tuple[str, float]]:
+        """Not supported yet: raises ``DenseNotSupported`` (501)."""
+        raise DenseNotSupported(_NO_DENSE)
+
     def execute(self, plan: Plan) -> BackendResult:
         """Run ``plan``: full matches, then (``_should_relax``) the
         partial-match query.  Raises ``IncompatibleIndex``,
         ``UnsupportedQuery`` (see ``clauses``) and the client's errors."""
+        if plan.dense is not None:
+            raise DenseNotSupported(_NO_DENSE)
         self.check_version()
         result = self._execute(plan, relaxed=False)
         result.total_full = result.total

@@ -198,9 +198,26 @@ class WhooshBackend(SnapshotWalks):
         view = self.view
         return (self.realpath, view.generation)
 
+    def vectors_version(self) -> object:
+        """The vectors files' state (inode, mtime, size per segment of the
+        current view: a stat each)."""
+        from .dense import files_state, folder_of
+
+        view = self.view
+        return files_state(view, folder_of(view))
+
     def execute(self, plan: Plan) -> BackendResult:
         """``Executor.run`` on the current view (errors: ``IndexBackend.execute``)."""
         return Executor(self.view).run(plan)
+
+    def dense_candidates(self, dense, k: int, plan: Plan | None = None) -> list[tuple[str, float]]:
+        """``IndexBackend.dense_candidates`` on the current view (``dense.candidates``)."""
+        from .dense import candidates
+
+        view = self.view
+        executor = Executor(view)
+        mask = executor.filter_mask(plan) if plan is not None else view.live
+        return [(view.stored(d)["id"], cos) for d, cos in candidates(view, dense, k, mask)]
 
     def get_many(self, doc_ids: list[str]) -> dict[str, dict | None]:
         """``get`` of each id, on one view."""

@@ -27,7 +27,7 @@ from ... import ranking
 from ...plan import BackendHit, BackendResult, Plan
 from ...timeutil import year_span
 from ...values import value_key
-from . import collectors, explain, tiers
+from . import collectors, dense, explain, tiers
 from .clauses import ClauseEvaluator
 from .collectors import Deadline
 from .matchers import Matcher, contains, mask as mask_of
@@ -61,6 +61,7 @@ class Executor:
         self.view = view
         self.deadline = Deadline(deadline)
         self.evaluator = ClauseEvaluator(Matcher(view, self.deadline))
+        self.last_mask = None  # the filter mask of the last plan matched (``dense.run`` reuses it)
 
     def filter_mask(self, plan: Plan) -> np.ndarray:
         """Bool mask (length ``n_all``) of the live documents the plan's
@@ -98,7 +99,7 @@ class Executor:
         self.deadline.at = plan.deadline
         if plan.explain and plan.now is None:
             plan.now = time.time()  # the same instant for the ranking and its explanation
-        mask = self.filter_mask(plan)
+        mask = self.last_mask = self.filter_mask(plan)
         relaxed = False
         full_parts = None
         if plan.must:
@@ -130,7 +131,10 @@ class Executor:
     def run(self, plan: Plan) -> BackendResult:
         """The plan's result page, totals, facets, timeline and grouping.
         Raises ``QueryTimeout`` past ``plan.deadline``, ``UnsupportedQuery``
-        for an operator this index cannot answer."""
+        for an operator this index cannot answer; a plan with ``dense``
+        (hybrid, semantic) runs in ``dense.run``."""
+        if plan.dense is not None:
+            return dense.run(self, plan)
         v = self.view
         docs, matched, scores, relaxed, full_parts = self._matches(plan)
         total = len(docs)

