@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -238,7 +239,10 @@ def open_loop(url: str, rate: float, paths: list[str] | None = None, timeout: fl
         await asyncio.gather(*tasks)
         return loop.time() - start
 
-    wall = asyncio.run(main())
+    # Its own event loop in its own thread: the caller may be inside another
+    # loop (the test session's browser runs Playwright's in the main thread).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        wall = pool.submit(lambda: asyncio.run(main())).result()
     return {"mode": "open", "rate_per_s": rate, "requests": len(latencies), "seconds": round(wall, 2),
             "requests_per_s": round(len(latencies) / wall, 1), "errors": errors[0],
             "send_late_p99_ms": round(sorted(late)[int(0.99 * (len(late) - 1))], 2) if late else 0.0,

@@ -200,6 +200,8 @@ def carry_over(folder: str, source: str, report: Callable[[str], None] | None = 
     model: nothing is mixed).  Raises ``EmbedRunning``, what reading
     either index raises."""
     say = report or (lambda _line: None)
+    if not any(name.endswith(vectors.SUFFIX) for name in os.listdir(source)):
+        return 0  # nothing to carry: the source (perhaps a damaged index) is not opened at all
     storage, schema, generation, pairs = latest_commit(source, any_version=True)
     old = vectors.VectorIndex(source, pairs)
     if old.model is None:
