@@ -176,7 +176,10 @@ def test_a_user_dictionary_word_added_and_removed_while_serving(live):
     assert again is not None and (again["done"], again["total"]) == (1, 1), srv.json("/healthz")[1]
     assert again["version"] == start["version"]  # the same file content: the same version
     assert _indexed_as_word(live, "爱看4k") == []
-    assert _hits(srv, "爱看4K") == [("ud-word", True), ("ud-chars", True)]
+    # The writer's commit reaches each worker within its refresh interval
+    # (SEARCH_REFRESH_INTERVAL 0.5 s here): /healthz may say "done" first.
+    expected = [("ud-word", True), ("ud-chars", True)]
+    assert poll(lambda: _hits(srv, "爱看4K") == expected, 5) and _hits(srv, "爱看4K") == expected
 
 
 def test_an_index_cut_with_the_old_dictionary_still_finds_a_new_word(tmp_path):
