@@ -27,6 +27,8 @@ import sys
 import threading
 import time
 
+from search import lifeline
+
 log = logging.getLogger("indexer.alerting")
 
 POLL = 0.1  # seconds between the child's looks at the article store
@@ -74,14 +76,7 @@ class AlertingProcess:
     def stop(self, timeout: float = 2.0) -> None:
         """SIGTERM the child and wait ``timeout`` s; then SIGKILL (no restart after)."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        lifeline.stop_child(proc, timeout)
 
 
 def main(argv=None) -> int:

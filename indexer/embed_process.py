@@ -24,6 +24,8 @@ import subprocess
 import sys
 import threading
 
+from search import lifeline
+
 log = logging.getLogger("indexer.embed")
 
 RETRY_MIN, RETRY_MAX = 5.0, 300.0  # seconds before the run after a failed one (doubling)
@@ -102,12 +104,6 @@ class EmbedProcess:
         self._wake.set()
         with self._lock:
             proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        lifeline.stop_child(proc, timeout)
         if self._thread.is_alive():
             self._thread.join(timeout)

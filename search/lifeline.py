@@ -112,3 +112,19 @@ def bound_children(parent: int, fds=()):
             yield
         finally:
             _bind = None
+
+
+def stop_child(proc, timeout: float) -> None:
+    """End ``proc`` (a ``subprocess.Popen``) if it still runs: SIGTERM,
+    then SIGKILL when it has not exited after ``timeout`` seconds; waits
+    for it either way (at most 10 s more after the SIGKILL)."""
+    import subprocess
+
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
