@@ -65,6 +65,9 @@ class SearchEngine:
         # Hybrid and semantic modes embed the query with this model ("bundled" or an ONNX
         # model directory; None: bundled), loaded on the first such search (search.hybrid).
         self.query_embedder = hybrid.QueryEmbedder(embed_model)
+        # The hybrid mode's parameters (the evaluations set others; the
+        # result cache's key holds them).
+        self.fusion = hybrid.Fusion()
         self._semantic = hybrid.Availability(backend, self.query_embedder)
         # Set first: the background builders started below search at once.
         # What the user dictionary the index was cut with is, when known
@@ -153,7 +156,7 @@ class SearchEngine:
         pending = self.pending_words()  # once per request: the cache key, the search and its correction
         key = (self.backend.version(), self.synonyms.version, self.analyzer.segmenter.version, pending,
                self.pinyin.builds, request_key(req),
-               None if req.mode == "lexical" else self.backend.vectors_version())
+               None if req.mode == "lexical" else (self.backend.vectors_version(), self.fusion))
         hit = self._cache.get(key)
         if hit is not None:
             return dataclasses.replace(hit, request=req, took_ms=(time.perf_counter() - t0) * 1000)
@@ -309,7 +312,7 @@ class SearchEngine:
         must, must_not = plan.must, plan.must_not
         dense_total = None
         if req.mode != "lexical":
-            plan, searchable = hybrid.dense_plan(self.query_embedder, req, plan, searchable, parsed)
+            plan, searchable = hybrid.dense_plan(self.query_embedder, req, plan, searchable, parsed, self.fusion)
             dense_total = 0
         timeline = None
         total_articles = 0 if req.group else None

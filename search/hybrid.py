@@ -67,6 +67,11 @@ AVAILABILITY_SECONDS = 30.0
 # not).  To be chosen again on the evaluation over the full corpora.
 SIMILARITY_FLOOR = 3.0
 
+# The dense ranking's weight in the fusion, the lexical ranking's being 1.
+# PROVISIONAL (1: plain RRF) until chosen on the train halves of the
+# evaluations (eval/fusion.py).
+DENSE_WEIGHT = 1.0
+
 
 class InvalidMode(ValueError, SearchServiceError, status=400):
     """A ``mode`` that is not one of ``MODES``, or a request the mode
@@ -100,7 +105,8 @@ class DenseQuery:
     dense-only hits be added (hybrid: plain-word queries only; semantic:
     always); ``limit``: at most that many of them; ``floor``: the standard
     score of their cosine they need (``SIMILARITY_FLOOR``); ``rrf_k``: the
-    fusion constant."""
+    fusion constant; ``dense_weight``: the dense ranking's weight in the
+    fusion (``DENSE_WEIGHT``; the lexical ranking's is 1)."""
 
     vector: np.ndarray
     model_id: str
@@ -109,20 +115,35 @@ class DenseQuery:
     limit: int = DENSE_LIMIT
     floor: float = SIMILARITY_FLOOR
     rrf_k: int = RRF_K
+    dense_weight: float = DENSE_WEIGHT
 
 
-def rrf(lexical_rank: np.ndarray, dense_rank: np.ndarray, k: int = RRF_K) -> np.ndarray:
-    """Reciprocal-rank fusion of two rankings of the same documents:
-    ``lexical_rank`` and ``dense_rank`` (int arrays of equal length, ranks
-    from 1; 0 where the document is not in that ranking) ->
-    float64 scores, sum of ``1 / (k + rank)`` over the rankings that hold
-    the document.  Higher is better."""
+@dataclass(frozen=True)
+class Fusion:
+    """The tunable parameters of hybrid search, one value per engine
+    (``SearchEngine.fusion``; the evaluations try others): see
+    ``DenseQuery`` for each."""
+
+    limit: int = DENSE_LIMIT
+    floor: float = SIMILARITY_FLOOR
+    rrf_k: int = RRF_K
+    dense_weight: float = DENSE_WEIGHT
+
+
+def rrf(lexical_rank: np.ndarray, dense_rank: np.ndarray, k: int = RRF_K,
+        dense_weight: float = 1.0) -> np.ndarray:
+    """Weighted reciprocal-rank fusion of two rankings of the same
+    documents: ``lexical_rank`` and ``dense_rank`` (int arrays of equal
+    length, ranks from 1; 0 where the document is not in that ranking) ->
+    float64 scores, ``1 / (k + lexical rank) + dense_weight / (k + dense
+    rank)``, a term left out where its ranking does not hold the document.
+    Higher is better."""
     lexical_rank = np.asarray(lexical_rank, np.int64)
     dense_rank = np.asarray(dense_rank, np.int64)
     out = np.zeros(len(lexical_rank), np.float64)
-    for ranks in (lexical_rank, dense_rank):
+    for ranks, weight in ((lexical_rank, 1.0), (dense_rank, float(dense_weight))):
         held = ranks > 0
-        out[held] += 1.0 / (k + ranks[held])
+        out[held] += weight / (k + ranks[held])
     return out
 
 
@@ -207,13 +228,14 @@ def notices(mode: str, dense_total: int, backlog: int) -> list[dict]:
     return out
 
 
-def dense_plan(embedder: QueryEmbedder, req, plan, searchable: bool, parsed):
+def dense_plan(embedder: QueryEmbedder, req, plan, searchable: bool, parsed, fusion: Fusion = Fusion()):
     """``plan`` (a ``search.plan.Plan`` of ``req``, a ``SearchRequest`` in
     hybrid or semantic mode; ``parsed``: its query tree) with its dense
     part (``DenseQuery``): the query embedded by ``embedder`` (once per
     request; the engine's result cache keeps repeated ones); dense-only
     hits only for plain-word queries searched everywhere (``plain_words``
-    and ``fields="all"``) in hybrid mode, always in semantic mode.  An
+    and ``fields="all"``) in hybrid mode, always in semantic mode;
+    ``fusion``: the parameters (``Fusion``).  An
     empty query has no meaning to search: hybrid is then lexical, semantic
     a 400 (``InvalidMode``), as is ``explain``.  Returns (plan,
     searchable); raises what ``QueryEmbedder.vector`` raises."""
@@ -227,7 +249,9 @@ def dense_plan(embedder: QueryEmbedder, req, plan, searchable: bool, parsed):
         return plan, searchable
     vector, model_id = embedder.vector(req.q)
     extra = req.mode == "semantic" or (plain_words(parsed) and req.fields == "all")
-    return dataclasses.replace(plan, dense=DenseQuery(vector, model_id, req.mode, extra)), True
+    dense = DenseQuery(vector, model_id, req.mode, extra, limit=fusion.limit, floor=fusion.floor,
+                       rrf_k=fusion.rrf_k, dense_weight=fusion.dense_weight)
+    return dataclasses.replace(plan, dense=dense), True
 
 
 class Availability:
