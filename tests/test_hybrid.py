@@ -199,20 +199,29 @@ def test_lexical_mode_ignores_the_vectors_and_keeps_its_answer(engine, indexes):
 
 # ---- hybrid ------------------------------------------------------------------------
 @pytest.mark.parametrize("q", PLAIN)
-def test_hybrid_is_lexical_fused_with_dense_plus_dense_only_hits(engine, vectors, embedder, q):
-    from search.hybrid import DENSE_LIMIT, SIMILARITY_FLOOR
+@pytest.mark.parametrize("weight,floor", [(None, None), (2.5, 2.0)])
+def test_hybrid_is_lexical_fused_with_dense_plus_dense_only_hits(engine, vectors, embedder, q, weight, floor):
+    """The engine's default fusion, and another weight and floor
+    (``SearchEngine.fusion``, what eval.fusion varies)."""
+    from search.hybrid import DENSE_LIMIT, DENSE_WEIGHT, SIMILARITY_FLOOR, Fusion
 
+    weight = DENSE_WEIGHT if weight is None else weight
+    floor = SIMILARITY_FLOOR if floor is None else floor
     lexical = engine.search(_req(q))
-    hybrid = engine.search(_req(q, mode="hybrid"))
+    engine.fusion = Fusion(dense_weight=weight, floor=floor)
+    try:
+        hybrid = engine.search(_req(q, mode="hybrid"))
+    finally:
+        engine.fusion = Fusion()
     lex_ids = [h.id for h in lexical.hits]
     assert lexical.total == len(lex_ids) and hybrid.total == lexical.total
     dense = _dense_oracle(q, vectors, embedder)
     dense_rank = {i: r for r, (i, _, _) in enumerate(dense, 1)}
     cos = {i: c for i, c, _ in dense}
-    extra = [i for i, _, z in dense if i not in set(lex_ids) and z >= SIMILARITY_FLOOR - 1e-6][:DENSE_LIMIT]
+    extra = [i for i, _, z in dense if i not in set(lex_ids) and z >= floor - 1e-6][:DENSE_LIMIT]
     assert hybrid.dense_total == len(extra)
-    fused = {i: 1 / (K + r) + 1 / (K + dense_rank[i]) for r, i in enumerate(lex_ids, 1)}
-    fused.update({i: 1 / (K + dense_rank[i]) for i in extra})
+    fused = {i: 1 / (K + r) + weight / (K + dense_rank[i]) for r, i in enumerate(lex_ids, 1)}
+    fused.update({i: weight / (K + dense_rank[i]) for i in extra})
     got = [h.id for h in hybrid.hits]
     assert sorted(got) == sorted(fused)  # every lexical match, and exactly those dense-only hits
     assert [round(fused[i], 9) for i in got] == sorted((round(v, 9) for v in fused.values()), reverse=True)
