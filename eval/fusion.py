@@ -2,11 +2,13 @@
 halves of two evaluations, and reporting them on the held-out halves.
 
     python -m eval.fusion --index DIR --qbqtc-index DIR [--qbqtc-sample N]
-                          [--weights 0.5,1,2] [--floors 3,4] [--out FILE]
+                          [--weights 0.5,1,2] [--partials 1,0.5]
+                          [--floors 3,4] [--out FILE]
 
 The parameters are ``search.hybrid.Fusion``'s ``dense_weight`` (the dense
-ranking's weight in reciprocal-rank fusion, the lexical ranking's being 1)
-and ``floor`` (the standard score a dense-only hit needs).  Every pair of
+ranking's weight in reciprocal-rank fusion, the lexical ranking's being 1),
+``partial_weight`` (the lexical ranking's weight for a partial match) and
+``floor`` (the standard score a dense-only hit needs).  Every point of
 the grid runs through the real engine (``SearchEngine.fusion`` set, its
 result cache keyed by it) on:
 
@@ -21,7 +23,7 @@ result cache keyed by it) on:
 The pair chosen maximises the sum of the two train figures among the pairs
 whose QBQTC train nDCG@10 is not below lexical's (the issue: hybrid "must
 not be below lexical to be the default").  Then every held-out query of both
-sets runs in lexical mode, with plain RRF (weight 1, floor 3), and with the
+sets runs in lexical mode, with plain RRF (weights 1, floor 3), and with the
 chosen pair, in the same run.  Writes eval/results/fusion.json.
 """
 
@@ -43,7 +45,7 @@ from eval.crosslingual import summarise as crosslingual_summary  # noqa: E402
 from eval.reader_helpers import top10  # noqa: E402
 
 SEED = 20261201
-PLAIN = (1.0, 3.0)  # plain RRF's weight and the provisional floor: the comparison's anchor
+PLAIN = (1.0, 1.0, 3.0)  # plain RRF's weights and the provisional floor: the comparison's anchor
 
 
 def build_qbqtc(corpus: str, index_dir: str) -> None:
@@ -95,29 +97,30 @@ def crosslingual_score(engine, rows: list[dict], mode: str) -> dict:
     return crosslingual_summary(rows, runs)
 
 
-def with_fusion(engine, weight: float, floor: float):
-    """``engine`` searching with dense weight ``weight`` and floor ``floor``."""
+def with_fusion(engine, weight: float, partial: float, floor: float):
+    """``engine`` searching with dense weight ``weight``, partial-match
+    weight ``partial`` and floor ``floor``."""
     from search.hybrid import Fusion
 
-    engine.fusion = Fusion(dense_weight=weight, floor=floor)
+    engine.fusion = Fusion(dense_weight=weight, partial_weight=partial, floor=floor)
     return engine
 
 
-def grid(xl_engine, qb_engine, xl_rows, qb_queries, qrels, weights, floors) -> list[dict]:
-    """Every (weight, floor) pair's train figures, plus lexical's as the
-    row with weight None."""
-    rows = [{"weight": None, "floor": None,
+def grid(xl_engine, qb_engine, xl_rows, qb_queries, qrels, weights, partials, floors) -> list[dict]:
+    """Every (weight, partial, floor) point's train figures, plus
+    lexical's as the row with weight None."""
+    rows = [{"weight": None, "partial": None, "floor": None,
              "crosslingual_mrr": crosslingual_score(xl_engine, xl_rows, "lexical")["MRR@10"],
              "qbqtc_ndcg": qbqtc_score(qb_engine, qb_queries, qrels, "lexical")}]
-    for weight, floor in itertools.product(weights, floors):
+    for weight, partial, floor in itertools.product(weights, partials, floors):
         t = time.perf_counter()
-        with_fusion(xl_engine, weight, floor)
-        with_fusion(qb_engine, weight, floor)
-        rows.append({"weight": weight, "floor": floor,
+        with_fusion(xl_engine, weight, partial, floor)
+        with_fusion(qb_engine, weight, partial, floor)
+        rows.append({"weight": weight, "partial": partial, "floor": floor,
                      "crosslingual_mrr": crosslingual_score(xl_engine, xl_rows, "hybrid")["MRR@10"],
                      "qbqtc_ndcg": qbqtc_score(qb_engine, qb_queries, qrels, "hybrid")})
-        print(f"weight {weight:5.2f} floor {floor:4.1f}: cross-lingual MRR@10 {rows[-1]['crosslingual_mrr']:.4f} "
-              f"QBQTC nDCG@10 {rows[-1]['qbqtc_ndcg']:.4f} ({time.perf_counter() - t:.0f} s)", file=sys.stderr)
+        print(f"weight {weight:5.2f} partial {partial:4.2f} floor {floor:4.1f}: "
+              f"cross-lingual MRR@10 {rows[-1]['crosslingual_mrr']:.4f} QBQTC nDCG@10 {rows[-1]['qbqtc_ndcg']:.4f} ({time.perf_counter() - t:.0f} s)", file=sys.stderr)
     return rows
 
 
@@ -137,7 +140,8 @@ def heldout(xl_engine, qb_engine, corpus: str, chosen: dict) -> dict:
     xl_rows = load_set(half="heldout")
     qb_queries, qrels = qbqtc_queries(corpus, "heldout", 0)
     out = {"crosslingual": {"queries": len(xl_rows)}, "qbqtc": {"queries": len(qb_queries)}}
-    settings = [("lexical", None), ("hybrid plain RRF", PLAIN), ("hybrid chosen", (chosen["weight"], chosen["floor"]))]
+    settings = [("lexical", None), ("hybrid plain RRF", PLAIN),
+                ("hybrid chosen", (chosen["weight"], chosen["partial"], chosen["floor"]))]
     for name, pair in settings:
         mode = "lexical" if pair is None else "hybrid"
         if pair is not None:
@@ -159,8 +163,9 @@ def _main(argv) -> int:
     ap.add_argument("--qbqtc-index", required=True, help="the QBQTC titles' index, embedded")
     ap.add_argument("--build-qbqtc", action="store_true", help="build and embed --qbqtc-index first")
     ap.add_argument("--corpus", default=os.environ.get("NEWS_CORPUS", DEFAULT_CORPUS))
-    ap.add_argument("--qbqtc-sample", type=int, default=1500, help="QBQTC train queries tried per pair")
-    ap.add_argument("--weights", default="0.5,0.75,1,1.5,2,3")
+    ap.add_argument("--qbqtc-sample", type=int, default=800, help="QBQTC train queries tried per pair")
+    ap.add_argument("--weights", default="0.5,1,2,3")
+    ap.add_argument("--partials", default="1,0.5,0.2")
     ap.add_argument("--floors", default="2.5,3,3.5,4")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "fusion.json"))
     args = ap.parse_args(argv)
@@ -173,14 +178,15 @@ def _main(argv) -> int:
     xl_rows = load_set(half="train")
     qb_queries, qrels = qbqtc_queries(args.corpus, "train", args.qbqtc_sample)
     weights = [float(w) for w in args.weights.split(",")]
+    partials = [float(p) for p in args.partials.split(",")]
     floors = [float(f) for f in args.floors.split(",")]
-    rows = grid(xl_engine, qb_engine, xl_rows, qb_queries, qrels, weights, floors)
+    rows = grid(xl_engine, qb_engine, xl_rows, qb_queries, qrels, weights, partials, floors)
     chosen = choose(rows)
     result = {"train": {"crosslingual_queries": len(xl_rows), "qbqtc_queries": len(qb_queries), "grid": rows},
-              "chosen": {"weight": chosen["weight"], "floor": chosen["floor"]},
+              "chosen": {k: chosen[k] for k in ("weight", "partial", "floor")},
               "heldout": heldout(xl_engine, qb_engine, args.corpus, chosen),
               "date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": git_commit()}
-    print(f"chosen: dense weight {chosen['weight']}, floor {chosen['floor']}")
+    print(f"chosen: dense weight {chosen['weight']}, partial weight {chosen['partial']}, floor {chosen['floor']}")
     for name, fig in result["heldout"]["crosslingual"].items():
         if isinstance(fig, dict):
             print(f"held-out cross-lingual {name:18} Success@10 {fig['Success@10']:.3f} MRR@10 {fig['MRR@10']:.3f}")

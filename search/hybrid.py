@@ -72,6 +72,14 @@ SIMILARITY_FLOOR = 3.0
 # evaluations (eval/fusion.py).
 DENSE_WEIGHT = 1.0
 
+# The lexical rank's weight for an article matching only some of the
+# query's words (a relaxed search's partial match: ``Hit.match.full``
+# false), against 1 for a full match.  An English query over Chinese news
+# relaxes to articles quoting one of its English words; at 1 they outrank
+# the article the query describes, found by meaning only.  PROVISIONAL
+# (1) until chosen like ``DENSE_WEIGHT``.
+PARTIAL_WEIGHT = 1.0
+
 
 class InvalidMode(ValueError, SearchServiceError, status=400):
     """A ``mode`` that is not one of ``MODES``, or a request the mode
@@ -106,7 +114,9 @@ class DenseQuery:
     always); ``limit``: at most that many of them; ``floor``: the standard
     score of their cosine they need (``SIMILARITY_FLOOR``); ``rrf_k``: the
     fusion constant; ``dense_weight``: the dense ranking's weight in the
-    fusion (``DENSE_WEIGHT``; the lexical ranking's is 1)."""
+    fusion (``DENSE_WEIGHT``; the lexical ranking's is 1 for an article
+    with all the query's words, ``partial_weight`` (``PARTIAL_WEIGHT``) for
+    one the search relaxed to, matching only some)."""
 
     vector: np.ndarray
     model_id: str
@@ -116,6 +126,7 @@ class DenseQuery:
     floor: float = SIMILARITY_FLOOR
     rrf_k: int = RRF_K
     dense_weight: float = DENSE_WEIGHT
+    partial_weight: float = PARTIAL_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -128,22 +139,26 @@ class Fusion:
     floor: float = SIMILARITY_FLOOR
     rrf_k: int = RRF_K
     dense_weight: float = DENSE_WEIGHT
+    partial_weight: float = PARTIAL_WEIGHT
 
 
 def rrf(lexical_rank: np.ndarray, dense_rank: np.ndarray, k: int = RRF_K,
-        dense_weight: float = 1.0) -> np.ndarray:
+        dense_weight: float = 1.0, lexical_weight=1.0) -> np.ndarray:
     """Weighted reciprocal-rank fusion of two rankings of the same
     documents: ``lexical_rank`` and ``dense_rank`` (int arrays of equal
     length, ranks from 1; 0 where the document is not in that ranking) ->
-    float64 scores, ``1 / (k + lexical rank) + dense_weight / (k + dense
-    rank)``, a term left out where its ranking does not hold the document.
-    Higher is better."""
+    float64 scores, ``lexical_weight / (k + lexical rank) + dense_weight /
+    (k + dense rank)``, a term left out where its ranking does not hold the
+    document.  ``lexical_weight``: a float, or a float array of the same
+    length (a weight per document).  Higher is better."""
     lexical_rank = np.asarray(lexical_rank, np.int64)
     dense_rank = np.asarray(dense_rank, np.int64)
+    lexical_weight = np.broadcast_to(np.asarray(lexical_weight, np.float64), lexical_rank.shape)
     out = np.zeros(len(lexical_rank), np.float64)
-    for ranks, weight in ((lexical_rank, 1.0), (dense_rank, float(dense_weight))):
-        held = ranks > 0
-        out[held] += weight / (k + ranks[held])
+    held = lexical_rank > 0
+    out[held] += lexical_weight[held] / (k + lexical_rank[held])
+    held = dense_rank > 0
+    out[held] += float(dense_weight) / (k + dense_rank[held])
     return out
 
 
@@ -250,7 +265,8 @@ def dense_plan(embedder: QueryEmbedder, req, plan, searchable: bool, parsed, fus
     vector, model_id = embedder.vector(req.q)
     extra = req.mode == "semantic" or (plain_words(parsed) and req.fields == "all")
     dense = DenseQuery(vector, model_id, req.mode, extra, limit=fusion.limit, floor=fusion.floor,
-                       rrf_k=fusion.rrf_k, dense_weight=fusion.dense_weight)
+                       rrf_k=fusion.rrf_k, dense_weight=fusion.dense_weight,
+                       partial_weight=fusion.partial_weight)
     return dataclasses.replace(plan, dense=dense), True
 
 

@@ -31,7 +31,7 @@ ENGLISH = [
     ("Egyptian president to visit China", "xwlb-VIDE1418901300800179"),
     ("van drives into pedestrians in London, counter-terror police investigate", "hkcnews-4711"),
 ]
-PLAIN = ["香港 选举", "经济 发展", "习近平 会见", "特首"]
+PLAIN = ["香港 选举", "经济 发展", "习近平 会见", "特首", "香港 选举 习近平 经济 会见"]
 NOT_PLAIN = ['"经济发展"', "香港 OR 经济", "title:香港", "香港 -选举", "category:眾聞 香港", "会见 w/5 总统",
              "atleast2:香港"]
 
@@ -199,16 +199,18 @@ def test_lexical_mode_ignores_the_vectors_and_keeps_its_answer(engine, indexes):
 
 # ---- hybrid ------------------------------------------------------------------------
 @pytest.mark.parametrize("q", PLAIN)
-@pytest.mark.parametrize("weight,floor", [(None, None), (2.5, 2.0)])
-def test_hybrid_is_lexical_fused_with_dense_plus_dense_only_hits(engine, vectors, embedder, q, weight, floor):
-    """The engine's default fusion, and another weight and floor
+@pytest.mark.parametrize("weight,partial,floor", [(None, None, None), (2.5, 0.3, 2.0)])
+def test_hybrid_is_lexical_fused_with_dense_plus_dense_only_hits(engine, vectors, embedder, q, weight, partial,
+                                                                  floor):
+    """The engine's default fusion, and other weights and floor
     (``SearchEngine.fusion``, what eval.fusion varies)."""
-    from search.hybrid import DENSE_LIMIT, DENSE_WEIGHT, SIMILARITY_FLOOR, Fusion
+    from search.hybrid import DENSE_LIMIT, DENSE_WEIGHT, PARTIAL_WEIGHT, SIMILARITY_FLOOR, Fusion
 
     weight = DENSE_WEIGHT if weight is None else weight
+    partial = PARTIAL_WEIGHT if partial is None else partial
     floor = SIMILARITY_FLOOR if floor is None else floor
     lexical = engine.search(_req(q))
-    engine.fusion = Fusion(dense_weight=weight, floor=floor)
+    engine.fusion = Fusion(dense_weight=weight, partial_weight=partial, floor=floor)
     try:
         hybrid = engine.search(_req(q, mode="hybrid"))
     finally:
@@ -220,7 +222,8 @@ def test_hybrid_is_lexical_fused_with_dense_plus_dense_only_hits(engine, vectors
     cos = {i: c for i, c, _ in dense}
     extra = [i for i, _, z in dense if i not in set(lex_ids) and z >= floor - 1e-6][:DENSE_LIMIT]
     assert hybrid.dense_total == len(extra)
-    fused = {i: 1 / (K + r) + weight / (K + dense_rank[i]) for r, i in enumerate(lex_ids, 1)}
+    lexical_weight = {h.id: 1.0 if h.match["full"] else partial for h in lexical.hits}
+    fused = {i: lexical_weight[i] / (K + r) + weight / (K + dense_rank[i]) for r, i in enumerate(lex_ids, 1)}
     fused.update({i: weight / (K + dense_rank[i]) for i in extra})
     got = [h.id for h in hybrid.hits]
     assert sorted(got) == sorted(fused)  # every lexical match, and exactly those dense-only hits
@@ -230,6 +233,12 @@ def test_hybrid_is_lexical_fused_with_dense_plus_dense_only_hits(engine, vectors
         assert h.match["similarity"] == pytest.approx(cos[h.id], abs=2e-4)
     if extra:
         assert {"code": "dense_results", "text": str(len(extra))}.items() <= hybrid.notices[0].items()
+
+
+def test_a_plain_query_relaxes_to_partial_matches(engine):
+    """The fused-order test above weighs partial matches apart: one of its
+    queries must have them, or that weight goes unchecked."""
+    assert any(not h.match["full"] for q in PLAIN for h in engine.search(_req(q)).hits)
 
 
 @pytest.mark.parametrize("q", NOT_PLAIN)

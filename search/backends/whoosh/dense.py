@@ -169,7 +169,8 @@ def run(executor, plan: Plan) -> BackendResult:
     if dq.mode == "semantic":
         fused = cos_of[union].astype(np.float64)
     else:
-        fused = rrf(lexical_rank[union], dense_rank[union], dq.rrf_k, dq.dense_weight)
+        fused = rrf(lexical_rank[union], dense_rank[union], dq.rrf_k, dq.dense_weight,
+                    np.where(tier == 2, 1.0, dq.partial_weight))
 
     facets = collectors.facets(v, union, plan.facets, plan.facet_size)
     total, total_full, total_articles = len(docs), int((matched == 2).sum()), None
