@@ -163,10 +163,12 @@ class ClauseEvaluator:
         (and five characters), as one run of text?  (dribbble for dribble,
         followme for follow; never truth for trump.)  For a run-together
         word read as words (``split``: WordClauses, ``search.wordbreak``),
-        its words count as such pieces: those of two letters or more that
-        the text holds, each as one run, together ``LATIN_PIECE`` of its
-        letters (roughguidemorocco in "roughguidetomorocco": rough, guide,
-        morocco; gnomeopen in "gnome-open").  A bool array."""
+        its words are such pieces: those of two letters or more that the
+        text holds, each as one run, making up ``ranking.FALLBACK_MIN_GRAMS``
+        (40 %) of its letters, the share of its bigrams the fallback asks
+        for: a whole word of the query is one piece already
+        (roughguidemorocco in "roughguidetomorocco": rough, guide, morocco;
+        gnomeopen in "gnome-open").  A bool array."""
         found = self._has_piece(word, docs)
         todo = ~found
         if split and todo.any():
