@@ -31,15 +31,16 @@ from .pinyin import reads_as_pinyin
 MIN_LETTERS = 6  # shorter runs (dtsx, icp) are abbreviations more often than glued words (chosen, not measured)
 # A dictionary word: one of ``wordsegment``'s English word list (178,758 words)
 # seen at least WORD_COUNT times in its corpus of counts (10^12 words of web
-# text), or a name or brand seen at least NAME_COUNT times, of three letters or
-# more (monday, york, google).  The counts alone (333,213 entries down to
-# 12,711) hold fragments, slips and letters (expl, orr, swich, dhd, hk, c): a
-# misspelt run (terraexplorr, javaswich) then passes for words.  Chosen on
-# those examples, not measured.
+# text; a word of one or two letters SHORT_COUNT times: of, is, on, never the
+# word list's ah, ti, lo), or a name or brand seen at least NAME_COUNT times, of
+# three letters or more (monday, york, google).  The counts alone (333,213
+# entries down to 12,711) hold fragments, slips and letters (expl, orr, swich,
+# dhd, hk, c): a misspelt run (terraexplorr, javaswich) then passes for words,
+# and names down to 10^6 let chan + els + kin + care pass for chanelskincare.
+# Chosen on those examples, not measured.
 WORD_COUNT = 100_000
 NAME_COUNT = 10_000_000
 SHORT_COUNT = 100_000_000
-UNKNOWN_LETTERS = 5
 _RUN = re.compile(r"[a-z]+")
 
 _lock = threading.Lock()
@@ -82,8 +83,7 @@ def words_of(run: str) -> tuple[str, ...]:
         return ()
     seg = _loaded()
     words = tuple(seg.segment(run))
-    if len(words) < 2 or "".join(words) != run \
-            or any(w not in seg.unigrams and len(w) < UNKNOWN_LETTERS for w in words):
+    if len(words) < 2 or "".join(words) != run or any(w not in seg.unigrams for w in words):
         return ()
     return words
 
