@@ -74,12 +74,18 @@ def _loaded():
         return _segmenter
 
 
+def may_split(run: str) -> bool:
+    """Is ``run`` a candidate at all: ``MIN_LETTERS`` lower-case letters or
+    more, not pinyin throughout?  (No dictionary needed.)"""
+    return len(run) >= MIN_LETTERS and _RUN.fullmatch(run) is not None and not reads_as_pinyin(run)
+
+
 @lru_cache(maxsize=4096)
 def words_of(run: str) -> tuple[str, ...]:
     """The dictionary words ``run`` (lower-case letters) is made of, in
     order, or () when its most likely split is one word or holds a word
     outside the dictionary.  Independent of the index: cached."""
-    if not _RUN.fullmatch(run) or len(run) < MIN_LETTERS or reads_as_pinyin(run):
+    if not may_split(run):
         return ()
     seg = _loaded()
     words = tuple(seg.segment(run))
@@ -98,11 +104,12 @@ class WordBreaker:
         self.doc_frequency = doc_frequency
 
     def split(self, word: str) -> tuple[str, ...]:
-        """The words ``word`` (an analysed query word) is read as, or ()."""
-        words = words_of(word)
-        if not words or self.doc_frequency(word) > 0:
+        """The words ``word`` (an analysed query word) is read as, or ().
+        The index is asked first: a word some article has (most English
+        words) never loads the dictionary."""
+        if not may_split(word) or self.doc_frequency(word) > 0:
             return ()
-        return words
+        return words_of(word)
 
 
 NOTICE_CODE = "latin_words"
