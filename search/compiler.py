@@ -32,8 +32,16 @@ class QueryCompiler:
     """Compiles parsed queries with one ``Analyzer`` (the engine's: jieba
     and the user dictionary).  Thread-safe: it keeps no state per query."""
 
-    def __init__(self, analyzer: Analyzer):
+    def __init__(self, analyzer: Analyzer, split=None):
         self.analyzer = analyzer
+        # word -> the words a run-together Latin word is read as, or ()
+        # (``search.wordbreak.WordBreaker.split``); None: words as typed.
+        self.split = split
+
+    def splitting(self, split) -> "QueryCompiler":
+        """This compiler reading run-together Latin words with ``split``
+        (None: as typed; exact queries are never read otherwise)."""
+        return QueryCompiler(self.analyzer, split)
 
     def compile(self, parsed: q.Query, fields: str = "all") -> tuple[list[Clause], list[Clause]]:
         """(must, must_not) clauses of ``parsed``; ``fields`` "title"
@@ -93,8 +101,11 @@ class QueryCompiler:
     def word(self, w: str, fields: tuple[str, ...]) -> Clause:
         """One query word; with its regional alternatives (软件 / 软体,
         特朗普 / 川普) an AnyClause, the other forms as whole words only, so
-        软件 never finds 软体动物."""
-        clause = WordClause(w, self.analyzer.phrase_grams(w), fields, parts=self.analyzer.word_parts(w))
+        软件 never finds 软体动物.  A run-together Latin word gets the words
+        ``self.split`` reads it as (``WordClause.split``)."""
+        split = tuple(WordClause(s, self.analyzer.phrase_grams(s), fields)
+                      for s in (self.split(w) if self.split is not None else ()))
+        clause = WordClause(w, self.analyzer.phrase_grams(w), fields, parts=self.analyzer.word_parts(w), split=split)
         alternatives = regional.alternatives(w)
         if not alternatives:
             return clause

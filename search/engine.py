@@ -21,7 +21,7 @@ import html
 import re
 import time
 
-from . import comparison, hybrid, pending_words, pinyin
+from . import comparison, hybrid, pending_words, pinyin, wordbreak
 from . import query as q
 from . import related as stories
 from .analysis import Analyzer
@@ -84,6 +84,9 @@ class SearchEngine:
         self.pinyin = LexiconCache(backend, is_word=self.analyzer.segmenter.has_word)
         self.pinyin.start()  # in the background: seconds on the full corpora
         self.compiler = QueryCompiler(self.analyzer)
+        # Run-together Latin words the index does not know, read as words
+        # (roughguidemorocco -> rough guide morocco; search.wordbreak).
+        self.word_breaker = wordbreak.WordBreaker(backend.doc_frequency)
         self.search_box = SearchBox(backend, self.analyzer, self.pinyin, query_log, self.blocklist,
                                     self._newest_titles)
         self.suggester = self.search_box.suggester
@@ -230,7 +233,9 @@ class SearchEngine:
         converted, pinyin_words = pinyin.expand(pending_words.expand(parsed, pending), self.pinyin.get(),
                                                 self.backend.doc_frequency)
         expanded, synonyms = expand(converted, self.synonyms, self.analyzer.segments)
-        must, must_not = self.compiler.compile(expanded, req.fields)
+        # Staff's exact queries are never read otherwise than typed.
+        compiler = self.compiler if parsed.exact else self.compiler.splitting(self.word_breaker.split)
+        must, must_not = compiler.compile(expanded, req.fields)
         plan = Plan(
             must=must,
             proximity_grams=self.compiler.proximity_grams(parsed),
@@ -345,7 +350,7 @@ class SearchEngine:
                             "buckets": [{"start": label, "count": n} for label, n in res.histogram]}
             if plan.dense is not None:
                 dense_total = res.dense_total
-        notices = [n.to_dict() for n in parsed.notices]
+        notices = [n.to_dict() for n in parsed.notices] + wordbreak.notices(must)
         if plan.dense is not None:
             notices += hybrid.notices(req.mode, dense_total, res.dense_backlog)
         return SearchResult(

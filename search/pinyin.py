@@ -80,6 +80,20 @@ def _syllable_chars() -> dict[str, str]:
     return {k: "".join(sorted(v)) for k, v in out.items()}
 
 
+def reads_as_pinyin(latin: str) -> bool:
+    """Can ``latin`` (lower-case letters) be read as toneless pinyin
+    syllables throughout (``jingan``: jing an, ``jiangrou``: jiang rou;
+    never ``gnomeopen``)?  The syllables of ``_syllable_chars``.  Such a
+    run is pinyin input, whatever English words it also spells: the other
+    readers of Latin runs (``search.wordbreak``) leave it to this module."""
+    syllables = _syllable_chars()
+    longest = max(map(len, syllables))
+    ok = [True] + [False] * len(latin)  # ok[i]: latin[:i] is syllables
+    for end in range(1, len(latin) + 1):
+        ok[end] = any(ok[start] and latin[start:end] in syllables for start in range(max(0, end - longest), end))
+    return ok[-1]
+
+
 def two_syllable_words(key: str, is_word) -> list[str]:
     """Dictionary words (``is_word``) of two common characters whose
     pinyin, read in context, is ``key`` (``jingdian``: 经典, 景点, 静电 ...)."""

@@ -77,7 +77,10 @@ class WordClause(Clause):
     """One query word: matches documents having it as a word, or (discounted)
     as a substring of a longer word. ``grams``: (gram, offset) pairs.
     ``whole``: only where the text has it as a whole word (regional
-    alternatives: 软体 for 软件, never inside 软体动物)."""
+    alternatives: 软体 for 软件, never inside 软体动物).  ``split``: the
+    words (WordClauses) a run-together Latin word no article has is read as
+    (``search.wordbreak``: roughguidemorocco -> rough, guide, morocco):
+    documents having them all match it too, and they are highlighted."""
 
     word: str
     grams: list[tuple[str, int]]
@@ -86,12 +89,13 @@ class WordClause(Clause):
     # them but not the word itself gets partial credit among partial matches.
     parts: tuple[str, ...] = ()
     whole: bool = False
+    split: tuple = ()
 
     def label(self) -> str:
         return _fields_label(self.fields) + self.word
 
     def needles(self) -> list[str]:
-        return [self.word]
+        return [self.word] + [w.word for w in self.split]
 
     def describe(self) -> dict:
         out = {"op": "word", "text": self.word, "fields": list(self.fields)}

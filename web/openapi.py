@@ -9,6 +9,7 @@ from __future__ import annotations
 from search.explain import COMPONENTS as EXPLAIN_COMPONENTS, FACTORS as EXPLAIN_FACTORS
 from search.fields import DEFAULT_FACETS, FACET_FIELDS
 from search.hybrid import NOTICE_CODES as HYBRID_NOTICE_CODES
+from search.wordbreak import NOTICE_CODE as LATIN_WORDS
 from search.timeutil import BOUND_PATTERN, YEAR_PATTERN
 
 from . import openapi_examples, openapi_saved
@@ -123,6 +124,8 @@ NOTICE_CODES = {
     "empty_phrase": "quotes with nothing inside (\"\"): ignored",
     "no_wildcard": "'*' or '?' in a word: not a wildcard; read as a space, like other punctuation",
     **HYBRID_NOTICE_CODES,
+    LATIN_WORDS: "a run-together Latin word that no article has (roughguidemorocco): also searched as the "
+                 "English words it is made of, listed in words",
 }
 EXPLAIN_PART = {
     "type": "object", "required": ["name", "value", "detail"],
@@ -166,7 +169,9 @@ NOTICE = {
         "code": {"type": "string", "enum": list(NOTICE_CODES),
                  "description": "stable identifier: " + "; ".join(f"{k}: {v}" for k, v in NOTICE_CODES.items())},
         "text": {"type": "string", "description": "the part of the query concerned, as typed"},
-        "message": {"type": "string", "description": "an English sentence (pages word it their own way per code)"}},
+        "message": {"type": "string", "description": "an English sentence (pages word it their own way per code)"},
+        "words": {"type": "array", "items": {"type": "string"},
+                  "description": "latin_words: the words the text was read as, in order"}},
 }
 BRIEF = {
     "type": "object", "required": ["id", "title", "published", "source", "url"],

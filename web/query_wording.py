@@ -54,13 +54,23 @@ MODE_NOTICE_WORDING = {
     "vectors_backlog": lazy_gettext("还有 %(text)s 篇报道尚未计算语义向量，暂时只能按词找到。"),
 }
 
+# A run-together Latin word read as its words (search.wordbreak): %(text)s the
+# word, %(words)s its words (``words_list``).
+WORDS_NOTICE_WORDING = {
+    "latin_words": lazy_gettext("「%(text)s」不是任何报道中的词，已按英文单词%(words)s检索。"),
+}
+
 
 def notice_text(notice: dict) -> str:
-    """A notice ({code, text, message}) as a sentence for the results page."""
-    wording = NOTICE_WORDING.get(notice.get("code", "")) or MODE_NOTICE_WORDING.get(notice.get("code", ""))
+    """A notice ({code, text, message}; a ``latin_words`` one also has
+    ``words``) as a sentence for the results page."""
+    code = notice.get("code", "")
+    text = notice.get("text", "")
+    if code in WORDS_NOTICE_WORDING:
+        return str(WORDS_NOTICE_WORDING[code]) % {"text": text, "words": words_list(notice.get("words", []))}
+    wording = NOTICE_WORDING.get(code) or MODE_NOTICE_WORDING.get(code)
     if wording is None:
         return notice.get("message", "")
-    text = notice.get("text", "")
     return str(wording) % {"text": text, "upper": text.upper()}
 
 

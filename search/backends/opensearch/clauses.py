@@ -17,6 +17,7 @@ whole-word alternatives (regional vocabulary) are terms of ``*_a``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from typing import Callable
@@ -79,7 +80,11 @@ class ClauseBuilder:
 
     def word(self, c: WordClause) -> dict:
         """A word as a word or a substring; a whole-word alternative as a
-        term of the accurate-mode words (``*_a``)."""
+        term of the accurate-mode words (``*_a``); a run-together Latin
+        word read as words (``c.split``) also as all of them."""
+        if c.split:
+            return {"bool": {"should": [self.word(dataclasses.replace(c, split=())),
+                                        self.all_of(AllClause(list(c.split)))], "minimum_should_match": 1}}
         if c.whole:
             return {"bool": {"should": [{"term": {f"{f}_a": c.word}} for f in c.fields], "minimum_should_match": 1}}
         should = [q for f in c.fields for q in self._text(f, c.grams, c.word)]

@@ -9,6 +9,7 @@ aligned with them), built on the ``Matcher``'s postings and positions."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -58,7 +59,12 @@ class ClauseEvaluator:
     # ---- words and phrases -----------------------------------------------------
     def word(self, c: WordClause):
         """A word: documents having it as a word, or (discounted by
-        ``ranking.SUBSTRING_DISCOUNT``) inside a longer word."""
+        ``ranking.SUBSTRING_DISCOUNT``) inside a longer word; with a
+        ``split`` (a run-together Latin word), also documents having all
+        its words as words (their scores summed)."""
+        if c.split:
+            return union_scored([self.word(dataclasses.replace(c, split=())),
+                                 self.all_of(AllClause(list(c.split)))], self.view.n_all)
         if c.whole:
             return self.whole_word(c)
         m, v = self.matcher, self.view
@@ -132,7 +138,7 @@ class ClauseEvaluator:
             docs, score, count = gram_scores(v, grams, c.fields)
             strength = np.minimum(count / max(len(grams), 1), ranking.PARTIAL_MAX)
             keep = (strength >= 0.5) & ~mask(full_docs, v.n_all)[docs]
-            keep[keep] = self.has_chunk(c.word, docs[keep])  # never "structure" for trump
+            keep[keep] = self.has_chunk(c.word, docs[keep], c.split)  # never "structure" for trump
             return docs[keep], ranking.PART_CREDIT * score[keep] / max(len(grams), 1), strength[keep]
         if not c.parts:
             return EMPTY + (np.empty(0),)
@@ -151,11 +157,36 @@ class ClauseEvaluator:
         strength = np.minimum(count[keep] / len(c.parts), ranking.PARTIAL_MAX)
         return docs[keep], ranking.PART_CREDIT * score[keep] / len(c.parts), strength
 
-    def has_chunk(self, word: str, docs: np.ndarray) -> np.ndarray:
+    def has_chunk(self, word: str, docs: np.ndarray, split: tuple = ()) -> np.ndarray:
         """For each of ``docs``: does its title or body contain a piece of
         the Latin ``word`` of at least ``ranking.LATIN_PIECE`` of its length
         (and five characters), as one run of text?  (dribbble for dribble,
-        followme for follow; never truth for trump.)  A bool array."""
+        followme for follow; never truth for trump.)  For a run-together
+        word read as words (``split``: WordClauses, ``search.wordbreak``),
+        its words are such pieces: those of two letters or more that the
+        text holds, each as one run, making up ``ranking.FALLBACK_MIN_GRAMS``
+        (40 %) of its letters, the share of its bigrams the fallback asks
+        for: a whole word of the query is one piece already
+        (roughguidemorocco in "roughguidetomorocco": rough, guide, morocco;
+        gnomeopen in "gnome-open").  A bool array."""
+        found = self._has_piece(word, docs)
+        todo = ~found
+        if split and todo.any():
+            found[todo] = self._has_words(word, [w.word for w in split], docs[todo])
+        return found
+
+    def _has_words(self, word: str, words: list[str], docs: np.ndarray) -> np.ndarray:
+        """``has_chunk``'s test of the words of ``word`` over ``docs``."""
+        letters = np.zeros(len(docs))
+        for w in dict.fromkeys(w for w in words if len(w) >= 2):
+            grams = [(w[i:i + 2], i) for i in range(len(w) - 1)]
+            held = union_ids([self.matcher.substring_docs(f + "_g", grams, w)[0] for f in ("title", "body")],
+                             self.view.n_all)
+            letters += mask(held, self.view.n_all)[docs] * len(w) * words.count(w)
+        return letters >= ranking.FALLBACK_MIN_GRAMS * len(word)
+
+    def _has_piece(self, word: str, docs: np.ndarray) -> np.ndarray:
+        """``has_chunk``'s test of one piece of ``word`` over ``docs``."""
         n = len(word)
         size = min(n, max(5, math.ceil(ranking.LATIN_PIECE * n)))
         found = np.zeros(self.view.n_all, bool)

@@ -169,7 +169,8 @@ def _chinese_or_latin_piece(ev: ClauseEvaluator, plan: Plan, grams: list[str], g
     fallback: those having a Chinese bigram of the query, and those that
     only have Latin ones if they hold a contiguous piece of one of the
     query's Latin words (``ClauseEvaluator.has_chunk``: 60 % of it, five
-    characters at least), as a partial Latin match needs.  Latin bigrams
+    characters at least; or, for a run-together word read as words, those
+    words making up 60 % of it), as a partial Latin match needs.  Latin bigrams
     scattered through other words (``ic`` of justice, ``cp`` elsewhere)
     are no trace of ``icp``.  A bool array over ``g_docs``."""
     v = ev.view
@@ -177,11 +178,11 @@ def _chinese_or_latin_piece(ev: ClauseEvaluator, plan: Plan, grams: list[str], g
     ok = mask_of(gram_scores(v, cjk)[0], v.n_all)[g_docs] if cjk else np.zeros(len(g_docs), bool)
     latin_only = candidates & ~ok
     if latin_only.any():
-        words = [c.word for c in plan.must if isinstance(c, WordClause) and c.word.isascii() and len(c.word) >= 5]
+        words = [c for c in plan.must if isinstance(c, WordClause) and c.word.isascii() and len(c.word) >= 5]
         found = np.zeros(len(g_docs), bool)
-        for word in words:
+        for c in words:
             todo = latin_only & ~found
             if todo.any():
-                found[todo] = ev.has_chunk(word, g_docs[todo])
+                found[todo] = ev.has_chunk(c.word, g_docs[todo], c.split)
         ok |= found
     return ok
