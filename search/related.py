@@ -70,11 +70,18 @@ class RelatedFusion:
     rrf_k: int = RRF_K
 
 
-# PROVISIONAL values, chosen on the 2,000-article sample's odd half (the
-# first byte of SHA-1(id) odd) by eval/related_dense.py, reported on the even
-# half (docs/related.md keeps the figures); to be checked on the full corpora.
-RELATED_FUSION = RelatedFusion("rrf", 50, 1.0)
-COVERAGE_FUSION = RelatedFusion("minmax", 50, 1.0)
+# PROVISIONAL values, chosen by eval/related_dense.py on the tag-stripped,
+# embedded 2,000-article sample's articles whose SHA-1(id) first byte is odd
+# (18 settings: rrf / minmax x depth 20, 50, 100 x dense weight 0.5, 1, 2;
+# top-5 specific-tag share 0.078-0.087), reported on the even ones
+# (docs/benchmarks.md).  The best was minmax, depth 50, weight 0.5 (0.0872);
+# depth 20 (0.0855, 6 slots of 3,405 fewer: within noise) is shipped for
+# latency: each list's hits cost a stored-fields read (~0.08 ms each),
+# bench/related_latency.py --hybrid.  To be checked on the full corpora.
+RELATED_FUSION = RelatedFusion("minmax", 20, 0.5)
+# Coverage: the same fusion, its dense weight chosen on the same half (the
+# most tag-sharing items per article at a share no lower than key terms').
+COVERAGE_FUSION = RelatedFusion("minmax", 20, 0.5)
 
 
 def related_plan(stored: dict, doc_id: str, backend, exclude: tuple = (), frequencies=None) -> Plan | None:
