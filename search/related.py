@@ -190,19 +190,21 @@ def fuse(lexical: list[tuple[str, float]], dense: list[tuple[str, float]],
 
 
 def fused_candidates(backend, found: Story, plan: Plan, fusion: RelatedFusion, wanted: int) -> list[BackendHit]:
-    """The fused ranking (``fuse``) of ``plan``'s best ``fusion.depth``
-    key-term hits (``found.plan`` with ``plan``'s date window; none when
-    the article has no key-term plan) and the article's ``fusion.depth``
-    nearest neighbours among the live articles ``plan``'s filters keep
-    (its exclusions, its window), the first ``wanted`` as ``BackendHit``s
-    (score: the fused score; stored fields read for the dense-only ones).
-    ``found.vector`` must be set."""
+    """The fused ranking (``fuse``) of ``plan``'s best key-term hits
+    (``found.plan`` with ``plan``'s date window; none when the article has
+    no key-term plan) and the article's nearest neighbours among the live
+    articles ``plan``'s filters keep (its exclusions, its window), each
+    list ``fusion.depth`` deep or ``wanted`` when that is more (a long
+    related list is never cut short by the depth), the first ``wanted``
+    as ``BackendHit``s (score: the fused score; stored fields read for
+    the dense-only ones).  ``found.vector`` must be set."""
     vector, model_id = found.vector
+    depth = max(fusion.depth, wanted)
     lexical = []
     if found.plan is not None:
-        lexical = backend.execute(dataclasses.replace(plan, limit=fusion.depth)).hits
+        lexical = backend.execute(dataclasses.replace(plan, limit=depth)).hits
     query = DenseQuery(vector, model_id, "hybrid", extra=False)
-    dense = backend.dense_candidates(query, fusion.depth, plan)
+    dense = backend.dense_candidates(query, depth, plan)
     fused = fuse([(h.stored["id"], h.score) for h in lexical], dense, fusion)[:wanted]
     stored = {h.stored["id"]: h.stored for h in lexical}
     missing = [d for d, _ in fused if d not in stored]

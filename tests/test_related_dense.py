@@ -192,6 +192,20 @@ def test_never_itself_nor_its_copy(backend, indexes):
         assert a not in listed and b not in listed
 
 
+def test_a_long_related_list_is_not_cut_short_by_the_depth(backend, vectors):
+    """size 45 > 2 x depth 20: each list is read 45 + 10 deep, so the fused
+    list is as long as the key-term list, and the oracle at that depth."""
+    from search import related as stories
+
+    fusion = stories.RELATED_FUSION
+    assert 45 > 2 * fusion.depth
+    for doc_id in vectors[0][:3]:
+        got = stories.related(backend, doc_id, 45)
+        deep = dataclasses.replace(fusion, depth=45 + stories.RELATED_MAX_SPARE)
+        want = _same_story_filter(backend, doc_id, _oracle(backend, vectors, doc_id, deep), 45)
+        assert [h.id for h in got] == [d for d, _ in want] and len(got) == 45
+
+
 def test_without_vectors_related_is_the_key_term_list(indexes, backend, vectors):
     """The index without vectors answers exactly what the embedded one
     answers with fusion turned off (the key-term path, whose oracle is in
