@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from ..plan import BackendHit, BackendResult, Plan
 from ..errors import SearchServiceError
 
@@ -109,6 +111,15 @@ class IndexBackend(Protocol):
         vectors), ``VectorsModelMismatch`` (500: vectors of another model),
         ``search.hybrid.DenseNotSupported`` (501: a backend without dense
         retrieval: OpenSearch for now)."""
+
+    def article_vector(self, doc_id: str) -> tuple[np.ndarray, str] | None:
+        """(the live article ``doc_id``'s own stored vector, float32
+        ``(dim,)``, L2-normalised; the id of the model that made it) for
+        related articles and story coverage (``search.related``): no query
+        is embedded.  None when the article is not live, has no vector yet
+        (added since the last ``indexer embed``), or the backend keeps no
+        vectors (OpenSearch for now): the caller then ranks by key terms
+        alone.  Raises ``VectorsModelMismatch`` (500: vectors of two models)."""
 
     def percolate(self, plans: list[Plan], ids: list[str]) -> list[list[str] | Exception]:
         """For each plan (compiled for full matches only: ``relax_below =

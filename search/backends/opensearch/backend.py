@@ -140,6 +140,11 @@ class OpenSearchBackend:
         """Not supported yet: raises ``DenseNotSupported`` (501)."""
         raise DenseNotSupported(_NO_DENSE)
 
+    def article_vector(self, doc_id: str):
+        """None: this backend keeps no vectors yet, so related articles and
+        story coverage use the key terms alone (``IndexBackend.article_vector``)."""
+        return None
+
     def execute(self, plan: Plan) -> BackendResult:
         """Run ``plan``: full matches, then (``_should_relax``) the
         partial-match query.  Raises ``IncompatibleIndex``,

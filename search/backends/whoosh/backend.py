@@ -219,6 +219,14 @@ class WhooshBackend(SnapshotWalks):
         mask = executor.filter_mask(plan) if plan is not None else view.live
         return [(view.stored(d)["id"], cos) for d, cos in candidates(view, dense, k, mask)]
 
+    def article_vector(self, doc_id: str) -> tuple[np.ndarray, str] | None:
+        """``IndexBackend.article_vector`` on the current view (``dense.article_vector``)."""
+        from .dense import article_vector
+
+        view = self.view
+        g = view.id_to_doc(doc_id)
+        return None if g is None else article_vector(view, g)
+
     def get_many(self, doc_ids: list[str]) -> dict[str, dict | None]:
         """``get`` of each id, on one view."""
         return {doc_id: self.get(doc_id) for doc_id in doc_ids}

@@ -122,6 +122,21 @@ def candidates(view, dense, k: int, mask: np.ndarray) -> list[tuple[int, float]]
     return list(zip(docs[:k].tolist(), cos[:k].tolist()))
 
 
+def article_vector(view, doc: int) -> tuple[np.ndarray, str] | None:
+    """(the stored float32 ``(dim,)`` vector, its model's id) of the live
+    global doc number ``doc`` of ``view``, a copy read from the memory map;
+    None when the document has no vector yet (or the index none at all).
+    Raises ``VectorsModelMismatch`` for files of two models."""
+    index = vector_index(view, folder_of(view))
+    if index.model is None:
+        return None
+    for docs, rows, matrix in index.blocks:
+        i = int(np.searchsorted(docs, doc))
+        if i < len(docs) and docs[i] == doc:
+            return np.array(matrix[rows[i]], np.float32), index.model.model_id
+    return None
+
+
 def folder_of(view) -> str:
     """The index directory of ``view``'s segments ("" for an empty view)."""
     return view.segments[0].storage.folder if view.segments else ""
