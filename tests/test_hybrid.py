@@ -484,3 +484,56 @@ def test_hybrid_through_gunicorn(indexes):
         assert article in [h["id"] for h in data["hits"] if h["match"]["by"] == "dense"]
     finally:
         server.stop()
+
+
+# ---- when the modes cannot run: the reason, the default mode's fallback ----------------
+def _app(index, **config):
+    from web import create_app
+
+    return create_app({"SEARCH_INDEX": index, "SEARCH_ARTICLE_STORE": "off", "SEARCH_QUERY_LOG": "off",
+                       "SEARCH_RATE_LIMIT": "off", "SEARCH_REFRESH_INTERVAL": 0.0, **config})
+
+
+@pytest.mark.parametrize("default", ["hybrid", "semantic"])
+def test_a_default_mode_that_cannot_run_is_lexical_and_healthz_says_why(indexes, default):
+    """SEARCH_DEFAULT_MODE on an index without vectors: a reader who names
+    no mode gets the lexical answer (not a 400 on every search), a request
+    naming the mode gets the 400, /healthz reports the problem."""
+    client = _app(indexes[1], SEARCH_DEFAULT_MODE=default).test_client()
+    lexical = _app(indexes[1]).test_client()
+    for path in ("/api/search?q=%E9%A6%99%E6%B8%AF", "/api/search?q=&category=%E7%9C%BE%E8%81%9E"):
+        got, want = client.get(path), lexical.get(path + "&mode=lexical")
+        assert got.status_code == 200
+        assert [h["id"] for h in got.get_json()["hits"]] == [h["id"] for h in want.get_json()["hits"]]
+        assert got.get_json()["total"] == want.get_json()["total"] > 0
+    assert client.get("/search?q=%E9%A6%99%E6%B8%AF").status_code == 200
+    asked = client.get(f"/api/search?q=%E9%A6%99%E6%B8%AF&mode={default}")
+    assert asked.status_code == 400 and "no dense vectors yet" in asked.get_json()["error"]
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    body = health.get_json()
+    assert body["semantic"] == {"default_mode": default, "available": False, "reason": body["semantic"]["reason"]}
+    assert "indexer embed" in body["semantic"]["reason"]
+    assert [p["code"] for p in body["problems"]] == ["semantic_unavailable"]
+    assert lexical.get("/healthz").get_json()["semantic"]["default_mode"] == "lexical"
+
+
+def test_vectors_of_another_model_are_a_400_naming_both_models(indexes, tmp_path):
+    """The service's query model (SEARCH_EMBED_MODEL, an ONNX directory
+    here) is not the model the index's vectors are of: a 400 naming both,
+    /healthz says so, and the default mode falls back (was a 500)."""
+    from search.embedding.bundled import model_id
+
+    other = tmp_path / "other-model"
+    other.mkdir()
+    (other / "embedder.json").write_text(json.dumps({"model_id": "another-model-v1"}))
+    client = _app(indexes[0], SEARCH_EMBED_MODEL=str(other), SEARCH_DEFAULT_MODE="hybrid").test_client()
+    for mode in ("hybrid", "semantic"):
+        r = client.get(f"/api/search?q=%E9%A6%99%E6%B8%AF&mode={mode}")
+        assert r.status_code == 400
+        assert model_id() in r.get_json()["error"] and "another-model-v1" in r.get_json()["error"]
+    assert client.get("/api/search?q=%E9%A6%99%E6%B8%AF").get_json()["total"] > 0
+    assert "another-model-v1" in client.get("/healthz").get_json()["semantic"]["reason"]
+    missing = _app(indexes[0], SEARCH_EMBED_MODEL=str(tmp_path / "nowhere")).test_client()
+    r = missing.get("/api/search?q=%E9%A6%99%E6%B8%AF&mode=hybrid")
+    assert r.status_code == 400 and "cannot be used" in r.get_json()["error"]

@@ -128,6 +128,7 @@ def search_page():
     # Explanations cover the BM25F score: staff get them in lexical mode.
     req = dataclasses.replace(req, timeline=bool(req.q) and not compared, explain=staff and req.mode == "lexical")
     result = _engine().search(req)
+    req = result.request  # the mode it ran in: a default mode that cannot run here is lexical
     holder = current_app.extensions["search_engine"]
     # Filters that left nothing: what the words find without them (said on the page, kept in the log).
     words_total = holder.words_only_total(req, result.total)
