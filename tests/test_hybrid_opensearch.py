@@ -53,6 +53,16 @@ def alias(tmp_path_factory, records):
     first = _embed(name, "--limit", "120", "--checkpoint", "50")
     assert first.returncode == 0, first.stderr
     assert "120 article(s) embedded" in first.stderr and "30 live article(s) still without" in first.stderr
+    from search.engine import SearchEngine
+
+    partial = SearchEngine.open(name, backend="opensearch", opensearch_url=URL, cache_size=0, refresh_interval=0,
+                                synonyms_path=None)
+    res = partial.search(_req(PLAIN[1], mode="hybrid"))
+    assert {"code": "vectors_backlog", "text": "30"}.items() <= res.notices[-1].items()
+    assert partial.stats().vectors["backlog"] == 30
+    no_vector = [h for h in res.hits if h.match["similarity"] is None]
+    assert no_vector and len(no_vector) < len(res.hits)  # the 30 rank by their words alone
+    partial.backend.close()
     rest = _embed(name)
     assert rest.returncode == 0, rest.stderr
     assert "30 article(s) embedded" in rest.stderr and "0 live article(s) still without" in rest.stderr

@@ -82,6 +82,7 @@ class OpenSearchBackend:
         self._warned_keys = False
         self._fields: dict[str, tuple[bool, object]] = {}  # field -> (mapped?, version when checked)
         self._checked_version = None
+        self._dense_state = None  # (version(), vectors' model record, backlog)
         self.clauses = ClauseBuilder(self.has_value_keys)
         self.aggregations = Aggregations(self.client, index, self.has_value_keys)
 
@@ -147,6 +148,19 @@ class OpenSearchBackend:
         """Not available without the cluster's k-NN: raises
         ``DenseNotSupported`` (501)."""
         raise DenseNotSupported(_NO_KNN)
+
+    def dense_state(self):
+        """(the model record of the index's vectors or None, live articles
+        without a vector: the backlog), read again when ``version()``
+        changes (an embedding run's updates change it).  Raises
+        ``VectorsModelMismatch`` for vectors of two models."""
+        key = self.version()
+        found = self._dense_state
+        if found is None or found[0] != key:
+            model = vectors.index_model(self.client, self.index)
+            have = vectors.with_vectors(self.client, self.index) if model else 0
+            found = self._dense_state = (key, model, max(self.doc_count() - have, 0))
+        return found[1], found[2]
 
     def execute(self, plan: Plan) -> BackendResult:
         """Run ``plan``: full matches, then (``_should_relax``) the

@@ -68,7 +68,7 @@ def run(backend, plan: Plan) -> BackendResult:
     if plan.explain:
         raise UnsupportedQuery("explain is available in lexical mode only")
     backend.check_version()
-    model = vectors.index_model(backend.client, backend.index)
+    model, backlog = backend.dense_state()
     if model is None:
         raise SemanticModeUnavailable(
             "semantic mode is unavailable: this index has no dense vectors yet; run "
@@ -106,7 +106,7 @@ def run(backend, plan: Plan) -> BackendResult:
         res.hits = page
         reranked = n
     res.dense_total = 0
-    res.dense_backlog = max(backend.doc_count() - vectors.with_vectors(backend.client, backend.index), 0)
+    res.dense_backlog = backlog
     res.dense_reranked = reranked
     return res
 
