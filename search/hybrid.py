@@ -223,9 +223,11 @@ def notices(mode: str, dense_total: int, backlog: int, reranked: int | None = No
     could add no result found by meaning only."""
     out = []
     if reranked is not None:
+        done = (f"the first {reranked} result(s) matching the words were re-ranked by meaning" if reranked
+                else "no result was re-ranked (results sorted by date keep that order)")
         out.append({"code": "dense_rerank_only", "text": str(reranked),
-                    "message": f"the first {reranked} result(s) matching the words were re-ranked by meaning; this "
-                               "index cannot find articles by meaning alone (no nearest-neighbour search)"})
+                    "message": f"{done}; this index cannot find articles by meaning alone (no nearest-neighbour "
+                               "search)"})
     if dense_total:
         out.append({"code": "dense_results", "text": str(dense_total),
                     "message": f"{dense_total} result(s) were found by meaning (dense vectors), "

@@ -166,6 +166,7 @@ def test_filters_hold_and_facets_are_the_lexical_ones(engine, client, alias, emb
     assert [h.id for h in newest.hits] == [h.id for h in engine.search(_req(q, sort="newest",
                                                                             category=["眾聞"])).hits]
     assert all(h.match["similarity"] is not None for h in newest.hits)
+    assert {"code": "dense_rerank_only", "text": "0"}.items() <= newest.notices[0].items()
 
 
 def test_semantic_mode_and_nearest_neighbours_are_a_clear_501(engine):
