@@ -1,13 +1,17 @@
-"""``python -m indexer embed``: dense vectors for the articles of a Whoosh
-index that lack them (issue 20), computed offline at low priority.
+"""``python -m indexer embed``: dense vectors for the articles of an index
+that lack them (issue 20), computed offline at low priority.
 
-The work is ``search/backends/whoosh/embedjob.py`` (segment by segment,
+On Whoosh the work is ``search/backends/whoosh/embedjob.py`` (segment by segment,
 never holding the index's write lock, each segment's file written
 atomically: killed at any point, the next run continues); this module is
 the command's options and refusals: it lowers its own priority
 (``os.nice(NICENESS)``: the service's writer and searches come first on
 the same cores), loads the model (``search.embedding.load_embedder``),
-prints progress and a summary on stderr.
+prints progress and a summary on stderr.  On OpenSearch (``--backend
+opensearch``, ``--index`` the alias) it is
+``search/backends/opensearch/embedjob.py``: the articles without a vector
+scrolled, embedded and written back as conditional partial updates,
+``--checkpoint`` per bulk request (default 256).
 
 Exit status: 0 done (or stopped by ``--limit``), 2 refused (no index,
 a bad option, another model's vectors in the index:
@@ -30,18 +34,25 @@ def add_parser(sub) -> None:
 
     e = sub.add_parser("embed", help="whoosh: compute the dense vectors (title + lead) of the articles lacking "
                                       "them, at low priority; killed, the next run continues")
-    e.add_argument("--index", required=True, help="index directory (whoosh)")
+    from search import settings
+
+    e.add_argument("--index", required=True, help="index directory (whoosh), or the alias (opensearch)")
+    e.add_argument("--backend", choices=("whoosh", "opensearch"), default=settings.current().backend,
+                   help="where the index lives (default: SEARCH_BACKEND, else whoosh)")
+    e.add_argument("--opensearch-url", default=settings.current().opensearch_url,
+                   help="the cluster, for --backend opensearch (default: OPENSEARCH_URL)")
     e.add_argument("--model", default=BUNDLED,
                    help=f"'{BUNDLED}' (the model of the semantic extra, the default) or an ONNX model directory")
     e.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="passages per forward pass")
     e.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="CPU threads of the model")
     e.add_argument("--limit", type=int, default=None, help="embed at most this many articles in this run")
     e.add_argument("--checkpoint", type=int, default=None,
-                   help="articles embedded between two writes of a segment's vectors file (default: 2048)")
+                   help="whoosh: articles embedded between two writes of a segment's vectors file (default: "
+                        "2048); opensearch: articles per bulk request of updates (default: 256)")
     e.add_argument("--parent", type=int, default=None, metavar="PID",
                    help="end with this process (the writer starting the run: indexer/embed_process.py)")
     e.add_argument("--reset", action="store_true",
-                   help="first remove every vectors file of the index (to start over with another model)")
+                   help="first remove every vector of the index (to start over with another model)")
 
 
 def embed_command(args) -> int:
@@ -49,8 +60,11 @@ def embed_command(args) -> int:
     the module docstring).  Errors of the search service (another model's
     vectors, another run, a model that cannot be loaded) propagate to
     ``run_command``, which prints them as one ``error:`` line."""
-    from search.backends.whoosh import embedjob, store
     from search.embedding import load_embedder
+
+    if getattr(args, "backend", "whoosh") == "opensearch":
+        return _opensearch(args)
+    from search.backends.whoosh import embedjob, store
 
     if args.checkpoint is None:
         args.checkpoint = embedjob.DEFAULT_CHECKPOINT
@@ -75,4 +89,44 @@ def embed_command(args) -> int:
     print(f"{args.index}: {summary.embedded} article(s) embedded with {summary.model.model_id} in "
           f"{summary.seconds:.1f} s ({summary.files_written} file(s) written); {summary.backlog} live article(s) "
           "still without a vector", file=sys.stderr)
+    return 0
+
+
+def _opensearch(args) -> int:
+    """``embed`` on the OpenSearch alias ``args.index``."""
+    from search.backends.opensearch import embedjob
+    from search.backends.opensearch.target import connect
+    from search.embedding import load_embedder
+
+    if args.checkpoint is None:
+        args.checkpoint = embedjob.DEFAULT_BATCH
+    for name in ("batch_size", "threads", "checkpoint"):
+        if getattr(args, name) < 1:
+            print(f"error: --{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}", file=sys.stderr)
+            return 2
+    if args.limit is not None and args.limit < 0:
+        print(f"error: --limit must be 0 or more, not {args.limit}", file=sys.stderr)
+        return 2
+    if args.parent is not None:
+        print("error: --parent is for the Whoosh writer's runs", file=sys.stderr)
+        return 2
+    try:
+        client = connect(args.opensearch_url)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if not client.indices.exists(index=args.index):
+            print(f"error: no index or alias {args.index} on {args.opensearch_url}", file=sys.stderr)
+            return 2
+        os.nice(NICENESS)
+        embedder = load_embedder(args.model, batch_size=args.batch_size, threads=args.threads)
+        summary = embedjob.embed_index(client, args.index, embedder, limit=args.limit, batch=args.checkpoint,
+                                       reset=args.reset,
+                                       report=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        client.close()
+    print(f"{args.index}: {summary.embedded} article(s) embedded with {summary.model.model_id} in "
+          f"{summary.seconds:.1f} s ({summary.skipped} changed meanwhile, skipped); {summary.backlog} live "
+          "article(s) still without a vector", file=sys.stderr)
     return 0

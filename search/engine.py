@@ -353,7 +353,7 @@ class SearchEngine:
                 dense_total = res.dense_total
         notices = [n.to_dict() for n in parsed.notices] + wordbreak.notices(must)
         if plan.dense is not None:
-            notices += hybrid.notices(req.mode, dense_total, res.dense_backlog)
+            notices += hybrid.notices(req.mode, dense_total, res.dense_backlog, res.dense_reranked)
         return SearchResult(
             request=req,
             total=result_total,

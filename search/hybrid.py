@@ -93,7 +93,9 @@ class SemanticModeUnavailable(SearchServiceError, status=400):
 
 
 class DenseNotSupported(SearchServiceError, status=501):
-    """The backend cannot search by meaning (OpenSearch, for now)."""
+    """The backend cannot find the nearest articles by meaning over the
+    whole index (OpenSearch without the k-NN plugin: semantic mode and
+    ``dense_candidates``); the message says why."""
 
 
 def check_mode(mode) -> str:
@@ -274,17 +276,27 @@ NOTICE_CODES = {
     "dense_results": "hybrid / semantic: text is the number of results found by meaning only (dense_total)",
     "vectors_backlog": "hybrid / semantic: text is the number of live articles without a vector yet (found by "
                        "their words only until python -m indexer embed reaches them)",
+    "dense_rerank_only": "hybrid on a backend without nearest-neighbour search (OpenSearch without k-NN): text is "
+                         "the number of top word matches re-ranked by meaning; no result is found by meaning only",
 }
 
 
-def notices(mode: str, dense_total: int, backlog: int) -> list[dict]:
+def notices(mode: str, dense_total: int, backlog: int, reranked: int | None = None) -> list[dict]:
     """The notices ({code, text, message}, as ``search.query.Notice``
     gives them; the pages word them per code) of a hybrid or semantic
     search: ``dense_results`` when ``dense_total`` results (> 0) came from
     meaning, not the query's words; ``vectors_backlog`` when ``backlog``
     live articles (> 0) have no vector yet and are found by their words
-    only (in semantic mode: not at all)."""
+    only (in semantic mode: not at all); ``dense_rerank_only`` when the
+    backend re-ranked the first ``reranked`` word matches (not None) and
+    could add no result found by meaning only."""
     out = []
+    if reranked is not None:
+        done = (f"the first {reranked} result(s) matching the words were re-ranked by meaning" if reranked
+                else "no result was re-ranked (results sorted by date keep that order)")
+        out.append({"code": "dense_rerank_only", "text": str(reranked),
+                    "message": f"{done}; this index cannot find articles by meaning alone (no nearest-neighbour "
+                               "search)"})
     if dense_total:
         out.append({"code": "dense_results", "text": str(dense_total),
                     "message": f"{dense_total} result(s) were found by meaning (dense vectors), "

@@ -378,15 +378,18 @@ def test_articles_without_a_vector_yet_are_named_in_a_notice(indexes, embedder, 
     assert cached.search(_req(PLAIN[1], mode="hybrid")).notices[-1]["text"] == "230"
 
 
-def test_opensearch_refuses_dense_retrieval_clearly():
+def test_opensearch_refuses_semantic_mode_clearly():
+    """Without the cluster's k-NN, semantic mode and nearest neighbours are
+    a 501 saying why, before any cluster is asked (hybrid re-ranks:
+    tests/test_hybrid_opensearch.py)."""
     from search.backends.opensearch.backend import OpenSearchBackend
     from search.hybrid import DenseNotSupported, DenseQuery
     from search.plan import Plan
 
     backend = object.__new__(OpenSearchBackend)  # refused before any cluster is asked
-    dense = DenseQuery(np.zeros(384, np.float32), "m", "hybrid", True)
+    dense = DenseQuery(np.zeros(384, np.float32), "m", "semantic", True)
     for call in (lambda: backend.execute(Plan(dense=dense)), lambda: backend.dense_candidates(dense, 5)):
-        with pytest.raises(DenseNotSupported, match="not supported on OpenSearch") as err:
+        with pytest.raises(DenseNotSupported, match="no k-NN plugin") as err:
             call()
         assert err.value.status == 501
 

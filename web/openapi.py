@@ -164,7 +164,7 @@ EXPLAIN = {
 NOTICE = {
     "type": "object", "required": ["code", "text", "message"], "additionalProperties": False,
     "description": "How a part of the query that could not be read as typed was read (or, in hybrid and "
-                   "semantic mode, how results were found: dense_results, vectors_backlog)",
+                   "semantic mode, how results were found: dense_results, vectors_backlog, dense_rerank_only)",
     "properties": {
         "code": {"type": "string", "enum": list(NOTICE_CODES),
                  "description": "stable identifier: " + "; ".join(f"{k}: {v}" for k, v in NOTICE_CODES.items())},

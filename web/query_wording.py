@@ -52,6 +52,7 @@ NOTICE_WORDING = {
 MODE_NOTICE_WORDING = {
     "dense_results": lazy_gettext("其中 %(text)s 条结果是按语义找到的：文中没有查询的词，但意思相近。"),
     "vectors_backlog": lazy_gettext("还有 %(text)s 篇报道尚未计算语义向量，暂时只能按词找到。"),
+    "dense_rerank_only": lazy_gettext("已按语义重新排列前 %(text)s 条按词找到的结果；此索引不能只按语义查找报道。"),
 }
 
 # A run-together Latin word read as its words (search.wordbreak): %(text)s the
