@@ -18,7 +18,8 @@ side; a writer waits up to ``BUSY_TIMEOUT_MS`` for another's transaction):
   one row per model id, the ``EmbedderInfo`` its vectors were made with.
   A model of the same id with another dimension, prefixes or window is
   refused (``EmbeddingCacheError``): its vectors would not be comparable;
-* ``vectors(model, kind, sha1, vector)``: ``kind`` "query" or "passage"
+* ``vectors(id, model, kind, sha1, vector)``, unique on (model, kind,
+  sha1): ``kind`` "query" or "passage"
   (the same text embedded as either gets another vector), ``sha1`` the
   20-byte SHA-1 of the text's UTF-8 bytes *as given to the embedder*
   (before the model's prefix), ``vector`` the row as float32
@@ -52,9 +53,16 @@ _DTYPE = np.dtype("<f4")
 _SCHEMA = """
 CREATE TABLE models (id INTEGER PRIMARY KEY, model_id TEXT NOT NULL UNIQUE, dim INTEGER NOT NULL,
                      query_prefix TEXT NOT NULL, passage_prefix TEXT NOT NULL, max_tokens INTEGER NOT NULL);
-CREATE TABLE vectors (model INTEGER NOT NULL REFERENCES models(id), kind TEXT NOT NULL, sha1 BLOB NOT NULL,
-                      vector BLOB NOT NULL, PRIMARY KEY (model, kind, sha1)) WITHOUT ROWID;
+CREATE TABLE vectors (id INTEGER PRIMARY KEY, model INTEGER NOT NULL REFERENCES models(id), kind TEXT NOT NULL,
+                      sha1 BLOB NOT NULL, vector BLOB NOT NULL);
+CREATE UNIQUE INDEX vectors_key ON vectors (model, kind, sha1);
 """
+# A rowid table, not WITHOUT ROWID: a row (~1.6 KB for dim 384) then stays on its
+# page instead of spilling into an overflow page (an index b-tree keeps at most
+# ~1 KB of a 4 KB page's row local), and pages of 16 KB hold ten rows.  Measured
+# here on the same 500 vectors of dim 384 (470 passages, 30 queries): 2.36 MB
+# (4.7 KB a vector) as WITHOUT ROWID with 4 KB pages, 0.93 MB (1.9 KB) this way.
+PAGE_SIZE = 16384
 
 
 class EmbeddingCacheError(ValueError, SearchServiceError):
@@ -104,6 +112,7 @@ class EmbeddingCache:
         app = db.execute("PRAGMA application_id").fetchone()[0]
         tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if app == 0 and tables == 0:
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before the first table and WAL, or it is ignored
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("BEGIN IMMEDIATE")
             try:
