@@ -1,5 +1,5 @@
 """The embedding cache (search/embedding/cache.py, issue 20): the real bundled
-model, real SQLite files, a real index of 80 sample articles.
+model, real SQLite files, a real index of 60 sample articles.
 
 The model's calls are counted by ``Counting``, a subclass of the bundled
 embedder that records the texts each batch gives the model (the model
@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT, write_jsonl
 
-N_ARTICLES = 80
+N_ARTICLES = 60
 
 
 def _need_semantic():
@@ -200,14 +200,23 @@ def _vectors_by_id(folder):
     return out
 
 
-def test_fill_from_an_index_seeds_a_fresh_build(fresh, sample_records, tmp_path):
+@pytest.fixture(scope="module")
+def embedded(counting, sample_records, tmp_path_factory):
+    """60 sample articles in 2 segments, embedded by the bundled model without a cache."""
+    from search.backends.whoosh import embedjob
+
+    first = _build(sample_records[:N_ARTICLES], tmp_path_factory.mktemp("first") / "ix")
+    summary = embedjob.embed_index(first, counting, checkpoint=50)
+    assert summary.embedded == N_ARTICLES and summary.backlog == 0
+    return first
+
+
+def test_fill_from_an_index_seeds_a_fresh_build(embedded, fresh, sample_records, tmp_path):
     from search.backends.whoosh import embedjob
     from search.embedding.cache import CachedEmbedder, EmbeddingCache
 
     records = sample_records[:N_ARTICLES]
-    first = _build(records, tmp_path / "first")
-    summary = embedjob.embed_index(first, fresh, checkpoint=50)
-    assert summary.embedded == N_ARTICLES and summary.backlog == 0
+    first = embedded
     want = _vectors_by_id(first)
     assert len(want) == N_ARTICLES
 
@@ -229,6 +238,29 @@ def test_fill_from_an_index_seeds_a_fresh_build(fresh, sample_records, tmp_path)
     assert embedjob.embed_index(second, seeded).embedded == N_ARTICLES
     assert fresh.calls == 0 and seeded.hits == N_ARTICLES and seeded.misses == 0
     assert _vectors_by_id(second) == want
+
+
+def test_an_engine_embeds_its_queries_through_the_cache(embedded, fresh, tmp_path):
+    from search.embedding.cache import CachedEmbedder
+    from search.engine import SearchEngine
+    from search.models import SearchRequest
+
+    queries = ["经济 发展", "香港 立法会 選舉", "国务院 会议"]
+    plain = SearchEngine.open(embedded, refresh_interval=0)
+    plain.query_embedder.use(fresh)  # the model itself, no cache
+    want = [[h.id for h in plain.search(SearchRequest(q=q, size=10, facets=(), highlight=False,
+                                                      mode="hybrid")).hits] for q in queries]
+    assert fresh.calls == 3 and all(want)
+    cached = CachedEmbedder(fresh, str(tmp_path / "q.sqlite"))
+    cached.embed_queries(queries)
+    fresh.calls = 0
+    engine = SearchEngine.open(embedded, refresh_interval=0)
+    engine.query_embedder.use(cached)
+    got = [[h.id for h in engine.search(SearchRequest(q=q, size=10, facets=(), highlight=False,
+                                                      mode="hybrid")).hits] for q in queries]
+    assert got == want and fresh.calls == 0 and cached.hits == 3
+    plain.backend.close()
+    engine.backend.close()
 
 
 def test_the_command_embeds_through_a_cache(fresh, sample_records, tmp_path):
