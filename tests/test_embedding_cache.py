@@ -170,6 +170,27 @@ def test_damaged_and_foreign_files_are_refused(fresh, texts, tmp_path):
         EmbeddingCache(path)
 
 
+def test_a_reader_is_not_blocked_by_a_writers_open_transaction(fresh, texts, tmp_path):
+    """WAL: a reader sees the last committed batches while another
+    connection is in the middle of a write."""
+    from search.embedding.cache import CachedEmbedder, EmbeddingCache, EmbeddingCacheError
+
+    path = str(tmp_path / "cache.sqlite")
+    CachedEmbedder(fresh, path).embed_passages(texts[:2])
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM vectors")  # not committed
+    with EmbeddingCache(path) as reader:
+        _, hit = reader.get(fresh.info, "passage", texts[:3])
+        assert hit.tolist() == [True, True, False]
+    writer.execute("COMMIT")
+    with EmbeddingCache(path) as reader:
+        assert not reader.get(fresh.info, "passage", texts[:3])[1].any()
+    writer.close()
+    with pytest.raises(EmbeddingCacheError, match="cannot be opened"):
+        EmbeddingCache(str(tmp_path / "no such directory" / "cache.sqlite"))
+
+
 # ---- the embedding job and the fill from an index ----------------------------------------
 def _env():
     return {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -158,25 +158,29 @@ class EmbeddingCache:
 
     def _model(self, info) -> tuple[int, int]:
         """(row id, dim) of ``info``'s model (an ``EmbedderInfo`` or anything
-        with its fields), recorded on first use.  Raises ``EmbeddingCacheError``
+        with its fields), recorded on first use (a write transaction only
+        then); on a connection's first use its rows' lengths are checked
+        (one pass over them: ~200 MB for the full corpora's vectors).  Raises ``EmbeddingCacheError``
         when the file holds that model id with another configuration."""
         found = self._models.get(info.model_id)
         if found is not None:
             return found
         want = (int(info.dim), info.query_prefix, info.passage_prefix, int(info.max_tokens))
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            row = db.execute("SELECT id, dim, query_prefix, passage_prefix, max_tokens FROM models "
-                             "WHERE model_id = ?", (info.model_id,)).fetchone()
-            if row is None:
-                cur = db.execute("INSERT INTO models (model_id, dim, query_prefix, passage_prefix, max_tokens) "
-                                 "VALUES (?, ?, ?, ?, ?)", (info.model_id, *want))
-                row = (cur.lastrowid, *want)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        select = "SELECT id, dim, query_prefix, passage_prefix, max_tokens FROM models WHERE model_id = ?"
+        row = db.execute(select, (info.model_id,)).fetchone()  # a reader takes no write lock
+        if row is None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(select, (info.model_id,)).fetchone()  # another writer's meanwhile?
+                if row is None:
+                    cur = db.execute("INSERT INTO models (model_id, dim, query_prefix, passage_prefix, max_tokens) "
+                                     "VALUES (?, ?, ?, ?, ?)", (info.model_id, *want))
+                    row = (cur.lastrowid, *want)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         if tuple(row[1:]) != want:
             raise EmbeddingCacheError(
                 f"embedding cache {self.path} holds vectors of {info.model_id} with dim {row[1]}, query prefix "
