@@ -275,7 +275,9 @@ class CachedEmbedder(Embedder):
     Counters (ints, since construction): ``hits`` and ``misses`` (texts
     found / embedded; a text repeated within one call counts once per
     occurrence as a hit after its first), ``model_calls`` (batches given
-    to the model).  Raises what the cache and the model raise; the file
+    to the model).  Safe to call from several threads (two threads
+    missing the same text at once may both embed it; the first row
+    stored is kept).  Raises what the cache and the model raise; the file
     is checked against the model's ``info`` at construction."""
 
     def __init__(self, embedder: Embedder, cache):
@@ -306,12 +308,14 @@ class CachedEmbedder(Embedder):
         for start in range(0, len(missed), self.batch_size):
             chunk = missed[start:start + self.batch_size]
             vectors = embed(chunk)
-            self.model_calls += 1
+            with self._lock:
+                self.model_calls += 1
             self.cache.put(self.info, kind, chunk, vectors)
             for text, row in zip(chunk, vectors):
                 out[first[text]] = row
-        self.misses += len(missed)
-        self.hits += len(items) - len(missed)
+        with self._lock:  # the counters only: lookups and the model have their own locks
+            self.misses += len(missed)
+            self.hits += len(items) - len(missed)
         return out
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> np.ndarray:
