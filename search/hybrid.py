@@ -179,9 +179,20 @@ class QueryEmbedder:
 
     def __init__(self, spec: str | None = None):
         self.spec = spec or "bundled"
+        self._own = None  # an embedder given with ``use``
+
+    def use(self, embedder) -> None:
+        """Embed the queries with ``embedder`` (a loaded
+        ``search.embedding.Embedder``, e.g. an evaluation's
+        ``CachedEmbedder``: search/embedding/cache.py) instead of loading
+        ``spec``; this object only (the process's shared models are left
+        as they are)."""
+        self._own = embedder
 
     def embedder(self):
         """The loaded ``search.embedding.Embedder``."""
+        if self._own is not None:
+            return self._own
         with self._lock:
             found = self._loaded.get(self.spec)
             if found is None:
@@ -206,7 +217,7 @@ class QueryEmbedder:
         an ONNX model directory); else why not, in one sentence.  Never
         loads the model: a worker showing the results page's mode toggle
         does not pay its memory until someone searches by meaning."""
-        if self.spec in self._loaded:
+        if self._own is not None or self.spec in self._loaded:
             return None
         import importlib.util
 
@@ -225,6 +236,8 @@ class QueryEmbedder:
         it (the bundled package's version; an ONNX directory's
         ``embedder.json``).  Raises ``SemanticUnavailable``,
         ``EmbeddingModelError``."""
+        if self._own is not None:
+            return self._own.info.model_id
         if self.spec in self._loaded:
             return self._loaded[self.spec].info.model_id
         if self.spec == "bundled":

@@ -26,6 +26,12 @@ model (or the same model with other prefixes, another dimension or window)
 is refused with ``VectorsModelMismatch`` before anything is embedded;
 ``reset=True`` first removes every vectors file (the way to start over).
 Priority (``os.nice``) is the caller's: the command line lowers its own.
+
+An embedding cache (``search/embedding/cache.py``) works through the
+embedder given (a ``CachedEmbedder``: texts seen before are not embedded
+again); ``fill_cache`` goes the other way, storing an embedded index's
+vectors in a cache under the passages they were made from, so that a
+fresh build of the same articles is embedded from it.
 """
 
 from __future__ import annotations
@@ -256,6 +262,52 @@ def carry_over(folder: str, source: str, report: Callable[[str], None] | None = 
         lock.release()
     say(f"{copied} vector(s) carried over from {source}")
     return copied
+
+
+def fill_cache(folder: str, cache, report: Callable[[str], None] | None = None) -> tuple[int, int]:
+    """Store in ``cache`` (a ``search.embedding.cache.EmbeddingCache``) the
+    vectors of the live articles of the index at ``folder`` that have one,
+    each under the passage the job embedded (``search/passages.py``: title
+    and lead cut to the model's ``max_tokens``) as a "passage" of the
+    index's model; so that a fresh build of the same articles (an
+    evaluation's) is embedded from the cache.  Reads the latest commit
+    (any schema version: stored fields only); never writes the index.
+    Returns (vectors seen, rows added: a passage already cached keeps its
+    row).  Raises ``store.IndexMissing`` / ``IncompatibleIndex``,
+    ``vectors.VectorsModelMismatch``, what the cache raises (its file
+    holding the model id with another configuration), OSError."""
+    say = report or (lambda _line: None)
+    storage, schema, generation, pairs = latest_commit(folder, any_version=True)
+    found = vectors.VectorIndex(folder, pairs)
+    if found.model is None:
+        say(f"{folder} holds no vectors: nothing to store")
+        return 0, 0
+    record = found.model
+    cache.check(record)
+    seen = added = 0
+    base = 0
+    blocks = iter(found.blocks)
+    block = next(blocks, None)
+    for segment, _ in pairs:
+        n = segment.doc_count_all()
+        if block is not None and len(block[0]) and base <= block[0][0] < base + n:
+            rows, matrix = block[1], block[2]
+            reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
+            try:
+                for start in range(0, len(rows), DEFAULT_CHECKPOINT):
+                    chunk = rows[start:start + DEFAULT_CHECKPOINT]
+                    texts = []
+                    for docnum in chunk.tolist():
+                        stored = reader.stored_fields(docnum)
+                        texts.append(passage(stored.get("title"), stored.get("body"), record.max_tokens))
+                    added += cache.put(record, "passage", texts, np.asarray(matrix[chunk], np.float32))
+                    seen += len(chunk)
+            finally:
+                reader.close()
+            say(f"{segment.segment_id()}: {len(rows)} vector(s) read ({seen} in all, {added} new in the cache)")
+            block = next(blocks, None)
+        base += n
+    return seen, added
 
 
 def _passages(reader, docnums: np.ndarray, max_chars: int) -> list[str] | None:
