@@ -318,7 +318,10 @@ class SearchEngine:
         must, must_not = plan.must, plan.must_not
         dense_total = None
         if req.mode != "lexical":
-            plan, searchable = hybrid.dense_plan(self.query_embedder, req, plan, searchable, parsed, self.fusion)
+            rest = q.restrictions(parsed, req.fields) if req.mode == "semantic" else None
+            restrict = None if rest is None else self.compiler.compile(rest, "all")
+            plan, searchable = hybrid.dense_plan(self.query_embedder, req, plan, searchable, parsed, self.fusion,
+                                                 restrict)
             dense_total = 0
         timeline = None
         total_articles = 0 if req.group else None

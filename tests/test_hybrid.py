@@ -297,6 +297,39 @@ def test_semantic_is_the_dense_ranking_alone(engine, vectors, embedder):
     assert all(h.match["by"] == "dense" for h in res.hits)
 
 
+@pytest.mark.parametrize("q,meaning,restriction", [
+    ("香港 -选举", "香港", "-选举"),
+    ('经济 "香港"', '经济 香港', '"香港"'),
+    ("title:香港 经济", "香港 经济", "title:香港"),
+    ("习近平 source:新华社", "习近平", "source:新华社"),
+])
+def test_semantic_ranks_by_the_words_meaning_within_what_was_typed_exactly(engine, vectors, embedder, q, meaning,
+                                                                          restriction):
+    """Semantic mode: the plain words are searched by meaning; exclusions,
+    phrases, field restrictions hold as typed (never relaxed away), and
+    the excluded word is not part of the meaning embedded.  Oracle: the
+    dense ranking of ``meaning`` over the articles the restriction admits
+    (its own lexical search, all full matches)."""
+    from search.hybrid import SIMILARITY_FLOOR
+
+    if restriction.startswith("-"):
+        excluded = {h.id for h in engine.search(_req(restriction[1:])).hits if h.match["full"]}
+        admitted = set(vectors) - excluded
+        assert excluded
+    else:
+        admitted = {h.id for h in engine.search(_req(restriction)).hits if h.match["full"]}
+    res = engine.search(_req(q, mode="semantic"))
+    oracle = [i for i, _, z in _dense_oracle(meaning, vectors, embedder) if z >= SIMILARITY_FLOOR][:100]
+    assert [h.id for h in res.hits] == [i for i in oracle if i in admitted]
+    assert res.dense_total == len(res.hits) and res.total == 0
+
+
+@pytest.mark.parametrize("q", ["((((", "-选举", "，。！"])
+def test_a_query_with_no_meaning_left_finds_nothing_in_semantic_mode(engine, q):
+    res = engine.search(_req(q, mode="semantic"))
+    assert res.hits == [] and res.total == 0 and not res.dense_total
+
+
 @pytest.mark.parametrize("typed", [("立法会选举", "立法會選舉"), ("香港选举", "香港選舉", "香\u200b港选举")])
 def test_the_same_query_in_either_script_searches_the_same_meaning(engine, typed):
     """Each article is embedded in its own script; the query is embedded in
