@@ -9,19 +9,31 @@ Modes (``SearchRequest.mode``):
   its lexical rank and its dense rank; for a plain-word query
   (``search.query.plain_words``: no operator, phrase, field restriction or
   exclusion, and ``fields=all``) also up to ``DENSE_LIMIT`` *dense-only*
-  hits: articles without the query's words whose cosine with the query is
-  ``SIMILARITY_FLOOR`` standard deviations above its mean over the index.  They are marked per hit
+  hits: articles that are not lexical matches (lacking some or all of the
+  query's words: the search relaxes to partial matches only when full
+  matches are few) whose cosine with the query is ``SIMILARITY_FLOOR``
+  standard deviations above its mean over the index.  They are marked per hit
   (``Hit.match["by"] == "dense"``), counted in ``dense_total``, never in
   ``total``; the request's filters (category, source, dates ...) hold for
   them, facets count them and near-duplicate grouping groups them;
 * ``semantic``: the dense ranking alone (the ``DENSE_LIMIT`` nearest
-  articles above the floor, filters holding), every hit dense; ``total``
-  is 0 (no article was matched by its words), ``dense_total`` counts them.
+  articles above the floor, filters holding, and what the query typed as
+  exact: ``search.query.restrictions``), every hit dense; ``total`` is 0
+  (no article was matched by its words), ``dense_total`` counts them.
+
+The text embedded is the query's meaning (``search.query.meaning_text``),
+in its Simplified form (``query_forms``), as the model is given text
+(``search.embedding.base.model_text``).
 
 The backend does the dense retrieval (exact inner product over the live
 articles' vectors: ``IndexBackend.execute`` of a plan with ``Plan.dense``,
 ``IndexBackend.dense_candidates``); this module gives it a ``DenseQuery``
 and the fusion (``rrf``).
+
+Size: over 400 lines because the modes' pieces belong together: the
+parameters and their measured or provisional values, the query embedder
+and its availability (with the reason a mode cannot run), the fusion and
+the notices; each is short.
 """
 
 from __future__ import annotations

@@ -95,12 +95,15 @@ def test_misses_are_embedded_once_in_batches(fresh, texts, tmp_path):
     from search.embedding.cache import CachedEmbedder
 
     cached = CachedEmbedder(fresh, str(tmp_path / "cache.sqlite"))
+    from search.embedding.base import model_text
+
     cached.embed_passages(texts[:10])
-    assert fresh.seen == texts[:10] and fresh.calls == 3  # batches of 4: 4 + 4 + 2
+    # the model is given each text normalised (model_text), and the cache keys on that text
+    assert fresh.seen == [model_text(t) for t in texts[:10]] and fresh.calls == 3  # batches of 4: 4 + 4 + 2
     fresh.calls, fresh.seen = 0, []
     asked = texts[5:20] + texts[12:14] + texts[:2]  # 10 new (two of them twice), 7 cached
     out = cached.embed_passages(asked)
-    assert fresh.seen == texts[10:20] and fresh.calls == 3  # each new text once, in order
+    assert fresh.seen == [model_text(t) for t in texts[10:20]] and fresh.calls == 3  # each new text once, in order
     assert cached.stats() == {"hits": 7 + 2, "misses": 10 + 10, "model_calls": 6}  # repeats count as hits
     assert out.tobytes() == fresh.embed_passages(asked).tobytes()
     assert cached.embed_passages([]).shape == (0, 384)
@@ -272,8 +275,11 @@ def test_an_engine_embeds_its_queries_through_the_cache(embedded, fresh, tmp_pat
     want = [[h.id for h in plain.search(SearchRequest(q=q, size=10, facets=(), highlight=False,
                                                       mode="hybrid")).hits] for q in queries]
     assert fresh.calls == 3 and all(want)
+    from search.hybrid import query_forms
+    from search.query import meaning_text, parse
+
     cached = CachedEmbedder(fresh, str(tmp_path / "q.sqlite"))
-    cached.embed_queries(queries)
+    cached.embed_queries([form for q in queries for form in query_forms(meaning_text(parse(q)))])  # what it embeds
     fresh.calls = 0
     engine = SearchEngine.open(embedded, refresh_interval=0)
     engine.query_embedder.use(cached)

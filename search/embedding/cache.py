@@ -21,8 +21,8 @@ side; a writer waits up to ``BUSY_TIMEOUT_MS`` for another's transaction):
 * ``vectors(id, model, kind, sha1, vector)``, unique on (model, kind,
   sha1): ``kind`` "query" or "passage"
   (the same text embedded as either gets another vector), ``sha1`` the
-  20-byte SHA-1 of the text's UTF-8 bytes *as given to the embedder*
-  (before the model's prefix), ``vector`` the row as float32
+  20-byte SHA-1 of the UTF-8 bytes of the text *as the model is given
+  it* (``base.model_text``, before the model's prefix), ``vector`` the row as float32
   little-endian bytes (``dim * 4`` of them; another length is refused as
   damage).
 
@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import SearchServiceError
-from .base import Embedder, EmbeddingModelError, check_texts
+from .base import Embedder, EmbeddingModelError, check_texts, model_text
 
 APPLICATION_ID = 0x53454331  # "SEC1": search embedding cache, marks the file as ours
 VERSION = 1
@@ -74,9 +74,11 @@ class EmbeddingCacheError(ValueError, SearchServiceError):
 
 
 def text_key(text: str) -> bytes:
-    """The 20-byte SHA-1 of ``text`` (UTF-8): a cache row's key with the
-    model and the kind."""
-    return hashlib.sha1(text.encode("utf-8")).digest()
+    """The 20-byte SHA-1 of the text the model is given for ``text``
+    (``base.model_text``, UTF-8): a cache row's key with the model and the
+    kind.  Texts that differ only in what the model never sees (invisible
+    characters, compatibility forms, white space) share a row."""
+    return hashlib.sha1(model_text(text).encode("utf-8")).digest()
 
 
 class EmbeddingCache:
