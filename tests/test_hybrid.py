@@ -550,7 +550,7 @@ def test_semantic_hits_are_found_by_meaning_with_their_similarity_not_lacking_th
     assert _listed(html) == [h["id"] for h in api["hits"]]
     assert _labels(html) == [f"按语义找到（相似度 {h['match']['similarity']:.2f}）" for h in api["hits"]]
     assert "没有查询的词" not in html and "缺少查询的词" not in html
-    assert "按语义检索：%d 条结果按与查询意思的接近程度排列，没有按词匹配。" % len(api["hits"]) in html
+    assert "按语义检索：%d 条结果按与查询意思的接近程度排列（查询中的普通词按意思检索，不按词匹配）。" % len(api["hits"]) in html
     english = _page(client, SPACEFLIGHT, mode="semantic", hl="en")
     assert _labels(english) == [f"Found by meaning (similarity {h['match']['similarity']:.2f})".replace("'", "&#39;")
                                 for h in api["hits"]]

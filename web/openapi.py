@@ -56,8 +56,8 @@ MATCH = {
                               "dense, found by meaning (counted in dense_total, never in total; full is then "
                               "false and missing empty, whatever the article holds). In hybrid mode a dense hit "
                               "is no match of the query's words: it lacks some or all of them; in semantic "
-                              "mode every hit is dense: ranked by meaning alone, no word matched, so it says "
-                              "nothing of whether the article has the words"},
+                              "mode every hit is dense: ranked by meaning, its plain words not matched (what "
+                              "was typed exactly holds), so it says nothing of whether the article has them"},
         "similarity": {"type": "number", "nullable": True,
                        "description": "mode=hybrid or semantic only: cosine of the query's and the article's "
                                       "dense vectors (-1..1); null when the article has no vector yet"}},

@@ -55,11 +55,12 @@ MODE_NOTICE_WORDING = {
     "dense_rerank_only": lazy_gettext("已按语义重新排列前 %(text)s 条按词找到的结果；此索引不能只按语义查找报道。"),
 }
 # Semantic mode's own wording of a code: there every result is ranked by
-# meaning alone and no word is matched, so "dense_results" says nothing of
+# meaning and the plain words are not matched (what was typed exactly, such
+# as a phrase or an exclusion, holds), so "dense_results" says nothing of
 # whether the articles have the query's words (hybrid's wording does: a
 # dense-only hit of hybrid is no word match, so it lacks some or all of them).
 SEMANTIC_NOTICE_WORDING = {
-    "dense_results": lazy_gettext("按语义检索：%(text)s 条结果按与查询意思的接近程度排列，没有按词匹配。"),
+    "dense_results": lazy_gettext("按语义检索：%(text)s 条结果按与查询意思的接近程度排列（查询中的普通词按意思检索，不按词匹配）。"),
 }
 
 # A run-together Latin word read as its words (search.wordbreak): %(text)s the
@@ -135,7 +136,7 @@ def meaning_text(mode: str, similarity: float | None) -> str:
     words, so it lacks some of them (all, or, when the search was not
     relaxed to partial matches, at least one: 按语义找到（文中缺少查询的词）);
     in semantic mode every hit, ranked by
-    meaning alone with no word matched, so nothing is said of the words:
+    meaning with its plain words not matched, so nothing is said of them:
     按语义找到（相似度 0.87）, ``similarity`` (``match.similarity``, the
     cosine, -1..1) to two decimals, or 按语义找到 when it is None."""
     if mode != "semantic":
