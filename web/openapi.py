@@ -52,9 +52,12 @@ MATCH = {
                                    "'a OR b' for a word and its synonyms); empty for a full match and for a "
                                    "hit found by meaning"},
         "by": {"type": "string", "enum": ["words", "dense"],
-               "description": "mode=hybrid or semantic only: words, a match of the query's words; dense, found "
-                              "by meaning only (the article lacks the words; full is then false): counted in "
-                              "dense_total, never in total"},
+               "description": "mode=hybrid or semantic only: words, a match of the query's words (hybrid); "
+                              "dense, found by meaning (counted in dense_total, never in total; full is then "
+                              "false and missing empty, whatever the article holds). In hybrid mode a dense hit "
+                              "is no match of the query's words: it lacks some or all of them; in semantic "
+                              "mode every hit is dense: ranked by meaning, its plain words not matched (what "
+                              "was typed exactly holds), so it says nothing of whether the article has them"},
         "similarity": {"type": "number", "nullable": True,
                        "description": "mode=hybrid or semantic only: cosine of the query's and the article's "
                                       "dense vectors (-1..1); null when the article has no vector yet"}},
