@@ -221,7 +221,9 @@ def _tiny_model(directory, texts, *, config: dict, seed: int = 0):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
     os.makedirs(directory, exist_ok=True)
-    words = sorted({c for t in texts for c in t.lower() if not c.isspace()} | {"query", "passage"})
+    from search.embedding.base import model_text
+
+    words = sorted({c for t in texts for c in (t + model_text(t)).lower() if not c.isspace()} | {"query", "passage"})
     vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *words])}
     tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
@@ -250,9 +252,11 @@ def _tiny_model(directory, texts, *, config: dict, seed: int = 0):
 
 
 def _oracle(tokenizer, emb, weights, texts, prefix, pooling):
+    from search.embedding.base import model_text
+
     rows = []
     for text in texts:
-        ids = tokenizer.encode(prefix + text).ids  # one text: no padding
+        ids = tokenizer.encode(prefix + model_text(text)).ids  # one text: no padding; the text as the seam gives it
         states = np.tanh(emb[ids] @ weights)
         vector = states[0] if pooling == "cls" else states.mean(axis=0)
         rows.append(vector / np.linalg.norm(vector))
