@@ -361,7 +361,8 @@ def test_healthz_reports_the_model_and_the_backlog(base_index, bundled, tmp_path
 def test_the_writers_embedding_runs_follow_its_commits(base_index, tmp_path):
     """``indexer writer --embed``'s part: real ``indexer embed`` children,
     one run per notify (``--limit 8`` keeps each short), a failing one
-    counted and retried later, never blocking the caller."""
+    counted, described and retried later without a notify, never blocking
+    the caller."""
     _need_semantic()
     import time
 
@@ -383,6 +384,13 @@ def test_the_writers_embedding_runs_follow_its_commits(base_index, tmp_path):
         while broken.failures == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert broken.failures == 1 and _state(path)[0].backlog == N_ARTICLES - 16
+        # described with the command's own refusal; the retry comes after RETRY_MIN s, with no commit
+        assert "exited with status 2" in broken.last_error and "(error: " in broken.last_error
+        assert "no-such-model" in broken.last_error and "the next one in 5 s" in broken.last_error
+        deadline = time.monotonic() + 120
+        while broken.failures < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert broken.failures == 2 and "2 failed run(s) in a row, the next one in 10 s" in broken.last_error
     finally:
         broken.stop()
     assert broken.proc is None
@@ -502,3 +510,84 @@ def test_the_writer_with_embed_gives_new_articles_vectors(sample_records, tmp_pa
     for pid in running:  # ended with the writer (SIGTERM from it), not left running
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
     assert integrity_ok(ix)
+
+
+def _wait(condition, timeout, what):
+    """Poll ``condition()`` every 0.2 s until it returns a true value (returned), or fail after ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = condition()
+        if got:
+            return got
+        time.sleep(0.2)
+    pytest.fail(f"{what}: not within {timeout} s")
+
+
+def test_a_killed_run_of_the_writer_is_retried_without_a_commit_and_reported(sample_records, tmp_path):
+    """A real writer with ``--embed``; its ``indexer embed`` child killed
+    (SIGKILL) twice, the second time when every commit is long done (no
+    commit asks for a run any more): the writer retries after its delay
+    anyway, /healthz's vectors.error names the signal and the time until a
+    run succeeds, then clears, and every live article has its vector."""
+    _need_semantic()
+    import re
+
+    from openapi_core import OpenAPI
+
+    from conftest import validated
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from web import create_app
+
+    ix = str(tmp_path / "index")
+    pipeline.build(ix, [write_jsonl(tmp_path / "seed.jsonl", sample_records[:5])], workers=1, progress=False)
+    store = ArticleStore(str(tmp_path / "articles.sqlite"))
+    store.put(sample_records[:5], already_indexed=True)
+    app = create_app({"SEARCH_INDEX": ix, "SEARCH_ARTICLE_STORE": store.path, "SEARCH_QUERY_LOG": "off",
+                      "SEARCH_RATE_LIMIT": "off", "SEARCH_REFRESH_INTERVAL": 0.0})
+    client = app.test_client()
+    spec = OpenAPI.from_dict(client.get("/api/openapi.json").get_json())
+
+    def vectors_now():
+        return validated(client, spec, "/healthz").get_json()["vectors"]
+
+    writer = subprocess.Popen([sys.executable, "-m", "indexer", "writer", "--index", ix, "--store", store.path,
+                               "--embed"], cwd=ROOT, env={**_env(), "SEARCH_SAVED_SEARCHES": "off"},
+                              stderr=subprocess.PIPE, text=True)
+    killed = []
+    try:
+        store.put(sample_records[5:155])  # what a bulk POST of the write API stores
+        _wait(lambda: len(_state(ix)[2]) == 155 or writer.poll() is not None, 300, "the 150 articles indexed")
+        assert writer.poll() is None
+        for attempt in (1, 2):
+            child = _wait(lambda: [p for p in _embed_children(writer.pid) if p not in killed], 300,
+                          f"embedding run {attempt}")[0]
+            os.kill(child, signal.SIGKILL)
+            killed.append(child)
+            error = _wait(lambda: (vectors_now()["error"] or "") if f"pid {child})" in (vectors_now()["error"] or "")
+                          else None, 60, f"run {attempt}'s failure in /healthz")
+            assert re.search(rf"the embedding run \(pid {child}\) was killed by signal 9 \(SIGKILL\) at "
+                             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; " + f"{attempt} failed run\\(s\\) in a row, the next "
+                             f"one in {5 * attempt} s", error), error
+            assert vectors_now()["backlog"] > 0
+        # the third run: started by the retry alone (nothing was committed since the articles), it succeeds
+        done = _wait(lambda: (lambda v: v if v["error"] is None else None)(vectors_now()), 300,
+                     "a run succeeding after the kills")
+        _wait(lambda: vectors_now()["backlog"] == 0, 300, "the backlog embedded")
+        assert writer.poll() is None
+    finally:
+        writer.terminate()
+        try:
+            writer.wait(30)
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+            log = writer.stderr.read()
+            writer.stderr.close()
+    assert done["model"] is not None
+    found, by_id, live = _state(ix)
+    assert found.backlog == 0 and sorted(by_id) == sorted(live) == sorted(r["id"] for r in sample_records[:155])
+    assert log.count("was killed by signal 9 (SIGKILL)") == 2 and "succeeded after failed ones" in log
+    assert store.meta("embed_error") == ""

@@ -950,7 +950,12 @@ def spec(config: dict) -> dict:
                                                "dim": {"type": "integer", "nullable": True},
                                                "with_vectors": {"type": "integer", "minimum": 0},
                                                "backlog": {"type": "integer", "minimum": 0},
-                                               "error": {"type": "string", "nullable": True}}},
+                                               "error": {"type": "string", "nullable": True,
+                                                         "description": "a vectors file that cannot be used, "
+                                                                        "and the writer's last failed "
+                                                                        "embedding run (exit status or "
+                                                                        "signal, time) until a run "
+                                                                        "succeeds; else null"}}},
                                "writer_running": {"type": "boolean"},
                                "writer": {"type": "object", "nullable": True,
                                           "description": "the writer supervisor's state (gunicorn only)"},
@@ -971,7 +976,12 @@ def spec(config: dict) -> dict:
                                                 "pending_words": {"type": "array", "items": {"type": "string"}},
                                                 "done": {"type": "integer", "minimum": 0},
                                                 "total": {"type": "integer", "minimum": 0, "nullable": True},
-                                                "error": {"type": "string", "nullable": True}}},
+                                                "error": {"type": "string", "nullable": True,
+                                                         "description": "a vectors file that cannot be used, "
+                                                                        "and the writer's last failed "
+                                                                        "embedding run (exit status or "
+                                                                        "signal, time) until a run "
+                                                                        "succeeds; else null"}}},
                                "reason": {"type": "string"}},
             },
         }},
