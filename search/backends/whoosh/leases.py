@@ -47,7 +47,11 @@ class TooManyLeases(RuntimeError, SearchServiceError, status=503, retry_after=30
 
 
 @contextlib.contextmanager
-def _locked(path: str):
+def locked(path: str):
+    """Hold the index directory ``path``'s lease lock (``LOCK_NAME``,
+    flock, blocking) for the ``with`` block: what creating a lease and
+    cleaning take; so does any other removal of a commit's files
+    (``embedjob.remove_orphans``)."""
     fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -76,7 +80,7 @@ def create(path: str, generation: int, keep_alive: float, indexname: str = "MAIN
     there (a newer commit cleaned it: take the newest), ``TooManyLeases``
     when ``MAX_LIVE`` leases are live."""
     lease_id = secrets.token_hex(8)
-    with _locked(path):
+    with locked(path):
         if _live_files(path, remove_expired=True) >= MAX_LIVE:
             raise TooManyLeases(f"{MAX_LIVE} cursors hold a snapshot of this index")
         if not os.path.exists(os.path.join(path, TOC._filename(indexname, generation))):
@@ -146,23 +150,34 @@ def live_generations(path: str, now: float | None = None, remove_expired: bool =
     return set(_scan(path, now, remove_expired))
 
 
+def kept(storage, path: str, indexname: str, generation: int, segments,
+         remove_expired: bool = False) -> tuple[set[int], set[str]]:
+    """(generations, segment ids) whose files stay on disk: ``generation``
+    (its ``segments``) and every generation with a live lease (the segments
+    of its table of contents; one already gone keeps nothing).  The caller
+    holds ``locked(path)``; ``remove_expired`` deletes expired lease files
+    on the way (``clean``'s rule)."""
+    keep_gens = {generation}
+    keep_segments = {s.segment_id() for s in segments}
+    for gen in sorted(live_generations(path, remove_expired=remove_expired) - {generation}):
+        try:
+            toc = TOC.read(storage, indexname, gen)
+        except Exception:  # noqa: BLE001 - its table of contents is gone: nothing of it to keep
+            continue
+        keep_gens.add(gen)
+        keep_segments.update(s.segment_id() for s in toc.segments)
+    return keep_gens, keep_segments
+
+
 def clean(storage, path: str, indexname: str, generation: int, segments) -> set[int]:
     """Delete the tables of contents and segment files (sidecars included:
     they start with the segment id) that neither ``generation`` (its
-    ``segments``) nor a generation with a live lease needs, and expired
-    lease files.  Returns the leased generations kept.  Whoosh's own
-    ``clean_files`` with the leased generations' files added to what stays."""
-    with _locked(path):
-        leased = live_generations(path, remove_expired=True) - {generation}
-        keep_gens = {generation}
-        keep_segments = {s.segment_id() for s in segments}
-        for gen in sorted(leased):
-            try:
-                toc = TOC.read(storage, indexname, gen)
-            except Exception:  # noqa: BLE001 - its table of contents is gone: nothing of it to keep
-                continue
-            keep_gens.add(gen)
-            keep_segments.update(s.segment_id() for s in toc.segments)
+    ``segments``) nor a generation with a live lease needs (``kept``), and
+    expired lease files.  Returns the leased generations kept.  Whoosh's
+    own ``clean_files`` with the leased generations' files added to what
+    stays."""
+    with locked(path):
+        keep_gens, keep_segments = kept(storage, path, indexname, generation, segments, remove_expired=True)
         tocpattern = TOC._pattern(indexname)
         segpattern = TOC._segment_pattern(indexname)
         for filename in list(storage):
