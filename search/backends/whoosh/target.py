@@ -230,12 +230,12 @@ class WhooshTarget:
         table of contents, written atomically (killed at any point, the
         previous commit stays valid), with the near-duplicate groups
         carried over (``groups.remap``; computed when there are none), then
-        clean (with nothing to merge too: files of segments no commit
-        needs, leased ones kept, ``leases.clean``).  A background merge
-        under way is finished and published first.  Returns {"segments_before", "segments_after", "documents",
-        "dropped" (deleted documents removed), "merged" (segments merged),
-        "seconds"}.  Raises ValueError for ``max_segments`` < 1, what
-        taking the lock raises (``TimeoutError``), ``IndexCorrupt``."""
+        clean (``leases.clean``; with nothing to merge too).  A background
+        merge under way is finished and published first.  Returns
+        {"segments_before", "segments_after", "documents", "dropped"
+        (deleted documents removed), "merged" (segments merged), "seconds"}.
+        Raises ValueError for ``max_segments`` < 1, what taking the lock
+        raises (``TimeoutError``), ``IndexCorrupt``."""
         if max_segments < 1:
             raise ValueError(f"--max-segments must be at least 1, not {max_segments}")
         t0 = time.monotonic()
@@ -247,9 +247,7 @@ class WhooshTarget:
         out = {"segments_before": len(before), "segments_after": len(before), "documents": session.doc_count(),
                "dropped": 0, "merged": 0, "seconds": 0.0}
         if len(before) <= max_segments:
-            # nothing to merge, yet files no commit needs go (a vectors file an embedding run wrote just
-            # after a merge's cleaning: embedjob.remove_orphans), by the cleaning's own rule
-            session.commit(clean=True)
+            session.commit(clean=True)  # nothing to merge; files no commit needs go (an orphan vectors file)
             out["seconds"] = time.monotonic() - t0
             return out
         chosen = before[max_segments - 1:]
