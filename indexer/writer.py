@@ -281,9 +281,11 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
         # The writer process's second background thread: saved searches'
         # webhook posts (indexer.deliveries), stopped by `stop`.
         _start_webhook_deliveries(index, backend, stop)
-        if embed is not None:  # Whoosh only (the command line refuses it for OpenSearch)
-            from .embed_process import EMBED_ERROR, EmbedProcess
+        from .embed_process import EMBED_ERROR, EmbedProcess
 
+        if embed is None and articles.meta(EMBED_ERROR):
+            articles.set_meta(EMBED_ERROR, "")  # runs turned off: their last failure is no longer news
+        if embed is not None:  # Whoosh only (the command line refuses it for OpenSearch)
             # a failed run's description stays in the store's meta for /healthz until a run succeeds
             embedding = EmbedProcess(index, embed,
                                      on_error=lambda text: articles.set_meta(EMBED_ERROR, text or "")).start()

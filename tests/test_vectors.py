@@ -557,8 +557,8 @@ def test_a_killed_run_of_the_writer_is_retried_without_a_commit_and_reported(sam
     client = app.test_client()
     spec = OpenAPI.from_dict(client.get("/api/openapi.json").get_json())
 
-    def vectors_now():
-        return validated(client, spec, "/healthz").get_json()["vectors"]
+    def vectors_now(status=200):  # 503 while no writer runs
+        return validated(client, spec, "/healthz", status=status).get_json()["vectors"]
 
     writer = subprocess.Popen([sys.executable, "-m", "indexer", "writer", "--index", ix, "--store", store.path,
                                "--embed"], cwd=ROOT, env={**_env(), "SEARCH_SAVED_SEARCHES": "off"},
@@ -598,6 +598,17 @@ def test_a_killed_run_of_the_writer_is_retried_without_a_commit_and_reported(sam
     assert found.backlog == 0 and sorted(by_id) == sorted(live) == sorted(r["id"] for r in sample_records[:155])
     assert log.count("was killed by signal 9 (SIGKILL)") == 2 and "succeeded after failed ones" in log
     assert store.meta("embed_error") == ""
+    # a failure kept from a writer with --embed is cleared by a writer started without it
+    store.set_meta("embed_error", "the embedding run (pid 1) was killed by signal 9 (SIGKILL)")
+    assert vectors_now(503)["error"].startswith("the embedding run (pid 1)")
+    plain = subprocess.Popen([sys.executable, "-m", "indexer", "writer", "--index", ix, "--store", store.path],
+                             cwd=ROOT, env={**_env(), "SEARCH_SAVED_SEARCHES": "off"}, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: store.meta("embed_error") == "" or plain.poll() is not None, 120, "the failure cleared")
+        assert plain.poll() is None and vectors_now()["error"] is None
+    finally:
+        plain.terminate()
+        plain.wait(30)
 
 
 def _vector_files(folder):
