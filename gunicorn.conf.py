@@ -14,6 +14,15 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 if not os.environ.get("SEARCH_WRITER_STATUS"):
     os.environ["SEARCH_WRITER_STATUS"] = os.path.join(tempfile.mkdtemp(prefix="news-search-writer-"), "status.json")
 
+# One BLAS thread per worker: the workers already take a core each, and the
+# dense inner products (hybrid search, related articles) are matrix-vector
+# products, where OpenBLAS's helper threads only wait for a busy core (a
+# fused related list: 25 ms p50 wall for 4.8 ms CPU with the default
+# threads, 7.5 ms with one, on the loaded 2-core machine:
+# docs/benchmarks.md).  Before any worker imports numpy; an operator's own
+# setting is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # The settings, read once the two above are in the environment (the workers,
 # forked from this process, keep them: search/settings.py).
 import sys  # noqa: E402

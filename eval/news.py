@@ -19,6 +19,18 @@ neither system can read the tags that the related-articles check measures.
   article.
 
 Writes eval/results/news.json.
+
+``--mode hybrid`` (issue 20) also embeds the fresh tag-stripped index with
+the bundled model (``python -m indexer embed``'s job; ~1.2-1.7 h of 2
+cores for the full corpora) and measures known item in lexical *and*
+hybrid mode (``SearchRequest.mode``) in the same run, and the related
+articles of whatever ``search.related`` does on an embedded index; written
+to eval/results/news-hybrid.json.  ``--embed-cache FILE`` (hybrid only)
+embeds passages and queries through an embedding cache
+(``search/embedding/cache.py``): seeded from an embedded index of the same
+corpora (``python -m indexer embed --index DIR --fill-cache FILE``), the
+run embeds only what the cache lacks; the JSON's ``embedding`` says how
+many vectors came from it.
 """
 
 from __future__ import annotations
@@ -130,9 +142,38 @@ def known_item_scores(run: dict[str, list[str]], items) -> dict:
     return {"Success@1": agg[Success @ 1], "MRR@10": agg[RR @ 10]}
 
 
-def run(sample_size: int) -> dict:
+MODES = ("lexical", "hybrid")
+
+
+def embed(index_dir: str, cache_file: str | None):
+    """Embed the index at ``index_dir`` with the bundled model (through the
+    embedding cache ``cache_file`` when given); returns (the embedder, to
+    embed the queries with too; the JSON's ``embedding`` dict)."""
+    from search.backends.whoosh.embedjob import embed_index
+    from search.embedding import load_embedder
+
+    embedder = load_embedder()
+    if cache_file:
+        from search.embedding.cache import CachedEmbedder
+
+        embedder = CachedEmbedder(embedder, cache_file)
+    summary = embed_index(index_dir, embedder)
+    out = {"model": summary.model.model_id, "passages": summary.embedded, "seconds": round(summary.seconds, 1),
+           "backlog": summary.backlog, "cache": None}
+    if cache_file:
+        out["cache"] = {"file": os.path.basename(cache_file), "passages_from_cache": embedder.hits,
+                        "passages_embedded": embedder.misses}
+    return embedder, out
+
+
+def run(sample_size: int, mode: str = "lexical", embed_cache: str | None = None) -> dict:
     from search.engine import SearchEngine
     from search.models import SearchRequest
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if embed_cache and mode != "hybrid":
+        raise ValueError("an embedding cache is used by --mode hybrid only")
 
     records = load_records()
     rng = random.Random(SEED)
@@ -146,7 +187,12 @@ def run(sample_size: int) -> dict:
         t = time.perf_counter()
         build_ours(src, index_dir)
         result["ours_build_seconds"] = round(time.perf_counter() - t, 1)
+        embedder = None
+        if mode == "hybrid":
+            embedder, result["embedding"] = embed(index_dir, embed_cache)
         engine = SearchEngine.open(index_dir, refresh_interval=3600)
+        if embedder is not None:
+            engine.query_embedder.use(embedder)  # the queries through the cache too
 
         ours, ours_ms = {}, []
         for d in sample:
@@ -168,8 +214,20 @@ def run(sample_size: int) -> dict:
         }
 
         items = known_items(records, engine, sample_size, random.Random(SEED + 2))
-        ours_run = {q: [h.id for h in engine.search(SearchRequest(q=text, size=10, facets=(), highlight=False)).hits]
-                    for q, (text, _) in items.items()}
+        runs, ms = {}, {}
+        for name in (("lexical",) if mode == "lexical" else ("lexical", mode)):
+            if name != "lexical" and embed_cache:
+                before = embedder.stats()
+                embedder.embed_queries([text for text, _ in items.values()])  # in batches; the searches hit
+                after = embedder.stats()
+                result["embedding"]["cache"]["queries_from_cache"] = after["hits"] - before["hits"]
+                result["embedding"]["cache"]["queries_embedded"] = after["misses"] - before["misses"]
+            t0 = time.perf_counter()
+            runs[name] = {q: [h.id for h in engine.search(SearchRequest(q=text, size=10, facets=(), highlight=False,
+                                                                         mode=name)).hits]
+                          for q, (text, _) in items.items()}
+            ms[name] = round((time.perf_counter() - t0) / max(len(items), 1) * 1000, 2)
+        ours_run = runs["lexical"]
         qfile = os.path.join(tmp, "queries.json")
         with open(qfile, "w", encoding="utf-8") as f:
             json.dump({q: text for q, (text, _) in items.items()}, f, ensure_ascii=False)
@@ -177,6 +235,9 @@ def run(sample_size: int) -> dict:
         result["known_item"] = {"queries": len(items), "ours": known_item_scores(ours_run, items),
                                 "stock": known_item_scores(stock_run, items),
                                 "examples": [text for text, _ in list(items.values())[:10]]}
+        if mode != "lexical":
+            result["known_item"][f"ours-{mode}"] = known_item_scores(runs[mode], items)
+            result["known_item"]["ms_per_query"] = ms
         engine.backend.close()
     result["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
     return result
@@ -190,16 +251,29 @@ def print_table(result: dict) -> None:
         print(f"  related latency {name}: p50 {r['p50']} ms, p95 {r['p95']} ms, p99 {r['p99']} ms")
     ki = result["known_item"]
     print(f"known item ({ki['queries']} unique headlines, 2-3 rarest words):")
-    for name in ("ours", "stock"):
+    for name in ("ours", *[k for k in ki if k.startswith("ours-")], "stock"):
         print(f"  {name:22} Success@1 {ki[name]['Success@1']:.3f}  MRR@10 {ki[name]['MRR@10']:.3f}")
+    emb = result.get("embedding")
+    if emb:
+        print(f"embedding: {emb['passages']} passages in {emb['seconds']} s ({emb['model']})")
+        if emb["cache"]:
+            print("  from the cache: " + ", ".join(f"{k} {v}" for k, v in emb["cache"].items() if k != "file"))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sample", type=int, default=500)
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "news.json"))
+    ap.add_argument("--mode", choices=MODES, default="lexical",
+                    help="hybrid: also embed the index (bundled model) and run known item in hybrid mode")
+    ap.add_argument("--embed-cache", metavar="FILE", default=None,
+                    help="hybrid: embed passages and queries through this embedding cache (SQLite file)")
+    ap.add_argument("--out", help="JSON file (default eval/results/news.json, news-hybrid.json in hybrid mode)")
     args = ap.parse_args(argv)
-    result = run(args.sample)
+    if args.embed_cache and args.mode != "hybrid":
+        ap.error("--embed-cache is used by --mode hybrid only")
+    if args.out is None:
+        args.out = os.path.join(HERE, "results", "news.json" if args.mode == "lexical" else f"news-{args.mode}.json")
+    result = run(args.sample, args.mode, args.embed_cache)
     print_table(result)
     write_result(args.out, result)
     return 0

@@ -15,6 +15,11 @@ the bundled model (the ``semantic`` extra; ~20 minutes of 2 cores for the
 22,984 titles, not measured yet) and runs ours in that mode as well, as
 "ours-<mode>" beside "ours" (lexical) in the same run; written to
 eval/results/qbqtc-<mode>.json.
+
+``--embed-cache FILE`` (hybrid / semantic only) embeds the titles and the
+queries through an embedding cache (``search/embedding/cache.py``): the
+first run fills it, later runs embed nothing they embedded before; the
+JSON's ``embedding`` says how many vectors came from the cache.
 """
 
 from __future__ import annotations
@@ -74,9 +79,14 @@ def bigram_bm25_run(docs, queries: dict[str, str]) -> dict[str, dict[str, float]
     return run
 
 
-def engine_run(docs, queries: dict[str, str], workdir: str, modes=("lexical",)) -> dict[str, tuple[dict, float]]:
+def engine_run(docs, queries: dict[str, str], workdir: str, modes=("lexical",), embed_cache: str | None = None,
+               embedding: dict | None = None) -> dict[str, tuple[dict, float]]:
     """Ours over the titles, per mode: {mode: (run, ms per query)}; the
-    index is embedded (bundled model) first when a mode is not lexical."""
+    index is embedded (bundled model) first when a mode is not lexical,
+    through the embedding cache ``embed_cache`` (a file) when given, the
+    queries too.  ``embedding`` (a dict) is given what the embedding did:
+    "seconds", "passages", and with a cache "passages_from_cache",
+    "passages_embedded", "queries_from_cache", "queries_embedded"."""
     sys.path.insert(0, ROOT)
     from indexer import pipeline
     from search.engine import SearchEngine
@@ -89,12 +99,27 @@ def engine_run(docs, queries: dict[str, str], workdir: str, modes=("lexical",)) 
                                ensure_ascii=False) + "\n")
     index_dir = os.path.join(workdir, "index")
     pipeline.build(index_dir, [src], workers=2, batch_size=12000, progress=False)
+    embedder = None
+    embedding = {} if embedding is None else embedding
     if any(mode != "lexical" for mode in modes):
         from search.backends.whoosh.embedjob import embed_index
         from search.embedding import load_embedder
 
-        embed_index(index_dir, load_embedder())
+        embedder = load_embedder()
+        if embed_cache:
+            from search.embedding.cache import CachedEmbedder
+
+            embedder = CachedEmbedder(embedder, embed_cache)
+        summary = embed_index(index_dir, embedder)
+        embedding.update(seconds=round(summary.seconds, 1), passages=summary.embedded)
+        if embed_cache:
+            embedding.update(passages_from_cache=embedder.hits, passages_embedded=embedder.misses)
+            embedder.embed_queries(list(queries.values()))  # in batches: the searches below find them
+            embedding.update(queries_from_cache=embedder.hits - embedding["passages_from_cache"],
+                             queries_embedded=embedder.misses - embedding["passages_embedded"])
     engine = SearchEngine.open(index_dir)
+    if embed_cache and embedder is not None:
+        engine.query_embedder.use(embedder)
     out = {}
     for mode in modes:
         run: dict[str, dict[str, float]] = {}
@@ -134,7 +159,7 @@ def score(run, qrels, qids):
     return {"nDCG@10": agg[nDCG @ 10], "RR@10": agg[RR @ 10], "R@10": agg[R @ 10]}
 
 
-def run(corpus: str, limit: int = 0, mode: str = "lexical") -> dict:
+def run(corpus: str, limit: int = 0, mode: str = "lexical", embed_cache: str | None = None) -> dict:
     docs, queries, qrels = load(corpus)
     qids = sorted(q for q, rels in qrels.items() if max(rels.values()) >= 1 and q in queries)
     if limit:
@@ -148,7 +173,8 @@ def run(corpus: str, limit: int = 0, mode: str = "lexical") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         modes = ("lexical",) if mode == "lexical" else ("lexical", mode)
-        for name, (run_, ms) in engine_run(docs, subset, tmp, modes).items():
+        embedding: dict = {}
+        for name, (run_, ms) in engine_run(docs, subset, tmp, modes, embed_cache, embedding).items():
             key = "ours" if name == "lexical" else f"ours-{name}"
             results[key] = score(run_, qrels, qids)
             results[key]["ms_per_query"] = ms
@@ -157,7 +183,10 @@ def run(corpus: str, limit: int = 0, mode: str = "lexical") -> dict:
         results["stock"] = score(stock_run(docs, subset, tmp), qrels, qids)
         results["stock"]["seconds"] = time.perf_counter() - t
     diff = results["ours"]["nDCG@10"] - results["bigram-bm25"]["nDCG@10"]
-    return {"queries": len(qids), "results": results, "ndcg_gain": diff, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    out = {"queries": len(qids), "results": results, "ndcg_gain": diff, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if embedding:
+        out["embedding"] = embedding
+    return out
 
 
 def print_table(result: dict) -> None:
@@ -165,6 +194,8 @@ def print_table(result: dict) -> None:
     for name, r in result["results"].items():
         print(f"{name:24} {r['nDCG@10']:8.4f} {r['RR@10']:8.4f} {r['R@10']:8.4f}")
     print(f"ours - bigram nDCG@10: {result['ndcg_gain']:+.4f}")
+    if "embedding" in result:
+        print("embedding: " + ", ".join(f"{k} {v}" for k, v in result["embedding"].items()))
 
 
 def main(argv=None) -> int:
@@ -173,12 +204,16 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="only the first N evaluated queries")
     ap.add_argument("--mode", choices=("lexical", "hybrid", "semantic"), default="lexical",
                     help="also run ours in this mode (embeds the titles first)")
+    ap.add_argument("--embed-cache", metavar="FILE", default=None,
+                    help="hybrid / semantic: embed titles and queries through this embedding cache (SQLite file)")
     ap.add_argument("--out", help="JSON file (default eval/results/qbqtc.json, qbqtc-<mode>.json)")
     args = ap.parse_args(argv)
+    if args.embed_cache and args.mode == "lexical":
+        ap.error("--embed-cache is used by --mode hybrid or semantic only")
     if args.out is None:
         name = "qbqtc.json" if args.mode == "lexical" else f"qbqtc-{args.mode}.json"
         args.out = os.path.join(HERE, "results", name)
-    result = run(args.corpus, args.limit, args.mode)
+    result = run(args.corpus, args.limit, args.mode, args.embed_cache)
     print_table(result)
     sys.path.insert(0, ROOT)
     from bench.measure import write_result

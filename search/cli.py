@@ -162,7 +162,7 @@ def _main(argv) -> int:
             q=" ".join(args.query), size=args.size, page=args.page, sort=args.sort,
             category=args.category, source=args.source, author=args.author, tag=args.tag, year=args.year,
             date_from=date_from, date_to=date_to, facets=FACET_FIELDS,
-            mode=args.mode or settings.current().default_mode,
+            mode=args.mode or settings.current().default_mode, mode_default=args.mode is None,
         )
         _wait_ready(engine)
         res = engine.search(req)
@@ -202,7 +202,8 @@ def _main(argv) -> int:
         _wait_ready(engine)
         for qid, query in _queries(args.queries):
             res = engine.search(SearchRequest(q=query, size=args.size, facets=(), highlight=False,
-                                              fields=args.field, mode=args.mode or settings.current().default_mode))
+                                              fields=args.field, mode=args.mode or settings.current().default_mode,
+                                              mode_default=args.mode is None))
             for rank, h in enumerate(res.hits, 1):
                 print(f"{qid} Q0 {h.id} {rank} {h.score:.4f} {args.tag}")
         return 0

@@ -154,6 +154,7 @@ class SearchEngine:
         without vectors in the index, and what ``IndexBackend.execute``
         raises."""
         hybrid.check_mode(req.mode)
+        req = self._runnable_mode(req)
         t0 = time.perf_counter()
         self.analyzer.segmenter.check(interval=0.0)  # a changed user dictionary cuts this query anew
         pending = self.pending_words()  # once per request: the cache key, the search and its correction
@@ -317,7 +318,10 @@ class SearchEngine:
         must, must_not = plan.must, plan.must_not
         dense_total = None
         if req.mode != "lexical":
-            plan, searchable = hybrid.dense_plan(self.query_embedder, req, plan, searchable, parsed, self.fusion)
+            rest = q.restrictions(parsed, req.fields) if req.mode == "semantic" else None
+            restrict = None if rest is None else self.compiler.compile(rest, "all")
+            plan, searchable = hybrid.dense_plan(self.query_embedder, req, plan, searchable, parsed, self.fusion,
+                                                 restrict)
             dense_total = 0
         timeline = None
         total_articles = 0 if req.group else None
@@ -352,7 +356,7 @@ class SearchEngine:
                 dense_total = res.dense_total
         notices = [n.to_dict() for n in parsed.notices] + wordbreak.notices(must)
         if plan.dense is not None:
-            notices += hybrid.notices(req.mode, dense_total, res.dense_backlog)
+            notices += hybrid.notices(req.mode, dense_total, res.dense_backlog, res.dense_reranked)
         return SearchResult(
             request=req,
             total=result_total,
@@ -428,6 +432,27 @@ class SearchEngine:
     def semantic_available(self) -> bool:
         """Can hybrid and semantic search run here (``hybrid.Availability``)?"""
         return self._semantic.get()
+
+    def semantic_unavailable(self) -> str | None:
+        """None when hybrid and semantic search can run here, else why not
+        (``hybrid.Availability.reason``)."""
+        return self._semantic.reason()
+
+    def _runnable_mode(self, req: SearchRequest) -> SearchRequest:
+        """``req`` in a mode that can run here.  A mode the request asked
+        for that cannot run is a ``SemanticModeUnavailable`` (400) saying
+        why; the service's default mode (``req.mode_default``) that cannot
+        run (no vectors or extra; semantic without query text, or with
+        ``explain``) is lexical instead: a reader who chose nothing is
+        never refused for the operator's setting (/healthz reports it)."""
+        if req.mode == "lexical":
+            return req
+        why = self._semantic.reason()
+        if req.mode_default and (why is not None or req.explain or (req.mode == "semantic" and not req.q.strip())):
+            return dataclasses.replace(req, mode="lexical")
+        if why is not None:
+            raise hybrid.SemanticModeUnavailable(f"semantic mode is unavailable: {why}")
+        return req
 
     def stats(self) -> IndexStats:
         """The backend's ``stats()``."""

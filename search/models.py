@@ -60,6 +60,9 @@ class SearchRequest:
     group: bool = False  # near-duplicates as one result ("N 篇相似报道"); total then counts groups
     explain: bool = False  # each hit says how its score is made (``Hit.explain``; staff only on the web)
     mode: str = "lexical"  # lexical | hybrid | semantic: by words, fused with meaning, meaning only (search.hybrid)
+    # ``mode`` is the service's default (SEARCH_DEFAULT_MODE), not asked for: where that
+    # mode cannot run (no vectors, no extra, no query text for semantic) the search is lexical
+    mode_default: bool = False
 
 
 @dataclass

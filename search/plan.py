@@ -377,6 +377,10 @@ class BackendResult:
     # grouped, none of whose members matches the words), never in ``total``.
     dense_total: int = 0
     dense_backlog: int = 0  # live articles without a vector (found by their words only)
+    # A backend that only re-ranks word matches by their vectors (OpenSearch
+    # without k-NN): how many were re-ranked; None where dense retrieval
+    # covers the whole index (dense-only hits possible).
+    dense_reranked: int | None = None
 
 
 def understood(clauses) -> list[str]:

@@ -26,7 +26,7 @@ LIST_FILTERS = FACET_FIELDS
 # The request fields that are not filters: the words, which page and how
 # much of it, and what is computed or shown besides the hits.
 NOT_FILTERS = ("q", "page", "size", "facets", "facet_size", "highlight", "correct", "timeline", "group", "explain",
-               "mode")  # mode: how articles are found and ranked (words, meaning), not which may be
+               "mode", "mode_default")  # mode: how articles are found and ranked (words, meaning), not which may be
 
 
 def filters_of(req: SearchRequest, range_name: str | None = None) -> dict:

@@ -11,8 +11,11 @@ lexical mode answers and that dense ranking."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +23,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, Server, call_json, validated, write_jsonl
+from conftest import ARTIFACTS, ROOT, STAFF_TOKEN, Server, call_json, digest, validated, write_jsonl
 
 K = 60  # the fusion constant, as documented in search/hybrid.py
 
@@ -297,6 +300,39 @@ def test_semantic_is_the_dense_ranking_alone(engine, vectors, embedder):
     assert all(h.match["by"] == "dense" for h in res.hits)
 
 
+@pytest.mark.parametrize("q,meaning,restriction", [
+    ("香港 -选举", "香港", "-选举"),
+    ('经济 "香港"', '经济 香港', '"香港"'),
+    ("title:香港 经济", "香港 经济", "title:香港"),
+    ("习近平 source:新华社", "习近平", "source:新华社"),
+])
+def test_semantic_ranks_by_the_words_meaning_within_what_was_typed_exactly(engine, vectors, embedder, q, meaning,
+                                                                          restriction):
+    """Semantic mode: the plain words are searched by meaning; exclusions,
+    phrases, field restrictions hold as typed (never relaxed away), and
+    the excluded word is not part of the meaning embedded.  Oracle: the
+    dense ranking of ``meaning`` over the articles the restriction admits
+    (its own lexical search, all full matches)."""
+    from search.hybrid import SIMILARITY_FLOOR
+
+    if restriction.startswith("-"):
+        excluded = {h.id for h in engine.search(_req(restriction[1:])).hits if h.match["full"]}
+        admitted = set(vectors) - excluded
+        assert excluded
+    else:
+        admitted = {h.id for h in engine.search(_req(restriction)).hits if h.match["full"]}
+    res = engine.search(_req(q, mode="semantic"))
+    oracle = [i for i, _, z in _dense_oracle(meaning, vectors, embedder) if z >= SIMILARITY_FLOOR][:100]
+    assert [h.id for h in res.hits] == [i for i in oracle if i in admitted]
+    assert res.dense_total == len(res.hits) and res.total == 0
+
+
+@pytest.mark.parametrize("q", ["((((", "-选举", "，。！"])
+def test_a_query_with_no_meaning_left_finds_nothing_in_semantic_mode(engine, q):
+    res = engine.search(_req(q, mode="semantic"))
+    assert res.hits == [] and res.total == 0 and not res.dense_total
+
+
 @pytest.mark.parametrize("typed", [("立法会选举", "立法會選舉"), ("香港选举", "香港選舉", "香\u200b港选举")])
 def test_the_same_query_in_either_script_searches_the_same_meaning(engine, typed):
     """Each article is embedded in its own script; the query is embedded in
@@ -378,15 +414,18 @@ def test_articles_without_a_vector_yet_are_named_in_a_notice(indexes, embedder, 
     assert cached.search(_req(PLAIN[1], mode="hybrid")).notices[-1]["text"] == "230"
 
 
-def test_opensearch_refuses_dense_retrieval_clearly():
+def test_opensearch_refuses_semantic_mode_clearly():
+    """Without the cluster's k-NN, semantic mode and nearest neighbours are
+    a 501 saying why, before any cluster is asked (hybrid re-ranks:
+    tests/test_hybrid_opensearch.py)."""
     from search.backends.opensearch.backend import OpenSearchBackend
     from search.hybrid import DenseNotSupported, DenseQuery
     from search.plan import Plan
 
     backend = object.__new__(OpenSearchBackend)  # refused before any cluster is asked
-    dense = DenseQuery(np.zeros(384, np.float32), "m", "hybrid", True)
+    dense = DenseQuery(np.zeros(384, np.float32), "m", "semantic", True)
     for call in (lambda: backend.execute(Plan(dense=dense)), lambda: backend.dense_candidates(dense, 5)):
-        with pytest.raises(DenseNotSupported, match="not supported on OpenSearch") as err:
+        with pytest.raises(DenseNotSupported, match="no k-NN plugin") as err:
             call()
         assert err.value.status == 501
 
@@ -427,7 +466,8 @@ def app(indexes):
     from web import create_app
 
     return create_app({"SEARCH_INDEX": indexes[0], "SEARCH_ARTICLE_STORE": "off", "SEARCH_QUERY_LOG": "off",
-                       "SEARCH_RATE_LIMIT": "off", "SEARCH_REFRESH_INTERVAL": 0.0})
+                       "SEARCH_RATE_LIMIT": "off", "SEARCH_REFRESH_INTERVAL": 0.0,
+                       "SEARCH_WRITE_TOKENS": (digest(STAFF_TOKEN),)})
 
 
 def test_the_api_answers_hybrid_as_documented(app):
@@ -471,6 +511,161 @@ def test_the_page_offers_the_modes_and_says_results_came_from_meaning(app):
     assert found >= 1 and f'<strong id="total">{found}</strong>' in semantic
 
 
+# The tester's query (issue 20): its semantic hits have the query's words.
+SPACEFLIGHT = "载人航天飞船发射"
+# No article of the index has any of these words; meaning finds one.
+NO_WORDS = "snowstorm traffic Moscow"
+
+
+def _api(client, q, **params):
+    from urllib.parse import urlencode
+
+    return client.get("/api/search?" + urlencode({"q": q, **params})).get_json()
+
+
+def _page(client, q, **params):
+    from urllib.parse import urlencode
+
+    return client.get("/search?" + urlencode({"q": q, **params})).get_data(as_text=True)
+
+
+def _labels(html):
+    return re.findall(r'<p class="by-meaning">([^<]*)</p>', html)
+
+
+def _listed(html):
+    return re.findall(r'<li class="hit">\s*<h3[^>]*><a href="/articles/([^"?]+)', html)
+
+
+def test_semantic_hits_are_found_by_meaning_with_their_similarity_not_lacking_the_words(app):
+    """Semantic mode matches no words: its label says found by meaning and
+    the hit's similarity (the API's match.similarity), never that the words
+    are absent, which for the tester's query would be false."""
+    client = app.test_client()
+    api = _api(client, SPACEFLIGHT, mode="semantic")
+    words = {h["id"] for h in _api(client, SPACEFLIGHT, size=100, group=0)["hits"]}
+    assert api["hits"] and all(h["match"]["by"] == "dense" for h in api["hits"])
+    assert words & {h["id"] for h in api["hits"]}  # some have the words: "lacks them" would be false
+    html = _page(client, SPACEFLIGHT, mode="semantic", hl="zh-Hans")
+    assert _listed(html) == [h["id"] for h in api["hits"]]
+    assert _labels(html) == [f"按语义找到（相似度 {h['match']['similarity']:.2f}）" for h in api["hits"]]
+    assert "没有查询的词" not in html and "缺少查询的词" not in html
+    assert "按语义检索：%d 条结果按与查询意思的接近程度排列（查询中的普通词按意思检索，不按词匹配）。" % len(api["hits"]) in html
+    english = _page(client, SPACEFLIGHT, mode="semantic", hl="en")
+    assert _labels(english) == [f"Found by meaning (similarity {h['match']['similarity']:.2f})".replace("'", "&#39;")
+                                for h in api["hits"]]
+    assert "query&#39;s words" not in english
+
+
+def test_hybrid_dense_only_hits_lack_some_or_all_of_the_words(app):
+    """A hybrid dense-only hit is no word match; the search was not relaxed,
+    so it may have some of the words (here: 选举), and its label says it
+    lacks some or all of them."""
+    client = app.test_client()
+    q = PLAIN[0]
+    api = _api(client, q, mode="hybrid", size=100)
+    dense = [h["id"] for h in api["hits"] if h["match"]["by"] == "dense"]
+    assert dense and not api["relaxed"]
+    assert not set(dense) & {h["id"] for h in _api(client, q, size=100, group=0)["hits"]}
+    assert set(dense) <= {h["id"] for h in _api(client, "选举", size=100, group=0)["hits"]}
+    html = _page(client, q, mode="hybrid", size=100)
+    listed = _listed(html)
+    assert listed == [h["id"] for h in api["hits"]]
+    assert _labels(html) == ["按语义找到（文中缺少查询的词）"] * len(dense)
+    assert "其中 %d 条结果是按语义找到的：文中缺少查询的词，但意思相近。" % len(dense) in html
+    hant = _page(client, q, mode="hybrid", size=100, hl="zh-Hant")
+    assert _labels(hant) == ["按語義找到（文中缺少查詢的詞）"] * len(dense)
+
+
+def test_counts_found_by_meaning_are_counted_and_never_nothing_found(app):
+    client = app.test_client()
+    semantic = _api(client, SPACEFLIGHT, mode="semantic")
+    assert semantic["total"] == 0 and semantic["dense_total"] == len(semantic["hits"]) >= 1
+    html = _page(client, SPACEFLIGHT, mode="semantic")
+    assert f'按语义找到 <strong id="total">{semantic["dense_total"]}</strong> 条结果' in html
+    assert 'class="empty"' not in html and "没有找到" not in html
+    # hybrid where no article has the words: the count is of those found by meaning
+    hybrid = _api(client, NO_WORDS, mode="hybrid")
+    assert hybrid["total"] == 0 and hybrid["dense_total"] == len(hybrid["hits"]) >= 1
+    html = _page(client, NO_WORDS, mode="hybrid")
+    assert f'按语义找到 <strong id="total">{hybrid["dense_total"]}</strong> 条结果' in html
+    assert 'class="empty"' not in html and "没有找到" not in html and 'class="dense-total"' not in html
+    english = _page(client, NO_WORDS, mode="hybrid", hl="en")
+    assert f'<strong id="total">{hybrid["dense_total"]}</strong> result{"s" if hybrid["dense_total"] > 1 else ""} ' \
+           "found by meaning" in english
+    # by words alone nothing is found, and the page says so
+    assert 'class="empty"' in _page(client, NO_WORDS) and "没有找到" in _page(client, NO_WORDS)
+
+
+def test_the_staff_export_says_the_results_found_by_meaning_are_not_in_it(app):
+    """The export walks the word matches (a cursor walk cannot rank by
+    meaning): the link says so, with the numbers, and the file holds
+    exactly the word matches."""
+    staff = app.test_client()
+    login = staff.post("/staff/login", data={"token": STAFF_TOKEN, "next": "/search"},
+                       headers={"Origin": "http://localhost"})
+    assert login.status_code == 303
+    q = PLAIN[0]
+    api = _api(staff, q, mode="hybrid")
+    assert api["total"] and api["dense_total"]
+    html = _page(staff, q, mode="hybrid")
+    articles = api["total_articles"]  # (the total when nothing was grouped)
+    assert (f"导出按词找到的全部结果（{articles} 篇，含相似报道；按语义找到的 {api['dense_total']} 条结果不导出）："
+            in html)
+    link = re.search(r'class="export-csv" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "mode=" not in link
+    rows = list(csv.DictReader(io.StringIO(staff.get(link).get_data().decode("utf-8-sig"))))
+    words = _api(staff, q, size=100, group=0)
+    assert sorted(r["id"] for r in rows) == sorted(h["id"] for h in words["hits"]) and len(rows) == words["total"]
+    assert len(rows) == articles
+    # semantic: nothing matched by words, nothing to export, and the page says so
+    semantic = _page(staff, SPACEFLIGHT, mode="semantic")
+    assert "按语义找到的结果不能导出：导出只含按词找到的报道。" in semantic and "export-csv" not in semantic
+    lexical = _page(staff, q)
+    assert f"导出全部结果（{articles} 篇，含相似报道）：" in lexical and "按语义找到" not in lexical
+
+
+def test_the_mode_toggle_is_a_segmented_control(indexes, browser):
+    """In each interface language: three links in one bordered group, the
+    current mode filled with the accent colour and marked aria-current;
+    screenshots test-artifacts/hybrid-modes-<hl>.png."""
+    from urllib.parse import quote
+
+    labels = {"zh-Hans": ["按词", "词与语义", "按语义"], "zh-Hant": ["按詞", "詞與語義", "按語義"],
+              "en": ["By words", "Words and meaning", "By meaning"]}
+    server = Server(indexes[0], workers=1)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        for hl, names in labels.items():
+            for current in (1, 2):  # hybrid, semantic
+                page.goto(f"{server.url}/search?q={quote(PLAIN[0])}&mode={('hybrid', 'semantic')[current - 1]}"
+                          f"&hl={hl}")
+                group = page.locator('.modes[role="group"]')
+                assert group.get_attribute("aria-label") == {"zh-Hans": "检索方式", "zh-Hant": "檢索方式",
+                                                             "en": "Search by"}[hl]
+                links = group.locator("a")
+                assert links.all_inner_texts() == names
+                assert [links.nth(i).get_attribute("aria-current") for i in range(3)] == \
+                    ["true" if i == current else None for i in range(3)]
+                style = links.evaluate_all("""els => els.map(e => { const s = getComputedStyle(e);
+                    const r = e.getBoundingClientRect();
+                    return [s.backgroundColor, s.color, parseFloat(s.paddingLeft), s.borderLeftStyle, r.left, r.right,
+                            r.top]; })""")
+                accent = "rgb(196, 22, 28)"  # --accent of style.css's light scheme
+                assert [s[0] == accent for s in style] == [i == current for i in range(3)]
+                assert style[current][1] == "rgb(255, 255, 255)"  # --on-accent
+                assert all(s[2] >= 8 for s in style)  # the labels do not run together
+                assert [s[3] for s in style] == ["none", "solid", "solid"]  # a rule between the segments
+                assert style[0][5] <= style[1][4] and style[1][5] <= style[2][4]
+                assert len({round(s[6]) for s in style}) == 1  # one row
+                assert group.evaluate("e => getComputedStyle(e).borderTopStyle") == "solid"
+            group.screenshot(path=os.path.join(ARTIFACTS, f"hybrid-modes-{hl}.png"))
+    finally:
+        context.close()
+        server.stop()
+
+
 def test_hybrid_through_gunicorn(indexes):
     from urllib.parse import quote
 
@@ -484,3 +679,56 @@ def test_hybrid_through_gunicorn(indexes):
         assert article in [h["id"] for h in data["hits"] if h["match"]["by"] == "dense"]
     finally:
         server.stop()
+
+
+# ---- when the modes cannot run: the reason, the default mode's fallback ----------------
+def _app(index, **config):
+    from web import create_app
+
+    return create_app({"SEARCH_INDEX": index, "SEARCH_ARTICLE_STORE": "off", "SEARCH_QUERY_LOG": "off",
+                       "SEARCH_RATE_LIMIT": "off", "SEARCH_REFRESH_INTERVAL": 0.0, **config})
+
+
+@pytest.mark.parametrize("default", ["hybrid", "semantic"])
+def test_a_default_mode_that_cannot_run_is_lexical_and_healthz_says_why(indexes, default):
+    """SEARCH_DEFAULT_MODE on an index without vectors: a reader who names
+    no mode gets the lexical answer (not a 400 on every search), a request
+    naming the mode gets the 400, /healthz reports the problem."""
+    client = _app(indexes[1], SEARCH_DEFAULT_MODE=default).test_client()
+    lexical = _app(indexes[1]).test_client()
+    for path in ("/api/search?q=%E9%A6%99%E6%B8%AF", "/api/search?q=&category=%E7%9C%BE%E8%81%9E"):
+        got, want = client.get(path), lexical.get(path + "&mode=lexical")
+        assert got.status_code == 200
+        assert [h["id"] for h in got.get_json()["hits"]] == [h["id"] for h in want.get_json()["hits"]]
+        assert got.get_json()["total"] == want.get_json()["total"] > 0
+    assert client.get("/search?q=%E9%A6%99%E6%B8%AF").status_code == 200
+    asked = client.get(f"/api/search?q=%E9%A6%99%E6%B8%AF&mode={default}")
+    assert asked.status_code == 400 and "no dense vectors yet" in asked.get_json()["error"]
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    body = health.get_json()
+    assert body["semantic"] == {"default_mode": default, "available": False, "reason": body["semantic"]["reason"]}
+    assert "indexer embed" in body["semantic"]["reason"]
+    assert [p["code"] for p in body["problems"]] == ["semantic_unavailable"]
+    assert lexical.get("/healthz").get_json()["semantic"]["default_mode"] == "lexical"
+
+
+def test_vectors_of_another_model_are_a_400_naming_both_models(indexes, tmp_path):
+    """The service's query model (SEARCH_EMBED_MODEL, an ONNX directory
+    here) is not the model the index's vectors are of: a 400 naming both,
+    /healthz says so, and the default mode falls back (was a 500)."""
+    from search.embedding.bundled import model_id
+
+    other = tmp_path / "other-model"
+    other.mkdir()
+    (other / "embedder.json").write_text(json.dumps({"model_id": "another-model-v1"}))
+    client = _app(indexes[0], SEARCH_EMBED_MODEL=str(other), SEARCH_DEFAULT_MODE="hybrid").test_client()
+    for mode in ("hybrid", "semantic"):
+        r = client.get(f"/api/search?q=%E9%A6%99%E6%B8%AF&mode={mode}")
+        assert r.status_code == 400
+        assert model_id() in r.get_json()["error"] and "another-model-v1" in r.get_json()["error"]
+    assert client.get("/api/search?q=%E9%A6%99%E6%B8%AF").get_json()["total"] > 0
+    assert "another-model-v1" in client.get("/healthz").get_json()["semantic"]["reason"]
+    missing = _app(indexes[0], SEARCH_EMBED_MODEL=str(tmp_path / "nowhere")).test_client()
+    r = missing.get("/api/search?q=%E9%A6%99%E6%B8%AF&mode=hybrid")
+    assert r.status_code == 400 and "cannot be used" in r.get_json()["error"]

@@ -9,6 +9,8 @@
                  "backlog": int (live articles without a vector yet),
                  "error": str | null (a vectors file that cannot be used; with the write API, also the
                           writer's last failed embedding run, until a run succeeds: indexer.embed_process)},
+     "semantic": {"default_mode": SEARCH_DEFAULT_MODE, "available": bool (can hybrid and semantic
+                  search run?), "reason": why not | null},
      # with the write API on (an article store):
      "writer_running": bool, "writer": {supervisor status, see indexer.supervisor} | null,
      "indexing_backlog": int (changes not yet indexed),
@@ -23,12 +25,14 @@
 
 ``ok`` is true and the status 200 only when there is no problem; any
 problem makes it 503 (``unavailable``: searches cannot work; ``degraded``:
-searches work but indexing does not).  Problem codes: ``index_unavailable``
+searches work but indexing, or the default search mode, does not).  Problem codes: ``index_unavailable``
 (missing, unreadable or corrupt index), ``writer_down`` (the writer is not
 running: why, and when it is restarted), ``writer_starting``,
 ``indexing_stalled`` (the writer runs but the oldest waiting change is
 older than ``SEARCH_BACKLOG_MAX_AGE``), ``store_unavailable`` (the article
-store cannot be read).
+store cannot be read), ``semantic_unavailable`` (``SEARCH_DEFAULT_MODE`` is
+hybrid or semantic but cannot run: no vectors, no extra, another model's
+vectors; searches that name no mode are then lexical).
 """
 
 from __future__ import annotations
@@ -59,8 +63,18 @@ def _index_part(app) -> tuple[dict, list[dict]]:
         return {"index_open": False}, [_problem("index_unavailable", str(exc))]
     except Exception as exc:  # noqa: BLE001 - a damaged index is reported, never a 500
         return {"index_open": False}, [_problem("index_unavailable", f"{type(exc).__name__}: {exc}")]
+    default_mode = app.config.get("SEARCH_DEFAULT_MODE", "lexical")
+    try:
+        why = engine.semantic_unavailable()
+    except Exception as exc:  # noqa: BLE001 - reported, never a 500
+        why = f"{type(exc).__name__}: {exc}"
+    problems = []
+    if default_mode != "lexical" and why is not None:
+        problems.append(_problem("semantic_unavailable", f"SEARCH_DEFAULT_MODE={default_mode} cannot run, so "
+                                 f"searches that name no mode are lexical: {why}"))
     return ({"index_open": True, "documents": stats.documents, "segments": stats.segments,
-             "generation": stats.generation, "last_modified": stats.last_modified, "vectors": stats.vectors}, [])
+             "generation": stats.generation, "last_modified": stats.last_modified, "vectors": stats.vectors,
+             "semantic": {"default_mode": default_mode, "available": why is None, "reason": why}}, problems)
 
 
 def _writer_part(app) -> tuple[dict, list[dict]]:

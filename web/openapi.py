@@ -52,9 +52,12 @@ MATCH = {
                                    "'a OR b' for a word and its synonyms); empty for a full match and for a "
                                    "hit found by meaning"},
         "by": {"type": "string", "enum": ["words", "dense"],
-               "description": "mode=hybrid or semantic only: words, a match of the query's words; dense, found "
-                              "by meaning only (the article lacks the words; full is then false): counted in "
-                              "dense_total, never in total"},
+               "description": "mode=hybrid or semantic only: words, a match of the query's words (hybrid); "
+                              "dense, found by meaning (counted in dense_total, never in total; full is then "
+                              "false and missing empty, whatever the article holds). In hybrid mode a dense hit "
+                              "is no match of the query's words: it lacks some or all of them; in semantic "
+                              "mode every hit is dense: ranked by meaning, its plain words not matched (what "
+                              "was typed exactly holds), so it says nothing of whether the article has them"},
         "similarity": {"type": "number", "nullable": True,
                        "description": "mode=hybrid or semantic only: cosine of the query's and the article's "
                                       "dense vectors (-1..1); null when the article has no vector yet"}},
@@ -164,7 +167,7 @@ EXPLAIN = {
 NOTICE = {
     "type": "object", "required": ["code", "text", "message"], "additionalProperties": False,
     "description": "How a part of the query that could not be read as typed was read (or, in hybrid and "
-                   "semantic mode, how results were found: dense_results, vectors_backlog)",
+                   "semantic mode, how results were found: dense_results, vectors_backlog, dense_rerank_only)",
     "properties": {
         "code": {"type": "string", "enum": list(NOTICE_CODES),
                  "description": "stable identifier: " + "; ".join(f"{k}: {v}" for k, v in NOTICE_CODES.items())},
@@ -935,7 +938,8 @@ def spec(config: dict) -> dict:
                                    "type": "object", "required": ["code", "message"],
                                    "properties": {"code": {"type": "string", "enum": [
                                        "index_unavailable", "writer_down", "writer_starting", "indexing_stalled",
-                                       "store_unavailable"]}, "message": {"type": "string"}}}},
+                                       "store_unavailable", "semantic_unavailable"]},
+                                       "message": {"type": "string"}}}},
                                "index_open": {"type": "boolean"},
                                "documents": {"type": "integer"}, "segments": {"type": "integer"},
                                "generation": {"type": "integer"},
@@ -956,6 +960,18 @@ def spec(config: dict) -> dict:
                                                                         "embedding run (exit status or "
                                                                         "signal, time) until a run "
                                                                         "succeeds; else null"}}},
+                               "semantic": {"type": "object",
+                                            "description": "can hybrid and semantic search run (issue 20)? "
+                                                           "default_mode: SEARCH_DEFAULT_MODE; reason: why not "
+                                                           "(null when they can); a default mode that cannot run "
+                                                           "is a problem (semantic_unavailable) and searches that "
+                                                           "name no mode are lexical",
+                                            "required": ["default_mode", "available", "reason"],
+                                            "properties": {
+                                                "default_mode": {"type": "string",
+                                                                 "enum": ["lexical", "hybrid", "semantic"]},
+                                                "available": {"type": "boolean"},
+                                                "reason": {"type": "string", "nullable": True}}},
                                "writer_running": {"type": "boolean"},
                                "writer": {"type": "object", "nullable": True,
                                           "description": "the writer supervisor's state (gunicorn only)"},

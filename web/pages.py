@@ -31,9 +31,9 @@ from .filter_wording import filters_text, filters_url
 from .inputs import query_url, same_site_path
 from .params import (FILTERS, RANGES, SCOPES, ParamError, advanced_query, int_param, query_period, query_text,
                      search_request)
-from .query_wording import missing_text, notice_text, relaxed_text, understood_text
+from .query_wording import meaning_text, missing_text, notice_text, relaxed_text, understood_text
 from .render import CHART_HEIGHT, CHART_WIDTH, article_json, paragraphs, timeline_bars
-from .summary import count_text, dense_text, took_text
+from .summary import count_text, dense_text, meaning_count_text, took_text
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
 # Publication times on every page, in newsroom time (the day shown is the
@@ -92,7 +92,8 @@ def url_with(**changes) -> str:
 
 @bp.app_context_processor
 def _globals():
-    return {"url_with": url_with, "count_text": count_text, "took_text": took_text, "site_name": site_name(),
+    return {"url_with": url_with, "count_text": count_text,
+            "meaning_count_text": meaning_count_text, "took_text": took_text, "site_name": site_name(),
             "RANGE_LABELS": texts(RANGE_LABELS), "SORT_LABELS": texts(SORT_LABELS),
             "FACET_LABELS": {name: str(FIELD_LABELS[name]) for name in FACET_FIELDS}}
 
@@ -128,6 +129,7 @@ def search_page():
     # Explanations cover the BM25F score: staff get them in lexical mode.
     req = dataclasses.replace(req, timeline=bool(req.q) and not compared, explain=staff and req.mode == "lexical")
     result = _engine().search(req)
+    req = result.request  # the mode it ran in: a default mode that cannot run here is lexical
     holder = current_app.extensions["search_engine"]
     # Filters that left nothing: what the words find without them (said on the page, kept in the log).
     words_total = holder.words_only_total(req, result.total)
@@ -137,7 +139,8 @@ def search_page():
     hits = [{**h.to_dict(), "title_html": Markup(h.title_highlight), "snippet_html": Markup(h.snippet),
              "text_lang": content_lang(h.lang, h.title + h.snippet),
              "missing_text": "" if h.match["full"] or not h.match["missing"] else missing_text(h.match["missing"]),
-             "by_meaning": h.match.get("by") == "dense",
+             "meaning_text": meaning_text(req.mode, h.match.get("similarity"))
+             if h.match.get("by") == "dense" else "",
              "explain_view": explain_view(h.explain)}
             for h in result.hits]
     # The words the listed partial matches lack, in query order (named by the partial-match note).
@@ -145,7 +148,7 @@ def search_page():
                                        for w in h.match["missing"]))
     # How the query was read: said whenever an operator was used, a part could
     # not be read as typed, or nothing was found.
-    reading = {"notices": [{"code": n["code"], "text": notice_text(n)} for n in result.notices],
+    reading = {"notices": [{"code": n["code"], "text": notice_text(n, req.mode)} for n in result.notices],
                "understood": understood_text(result.understood_tree)
                if req.q and (result.exact or result.notices or not result.total) else "",
                "relaxed": relaxed_text(result.total_full, result.grouped, missing_words) if result.relaxed else ""}
@@ -167,6 +170,7 @@ def search_page():
                 plain = plain.replace(c, " ")
             broader.append((gettext("不加引号搜索"), url_with(q=" ".join(plain.split()))))
     pages = max(1, -(-(result.total + (result.dense_total or 0)) // req.size))
+    meaning_only = req.mode == "semantic" or (result.total == 0 and bool(result.dense_total))
     shown_pages = [p for p in range(max(1, req.page - 4), min(pages, req.page + 4) + 1)]
     # Re-encoded from the parsed parameters: ASCII only, and no value can
     # end the URL inside the Link header or add parameters to it.
@@ -194,8 +198,10 @@ def search_page():
         chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
         pages=pages, shown_pages=shown_pages, range=request.args.get("range", ""),
         date_from=request.args.get("from", ""), date_to=request.args.get("to", ""), api_link=api_link,
-        # semantic: every result is by meaning (the summary counts them; the notice says so)
-        modes=_modes(req), dense_text="" if req.mode == "semantic" else dense_text(result.dense_total),
+        # semantic, or hybrid where no article has the words: every result is by meaning
+        # (the summary counts them; the notice says so)
+        modes=_modes(req), meaning_only=meaning_only,
+        dense_text="" if meaning_only else dense_text(result.dense_total),
         mode_hidden="" if req.mode == current_app.config.get("SEARCH_DEFAULT_MODE", "lexical") else req.mode,
     )
     resp = _page(html)

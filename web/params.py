@@ -196,10 +196,12 @@ def search_request(args, config: dict, now: datetime | None = None, facets=None)
     # unless asked otherwise, for readers and API clients alike.
     group = choice_param(args, "group", "1", ("0", "1"))
     # lexical | hybrid | semantic (search.hybrid); only /api/search and the results page rank by it
+    # (no mode given: the service's default, which falls back to lexical where it cannot run)
     mode = choice_param(args, "mode", config.get("SEARCH_DEFAULT_MODE", "lexical"), MODES)
     return SearchRequest(q=q, page=page, size=size, sort=sort, date_from=date_from, date_to=date_to,
                          facets=requested_facets(args) if facets is None else tuple(facets),
-                         correct=correct == "1", group=group == "1", mode=mode, **filters)
+                         correct=correct == "1", group=group == "1", mode=mode,
+                         mode_default=not args.get("mode"), **filters)
 
 
 def query_period(args, now: float | None = None) -> tuple[float, float, int, str]:

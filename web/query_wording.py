@@ -50,8 +50,17 @@ NOTICE_WORDING = {
 # The notices of hybrid and semantic search (search.hybrid.NOTICE_CODES):
 # how results were found, not how the query was read; %(text)s is a number.
 MODE_NOTICE_WORDING = {
-    "dense_results": lazy_gettext("其中 %(text)s 条结果是按语义找到的：文中没有查询的词，但意思相近。"),
+    "dense_results": lazy_gettext("其中 %(text)s 条结果是按语义找到的：文中缺少查询的词，但意思相近。"),
     "vectors_backlog": lazy_gettext("还有 %(text)s 篇报道尚未计算语义向量，暂时只能按词找到。"),
+    "dense_rerank_only": lazy_gettext("已按语义重新排列前 %(text)s 条按词找到的结果；此索引不能只按语义查找报道。"),
+}
+# Semantic mode's own wording of a code: there every result is ranked by
+# meaning and the plain words are not matched (what was typed exactly, such
+# as a phrase or an exclusion, holds), so "dense_results" says nothing of
+# whether the articles have the query's words (hybrid's wording does: a
+# dense-only hit of hybrid is no word match, so it lacks some or all of them).
+SEMANTIC_NOTICE_WORDING = {
+    "dense_results": lazy_gettext("按语义检索：%(text)s 条结果按与查询意思的接近程度排列（查询中的普通词按意思检索，不按词匹配）。"),
 }
 
 # A run-together Latin word read as its words (search.wordbreak): %(text)s the
@@ -61,14 +70,16 @@ WORDS_NOTICE_WORDING = {
 }
 
 
-def notice_text(notice: dict) -> str:
+def notice_text(notice: dict, mode: str = "lexical") -> str:
     """A notice ({code, text, message}; a ``latin_words`` one also has
-    ``words``) as a sentence for the results page."""
+    ``words``) as a sentence for the results page; ``mode``: the search's
+    mode (``search.hybrid.MODES``), which words ``dense_results``."""
     code = notice.get("code", "")
     text = notice.get("text", "")
     if code in WORDS_NOTICE_WORDING:
         return str(WORDS_NOTICE_WORDING[code]) % {"text": text, "words": words_list(notice.get("words", []))}
-    wording = NOTICE_WORDING.get(code) or MODE_NOTICE_WORDING.get(code)
+    wording = (mode == "semantic" and SEMANTIC_NOTICE_WORDING.get(code)) or NOTICE_WORDING.get(code) \
+        or MODE_NOTICE_WORDING.get(code)
     if wording is None:
         return notice.get("message", "")
     return str(wording) % {"text": text, "upper": text.upper()}
@@ -117,6 +128,22 @@ def relaxed_text(total_full: int, grouped: bool, missing: list[str] = ()) -> str
 def missing_text(missing: list[str]) -> str:
     """What a partial hit lacks (its ``match.missing``): 未提及「立法会」."""
     return gettext("未提及%(words)s", words=words_list(missing))
+
+
+def meaning_text(mode: str, similarity: float | None) -> str:
+    """How a hit found by meaning (``match.by`` "dense") was found, for the
+    page: in hybrid mode a dense-only hit, which is no match of the query's
+    words, so it lacks some of them (all, or, when the search was not
+    relaxed to partial matches, at least one: 按语义找到（文中缺少查询的词）);
+    in semantic mode every hit, ranked by
+    meaning with its plain words not matched, so nothing is said of them:
+    按语义找到（相似度 0.87）, ``similarity`` (``match.similarity``, the
+    cosine, -1..1) to two decimals, or 按语义找到 when it is None."""
+    if mode != "semantic":
+        return gettext("按语义找到（文中缺少查询的词）")
+    if similarity is None:
+        return gettext("按语义找到")
+    return gettext("按语义找到（相似度 %(similarity)s）", similarity=f"{similarity:.2f}")
 
 
 # ---- the understood tree -----------------------------------------------------------

@@ -1,6 +1,8 @@
 """The results page's summary line in the interface language: how many
 results (exact, or "about" when the engine says the total is an
-estimate: ``SearchResult.total_estimated``) and how long the search took.
+estimate: ``SearchResult.total_estimated``; in semantic mode, and in
+hybrid when only meaning found any, how many were found by meaning) and
+how long the search took.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ def count_text(total: int, searched: bool, estimated: bool) -> Markup:
     else:
         text = ngettext("共 %(total)s 篇", "共 %(total)s 篇", total, total=shown)
     return Markup(text)
+
+
+def meaning_count_text(dense_total: int) -> Markup:
+    """按语义找到 14 条结果: the count of a search whose results were all
+    found by meaning (semantic mode, or hybrid when no article has the
+    query's words: ``total`` 0, ``dense_total`` > 0); the number is
+    ``<strong id="total">`` as in ``count_text``."""
+    shown = Markup('<strong id="total">%d</strong>') % int(dense_total)
+    return Markup(ngettext("按语义找到 %(total)s 条结果", "按语义找到 %(total)s 条结果", dense_total, total=shown))
 
 
 def took_text(ms: float) -> str:

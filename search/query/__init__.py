@@ -40,7 +40,9 @@ from __future__ import annotations
 from ..fields import MAX_DISTANCE, MAX_MENTIONS, MAX_QUERY_LENGTH
 from .form import compose
 from .parser import parse
-from .tree import AllOf, AnyOf, AtLeast, FieldValue, Near, Notice, Phrase, Query, Words, plain_words
+from .tree import (AllOf, AnyOf, AtLeast, FieldValue, Near, Notice, Phrase, Query, Words, meaning_text, plain_words,
+                   restrictions)
 
 __all__ = ["AllOf", "AnyOf", "AtLeast", "FieldValue", "Near", "Notice", "Phrase", "Query", "Words",
-           "parse", "compose", "MAX_DISTANCE", "MAX_MENTIONS", "MAX_QUERY_LENGTH"]
+           "parse", "compose", "meaning_text", "plain_words", "restrictions", "MAX_DISTANCE", "MAX_MENTIONS",
+           "MAX_QUERY_LENGTH"]

@@ -115,3 +115,51 @@ def plain_words(query: Query) -> bool:
     not count: they hold for dense hits too."""
     return (not query.exact and not query.must_not and not query.notices and bool(query.must)
             and all(isinstance(node, Words) and node.field is None for node in query.must))
+
+
+def meaning_text(query: Query) -> str:
+    """The text a query means, for search by meaning (``search.hybrid``):
+    the text of its positive parts (words, phrases, the terms of ``AnyOf``,
+    groups, ``AtLeast`` and ``Near``) in order, space-separated; field
+    *values* (``source:``, ``author:`` ...) and everything excluded are not
+    meaning.  "" when nothing is left (an empty or all-punctuation query,
+    or only exclusions)."""
+    parts: list[str] = []
+
+    def visit(node) -> None:
+        if isinstance(node, (Words, Phrase)):
+            parts.append(node.text)
+        elif isinstance(node, AnyOf):
+            for option in node.options:
+                visit(option)
+        elif isinstance(node, AllOf):
+            for inner in node.must:
+                visit(inner)
+        elif isinstance(node, AtLeast):
+            visit(node.term)
+        elif isinstance(node, Near):
+            visit(node.left)
+            visit(node.right)
+
+    for node in query.must:
+        visit(node)
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def restrictions(query: Query, fields: str = "all") -> Query | None:
+    """What of ``query`` restricts the articles a search by meaning ranks
+    (semantic mode): every part but its plain words searched everywhere
+    (phrases, operators, field restrictions stay restrictions: what the
+    reader typed as exact is never relaxed away), and every exclusion;
+    with ``fields="title"`` the plain words too, as title words.  None when
+    nothing restricts (a plain-word query)."""
+    must = []
+    for node in query.must:
+        if isinstance(node, Words) and node.field is None:
+            if fields == "title":
+                must.append(Words(node.text, "title"))
+            continue
+        must.append(node)
+    if not must and not query.must_not:
+        return None
+    return Query(must=must, must_not=list(query.must_not), exact=True)

@@ -24,6 +24,11 @@ article's representative (``dup_rep``, see groups.py) and collapsed on.
 Scores are OpenSearch's BM25, not the Whoosh backend's BM25F: the same
 articles match, in a different order.
 
+Hybrid search (issue 20) re-ranks the lexical top candidates in the
+service by their vectors, kept in the documents' sources (``rerank.py``,
+``vectors.py``): the test cluster has no k-NN plugin, so there are no
+dense-only hits and semantic mode answers 501.
+
 Size: the seam's one class (plans to queries, execution, the index's
 words and versions); clause builders, aggregations, near-duplicate groups,
 explanations and percolation are in their own modules.
@@ -39,15 +44,15 @@ from ...analysis import ANALYSIS_VERSION
 from ...plan import BackendHit, BackendResult, Plan
 from ...hybrid import DenseNotSupported
 from ..base import IndexStats
-from . import clauses, explain, percolate, pit
+from . import clauses, explain, percolate, pit, rerank, vectors
 from .aggregations import Aggregations, plausible_filter
 from .clauses import ClauseBuilder
 from .errors import IncompatibleIndex, translate_errors  # noqa: F401 - IncompatibleIndex re-exported
 
 log = logging.getLogger(__name__)
 
-_NO_DENSE = ("hybrid and semantic search are not supported on OpenSearch yet (issue 20: dense retrieval is "
-             "implemented on the Whoosh backend); use mode=lexical")
+_NO_KNN = ("the nearest articles by meaning over the whole index are not available on OpenSearch: the cluster "
+           "has no k-NN plugin (hybrid search re-ranks word matches by their stored vectors instead)")
 
 FULL_MATCH_BONUS = pit.FULL_MATCH_BONUS  # partial matches: every full match ranks above them
 # Grouped totals count distinct representatives: exact up to this many
@@ -77,6 +82,7 @@ class OpenSearchBackend:
         self._warned_keys = False
         self._fields: dict[str, tuple[bool, object]] = {}  # field -> (mapped?, version when checked)
         self._checked_version = None
+        self._dense_state = None  # (version(), vectors' model record, backlog)
         self.clauses = ClauseBuilder(self.has_value_keys)
         self.aggregations = Aggregations(self.client, index, self.has_value_keys)
 
@@ -133,12 +139,28 @@ class OpenSearchBackend:
 
     # ---- IndexBackend ---------------------------------------------------------
     def vectors_version(self) -> object:
-        """None: no dense vectors on OpenSearch yet."""
+        """Changes when an embedding run writes vectors: they are partial
+        updates, so ``version()`` (whose count of indexing operations
+        includes them) already changes; this adds nothing to it."""
         return None
 
     def dense_candidates(self, dense, k: int, plan: Plan | None = None) -> list[tuple[str, float]]:
-        """Not supported yet: raises ``DenseNotSupported`` (501)."""
-        raise DenseNotSupported(_NO_DENSE)
+        """Not available without the cluster's k-NN: raises
+        ``DenseNotSupported`` (501)."""
+        raise DenseNotSupported(_NO_KNN)
+
+    def dense_state(self):
+        """(the model record of the index's vectors or None, live articles
+        without a vector: the backlog), read again when ``version()``
+        changes (an embedding run's updates change it).  Raises
+        ``VectorsModelMismatch`` for vectors of two models."""
+        key = self.version()
+        found = self._dense_state
+        if found is None or found[0] != key:
+            model = vectors.index_model(self.client, self.index)
+            have = vectors.with_vectors(self.client, self.index) if model else 0
+            found = self._dense_state = (key, model, max(self.doc_count() - have, 0))
+        return found[1], found[2]
 
     def article_vector(self, doc_id: str):
         """None: this backend keeps no vectors yet, so related articles and
@@ -147,24 +169,36 @@ class OpenSearchBackend:
 
     def execute(self, plan: Plan) -> BackendResult:
         """Run ``plan``: full matches, then (``_should_relax``) the
-        partial-match query.  Raises ``IncompatibleIndex``,
-        ``UnsupportedQuery`` (see ``clauses``) and the client's errors."""
+        partial-match query; a plan with ``Plan.dense`` is re-ranked by
+        ``rerank.run``.  Raises ``IncompatibleIndex``, ``UnsupportedQuery``
+        (see ``clauses``), what ``rerank.run`` raises and the client's errors."""
         if plan.dense is not None:
-            raise DenseNotSupported(_NO_DENSE)
+            return rerank.run(self, plan)
+        return self.lexical(plan)
+
+    def lexical(self, plan: Plan, found: list | None = None) -> BackendResult:
+        """``execute`` of the words alone (``plan.dense`` ignored);
+        ``found``: a list given the returned hits' encoded vectors (the
+        ``vector`` field, None without one), in hit order."""
         self.check_version()
-        result = self._execute(plan, relaxed=False)
+        full = [] if found is not None else None
+        result = self._execute(plan, relaxed=False, found=full)
         result.total_full = result.total
         articles = result.total if result.total_articles is None else result.total_articles
         if self._should_relax(plan, articles):
-            partial = self._execute(plan, relaxed=True)
+            partial = self._execute(plan, relaxed=True, found=found)
             partial.relaxed = partial.total > result.total
             partial.total_full = result.total
             return partial
+        if found is not None:
+            found.extend(full)
         return result
 
-    def _execute(self, plan: Plan, relaxed: bool) -> BackendResult:
+    def _execute(self, plan: Plan, relaxed: bool, found: list | None = None) -> BackendResult:
         body = {"query": self.query(plan, relaxed), "from": plan.offset, "size": plan.limit,
                 "track_total_hits": True}
+        if found is not None:  # the vectors too (the shown article's, when grouped)
+            body["_source"] = ["stored", vectors.VECTOR]
         if not plan.group:  # ties by article id, as a cursor walks them (``walk``)
             body["sort"] = pit.sort(plan)
         elif plan.sort == "newest":
@@ -182,7 +216,8 @@ class OpenSearchBackend:
             # One hit per group (ranked by its best match), showing the
             # group's earliest matching article; the others listed with it.
             body["collapse"] = {"field": "dup_rep", "inner_hits": {
-                "name": "copies", "size": plan.similar_limit + 1, "_source": ["stored"],
+                "name": "copies", "size": plan.similar_limit + 1,
+                "_source": ["stored"] + ([vectors.VECTOR] if found is not None else []),
                 "sort": [{"published": {"order": "asc", "missing": "_last"}}]}}
             aggs["groups"] = {"cardinality": {"field": "dup_rep", "precision_threshold": GROUP_COUNT_PRECISION}}
         if aggs:
@@ -208,11 +243,15 @@ class OpenSearchBackend:
             if grouped:
                 copies = h["inner_hits"]["copies"]["hits"]
                 first, *others = copies["hits"]
+                if found is not None:
+                    found.append(first["_source"].get(vectors.VECTOR))
                 hits.append(BackendHit(first["_id"], score, first["_source"]["stored"],
                                        [(o["_id"], o["_source"]["stored"]) for o in others[:plan.similar_limit]],
                                        copies["total"]["value"] - 1, missing, explain=explained))
             else:
                 hits.append(BackendHit(h["_id"], score, h["_source"]["stored"], missing=missing, explain=explained))
+                if found is not None:
+                    found.append(h["_source"].get(vectors.VECTOR))
         facets = {name: self.aggregations.facet_values(name, res["aggregations"][name], body["query"], plan.facet_size)
                   for name in plan.facets}
         total = res["hits"]["total"]["value"]
@@ -423,9 +462,12 @@ class OpenSearchBackend:
         return self._version
 
     def stats(self) -> IndexStats:
-        """``IndexStats``: the live document count and the alias (no
-        segments, generation or commit time at this level)."""
-        return IndexStats(documents=self.doc_count(), directory=self.index)
+        """``IndexStats``: the live document count, the alias and the
+        vectors' state (``vectors.state``; no segments, generation or
+        commit time at this level)."""
+        documents = self.doc_count()
+        return IndexStats(documents=documents, directory=self.index,
+                          vectors=vectors.state(self.client, self.index, documents))
 
     def close(self) -> None:
         """Close the client."""

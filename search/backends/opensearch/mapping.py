@@ -44,6 +44,10 @@ TOKENS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "no
 # pre/N) and whole-word matches.  Never scored.
 WORDS = {"type": "text", "analyzer": "tokens", "search_analyzer": "tokens", "norms": False,
          "index_options": "positions", "position_increment_gap": 0}
+# Dense vectors (issue 20, vectors.py): base64 float32 bytes kept in the
+# source only, and the model record that made them (counted, filtered on).
+# Written by ``indexer embed``, never by ``to_source``.
+VECTOR_FIELDS = {"vector": {"type": "binary"}, "vector_model": {"type": "keyword"}}
 
 
 def index_body(shards: int = 1, replicas: int = 1) -> dict:
@@ -88,6 +92,7 @@ def index_body(shards: int = 1, replicas: int = 1) -> dict:
                 "title_len": {"type": "integer"},
                 "body_len": {"type": "integer"},
                 "stored": {"type": "object", "enabled": False},  # shown on result pages, never searched
+                **VECTOR_FIELDS,
             },
         },
     }

@@ -31,6 +31,7 @@ from .errors import translated
 from .groups import regroup
 from .indexing import SourceDoc, apply, create_generation, ensure_alias, known_hashes, stored_documents, swap_alias
 from .mapping import to_source
+from .vectors import carry_over
 
 log = logging.getLogger("search.opensearch.target")
 
@@ -229,7 +230,17 @@ class OpenSearchTarget:
 
     @translated
     def swap_in(self) -> str:
-        """Point the alias at this index (``indexing.swap_alias``); returns its name."""
+        """Point the alias at this index (``indexing.swap_alias``), first
+        giving it the vectors of the index the alias points to for the
+        articles whose title and lead are unchanged (``vectors.carry_over``;
+        a failure is logged, not raised: the rebuild stands and ``indexer
+        embed`` computes what is missing).  Returns this index's name."""
+        if self.index != self.location and self.client.indices.exists_alias(name=self.location):
+            try:
+                carry_over(self.client, self.location, self.index, report=log.info)
+            except Exception as exc:  # noqa: BLE001 - the next embedding run computes them
+                log.warning("vectors of %s not carried over to %s (%s: %s); `python -m indexer embed` computes "
+                            "them", self.location, self.index, type(exc).__name__, exc)
         swap_alias(self.client, self.location, self.index, self.replicas)
         return self.index
 

@@ -155,6 +155,12 @@ def run(executor, plan: Plan) -> BackendResult:
     index = checked_index(v, folder, dq.model_id, len(dq.vector))
     if dq.mode == "semantic":
         mask = executor.filter_mask(plan)
+        if dq.restrict is not None:
+            # what the query typed as exact (phrases, operators, fields, exclusions) holds
+            must, must_not = dq.restrict
+            kept, tier, *_ = executor._matches(dataclasses.replace(plan, must=list(must), must_not=list(must_not),
+                                                                   relax_below=0, dense=None))
+            mask = mask & contains_mask(kept[tier == 2], v.n_all)
         docs = np.empty(0, np.int64)
         matched, scores, relaxed, full_parts = np.empty(0, np.int64), np.empty(0), False, None
     else:

@@ -16,9 +16,9 @@ meanwhile, and:
 * a segment merged away meanwhile (``indexer build``, ``optimize``, the
   writer's background merge): at each checkpoint, before embedding a
   chunk and again before writing it, the job reads the latest commit's
-  table of contents (``live_segment_ids``); once its segment is no longer
-  listed it drops the chunk in hand (counted in ``dropped``) and writes
-  nothing more for it, then goes on with the latest commit's segments it
+  table of contents (``leases.live_segment_ids``); once its segment is no
+  longer listed it drops the chunk in hand (counted in ``dropped``) and
+  writes nothing more for it, then goes on with the latest commit's segments it
   has not finished (the merged one carries the vectors its sources' files
   held when the merge read them: only the rest is embedded);
 * a vectors file of a segment gone (written just after a merge's commit
@@ -35,6 +35,12 @@ model (or the same model with other prefixes, another dimension or window)
 is refused with ``VectorsModelMismatch`` before anything is embedded;
 ``reset=True`` first removes every vectors file (the way to start over).
 Priority (``os.nice``) is the caller's: the command line lowers its own.
+
+An embedding cache (``search/embedding/cache.py``) works through the
+embedder given (a ``CachedEmbedder``: texts seen before are not embedded
+again); ``fill_cache`` goes the other way, storing an embedded index's
+vectors in a cache under the passages they were made from, so that a
+fresh build of the same articles is embedded from it.
 """
 
 from __future__ import annotations
@@ -47,7 +53,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh.index import TOC
 
 from ...errors import SearchServiceError
 from ...passages import passage
@@ -76,7 +81,7 @@ class EmbedSummary:
     checkpoint, or a commit added documents), ``reset`` (vectors files
     removed first), ``vanished`` (segment ids merged away while the run
     worked on them), ``orphans`` (vectors files of segments gone, removed:
-    ``remove_orphans``), ``seconds``."""
+    ``leases.remove_orphans``), ``seconds``."""
 
     model: vectors.ModelRecord
     embedded: int = 0
@@ -123,55 +128,6 @@ def latest_commit(folder: str, any_version: bool = False):
     return ix.storage, toc.schema, toc.generation, [(s, frozenset(s.deleted_docs())) for s in toc.segments]
 
 
-def live_segment_ids(storage) -> tuple:
-    """(generation, frozenset of segment ids) of the latest commit's table
-    of contents in ``storage`` (a Whoosh ``FileStorage``), read now: a few
-    milliseconds.  A table of contents cleaned between listing and reading
-    (the writer committed twice) is read again.  Raises what reading it
-    raises (``whoosh.index.EmptyIndexError``, OSError)."""
-    for attempt in range(10):
-        try:
-            toc = TOC.read(storage, store.INDEXNAME)
-            return toc.generation, frozenset(s.segment_id() for s in toc.segments)
-        except OSError:
-            if attempt == 9:
-                raise
-            time.sleep(0.05)
-    raise AssertionError("unreachable")
-
-
-def remove_orphans(folder: str, storage) -> list[str]:
-    """Delete the vectors files of the index directory ``folder``
-    (``storage``: its Whoosh ``FileStorage``) whose segment is gone:
-    neither the latest commit nor a generation with a live cursor lease
-    lists it (the writer's cleaning rule, ``leases.kept``: a reader holding
-    an older leased view keeps its files), and the writer's cleaning has
-    removed the segment's own files already (a merge not yet committed has
-    written its segment's files, then its vectors file, before a table of
-    contents names it: those stay).  Holds the lease lock (``leases.locked``)
-    as the cleaning does.  Returns the names removed, sorted.  Raises what
-    reading the table of contents raises."""
-    candidates = [n[:-len(vectors.SUFFIX)] for n in os.listdir(folder)
-                  if n.endswith(vectors.SUFFIX) and not n.startswith(".")]
-    if not candidates:
-        return []
-    removed = []
-    with leases.locked(folder):
-        toc = TOC.read(storage, store.INDEXNAME)
-        _, keep = leases.kept(storage, folder, store.INDEXNAME, toc.generation, toc.segments)
-        owned = {n.split(".", 1)[0] for n in os.listdir(folder)
-                 if not n.startswith(".") and not n.endswith(vectors.SUFFIX)}
-        for segid in candidates:
-            if segid in keep or segid in owned:
-                continue
-            try:
-                os.remove(os.path.join(folder, vectors.filename(segid)))
-                removed.append(vectors.filename(segid))
-            except FileNotFoundError:
-                pass
-    return sorted(removed)
-
-
 def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: int = DEFAULT_CHECKPOINT,
                 reset: bool = False, report: Callable[[str], None] | None = None) -> EmbedSummary:
     """Embed the live documents lacking a vector in the latest commit of
@@ -209,7 +165,7 @@ def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: 
         found = vectors.index_model(folder, pairs)
         if found is not None and found != record:
             raise vectors.mismatch(found, record, folder, "this run would embed with")
-        out.orphans += remove_orphans(folder, storage)
+        out.orphans += leases.remove_orphans(folder, storage, store.INDEXNAME, vectors.SUFFIX)
         run = _Run(folder, storage, embedder, record, checkpoint, limit, out, say, t0)
         finished: set[str] = set()  # segments done in this run (a merge gives new ids)
         while True:
@@ -224,12 +180,12 @@ def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: 
             if gone is None:
                 break
             out.vanished.append(gone)
-            out.orphans += remove_orphans(folder, storage)
+            out.orphans += leases.remove_orphans(folder, storage, store.INDEXNAME, vectors.SUFFIX)
             storage, schema, generation, pairs = latest_commit(folder)
             say(f"{gone}: merged away during the run; going on with the {len(pairs)} segment(s) of "
                 f"generation {generation} (merged vectors carry what was written)")
         storage, schema, generation, pairs = latest_commit(folder)
-        out.orphans += remove_orphans(folder, storage)
+        out.orphans += leases.remove_orphans(folder, storage, store.INDEXNAME, vectors.SUFFIX)
         out.segments = len(pairs)
         out.backlog = vectors.VectorIndex(folder, pairs).backlog
     finally:
@@ -248,7 +204,7 @@ class _Run:
 
     def alive(self, segid: str) -> bool:
         """The segment ``segid`` is in the latest commit (read now)."""
-        return segid in live_segment_ids(self.storage)[1]
+        return segid in leases.live_segment_ids(self.storage, store.INDEXNAME)[1]
 
     def segment(self, schema, generation: int, segment, deleted) -> bool:
         """Embed what ``segment`` (of the commit ``generation``) lacks,
@@ -366,6 +322,52 @@ def carry_over(folder: str, source: str, report: Callable[[str], None] | None = 
         lock.release()
     say(f"{copied} vector(s) carried over from {source}")
     return copied
+
+
+def fill_cache(folder: str, cache, report: Callable[[str], None] | None = None) -> tuple[int, int]:
+    """Store in ``cache`` (a ``search.embedding.cache.EmbeddingCache``) the
+    vectors of the live articles of the index at ``folder`` that have one,
+    each under the passage the job embedded (``search/passages.py``: title
+    and lead cut to the model's ``max_tokens``) as a "passage" of the
+    index's model; so that a fresh build of the same articles (an
+    evaluation's) is embedded from the cache.  Reads the latest commit
+    (any schema version: stored fields only); never writes the index.
+    Returns (vectors seen, rows added: a passage already cached keeps its
+    row).  Raises ``store.IndexMissing`` / ``IncompatibleIndex``,
+    ``vectors.VectorsModelMismatch``, what the cache raises (its file
+    holding the model id with another configuration), OSError."""
+    say = report or (lambda _line: None)
+    storage, schema, generation, pairs = latest_commit(folder, any_version=True)
+    found = vectors.VectorIndex(folder, pairs)
+    if found.model is None:
+        say(f"{folder} holds no vectors: nothing to store")
+        return 0, 0
+    record = found.model
+    cache.check(record)
+    seen = added = 0
+    base = 0
+    blocks = iter(found.blocks)
+    block = next(blocks, None)
+    for segment, _ in pairs:
+        n = segment.doc_count_all()
+        if block is not None and len(block[0]) and base <= block[0][0] < base + n:
+            rows, matrix = block[1], block[2]
+            reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
+            try:
+                for start in range(0, len(rows), DEFAULT_CHECKPOINT):
+                    chunk = rows[start:start + DEFAULT_CHECKPOINT]
+                    texts = []
+                    for docnum in chunk.tolist():
+                        stored = reader.stored_fields(docnum)
+                        texts.append(passage(stored.get("title"), stored.get("body"), record.max_tokens))
+                    added += cache.put(record, "passage", texts, np.asarray(matrix[chunk], np.float32))
+                    seen += len(chunk)
+            finally:
+                reader.close()
+            say(f"{segment.segment_id()}: {len(rows)} vector(s) read ({seen} in all, {added} new in the cache)")
+            block = next(blocks, None)
+        base += n
+    return seen, added
 
 
 def _passages(reader, docnums: np.ndarray, max_chars: int) -> list[str]:

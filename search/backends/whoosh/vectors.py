@@ -48,57 +48,17 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import SearchServiceError
+from ...embedding.record import RECORD_INT as _RECORD_INT, RECORD_TEXT as _RECORD_TEXT
+from ...embedding.record import ModelRecord, VectorsModelMismatch, mismatch  # noqa: F401 - re-exported
 from . import npzfile, sidecars
 
 SUFFIX = ".vectors.npz"
 VERSION = 1
 LABEL = "vectors file"
 _TEMP = re.compile(r"^\.(.+)" + re.escape(SUFFIX) + r"\.\d+\.tmp$")
-_RECORD_TEXT = ("model_id", "query_prefix", "passage_prefix")
-_RECORD_INT = ("dim", "max_tokens")
-
-
-class VectorsModelMismatch(ValueError, SearchServiceError):
-    """Vectors of two different models (or of one model with another
-    prefix or dimension configuration) would be mixed in one index: the
-    message names both records and how to start over (``--reset``).
-    Status 500: the site's configuration, not a client's input."""
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """What made an index's vectors: the embedder's ``EmbedderInfo``
-    fields (model_id: text; dim: vector length; query_prefix /
-    passage_prefix: text put before queries / passages; max_tokens: the
-    model's input window in tokens).  Two records that differ in any field
-    make vectors that are not comparable."""
-
-    model_id: str
-    dim: int
-    query_prefix: str
-    passage_prefix: str
-    max_tokens: int
-
-    @classmethod
-    def of(cls, info) -> "ModelRecord":
-        """The record of an ``search.embedding.EmbedderInfo``."""
-        return cls(info.model_id, int(info.dim), info.query_prefix, info.passage_prefix, int(info.max_tokens))
-
-    def describe(self) -> str:
-        """One line naming the model and its configuration."""
-        return (f"{self.model_id} (dim {self.dim}, query prefix {self.query_prefix!r}, "
-                f"passage prefix {self.passage_prefix!r}, {self.max_tokens} tokens)")
-
-    def arrays(self) -> dict:
-        """The record as the file's arrays."""
-        out = {k: np.frombuffer(getattr(self, k).encode("utf-8"), np.uint8) for k in _RECORD_TEXT}
-        out.update({k: np.array([getattr(self, k)], np.int64) for k in _RECORD_INT})
-        return out
 
 
 def record_of(arrays) -> ModelRecord | None:
@@ -109,15 +69,6 @@ def record_of(arrays) -> ModelRecord | None:
     text = {k: np.asarray(arrays[k], np.uint8).tobytes().decode("utf-8") for k in _RECORD_TEXT}
     ints = {k: int(np.asarray(arrays[k])[0]) for k in _RECORD_INT}
     return ModelRecord(**text, **ints)
-
-
-def mismatch(found: ModelRecord, other: ModelRecord, where: str, doing: str) -> VectorsModelMismatch:
-    """The error for vectors of ``other`` meeting the index's ``found``
-    (``where``: the index directory; ``doing``: what was attempted)."""
-    return VectorsModelMismatch(
-        f"the index at {where} holds vectors of {found.describe()}; {doing} {other.describe()}. "
-        "Vectors of two models are not comparable and are never mixed: to start over with the new model, "
-        f"drop the old vectors with `python -m indexer embed --index {where} --model MODEL --reset`")
 
 
 def _absent(n: int) -> dict:
