@@ -111,9 +111,12 @@ def embed_command(args) -> int:
         embedder = CachedEmbedder(embedder, args.cache)
     summary = embedjob.embed_index(args.index, embedder, limit=args.limit, checkpoint=args.checkpoint,
                                    reset=args.reset, report=lambda line: print(line, file=sys.stderr, flush=True))
+    merges = (f"; {len(summary.vanished)} segment(s) merged away during the run ({summary.dropped} article(s) "
+              "embedded for them dropped)") if summary.vanished else ""
+    orphans = f"; {len(summary.orphans)} vectors file(s) of segments gone removed" if summary.orphans else ""
     print(f"{args.index}: {summary.embedded} article(s) embedded with {summary.model.model_id} in "
-          f"{summary.seconds:.1f} s ({summary.files_written} file(s) written); {summary.backlog} live article(s) "
-          "still without a vector", file=sys.stderr)
+          f"{summary.seconds:.1f} s ({summary.files_written} file(s) written){merges}{orphans}; {summary.backlog} "
+          "live article(s) still without a vector", file=sys.stderr)
     if args.cache is not None:
         print(f"{args.cache}: {embedder.hits} passage(s) read from the cache, {embedder.misses} embedded and "
               "stored", file=sys.stderr)

@@ -250,7 +250,9 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
     that started it (``indexer.supervisor``) restarts it with back-off
     and ``/healthz`` shows the reason.  ``embed`` (Whoosh): the model
     ("bundled" or an ONNX model directory) of the embedding runs started
-    after commits (``indexer.embed_process``); None: none."""
+    after commits (``indexer.embed_process``; a failed run is retried
+    with back-off and described in the article store's meta
+    ``embed_error`` until a run succeeds); None: none."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s writer %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -279,10 +281,14 @@ def serve(index: str, store_path: str, userdict: str | None = None, backend: str
         # The writer process's second background thread: saved searches'
         # webhook posts (indexer.deliveries), stopped by `stop`.
         _start_webhook_deliveries(index, backend, stop)
-        if embed is not None:  # Whoosh only (the command line refuses it for OpenSearch)
-            from .embed_process import EmbedProcess
+        from .embed_process import EMBED_ERROR, EmbedProcess
 
-            embedding = EmbedProcess(index, embed).start()
+        if embed is None and articles.meta(EMBED_ERROR):
+            articles.set_meta(EMBED_ERROR, "")  # runs turned off: their last failure is no longer news
+        if embed is not None:  # Whoosh only (the command line refuses it for OpenSearch)
+            # a failed run's description stays in the store's meta for /healthz until a run succeeds
+            embedding = EmbedProcess(index, embed,
+                                     on_error=lambda text: articles.set_meta(EMBED_ERROR, text or "")).start()
             background.append(embedding)
             writer.after_commit.append(embedding.notify)
         writer.run(stop=stop, parent=os.getppid())

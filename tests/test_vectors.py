@@ -361,7 +361,8 @@ def test_healthz_reports_the_model_and_the_backlog(base_index, bundled, tmp_path
 def test_the_writers_embedding_runs_follow_its_commits(base_index, tmp_path):
     """``indexer writer --embed``'s part: real ``indexer embed`` children,
     one run per notify (``--limit 8`` keeps each short), a failing one
-    counted and retried later, never blocking the caller."""
+    counted, described and retried later without a notify, never blocking
+    the caller."""
     _need_semantic()
     import time
 
@@ -383,22 +384,31 @@ def test_the_writers_embedding_runs_follow_its_commits(base_index, tmp_path):
         while broken.failures == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert broken.failures == 1 and _state(path)[0].backlog == N_ARTICLES - 16
+        # described with the command's own refusal; the retry comes after RETRY_MIN s, with no commit
+        assert "exited with status 2" in broken.last_error and "(error: " in broken.last_error
+        assert "no-such-model" in broken.last_error and "the next one in 5 s" in broken.last_error
+        deadline = time.monotonic() + 120
+        while broken.failures < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert broken.failures == 2 and "2 failed run(s) in a row, the next one in 10 s" in broken.last_error
     finally:
         broken.stop()
     assert broken.proc is None
 
 
-def test_segments_merged_away_during_a_run_get_their_vectors_at_the_next(embedded, bundled, tmp_path):
-    """A real ``optimize`` (merge, commit, clean) runs while the job is at
-    its first segment: the job skips the segments that vanished, the merge
-    carried what was written, and the next run embeds the rest in the
-    merged segment, the same vectors as ever."""
+def test_a_run_leaves_a_segment_merged_away_for_the_merged_one(embedded, bundled, tmp_path):
+    """A real ``optimize`` (merge, commit, clean) runs when the job has
+    written its first segment: the job does not touch the segments that
+    vanished, goes on in the merged segment (which carried what was
+    written) within its limit, and the next run embeds the rest there, the
+    same vectors as ever."""
     from search.backends.whoosh import embedjob, integrity
     from search.backends.whoosh.target import WhooshTarget
 
     _, reference, _ = _state(embedded[0])
     path = _copy(embedded[0], tmp_path)
     embedjob.embed_index(path, bundled, reset=True, limit=0)
+    *_, before = embedjob.latest_commit(path)
     merged = []
 
     def optimize_once(line):
@@ -411,14 +421,19 @@ def test_segments_merged_away_during_a_run_get_their_vectors_at_the_next(embedde
 
     first = embedjob.embed_index(path, bundled, limit=60, report=optimize_once)
     assert merged and merged[0]["segments_after"] == 1
-    assert first.embedded == 40 and len(first.vanished) == 5  # 6 segments of 40 articles
-    assert integrity.problems(path) == []
+    # 6 segments of 40 articles: the first done, the second found gone, 20 more in the merged one
+    assert first.vanished == [before[1][0].segment_id()]
+    assert (first.embedded, first.dropped, first.segments, first.backlog) == (60, 0, 1, N_ARTICLES - 60)
+    assert integrity.problems(path) == [] and first.orphans == []
+    *_, pairs = embedjob.latest_commit(path)
+    assert sorted(n for n in os.listdir(path) if n.endswith(".vectors.npz")) == [pairs[0][0].segment_id()
+                                                                                + ".vectors.npz"]
     found, by_id, _ = _state(path)
-    assert len(by_id) == 40 and found.backlog == N_ARTICLES - 40
+    assert len(by_id) == 60 and found.backlog == N_ARTICLES - 60
     second = embedjob.embed_index(path, bundled, limit=10)
-    assert (second.embedded, second.vanished, second.backlog) == (10, [], N_ARTICLES - 50)
+    assert (second.embedded, second.vanished, second.backlog) == (10, [], N_ARTICLES - 70)
     found, by_id, _ = _state(path)
-    assert len(by_id) == 50
+    assert len(by_id) == 70
     for doc_id, vector in by_id.items():
         np.testing.assert_array_equal(vector, reference[doc_id])
 
@@ -502,3 +517,191 @@ def test_the_writer_with_embed_gives_new_articles_vectors(sample_records, tmp_pa
     for pid in running:  # ended with the writer (SIGTERM from it), not left running
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
     assert integrity_ok(ix)
+
+
+def _wait(condition, timeout, what):
+    """Poll ``condition()`` every 0.2 s until it returns a true value (returned), or fail after ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = condition()
+        if got:
+            return got
+        time.sleep(0.2)
+    pytest.fail(f"{what}: not within {timeout} s")
+
+
+def test_a_killed_run_of_the_writer_is_retried_without_a_commit_and_reported(sample_records, tmp_path):
+    """A real writer with ``--embed``; its ``indexer embed`` child killed
+    (SIGKILL) twice, the second time when every commit is long done (no
+    commit asks for a run any more): the writer retries after its delay
+    anyway, /healthz's vectors.error names the signal and the time until a
+    run succeeds, then clears, and every live article has its vector."""
+    _need_semantic()
+    import re
+
+    from openapi_core import OpenAPI
+
+    from conftest import validated
+    from indexer import pipeline
+    from indexer.article_store import ArticleStore
+    from web import create_app
+
+    ix = str(tmp_path / "index")
+    pipeline.build(ix, [write_jsonl(tmp_path / "seed.jsonl", sample_records[:5])], workers=1, progress=False)
+    store = ArticleStore(str(tmp_path / "articles.sqlite"))
+    store.put(sample_records[:5], already_indexed=True)
+    app = create_app({"SEARCH_INDEX": ix, "SEARCH_ARTICLE_STORE": store.path, "SEARCH_QUERY_LOG": "off",
+                      "SEARCH_RATE_LIMIT": "off", "SEARCH_REFRESH_INTERVAL": 0.0})
+    client = app.test_client()
+    spec = OpenAPI.from_dict(client.get("/api/openapi.json").get_json())
+
+    def vectors_now(status=200):  # 503 while no writer runs
+        return validated(client, spec, "/healthz", status=status).get_json()["vectors"]
+
+    writer = subprocess.Popen([sys.executable, "-m", "indexer", "writer", "--index", ix, "--store", store.path,
+                               "--embed"], cwd=ROOT, env={**_env(), "SEARCH_SAVED_SEARCHES": "off"},
+                              stderr=subprocess.PIPE, text=True)
+    killed = []
+    try:
+        store.put(sample_records[5:155])  # what a bulk POST of the write API stores
+        _wait(lambda: len(_state(ix)[2]) == 155 or writer.poll() is not None, 300, "the 150 articles indexed")
+        assert writer.poll() is None
+        for attempt in (1, 2):
+            child = _wait(lambda: [p for p in _embed_children(writer.pid) if p not in killed], 300,
+                          f"embedding run {attempt}")[0]
+            os.kill(child, signal.SIGKILL)
+            killed.append(child)
+            error = _wait(lambda: (vectors_now()["error"] or "") if f"pid {child})" in (vectors_now()["error"] or "")
+                          else None, 60, f"run {attempt}'s failure in /healthz")
+            assert re.search(rf"the embedding run \(pid {child}\) was killed by signal 9 \(SIGKILL\) at "
+                             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; " + f"{attempt} failed run\\(s\\) in a row, the next "
+                             f"one in {5 * attempt} s", error), error
+            assert vectors_now()["backlog"] > 0
+        # the third run: started by the retry alone (nothing was committed since the articles), it succeeds
+        done = _wait(lambda: (lambda v: v if v["error"] is None else None)(vectors_now()), 300,
+                     "a run succeeding after the kills")
+        _wait(lambda: vectors_now()["backlog"] == 0, 300, "the backlog embedded")
+        assert writer.poll() is None
+    finally:
+        writer.terminate()
+        try:
+            writer.wait(30)
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+            log = writer.stderr.read()
+            writer.stderr.close()
+    assert done["model"] is not None
+    found, by_id, live = _state(ix)
+    assert found.backlog == 0 and sorted(by_id) == sorted(live) == sorted(r["id"] for r in sample_records[:155])
+    assert log.count("was killed by signal 9 (SIGKILL)") == 2 and "succeeded after failed ones" in log
+    assert store.meta("embed_error") == ""
+    # a failure kept from a writer with --embed is cleared by a writer started without it
+    store.set_meta("embed_error", "the embedding run (pid 1) was killed by signal 9 (SIGKILL)")
+    assert vectors_now(503)["error"].startswith("the embedding run (pid 1)")
+    plain = subprocess.Popen([sys.executable, "-m", "indexer", "writer", "--index", ix, "--store", store.path],
+                             cwd=ROOT, env={**_env(), "SEARCH_SAVED_SEARCHES": "off"}, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: store.meta("embed_error") == "" or plain.poll() is not None, 120, "the failure cleared")
+        assert plain.poll() is None and vectors_now()["error"] is None
+    finally:
+        plain.terminate()
+        plain.wait(30)
+
+
+def _vector_files(folder):
+    return sorted(n for n in os.listdir(folder) if n.endswith(".vectors.npz"))
+
+
+def _cli(*argv):
+    """Run ``python -m indexer ARGV`` to its end: (exit status, stderr)."""
+    done = subprocess.run([sys.executable, "-m", "indexer", *argv], cwd=ROOT, env=_env(), stderr=subprocess.PIPE,
+                          text=True, timeout=600)
+    return done.returncode, done.stderr
+
+
+def test_a_real_merge_during_a_real_run_leaves_no_orphan_and_the_next_run_completes(embedded, bundled, tmp_path):
+    """``indexer embed --checkpoint 10 --limit 30`` stopped (SIGSTOP) after
+    its first checkpoint while ``indexer optimize`` merges the 6 segments
+    into one, then continued: it writes nothing more for its dead segment
+    and spends the rest of its limit on the merged one.  A cursor lease on
+    the old generation keeps the old segments' files, vectors included,
+    until it is released and a clean commit (``optimize`` with nothing to
+    merge) removes them.  A vectors file of a segment gone (as an earlier
+    version of the job left) is removed by the next ``embed`` and by
+    ``optimize``; after a second run every live article has its vector."""
+    import re
+
+    from search.backends.whoosh import embedjob, leases, vectors
+
+    _, reference, _ = _state(embedded[0])
+    path = _copy(embedded[0], tmp_path)
+    embedjob.embed_index(path, bundled, reset=True, limit=0)
+    _, _, old_generation, old_pairs = embedjob.latest_commit(path)
+    first_seg = old_pairs[0][0].segment_id()
+    lease = leases.create(path, old_generation, keep_alive=3600)  # a cursor walking the old commit
+    proc = subprocess.Popen([sys.executable, "-m", "indexer", "embed", "--index", path, "--checkpoint", "10",
+                             "--limit", "30", "--threads", "2"], cwd=ROOT, env=_env(), stderr=subprocess.PIPE,
+                            text=True)
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if " embedded (" in line:
+                proc.send_signal(signal.SIGSTOP)
+                break
+        assert lines and lines[-1].startswith(f"{first_seg}: 10/40 embedded"), lines
+        with open(os.path.join(path, vectors.filename(first_seg)), "rb") as f:
+            orphan_bytes = f.read()  # what the old job would have left behind
+        status, said = _cli("optimize", "--index", path, "--max-segments", "1")
+        assert status == 0, said
+        proc.send_signal(signal.SIGCONT)
+        rest = proc.stderr.read()
+        assert proc.wait(300) == 0, rest
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    _, _, generation, pairs = embedjob.latest_commit(path)
+    (merged_seg,) = [seg.segment_id() for seg, _ in pairs]
+    assert f"{first_seg}: merged away during the run" in rest
+    assert "1 segment(s) merged away during the run" in rest and "30 article(s) embedded" in rest
+    # nothing written for the dead segment after the merge: all it got (10, or 20 if the stop came late)
+    # was carried by the merge, and the rest of the limit went to the merged segment
+    progress = [re.match(r"^(\S+): (\d+)/(\d+) embedded \(", x) for x in lines + rest.splitlines()]
+    written = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in progress if m}
+    assert set(written) == {first_seg, merged_seg}, rest
+    on_dead, on_merged = written[first_seg][0], written[merged_seg][0]
+    assert on_dead in (10, 20) and on_dead + on_merged == 30 and written[merged_seg][1] == N_ARTICLES - on_dead
+    found, by_id, live = _state(path)
+    assert len(by_id) == 30 and found.backlog == N_ARTICLES - 30 and len(live) == N_ARTICLES
+    # the leased old commit keeps its files: its first segment's file holds exactly what was carried
+    assert vectors.filename(first_seg) in _vector_files(path)
+    assert len(vectors.VectorIndex(path, old_pairs).docnums) == on_dead
+    status, said = _cli("embed", "--index", path, "--limit", "0")
+    assert status == 0 and vectors.filename(first_seg) in _vector_files(path), said  # leased: kept
+    leases.release(path, old_generation, lease)
+    status, said = _cli("optimize", "--index", path, "--max-segments", "1")  # nothing to merge; cleans
+    assert status == 0, said
+    assert _vector_files(path) == [vectors.filename(merged_seg)]
+    assert not [n for n in os.listdir(path) if n.startswith(first_seg)]
+    # an orphan vectors file (its segment cleaned): the next embed removes it, and so does optimize
+    orphan = os.path.join(path, vectors.filename(first_seg))
+    with open(orphan, "wb") as f:
+        f.write(orphan_bytes)
+    status, said = _cli("embed", "--index", path)
+    assert status == 0, said
+    assert "1 vectors file(s) of segments gone removed" in said and f"{N_ARTICLES - 30} article(s) embedded" in said
+    assert _vector_files(path) == [vectors.filename(merged_seg)]
+    with open(orphan, "wb") as f:
+        f.write(orphan_bytes)
+    status, said = _cli("optimize", "--index", path, "--max-segments", "1")
+    assert status == 0 and _vector_files(path) == [vectors.filename(merged_seg)], said
+    found, by_id, live = _state(path)
+    assert found.backlog == 0 and sorted(by_id) == sorted(live) and len(live) == N_ARTICLES
+    for doc_id, vector in by_id.items():
+        np.testing.assert_array_equal(vector, reference[doc_id])

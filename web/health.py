@@ -6,7 +6,9 @@
      "problems": [{"code": str, "message": str}], "reason": str (the messages, joined),
      "index_open": bool, "documents", "segments", "generation", "last_modified",
      "vectors": null (OpenSearch) | {"model": str | null, "dim": int | null, "with_vectors": int,
-                 "backlog": int (live articles without a vector yet), "error": str | null},
+                 "backlog": int (live articles without a vector yet),
+                 "error": str | null (a vectors file that cannot be used; with the write API, also the
+                          writer's last failed embedding run, until a run succeeds: indexer.embed_process)},
      "semantic": {"default_mode": SEARCH_DEFAULT_MODE, "available": bool (can hybrid and semantic
                   search run?), "reason": why not | null},
      # with the write API on (an article store):
@@ -41,6 +43,7 @@ import time
 from search.backends.base import IndexCorrupt
 
 from indexer.article_store import StoreUnavailable
+from indexer.embed_process import EMBED_ERROR
 from indexer.userdict_reindex import progress as userdict_progress
 
 from .engine import IndexUnavailable, article_store
@@ -129,9 +132,25 @@ def _writer_part(app) -> tuple[dict, list[dict]]:
     return part, problems
 
 
+def _embed_failure(app) -> str | None:
+    """The writer's last failed embedding run (``indexer.embed_process.EMBED_ERROR``
+    in the article store's meta), None when the last run succeeded, there
+    is no store, or it cannot be read (``_writer_part`` reports that)."""
+    try:
+        store = article_store(app, existing_only=True)
+        return (store.meta(EMBED_ERROR) or None) if store is not None else None
+    except (sqlite3.Error, StoreUnavailable):
+        return None
+
+
 def report(app) -> tuple[int, dict]:
     """(status code, body) of ``/healthz`` (see the module docstring)."""
     index, problems = _index_part(app)
+    if index.get("vectors") is not None:
+        failure = _embed_failure(app)
+        if failure:  # searches work lexically meanwhile: said, not a problem
+            said = index["vectors"].get("error")
+            index["vectors"] = {**index["vectors"], "error": f"{said}; {failure}" if said else failure}
     writer, writer_problems = _writer_part(app)
     problems += writer_problems
     state = "ok" if not problems else ("unavailable" if not index["index_open"] else "degraded")

@@ -954,7 +954,12 @@ def spec(config: dict) -> dict:
                                                "dim": {"type": "integer", "nullable": True},
                                                "with_vectors": {"type": "integer", "minimum": 0},
                                                "backlog": {"type": "integer", "minimum": 0},
-                                               "error": {"type": "string", "nullable": True}}},
+                                               "error": {"type": "string", "nullable": True,
+                                                         "description": "a vectors file that cannot be used, "
+                                                                        "and the writer's last failed "
+                                                                        "embedding run (exit status or "
+                                                                        "signal, time) until a run "
+                                                                        "succeeds; else null"}}},
                                "semantic": {"type": "object",
                                             "description": "can hybrid and semantic search run (issue 20)? "
                                                            "default_mode: SEARCH_DEFAULT_MODE; reason: why not "
@@ -987,7 +992,12 @@ def spec(config: dict) -> dict:
                                                 "pending_words": {"type": "array", "items": {"type": "string"}},
                                                 "done": {"type": "integer", "minimum": 0},
                                                 "total": {"type": "integer", "minimum": 0, "nullable": True},
-                                                "error": {"type": "string", "nullable": True}}},
+                                                "error": {"type": "string", "nullable": True,
+                                                         "description": "a vectors file that cannot be used, "
+                                                                        "and the writer's last failed "
+                                                                        "embedding run (exit status or "
+                                                                        "signal, time) until a run "
+                                                                        "succeeds; else null"}}},
                                "reason": {"type": "string"}},
             },
         }},

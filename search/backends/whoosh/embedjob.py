@@ -13,10 +13,19 @@ meanwhile, and:
   file renamed over the old one); the next run starts from what is there;
 * a document deleted meanwhile keeps a row that is not live (it goes at the
   next merge);
-* a segment merged away meanwhile: the merge carried the vectors its file
-  held when the merge read it, and the next run embeds the rest in the
-  merged segment; the file written for the vanished segment is removed by
-  the writer's next clean commit (it is named after its segment);
+* a segment merged away meanwhile (``indexer build``, ``optimize``, the
+  writer's background merge): at each checkpoint, before embedding a
+  chunk and again before writing it, the job reads the latest commit's
+  table of contents (``leases.live_segment_ids``); once its segment is no
+  longer listed it drops the chunk in hand (counted in ``dropped``) and
+  writes nothing more for it, then goes on with the latest commit's segments it
+  has not finished (the merged one carries the vectors its sources' files
+  held when the merge read them: only the rest is embedded);
+* a vectors file of a segment gone (written just after a merge's commit
+  and cleaning, or left by an earlier version of the job) is removed by
+  ``remove_orphans`` at the start and end of a run and after a segment
+  vanished; the writer's clean commits (``optimize`` included, even with
+  nothing to merge) remove it with its segment too;
 * two runs on one index are refused (``EmbedRunning``): the job holds a
   lock of its own, ``vectors-embed.lock`` in the index directory (flock,
   released when the process ends, however it ends).
@@ -47,7 +56,7 @@ from whoosh import index as whoosh_index
 
 from ...errors import SearchServiceError
 from ...passages import passage
-from . import store, vectors
+from . import leases, store, vectors
 
 LOCK_NAME = "vectors-embed.lock"
 # Documents embedded between two writes of a segment's file: ~2 minutes at
@@ -63,20 +72,26 @@ class EmbedRunning(RuntimeError, SearchServiceError, status=409):
 @dataclass
 class EmbedSummary:
     """What a run did: ``model`` (``vectors.ModelRecord``), ``embedded``
-    (documents embedded), ``files_written`` (vectors files written,
-    checkpoints included), ``segments`` (segments of the commit read),
-    ``backlog`` (live documents of that commit still without a vector
-    when the run ended: 0 unless ``limit`` stopped it or segments
-    vanished), ``reset`` (vectors files removed first), ``vanished``
-    (segments merged away during the run), ``seconds``."""
+    (documents whose vectors were written), ``dropped`` (documents
+    embedded for a segment merged away before their vectors were written),
+    ``files_written`` (vectors files written, checkpoints included),
+    ``segments`` (segments of the latest commit when the run ended),
+    ``backlog`` (live documents of that commit without a vector: 0 unless
+    ``limit`` stopped the run, or a merge read a file before its last
+    checkpoint, or a commit added documents), ``reset`` (vectors files
+    removed first), ``vanished`` (segment ids merged away while the run
+    worked on them), ``orphans`` (vectors files of segments gone, removed:
+    ``leases.remove_orphans``), ``seconds``."""
 
     model: vectors.ModelRecord
     embedded: int = 0
+    dropped: int = 0
     files_written: int = 0
     segments: int = 0
     backlog: int = 0
     reset: list = field(default_factory=list)
     vanished: list = field(default_factory=list)
+    orphans: list = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -118,9 +133,10 @@ def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: 
     """Embed the live documents lacking a vector in the latest commit of
     the index at ``folder`` with ``embedder`` (``search.embedding.Embedder``),
     at most ``limit`` of them (None: all), writing each segment's vectors
-    file every ``checkpoint`` documents and at its end; ``reset``: remove
-    every vectors file first.  ``report(line)`` hears the progress.
-    Returns an ``EmbedSummary``.
+    file every ``checkpoint`` documents and at its end; a segment merged
+    away meanwhile is left at the next checkpoint for the latest commit's
+    segments (module docstring); ``reset``: remove every vectors file
+    first.  ``report(line)`` hears the progress.  Returns an ``EmbedSummary``.
 
     Raises ``EmbedRunning`` (another run), ``vectors.VectorsModelMismatch``
     (the index's vectors are of another model: nothing embedded),
@@ -149,49 +165,93 @@ def embed_index(folder: str, embedder, *, limit: int | None = None, checkpoint: 
         found = vectors.index_model(folder, pairs)
         if found is not None and found != record:
             raise vectors.mismatch(found, record, folder, "this run would embed with")
-        out.segments = len(pairs)
-        budget = limit
-        for segment, deleted in pairs:
-            todo, have, present = _lacking(folder, segment, deleted, record)
-            if not len(todo):
-                continue
-            if budget is not None:
-                if budget <= 0:
-                    out.backlog += len(todo)
+        out.orphans += leases.remove_orphans(folder, storage, store.INDEXNAME, vectors.SUFFIX)
+        run = _Run(folder, storage, embedder, record, checkpoint, limit, out, say, t0)
+        finished: set[str] = set()  # segments done in this run (a merge gives new ids)
+        while True:
+            gone = None
+            for segment, deleted in pairs:
+                if segment.segment_id() in finished:
                     continue
-            segid = segment.segment_id()
-            take = todo if budget is None else todo[:budget]
-            done = 0
-            try:
-                reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
-            except OSError:
-                reader = None
-            try:
-                for start in range(0, len(take), checkpoint):
-                    chunk = take[start:start + checkpoint]
-                    texts = _passages(reader, chunk, record.max_tokens)
-                    if texts is None:
-                        out.vanished.append(segid)
-                        say(f"{segid}: merged away since the run started; its documents get vectors at the next run")
-                        break
-                    have[chunk] = embedder.embed_passages(texts)
-                    present[chunk] = True
-                    vectors.write_file(folder, segid, have, present, record)
-                    done += len(chunk)
-                    out.embedded += len(chunk)
-                    out.files_written += 1
-                    rate = out.embedded / max(time.monotonic() - t0, 1e-9)
-                    say(f"{segid}: {done}/{len(todo)} embedded ({out.embedded} in all, {rate:.1f}/s)")
-            finally:
-                if reader is not None:
-                    reader.close()
-            out.backlog += len(todo) - done
-            if budget is not None:
-                budget -= done
+                if not run.segment(schema, generation, segment, deleted):
+                    gone = segment.segment_id()
+                    break
+                finished.add(segment.segment_id())
+            if gone is None:
+                break
+            out.vanished.append(gone)
+            out.orphans += leases.remove_orphans(folder, storage, store.INDEXNAME, vectors.SUFFIX)
+            storage, schema, generation, pairs = latest_commit(folder)
+            say(f"{gone}: merged away during the run; going on with the {len(pairs)} segment(s) of "
+                f"generation {generation} (merged vectors carry what was written)")
+        storage, schema, generation, pairs = latest_commit(folder)
+        out.orphans += leases.remove_orphans(folder, storage, store.INDEXNAME, vectors.SUFFIX)
+        out.segments = len(pairs)
+        out.backlog = vectors.VectorIndex(folder, pairs).backlog
     finally:
         lock.release()
     out.seconds = time.monotonic() - t0
     return out
+
+
+class _Run:
+    """One run's state across segments: the ``limit`` left (``budget``)
+    and the summary ``out`` it fills."""
+
+    def __init__(self, folder, storage, embedder, record, checkpoint, limit, out, say, t0):
+        self.folder, self.storage, self.embedder, self.record = folder, storage, embedder, record
+        self.checkpoint, self.budget, self.out, self.say, self.t0 = checkpoint, limit, out, say, t0
+
+    def alive(self, segid: str) -> bool:
+        """The segment ``segid`` is in the latest commit (read now)."""
+        return segid in leases.live_segment_ids(self.storage, store.INDEXNAME)[1]
+
+    def segment(self, schema, generation: int, segment, deleted) -> bool:
+        """Embed what ``segment`` (of the commit ``generation``) lacks,
+        within the budget, a checkpoint at a time; False when it was merged
+        away meanwhile (nothing more written for it)."""
+        if self.budget is not None and self.budget <= 0:
+            return True
+        todo, have, present = _lacking(self.folder, segment, deleted, self.record)
+        if not len(todo):
+            return True
+        segid = segment.segment_id()
+        take = todo if self.budget is None else todo[:self.budget]
+        done = 0
+        try:
+            reader = whoosh_index.FileIndex._reader(self.storage, schema, [segment], generation)
+        except OSError:
+            if self.alive(segid):
+                raise  # listed and unreadable: damage, not a merge
+            return False  # its files are gone already
+        try:
+            for start in range(0, len(take), self.checkpoint):
+                chunk = take[start:start + self.checkpoint]
+                if not self.alive(segid):
+                    return False
+                try:
+                    texts = _passages(reader, chunk, self.record.max_tokens)
+                except OSError:
+                    if self.alive(segid):
+                        raise
+                    return False
+                rows = self.embedder.embed_passages(texts)
+                if not self.alive(segid):  # merged away while embedding: the file would be an orphan's
+                    self.out.dropped += len(chunk)
+                    return False
+                have[chunk] = rows
+                present[chunk] = True
+                vectors.write_file(self.folder, segid, have, present, self.record)
+                done += len(chunk)
+                if self.budget is not None:
+                    self.budget -= len(chunk)
+                self.out.embedded += len(chunk)
+                self.out.files_written += 1
+                rate = self.out.embedded / max(time.monotonic() - self.t0, 1e-9)
+                self.say(f"{segid}: {done}/{len(todo)} embedded ({self.out.embedded} in all, {rate:.1f}/s)")
+        finally:
+            reader.close()
+        return True
 
 
 def carry_over(folder: str, source: str, report: Callable[[str], None] | None = None) -> int:
@@ -310,19 +370,11 @@ def fill_cache(folder: str, cache, report: Callable[[str], None] | None = None) 
     return seen, added
 
 
-def _passages(reader, docnums: np.ndarray, max_chars: int) -> list[str] | None:
-    """The passages of the documents ``docnums`` of a segment's ``reader``;
-    None when its files are gone (the segment was merged away and cleaned)."""
-    if reader is None:
-        return None
-    texts = []
-    try:
-        for docnum in docnums.tolist():
-            stored = reader.stored_fields(docnum)
-            texts.append(passage(stored.get("title"), stored.get("body"), max_chars))
-    except OSError:
-        return None
-    return texts
+def _passages(reader, docnums: np.ndarray, max_chars: int) -> list[str]:
+    """The passages of the documents ``docnums`` of a segment's ``reader``.
+    Raises OSError when its files cannot be read."""
+    return [passage(stored.get("title"), stored.get("body"), max_chars)
+            for stored in map(reader.stored_fields, docnums.tolist())]
 
 
 def _lacking(folder: str, segment, deleted, record: vectors.ModelRecord):

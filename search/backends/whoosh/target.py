@@ -230,11 +230,12 @@ class WhooshTarget:
         table of contents, written atomically (killed at any point, the
         previous commit stays valid), with the near-duplicate groups
         carried over (``groups.remap``; computed when there are none), then
-        clean.  A background merge under way is finished and published
-        first.  Returns {"segments_before", "segments_after", "documents",
-        "dropped" (deleted documents removed), "merged" (segments merged),
-        "seconds"}.  Raises ValueError for ``max_segments`` < 1, what
-        taking the lock raises (``TimeoutError``), ``IndexCorrupt``."""
+        clean (``leases.clean``; with nothing to merge too).  A background
+        merge under way is finished and published first.  Returns
+        {"segments_before", "segments_after", "documents", "dropped"
+        (deleted documents removed), "merged" (segments merged), "seconds"}.
+        Raises ValueError for ``max_segments`` < 1, what taking the lock
+        raises (``TimeoutError``), ``IndexCorrupt``."""
         if max_segments < 1:
             raise ValueError(f"--max-segments must be at least 1, not {max_segments}")
         t0 = time.monotonic()
@@ -246,6 +247,7 @@ class WhooshTarget:
         out = {"segments_before": len(before), "segments_after": len(before), "documents": session.doc_count(),
                "dropped": 0, "merged": 0, "seconds": 0.0}
         if len(before) <= max_segments:
+            session.commit(clean=True)  # nothing to merge; files no commit needs go (an orphan vectors file)
             out["seconds"] = time.monotonic() - t0
             return out
         chosen = before[max_segments - 1:]
