@@ -78,14 +78,7 @@ def embed_command(args) -> int:
         return _opensearch(args)
     from search.backends.whoosh import embedjob, store
 
-    if args.checkpoint is None:
-        args.checkpoint = embedjob.DEFAULT_CHECKPOINT
-    for name in ("batch_size", "threads", "checkpoint"):
-        if getattr(args, name) < 1:
-            print(f"error: --{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}", file=sys.stderr)
-            return 2
-    if args.limit is not None and args.limit < 0:
-        print(f"error: --limit must be 0 or more, not {args.limit}", file=sys.stderr)
+    if not _numbers_ok(args, embedjob.DEFAULT_CHECKPOINT):
         return 2
     if not store.exists(args.index):
         print(f"error: no index at {args.index}", file=sys.stderr)
@@ -137,20 +130,29 @@ def _fill(args) -> int:
     return 0
 
 
+def _numbers_ok(args, checkpoint: int) -> bool:
+    """Fill in ``--checkpoint`` (default ``checkpoint``) and check the
+    numeric options; False (after one ``error:`` line on stderr) when one
+    is out of range."""
+    if args.checkpoint is None:
+        args.checkpoint = checkpoint
+    for name in ("batch_size", "threads", "checkpoint"):
+        if getattr(args, name) < 1:
+            print(f"error: --{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}", file=sys.stderr)
+            return False
+    if args.limit is not None and args.limit < 0:
+        print(f"error: --limit must be 0 or more, not {args.limit}", file=sys.stderr)
+        return False
+    return True
+
+
 def _opensearch(args) -> int:
     """``embed`` on the OpenSearch alias ``args.index``."""
     from search.backends.opensearch import embedjob
     from search.backends.opensearch.target import connect
     from search.embedding import BUNDLED, load_embedder
 
-    if args.checkpoint is None:
-        args.checkpoint = embedjob.DEFAULT_BATCH
-    for name in ("batch_size", "threads", "checkpoint"):
-        if getattr(args, name) < 1:
-            print(f"error: --{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}", file=sys.stderr)
-            return 2
-    if args.limit is not None and args.limit < 0:
-        print(f"error: --limit must be 0 or more, not {args.limit}", file=sys.stderr)
+    if not _numbers_ok(args, embedjob.DEFAULT_BATCH):
         return 2
     if args.parent is not None:
         print("error: --parent is for the Whoosh writer's runs", file=sys.stderr)
