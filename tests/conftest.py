@@ -156,6 +156,28 @@ def by_id(sample_records):
     return {r["id"]: r for r in sample_records}
 
 
+def index_vectors(index_dir):
+    """(VectorIndex of the latest commit of the Whoosh index ``index_dir``,
+    the article ids of its vectors' rows in row order): read from the
+    vectors files and stored fields directly, not through the code under
+    test's lookup."""
+    from whoosh import index as whoosh_index
+
+    from search.backends.whoosh import embedjob
+    from search.backends.whoosh.vectors import VectorIndex
+
+    storage, schema, generation, pairs = embedjob.latest_commit(index_dir)
+    found = VectorIndex(index_dir, pairs)
+    ids = []
+    for segment, _ in pairs:
+        reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
+        try:
+            ids += [reader.stored_fields(d)["id"] for d in range(segment.doc_count_all())]
+        finally:
+            reader.close()
+    return found, [ids[g] for g in found.docnums.tolist()]
+
+
 def write_jsonl(path, records):
     with open(path, "w", encoding="utf-8") as f:
         for r in records:

@@ -23,7 +23,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ARTIFACTS, ROOT, STAFF_TOKEN, Server, call_json, digest, validated, write_jsonl
+from conftest import ARTIFACTS, ROOT, STAFF_TOKEN, Server, call_json, digest, index_vectors, validated, write_jsonl
 
 K = 60  # the fusion constant, as documented in search/hybrid.py
 
@@ -82,22 +82,8 @@ def engine(indexes):
 @pytest.fixture(scope="module")
 def vectors(indexes):
     """{article id: its vector} as the index holds them."""
-    from search.backends.whoosh import embedjob
-    from search.backends.whoosh.vectors import VectorIndex
-
-    from whoosh import index as whoosh_index
-
-    storage, schema, generation, pairs = embedjob.latest_commit(indexes[0])
-    found = VectorIndex(indexes[0], pairs)
-    ids = []
-    for segment, _ in pairs:
-        reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
-        try:
-            ids += [reader.stored_fields(d)["id"] for d in range(segment.doc_count_all())]
-        finally:
-            reader.close()
-    rows = found.vectors()
-    out = {ids[g]: rows[i] for i, g in enumerate(found.docnums.tolist())}
+    found, ids = index_vectors(indexes[0])
+    out = dict(zip(ids, found.vectors()))
     assert len(out) == 300 and found.backlog == 0
     return out
 

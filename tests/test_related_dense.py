@@ -14,7 +14,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from conftest import write_jsonl
+from conftest import index_vectors, write_jsonl
 
 
 def _need_semantic():
@@ -60,22 +60,9 @@ def backend(indexes):
 def vectors(indexes):
     """(ids in doc order, float32 matrix of their vectors) as the vectors
     files hold them, read without the code under test's lookup."""
-    from whoosh import index as whoosh_index
-
-    from search.backends.whoosh import embedjob
-    from search.backends.whoosh.vectors import VectorIndex
-
-    storage, schema, generation, pairs = embedjob.latest_commit(indexes[0])
-    found = VectorIndex(indexes[0], pairs)
-    ids = []
-    for segment, _ in pairs:
-        reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
-        try:
-            ids += [reader.stored_fields(d)["id"] for d in range(segment.doc_count_all())]
-        finally:
-            reader.close()
+    found, ids = index_vectors(indexes[0])
     assert found.backlog == 0 and len(found.docnums) == 151
-    return [ids[g] for g in found.docnums.tolist()], found.vectors()
+    return ids, found.vectors()
 
 
 def _oracle(backend, vectors, doc_id, fusion, size=5, window=None):

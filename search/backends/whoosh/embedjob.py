@@ -273,22 +273,11 @@ def carry_over(folder: str, source: str, report: Callable[[str], None] | None = 
     if old.model is None:
         return 0
     found: dict[str, tuple[str, np.ndarray, int]] = {}  # id -> (passage, matrix, row)
-    base = 0
-    blocks = iter(old.blocks)
-    block = next(blocks, None)
-    for segment, _ in pairs:
-        n = segment.doc_count_all()
-        if block is not None and len(block[0]) and base <= block[0][0] < base + n:
-            reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
-            try:
-                for row in block[1].tolist():
-                    stored = reader.stored_fields(row)
-                    text = passage(stored.get("title"), stored.get("body"), old.model.max_tokens)
-                    found[stored["id"]] = (text, block[2], row)
-            finally:
-                reader.close()
-            block = next(blocks, None)
-        base += n
+    for _, reader, rows, matrix in _vector_blocks(storage, schema, generation, pairs, old):
+        for row in rows.tolist():
+            stored = reader.stored_fields(row)
+            found[stored["id"]] = (passage(stored.get("title"), stored.get("body"), old.model.max_tokens),
+                                   matrix, row)
     copied = 0
     lock = _Lock(folder)
     try:
@@ -345,29 +334,35 @@ def fill_cache(folder: str, cache, report: Callable[[str], None] | None = None) 
     record = found.model
     cache.check(record)
     seen = added = 0
+    for segment, reader, rows, matrix in _vector_blocks(storage, schema, generation, pairs, found):
+        for start in range(0, len(rows), DEFAULT_CHECKPOINT):
+            chunk = rows[start:start + DEFAULT_CHECKPOINT]
+            texts = _passages(reader, chunk, record.max_tokens)
+            added += cache.put(record, "passage", texts, np.asarray(matrix[chunk], np.float32))
+            seen += len(chunk)
+        say(f"{segment.segment_id()}: {len(rows)} vector(s) read ({seen} in all, {added} new in the cache)")
+    return seen, added
+
+
+def _vector_blocks(storage, schema, generation: int, pairs, index: vectors.VectorIndex):
+    """For each segment of ``pairs`` (a commit's, as ``latest_commit``
+    gives it) holding vectors in ``index`` (its ``VectorIndex``): (the
+    segment, an open reader of it, the segment's doc numbers with a
+    vector, the matrix their rows index), the reader closed when the
+    caller moves on."""
     base = 0
-    blocks = iter(found.blocks)
+    blocks = iter(index.blocks)
     block = next(blocks, None)
     for segment, _ in pairs:
         n = segment.doc_count_all()
         if block is not None and len(block[0]) and base <= block[0][0] < base + n:
-            rows, matrix = block[1], block[2]
             reader = whoosh_index.FileIndex._reader(storage, schema, [segment], generation)
             try:
-                for start in range(0, len(rows), DEFAULT_CHECKPOINT):
-                    chunk = rows[start:start + DEFAULT_CHECKPOINT]
-                    texts = []
-                    for docnum in chunk.tolist():
-                        stored = reader.stored_fields(docnum)
-                        texts.append(passage(stored.get("title"), stored.get("body"), record.max_tokens))
-                    added += cache.put(record, "passage", texts, np.asarray(matrix[chunk], np.float32))
-                    seen += len(chunk)
+                yield segment, reader, block[1], block[2]
             finally:
                 reader.close()
-            say(f"{segment.segment_id()}: {len(rows)} vector(s) read ({seen} in all, {added} new in the cache)")
             block = next(blocks, None)
         base += n
-    return seen, added
 
 
 def _passages(reader, docnums: np.ndarray, max_chars: int) -> list[str]:
